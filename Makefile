@@ -1,0 +1,32 @@
+# make demo  - create .venv if missing, install chainrule editable, run the digits demo
+# make test  - create .venv if missing, install chainrule[test] editable, run the test suite
+# make clean - remove the virtual environment and build/test caches
+#
+# Installs re-run only when pyproject.toml is newer than the stamp file in .venv.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: demo test clean
+
+demo: $(VENV)/.installed-demo
+	$(PY) examples/digits_softmax.py
+
+test: $(VENV)/.installed-test
+	$(PY) -m pytest -q
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-demo: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

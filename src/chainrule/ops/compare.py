@@ -1,0 +1,124 @@
+"""Non-differentiable elementwise ops: comparisons, logic, NaN tests, one-hot.
+
+Their results are bool (or int64 for one_hot) tensors that never require grad.
+"""
+from __future__ import annotations
+
+from .. import backend
+from ..tensor import Tensor, _wrap
+from ._support import as_operand, check_same_device, is_python_scalar
+
+
+def _compare(a, b, method: str, name: str) -> Tensor:
+    if not isinstance(a, Tensor):
+        a = as_operand(a, b, name) if not is_python_scalar(a) else a
+        return _wrap(getattr(b.data, _REFLECTED[method])(a.data if isinstance(a, Tensor) else a))
+    if isinstance(b, Tensor):
+        check_same_device(a, b, name)
+        return _wrap(getattr(a.data, method)(b.data))
+    if not is_python_scalar(b):
+        b = as_operand(b, a, name).data
+    result = getattr(a.data, method)(b)
+    if result is NotImplemented:
+        raise TypeError(f"{name}: cannot compare a Tensor with {type(b).__name__}")
+    return _wrap(result)
+
+
+_REFLECTED = {
+    "__eq__": "__eq__", "__ne__": "__ne__", "__lt__": "__gt__", "__le__": "__ge__",
+    "__gt__": "__lt__", "__ge__": "__le__",
+}
+
+
+def eq(a, b) -> Tensor:
+    """a == b elementwise (bool)."""
+    return _compare(a, b, "__eq__", "eq")
+
+
+def ne(a, b) -> Tensor:
+    """a != b elementwise (bool)."""
+    return _compare(a, b, "__ne__", "ne")
+
+
+def lt(a, b) -> Tensor:
+    """a < b elementwise (bool)."""
+    return _compare(a, b, "__lt__", "lt")
+
+
+def le(a, b) -> Tensor:
+    """a <= b elementwise (bool)."""
+    return _compare(a, b, "__le__", "le")
+
+
+def gt(a, b) -> Tensor:
+    """a > b elementwise (bool)."""
+    return _compare(a, b, "__gt__", "gt")
+
+
+def ge(a, b) -> Tensor:
+    """a >= b elementwise (bool)."""
+    return _compare(a, b, "__ge__", "ge")
+
+
+def _logical(a, b, function: str, name: str) -> Tensor:
+    a_data = a.data if isinstance(a, Tensor) else a
+    b_data = b.data if isinstance(b, Tensor) else b
+    for operand in (a, b):
+        if isinstance(operand, Tensor) and operand.dtype != backend.bool_:
+            raise TypeError(f"{name}: expected bool tensors; got {operand.dtype}")
+    xp = backend.namespace_of(a_data if isinstance(a, Tensor) else b_data)
+    return _wrap(getattr(xp, function)(a_data, b_data))
+
+
+def logical_and(a, b) -> Tensor:
+    """Elementwise and of bool tensors (also ``a & b``)."""
+    return _logical(a, b, "logical_and", "logical_and")
+
+
+def logical_or(a, b) -> Tensor:
+    """Elementwise or of bool tensors (also ``a | b``)."""
+    return _logical(a, b, "logical_or", "logical_or")
+
+
+def logical_xor(a, b) -> Tensor:
+    """Elementwise exclusive or of bool tensors (also ``a ^ b``)."""
+    return _logical(a, b, "logical_xor", "logical_xor")
+
+
+def logical_not(a: Tensor) -> Tensor:
+    """Elementwise not of a bool tensor (also ``~a``)."""
+    if a.dtype != backend.bool_:
+        raise TypeError(f"logical_not: expected a bool tensor; got {a.dtype}")
+    return _wrap(backend.namespace_of(a.data).logical_not(a.data))
+
+
+def isnan(a: Tensor) -> Tensor:
+    """True where a is NaN."""
+    return _wrap(backend.namespace_of(a.data).isnan(a.data))
+
+
+def isfinite(a: Tensor) -> Tensor:
+    """True where a is neither NaN nor ±inf."""
+    return _wrap(backend.namespace_of(a.data).isfinite(a.data))
+
+
+def one_hot(labels: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 tensor of shape labels.shape + (num_classes,) with a 1 at each label.
+
+    ``num_classes=-1`` uses max(labels) + 1. Labels must be int64 in [0, num_classes).
+    """
+    if not isinstance(labels, Tensor) or labels.dtype != backend.int64:
+        got = labels.dtype if isinstance(labels, Tensor) else type(labels).__name__
+        raise TypeError(f"one_hot: labels must be an int64 Tensor; got {got}")
+    data = labels.data
+    xp = backend.namespace_of(data)
+    if num_classes == -1:
+        if data.size == 0:
+            raise ValueError("one_hot: cannot infer num_classes from empty labels; pass num_classes")
+        num_classes = int(data.max()) + 1
+    if data.size and (int(data.min()) < 0 or int(data.max()) >= num_classes):
+        raise ValueError(
+            f"one_hot: labels must lie in [0, {num_classes}); got values from "
+            f"{int(data.min())} to {int(data.max())}"
+        )
+    return _wrap((data[..., None] == xp.arange(num_classes)).astype(backend.int64))

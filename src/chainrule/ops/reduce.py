@@ -1,0 +1,278 @@
+"""Reductions over dimensions: sum, mean, var, std, max, min, logsumexp, argmax …
+
+Every reduction takes ``dim`` (an int, a tuple of ints, or None for all; NumPy's
+``axis`` is accepted as an alias) and ``keepdim`` (alias ``keepdims``). The backward
+of a reduction spreads the output gradient back over the reduced positions.
+"""
+from __future__ import annotations
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor, _wrap
+from ._support import normalize_dims, resolve_aliases
+
+
+class _Reduction(Function):
+    """Base for reductions: remembers the input shape and the reduced axes."""
+
+    def setup(self, a, axes):
+        self.shape = a.shape
+        self.axes = axes
+        if axes is None:
+            self.count = a.size
+        else:
+            self.count = 1
+            for axis in axes:
+                self.count *= a.shape[axis]
+
+    def kept_shape(self) -> tuple:
+        """The input shape with the reduced axes set to 1 (the keepdim=True shape)."""
+        if self.axes is None:
+            return (1,) * len(self.shape)
+        return tuple(1 if i in self.axes else size for i, size in enumerate(self.shape))
+
+    def spread(self, grad):
+        """The output gradient broadcast back over the input shape (a read-only view)."""
+        xp = backend.namespace_of(grad)
+        return xp.broadcast_to(grad.reshape(self.kept_shape()), self.shape)
+
+
+class Sum(_Reduction):
+    op = "sum"
+
+    def forward(self, a, axes, keepdim):
+        self.setup(a, axes)
+        return a.sum(axis=axes, keepdims=keepdim)
+
+    def backward(self, grad):
+        return (self.spread(grad),)
+
+
+class Mean(_Reduction):
+    op = "mean"
+
+    def forward(self, a, axes, keepdim):
+        self.setup(a, axes)
+        return a.mean(axis=axes, keepdims=keepdim)
+
+    def backward(self, grad):
+        return (self.spread(grad / self.count),)
+
+
+class Var(_Reduction):
+    """s^2 = sum (a - mean)^2 / (N - correction); ds^2/da = 2 (a - mean) / (N - correction)."""
+
+    op = "var"
+
+    def forward(self, a, axes, keepdim, correction):
+        self.setup(a, axes)
+        self.denominator = self.count - correction
+        self.diff = a - a.mean(axis=axes, keepdims=True)
+        return (self.diff * self.diff).sum(axis=axes, keepdims=keepdim) / self.denominator
+
+    def backward(self, grad):
+        scale = grad.reshape(self.kept_shape()) * (2 / self.denominator)
+        return (scale * self.diff,)
+
+
+class Std(_Reduction):
+    """s = sqrt(var); ds/da = (a - mean) / ((N - correction) s), taken as 0 where s = 0
+    (s is not differentiable there; 0 is a subgradient)."""
+
+    op = "std"
+
+    def forward(self, a, axes, keepdim, correction):
+        xp = backend.namespace_of(a)
+        self.setup(a, axes)
+        self.denominator = self.count - correction
+        self.diff = a - a.mean(axis=axes, keepdims=True)
+        self.std = xp.sqrt((self.diff * self.diff).sum(axis=axes, keepdims=True) / self.denominator)
+        return self.std if keepdim else self.std.reshape(_reduced_shape(a.shape, axes))
+
+    def backward(self, grad):
+        xp = backend.namespace_of(grad)
+        std = self.std
+        safe = xp.where(std > 0, std, 1)
+        scale = xp.where(std > 0, grad.reshape(self.kept_shape()) / (self.denominator * safe), 0)
+        return (scale * self.diff,)
+
+
+class _Extreme(_Reduction):
+    """max/min: the gradient goes to the positions that attain the extreme,
+    split evenly among ties."""
+
+    def forward(self, a, axes, keepdim):
+        self.setup(a, axes)
+        self.a = a
+        self.out = self.reduce(a, axes)
+        return self.out if keepdim else self.out.reshape(_reduced_shape(a.shape, axes))
+
+    def backward(self, grad):
+        hits = self.a == self.out
+        count = hits.sum(axis=self.axes, keepdims=True)
+        return (hits * (grad.reshape(self.kept_shape()) / count),)
+
+
+class Max(_Extreme):
+    op = "max"
+
+    @staticmethod
+    def reduce(a, axes):
+        return a.max(axis=axes, keepdims=True)
+
+
+class Min(_Extreme):
+    op = "min"
+
+    @staticmethod
+    def reduce(a, axes):
+        return a.min(axis=axes, keepdims=True)
+
+
+class LogSumExp(_Reduction):
+    """log sum exp(a), computed as m + log sum exp(a - m) with m = max(a) so nothing
+    overflows; its gradient is softmax(a) = exp(a - logsumexp(a))."""
+
+    op = "logsumexp"
+
+    def forward(self, a, axes, keepdim):
+        xp = backend.namespace_of(a)
+        self.setup(a, axes)
+        self.a = a
+        self.out = logsumexp_keepdims(a, axes)
+        return self.out if keepdim else self.out.reshape(_reduced_shape(a.shape, axes))
+
+    def backward(self, grad):
+        xp = backend.namespace_of(grad)
+        return (grad.reshape(self.kept_shape()) * xp.exp(self.a - self.out),)
+
+
+def logsumexp_keepdims(a, axes):
+    """The stable log-sum-exp of an array along ``axes`` with keepdims=True."""
+    xp = backend.namespace_of(a)
+    shift = a.max(axis=axes, keepdims=True)
+    shift = xp.where(xp.isfinite(shift), shift, 0)
+    return xp.log(xp.exp(a - shift).sum(axis=axes, keepdims=True)) + shift
+
+
+def _reduced_shape(shape: tuple, axes) -> tuple:
+    if axes is None:
+        return ()
+    return tuple(size for i, size in enumerate(shape) if i not in axes)
+
+
+# ------------------------------------------------------------------ public functions
+
+def _reduce(cls, a: Tensor, dim, keepdim, aliases, **params) -> Tensor:
+    dim, keepdim = resolve_aliases(cls.op, dim, keepdim, aliases)
+    axes = normalize_dims(dim, a.ndim, cls.op)
+    if a.data.size == 0 and cls.op in ("max", "min", "logsumexp") and (axes is None or any(a.shape[i] == 0 for i in axes)):
+        raise ValueError(f"{cls.op}: cannot reduce over an empty dimension (shape {tuple(a.shape)})")
+    return cls.apply(a, axes=axes, keepdim=keepdim, **params)
+
+
+def sum(a: Tensor, dim=None, keepdim=False, **aliases) -> Tensor:  # noqa: A001
+    """Sum over ``dim`` (all dims when None)."""
+    return _reduce(Sum, a, dim, keepdim, aliases)
+
+
+def mean(a: Tensor, dim=None, keepdim=False, **aliases) -> Tensor:
+    """Arithmetic mean over ``dim`` (all dims when None)."""
+    return _reduce(Mean, a, dim, keepdim, aliases)
+
+
+def var(a: Tensor, dim=None, unbiased=None, keepdim=False, *, correction=None, **aliases) -> Tensor:
+    """Variance sum (a - mean)^2 / (N - correction) over ``dim``.
+
+    ``correction`` defaults to 1 (the unbiased sample variance, PyTorch's default;
+    NumPy's default ``ddof=0`` is ``correction=0``); ``unbiased=False`` means 0.
+    """
+    return _reduce(Var, a, dim, keepdim, aliases, correction=_correction("var", a, dim, unbiased, correction, aliases))
+
+
+def std(a: Tensor, dim=None, unbiased=None, keepdim=False, *, correction=None, **aliases) -> Tensor:
+    """Standard deviation sqrt(var) over ``dim``; see :func:`var` for ``correction``."""
+    return _reduce(Std, a, dim, keepdim, aliases, correction=_correction("std", a, dim, unbiased, correction, aliases))
+
+
+def _correction(op, a, dim, unbiased, correction, aliases) -> int:
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{op}: pass either unbiased or correction, not both")
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    if correction < 0:
+        raise ValueError(f"{op}: correction must be non-negative; got {correction}")
+    dim, _ = resolve_aliases(op, dim, False, aliases)
+    axes = normalize_dims(dim, a.ndim, op)
+    count = a.data.size if axes is None else _product(a.shape[i] for i in axes)
+    if count - correction <= 0:
+        raise ValueError(
+            f"{op}: needs more than correction={correction} element(s) along the reduced "
+            f"dims; got {count} (shape {tuple(a.shape)}, dim={dim})"
+        )
+    return correction
+
+
+def _product(values) -> int:
+    result = 1
+    for value in values:
+        result *= value
+    return result
+
+
+def max(a: Tensor, dim=None, keepdim=False, **aliases) -> Tensor:  # noqa: A001
+    """Largest value over ``dim`` (values only; use argmax for positions).
+    Ties share the gradient evenly."""
+    return _reduce(Max, a, dim, keepdim, aliases)
+
+
+def min(a: Tensor, dim=None, keepdim=False, **aliases) -> Tensor:  # noqa: A001
+    """Smallest value over ``dim`` (values only; use argmin for positions).
+    Ties share the gradient evenly."""
+    return _reduce(Min, a, dim, keepdim, aliases)
+
+
+def logsumexp(a: Tensor, dim=None, keepdim=False, **aliases) -> Tensor:
+    """log(sum(exp(a))) over ``dim``, without overflow."""
+    return _reduce(LogSumExp, a, dim, keepdim, aliases)
+
+
+def argmax(a: Tensor, dim=None, keepdim=False, **aliases) -> Tensor:
+    """Index of the largest value (of the flattened tensor when dim is None); int64."""
+    return _arg_extreme("argmax", a, dim, keepdim, aliases)
+
+
+def argmin(a: Tensor, dim=None, keepdim=False, **aliases) -> Tensor:
+    """Index of the smallest value (of the flattened tensor when dim is None); int64."""
+    return _arg_extreme("argmin", a, dim, keepdim, aliases)
+
+
+def _arg_extreme(op, a, dim, keepdim, aliases) -> Tensor:
+    dim, keepdim = resolve_aliases(op, dim, keepdim, aliases)
+    if a.data.size == 0:
+        raise ValueError(f"{op}: the tensor is empty (shape {tuple(a.shape)})")
+    if dim is None:
+        flat = getattr(a.data.reshape(-1), op)()
+        out = flat.reshape((1,) * a.ndim) if keepdim else flat
+    else:
+        if not isinstance(dim, int) or isinstance(dim, bool):
+            raise TypeError(f"{op}: dim must be an int or None; got {dim!r}")
+        axis = normalize_dims(dim, a.ndim, op)
+        out = getattr(a.data, op)(axis=axis[0] if axis else None, keepdims=keepdim)
+    return _wrap(backend.namespace_of(a.data).asarray(out, dtype=backend.int64))
+
+
+def all(a: Tensor, dim=None, keepdim=False, **aliases) -> Tensor:  # noqa: A001
+    """True where every element over ``dim`` is non-zero (bool)."""
+    return _logical_reduce("all", a, dim, keepdim, aliases)
+
+
+def any(a: Tensor, dim=None, keepdim=False, **aliases) -> Tensor:  # noqa: A001
+    """True where some element over ``dim`` is non-zero (bool)."""
+    return _logical_reduce("any", a, dim, keepdim, aliases)
+
+
+def _logical_reduce(op, a, dim, keepdim, aliases) -> Tensor:
+    dim, keepdim = resolve_aliases(op, dim, keepdim, aliases)
+    axes = normalize_dims(dim, a.ndim, op)
+    return _wrap(getattr(a.data, op)(axis=axes, keepdims=keepdim))

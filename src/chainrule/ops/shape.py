@@ -1,0 +1,370 @@
+"""Shape ops: reshape, transpose/permute, squeeze/unsqueeze, expand, cat/stack,
+split/chunk, pad, and indexing.
+
+None of these changes a value, so each backward only moves the gradient back to
+where the value came from: reshape it back, transpose it back, slice it apart,
+or scatter it (with accumulation where an index repeats).
+"""
+from __future__ import annotations
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor, _wrap
+from ._support import check_same_device, normalize_dim, normalize_dims
+
+
+# ------------------------------------------------------------------ reshaping
+
+class Reshape(Function):
+    op = "reshape"
+
+    def forward(self, a, shape):
+        self.shape = a.shape
+        return a.reshape(shape)
+
+    def backward(self, grad):
+        return (grad.reshape(self.shape),)
+
+
+class Permute(Function):
+    op = "permute"
+
+    def forward(self, a, axes):
+        self.inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))
+        return a.transpose(axes)
+
+    def backward(self, grad):
+        return (grad.transpose(self.inverse),)
+
+
+class Expand(Function):
+    """Broadcast to a larger shape (a view); the engine sums the gradient back."""
+
+    op = "expand"
+
+    def forward(self, a, shape):
+        return backend.namespace_of(a).broadcast_to(a, shape)
+
+    def backward(self, grad):
+        return (grad,)
+
+
+def reshape(a: Tensor, *shape) -> Tensor:
+    """The same values in a new shape (one dimension may be -1: inferred).
+    ``view`` is the same operation: a view when memory allows, else a copy."""
+    target = _shape_argument(shape)
+    known = 1
+    for size in target:
+        if size != -1:
+            known *= size
+    if target.count(-1) > 1 or any(size < -1 for size in target):
+        raise ValueError(f"reshape: invalid shape {target}: at most one -1 and no other negative sizes")
+    inferable = -1 in target and known > 0 and a.data.size % known == 0
+    if (-1 in target and not inferable and not (known == 0 and a.data.size == 0)) or (
+        -1 not in target and known != a.data.size
+    ):
+        raise ValueError(
+            f"reshape: cannot reshape a tensor of shape {tuple(a.shape)} "
+            f"({a.data.size} elements) into shape {target}"
+        )
+    return Reshape.apply(a, shape=target)
+
+
+view = reshape
+
+
+def _shape_argument(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    for size in shape:
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise TypeError(f"shape must be ints; got {shape!r}")
+    return tuple(shape)
+
+
+def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dimensions start_dim … end_dim into one."""
+    if a.ndim == 0:
+        return reshape(a, 1)
+    start = normalize_dim(start_dim, a.ndim, "flatten")
+    end = normalize_dim(end_dim, a.ndim, "flatten")
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    merged = 1
+    for size in a.shape[start:end + 1]:
+        merged *= size
+    return reshape(a, a.shape[:start] + (merged,) + a.shape[end + 1:])
+
+
+def squeeze(a: Tensor, dim=None) -> Tensor:
+    """Remove dimensions of size 1 (all of them, or those in ``dim``; others are kept)."""
+    axes = normalize_dims(dim, a.ndim, "squeeze")
+    if axes is None:
+        axes = tuple(i for i, size in enumerate(a.shape) if size == 1)
+    shape = tuple(size for i, size in enumerate(a.shape) if not (i in axes and size == 1))
+    return reshape(a, shape)
+
+
+def unsqueeze(a: Tensor, dim: int) -> Tensor:
+    """Insert a dimension of size 1 at position ``dim`` (-1 appends)."""
+    position = normalize_dim(dim, a.ndim + 1, "unsqueeze")
+    return reshape(a, a.shape[:position] + (1,) + a.shape[position:])
+
+
+def permute(a: Tensor, *dims) -> Tensor:
+    """Reorder the dimensions: output dim i is input dim ``dims[i]``."""
+    axes = _shape_argument(dims)
+    normalized = tuple(normalize_dim(d, a.ndim, "permute") for d in axes)
+    if sorted(normalized) != list(range(a.ndim)):
+        raise ValueError(f"permute: dims {axes} are not a permutation of the {a.ndim} dimensions of shape {tuple(a.shape)}")
+    return Permute.apply(a, axes=normalized)
+
+
+def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap two dimensions."""
+    axes = list(range(a.ndim))
+    i, j = normalize_dim(dim0, a.ndim, "transpose"), normalize_dim(dim1, a.ndim, "transpose")
+    axes[i], axes[j] = axes[j], axes[i]
+    return Permute.apply(a, axes=tuple(axes))
+
+
+def expand(a: Tensor, *shape) -> Tensor:
+    """Broadcast to ``shape`` without copying (-1 keeps a dimension's size)."""
+    target = _shape_argument(shape)
+    offset = len(target) - a.ndim
+    if offset < 0:
+        raise ValueError(f"expand: target shape {target} has fewer dimensions than the tensor's {tuple(a.shape)}")
+    resolved = tuple(
+        a.shape[i - offset] if size == -1 and i >= offset else size for i, size in enumerate(target)
+    )
+    return broadcast_to(a, resolved)
+
+
+def broadcast_to(a: Tensor, shape) -> Tensor:
+    """Broadcast to ``shape`` (NumPy rules) without copying."""
+    target = _shape_argument((shape,))
+    offset = len(target) - a.ndim
+    compatible = offset >= 0 and all(
+        size == target[i + offset] or size == 1 for i, size in enumerate(a.shape)
+    )
+    if not compatible:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {tuple(a.shape)} to {target}")
+    if tuple(a.shape) == target:
+        return a
+    return Expand.apply(a, shape=target)
+
+
+# ------------------------------------------------------------------ joining and splitting
+
+class Cat(Function):
+    op = "cat"
+
+    def forward(self, *arrays, axis):
+        self.axis = axis
+        self.bounds = _offsets([array.shape[axis] for array in arrays])
+        return backend.namespace_of(arrays[0]).concatenate(arrays, axis=axis)
+
+    def backward(self, grad):
+        index = [slice(None)] * grad.ndim
+        grads = []
+        for needs, (start, stop) in zip(self.needs_input_grad, self.bounds):
+            index[self.axis] = slice(start, stop)
+            grads.append(grad[tuple(index)] if needs else None)
+        return tuple(grads)
+
+
+class Stack(Function):
+    op = "stack"
+
+    def forward(self, *arrays, axis):
+        self.axis = axis
+        return backend.namespace_of(arrays[0]).stack(arrays, axis=axis)
+
+    def backward(self, grad):
+        moved = backend.namespace_of(grad).moveaxis(grad, self.axis, 0)
+        return tuple(moved[i] if needs else None for i, needs in enumerate(self.needs_input_grad))
+
+
+def _offsets(sizes) -> list:
+    bounds, start = [], 0
+    for size in sizes:
+        bounds.append((start, start + size))
+        start += size
+    return bounds
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Join tensors along an existing dimension; all other dimensions must match."""
+    tensors = _tensor_sequence(tensors, "cat")
+    first = tensors[0]
+    axis = normalize_dim(dim, first.ndim, "cat")
+    for position, t in enumerate(tensors[1:], start=1):
+        check_same_device(first, t, "cat")
+        same_rest = t.ndim == first.ndim and all(
+            t.shape[i] == first.shape[i] for i in range(first.ndim) if i != axis
+        )
+        if not same_rest:
+            raise ValueError(
+                f"cat: tensor {position} has shape {tuple(t.shape)}, which does not match "
+                f"tensor 0's shape {tuple(first.shape)} outside dim {dim}"
+            )
+    if first.ndim == 0:
+        raise ValueError("cat: zero-dimensional tensors cannot be concatenated; use stack")
+    return Cat.apply(*tensors, axis=axis)
+
+
+concatenate = cat
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Join tensors of the same shape along a new dimension ``dim``."""
+    tensors = _tensor_sequence(tensors, "stack")
+    first = tensors[0]
+    for position, t in enumerate(tensors[1:], start=1):
+        check_same_device(first, t, "stack")
+        if tuple(t.shape) != tuple(first.shape):
+            raise ValueError(
+                f"stack: tensor {position} has shape {tuple(t.shape)} but tensor 0 has "
+                f"shape {tuple(first.shape)}; stacked tensors must have equal shapes"
+            )
+    axis = normalize_dim(dim, first.ndim + 1, "stack")
+    return Stack.apply(*tensors, axis=axis)
+
+
+def _tensor_sequence(tensors, op: str) -> list:
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}: expected a list or tuple of tensors; got {type(tensors).__name__}")
+    if not tensors:
+        raise ValueError(f"{op}: expected at least one tensor; got an empty sequence")
+    for position, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: element {position} is a {type(t).__name__}, not a Tensor")
+    return list(tensors)
+
+
+def split(a: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """Split into pieces along ``dim``: an int gives pieces of that size (the last may
+    be smaller); a list gives the size of each piece, which must add up to the length."""
+    axis = normalize_dim(dim, a.ndim, "split")
+    length = a.shape[axis]
+    if isinstance(split_size_or_sections, int) and not isinstance(split_size_or_sections, bool):
+        size = split_size_or_sections
+        if size <= 0:
+            raise ValueError(f"split: split_size must be positive; got {size}")
+        sizes = [min(size, length - start) for start in range(0, length, size)] or [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if any(s < 0 for s in sizes) or sum(sizes) != length:
+            raise ValueError(f"split: sections {sizes} do not add up to the length {length} of dim {dim}")
+    return tuple(_slice_along(a, axis, start, stop) for start, stop in _offsets(sizes))
+
+
+def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """Split into ``chunks`` pieces of equal size (the last may be smaller), as PyTorch."""
+    if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks <= 0:
+        raise ValueError(f"chunk: chunks must be a positive int; got {chunks!r}")
+    length = a.shape[normalize_dim(dim, a.ndim, "chunk")]
+    size = -(-length // chunks) if length else 1
+    return split(a, size, dim)
+
+
+def _slice_along(a: Tensor, axis: int, start: int, stop: int) -> Tensor:
+    index = (slice(None),) * axis + (slice(start, stop),)
+    return index_tensor(a, index)
+
+
+# ------------------------------------------------------------------ padding
+
+class Pad(Function):
+    op = "pad"
+
+    def forward(self, a, widths, value):
+        self.inner = tuple(slice(before, before + size) for (before, _), size in zip(widths, a.shape))
+        return backend.namespace_of(a).pad(a, widths, mode="constant", constant_values=value)
+
+    def backward(self, grad):
+        return (grad[self.inner],)
+
+
+def pad(a: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:  # noqa: A002 - PyTorch's name
+    """Pad with a constant, PyTorch's ``F.pad`` convention: ``pad`` lists
+    (before, after) pairs starting from the last dimension, e.g. (1, 1, 2, 0) pads
+    the last dim by 1 on both sides and the one before it by 2 in front."""
+    if mode != "constant":
+        raise ValueError(f"pad: only mode='constant' is supported; got {mode!r}")
+    pad = tuple(pad)
+    if len(pad) % 2 or len(pad) // 2 > a.ndim:
+        raise ValueError(
+            f"pad: expected an even number of widths for at most {a.ndim} dimensions; got {pad}"
+        )
+    if any(isinstance(w, bool) or not isinstance(w, int) or w < 0 for w in pad):
+        raise ValueError(f"pad: widths must be non-negative ints; got {pad}")
+    widths = [(0, 0)] * a.ndim
+    for k in range(len(pad) // 2):
+        widths[a.ndim - 1 - k] = (pad[2 * k], pad[2 * k + 1])
+    return Pad.apply(a, widths=tuple(widths), value=value)
+
+
+# ------------------------------------------------------------------ indexing
+
+class Index(Function):
+    """``a[index]``. Backward scatters the gradient into zeros of the input's shape;
+    with integer-array indices it accumulates, since an element picked twice gets
+    both gradients."""
+
+    op = "index"
+
+    def forward(self, a, index, accumulate):
+        self.shape, self.dtype, self.index, self.accumulate = a.shape, a.dtype, index, accumulate
+        return a[index]
+
+    def backward(self, grad):
+        xp = backend.namespace_of(grad)
+        full = xp.zeros(self.shape, dtype=grad.dtype)
+        if self.accumulate:
+            xp.add.at(full, self.index, grad)
+        else:
+            full[self.index] = grad
+        return (full,)
+
+
+def index_tensor(a: Tensor, index) -> Tensor:
+    """``a[index]`` with basic (ints, slices, None, ...) and advanced (integer
+    arrays, boolean masks) indexing, as NumPy."""
+    key, advanced_int = _index_key(index, a)
+    return Index.apply(a, index=key, accumulate=advanced_int)
+
+
+def setitem(a: Tensor, index, value) -> None:
+    """``a[index] = value`` in place (callers check that this is allowed)."""
+    key, _ = _index_key(index, a)
+    if isinstance(value, Tensor):
+        check_same_device(a, value, "__setitem__")
+        value = value.data
+    a.data[key] = value
+
+
+def _index_key(index, like: Tensor):
+    """Translate Tensors inside an index to arrays; report whether any integer
+    array is present (those may repeat positions)."""
+    items = index if isinstance(index, tuple) else (index,)
+    translated, advanced_int = [], False
+    for item in items:
+        if isinstance(item, Tensor):
+            check_same_device(like, item, "index")
+            item = item.data
+        elif isinstance(item, list):
+            item = backend.host.asarray(item)
+            if item.size == 0:
+                item = item.astype(backend.int64)
+            item = backend.move(item, like.device)
+        if backend.is_array(item):
+            kind = item.dtype.kind
+            if kind not in "biu":
+                raise IndexError(
+                    f"index: tensors used as indices must be integer or bool; got dtype {item.dtype}"
+                )
+            advanced_int = advanced_int or kind in "iu"
+        translated.append(item)
+    key = tuple(translated) if isinstance(index, tuple) else translated[0]
+    return key, advanced_int

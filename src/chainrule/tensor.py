@@ -1,0 +1,666 @@
+"""Tensor: an array on a device that can record how it was computed.
+
+A :class:`Tensor` wraps one backend array (``.data``). Operations on tensors run
+eagerly, like NumPy and PyTorch; when an input requires grad, the result also
+remembers the operation that made it (``.grad_fn``), so ``backward()`` can apply
+the chain rule (see :mod:`chainrule.autograd`). The operations themselves live in
+:mod:`chainrule.ops`; the methods here only forward to them.
+
+dtypes: float32 (the default for floating-point data), float64, int64 and bool.
+Arithmetic between them follows NumPy's promotion rules. Only floating-point
+tensors can require gradients.
+"""
+from __future__ import annotations
+
+import weakref
+
+from . import backend
+from . import random as _random
+
+__all__ = [
+    "Tensor", "tensor", "as_tensor", "from_numpy", "from_dlpack",
+    "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
+    "zeros_like", "ones_like", "full_like", "rand", "randn", "randint", "randperm",
+]
+
+_HOST_ARRAY = backend.host.ndarray
+
+
+class Tensor:
+    """An n-dimensional array with reverse-mode automatic differentiation.
+
+    Attributes:
+        data: the backend array holding the values (NumPy on "cpu").
+        grad: a Tensor with the accumulated gradient, or None. Set by ``backward()``
+            on leaves that require grad (and on tensors that called ``retain_grad()``).
+        requires_grad: whether operations on this tensor are recorded.
+        grad_fn: the operation that produced this tensor (None for leaves).
+
+    Create tensors with :func:`tensor`, :func:`zeros`, :func:`randn` and friends
+    rather than with this constructor.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "__weakref__")
+    __array_ufunc__ = None  # NumPy defers to our reflected operators (array + tensor)
+
+    def __init__(self, data, dtype=None, requires_grad: bool = False, device=None):
+        made = tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
+        self.data = made.data
+        self.grad = None
+        self.requires_grad = made.requires_grad
+        self.grad_fn = None
+
+    # ------------------------------------------------------------------ attributes
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    def dim(self) -> int:
+        """Number of dimensions (same as ``ndim``)."""
+        return self.data.ndim
+
+    def size(self, dim: int | None = None):
+        """The shape as a tuple, or the length of dimension ``dim``."""
+        if dim is None:
+            return self.data.shape
+        return self.data.shape[_check_dim(dim, self.data.ndim, "size")]
+
+    def numel(self) -> int:
+        """Number of elements."""
+        return int(self.data.size)
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return backend.device_of(self.data)
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not produced by a recorded operation."""
+        return self.grad_fn is None
+
+    @property
+    def T(self) -> "Tensor":
+        """All dimensions reversed (the transpose for a matrix)."""
+        return ops.permute(self, tuple(reversed(range(self.data.ndim))))
+
+    @property
+    def mT(self) -> "Tensor":
+        """The last two dimensions swapped (batched matrix transpose)."""
+        return ops.transpose(self, -2, -1)
+
+    def t(self) -> "Tensor":
+        """Transpose of a tensor with at most 2 dimensions."""
+        if self.data.ndim > 2:
+            raise ValueError(f"t: expects a tensor with at most 2 dimensions; got shape {self.shape}; use transpose(dim0, dim1)")
+        return self.T
+
+    # ------------------------------------------------------------------ conversions
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"item: only one-element tensors can be converted to a Python number; "
+                f"got shape {tuple(self.shape)}"
+            )
+        return self.data.reshape(()).item()
+
+    def numpy(self):
+        """The values as a NumPy array (shares memory on the CPU; copies from a GPU)."""
+        return backend.to_host(self.data)
+
+    def tolist(self):
+        """The values as (nested) Python lists."""
+        return backend.to_host(self.data).tolist()
+
+    def to(self, target=None, dtype=None, device=None) -> "Tensor":
+        """Convert to a dtype and/or move to a device: ``t.to(float64)``, ``t.to("cuda")``.
+
+        Both conversions are differentiable for floating-point results.
+        """
+        if target is not None:
+            if _is_device_spec(target):
+                device = target
+            else:
+                dtype = target
+        result = self
+        if dtype is not None:
+            result = ops.cast(result, backend.canonical_dtype(dtype))
+        if device is not None:
+            result = ops.to_device(result, backend.canonical_device(device))
+        return result
+
+    def float(self) -> "Tensor":
+        return self.to(backend.float32)
+
+    def double(self) -> "Tensor":
+        return self.to(backend.float64)
+
+    def long(self) -> "Tensor":
+        return self.to(backend.int64)
+
+    def bool(self) -> "Tensor":
+        return self.to(backend.bool_)
+
+    def cpu(self) -> "Tensor":
+        return self.to(device="cpu")
+
+    def cuda(self, index: int = 0) -> "Tensor":
+        return self.to(device=f"cuda:{index}")
+
+    def __array__(self, dtype=None, copy=None):
+        array = backend.to_host(self.data)
+        if dtype is not None and array.dtype != dtype:
+            return array.astype(dtype)
+        return array.copy() if copy else array
+
+    def __dlpack__(self, *args, **kwargs):
+        return self.data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self.data.__dlpack_device__()
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        for index in range(len(self)):
+            yield self[index]
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                f"use .any() or .all()"
+            )
+        return bool(self.data.reshape(()).item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(f"only one-element integer tensors can be used as an index; got {self.dtype} of shape {tuple(self.shape)}")
+        return int(self.item())
+
+    __hash__ = object.__hash__  # == is elementwise, so hash by identity
+
+    def __repr__(self) -> str:
+        values = backend.host.array2string(
+            backend.to_host(self.data), separator=", ", prefix="tensor("
+        )
+        extras = [f"dtype={self.dtype}"]
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.op}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return f"tensor({values}, {', '.join(extras)})"
+
+    # ------------------------------------------------------------------ autograd
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on.
+
+        See :func:`chainrule.autograd.backward`.
+        """
+        autograd.backward(self, gradient, retain_graph)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set ``requires_grad`` in place (leaves only) and return self."""
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(_int_grad_message(self.dtype))
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError("requires_grad_: cannot turn off gradients of a non-leaf tensor; use .detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing this one's data that is cut from the graph."""
+        return _wrap(self.data)
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor during ``backward()``."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: this tensor does not require grad")
+        if self.grad_fn is not None:
+            self.grad_fn.retained = weakref.ref(self)
+
+    def clone(self) -> "Tensor":
+        """A differentiable copy with its own memory."""
+        return ops.clone(self)
+
+    def contiguous(self) -> "Tensor":
+        """This tensor if its memory is C-contiguous, else a contiguous differentiable copy."""
+        return self if self.data.flags.c_contiguous else ops.clone(self)
+
+    def zero_(self) -> "Tensor":
+        """Set every element to zero in place."""
+        _check_inplace(self, "zero_")
+        self.data[...] = 0
+        return self
+
+    # ------------------------------------------------------------------ arithmetic
+    def __add__(self, other): return ops.add(self, other)
+    def __radd__(self, other): return ops.add(other, self)
+    def __sub__(self, other): return ops.sub(self, other)
+    def __rsub__(self, other): return ops.sub(other, self)
+    def __mul__(self, other): return ops.mul(self, other)
+    def __rmul__(self, other): return ops.mul(other, self)
+    def __truediv__(self, other): return ops.div(self, other)
+    def __rtruediv__(self, other): return ops.div(other, self)
+    def __pow__(self, other): return ops.pow(self, other)
+    def __rpow__(self, other): return ops.pow(other, self)
+    def __matmul__(self, other): return ops.matmul(self, other)
+    def __rmatmul__(self, other): return ops.matmul(other, self)
+    def __neg__(self): return ops.neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return ops.abs(self)
+
+    def __iadd__(self, other): return _inplace(self, other, "__iadd__", "+=")
+    def __isub__(self, other): return _inplace(self, other, "__isub__", "-=")
+    def __imul__(self, other): return _inplace(self, other, "__imul__", "*=")
+    def __itruediv__(self, other): return _inplace(self, other, "__itruediv__", "/=")
+
+    # comparisons and logic (never differentiable)
+    def __eq__(self, other): return ops.eq(self, other)
+    def __ne__(self, other): return ops.ne(self, other)
+    def __lt__(self, other): return ops.lt(self, other)
+    def __le__(self, other): return ops.le(self, other)
+    def __gt__(self, other): return ops.gt(self, other)
+    def __ge__(self, other): return ops.ge(self, other)
+    def __and__(self, other): return ops.logical_and(self, other)
+    def __or__(self, other): return ops.logical_or(self, other)
+    def __xor__(self, other): return ops.logical_xor(self, other)
+    def __invert__(self): return ops.logical_not(self)
+
+    # ------------------------------------------------------------------ indexing
+    def __getitem__(self, index): return ops.index(self, index)
+
+    def __setitem__(self, index, value) -> None:
+        """Assign in place; allowed on tensors that do not require grad (or inside no_grad on leaves)."""
+        _check_inplace(self, "__setitem__")
+        ops.setitem(self, index, value)
+
+    # ------------------------------------------------------------------ methods
+    def add(self, other): return ops.add(self, other)
+    def sub(self, other): return ops.sub(self, other)
+    def mul(self, other): return ops.mul(self, other)
+    def div(self, other): return ops.div(self, other)
+    def pow(self, exponent): return ops.pow(self, exponent)
+    def neg(self): return ops.neg(self)
+    def matmul(self, other): return ops.matmul(self, other)
+    def exp(self): return ops.exp(self)
+    def log(self): return ops.log(self)
+    def log1p(self): return ops.log1p(self)
+    def sqrt(self): return ops.sqrt(self)
+    def abs(self): return ops.abs(self)
+    def sin(self): return ops.sin(self)
+    def cos(self): return ops.cos(self)
+    def tanh(self): return ops.tanh(self)
+    def sigmoid(self): return ops.sigmoid(self)
+    def relu(self): return ops.relu(self)
+    def leaky_relu(self, negative_slope=0.01): return ops.leaky_relu(self, negative_slope)
+    def gelu(self, approximate="none"): return ops.gelu(self, approximate)
+    def maximum(self, other): return ops.maximum(self, other)
+    def minimum(self, other): return ops.minimum(self, other)
+    def clamp(self, min=None, max=None): return ops.clamp(self, min, max)
+    clip = clamp
+
+    def sum(self, dim=None, keepdim=False, **aliases): return ops.sum(self, dim, keepdim, **aliases)
+    def mean(self, dim=None, keepdim=False, **aliases): return ops.mean(self, dim, keepdim, **aliases)
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, **aliases):
+        return ops.var(self, dim, unbiased, keepdim, correction=correction, **aliases)
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, **aliases):
+        return ops.std(self, dim, unbiased, keepdim, correction=correction, **aliases)
+    def max(self, dim=None, keepdim=False, **aliases): return ops.max(self, dim, keepdim, **aliases)
+    def min(self, dim=None, keepdim=False, **aliases): return ops.min(self, dim, keepdim, **aliases)
+    def logsumexp(self, dim=None, keepdim=False, **aliases): return ops.logsumexp(self, dim, keepdim, **aliases)
+    def softmax(self, dim=-1, **aliases): return ops.softmax(self, dim, **aliases)
+    def log_softmax(self, dim=-1, **aliases): return ops.log_softmax(self, dim, **aliases)
+    def argmax(self, dim=None, keepdim=False, **aliases): return ops.argmax(self, dim, keepdim, **aliases)
+    def argmin(self, dim=None, keepdim=False, **aliases): return ops.argmin(self, dim, keepdim, **aliases)
+    def all(self, dim=None, keepdim=False, **aliases): return ops.all(self, dim, keepdim, **aliases)
+    def any(self, dim=None, keepdim=False, **aliases): return ops.any(self, dim, keepdim, **aliases)
+
+    def reshape(self, *shape): return ops.reshape(self, *shape)
+    def view(self, *shape): return ops.reshape(self, *shape)
+    def transpose(self, dim0, dim1): return ops.transpose(self, dim0, dim1)
+    def permute(self, *dims): return ops.permute(self, *dims)
+    def squeeze(self, dim=None): return ops.squeeze(self, dim)
+    def unsqueeze(self, dim): return ops.unsqueeze(self, dim)
+    def expand(self, *shape): return ops.expand(self, *shape)
+    def broadcast_to(self, shape): return ops.broadcast_to(self, shape)
+    def flatten(self, start_dim=0, end_dim=-1): return ops.flatten(self, start_dim, end_dim)
+    def split(self, split_size_or_sections, dim=0): return ops.split(self, split_size_or_sections, dim)
+    def chunk(self, chunks, dim=0): return ops.chunk(self, chunks, dim)
+
+    def eq(self, other): return ops.eq(self, other)
+    def ne(self, other): return ops.ne(self, other)
+    def lt(self, other): return ops.lt(self, other)
+    def le(self, other): return ops.le(self, other)
+    def gt(self, other): return ops.gt(self, other)
+    def ge(self, other): return ops.ge(self, other)
+    def isnan(self): return ops.isnan(self)
+    def isfinite(self): return ops.isfinite(self)
+
+
+# ---------------------------------------------------------------------- internals
+
+def _wrap(data, requires_grad: bool = False, grad_fn=None) -> Tensor:
+    """A Tensor around an existing backend array (no checks, no copy): the hot path."""
+    if data.__class__ is not _HOST_ARRAY:
+        data = backend.as_array(data)
+    out = Tensor.__new__(Tensor)
+    out.data = data
+    out.grad = None
+    out.requires_grad = requires_grad
+    out.grad_fn = grad_fn
+    return out
+
+
+def _int_grad_message(dtype) -> str:
+    return (
+        f"requires_grad: only floating-point tensors can require gradients; got dtype "
+        f"{dtype}. Convert first, e.g. t.float() or dtype=chainrule.float32"
+    )
+
+
+def _check_dim(dim, ndim: int, op: str) -> int:
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise TypeError(f"{op}: dim must be an int; got {dim!r}")
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimension(s)")
+    return dim % max(ndim, 1)
+
+
+def _check_inplace(target: Tensor, op: str) -> None:
+    """In-place writes would silently corrupt a recorded graph, so allow them only
+    on tensors that do not require grad, or on leaves while grad mode is off."""
+    if not target.requires_grad:
+        return
+    if target.grad_fn is None and not autograd.is_grad_enabled():
+        return
+    raise RuntimeError(
+        f"{op}: in-place modification of a tensor that requires grad is not allowed "
+        f"(it would corrupt the recorded graph). Use an out-of-place operation, or "
+        f"update leaves inside 'with chainrule.no_grad():'"
+    )
+
+
+def _inplace(target: Tensor, other, method: str, symbol: str) -> Tensor:
+    _check_inplace(target, symbol)
+    value = other.data if isinstance(other, Tensor) else other
+    if isinstance(other, Tensor) and backend.device_of(value) != backend.device_of(target.data):
+        raise RuntimeError(f"{symbol}: tensors are on different devices: {target.device} and {other.device}")
+    getattr(target.data, method)(value)
+    return target
+
+
+def _is_device_spec(value) -> bool:
+    return isinstance(value, str) and (value == "cpu" or value.startswith("cuda"))
+
+
+def _device_and_namespace(device):
+    canonical = backend.canonical_device(device)
+    return canonical, backend.namespace(canonical)
+
+
+def _shape_from(size, op: str) -> tuple:
+    """Accept ``f(2, 3)``, ``f((2, 3))`` or ``f([2, 3])``."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    for s in size:
+        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+            raise ValueError(f"{op}: size must be non-negative ints; got {size!r}")
+    return tuple(size)
+
+
+def _finish(data, requires_grad: bool, op: str) -> Tensor:
+    if requires_grad and data.dtype.kind != "f":
+        raise TypeError(f"{op}: " + _int_grad_message(data.dtype))
+    return _wrap(data, bool(requires_grad))
+
+
+# ---------------------------------------------------------------------- creation
+
+def tensor(data, dtype=None, requires_grad: bool = False, device="cpu") -> Tensor:
+    """A new tensor holding a copy of ``data`` (a number, nested lists, an array or a Tensor).
+
+    dtype is inferred when not given: Python floats give float32, ints give int64,
+    bools give bool; NumPy arrays keep their dtype, which must be one of float32,
+    float64, int64 or bool (convert other dtypes explicitly: nothing is cast silently).
+    """
+    canonical, xp = _device_and_namespace(device)
+    if isinstance(data, Tensor):
+        data = data.data
+    if backend.is_array(data) or isinstance(data, backend.host.generic):
+        source_dtype = data.dtype
+        if dtype is None and source_dtype not in backend.SUPPORTED_DTYPES:
+            raise TypeError(
+                f"tensor: data has dtype {source_dtype}, which chainrule does not support; "
+                f"expected float32, float64, int64 or bool. Pass dtype= to convert explicitly"
+            )
+        target = backend.canonical_dtype(dtype) if dtype is not None else source_dtype
+        array = backend.move(data, canonical)
+        array = xp.array(array, dtype=target, copy=True)
+    else:
+        array = _array_from_python(data, dtype, xp)
+    return _finish(array, requires_grad, "tensor")
+
+
+def _array_from_python(data, dtype, xp):
+    try:
+        host_array = backend.host.asarray(data)
+    except (ValueError, TypeError) as err:
+        raise TypeError(f"tensor: could not convert data to an array: {err}") from err
+    if host_array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"tensor: expected numbers, bools or nested lists of them; got data of "
+            f"dtype {host_array.dtype} ({type(data).__name__})"
+        )
+    if dtype is not None:
+        target = backend.canonical_dtype(dtype)
+    elif host_array.dtype.kind == "f":
+        target = backend.DEFAULT_FLOAT
+    elif host_array.dtype.kind in "iu":
+        target = backend.int64
+    else:
+        target = backend.bool_
+    return xp.asarray(host_array.astype(target, copy=False))
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like :func:`tensor` but returns ``data`` itself when it already is a suitable
+    Tensor, and shares memory with an array of a supported dtype on the same device."""
+    if isinstance(data, Tensor):
+        if (dtype is None or data.dtype == backend.canonical_dtype(dtype)) and (
+            device is None or data.device == backend.canonical_device(device)
+        ):
+            return data
+        return data.to(dtype=dtype, device=device)
+    if backend.is_array(data) and data.dtype in backend.SUPPORTED_DTYPES:
+        if (dtype is None or data.dtype == backend.canonical_dtype(dtype)) and (
+            device is None or backend.device_of(data) == backend.canonical_device(device)
+        ):
+            return _wrap(data)
+    return tensor(data, dtype=dtype, device=device or "cpu")
+
+
+def from_numpy(array) -> Tensor:
+    """A tensor sharing memory with a NumPy array of a supported dtype."""
+    if not isinstance(array, _HOST_ARRAY):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray; got {type(array).__name__}")
+    if array.dtype not in backend.SUPPORTED_DTYPES:
+        raise TypeError(f"from_numpy: dtype {array.dtype} is not supported; expected float32, float64, int64 or bool")
+    return _wrap(array)
+
+
+def from_dlpack(obj) -> Tensor:
+    """A tensor sharing memory with any object that implements the DLPack protocol."""
+    array = backend.from_dlpack(obj)
+    if array.dtype not in backend.SUPPORTED_DTYPES:
+        raise TypeError(f"from_dlpack: dtype {array.dtype} is not supported; expected float32, float64, int64 or bool")
+    return _wrap(array)
+
+
+def _filled(op, size, fill, dtype, requires_grad, device) -> Tensor:
+    shape = _shape_from(size, op)
+    canonical, xp = _device_and_namespace(device)
+    target = backend.canonical_dtype(dtype) if dtype is not None else backend.DEFAULT_FLOAT
+    if fill is None:
+        data = xp.empty(shape, dtype=target)
+    else:
+        data = xp.full(shape, fill, dtype=target)
+    return _finish(data, requires_grad, op)
+
+
+def zeros(*size, dtype=None, requires_grad=False, device="cpu") -> Tensor:
+    """A tensor of zeros with the given shape (float32 unless dtype is given)."""
+    return _filled("zeros", size, 0, dtype, requires_grad, device)
+
+
+def ones(*size, dtype=None, requires_grad=False, device="cpu") -> Tensor:
+    """A tensor of ones with the given shape (float32 unless dtype is given)."""
+    return _filled("ones", size, 1, dtype, requires_grad, device)
+
+
+def empty(*size, dtype=None, requires_grad=False, device="cpu") -> Tensor:
+    """An uninitialized tensor with the given shape (float32 unless dtype is given)."""
+    return _filled("empty", size, None, dtype, requires_grad, device)
+
+
+def full(size, fill_value, dtype=None, requires_grad=False, device="cpu") -> Tensor:
+    """A tensor filled with ``fill_value``; dtype inferred from it when not given
+    (float32 for a float, int64 for an int, bool for a bool)."""
+    if dtype is None:
+        dtype = _python_scalar_dtype(fill_value, "full")
+    return _filled("full", (size,), fill_value, dtype, requires_grad, device)
+
+
+def _python_scalar_dtype(value, op: str):
+    if isinstance(value, bool):
+        return backend.bool_
+    if isinstance(value, int):
+        return backend.int64
+    if isinstance(value, float):
+        return backend.DEFAULT_FLOAT
+    raise TypeError(f"{op}: expected a Python bool, int or float; got {type(value).__name__}")
+
+
+def zeros_like(other: Tensor, dtype=None, requires_grad=False, device=None) -> Tensor:
+    """Zeros with the shape (and, unless given, dtype and device) of ``other``."""
+    return _filled("zeros_like", other.shape, 0, dtype or other.dtype, requires_grad, device or other.device)
+
+
+def ones_like(other: Tensor, dtype=None, requires_grad=False, device=None) -> Tensor:
+    """Ones with the shape (and, unless given, dtype and device) of ``other``."""
+    return _filled("ones_like", other.shape, 1, dtype or other.dtype, requires_grad, device or other.device)
+
+
+def full_like(other: Tensor, fill_value, dtype=None, requires_grad=False, device=None) -> Tensor:
+    """``fill_value`` everywhere, with the shape (and, unless given, dtype and device) of ``other``."""
+    return _filled("full_like", other.shape, fill_value, dtype or other.dtype, requires_grad, device or other.device)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False, device="cpu") -> Tensor:
+    """Values ``start, start + step, …`` below ``end`` (``arange(n)`` is 0 … n-1).
+
+    int64 when all arguments are ints, else float32, unless dtype is given.
+    """
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be non-zero")
+    if dtype is None:
+        all_ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end, step))
+        dtype = backend.int64 if all_ints else backend.DEFAULT_FLOAT
+    canonical, xp = _device_and_namespace(device)
+    data = xp.arange(start, end, step, dtype=backend.canonical_dtype(dtype))
+    return _finish(data, requires_grad, "arange")
+
+
+def linspace(start, end, steps: int, dtype=None, requires_grad=False, device="cpu") -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32 by default)."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"linspace: steps must be a non-negative int; got {steps!r}")
+    canonical, xp = _device_and_namespace(device)
+    target = backend.canonical_dtype(dtype) if dtype is not None else backend.DEFAULT_FLOAT
+    data = xp.linspace(start, end, steps, dtype=backend.float64).astype(target)
+    return _finish(data, requires_grad, "linspace")
+
+
+def eye(n: int, m: int | None = None, dtype=None, requires_grad=False, device="cpu") -> Tensor:
+    """The n x m identity matrix (m defaults to n)."""
+    _shape_from((n,) if m is None else (n, m), "eye")
+    canonical, xp = _device_and_namespace(device)
+    target = backend.canonical_dtype(dtype) if dtype is not None else backend.DEFAULT_FLOAT
+    return _finish(xp.eye(n, m, dtype=target), requires_grad, "eye")
+
+
+def _random_tensor(op, host_values, dtype, requires_grad, device) -> Tensor:
+    canonical, _ = _device_and_namespace(device)
+    data = backend.move(host_values.astype(dtype, copy=False), canonical)
+    return _finish(data, requires_grad, op)
+
+
+def rand(*size, dtype=None, requires_grad=False, device="cpu") -> Tensor:
+    """Uniform samples on [0, 1) from the global generator (see manual_seed)."""
+    shape = _shape_from(size, "rand")
+    target = backend.canonical_dtype(dtype) if dtype is not None else backend.DEFAULT_FLOAT
+    _require_float(target, "rand")
+    values = _random.generator().random(shape, dtype=target)
+    return _random_tensor("rand", values, target, requires_grad, device)
+
+
+def randn(*size, dtype=None, requires_grad=False, device="cpu") -> Tensor:
+    """Standard normal samples from the global generator (see manual_seed)."""
+    shape = _shape_from(size, "randn")
+    target = backend.canonical_dtype(dtype) if dtype is not None else backend.DEFAULT_FLOAT
+    _require_float(target, "randn")
+    values = _random.generator().standard_normal(shape, dtype=target)
+    return _random_tensor("randn", values, target, requires_grad, device)
+
+
+def randint(low, high=None, size=(), dtype=None, device="cpu") -> Tensor:
+    """Integers drawn uniformly from [low, high); ``randint(high, size)`` uses low = 0."""
+    if high is None:
+        low, high = 0, low
+    elif isinstance(high, (tuple, list)) and size == ():
+        low, high, size = 0, low, tuple(high)
+    if high <= low:
+        raise ValueError(f"randint: need low < high; got low={low}, high={high}")
+    shape = _shape_from((tuple(size),) if not isinstance(size, int) else (size,), "randint")
+    target = backend.canonical_dtype(dtype) if dtype is not None else backend.int64
+    values = _random.generator().integers(low, high, size=shape, dtype=backend.int64)
+    return _random_tensor("randint", values, target, False, device)
+
+
+def randperm(n: int, dtype=None, device="cpu") -> Tensor:
+    """A random permutation of 0 … n-1 (int64)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"randperm: n must be a non-negative int; got {n!r}")
+    target = backend.canonical_dtype(dtype) if dtype is not None else backend.int64
+    values = _random.generator().permutation(n)
+    return _random_tensor("randperm", values, target, False, device)
+
+
+def _require_float(dtype, op: str) -> None:
+    if dtype.kind != "f":
+        raise TypeError(f"{op}: dtype must be float32 or float64; got {dtype}")
+
+
+from . import autograd  # noqa: E402  (circular: autograd wraps its results in Tensors)
+from . import ops  # noqa: E402  (circular: ops produce Tensors)

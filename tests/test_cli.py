@@ -1,0 +1,81 @@
+"""Tests for the ``chainrule`` command (chainrule.cli.main)."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import chainrule
+from chainrule import _demo, cli
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == "chainrule 0.1.0"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["demo", "--help"]])
+def test_help(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: chainrule")
+    assert "example: chainrule" in out
+
+
+@pytest.mark.parametrize("argv", [[], ["nonsense"], ["demo", "--epochs", "0"],
+                                  ["demo", "--lr", "-1"], ["demo", "--bogus"]])
+def test_usage_error_exits_2(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    assert "usage: chainrule" in capsys.readouterr().err
+
+
+def test_demo_reaches_90_percent_held_out(capsys):
+    assert cli.main(["demo", "--epochs", "10", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert len(re.findall(r"^epoch +\d+ ", out, flags=re.M)) == 10
+    match = re.search(r"held-out accuracy ([0-9.]+)", out)
+    assert match, out
+    assert float(match.group(1)) > 0.90
+
+
+def test_demo_run_is_reproducible():
+    first = _demo.run(epochs=3, seed=7, verbose=False)
+    second = _demo.run(epochs=3, seed=7, verbose=False)
+    assert first["history"] == second["history"]
+    assert first["test_accuracy"] == second["test_accuracy"]
+    assert first["n_train"] + first["n_test"] == 1797
+
+
+def _fail(**kwargs):
+    raise ValueError("something went wrong")
+
+
+def test_failure_exits_1_without_traceback(monkeypatch, capsys):
+    monkeypatch.setattr(_demo, "run", _fail)
+    assert cli.main(["demo"]) == 1
+    err = capsys.readouterr().err
+    assert "something went wrong" in err and "--debug" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [["--debug", "demo"], ["demo", "--debug"]])
+def test_failure_with_debug_shows_traceback(argv, monkeypatch, capsys):
+    monkeypatch.setattr(_demo, "run", _fail)
+    assert cli.main(argv) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_python_dash_m(tmp_path):
+    src = str(Path(chainrule.__file__).parent.parent)
+    result = subprocess.run([sys.executable, "-m", "chainrule", "--version"],
+                            capture_output=True, text=True, cwd=tmp_path,
+                            env={"PYTHONPATH": src, "PATH": ""})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("chainrule ")
