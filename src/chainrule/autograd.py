@@ -42,13 +42,11 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
-class set_grad_enabled:
-    """Turn graph recording on or off; usable as a context manager or a decorator.
+class _GradMode:
+    """Sets the grad mode inside a ``with`` block or a decorated function and
+    restores the previous mode afterwards, so these nest."""
 
-    On exit the previous mode is restored, so these nest.
-    """
-
-    def __init__(self, mode: bool = True):
+    def __init__(self, mode: bool):
         self.mode = bool(mode)
         self._previous = []
 
@@ -64,15 +62,17 @@ class set_grad_enabled:
         return False
 
     def __call__(self, function):
+        mode = self.mode
+
         @functools.wraps(function)
         def run_in_mode(*args, **kwargs):
-            with type(self)(self.mode):
+            with _GradMode(mode):
                 return function(*args, **kwargs)
 
         return run_in_mode
 
 
-class no_grad(set_grad_enabled):
+class no_grad(_GradMode):
     """Context manager and decorator in which no operation records a graph.
 
     Use it for evaluation and for parameter updates: results have
@@ -83,11 +83,34 @@ class no_grad(set_grad_enabled):
         super().__init__(False)
 
 
-class enable_grad(set_grad_enabled):
+class enable_grad(_GradMode):
     """Context manager and decorator that turns graph recording back on (inside ``no_grad``)."""
 
     def __init__(self):
         super().__init__(True)
+
+
+class set_grad_enabled(_GradMode):
+    """Set grad mode to ``mode``, as PyTorch does: at once when called on its own
+    (``set_grad_enabled(False)``), or for the duration of a ``with`` block or a
+    decorated function, after which the mode from before the call is restored."""
+
+    def __init__(self, mode: bool):
+        global _grad_enabled
+        super().__init__(mode)
+        self._before_call = _grad_enabled
+        _grad_enabled = self.mode
+
+    def __enter__(self):
+        global _grad_enabled
+        self._previous.append(self._before_call)
+        _grad_enabled = self.mode
+        return self
+
+    def __call__(self, function):
+        global _grad_enabled
+        _grad_enabled = self._before_call  # decorating must not change the mode now
+        return super().__call__(function)
 
 
 # --------------------------------------------------------------------------- functions
@@ -116,6 +139,7 @@ class Function:
     op = "function"
     parents: tuple = ()
     needs_input_grad: tuple = ()
+    versions: tuple = ()  # each input's in-place version when the op ran
     freed = False
     retained = None  # weak reference to an output that asked to keep its .grad
 
@@ -135,27 +159,23 @@ class Function:
         """Run the op on tensors and record it when a gradient will be needed."""
         fn = cls()
         out = fn.forward(*[t.data for t in inputs], **params)
-        if _grad_enabled and any(t.requires_grad for t in inputs):
-            return _record(fn, out, inputs)
-        result = _wrap(out)
+        if _grad_enabled:
+            needs = tuple([t.requires_grad for t in inputs])
+            if True in needs and out.dtype.kind == "f":
+                fn.parents = inputs
+                fn.needs_input_grad = needs
+                fn.versions = tuple([t._version for t in inputs])
+                result = _wrap(out, True, fn)
+            else:  # integer/bool results (argmax, casts) carry no gradient
+                result = _wrap(out)
+        else:
+            result = _wrap(out)
         if _anomaly_enabled:
             _check_forward(fn, result.data, inputs)
         return result
 
     def __repr__(self):
         return f"<{self.op} backward>"
-
-
-def _record(fn: Function, out, inputs) -> Tensor:
-    """Attach ``fn`` as the grad_fn of a new output tensor."""
-    if out.dtype.kind != "f":  # integer/bool results (argmax, casts) carry no gradient
-        return _wrap(out)
-    fn.parents = tuple(t if t.requires_grad else None for t in inputs)
-    fn.needs_input_grad = tuple(t.requires_grad for t in inputs)
-    result = _wrap(out, True, fn)
-    if _anomaly_enabled:
-        _check_forward(fn, result.data, inputs)
-    return result
 
 
 # --------------------------------------------------------------------------- backward
@@ -190,14 +210,13 @@ def backward(output: Tensor, gradient=None, retain_graph: bool = False) -> None:
         node = ready.pop()
         grad = pending.pop(node, None)
         input_grads = _node_backward(node, grad) if grad is not None else ()
+        parents, needs = node.parents, node.needs_input_grad
         if not retain_graph:
-            parents = node.parents
             node.release()
-        else:
-            parents = node.parents
-        for position, parent in enumerate(parents):
-            if parent is None:
+        for position, needed in enumerate(needs):
+            if not needed:
                 continue
+            parent = parents[position]
             input_grad = input_grads[position] if input_grads else None
             producer = parent.grad_fn
             if input_grad is not None:
@@ -229,6 +248,14 @@ def _node_backward(node: Function, grad):
             f"(at {node.op}); its saved arrays were freed after the first backward. "
             f"Pass retain_graph=True to the first backward() to keep them."
         )
+    for parent, version in zip(node.parents, node.versions):
+        if parent._version != version:
+            raise RuntimeError(
+                f"backward: an input of {node.op} (shape {tuple(parent.shape)}) was modified "
+                f"in place after {node.op} used it, so the saved values are stale and the "
+                f"gradient would be wrong. Modify a copy (.clone()) instead, or recompute "
+                f"the forward pass after the change."
+            )
     if node.retained is not None:
         _store_retained_grad(node, grad)
     input_grads = node.backward(grad)
@@ -261,7 +288,7 @@ def _seed_gradient(output: Tensor, gradient):
                 f"element; this output has shape {tuple(data.shape)}. Pass "
                 f"gradient=<tensor of that shape>, or reduce the output (e.g. .sum())."
             )
-        return backend.namespace_of(data).ones_like(data)
+        return backend.namespace_of(data).ones(data.shape, data.dtype)
     seed = gradient.data if isinstance(gradient, Tensor) else _to_tensor(gradient).data
     if tuple(seed.shape) != tuple(data.shape):
         raise RuntimeError(
@@ -283,8 +310,8 @@ def _consumer_counts(root: Function) -> dict:
     stack = [root]
     while stack:
         node = stack.pop()
-        for parent in node.parents:
-            if parent is None:
+        for parent, needed in zip(node.parents, node.needs_input_grad):
+            if not needed:
                 continue
             producer = parent.grad_fn
             if producer is None:
@@ -309,12 +336,19 @@ def _accumulate_leaf(grads: dict, leaf: Tensor, grad, fresh: bool) -> None:
 def _store_leaf_grads(grads: dict) -> None:
     """Add the gradients of one backward pass into the leaves' ``.grad``.
 
-    The first gradient becomes the leaf's own array (copied unless the engine knows
-    no one else holds it); later ones are added in place.
+    The first gradient becomes the leaf's ``.grad``: written into the leaf's
+    ``grad_slot`` when it has one (a preallocated view, e.g. into an optimizer's
+    flat gradient buffer), else kept as is when the engine knows no one else holds
+    the array, else copied. Later gradients are added in place.
     """
     for leaf, (grad, fresh) in grads.items():
         if leaf.grad is None:
-            leaf.grad = _wrap(grad if fresh else grad.copy())
+            slot = getattr(leaf, "grad_slot", None)
+            if slot is not None:
+                slot[...] = grad
+                leaf.grad = _wrap(slot)
+            else:
+                leaf.grad = _wrap(grad if fresh else grad.copy())
         else:
             leaf.grad.data += grad
 
@@ -375,9 +409,7 @@ def _check_backward(node: Function, input_grads) -> None:
             continue
         bad = _count_nonfinite(grad)
         if bad:
-            shapes = ", ".join(
-                "constant" if p is None else str(tuple(p.shape)) for p in node.parents
-            )
+            shapes = ", ".join(str(tuple(p.shape)) for p in node.parents)
             raise AnomalyError(
                 f"detect_anomaly: backward of {node.op} produced {bad} non-finite value(s) "
                 f"(NaN or inf) in the gradient of input {index}; input shapes: {shapes}"

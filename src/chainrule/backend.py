@@ -49,7 +49,9 @@ def canonical_dtype(dtype, argument: str = "dtype"):
     ``"float32"``, ``"float64"``, ``"int64"``, ``"bool"`` (and torch's aliases
     ``"float"``, ``"double"``, ``"long"``). Anything else raises ``TypeError``.
     """
-    if isinstance(dtype, str):
+    if dtype is None:
+        resolved = None
+    elif isinstance(dtype, str):
         resolved = _DTYPE_ALIASES.get(dtype)
     elif dtype is bool:
         resolved = bool_
@@ -126,6 +128,25 @@ def as_array(obj):
 def expit(array):
     """The logistic sigmoid 1 / (1 + exp(-x)), computed without overflow."""
     return special_functions(array).expit(array)
+
+
+def broadcast_to(array, shape: tuple):
+    """A read-only view of ``array`` broadcast to ``shape``, where ``array`` already
+    has ``len(shape)`` dimensions (size 1 along the stretched ones).
+
+    Same result as ``xp.broadcast_to``; for contiguous NumPy arrays it builds the
+    zero-stride view directly, which costs a fraction of NumPy's general routine
+    (this sits on the backward path of every reduction).
+    """
+    if array.__class__ is numpy.ndarray and array.flags.c_contiguous:
+        strides = tuple(
+            0 if size == 1 and target != 1 else stride
+            for size, target, stride in zip(array.shape, shape, array.strides)
+        )
+        view = numpy.ndarray(shape, array.dtype, array, 0, strides)
+        view.flags.writeable = False
+        return view
+    return namespace_of(array).broadcast_to(array, shape)
 
 
 def to_host(array):

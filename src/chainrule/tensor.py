@@ -40,7 +40,7 @@ class Tensor:
     rather than with this constructor.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_version", "__weakref__")
     __array_ufunc__ = None  # NumPy defers to our reflected operators (array + tensor)
 
     def __init__(self, data, dtype=None, requires_grad: bool = False, device=None):
@@ -49,6 +49,7 @@ class Tensor:
         self.grad = None
         self.requires_grad = made.requires_grad
         self.grad_fn = None
+        self._version = 0
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -291,7 +292,7 @@ class Tensor:
 
     def __setitem__(self, index, value) -> None:
         """Assign in place; allowed on tensors that do not require grad (or inside no_grad on leaves)."""
-        _check_inplace(self, "__setitem__")
+        _check_inplace(self, "__setitem__", value)
         ops.setitem(self, index, value)
 
     # ------------------------------------------------------------------ methods
@@ -368,6 +369,7 @@ def _wrap(data, requires_grad: bool = False, grad_fn=None) -> Tensor:
     out.grad = None
     out.requires_grad = requires_grad
     out.grad_fn = grad_fn
+    out._version = 0  # bumped by every in-place write; backward checks saved inputs against it
     return out
 
 
@@ -381,27 +383,35 @@ def _int_grad_message(dtype) -> str:
 def _check_dim(dim, ndim: int, op: str) -> int:
     if isinstance(dim, bool) or not isinstance(dim, int):
         raise TypeError(f"{op}: dim must be an int; got {dim!r}")
-    if not -max(ndim, 1) <= dim < max(ndim, 1):
+    if not -ndim <= dim < ndim:
         raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimension(s)")
-    return dim % max(ndim, 1)
+    return dim % ndim
 
 
-def _check_inplace(target: Tensor, op: str) -> None:
-    """In-place writes would silently corrupt a recorded graph, so allow them only
-    on tensors that do not require grad, or on leaves while grad mode is off."""
-    if not target.requires_grad:
-        return
-    if target.grad_fn is None and not autograd.is_grad_enabled():
-        return
-    raise RuntimeError(
-        f"{op}: in-place modification of a tensor that requires grad is not allowed "
-        f"(it would corrupt the recorded graph). Use an out-of-place operation, or "
-        f"update leaves inside 'with chainrule.no_grad():'"
-    )
+def _check_inplace(target: Tensor, op: str, value=None) -> None:
+    """In-place writes are not recorded in the graph, so allow them only where no
+    gradient can be lost: on tensors that do not require grad, or on leaves while
+    grad mode is off, and never with a value that requires grad in grad mode.
+    Every allowed write bumps the tensor's version, so backward can detect a graph
+    that saved the old values."""
+    grad_mode = autograd.is_grad_enabled()
+    if target.requires_grad and (target.grad_fn is not None or grad_mode):
+        raise RuntimeError(
+            f"{op}: in-place modification of a tensor that requires grad is not allowed "
+            f"(it would corrupt the recorded graph). Use an out-of-place operation, or "
+            f"update leaves inside 'with chainrule.no_grad():'"
+        )
+    if grad_mode and isinstance(value, Tensor) and value.requires_grad:
+        raise RuntimeError(
+            f"{op}: the value requires grad, but in-place writes are not recorded, so its "
+            f"gradient would be lost. Build the result out of place (e.g. with "
+            f"chainrule.cat, chainrule.where or +), or write a .detach()ed value"
+        )
+    target._version += 1
 
 
 def _inplace(target: Tensor, other, method: str, symbol: str) -> Tensor:
-    _check_inplace(target, symbol)
+    _check_inplace(target, symbol, other)
     value = other.data if isinstance(other, Tensor) else other
     if isinstance(other, Tensor) and backend.device_of(value) != backend.device_of(target.data):
         raise RuntimeError(f"{symbol}: tensors are on different devices: {target.device} and {other.device}")

@@ -60,7 +60,12 @@ def normalize_dims(dim, ndim: int, op: str):
     or None for 'all axes'. Out-of-range and repeated dims raise an error naming op."""
     if dim is None:
         return None
-    dims = (dim,) if isinstance(dim, int) and not isinstance(dim, bool) else tuple(dim)
+    if isinstance(dim, int) and not isinstance(dim, bool):
+        dims = (dim,)
+    elif isinstance(dim, (tuple, list)):
+        dims = tuple(dim)
+    else:
+        raise TypeError(f"{op}: dim must be an int or a tuple of ints; got {dim!r}")
     axes = []
     for d in dims:
         if isinstance(d, bool) or not isinstance(d, int):

@@ -33,8 +33,7 @@ class _Reduction(Function):
 
     def spread(self, grad):
         """The output gradient broadcast back over the input shape (a read-only view)."""
-        xp = backend.namespace_of(grad)
-        return xp.broadcast_to(grad.reshape(self.kept_shape()), self.shape)
+        return backend.broadcast_to(grad.reshape(self.kept_shape()), self.shape)
 
 
 class Sum(_Reduction):
@@ -136,7 +135,6 @@ class LogSumExp(_Reduction):
     op = "logsumexp"
 
     def forward(self, a, axes, keepdim):
-        xp = backend.namespace_of(a)
         self.setup(a, axes)
         self.a = a
         self.out = logsumexp_keepdims(a, axes)
@@ -164,11 +162,22 @@ def _reduced_shape(shape: tuple, axes) -> tuple:
 # ------------------------------------------------------------------ public functions
 
 def _reduce(cls, a: Tensor, dim, keepdim, aliases, **params) -> Tensor:
-    dim, keepdim = resolve_aliases(cls.op, dim, keepdim, aliases)
-    axes = normalize_dims(dim, a.ndim, cls.op)
-    if a.data.size == 0 and cls.op in ("max", "min", "logsumexp") and (axes is None or any(a.shape[i] == 0 for i in axes)):
-        raise ValueError(f"{cls.op}: cannot reduce over an empty dimension (shape {tuple(a.shape)})")
+    if aliases:
+        dim, keepdim = resolve_aliases(cls.op, dim, keepdim, aliases)
+    axes = None if dim is None else normalize_dims(dim, a.ndim, cls.op)
     return cls.apply(a, axes=axes, keepdim=keepdim, **params)
+
+
+def _reduce_nonempty(cls, a: Tensor, dim, keepdim, aliases) -> Tensor:
+    """Reductions without an identity element (max, min, logsumexp) refuse empty input."""
+    if a.data.size == 0:
+        axis_dim, _ = resolve_aliases(cls.op, dim, keepdim, aliases)
+        axes = normalize_dims(axis_dim, a.ndim, cls.op)
+        if axes is None or 0 in [a.shape[i] for i in axes]:  # not any(): shadowed by this module's any
+            raise ValueError(
+                f"{cls.op}: cannot reduce over an empty dimension (shape {tuple(a.shape)}, dim={axis_dim})"
+            )
+    return _reduce(cls, a, dim, keepdim, aliases)
 
 
 def sum(a: Tensor, dim=None, keepdim=False, **aliases) -> Tensor:  # noqa: A001
@@ -223,18 +232,18 @@ def _product(values) -> int:
 def max(a: Tensor, dim=None, keepdim=False, **aliases) -> Tensor:  # noqa: A001
     """Largest value over ``dim`` (values only; use argmax for positions).
     Ties share the gradient evenly."""
-    return _reduce(Max, a, dim, keepdim, aliases)
+    return _reduce_nonempty(Max, a, dim, keepdim, aliases)
 
 
 def min(a: Tensor, dim=None, keepdim=False, **aliases) -> Tensor:  # noqa: A001
     """Smallest value over ``dim`` (values only; use argmin for positions).
     Ties share the gradient evenly."""
-    return _reduce(Min, a, dim, keepdim, aliases)
+    return _reduce_nonempty(Min, a, dim, keepdim, aliases)
 
 
 def logsumexp(a: Tensor, dim=None, keepdim=False, **aliases) -> Tensor:
     """log(sum(exp(a))) over ``dim``, without overflow."""
-    return _reduce(LogSumExp, a, dim, keepdim, aliases)
+    return _reduce_nonempty(LogSumExp, a, dim, keepdim, aliases)
 
 
 def argmax(a: Tensor, dim=None, keepdim=False, **aliases) -> Tensor:

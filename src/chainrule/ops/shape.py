@@ -123,6 +123,9 @@ def permute(a: Tensor, *dims) -> Tensor:
 def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dimensions."""
     axes = list(range(a.ndim))
+    if a.ndim == 0:  # as PyTorch: dims 0 and -1 are valid for a 0-d tensor
+        normalize_dims(dim0, 0, "transpose"), normalize_dims(dim1, 0, "transpose")
+        return Permute.apply(a, axes=())
     i, j = normalize_dim(dim0, a.ndim, "transpose"), normalize_dim(dim1, a.ndim, "transpose")
     axes[i], axes[j] = axes[j], axes[i]
     return Permute.apply(a, axes=tuple(axes))
@@ -137,6 +140,11 @@ def expand(a: Tensor, *shape) -> Tensor:
     resolved = tuple(
         a.shape[i - offset] if size == -1 and i >= offset else size for i, size in enumerate(target)
     )
+    if any(size < 0 for size in resolved):
+        raise ValueError(
+            f"expand: sizes must be non-negative (-1 only for an existing dimension); "
+            f"got {target} for a tensor of shape {tuple(a.shape)}"
+        )
     return broadcast_to(a, resolved)
 
 
