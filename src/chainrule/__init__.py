@@ -12,7 +12,7 @@ from . import autograd, backend, ops
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import bool_, float32, float64, int64
 from .ops import (
-    abs, add, all, any, argmax, argmin, broadcast_to, cat, chunk, clamp, clip, concatenate,
+    abs, add, all, any, argmax, argmin, broadcast_to, cat, chunk, clamp, clip, clone, concatenate,
     cos, div, eq, exp, expand, flatten, ge, gelu, gt, isfinite, isnan, le, leaky_relu, log,
     log1p, log_softmax, logical_and, logical_not, logical_or, logical_xor, logsumexp, lt,
     matmul, max, maximum, mean, min, minimum, mul, ne, neg, one_hot, pad, permute, pow,

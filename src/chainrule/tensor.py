@@ -100,7 +100,10 @@ class Tensor:
     def t(self) -> "Tensor":
         """Transpose of a tensor with at most 2 dimensions."""
         if self.data.ndim > 2:
-            raise ValueError(f"t: expects a tensor with at most 2 dimensions; got shape {self.shape}; use transpose(dim0, dim1)")
+            raise ValueError(
+                f"t: expects a tensor with at most 2 dimensions; got shape {self.shape}; "
+                f"use transpose(dim0, dim1)"
+            )
         return self.T
 
     # ------------------------------------------------------------------ conversions
@@ -193,7 +196,10 @@ class Tensor:
 
     def __index__(self) -> int:
         if self.data.dtype.kind not in "iu" or self.data.size != 1:
-            raise TypeError(f"only one-element integer tensors can be used as an index; got {self.dtype} of shape {tuple(self.shape)}")
+            raise TypeError(
+                f"only one-element integer tensors can be used as an index; got {self.dtype} "
+                f"of shape {tuple(self.shape)}"
+            )
         return int(self.item())
 
     __hash__ = object.__hash__  # == is elementwise, so hash by identity
@@ -283,8 +289,11 @@ class Tensor:
     def __gt__(self, other): return ops.gt(self, other)
     def __ge__(self, other): return ops.ge(self, other)
     def __and__(self, other): return ops.logical_and(self, other)
+    def __rand__(self, other): return ops.logical_and(other, self)
     def __or__(self, other): return ops.logical_or(self, other)
+    def __ror__(self, other): return ops.logical_or(other, self)
     def __xor__(self, other): return ops.logical_xor(self, other)
+    def __rxor__(self, other): return ops.logical_xor(other, self)
     def __invert__(self): return ops.logical_not(self)
 
     # ------------------------------------------------------------------ indexing

@@ -13,15 +13,28 @@ def is_python_scalar(value) -> bool:
 
 
 def as_operand(value, like: Tensor, op: str) -> Tensor:
-    """A Tensor for the non-Tensor operand of a binary op (an array or list: a constant)."""
+    """A Tensor for the non-Tensor operand of a binary op: an array or list becomes a
+    constant; a Python number becomes a 0-d constant that follows NumPy's weak-scalar
+    rule (it takes ``like``'s dtype unless that would lose it: a float next to an
+    integer tensor is float64, an int next to a bool tensor is int64)."""
     if isinstance(value, Tensor):
         check_same_device(value, like, op)
         return value
+    if is_python_scalar(value):
+        return _wrap(backend.namespace_of(like.data).asarray(value, dtype=_weak_scalar_dtype(value, like)))
     if backend.is_array(value) or isinstance(value, (list, tuple, backend.host.generic)):
         return tensor(value, device=like.device)
     raise TypeError(
         f"{op}: expected a Tensor, an array or a Python number as operand; got {type(value).__name__}"
     )
+
+
+def _weak_scalar_dtype(value, like: Tensor):
+    if like.dtype.kind != "f" and isinstance(value, float):
+        return backend.float64
+    if like.dtype == backend.bool_ and not isinstance(value, bool):
+        return backend.int64
+    return like.dtype
 
 
 def check_same_device(a: Tensor, b: Tensor, op: str) -> None:

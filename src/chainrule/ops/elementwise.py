@@ -604,23 +604,11 @@ def where(condition, a, b) -> Tensor:
     like = a if isinstance(a, Tensor) else b
     if not isinstance(like, Tensor):
         raise TypeError("where: at least one of a and b must be a Tensor")
-    a = _where_operand(a, like)
-    b = _where_operand(b, like)
+    a = as_operand(a, like, "where")
+    b = as_operand(b, like, "where")
     check_same_device(a, condition, "where")
     check_same_device(a, b, "where")
     return Where.apply(a, b, condition=condition.data)
-
-
-def _where_operand(value, like: Tensor) -> Tensor:
-    """Python numbers take the other operand's dtype (NumPy's weak-scalar rule)."""
-    if not is_python_scalar(value):
-        return as_operand(value, like, "where")
-    dtype = like.dtype
-    if like.dtype.kind != "f" and isinstance(value, float):
-        dtype = backend.float64
-    elif like.dtype == backend.bool_ and not isinstance(value, bool):
-        dtype = backend.int64  # an int next to a bool tensor promotes, never becomes True
-    return _wrap(backend.namespace_of(like.data).asarray(value, dtype=dtype))
 
 
 def cast(a: Tensor, dtype) -> Tensor:

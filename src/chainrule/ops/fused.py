@@ -59,6 +59,8 @@ def _along_dim(cls, a: Tensor, dim, aliases) -> Tensor:
     if aliases:
         if set(aliases) != {"axis"}:
             raise TypeError(f"{cls.op}: unexpected keyword argument(s) {sorted(set(aliases) - {'axis'})}")
+        if dim != -1:
+            raise TypeError(f"{cls.op}: pass either dim or axis, not both")
         dim = aliases["axis"]
     require_float(a, cls.op)
     axis = normalize_dim(dim, a.ndim, cls.op)

@@ -60,9 +60,7 @@ def reshape(a: Tensor, *shape) -> Tensor:
     if target.count(-1) > 1 or any(size < -1 for size in target):
         raise ValueError(f"reshape: invalid shape {target}: at most one -1 and no other negative sizes")
     inferable = -1 in target and known > 0 and a.data.size % known == 0
-    if (-1 in target and not inferable and not (known == 0 and a.data.size == 0)) or (
-        -1 not in target and known != a.data.size
-    ):
+    if (-1 in target and not inferable) or (-1 not in target and known != a.data.size):
         raise ValueError(
             f"reshape: cannot reshape a tensor of shape {tuple(a.shape)} "
             f"({a.data.size} elements) into shape {target}"
@@ -255,6 +253,10 @@ def split(a: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     be smaller); a list gives the size of each piece, which must add up to the length."""
     axis = normalize_dim(dim, a.ndim, "split")
     length = a.shape[axis]
+    if isinstance(split_size_or_sections, bool) or not isinstance(split_size_or_sections, (int, list, tuple)):
+        raise TypeError(
+            f"split: split_size_or_sections must be an int or a list of ints; got {split_size_or_sections!r}"
+        )
     if isinstance(split_size_or_sections, int) and not isinstance(split_size_or_sections, bool):
         size = split_size_or_sections
         if size <= 0:
@@ -300,6 +302,8 @@ def pad(a: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:  
     the last dim by 1 on both sides and the one before it by 2 in front."""
     if mode != "constant":
         raise ValueError(f"pad: only mode='constant' is supported; got {mode!r}")
+    if a.ndim == 0:
+        raise ValueError("pad: a 0-d tensor has no dimension to pad; reshape it to (1,) first")
     pad = tuple(pad)
     if len(pad) % 2 or len(pad) // 2 > a.ndim:
         raise ValueError(
