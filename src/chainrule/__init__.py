@@ -24,6 +24,7 @@ from .tensor import (
     Tensor, arange, as_tensor, empty, eye, from_dlpack, from_numpy, full, full_like,
     linspace, ones, ones_like, rand, randint, randn, randperm, tensor, zeros, zeros_like,
 )
+from . import nn  # layers, losses, initializers (build on Tensor, autograd and ops)
 
 bool = bool_  # noqa: A001 - PyTorch spells the dtype chainrule.bool
 __version__ = "0.1.0"

@@ -528,8 +528,11 @@ def _reduce(losses, reduction, denominator, shape):
         return losses.reshape(shape)
     total = losses.sum()
     if reduction == "mean":
-        with _quiet(xp):  # 0 / 0 = nan when every row is ignored, as in PyTorch
+        if isinstance(denominator, int) and denominator > 0:
             total = total / denominator
+        else:  # a sum of weights, which is 0 when every row is ignored: nan, as in PyTorch
+            with _quiet(xp):
+                total = total / denominator
     return xp.asarray(total, dtype=losses.dtype)
 
 

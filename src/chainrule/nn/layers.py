@@ -1,0 +1,442 @@
+"""Layers: Linear, activations, Flatten, Identity, Dropout, BatchNorm1d, MLP, PolynomialFeatures.
+
+Each layer is a :class:`~chainrule.nn.Module` whose ``forward`` calls the function
+of the same name in :mod:`chainrule.nn.functional`; the docstrings give the math.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+from .. import backend, ops
+from ..ops import nn_ops
+from ..tensor import Tensor, empty, ones, tensor, zeros
+from . import functional as F
+from . import init
+from .module import Module, Parameter, Sequential
+
+__all__ = [
+    "Linear", "Identity", "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU",
+    "Softmax", "LogSoftmax", "Dropout", "BatchNorm1d", "MLP", "PolynomialFeatures",
+]
+
+
+class Linear(Module):
+    """Affine map y = x W^T + b (one fused graph node; see :func:`functional.linear`).
+
+    Args:
+        in_features: size of each input sample (the last dimension of x).
+        out_features: size of each output sample.
+        bias: whether to learn the additive bias b (default True).
+        dtype, device: of the parameters (float32 on "cpu" by default).
+
+    Shape:
+        input (*, in_features) -> output (*, out_features); * is any number of
+        leading dimensions (usually just the batch).
+
+    Attributes:
+        weight: Parameter of shape (out_features, in_features) (PyTorch's layout).
+        bias: Parameter of shape (out_features,), or None.
+
+    Initialization (``reset_parameters``, PyTorch's default): W and b are drawn from
+    U(-1/sqrt(in_features), 1/sqrt(in_features)), i.e. variance 1 / (3 in_features).
+    For W this is ``init.kaiming_uniform_(W, a=sqrt(5))``. Re-initialize with any
+    function of :mod:`chainrule.nn.init`, e.g. ``init.kaiming_normal_(layer.weight,
+    nonlinearity="relu")`` for He initialization of a ReLU network.
+
+    Example::
+
+        >>> layer = nn.Linear(784, 256)
+        >>> layer(chainrule.randn(128, 784)).shape
+        (128, 256)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None, device="cpu"):
+        super().__init__()
+        _check_size(in_features, "in_features", "Linear")
+        _check_size(out_features, "out_features", "Linear")
+        dtype = _float_dtype(dtype, "Linear")
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = Parameter(empty(out_features, in_features, dtype=dtype, device=device))
+        if bias:
+            self.bias = Parameter(empty(out_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """W, b ~ U(-1/sqrt(in_features), 1/sqrt(in_features)) (PyTorch's default)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        weight, bias = self.weight, self.bias
+        if not isinstance(x, Tensor):
+            raise TypeError(f"Linear: expected a Tensor input; got {type(x).__name__} (wrap it with chainrule.tensor)")
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"Linear: expected input with last dimension {self.in_features} (in_features); got shape {tuple(x.shape)}"
+            )
+        if x.data.dtype != weight.data.dtype:
+            raise TypeError(
+                f"Linear: input has dtype {x.dtype} but the weights have dtype {weight.dtype}; "
+                f"convert the input (x.float() / x.double()) or the model (model.to(dtype))"
+            )
+        if bias is None:
+            return nn_ops.Linear.apply(x, weight)
+        return nn_ops.Linear.apply(x, weight, bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Identity(Module):
+    """y = x (a placeholder, e.g. for an optional layer)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x
+
+
+class Flatten(Module):
+    """Merge dims start_dim … end_dim (default: all but the batch dim) into one:
+    (N, *) -> (N, prod(*))."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return F.flatten(x, self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class ReLU(Module):
+    """ReLU(x) = max(x, 0) elementwise."""
+
+    def forward(self, x):
+        return ops.relu(x)
+
+
+class LeakyReLU(Module):
+    """LeakyReLU(x) = x for x > 0, negative_slope * x otherwise."""
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        return ops.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Sigmoid(Module):
+    """sigma(x) = 1 / (1 + e^{-x}) elementwise."""
+
+    def forward(self, x):
+        return ops.sigmoid(x)
+
+
+class Tanh(Module):
+    """tanh(x) elementwise."""
+
+    def forward(self, x):
+        return ops.tanh(x)
+
+
+class GELU(Module):
+    """GELU(x) = x Phi(x), Phi the standard normal CDF (Hendrycks & Gimpel 2016);
+    ``approximate="tanh"`` for the tanh approximation."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh'; got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        return ops.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class Softmax(Module):
+    """softmax(x)_i = exp(x_i) / sum_j exp(x_j) along ``dim`` (default: the last), computed stably."""
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return ops.softmax(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """log_softmax(x) = x - logsumexp(x) along ``dim`` (default: the last)."""
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return ops.log_softmax(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Dropout(Module):
+    """Inverted dropout (Srivastava et al. 2014).
+
+    Training mode: each element is zeroed with probability ``p`` and the kept ones
+    are scaled by 1 / (1 - p): y = x * m / (1 - p), m ~ Bernoulli(1 - p), so
+    E[y] = x and nothing needs rescaling later. Evaluation mode (``eval()``): y = x.
+
+    Args:
+        p: probability of zeroing an element, in [0, 1).
+    """
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+            raise ValueError(f"Dropout: p (the probability of zeroing an element) must be a number in [0, 1); got {p!r}")
+        self.p = float(p)
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class BatchNorm1d(Module):
+    """Batch normalization (Ioffe & Szegedy 2015) over a batch of shape (N, C) or (N, C, L).
+
+    For each channel c:  y = gamma_c (x - mu_c) / sqrt(sigma2_c + eps) + beta_c.
+
+    * Training mode: mu_c and sigma2_c are the mean and the biased variance of the
+      batch (over N, and L). The running statistics are updated as
+      running = (1 - momentum) * running + momentum * batch_stat, with the UNBIASED
+      batch variance (m / (m - 1)) sigma2_c (m values per channel) in running_var
+      (PyTorch's rule); with ``momentum=None`` they are the cumulative averages
+      over all batches seen (factor 1 / num_batches_tracked).
+    * Evaluation mode: mu = running_mean, sigma2 = running_var.
+
+    Args:
+        num_features: C.
+        eps: added to the variance for stability (1e-5).
+        momentum: weight of the newest batch in the running averages (0.1), or None.
+        affine: learn gamma (``weight``, init 1) and beta (``bias``, init 0) (True).
+        track_running_stats: keep running statistics (True); when False, batch
+            statistics are used in both modes.
+
+    Buffers: running_mean (init 0), running_var (init 1), num_batches_tracked (int64).
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, dtype=None, device="cpu"):
+        super().__init__()
+        _check_size(num_features, "num_features", "BatchNorm1d")
+        if momentum is not None and not 0 <= momentum <= 1:
+            raise ValueError(f"BatchNorm1d: momentum must be in [0, 1] or None; got {momentum}")
+        if not eps > 0:
+            raise ValueError(f"BatchNorm1d: eps must be positive; got {eps}")
+        dtype = _float_dtype(dtype, "BatchNorm1d")
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(ones(num_features, dtype=dtype, device=device))
+            self.bias = Parameter(zeros(num_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(num_features, dtype=dtype, device=device))
+            self.register_buffer("running_var", ones(num_features, dtype=dtype, device=device))
+            self.register_buffer("num_batches_tracked", tensor(0, dtype=backend.int64, device=device))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        """running_mean = 0, running_var = 1, num_batches_tracked = 0."""
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def forward(self, x):
+        if not isinstance(x, Tensor) or x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(
+                f"BatchNorm1d: expected input of shape (N, {self.num_features}) or "
+                f"(N, {self.num_features}, L) (num_features={self.num_features}); got shape {got}"
+            )
+        if not self.track_running_stats:  # batch statistics in both modes
+            return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+        if not self.training:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+        batches = int(self.num_batches_tracked.data) + 1
+        momentum = 1.0 / batches if self.momentum is None else self.momentum
+        out = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, True, momentum, self.eps)
+        self.num_batches_tracked.data[...] = batches
+        return out
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
+
+
+_ACTIVATIONS = {
+    "relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh,
+    "gelu": GELU, "identity": Identity,
+}
+
+
+class MLP(Module):
+    """A multilayer perceptron: Linear layers of the given sizes with an activation
+    between them (none after the last one, which gives logits or regression outputs).
+
+    ``MLP([784, 256, 256, 10])`` is Linear(784, 256) -> ReLU -> Linear(256, 256) -> ReLU
+    -> Linear(256, 10). Each hidden block is Linear -> [BatchNorm1d] -> activation ->
+    [Dropout], in that order, held in ``self.layers`` (a Sequential), so state-dict
+    keys read "layers.0.weight", "layers.2.bias", ….
+
+    Args:
+        sizes: [in_features, hidden_1, …, out_features] (at least two ints >= 1).
+        activation: "relu" (default), "leaky_relu", "sigmoid", "tanh", "gelu",
+            "identity", or a callable returning a Module (e.g. ``nn.Tanh``).
+        dropout: probability p of the Dropout after each hidden activation (0: none).
+        batchnorm: put a BatchNorm1d after each hidden Linear.
+        dtype, device: of the parameters.
+
+    The Linear layers keep their default initialization (see :class:`Linear`).
+    """
+
+    def __init__(self, sizes, activation="relu", dropout: float = 0.0, batchnorm: bool = False, dtype=None, device="cpu"):
+        super().__init__()
+        sizes = list(sizes) if not isinstance(sizes, (str, bytes)) else sizes
+        if not isinstance(sizes, list) or len(sizes) < 2:
+            raise ValueError(f"MLP: sizes must be a list of at least 2 layer sizes (input, …, output); got {sizes!r}")
+        for position, size in enumerate(sizes):
+            _check_size(size, f"sizes[{position}]", "MLP", minimum=1)
+        make_activation = _activation_factory(activation)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"MLP: dropout must be a probability in [0, 1); got {dropout!r}")
+        self.sizes = sizes
+        layers = []
+        for position, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+            layers.append(Linear(fan_in, fan_out, dtype=dtype, device=device))
+            if position == len(sizes) - 2:
+                break
+            if batchnorm:
+                layers.append(BatchNorm1d(fan_out, dtype=dtype, device=device))
+            layers.append(make_activation())
+            if dropout > 0:
+                layers.append(Dropout(dropout))
+        self.layers = Sequential(*layers)
+
+    def forward(self, x):
+        for layer in self.layers._modules.values():
+            x = layer(x)
+        return x
+
+    def extra_repr(self) -> str:
+        return f"sizes={self.sizes}"
+
+
+class PolynomialFeatures(Module):
+    """The polynomial feature map phi(x) of each row x = (x_1, …, x_d): all monomials
+    x_1^{k_1} … x_d^{k_d} of total degree 1 … ``degree``, e.g. for d = 2, degree 2:
+
+        phi(x) = (x1, x2, x1^2, x1 x2, x2^2),
+
+    in scikit-learn's order (by degree, then lexicographically), so the columns match
+    ``sklearn.preprocessing.PolynomialFeatures(degree, include_bias=False)``. Linear
+    regression on phi(x) is polynomial regression. No parameters; differentiable in x.
+
+    Args:
+        degree: the highest total degree (>= 1).
+        interaction_only: keep only products of distinct inputs (x1 x2, not x1^2).
+        include_bias: prepend the constant feature 1 (default False: pair with a
+            Linear layer's bias instead).
+
+    Shape: (N, d) -> (N, K) with K = C(d + degree, degree) - 1 (+ 1 with the bias).
+    """
+
+    def __init__(self, degree: int, interaction_only: bool = False, include_bias: bool = False):
+        super().__init__()
+        if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
+            raise ValueError(f"PolynomialFeatures: degree must be an int >= 1; got {degree!r}")
+        self.degree, self.interaction_only, self.include_bias = degree, interaction_only, include_bias
+
+    def forward(self, x):
+        return F.polynomial_features(x, self.degree, self.interaction_only, self.include_bias)
+
+    def powers(self, in_features: int):
+        """The (K, d) exponent matrix: row k holds the powers of x_1 … x_d in feature k."""
+        return F.polynomial_powers(in_features, self.degree, self.interaction_only, self.include_bias)
+
+    def feature_names(self, input_names) -> list:
+        """Readable names of the output features, e.g. ["x1", "x2", "x1^2", "x1 x2", "x2^2"]
+        for ``input_names=["x1", "x2"]`` (or an int d: names x1 … xd)."""
+        if isinstance(input_names, int):
+            input_names = [f"x{i + 1}" for i in range(input_names)]
+        names = []
+        for row in self.powers(len(input_names)).tolist():
+            parts = [name if k == 1 else f"{name}^{k}" for name, k in zip(input_names, row) if k]
+            names.append(" ".join(parts) if parts else "1")
+        return names
+
+    def extra_repr(self) -> str:
+        return f"degree={self.degree}, interaction_only={self.interaction_only}, include_bias={self.include_bias}"
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _check_size(value, name: str, owner: str, minimum: int = 0) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{owner}: {name} must be an int >= {minimum}; got {value!r}")
+
+
+def _float_dtype(dtype, owner: str):
+    if dtype is None:
+        return backend.DEFAULT_FLOAT
+    resolved = backend.canonical_dtype(dtype)
+    if resolved.kind != "f":
+        raise TypeError(f"{owner}: dtype must be float32 or float64; got {resolved}")
+    return resolved
+
+
+def _activation_factory(activation):
+    if isinstance(activation, str):
+        if activation not in _ACTIVATIONS:
+            raise ValueError(
+                f"MLP: activation must be one of {sorted(_ACTIVATIONS)} or a callable returning "
+                f"a Module; got {activation!r}"
+            )
+        return _ACTIVATIONS[activation]
+    if callable(activation):
+        def make():
+            module = activation()
+            if not isinstance(module, Module):
+                raise TypeError(f"MLP: activation() must return a Module; got {type(module).__name__}")
+            return module
+        return make
+    raise TypeError(f"MLP: activation must be a name or a callable returning a Module; got {type(activation).__name__}")
