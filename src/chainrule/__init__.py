@@ -25,6 +25,7 @@ from .tensor import (
     linspace, ones, ones_like, rand, randint, randn, randperm, tensor, zeros, zeros_like,
 )
 from . import nn  # layers, losses, initializers (build on Tensor, autograd and ops)
+from . import optim  # optimizers, lr schedules, minimize (update raw arrays in place)
 
 bool = bool_  # noqa: A001 - PyTorch spells the dtype chainrule.bool
 __version__ = "0.1.0"

@@ -1,0 +1,78 @@
+"""AdaGrad: per-coordinate step sizes from the accumulated squared gradients."""
+from __future__ import annotations
+
+from .. import backend
+from .optimizer import Optimizer, check_nonnegative, check_positive, compiled_kernels, flat
+
+__all__ = ["Adagrad"]
+
+
+class Adagrad(Optimizer):
+    r"""AdaGrad (Duchi, Hazan & Singer 2011, "Adaptive subgradient methods for online
+    learning and stochastic optimization", JMLR 12).
+
+    Each coordinate's step is divided by the root of the sum of all its squared gradients
+    so far. Coordinates with large or frequent gradients slow down and rare ones keep long
+    steps. The sum only grows, so the steps shrink like 1/√t.
+
+    The algorithm, exactly as ``step()`` runs it (the same as ``torch.optim.Adagrad``)::
+
+        input: α (lr), θ_0 (params), f (objective), λ (weight_decay), η (lr_decay),
+               G_0 (initial_accumulator_value), ε (eps)
+        for t = 1, 2, …:
+            g_t ← ∇f(θ_{t-1})
+            if λ ≠ 0:   g_t ← g_t + λ θ_{t-1}
+            α̃_t ← α / (1 + (t - 1) η)
+            G_t ← G_{t-1} + g_t²                              (elementwise square)
+            θ_t ← θ_{t-1} - α̃_t g_t / (√G_t + ε)
+
+    State per parameter: ``step`` (t) and ``sum`` (G_t).
+
+    Args:
+        params: tensors or param-group dicts (see :class:`Optimizer`).
+        lr: α >= 0 (default 0.01).
+        lr_decay: η >= 0 (default 0).
+        weight_decay: λ >= 0, an L2 penalty added through the gradient (default 0).
+        initial_accumulator_value: G_0 >= 0 (default 0).
+        eps: ε > 0, added to the denominator (default 1e-10).
+        flatten: keep parameters in flat buffers (see :mod:`chainrule.optim.optimizer`).
+    """
+
+    def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *, flatten: bool = True):
+        defaults = {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
+                    "initial_accumulator_value": initial_accumulator_value, "eps": eps}
+        super().__init__(params, defaults, flatten=flatten)
+
+    def _check_group(self, group: dict, where: str) -> None:
+        check_nonnegative(where, "lr", group["lr"])
+        check_nonnegative(where, "lr_decay", group["lr_decay"])
+        check_nonnegative(where, "weight_decay", group["weight_decay"])
+        check_nonnegative(where, "initial_accumulator_value", group["initial_accumulator_value"])
+        check_positive(where, "eps", group["eps"])
+
+    def _buffers(self, group: dict) -> tuple:
+        return (("sum", group["initial_accumulator_value"]),)
+
+    def _update(self, group, param, grad, buffers, step, fresh, work) -> None:
+        cast = param.dtype.type
+        clr = cast(group["lr"] / (1 + (step - 1) * group["lr_decay"]))
+        weight_decay, eps = cast(group["weight_decay"]), cast(group["eps"])
+        state_sum = buffers["sum"]
+        kernels = compiled_kernels(param, grad, state_sum)
+        if kernels is not None:
+            kernels.adagrad(flat(param), flat(grad), flat(state_sum), clr, weight_decay, eps)
+            return
+        xp = backend.namespace_of(param)
+        direction = grad
+        if weight_decay != 0:
+            direction = xp.multiply(param, weight_decay, out=work(0))
+            direction += grad
+        scratch = work(1)
+        state_sum += xp.multiply(direction, direction, out=scratch)
+        std = xp.sqrt(state_sum, out=scratch)
+        std += eps
+        ratio = xp.divide(direction, std, out=scratch)
+        ratio *= clr
+        param -= ratio
+

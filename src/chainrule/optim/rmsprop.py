@@ -1,0 +1,123 @@
+"""RMSProp: steps scaled by a moving average of the squared gradients."""
+from __future__ import annotations
+
+from .. import backend
+from .optimizer import (
+    Optimizer, check_flag, check_fraction, check_nonnegative, check_positive, compiled_kernels, flat, unused,
+)
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    r"""RMSProp (Tieleman & Hinton 2012, Coursera "Neural Networks for Machine Learning",
+    lecture 6.5), with the centered variant of Graves (2013, "Generating sequences with
+    recurrent neural networks") and optional momentum.
+
+    AdaGrad divides by the root of *all* past squared gradients, so its steps die out.
+    RMSProp uses an exponential moving average R_t instead, which forgets old gradients
+    at rate ρ (PyTorch calls ρ ``alpha``; α here is the learning rate).
+
+    The algorithm, exactly as ``step()`` runs it (the same as ``torch.optim.RMSprop``)::
+
+        input: α (lr), ρ (alpha), ε (eps), λ (weight_decay), μ (momentum), centered,
+               θ_0 (params), f (objective)
+        initialize: R_0 ← 0, ḡ_0 ← 0, b_0 ← 0
+        for t = 1, 2, …:
+            g_t ← ∇f(θ_{t-1})
+            if λ ≠ 0:   g_t ← g_t + λ θ_{t-1}
+            R_t ← ρ R_{t-1} + (1 - ρ) g_t²
+            if centered:
+                ḡ_t ← ρ ḡ_{t-1} + (1 - ρ) g_t
+                D_t ← √(R_t - ḡ_t²) + ε                        (root of a variance estimate)
+            else:
+                D_t ← √R_t + ε
+            if μ > 0:
+                b_t ← μ b_{t-1} + g_t / D_t
+                θ_t ← θ_{t-1} - α b_t
+            else:
+                θ_t ← θ_{t-1} - α g_t / D_t
+
+    ε is added after the square root, as in PyTorch (TensorFlow adds it inside).
+    State per parameter: ``step``, ``square_avg`` (R_t), and ``grad_avg`` (ḡ_t) when
+    centered, ``momentum_buffer`` (b_t) when μ > 0.
+
+    Args:
+        params: tensors or param-group dicts (see :class:`Optimizer`).
+        lr: α >= 0 (default 0.01).
+        alpha: ρ in [0, 1), the smoothing constant (default 0.99).
+        eps: ε > 0 (default 1e-8).
+        weight_decay: λ >= 0, an L2 penalty added through the gradient (default 0).
+        momentum: μ >= 0 (default 0).
+        centered: divide by an estimate of the gradient's standard deviation instead of
+            its root mean square (default False).
+        flatten: keep parameters in flat buffers (see :mod:`chainrule.optim.optimizer`).
+    """
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                 *, flatten: bool = True):
+        defaults = {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
+                    "momentum": momentum, "centered": centered}
+        super().__init__(params, defaults, flatten=flatten)
+
+    def _check_group(self, group: dict, where: str) -> None:
+        check_nonnegative(where, "lr", group["lr"])
+        check_fraction(where, "alpha", group["alpha"])
+        check_positive(where, "eps", group["eps"])
+        check_nonnegative(where, "weight_decay", group["weight_decay"])
+        check_nonnegative(where, "momentum", group["momentum"])
+        check_flag(where, "centered", group["centered"])
+
+    def _buffers(self, group: dict) -> tuple:
+        names = [("square_avg", 0.0)]
+        if group["momentum"] > 0:
+            names.append(("momentum_buffer", 0.0))
+        if group["centered"]:
+            names.append(("grad_avg", 0.0))
+        return tuple(names)
+
+    def _update(self, group, param, grad, buffers, step, fresh, work) -> None:
+        cast = param.dtype.type
+        lr, alpha, one_minus_alpha = cast(group["lr"]), cast(group["alpha"]), cast(1 - group["alpha"])
+        eps, weight_decay, momentum = cast(group["eps"]), cast(group["weight_decay"]), cast(group["momentum"])
+        centered, use_momentum = group["centered"], group["momentum"] > 0
+        square_avg = buffers["square_avg"]
+        grad_avg = buffers.get("grad_avg")
+        buffer = buffers.get("momentum_buffer")
+        arrays = [param, grad, square_avg] + [a for a in (grad_avg, buffer) if a is not None]
+        kernels = compiled_kernels(*arrays)
+        if kernels is not None:
+            nothing = unused(flat(param))
+            kernels.rmsprop(flat(param), flat(grad), flat(square_avg),
+                            flat(grad_avg) if centered else nothing,
+                            flat(buffer) if use_momentum else nothing,
+                            lr, alpha, one_minus_alpha, eps, weight_decay, momentum,
+                            centered, use_momentum)
+            return
+        xp = backend.namespace_of(param)
+        direction = grad
+        if weight_decay != 0:
+            direction = xp.multiply(param, weight_decay, out=work(0))
+            direction += grad
+        scratch = work(1)
+        square_avg *= alpha
+        squared = xp.multiply(direction, direction, out=scratch)
+        squared *= one_minus_alpha
+        square_avg += squared
+        if centered:
+            grad_avg *= alpha
+            grad_avg += xp.multiply(direction, one_minus_alpha, out=scratch)
+            variance = xp.subtract(square_avg, xp.multiply(grad_avg, grad_avg, out=scratch), out=scratch)
+            denom = xp.sqrt(variance, out=scratch)
+        else:
+            denom = xp.sqrt(square_avg, out=scratch)
+        denom += eps
+        ratio = xp.divide(direction, denom, out=scratch)
+        if use_momentum:
+            buffer *= momentum
+            buffer += ratio
+            param -= xp.multiply(buffer, lr, out=scratch)
+        else:
+            ratio *= lr
+            param -= ratio

@@ -1,0 +1,124 @@
+"""Stochastic gradient descent, with optional (Nesterov) momentum and weight decay."""
+from __future__ import annotations
+
+from .. import backend
+from .optimizer import Optimizer, check_flag, check_fraction, check_nonnegative, compiled_kernels, flat, unused
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    r"""Gradient descent on the current gradient (full batch or minibatch), with optional
+    momentum (Polyak 1964), Nesterov momentum (Nesterov 1983; Sutskever et al. 2013) and
+    weight decay.
+
+    The algorithm, exactly as ``step()`` runs it (the same as ``torch.optim.SGD``)::
+
+        input: α (lr), θ_0 (params), f (objective), λ (weight_decay),
+               μ (momentum), τ (dampening), nesterov
+        for t = 1, 2, …:
+            g_t ← ∇f(θ_{t-1})
+            if λ ≠ 0:   g_t ← g_t + λ θ_{t-1}
+            if μ ≠ 0:
+                if t = 1:   b_t ← g_t                         (no dampening at the first step)
+                else:       b_t ← μ b_{t-1} + (1 - τ) g_t
+                if nesterov:  g_t ← g_t + μ b_t
+                else:         g_t ← b_t
+            θ_t ← θ_{t-1} - α g_t
+
+    State per parameter: ``step`` (t) and, when μ ≠ 0, ``momentum_buffer`` (b_t).
+
+    **Two forms of momentum.** With τ = 0 the loop above is the "gradient with memory" form
+
+        g_k = ∇f(θ_{k-1}) + μ g_{k-1},    θ_k = θ_{k-1} - α g_k        (g_0 = 0),
+
+    while the curriculum also writes momentum as a velocity (Polyak's heavy ball)
+
+        V_t = μ V_{t-1} - α ∇f(W_{t-1}),   W_t = W_{t-1} + V_t          (V_0 = 0).
+
+    With a constant learning rate they produce the same iterates, because V_t = -α g_t for
+    every t. By induction: V_1 = -α ∇f(W_0) = -α g_1. If V_{t-1} = -α g_{t-1} and
+    W_{t-1} = θ_{t-1}, then V_t = μ (-α g_{t-1}) - α ∇f(θ_{t-1}) = -α (μ g_{t-1} +
+    ∇f(θ_{t-1})) = -α g_t, so W_t = θ_{t-1} - α g_t = θ_t. The two forms part ways under a
+    learning-rate schedule α_t. The velocity form keeps each gradient at the rate it arrived
+    with, V_t = -Σ_s μ^{t-s} α_s ∇f_s. The form above rescales the whole memory by today's
+    rate, α_t Σ_s μ^{t-s} ∇f_s. With τ = μ the buffer is an exponential moving average of
+    the gradients and the steps are about (1 - μ) times shorter.
+
+    Args:
+        params: tensors or param-group dicts (see :class:`Optimizer`).
+        lr: the learning rate α (required).
+        momentum: μ >= 0 (default 0: plain gradient descent).
+        dampening: τ in [0, 1], the share of each new gradient left out of the buffer.
+        nesterov: use Nesterov momentum (needs μ > 0 and τ = 0).
+        weight_decay: λ >= 0, an L2 penalty (λ/2)‖θ‖² added through the gradient.
+        flatten: keep parameters in flat buffers (see :mod:`chainrule.optim.optimizer`).
+
+    Example::
+
+        opt = chainrule.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        for x, y in loader:
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            opt.step()
+    """
+
+    def __init__(self, params, lr, momentum: float = 0.0, dampening: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0, *, flatten: bool = True):
+        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
+                    "nesterov": nesterov, "weight_decay": weight_decay}
+        super().__init__(params, defaults, flatten=flatten)
+
+    def _check_group(self, group: dict, where: str) -> None:
+        check_nonnegative(where, "lr", group["lr"])
+        check_nonnegative(where, "momentum", group["momentum"])
+        check_fraction(where, "dampening", group["dampening"], closed=True)
+        check_nonnegative(where, "weight_decay", group["weight_decay"])
+        check_flag(where, "nesterov", group["nesterov"])
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(
+                f"{where}: nesterov=True requires momentum > 0 and dampening = 0; got "
+                f"momentum={group['momentum']!r}, dampening={group['dampening']!r}"
+            )
+
+    def _buffers(self, group: dict) -> tuple:
+        return (("momentum_buffer", 0.0),) if group["momentum"] != 0 else ()
+
+    def _update(self, group, param, grad, buffers, step, fresh, work) -> None:
+        cast = param.dtype.type
+        lr, momentum = cast(group["lr"]), cast(group["momentum"])
+        dampening_complement = cast(1 - group["dampening"])
+        weight_decay = cast(group["weight_decay"])
+        use_momentum = group["momentum"] != 0
+        buffer = buffers["momentum_buffer"] if use_momentum else None
+        init_buffer = "momentum_buffer" in fresh
+        nesterov = group["nesterov"]
+        arrays = (param, grad, buffer) if use_momentum else (param, grad)
+        kernels = compiled_kernels(*arrays)
+        if kernels is not None:
+            kernels.sgd(flat(param), flat(grad), flat(buffer) if use_momentum else unused(flat(param)),
+                        lr, weight_decay, momentum, dampening_complement,
+                        use_momentum, init_buffer, nesterov)
+            return
+        xp = backend.namespace_of(param)
+        direction = grad
+        if weight_decay != 0:
+            direction = xp.multiply(param, weight_decay, out=work(0))
+            direction += grad
+        if use_momentum:
+            if init_buffer:
+                buffer[...] = direction
+            else:
+                buffer *= momentum
+                if group["dampening"] != 0:
+                    buffer += xp.multiply(direction, dampening_complement, out=work(1))
+                else:
+                    buffer += direction
+            if nesterov:
+                nudged = xp.multiply(buffer, momentum, out=work(1))
+                nudged += direction
+                direction = nudged
+            else:
+                direction = buffer
+        scratch = direction if direction is not grad and direction is not buffer else work(1)
+        param -= xp.multiply(direction, lr, out=scratch)
