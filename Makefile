@@ -11,7 +11,7 @@ PY     := $(VENV)/bin/python
 .PHONY: demo test clean
 
 demo: $(VENV)/.installed-demo
-	$(PY) examples/digits_softmax.py
+	$(PY) examples/digits_mlp.py
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q

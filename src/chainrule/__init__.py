@@ -26,6 +26,7 @@ from .tensor import (
 )
 from . import nn  # layers, losses, initializers (build on Tensor, autograd and ops)
 from . import optim  # optimizers, lr schedules, minimize (update raw arrays in place)
+from . import data, train  # after Tensor and autograd, which they build on
 
 bool = bool_  # noqa: A001 - PyTorch spells the dtype chainrule.bool
 __version__ = "0.1.0"

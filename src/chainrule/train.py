@@ -1,0 +1,942 @@
+"""The training loop: epochs, validation, history, early stopping, checkpoints, progress.
+
+:class:`Trainer` composes the pieces of supervised learning (DESIGN.md, "How data
+flows", step 4). Each epoch shuffles the training data, and for each mini-batch
+``B`` it runs
+
+    forward:   ŷ = f(x_B; θ),  L_B = (1/|B|) Σ_{i∈B} L(y_i, ŷ_i)
+    backward:  g = ∇_θ L_B
+    step:      θ ← optimizer(θ, g)
+
+then evaluates the validation data (weights fixed, ``model.eval()``, no graph),
+records a :class:`History`, lets the callbacks act (:class:`EarlyStopping`), steps
+the learning-rate scheduler and writes a checkpoint.
+
+Checkpoints (``Trainer(checkpoint_path=...)``) are one safetensors file written
+atomically at the end of every ``checkpoint_every`` epochs. They hold everything that
+determines the rest of the run: model parameters and buffers, optimizer state,
+scheduler and callback state, the epoch and step counters, the history, and the state
+of the random generators (the global one and the training loader's own). So a run
+that is interrupted and resumed with ``fit(..., resume_from=path)`` ends with exactly
+the same weights, bit for bit, as the same run left alone.
+
+A non-finite loss or gradient norm stops training at once with a
+:class:`DivergenceError` that names the epoch and step, the last finite loss and what
+to try; nothing is written after the divergence, so the last good checkpoint is kept.
+
+Example::
+
+    import chainrule as cr
+    from chainrule import data, nn, optim
+    from chainrule.train import EarlyStopping, Trainer
+
+    cr.manual_seed(0)
+    model = nn.MLP([64, 128, 10])
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-3),
+                      metrics=("loss", "accuracy"),
+                      callbacks=[EarlyStopping(patience=5)],
+                      checkpoint_path="digits.safetensors")
+    history = trainer.fit((X_train, y_train), val=(X_val, y_val), epochs=50, batch_size=64)
+    trainer.evaluate((X_test, y_test))     # {"loss": ..., "accuracy": ...}
+    history.to_frame()                     # one row per epoch (needs pandas)
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+
+from . import backend
+from . import random as _random
+from .autograd import no_grad
+from .backend import host as np
+from .checkpoint import decode_state, encode_state, load_checkpoint, save_checkpoint
+from .data import DataLoader, TensorDataset
+from .tensor import Tensor
+from .tensor import tensor as _to_tensor
+
+__all__ = ["Trainer", "History", "Callback", "EarlyStopping", "DivergenceError"]
+
+_CHECKPOINT_FORMAT = "chainrule.train/1"
+_DEFAULT_BATCH_SIZE = 32
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a non-finite loss or gradient.
+
+    It is raised before the optimizer step, so the model keeps the last finite
+    weights (those of the previous step) and nothing is written to the checkpoint.
+    Attributes: ``epoch`` and ``step`` (1-based, the step within the epoch),
+    ``global_step``, ``quantity`` ("loss" or "gradient norm") and its ``value``,
+    ``last_finite_loss`` (None if there was none), and ``checkpoint`` (the path of
+    the last good checkpoint, or None).
+    """
+
+    def __init__(self, message, *, epoch, step, global_step, quantity, value,
+                 last_finite_loss, checkpoint):
+        super().__init__(message)
+        self.epoch, self.step, self.global_step = epoch, step, global_step
+        self.quantity, self.value = quantity, value
+        self.last_finite_loss, self.checkpoint = last_finite_loss, checkpoint
+
+
+# ---------------------------------------------------------------------- history
+
+class History:
+    """What a training run recorded.
+
+    * ``history.epochs``: one dict per epoch with ``epoch``, ``train_loss`` and
+      ``train_<metric>`` (averaged over the epoch's batches while the weights moved),
+      ``val_loss`` and ``val_<metric>`` (with the epoch's final weights; present when
+      there is validation data), ``grad_norm`` (mean over the epoch's steps of the
+      global gradient norm ‖g‖₂), ``lr`` (the first parameter group's learning rate
+      during the epoch), ``time`` (seconds, validation included) and
+      ``samples_per_sec`` (training throughput).
+    * ``history.steps``: per optimizer step, lists ``step`` (global, 1-based),
+      ``epoch``, ``loss``, ``grad_norm`` and ``lr``.
+
+    ``history["val_loss"]`` is that column over the epochs; ``to_dict()`` gives
+    ``{"epoch": {column: list}, "step": {column: list}}``; ``to_frame()`` a pandas
+    DataFrame (``to_frame("step")`` for the steps).
+    """
+
+    _STEP_COLUMNS = ("step", "epoch", "loss", "grad_norm", "lr")
+
+    def __init__(self):
+        self.epochs: list[dict] = []
+        self.steps: dict[str, list] = {name: [] for name in self._STEP_COLUMNS}
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def __getitem__(self, column: str) -> list:
+        if column not in self.columns:
+            raise KeyError(f"History has no column {column!r}; columns: {self.columns}")
+        return [record.get(column) for record in self.epochs]
+
+    @property
+    def columns(self) -> list:
+        """The per-epoch column names, in first-seen order."""
+        names: dict = {}
+        for record in self.epochs:
+            names.update(dict.fromkeys(record))
+        return list(names)
+
+    def to_dict(self) -> dict:
+        """``{"epoch": {column: [value per epoch]}, "step": {column: [value per step]}}``."""
+        return {
+            "epoch": {name: self[name] for name in self.columns},
+            "step": {name: list(values) for name, values in self.steps.items()},
+        }
+
+    def to_frame(self, level: str = "epoch"):
+        """A pandas DataFrame with one row per epoch (``level="epoch"``) or per step."""
+        if level not in ("epoch", "step"):
+            raise ValueError(f"History.to_frame: level must be 'epoch' or 'step'; got {level!r}")
+        try:
+            import pandas  # noqa: PLC0415 - optional dependency
+        except ImportError as err:
+            raise ImportError(
+                "History.to_frame needs pandas (pip install pandas); History.to_dict() "
+                "gives the same columns as plain lists"
+            ) from err
+        return pandas.DataFrame(self.to_dict()[level])
+
+    def __repr__(self) -> str:
+        return f"History({len(self.epochs)} epochs, {len(self.steps['step'])} steps)"
+
+    def _state(self) -> dict:
+        dtypes = {"step": np.int64, "epoch": np.int64}
+        steps = {name: np.asarray(values, dtype=dtypes.get(name, np.float64))
+                 for name, values in self.steps.items()}
+        return {"epochs": self.epochs, "steps": steps}
+
+    def _load(self, state: dict) -> None:
+        self.epochs = [dict(record) for record in state["epochs"]]
+        self.steps = {name: values.tolist() for name, values in state["steps"].items()}
+
+
+# ---------------------------------------------------------------------- callbacks
+
+class Callback:
+    """Base class for objects that act during :meth:`Trainer.fit`; override what you need.
+
+    ``logs`` in ``on_batch_end`` has ``epoch``, ``step``, ``loss``, ``grad_norm``,
+    ``lr``; in ``on_epoch_end`` it is the epoch's :class:`History` record. Set
+    ``trainer.stop_training = True`` to stop after the current epoch. A callback
+    whose behaviour depends on the past stores it in ``state_dict()`` (numbers,
+    strings, lists, dicts, arrays) so checkpoints can restore it.
+    """
+
+    def on_train_begin(self, trainer) -> None: ...
+    def on_epoch_begin(self, trainer, epoch: int) -> None: ...
+    def on_batch_end(self, trainer, step: int, logs: dict) -> None: ...
+    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None: ...
+    def on_train_end(self, trainer) -> None: ...
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        return None
+
+
+class EarlyStopping(Callback):
+    """Stop when a monitored quantity has not improved for ``patience`` epochs.
+
+    An epoch improves on the best value so far when (mode "min")
+    ``value < best - min_delta``, or (mode "max") ``value > best + min_delta``.
+    After ``patience`` epochs in a row without improvement training stops. With
+    ``restore_best_weights`` (default) the model gets the weights of the best epoch
+    back at the end of training, whether it stopped early or ran out of epochs.
+
+    Args:
+        monitor: a History column, e.g. ``"val_loss"`` (default), ``"val_accuracy"``,
+            ``"train_loss"``. A ``val_`` column needs validation data in ``fit``.
+        patience: epochs without improvement before stopping (a positive int).
+        min_delta: the smallest change that counts as an improvement (>= 0).
+        mode: "min", "max", or "auto" ("max" for accuracy and R², else "min").
+        restore_best_weights: load the best epoch's weights at the end.
+
+    After training: ``best``, ``best_epoch``, ``stopped_epoch`` (None if it did not stop).
+    """
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
+                 mode: str = "auto", restore_best_weights: bool = True):
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+            raise ValueError(f"EarlyStopping: patience must be a positive int; got {patience!r}")
+        if not (isinstance(min_delta, (int, float)) and min_delta >= 0):
+            raise ValueError(f"EarlyStopping: min_delta must be a number >= 0; got {min_delta!r}")
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max'; got {mode!r}")
+        if mode == "auto":
+            mode = "max" if any(k in monitor for k in ("accuracy", "r2")) else "min"
+        self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
+        self.mode, self.restore_best_weights = mode, bool(restore_best_weights)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best = None
+        self.best_epoch = None
+        self.stopped_epoch = None
+        self.wait = 0
+        self.best_weights = None
+
+    def on_train_begin(self, trainer) -> None:
+        available = trainer.record_columns
+        if self.monitor not in available:
+            hint = (" (fit() got no validation data; pass val=... or monitor a train_ column)"
+                    if self.monitor.startswith("val_") else "")
+            raise ValueError(
+                f"EarlyStopping: monitor={self.monitor!r} is not recorded{hint}; "
+                f"available: {available}"
+            )
+        self._reset()
+
+    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
+        value = logs[self.monitor]
+        if self.best is None or self._improved(value):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = {name: backend.to_host(t.data).copy()
+                                     for name, t in trainer.model.state_dict().items()}
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            trainer.stop_training = True
+
+    def on_train_end(self, trainer) -> None:
+        if self.restore_best_weights and self.best_weights is not None and self.best_epoch != trainer.epoch:
+            trainer.model.load_state_dict({name: _to_tensor(array, dtype=array.dtype)
+                                           for name, array in self.best_weights.items()})
+
+    def summary(self) -> str | None:
+        """A line for the log: when it stopped and which epoch's weights the model has."""
+        if self.best_epoch is None:
+            return None
+        stopped = (f"stopped early after epoch {self.stopped_epoch}"
+                   if self.stopped_epoch is not None else "ran all epochs")
+        restored = (f"; the model has the weights of epoch {self.best_epoch}"
+                    if self.restore_best_weights else "")
+        return f"early stopping: {stopped}; best {self.monitor} {self.best:.4g} at epoch {self.best_epoch}{restored}"
+
+    def _improved(self, value) -> bool:
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                "stopped_epoch": self.stopped_epoch, "best_weights": self.best_weights}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.best_epoch = state["best"], state["best_epoch"]
+        self.wait, self.stopped_epoch = state["wait"], state["stopped_epoch"]
+        self.best_weights = state["best_weights"]
+
+
+# ---------------------------------------------------------------------- trainer
+
+class Trainer:
+    """Fit a model by mini-batch gradient descent, with validation, history and checkpoints.
+
+    Args:
+        model: a ``chainrule.nn.Module`` (``parameters()``, ``train()``/``eval()``,
+            ``state_dict()``/``load_state_dict()``). It is called as
+            ``model(*inputs)`` on each batch ``(*inputs, target)``.
+        loss: ``loss(outputs, target)`` returning the mean loss of the batch as a
+            scalar Tensor (``nn.CrossEntropyLoss()``, ``nn.MSELoss()``, a function).
+        optimizer: a ``chainrule.optim`` optimizer over the model's parameters.
+        metrics: names recorded for training and validation data besides the loss:
+            ``"accuracy"`` (classification: arg-max of the logits, or logit > 0 for
+            a single output), ``"r2"``, ``"rmse"``, ``"mae"`` (regression), or
+            functions ``fn(outputs, target) -> float`` (averaged over batches,
+            weighted by batch size; recorded under ``fn.__name__``).
+        scheduler: a ``chainrule.optim.lr_scheduler`` scheduler, stepped after every
+            epoch (or every step with ``scheduler_interval="step"``).
+            ``ReduceLROnPlateau`` is stepped with ``val_loss`` (``train_loss`` when
+            there is no validation data).
+        callbacks: :class:`Callback` objects, e.g. :class:`EarlyStopping`.
+        checkpoint_path: write a checkpoint here (atomically) at the end of every
+            ``checkpoint_every`` epochs and at the last epoch. None: no checkpoints.
+        verbose: 0 silent; 1 (default) a ``rich`` progress bar (loss, samples/s,
+            ETA) when stdout is a terminal, else one plain line per epoch; 2 always
+            one plain line per epoch.
+
+    Attributes: ``history`` (:class:`History`), ``epoch`` (epochs completed),
+    ``global_step`` (optimizer steps taken), ``stop_training``.
+    """
+
+    def __init__(self, model, loss, optimizer, metrics=("loss",), scheduler=None, callbacks=(), *,
+                 checkpoint_path=None, checkpoint_every: int = 1,
+                 scheduler_interval: str = "epoch", verbose: int = 1):
+        if not callable(model) or not hasattr(model, "parameters"):
+            raise TypeError(f"Trainer: model must be an nn.Module; got {type(model).__name__}")
+        if not callable(loss):
+            raise TypeError(f"Trainer: loss must be callable as loss(outputs, target); got {type(loss).__name__}")
+        for method in ("step", "zero_grad"):
+            if not hasattr(optimizer, method):
+                raise TypeError(f"Trainer: optimizer must have .{method}(); got {type(optimizer).__name__}")
+        if scheduler_interval not in ("epoch", "step"):
+            raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step'; got {scheduler_interval!r}")
+        if scheduler is not None and scheduler_interval == "step" and _steps_on_metric(scheduler):
+            raise ValueError(
+                f"Trainer: {type(scheduler).__name__} watches an epoch metric; use "
+                f"scheduler_interval='epoch' with it"
+            )
+        if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+            raise ValueError(f"Trainer: checkpoint_every must be a positive int; got {checkpoint_every!r}")
+        for position, callback in enumerate(callbacks):
+            if not isinstance(callback, Callback):
+                raise TypeError(f"Trainer: callbacks[{position}] is a {type(callback).__name__}, not a Callback")
+        self.model, self.loss, self.optimizer = model, loss, optimizer
+        self.metrics = [_make_metric(spec) for spec in metrics if spec != "loss"]
+        names = [m.name for m in self.metrics]
+        if len(set(names)) != len(names):
+            raise ValueError(f"Trainer: metric names repeat: {names}")
+        self.scheduler, self.scheduler_interval = scheduler, scheduler_interval
+        self.callbacks = list(callbacks)
+        self.checkpoint_path = None if checkpoint_path is None else os.fspath(checkpoint_path)
+        self.checkpoint_every = checkpoint_every
+        self.verbose = _check_verbose(verbose)
+        self.history = History()
+        self.epoch = 0
+        self.global_step = 0
+        self.stop_training = False
+        self.has_validation = False
+        self._train_loader = None
+        self._params = []
+        self._last_finite = None       # (loss, epoch, step)
+        self._last_checkpoint = None   # (path, epoch)
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def record_columns(self) -> list:
+        """The History columns each epoch records in the current ``fit``."""
+        names = ["loss"] + [m.name for m in self.metrics]
+        columns = ["epoch"] + [f"train_{n}" for n in names]
+        if self.has_validation:
+            columns += [f"val_{n}" for n in names]
+        return columns + ["grad_norm", "lr", "time", "samples_per_sec"]
+
+    def fit(self, train, val=None, *, epochs: int = 1, batch_size: int | None = None,
+            resume_from=None, verbose: int | None = None) -> History:
+        """Train until epoch ``epochs`` and return the :class:`History`.
+
+        Each call starts a new run from the model's current weights (a fresh History,
+        epoch 0), unless ``resume_from`` continues a checkpointed one.
+
+        Args:
+            train: a ``(X, y)`` pair of Tensors/arrays, a Dataset, or a DataLoader.
+                Datasets and pairs are shuffled every epoch (global generator: seed
+                the run with ``chainrule.manual_seed``).
+            val: validation data of the same kinds (not shuffled), or None.
+            epochs: the epoch to end at, counted from the start of the run: a run
+                resumed from a checkpoint of epoch k trains epochs k+1 … ``epochs``.
+            batch_size: samples per batch (default 32); not allowed with a DataLoader,
+                which has its own.
+            resume_from: a checkpoint path written by a Trainer on the same model,
+                optimizer, scheduler and callbacks: continue that run exactly.
+            verbose: overrides the Trainer's ``verbose`` for this call.
+
+        Raises :class:`DivergenceError` when the loss or the gradient stops being finite.
+        """
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"Trainer.fit: epochs must be a positive int; got {epochs!r}")
+        verbose = self.verbose if verbose is None else _check_verbose(verbose)
+        train_loader = _as_loader(train, batch_size, shuffle=True, argument="train")
+        val_loader = None if val is None else _as_loader(
+            val, batch_size or train_loader.batch_size, shuffle=False, argument="val")
+        self._train_loader = train_loader
+        self.has_validation = val_loader is not None
+        self.history, self.epoch, self.global_step = History(), 0, 0
+        self.stop_training, self._last_finite, self._last_checkpoint = False, None, None
+        self._params = list(self.model.parameters())
+        for callback in self.callbacks:
+            callback.on_train_begin(self)
+        if resume_from is not None:
+            self.load_checkpoint(resume_from)
+
+        reporter = _make_reporter(verbose, sys.stdout)
+        reporter.start(self, epochs, len(train_loader), resume_from)
+        try:
+            for epoch in range(self.epoch + 1, epochs + 1):
+                if self.stop_training:
+                    break
+                self._run_epoch(epoch, epochs, train_loader, val_loader, reporter)
+        finally:
+            reporter.close()
+        for callback in self.callbacks:
+            callback.on_train_end(self)
+            summary = getattr(callback, "summary", None)
+            if summary is not None and summary() is not None:
+                reporter.note(summary())
+        return self.history
+
+    def evaluate(self, data, batch_size: int | None = None) -> dict:
+        """Loss and metrics on ``data`` with the current weights: ``{"loss": ..., name: ...}``.
+
+        Runs in evaluation mode (``model.eval()``: dropout off, batch norm on its
+        running statistics) without recording a graph; the model's mode is restored
+        afterwards. ``data`` is a ``(X, y)`` pair, a Dataset or a DataLoader.
+        """
+        if batch_size is None and not isinstance(data, DataLoader):
+            batch_size = 256  # evaluation keeps no graph, so larger batches are cheap
+        loader = _as_loader(data, batch_size, shuffle=False, argument="data")
+        return self._evaluate(loader)
+
+    def save_checkpoint(self, path) -> None:
+        """Write the whole training state to ``path`` (safetensors, atomically)."""
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "callbacks": [[type(callback).__name__, callback.state_dict()]
+                          for callback in _stateful(self.callbacks)],
+            "rng": {
+                "global": _random.generator().bit_generator.state,
+                "train_loader": None if self._train_loader is None else self._train_loader.state_dict(),
+            },
+            "trainer": {"epoch": self.epoch, "global_step": self.global_step,
+                        "stop_training": self.stop_training, "last_finite": self._last_finite},
+            "history": self.history._state(),
+        }
+        text, arrays = encode_state(state, prefix="")
+        save_checkpoint(path, arrays, {"format": _CHECKPOINT_FORMAT, "epoch": str(self.epoch),
+                                       "state": text})
+
+    def load_checkpoint(self, path) -> None:
+        """Restore the whole training state written by :meth:`save_checkpoint`."""
+        arrays, metadata = load_checkpoint(path)
+        if metadata.get("format") != _CHECKPOINT_FORMAT:
+            raise ValueError(
+                f"Trainer.load_checkpoint: {os.fspath(path)!r} is not a Trainer checkpoint "
+                f"(format {metadata.get('format')!r}, expected {_CHECKPOINT_FORMAT!r})"
+            )
+        state = decode_state(metadata["state"], arrays)
+        stateful = _stateful(self.callbacks)
+        saved = [name for name, _ in state["callbacks"]]
+        if saved != [type(callback).__name__ for callback in stateful]:
+            raise ValueError(
+                f"Trainer.load_checkpoint: the checkpoint has state for the callbacks {saved} but "
+                f"this Trainer's stateful callbacks are {[type(c).__name__ for c in stateful]}; "
+                f"build it with the same callbacks"
+            )
+        if (state["scheduler"] is None) != (self.scheduler is None):
+            raise ValueError(
+                "Trainer.load_checkpoint: the checkpoint and this Trainer disagree on having a "
+                "learning-rate scheduler; build the Trainer as the checkpointed run was built"
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        for callback, (_, callback_state) in zip(stateful, state["callbacks"]):
+            callback.load_state_dict(callback_state)
+        _random.generator().bit_generator.state = state["rng"]["global"]
+        if self._train_loader is not None and state["rng"]["train_loader"] is not None:
+            self._train_loader.load_state_dict(state["rng"]["train_loader"])
+        trainer = state["trainer"]
+        self.epoch, self.global_step = trainer["epoch"], trainer["global_step"]
+        self.stop_training = trainer["stop_training"]
+        self._last_finite = None if trainer["last_finite"] is None else tuple(trainer["last_finite"])
+        self.history = History()
+        self.history._load(state["history"])
+        self._last_checkpoint = (os.fspath(path), self.epoch)
+
+    # ------------------------------------------------------------------ one epoch
+
+    def _run_epoch(self, epoch, epochs, train_loader, val_loader, reporter) -> None:
+        started = time.perf_counter()
+        self.model.train()
+        for callback in self.callbacks:
+            callback.on_epoch_begin(self, epoch)
+        lr = self._lr()
+        loss_sum = grad_norm_sum = 0.0
+        seen = 0
+        for metric in self.metrics:
+            metric.reset()
+        steps = self.history.steps
+        reporter.epoch_begin(epoch, epochs)
+        for step, batch in enumerate(train_loader, start=1):
+            inputs, target = _split_batch(batch)
+            outputs = self.model(*inputs)
+            loss = self.loss(outputs, target)
+            loss_value = float(loss.item())
+            if not math.isfinite(loss_value):
+                raise self._divergence(epoch, step, "loss", loss_value)
+            self._last_finite = (loss_value, epoch, step)
+            self.optimizer.zero_grad()
+            loss.backward()
+            grad_norm = _global_grad_norm(self._params)
+            if not math.isfinite(grad_norm):
+                raise self._divergence(epoch, step, "gradient norm", grad_norm)
+            step_lr = self._lr()
+            self.optimizer.step()
+            if self.scheduler is not None and self.scheduler_interval == "step":
+                self.scheduler.step()
+            self.global_step += 1
+
+            n = target.shape[0]
+            seen += n
+            loss_sum += loss_value * n
+            grad_norm_sum += grad_norm
+            for metric in self.metrics:
+                metric.update(outputs, target)
+            for name, value in zip(History._STEP_COLUMNS,
+                                   (self.global_step, epoch, loss_value, grad_norm, step_lr)):
+                steps[name].append(value)
+            if self.callbacks:
+                logs = {"epoch": epoch, "step": step, "loss": loss_value,
+                        "grad_norm": grad_norm, "lr": step_lr}
+                for callback in self.callbacks:
+                    callback.on_batch_end(self, step, logs)
+            reporter.step(step, loss_value, seen / max(time.perf_counter() - started, 1e-9))
+
+        train_seconds = time.perf_counter() - started
+        record = {"epoch": epoch, "train_loss": loss_sum / seen}
+        for metric in self.metrics:
+            record[f"train_{metric.name}"] = metric.compute()
+        if val_loader is not None:
+            record.update({f"val_{name}": value for name, value in self._evaluate(val_loader).items()})
+        record.update({"grad_norm": grad_norm_sum / step, "lr": lr,
+                       "time": time.perf_counter() - started,
+                       "samples_per_sec": seen / max(train_seconds, 1e-9)})
+        self.history.epochs.append(record)
+
+        if self.scheduler is not None and self.scheduler_interval == "epoch":
+            if _steps_on_metric(self.scheduler):
+                self.scheduler.step(record["val_loss" if val_loader is not None else "train_loss"])
+            else:
+                self.scheduler.step()
+        for callback in self.callbacks:
+            callback.on_epoch_end(self, epoch, record)
+        self.epoch = epoch
+        reporter.epoch_end(record, epochs)
+        if self.checkpoint_path is not None and (
+            epoch % self.checkpoint_every == 0 or epoch == epochs or self.stop_training
+        ):
+            self.save_checkpoint(self.checkpoint_path)
+            self._last_checkpoint = (self.checkpoint_path, epoch)
+
+    def _evaluate(self, loader) -> dict:
+        was_training = getattr(self.model, "training", True)
+        self.model.eval()
+        metrics = [metric.fresh() for metric in self.metrics]
+        loss_sum, seen = 0.0, 0
+        try:
+            with no_grad():
+                for batch in loader:
+                    inputs, target = _split_batch(batch)
+                    outputs = self.model(*inputs)
+                    n = target.shape[0]
+                    loss_sum += float(self.loss(outputs, target).item()) * n
+                    seen += n
+                    for metric in metrics:
+                        metric.update(outputs, target)
+        finally:
+            if was_training:
+                self.model.train()
+        result = {"loss": loss_sum / seen}
+        result.update({metric.name: metric.compute() for metric in metrics})
+        return result
+
+    def _lr(self) -> float:
+        groups = getattr(self.optimizer, "param_groups", None)
+        return float(groups[0]["lr"]) if groups else float("nan")
+
+    def _divergence(self, epoch: int, step: int, quantity: str, value: float) -> DivergenceError:
+        where = f"epoch {epoch}, step {step} (global step {self.global_step + 1})"
+        lines = [f"training diverged at {where}: the {quantity} is {value}."]
+        if self._last_finite is not None:
+            loss, at_epoch, at_step = self._last_finite
+            lines.append(f"Last finite loss: {loss:.6g} (epoch {at_epoch}, step {at_step}).")
+        else:
+            lines.append("No finite loss was seen in this run (the very first batch failed).")
+        if self._last_checkpoint is not None:
+            path, at = self._last_checkpoint
+            lines.append(f"The last good checkpoint is kept: {path!r} (end of epoch {at}); "
+                         f"resume with fit(..., resume_from={path!r}).")
+        elif self.checkpoint_path is not None:
+            lines.append(f"No checkpoint was written yet ({self.checkpoint_path!r} is written at "
+                         f"the end of each good epoch).")
+        lines.append(
+            f"What to try: lower the learning rate (it is {self._lr():g}); standardize the "
+            f"inputs (chainrule.data.StandardScaler, fit on the training split); check the "
+            f"data for NaN or inf values."
+        )
+        last = None if self._last_finite is None else self._last_finite[0]
+        return DivergenceError("\n".join(lines), epoch=epoch, step=step,
+                               global_step=self.global_step + 1, quantity=quantity, value=value,
+                               last_finite_loss=last,
+                               checkpoint=None if self._last_checkpoint is None else self._last_checkpoint[0])
+
+    def __repr__(self) -> str:
+        metrics = ["loss"] + [m.name for m in self.metrics]
+        return (f"Trainer(model={type(self.model).__name__}, optimizer={type(self.optimizer).__name__}, "
+                f"metrics={metrics}, epoch={self.epoch})")
+
+
+# ---------------------------------------------------------------------- metrics
+
+class _Metric:
+    """Accumulates over batches, computes at the end of a pass. ``fresh()`` is a new,
+    empty copy (validation must not disturb the training accumulators)."""
+
+    name = ""
+
+    def fresh(self) -> "_Metric":
+        copy = type(self).__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        copy.reset()
+        return copy
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def update(self, outputs: Tensor, target: Tensor) -> None:
+        raise NotImplementedError
+
+    def compute(self) -> float:
+        raise NotImplementedError
+
+
+class _Accuracy(_Metric):
+    """Share of correct predictions: arg-max over the logits of each row, or
+    ``logit > 0`` for a single output; one-hot targets are read by their arg-max."""
+
+    name = "accuracy"
+
+    def reset(self) -> None:
+        self.correct, self.count = 0, 0
+
+    def update(self, outputs, target) -> None:
+        out, y = backend.to_host(outputs.data), backend.to_host(target.data)
+        if out.ndim == 2 and out.shape[1] > 1:
+            predicted = out.argmax(axis=1)
+        else:
+            predicted = (out.reshape(len(out)) > 0).astype(np.int64)
+        if y.ndim == 2 and y.shape[1] > 1:
+            y = y.argmax(axis=1)
+        self.correct += int((predicted == y.reshape(len(y))).sum())
+        self.count += len(y)
+
+    def compute(self) -> float:
+        return self.correct / self.count if self.count else float("nan")
+
+
+class _Regression(_Metric):
+    """Running sums for regression metrics, per output column: squared and absolute
+    errors, and the targets' mean and sum of squared deviations (merged batch by
+    batch with Chan et al.'s update, which avoids the cancellation of Σy² - n ȳ²)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def reset(self) -> None:
+        self.n, self.sse, self.sae, self.mean, self.m2 = 0, 0.0, 0.0, 0.0, 0.0
+
+    def update(self, outputs, target) -> None:
+        y = backend.to_host(target.data).astype(np.float64)
+        out = backend.to_host(outputs.data).astype(np.float64)
+        if out.size != y.size:
+            raise ValueError(
+                f"metric {self.name!r}: outputs of shape {tuple(outputs.shape)} and targets of shape "
+                f"{tuple(target.shape)} have different numbers of elements"
+            )
+        n = len(y)
+        y, out = y.reshape(n, -1), out.reshape(n, -1)
+        error = out - y
+        self.sse = self.sse + (error * error).sum(axis=0)
+        self.sae = self.sae + np.abs(error).sum(axis=0)
+        batch_mean = y.mean(axis=0)
+        batch_m2 = ((y - batch_mean) ** 2).sum(axis=0)
+        total = self.n + n
+        delta = batch_mean - self.mean
+        self.mean = self.mean + delta * (n / total)
+        self.m2 = self.m2 + batch_m2 + delta * delta * (self.n * n / total)
+        self.n = total
+
+    def compute(self) -> float:
+        if self.n == 0:
+            return float("nan")
+        if self.name == "rmse":
+            return float(np.sqrt(np.mean(self.sse) / self.n))
+        if self.name == "mae":
+            return float(np.mean(self.sae) / self.n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(np.mean(1.0 - self.sse / self.m2))  # R² = 1 - SSE/SST, averaged over outputs
+
+
+class _FunctionMetric(_Metric):
+    """A user function ``fn(outputs, target) -> float``, averaged weighting by batch size."""
+
+    def __init__(self, function):
+        self.function = function
+        self.name = getattr(function, "__name__", type(function).__name__)
+
+    def reset(self) -> None:
+        self.total, self.count = 0.0, 0
+
+    def update(self, outputs, target) -> None:
+        n = target.shape[0]
+        self.total += float(self.function(outputs.detach(), target)) * n
+        self.count += n
+
+    def compute(self) -> float:
+        return self.total / self.count if self.count else float("nan")
+
+
+_METRIC_ALIASES = {"accuracy": "accuracy", "acc": "accuracy", "r2": "r2", "rmse": "rmse", "mae": "mae"}
+
+
+def _make_metric(spec) -> _Metric:
+    if callable(spec):
+        metric = _FunctionMetric(spec)
+    elif isinstance(spec, str) and spec.lower() in _METRIC_ALIASES:
+        name = _METRIC_ALIASES[spec.lower()]
+        metric = _Accuracy() if name == "accuracy" else _Regression(name)
+    else:
+        raise ValueError(
+            f"Trainer: unknown metric {spec!r}; expected 'loss', 'accuracy', 'r2', 'rmse', "
+            f"'mae' or a function fn(outputs, target) -> float"
+        )
+    metric.reset()
+    return metric
+
+
+# ---------------------------------------------------------------------- helpers
+
+def _as_loader(data, batch_size, shuffle: bool, argument: str) -> DataLoader:
+    if isinstance(data, DataLoader):
+        if batch_size is not None and batch_size != data.batch_size:
+            raise ValueError(
+                f"Trainer: {argument} is a DataLoader with batch_size={data.batch_size}; do not "
+                f"also pass batch_size={batch_size} (set it on the DataLoader)"
+            )
+        return data
+    if isinstance(data, (tuple, list)):
+        if len(data) < 2:
+            raise ValueError(
+                f"Trainer: {argument} must be (inputs..., target), at least two tensors; got {len(data)}"
+            )
+        data = TensorDataset(*data)
+    elif not (hasattr(data, "__len__") and hasattr(data, "__getitem__")):
+        raise TypeError(
+            f"Trainer: {argument} must be a (X, y) pair, a Dataset or a DataLoader; "
+            f"got {type(data).__name__}"
+        )
+    return DataLoader(data, batch_size or _DEFAULT_BATCH_SIZE, shuffle=shuffle)
+
+
+def _split_batch(batch):
+    if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+        raise ValueError(
+            "Trainer: each batch must be (inputs..., target) with at least two tensors; got "
+            f"{type(batch).__name__}{'' if not isinstance(batch, (tuple, list)) else f' of length {len(batch)}'}"
+        )
+    return batch[:-1], batch[-1]
+
+
+def _global_grad_norm(params) -> float:
+    """‖g‖₂ over all parameters' gradients. Squares are summed in the gradients' dtype
+    (one pass each); if that overflows, the sum is redone in float64 to tell a large
+    but finite gradient from a non-finite one."""
+    grads = [p.grad.data for p in params if p.grad is not None]
+    total = 0.0
+    for g in grads:
+        flat = g.reshape(-1)
+        total += float(backend.namespace_of(g).vdot(flat, flat))
+    if math.isfinite(total):
+        return math.sqrt(total)
+    total = 0.0
+    for g in grads:
+        flat = g.reshape(-1).astype(np.float64)
+        total += float(backend.namespace_of(g).vdot(flat, flat))
+    return math.sqrt(total)
+
+
+def _steps_on_metric(scheduler) -> bool:
+    """Schedulers like ReduceLROnPlateau are stepped with the monitored value; so is a
+    schedule that hands over to one (``LinearWarmup(..., then=ReduceLROnPlateau(...))``)."""
+    while scheduler is not None:
+        if any(cls.__name__ == "ReduceLROnPlateau" for cls in type(scheduler).__mro__):
+            return True
+        scheduler = getattr(scheduler, "then", None)
+    return False
+
+
+def _stateful(callbacks) -> list:
+    """The callbacks that keep state across epochs (they override ``state_dict``)."""
+    return [c for c in callbacks if type(c).state_dict is not Callback.state_dict]
+
+
+def _check_verbose(verbose) -> int:
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise ValueError(f"Trainer: verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch); got {verbose!r}")
+    return verbose
+
+
+# ---------------------------------------------------------------------- progress
+
+def _make_reporter(verbose: int, stream):
+    if verbose == 0:
+        return _Silent()
+    if verbose == 1 and _is_terminal(stream):
+        return _RichBar(stream)
+    return _PlainLog(stream)
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _format_number(value) -> str:
+    if value is None:
+        return "-"
+    if value != 0 and math.isfinite(value) and not 1e-3 <= abs(value) < 1e5:
+        return f"{value:.3e}"
+    return f"{value:.4f}"
+
+
+def _epoch_line(record: dict, epochs: int) -> str:
+    width = len(str(epochs))
+    parts = [f"epoch {record['epoch']:>{width}}/{epochs}"]
+    for key, value in record.items():
+        if key in ("epoch", "lr", "time", "samples_per_sec"):
+            continue
+        parts.append(f"{key} {_format_number(value)}")
+    parts.append(f"lr {record['lr']:.3g}")
+    parts.append(f"{record['time']:.2f}s")
+    parts.append(f"{record['samples_per_sec']:,.0f} samples/s")
+    return "  ".join(parts)
+
+
+class _Silent:
+    def start(self, trainer, epochs, steps_per_epoch, resumed_from): ...
+    def epoch_begin(self, epoch, epochs): ...
+    def step(self, step, loss, samples_per_sec): ...
+    def epoch_end(self, record, epochs): ...
+    def note(self, text): ...
+    def close(self): ...
+
+
+class _PlainLog(_Silent):
+    """One line per epoch: for logs, pipes and notebooks' captured output."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def start(self, trainer, epochs, steps_per_epoch, resumed_from):
+        if resumed_from is not None:
+            self.note(f"resumed from {os.fspath(resumed_from)!r} after epoch {trainer.epoch}")
+
+    def epoch_end(self, record, epochs):
+        self.note(_epoch_line(record, epochs))
+
+    def note(self, text):
+        print(text, file=self.stream, flush=True)
+
+
+class _RichBar(_PlainLog):
+    """A ``rich`` progress bar over the whole run (epoch, loss, samples/s, ETA), with
+    each finished epoch's line printed above it."""
+
+    _REFRESH_SECONDS = 0.1
+
+    def start(self, trainer, epochs, steps_per_epoch, resumed_from):
+        from rich.console import Console  # noqa: PLC0415 - only needed on a terminal
+        from rich.progress import (  # noqa: PLC0415
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.console = Console(file=self.stream)
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[speed]} samples/s"),
+            TextColumn("ETA"), TimeRemainingColumn(), console=self.console,
+        )
+        remaining = max(epochs - trainer.epoch, 0) * steps_per_epoch
+        self.task = self.progress.add_task("training", total=remaining, loss="-", speed="-")
+        self.done, self.last_refresh = 0, 0.0
+        self.progress.start()
+        if resumed_from is not None:
+            self.note(f"resumed from {os.fspath(resumed_from)!r} after epoch {trainer.epoch}")
+
+    def epoch_begin(self, epoch, epochs):
+        self.progress.update(self.task, description=f"epoch {epoch}/{epochs}")
+
+    def step(self, step, loss, samples_per_sec):
+        self.done += 1
+        now = time.perf_counter()
+        if now - self.last_refresh >= self._REFRESH_SECONDS:
+            self.last_refresh = now
+            self.progress.update(self.task, completed=self.done, loss=f"{loss:.4f}",
+                                 speed=f"{samples_per_sec:,.0f}")
+
+    def epoch_end(self, record, epochs):
+        self.progress.update(self.task, completed=self.done, loss=f"{record['train_loss']:.4f}",
+                             speed=f"{record['samples_per_sec']:,.0f}")
+        self.progress.refresh()  # redraw now: the line printed next repeats the last drawing
+        self.note(_epoch_line(record, epochs))
+
+    def note(self, text):
+        if getattr(self, "progress", None) is not None:
+            self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            super().note(text)
+
+    def close(self):
+        if getattr(self, "progress", None) is not None:
+            self.progress.stop()
+            self.progress = None
