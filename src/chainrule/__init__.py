@@ -30,3 +30,13 @@ from . import data, train  # after Tensor and autograd, which they build on
 
 bool = bool_  # noqa: A001 - PyTorch spells the dtype chainrule.bool
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """Import ``chainrule.stats`` on first use: it pulls in scipy.stats, which the
+    tensor engine and the neural-net stack never need."""
+    if name == "stats":
+        import importlib  # noqa: PLC0415
+
+        return importlib.import_module(".stats", __name__)
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")

@@ -1,0 +1,135 @@
+"""Input checks for the estimators: nothing is dropped, cast or guessed silently.
+
+Every check raises ``ValueError`` (or warns, where a fit is still meaningful) with a
+message that names the argument, what was expected and what was received: the column
+names for NaN/inf, constant and duplicate columns, the row positions where useful.
+"""
+from __future__ import annotations
+
+import warnings
+
+from .. import backend
+from ..tensor import Tensor
+
+np = backend.host
+
+
+class DataWarning(UserWarning):
+    """A property of the data that a user should know about but that does not stop a fit."""
+
+
+def as_design(X, name: str = "X", dtype=None):
+    """``X`` as a 2-D float array and its column names.
+
+    Accepts NumPy arrays, chainrule Tensors, pandas DataFrames (their column names are
+    kept), and nested lists. A 1-D input is one column. Non-numeric data, NaN and inf
+    raise errors that name the offending columns.
+    """
+    dtype = backend.float64 if dtype is None else backend.canonical_dtype(dtype, "dtype")
+    names = None
+    if hasattr(X, "columns") and hasattr(X, "to_numpy"):  # a pandas DataFrame
+        names = [str(c) for c in X.columns]
+        non_numeric = [str(c) for c, kind in zip(X.columns, X.dtypes) if getattr(kind, "kind", "O") not in "biuf"]
+        if non_numeric:
+            raise ValueError(
+                f"{name}: columns must be numeric; these are not: {', '.join(non_numeric)} "
+                f"(encode categories first, e.g. with pandas.get_dummies)"
+            )
+        values = X.to_numpy()
+    elif isinstance(X, Tensor):
+        values = X.numpy()
+    else:
+        values = np.asarray(X)
+    if values.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: expected numeric data; got dtype {values.dtype}")
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array (rows x columns); got shape {values.shape}")
+    if names is None:
+        names = [f"x{j + 1}" for j in range(values.shape[1])]
+    values = np.asarray(values, dtype=dtype)
+    _check_finite(values, names, name)
+    return values, names
+
+
+def as_target(y, n_rows: int, name: str = "y", dtype=None):
+    """``y`` as a 1-D float array of length ``n_rows``, and its name (Series name or "y")."""
+    dtype = backend.float64 if dtype is None else backend.canonical_dtype(dtype, "dtype")
+    target_name = str(y.name) if getattr(y, "name", None) is not None and hasattr(y, "to_numpy") else name
+    if hasattr(y, "to_numpy"):
+        values = y.to_numpy()
+    elif isinstance(y, Tensor):
+        values = y.numpy()
+    else:
+        values = np.asarray(y)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D target; got shape {values.shape}")
+    if values.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: expected a numeric target; got dtype {values.dtype}")
+    if values.shape[0] != n_rows:
+        raise ValueError(f"{name} has {values.shape[0]} rows but X has {n_rows}; they must match")
+    values = np.asarray(values, dtype=dtype)
+    _check_finite(values[:, None], [target_name], name)
+    return values, target_name
+
+
+def _check_finite(values, names, argument: str) -> None:
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return
+    counts = bad.sum(axis=0)
+    details = ", ".join(
+        f"{names[j]} ({int(counts[j])} of {values.shape[0]} rows, first at row {int(np.argmax(bad[:, j]))})"
+        for j in np.flatnonzero(counts)
+    )
+    raise ValueError(
+        f"{argument}: NaN or inf in column(s) {details}. chainrule drops nothing silently: "
+        f"remove or impute those rows first"
+    )
+
+
+def check_columns(X, names, fit_intercept: bool, argument: str = "X") -> None:
+    """Reject duplicate columns, and constant columns next to an intercept, by name."""
+    if X.shape[1] == 0:
+        raise ValueError(f"{argument}: has no columns")
+    seen = {}
+    for j in range(X.shape[1]):
+        key = X[:, j].tobytes()
+        if key in seen:
+            raise ValueError(
+                f"{argument}: columns {names[seen[key]]!r} and {names[j]!r} are identical; drop one"
+            )
+        seen[key] = j
+    if fit_intercept and X.shape[0] > 1:
+        constant = [names[j] for j in range(X.shape[1]) if np.all(X[:, j] == X[0, j])]
+        if constant:
+            raise ValueError(
+                f"{argument}: column(s) {', '.join(map(repr, constant))} are constant, which is "
+                f"collinear with the intercept; drop them or pass fit_intercept=False"
+            )
+
+
+def check_enough_rows(n_rows: int, n_params: int, model: str) -> None:
+    """Inference needs more rows than parameters (residual degrees of freedom > 0)."""
+    if n_rows <= n_params:
+        raise ValueError(
+            f"{model}: {n_rows} rows are too few for {n_params} parameters; need at least "
+            f"{n_params + 1} for standard errors"
+        )
+
+
+def check_binary(y, name: str = "y"):
+    """The two classes of a binary target, mapped to 0/1; anything else raises."""
+    classes = np.unique(y)
+    if classes.size != 2:
+        shown = ", ".join(repr(float(c)) for c in classes[:6]) + (" …" if classes.size > 6 else "")
+        raise ValueError(f"{name}: a binary model needs exactly 2 classes; got {classes.size} ({shown})")
+    return classes, (y == classes[1]).astype(backend.float64)
+
+
+def warn(message: str) -> None:
+    """Issue a DataWarning (pointing at the user's call, not at this module)."""
+    warnings.warn(message, DataWarning, stacklevel=3)

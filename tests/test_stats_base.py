@@ -1,0 +1,132 @@
+"""The shared pieces of chainrule.stats: estimator protocol, input validation, Wald inference, tables."""
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+import chainrule as cr
+from chainrule.stats import Estimator, Summary, wald
+from chainrule.stats._validation import as_design, as_target, check_binary, check_columns, check_enough_rows
+
+
+class Toy(Estimator):
+    def __init__(self, alpha=1.0, fit_intercept=True):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+
+    def fit(self, X, y):
+        self.coef_ = np.zeros(np.asarray(X).shape[1])
+        return self
+
+
+def test_get_and_set_params():
+    toy = Toy(alpha=2.0)
+    assert toy.get_params() == {"alpha": 2.0, "fit_intercept": True}
+    assert toy.set_params(fit_intercept=False) is toy and toy.fit_intercept is False
+    with pytest.raises(ValueError, match="unknown parameter 'beta'; valid: alpha, fit_intercept"):
+        toy.set_params(beta=1)
+
+
+def test_repr_shows_changed_params_only():
+    assert repr(Toy()) == "Toy()"
+    assert repr(Toy(alpha=0.5)) == "Toy(alpha=0.5)"
+
+
+def test_check_fitted():
+    with pytest.raises(RuntimeError, match="Toy is not fitted yet"):
+        Toy()._check_fitted()
+    Toy().fit(np.ones((3, 2)), np.ones(3))._check_fitted()
+
+
+def test_sklearn_clone_keeps_params():
+    base = pytest.importorskip("sklearn.base")
+    copy = base.clone(Toy(alpha=3.0))
+    assert isinstance(copy, Toy) and copy.alpha == 3.0 and not hasattr(copy, "coef_")
+
+
+@pytest.mark.parametrize("make", [
+    lambda a: a,
+    lambda a: cr.tensor(a),
+    lambda a: a.tolist(),
+])
+def test_as_design_accepts_arrays_tensors_lists(make):
+    data = np.arange(6.0).reshape(3, 2)
+    values, names = as_design(make(data))
+    np.testing.assert_array_equal(values, data)
+    assert values.dtype == np.float64 and names == ["x1", "x2"]
+
+
+def test_as_design_keeps_dataframe_names_and_rejects_text():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"age": [1, 2, 3], "income": [1.0, 2.0, 4.0]})
+    values, names = as_design(frame)
+    assert names == ["age", "income"] and values.shape == (3, 2)
+    with pytest.raises(ValueError, match="not: city"):
+        as_design(frame.assign(city=["a", "b", "c"]))
+
+
+def test_nan_is_reported_by_column_and_row():
+    X = np.ones((5, 3))
+    X[3, 1] = np.nan
+    X[4, 1] = np.inf
+    with pytest.raises(ValueError, match=r"x2 \(2 of 5 rows, first at row 3\)"):
+        as_design(X)
+
+
+def test_target_length_and_shape():
+    with pytest.raises(ValueError, match="y has 2 rows but X has 3"):
+        as_target([1.0, 2.0], 3)
+    with pytest.raises(ValueError, match="expected a 1-D target; got shape"):
+        as_target(np.ones((3, 2)), 3)
+    values, name = as_target(np.ones((3, 1)), 3)
+    assert values.shape == (3,) and name == "y"
+
+
+def test_duplicate_and_constant_columns_are_named():
+    X = np.column_stack([np.arange(4.0), np.arange(4.0)])
+    with pytest.raises(ValueError, match="columns 'a' and 'b' are identical"):
+        check_columns(X, ["a", "b"], fit_intercept=True)
+    X = np.column_stack([np.arange(4.0), np.full(4, 2.0)])
+    with pytest.raises(ValueError, match="'c' are constant"):
+        check_columns(X, ["a", "c"], fit_intercept=True)
+    check_columns(X, ["a", "c"], fit_intercept=False)
+
+
+def test_rows_and_binary_checks():
+    with pytest.raises(ValueError, match="3 rows are too few for 3 parameters"):
+        check_enough_rows(3, 3, "OLS")
+    with pytest.raises(ValueError, match="exactly 2 classes; got 3"):
+        check_binary(np.array([0.0, 1.0, 2.0]))
+    classes, y01 = check_binary(np.array([2.0, 5.0, 5.0]))
+    np.testing.assert_array_equal(classes, [2.0, 5.0])
+    np.testing.assert_array_equal(y01, [0.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("df", [None, 7, 120])
+def test_wald_matches_distribution_formulas(df):
+    params, bse = np.array([1.5, -0.2, 0.0]), np.array([0.5, 0.4, 1.0])
+    result = wald(params, bse, df_resid=df, alpha=0.1)
+    dist = sps.norm if df is None else sps.t(df)
+    t = params / bse
+    np.testing.assert_allclose(result["statistic"], t)
+    np.testing.assert_allclose(result["pvalues"], 2 * (1 - dist.cdf(np.abs(t))), rtol=1e-12)
+    q = dist.ppf(0.95)
+    np.testing.assert_allclose(result["conf_int"], np.column_stack([params - q * bse, params + q * bse]))
+
+
+def test_wald_rejects_bad_alpha():
+    with pytest.raises(ValueError, match=r"alpha must lie in \(0, 1\); got 1.5"):
+        wald([1.0], [1.0], alpha=1.5)
+
+
+def test_summary_text_and_html():
+    w = wald([1.0, -0.5], [0.2, 0.5], df_resid=30)
+    table = Summary("OLS Regression Results", [("Dep. Variable", "wage"), ("No. Observations", 32)],
+                    ["const", "educ<"], [1.0, -0.5], [0.2, 0.5], w["statistic"], w["pvalues"], w["conf_int"],
+                    notes=["nonrobust covariance"])
+    text = table.as_text()
+    assert "OLS Regression Results" in text and "P>|t|" in text and "[0.025" in text
+    row = next(line for line in text.splitlines() if line.startswith("const"))
+    assert row.split() == ["const", "1.0000", "0.2000", "5.000", "0.000", "0.5915", "1.4085"]
+    assert "Note: nonrobust covariance" in text
+    page = table.as_html()
+    assert "<caption>OLS Regression Results</caption>" in page and "educ&lt;" in page
