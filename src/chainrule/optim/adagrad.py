@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import backend
-from .optimizer import Optimizer, check_nonnegative, check_positive, compiled_kernels, flat
+from .optimizer import Optimizer, check_nonnegative, check_positive, compiled_kernels, flat, l2_direction
 
 __all__ = ["Adagrad"]
 
@@ -64,10 +64,7 @@ class Adagrad(Optimizer):
             kernels.adagrad(flat(param), flat(grad), flat(state_sum), clr, weight_decay, eps)
             return
         xp = backend.namespace_of(param)
-        direction = grad
-        if weight_decay != 0:
-            direction = xp.multiply(param, weight_decay, out=work(0))
-            direction += grad
+        direction = l2_direction(param, grad, weight_decay, work(0))
         scratch = work(1)
         state_sum += xp.multiply(direction, direction, out=scratch)
         std = xp.sqrt(state_sum, out=scratch)

@@ -553,6 +553,17 @@ def compiled_kernels(*arrays):
     return _kernels or None
 
 
+def l2_direction(param, grad, weight_decay, out):
+    """The gradient of f + (weight_decay / 2) ||theta||^2: grad + weight_decay * theta
+    (the coupled L2 penalty of SGD, Adagrad, RMSprop and Adam), written into ``out``;
+    ``grad`` itself when weight_decay is 0."""
+    if weight_decay == 0:
+        return grad
+    direction = backend.namespace_of(param).multiply(param, weight_decay, out=out)
+    direction += grad
+    return direction
+
+
 def flat(array):
     """A 1-D view of a C-contiguous array (what the compiled kernels take)."""
     return array.reshape(-1)

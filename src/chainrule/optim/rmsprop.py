@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from .. import backend
 from .optimizer import (
-    Optimizer, check_flag, check_fraction, check_nonnegative, check_positive, compiled_kernels, flat, unused,
+    Optimizer, check_flag, check_fraction, check_nonnegative, check_positive, compiled_kernels, flat,
+    l2_direction, unused,
 )
 
 __all__ = ["RMSprop"]
@@ -96,10 +97,7 @@ class RMSprop(Optimizer):
                             centered, use_momentum)
             return
         xp = backend.namespace_of(param)
-        direction = grad
-        if weight_decay != 0:
-            direction = xp.multiply(param, weight_decay, out=work(0))
-            direction += grad
+        direction = l2_direction(param, grad, weight_decay, work(0))
         scratch = work(1)
         square_avg *= alpha
         squared = xp.multiply(direction, direction, out=scratch)

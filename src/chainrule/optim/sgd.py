@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from .. import backend
-from .optimizer import Optimizer, check_flag, check_fraction, check_nonnegative, compiled_kernels, flat, unused
+from .optimizer import (
+    Optimizer, check_flag, check_fraction, check_nonnegative, compiled_kernels, flat, l2_direction, unused,
+)
 
 __all__ = ["SGD"]
 
@@ -101,10 +103,7 @@ class SGD(Optimizer):
                         use_momentum, init_buffer, nesterov)
             return
         xp = backend.namespace_of(param)
-        direction = grad
-        if weight_decay != 0:
-            direction = xp.multiply(param, weight_decay, out=work(0))
-            direction += grad
+        direction = l2_direction(param, grad, weight_decay, work(0))
         if use_momentum:
             if init_buffer:
                 buffer[...] = direction
