@@ -1,7 +1,23 @@
 """Classical statistical learning with inference (scikit-learn's estimator protocol,
-statsmodels' result names)."""
+statsmodels' result names).
+
+OLS            least squares with nonrobust, HC0-HC3 and cluster covariances
+Logit, MNLogit maximum likelihood (Newton/IRLS) with Wald inference and marginal effects
+Ridge, Lasso   penalized least squares, their paths and cross-validated choices
+ForwardStepwise, PCA, PCR   subset selection and principal components
+"""
 from ._base import Estimator
 from ._validation import DataWarning
 from .inference import Summary, wald
+from .lasso import Lasso, LassoCV, lasso_path
+from .logit import Logit, MNLogit
+from .ols import OLS, CollinearityError, OLSResults
+from .pca import PCA, PCR
+from .ridge import Ridge, RidgeCV, ridge_path
+from .stepwise import ForwardStepwise
 
-__all__ = ["Estimator", "DataWarning", "Summary", "wald"]
+__all__ = [
+    "Estimator", "DataWarning", "Summary", "wald", "OLS", "OLSResults", "CollinearityError",
+    "Logit", "MNLogit", "Ridge", "RidgeCV", "ridge_path", "Lasso", "LassoCV", "lasso_path",
+    "ForwardStepwise", "PCA", "PCR",
+]

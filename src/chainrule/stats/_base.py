@@ -3,8 +3,10 @@
 It is scikit-learn's, written without importing scikit-learn: ``__init__`` stores its
 arguments under the same names and does nothing else; ``get_params``/``set_params``
 read and write them; ``fit(X, y)`` validates, sets attributes ending in ``_`` and
-returns ``self``. That is all ``sklearn.base.clone``, ``Pipeline`` and
-``cross_val_score`` need.
+returns ``self``. With ``__sklearn_tags__`` and ``__sklearn_is_fitted__`` (which
+scikit-learn >= 1.6 asks every estimator that is not its own ``BaseEstimator`` for) that
+is all ``sklearn.base.clone``, ``Pipeline`` and ``cross_val_score`` need. scikit-learn is
+imported only when scikit-learn itself asks.
 """
 from __future__ import annotations
 
@@ -12,7 +14,32 @@ import inspect
 
 
 class Estimator:
-    """Base class: parameter introspection, ``repr`` and the fitted check."""
+    """Base class: parameter introspection, ``repr``, the fitted check and scikit-learn tags.
+
+    Subclasses set ``_estimator_type`` ("regressor", "classifier" or None) and
+    ``_fitted_attribute`` (the attribute ``fit`` sets; ``coef_`` by default).
+    """
+
+    _estimator_type = None
+    _fitted_attribute = "coef_"
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import (  # noqa: PLC0415 - only when scikit-learn asks
+            ClassifierTags, InputTags, RegressorTags, Tags, TargetTags, TransformerTags,
+        )
+
+        kind = self._estimator_type
+        return Tags(
+            estimator_type=kind,
+            target_tags=TargetTags(required=kind in ("regressor", "classifier")),
+            transformer_tags=TransformerTags() if hasattr(self, "transform") else None,
+            regressor_tags=RegressorTags() if kind == "regressor" else None,
+            classifier_tags=ClassifierTags() if kind == "classifier" else None,
+            input_tags=InputTags(),
+        )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, self._fitted_attribute)
 
     @classmethod
     def _param_names(cls) -> list:
@@ -48,8 +75,8 @@ class Estimator:
         ]
         return f"{type(self).__name__}({', '.join(changed)})"
 
-    def _check_fitted(self, attribute: str = "coef_") -> None:
-        if not hasattr(self, attribute):
+    def _check_fitted(self, attribute: str | None = None) -> None:
+        if not hasattr(self, attribute or self._fitted_attribute):
             raise RuntimeError(
                 f"{type(self).__name__} is not fitted yet; call fit(X, y) before using this method"
             )

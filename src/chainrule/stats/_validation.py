@@ -77,6 +77,10 @@ def as_target(y, n_rows: int, name: str = "y", dtype=None):
 
 
 def _check_finite(values, names, argument: str) -> None:
+    # fast path: a column sum is finite only if every entry is (an overflowing sum of
+    # finite values falls through to the exact check below, which then finds nothing)
+    if values.size == 0 or bool(np.isfinite(values.sum(axis=0)).all()):
+        return
     bad = ~np.isfinite(values)
     if not bad.any():
         return
@@ -95,16 +99,21 @@ def check_columns(X, names, fit_intercept: bool, argument: str = "X") -> None:
     """Reject duplicate columns, and constant columns next to an intercept, by name."""
     if X.shape[1] == 0:
         raise ValueError(f"{argument}: has no columns")
+    # candidates: columns equal on the first rows (cheap); only those are compared in full
     seen = {}
+    head = X[:256]
     for j in range(X.shape[1]):
-        key = X[:, j].tobytes()
-        if key in seen:
-            raise ValueError(
-                f"{argument}: columns {names[seen[key]]!r} and {names[j]!r} are identical; drop one"
-            )
-        seen[key] = j
+        key = head[:, j].tobytes()
+        for i in seen.get(key, ()):
+            if np.array_equal(X[:, i], X[:, j]):
+                raise ValueError(
+                    f"{argument}: columns {names[i]!r} and {names[j]!r} are identical; drop one"
+                )
+        seen.setdefault(key, []).append(j)
     if fit_intercept and X.shape[0] > 1:
-        constant = [names[j] for j in range(X.shape[1]) if np.all(X[:, j] == X[0, j])]
+        # min == max over finite data is the same test as "every entry equals the first"
+        flat = np.flatnonzero(X.min(axis=0) == X.max(axis=0))
+        constant = [names[j] for j in flat]
         if constant:
             raise ValueError(
                 f"{argument}: column(s) {', '.join(map(repr, constant))} are constant, which is "

@@ -1,0 +1,366 @@
+"""stats.Logit and stats.MNLogit against statsmodels and scikit-learn; validation; separation."""
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.stats import DataWarning, Logit, MNLogit
+from chainrule.stats.logit import PerfectSeparationError, find_separation
+
+sm = pytest.importorskip("statsmodels.api")
+pd = pytest.importorskip("pandas")
+sklearn = pytest.importorskip("sklearn")
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+RTOL = 1e-8
+
+
+def unpenalized():
+    """scikit-learn's LogisticRegression without a penalty, solved tightly. C = inf is
+    penalty=None (scikit-learn >= 1.8 deprecates the ``penalty`` argument in its favour)."""
+    return LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000)
+
+
+def binary_data(n=600, p=4, seed=0, intercept=0.3):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p)) @ np.linalg.cholesky(0.3 * np.ones((p, p)) + 0.7 * np.eye(p)).T
+    beta = np.linspace(-1.0, 1.0, p)
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-(intercept + X @ beta)))).astype(float)
+    return X, y
+
+
+def multiclass_data(n=900, p=3, K=3, seed=1):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    B = rng.normal(size=(p, K)) * 0.8
+    logits = X @ B + rng.normal(size=K) * 0.3
+    P = np.exp(logits - logits.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(K, p=row) for row in P]).astype(float)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    datasets = pytest.importorskip("sklearn.datasets")
+    data = datasets.load_breast_cancer(as_frame=True)
+    cols = ["mean radius", "mean texture", "mean smoothness", "mean symmetry", "worst concavity"]
+    X = data.data[cols]
+    return (X - X.mean()) / X.std(), data.target
+
+
+def assert_matches_statsmodels(model, reference, names=("params", "bse", "tvalues", "pvalues", "llf", "llnull",
+                                                         "llr", "llr_pvalue", "prsquared", "aic", "bic")):
+    for name in names:
+        ours, theirs = np.asarray(getattr(model, name)), np.asarray(getattr(reference, name))
+        # statsmodels fits the null model iteratively (llnull to ~1e-10 relative); ours is the closed
+        # form. A tiny chi-square tail probability amplifies that difference by about LR / 2.
+        rtol = 1e-6 if name == "llr_pvalue" else RTOL
+        if name == "pvalues":  # far in the tail a p-value's relative error is z² times that of z
+            tiny = theirs < 1e-12
+            np.testing.assert_allclose(ours[tiny], theirs[tiny], rtol=1e-6, atol=0, err_msg=name)
+            ours, theirs = ours[~tiny], theirs[~tiny]
+        np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=0, err_msg=name)
+
+
+# ----------------------------------------------------------------------------- Logit vs statsmodels
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_logit_matches_statsmodels_on_generated_data(seed):
+    X, y = binary_data(seed=seed)
+    model = Logit().fit(X, y)
+    reference = sm.Logit(y, sm.add_constant(X)).fit(disp=0, method="newton", tol=1e-12, maxiter=100)
+    assert model.converged_
+    assert_matches_statsmodels(model, reference)
+    np.testing.assert_allclose(model.conf_int(), reference.conf_int(), rtol=RTOL)
+    np.testing.assert_allclose(model.cov_params(), reference.cov_params(), rtol=1e-8)
+    assert model.nobs == reference.nobs and model.df_model == reference.df_model
+    assert model.df_resid == reference.df_resid
+    np.testing.assert_allclose(model.intercept_, reference.params[0], rtol=RTOL)
+    np.testing.assert_allclose(model.coef_, reference.params[1:], rtol=RTOL)
+
+
+def test_logit_without_intercept_matches_statsmodels():
+    X, y = binary_data(seed=3, intercept=0.0)
+    model = Logit(fit_intercept=False).fit(X, y)
+    reference = sm.Logit(y, X).fit(disp=0, tol=1e-12)
+    assert_matches_statsmodels(model, reference, ("params", "bse", "pvalues", "llf", "aic", "bic"))
+    assert model.intercept_ == 0.0 and model.param_names_ == ["x1", "x2", "x3", "x4"]
+    assert model.df_model == reference.df_model and model.df_resid == reference.df_resid
+
+
+def test_logit_matches_statsmodels_on_breast_cancer(cancer):
+    X, y = cancer
+    model = Logit().fit(X, y)  # a strong fit (McFadden R² 0.82, max |x'b| about 27)
+    reference = sm.Logit(y, sm.add_constant(X)).fit(disp=0, tol=1e-12, maxiter=100)
+    assert_matches_statsmodels(model, reference)
+    assert model.param_names_ == ["const"] + list(X.columns)
+    assert find_separation(X, y) is None
+
+
+def test_average_marginal_effects_match_statsmodels(cancer):
+    for X, y in (binary_data(seed=4), cancer):
+        model = Logit().fit(X, y)
+        reference = sm.Logit(y, sm.add_constant(X)).fit(disp=0, tol=1e-12).get_margeff()
+        effects = model.get_margeff()
+        np.testing.assert_allclose(effects.margeff, reference.margeff, rtol=RTOL)
+        # statsmodels differentiates numerically (complex step); ours is the analytic gradient
+        np.testing.assert_allclose(effects.margeff_se, reference.margeff_se, rtol=1e-7)
+        np.testing.assert_allclose(effects.pvalues, reference.pvalues, rtol=1e-6)
+        np.testing.assert_allclose(effects.conf_int(), reference.conf_int(), rtol=1e-7)
+    text = effects.summary().as_text()
+    assert "mean radius" in text and "const" not in text
+
+
+def test_large_n_takes_the_subsample_warm_start_and_still_matches():
+    X, y = binary_data(n=60_000, p=3, seed=5)
+    model = Logit().fit(X, y)
+    reference = sm.Logit(y, sm.add_constant(X)).fit(disp=0, tol=1e-12)
+    assert_matches_statsmodels(model, reference, ("params", "bse", "pvalues", "llf", "aic"))
+    assert model.n_iter_ <= 8  # the warm start leaves only a few full-data iterations
+
+
+# ----------------------------------------------------------------------------- Logit vs scikit-learn
+
+
+def test_logit_matches_sklearn_unpenalized(cancer):
+    for X, y in (binary_data(seed=6), cancer):
+        model = Logit().fit(X, y)
+        reference = unpenalized().fit(X, y)
+        np.testing.assert_allclose(model.coef_, reference.coef_[0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(model.intercept_, reference.intercept_[0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(model.predict_proba(X), reference.predict_proba(X), atol=1e-6)
+        np.testing.assert_array_equal(model.predict(X), reference.predict(X))
+        assert model.score(X, y) == pytest.approx(reference.score(X, y))
+
+
+def test_class_labels_are_kept():
+    X, y01 = binary_data(seed=7)
+    y = np.where(y01 > 0, 5.0, 2.0)
+    model = Logit().fit(X, y)
+    np.testing.assert_array_equal(model.classes_, [2.0, 5.0])
+    assert set(np.unique(model.predict(X))) <= {2.0, 5.0}
+    np.testing.assert_allclose(model.params, Logit().fit(X, y01).params, rtol=1e-12)
+
+
+@pytest.mark.parametrize("solver, rtol", [("gd", 1e-6), ("adam", 1e-4)])
+def test_first_order_solvers_reach_the_newton_solution(solver, rtol):
+    X, y = binary_data(n=400, p=3, seed=8)
+    newton = Logit().fit(X, y)
+    options = {"tol": 1e-9} if solver == "gd" else {"tol": 1e-6, "lr": 0.02, "max_iter": 20_000}
+    model = Logit(solver=solver, **options).fit(X, y)
+    assert model.converged_
+    np.testing.assert_allclose(model.params, newton.params, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(model.bse, newton.bse, rtol=10 * rtol)
+    np.testing.assert_allclose(model.llf, newton.llf, rtol=rtol)
+    assert "MLE (" + solver + ")" in model.summary().as_text()
+
+
+# ----------------------------------------------------------------------------- inputs and protocol
+
+
+def test_pandas_and_tensor_inputs(cancer):
+    X, y = cancer
+    from_frame = Logit().fit(X, y.rename("malignant"))
+    from_tensor = Logit().fit(cr.tensor(X.to_numpy(), dtype=cr.float64), cr.tensor(y.to_numpy().astype(float)))
+    np.testing.assert_allclose(from_tensor.params, from_frame.params, rtol=1e-12)
+    text = from_frame.summary().as_text()
+    for name in ["const", "mean radius", "worst concavity", "malignant", "Pseudo R-squ.", "z"]:
+        assert name in text
+    assert "mean texture" in from_frame.summary().as_html()
+    assert from_tensor.param_names_[1] == "x1"
+
+
+def test_sklearn_protocol_clone_pipeline_and_cross_validation(cancer):
+    X, y = cancer
+    model = Logit(tol=1e-10)
+    assert model.get_params() == {"fit_intercept": True, "solver": "newton", "tol": 1e-10, "max_iter": None,
+                                  "lr": None, "alpha": 0.05}
+    assert repr(model) == "Logit(tol=1e-10)"
+    copy = clone(model)
+    assert copy.tol == 1e-10 and not hasattr(copy, "coef_")
+    assert model.fit(X, y) is model
+    pipeline = make_pipeline(StandardScaler(), Logit())
+    scores = cross_val_score(pipeline, X.to_numpy(), y.to_numpy(), cv=5)
+    reference = cross_val_score(make_pipeline(StandardScaler(), unpenalized()), X.to_numpy(), y.to_numpy(), cv=5)
+    np.testing.assert_allclose(scores, reference)
+    auc = cross_val_score(Logit(), X, y, cv=3, scoring="roc_auc")
+    assert np.all(auc > 0.9)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        Logit().predict(X)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        Logit().params  # noqa: B018
+
+
+def test_validation_errors_name_the_problem():
+    X, y = binary_data(n=50, p=3, seed=9)
+    frame = pd.DataFrame(X, columns=["age", "income", "score"])
+    bad = frame.copy()
+    bad.loc[7, "income"] = np.nan
+    with pytest.raises(ValueError, match="income.*first at row 7"):
+        Logit().fit(bad, y)
+    with pytest.raises(ValueError, match="y has 49 rows but X has 50"):
+        Logit().fit(frame, y[:-1])
+    with pytest.raises(ValueError, match="'score'.*constant"):
+        Logit().fit(frame.assign(score=1.0), y)
+    with pytest.raises(ValueError, match="'age' and 'score' are identical"):
+        Logit().fit(frame.assign(score=frame["age"]), y)
+    with pytest.raises(ValueError, match="3 rows are too few for 4 parameters"):
+        Logit().fit(frame.iloc[:3], np.array([0.0, 1.0, 0.0]))
+    with pytest.raises(ValueError, match="binary model needs exactly 2 classes; got 3"):
+        Logit().fit(frame, np.arange(50) % 3)
+    with pytest.raises(ValueError, match="solver must be one of"):
+        Logit(solver="lbfgs").fit(frame, y)
+    with pytest.raises(ValueError, match="X has 2 columns but the model was fitted on 3"):
+        Logit().fit(frame, y).predict(X[:, :2])
+
+
+def test_collinear_columns_are_reported():
+    X, y = binary_data(n=200, p=2, seed=10)
+    X = np.column_stack([X, X[:, 0] + X[:, 1]])
+    with pytest.raises(ValueError, match="collinear"):
+        Logit().fit(X, y)
+
+
+# ----------------------------------------------------------------------------- separation
+
+
+def test_complete_separation_by_one_column_names_it():
+    rng = np.random.default_rng(11)
+    frame = pd.DataFrame({"noise": rng.normal(size=80), "dose": rng.normal(size=80)})
+    y = (frame["dose"] > 0.1).astype(float)
+    with pytest.raises(PerfectSeparationError, match="complete separation: column 'dose'") as info:
+        Logit().fit(frame, y)
+    assert info.value.kind == "complete" and info.value.columns == ["dose"]
+    assert info.value.rows.size == 80
+    big = np.random.default_rng(11).normal(size=(60_000, 2))  # the large-n path (subsample warm start)
+    with pytest.raises(PerfectSeparationError, match="column 'x2'"):
+        Logit().fit(big, (big[:, 1] > 0.3).astype(float))
+
+
+def test_quasi_complete_separation_by_a_dummy():
+    rng = np.random.default_rng(12)
+    n = 200
+    frame = pd.DataFrame({"x": rng.normal(size=n), "treated": (rng.random(n) < 0.3).astype(float)})
+    y = (rng.random(n) < 1 / (1 + np.exp(-frame["x"]))).astype(float)
+    y[frame["treated"] == 1] = 1.0  # every treated row has y = 1; untreated rows have both classes
+    with pytest.raises(PerfectSeparationError, match="quasi-complete separation: column 'treated'") as info:
+        Logit().fit(frame, y)
+    assert info.value.columns == ["treated"]
+    np.testing.assert_array_equal(info.value.rows, np.flatnonzero(frame["treated"] == 1))
+
+
+def test_separation_by_a_combination_of_columns_is_found_by_linear_programming():
+    rng = np.random.default_rng(13)
+    frame = pd.DataFrame({"a": rng.normal(size=120), "b": rng.normal(size=120), "c": rng.normal(size=120)})
+    y = (frame["a"] + frame["b"] > 0).astype(float)  # neither column alone separates
+    with pytest.raises(PerfectSeparationError, match="complete separation by the columns 'a', 'b'") as info:
+        Logit().fit(frame, y)
+    assert info.value.kind == "complete"
+    # quasi-complete: the same, plus rows on the boundary with both outcomes
+    tie = pd.DataFrame({"a": [0.5, 0.5, -0.5, -0.5], "b": [-0.5, -0.5, 0.5, 0.5], "c": [0.1, -0.2, 0.3, 0.0]})
+    frame2 = pd.concat([frame, tie], ignore_index=True)
+    y2 = np.r_[y.to_numpy(), [0.0, 1.0, 1.0, 0.0]]
+    found = find_separation(frame2, np.where(y2 > 0, 5.0, 2.0))  # any two labels
+    assert found.kind == "quasi-complete" and found.columns == ["a", "b"]
+    assert found.rows.size == 120
+
+
+def test_a_large_linear_predictor_without_separation_is_fitted(monkeypatch):
+    import chainrule.stats.logit as logit_module
+
+    rng = np.random.default_rng(14)
+    x = np.r_[rng.normal(size=400), [7.0, 8.0, -7.5]]  # three far-out rows, |x'b| > 30 at the answer
+    y = (rng.random(x.size) < 1 / (1 + np.exp(-5 * x))).astype(float)
+    checks = []
+    real = logit_module.find_separation
+    monkeypatch.setattr(logit_module, "find_separation", lambda *a, **k: checks.append(1) or real(*a, **k))
+    model = Logit().fit(x, y)
+    assert checks == [1]  # the symptom triggered the check once; it found overlap and the fit went on
+    reference = sm.Logit(y, sm.add_constant(x)).fit(disp=0, tol=1e-12)
+    assert_matches_statsmodels(model, reference, ("params", "bse", "pvalues", "llf"))
+    assert np.max(np.abs(model.decision_function(x))) > 30
+
+
+def test_gradient_solver_reports_separation_too():
+    x = np.r_[np.linspace(-2, -0.1, 20), np.linspace(0.1, 2, 20)]
+    y = (x > 0).astype(float)
+    with pytest.raises(PerfectSeparationError, match="'x1'"):
+        Logit(solver="gd", max_iter=200).fit(x, y)
+
+
+# ----------------------------------------------------------------------------- MNLogit
+
+
+@pytest.mark.parametrize("K, fit_intercept", [(3, True), (4, True), (3, False)])
+def test_mnlogit_matches_statsmodels(K, fit_intercept):
+    X, y = multiclass_data(K=K, seed=K)
+    model = MNLogit(fit_intercept=fit_intercept).fit(X, y)
+    exog = sm.add_constant(X) if fit_intercept else X
+    reference = sm.MNLogit(y, exog).fit(disp=0, method="newton", tol=1e-12, maxiter=100)
+    for name in ("params", "bse", "tvalues", "pvalues", "llf", "aic", "bic"):
+        np.testing.assert_allclose(np.asarray(getattr(model, name)), np.asarray(getattr(reference, name)),
+                                   rtol=RTOL, err_msg=name)
+    np.testing.assert_allclose(model.cov_params(), reference.cov_params(), rtol=1e-8, atol=1e-14)
+    if fit_intercept:  # statsmodels' null model always has a constant; so does ours
+        for name in ("llnull", "llr", "prsquared", "llr_pvalue"):
+            rtol = 1e-6 if name == "llr_pvalue" else RTOL  # see assert_matches_statsmodels
+            np.testing.assert_allclose(getattr(model, name), getattr(reference, name), rtol=rtol, err_msg=name)
+    np.testing.assert_allclose(model.predict_proba(X), reference.predict(exog), rtol=1e-8)
+    assert model.df_model == reference.df_model and model.df_resid == reference.df_resid
+
+
+def test_mnlogit_matches_sklearn_multinomial_and_keeps_names():
+    X, y = multiclass_data(K=3, seed=20)
+    labels = np.array([10.0, 20.0, 30.0])[y.astype(int)]
+    frame = pd.DataFrame(X, columns=["price", "distance", "rating"])
+    model = MNLogit().fit(frame, pd.Series(labels, name="choice"))
+    reference = unpenalized().fit(X, labels)
+    np.testing.assert_allclose(model.predict_proba(frame), reference.predict_proba(X), atol=1e-6)
+    np.testing.assert_array_equal(model.predict(frame), reference.predict(X))
+    # softmax coefficients are identified up to a shift: compare differences with the reference class
+    np.testing.assert_allclose(model.coef_, reference.coef_[1:] - reference.coef_[0], atol=1e-5)
+    text = model.summary().as_text()
+    for name in ["choice=20: price", "choice=30: rating", "Reference class", "MNLogit"]:
+        assert name in text
+    assert model.conf_int().shape == (4, 2, 2)
+    assert cross_val_score(MNLogit(), frame, labels, cv=3).mean() > 0.4
+    assert clone(MNLogit(tol=1e-9)).tol == 1e-9
+
+
+def test_mnlogit_with_two_classes_is_logit():
+    X, y = binary_data(seed=21)
+    np.testing.assert_allclose(MNLogit().fit(X, y).params[:, 0], Logit().fit(X, y).params, rtol=1e-10)
+
+
+def test_mnlogit_validation():
+    X, y = multiclass_data(n=60)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        MNLogit().fit(X, np.zeros(60))
+    with pytest.raises(ValueError, match="rows are too few"):
+        MNLogit().fit(X[:7], np.arange(7) % 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        MNLogit().fit(X, y)
+
+
+def test_benchmark_script_runs_and_implementations_agree(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_logit.py"
+    spec = importlib.util.spec_from_file_location("bench_logit", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = bench.main(["--n", "3000", "--p", "4", "--repeats", "1", "--only", "statsmodels,scikit-learn", "--json", str(tmp_path / "logit.json")])
+    assert out["results"]["chainrule"]["ratio_to_chainrule"] == 1.0
+    for name, row in out["results"].items():
+        assert row["max_abs_param_diff"] < 1e-5, name
+    assert set(out["results"]) == {"chainrule", "statsmodels", "scikit-learn"}
+    assert (tmp_path / "logit.json").exists()
