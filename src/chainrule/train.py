@@ -635,13 +635,13 @@ class _Metric:
         return copy
 
     def reset(self) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define reset")  # abstract
 
     def update(self, outputs: Tensor, target: Tensor) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define update")  # abstract
 
     def compute(self) -> float:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define compute")  # abstract
 
 
 class _Accuracy(_Metric):

@@ -418,7 +418,48 @@ def _bfgs_update(B, s, d):
 # ----------------------------------------------------------------------------- Logit
 
 
-class Logit(Estimator):
+class _LikelihoodResults:
+    """The results every maximum-likelihood model reports, from ``llf_``, ``llnull_``,
+    ``nobs``, ``df_model`` and ``_n_params`` (the number of estimated parameters k):
+
+        llr = 2 (llf - llnull), its p-value from chi^2(df_model)
+        McFadden pseudo R^2 = 1 - llf / llnull
+        aic = -2 llf + 2 k,   bic = -2 llf + log(n) k
+    """
+
+    @property
+    def llf(self):
+        self._check_fitted()
+        return self.llf_
+
+    @property
+    def llnull(self):
+        self._check_fitted()
+        return self.llnull_
+
+    @property
+    def llr(self):
+        return 2.0 * (self.llf - self.llnull)
+
+    @property
+    def llr_pvalue(self):
+        return float(_distributions.chi2.sf(self.llr, self.df_model))
+
+    @property
+    def prsquared(self):
+        """McFadden's pseudo R^2 = 1 - llf / llnull."""
+        return 1.0 - self.llf / self.llnull
+
+    @property
+    def aic(self):
+        return -2.0 * self.llf + 2.0 * self._n_params
+
+    @property
+    def bic(self):
+        return -2.0 * self.llf + math.log(self.nobs) * self._n_params
+
+
+class Logit(_LikelihoodResults, Estimator):
     r"""Binary logistic regression by maximum likelihood, with statsmodels-style inference.
 
     The model, the log-likelihood, score and Hessian, the Newton iteration with step halving,
@@ -645,35 +686,8 @@ class Logit(Estimator):
         return wald(self.params, self.bse, alpha=self.alpha if alpha is None else alpha)["conf_int"]
 
     @property
-    def llf(self):
-        self._check_fitted()
-        return self.llf_
-
-    @property
-    def llnull(self):
-        self._check_fitted()
-        return self.llnull_
-
-    @property
-    def llr(self):
-        return 2.0 * (self.llf - self.llnull)
-
-    @property
-    def llr_pvalue(self):
-        return float(_distributions.chi2.sf(self.llr, self.df_model))
-
-    @property
-    def prsquared(self):
-        """McFadden's pseudo R² = 1 − ℓ(β̂)/ℓ_0."""
-        return 1.0 - self.llf / self.llnull
-
-    @property
-    def aic(self):
-        return -2.0 * self.llf + 2.0 * self._design_shape[1]
-
-    @property
-    def bic(self):
-        return -2.0 * self.llf + math.log(self.nobs) * self._design_shape[1]
+    def _n_params(self) -> int:
+        return self._design_shape[1]
 
     def summary(self, alpha=None):
         """A statsmodels-style table (``print`` it, or ``.as_html()``)."""
@@ -743,7 +757,7 @@ class MarginalEffects:
 # ----------------------------------------------------------------------------- MNLogit
 
 
-class MNLogit(Estimator):
+class MNLogit(_LikelihoodResults, Estimator):
     r"""Multinomial (softmax) logistic regression by maximum likelihood, the first class the reference.
 
     Model, log-likelihood, score and Hessian blocks are stated in the module docstring;
@@ -898,36 +912,9 @@ class MNLogit(Estimator):
         return n - k * (K - 1)
 
     @property
-    def llf(self):
-        self._check_fitted()
-        return self.llf_
-
-    @property
-    def llnull(self):
-        self._check_fitted()
-        return self.llnull_
-
-    @property
-    def llr(self):
-        return 2.0 * (self.llf - self.llnull)
-
-    @property
-    def llr_pvalue(self):
-        return float(_distributions.chi2.sf(self.llr, self.df_model))
-
-    @property
-    def prsquared(self):
-        return 1.0 - self.llf / self.llnull
-
-    @property
-    def aic(self):
+    def _n_params(self) -> int:
         _, k, K = self._shape
-        return -2.0 * self.llf + 2.0 * k * (K - 1)
-
-    @property
-    def bic(self):
-        n, k, K = self._shape
-        return -2.0 * self.llf + math.log(n) * k * (K - 1)
+        return k * (K - 1)
 
     def summary(self, alpha=None):
         """One block of rows per non-reference class ("y=<class>: <column>")."""
