@@ -116,8 +116,8 @@ class _LinearRegressor(Estimator):
         table.update({name: float(b) for name, b in zip(self.feature_names_, self.coef_)})
         return table
 
-    def fit(self, X, y):  # pragma: no cover - abstract: each regressor defines fit
-        raise NotImplementedError(f"{type(self).__name__} must define fit")
+    def fit(self, X, y):  # pragma: no cover - each regressor defines its own
+        raise NotImplementedError(f"{type(self).__name__} must define fit")  # abstract
 
 
 def _is_frame(X) -> bool:
