@@ -81,9 +81,8 @@ from __future__ import annotations
 import copy
 import math
 import numbers
-import os
 
-from .. import autograd, backend
+from .. import _compiled, autograd, backend
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "compiled_kernels"]
@@ -514,7 +513,6 @@ class _OwnChunk:
 
 # ---------------------------------------------------------------------- compiled kernels
 
-_kernels = None  # the module chainrule.optim._kernels once imported; False when numba is missing
 
 #: Updates over fewer elements than this run as plain array operations. Starting numba
 #: costs about 1 s per process (0.4 s import, 0.6 s to set up its code generator at the
@@ -532,10 +530,7 @@ def compiled_kernels(*arrays):
     host array of one dtype. numba is imported on the first such call only, so programs
     that never step a large model never pay for it.
     """
-    global _kernels
-    if _kernels is False or arrays[0].size < COMPILED_MIN_SIZE:
-        return None
-    if os.environ.get("CHAINRULE_NO_NUMBA", "0") not in ("", "0"):
+    if arrays[0].size < COMPILED_MIN_SIZE or _compiled.disabled():
         return None
     dtype = arrays[0].dtype
     for array in arrays:
@@ -544,13 +539,7 @@ def compiled_kernels(*arrays):
         flags = array.flags
         if not (flags.c_contiguous and flags.writeable):
             return None
-    if _kernels is None:
-        try:
-            from . import _kernels as module  # noqa: PLC0415 - numba is optional and slow to import
-        except ImportError:
-            module = False
-        _kernels = module
-    return _kernels or None
+    return _compiled.kernels("chainrule.optim._kernels")
 
 
 def l2_direction(param, grad, weight_decay, out):

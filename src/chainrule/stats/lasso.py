@@ -67,12 +67,12 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 import warnings
 from collections import namedtuple
 
 from scipy import linalg as _linalg
 
+from .. import _compiled as _compiled_kernels
 from .. import backend
 from .ridge import _centered_gram, _LinearRegressor, _splits
 
@@ -90,21 +90,9 @@ class ConvergenceWarning(UserWarning):
 
 
 # --------------------------------------------------------------------------- kernels
-_kernels = None
-
-
 def _compiled():
     """The numba kernels module, or None (numba missing, or CHAINRULE_NO_NUMBA=1)."""
-    global _kernels
-    if os.environ.get("CHAINRULE_NO_NUMBA", "0") not in ("", "0"):
-        return None
-    if _kernels is None:
-        try:
-            from . import _cd_kernels as module
-        except ImportError:
-            module = False
-        _kernels = module
-    return _kernels or None
+    return _compiled_kernels.kernels("chainrule.stats._cd_kernels")
 
 
 def _gram_gap_numpy(c, q, w, alpha, yy):

@@ -1,0 +1,35 @@
+"""Optional compiled kernels (numba): the one place that decides whether they may run.
+
+numba is an optional dependency (the ``fast`` extra). Modules that have compiled
+kernels keep them in a separate module that imports numba at its top
+(``optim/_kernels.py``, ``stats/_cd_kernels.py``) and ask :func:`kernels` for it: they
+get the module, or None when numba is not installed or ``CHAINRULE_NO_NUMBA`` is set
+to anything but "" or "0", and then run their plain-NumPy twin of the same arithmetic.
+Each kernels module is imported once, on first use (importing numba costs ~0.4 s).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+
+_modules: dict = {}  # module name -> the module, or False when its import failed
+
+
+def disabled() -> bool:
+    """True when ``CHAINRULE_NO_NUMBA`` asks for the NumPy fallbacks."""
+    return os.environ.get("CHAINRULE_NO_NUMBA", "0") not in ("", "0")
+
+
+def kernels(module_name: str):
+    """The kernels module ``module_name`` (absolute, e.g. "chainrule.optim._kernels"),
+    or None when compiled kernels are disabled or numba is missing."""
+    if disabled():
+        return None
+    module = _modules.get(module_name)
+    if module is None:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            module = False
+        _modules[module_name] = module
+    return module or None
