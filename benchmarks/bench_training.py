@@ -25,8 +25,8 @@ draws them):
 
 * ``numpy (reference)``: the training written by hand in plain NumPy, as a competent
   person writes it (see :class:`NumpyReference` for exactly what it does);
-* ``chainrule loop``: chainrule as a user writes it: ``nn.MLP`` (fused ``nn_ops``
-  linear layers), ``nn.functional.cross_entropy`` / ``mse_loss``, ``optim.Adam`` /
+* ``chainrule loop``: chainrule as a user writes it: ``nn.MLP`` (its Linear and ReLU
+  layers run as one fused ``linear_chain`` node), ``nn.functional.cross_entropy`` / ``mse_loss``, ``optim.Adam`` /
   ``optim.SGD(momentum=0.9)`` (flat buffers), and a manual loop over a
   ``data.DataLoader``; once with the compiled (numba) optimizer kernels allowed and
   once with ``CHAINRULE_NO_NUMBA=1`` (set in ``os.environ`` around the epoch; the
@@ -752,7 +752,7 @@ def _entry_points(loss_fn) -> list:
     return [
         ("DataLoader batch (next)", crdata.DataLoader._batches),
         ("model(xb): Module.__call__", crnn.Module.__call__),
-        ("  nn.Linear.forward (x3)", crnn.Linear.forward),
+        ("  nn.Sequential.forward (one linear_chain node)", crnn.Sequential.forward),
         ("Function.apply (all forward ops)", cr.autograd.Function.apply),
         (f"F.{loss_fn.__name__}", loss_fn),
         ("opt.zero_grad()", croptimizer.Optimizer.zero_grad),

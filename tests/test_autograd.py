@@ -676,3 +676,95 @@ def test_gradcheck_rejects_float32_inputs():
 def test_gradcheck_needs_an_input_requiring_grad():
     with pytest.raises(ValueError, match="no input requires grad"):
         gradcheck(lambda t: t * 2, f64([1.0], requires_grad=False))
+
+
+# ---------------------------------------------------------------------- walk order, seeds, gradient slots
+
+def test_a_consumer_outside_the_backward_does_not_hold_it_up():
+    # h feeds two losses; backward from one must not wait for the other's node
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2
+    first = h.sum()
+    second = (h * 3).sum()
+    first.backward(retain_graph=True)  # h's node is shared: keep it for the second loss
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+    second.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [8.0, 8.0])
+
+
+def test_interleaved_branches_run_each_node_once_with_its_full_gradient():
+    # the branches are recorded interleaved, so creation order is not branch order
+    x = cr.tensor([0.5, -1.5], dtype=cr.float64, requires_grad=True)
+    a = x * 3
+    b = x.exp()
+    c = a * b
+    d = b + a
+    e = (c * d).sum()
+    e.backward()
+    xv = x.numpy()
+    av, bv = 3 * xv, np.exp(xv)
+    # e = (a b)(a + b) = a^2 b + a b^2; de/dx = (2 a b + b^2) a' + (a^2 + 2 a b) b'
+    expected = (2 * av * bv + bv**2) * 3 + (av**2 + 2 * av * bv) * bv
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-14)
+
+
+def test_backward_through_two_freed_producers_reports_the_freed_graph():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    a, b = x * 2, x * 3
+    (a + b).sum().backward()  # frees a's and b's nodes
+    with pytest.raises(RuntimeError, match="second time"):
+        (a * b).sum().backward()  # both freed producers are queued before either runs
+
+
+def test_the_implicit_seed_is_shared_and_read_only():
+    class WritesIntoItsGradient(Function):
+        op = "writes_into_grad"
+
+        def forward(self, a):
+            return a.sum()
+
+        def backward(self, grad):
+            grad *= 2  # breaks the Function contract: gradients are read-only
+            return (grad,)
+
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match="read-only"):
+        WritesIntoItsGradient.apply(x).backward()
+    y = cr.tensor([3.0], requires_grad=True)
+    (y * 2).sum().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), [2.0])
+    y.grad.data += 1  # a leaf's own gradient stays writable
+    np.testing.assert_array_equal(y.grad.numpy(), [3.0])
+
+
+class _ScaleIntoSlot(Function):
+    """y = 2 a; writes da into a's gradient slot when the engine offers it."""
+
+    op = "scale_into_slot"
+
+    def forward(self, a):
+        return 2 * a
+
+    def backward(self, grad):
+        slot = cr.autograd.claim_grad_slot(self.parents[0])
+        if slot is None:
+            return (2 * grad,)
+        np.multiply(grad, 2, out=slot)
+        return (None,)
+
+
+def test_claim_grad_slot_writes_in_place_and_later_paths_add_to_it():
+    from chainrule.nn import Parameter
+
+    p = Parameter(cr.tensor([1.0, 2.0, 3.0]))
+    slot = np.full(3, np.nan, dtype=np.float32)
+    p.grad_slot = slot
+    assert cr.autograd.claim_grad_slot(p) is None  # only during a backward pass
+    (_ScaleIntoSlot.apply(p) + p * 5).sum().backward()
+    assert p.grad.data is slot
+    np.testing.assert_array_equal(slot, [7.0, 7.0, 7.0])
+    (_ScaleIntoSlot.apply(p)).sum().backward()  # .grad is set: accumulate, do not claim
+    np.testing.assert_array_equal(p.grad.numpy(), [9.0, 9.0, 9.0])
+    plain = cr.tensor([1.0], requires_grad=True)  # no slot: the ordinary path
+    _ScaleIntoSlot.apply(plain).sum().backward()
+    np.testing.assert_array_equal(plain.grad.numpy(), [2.0])

@@ -461,3 +461,18 @@ def test_penalties_accept_a_module():
         F.l2_penalty([])
     with pytest.raises(TypeError, match=r"l1_penalty: params\[0\] must be floating point"):
         F.l1_penalty([cr.tensor([1, 2])])
+
+
+@pytest.mark.parametrize("dtype", [cr.float32, cr.float64])
+def test_mse_loss_of_empty_input_and_float32_against_float64(dtype):
+    empty = F.mse_loss(cr.zeros(0, dtype=dtype), cr.zeros(0, dtype=dtype))
+    assert np.isnan(empty.item()) and empty.dtype == dtype
+    assert F.mse_loss(cr.zeros(0, dtype=dtype), cr.zeros(0, dtype=dtype), reduction="sum").item() == 0
+    x, y = values((7, 2), 31), values((7, 2), 32)
+    predictions = cr.tensor(x, dtype=dtype, requires_grad=True)
+    loss = F.mse_loss(predictions, cr.tensor(y, dtype=dtype))
+    assert loss.dtype == dtype
+    (3 * loss).backward()
+    tolerance = 1e-6 if dtype == cr.float32 else 1e-14
+    np.testing.assert_allclose(loss.item(), np.mean((x - y) ** 2), rtol=tolerance)
+    np.testing.assert_allclose(predictions.grad.numpy(), 3 * 2 * (x - y) / x.size, rtol=tolerance)

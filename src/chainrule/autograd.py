@@ -21,6 +21,8 @@ How it works (DESIGN.md, "How data flows"):
 from __future__ import annotations
 
 import functools
+import heapq
+import itertools
 from contextlib import contextmanager
 
 from . import backend
@@ -29,10 +31,17 @@ from .tensor import Tensor, _wrap, tensor as _to_tensor
 __all__ = [
     "Function", "backward", "no_grad", "enable_grad", "set_grad_enabled",
     "is_grad_enabled", "gradcheck", "detect_anomaly", "AnomalyError", "unbroadcast",
+    "claim_grad_slot",
 ]
 
 _grad_enabled = True
 _anomaly_enabled = False
+_backward_depth = 0  # how many backward passes are running (a node's backward may call one)
+# Every recorded node gets the next (decreasing) number: a node's number is smaller than
+# those of all nodes recorded after it, in particular of every consumer of its output.
+_creation_order = itertools.count(0, -1)
+_seeds: dict = {}  # (shape, dtype) -> a read-only array of ones: the implicit seed gradient
+_new_tensor = Tensor.__new__
 
 
 # --------------------------------------------------------------------------- grad mode
@@ -129,7 +138,9 @@ class Function:
       broadcast shape of the output: the engine sums it back to the input's shape.
       Return fresh arrays, ``grad`` itself or views of it, never arrays saved on
       ``self`` (the engine may hand a fresh array to a leaf's ``.grad`` without a copy)
-      and never one fresh array for two inputs.
+      and never one fresh array for two inputs. A node may also deliver a leaf's
+      gradient itself: write it into the array :func:`claim_grad_slot` gives and return
+      None for that input.
 
     Inputs that are not Tensors must be converted by the caller (:func:`as_tensor`);
     Python scalars that are parameters of an op (the exponent of ``x ** 2``, the slope
@@ -141,6 +152,7 @@ class Function:
     needs_input_grad: tuple = ()
     versions: tuple = ()  # each input's in-place version when the op ran
     freed = False
+    order = 0  # set when recorded: decreasing in creation order (see _walk)
     retained = None  # weak reference to an output that asked to keep its .grad
 
     def forward(self, *arrays, **params):
@@ -150,25 +162,55 @@ class Function:
         raise NotImplementedError(f"{type(self).__name__} must define backward")  # abstract
 
     def release(self):
-        """Drop the arrays saved for backward (after a backward without retain_graph)."""
-        self.__dict__.clear()
-        self.freed = True
+        """Drop the arrays saved for backward (after a backward without retain_graph);
+        keep only the creation order, by which a later backward still sorts the node
+        before it reports that the node was freed."""
+        self.__dict__ = {"order": self.order, "freed": True}
 
     @classmethod
     def apply(cls, *inputs: Tensor, **params) -> Tensor:
-        """Run the op on tensors and record it when a gradient will be needed."""
+        """Run the op on tensors and record it when a gradient will be needed.
+
+        The hot path of every forward op: one, two and three inputs (nearly every op)
+        are spelled out, which is several times cheaper than building the tuples with
+        comprehensions.
+        """
         fn = cls()
-        out = fn.forward(*[t.data for t in inputs], **params)
-        if _grad_enabled:
-            needs = tuple([t.requires_grad for t in inputs])
-            if True in needs and out.dtype.kind == "f":
-                fn.parents = inputs
-                fn.needs_input_grad = needs
-                fn.versions = tuple([t._version for t in inputs])
-                result = _wrap(out, True, fn)
-            else:  # integer/bool results (argmax, casts) carry no gradient
-                result = _wrap(out)
-        else:
+        count = len(inputs)
+        if count == 1:
+            a = inputs[0]
+            out = fn.forward(a.data, **params)
+            needs = (a.requires_grad,)
+        elif count == 2:
+            a, b = inputs
+            out = fn.forward(a.data, b.data, **params)
+            needs = (a.requires_grad, b.requires_grad)
+        elif count == 3:
+            a, b, c = inputs
+            out = fn.forward(a.data, b.data, c.data, **params)
+            needs = (a.requires_grad, b.requires_grad, c.requires_grad)
+        else:  # one pass over the inputs (cheaper than three comprehensions)
+            arrays, flags, stamps = [], [], []
+            for t in inputs:
+                arrays.append(t.data)
+                flags.append(t.requires_grad)
+                stamps.append(t._version)
+            out = fn.forward(*arrays, **params)
+            needs = tuple(flags)
+        if _grad_enabled and True in needs and out.dtype.kind == "f":
+            fn.parents = inputs
+            fn.needs_input_grad = needs
+            fn.order = next(_creation_order)
+            if count == 1:
+                fn.versions = (a._version,)
+            elif count == 2:
+                fn.versions = (a._version, b._version)
+            elif count == 3:
+                fn.versions = (a._version, b._version, c._version)
+            else:
+                fn.versions = tuple(stamps)
+            result = _wrap(out, True, fn)
+        else:  # grad mode off, no input requires grad, or an integer/bool result (argmax, casts)
             result = _wrap(out)
         if _anomaly_enabled:
             _check_forward(fn, result.data, inputs)
@@ -188,9 +230,10 @@ def backward(output: Tensor, gradient=None, retain_graph: bool = False) -> None:
     is required otherwise. Without ``retain_graph`` the graph's saved arrays are freed,
     and a second backward through it raises an error.
 
-    Nodes are visited in reverse topological order by counting, for every node, how
-    many recorded consumers its output has (Kahn's algorithm): a node runs once all of
-    them have passed their gradient on, so each node runs once, with its full gradient.
+    Nodes are visited in reverse topological order, newest first (every node was
+    recorded after the nodes it consumes; see :func:`_walk`): a node runs once all of its
+    recorded consumers that lead to the output have passed their gradient on, so each
+    node runs once, with its full gradient.
     """
     if not output.requires_grad:
         raise RuntimeError(
@@ -202,15 +245,48 @@ def backward(output: Tensor, gradient=None, retain_graph: bool = False) -> None:
     if root is None:
         _store_leaf_grads({output: [seed, False]})
         return
-    waiting = _consumer_counts(root)
-    pending = {root: seed}
+    global _backward_depth
     leaf_grads: dict = {}
-    ready = [root]
-    while ready:
-        node = ready.pop()
-        grad = pending.pop(node, None)
-        input_grads = _node_backward(node, grad) if grad is not None else ()
+    _backward_depth += 1
+    try:
+        _walk(root, seed, leaf_grads, retain_graph)
+    finally:
+        _backward_depth -= 1
+    _store_leaf_grads(leaf_grads)
+
+
+def _walk(root: Function, seed, leaf_grads: dict, retain_graph: bool) -> None:
+    """Run every node reachable from ``root`` once, newest first (see :func:`backward`).
+
+    ``pending`` holds each queued node's gradient so far (None while none has arrived);
+    ``queue`` is a heap of the queued nodes by creation order. Taking the newest queued
+    node each time is a reverse topological order: every consumer of a node was recorded
+    after it, and any consumer still to run would be queued itself, or sit downstream of a
+    queued node, newer than this one. So a node runs once, with its full gradient, and no
+    pass over the graph is needed beforehand to count consumers.
+
+    The hot loop of every training step, so the checks of :func:`_node_backward` that
+    pass in the common case (not freed, inputs unmodified, no retained output, no
+    anomaly mode) are inlined here; any failure goes to ``_node_backward`` for its error.
+    """
+    pending = {root: seed}
+    queue = [(root.order, root)]
+    pop, push = heapq.heappop, heapq.heappush
+    while queue:
+        node = pop(queue)[1]
+        grad = pending.pop(node)
         parents, needs = node.parents, node.needs_input_grad
+        if grad is None:
+            input_grads = ()
+        elif node.freed or node.retained is not None or _anomaly_enabled:
+            input_grads = _node_backward(node, grad)
+        else:
+            for parent, version in zip(parents, node.versions):
+                if parent._version != version:  # modified in place: _node_backward raises
+                    input_grads = _node_backward(node, grad)
+                    break
+            else:
+                input_grads = node.backward(grad)
         if not retain_graph:
             node.release()
         for position, needed in enumerate(needs):
@@ -220,24 +296,31 @@ def backward(output: Tensor, gradient=None, retain_graph: bool = False) -> None:
             input_grad = input_grads[position] if input_grads else None
             producer = parent.grad_fn
             if input_grad is not None:
-                fresh = input_grad is not grad and input_grad.base is None
                 data = parent.data
+                fresh = input_grad is not grad and input_grad.base is None
                 if input_grad.shape != data.shape:
                     input_grad = unbroadcast(input_grad, data.shape)
                     fresh = True
                 if input_grad.dtype != data.dtype:
                     input_grad = input_grad.astype(data.dtype)
                     fresh = True
-                if producer is not None:
-                    previous = pending.get(producer)
+                if producer is None:
+                    entry = leaf_grads.get(parent)
+                    if entry is None:
+                        leaf_grads[parent] = [input_grad, fresh]
+                    else:  # a second path into this leaf: sum (a new array)
+                        entry[0] = entry[0] + input_grad
+                        entry[1] = True
+                    continue
+            elif producer is None:
+                continue
+            if producer in pending:
+                if input_grad is not None:
+                    previous = pending[producer]
                     pending[producer] = input_grad if previous is None else previous + input_grad
-                else:
-                    _accumulate_leaf(leaf_grads, parent, input_grad, fresh)
-            if producer is not None:
-                waiting[producer] -= 1
-                if waiting[producer] == 0:
-                    ready.append(producer)
-    _store_leaf_grads(leaf_grads)
+            else:  # first edge into this node: queue it (with no gradient yet if this one is None)
+                pending[producer] = input_grad
+                push(queue, (producer.order, producer))
 
 
 def _node_backward(node: Function, grad):
@@ -288,7 +371,14 @@ def _seed_gradient(output: Tensor, gradient):
                 f"element; this output has shape {tuple(data.shape)}. Pass "
                 f"gradient=<tensor of that shape>, or reduce the output (e.g. .sum())."
             )
-        return backend.namespace_of(data).ones(data.shape, data.dtype)
+        key = (data.shape, data.dtype)
+        seed = _seeds.get(key) if data.__class__ is backend.host.ndarray else None
+        if seed is None:
+            seed = backend.namespace_of(data).ones(data.shape, data.dtype)
+            if data.__class__ is backend.host.ndarray:
+                seed.flags.writeable = False  # shared by every backward: nodes only read grads
+                _seeds[key] = seed
+        return seed
     seed = gradient.data if isinstance(gradient, Tensor) else _to_tensor(gradient).data
     if tuple(seed.shape) != tuple(data.shape):
         raise RuntimeError(
@@ -303,34 +393,29 @@ def _seed_gradient(output: Tensor, gradient):
     return seed.astype(data.dtype, copy=False)
 
 
-def _consumer_counts(root: Function) -> dict:
-    """For every node reachable from ``root``, how many edges lead into it from
-    recorded consumers (root itself: 0)."""
-    counts = {root: 0}
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        for parent, needed in zip(node.parents, node.needs_input_grad):
-            if not needed:
-                continue
-            producer = parent.grad_fn
-            if producer is None:
-                continue
-            if producer in counts:
-                counts[producer] += 1
-            else:
-                counts[producer] = 1
-                stack.append(producer)
-    return counts
+def claim_grad_slot(leaf: Tensor):
+    """The array into which a node's backward may write ``leaf``'s gradient itself, or None.
 
-
-def _accumulate_leaf(grads: dict, leaf: Tensor, grad, fresh: bool) -> None:
-    entry = grads.get(leaf)
-    if entry is None:
-        grads[leaf] = [grad, fresh]
-    else:
-        entry[0] = entry[0] + grad
-        entry[1] = True
+    During :func:`backward`, a leaf whose ``.grad`` is None and that has a ``grad_slot``
+    (a view into an optimizer's flat gradient buffer, see :mod:`chainrule.optim.optimizer`)
+    would end up with ``.grad`` wrapping that slot anyway. Claiming makes it so at once:
+    ``leaf.grad`` becomes the slot, the caller writes the gradient there (e.g.
+    ``matmul(..., out=slot)``) and returns None for that input, and the engine has
+    nothing left to copy or store. Any later gradient for the same leaf in the same pass
+    finds ``.grad`` set, gets None here, and is added to it as usual. Outside a backward
+    pass, in anomaly mode (whose checks see returned gradients only) and for every other
+    tensor, the answer is None.
+    """
+    if _backward_depth and leaf.grad is None and not _anomaly_enabled:
+        slot = getattr(leaf, "grad_slot", None)
+        if slot is not None and leaf.grad_fn is None:
+            data = leaf.data
+            if slot.shape == data.shape and slot.__class__ is data.__class__ and slot.dtype == data.dtype:
+                grad = _new_tensor(Tensor)  # what _wrap(slot) makes, without the call
+                grad.data, grad.grad, grad.requires_grad, grad.grad_fn, grad._version = slot, None, False, None, 0
+                leaf.grad = grad
+                return slot
+    return None
 
 
 def _store_leaf_grads(grads: dict) -> None:

@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
+_HOST_ARRAY = backend.host.ndarray
 
 # ---------------------------------------------------------------------- activations
 # (thin aliases of the engine's ops, so F.relu etc. exist as in torch.nn.functional)
@@ -533,6 +534,11 @@ def _broadcast_weight(weight, like: Tensor, name: str, op: str):
 
 
 def _pointwise(cls, x, target, reduction, op: str, **params) -> Tensor:
+    if x.__class__ is Tensor and target.__class__ is Tensor and reduction in _REDUCTIONS:
+        a, b = x.data, target.data  # the common case, checked in one go; errors below
+        same = a.shape == b.shape and a.dtype == b.dtype and a.__class__ is b.__class__ is _HOST_ARRAY
+        if same and a.dtype.kind == "f":
+            return cls.apply(x, target, reduction=reduction, **params)
     x = _tensor(x, op, "input")
     target = _tensor(target, op, "target")
     _require_float(x, op, "input")

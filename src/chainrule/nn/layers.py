@@ -20,9 +20,15 @@ __all__ = [
     "Softmax", "LogSoftmax", "Dropout", "BatchNorm1d", "MLP", "PolynomialFeatures",
 ]
 
+_HOST_ARRAY = backend.host.ndarray
+
 
 class Linear(Module):
     """Affine map y = x W^T + b (one fused graph node; see :func:`functional.linear`).
+
+    Inside a :class:`~chainrule.nn.Sequential` (and so an :class:`MLP`), consecutive
+    Linear layers and the ReLUs after them run as ONE graph node (``linear_chain``),
+    with the same values and gradients.
 
     Args:
         in_features: size of each input sample (the last dimension of x).
@@ -71,15 +77,36 @@ class Linear(Module):
             bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
             init.uniform_(self.bias, -bound, bound)
 
+    def _fuse_run(self, modules: tuple, start: int):
+        """A step that runs ``modules[start:stop]`` as one ``linear_chain`` node, and
+        ``stop``; or None. The run is the longest sequence of plain ``nn.Linear`` layers,
+        each optionally followed by a plain ``nn.ReLU``, whose sizes match (a mismatch
+        ends the run, so the unfused layer reports it). A lone Linear is not worth it."""
+        stop, linears, relus = start, [], []
+        while stop < len(modules) and modules[stop].__class__ is Linear:
+            layer = modules[stop]
+            if linears and layer.in_features != linears[-1].out_features:
+                break
+            relu = stop + 1 < len(modules) and modules[stop + 1].__class__ is ReLU
+            linears.append(layer)
+            relus.append(relu)
+            stop += 2 if relu else 1
+        if len(linears) < 2 and not any(relus):
+            return None
+        return _LinearChainStep(modules[start:stop], linears, tuple(relus)), stop
+
     def forward(self, x: Tensor) -> Tensor:
-        weight, bias = self.weight, self.bias
-        if not isinstance(x, Tensor):
+        parameters = self._parameters  # a plain attribute: skips Module.__getattr__
+        weight, bias = parameters["weight"], parameters["bias"]
+        if x.__class__ is not Tensor and not isinstance(x, Tensor):
             raise TypeError(f"Linear: expected a Tensor input; got {type(x).__name__} (wrap it with chainrule.tensor)")
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
+        data = x.data
+        shape = data.shape
+        if not shape or shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear: expected input with last dimension {self.in_features} (in_features); got shape {tuple(x.shape)}"
             )
-        if x.data.dtype != weight.data.dtype:
+        if data.dtype != weight.data.dtype:
             raise TypeError(
                 f"Linear: input has dtype {x.dtype} but the weights have dtype {weight.dtype}; "
                 f"convert the input (x.float() / x.double()) or the model (model.to(dtype))"
@@ -90,6 +117,65 @@ class Linear(Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class _LinearChainStep:
+    """What :class:`~chainrule.nn.Sequential` runs for a run of Linear [ReLU] modules: the
+    whole run as one ``linear_chain`` node (:class:`chainrule.ops.nn_ops.LinearChain`).
+
+    Every call checks what each Linear would check (a Tensor input whose last dimension
+    is in_features and whose dtype is the weights'), that the parameters still have the
+    layers' shapes, dtype and the host device, and that no module of the run has an
+    instance-level ``forward`` (as diagnostics install to observe layers). If anything
+    differs, the modules run one by one instead, with their own errors and behaviour.
+    """
+
+    __slots__ = ("modules", "layers", "in_features", "relu_modules")
+
+    def __init__(self, modules: tuple, linears: list, relus: tuple):
+        self.modules = modules
+        self.relu_modules = tuple(module for module in modules if module.__class__ is ReLU)
+        # per layer: its module, its parameter registry, the weight's and bias's shapes, relu
+        self.layers = tuple(
+            (layer, layer._parameters, (layer.out_features, layer.in_features), (layer.out_features,), relu)
+            for layer, relu in zip(linears, relus)
+        )
+        self.in_features = linears[0].in_features
+
+    def __call__(self, x):
+        if x.__class__ is not Tensor and not isinstance(x, Tensor):
+            return self.unfused(x)
+        data = x.data
+        shape = data.shape
+        if not shape or shape[-1] != self.in_features or data.__class__ is not _HOST_ARRAY:
+            return self.unfused(x)
+        dtype = data.dtype
+        inputs, layout = [x], []
+        for layer, parameters, weight_shape, bias_shape, relu in self.layers:
+            weight, bias = parameters["weight"], parameters["bias"]
+            array = weight.data
+            if (
+                array.__class__ is not _HOST_ARRAY or array.shape != weight_shape or array.dtype != dtype
+                or "forward" in layer.__dict__
+            ):
+                return self.unfused(x)
+            inputs.append(weight)
+            if bias is not None:
+                array = bias.data
+                if array.__class__ is not _HOST_ARRAY or array.shape != bias_shape or array.dtype != dtype:
+                    return self.unfused(x)
+                inputs.append(bias)
+            layout.append((bias is not None, relu))
+        for module in self.relu_modules:
+            if "forward" in module.__dict__:
+                return self.unfused(x)
+        return nn_ops.LinearChain.apply(*inputs, layout=tuple(layout))
+
+    def unfused(self, x):
+        """The modules one after another, each through its own ``__call__``."""
+        for module in self.modules:
+            x = module(x)
+        return x
 
 
 class Identity(Module):
@@ -352,9 +438,8 @@ class MLP(Module):
         self.layers = Sequential(*layers)
 
     def forward(self, x):
-        for layer in self.layers._modules.values():
-            x = layer(x)
-        return x
+        # the Sequential's forward: its Linear and ReLU layers run as one linear_chain node
+        return self._modules["layers"].forward(x)
 
     def extra_repr(self) -> str:
         return f"sizes={self.sizes}"

@@ -111,6 +111,16 @@ class Module:
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
 
+    def _fuse_run(self, modules: tuple, start: int):
+        """``(step, stop)``: a callable that computes ``modules[start:stop]`` applied in
+        order (``modules[start]`` is this module) as fewer graph nodes, and where the run
+        ends; or None (the default: this module runs on its own).
+
+        :class:`Sequential` asks each module when it plans its forward pass; ``nn.Linear``
+        fuses itself with the Linear and ReLU modules that follow it.
+        """
+        return None
+
     # ------------------------------------------------------------------ registration
 
     def __setattr__(self, name: str, value) -> None:
@@ -465,9 +475,22 @@ class Sequential(Module):
                 self.add_module(str(index), _require_module(module, "Sequential", index))
 
     def forward(self, x):
-        for module in self._modules.values():
-            x = module(x)
+        """Each module on the output of the one before. Runs of modules that can fuse
+        (:meth:`Module._fuse_run`: consecutive ``nn.Linear`` layers with the ``nn.ReLU``
+        after each) run as one graph node each; the result is the same."""
+        for step in self._steps():
+            x = step(x)
         return x
+
+    def _steps(self) -> tuple:
+        """What forward calls: the modules, with fusable runs replaced by one step each.
+        Planned once per set of modules and kept until the modules change."""
+        modules = tuple(self._modules.values())
+        cached = self.__dict__.get("_planned_steps")
+        if cached is None or cached[0] != modules:
+            cached = (modules, _plan_steps(modules))
+            object.__setattr__(self, "_planned_steps", cached)
+        return cached[1]
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -485,6 +508,21 @@ class Sequential(Module):
         """Add ``module`` at the end; returns self."""
         self.add_module(str(len(self._modules)), _require_module(module, "Sequential.append", len(self)))
         return self
+
+
+def _plan_steps(modules: tuple) -> tuple:
+    """The steps of a Sequential's forward: each module, or the fused step of a run."""
+    steps, position = [], 0
+    while position < len(modules):
+        module = modules[position]
+        fused = module._fuse_run(modules, position) if isinstance(module, Module) else None
+        if fused is None:
+            steps.append(module)
+            position += 1
+        else:
+            step, position = fused
+            steps.append(step)
+    return tuple(steps)
 
 
 class ModuleList(Module):

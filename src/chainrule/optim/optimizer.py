@@ -22,7 +22,8 @@ all of them) are copied back to back into one contiguous 1-D array, and each par
 The model holds the same Parameter objects, so it sees every update without copying. Each
 parameter that accepts an attribute ``grad_slot`` (``nn.Parameter`` does; a plain Tensor
 does not) gets a view of a flat gradient array with the same layout: backward writes a
-parameter's first gradient into its slot (``autograd._store_leaf_grads``), so after
+parameter's first gradient into its slot (a fused layer computes it there directly, see
+``autograd.claim_grad_slot``; other gradients are copied in by ``autograd._store_leaf_grads``), so after
 ``zero_grad()`` (which sets ``.grad = None``) and ``backward()`` the whole group's
 gradient is one array. State buffers are flat arrays with the same layout as well, and
 ``state[p]`` holds views into them. A step is then one update over the flat arrays, one
@@ -301,17 +302,17 @@ class Optimizer:
 
     def _step_chunk(self, group: dict, chunk, buffers: tuple) -> None:
         """Split the chunk into runs of parameters that can be updated together, and update each."""
-        has_grad = chunk.gather_grads()
         state = self.state
         previous = chunk.full_run
-        if previous is not None and all(has_grad) and _still_one_run(previous, buffers, chunk.params, state):
-            # the common case: every parameter was updated together last time and has a gradient now
-            step, _, entries = previous
-            param, grad, arrays, work = chunk.span(0, len(entries) - 1, buffers)
-            self._update(group, param, grad, arrays, step + 1, (), work)
-            for entry in entries:
-                entry["step"] = step + 1
-            chunk.full_run = (step + 1, buffers, entries)
+        if previous is not None and chunk.as_last_time(previous, buffers, state):
+            # the common case: every parameter was updated together last time, has its
+            # gradient in its slot now, and nothing else changed
+            self._update_whole(group, chunk, buffers, previous)
+            return
+        has_grad = chunk.gather_grads()
+        if previous is not None and False not in has_grad and _still_one_run(previous, buffers, chunk.params, state):
+            # as above, once gradients were copied into their slots or data re-adopted
+            self._update_whole(group, chunk, buffers, previous)
             return
         runs = []  # [first, last, (step, fresh)]
         for position, ready in enumerate(has_grad):
@@ -341,6 +342,15 @@ class Optimizer:
         whole = len(runs) == 1 and runs[0][0] == 0 and runs[0][1] == len(chunk.params) - 1
         chunk.full_run = (runs[0][2][0] + 1, buffers, [state[p] for p in chunk.params]) if whole else None
 
+    def _update_whole(self, group: dict, chunk, buffers: tuple, previous: tuple) -> None:
+        """One update of every parameter of the chunk at once, all at the same step count."""
+        step, _, entries = previous
+        param, grad, arrays, work = chunk.whole(buffers)
+        self._update(group, param, grad, arrays, step + 1, (), work)
+        for entry in entries:
+            entry["step"] = step + 1
+        chunk.full_run = (step + 1, buffers, entries)
+
 
 def _still_one_run(previous: tuple, buffers: tuple, params: list, state: dict) -> bool:
     """Whether the parameters are still as the last whole-chunk update left them: same
@@ -348,8 +358,9 @@ def _still_one_run(previous: tuple, buffers: tuple, params: list, state: dict) -
     step, previous_buffers, entries = previous
     if previous_buffers != buffers:
         return False
+    get = state.get
     for p, entry in zip(params, entries):
-        if state.get(p) is not entry or entry.get("step") != step:
+        if get(p) is not entry or entry.get("step") != step:
             return False
     return True
 
@@ -389,16 +400,15 @@ class _FlatChunk:
         """Which parameters have a gradient; puts every gradient into its slot of the flat
         gradient array and re-adopts parameters whose ``.data`` was replaced."""
         ready = []
-        for position, p in enumerate(self.params):
-            if p.data is not self.data_views[position]:
+        for position, (p, view, slot) in enumerate(zip(self.params, self.data_views, self.grad_views)):
+            if p.data is not view:
                 self._readopt(position, p)
             grad = p.grad
             if grad is None:
                 ready.append(False)
                 continue
-            slot = self.grad_views[position]
             array = grad.data
-            if array is not slot:
+            if array is not slot:  # backward wrote elsewhere (a plain Tensor, a .grad set by hand)
                 if tuple(array.shape) != tuple(slot.shape):
                     raise RuntimeError(
                         f"optimizer step: a parameter of shape {tuple(slot.shape)} has a gradient "
@@ -407,6 +417,25 @@ class _FlatChunk:
                 slot[...] = array
             ready.append(True)
         return ready
+
+    def as_last_time(self, previous: tuple, buffers: tuple, state: dict) -> bool:
+        """One pass that checks the common case of a step: every parameter still has its
+        ``.data`` view, a gradient that already is its slot (as backward leaves it), and
+        the state entry and step count of the last whole-chunk update (``previous``).
+        False sends the step to the general path, which handles every exception."""
+        step, previous_buffers, entries = previous
+        if previous_buffers != buffers:
+            return False
+        get = state.get
+        for p, view, slot, entry in zip(self.params, self.data_views, self.grad_views, entries):
+            grad = p.grad
+            if p.data is not view or grad is None or grad.data is not slot or get(p) is not entry or entry.get("step") != step:
+                return False
+        return True
+
+    def whole(self, buffers: tuple):
+        """What :meth:`span` returns for all parameters, without slicing."""
+        return self.data, self.grad, {name: self.buffers[name] for name, _ in buffers}, self._work
 
     def span(self, first: int, last: int, buffers: tuple):
         a, b = self.starts[first], self.stops[last]
@@ -485,6 +514,14 @@ class _OwnChunk:
                 )
             arrays[name] = array
         return data, grad, arrays, self._work
+
+    def as_last_time(self, previous: tuple, buffers: tuple, state: dict) -> bool:
+        """Never: a single parameter's step always takes the general path."""
+        return False
+
+    def whole(self, buffers: tuple):
+        """The one parameter's arrays (see :meth:`span`)."""
+        return self.span(0, 0, buffers)
 
     def fill(self, name: str, first: int, last: int, initial) -> None:
         data = self.params[0].data

@@ -103,7 +103,7 @@ class SGD(Optimizer):
                         use_momentum, init_buffer, nesterov)
             return
         xp = backend.namespace_of(param)
-        direction = l2_direction(param, grad, weight_decay, work(0))
+        direction = grad if group["weight_decay"] == 0 else l2_direction(param, grad, weight_decay, work(0))
         if use_momentum:
             if init_buffer:
                 buffer[...] = direction
