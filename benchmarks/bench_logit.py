@@ -26,6 +26,10 @@ load hits them alike; one untimed warm-up each):
 - PyTorch (where installed): full-batch ``torch.optim.LBFGS`` with the strong-Wolfe line
   search on the mean binary cross-entropy, float64, ``tolerance_grad=1e-10``: estimates only.
 
+``--phases`` adds where chainrule's time goes (medians over the repeats): input validation,
+the subsample warm start, one full-data pass for ℓ and the score, and one pass that also
+forms X'WX, with the number of each kind of pass one fit makes.
+
 Before timing, all implementations are checked to reach the same estimates (the largest
 coefficient difference from chainrule's is printed; the first-order ones stop at their
 gradient tolerance, so they agree to about 1e-6, the Newton ones to about 1e-12).
@@ -113,6 +117,49 @@ def available(only=None):
     return cases
 
 
+def phases(X, y, model, repeats) -> dict:
+    """Median seconds of the pieces of one chainrule fit, and how many passes of each kind it makes."""
+    from chainrule.stats import logit as logit_module
+    from chainrule.stats import _validation as validation
+
+    names = [f"x{j + 1}" for j in range(X.shape[1])]
+    design = logit_module._Design(X, True)
+    start = np.zeros(X.shape[1] + 1)
+    start[0] = np.log(y.mean() / (1 - y.mean()))
+    pieces = {
+        "validation": lambda: (validation.as_design(X), validation.as_target(y, X.shape[0]),
+                               validation.check_columns(X, names, True), validation.check_binary(y)),
+        "warm start": lambda: logit_module._warm_start(design, y, start),
+        "score pass": lambda: design.newton_pass(model.params_, y, hessian=False),
+        "X'WX pass": lambda: design.newton_pass(model.params_, y, hessian=True),
+    }
+    times = {name: [] for name in pieces}
+    for _ in range(repeats):
+        for name, fn in pieces.items():
+            begin = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - begin)
+    counts = {True: 0, False: 0}
+    real = logit_module._Design.newton_pass
+
+    def counting(self, beta, target, hessian=True):
+        if self.n == X.shape[0]:
+            counts[bool(hessian)] += 1
+        return real(self, beta, target, hessian)
+
+    logit_module._Design.newton_pass = counting
+    try:
+        Logit().fit(X, y)
+    finally:
+        logit_module._Design.newton_pass = real
+    result = {name: statistics.median(values) for name, values in times.items()}
+    result["score passes per fit"], result["X'WX passes per fit"] = counts[False], counts[True]
+    print("chainrule phases (median ms): " + ", ".join(
+        f"{name} {value * 1e3:.1f}" for name, value in result.items() if name in pieces
+    ) + f"; per fit {counts[False]} score passes and {counts[True]} X'WX pass(es) over all rows")
+    return result
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small problem, 3 repeats (a smoke test)")
@@ -120,6 +167,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--p", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--json", default=None, help="write the results to this file")
+    parser.add_argument("--phases", action="store_true", help="also time the phases of chainrule's fit")
     parser.add_argument("--only", default=None,
                         help="comma-separated competitors to run besides chainrule (statsmodels,scikit-learn,torch L-BFGS)")
     args = parser.parse_args(argv)
@@ -162,9 +210,12 @@ def main(argv=None) -> dict:
                          "max_abs_param_diff": agreement[name]}
         print(f"{name:<16}{median:>10.3f}{min(times[name]):>10.3f}{median / base:>8.2f}{agreement[name]:>24.2e}")
     model = Logit().fit(X, y)
-    print(f"chainrule: {model.n_iter_} Newton iterations (with the subsample warm start)")
+    warm = " after the subsample warm start" if n > 50_000 else ""
+    print(f"chainrule: {model.n_iter_} Newton iterations over all rows{warm}")
     out = {"n": n, "p": p, "repeats": repeats, "load_average": os.getloadavg()[0], "results": results,
            "newton_iterations": model.n_iter_}
+    if args.phases:
+        out["phases"] = phases(X, y, model, repeats)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(out, handle, indent=2)

@@ -91,6 +91,34 @@ def test_duplicate_and_constant_columns_are_named():
     check_columns(X, ["a", "c"], fit_intercept=False)
 
 
+def test_duplicates_and_constants_are_judged_on_all_rows_not_just_the_first():
+    rng = np.random.default_rng(0)
+    n = 2_000
+    base = rng.normal(size=n)
+    late = base.copy()
+    late[1_500] += 1.0  # equal to base on the first rows (the candidates), different later
+    step = np.r_[np.zeros(1_000), np.ones(n - 1_000)]  # constant on the first rows only
+    X = np.column_stack([base, late, step, rng.normal(size=n)])
+    check_columns(X, ["base", "late", "step", "noise"], fit_intercept=True)  # nothing to report
+    X = np.column_stack([base, late, -0.0 * base, step, 0.0 * base, late])
+    with pytest.raises(ValueError, match="columns 'z1' and 'z2' are identical"):  # -0.0 equals 0.0
+        check_columns(X[:, 2:5], ["z1", "step", "z2"], fit_intercept=False)
+    with pytest.raises(ValueError, match="columns 'late' and 'late again' are identical"):
+        check_columns(X[:, [0, 1, 5]], ["base", "late", "late again"], fit_intercept=True)
+    X = np.column_stack([base, np.full(n, 3.0), step, np.full(n, -1.0)])
+    with pytest.raises(ValueError, match="'three', 'minus one' are constant"):
+        check_columns(X, ["base", "three", "step", "minus one"], fit_intercept=True)
+
+
+def test_finite_check_reads_through_overflowing_sums():
+    X = np.full((4, 2), 1e308)  # finite, but each column sums to inf
+    values, _ = as_design(X)
+    assert values is X or np.shares_memory(values, X)  # float64 input is not copied
+    X[2, 1] = -np.inf
+    with pytest.raises(ValueError, match=r"x2 \(1 of 4 rows, first at row 2\)"):
+        as_design(X)
+
+
 def test_rows_and_binary_checks():
     with pytest.raises(ValueError, match="3 rows are too few for 3 parameters"):
         check_enough_rows(3, 3, "OLS")

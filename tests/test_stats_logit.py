@@ -6,7 +6,11 @@ import pytest
 
 import chainrule as cr
 from chainrule.stats import DataWarning, Logit, MNLogit
-from chainrule.stats.logit import PerfectSeparationError, find_separation
+from chainrule.stats.logit import (
+    PerfectSeparationError,
+    find_multinomial_separation,
+    find_separation,
+)
 
 sm = pytest.importorskip("statsmodels.api")
 pd = pytest.importorskip("pandas")
@@ -170,6 +174,8 @@ def test_pandas_and_tensor_inputs(cancer):
     from_frame = Logit().fit(X, y.rename("malignant"))
     from_tensor = Logit().fit(cr.tensor(X.to_numpy(), dtype=cr.float64), cr.tensor(y.to_numpy().astype(float)))
     np.testing.assert_allclose(from_tensor.params, from_frame.params, rtol=1e-12)
+    assert list(from_frame.feature_names_in_) == list(X.columns) and from_frame.n_features_in_ == 5
+    assert not hasattr(from_tensor, "feature_names_in_") and from_tensor.n_features_in_ == 5
     text = from_frame.summary().as_text()
     for name in ["const", "mean radius", "worst concavity", "malignant", "Pseudo R-squ.", "z"]:
         assert name in text
@@ -326,6 +332,7 @@ def test_mnlogit_matches_sklearn_multinomial_and_keeps_names():
     np.testing.assert_array_equal(model.predict(frame), reference.predict(X))
     # softmax coefficients are identified up to a shift: compare differences with the reference class
     np.testing.assert_allclose(model.coef_, reference.coef_[1:] - reference.coef_[0], atol=1e-5)
+    assert list(model.feature_names_in_) == ["price", "distance", "rating"]
     text = model.summary().as_text()
     for name in ["choice=20: price", "choice=30: rating", "Reference class", "MNLogit"]:
         assert name in text
@@ -348,6 +355,153 @@ def test_mnlogit_validation():
     with warnings.catch_warnings():
         warnings.simplefilter("error", DataWarning)
         MNLogit().fit(X, y)
+
+
+@pytest.mark.parametrize("K, fit_intercept", [(3, True), (4, True), (3, False)])
+def test_mnlogit_marginal_effects_match_statsmodels(K, fit_intercept):
+    X, y = multiclass_data(K=K, seed=30 + K)
+    frame = pd.DataFrame(X, columns=["price", "distance", "rating"])
+    model = MNLogit(fit_intercept=fit_intercept).fit(frame, pd.Series(y, name="choice"))
+    exog = sm.add_constant(X) if fit_intercept else X
+    reference = sm.MNLogit(y, exog).fit(disp=0, method="newton", tol=1e-12, maxiter=100).get_margeff()
+    effects = model.get_margeff()
+    assert effects.margeff.shape == (3, K) == reference.margeff.shape
+    np.testing.assert_allclose(effects.margeff, reference.margeff, rtol=1e-6)
+    # statsmodels differentiates numerically; ours is the analytic Jacobian
+    np.testing.assert_allclose(effects.margeff_se, reference.margeff_se, rtol=1e-6)
+    np.testing.assert_allclose(effects.margeff_cov, reference.margeff_cov, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(effects.pvalues, reference.pvalues, rtol=1e-6)
+    np.testing.assert_allclose(effects.conf_int(), reference.conf_int().swapaxes(1, 2), rtol=1e-6)  # theirs (p, 2, K)
+    # probabilities sum to one, so the effects on them sum to zero over the classes
+    np.testing.assert_allclose(effects.margeff.sum(axis=1), 0.0, atol=1e-14)
+    text = effects.summary().as_text()
+    assert "MNLogit Marginal Effects" in text and "choice=1: price" in text and "const" not in text
+
+
+def test_mnlogit_marginal_effects_match_central_differences():
+    X, y = multiclass_data(n=300, K=3, seed=37)
+    model = MNLogit().fit(X, y)
+    effects = model.get_margeff()
+    h = 1e-6
+    for j in range(X.shape[1]):
+        up, down = X.copy(), X.copy()
+        up[:, j] += h
+        down[:, j] -= h
+        numeric = (model.predict_proba(up) - model.predict_proba(down)).mean(axis=0) / (2 * h)
+        np.testing.assert_allclose(effects.margeff[j], numeric, rtol=1e-6, atol=1e-10)
+
+
+@pytest.mark.parametrize("solver, options, rtol", [
+    ("gd", {"tol": 1e-9}, 1e-6),
+    ("adam", {"tol": 1e-6, "lr": 0.02, "max_iter": 20_000}, 1e-4),
+])
+def test_mnlogit_first_order_solvers_reach_the_newton_solution(solver, options, rtol):
+    X, y = multiclass_data(n=400, K=3, seed=38)
+    newton = MNLogit().fit(X, y)
+    model = MNLogit(solver=solver, **options).fit(X, y)
+    assert model.converged_
+    np.testing.assert_allclose(model.params, newton.params, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(model.bse, newton.bse, rtol=10 * rtol)
+    np.testing.assert_allclose(model.llf, newton.llf, rtol=rtol)
+    assert f"MLE ({solver})" in model.summary().as_text()
+    with pytest.raises(ValueError, match="solver must be one of 'newton', 'gd', 'adam'; got 'lbfgs'"):
+        MNLogit(solver="lbfgs").fit(X, y)
+
+
+def test_mnlogit_quasi_complete_separation_names_the_column_and_classes():
+    X, y = multiclass_data(n=300, K=3, seed=39)
+    rng = np.random.default_rng(39)
+    treated = (rng.random(300) < 0.2).astype(float)
+    y[treated == 1] = 2.0  # every treated row chose class 2; untreated rows chose all three
+    frame = pd.DataFrame(np.column_stack([X, treated]), columns=["price", "distance", "rating", "treated"])
+    with pytest.raises(PerfectSeparationError, match="MNLogit: quasi-complete separation by the columns 'treated'") \
+            as info:
+        MNLogit().fit(frame, y)
+    error = info.value
+    assert error.kind == "quasi-complete" and error.columns == ["treated"]
+    assert error.pairs == [(2.0, 0.0), (2.0, 1.0)] and error.classes == [0.0, 1.0, 2.0]
+    np.testing.assert_array_equal(error.rows, np.flatnonzero(treated == 1))
+    # the direction found does separate: every row ranks its own class at or above the others,
+    # and the treated rows strictly
+    scores = np.column_stack([np.zeros(300), sm.add_constant(frame.to_numpy()) @ error.direction])
+    margins = scores[np.arange(300), y.astype(int)][:, None] - scores
+    assert error.direction.shape == (5, 2) and margins.min() > -1e-9
+    assert np.all(np.sort(margins[treated == 1], axis=1)[:, 1] > 1e-6)
+    with pytest.raises(PerfectSeparationError, match="'treated'"):
+        MNLogit(solver="gd", max_iter=300).fit(frame, y)
+
+
+def test_mnlogit_complete_separation_and_overlap():
+    x = np.linspace(-2, 2, 120)
+    y = np.digitize(x, [-0.5, 0.7]).astype(float)  # three ordered bands of x
+    with pytest.raises(PerfectSeparationError, match="complete separation by the columns 'x1'") as info:
+        MNLogit().fit(x, y)
+    assert info.value.kind == "complete" and info.value.rows.size == 120
+    X, y = multiclass_data(n=200, K=3, seed=40)
+    assert find_multinomial_separation(X, y) is None
+
+
+def test_mnlogit_collinear_columns_are_reported():
+    X, y = multiclass_data(n=200, K=3, seed=41)
+    with pytest.raises(ValueError, match="collinear"):
+        MNLogit().fit(np.column_stack([X, X[:, 0] - 2 * X[:, 1]]), y)
+
+
+def test_mnlogit_information_is_formed_without_copies_of_X():
+    import tracemalloc
+
+    from chainrule.stats.logit import _Design, _mn_information, _mn_probs
+
+    rng = np.random.default_rng(42)
+    X = rng.normal(size=(20_000, 20))
+    B = rng.normal(size=(21, 3)) * 0.3
+    design = _Design(X, True)
+    P = _mn_probs(design.dot(B))
+    tracemalloc.start()
+    info = _mn_information(design, P)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # the six weight vectors and one block of rows: about 0.55 X.nbytes; never [1, X] or w * X whole
+    assert peak < 0.75 * X.nbytes
+    Z = np.column_stack([np.ones(len(X)), X])
+    for a in range(1, 4):
+        for b in range(1, 4):
+            w = P[:, a] * ((a == b) - P[:, b])
+            np.testing.assert_allclose(info[(a - 1) * 21:a * 21, (b - 1) * 21:b * 21], Z.T @ (Z * w[:, None]),
+                                       rtol=1e-10, atol=1e-10)
+
+
+def test_mnlogit_protocol_and_pipeline():
+    X, y = multiclass_data(n=300, K=3, seed=43)
+    model = MNLogit(solver="gd", lr=0.5)
+    assert model.get_params() == {"fit_intercept": True, "solver": "gd", "tol": 1e-8, "max_iter": None,
+                                  "lr": 0.5, "alpha": 0.05}
+    assert repr(clone(model)) == "MNLogit(solver='gd', lr=0.5)"
+    scores = cross_val_score(make_pipeline(StandardScaler(), MNLogit()), X, y, cv=3)
+    reference = cross_val_score(make_pipeline(StandardScaler(), unpenalized()), X, y, cv=3)
+    np.testing.assert_allclose(scores, reference)
+
+
+def test_logit_nested_warm_start_on_large_n_matches_statsmodels(monkeypatch):
+    import chainrule.stats.logit as logit_module
+
+    X, y = binary_data(n=170_000, p=2, seed=44)
+    sizes = []
+    real = logit_module._Design.subsample
+    monkeypatch.setattr(logit_module._Design, "subsample", lambda self, s: sizes.append(s) or real(self, s))
+    model = Logit().fit(X, y)
+    assert sizes == [8, 8]  # every 8th row (21,250), every 8th of those (2,657); fitted smallest first
+    reference = sm.Logit(y, sm.add_constant(X)).fit(disp=0, tol=1e-12)
+    assert_matches_statsmodels(model, reference, ("params", "bse", "pvalues", "llf", "aic"))
+    np.testing.assert_allclose(model.cov_params(), reference.cov_params(), rtol=1e-8)
+
+
+def test_logit_warm_start_falls_back_when_a_subsample_has_one_class():
+    X, y = binary_data(n=60_000, p=2, seed=45)
+    y[::8] = 0.0  # the subsample of every 8th row has only y = 0: no warm start, same answer
+    model = Logit().fit(X, y)
+    reference = sm.Logit(y, sm.add_constant(X)).fit(disp=0, tol=1e-12)
+    assert_matches_statsmodels(model, reference, ("params", "bse", "llf"))
 
 
 def test_benchmark_script_runs_and_implementations_agree(tmp_path):

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import inspect
 
+from .. import backend
+
+np = backend.host
+
 
 class Estimator:
     """Base class: parameter introspection, ``repr``, the fitted check and scikit-learn tags.
@@ -74,6 +78,15 @@ class Estimator:
             if not _same(value, defaults.get(name, inspect.Parameter.empty))
         ]
         return f"{type(self).__name__}({', '.join(changed)})"
+
+    def _remember_feature_names(self, X, names) -> None:
+        """scikit-learn's ``n_features_in_``, and ``feature_names_in_`` for a DataFrame X
+        (removed when a later fit gets an array), as scikit-learn's own estimators set them."""
+        self.n_features_in_ = len(names)
+        if hasattr(X, "columns"):
+            self.feature_names_in_ = np.asarray(list(names), dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
 
     def _check_fitted(self, attribute: str | None = None) -> None:
         if not hasattr(self, attribute or self._fitted_attribute):
