@@ -39,6 +39,31 @@ Example::
     history = trainer.fit((X_train, y_train), val=(X_val, y_val), epochs=50, batch_size=64)
     trainer.evaluate((X_test, y_test))     # {"loss": ..., "accuracy": ...}
     history.to_frame()                     # one row per epoch (needs pandas)
+
+Data-parallel training on MPI (``Trainer(..., distributed=True)``, and by default whenever
+the script was started by ``mpiexec``/``srun`` with more than one rank): every rank runs the
+same script with the same model, loss and optimizer, and
+
+* the parameters and buffers are broadcast from rank 0 when ``fit`` starts, so every rank
+  starts from rank 0's weights;
+* each epoch uses one permutation π of the n training rows, drawn as in a single process and
+  broadcast from rank 0; global batch j is π[jNB : (j+1)NB] for N ranks and per-rank batch B
+  (``batch_size``), and rank r takes its r-th slice of B rows, so the ranks' shards are
+  disjoint and together cover the epoch;
+* after each backward pass one all-reduce over one flat buffer sums the ranks' weighted
+  gradients, g = Σ_r (n_r / n_B) g_r with g_r the mean gradient over rank r's n_r rows of
+  the global batch of n_B rows, together with the batch loss Σ_r n_r L_r. g is exactly the
+  mean gradient of the whole global batch, so N ranks with batch B take the same steps as
+  one process with batch NB (up to floating-point round-off in the order of the sums);
+* BatchNorm statistics are those of each rank's B rows (local, the default) or of the
+  global batch with ``sync_batchnorm=True`` (the batch sums are all-reduced in the forward
+  pass and their gradients in the backward pass);
+* the loss, the metrics and the validation results are reduced over the ranks, so every
+  rank records the same History and callbacks (early stopping) decide the same way;
+* only rank 0 prints progress and writes checkpoints.
+
+The cost per step is one all-reduce of the P parameters' gradients (4P bytes in float32;
+a ring all-reduce moves 2 (N − 1)/N · 4P bytes per rank).
 """
 from __future__ import annotations
 
@@ -48,12 +73,13 @@ import sys
 import time
 
 from . import backend
+from . import distributed as _dist
 from . import random as _random
-from .autograd import no_grad
+from .autograd import Function, no_grad
 from .backend import host as np
 from .checkpoint import decode_state, encode_state, load_checkpoint, save_checkpoint
-from .data import DataLoader, TensorDataset
-from .tensor import Tensor
+from .data import DataLoader, DistributedLoader, ParquetDataset, ShardedParquet, Subset, TensorDataset
+from .tensor import Tensor, _wrap
 from .tensor import tensor as _to_tensor
 
 __all__ = ["Trainer", "History", "Callback", "EarlyStopping", "DivergenceError"]
@@ -304,6 +330,12 @@ class Trainer:
         verbose: 0 silent; 1 (default) a ``rich`` progress bar (loss, samples/s,
             ETA) when stdout is a terminal, else one plain line per epoch; 2 always
             one plain line per epoch.
+        distributed: data-parallel training over MPI ranks (see the module docstring).
+            None (default): on when the job was launched with more than one rank
+            (``mpiexec -n 4 ...``); True: always (starts MPI, needs mpi4py); False: never.
+            ``batch_size`` is then the batch of each rank.
+        sync_batchnorm: with ``distributed``, normalize BatchNorm layers with the
+            statistics of the global batch (all ranks) instead of each rank's own rows.
 
     Attributes: ``history`` (:class:`History`), ``epoch`` (epochs completed),
     ``global_step`` (optimizer steps taken), ``stop_training``.
@@ -311,7 +343,8 @@ class Trainer:
 
     def __init__(self, model, loss, optimizer, metrics=("loss",), scheduler=None, callbacks=(), *,
                  checkpoint_path=None, checkpoint_every: int = 1,
-                 scheduler_interval: str = "epoch", verbose: int = 1):
+                 scheduler_interval: str = "epoch", verbose: int = 1,
+                 distributed: bool | None = None, sync_batchnorm: bool = False):
         if not callable(model) or not hasattr(model, "parameters"):
             raise TypeError(f"Trainer: model must be an nn.Module; got {type(model).__name__}")
         if not callable(loss):
@@ -341,6 +374,15 @@ class Trainer:
         self.checkpoint_path = None if checkpoint_path is None else os.fspath(checkpoint_path)
         self.checkpoint_every = checkpoint_every
         self.verbose = _check_verbose(verbose)
+        if distributed not in (None, True, False):
+            raise ValueError(f"Trainer: distributed must be None (automatic), True or False; got {distributed!r}")
+        if sync_batchnorm not in (True, False):
+            raise ValueError(f"Trainer: sync_batchnorm must be True or False; got {sync_batchnorm!r}")
+        self.distributed = _dist.launched_world_size() > 1 if distributed is None else distributed
+        if self.distributed:
+            _dist.init()
+        self.sync_batchnorm = bool(sync_batchnorm)
+        self._parallel = _DataParallel() if self.distributed else None
         self.history = History()
         self.epoch = 0
         self.global_step = 0
@@ -370,7 +412,8 @@ class Trainer:
         epoch 0), unless ``resume_from`` continues a checkpointed one.
 
         Args:
-            train: a ``(X, y)`` pair of Tensors/arrays, a Dataset, or a DataLoader.
+            train: a ``(X, y)`` pair of Tensors/arrays, a Dataset, a DataLoader, or a
+                ``data.ParquetDataset`` (streamed row group by row group).
                 Datasets and pairs are shuffled every epoch (global generator: seed
                 the run with ``chainrule.manual_seed``).
             val: validation data of the same kinds (not shuffled), or None.
@@ -390,6 +433,11 @@ class Trainer:
         train_loader = _as_loader(train, batch_size, shuffle=True, argument="train")
         val_loader = None if val is None else _as_loader(
             val, batch_size or train_loader.batch_size, shuffle=False, argument="val")
+        if self._parallel is not None:
+            verbose = verbose if _dist.is_main() else 0  # only rank 0 reports
+            train_loader = self._parallel.shard_train(train_loader)
+            val_loader = None if val_loader is None else self._parallel.shard_eval(val_loader)
+            self._parallel.broadcast_model(self.model)
         self._train_loader = train_loader
         self.has_validation = val_loader is not None
         self.history, self.epoch, self.global_step = History(), 0, 0
@@ -400,15 +448,25 @@ class Trainer:
         if resume_from is not None:
             self.load_checkpoint(resume_from)
 
+        if self.sync_batchnorm and self._parallel is not None:
+            self._parallel.check_every_rank_has_rows(train_loader, "sync_batchnorm=True")
         reporter = _make_reporter(verbose, sys.stdout)
         reporter.start(self, epochs, len(train_loader), resume_from)
+        batchnorms = _sync_batchnorms(self.model) if self.sync_batchnorm and self._parallel is not None else []
         try:
             for epoch in range(self.epoch + 1, epochs + 1):
                 if self.stop_training:
                     break
                 self._run_epoch(epoch, epochs, train_loader, val_loader, reporter)
+        except DivergenceError:
+            raise  # decided on the reduced loss: every rank raises it together
+        except Exception as error:  # raised on this rank alone: the others would wait forever
+            if self._parallel is not None:
+                _dist.abort(error)
+            raise
         finally:
             reporter.close()
+            _restore_batchnorms(batchnorms)
         for callback in self.callbacks:
             callback.on_train_end(self)
             summary = getattr(callback, "summary", None)
@@ -426,10 +484,18 @@ class Trainer:
         if batch_size is None and not isinstance(data, DataLoader):
             batch_size = 256  # evaluation keeps no graph, so larger batches are cheap
         loader = _as_loader(data, batch_size, shuffle=False, argument="data")
+        if self._parallel is not None:
+            loader = self._parallel.shard_eval(loader)
         return self._evaluate(loader)
 
     def save_checkpoint(self, path) -> None:
-        """Write the whole training state to ``path`` (safetensors, atomically)."""
+        """Write the whole training state to ``path`` (safetensors, atomically).
+
+        In a distributed run only rank 0 writes (every rank holds the same state); the
+        others wait until the file is complete."""
+        if self._parallel is not None and not _dist.is_main():
+            _dist.barrier()
+            return
         state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -447,6 +513,8 @@ class Trainer:
         text, arrays = encode_state(state, prefix="")
         save_checkpoint(path, arrays, {"format": _CHECKPOINT_FORMAT, "epoch": str(self.epoch),
                                        "state": text})
+        if self._parallel is not None:
+            _dist.barrier()
 
     def load_checkpoint(self, path) -> None:
         """Restore the whole training state written by :meth:`save_checkpoint`."""
@@ -502,15 +570,21 @@ class Trainer:
         steps = self.history.steps
         reporter.epoch_begin(epoch, epochs)
         for step, batch in enumerate(train_loader, start=1):
-            inputs, target = _split_batch(batch)
-            outputs = self.model(*inputs)
-            loss = self.loss(outputs, target)
-            loss_value = float(loss.item())
-            if not math.isfinite(loss_value):
-                raise self._divergence(epoch, step, "loss", loss_value)
+            if self._parallel is None:
+                inputs, target = _split_batch(batch)
+                outputs = self.model(*inputs)
+                loss = self.loss(outputs, target)
+                loss_value = float(loss.item())
+                if not math.isfinite(loss_value):
+                    raise self._divergence(epoch, step, "loss", loss_value)
+                self.optimizer.zero_grad()
+                loss.backward()
+                n = target.shape[0]
+            else:  # the global batch's loss and mean gradient, the same on every rank
+                outputs, target, loss_value, n = self._parallel_step(batch)
+                if not math.isfinite(loss_value):
+                    raise self._divergence(epoch, step, "loss", loss_value)
             self._last_finite = (loss_value, epoch, step)
-            self.optimizer.zero_grad()
-            loss.backward()
             grad_norm = _global_grad_norm(self._params)
             if not math.isfinite(grad_norm):
                 raise self._divergence(epoch, step, "gradient norm", grad_norm)
@@ -520,12 +594,12 @@ class Trainer:
                 self.scheduler.step()
             self.global_step += 1
 
-            n = target.shape[0]
             seen += n
             loss_sum += loss_value * n
             grad_norm_sum += grad_norm
-            for metric in self.metrics:
-                metric.update(outputs, target)
+            if outputs is not None:  # None: this rank had no rows of the global batch
+                for metric in self.metrics:
+                    metric.update(outputs, target)
             for name, value in zip(History._STEP_COLUMNS,
                                    (self.global_step, epoch, loss_value, grad_norm, step_lr)):
                 steps[name].append(value)
@@ -537,6 +611,9 @@ class Trainer:
             reporter.step(step, loss_value, seen / max(time.perf_counter() - started, 1e-9))
 
         train_seconds = time.perf_counter() - started
+        if self._parallel is not None:
+            for metric in self.metrics:
+                self._parallel.reduce_metric(metric)
         record = {"epoch": epoch, "train_loss": loss_sum / seen}
         for metric in self.metrics:
             record[f"train_{metric.name}"] = metric.compute()
@@ -569,7 +646,7 @@ class Trainer:
         loss_sum, seen = 0.0, 0
         try:
             with no_grad():
-                for batch in loader:
+                for batch in loader if loader is not None else ():  # None: no rows on this rank
                     inputs, target = _split_batch(batch)
                     outputs = self.model(*inputs)
                     n = target.shape[0]
@@ -580,9 +657,31 @@ class Trainer:
         finally:
             if was_training:
                 self.model.train()
+        if self._parallel is not None:
+            loss_sum, seen = self._parallel.reduce_sums(loss_sum, seen)
+            for metric in metrics:
+                self._parallel.reduce_metric(metric)
         result = {"loss": loss_sum / seen}
         result.update({metric.name: metric.compute() for metric in metrics})
         return result
+
+    def _parallel_step(self, item):
+        """Forward and backward on this rank's rows of the global batch, then one all-reduce:
+        returns (outputs, target, global mean loss, global batch size); outputs and target
+        are None when this rank has no rows in the batch (it still joins the all-reduce)."""
+        local, total = item
+        self.optimizer.zero_grad()
+        outputs = target = None
+        local_loss, n_local = 0.0, 0
+        if local is not None:
+            inputs, target = _split_batch(local)
+            outputs = self.model(*inputs)
+            loss = self.loss(outputs, target)
+            local_loss = float(loss.item())
+            loss.backward()
+            n_local = target.shape[0]
+        loss_value = self._parallel.reduce_gradients(self._params, n_local, total, local_loss)
+        return outputs, target, loss_value, total
 
     def _lr(self) -> float:
         groups = getattr(self.optimizer, "param_groups", None)
@@ -751,6 +850,13 @@ def _make_metric(spec) -> _Metric:
 # ---------------------------------------------------------------------- helpers
 
 def _as_loader(data, batch_size, shuffle: bool, argument: str) -> DataLoader:
+    if isinstance(data, ParquetDataset):  # streamed: it makes its own batches
+        if argument == "train" and batch_size is not None and batch_size != data.batch_size:
+            raise ValueError(
+                f"Trainer: {argument} is a ParquetDataset with batch_size={data.batch_size}; do not "
+                f"also pass batch_size={batch_size}"
+            )
+        return data
     if isinstance(data, DataLoader):
         if batch_size is not None and batch_size != data.batch_size:
             raise ValueError(
@@ -818,6 +924,219 @@ def _check_verbose(verbose) -> int:
     if verbose not in (0, 1, 2) or isinstance(verbose, bool):
         raise ValueError(f"Trainer: verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch); got {verbose!r}")
     return verbose
+
+
+# ---------------------------------------------------------------------- data parallel
+
+class _DataParallel:
+    """What data-parallel training adds to a Trainer: sharded loaders, the broadcast of the
+    initial weights, the per-step gradient all-reduce, and the reduction of sums and metrics.
+
+    ``bytes_per_step`` is the size of the buffer each step all-reduces; ``comm_seconds``
+    and ``comm_steps`` the wall time spent in those all-reduces and their count (for
+    benchmarks: it includes waiting for the slowest rank)."""
+
+    def __init__(self):
+        self.rank, self.size = _dist.rank(), _dist.world_size()
+        self.bytes_per_step = 0
+        self.comm_seconds, self.comm_steps = 0.0, 0
+        self._buffer = None
+
+    def shard_train(self, loader: DataLoader) -> DistributedLoader:
+        """The same data, batch size per rank, shuffle and seed, cut into per-rank shards."""
+        if isinstance(loader, (DistributedLoader, ShardedParquet)):
+            return loader
+        if isinstance(loader, ParquetDataset):  # rank r streams the row groups g ≡ r (mod N)
+            return ShardedParquet(loader, self.rank, self.size)
+        return DistributedLoader(loader.dataset, loader.batch_size, rank=self.rank,
+                                 world_size=self.size, shuffle=loader.shuffle,
+                                 drop_last=loader.drop_last, seed=loader.seed)
+
+    def shard_eval(self, loader: DataLoader):
+        """A loader over this rank's contiguous block of the rows (None when it has none)."""
+        if isinstance(loader, ParquetDataset):
+            return loader.shard(self.rank, self.size)
+        n = len(loader.dataset)
+        start, stop = n * self.rank // self.size, n * (self.rank + 1) // self.size
+        if stop == start:
+            return None
+        return DataLoader(Subset(loader.dataset, np.arange(start, stop)), loader.batch_size, shuffle=False)
+
+    def check_every_rank_has_rows(self, loader, why: str) -> None:
+        """Raise ValueError unless every global batch gives every rank at least one row
+        (synchronized BatchNorm runs collectives inside the forward pass, which a rank
+        without rows would skip)."""
+        if isinstance(loader, ShardedParquet):
+            empty = [j + 1 for j, rows in enumerate(loader.rows) if not all(rows)]
+            if empty:
+                raise ValueError(
+                    f"Trainer: {why} needs rows on every rank in every step, but the Parquet row "
+                    f"groups leave some ranks without rows from step {empty[0]} on; write the file "
+                    f"with a number of equal row groups divisible by the {self.size} ranks"
+                )
+            return
+        n, step = len(loader.dataset), loader.batch_size * self.size
+        last = n % step
+        if not loader.drop_last and 0 < last < self.size:
+            raise ValueError(
+                f"Trainer: {why} needs rows on every rank in every step, but the last global batch "
+                f"has {last} rows for {self.size} ranks ({n} rows, {step} per global batch); pass a "
+                f"DataLoader with drop_last=True or change batch_size"
+            )
+
+    def broadcast_model(self, model) -> None:
+        """Every parameter and buffer takes rank 0's values."""
+        tensors = list(model.parameters()) + [b for b in model.buffers() if b is not None]
+        for t in tensors:
+            if getattr(t.data, "flags", None) is None or t.data.flags.c_contiguous:
+                _dist.broadcast_(t.data)
+            else:
+                t.data[...] = _dist.broadcast_(t.data.copy())
+
+    def reduce_gradients(self, params, n_local: int, total: int, local_loss: float) -> float:
+        """One all-reduce of [ (n_r/n_B) g_r | has-gradient flags | n_r L_r ] over the ranks.
+
+        Afterwards every parameter's ``.grad`` is the mean gradient of the global batch (None
+        where no rank had one, as in one process) and the return value is its mean loss."""
+        sizes = [p.data.size for p in params]
+        total_size = sum(sizes)
+        buffer = self._buffer_for(params, total_size + len(params) + 1)
+        weight = n_local / total
+        start = 0
+        for position, (p, size) in enumerate(zip(params, sizes)):
+            part = buffer[start:start + size]
+            if p.grad is None:
+                part[...] = 0
+                buffer[total_size + position] = 0
+            else:
+                backend.namespace_of(part).multiply(p.grad.data.reshape(-1), weight, out=part)
+                buffer[total_size + position] = 1
+            start += size
+        buffer[-1] = local_loss * n_local
+        started = time.perf_counter()
+        _dist.allreduce_(buffer)
+        self.comm_seconds += time.perf_counter() - started
+        self.comm_steps += 1
+        flags = backend.to_host(buffer[total_size:total_size + len(params)])
+        start = 0
+        for p, size, flag in zip(params, sizes, flags):
+            if flag == 0:
+                p.grad = None
+            else:
+                _store_grad(p, buffer[start:start + size].reshape(p.data.shape))
+            start += size
+        return float(buffer[-1]) / total
+
+    def _buffer_for(self, params, length: int):
+        dtypes = {p.data.dtype for p in params}
+        dtype = dtypes.pop() if len(dtypes) == 1 else backend.float64
+        if self._buffer is None or self._buffer.shape[0] != length or self._buffer.dtype != dtype:
+            xp = backend.namespace_of(params[0].data)
+            self._buffer = xp.empty(length, dtype=dtype)
+            self.bytes_per_step = int(self._buffer.nbytes)
+        return self._buffer
+
+    def reduce_sums(self, *values) -> tuple:
+        """Σ over ranks of a few numbers (float64)."""
+        summed = _dist.allreduce_(np.asarray(values, dtype=np.float64))
+        return tuple(float(v) for v in summed)
+
+    def reduce_metric(self, metric) -> None:
+        """Replace a metric's accumulators by those of all ranks' rows together."""
+        states = _dist.communicator().allgather({k: v for k, v in vars(metric).items() if k != "function"})
+        if isinstance(metric, _Regression):
+            _merge_regression(metric, states)
+        elif isinstance(metric, _Accuracy):
+            metric.correct = sum(s["correct"] for s in states)
+            metric.count = sum(s["count"] for s in states)
+        else:
+            metric.total = sum(s["total"] for s in states)
+            metric.count = sum(s["count"] for s in states)
+
+
+def _store_grad(p, values) -> None:
+    """Write reduced gradient values into ``p.grad`` (in place when it is a writable array)."""
+    grad = p.grad
+    if grad is not None and getattr(grad.data.flags, "writeable", True):  # CuPy arrays are writable
+        grad.data[...] = values
+    else:
+        p.grad = _wrap(values.copy())
+
+
+def _merge_regression(metric, states) -> None:
+    """Chan, Golub & LeVeque's pairwise merge of (n, mean, M2) over ranks; sums add."""
+    states = [s for s in states if s["n"] > 0]
+    n = sum(s["n"] for s in states)
+    if n == 0:
+        return
+    mean = sum(s["n"] * np.asarray(s["mean"]) for s in states) / n
+    metric.m2 = sum(np.asarray(s["m2"]) + s["n"] * (np.asarray(s["mean"]) - mean) ** 2 for s in states)
+    metric.sse = sum(np.asarray(s["sse"]) for s in states)
+    metric.sae = sum(np.asarray(s["sae"]) for s in states)
+    metric.n, metric.mean = n, mean
+
+
+class _AllReduceSum(Function):
+    """y = Σ_r x_r over the ranks; its backward is the same sum of the ranks' gradients,
+    since every rank's output depends on every rank's input (∂L/∂x_r = Σ_s ∂L_s/∂y)."""
+
+    op = "allreduce_sum"
+
+    def forward(self, x):
+        return _dist.allreduce_(x.copy())
+
+    def backward(self, grad):
+        return (_dist.allreduce_(grad.copy()),)
+
+
+def _sync_batchnorms(model) -> list:
+    """Make every BatchNorm layer of ``model`` normalize with the statistics of the global
+    batch; returns the layers, for :func:`_restore_batchnorms`."""
+    layers = [m for m in model.modules() if type(m).__name__.startswith("BatchNorm")]
+    for layer in layers:
+        layer.__dict__["forward"] = _synced_forward(layer)
+    return layers
+
+
+def _restore_batchnorms(layers) -> None:
+    for layer in layers:
+        layer.__dict__.pop("forward", None)
+
+
+def _synced_forward(layer):
+    r"""Batch normalization over all ranks' rows (synchronized BatchNorm):
+
+        μ_c = (1/M) Σ_r Σ_{i∈r} x_ic,   σ²_c = (1/M) Σ_r Σ_{i∈r} (x_ic − μ_c)²,
+        y = γ_c (x − μ_c) / √(σ²_c + ε) + β_c,
+
+    M the global count per channel; both sums are all-reduced (differentiably), and the
+    running statistics are updated as the layer does, with the unbiased M/(M−1) σ²."""
+    local_forward = type(layer).forward.__get__(layer)
+
+    def forward(x):
+        if not layer.training or not layer.track_running_stats:
+            return local_forward(x)
+        channels = x.shape[1]
+        axes = (0,) if x.ndim == 2 else (0, 2)
+        shape = (1, channels) + (1,) * (x.ndim - 2)
+        count = int(_dist.allreduce_(np.asarray([x.data.size // channels], dtype=np.int64))[0])
+        if count <= 1:
+            raise ValueError(f"sync_batchnorm: expected more than 1 value per channel over all ranks; got {count}")
+        mean = _AllReduceSum.apply(x.sum(dim=axes)) / count
+        centred = x - mean.reshape(shape)
+        var = _AllReduceSum.apply((centred * centred).sum(dim=axes)) / count
+        out = centred / (var + layer.eps).sqrt().reshape(shape)
+        if layer.weight is not None:
+            out = out * layer.weight.reshape(shape) + layer.bias.reshape(shape)
+        batches = int(layer.num_batches_tracked.data) + 1
+        momentum = 1.0 / batches if layer.momentum is None else layer.momentum
+        layer.running_mean.data[...] = (1 - momentum) * layer.running_mean.data + momentum * mean.data
+        unbiased = var.data * (count / (count - 1))
+        layer.running_var.data[...] = (1 - momentum) * layer.running_var.data + momentum * unbiased
+        layer.num_batches_tracked.data[...] = batches
+        return out
+
+    return forward
 
 
 # ---------------------------------------------------------------------- progress

@@ -94,6 +94,7 @@ from scipy import stats as _distributions
 
 from .. import backend
 from ..tensor import Tensor
+from . import _tsqr
 from ._base import Estimator
 from ._validation import as_design, as_target, check_columns, check_enough_rows, warn
 from .inference import Summary, wald
@@ -409,6 +410,12 @@ class OLS(Estimator):
             (gradient descent with chainrule.optim.minimize).
         tol: for solver="gd", stop when ‖∇f(b_k)‖ < tol · ‖∇f(0)‖.
         max_iter: for solver="gd", the most gradient steps.
+        distributed: fit on rows spread over MPI ranks (``mpiexec -n N``): every rank calls
+            ``fit`` with its own block of rows; R comes from TSQR (each rank factors its
+            block, the triangles are combined up a reduction tree: ``stats._tsqr``) and the
+            sums (SSR, TSS, the HC meat) from all-reduces, so only k x k numbers move and the
+            results equal the fit of the concatenated rows. ``resid`` and ``fittedvalues``
+            are then this rank's rows. Needs solver="qr" and a cov_type other than "cluster".
 
     Fitted attributes: ``coef_`` (slopes), ``intercept_``, ``results_`` (an
     :class:`OLSResults`), ``n_features_in_``, ``feature_names_in_`` (DataFrame input),
@@ -425,12 +432,14 @@ class OLS(Estimator):
     _estimator_type = "regressor"
     _fitted_attribute = "results_"
 
-    def __init__(self, fit_intercept=True, cov_type="nonrobust", solver="qr", tol=1e-10, max_iter=100_000):
+    def __init__(self, fit_intercept=True, cov_type="nonrobust", solver="qr", tol=1e-10, max_iter=100_000,
+                 distributed=False):
         self.fit_intercept = fit_intercept
         self.cov_type = cov_type
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
+        self.distributed = distributed
 
     # -- validation ------------------------------------------------------------------------
     def _check_hyperparameters(self):
@@ -440,6 +449,13 @@ class OLS(Estimator):
             raise ValueError(f"OLS: cov_type: expected one of {', '.join(map(repr, COV_TYPES))}; got {self.cov_type!r}")
         if self.solver not in SOLVERS:
             raise ValueError(f"OLS: solver: expected one of {', '.join(map(repr, SOLVERS))}; got {self.solver!r}")
+        if not isinstance(self.distributed, (bool, np.bool_)):
+            raise TypeError(f"OLS: distributed: expected True or False; got {self.distributed!r}")
+        if self.distributed and (self.solver != "qr" or self.cov_type == "cluster"):
+            raise ValueError(
+                f"OLS: distributed=True fits by TSQR and needs solver='qr' and a cov_type other than "
+                f"'cluster'; got solver={self.solver!r}, cov_type={self.cov_type!r}"
+            )
         if self.solver == "gd":
             if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) or not self.tol > 0:
                 raise ValueError(f"OLS: tol: expected a number > 0; got {self.tol!r}")
@@ -474,6 +490,15 @@ class OLS(Estimator):
             raise ValueError(f"OLS.fit: groups: cluster-robust covariance needs at least 2 groups; got {G}")
         return codes, G
 
+    def _checked_input(self, X, y, groups):
+        """X, its column names, y, its name, the cluster codes and count, all validated."""
+        Xv, columns = as_design(X, "X")
+        yv, target_name = as_target(y, Xv.shape[0], "y")
+        if not self.distributed:  # a block's constant or equal columns need not be so in all rows:
+            check_columns(Xv, columns, bool(self.fit_intercept), "X")  # there the rank check on R decides
+        codes, n_groups = self._check_groups(groups, Xv.shape[0])
+        return Xv, columns, yv, target_name, codes, n_groups
+
     # -- fit --------------------------------------------------------------------------------
     def fit(self, X, y, groups=None):
         """Fit by least squares; ``groups`` (one label per row) only for cov_type="cluster".
@@ -485,18 +510,24 @@ class OLS(Estimator):
         self._check_hyperparameters()
         for attribute in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
             delattr(self, attribute)
-        Xv, columns = as_design(X, "X")
-        n, p = Xv.shape
-        yv, target_name = as_target(y, n, "y")
+        rows = _tsqr.RowBlocks(self.distributed)  # sums over the ranks' rows; identity on one process
+        error, checked = None, None
+        try:
+            checked = self._checked_input(X, y, groups)
+        except (ValueError, TypeError) as caught:
+            error = caught
+        rows.check(error, "OLS.fit")  # a rank whose block is bad fails every rank, none waits
+        Xv, columns, yv, target_name, codes, n_groups = checked
+        p = rows.agree(Xv.shape[1], "OLS.fit: the number of columns of X")
+        n = rows.sum(Xv.shape[0])
         intercept = bool(self.fit_intercept)
-        check_columns(Xv, columns, intercept, "X")
         k = p + intercept
         check_enough_rows(n, k, "OLS")
-        codes, n_groups = self._check_groups(groups, n)
         names = (["const"] if intercept else []) + list(columns)
 
         # -- factor: R with Zs'Zs = R'R, and Q'y --------------------------------------------
         G, sums = _gram(Xv, intercept)
+        G = rows.sum(G)
         diag = np.diag(G).copy()
         if not (diag > 0).all():
             zero = [names[j] for j in np.flatnonzero(~(diag > 0))]
@@ -506,7 +537,10 @@ class OLS(Estimator):
         R1 = _cholesky(Gs)
         cond1 = _cond_triangular(R1) if R1 is not None else math.inf
         factored = None
-        if self.solver == "normal" and R1 is not None:
+        if self.distributed:
+            R_aug = rows.tsqr_r(_tsqr.augmented_r(Xv, yv, d, intercept))
+            factored, used = (np.triu(R_aug[:k, :k]), R_aug[:k, k].copy()), "tsqr"
+        elif self.solver == "normal" and R1 is not None:
             qty = _la.solve_triangular(R1, d * _cross(Xv, yv, intercept), trans="T", check_finite=False)
             factored, used = (R1, qty), "normal"
         elif self.solver != "normal" and cond1 <= CHOLQR_MAX_COND:
@@ -543,7 +577,7 @@ class OLS(Estimator):
         resid = yv - Xv @ slopes
         if intercept:
             resid -= b0
-        ssr = float(resid @ resid)
+        ssr = rows.sum(float(resid @ resid))
         fitted = yv - resid
         df_resid = n - k
         scale = ssr / df_resid
@@ -554,7 +588,7 @@ class OLS(Estimator):
         if self.cov_type == "nonrobust":
             cov_s = scale * bread
         else:
-            meat = _meat(Xv, resid, d, intercept, R, self.cov_type, codes, n_groups)
+            meat = rows.sum(_meat(Xv, resid, d, intercept, R, self.cov_type, codes, n_groups))
             cov_s = Rinv @ meat @ Rinv.T
             if self.cov_type == "HC1":
                 cov_s *= n / df_resid
@@ -564,9 +598,9 @@ class OLS(Estimator):
         bse = np.sqrt(np.diag(cov))
 
         # -- goodness of fit ------------------------------------------------------------------
-        ybar = float(yv.mean())
-        centered_tss = float(((yv - ybar) ** 2).sum())
-        tss = centered_tss if intercept else float(yv @ yv)
+        ybar = float(yv.mean()) if not self.distributed else rows.sum(float(yv.sum())) / n
+        centered_tss = rows.sum(float(((yv - ybar) ** 2).sum()))
+        tss = centered_tss if intercept else rows.sum(float(yv @ yv))
         ess = tss - ssr
         df_model = k - intercept
         rsquared = 1 - ssr / tss if tss > 0 else float("nan")
