@@ -32,11 +32,16 @@ bool = bool_  # noqa: A001 - PyTorch spells the dtype chainrule.bool
 __version__ = "0.1.0"
 
 
+# Submodules imported on first use (``chainrule.stats`` pulls in scipy.stats, the others
+# matplotlib, pandas or mpi4py), so ``import chainrule`` stays quick for the tensor engine.
+_LAZY_MODULES = ("stats", "report", "tabular", "theory", "landscape", "diagnostics", "compute",
+                 "distributed")
+
+
 def __getattr__(name):
-    """Import ``chainrule.stats`` on first use: it pulls in scipy.stats, which the
-    tensor engine and the neural-net stack never need."""
-    if name == "stats":
+    """Import the submodules of ``_LAZY_MODULES`` on first use (``chainrule.stats`` …)."""
+    if name in _LAZY_MODULES:
         import importlib  # noqa: PLC0415
 
-        return importlib.import_module(".stats", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")

@@ -4,18 +4,27 @@ from __future__ import annotations
 from importlib import resources
 
 from ..backend import host as np
+from ._files import check_as_frame
 
 #: Package-relative location of the bundled file.
 _DIGITS_FILE = "data/digits.npz"
 
+#: Column names of ``load_digits(as_frame=True)``: pixel_<row>_<column> (as scikit-learn), then target.
+FEATURE_NAMES = [f"pixel_{row}_{col}" for row in range(8) for col in range(8)]
+TARGET = "target"
 
-def load_digits():
-    """Return the UCI "Optical Recognition of Handwritten Digits" data as ``(X, y)``.
 
-    ``X`` is a float64 host array of shape (1797, 64): each row is an 8x8 image,
-    row-major, whose entries are integers 0..16 (the count of "on" pixels in a 4x4
-    block of the original 32x32 bitmap). ``y`` is an int64 host array of shape (1797,)
-    holding the digit 0..9. The arrays are fresh copies; changing them is safe.
+def load_digits(as_frame=False):
+    """Return the UCI "Optical Recognition of Handwritten Digits" data.
+
+    ``as_frame=False`` (default): ``(X, y)``. ``X`` is a float64 host array of shape
+    (1797, 64): each row is an 8x8 image, row-major, whose entries are integers 0..16 (the
+    count of "on" pixels in a 4x4 block of the original 32x32 bitmap). ``y`` is an int64
+    host array of shape (1797,) holding the digit 0..9. The arrays are fresh copies;
+    changing them is safe.
+
+    ``as_frame=True``: a pandas DataFrame of 1797 rows with the 64 pixel columns
+    ``pixel_<row>_<col>`` (int64, scikit-learn's names) and the int64 column ``target``.
 
     Source: E. Alpaydin and C. Kaynak (1998), UCI Machine Learning Repository,
     DOI 10.24432/C50P49 — the 1797-sample test-set-derived version that scikit-learn
@@ -27,8 +36,19 @@ def load_digits():
         X, y = load_digits()
         X.shape, y.shape   # ((1797, 64), (1797,))
     """
+    check_as_frame(as_frame)
     path = resources.files(__package__).joinpath(_DIGITS_FILE)
     with path.open("rb") as f, np.load(f) as archive:
-        X = archive["images"].astype(np.float64)
-        y = archive["target"].astype(np.int64)
-    return X, y
+        images = archive["images"]
+        target = archive["target"]
+    if as_frame:
+        return _as_frame(images, target)
+    return images.astype(np.float64), target.astype(np.int64)
+
+
+def _as_frame(images, target):
+    import pandas as pd
+
+    frame = pd.DataFrame(images.astype(np.int64), columns=FEATURE_NAMES)
+    frame[TARGET] = target.astype(np.int64)
+    return frame

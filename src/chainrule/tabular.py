@@ -1,0 +1,1292 @@
+"""Reading tabular files and encoding their columns into a model matrix.
+
+Two halves:
+
+* **Reading.** :func:`read_table` reads a whole CSV/TSV/Parquet file (or a bundled dataset
+  by name, see :func:`chainrule.datasets.names`) into a :class:`pandas.DataFrame`;
+  :func:`iter_table_chunks` yields it piece by piece for files larger than memory.
+* **Encoding.** :class:`TabularEncoder` turns a frame into ``(X, y)``: numeric columns
+  kept, categorical/string columns one-hot encoded against their first level, booleans as
+  0/1, the target mapped to class indices for classification, missing values refused,
+  dropped or imputed, and numeric inputs optionally standardized with statistics from the
+  training rows only. Everything it learns is saved by :meth:`TabularEncoder.to_dict`, so
+  ``chainrule predict`` applies exactly the same encoding to new data. For tables larger
+  than memory, :meth:`TabularEncoder.fit_chunks` learns the same encoding in two passes
+  over :func:`iter_table_chunks`, and ``transform`` is applied chunk by chunk.
+
+Every problem the user must fix in the data raises :class:`DataError` with the column,
+what was expected and what was found.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+__all__ = [
+    "DataError",
+    "DataWarning",
+    "TabularEncoder",
+    "read_table",
+    "iter_table_chunks",
+    "SUPPORTED_SUFFIXES",
+    "MAX_AUTO_CLASSES",
+]
+
+#: File-name endings :func:`read_table` understands, and the reader each one uses.
+SUPPORTED_SUFFIXES = {
+    ".csv": "csv",
+    ".csv.gz": "csv",
+    ".tsv": "tsv",
+    ".tsv.gz": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+#: ``task="auto"``: an integer target with at most this many distinct values is a class label.
+MAX_AUTO_CLASSES = 20
+
+#: A categorical feature with more levels than this is refused (likely an identifier column).
+DEFAULT_MAX_LEVELS = 100
+
+_TASKS = ("auto", "regression", "classification")
+_IMPUTE = (None, "mean", "median")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?)?$")
+_ENCODER_FORMAT = "chainrule.TabularEncoder"
+_ENCODER_VERSION = 1
+
+
+class DataError(ValueError):
+    """A problem in the user's data (file, columns, values) that the user must fix.
+
+    The message names the path, column(s) or rows, what was expected and what was found.
+    The command line turns it into exit status 1 with the message.
+    """
+
+
+class DataWarning(UserWarning):
+    """Something in the data was changed on the user's behalf (e.g. a constant column dropped)."""
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_table(source, *, columns=None) -> pd.DataFrame:
+    """Read a whole table: a file path or the name of a bundled dataset.
+
+    Parameters
+    ----------
+    source : str or os.PathLike
+        A file ending in one of :data:`SUPPORTED_SUFFIXES` (``.csv``, ``.csv.gz``,
+        ``.tsv``, ``.tsv.gz``, ``.parquet``, ``.pq``), or the name of a bundled dataset
+        (``chainrule.datasets.names()``), which is returned with its target column.
+    columns : list of str, optional
+        Read only these columns (in this order). Absent names raise :class:`DataError`.
+
+    Raises
+    ------
+    DataError
+        Unknown extension, missing or unreadable file, a table with no rows or no columns,
+        duplicate column names, requested columns absent, or a name that is neither a file
+        nor a bundled dataset (the message lists the dataset names).
+    """
+    columns = _check_columns_argument(columns)
+    kind, path = _resolve_source(source)
+    if kind == "dataset":
+        frame = _load_dataset_frame(path)
+        return _select_columns(frame, columns, str(source))
+    header = _read_header(path, kind)
+    _check_header(header, columns, path)
+    frame = _read_whole_file(path, kind, columns)
+    _check_not_empty(frame, path)
+    return frame
+
+
+def iter_table_chunks(source, *, chunksize=100_000, columns=None):
+    """Yield a table as consecutive DataFrames of at most ``chunksize`` rows each.
+
+    CSV/TSV files are read with ``pandas.read_csv(chunksize=...)``; Parquet files with
+    ``pyarrow.parquet.ParquetFile.iter_batches(batch_size=...)``, so at most one chunk
+    (plus one Parquet row group) is in memory at a time. The concatenation of the chunks
+    equals :func:`read_table` of the same source (column dtypes are inferred per chunk for
+    CSV, so a column with missing values only in some chunks is float64 there).
+    The row index continues across chunks (0, 1, ... over the whole file).
+
+    Raises :class:`DataError` for the same problems as :func:`read_table`: a missing file,
+    bad extension or duplicate header at the call, a table without data rows or an
+    unparsable chunk when iteration reaches it.
+    """
+    if isinstance(chunksize, bool) or not isinstance(chunksize, (int, np.integer)) or chunksize < 1:
+        raise ValueError(f"iter_table_chunks: chunksize must be a positive integer, got {chunksize!r}")
+    columns = _check_columns_argument(columns)
+    kind, path = _resolve_source(source)
+    if kind == "dataset":
+        frame = _select_columns(_load_dataset_frame(path), columns, str(source))
+        return _frame_chunks(frame, int(chunksize))
+    header = _read_header(path, kind)
+    _check_header(header, columns, path)
+    if kind == "parquet":
+        return _parquet_chunks(path, int(chunksize), columns)
+    return _csv_chunks(path, kind, int(chunksize), columns)
+
+
+def _check_columns_argument(columns):
+    if columns is None:
+        return None
+    if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
+        raise TypeError(f"columns must be a list of column names (str), got {columns!r}")
+    columns = list(columns)
+    duplicates = _duplicates(columns)
+    if duplicates:
+        raise ValueError(f"columns lists {duplicates} more than once")
+    return columns
+
+
+def _resolve_source(source):
+    """Return ``("csv"|"tsv"|"parquet", Path)`` for a file, or ``("dataset", name)``."""
+    if not isinstance(source, (str, Path)):
+        raise TypeError(f"source must be a path (str or pathlib.Path) or a dataset name, got {type(source).__name__}")
+    path = Path(source)
+    if path.is_file():
+        return _reader_for(path), path
+    from . import datasets
+
+    if isinstance(source, str) and source in datasets.names():
+        return "dataset", source
+    if path.is_dir():
+        raise DataError(f"{str(source)!r} is a directory; expected a data file ({_suffix_list()})")
+    raise DataError(
+        f"no file {str(source)!r} (looked in {Path.cwd()}) and no bundled dataset of that name; "
+        f"bundled datasets: {', '.join(datasets.names())}"
+    )
+
+
+def _reader_for(path):
+    name = path.name.lower()
+    for suffix in sorted(SUPPORTED_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            return SUPPORTED_SUFFIXES[suffix]
+    raise DataError(f"{str(path)!r}: unsupported file type; expected a name ending in {_suffix_list()}")
+
+
+def _suffix_list():
+    return ", ".join(SUPPORTED_SUFFIXES)
+
+
+def _load_dataset_frame(name):
+    from . import datasets
+
+    return datasets.load(name, as_frame=True)
+
+
+def _read_header(path, kind):
+    """The column names exactly as written in the file (duplicates not renamed)."""
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        header = pd.read_csv(path, sep=_separator(kind), header=None, nrows=1, dtype=str)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{str(path)!r} is empty: no header row and no data") from None
+    except Exception as error:  # every parser failure is a data problem to report
+        raise DataError(f"{str(path)!r} could not be read as {kind}: {error}") from error
+    return [str(value) for value in header.iloc[0].tolist()]
+
+
+def _separator(kind):
+    return "\t" if kind == "tsv" else ","
+
+
+def _check_header(header, columns, path):
+    duplicates = _duplicates(header)
+    if duplicates:
+        raise DataError(f"{str(path)!r}: duplicate column names {duplicates}; every column needs a unique name")
+    if columns is not None:
+        absent = [c for c in columns if c not in header]
+        if absent:
+            raise DataError(f"{str(path)!r}: no column(s) {absent}; the file has {header}")
+
+
+def _duplicates(names):
+    seen, repeated = set(), []
+    for name in names:
+        if name in seen and name not in repeated:
+            repeated.append(name)
+        seen.add(name)
+    return repeated
+
+
+def _read_whole_file(path, kind, columns):
+    try:
+        if kind == "parquet":
+            return pd.read_parquet(path, columns=columns)
+        frame = pd.read_csv(path, sep=_separator(kind), usecols=columns)
+    except Exception as error:
+        raise DataError(f"{str(path)!r} could not be read as {kind}: {error}") from error
+    return frame[columns] if columns else frame  # usecols keeps file order; restore the order asked
+
+
+def _check_not_empty(frame, where):
+    if frame.shape[1] == 0:
+        raise DataError(f"{str(where)!r} has no columns")
+    if frame.shape[0] == 0:
+        raise DataError(f"{str(where)!r} has a header ({list(frame.columns)}) but no data rows")
+
+
+def _select_columns(frame, columns, where):
+    if columns is None:
+        return frame
+    absent = [c for c in columns if c not in frame.columns]
+    if absent:
+        raise DataError(f"{where!r}: no column(s) {absent}; it has {list(frame.columns)}")
+    return frame[columns]
+
+
+def _frame_chunks(frame, chunksize):
+    for start in range(0, len(frame), chunksize):
+        yield frame.iloc[start : start + chunksize]
+
+
+def _csv_chunks(path, kind, chunksize, columns):
+    reader = _open_csv_reader(path, kind, chunksize, columns)
+    with reader:
+        first = True
+        while True:
+            try:
+                chunk = next(reader)
+            except StopIteration:
+                if first:
+                    raise DataError(f"{str(path)!r} has a header but no data rows") from None
+                return
+            except Exception as error:
+                raise DataError(f"{str(path)!r} could not be read as {kind}: {error}") from error
+            if first and len(chunk) == 0:
+                raise DataError(f"{str(path)!r} has a header but no data rows")
+            first = False
+            yield chunk[columns] if columns else chunk
+
+
+def _open_csv_reader(path, kind, chunksize, columns):
+    try:
+        return pd.read_csv(path, sep=_separator(kind), usecols=columns, chunksize=chunksize)
+    except Exception as error:
+        raise DataError(f"{str(path)!r} could not be read as {kind}: {error}") from error
+
+
+def _parquet_chunks(path, chunksize, columns):
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as error:
+        raise DataError(f"{str(path)!r} could not be read as parquet: {error}") from error
+    if parquet.metadata.num_rows == 0:
+        raise DataError(f"{str(path)!r} has columns but no data rows")
+    start = 0
+    for batch in parquet.iter_batches(batch_size=chunksize, columns=columns):
+        chunk = batch.to_pandas()
+        chunk.index = pd.RangeIndex(start, start + len(chunk))
+        start += len(chunk)
+        yield chunk
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+class TabularEncoder:
+    """Turn a DataFrame into a float64 design matrix ``X`` and a target vector ``y``.
+
+    Parameters
+    ----------
+    target : str
+        The column to predict.
+    features : list of str, optional
+        The input columns, in order. Default: every column except ``target``.
+    task : {"auto", "regression", "classification"}
+        ``"auto"`` decides from the target column (the rule is stored in ``task_rule_``):
+
+        * boolean, categorical, string/object dtype → classification;
+        * integer dtype with at most :data:`MAX_AUTO_CLASSES` (20) distinct values →
+          classification, with more → regression;
+        * float dtype → regression. (pandas reads an integer column that has missing
+          values as float; pass ``task="classification"`` for such a target.)
+    dropna : bool
+        Drop rows with a missing value in a used column (after imputation, if any).
+        Without it, missing values that imputation does not fill raise :class:`DataError`
+        listing each column with its count.
+    impute : {None, "mean", "median"}
+        Fill missing values of numeric features with that column's mean or median over the
+        fitting rows (``standardize_rows`` when given). Categorical, boolean and target
+        columns are never imputed.
+    standardize : bool
+        Standardize numeric features: ``z = (x - mean) / scale`` with the mean and the
+        population standard deviation ``scale = sqrt(mean((x - mean)^2))`` (ddof = 0, as
+        scikit-learn's ``StandardScaler``) computed over the training rows only. Dummy
+        (one-hot) and boolean columns stay 0/1 so their coefficients remain contrasts.
+    max_levels : int
+        A categorical feature with more distinct levels raises :class:`DataError` (it is
+        most likely an identifier; drop it or list ``features`` explicitly).
+
+    Encoding
+    --------
+    * numeric (int/float) columns: kept as float64, feature name = column name;
+    * boolean columns (bool dtype, or only True/False values): 1.0/0.0, name = column name;
+    * categorical/string columns: values compared as ``str(value)``; levels are the
+      categories in declared order for a pandas ``Categorical``, otherwise sorted; the
+      first level is the reference and each other level ``L`` gives a 0/1 column named
+      ``column[T.L]`` (patsy/statsmodels treatment coding);
+    * date/time columns are refused (derive numeric features such as year, month,
+      day of week first); a string column holding mostly numbers but some text is refused
+      naming the text values (likely a typo or a missing-value marker).
+
+    Classification targets become int64 class ids ``0..K-1`` indexing ``classes_``
+    (the original labels, sorted; declared order for a pandas Categorical). Regression
+    targets become float64.
+
+    Fitted attributes
+    -----------------
+    input_columns_ : list of str — the feature columns used (constant ones excluded)
+    feature_names_ : list of str — the columns of ``X``
+    column_kinds_ : dict — column → "numeric" | "boolean" | "categorical" (used features)
+    levels_ : dict — categorical column → list of levels (str), the first is the reference
+    task_ : "regression" | "binary" | "multiclass";  task_rule_ : str — why
+    classes_ : list or None — original target labels, index = class id
+    dropped_constant_ : list of str — features dropped because they take one value
+    n_rows_in_, n_rows_dropped_, n_rows_used_ : int — rows given, dropped (dropna), used
+    missing_counts_ : dict — column → number of missing values (columns with any)
+    impute_values_ : dict — numeric feature → fill value (empty without ``impute``)
+    mean_, scale_ : float64 arrays of length ``len(feature_names_)`` (0 and 1 for columns
+        not standardized), or None without ``standardize``
+    n_rows_standardize_ : int or None — rows the mean/scale were computed from
+    last_kept_rows_ : int64 array — positions (0-based) in the last frame given to
+        :meth:`transform` of the rows that are the rows of the returned ``X`` and ``y``;
+        use it to align predictions with the input rows when ``dropna`` drops some.
+
+    Saving: ``to_dict()`` / ``TabularEncoder.from_dict(d)`` (JSON-serializable).
+    Tables larger than memory: :meth:`fit_chunks` (two passes over the chunks), then
+    :meth:`transform` chunk by chunk.
+
+    Example
+    -------
+    >>> enc = TabularEncoder("y", standardize=True)
+    >>> X, y = enc.fit_transform(frame, standardize_rows=train_index)   # doctest: +SKIP
+    >>> X_new, _ = enc.transform(new_frame, require_target=False)      # doctest: +SKIP
+    >>> enc.fit_chunks(lambda: iter_table_chunks("big.csv"))            # doctest: +SKIP
+    """
+
+    def __init__(self, target, features=None, *, task="auto", dropna=False, impute=None,
+                 standardize=False, max_levels=DEFAULT_MAX_LEVELS):
+        self.target = target
+        self.features = features
+        self.task = task
+        self.dropna = dropna
+        self.impute = impute
+        self.standardize = standardize
+        self.max_levels = max_levels
+
+    # ----------------------------------------------------------------- public API
+
+    def fit(self, frame, standardize_rows=None):
+        """Learn the encoding from ``frame``; return ``self``.
+
+        The structure (features, kinds, levels, constant columns, classes) comes from every
+        usable row; the imputation values and the standardization mean/scale come from the
+        rows selected by ``standardize_rows`` (positional indices or a boolean mask over
+        the rows of ``frame``, typically the training split), or from all usable rows.
+        """
+        self._check_params()
+        frame = _check_frame(frame)
+        profile = _Profile(self.target, self._resolve_features(frame))
+        profile.scan_types(frame)
+        profile.count_target_values(frame[self.target])
+        profile.finish_types()
+        profile.decide_task(self.task)
+        self._check_missing_handled(profile)
+        train_mask = _rows_mask(standardize_rows, len(frame))
+        if self.impute:
+            profile.impute_values = _impute_values(frame, profile.numeric_features(), train_mask, self.impute)
+        profile.scan_usable_rows(frame, train_mask, self.standardize)
+        self._apply_profile(profile)
+        return self
+
+    def fit_chunks(self, chunks, standardize_rows=None):
+        """Learn the encoding from a table read in chunks (two passes); return ``self``.
+
+        For tables larger than memory (``iter_table_chunks``). ``chunks`` is a callable
+        with no arguments that returns a fresh iterable of DataFrames each time; it is
+        called twice: pass 1 infers column kinds, counts missing values, checks for
+        infinities and sums the imputation means; pass 2 collects levels, classes,
+        constant columns and the standardization statistics, merging per-chunk
+        (count, mean, M2 = sum of squared deviations) with Chan et al.'s (1979) update
+        ``M2 = M2_a + M2_b + d^2 n_a n_b / n`` with ``d = mean_b - mean_a``.
+        The fitted encoder equals ``fit(pd.concat(chunks))`` (statistics to rounding),
+        provided each column reads with the same kind in every chunk.
+
+        ``standardize_rows``: None (all rows), a callable ``chunk -> boolean mask``, or a
+        boolean mask / integer positions over the whole table, matched against each
+        chunk's index (``iter_table_chunks`` numbers rows 0, 1, ... across chunks).
+        ``impute="median"`` is refused here: an exact median needs the whole column.
+        Then transform each chunk with :meth:`transform`.
+        """
+        self._check_params()
+        if not callable(chunks):
+            raise TypeError("fit_chunks: chunks must be a zero-argument callable returning an iterable of "
+                            "DataFrames (it is read twice), e.g. lambda: iter_table_chunks(path); "
+                            f"got {type(chunks).__name__}")
+        if self.impute == "median":
+            raise ValueError("fit_chunks: impute='median' needs the whole column in memory; use "
+                             "impute='mean', or read the table whole and call fit()")
+        profile = None
+        for chunk in _chunk_frames(chunks, "first"):
+            if profile is None:
+                profile = _Profile(self.target, self._resolve_features(chunk), list(chunk.columns))
+            profile.check_same_columns(chunk)
+            profile.scan_types(chunk)
+            profile.count_target_values(chunk[self.target])
+            if self.impute:
+                profile.add_impute_sums(chunk, _chunk_rows_mask(standardize_rows, chunk))
+        profile.finish_types()
+        profile.decide_task(self.task)
+        self._check_missing_handled(profile)
+        if self.impute:
+            profile.finish_impute_means()
+        for chunk in _chunk_frames(chunks, "second"):
+            profile.check_same_columns(chunk)
+            profile.scan_usable_rows(chunk, _chunk_rows_mask(standardize_rows, chunk), self.standardize)
+        self._apply_profile(profile)
+        return self
+
+    def usable_rows(self, frame):
+        """Positions (0-based) of the rows :meth:`fit` would use, without fitting.
+
+        All rows, unless ``dropna`` drops some: then the rows complete in every used column
+        after imputation (numeric features are filled when ``impute`` is set). Lets a caller
+        split training/validation rows among the usable ones before calling ``fit``.
+        Raises the same :class:`DataError` as ``fit`` for absent columns, dates, infinities
+        and unhandled missing values.
+        """
+        self._check_params()
+        frame = _check_frame(frame)
+        profile = _Profile(self.target, self._resolve_features(frame))
+        profile.scan_types(frame)
+        profile.finish_types()
+        self._check_missing_handled(profile)
+        filled_by_imputation = set(profile.numeric_features()) if self.impute else set()
+        columns = [c for c in profile.columns if c not in filled_by_imputation]
+        return np.flatnonzero(_complete_rows(frame, columns)).astype(np.int64)
+
+    def _apply_profile(self, profile):
+        """Turn the statistics gathered by fit/fit_chunks into the fitted attributes."""
+        _check_rows_left(profile.n_rows_used, "after dropping rows with missing values")
+        if profile.n_rows_train == 0:
+            raise DataError("standardize_rows selects no usable rows (all of them have missing values)")
+        task, rule = profile.task, profile.rule
+        constant = [c for c in profile.features if len(profile.labels[c]) <= 1]
+        _warn_constant(constant, profile)
+        features = [c for c in profile.features if c not in constant]
+        if not features:
+            raise DataError(f"no usable feature columns: every feature is constant ({constant})")
+        kinds = profile.kinds
+        self.task_, self.task_rule_, self.target_kind_ = task, rule, profile.target_kind
+        self.classes_ = None
+        if task == "classification":
+            self.classes_ = _classes(profile.labels[self.target], profile.declared.get(self.target), self.target)
+            self.task_ = _classification_task(self.classes_)
+        self.input_columns_ = features
+        self.column_kinds_ = {c: kinds[c] for c in features}
+        self.dtypes_ = {c: profile.dtypes[c] for c in features + [self.target]}
+        self.levels_ = {c: _levels(profile.labels[c], profile.declared.get(c), c, self.max_levels)
+                        for c in features if kinds[c] == "categorical"}
+        self.feature_names_ = _feature_names(features, self.column_kinds_, self.levels_)
+        self.dropped_constant_ = constant
+        self.n_rows_in_ = profile.n_rows_in
+        self.n_rows_dropped_ = profile.n_rows_in - profile.n_rows_used
+        self.n_rows_used_ = profile.n_rows_used
+        self.missing_counts_ = {c: n for c, n in profile.missing.items() if n > 0}
+        self.impute_values_ = {c: v for c, v in profile.impute_values.items() if c in features}
+        self.mean_, self.scale_, self.n_rows_standardize_ = None, None, None
+        if self.standardize:
+            self._set_scaling(profile.moments, profile.n_rows_train)
+
+    def transform(self, frame, *, require_target=True, strict=False):
+        """Encode ``frame`` exactly as fitted; return ``(X, y)``.
+
+        ``X`` is float64 of shape (n, len(feature_names_)); ``y`` is float64 (regression)
+        or int64 class ids (classification). ``require_target=False`` encodes the features
+        only, for prediction: the target column is not needed and, if present, ignored (its
+        missing values or new labels do not matter) and ``y`` is None. Missing numeric
+        values are imputed with the fitted values; with ``dropna`` rows still incomplete are
+        dropped, and ``last_kept_rows_`` holds the positions (0-based) of the rows returned.
+        ``strict=True`` also refuses columns the encoder does not use.
+        """
+        self._check_fitted()
+        frame = _check_frame(frame)
+        has_target = require_target
+        if require_target and self.target not in frame.columns:
+            raise DataError(f"target column {self.target!r} is missing; the data has columns {list(frame.columns)}")
+        self._check_columns(frame, strict)
+        columns = self.input_columns_ + ([self.target] if has_target else [])
+        _check_kinds_match(frame, self.column_kinds_)
+        numeric = [c for c in self.input_columns_ if self.column_kinds_[c] == "numeric"]
+        if has_target and self.task_ == "regression":
+            numeric.append(self.target)
+            _require_numeric(frame[self.target], self.target)
+        _check_finite(frame, numeric)
+        filled = _fill(frame, self.impute_values_)
+        keep = _complete_rows(filled, columns)
+        if not self.dropna and not keep.all():
+            raise DataError(_missing_message(_missing_counts(filled, columns), self.impute))
+        _check_rows_left(int(keep.sum()), "after dropping rows with missing values")
+        used = filled if keep.all() else filled[keep]
+        X = _encode_features(used, self.input_columns_, self.column_kinds_, self.levels_)
+        if self.mean_ is not None:
+            X -= self.mean_  # in place: X is a fresh array
+            X /= self.scale_
+        y = self._encode_target(used[self.target]) if has_target else None
+        self.last_kept_rows_ = np.flatnonzero(keep).astype(np.int64)
+        return X, y
+
+    def fit_transform(self, frame, standardize_rows=None):
+        """``fit(frame, standardize_rows)`` then ``transform(frame)``."""
+        return self.fit(frame, standardize_rows).transform(frame)
+
+    def summary(self) -> dict:
+        """A JSON-able description of what was inferred and done, for reports and metrics.json."""
+        self._check_fitted()
+        return {
+            "rows": {"in": self.n_rows_in_, "dropped_incomplete": self.n_rows_dropped_, "used": self.n_rows_used_},
+            "target": {"column": self.target, "dtype": self.dtypes_[self.target], "kind": self.target_kind_,
+                       "task": self.task_, "rule": self.task_rule_, "classes": self.classes_},
+            "columns": [self._column_summary(c) for c in self.input_columns_],
+            "n_features": len(self.feature_names_),
+            "feature_names": list(self.feature_names_),
+            "dropped_constant": list(self.dropped_constant_),
+            "missing": {"counts": dict(self.missing_counts_), "policy": self._missing_policy(),
+                        "impute_values": dict(self.impute_values_)},
+            "standardization": self._scaling_summary(),
+        }
+
+    def to_dict(self) -> dict:
+        """Everything needed to transform new data, as JSON-serializable built-in types."""
+        self._check_fitted()
+        fitted = {name: getattr(self, name) for name in _FITTED_FIELDS}
+        fitted["mean_"] = None if self.mean_ is None else self.mean_.tolist()
+        fitted["scale_"] = None if self.scale_ is None else self.scale_.tolist()
+        return {"format": _ENCODER_FORMAT, "version": _ENCODER_VERSION,
+                "params": self._params(), "fitted": _jsonable(fitted)}
+
+    @classmethod
+    def from_dict(cls, d):
+        """Rebuild a fitted encoder from :meth:`to_dict` output (e.g. after ``json.load``)."""
+        if not isinstance(d, dict):
+            raise TypeError(f"from_dict expects the dict made by TabularEncoder.to_dict, got {type(d).__name__}")
+        if d.get("format") != _ENCODER_FORMAT:
+            raise ValueError(f"from_dict expects a dict made by TabularEncoder.to_dict (format "
+                             f"{_ENCODER_FORMAT!r}), got format {d.get('format')!r}")
+        if d.get("version") != _ENCODER_VERSION:
+            raise ValueError(f"from_dict: unsupported encoder version {d.get('version')!r}; expected {_ENCODER_VERSION}")
+        encoder = cls(**d["params"])
+        fitted = d["fitted"]
+        missing = [name for name in _FITTED_FIELDS if name not in fitted]
+        if missing:
+            raise ValueError(f"from_dict: the saved encoder lacks fields {missing}")
+        for name in _FITTED_FIELDS:
+            setattr(encoder, name, fitted[name])
+        for name in ("mean_", "scale_"):
+            value = fitted[name]
+            setattr(encoder, name, None if value is None else np.asarray(value, dtype=np.float64))
+        return encoder
+
+    def __repr__(self):
+        return (f"TabularEncoder(target={self.target!r}, features={self.features!r}, task={self.task!r}, "
+                f"dropna={self.dropna!r}, impute={self.impute!r}, standardize={self.standardize!r})")
+
+    # ----------------------------------------------------------------- fitting helpers
+
+    def _params(self):
+        return {"target": self.target, "features": None if self.features is None else list(self.features),
+                "task": self.task, "dropna": self.dropna, "impute": self.impute,
+                "standardize": self.standardize, "max_levels": self.max_levels}
+
+    def _check_params(self):
+        if not isinstance(self.target, str):
+            raise TypeError(f"target must be a column name (str), got {self.target!r}")
+        if self.features is not None and (isinstance(self.features, str)
+                                          or not all(isinstance(c, str) for c in self.features)):
+            raise TypeError(f"features must be a list of column names (str) or None, got {self.features!r}")
+        if self.task not in _TASKS:
+            raise ValueError(f"task must be one of {_TASKS}, got {self.task!r}")
+        if self.impute not in _IMPUTE:
+            raise ValueError(f"impute must be one of {_IMPUTE}, got {self.impute!r}")
+        for name in ("dropna", "standardize"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if isinstance(self.max_levels, bool) or not isinstance(self.max_levels, int) or self.max_levels < 2:
+            raise ValueError(f"max_levels must be an integer >= 2, got {self.max_levels!r}")
+
+    def _resolve_features(self, frame):
+        columns = list(frame.columns)
+        if self.target not in columns:
+            raise DataError(f"target column {self.target!r} is not in the data; columns are {columns}")
+        if self.features is None:
+            features = [c for c in columns if c != self.target]
+            unnamed = [c for c in features if not isinstance(c, str)]
+            if unnamed:
+                raise DataError(f"column names must be text; got {unnamed}; rename the columns")
+            return features
+        features = list(self.features)
+        if self.target in features:
+            raise DataError(f"the target {self.target!r} is also listed among the features; "
+                            f"a model cannot use its own target as an input — remove it from the features")
+        duplicates = _duplicates(features)
+        if duplicates:
+            raise DataError(f"features lists {duplicates} more than once")
+        absent = [c for c in features if c not in columns]
+        if absent:
+            raise DataError(f"feature column(s) {absent} not in the data; columns are {columns}")
+        if not features:
+            raise DataError("features is empty; list at least one input column")
+        return features
+
+    def _check_missing_handled(self, profile):
+        """Missing values that imputation does not fill need dropna; without it, list them all."""
+        fillable = set(profile.numeric_features()) if self.impute else set()
+        unhandled = {c: n for c, n in profile.missing.items() if n > 0 and c not in fillable}
+        if unhandled and not self.dropna:
+            raise DataError(_missing_message(unhandled, self.impute))
+
+    def _set_scaling(self, moments, n_rows):
+        """mean_/scale_ per feature: numeric columns from their (count, mean, M2), others 0/1."""
+        mean = np.zeros(len(self.feature_names_))
+        scale = np.ones(len(self.feature_names_))
+        flat = []
+        for i, name in enumerate(self.feature_names_):
+            if self.column_kinds_.get(name) != "numeric":
+                continue
+            count, mu, m2 = moments[name]
+            mean[i] = mu
+            sd = float(np.sqrt(m2 / count))
+            if sd == 0.0:
+                flat.append(name)
+            else:
+                scale[i] = sd
+        if flat:
+            warnings.warn(f"feature(s) {flat} take a single value on the standardization rows; "
+                          f"they are centred but not scaled (scale 1)", DataWarning, stacklevel=4)
+        self.mean_, self.scale_, self.n_rows_standardize_ = mean, scale, int(n_rows)
+
+    # ----------------------------------------------------------------- transform helpers
+
+    def _check_fitted(self):
+        if not hasattr(self, "feature_names_"):
+            raise RuntimeError("this TabularEncoder is not fitted yet; call fit(frame) first")
+
+    def _check_columns(self, frame, strict):
+        absent = [c for c in self.input_columns_ if c not in frame.columns]
+        if absent:
+            raise DataError(f"the data lacks feature column(s) {absent} the model was fitted with; "
+                            f"it has {list(frame.columns)}")
+        if strict:
+            known = set(self.input_columns_) | {self.target} | set(self.dropped_constant_)
+            extra = [c for c in frame.columns if c not in known]
+            if extra:
+                raise DataError(f"the data has column(s) {extra} the model was not fitted with "
+                                f"(strict mode); expected only {self.input_columns_ + [self.target]}")
+
+    def _encode_target(self, series):
+        if self.classes_ is None:
+            return series.to_numpy(dtype=np.float64)
+        codes, uniques = pd.factorize(series)
+        index = {label: i for i, label in enumerate(self.classes_)}
+        labels = [str(u) if self.target_kind_ == "categorical" else _python_scalar(u) for u in uniques]
+        unknown = [i for i, label in enumerate(labels) if label not in index]
+        if unknown:
+            found = sorted(str(labels[i]) for i in unknown)
+            raise DataError(f"target {self.target!r} has label(s) {found} that were not seen when fitting, "
+                            f"{_rows_text(series, unknown, codes)}; known classes are {self.classes_}")
+        return np.array([index[label] for label in labels], dtype=np.int64)[codes]
+
+    def _column_summary(self, column):
+        kind = self.column_kinds_[column]
+        entry = {"name": column, "dtype": self.dtypes_[column], "kind": kind,
+                 "missing": int(self.missing_counts_.get(column, 0))}
+        if kind == "categorical":
+            levels = self.levels_[column]
+            entry.update(encoding="one-hot (treatment), reference level " + repr(levels[0]), levels=list(levels),
+                         features=[_dummy_name(column, level) for level in levels[1:]])
+        elif kind == "boolean":
+            entry.update(encoding="0/1 (True = 1)", features=[column])
+        else:
+            entry.update(encoding="as is", features=[column])
+        if column in self.impute_values_:
+            entry["impute_value"] = self.impute_values_[column]
+        return entry
+
+    def _missing_policy(self):
+        parts = ([f"impute numeric features with the {self.impute}"] if self.impute else []) + (
+            ["drop incomplete rows"] if self.dropna else [])
+        return " then ".join(parts) if parts else "error"
+
+    def _scaling_summary(self):
+        if self.mean_ is None:
+            return {"applied": False}
+        columns = [n for n in self.feature_names_ if self.column_kinds_.get(n) == "numeric"]
+        position = {n: i for i, n in enumerate(self.feature_names_)}
+        return {"applied": True, "formula": "z = (x - mean) / scale, scale = population standard deviation",
+                "n_rows": self.n_rows_standardize_, "columns": columns,
+                "mean": {c: float(self.mean_[position[c]]) for c in columns},
+                "scale": {c: float(self.scale_[position[c]]) for c in columns}}
+
+
+_FITTED_FIELDS = (
+    "input_columns_", "feature_names_", "column_kinds_", "dtypes_", "levels_", "task_", "task_rule_",
+    "target_kind_", "classes_", "dropped_constant_", "n_rows_in_", "n_rows_dropped_", "n_rows_used_",
+    "missing_counts_", "impute_values_", "mean_", "scale_", "n_rows_standardize_",
+)
+
+
+class _Profile:
+    """What fitting learns from the data, gathered from one frame or chunk by chunk.
+
+    Pass 1 (``scan_types``, ``count_target_values``, imputation sums, ``finish_types``):
+    column kinds and dtypes, missing and infinite counts, the target's distinct values.
+    Pass 2 (``scan_usable_rows``, after the kinds and imputation values are known): rows
+    kept, distinct labels per column (levels, classes, constant detection), and the
+    standardization moments (count, mean, M2) of numeric features on the training rows.
+    """
+
+    def __init__(self, target, features, all_columns=None):
+        self.target, self.features = target, list(features)
+        self.columns = self.features + [target]
+        self.all_columns = all_columns
+        self.kinds, self.declared, self.impute_values, self.moments = {}, {}, {}, {}
+        self._fallback_kinds, self._dtypes_seen = {}, {c: [] for c in self.columns}
+        self.missing = {c: 0 for c in self.columns}
+        self.infinite = {c: 0 for c in self.columns}
+        self.labels = {c: set() for c in self.columns}
+        self._target_values, self.target_distinct = set(), 0
+        self._impute_sums = {}
+        self.n_rows_in = self.n_rows_used = self.n_rows_train = 0
+        self.task = self.rule = None
+
+    # pass 1 ------------------------------------------------------------------
+    def check_same_columns(self, chunk):
+        if self.all_columns is not None and list(chunk.columns) != self.all_columns:
+            raise DataError(f"a chunk has columns {list(chunk.columns)}, the first had {self.all_columns}")
+
+    def scan_types(self, frame):
+        self.n_rows_in += len(frame)
+        for column in self.columns:
+            series = frame[column]
+            self.missing[column] += int(series.isna().sum())
+            self._dtypes_seen[column].append(series.dtype)
+            if series.notna().any():
+                self._merge_kind(column, _infer_kind(series, column), frame)
+            else:
+                self._fallback_kinds.setdefault(column, _infer_kind(series, column))
+        numeric = [c for c in self.columns if self.kinds.get(c) == "numeric"]
+        for column, count in _infinite_counts(frame, numeric).items():
+            self.infinite[column] += count
+
+    def _merge_kind(self, column, kind, frame):
+        known = self.kinds.setdefault(column, kind)
+        if known != kind:
+            rows = f"rows {frame.index[0]}..{frame.index[-1]}"
+            raise DataError(f"column {column!r} reads as {kind} in {rows} but as {known} earlier; make "
+                            f"its values consistent (e.g. no text in a numeric column)")
+
+    def count_target_values(self, series):
+        """Distinct values of an integer target, up to MAX_AUTO_CLASSES + 1 (the auto rule)."""
+        if ptypes.is_integer_dtype(series.dtype) and len(self._target_values) <= MAX_AUTO_CLASSES:
+            _add_capped(self._target_values, series, MAX_AUTO_CLASSES + 1)
+
+    def finish_types(self):
+        for column in self.columns:
+            self.kinds.setdefault(column, self._fallback_kinds.get(column))
+        infinite = {c: n for c, n in self.infinite.items() if n}
+        if infinite:
+            raise DataError(_infinite_message(infinite))
+        self.dtypes = {c: str(_common_dtype(seen)) for c, seen in self._dtypes_seen.items()}
+        self.target_dtype = _common_dtype(self._dtypes_seen[self.target])
+        self.target_distinct = len(self._target_values)
+
+    def decide_task(self, requested):
+        self.task, self.rule = _decide_task(self.target, self.target_kind, self.target_dtype,
+                                            self.target_distinct, requested)
+
+    @property
+    def target_kind(self):
+        return self.kinds[self.target]
+
+    def numeric_features(self):
+        return [c for c in self.features if self.kinds[c] == "numeric"]
+
+    def add_impute_sums(self, frame, train_mask):
+        for column in self.numeric_features():
+            values = frame.loc[train_mask, column].dropna().to_numpy(dtype=np.float64)
+            total, count = self._impute_sums.get(column, (0.0, 0))
+            self._impute_sums[column] = (total + float(values.sum()), count + len(values))
+
+    def finish_impute_means(self):
+        for column in self.numeric_features():
+            total, count = self._impute_sums.get(column, (0.0, 0))
+            if count == 0:
+                raise DataError(f"cannot impute column {column!r}: it has no values on the fitting rows")
+            self.impute_values[column] = total / count
+
+    # pass 2 ------------------------------------------------------------------
+    def scan_usable_rows(self, frame, train_mask, standardize):
+        filled = _fill(frame, self.impute_values)
+        keep = _complete_rows(filled, self.columns)
+        train = train_mask[keep]
+        used = filled if keep.all() else filled[keep]
+        self.n_rows_used += len(used)
+        self.n_rows_train += int(train.sum())
+        for column in self.columns:
+            self._collect_labels(column, used[column])
+        if standardize:
+            for column in self.numeric_features():
+                values = used[column].to_numpy(dtype=np.float64)[train]
+                self.moments[column] = _merge_moments(self.moments.get(column, (0, 0.0, 0.0)),
+                                                      _moments(values))
+
+    def _collect_labels(self, column, series):
+        kind = self.kinds[column]
+        if column == self.target and self.task == "regression":
+            return
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            self.declared.setdefault(column, _declared_order(series))
+        if kind == "categorical" or column == self.target:
+            self.labels[column] |= _distinct_labels(series, kind)
+        elif len(self.labels[column]) < 2:  # a numeric/boolean feature: enough to tell constant
+            self.labels[column] |= _two_distinct(series)
+
+
+def _add_capped(found, series, cap):
+    """Add distinct non-missing values of ``series`` (as Python scalars) to ``found`` up to ``cap``."""
+    for value in pd.unique(series.dropna()):
+        if len(found) >= cap:
+            return
+        found.add(_python_scalar(value))
+
+
+def _two_distinct(series):
+    """Up to two distinct non-missing values (as Python scalars), in one vectorized pass."""
+    values = series.dropna().to_numpy()
+    if len(values) == 0:
+        return set()
+    first = values[0]
+    others = values[values != first]
+    return {_python_scalar(v) for v in (first, *others[:1])}
+
+
+def _common_dtype(dtypes):
+    """The dtype a concatenation of chunks with these dtypes would have (numeric: numpy promotion)."""
+    unique = list(dict.fromkeys(dtypes))
+    if len(unique) == 1:
+        return unique[0]
+    if all(isinstance(d, np.dtype) and d.kind in "iuf" for d in unique):
+        return np.result_type(*unique)
+    return np.dtype(object)
+
+
+def _moments(values):
+    """(count, mean, M2) of a float array, M2 = sum((x - mean)^2)."""
+    if len(values) == 0:
+        return 0, 0.0, 0.0
+    mean = float(values.mean())
+    return len(values), mean, float(((values - mean) ** 2).sum())
+
+
+def _merge_moments(a, b):
+    """Chan, Golub and LeVeque (1979): moments of the union of two disjoint samples."""
+    (na, mean_a, m2_a), (nb, mean_b, m2_b) = a, b
+    if na == 0:
+        return b
+    if nb == 0:
+        return a
+    n = na + nb
+    delta = mean_b - mean_a
+    return n, mean_a + delta * nb / n, m2_a + m2_b + delta * delta * na * nb / n
+
+
+def _chunk_frames(chunks, which):
+    """Iterate one pass over ``chunks()``, checking each item; refuse a table with no rows."""
+    seen = 0
+    for chunk in chunks():
+        if not isinstance(chunk, pd.DataFrame):
+            raise TypeError(f"fit_chunks: chunks() must yield pandas DataFrames, got {type(chunk).__name__}")
+        duplicates = _duplicates([str(c) for c in chunk.columns])
+        if duplicates:
+            raise DataError(f"duplicate column names {duplicates}; every column needs a unique name")
+        if len(chunk):
+            seen += 1
+            yield chunk
+    if seen == 0:
+        raise DataError(f"fit_chunks: the {which} pass over chunks() yielded no rows"
+                        + ("; chunks must return a fresh iterable each time it is called" if which == "second" else ""))
+
+
+def _chunk_rows_mask(rows, chunk):
+    """Boolean mask over the chunk's rows from None, a callable, or whole-table mask/positions."""
+    n = len(chunk)
+    if rows is None:
+        return np.ones(n, dtype=bool)
+    if callable(rows):
+        mask = np.asarray(rows(chunk))
+        if mask.dtype != bool or mask.shape != (n,):
+            raise ValueError(f"standardize_rows(chunk) must return a boolean mask of shape ({n},), "
+                             f"got dtype {mask.dtype} shape {mask.shape}")
+        return mask
+    rows = np.asarray(rows)
+    index = chunk.index.to_numpy()
+    if not ptypes.is_integer_dtype(index.dtype):
+        raise ValueError("standardize_rows as an array needs chunks indexed by row position "
+                         "(as iter_table_chunks yields); pass a callable chunk -> mask instead")
+    if rows.dtype == bool:
+        if index.size and index.max() >= len(rows):
+            raise ValueError(f"standardize_rows mask has {len(rows)} entries but the table has row {index.max()}")
+        return rows[index]
+    if ptypes.is_integer_dtype(rows.dtype):
+        return np.isin(index, rows)
+    raise TypeError(f"standardize_rows must be None, a callable, a boolean mask or integer positions, "
+                    f"got dtype {rows.dtype}")
+
+
+# --------------------------------------------------------------------------- column inference
+
+
+def _check_frame(frame):
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"expected a pandas.DataFrame, got {type(frame).__name__}")
+    duplicates = _duplicates([str(c) for c in frame.columns])
+    if duplicates:
+        raise DataError(f"duplicate column names {duplicates}; every column needs a unique name")
+    if len(frame) == 0:
+        raise DataError(f"the data has no rows (columns: {list(frame.columns)})")
+    return frame.reset_index(drop=True)
+
+
+def _infer_kind(series, column):
+    """"numeric", "boolean" or "categorical"; DataError for dates and unusable dtypes."""
+    _refuse_dates(series, column)
+    if ptypes.is_bool_dtype(series.dtype) or _is_object_bool(series):
+        return "boolean"
+    if ptypes.is_complex_dtype(series.dtype):
+        raise DataError(f"column {column!r} holds complex numbers; expected real numbers, booleans or categories")
+    if ptypes.is_numeric_dtype(series.dtype):
+        return "numeric"
+    if isinstance(series.dtype, pd.CategoricalDtype) or ptypes.is_object_dtype(series.dtype) \
+            or ptypes.is_string_dtype(series.dtype):
+        _refuse_mostly_numeric_text(series, column)
+        return "categorical"
+    raise DataError(f"column {column!r} has dtype {series.dtype}, which cannot be encoded; "
+                    f"expected numbers, booleans or categories")
+
+
+def _refuse_dates(series, column):
+    dtype = series.dtype
+    is_date = ptypes.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype)
+    if not is_date and (ptypes.is_object_dtype(dtype) or ptypes.is_string_dtype(dtype)) \
+            and not isinstance(dtype, pd.CategoricalDtype):
+        values = pd.unique(series.dropna())
+        is_date = len(values) > 0 and all(isinstance(v, str) and bool(_ISO_DATE.match(v)) for v in values)
+    if is_date:
+        raise DataError(
+            f"column {column!r} holds dates/times, which cannot be used directly; derive numeric or "
+            f"categorical features from it first (e.g. year, month, day of week, days since a start "
+            f"date) and drop the date column, or leave it out of the features")
+    if ptypes.is_timedelta64_dtype(dtype):
+        raise DataError(f"column {column!r} holds time spans (timedelta); convert it to a number first, "
+                        f"e.g. days = column.dt.total_seconds() / 86400")
+
+
+def _is_object_bool(series):
+    if not ptypes.is_object_dtype(series.dtype):
+        return False
+    values = pd.unique(series.dropna())
+    return len(values) > 0 and all(isinstance(v, (bool, np.bool_)) for v in values)
+
+
+def _refuse_mostly_numeric_text(series, column):
+    """A text column whose values are mostly numbers is a numeric column with typos."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return
+    values = series.dropna()
+    distinct = pd.unique(values)
+    text = [v for v, number in zip(distinct, pd.to_numeric(pd.Series(distinct, dtype=object), errors="coerce"))
+            if pd.isna(number)]
+    if not text or len(text) == len(distinct):
+        return
+    n_text = int(values.isin(text).sum())
+    if n_text * 2 < len(values):
+        examples = sorted(map(str, text))[:5]
+        raise DataError(f"column {column!r} is mostly numbers but {n_text} value(s) are text, e.g. {examples}; "
+                        f"fix them or mark them as missing (empty cells) so the column reads as numeric")
+
+
+def _decide_task(column, kind, dtype, distinct, requested):
+    """Return (task, rule): "regression" or "classification", and why (see TabularEncoder).
+
+    ``distinct`` is the number of distinct non-missing target values (used only for an
+    integer dtype).
+    """
+    if requested == "regression":
+        if kind != "numeric":
+            raise DataError(f"task='regression' needs a numeric target, but {column!r} is {kind} "
+                            f"(dtype {dtype}); use task='classification'")
+        return "regression", "task='regression' requested"
+    if requested == "classification":
+        return "classification", "task='classification' requested"
+    if kind != "numeric":
+        return "classification", f"target {column!r} is {kind} (dtype {dtype}): classification"
+    if ptypes.is_integer_dtype(dtype):
+        if distinct <= MAX_AUTO_CLASSES:
+            return "classification", (f"target {column!r} is integer with {distinct} distinct values "
+                                      f"(<= {MAX_AUTO_CLASSES}): classification")
+        return "regression", (f"target {column!r} is integer with more than {MAX_AUTO_CLASSES} distinct "
+                              f"values: regression")
+    return "regression", f"target {column!r} is float (dtype {dtype}): regression"
+
+
+def _distinct_labels(series, kind):
+    """Distinct non-missing values: as str for categorical columns, else as Python scalars."""
+    values = pd.unique(series.dropna())
+    if kind == "categorical":
+        return {str(v) for v in values}
+    return {_python_scalar(v) for v in values}
+
+
+def _declared_order(series):
+    """A pandas Categorical's categories (as str), or None for other dtypes."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return [str(c) for c in series.cat.categories]
+    return None
+
+
+def _ordered(labels, declared):
+    """Declared category order where there is one (labels not declared follow, sorted), else sorted."""
+    if declared is None:
+        return sorted(labels)
+    return [c for c in declared if c in labels] + sorted(labels - set(declared))
+
+
+def _classes(labels, declared, column):
+    classes = _ordered(labels, declared)
+    if len(classes) < 2:
+        raise DataError(f"classification target {column!r} has a single class {classes}; "
+                        f"a classifier needs at least two")
+    return classes
+
+
+def _classification_task(classes):
+    return "binary" if len(classes) == 2 else "multiclass"
+
+
+def _levels(labels, declared, column, max_levels):
+    if len(labels) > max_levels:
+        raise DataError(f"categorical column {column!r} has {len(labels)} distinct values (more than "
+                        f"max_levels={max_levels}); it looks like an identifier or free text — drop it, "
+                        f"or list the features explicitly")
+    return _ordered(labels, declared)
+
+
+def _feature_names(features, kinds, levels):
+    names = []
+    for column in features:
+        if kinds[column] == "categorical":
+            names.extend(_dummy_name(column, level) for level in levels[column][1:])
+        else:
+            names.append(column)
+    return names
+
+
+def _dummy_name(column, level):
+    return f"{column}[T.{level}]"
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _check_finite(frame, columns):
+    bad = _infinite_counts(frame, columns)
+    if bad:
+        raise DataError(_infinite_message(bad))
+
+
+def _infinite_counts(frame, columns):
+    """Column -> number of +-inf values, for the columns that have any."""
+    counts = {}
+    for column in columns:
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        count = int(np.isinf(values).sum())
+        if count:
+            counts[column] = count
+    return counts
+
+
+def _infinite_message(counts):
+    listed = ", ".join(f"{c!r}: {n}" for c, n in counts.items())
+    return f"infinite values (inf or -inf) in column(s) {listed}; replace them with finite numbers or mark them as missing"
+
+
+def _missing_counts(frame, columns):
+    counts = frame[columns].isna().sum()
+    return {str(c): int(n) for c, n in counts.items() if n > 0}
+
+
+def _missing_message(counts, impute):
+    listed = ", ".join(f"{c!r}: {n}" for c, n in counts.items())
+    advice = "drop incomplete rows (dropna / --dropna)"
+    if impute:
+        advice += f"; impute={impute!r} fills numeric features only"
+    else:
+        advice += " or impute numeric features (impute='mean'|'median' / --impute)"
+    return f"missing values in column(s) {listed}; {advice}"
+
+
+def _rows_mask(rows, n):
+    """Boolean mask over n rows from None (all), a boolean mask, or positional indices."""
+    if rows is None:
+        return np.ones(n, dtype=bool)
+    rows = np.asarray(rows)
+    if rows.dtype == bool:
+        if rows.shape != (n,):
+            raise ValueError(f"standardize_rows as a boolean mask must have shape ({n},), got {rows.shape}")
+        mask = rows.copy()
+    elif ptypes.is_integer_dtype(rows.dtype) and rows.ndim == 1:
+        if rows.size and (rows.min() < 0 or rows.max() >= n):
+            raise ValueError(f"standardize_rows holds positions outside 0..{n - 1} "
+                             f"(min {rows.min()}, max {rows.max()})")
+        mask = np.zeros(n, dtype=bool)
+        mask[rows] = True
+    else:
+        raise TypeError(f"standardize_rows must be a boolean mask or 1-D integer positions, "
+                        f"got dtype {rows.dtype} with shape {rows.shape}")
+    if not mask.any():
+        raise ValueError("standardize_rows selects no rows")
+    return mask
+
+
+def _impute_values(frame, columns, train_mask, how):
+    values = {}
+    for column in columns:
+        train = frame.loc[train_mask, column].dropna()
+        if len(train) == 0:
+            raise DataError(f"cannot impute column {column!r}: it has no values on the fitting rows")
+        values[column] = float(train.mean() if how == "mean" else train.median())
+    return values
+
+
+def _fill(frame, impute_values):
+    if not impute_values:
+        return frame
+    return frame.fillna({c: v for c, v in impute_values.items() if c in frame.columns})
+
+
+def _complete_rows(frame, columns):
+    return frame[columns].notna().all(axis=1).to_numpy()
+
+
+def _check_rows_left(n_rows, when):
+    if n_rows == 0:
+        raise DataError(f"no rows left {when}; every row has a missing value in a used column")
+
+
+def _warn_constant(constant, profile):
+    for column in constant:
+        value = next(iter(profile.labels[column]), None)
+        warnings.warn(f"column {column!r} takes a single value ({value!r}) on all {profile.n_rows_used} "
+                      f"usable rows; it is dropped from the features", DataWarning, stacklevel=4)
+
+
+def _check_kinds_match(frame, kinds):
+    for column, kind in kinds.items():
+        series = frame[column]
+        _refuse_dates(series, column)
+        if kind == "numeric":
+            _require_numeric(series, column)
+        elif kind == "boolean":
+            _require_boolean(series, column)
+
+
+def _require_numeric(series, column):
+    if ptypes.is_numeric_dtype(series.dtype) and not ptypes.is_bool_dtype(series.dtype):
+        return
+    text = series.dropna()
+    bad = text[pd.to_numeric(text, errors="coerce").isna()] if len(text) else text
+    examples = sorted(map(str, pd.unique(bad)))[:5]
+    raise DataError(f"column {column!r} was numeric when fitted but has dtype {series.dtype} here"
+                    + (f", with non-numeric values {examples}" if examples else ""))
+
+
+def _require_boolean(series, column):
+    if ptypes.is_bool_dtype(series.dtype):
+        return
+    values = pd.unique(series.dropna())
+    bad = [v for v in values if not (isinstance(v, (bool, np.bool_)) or (
+        isinstance(v, (int, float, np.integer, np.floating)) and v in (0, 1)))]
+    if bad:
+        examples = sorted(map(str, bad))[:5]
+        raise DataError(f"column {column!r} was boolean when fitted but has values {examples} here; "
+                        f"expected True/False (or 1/0)")
+
+
+def _encode_features(frame, features, kinds, levels):
+    """Fill the (n, p) float64 design matrix column block by column block."""
+    widths = [len(levels[c]) - 1 if kinds[c] == "categorical" else 1 for c in features]
+    X = np.empty((len(frame), sum(widths)))
+    start = 0
+    for column, width in zip(features, widths):
+        if kinds[column] == "categorical":
+            X[:, start:start + width] = _one_hot(frame[column], column, levels[column])
+        else:
+            X[:, start] = frame[column].to_numpy(dtype=np.float64)
+        start += width
+    return X
+
+
+def _one_hot(series, column, levels):
+    """Treatment coding: one 0/1 column per non-reference level (``levels[1:]``).
+
+    Each distinct value is converted with ``str`` once (``pandas.factorize``), then the
+    rows are scattered into the indicator matrix by their level index.
+    """
+    codes, uniques = pd.factorize(series)
+    names = [str(value) for value in uniques]
+    unseen = sorted(set(names) - set(levels))
+    if unseen:
+        more = f" (and {len(unseen) - 10} more)" if len(unseen) > 10 else ""
+        raise DataError(f"column {column!r} has level(s) {unseen[:10]}{more} not seen when fitting, "
+                        f"{_rows_text(series, [names.index(u) for u in unseen], codes)}; "
+                        f"known levels are {levels}")
+    position = {level: i for i, level in enumerate(levels)}
+    level_of_row = np.array([position[name] for name in names], dtype=np.int64)[codes]
+    dummies = np.zeros((len(series), len(levels) - 1))
+    rows = np.flatnonzero(level_of_row > 0)
+    dummies[rows, level_of_row[rows] - 1] = 1.0
+    return dummies
+
+
+def _rows_text(series, bad_codes, codes, limit=5):
+    """"at row(s) 3, 17, ..." for the rows whose factorize code is in ``bad_codes``."""
+    rows = series.index[np.isin(codes, bad_codes)]
+    shown = ", ".join(str(r) for r in rows[:limit]) + (f", ... ({len(rows)} rows)" if len(rows) > limit else "")
+    return f"at row(s) {shown} (0-based, header not counted)"
+
+
+def _python_scalar(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return _python_scalar(value)
