@@ -42,11 +42,12 @@ from .losses import (
     NLLLoss,
 )
 from .module import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
+from .residual import Residual
 
 __all__ = [
     "functional", "init",
     "Module", "Parameter", "Sequential", "ModuleList", "IncompatibleKeys",
     "Linear", "Identity", "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax",
-    "LogSoftmax", "Dropout", "BatchNorm1d", "MLP", "PolynomialFeatures",
+    "LogSoftmax", "Dropout", "BatchNorm1d", "MLP", "PolynomialFeatures", "Residual",
     "MSELoss", "L1Loss", "HuberLoss", "BCEWithLogitsLoss", "BCELoss", "CrossEntropyLoss", "NLLLoss",
 ]
