@@ -1,4 +1,4 @@
-# make demo  - create .venv if missing, install chainrule editable, run the digits demo
+# make demo  - create .venv if missing, install chainrule editable, run the tour (demo-output/report.html)
 # make test  - create .venv if missing, install chainrule[test] editable, run the test suite
 # make clean - remove the virtual environment and build/test caches
 #
@@ -11,7 +11,7 @@ PY     := $(VENV)/bin/python
 .PHONY: demo test clean
 
 demo: $(VENV)/.installed-demo
-	$(PY) examples/digits_mlp.py
+	$(PY) -m chainrule demo --out demo-output
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q

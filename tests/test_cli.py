@@ -36,14 +36,28 @@ def test_usage_error_exits_2(argv, capsys):
     assert "usage: chainrule" in capsys.readouterr().err
 
 
-def test_demo_trains_the_mlp_and_reports_held_out_accuracy(capsys):
-    assert cli.main(["demo", "--epochs", "10", "--seed", "0"]) == 0
+def test_demo_tours_the_bundled_data_into_one_report(tmp_path, capsys):
+    out_dir = tmp_path / "demo-output"
+    assert cli.main(["demo", "--epochs", "10", "--compare-epochs", "1", "--seed", "0",
+                     "--out", str(out_dir)]) == 0
     out = capsys.readouterr().out  # captured, so not a terminal: one plain line per epoch
-    assert out.startswith("digits: MLP 64-128-10, Adam lr 0.001")
+    assert "OLS Regression Results" in out and "HC1" in out
+    assert "Logit Marginal Effects" in out
+    assert "digits: MLP 64-128-10, Adam lr 0.001" in out
     assert len(re.findall(r"^epoch +\d+/10  train_loss .* val_accuracy ", out, flags=re.M)) == 10
     match = re.search(r"held-out accuracy ([0-9.]+) \(360 samples\)", out)
     assert match, out
     assert float(match.group(1)) > 0.95
+    for name in ("gd", "momentum", "adagrad", "rmsprop", "adam"):
+        assert re.search(rf"^│ {name}\s", out, flags=re.M)
+    report = out_dir / "report.html"
+    assert out.rstrip().endswith(str(report.resolve()))
+    html = report.read_text()
+    for section in ("OLS: Coefficients", "Logit: Average marginal effects",
+                    "MLP on the digits: loss curves", "Optimizer comparison (digits MLP)"):
+        assert section in html
+    for step in ("ols", "logit"):
+        assert (out_dir / step / "model.safetensors").is_file()
 
 
 def test_demo_run_is_reproducible():
@@ -64,8 +78,9 @@ def _fail(**kwargs):
     raise ValueError("something went wrong")
 
 
-def test_failure_exits_1_without_traceback(monkeypatch, capsys):
+def test_failure_exits_1_without_traceback(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(_demo, "run", _fail)
+    monkeypatch.chdir(tmp_path)
     assert cli.main(["demo"]) == 1
     err = capsys.readouterr().err
     assert "something went wrong" in err and "--debug" in err
@@ -73,8 +88,9 @@ def test_failure_exits_1_without_traceback(monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("argv", [["--debug", "demo"], ["demo", "--debug"]])
-def test_failure_with_debug_shows_traceback(argv, monkeypatch, capsys):
+def test_failure_with_debug_shows_traceback(argv, monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(_demo, "run", _fail)
+    monkeypatch.chdir(tmp_path)
     assert cli.main(argv) == 1
     assert "Traceback" in capsys.readouterr().err
 

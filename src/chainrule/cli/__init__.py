@@ -1,0 +1,112 @@
+"""The ``chainrule`` command.
+
+One module per subcommand (``chainrule.cli.fit``, ``.predict``, …), each with
+``register(subparsers)`` and ``run(args) -> int``; shared argument groups and data
+preparation live in :mod:`chainrule.cli._common`.
+
+``main(argv)`` returns the exit code: 0 on success; 1 when a command fails on the user's
+data or model (a one-paragraph message; the traceback only with ``--debug``); 2 on a usage
+error (argparse's own ``SystemExit(2)``; ``--help`` and ``--version`` exit with
+``SystemExit(0)``).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+import warnings
+
+from ._common import CommandError
+
+# Subcommand modules, in the order ``chainrule --help`` lists them.
+_SUBCOMMANDS = ("fit", "predict", "compare", "compute", "diagnose", "landscape", "datasets", "demo")
+
+
+def _version() -> str:
+    """The installed distribution's version, else the package's ``__version__``."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("chainrule")
+    except metadata.PackageNotFoundError:
+        import chainrule
+
+        return getattr(chainrule, "__version__", "unknown")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for ``chainrule`` and its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="chainrule",
+        description="chainrule: reverse-mode autodiff, neural nets and statistical models "
+                    "from first principles, on your CSV or Parquet file.",
+        epilog="example: chainrule fit data.csv --target price --model ols --cov-type HC1",
+    )
+    parser.add_argument("--version", action="version", version=f"chainrule {_version()}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback when a command fails")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in _SUBCOMMANDS:
+        importlib.import_module(f".{name}", __name__).register(sub)
+    return parser
+
+
+def _data_errors() -> tuple:
+    """Exceptions that mean "fix your data or options": reported without a traceback and
+    without the exception's class name."""
+    errors = [CommandError]
+    try:
+        from ..tabular import DataError
+        errors.append(DataError)
+    except ImportError:  # pragma: no cover - tabular ships with the package
+        pass
+    return tuple(errors)
+
+
+def _abort_other_ranks(exc: BaseException) -> None:
+    """Under ``mpiexec`` with several ranks, an error on one rank must end them all (the
+    others would wait forever in their next collective call): print it and MPI_Abort."""
+    from .. import distributed
+
+    if distributed.launched_world_size() > 1 and distributed.world_size() > 1:
+        distributed.abort(exc)
+
+
+def _warning_printer(command: str):
+    """Show warnings as one line each on stderr ("chainrule fit: warning: ..."), without the
+    source line Python's default format adds."""
+    from ._common import is_main_process
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if not is_main_process():
+            return
+        print(f"chainrule {command}: warning: {message}", file=sys.stderr if file is None else file)
+
+    return show
+
+
+def main(argv=None) -> int:
+    """Run the ``chainrule`` command with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_printer(args.command)
+            return args.func(args)
+    except KeyboardInterrupt:
+        print("chainrule: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a failed command: one paragraph, no traceback
+        _abort_other_ranks(exc)
+        if args.debug:
+            traceback.print_exc()
+        elif isinstance(exc, _data_errors()):
+            print(f"chainrule {args.command}: error: {exc}", file=sys.stderr)
+        else:
+            print(f"chainrule {args.command}: error: {type(exc).__name__}: {exc}\n"
+                  "(run again with --debug to see the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""A saved model directory: ``model.safetensors`` (the numbers) and ``model.json``
+(everything else needed to reload it and predict: the model spec, the feature names, the
+tabular encoder with its levels, imputation values and scaler statistics, the class labels).
+
+Both files are written atomically (temporary file, then rename), so an interrupted run never
+leaves a half-written model behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import tempfile
+
+import numpy as np
+
+from ._common import CommandError
+from ._models import Predictor
+
+FORMAT = "chainrule-model"
+FORMAT_VERSION = 1
+MODEL_FILE = "model.safetensors"
+SPEC_FILE = "model.json"
+
+
+def save_model(directory, predictor: Predictor, encoder, *, target: str, extra: dict | None = None) -> None:
+    """Write ``predictor`` and ``encoder`` to ``directory``."""
+    from ..checkpoint import save_checkpoint
+
+    directory = pathlib.Path(directory)
+    if predictor.network is not None:
+        tensors = {f"network.{name}": value for name, value in predictor.network.state_dict().items()}
+    else:
+        tensors = {"coef": predictor.coef, "intercept": predictor.intercept}
+    spec = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": predictor.kind,
+        "task": predictor.task,
+        "target": target,
+        "classes": _jsonable_labels(predictor.classes),
+        "feature_names": list(encoder.feature_names_),
+        "network": predictor.network_spec or None,
+        "encoder": encoder.to_dict(),
+    }
+    spec.update(extra or {})
+    save_checkpoint(directory / MODEL_FILE, tensors, metadata={"format": FORMAT})
+    write_json(directory / SPEC_FILE, spec)
+
+
+def load_model(directory):
+    """``(predictor, encoder, spec)`` from a directory written by :func:`save_model`."""
+    from ..checkpoint import load_checkpoint
+    from ..tabular import TabularEncoder
+
+    directory = pathlib.Path(directory)
+    spec_path, weights_path = directory / SPEC_FILE, directory / MODEL_FILE
+    for path in (spec_path, weights_path):
+        if not path.is_file():
+            raise CommandError(f"{str(directory)!r} is not a saved chainrule model: {path.name} "
+                               "is missing (chainrule fit ... --out DIR writes one)")
+    try:
+        spec = json.loads(spec_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot read {spec_path}: {exc}") from None
+    if spec.get("format") != FORMAT or spec.get("format_version") != FORMAT_VERSION:
+        raise CommandError(f"{spec_path} is not a chainrule model of format version "
+                           f"{FORMAT_VERSION} (found {spec.get('format')!r} "
+                           f"version {spec.get('format_version')!r})")
+    arrays, _ = load_checkpoint(weights_path)
+    encoder = TabularEncoder.from_dict(spec["encoder"])
+    predictor = Predictor(kind=spec["model"], task=spec["task"], classes=spec["classes"],
+                          network_spec=spec.get("network") or {})
+    if spec["model"] == "mlp" or spec.get("network"):
+        predictor.network = _rebuild_network(spec["network"], arrays)
+    else:
+        predictor.coef, predictor.intercept = arrays["coef"], arrays["intercept"]
+    return predictor, encoder, spec
+
+
+def _rebuild_network(network_spec: dict, arrays: dict):
+    from .. import nn
+
+    network = nn.MLP(network_spec["sizes"], activation=network_spec["activation"],
+                     dropout=network_spec["dropout"], batchnorm=network_spec["batchnorm"])
+    prefix = "network."
+    state = {name[len(prefix):]: value for name, value in arrays.items() if name.startswith(prefix)}
+    network.load_state_dict(state)
+    network.eval()
+    return network
+
+
+def _jsonable_labels(classes):
+    if classes is None:
+        return None
+    return [label.item() if isinstance(label, np.generic) else label for label in classes]
+
+
+def write_json(path, content: dict) -> None:
+    """Write ``content`` as indented JSON to ``path`` atomically."""
+    path = pathlib.Path(path)
+    text = json.dumps(content, indent=2, sort_keys=False, default=_json_default) + "\n"
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, pathlib.PurePath):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")

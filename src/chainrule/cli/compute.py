@@ -1,0 +1,308 @@
+"""``chainrule compute``: what will training cost, and how long will it take?
+
+Three ways to ask (exactly one per call):
+
+* ``--params N --tokens D`` (or ``--flops C``): C = 6·N·D training FLOPs (Kaplan et
+  al. 2020) on ``--count`` × ``--accelerator``: time and cost over a utilization
+  range, and whether the parameters, gradients and optimizer state fit.
+* ``--preset gpt3|bert-base|resnet50-imagenet``: the course's examples re-derived.
+* ``DATA --target COL --model mlp --hidden 256,256 --epochs 10``: count the MLP's
+  FLOPs, time real training steps on this machine, and print the local estimate
+  next to the estimate on every catalog accelerator (time, cost, fits or not).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+
+from ._common import (
+    CommandError, add_data_arguments, add_debug_argument, add_model_arguments, console,
+    positive_float, positive_int,
+)
+
+_PRECISIONS = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "compute",
+        help="training FLOPs, time and cost on named GPUs; measured local throughput",
+        description="Estimate training time and cost: from parameters and tokens (6·N·D), "
+                    "from a preset of the course (gpt3, bert-base, resnet50-imagenet), or by "
+                    "counting an MLP on your data and timing it on this machine. Times are "
+                    "ranges over model FLOPs utilization (default 0.20-0.50 of dense peak).",
+        epilog="example: chainrule compute --params 175e9 --tokens 300e9 --accelerator A100-80GB "
+               "--count 1024;  chainrule compute --preset gpt3;  chainrule compute data.csv "
+               "--target y --model mlp --hidden 256,256 --epochs 10",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_data_arguments(parser, optional=True)
+    add_model_arguments(parser, models=("mlp",), default_model="mlp")
+    plan = parser.add_argument_group("estimate")
+    plan.add_argument("--params", type=positive_float, metavar="N",
+                      help="parameters of the model (e.g. 175e9); with --tokens")
+    plan.add_argument("--tokens", type=positive_float, metavar="D",
+                      help="training tokens (or examples) in total; with --params (--epochs is not applied)")
+    plan.add_argument("--flops", type=positive_float, metavar="C", help="total training FLOPs, if known")
+    plan.add_argument("--preset", choices=("gpt3", "bert-base", "resnet50-imagenet"),
+                      help="one of the course's examples")
+    plan.add_argument("--accelerator", default="A100-80GB", metavar="NAME",
+                      help="catalog name: A100-40GB, A100-80GB, H100-SXM, H100-PCIe, H200, L4, L40S, "
+                           "RTX-4090, RTX-3090, V100, T4 or CPU (default: %(default)s)")
+    plan.add_argument("--count", type=positive_int, metavar="K",
+                      help="number of devices (default: 8, or 1 with DATA)")
+    plan.add_argument("--precision", choices=_PRECISIONS, default="tf32",
+                      help="arithmetic precision (default: %(default)s)")
+    plan.add_argument("--utilization", metavar="U|LOW,HIGH",
+                      help="model FLOPs utilization: one fraction or a range (default: 0.35 in 0.20,0.50)")
+    plan.add_argument("--price", type=positive_float, metavar="USD",
+                      help="US$ per device-hour of --accelerator (default: the price list)")
+    plan.add_argument("--prices", metavar="FILE",
+                      help="TOML price list with a [prices] table (default: $CHAINRULE_PRICES or "
+                           "~/.config/chainrule/prices.toml, else the built-in list)")
+    plan.add_argument("--steps", type=positive_int, default=10,
+                      help="DATA: timed training steps for the local throughput (default: %(default)s)")
+    add_debug_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from .. import compute
+
+    mode = _mode(args)
+    if mode != "preset" and args.accelerator.upper() != "CPU":
+        try:
+            compute.get_accelerator(args.accelerator)
+        except ValueError as error:
+            raise CommandError(f"--{error}") from None
+    utilization = _parse_utilization(args.utilization)
+    prices = _load_prices(compute, args.prices)
+    screen = console()
+    if mode == "preset":
+        _print_preset(screen, compute.preset(args.preset))
+        return 0
+    if mode == "rule":
+        _run_rule(screen, compute, args, utilization, prices)
+        return 0
+    _run_data(screen, compute, args, utilization, prices)
+    return 0
+
+
+# ---------------------------------------------------------------------- modes
+
+
+def _mode(args) -> str:
+    chosen = [name for name, given in (
+        ("preset", args.preset is not None),
+        ("rule", args.params is not None or args.tokens is not None or args.flops is not None),
+        ("data", args.data is not None),
+    ) if given]
+    if len(chosen) != 1:
+        raise CommandError(
+            "give exactly one of --preset NAME, --params N --tokens D (or --flops C), or DATA "
+            f"--target COL; got {' and '.join(chosen) if chosen else 'none of them'}"
+        )
+    if chosen[0] == "rule" and args.flops is None and (args.params is None or args.tokens is None):
+        raise CommandError("--params and --tokens go together (training FLOPs = 6 · params · tokens); "
+                           "or give --flops")
+    if chosen[0] == "rule" and args.flops is not None and args.tokens is not None:
+        raise CommandError("give either --flops or --tokens, not both")
+    return chosen[0]
+
+
+def _run_rule(screen, compute, args, utilization, prices) -> None:
+    flops = args.flops if args.flops is not None else compute.training_flops(params=args.params, tokens=args.tokens)
+    count = 8 if args.count is None else args.count
+    try:
+        result = compute.estimate(flops, args.accelerator, count, args.precision, utilization,
+                                  args.price, params=args.params, optimizer=args.optimizer, prices=prices)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    how = "given" if args.flops is not None else f"6 × {args.params:.3g} params × {args.tokens:.3g} tokens"
+    _print_estimate(screen, result, f"training FLOPs: {flops:.3g} ({how})", prices)
+
+
+def _run_data(screen, compute, args, utilization, prices) -> None:
+    import chainrule as cr
+
+    from ._common import build_mlp, check_device, make_loss, make_optimizer, network_inputs, network_targets, prepare_data
+
+    device = check_device(args.device)
+    cr.manual_seed(args.seed)
+    data = prepare_data(args, standardize=True)
+    samples = len(data.X_train)
+    model = build_mlp(args, data.X_train.shape[1], data.n_outputs).to(device=device)
+    batch = min(args.batch_size, samples)
+    x = network_inputs(data.X_train[:batch]).to(device=device)
+    y = network_targets(data.y_train[:batch], data.task).to(device=device)
+    count = compute.count_flops(model, x)
+    trained = copy.deepcopy(model)
+    optimizer = make_optimizer(args.optimizer, trained.parameters(), args.lr)
+    throughput = compute.measure_throughput(trained, x, make_loss(data.task), optimizer, args.steps, target=y)
+    total = count.training_flops_per_example * samples * args.epochs
+    screen.print(f"[bold]chainrule compute[/bold]: {args.data}, MLP {[data.X_train.shape[1], *args.hidden, data.n_outputs]}, "
+                 f"{samples} training rows, batch {batch}, {args.epochs} epochs")
+    _print_layers(screen, count)
+    local = compute.predict_epoch_time(count, samples, throughput)
+    screen.print(
+        f"training FLOPs: {count.training_flops_per_example:,.0f} per example "
+        f"({count.six_nd_ratio():.2f} × 6·N), {total:.3g} in total; parameters {count.params:,}; "
+        f"activations {count.activation_bytes / 1e6:.3g} MB per batch"
+    )
+    screen.print(
+        f"this machine ({throughput.device}, {throughput.dtype}): {throughput.achieved_flops / 1e9:.3g} GFLOP/s "
+        f"achieved = {throughput.fraction_of_peak:.1%} of its measured matmul peak "
+        f"{throughput.peak_flops / 1e9:.3g} GFLOP/s; predicted {compute.format_duration(local)} per epoch, "
+        f"{compute.format_duration(local * args.epochs)} for {args.epochs} epochs"
+    )
+    rows = _catalog_rows(compute, args, total, count, utilization, prices)
+    _print_comparison(screen, rows, local * args.epochs, args.precision, prices)
+
+
+# ---------------------------------------------------------------------- tables
+
+
+def _print_estimate(screen, result, heading: str, prices) -> None:
+    from rich.table import Table
+
+    from ..compute import format_duration
+
+    fast, slow = result.seconds_range
+    low, high = result.utilization_range
+    table = Table(title=f"{result.count} × {result.accelerator}, {result.precision}")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    table.add_row("peak per device (dense)", f"{result.peak_flops / 1e12:.4g} TFLOP/s")
+    table.add_row("utilization (MFU)", f"{result.utilization:.2f}" + ("" if low == high else f" (range {low:.2f}-{high:.2f})"))
+    table.add_row("wall time", format_duration(result.seconds)
+                  + ("" if low == high else f" (range {format_duration(fast)} - {format_duration(slow)})"))
+    table.add_row("days", f"{result.days:.1f}")
+    table.add_row("device-hours", f"{result.device_hours:,.0f}")
+    table.add_row("price per device-hour", "n/a" if result.price_per_hour is None else f"US${result.price_per_hour:.4g}")
+    if result.cost is not None:
+        cost_low, cost_high = result.cost_range
+        table.add_row("cost", _money(result.cost) + ("" if low == high else f" (range {_money(cost_low)} - {_money(cost_high)})"))
+    if result.memory is not None:
+        memory = result.memory
+        table.add_row("memory: weights + grads + optimizer", f"{(memory.total - memory.activations) / 1e9:,.1f} GB")
+        table.add_row("fits on one device", "yes" if memory.fits else "no")
+        table.add_row("devices needed just to fit", f"{memory.devices_to_fit:,}")
+    screen.print(heading)
+    screen.print(table)
+    screen.print(f"prices: {prices.taken}")
+
+
+def _print_preset(screen, preset) -> None:
+    from rich.table import Table
+
+    from ..compute import format_duration
+
+    table = Table(title=preset.title)
+    for column in ("scenario", "FLOPs", "devices", "MFU", "wall time", "cost"):
+        table.add_column(column, justify="left" if column == "scenario" else "right")
+    for row in preset.rows:
+        same = row["utilization_low"] == row["utilization_high"]
+        time = format_duration(row["seconds"]) + ("" if same else
+                                                   f" ({format_duration(row['seconds_fastest'])} - {format_duration(row['seconds_slowest'])})")
+        mfu = f"{row['utilization']:.3f}" if same else f"{row['utilization_low']:.2f}-{row['utilization_high']:.2f}"
+        cost = "n/a" if row["cost"] is None else _money(row["cost"]) + ("" if same else f" ({_money(row['cost_low'])} - {_money(row['cost_high'])})")
+        table.add_row(row["scenario"], f"{row['flops']:.3g}", f"{row['count']} × {row['accelerator']} ({row['precision']})",
+                      mfu, time, cost)
+    screen.print(table)
+    screen.print(f"the course: {preset.claim}")
+    for note in preset.notes:
+        screen.print(f"- {note}")
+
+
+def _print_layers(screen, count) -> None:
+    from rich.table import Table
+
+    table = Table(title="FLOPs per layer (whole batch)")
+    for column in ("layer", "type", "output", "params", "fwd matmul", "fwd other", "backward", "counted"):
+        table.add_column(column, justify="left" if column in ("layer", "type") else "right",
+                         no_wrap=column == "layer")
+    for layer in count.layers:
+        table.add_row(layer.name, layer.type, str(layer.output_shape), f"{layer.params:,}",
+                      f"{layer.forward_matmul:,}", f"{layer.forward_elementwise + layer.forward_reduction:,}",
+                      f"{layer.backward_flops:,}", "yes" if layer.counted else "no")
+    screen.print(table)
+    for note in count.notes:
+        screen.print(f"note: {note}")
+
+
+def _catalog_rows(compute, args, total, count, utilization, prices) -> list:
+    names = list(compute.ACCELERATORS)
+    chosen = compute.get_accelerator(args.accelerator).name if args.accelerator.upper() != "CPU" else None
+    if chosen is not None:
+        names = [chosen] + [name for name in names if name != chosen]
+    devices = 1 if args.count is None else args.count
+    rows = []
+    for name in names:
+        k = devices if name == chosen else 1
+        rows += compute.compare_accelerators(total, k, args.precision, utilization, params=count.params,
+                                             activation_bytes=count.activation_bytes,
+                                             optimizer=args.optimizer, prices=prices, names=[name])
+    if args.price is not None and chosen is not None and rows[0]["supported"]:
+        rows[0] = {**compute.estimate(total, chosen, devices, rows[0]["precision"], utilization, args.price,
+                                      params=count.params, activation_bytes=count.activation_bytes,
+                                      optimizer=args.optimizer).as_dict(), "supported": True}
+    return rows
+
+
+def _print_comparison(screen, rows, local_seconds, precision, prices) -> None:
+    from rich.table import Table
+
+    from ..compute import format_duration
+
+    table = Table(title=f"the same training elsewhere ({precision} requested; MFU 0.35, range 0.20-0.50 unless set)")
+    for column in ("accelerator", "prec.", "time", "range", "cost", "fits", "need"):
+        table.add_column(column, justify="left" if column == "accelerator" else "right",
+                         no_wrap=column == "accelerator")
+    table.add_row("this machine (measured)", "-", format_duration(local_seconds), "-", "-", "yes", "1")
+    for row in rows:
+        name = f"{row['count']} × {row['accelerator']}"
+        if not row["supported"]:
+            table.add_row(name, "n/a", "not supported", "-", "-", "-", "-")
+            continue
+        span = f"{format_duration(row['seconds_fastest'])} - {format_duration(row['seconds_slowest'])}"
+        cost = "n/a" if row["cost"] is None else f"US${row['cost']:.3g}"
+        table.add_row(name, row["precision"], format_duration(row["seconds"]), span, cost,
+                      "yes" if row["fits_one_device"] else "no", f"{row['devices_to_fit']:,}")
+    screen.print(table)
+    screen.print("A small model on a GPU is bound by per-step overhead, not arithmetic: expect far less than "
+                 "the large-model MFU these rows assume; the measured row is the one to trust for this model.")
+    screen.print(f"prices: {prices.taken}")
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _parse_utilization(text):
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        values = [float(part) for part in parts]
+    except ValueError:
+        raise CommandError(f"--utilization: expected a fraction such as 0.4 or a range such as 0.3,0.5; got {text!r}") from None
+    if len(values) > 2 or not all(0 < v <= 1 and math.isfinite(v) for v in values):
+        raise CommandError(f"--utilization: expected one or two fractions in (0, 1]; got {text!r}")
+    if len(values) == 2 and values[0] > values[1]:
+        raise CommandError(f"--utilization: expected LOW,HIGH with LOW <= HIGH; got {text!r}")
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def _load_prices(compute, path):
+    try:
+        return compute.load_prices(path)
+    except (ValueError, FileNotFoundError) as error:
+        raise CommandError(str(error)) from None
+
+
+def _money(value: float) -> str:
+    if value >= 1e6:
+        return f"US${value / 1e6:.3g}M"
+    if value >= 1e3:
+        return f"US${value / 1e3:.3g}k"
+    return f"US${value:.3g}"

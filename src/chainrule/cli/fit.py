@@ -1,0 +1,232 @@
+"""``chainrule fit``: fit a model to a table and write the report, the model and the metrics.
+
+The steps: read and validate the table (:mod:`chainrule.tabular`), hold out a validation
+share, fit (a ``chainrule.stats`` estimator, or an MLP trained by the Trainer), print the
+coefficient table or the training progress and the final metrics, and write to ``--out``:
+``report.html``, ``model.safetensors`` + ``model.json`` (for ``chainrule predict``),
+``metrics.json`` (metrics, timings, peak memory) and the figures as PNG.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ._common import (
+    STATS_MODELS, add_data_arguments, add_debug_argument, add_model_arguments,
+    add_output_arguments, check_device, console, is_main_process, output_directory,
+    peak_memory_bytes, prepare_data,
+)
+
+EXAMPLES = """examples:
+  chainrule fit wages.csv --target wage --model ols --cov-type HC1
+  chainrule fit mroz.parquet --target inlf --model logit --margeff
+  chainrule fit digits --target target --model mlp --hidden 128 --epochs 30 --optimizer adam
+  chainrule fit data.csv --target y --model lasso --cv 5 --out lasso-run"""
+
+
+def register(subparsers) -> None:
+    import argparse
+
+    parser = subparsers.add_parser(
+        "fit",
+        help="fit a statistical model or a neural net to a CSV/Parquet file",
+        description="Fit --model to DATA's --target column from the other (or the --features) "
+                    "columns. Categorical columns are one-hot encoded (first level the "
+                    "reference), booleans become 0/1, missing values are refused unless "
+                    "--dropna or --impute; inputs are standardized for mlp and for "
+                    "gradient-based solvers. Writes report.html, model.safetensors + "
+                    "model.json, metrics.json and the figures to --out.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_data_arguments(parser)
+    add_model_arguments(parser)
+    add_output_arguments(parser)
+    add_debug_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def needs_standardization(args) -> bool:
+    """Standardize the inputs for neural nets and gradient-based solvers (their step size
+    depends on the scale of X); closed-form and Newton fits are reported on the data's own
+    scale."""
+    return args.model == "mlp" or (args.solver in ("gd", "adam", "fista"))
+
+
+def run(args) -> int:
+    fit_and_write(args)
+    return 0
+
+
+def fit_and_write(args, *, report=None, section_prefix: str = ""):
+    """Fit ``args.model`` as ``chainrule fit`` does, print the results, write the outputs to
+    ``--out``; add the report's sections to ``report`` (titles prefixed) when one is given.
+    Returns ``(data, outcome, metrics)``."""
+    from ._artifacts import save_model, write_json
+    from ._models import evaluate, fit_network, fit_statistical
+
+    check_device(args.device)
+    out = output_directory(args)
+    timings = {}
+    start = time.perf_counter()
+    data = prepare_data(args, standardize=needs_standardization(args))
+    timings["read and encode"] = time.perf_counter() - start
+    screen = console()
+    screen.print(_data_line(args, data))
+
+    if args.model in STATS_MODELS:
+        outcome = fit_statistical(args, data)
+        _print_statistical(screen, args, outcome.estimator)
+    else:
+        outcome = fit_network(args, data, verbose=1)
+    timings["fit"] = outcome.seconds
+
+    metrics = {"train": evaluate(outcome.predictor, data.X_train, data.y_train)}
+    if len(data.y_val):
+        metrics["validation"] = evaluate(outcome.predictor, data.X_val, data.y_val)
+    _print_metrics(screen, metrics)
+
+    if not is_main_process():  # MPI: rank 0 alone writes the outputs
+        return data, outcome, metrics
+    start = time.perf_counter()
+    save_model(out, outcome.predictor, data.encoder, target=args.target,
+               extra={"settings": settings_of(args)})
+    own_report = build_report(args, data, outcome, metrics, timings)
+    report_path = own_report.write(out)
+    if report is not None:
+        build_report(args, data, outcome, metrics, timings, report=report, prefix=section_prefix)
+    timings["write outputs"] = time.perf_counter() - start
+    write_json(out / "metrics.json", {
+        "model": args.model, "task": data.task, "data": str(args.data), "target": args.target,
+        "metrics": metrics, "timings_seconds": timings,
+        "peak_memory_bytes": peak_memory_bytes(),
+        "peak_memory_note": "peak resident memory of the process (getrusage ru_maxrss)",
+        "rows": {"training": int(len(data.y_train)), "validation": int(len(data.y_val))},
+    })
+    screen.print(f"wrote {report_path}, {out / 'model.safetensors'}, {out / 'metrics.json'}")
+    return data, outcome, metrics
+
+
+def settings_of(args) -> dict:
+    """The command-line settings of a run, JSON-able, for the report and model.json."""
+    skip = {"func", "debug", "command"}
+    return {key: value for key, value in sorted(vars(args).items()) if key not in skip}
+
+
+def _data_line(args, data) -> str:
+    classes = "" if data.classes is None else f", classes {', '.join(map(str, data.classes))}"
+    return (f"{args.data}: {len(data.y_train)} training rows, {len(data.y_val)} validation rows, "
+            f"{len(data.feature_names)} features after encoding; task {data.task}{classes}")
+
+
+def _print_statistical(screen, args, estimator) -> None:
+    summary = getattr(estimator, "summary", None)
+    if summary is not None:
+        screen.print(str(summary()), markup=False)
+    if args.model in ("logit", "mnlogit") and args.margeff and hasattr(estimator, "get_margeff"):
+        screen.print(str(estimator.get_margeff().summary()), markup=False)
+    if args.model == "ols" and args.solver == "gd":
+        screen.print(f"gradient descent: {estimator.n_iter_} iterations, "
+                     f"converged {estimator.converged_}", markup=False)
+
+
+def _print_metrics(screen, metrics: dict) -> None:
+    from rich.table import Table
+
+    names = [name for name in metrics["train"] if name != "n"]
+    table = Table(title="metrics")
+    table.add_column("split")
+    for name in names:
+        table.add_column(name, justify="right")
+    table.add_column("rows", justify="right")
+    for split, values in metrics.items():
+        table.add_row(split, *[_format(values.get(name)) for name in names], str(values["n"]))
+    screen.print(table)
+
+
+def _format(value) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+# --------------------------------------------------------------------------- report
+
+def build_report(args, data, outcome, metrics: dict, timings: dict, *, report=None, prefix: str = ""):
+    """The HTML report of a fit: settings, data, coefficients or training curves, metrics,
+    prediction figures and timings (added to ``report`` with titles prefixed by ``prefix``
+    when given, else to a new report)."""
+    from .. import report as rep
+
+    if report is None:
+        report = rep.Report(f"chainrule fit: {args.model} on {args.data}")
+    report = _Prefixed(report, prefix)
+    report.add_settings(settings_of(args), title="Run settings")
+    report.add_data_summary(data.summary, title="Data")
+    estimator = outcome.estimator
+    if estimator is not None and hasattr(estimator, "summary"):
+        report.add_summary("Coefficients", estimator.summary())
+        figure = _coefficient_figure(rep, estimator)
+        if figure is not None:
+            report.add_figure("Coefficient plot", figure,
+                              caption="Estimates with 95% confidence intervals.")
+        if args.model in ("logit", "mnlogit") and hasattr(estimator, "get_margeff"):
+            report.add_summary("Average marginal effects", estimator.get_margeff().summary())
+    if outcome.history is not None:
+        loss_name = {"regression": "MSE", "binary": "binary cross-entropy"}.get(data.task, "cross-entropy")
+        report.add_figure("Loss curves", rep.figure_loss_curves(outcome.history, loss_name=loss_name))
+        metric_figure = rep.figure_metric_curves(outcome.history)
+        if metric_figure is not None:
+            report.add_figure("Metric curves", metric_figure)
+        report.add_figure("Gradient norm and learning rate", rep.figure_gradient_and_lr(outcome.history))
+    report.add_table("Metrics", _metric_rows(metrics))
+    X, y = (data.X_val, data.y_val) if len(data.y_val) else (data.X_train, data.y_train)
+    split = "validation" if len(data.y_val) else "training"
+    if data.task == "regression":
+        report.add_figure(f"Predicted vs actual ({split} rows)",
+                          rep.figure_predicted_vs_actual(y, outcome.predictor.predict_scores(X),
+                                                         target_name=args.target))
+    else:
+        labels = [str(label) for label in data.classes]
+        report.add_figure(f"Confusion matrix ({split} rows)",
+                          rep.figure_confusion_matrix(y, outcome.predictor.predict_classes(X), labels))
+    report.add_timings(timings, title="Timings")
+    return report.report
+
+
+class _Prefixed:
+    """Adds sections to a report with their titles prefixed (for combined reports)."""
+
+    def __init__(self, report, prefix: str):
+        self.report, self.prefix = report, prefix
+
+    def __getattr__(self, name):
+        method = getattr(self.report, name)
+        prefix = self.prefix
+
+        def add(*args, **kwargs):
+            if "title" in kwargs:
+                kwargs["title"] = prefix + kwargs["title"]
+            elif args and isinstance(args[0], str):
+                args = (prefix + args[0],) + args[1:]
+            return method(*args, **kwargs)
+
+        return add
+
+
+def _metric_rows(metrics: dict) -> list:
+    return [{"split": split, **values} for split, values in metrics.items()]
+
+
+def _coefficient_figure(rep, estimator):
+    """A coefficient plot for models with single-column params and conf_int (OLS, Logit)."""
+    params = getattr(estimator, "params", None)
+    if params is None or not hasattr(estimator, "conf_int"):
+        return None
+    values = np.asarray(params, dtype=np.float64)
+    if values.ndim != 1:
+        return None
+    interval = np.asarray(estimator.conf_int(), dtype=np.float64)
+    results = getattr(estimator, "results_", estimator)
+    names = getattr(estimator, "param_names_", None) or getattr(results, "names", None)
+    if names is None or len(names) != len(values):
+        names = [f"b{j}" for j in range(len(values))]
+    return rep.figure_coefficients([str(n) for n in names], values, interval[:, 0], interval[:, 1])
