@@ -381,7 +381,7 @@ class ParquetDataset:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"ParquetDataset: batch_size must be a positive int; got {batch_size!r}")
         self.path = str(path)
-        self._file = pq.ParquetFile(self.path)
+        self._file = pq.ParquetFile(self.path, pre_buffer=False)  # row group by row group
         self.fields = _parquet_fields(columns, self._file.schema_arrow, self.path)
         self.batch_size = batch_size
         self.dtype = backend.float32 if dtype is None else backend.canonical_dtype(dtype, "ParquetDataset: dtype")

@@ -282,7 +282,7 @@ def _parquet_chunks(path, chunksize, columns):
     import pyarrow.parquet as pq
 
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(path, pre_buffer=False)  # read row group by row group, not the whole file
     except Exception as error:
         raise DataError(f"{str(path)!r} could not be read as parquet: {error}") from error
     if parquet.metadata.num_rows == 0:
