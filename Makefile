@@ -1,5 +1,6 @@
 # make demo  - create .venv if missing, install chainrule editable, run the tour (demo-output/report.html)
 # make test  - create .venv if missing, install chainrule[test] editable, run the test suite
+# make docs  - install chainrule[docs] into .venv, build the guide and API reference into build/site (warnings are errors)
 # make clean - remove the virtual environment and build/test caches
 #
 # Installs re-run only when pyproject.toml is newer than the stamp file in .venv.
@@ -8,7 +9,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test clean
+.PHONY: demo test clean docs
 
 demo: $(VENV)/.installed-demo
 	$(PY) -m chainrule demo --out demo-output
@@ -25,6 +26,13 @@ $(VENV)/.installed-demo: pyproject.toml | $(PY)
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+docs: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
+$(VENV)/.installed-docs: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --quiet --disable-pip-version-check -e '.[docs]'
 	touch $@
 
 clean:

@@ -1,0 +1,193 @@
+"""Every chapter example of the guide runs (in its quick mode) and prints its key numbers.
+
+Each script in examples/ is started as a user would, ``python examples/chNN_*.py --quick
+--out DIR``, in a subprocess; the test then reads the numbers it printed and checks them:
+against independent references computed here (NumPy least squares, the closed forms) where
+the number is a result, and against the claim the chapter makes (bounds hold, update rules
+match, the MPI run equals the single process) where it is a check.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+def run_example(name: str, out: Path) -> str:
+    """Run examples/<name> in quick mode; return its standard output (fails on a non-zero exit)."""
+    env = dict(os.environ, CHAINRULE_QUICK="1", MPLBACKEND="Agg",
+               PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, str(EXAMPLES / name), "--quick", "--out", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=240, check=False)
+    assert done.returncode == 0, f"{name} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def number(pattern: str, text: str) -> float:
+    """The first number captured by ``pattern`` in ``text`` (fails when the line is missing)."""
+    match = re.search(pattern, text)
+    assert match, f"no line matching {pattern!r} in:\n{text}"
+    return float(match.group(1))
+
+
+def figures_written(text: str) -> list:
+    paths = [Path(line.split("figure: ", 1)[1]) for line in text.splitlines() if line.startswith("figure: ")]
+    for path in paths:
+        assert path.exists() and path.stat().st_size > 5000, f"figure {path} missing or empty"
+    return paths
+
+
+def test_every_chapter_has_an_example_and_a_test():
+    scripts = sorted(p.name for p in EXAMPLES.glob("ch*.py"))
+    assert [s[:4] for s in scripts] == [f"ch{k:02d}" for k in range(1, 11)]
+    tested = {case.values[0] for case in CASES}
+    assert tested == set(scripts)
+
+
+def check_ch01(text, out):
+    from chainrule import datasets
+
+    frame = datasets.load_grunfeld(as_frame=True)
+    raw = frame[["value", "capital"]].to_numpy(dtype=float)
+    Z = np.column_stack([np.ones(len(raw)), (raw - raw.mean(0)) / raw.std(0)])
+    reference = np.linalg.lstsq(Z, frame["invest"].to_numpy(), rcond=None)[0]
+    assert number(r"const\s+(-?[\d.]+)", text) == pytest.approx(reference[0], abs=1e-4)
+    assert number(r"value \(std\.\)\s+(-?[\d.]+)", text) == pytest.approx(reference[1], abs=1e-4)
+    assert number(r"capital \(std\.\)\s+(-?[\d.]+)", text) == pytest.approx(reference[2], abs=1e-4)
+    assert number(r"max \|theta_gd - theta_hat\| = ([\d.e+-]+)", text) < 1e-4
+    L = np.linalg.eigvalsh(Z.T @ Z / len(Z))[-1]
+    assert number(r"L = ([\d.]+)", text) == pytest.approx(L, abs=1e-4)
+    assert len(figures_written(text)) == 1
+
+
+def check_ch02(text, out):
+    estimated, closed = (float(v) for v in re.search(r"L\s+by power.*= ([\d.]+)\s+\(closed form ([\d.]+)\)", text).groups())
+    assert estimated == pytest.approx(closed, rel=1e-6)
+    estimated, closed = (float(v) for v in re.search(r"mu by the assembled.*= ([\d.]+)\s+\(closed form ([\d.]+)\)", text).groups())
+    assert estimated == pytest.approx(closed, rel=1e-6)
+    assert "O(1/k) bound holds at every step: True" in text
+    assert "linear-rate bound holds at every step: True" in text
+    assert len(figures_written(text)) == 1
+
+
+def check_ch03(text, out):
+    differences = [float(v) for v in re.findall(r"max \|theta_hand - theta_chainrule\| = ([\d.e+-]+)", text)]
+    assert len(differences) == 4 and max(differences) < 1e-12
+    rows = re.findall(r"^(gd|momentum|adagrad|rmsprop|adam)\s+[\d.e-]+\s+([\d.]+)\s+([\d.]+)", text, re.MULTILINE)
+    assert [r[0] for r in rows] == ["gd", "momentum", "adagrad", "rmsprop", "adam"]
+    assert all(np.isfinite(float(r[1])) for r in rows)
+    assert (out / "ch03" / "optimizer-comparison.png").stat().st_size > 5000
+
+
+def check_ch04(text, out):
+    assert text.count("gradcheck of the") == 2 and ": False" not in text
+    assert number(r"max \|autodiff gradient - Z'\(y - p\)\| = ([\d.e+-]+)", text) < 1e-8
+    assert number(r"max \|autodiff gradient - Z'\(Y - P\)\| = ([\d.e+-]+)", text) < 1e-8
+    assert number(r"score at the maximum: .* = ([\d.e+-]+)", text) < 1e-6
+    import statsmodels.api as sm
+
+    from chainrule import datasets
+
+    frame = datasets.load_anes96(as_frame=True)
+    reference = sm.Logit(frame["vote"], sm.add_constant(frame.drop(columns="vote"))).fit(disp=0)
+    assert number(r"log-likelihood = (-[\d.]+)", text) == pytest.approx(reference.llf, abs=0.01)
+    assert number(r"PID\s+([\d.]+)", text) == pytest.approx(reference.params["PID"], abs=1e-3)
+    assert "Logit Marginal Effects" in text
+
+
+def check_ch05(text, out):
+    assert number(r"the recorded graph of the tiny net: (\d+) op nodes", text) == 6
+    assert number(r"backward\(\) vs the chain rule by hand: max difference = ([\d.e+-]+)", text) < 1e-12
+    accuracy = number(r"test accuracy ([\d.]+)", text)
+    assert 0.5 < accuracy <= 1.0          # 3 epochs on 400 rows: far above the 0.1 of guessing
+    assert len(figures_written(text)) == 1
+
+
+def check_ch06(text, out):
+    vanish = number(r"normal\(0\.01\)\s+first\s+\S+\s+last\s+\S+\s+last/first\s+([\d.e+-]+)", text)
+    kaiming = number(r"kaiming\s+first\s+\S+\s+last\s+\S+\s+last/first\s+([\d.e+-]+)", text)
+    assert vanish < 1e-6 and 0.2 < kaiming < 5
+    means = re.search(r"per-unit means \[([^\]]+)\]", text).group(1)
+    assert max(abs(float(v)) for v in means.split(",")) < 1e-5
+    kappa_raw = number(r"raw\s+: condition number .* = ([\d.e+]+)", text)
+    kappa_std = number(r"standardized: condition number .* = ([\d.e+]+)", text)
+    assert kappa_raw > 1e5 and kappa_std < 10
+    assert len(figures_written(text)) == 2
+
+
+def check_ch07(text, out):
+    from chainrule import datasets
+
+    frame = datasets.load_grunfeld(as_frame=True)
+    import pandas as pd
+
+    design = pd.concat([frame[["value", "capital", "year"]].astype(float),
+                        pd.get_dummies(frame["firm"], drop_first=True, dtype=float)], axis=1).to_numpy()
+    Z = np.column_stack([np.ones(len(design)), design])
+    residual = frame["invest"].to_numpy() - Z @ np.linalg.lstsq(Z, frame["invest"].to_numpy(), rcond=None)[0]
+    centered = frame["invest"].to_numpy() - frame["invest"].mean()
+    assert number(r"OLS: R\^2 = ([\d.]+)", text) == pytest.approx(1 - residual @ residual / (centered @ centered), abs=1e-4)
+    assert 1 <= number(r"lasso, .* nonzero coefficients: (\d+) of 13", text) <= 13
+    assert re.search(r"forward stepwise by bic: \d+ predictors: value", text)
+    assert 1 <= number(r"PCR: components chosen by 5-fold CV = (\d+)", text) <= 13
+    assert len(re.findall(r"dropout p = ", text)) == 2
+    assert len(figures_written(text)) == 1
+
+
+def check_ch09(text, out):
+    params = (784 * 256 + 256) + (256 * 256 + 256) + (256 * 10 + 10)
+    assert f"MLP 784-256-256-10: {params:,} parameters" in text
+    forward = 2 * (784 * 256 + 256 * 256 + 256 * 10)          # 2 FLOPs per multiply-add
+    printed = float(re.search(r"per example forward ([\d,]+) FLOPs", text).group(1).replace(",", ""))
+    assert printed == forward + (256 + 256 + 10) + (256 + 256)   # + one add per bias and one max per ReLU
+    assert number(r"course: 3\.64e23 FLOPs.*?([\d.]+) days", text) == pytest.approx(3.64e23 / 80e12 / 1024 / 86400, abs=0.1)
+    assert number(r"corrected: .*?([\d.]+) days", text) == pytest.approx(3640e15 * 86400 / 80e12 / 1024 / 86400, abs=0.1)
+    assert number(r"predicted ([\d.]+) s", text) > 0 and number(r"measured ([\d.]+) s", text) > 0
+    assert len(re.findall(r"H100-SXM", text)) == 2
+
+
+def check_ch10(text, out):
+    assert text.startswith("GPU: ")
+    if "no mpiexec found" in text:
+        pytest.skip("no mpiexec: the cluster half of chapter 10 needs the mpi extra")
+    parallel = number(r"2 ranks x batch 32: train loss ([\d.]+)", text)
+    single = number(r"1 process x batch 64: train loss ([\d.]+)", text)
+    assert parallel == pytest.approx(single, abs=1e-5)
+    assert number(r"max \|weight difference\| = ([\d.e+-]+)", text) < 1e-5
+
+
+def check_ch08(text, out):
+    filtered = number(r"filter-normalized direction: .* at alpha = 1: ([\d.]+)", text)
+    raw = number(r"raw N\(0, 1\) direction\s*: .* at alpha = 1: ([\d.]+)", text)
+    assert raw > filtered                 # a raw direction ignores the weights' scale and overshoots
+    shares = [float(v) for v in re.findall(r"non-convex share ([\d.]+)", text)]
+    assert len(shares) == 2 and all(0 <= s <= 1 for s in shares)
+    assert len(figures_written(text)) == 2
+
+
+CASES = [
+    pytest.param("ch01_supervised_learning.py", check_ch01, id="ch01"),
+    pytest.param("ch02_gradient_descent.py", check_ch02, id="ch02"),
+    pytest.param("ch03_optimizers.py", check_ch03, id="ch03"),
+    pytest.param("ch04_logistic_regression.py", check_ch04, id="ch04"),
+    pytest.param("ch05_neural_nets.py", check_ch05, id="ch05"),
+    pytest.param("ch06_initialization_normalization.py", check_ch06, id="ch06"),
+    pytest.param("ch07_regularization.py", check_ch07, id="ch07"),
+    pytest.param("ch08_loss_landscapes.py", check_ch08, id="ch08"),
+    pytest.param("ch09_computation.py", check_ch09, id="ch09"),
+    pytest.param("ch10_gpu_and_cluster.py", check_ch10, id="ch10"),
+]
+
+
+@pytest.mark.slow  # a subprocess per chapter: 1-4 s each on 2 cores
+@pytest.mark.parametrize(("script", "check"), CASES)
+def test_example_runs_and_prints_its_numbers(script, check, tmp_path):
+    check(run_example(script, tmp_path), tmp_path)
