@@ -23,12 +23,15 @@ load hits them alike; one untimed warm-up each):
 - scikit-learn: ``LogisticRegression(C=inf, solver="lbfgs", tol=1e-10, max_iter=10_000)``
   (C = inf is penalty=None; scikit-learn >= 1.8 deprecates the ``penalty`` argument):
   estimates only, no standard errors.
+- chainrule NumPy: the same fit with ``CHAINRULE_NO_NUMBA=1`` (no compiled row kernel in
+  the X'WX pass: what a machine without numba runs).
 - PyTorch (where installed): full-batch ``torch.optim.LBFGS`` with the strong-Wolfe line
   search on the mean binary cross-entropy, float64, ``tolerance_grad=1e-10``: estimates only.
 
 ``--phases`` adds where chainrule's time goes (medians over the repeats): input validation,
 the subsample warm start, one full-data pass for ℓ and the score, and one pass that also
-forms X'WX, with the number of each kind of pass one fit makes.
+forms X'WX (with and without the compiled row kernel), with the number of each kind of
+pass one fit makes.
 
 Before timing, all implementations are checked to reach the same estimates (the largest
 coefficient difference from chainrule's is printed; the first-order ones stop at their
@@ -69,6 +72,11 @@ def run_chainrule(X, y, _):
     return model.params
 
 
+def run_chainrule_numpy(X, y, Xc):
+    """chainrule with its compiled (numba) row kernel switched off: the plain-NumPy path."""
+    return run_without_numba(run_chainrule, X, y, Xc)
+
+
 def run_statsmodels(X, y, Xc):
     import statsmodels.api as sm
 
@@ -104,6 +112,8 @@ def run_torch(X, y, _):
 
 def available(only=None):
     cases = {"chainrule": run_chainrule}
+    if only is None or "chainrule NumPy" in only:
+        cases["chainrule NumPy"] = run_chainrule_numpy
     for name, module, fn in (("statsmodels", "statsmodels", run_statsmodels),
                              ("scikit-learn", "sklearn", run_sklearn), ("torch L-BFGS", "torch", run_torch)):
         if only is not None and name not in only:
@@ -115,6 +125,19 @@ def available(only=None):
             continue
         cases[name] = fn
     return cases
+
+
+def run_without_numba(fn, *args, **kwargs):
+    """fn(*args, **kwargs) with chainrule's compiled kernels switched off (CHAINRULE_NO_NUMBA=1)."""
+    previous = os.environ.get("CHAINRULE_NO_NUMBA")
+    os.environ["CHAINRULE_NO_NUMBA"] = "1"
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        if previous is None:
+            del os.environ["CHAINRULE_NO_NUMBA"]
+        else:
+            os.environ["CHAINRULE_NO_NUMBA"] = previous
 
 
 def phases(X, y, model, repeats) -> dict:
@@ -132,6 +155,7 @@ def phases(X, y, model, repeats) -> dict:
         "warm start": lambda: logit_module._warm_start(design, y, start),
         "score pass": lambda: design.newton_pass(model.params_, y, hessian=False),
         "X'WX pass": lambda: design.newton_pass(model.params_, y, hessian=True),
+        "X'WX pass NumPy": lambda: run_without_numba(design.newton_pass, model.params_, y, hessian=True),
     }
     times = {name: [] for name in pieces}
     for _ in range(repeats):
@@ -169,7 +193,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--json", default=None, help="write the results to this file")
     parser.add_argument("--phases", action="store_true", help="also time the phases of chainrule's fit")
     parser.add_argument("--only", default=None,
-                        help="comma-separated competitors to run besides chainrule (statsmodels,scikit-learn,torch L-BFGS)")
+                        help="comma-separated competitors to run besides chainrule "
+                             "(chainrule NumPy,statsmodels,scikit-learn,torch L-BFGS)")
     args = parser.parse_args(argv)
     n = args.n or (20_000 if args.quick else 200_000)
     p = args.p or (10 if args.quick else 50)

@@ -187,7 +187,7 @@ def test_sklearn_protocol_clone_pipeline_and_cross_validation(cancer):
     X, y = cancer
     model = Logit(tol=1e-10)
     assert model.get_params() == {"fit_intercept": True, "solver": "newton", "tol": 1e-10, "max_iter": None,
-                                  "lr": None, "alpha": 0.05}
+                                  "lr": None, "alpha": 0.05, "distributed": False}
     assert repr(model) == "Logit(tol=1e-10)"
     copy = clone(model)
     assert copy.tol == 1e-10 and not hasattr(copy, "coef_")
@@ -518,3 +518,38 @@ def test_benchmark_script_runs_and_implementations_agree(tmp_path):
         assert row["max_abs_param_diff"] < 1e-5, name
     assert set(out["results"]) == {"chainrule", "statsmodels", "scikit-learn"}
     assert (tmp_path / "logit.json").exists()
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_information_pass_with_the_compiled_kernel_matches_numpy_and_closed_form(monkeypatch, order):
+    """The X'WX pass (compiled row kernel on C-ordered X, NumPy on F-ordered X) against the
+    NumPy pass and against ℓ, X'(y − p), [1, X]' diag(p(1 − p)) [1, X] written out directly."""
+    pytest.importorskip("numba")
+    import chainrule.stats.logit as logit_module
+
+    X, y = binary_data(n=9_000, p=5, seed=46)  # two full blocks of rows and a partial one
+    X = np.asarray(X, order=order)
+    beta = np.array([0.2, -0.4, 0.1, 0.3, -0.2, 0.5])
+    Z = np.column_stack([np.ones(len(y)), X])
+    eta = Z @ beta
+    p = 1.0 / (1.0 + np.exp(-eta))
+    expected = (float(np.sum(y * eta - np.log1p(np.exp(eta)))), (Z * (p * (1 - p))[:, None]).T @ Z,
+                Z.T @ (y - p), float(np.max(np.abs(eta))))
+    monkeypatch.setattr(logit_module, "_COMPILED_MIN_SIZE", 0)
+    monkeypatch.delenv("CHAINRULE_NO_NUMBA", raising=False)
+    design = logit_module._Design(X, True)
+    assert (logit_module._row_kernels(design.X) is not None) == (order == "C")
+    compiled = design.newton_pass(beta, y, hessian=True)
+    monkeypatch.setenv("CHAINRULE_NO_NUMBA", "1")
+    assert logit_module._row_kernels(design.X) is None
+    plain = design.newton_pass(beta, y, hessian=True)
+    for ours, numpy_pass, reference in zip(compiled, plain, expected):
+        np.testing.assert_allclose(ours, reference, rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(ours, numpy_pass, rtol=1e-13, atol=1e-10)
+    without = logit_module._Design(np.ascontiguousarray(X), False)  # no constant: k = p
+    monkeypatch.delenv("CHAINRULE_NO_NUMBA")
+    _, gram, score, _ = without.newton_pass(beta[1:], y, hessian=True)
+    eta = X @ beta[1:]
+    p = 1.0 / (1.0 + np.exp(-eta))
+    np.testing.assert_allclose(gram, (X * (p * (1 - p))[:, None]).T @ X, rtol=1e-12)
+    np.testing.assert_allclose(score, X.T @ (y - p), rtol=1e-12, atol=1e-9)

@@ -36,7 +36,9 @@ from .. import distributed as _dist
 
 np = backend.host
 
-__all__ = ["RowBlocks", "SummedDesign", "StreamedDesign", "streamed_least_squares", "tsqr_r", "augmented_r"]
+__all__ = ["RowBlocks", "SummedDesign", "StreamedDesign", "streamed_least_squares", "tsqr_r", "augmented_r",
+           "host_block", "newton_without_separation_check", "reduce_least_squares",
+           "stream_feature_names"]
 
 #: Rows per local QR block: bounds the scratch memory to BLOCK_ROWS x (k + 1) floats.
 BLOCK_ROWS = 20_000
@@ -75,6 +77,13 @@ class RowBlocks:
             raise ValueError(f"{what} differs between ranks: {values} (rank 0 first); every rank "
                              f"must hold the same columns")
         return value
+
+    def union(self, values):
+        """The sorted distinct values of every rank's ``values`` together (one allgather)."""
+        local = np.unique(np.asarray(values))
+        if self.size == 1:
+            return local
+        return np.unique(np.concatenate(self.comm.allgather(local)))
 
     def check(self, error, where: str) -> None:
         """Raise on every rank if any rank's local step failed (see ``fail_together``)."""
@@ -120,6 +129,10 @@ class SummedDesign:
 
     def gram(self, w):
         return self.rows.sum(self.local.gram(w))
+
+    def misclassified(self, beta, y) -> int:
+        """The number of rows of all ranks with s_i x_i'β ≤ 0, s_i = 2y_i − 1."""
+        return self.rows.sum(_misclassified(self.local.dot(beta), y))
 
     def newton_pass(self, beta, y, hessian=True):
         """(ℓ, X'WX or None, X'(y − p), max|η|) summed (maximized) over the ranks' rows."""
@@ -221,13 +234,16 @@ def streamed_least_squares(batches, intercept: bool = True) -> dict:
         R_aug = [[R, Q'y], [0, ρ]],   β̂ = R⁻¹ Q'y,   SSR = ρ²,
 
     and ȳ and Σ(y − ȳ)² are merged block by block (Chan, Golub & LeVeque 1983). Returns
-    ``{"R", "qty", "ssr", "nobs", "ybar", "centered_tss"}``; (R'R)⁻¹ = R⁻¹R⁻ᵀ gives the
+    ``{"R", "qty", "ssr", "nobs", "ybar", "centered_tss", "yty", "nblocks", "R_aug"}`` (yty = Σ y²,
+    the uncentered total sum of squares; nblocks the number of blocks; R_aug the whole
+    triangle, for :func:`reduce_least_squares`); (R'R)⁻¹ = R⁻¹R⁻ᵀ gives the
     covariance s² (R'R)⁻¹ with s² = SSR / (n − k). Raises ValueError for a block with NaN or
     inf, mismatched lengths, or a changing number of columns.
     """
-    R, k, n, mean, m2 = None, None, 0, 0.0, 0.0
+    R, k, n, mean, m2, yty, nblocks = None, None, 0, 0.0, 0.0, 0.0, 0
     for position, (X_b, y_b) in enumerate(batches):
-        X_b, y_b = _host_block(X_b, y_b, position)
+        nblocks += 1
+        X_b, y_b = host_block(X_b, y_b, position)
         if k is None:
             k = X_b.shape[1] + int(intercept)
         elif X_b.shape[1] + int(intercept) != k:
@@ -236,6 +252,7 @@ def streamed_least_squares(batches, intercept: bool = True) -> dict:
         r = augmented_r(X_b, y_b, np.ones(k), intercept)
         R = r if R is None else _qr_r(np.vstack([R, r]))
         m = len(y_b)
+        yty += float(y_b @ y_b)
         if m:
             block_mean = float(y_b.mean())
             block_m2 = float(((y_b - block_mean) ** 2).sum())
@@ -247,47 +264,166 @@ def streamed_least_squares(batches, intercept: bool = True) -> dict:
         raise ValueError("streamed_least_squares: the batches held no rows")
     R = _positive_diagonal(R)
     return {"R": np.triu(R[:k, :k]), "qty": R[:k, k].copy(), "ssr": float(R[k, k] ** 2), "nobs": n,
-            "ybar": mean, "centered_tss": m2}
+            "ybar": mean, "centered_tss": m2, "yty": yty, "nblocks": nblocks, "R_aug": np.triu(R)}
+
+
+def reduce_least_squares(sums: dict, rows: RowBlocks) -> dict:
+    r"""The :func:`streamed_least_squares` result of all ranks' rows from each rank's own.
+
+    The augmented triangles R_aug,r of [Z_r, y_r] are combined by TSQR (:func:`tsqr_r`), so
+    R_aug is that of the stacked rows and R, Q'y and SSR = ρ² follow as in one process; the
+    counts, Σy² and the block counts are summed, and (n_r, ȳ_r, M2_r) merged by Chan, Golub &
+    LeVeque's update M2 = M2_a + M2_b + δ² n_a n_b / (n_a + n_b), δ = ȳ_b − ȳ_a. Collective.
+    """
+    if rows.size == 1:
+        return sums
+    R = rows.tsqr_r(sums["R_aug"])
+    k = R.shape[0] - 1
+    n, mean, m2 = 0, 0.0, 0.0
+    for n_r, mean_r, m2_r in rows.comm.allgather((sums["nobs"], sums["ybar"], sums["centered_tss"])):
+        delta = mean_r - mean
+        m2 += m2_r + delta * delta * n * n_r / (n + n_r)
+        mean += delta * n_r / (n + n_r)
+        n += n_r
+    return {"R": np.triu(R[:k, :k]), "qty": R[:k, k].copy(), "ssr": float(R[k, k] ** 2), "nobs": n,
+            "ybar": mean, "centered_tss": m2, "yty": rows.sum(float(sums["yty"])),
+            "nblocks": rows.sum(int(sums["nblocks"])), "R_aug": R}
 
 
 class StreamedDesign:
     r"""A logistic-regression design whose rows are read batch by batch (bounded memory).
 
-    ``batches`` is a re-iterable of (X_b, y_b) blocks (e.g. a ``data.ParquetDataset`` with
-    ``shuffle=False``, whose every iteration reads the file again). ``newton_pass(β)`` sums
-    ℓ, the score X'(y − p) and the information X'WX over the blocks (the ``y`` argument of
-    ``stats.logit._Design.newton_pass`` is ignored: the targets come with the blocks), so
-    ``stats.logit._newton_binary`` runs on it unchanged and one Newton iteration is one pass
-    over the data. ``n`` is counted on construction (one pass).
+    ``batches`` yields (X_b, y_b) blocks on every pass: either a function of no arguments
+    that returns a fresh iterator (called once per pass, as ``Logit.fit_stream`` takes it)
+    or a re-iterable (e.g. a ``data.ParquetDataset`` with ``shuffle=False``, whose every
+    iteration reads the file again). ``newton_pass(β)`` sums ℓ, the score X'(y − p) and the
+    information X'WX over the blocks,
+
+        ℓ = Σ_b ℓ_b(β),   g = Σ_b X_b'(y_b − p_b),   I = Σ_b X_b'W_bX_b,
+
+    each block's terms from ``stats.logit._Design.newton_pass`` (the ``y`` argument is
+    ignored: the targets come with the blocks), so ``stats.logit._newton_binary`` runs on
+    it unchanged and one Newton iteration is one pass over the data.
+
+    Construction makes one pass that counts the rows ``n`` and blocks ``n_batches``, fixes
+    the number of parameters ``k`` and sums the targets (``y_sum``); with ``binary=True`` a
+    target other than 0 or 1 raises ValueError naming the block. Every later pass checks
+    that the blocks have the same columns and the same total rows.
     """
 
-    def __init__(self, batches, intercept: bool = True):
+    def __init__(self, batches, intercept: bool = True, binary: bool = False):
         self.batches, self.intercept = batches, bool(intercept)
-        self.n, self.k = 0, None
-        for position, (X_b, y_b) in enumerate(batches):
-            X_b, _ = _host_block(X_b, y_b, position)
+        self.n, self.k, self.y_sum, self.n_batches = 0, None, 0.0, 0
+        for position, (X_b, y_b) in enumerate(self._blocks()):
+            X_b, y_b = host_block(X_b, y_b, position)
+            self._check_width(X_b, position)
+            if binary:
+                _check_zero_one(y_b, position)
             self.n += X_b.shape[0]
-            self.k = X_b.shape[1] + int(intercept)
+            self.y_sum += float(y_b.sum())
+            self.n_batches += 1
         if not self.n:
             raise ValueError("StreamedDesign: the batches held no rows")
 
+    def _blocks(self):
+        return self.batches() if callable(self.batches) else iter(self.batches)
+
+    def _check_width(self, X_b, position):
+        k = X_b.shape[1] + int(self.intercept)
+        if self.k is None:
+            self.k = k
+        elif k != self.k:
+            raise ValueError(f"StreamedDesign: block {position} has {X_b.shape[1]} columns; the first block had "
+                             f"{self.k - int(self.intercept)}")
+
+    def misclassified(self, beta, y=None) -> int:
+        """The number of rows with s_i x_i'β ≤ 0, s_i = 2y_i − 1 (one pass)."""
+        from .logit import _Design  # noqa: PLC0415
+
+        count = 0
+        for position, (X_b, y_b) in enumerate(self._blocks()):
+            X_b, y_b = host_block(X_b, y_b, position)
+            count += _misclassified(_Design(X_b, self.intercept).dot(beta), y_b)
+        return count
+
     def newton_pass(self, beta, y=None, hessian=True):
+        """(ℓ, X'WX or None, X'(y − p), max|η|) summed (maximized) over the blocks of one pass."""
         from .logit import _Design  # noqa: PLC0415 - the per-block pass is the Logit's own
 
-        llf, information, score, largest = 0.0, None, np.zeros(self.k), 0.0
-        for position, (X_b, y_b) in enumerate(self.batches):
-            X_b, y_b = _host_block(X_b, y_b, position)
+        llf, information, score, largest, rows = 0.0, None, np.zeros(self.k), 0.0, 0
+        for position, (X_b, y_b) in enumerate(self._blocks()):
+            X_b, y_b = host_block(X_b, y_b, position)
+            self._check_width(X_b, position)
+            if not X_b.shape[0]:  # an empty block adds nothing (and has no max|η|)
+                continue
             b_llf, b_information, b_score, b_largest = _Design(X_b, self.intercept).newton_pass(
                 beta, y_b, hessian=hessian)
             llf += b_llf
             score += b_score
             largest = max(largest, b_largest)
+            rows += X_b.shape[0]
             if hessian:
                 information = b_information if information is None else information + b_information
+        if rows != self.n:
+            raise ValueError(f"StreamedDesign: a pass read {rows} rows but the first read {self.n}; the batches "
+                             f"must yield the same rows on every pass")
         return llf, information, score, largest
 
 
-def _host_block(X_b, y_b, position: int):
+def _misclassified(eta, y) -> int:
+    return int(np.count_nonzero((2.0 * np.asarray(y) - 1.0) * eta <= 0.0))
+
+
+def _check_zero_one(y_b, position):
+    bad = (y_b != 0.0) & (y_b != 1.0)
+    if bad.any():
+        values = np.unique(y_b[bad])[:5].tolist()
+        raise ValueError(f"block {position}: y: expected targets 0 or 1; got {int(bad.sum())} other values, "
+                         f"e.g. {values}")
+
+
+def newton_without_separation_check(design, y, beta, tol: float, max_iter: int, where: str):
+    r"""``stats.logit._newton_binary`` on a design whose rows are not all in this process.
+
+    The in-memory ``Logit.fit`` answers an alarm of the iteration (|η_i| > 30, a singular
+    or non-finite step) by a separation check (a linear program on all the rows) that a
+    streamed or rank-split design cannot run. Here: a large |η| alone lets the iteration
+    go on without the alarm (as ``fit`` does when the check finds no separation) and raises
+    ValueError if it then does not converge in ``max_iter`` or converges (relative to the
+    size of β, which grows without bound) to a β̂ with s_i x_i'β̂ > 0 for every row,
+    s_i = 2y_i − 1: β̂ is then itself a separating direction, a certificate of complete
+    separation (one more pass counts the rows it misclassifies); a singular information matrix
+    or a non-finite step raises that ValueError at once. It names the two possible causes,
+    (quasi-)complete separation or collinear columns. The branches depend only on the
+    summed quantities, so every rank of a distributed fit takes the same one.
+    """
+    from .logit import _Alarm, _newton_binary  # noqa: PLC0415 - the Logit's own iteration
+
+    reason = None
+    try:
+        try:
+            return _newton_binary(design, y, beta, tol, max_iter)
+        except _Alarm as alarm:
+            if "exceeds" not in alarm.reason:
+                raise
+            reason = alarm.reason
+            result = _newton_binary(design, y, alarm.beta, tol, max_iter, alarm=False)
+            if result.converged and design.misclassified(result.beta, y):
+                return result
+            if result.converged:  # β̂ itself separates: s_i x_i'β̂ > 0 for every row
+                reason += ", and the estimate classifies every row correctly (complete separation)"
+            else:
+                reason += f", and Newton did not converge in max_iter={max_iter} iterations"
+    except _Alarm as alarm:
+        reason = alarm.reason
+    raise ValueError(
+        f"{where}: {reason}: the classes "
+        f"are (quasi-)completely separated by some combination of the columns, or the columns are "
+        f"collinear; find_separation (which needs the rows in memory) on the data or a sample of it says which"
+    )
+
+
+def host_block(X_b, y_b, position: int):
     X_b = np.asarray(X_b.numpy() if hasattr(X_b, "numpy") else X_b, dtype=np.float64)
     y_b = np.asarray(y_b.numpy() if hasattr(y_b, "numpy") else y_b, dtype=np.float64).reshape(-1)
     if X_b.ndim == 1:
@@ -297,3 +433,13 @@ def _host_block(X_b, y_b, position: int):
     if not (np.isfinite(X_b).all() and np.isfinite(y_b).all()):
         raise ValueError(f"block {position}: NaN or inf values; drop or impute them first")
     return np.ascontiguousarray(X_b), y_b
+
+
+def stream_feature_names(feature_names, p: int, where: str) -> list:
+    """The p names of X's columns for a streamed fit: as given (checked), else x1 … xp."""
+    if feature_names is None:
+        return [f"x{j + 1}" for j in range(p)]
+    names = [str(name) for name in feature_names]
+    if len(names) != p:
+        raise ValueError(f"{where}: feature_names: expected {p} names (one per column of X); got {len(names)}")
+    return names

@@ -101,7 +101,7 @@ from .inference import Summary, wald
 
 np = backend.host
 
-__all__ = ["OLS", "CollinearityDiagnostics", "CollinearityError", "OLSResults"]
+__all__ = ["OLS", "CollinearityDiagnostics", "CollinearityError", "OLSResults", "StreamedOLSResults"]
 
 COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
 SOLVERS = ("qr", "normal", "gd")
@@ -324,6 +324,24 @@ class OLSResults:
         return self._collinearity
 
 
+class StreamedOLSResults(OLSResults):
+    """OLSResults of ``OLS.fit_stream``: every statistic of :class:`OLSResults` except the
+    per-row arrays ``resid`` and ``fittedvalues``, which would be as large as the data that
+    was streamed because it does not fit in memory."""
+
+    @property
+    def resid(self):
+        raise AttributeError(_NOT_KEPT.format(name="resid"))
+
+    @property
+    def fittedvalues(self):
+        raise AttributeError(_NOT_KEPT.format(name="fittedvalues"))
+
+
+_NOT_KEPT = ("{name} is not kept by OLS.fit_stream: it has one entry per row of the streamed data, which "
+             "need not fit in memory; compute it block by block, e.g. y_b - model.predict(X_b)")
+
+
 _COV_NOTES = {
     "nonrobust": "Standard errors assume that the covariance matrix of the errors is correctly specified.",
     "HC0": "Standard errors are heteroscedasticity robust (HC0, White 1980).",
@@ -416,6 +434,11 @@ class OLS(Estimator):
             sums (SSR, TSS, the HC meat) from all-reduces, so only k x k numbers move and the
             results equal the fit of the concatenated rows. ``resid`` and ``fittedvalues``
             are then this rank's rows. Needs solver="qr" and a cov_type other than "cluster".
+
+    Data larger than memory: ``fit_stream(batches)`` takes a function returning an iterator
+    of (X_b, y_b) blocks and fits in one pass (sequential TSQR of [Z, y]; a second pass for
+    HC0-HC3), with results equal to ``fit`` on the concatenated rows and a
+    :class:`StreamedOLSResults` that keeps no per-row arrays (see :meth:`fit_stream`).
 
     Fitted attributes: ``coef_`` (slopes), ``intercept_``, ``results_`` (an
     :class:`OLSResults`), ``n_features_in_``, ``feature_names_in_`` (DataFrame input),
@@ -579,16 +602,138 @@ class OLS(Estimator):
             resid -= b0
         ssr = rows.sum(float(resid @ resid))
         fitted = yv - resid
+
+        # -- inference: covariance, goodness of fit, conditioning (shared with fit_stream) --------
+        ybar = float(yv.mean()) if not self.distributed else rows.sum(float(yv.sum())) / n
+        centered_tss = rows.sum(float(((yv - ybar) ** 2).sum()))
+        tss = centered_tss if intercept else rows.sum(float(yv @ yv))
+        meat = None
+        if self.cov_type != "nonrobust":
+            meat = rows.sum(_meat(Xv, resid, d, intercept, R, self.cov_type, codes, n_groups))
+        fields = self._inference(R, d, beta, n, names, ssr, tss, centered_tss, meat, n_groups)
+        self.results_ = OLSResults(**fields, target_name=target_name, resid=resid, fittedvalues=fitted,
+                                   solver_used=used)
+        if self.solver == "gd":
+            self.optimization_error_ = np.abs(beta - beta_exact) / fields["bse"]
+        self._set_fitted(beta, p, columns if hasattr(X, "columns") else None, used)
+        self._scaled_cond_R1 = cond1
+        return self
+
+    def fit_stream(self, batches, feature_names=None, target_name="y"):
+        r"""Fit by least squares on rows read block by block (data larger than memory).
+
+        ``batches`` is a function of no arguments that returns a fresh iterator of
+        (X_b, y_b) blocks (float64 arrays, (m_b, p) and (m_b,); Tensors are accepted); it is
+        called once per pass and must yield the same rows each time, e.g.
+        ``lambda: data.ParquetDataset(path, [features, "y"], batch_size=..., shuffle=False)``
+        or a function reading a CSV with ``pandas.read_csv(chunksize=...)``.
+
+        Pass 1 (always) folds each block's triangle into a running one (sequential TSQR,
+        :func:`chainrule.stats._tsqr.streamed_least_squares`): with A = [Z, y] = Q_A R_A,
+
+            R_A = [[R, Q'y], [0, ρ]],   β̂ = R⁻¹ Q'y,   SSR = ρ²,
+
+        and ȳ, Σ(y − ȳ)² (Chan, Golub & LeVeque 1983) and Σy² merged block by block. The
+        columns are then scaled as in ``fit``, Zs = Z D with D = diag(1/‖z_j‖) and
+        ‖z_j‖ = ‖R e_j‖ (Z'Z = R'R), so R_s = R D; the rank check, the condition numbers and
+        the collinearity diagnostics use R_s, and the nonrobust covariance s² R_s⁻¹R_s⁻ᵀ
+        (scaled back by D) needs nothing more.
+
+        Pass 2 (cov_type "HC0"-"HC3" only) reads the blocks again for the meat
+        Σ_i w_i q_i q_i' with q_i = zs_i R_s⁻¹ (the rows of Q), e_i = y_i − z_i'β̂ and
+        w_i = e_i² (HC0, HC1), e_i²/(1 − h_ii) (HC2), e_i²/(1 − h_ii)² (HC3), where the
+        leverage h_ii = ‖R_s⁻ᵀ zs_i‖² = ‖q_i‖² is computed from the block's own rows.
+
+        Memory: one block and O(k²) numbers. Results equal ``fit`` on the concatenated rows
+        (to rounding; both factor the same matrix by backward-stable QR), except that the
+        per-row arrays ``resid`` and ``fittedvalues`` are not kept (they would be as large as
+        the data): reading them raises AttributeError saying so. ``solver_used_`` is "tsqr";
+        ``n_batches_`` is the number of blocks in a pass.
+
+        Args:
+            batches: the block factory described above.
+            feature_names: the p column names of X (default x1 … xp), for the summary.
+            target_name: the name of y, for the summary.
+
+        With ``distributed=True`` (under ``mpiexec``) every rank streams its own blocks; the
+        per-rank augmented triangles are combined by TSQR and the meat and the sums of y by
+        all-reduces (:func:`chainrule.stats._tsqr.reduce_least_squares`), so every rank gets
+        the fit of all ranks' rows; a rank without rows fails every rank.
+
+        Needs solver="qr" and a cov_type other than "cluster" (group sums need the group
+        labels of every row); raises ValueError otherwise, and for
+        blocks with NaN/inf, mismatched lengths, a changing number of columns, no rows, or
+        a second pass that does not see the same number of rows; CollinearityError for a
+        rank-deficient design.
+        """
+        self._check_hyperparameters()
+        self._check_stream_settings()
+        for attribute in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
+            delattr(self, attribute)
+        if not callable(batches):
+            raise TypeError(
+                f"OLS.fit_stream: batches: expected a function of no arguments returning an iterator of "
+                f"(X_block, y_block) arrays (it is called once per pass over the data); got {type(batches).__name__}"
+            )
+        intercept = bool(self.fit_intercept)
+        rows = _tsqr.RowBlocks(self.distributed)  # sums over the ranks' blocks; identity on one process
+        error, sums = None, None
+        try:
+            sums = _tsqr.streamed_least_squares(batches(), intercept)
+        except (ValueError, TypeError) as caught:
+            error = caught
+        rows.check(error, "OLS.fit_stream")  # a rank whose blocks are bad (or empty) fails every rank
+        rows.agree(sums["R"].shape[0], "OLS.fit_stream: the number of columns of X")
+        local_rows = sums["nobs"]
+        sums = _tsqr.reduce_least_squares(sums, rows)
+        R_raw, n = sums["R"], sums["nobs"]
+        k = R_raw.shape[0]
+        p = k - intercept
+        columns = _tsqr.stream_feature_names(feature_names, p, "OLS.fit_stream")
+        names = (["const"] if intercept else []) + columns
+        check_enough_rows(n, k, "OLS")
+        norms = np.sqrt(np.einsum("ij,ij->j", R_raw, R_raw))  # ‖z_j‖ = ‖R e_j‖ since Z'Z = R'R
+        if not (norms > 0).all():
+            zero = [names[j] for j in np.flatnonzero(~(norms > 0))]
+            raise ValueError(f"X: column(s) {', '.join(map(repr, zero))} are all zero; drop them")
+        d = 1.0 / norms
+        R = R_raw * d[None, :]
+        _rank_check(R, n, names, d, intercept)
+        beta = _la.solve_triangular(R_raw, sums["qty"], check_finite=False)
+        tss = sums["centered_tss"] if intercept else sums["yty"]
+        meat = None
+        if self.cov_type != "nonrobust":
+            meat = rows.sum(_streamed_meat(batches, beta, R, d, intercept, self.cov_type, local_rows))
+        fields = self._inference(R, d, beta, n, names, sums["ssr"], tss, sums["centered_tss"], meat, 0)
+        self.results_ = StreamedOLSResults(**fields, target_name=str(target_name), solver_used="tsqr")
+        self._set_fitted(beta, p, columns if feature_names is not None else None, "tsqr")
+        self.n_batches_ = sums["nblocks"]
+        return self
+
+    def _check_stream_settings(self):
+        if self.solver != "qr" or self.cov_type == "cluster":
+            raise ValueError(
+                f"OLS.fit_stream: needs solver='qr' and cov_type in 'nonrobust', 'HC0', 'HC1', 'HC2', 'HC3' "
+                f"(cluster sums need every row's group label); got solver={self.solver!r}, "
+                f"cov_type={self.cov_type!r}"
+            )
+
+    def _inference(self, R, d, beta, n, names, ssr, tss, centered_tss, meat, n_groups) -> dict:
+        """The OLSResults fields that need no per-row array (formulas: module docstring).
+
+        R: the R factor of the scaled design Zs = Z diag(d) (Zs'Zs = R'R); beta: β̂ in the
+        original units; meat: Σ w_i q_i q_i' (HC) or Σ_g s_g s_g' (cluster) in Q coordinates,
+        None for "nonrobust".
+        """
+        intercept = bool(self.fit_intercept)
+        k = R.shape[0]
         df_resid = n - k
         scale = ssr / df_resid
-
-        # -- covariance, always through R⁻¹ (never an inverse of X'X) -------------------------
         Rinv = _la.solve_triangular(R, np.eye(k), check_finite=False)
         bread = Rinv @ Rinv.T  # (Zs'Zs)⁻¹ = R⁻¹R⁻ᵀ (k x k; R⁻¹ is the well-conditioned route)
         if self.cov_type == "nonrobust":
             cov_s = scale * bread
         else:
-            meat = rows.sum(_meat(Xv, resid, d, intercept, R, self.cov_type, codes, n_groups))
             cov_s = Rinv @ meat @ Rinv.T
             if self.cov_type == "HC1":
                 cov_s *= n / df_resid
@@ -597,10 +742,6 @@ class OLS(Estimator):
         cov = cov_s * d[:, None] * d[None, :]
         bse = np.sqrt(np.diag(cov))
 
-        # -- goodness of fit ------------------------------------------------------------------
-        ybar = float(yv.mean()) if not self.distributed else rows.sum(float(yv.sum())) / n
-        centered_tss = rows.sum(float(((yv - ybar) ** 2).sum()))
-        tss = centered_tss if intercept else rows.sum(float(yv @ yv))
         ess = tss - ssr
         df_model = k - intercept
         rsquared = 1 - ssr / tss if tss > 0 else float("nan")
@@ -618,7 +759,6 @@ class OLS(Estimator):
                 fvalue = float(b @ np.linalg.solve(cov[sl, sl], b)) / df_model
         f_pvalue = float(_distributions.f.sf(fvalue, df_model, df_denom))
 
-        # -- conditioning and collinearity -------------------------------------------------------
         s_scaled = _la.svd(R, compute_uv=False, check_finite=False)
         condition_number = _cond_triangular(R / d[None, :])  # σ(Z) = σ(R D⁻¹)
         collinearity = _collinearity(R, names, intercept, bread)
@@ -631,24 +771,23 @@ class OLS(Estimator):
                 f"of 16 digits are at risk in the least accurate coefficients). Near-dependent columns: {which}. "
                 f"Centering or rescaling them (e.g. x - mean before taking powers) helps"
             )
-        self.results_ = OLSResults(
-            params=beta, bse=bse, _cov=cov, names=names, target_name=target_name, nobs=n,
-            df_resid=float(df_resid), df_model=float(df_model), resid=resid, fittedvalues=fitted,
-            ssr=ssr, ess=ess, centered_tss=centered_tss, scale=scale, rsquared=rsquared,
-            rsquared_adj=rsquared_adj, fvalue=float(fvalue), f_pvalue=f_pvalue,
+        return dict(
+            params=beta, bse=bse, _cov=cov, names=names, nobs=n, df_resid=float(df_resid),
+            df_model=float(df_model), ssr=ssr, ess=ess, centered_tss=centered_tss, scale=scale,
+            rsquared=rsquared, rsquared_adj=rsquared_adj, fvalue=float(fvalue), f_pvalue=f_pvalue,
             condition_number=condition_number, scaled_condition_number=float(s_scaled[0] / s_scaled[-1]),
-            cov_type=self.cov_type, solver_used=used, n_groups=n_groups, _collinearity=collinearity,
+            cov_type=self.cov_type, n_groups=n_groups, _collinearity=collinearity,
         )
-        if self.solver == "gd":
-            self.optimization_error_ = np.abs(beta - beta_exact) / bse
-        self.coef_ = slopes.copy()
-        self.intercept_ = b0
+
+    def _set_fitted(self, beta, p, feature_names, used):
+        """scikit-learn's fitted attributes from β̂ (intercept first when fitted)."""
+        intercept = bool(self.fit_intercept)
+        self.coef_ = (beta[1:] if intercept else beta).copy()
+        self.intercept_ = float(beta[0]) if intercept else 0.0
         self.n_features_in_ = p
-        if hasattr(X, "columns"):
-            self.feature_names_in_ = np.asarray(columns, dtype=object)
+        if feature_names is not None:
+            self.feature_names_in_ = np.asarray(feature_names, dtype=object)
         self.solver_used_ = used
-        self._scaled_cond_R1 = cond1
-        return self
 
     def _fit_gd(self, X, y, d, intercept, sums, Gs):
         """Gradient descent on f(b) = ½‖ỹ − A b‖² (A: centered unit-norm columns) with step 1/L."""
@@ -754,6 +893,25 @@ def _meat(X, resid, d, intercept, R, cov_type, codes, n_groups):
         meat += W.T @ W
     if cov_type == "cluster":
         meat = sums.T @ sums
+    return meat
+
+
+def _streamed_meat(batches, beta, R, d, intercept, cov_type, n):
+    """Σ_b meat of block b (see :func:`_meat`): the second pass of ``OLS.fit_stream``."""
+    k = R.shape[0]
+    slopes, b0 = (beta[1:], float(beta[0])) if intercept else (beta, 0.0)
+    meat, rows = np.zeros((k, k)), 0
+    for position, (X_b, y_b) in enumerate(batches()):
+        X_b, y_b = _tsqr.host_block(X_b, y_b, position)
+        if X_b.shape[1] != slopes.size:
+            raise ValueError(f"OLS.fit_stream: block {position} of the second pass has {X_b.shape[1]} columns; "
+                             f"the first pass had {slopes.size}")
+        resid = y_b - X_b @ slopes - b0
+        meat += _meat(X_b, resid, d, intercept, R, cov_type, None, 0)
+        rows += X_b.shape[0]
+    if rows != n:
+        raise ValueError(f"OLS.fit_stream: batches: the second pass read {rows} rows but the first read {n}; "
+                         f"batches() must return the same rows on every call")
     return meat
 
 
