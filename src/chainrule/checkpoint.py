@@ -30,7 +30,7 @@ from .backend import host as np
 from .tensor import Tensor
 from .tensor import tensor as _to_tensor
 
-__all__ = ["save_checkpoint", "load_checkpoint", "encode_state", "decode_state"]
+__all__ = ["save_checkpoint", "load_checkpoint", "encode_state", "decode_state", "atomic_write"]
 
 
 def save_checkpoint(path, tensors: dict, metadata: dict | None = None) -> None:
@@ -52,7 +52,7 @@ def save_checkpoint(path, tensors: dict, metadata: dict | None = None) -> None:
                 f"save_checkpoint: metadata must map str to str; got {key!r}: {type(value).__name__}"
             )
     blob = save(arrays, metadata=metadata)
-    _atomic_write(os.fspath(path), blob)
+    atomic_write(path, blob)
 
 
 def load_checkpoint(path) -> tuple[dict, dict]:
@@ -142,10 +142,14 @@ def _decode(node, arrays: dict):
     raise ValueError(f"decode_state: unrecognized node {sorted(node)}")
 
 
-def _atomic_write(path: str, blob: bytes) -> None:
+def atomic_write(path, blob: bytes) -> None:
+    """Write ``blob`` to ``path`` so that readers see the old file or the whole new one, never
+    a part: a temporary file in the same directory, flush, fsync, rename, fsync of the
+    directory."""
+    path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=directory)
+    fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
     try:
         if hasattr(os, "fchmod"):  # mkstemp makes the file 0600; a checkpoint is ordinary data
             os.fchmod(fd, 0o644)

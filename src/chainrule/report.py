@@ -31,7 +31,6 @@ Example::
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime
 from html import escape as _escape
 import io
@@ -39,7 +38,6 @@ import math
 import numbers
 import os
 import re
-import secrets
 import struct
 import sys
 from pathlib import Path
@@ -436,17 +434,9 @@ def _png_size(png: bytes) -> tuple:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(temporary, "xb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    from .checkpoint import atomic_write
+
+    atomic_write(path, data)
 
 
 _CSS = """

@@ -8,9 +8,7 @@ leaves a half-written model behind.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import tempfile
 
 import numpy as np
 
@@ -98,19 +96,10 @@ def _jsonable_labels(classes):
 
 def write_json(path, content: dict) -> None:
     """Write ``content`` as indented JSON to ``path`` atomically."""
-    path = pathlib.Path(path)
+    from ..checkpoint import atomic_write
+
     text = json.dumps(content, indent=2, sort_keys=False, default=_json_default) + "\n"
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    atomic_write(path, text.encode("utf-8"))
 
 
 def _json_default(value):

@@ -16,6 +16,9 @@ import numpy as np
 MODELS = ("ols", "logit", "mnlogit", "ridge", "lasso", "stepwise", "pcr", "mlp")
 OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 STATS_MODELS = ("ols", "logit", "mnlogit", "ridge", "lasso", "stepwise", "pcr")
+# The models ``--chunksize`` fits from a file read chunk by chunk: OLS and the Logit from sums
+# over blocks of rows (``fit_stream``), the MLP by mini-batches drawn chunk by chunk.
+STREAM_MODELS = ("ols", "logit", "mlp")
 
 # The task each model fits; "auto" lets the target column decide (the tabular encoder's rule).
 MODEL_TASK = {
@@ -268,6 +271,151 @@ def prepare_data(args, *, standardize: bool, val_split: float | None = None,
         encoder=encoder, summary=summary, frame=frame,
         train_rows=np.asarray(train_rows, dtype=np.int64), val_rows=np.asarray(val_rows, dtype=np.int64),
     )
+
+
+@dataclass
+class ChunkedData:
+    """A table read, validated and encoded chunk by chunk (``--chunksize``), never whole.
+
+    The encoder is fitted by ``TabularEncoder.fit_chunks`` (two passes; standardization and
+    imputation statistics from the training rows only). :meth:`encoded_chunks` reads and
+    encodes the file again on every call, one chunk at a time. A row is held out for
+    validation when :func:`validation_rows` says so: a seeded hash of its row number, so the
+    split does not depend on the chunk size and is the same in every pass and epoch.
+
+    ``X_train``/``y_train``/``X_val``/``y_val`` hold the rows of the *first chunk* only: a
+    bounded sample for the report's figures. ``n_train``, ``n_val`` and ``n_chunks`` are the
+    totals, recorded by :meth:`set_counts` after the first full pass of the fit.
+    """
+
+    source: str
+    chunksize: int
+    encoder: object
+    feature_names: list
+    task: str
+    classes: list | None
+    summary: dict
+    val_share: float
+    seed: int
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    n_train: int = 0
+    n_val: int = 0
+    n_chunks: int = 0
+    chunked: bool = True
+    rank: int = 0
+    size: int = 1
+
+    @property
+    def n_outputs(self) -> int:
+        """Output units of a network for this task: 1 for regression and binary, K otherwise."""
+        return len(self.classes) if self.task == "multiclass" else 1
+
+    def encoded_chunks(self, every_rank: bool = False):
+        """Yield ``(X, y, validation)`` per chunk of the file: the encoded features (float64),
+        targets (float64 or int64 class ids) and the boolean validation mask of its rows.
+
+        With ``size`` > 1 (an MPI job splitting the chunks) only the chunks c with
+        c mod size = rank, unless ``every_rank``; the others are still read (a CSV cannot
+        be skipped through) but not encoded."""
+        from ..tabular import iter_table_chunks
+
+        columns = list(self.encoder.input_columns_) + [self.encoder.target]
+        chunks = iter_table_chunks(self.source, chunksize=self.chunksize, columns=columns)
+        for c, chunk in enumerate(chunks):
+            if not every_rank and c % self.size != self.rank:
+                continue
+            X, y = self.encoder.transform(chunk)
+            rows = chunk.index.to_numpy()[self.encoder.last_kept_rows_]
+            yield X, y, validation_rows(rows, self.val_share, self.seed)
+
+    def batches(self, split: str = "train"):
+        """A function of no arguments returning an iterator of (X_b, y_b) float64 blocks,
+        one per chunk, of the training (``split="train"``) or validation rows: the
+        ``batches`` argument of ``OLS.fit_stream`` / ``Logit.fit_stream``."""
+        if split not in ("train", "val"):
+            raise ValueError(f"ChunkedData.batches: split: expected 'train' or 'val'; got {split!r}")
+
+        def factory():
+            for X, y, held_out in self.encoded_chunks():
+                keep = held_out if split == "val" else ~held_out
+                yield X[keep], np.asarray(y[keep], dtype=np.float64)
+
+        return factory
+
+    def set_counts(self, n_train: int, n_val: int, n_chunks: int) -> None:
+        """Record the totals of a full pass (made by a caller that read every chunk anyway)."""
+        if n_train < 2:
+            raise CommandError(f"only {n_train} training rows remain; need at least 2")
+        self.n_train, self.n_val, self.n_chunks = int(n_train), int(n_val), int(n_chunks)
+        self.summary.update(training_rows=self.n_train, validation_rows=self.n_val, chunks=self.n_chunks)
+
+
+def validation_rows(rows, share: float, seed: int) -> np.ndarray:
+    """True for the rows (0-based row numbers of the file) held out for validation.
+
+    Row r is held out when u(r) < ``share``, with u(r) = h(r + φ·(seed + 1)) / 2⁶⁴ ∈ [0, 1),
+    h the SplitMix64 finalizer (Steele, Lea & Flood 2014; φ = 0x9E3779B97F4A7C15, arithmetic
+    mod 2⁶⁴): a fixed pseudo-random function of the row number and the seed, so the split
+    is the same in every pass and epoch and for every chunk size, and about ``share`` of the
+    rows are held out.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    if share <= 0:
+        return np.zeros(rows.shape, dtype=bool)
+    offset = np.uint64(0x9E3779B97F4A7C15 * (int(seed) + 1) % (1 << 64))
+    z = rows.astype(np.uint64) + offset  # array arithmetic on uint64 wraps mod 2⁶⁴
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0 ** -53 < share
+
+
+def prepare_chunked_data(args, *, standardize: bool) -> ChunkedData:
+    """``prepare_data`` for ``--chunksize ROWS``: the encoder fitted from the file read in chunks
+    (:meth:`chainrule.tabular.TabularEncoder.fit_chunks`), nothing read whole.
+
+    Raises :class:`CommandError` for a model other than :data:`STREAM_MODELS` and for
+    ``--impute median`` (an exact median needs the whole column).
+    """
+    from ..tabular import TabularEncoder, iter_table_chunks
+
+    model = getattr(args, "model", "mlp")
+    if model not in STREAM_MODELS:
+        raise CommandError(f"--chunksize is available for --model {', '.join(STREAM_MODELS)} (fitted from "
+                           f"sums over chunks or from mini-batches); {model} needs the whole table in memory: "
+                           f"drop --chunksize")
+    if not getattr(args, "data", None):
+        raise CommandError("DATA is required: a .csv/.parquet file or a bundled dataset name")
+    if not getattr(args, "target", None):
+        raise CommandError("--target is required: the column to predict")
+    if args.impute == "median":
+        raise CommandError("--impute median needs each whole column in memory; with --chunksize use --impute mean")
+    share, seed, chunksize = default_val_split(args), int(args.seed), int(args.chunksize)
+    encoder = TabularEncoder(args.target, args.features, task=MODEL_TASK.get(model, "auto"), dropna=args.dropna,
+                             impute=args.impute, standardize=standardize)
+    encoder.fit_chunks(lambda: iter_table_chunks(args.data, chunksize=chunksize),
+                       standardize_rows=lambda chunk: ~validation_rows(chunk.index.to_numpy(), share, seed))
+    data = ChunkedData(
+        source=str(args.data), chunksize=chunksize, encoder=encoder,
+        feature_names=list(encoder.feature_names_), task=encoder.task_,
+        classes=None if encoder.classes_ is None else list(encoder.classes_),
+        summary=dict(encoder.summary()), val_share=share, seed=seed,
+        X_train=np.zeros((0, len(encoder.feature_names_))), y_train=np.zeros(0),
+        X_val=np.zeros((0, len(encoder.feature_names_))), y_val=np.zeros(0),
+    )
+    X, y, held_out = next(data.encoded_chunks(every_rank=True))  # the first chunk: the report's sample
+    data.X_train, data.y_train, data.X_val, data.y_val = X[~held_out], y[~held_out], X[held_out], y[held_out]
+    data.summary["chunksize"] = chunksize
+    if model == "ols":  # under mpiexec the ranks split the chunks (rank r: c ≡ r mod N)
+        from .. import distributed
+
+        if distributed.launched_world_size() > 1:
+            distributed.init()
+            data.rank, data.size = distributed.rank(), distributed.world_size()
+    return data
 
 
 def _usable_rows(encoder, frame) -> np.ndarray:

@@ -15,14 +15,15 @@ import numpy as np
 from ._common import (
     STATS_MODELS, add_data_arguments, add_debug_argument, add_model_arguments,
     add_output_arguments, check_device, console, is_main_process, output_directory,
-    peak_memory_bytes, prepare_data,
+    peak_memory_bytes, positive_int, prepare_data,
 )
 
 EXAMPLES = """examples:
   chainrule fit wages.csv --target wage --model ols --cov-type HC1
   chainrule fit mroz.parquet --target inlf --model logit --margeff
   chainrule fit digits --target target --model mlp --hidden 128 --epochs 30 --optimizer adam
-  chainrule fit data.csv --target y --model lasso --cv 5 --out lasso-run"""
+  chainrule fit data.csv --target y --model lasso --cv 5 --out lasso-run
+  chainrule fit big.parquet --target y --model ols --cov-type HC1 --chunksize 200000"""
 
 
 def register(subparsers) -> None:
@@ -40,6 +41,12 @@ def register(subparsers) -> None:
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_data_arguments(parser)
+    parser.add_argument("--chunksize", type=positive_int, metavar="ROWS",
+                        help="read DATA in chunks of ROWS rows, never whole, so a file larger than "
+                             "memory can be fitted: ols (one pass; HC0-HC3 two), logit (Newton, one "
+                             "pass per iteration) and mlp (epochs over the chunks); the validation "
+                             "rows are a seeded hash of the row number. Under mpiexec -n N, ols "
+                             "splits the chunks over the ranks")
     add_model_arguments(parser)
     add_output_arguments(parser)
     add_debug_argument(parser)
@@ -62,9 +69,10 @@ def fit_and_write(args, *, report=None, section_prefix: str = ""):
     """Fit ``args.model`` as ``chainrule fit`` does, print the results, write the outputs to
     ``--out``; add the report's sections to ``report`` (titles prefixed) when one is given.
     Returns ``(data, outcome, metrics)``."""
-    from ._artifacts import save_model, write_json
     from ._models import evaluate, fit_network, fit_statistical
 
+    if getattr(args, "chunksize", None):
+        return fit_chunks_and_write(args, report=report, section_prefix=section_prefix)
     check_device(args.device)
     out = output_directory(args)
     timings = {}
@@ -86,13 +94,24 @@ def fit_and_write(args, *, report=None, section_prefix: str = ""):
         metrics["validation"] = evaluate(outcome.predictor, data.X_val, data.y_val)
     _print_metrics(screen, metrics)
 
-    if not is_main_process():  # MPI: rank 0 alone writes the outputs
-        return data, outcome, metrics
+    if is_main_process():  # MPI: rank 0 alone writes the outputs
+        write_outputs(args, out, data, outcome, metrics, timings, screen, report=report,
+                      section_prefix=section_prefix,
+                      rows={"training": int(len(data.y_train)), "validation": int(len(data.y_val))})
+    return data, outcome, metrics
+
+
+def write_outputs(args, out, data, outcome, metrics: dict, timings: dict, screen, *, report,
+                  section_prefix: str, rows: dict, extra: dict | None = None) -> None:
+    """Write ``model.safetensors`` + ``model.json``, ``report.html`` with its figures and
+    ``metrics.json`` (metrics, timings, peak memory, rows and ``extra``) to ``out``; add the
+    report's sections to ``report`` too when one is given."""
+    from ._artifacts import save_model, write_json
+
     start = time.perf_counter()
     save_model(out, outcome.predictor, data.encoder, target=args.target,
                extra={"settings": settings_of(args)})
-    own_report = build_report(args, data, outcome, metrics, timings)
-    report_path = own_report.write(out)
+    report_path = build_report(args, data, outcome, metrics, timings).write(out)
     if report is not None:
         build_report(args, data, outcome, metrics, timings, report=report, prefix=section_prefix)
     timings["write outputs"] = time.perf_counter() - start
@@ -101,10 +120,74 @@ def fit_and_write(args, *, report=None, section_prefix: str = ""):
         "metrics": metrics, "timings_seconds": timings,
         "peak_memory_bytes": peak_memory_bytes(),
         "peak_memory_note": "peak resident memory of the process (getrusage ru_maxrss)",
-        "rows": {"training": int(len(data.y_train)), "validation": int(len(data.y_val))},
+        "rows": rows, **(extra or {}),
     })
     screen.print(f"wrote {report_path}, {out / 'model.safetensors'}, {out / 'metrics.json'}")
+
+
+def fit_chunks_and_write(args, *, report=None, section_prefix: str = ""):
+    """``fit_and_write`` for ``--chunksize ROWS``: the file is read chunk by chunk, never whole.
+
+    The encoder comes from two passes (``TabularEncoder.fit_chunks``); ols and logit are fitted
+    by ``fit_stream`` (one pass, or one per Newton iteration), mlp on the chunks spilled once
+    to a temporary directory (:class:`chainrule.cli._models.ChunkCache`); the metrics are
+    summed over the chunks (one more pass). The report's prediction figure uses the first
+    chunk's rows; ``metrics.json`` adds ``chunksize`` and ``chunks``. Under ``mpiexec -n N``
+    an ols fit splits the chunks over the ranks (rank r reads chunks c ≡ r mod N; the R
+    factors are combined by TSQR and the metrics' sums gathered); rank 0 writes. Returns
+    ``(data, outcome, metrics)``.
+    """
+    import contextlib
+
+    from ._common import prepare_chunked_data
+    from ._models import ChunkCache, evaluate_chunks, fit_network_chunks, fit_statistical_chunks
+
+    check_device(args.device)
+    out = output_directory(args)
+    timings = {}
+    start = time.perf_counter()
+    data = prepare_chunked_data(args, standardize=needs_standardization(args))
+    timings["fit the encoder (two passes)"] = time.perf_counter() - start
+    screen = console()
+    with contextlib.ExitStack() as stack:
+        if args.model in STATS_MODELS:
+            outcome = fit_statistical_chunks(args, data)
+            timings["fit"] = outcome.seconds
+            start = time.perf_counter()
+            gather = _allgather() if data.size > 1 else None
+            metrics = {"train": evaluate_chunks(outcome.predictor, data.batches("train")(), data.task, gather)}
+            metrics["validation"] = evaluate_chunks(outcome.predictor, data.batches("val")(), data.task, gather)
+            data.set_counts(metrics["train"]["n"], metrics["validation"].get("n", 0), outcome.estimator.n_batches_)
+        else:
+            start = time.perf_counter()
+            cache = stack.enter_context(ChunkCache(data))
+            timings["encode the chunks once"] = time.perf_counter() - start
+            outcome = fit_network_chunks(args, data, cache, verbose=1)
+            timings["fit"] = outcome.seconds
+            start = time.perf_counter()
+            metrics = {split_name: evaluate_chunks(
+                outcome.predictor, (cache.load(c, split) for c in range(len(cache.paths))), data.task)
+                for split_name, split in (("train", "train"), ("validation", "val"))}
+        timings["evaluate (one pass)"] = time.perf_counter() - start
+    if not metrics["validation"]:
+        del metrics["validation"]
+    screen.print(_data_line(args, data))
+    if args.model in STATS_MODELS:
+        _print_statistical(screen, args, outcome.estimator)
+    _print_metrics(screen, metrics)
+
+    if is_main_process():
+        write_outputs(args, out, data, outcome, metrics, timings, screen, report=report,
+                      section_prefix=section_prefix,
+                      rows={"training": data.n_train, "validation": data.n_val},
+                      extra={"chunksize": data.chunksize, "chunks": data.n_chunks})
     return data, outcome, metrics
+
+
+def _allgather():
+    from .. import distributed
+
+    return distributed.init().allgather
 
 
 def settings_of(args) -> dict:
@@ -115,6 +198,10 @@ def settings_of(args) -> dict:
 
 def _data_line(args, data) -> str:
     classes = "" if data.classes is None else f", classes {', '.join(map(str, data.classes))}"
+    if getattr(data, "chunked", False):
+        return (f"{args.data}: {data.n_train} training rows, {data.n_val} validation rows in {data.n_chunks} "
+                f"chunks of at most {data.chunksize} rows, {len(data.feature_names)} features after encoding; "
+                f"task {data.task}{classes}")
     return (f"{args.data}: {len(data.y_train)} training rows, {len(data.y_val)} validation rows, "
             f"{len(data.feature_names)} features after encoding; task {data.task}{classes}")
 
@@ -168,7 +255,7 @@ def build_report(args, data, outcome, metrics: dict, timings: dict, *, report=No
         if figure is not None:
             report.add_figure("Coefficient plot", figure,
                               caption="Estimates with 95% confidence intervals.")
-        if args.model in ("logit", "mnlogit") and hasattr(estimator, "get_margeff"):
+        if args.model in ("logit", "mnlogit") and not getattr(data, "chunked", False):
             report.add_summary("Average marginal effects", estimator.get_margeff().summary())
     if outcome.history is not None:
         loss_name = {"regression": "MSE", "binary": "binary cross-entropy"}.get(data.task, "cross-entropy")
@@ -180,6 +267,8 @@ def build_report(args, data, outcome, metrics: dict, timings: dict, *, report=No
     report.add_table("Metrics", _metric_rows(metrics))
     X, y = (data.X_val, data.y_val) if len(data.y_val) else (data.X_train, data.y_train)
     split = "validation" if len(data.y_val) else "training"
+    if getattr(data, "chunked", False):
+        split += " rows of the first chunk, a bounded sample; the metrics cover all"
     if data.task == "regression":
         report.add_figure(f"Predicted vs actual ({split} rows)",
                           rep.figure_predicted_vs_actual(y, outcome.predictor.predict_scores(X),

@@ -38,8 +38,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    import pandas as pd
-
     from ..tabular import read_table
     from ._artifacts import load_model
 
