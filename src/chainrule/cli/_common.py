@@ -550,7 +550,12 @@ def console():
     ranks other than 0 of an MPI job."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True, quiet=not is_main_process())
+    import sys
+
+    # Piped into a file or a log, rich would wrap tables at 80 columns and cut numbers short;
+    # 140 columns keeps the planner's and the comparison's tables whole.
+    width = None if sys.stdout.isatty() else 140
+    return Console(highlight=False, soft_wrap=True, quiet=not is_main_process(), width=width)
 
 
 def peak_memory_bytes() -> int:

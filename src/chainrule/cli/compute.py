@@ -200,13 +200,14 @@ def _print_preset(screen, preset) -> None:
 
     table = Table(title=preset.title)
     for column in ("scenario", "FLOPs", "devices", "MFU", "wall time", "cost"):
-        table.add_column(column, justify="left" if column == "scenario" else "right")
+        table.add_column(column, justify="left" if column == "scenario" else "right",
+                         no_wrap=column in ("wall time", "cost"))
     for row in preset.rows:
         same = row["utilization_low"] == row["utilization_high"]
         time = format_duration(row["seconds"]) + ("" if same else
-                                                   f" ({format_duration(row['seconds_fastest'])} - {format_duration(row['seconds_slowest'])})")
+                                                   f"\n({format_duration(row['seconds_fastest'])} - {format_duration(row['seconds_slowest'])})")
         mfu = f"{row['utilization']:.3f}" if same else f"{row['utilization_low']:.2f}-{row['utilization_high']:.2f}"
-        cost = "n/a" if row["cost"] is None else _money(row["cost"]) + ("" if same else f" ({_money(row['cost_low'])} - {_money(row['cost_high'])})")
+        cost = "n/a" if row["cost"] is None else _money(row["cost"]) + ("" if same else f"\n({_money(row['cost_low'])} - {_money(row['cost_high'])})")
         table.add_row(row["scenario"], f"{row['flops']:.3g}", f"{row['count']} × {row['accelerator']} ({row['precision']})",
                       mfu, time, cost)
     screen.print(table)
