@@ -293,3 +293,12 @@ def test_every_subcommand_has_help_with_an_example(command, capsys):
         main([command, "--help"])
     assert exc.value.code == 0
     assert "example" in capsys.readouterr().out
+
+
+def test_model_and_target_must_match(csv, tmp_path, capsys):
+    code, _, err = _run(["fit", csv, "--target", "grade", "--model", "ols", "--out", tmp_path / "o"], capsys)
+    assert code == 1 and "'grade' holds categories (high, low)" in err and "logit" in err
+    code, _, err = _run(["fit", csv, "--target", "tier", "--features", "x1,x2", "--model", "logit",
+                         "--out", tmp_path / "o"], capsys)
+    assert code == 1 and "has 3: bronze, gold, silver" in err and "mnlogit" in err
+    assert "Traceback" not in err and "ValueError" not in err

@@ -249,12 +249,15 @@ def prepare_data(args, *, standardize: bool, val_split: float | None = None,
     frame = read_table(args.data)
     if task is None:
         task = MODEL_TASK.get(getattr(args, "model", "mlp"), "auto")
+    if task == "regression":
+        check_numeric_target(frame, args.target, getattr(args, "model", "mlp"))
     share = default_val_split(args) if val_split is None else val_split
     encoder = TabularEncoder(args.target, args.features, task=task, dropna=args.dropna,
                              impute=args.impute, standardize=standardize)
     usable = _usable_rows(encoder, frame)
     train_rows, val_rows = _split_rows(usable, share, args.seed)
     encoder.fit(frame, standardize_rows=train_rows)
+    check_class_count(encoder, getattr(args, "model", "mlp"))
     X, y, kept = _transform_with_rows(encoder, frame)
     position = {row: i for i, row in enumerate(kept)}
     train_index = np.array([position[r] for r in train_rows], dtype=np.int64)
@@ -416,6 +419,30 @@ def prepare_chunked_data(args, *, standardize: bool) -> ChunkedData:
             distributed.init()
             data.rank, data.size = distributed.rank(), distributed.world_size()
     return data
+
+
+def check_numeric_target(frame, target: str, model: str) -> None:
+    """A regression model (ols, ridge, …) needs a numeric target: say which models fit a
+    categorical one instead."""
+    import pandas as pd
+
+    if target in frame.columns:
+        column = frame[target]
+        if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            levels = sorted(map(str, column.dropna().unique()))
+            shown = ", ".join(map(str, levels[:5])) + (", ..." if len(levels) > 5 else "")
+            raise CommandError(
+                f"--model {model} fits a numeric target, but {target!r} holds categories "
+                f"({shown}); use --model logit (two classes), mnlogit or mlp")
+
+
+def check_class_count(encoder, model: str) -> None:
+    """logit needs exactly two classes; say which models fit more."""
+    classes = encoder.classes_
+    if model == "logit" and classes is not None and len(classes) != 2:
+        raise CommandError(
+            f"--model logit fits a target with two classes, but {encoder.target!r} has "
+            f"{len(classes)}: {', '.join(map(str, classes[:10]))}; use --model mnlogit or mlp")
 
 
 def _usable_rows(encoder, frame) -> np.ndarray:

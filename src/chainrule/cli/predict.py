@@ -41,6 +41,8 @@ def run(args) -> int:
     from ..tabular import read_table
     from ._artifacts import load_model
 
+    if not str(args.out).lower().endswith(".csv"):
+        raise CommandError(f"--out must name a .csv file; got {args.out!r}")
     predictor, encoder, spec = load_model(args.model_dir)
     frame = read_table(args.data)
     if args.dropna:
@@ -48,8 +50,6 @@ def run(args) -> int:
     X, _ = encoder.transform(frame, require_target=False)
     rows = _kept_rows(encoder, len(frame))
     predictions = prediction_frame(predictor, X, rows)
-    if not str(args.out).lower().endswith(".csv"):
-        raise CommandError(f"--out must name a .csv file; got {args.out!r}")
     predictions.to_csv(args.out, index=False)
     skipped = len(frame) - len(rows)
     note = f" ({skipped} rows with missing values skipped)" if skipped else ""
