@@ -450,7 +450,8 @@ def test_mnlogit_collinear_columns_are_reported():
 def test_mnlogit_information_is_formed_without_copies_of_X():
     import tracemalloc
 
-    from chainrule.stats.logit import _Design, _mn_information, _mn_probs
+    from chainrule.stats._logit_newton import _Design
+    from chainrule.stats.mnlogit import _mn_information, _mn_probs
 
     rng = np.random.default_rng(42)
     X = rng.normal(size=(20_000, 20))
@@ -535,13 +536,14 @@ def test_information_pass_with_the_compiled_kernel_matches_numpy_and_closed_form
     p = 1.0 / (1.0 + np.exp(-eta))
     expected = (float(np.sum(y * eta - np.log1p(np.exp(eta)))), (Z * (p * (1 - p))[:, None]).T @ Z,
                 Z.T @ (y - p), float(np.max(np.abs(eta))))
-    monkeypatch.setattr(logit_module, "_COMPILED_MIN_SIZE", 0)
+    import chainrule.stats._logit_newton as newton_module
+    monkeypatch.setattr(newton_module, "_COMPILED_MIN_SIZE", 0)
     monkeypatch.delenv("CHAINRULE_NO_NUMBA", raising=False)
     design = logit_module._Design(X, True)
-    assert (logit_module._row_kernels(design.X) is not None) == (order == "C")
+    assert (newton_module._row_kernels(design.X) is not None) == (order == "C")
     compiled = design.newton_pass(beta, y, hessian=True)
     monkeypatch.setenv("CHAINRULE_NO_NUMBA", "1")
-    assert logit_module._row_kernels(design.X) is None
+    assert newton_module._row_kernels(design.X) is None
     plain = design.newton_pass(beta, y, hessian=True)
     for ours, numpy_pass, reference in zip(compiled, plain, expected):
         np.testing.assert_allclose(ours, reference, rtol=1e-12, atol=1e-9)

@@ -441,7 +441,7 @@ def check_class_count(encoder, model: str) -> None:
     classes = encoder.classes_
     if model == "logit" and classes is not None and len(classes) != 2:
         raise CommandError(
-            f"--model logit fits a target with two classes, but {encoder.target!r} has "
+            f"--model logit fits a binary target (two classes), but {encoder.target!r} has "
             f"{len(classes)}: {', '.join(map(str, classes[:10]))}; use --model mnlogit or mlp")
 
 

@@ -10,14 +10,17 @@ from ._base import Estimator
 from ._validation import DataWarning
 from .inference import Summary, wald
 from .lasso import Lasso, LassoCV, lasso_path
-from .logit import Logit, MNLogit
+from .logit import Logit
+from .mnlogit import MNLogit
 from .ols import OLS, CollinearityError, OLSResults
 from .pca import PCA, PCR
+from .separation import PerfectSeparationError, find_multinomial_separation, find_separation
 from .ridge import Ridge, RidgeCV, ridge_path
 from .stepwise import ForwardStepwise
 
 __all__ = [
     "Estimator", "DataWarning", "Summary", "wald", "OLS", "OLSResults", "CollinearityError",
     "Logit", "MNLogit", "Ridge", "RidgeCV", "ridge_path", "Lasso", "LassoCV", "lasso_path",
-    "ForwardStepwise", "PCA", "PCR",
+    "ForwardStepwise", "PCA", "PCR", "PerfectSeparationError", "find_separation",
+    "find_multinomial_separation",
 ]

@@ -99,7 +99,7 @@ class RowBlocks:
 
 
 class SummedDesign:
-    r"""A logistic-regression design (``stats.logit._Design``) whose row sums run over all ranks.
+    r"""A logistic-regression design (``stats._logit_newton._Design``) whose row sums run over all ranks.
 
     A Newton iteration for the Logit touches the rows only through sums (see
     ``_Design.newton_pass``): ℓ(β) = Σ_i ℓ_i, the score g = Σ_i x_i (y_i − p_i) and the
@@ -301,8 +301,8 @@ class StreamedDesign:
 
         ℓ = Σ_b ℓ_b(β),   g = Σ_b X_b'(y_b − p_b),   I = Σ_b X_b'W_bX_b,
 
-    each block's terms from ``stats.logit._Design.newton_pass`` (the ``y`` argument is
-    ignored: the targets come with the blocks), so ``stats.logit._newton_binary`` runs on
+    each block's terms from ``stats._logit_newton._Design.newton_pass`` (the ``y`` argument is
+    ignored: the targets come with the blocks), so ``stats._logit_newton._newton_binary`` runs on
     it unchanged and one Newton iteration is one pass over the data.
 
     Construction makes one pass that counts the rows ``n`` and blocks ``n_batches``, fixes
@@ -338,7 +338,7 @@ class StreamedDesign:
 
     def misclassified(self, beta, y=None) -> int:
         """The number of rows with s_i x_i'β ≤ 0, s_i = 2y_i − 1 (one pass)."""
-        from .logit import _Design  # noqa: PLC0415
+        from ._logit_newton import _Design  # noqa: PLC0415
 
         count = 0
         for position, (X_b, y_b) in enumerate(self._blocks()):
@@ -348,7 +348,7 @@ class StreamedDesign:
 
     def newton_pass(self, beta, y=None, hessian=True):
         """(ℓ, X'WX or None, X'(y − p), max|η|) summed (maximized) over the blocks of one pass."""
-        from .logit import _Design  # noqa: PLC0415 - the per-block pass is the Logit's own
+        from ._logit_newton import _Design  # noqa: PLC0415 - the per-block pass is the Logit's own
 
         llf, information, score, largest, rows = 0.0, None, np.zeros(self.k), 0.0, 0
         for position, (X_b, y_b) in enumerate(self._blocks()):
@@ -383,7 +383,7 @@ def _check_zero_one(y_b, position):
 
 
 def newton_without_separation_check(design, y, beta, tol: float, max_iter: int, where: str):
-    r"""``stats.logit._newton_binary`` on a design whose rows are not all in this process.
+    r"""``stats._logit_newton._newton_binary`` on a design whose rows are not all in this process.
 
     The in-memory ``Logit.fit`` answers an alarm of the iteration (|η_i| > 30, a singular
     or non-finite step) by a separation check (a linear program on all the rows) that a
@@ -397,7 +397,7 @@ def newton_without_separation_check(design, y, beta, tol: float, max_iter: int, 
     (quasi-)complete separation or collinear columns. The branches depend only on the
     summed quantities, so every rank of a distributed fit takes the same one.
     """
-    from .logit import _Alarm, _newton_binary  # noqa: PLC0415 - the Logit's own iteration
+    from ._logit_newton import _Alarm, _newton_binary  # noqa: PLC0415 - the Logit's own iteration
 
     reason = None
     try:

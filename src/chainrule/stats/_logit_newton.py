@@ -1,0 +1,424 @@
+r"""The Newton iteration of :class:`chainrule.stats.Logit` on tall data: the design, its
+row passes (log-likelihood, score, X'WX), the chord Newton loop and the subsample warm start.
+
+Model and notation as in :mod:`chainrule.stats.logit`: η = Xβ, p = σ(η), ℓ(β) = Σ_i [y_i η_i −
+log(1 + e^{η_i})], score X'(y − p), information X'WX with W = diag(p_i (1 − p_i)).
+
+Speed on tall data (``_newton_binary``, ``_warm_start``). A pass that needs only ℓ and the
+score reads X twice by BLAS matrix-vector products; X'WX is formed only when needed, in
+a pass that reads X once, block by block (each block, scaled by √w_i, goes into one BLAS
+``syrk``; on C-ordered X of at least 2^29 numbers, with numba installed, the scaling, the
+block's score and the constant's row come from one compiled loop over the block,
+:mod:`chainrule.stats._logit_kernels`: about 0.6 ns less per number of X per pass, which
+outweighs the one-off start of numba, about 0.25 s per process, only on such large data). Between formations the last factor
+is reused (a chord / lazy-Hessian Newton step, with a BFGS secant update of the matrix),
+and X'WX is formed afresh when the steps stop shrinking by 4x per iteration. On more
+than 50,000 rows the iteration starts from the estimate and the information (scaled by
+n/m) of nested strided subsamples (every 8th row, then every 64th, …); the answer, its
+stopping rule and its covariance are those of the full data.
+
+The covariance is the inverse of X'WX formed at the last iterate β_h whose Newton step
+s_h = (X'W_hX)^{-1} g_h was within the tolerance (formed in one extra pass after the
+chord iteration converges, unless the last pass already formed it), and the estimate is
+β̂ = β_h + s_h. Why X'W_hX may stand for the information at β̂: w(η) = p(1 − p) has
+|d log w / dη| = |1 − 2p| < 1, so each weight changes by a factor within e^{±ε},
+ε = max_i |x_i's_h|, between β_h and β̂; X'ŴX then lies between e^{−ε} and e^{ε} times
+X'W_hX (in the positive semi-definite order), and every standard error within a factor
+e^{±ε/2}. s_h is the step after an already converged one (at most tol (1 + max|β|), in
+practice the previous step times the chord contraction), so ε/2 is far below the four
+digits reported: on the 200,000 x 50 benchmark the standard errors differ from those of
+X'WX evaluated at β̂ by 1e-10 relatively; with plain Newton (small n) by 1e-15.
+"""
+from __future__ import annotations
+
+import math
+
+from scipy import linalg as _linalg
+
+from .. import _compiled, backend
+
+np = backend.host
+
+_SOLVERS = ("newton", "gd", "adam")
+_BLOCK_ROWS = 4096          # rows per block of a weighted Gram matrix (in the 2 MB L2 cache at p = 50)
+# n·p from which X'WX passes use the compiled row kernel (numba): it saves about 0.6 ns per
+# number of X per pass, and starting numba costs about 0.25 s once per process, so it pays
+# within a single fit only from about 4e8 numbers (measured: 200,000 x 50 fits 0.11 s
+# without it, 0.31-0.44 s with it on the first fit of a process).
+_COMPILED_MIN_SIZE = 1 << 29
+_SUBSAMPLE_ABOVE = 50_000   # warm-start Newton on strided subsamples above this many rows
+_SUBSAMPLE_STRIDE = 8       # each subsample keeps every 8th row of the one around it
+_SUBSAMPLE_MIN_ROWS = 2_500  # … as long as it keeps at least this many (and 25 per parameter)
+_WARM_TOL = 1e-3            # the subsample fits stop at max|Δβ| ≤ 1e-3 (1 + max|β|)
+_EXACT = 1e-12            # a final Newton step this small leaves I_k exact to ~1e-12
+_ETA_ALARM = 30.0           # |η_i| beyond this: p_i(1 − p_i) < 1e-13, a symptom of separation
+
+
+# ----------------------------------------------------------------------------- the design
+
+
+class _Design:
+    """X with an implicit leading column of ones (never copied to add the constant).
+
+    Holds the work buffers of the passes over the rows (a few vectors of n entries and one
+    block of rows), allocated on first use and reused by every later pass.
+    """
+
+    def __init__(self, X, intercept: bool):
+        self.X, self.intercept = X, intercept
+        self.n = X.shape[0]
+        self.k = X.shape[1] + int(intercept)
+        self._vectors = None
+        self._block = None
+
+    def subsample(self, stride: int) -> "_Design":
+        """Every ``stride``-th row (a contiguous copy), with the same constant."""
+        return _Design(np.ascontiguousarray(self.X[::stride]), self.intercept)
+
+    def dot(self, beta):
+        """η = X β (β has k entries, or k rows for several columns)."""
+        if self.intercept:
+            return self.X @ beta[1:] + beta[0]
+        return self.X @ beta
+
+    def tdot(self, r):
+        """X' r for a vector (or matrix) r of n rows."""
+        body = self.X.T @ r
+        if self.intercept:
+            return np.concatenate([np.sum(r, axis=0, keepdims=True), body.reshape((-1,) + r.shape[1:])])
+        return body
+
+    def newton_pass(self, beta, y, hessian=True):
+        """The sums over rows that one Newton iteration needs at β.
+
+        Returns (ℓ, X'WX or None, X'(y − p), max_i |η_i|); the per-row terms are those of
+        :func:`_row_terms`. Without ``hessian``, X is read twice by BLAS matrix-vector
+        products (η = Xβ and X'(y − p)) with the row terms in between; with it, X is read
+        once, block by block (:meth:`_hessian_pass`). Every output is a sum over rows (the
+        last a maximum), so a data-parallel fit computes them on each worker's rows and adds
+        them up (``allreduce``): nothing else in the iteration touches the rows.
+        """
+        if hessian:
+            return self._hessian_pass(beta, y)
+        eta, e, t = self._work_vectors()
+        _linear_into(self.X, beta, self.intercept, eta)
+        llf, largest = _row_terms(eta, y, e, t)
+        return llf, None, self.tdot(t), largest
+
+    def _hessian_pass(self, beta, y):
+        """ℓ, X'WX, X'(y − p) and max|η| in two reads of X: η = Xβ by one BLAS product and
+        the row terms on whole vectors; then per block of ``_BLOCK_ROWS`` rows (in cache
+        while it is used) X_b'(y_b − p_b), and B = diag(√w_b) X_b in a reused buffer with
+        B'B (one BLAS ``syrk``) and B'√w_b = X_b'w_b for the constant's row. On large
+        designs the first three come from one compiled loop over the block
+        (:func:`chainrule.stats._logit_kernels.weighted_rows`, when numba is available)."""
+        X, p, off = self.X, self.X.shape[1], int(self.intercept)
+        eta, e, t = self._work_vectors()
+        w = np.empty(self.n)
+        _linear_into(X, beta, self.intercept, eta)
+        llf, largest = _row_terms(eta, y, e, t, w)
+        np.sqrt(w, out=e)  # e = √w
+        body, edge, score = np.zeros((p, p)), np.zeros(p), np.zeros(self.k)
+        block = self._work_block()
+        kernels = _row_kernels(X)
+        for start in range(0, self.n, _BLOCK_ROWS):
+            stop = min(start + _BLOCK_ROWS, self.n)
+            rows, b, root = X[start:stop], block[: stop - start], e[start:stop]
+            if kernels is not None:  # b, the block's score and X_b'w_b in one read of the block
+                kernels.weighted_rows(rows, root, t[start:stop], b, score[off:], edge)
+            else:
+                score[off:] += rows.T @ t[start:stop]
+                np.multiply(rows, root[:, None], out=b)
+                if off:
+                    edge += b.T @ root
+            body += b.T @ b
+        if not off:
+            return llf, body, score, largest
+        score[0] = t.sum()
+        gram = np.empty((self.k, self.k))
+        gram[0, 0], gram[0, 1:], gram[1:, 0], gram[1:, 1:] = w.sum(), edge, edge, body
+        return llf, gram, score, largest
+
+    def gram(self, w):
+        """X' diag(w) X for w ≥ 0 (with the constant: the k × k matrix of [1, X]).
+
+        Per block of ``_BLOCK_ROWS`` rows (small enough to stay in cache while it is used):
+        B = diag(√w_b) X_b in a reused buffer, then B'B by one BLAS ``syrk`` (NumPy's
+        product of an array with its own transpose), and B'√w_b = X_b'w_b for the constant's
+        row. X is never copied whole.
+        """
+        X, n, p = self.X, self.n, self.X.shape[1]
+        s = np.sqrt(w)
+        body, edge = np.zeros((p, p)), np.zeros(p)
+        block = self._work_block()
+        for start in range(0, n, _BLOCK_ROWS):
+            stop = min(start + _BLOCK_ROWS, n)
+            b = block[: stop - start]
+            np.multiply(X[start:stop], s[start:stop, None], out=b)
+            body += b.T @ b
+            if self.intercept:
+                edge += b.T @ s[start:stop]
+        if not self.intercept:
+            return body
+        gram = np.empty((self.k, self.k))
+        gram[0, 0], gram[0, 1:], gram[1:, 0], gram[1:, 1:] = w.sum(), edge, edge, body
+        return gram
+
+    def grams(self, W):
+        """X' diag(W[:, m]) X for every column m of W (any signs), in one read of X.
+
+        Per block of rows, each is X_b'(w_b ⊙ X_b) (a BLAS ``gemm`` on the block, which is in
+        cache), so memory beyond the results is one block: X is never copied whole.
+        Returns an array (M, k, k).
+        """
+        X, n, off = self.X, self.n, int(self.intercept)
+        M = W.shape[1]
+        out = np.zeros((M, self.k, self.k))
+        block = self._work_block()
+        for start in range(0, n, _BLOCK_ROWS):
+            stop = min(start + _BLOCK_ROWS, n)
+            rows, b = X[start:stop], block[: stop - start]
+            for m in range(M):
+                w = W[start:stop, m]
+                np.multiply(rows, w[:, None], out=b)
+                out[m, off:, off:] += rows.T @ b
+                if off:
+                    out[m, 0, 1:] += w @ rows
+        if off:
+            out[:, 0, 0] = W.sum(axis=0)
+            out[:, 1:, 0] = out[:, 0, 1:]
+        return out
+
+    def full(self):
+        """[1, X] (or X) as one array: only for small problems (the separation check)."""
+        if self.intercept:
+            return np.column_stack([np.ones(self.n), self.X])
+        return self.X
+
+    def without_buffers(self) -> "_Design":
+        """This design with its work buffers released (what a fitted model keeps)."""
+        self._vectors = self._block = None
+        return self
+
+    def _work_vectors(self):
+        if self._vectors is None:
+            self._vectors = tuple(np.empty(self.n) for _ in range(3))
+        return self._vectors
+
+    def _work_block(self):
+        """A buffer for one block of rows, in X's memory order (so that copies of rows into
+        it run along contiguous memory)."""
+        if self._block is None:
+            order = "F" if self.X.strides[0] < self.X.strides[1] else "C"
+            self._block = np.empty((min(_BLOCK_ROWS, self.n), self.X.shape[1]), order=order)
+        return self._block
+
+
+def _row_kernels(X):
+    """The compiled row kernels (``stats._logit_kernels``) for a pass over X, or None: when
+    X is not C-contiguous, when it holds fewer than ``_COMPILED_MIN_SIZE`` numbers (where
+    numba's one-off start, about 0.25 s per process to import it and load the cached machine
+    code, weighs more against what it saves: about 0.6 ns per number of X per X'WX pass),
+    when numba is missing, or when ``CHAINRULE_NO_NUMBA`` is set."""
+    if X.size < _COMPILED_MIN_SIZE or not X.flags.c_contiguous:
+        return None
+    return _compiled.kernels("chainrule.stats._logit_kernels")
+
+
+def _linear_into(X, beta, intercept, out):
+    """out = X β (+ β_0 when ``intercept``), without temporaries."""
+    if intercept:
+        np.matmul(X, beta[1:], out=out)
+        out += beta[0]
+    else:
+        np.matmul(X, beta, out=out)
+
+
+def _row_terms(eta, y, e, t, w=None):
+    """The per-row terms of a Newton pass, in place; returns (Σ ℓ_i, max |η_i|).
+
+    With e_i = exp(−|η_i|) (never the exponential of a positive number):
+
+        ℓ_i = y_i η_i − max(η_i, 0) − log1p(e_i),   Σ max(η, 0) = (Σ η + Σ |η|) / 2
+        q_i = 1 / (1 + e_i) = max(p_i, 1 − p_i),   w_i = p_i (1 − p_i) = e_i q_i²
+        p_i = 1/2 + sign(η_i) (q_i − 1/2)   (q_i where η_i ≥ 0, else 1 − q_i)
+
+    q ∈ [1/2, 1], so q − 1/2 and 1 − q are exact in floating point (Sterbenz): p carries
+    only the rounding of q (absolute error ≤ 2^{−53}), and w, which must keep its relative
+    accuracy where p is near 0 or 1, is formed from e q without a difference.
+    On return ``t`` holds y − p and ``w`` (when given) the weights w_i; ``e`` is scratch.
+    """
+    np.abs(eta, out=e)
+    largest, total_abs = float(e.max()), float(e.sum())
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    np.log1p(e, out=t)
+    llf = float(y @ eta) - 0.5 * (float(eta.sum()) + total_abs) - float(t.sum())
+    np.add(e, 1.0, out=t)
+    np.reciprocal(t, out=t)          # t = q = max(p, 1 − p)
+    if w is not None:
+        np.multiply(e, t, out=w)
+        w *= t
+    t -= 0.5
+    np.copysign(t, eta, out=t)
+    t += 0.5                         # t = p
+    np.subtract(y, t, out=t)         # t = y − p
+    return llf, largest
+
+
+def _loglik(eta, y):
+    """Σ [y η − max(η, 0) − log1p(e^{−|η|})]."""
+    return float(y @ eta - np.sum(np.maximum(eta, 0.0)) - np.sum(np.log1p(np.exp(-np.abs(eta)))))
+
+
+def _null_loglik(y):
+    n, m = y.size, float(y.sum())
+    return sum(c * math.log(c / n) for c in (m, n - m) if c > 0)
+
+
+# ----------------------------------------------------------------------------- Newton
+
+
+class _NewtonResult:
+    def __init__(self, beta, llf, iterations, converged, message="", information=None):
+        self.beta, self.llf, self.information = beta, llf, information
+        self.iterations, self.converged, self.message = iterations, converged, message
+
+
+class _Alarm(Exception):
+    """The iteration shows a symptom of separation (|η| too large or a singular information)."""
+
+    def __init__(self, reason, beta):
+        super().__init__(reason)
+        self.reason, self.beta = reason, beta
+
+
+def _newton_binary(design, y, beta, tol, max_iter, alarm=True, exact_information=True, information=None):
+    """Maximize ℓ by Newton with step halving from β; raises _Alarm on a symptom of separation.
+
+    Steps s_k = I^{-1} g_k with g_k = X'(y − p_k) and I = X'WX evaluated at β_k (Newton) or,
+    while that converges fast, kept from an earlier iterate (the "chord" or lazy-Hessian
+    Newton method: the factor is reused and an iteration costs one read of X for ℓ and g
+    without forming X'WX). I is re-evaluated whenever the last step was not at least 4
+    times shorter than the one before it, so the iteration is never slower than linear
+    with rate 1/4, and near the answer (where the stale I is within O(|β_k − β̂|) of the
+    true one) it contracts by that much each time.
+
+    Stopping: max|s_k| ≤ tol (1 + max|β_k|). The result is then β_k + s_k, with
+    ℓ(β_k + s_k) = ℓ_k + g_k's_k / 2 (exact to O(|s_k|³) when I is current, since
+    I s_k = g_k), and the covariance from I evaluated at β_k; unless I is current and
+    max|s_k| ≤ 1e-12 (1 + max|β_k|) (so that I is within ~1e-12 of its value at the
+    answer), one more pass evaluates I at β_k + s_k and takes one more (tiny) Newton step.
+    Step halving: β_{k+1} = β_k + t s_k with the first t in 1, 1/2, 1/4, … for which ℓ does
+    not decrease. ``information``, when given, is an approximation of I at β to start the
+    chord iteration with (e.g. from a subsample, scaled to n rows).
+
+    The loop reaches the rows only through ``design.newton_pass`` (sums over rows: ℓ, X'WX,
+    X'(y − p), and max|η|), so a design object whose ``newton_pass`` all-reduces those sums
+    over workers runs this same iteration on data split by rows.
+    """
+    fresh = information is None
+    if not fresh:
+        try:
+            factor = _linalg.cho_factor(information, lower=False, check_finite=False)
+        except _linalg.LinAlgError:
+            fresh = True
+    llf, computed, score, largest = design.newton_pass(beta, y, hessian=fresh)
+    if fresh:
+        information = computed
+    polished, previous = False, math.inf
+    for iteration in range(1, max_iter + 1):
+        if fresh:
+            try:
+                factor = _linalg.cho_factor(information, lower=False, check_finite=False)
+            except _linalg.LinAlgError:
+                raise _Alarm("the information matrix X'WX is singular", beta) from None
+        step = _linalg.cho_solve(factor, score, check_finite=False)
+        if not np.all(np.isfinite(step)):
+            raise _Alarm("the Newton step is not finite", beta)
+        size, scale = np.max(np.abs(step)), 1.0 + np.max(np.abs(beta))
+        if size <= tol * scale:
+            if not exact_information or (fresh and (polished or size <= _EXACT * scale)):
+                return _NewtonResult(beta + step, llf + 0.5 * float(score @ step), iteration, True,
+                                     information=(information, factor))
+            beta = beta + step
+            llf, information, score, largest = design.newton_pass(beta, y)
+            fresh, polished = True, True
+            continue
+        refresh = bool(size > 0.25 * previous)  # a fresh I when the chord contracts slowly
+        previous = size
+        t = 1.0
+        while True:
+            candidate = beta + t * step
+            evaluation = design.newton_pass(candidate, y, hessian=refresh and t == 1.0)
+            if evaluation[0] >= llf - 1e-12 * abs(llf) or t < 1e-10:
+                break
+            t *= 0.5
+        moved, old_score = candidate - beta, score
+        beta, (llf, new_information, score, largest) = candidate, evaluation
+        fresh = new_information is not None
+        if fresh:
+            information = new_information
+        else:
+            information = _bfgs_update(information, moved, old_score - score)
+            try:
+                factor = _linalg.cho_factor(information, lower=False, check_finite=False)
+            except _linalg.LinAlgError:  # the approximation lost definiteness: form X'WX afresh
+                llf, information, score, largest = design.newton_pass(beta, y)
+                fresh = True
+        if alarm and largest > _ETA_ALARM:
+            raise _Alarm(f"a fitted linear predictor |x_i'b| exceeds {_ETA_ALARM:g}", beta)
+    return _NewtonResult(beta, llf, max_iter, False, f"Newton did not converge in max_iter={max_iter} iterations")
+
+
+def _bfgs_update(B, s, d):
+    """BFGS update of an approximation B of I = −∇²ℓ so that it satisfies the secant condition
+    B_new s = d (s the step, d = g_old − g_new): B + dd'/(d's) − Bs(Bs)'/(s'Bs); skipped
+    when d's ≤ 0 (curvature not positive along s)."""
+    curvature = float(d @ s)
+    Bs = B @ s
+    sBs = float(s @ Bs)
+    if curvature <= 1e-12 * sBs or sBs <= 0:
+        return B
+    return B + np.outer(d, d) / curvature - np.outer(Bs, Bs) / sBs
+
+
+def _warm_start(design, y, beta):
+    """A start (β, I) for the full-data Newton iteration, from nested strided subsamples.
+
+    On more than ``_SUBSAMPLE_ABOVE`` rows, the rows 0, s, 2s, … with s = ``_SUBSAMPLE_STRIDE``
+    form a subsample, and so on while a subsample keeps at least max(``_SUBSAMPLE_MIN_ROWS``,
+    25 k) rows (at n = 200,000: 25,000 rows, then 3,125). The smallest is fitted from β by
+    Newton; each larger one starts from the estimate and the information (scaled by the
+    ratio of row counts) of the one inside it, all to a loose tolerance (``_WARM_TOL``). The
+    largest ends with its information evaluated at its estimate, which (scaled to n rows)
+    starts the chord iteration of :func:`_newton_binary` on all rows: it differs from the
+    full-data information by O(√(k/m)) relatively, so each full-data iteration shortens
+    the step by about that factor. The answer, its stopping rule and its covariance are
+    those of the full data: the warm start only decides how many passes over all rows are
+    needed. Returns (β, None) when no subsample is taken or one fails (one class only,
+    separation, a singular information or no convergence in a subsample): the full-data
+    iteration then starts from β itself.
+    """
+    levels, smallest = [], max(_SUBSAMPLE_MIN_ROWS, 25 * design.k)
+    if design.n > _SUBSAMPLE_ABOVE:
+        levels.append((design.subsample(_SUBSAMPLE_STRIDE), y[::_SUBSAMPLE_STRIDE]))
+        while levels[-1][0].n // _SUBSAMPLE_STRIDE >= smallest:  # each from the one before: one read of X
+            sub, ys = levels[-1]
+            levels.append((sub.subsample(_SUBSAMPLE_STRIDE), ys[::_SUBSAMPLE_STRIDE]))
+    information, rows = None, 0
+    for level, (sub, ys) in enumerate(reversed(levels)):
+        if not 0 < ys.sum() < ys.size:
+            return beta, None
+        scaled = None if information is None else information * (sub.n / rows)
+        largest = level == len(levels) - 1
+        try:
+            result = _newton_binary(sub, ys, beta, _WARM_TOL, 50, exact_information=largest, information=scaled)
+        except (_Alarm, _linalg.LinAlgError):
+            return beta, None
+        if not result.converged:
+            return beta, None
+        beta, information, rows = result.beta, result.information[0], sub.n
+    if information is None:
+        return beta, None
+    return beta, information * (design.n / rows)

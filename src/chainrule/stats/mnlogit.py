@@ -1,0 +1,400 @@
+r"""Multinomial (softmax) logistic regression by maximum likelihood, with inference.
+
+Multinomial model (``MNLogit``): classes 0..K−1 in sorted order, the first the
+reference with β_0 = 0; η_ik = x_i'β_k, p_ik = e^{η_ik} / Σ_m e^{η_im}:
+
+    ℓ(B) = Σ_i [ η_{i,y_i} − logsumexp_m(η_im) ]
+    score    ∂ℓ/∂β_k = X'(1{y = k} − p_k),  k = 1..K−1
+    Hessian  ∂²ℓ/∂β_j∂β_k' = −X' diag(p_j (δ_jk − p_k)) X
+
+with the same Newton iteration, step halving and inverse-information covariance
+(Greene §18.2). ``params`` has one column per non-reference class (statsmodels' layout).
+The K(K−1)/2 distinct blocks X' diag(w_jk) X are accumulated over blocks of rows in one
+read of X, so the memory beyond the result is the weight vectors and one block of rows.
+Separation is detected as for the binary model, by the linear programs of
+:func:`find_multinomial_separation`; average marginal effects dP(y = c)/dx_j with
+delta-method standard errors come from ``MNLogit.get_margeff()``.
+
+References: W. H. Greene, *Econometric Analysis*, 7th ed., 2012, §18.2.
+"""
+from __future__ import annotations
+
+from scipy import linalg as _linalg
+from scipy import stats as _distributions
+
+from .. import backend
+from ._base import Estimator
+from ._likelihood import MarginalEffects, _LikelihoodResults
+from ._logit_newton import _ETA_ALARM, _Alarm, _Design, _NewtonResult
+from ._validation import as_design, as_target, check_columns, check_enough_rows, warn
+from .inference import Summary, wald
+from .separation import _label, find_multinomial_separation
+
+np = backend.host
+
+__all__ = ["MNLogit"]
+
+_SOLVERS = ("newton", "gd", "adam")
+
+
+class MNLogit(_LikelihoodResults, Estimator):
+    r"""Multinomial (softmax) logistic regression by maximum likelihood, the first class the reference.
+
+    Model, log-likelihood, score and Hessian blocks are stated in the module docstring;
+    covariance the inverse observed information at the estimate.
+
+    Args:
+        fit_intercept: add a constant (named "const", first).
+        solver: "newton" (Newton–Raphson with step halving, the default), or "gd" / "adam":
+            first-order minimization of the mean cross-entropy
+            (1/n) Σ_i −log p_{i,y_i} with :func:`chainrule.optim.minimize` on chainrule
+            float64 tensors (the loss is :func:`chainrule.nn.functional.cross_entropy` of
+            the logits [0, x_i'β_1, …, x_i'β_{K−1}]), stopping when the gradient norm is
+            below ``tol``. The standard errors are always the inverse observed information
+            at the solution found.
+        tol: Newton: stop when max|Δβ| ≤ tol (1 + max|β|) (default 1e-8); gd/adam: the
+            gradient-norm tolerance of the mean loss.
+        max_iter: the most iterations (default: 100 for Newton, 100,000 for gd/adam).
+        lr: the learning rate for gd/adam (default: 1/L for gd, with L = λ_max(X'X) / (2n),
+            Böhning's (1992) bound on the curvature of the mean loss; 0.01 for adam).
+        alpha: the level of the intervals.
+
+    Separation: when the iteration shows a symptom (a fitted logit spread
+    max_m η_im − min_m η_im above 30, a singular information matrix, or no convergence),
+    :func:`find_multinomial_separation` looks for a direction that ranks every row's
+    observed class at or above every other class, and a :class:`PerfectSeparationError`
+    names the columns, the classes and the rows.
+
+    Fitted attributes: ``classes_`` (sorted; ``classes_[0]`` the reference), ``coef_``
+    (K−1, p), ``intercept_`` (K−1,), ``n_iter_``, ``converged_``. Results: ``params`` and
+    ``bse``, ``tvalues``, ``pvalues`` of shape (k, K−1) (one column per non-reference class,
+    statsmodels' layout), ``cov_params()`` (k(K−1) square, class blocks in order), ``llf``,
+    ``llnull``, ``llr``, ``llr_pvalue``, ``prsquared``, ``aic``, ``bic``, ``summary()``,
+    ``get_margeff()``.
+
+    Reference: D. Böhning, "Multinomial logistic regression algorithm", *Annals of the
+    Institute of Statistical Mathematics* 44 (1992), 197–200.
+    """
+
+    _estimator_type = "classifier"
+
+    def __init__(self, fit_intercept=True, solver="newton", tol=1e-8, max_iter=None, lr=None, alpha=0.05):
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.lr = lr
+        self.alpha = alpha
+
+    def fit(self, X, y):
+        """Fit by maximum likelihood; returns self. Raises PerfectSeparationError on separation."""
+        if self.solver not in _SOLVERS:
+            raise ValueError(f"MNLogit: solver must be one of {', '.join(map(repr, _SOLVERS))}; got {self.solver!r}")
+        if not (isinstance(self.tol, (int, float)) and self.tol > 0):
+            raise ValueError(f"MNLogit: tol must be a number > 0; got {self.tol!r}")
+        data = X
+        X, names = as_design(X, "X")
+        target, y_name = as_target(y, X.shape[0], "y")
+        check_columns(X, names, bool(self.fit_intercept))
+        classes, codes = np.unique(target, return_inverse=True)
+        self._remember_feature_names(data, names)
+        if classes.size < 2:
+            raise ValueError(f"{y_name}: MNLogit needs at least 2 classes; got {classes.size}")
+        design = _Design(X, bool(self.fit_intercept))
+        K, k, n = classes.size, design.k, design.n
+        check_enough_rows(n, k * (K - 1), "MNLogit")
+        self.classes_, self.feature_names_, self.endog_name_ = classes, names, y_name
+        self.param_names_ = (["const"] if self.fit_intercept else []) + names
+        if self.solver == "newton":
+            result = self._fit_newton(design, codes, X, names)
+        else:
+            result = self._fit_first_order(design, codes, X, names)
+        B = result.beta
+        self.n_iter_, self.converged_ = result.iterations, result.converged
+        eta = design.dot(B)
+        if _logit_spread(eta) > _ETA_ALARM:
+            warn("MNLogit: some fitted logits differ by more than 30 between classes; the estimates are "
+                 "finite (no separation was found) but the probabilities of some rows are below 1e-13")
+        if not result.converged:
+            warn(f"MNLogit: {result.message}; the estimates and standard errors may be inaccurate")
+        try:
+            cov = _linalg.cho_solve(_linalg.cho_factor(_mn_information(design, _mn_probs(eta))), np.eye(k * (K - 1)))
+        except _linalg.LinAlgError:
+            cov = np.full((k * (K - 1),) * 2, np.nan)
+            warn("MNLogit: the information matrix is singular at the solution; standard errors are NaN")
+        self.params_, self._cov, self._design = B, cov, design.without_buffers()
+        self.llf_ = _mn_loglik(eta, codes)
+        counts = np.bincount(codes, minlength=K).astype(backend.float64)
+        self.llnull_ = float(np.sum(counts * np.log(counts / n)))
+        self._shape = (n, k, K)
+        self.coef_ = (B[1:] if self.fit_intercept else B).T.copy()
+        self.intercept_ = B[0].copy() if self.fit_intercept else np.zeros(K - 1)
+        return self
+
+    def _start(self, codes, k, K):
+        B = np.zeros((k, K - 1))
+        if self.fit_intercept:
+            freq = np.bincount(codes, minlength=K) / codes.size
+            B[0] = np.log(freq[1:] / freq[0])
+        return B
+
+    def _fit_newton(self, design, codes, X, names):
+        max_iter = 100 if self.max_iter is None else int(self.max_iter)
+        K = self.classes_.size
+        start = self._start(codes, design.k, K)
+        try:
+            result = _newton_multinomial(design, codes, K, start, float(self.tol), max_iter)
+            if not result.converged:
+                self._raise_if_separated(X, codes, names)
+            return result
+        except _Alarm as alarm:
+            self._raise_if_separated(X, codes, names)
+            if "singular" in alarm.reason or "finite" in alarm.reason:
+                raise ValueError(
+                    f"MNLogit: {alarm.reason} although no class is separated: the columns are (nearly) "
+                    f"collinear; drop redundant columns"
+                ) from None
+            return _newton_multinomial(design, codes, K, alarm.beta, float(self.tol), max_iter, alarm=False)
+
+    def _raise_if_separated(self, X, codes, names):
+        found = find_multinomial_separation(X, self.classes_[codes], names, bool(self.fit_intercept))
+        if found is not None:
+            raise found
+
+    def _fit_first_order(self, design, codes, X, names):
+        from .. import optim
+        from ..nn import functional as F
+        from ..ops.shape import cat
+        from ..tensor import tensor, zeros
+
+        K, k = self.classes_.size, design.k
+        Z = design.full()
+        Zt = tensor(Z, dtype=backend.float64)
+        targets = tensor(codes.astype(np.int64))
+        reference = zeros(design.n, 1, dtype=backend.float64)
+        lr = self.lr
+        if lr is None:
+            if self.solver == "gd":
+                largest = float(_linalg.eigvalsh(Z.T @ Z, subset_by_index=[k - 1, k - 1])[0])
+                lr = 2.0 * design.n / largest
+            else:
+                lr = 0.01
+        max_iter = 100_000 if self.max_iter is None else int(self.max_iter)
+        B = tensor(self._start(codes, k, K), dtype=backend.float64, requires_grad=True)
+        result = optim.minimize(
+            lambda b: F.cross_entropy(cat([reference, Zt @ b], dim=1), targets), B,
+            method=self.solver, lr=lr, tol=float(self.tol), max_iter=max_iter,
+        )
+        solution = result.x.numpy().astype(backend.float64).reshape(k, K - 1)
+        if not result.converged:
+            self._raise_if_separated(X, codes, names)
+        return _NewtonResult(solution, _mn_loglik(design.dot(solution), codes), result.iterations,
+                             result.converged, f"{self.solver} {result.message}")
+
+    def _linear(self, X):
+        self._check_fitted()
+        X, _ = as_design(X, "X")
+        if X.shape[1] != len(self.feature_names_):
+            raise ValueError(f"X has {X.shape[1]} columns but the model was fitted on {len(self.feature_names_)}")
+        return X @ self.coef_.T + self.intercept_
+
+    def predict_proba(self, X):
+        """(n, K) class probabilities, columns in the order of ``classes_``."""
+        return _mn_probs(self._linear(X))
+
+    def predict(self, X):
+        """The most probable class for each row."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def score(self, X, y):
+        """Accuracy."""
+        target, _ = as_target(y, X.shape[0] if hasattr(X, "shape") else len(X), "y")
+        return float(np.mean(self.predict(X) == target))
+
+    @property
+    def params(self):
+        self._check_fitted()
+        return self.params_
+
+    def cov_params(self):
+        self._check_fitted()
+        return self._cov
+
+    @property
+    def bse(self):
+        k = self._shape[1]
+        return np.sqrt(np.diag(self.cov_params())).reshape((k, -1), order="F")
+
+    @property
+    def tvalues(self):
+        return self.params / self.bse
+
+    @property
+    def pvalues(self):
+        return 2.0 * _distributions.norm.sf(np.abs(self.tvalues))
+
+    def conf_int(self, alpha=None):
+        """(k, K−1, 2) Wald intervals."""
+        inference = wald(self.params.ravel(), self.bse.ravel(), alpha=self.alpha if alpha is None else alpha)
+        return inference["conf_int"].reshape(self.params.shape + (2,))
+
+    @property
+    def nobs(self):
+        self._check_fitted()
+        return self._shape[0]
+
+    @property
+    def df_model(self):
+        """(k − 1)(K − 1), statsmodels' convention (the null model has one constant per class)."""
+        _, k, K = self._shape
+        return (k - 1) * (K - 1)
+
+    @property
+    def df_resid(self):
+        n, k, K = self._shape
+        return n - k * (K - 1)
+
+    @property
+    def _n_params(self) -> int:
+        _, k, K = self._shape
+        return k * (K - 1)
+
+    def summary(self, alpha=None):
+        """One block of rows per non-reference class ("y=<class>: <column>")."""
+        self._check_fitted()
+        alpha = self.alpha if alpha is None else alpha
+        params, bse = self.params.ravel(order="F"), self.bse.ravel(order="F")
+        inference = wald(params, bse, alpha=alpha)
+        names = [f"{self.endog_name_}={_label(c)}: {name}" for c in self.classes_[1:] for name in self.param_names_]
+        info = [
+            ("Dep. Variable", self.endog_name_), ("Model", "MNLogit"),
+            ("Method", "MLE" if self.solver == "newton" else f"MLE ({self.solver})"),
+            ("No. Observations", self.nobs), ("Df Residuals", self.df_resid), ("Df Model", self.df_model),
+            ("converged", str(bool(self.converged_))), ("Iterations", self.n_iter_),
+            ("Pseudo R-squ.", f"{self.prsquared:.4f}"), ("Log-Likelihood", f"{self.llf:.5g}"),
+            ("LL-Null", f"{self.llnull:.5g}"), ("LLR p-value", f"{self.llr_pvalue:.4g}"),
+            ("Reference class", _label(self.classes_[0])),
+        ]
+        return Summary("MNLogit Regression Results", info, names, params, bse, inference["statistic"],
+                       inference["pvalues"], inference["conf_int"], statistic_name="z", alpha=alpha,
+                       notes=["Covariance: inverse observed information"])
+
+
+    def get_margeff(self):
+        r"""Average marginal effects dP(y = c)/dx_j for every class c (the reference included) and
+        regressor j (all treated as continuous; the constant has none), with delta-method
+        standard errors (Greene §18.2.2). With β_0 = 0 and β̄_i = Σ_m p_im β_m:
+
+            AME_cj = (1/n) Σ_i ∂p_ic/∂x_ij = (1/n) Σ_i p_ic (β_cj − β̄_ij)
+
+        and, for the parameter l of the non-reference class a (x_il = 1 for the constant),
+
+            ∂AME_cj/∂β_al = (1/n) Σ_i x_il [p_ic (δ_ca − p_ia)(β_cj − β̄_ij) − p_ic p_ia (β_aj − β̄_ij)]
+                            + δ_{l,j} (1/n) Σ_i p_ic (δ_ca − p_ia),
+
+        so Cov(AME) = G Cov(β̂) G'. ``margeff`` and ``margeff_se`` have shape (p, K), one column
+        per class in the order of ``classes_`` (statsmodels' layout); ``margeff_cov`` is
+        (pK, pK) in class blocks.
+        """
+        self._check_fitted()
+        design, B = self._design, self.params_
+        n, k, K = self._shape
+        off = int(bool(self.fit_intercept))
+        P = _mn_probs(design.dot(B))
+        slopes = np.column_stack([np.zeros(k - off), B[off:]])   # (p, K), the reference's are 0
+        mean_slope = P @ slopes.T                                 # β̄_i, (n, p)
+        p_count = k - off
+        margeff = np.empty((p_count, K))
+        G = np.zeros((K, p_count, K - 1, k))
+        for c in range(K):
+            D_c = slopes[:, c][None, :] - mean_slope              # β_c − β̄_i, (n, p)
+            margeff[:, c] = P[:, c] @ D_c / n
+            for a in range(1, K):
+                D_a = slopes[:, a][None, :] - mean_slope
+                own = P[:, c] * (float(c == a) - P[:, a])
+                V = own[:, None] * D_c - (P[:, c] * P[:, a])[:, None] * D_a
+                G[c, :, a - 1, :] = design.tdot(V).T / n
+                G[c, :, a - 1, off:] += np.eye(p_count) * (own.sum() / n)
+        G = G.reshape(K * p_count, (K - 1) * k)
+        cov = G @ self._cov @ G.T
+        se = np.sqrt(np.diag(cov)).reshape(K, p_count).T
+        return MarginalEffects(self.feature_names_, margeff, se, cov, self.alpha, self.endog_name_,
+                               classes=[_label(c) for c in self.classes_])
+
+
+def _mn_probs(eta):
+    """Softmax over [0, η_1, …, η_{K−1}] per row."""
+    full = np.column_stack([np.zeros(eta.shape[0]), eta])
+    full -= full.max(axis=1, keepdims=True)
+    np.exp(full, out=full)
+    full /= full.sum(axis=1, keepdims=True)
+    return full
+
+
+def _mn_loglik(eta, codes):
+    full = np.column_stack([np.zeros(eta.shape[0]), eta])
+    top = full.max(axis=1)
+    lse = top + np.log(np.sum(np.exp(full - top[:, None]), axis=1))
+    return float(np.sum(full[np.arange(full.shape[0]), codes] - lse))
+
+
+def _mn_information(design, P):
+    """I = −∇²ℓ in class blocks I_ab = X' diag(p_a (δ_ab − p_b)) X, a, b = 1..K−1, from one
+    read of X (:meth:`_Design.grams`: one block of rows in memory, never a copy of X)."""
+    K, k = P.shape[1], design.k
+    pairs = [(a, b) for a in range(1, K) for b in range(a, K)]
+    W = np.empty((P.shape[0], len(pairs)))
+    for m, (a, b) in enumerate(pairs):
+        np.multiply(P[:, a], float(a == b) - P[:, b], out=W[:, m])
+    blocks = design.grams(W)
+    info = np.empty((k * (K - 1),) * 2)
+    for (a, b), block in zip(pairs, blocks):
+        info[(a - 1) * k:a * k, (b - 1) * k:b * k] = block
+        info[(b - 1) * k:b * k, (a - 1) * k:a * k] = block.T
+    return info
+
+
+def _logit_spread(eta):
+    """max_i (max_m η_im − min_m η_im) over the K logits [0, η_i1, …, η_i,K−1] of each row."""
+    top = np.maximum(eta.max(axis=1), 0.0)
+    bottom = np.minimum(eta.min(axis=1), 0.0)
+    return float(np.max(top - bottom))
+
+
+def _newton_multinomial(design, codes, K, B, tol, max_iter, alarm=True):
+    """Maximize the multinomial ℓ by Newton with step halving from B (k × (K−1)).
+
+    Step: vec(S) = I^{-1} vec(X'(Y − P)) over the non-reference classes, I the block
+    information of :func:`_mn_information` (class blocks in order); B ← B + t S with the
+    first t in 1, 1/2, 1/4, … for which ℓ does not decrease. Stops when
+    max|t S| ≤ tol (1 + max|B|). Raises _Alarm (when ``alarm``) on a symptom of separation:
+    a logit spread above ``_ETA_ALARM``, a singular information or a non-finite step.
+    """
+    k = design.k
+    Y = np.zeros((design.n, K))
+    Y[np.arange(design.n), codes] = 1.0
+    llf = _mn_loglik(design.dot(B), codes)
+    for iteration in range(1, max_iter + 1):
+        eta = design.dot(B)
+        if alarm and _logit_spread(eta) > _ETA_ALARM:
+            raise _Alarm(f"a fitted logit spread exceeds {_ETA_ALARM:g}", B)
+        P = _mn_probs(eta)
+        score = design.tdot(Y[:, 1:] - P[:, 1:]).ravel(order="F")
+        try:
+            step = _linalg.cho_solve(_linalg.cho_factor(_mn_information(design, P)), score)
+        except _linalg.LinAlgError:
+            raise _Alarm("the information matrix is singular", B) from None
+        if not np.all(np.isfinite(step)):
+            raise _Alarm("the Newton step is not finite", B)
+        step = step.reshape((k, K - 1), order="F")
+        t = 1.0
+        while True:
+            candidate = B + t * step
+            llf_new = _mn_loglik(design.dot(candidate), codes)
+            if llf_new >= llf - 1e-12 * abs(llf) or t < 1e-10:
+                break
+            t *= 0.5
+        B, llf = candidate, llf_new
+        if np.max(np.abs(t * step)) <= tol * (1.0 + np.max(np.abs(B))):
+            return _NewtonResult(B, llf, iteration, True)
+    return _NewtonResult(B, llf, max_iter, False, f"Newton did not converge in max_iter={max_iter} iterations")
