@@ -164,17 +164,10 @@ class Logit(_LikelihoodResults, Estimator):
         if result.information is None:
             p = _special.expit(design.dot(beta))
             information = design.gram(p * (1.0 - p))
-            try:
-                factor = _linalg.cho_factor(information, lower=False)
-            except _linalg.LinAlgError:
-                factor = None
+            factor = _cholesky_or_none(information)
         else:
             information, factor = result.information
-        if factor is None:
-            self._cov = np.full((design.k, design.k), np.nan)
-            warn("Logit: the information matrix X'WX is singular at the solution; standard errors are NaN")
-        else:
-            self._cov = _linalg.cho_solve(factor, np.eye(design.k))
+        self._cov = _covariance(factor, design.k)
         self.params_ = beta
         self._design_shape = (design.n, design.k)
         self.llf_ = result.llf
@@ -282,17 +275,10 @@ class Logit(_LikelihoodResults, Estimator):
         if not result.converged:
             warn(f"Logit: {result.message}; the estimates and standard errors may be inaccurate")
             information = design.newton_pass(result.beta, None)[1]
-            try:
-                factor = _linalg.cho_factor(information, lower=False)
-            except _linalg.LinAlgError:
-                factor = None
+            factor = _cholesky_or_none(information)
         else:
             information, factor = result.information
-        if factor is None:
-            self._cov = np.full((design.k, design.k), np.nan)
-            warn("Logit: the information matrix X'WX is singular at the solution; standard errors are NaN")
-        else:
-            self._cov = _linalg.cho_solve(factor, np.eye(design.k))
+        self._cov = _covariance(factor, design.k)
         beta = result.beta
         self.param_names_ = (["const"] if self.fit_intercept else []) + list(names)
         self.feature_names_, self.classes_, self.endog_name_ = list(names), np.array([0, 1]), target_name
@@ -480,6 +466,23 @@ class Logit(_LikelihoodResults, Estimator):
                                self.endog_name_)
 
 
+
+
+def _cholesky_or_none(information):
+    """The Cholesky factor of the information X'WX, or None when it is not positive definite."""
+    try:
+        return _linalg.cho_factor(information, lower=False)
+    except _linalg.LinAlgError:
+        return None
+
+
+def _covariance(factor, k: int):
+    """Cov(β̂) = (X'ŴX)^{-1} from its Cholesky factor; NaN, with a warning saying why, when
+    the information is singular at the solution."""
+    if factor is None:
+        warn("Logit: the information matrix X'WX is singular at the solution; standard errors are NaN")
+        return np.full((k, k), np.nan)
+    return _linalg.cho_solve(factor, np.eye(k))
 
 
 from .mnlogit import MNLogit  # noqa: E402 - after Logit: the package's old import path
