@@ -40,6 +40,18 @@ class CommandError(Exception):
     prints this message (one paragraph, no traceback unless ``--debug``)."""
 
 
+# --------------------------------------------------------------------------- help
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Wraps one-paragraph descriptions to the terminal; keeps text that has its own line
+    breaks (the examples) as written."""
+
+    def _fill_text(self, text, width, indent):
+        if "\n" in text.strip():
+            return super()._fill_text(text, width, indent)
+        return argparse.HelpFormatter._fill_text(self, text, width, indent)
+
+
 # --------------------------------------------------------------------------- argument types
 
 def positive_int(text: str) -> int:
@@ -122,7 +134,8 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, optional: bool = Fals
     group.add_argument("data", metavar="DATA", nargs="?" if optional else None,
                        help="a .csv/.parquet file or the name of a bundled dataset "
                             "(see: chainrule datasets)")
-    group.add_argument("--target", metavar="COL", help="the column to predict")
+    group.add_argument("--target", metavar="COL", required=not optional,
+                       help="the column to predict")
     group.add_argument("--features", metavar="A,B,...", type=name_list,
                        help="feature columns (default: every column but the target)")
     group.add_argument("--dropna", action="store_true",

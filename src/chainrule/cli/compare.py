@@ -9,11 +9,11 @@ AdaGrad, RMSProp and Adam made measurable: per step, and per second of computing
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import time
 
 from ._common import (
+    HelpFormatter,
     DEFAULT_LR, add_data_arguments, add_debug_argument, add_model_arguments,
     add_output_arguments, console, optimizer_list, output_directory, peak_memory_bytes,
     prepare_data,
@@ -33,7 +33,7 @@ def register(subparsers) -> None:
                     "matching loss (mean squared error, binary or softmax cross-entropy).",
         epilog="example: chainrule compare-optimizers digits --target target --model mlp "
                "--optimizers gd,momentum,adagrad,rmsprop,adam --epochs 10",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_data_arguments(parser)
     add_model_arguments(parser, models=MODELS)

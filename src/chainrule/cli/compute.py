@@ -12,11 +12,11 @@ Three ways to ask (exactly one per call):
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import math
 
 from ._common import (
+    HelpFormatter,
     CommandError, add_data_arguments, add_debug_argument, add_model_arguments, console,
     positive_float, positive_int,
 )
@@ -35,7 +35,7 @@ def register(subparsers) -> None:
         epilog="example: chainrule compute --params 175e9 --tokens 300e9 --accelerator A100-80GB "
                "--count 1024;  chainrule compute --preset gpt3;  chainrule compute data.csv "
                "--target y --model mlp --hidden 256,256 --epochs 10",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_data_arguments(parser, optional=True)
     add_model_arguments(parser, models=("mlp",), default_model="mlp")

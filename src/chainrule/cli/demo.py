@@ -12,11 +12,10 @@ sections to ``<out>/report.html``, whose path is printed last.
 """
 from __future__ import annotations
 
-import argparse
 import pathlib
 import time
 
-from ._common import add_debug_argument, console, positive_int
+from ._common import HelpFormatter, add_debug_argument, console, positive_int
 
 
 def register(subparsers) -> None:
@@ -28,7 +27,7 @@ def register(subparsers) -> None:
                     "with its held-out accuracy, and the optimizer comparison, and writes "
                     "everything to one HTML report.",
         epilog="example: chainrule demo --out demo-output",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     demo.add_argument("--out", metavar="DIR", default="demo-output",
                       help="directory for the outputs and report.html (default: %(default)s)")

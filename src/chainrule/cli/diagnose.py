@@ -25,12 +25,12 @@ the step 1/L it suggests. Everything is printed and written to ``--out``: ``repo
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 
 from ._common import (
+    HelpFormatter,
     CommandError, add_data_arguments, add_debug_argument, add_model_arguments, add_output_arguments,
     build_mlp, console, make_loss, name_list, network_targets, output_directory, positive_float,
     positive_int, prepare_data,
@@ -56,7 +56,7 @@ def register(subparsers) -> None:
                     "error is below a fraction of the smallest standard error (ols, logit); for mlp, "
                     "per-layer activation and gradient scales under several initializations. Inputs "
                     "are standardized. Writes report.html, the figures and diagnose.json to --out.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLES, formatter_class=HelpFormatter,
     )
     add_data_arguments(parser)
     add_model_arguments(parser, models=MODELS)

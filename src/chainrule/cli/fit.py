@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from ._common import (
+    HelpFormatter,
     STATS_MODELS, add_data_arguments, add_debug_argument, add_model_arguments,
     add_output_arguments, check_device, console, is_main_process, output_directory,
     peak_memory_bytes, positive_int, prepare_data,
@@ -27,7 +28,6 @@ EXAMPLES = """examples:
 
 
 def register(subparsers) -> None:
-    import argparse
 
     parser = subparsers.add_parser(
         "fit",
@@ -38,7 +38,7 @@ def register(subparsers) -> None:
                     "--dropna or --impute; inputs are standardized for mlp and for "
                     "gradient-based solvers. Writes report.html, model.safetensors + "
                     "model.json, metrics.json and the figures to --out.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLES, formatter_class=HelpFormatter,
     )
     add_data_arguments(parser)
     parser.add_argument("--chunksize", type=positive_int, metavar="ROWS",

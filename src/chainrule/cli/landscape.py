@@ -10,12 +10,12 @@ figures as PNG and ``landscape.json`` to ``--out``.
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 
 from ._common import (
+    HelpFormatter,
     CommandError, add_data_arguments, add_debug_argument, add_model_arguments, add_output_arguments,
     console, make_loss, network_inputs, network_targets, output_directory, positive_float,
     positive_int, prepare_data,
@@ -38,7 +38,7 @@ def register(subparsers) -> None:
                     "line (--dim 1) or a 2-D surface drawn as a contour and a 3-D plot (--dim 2). "
                     "With --study, run the skip-connection study on the bundled digits data "
                     "instead. Writes report.html, the figures and landscape.json to --out.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLES, formatter_class=HelpFormatter,
     )
     add_data_arguments(parser, optional=True)
     add_model_arguments(parser, models=("mlp",), default_model="mlp")

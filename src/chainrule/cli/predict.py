@@ -8,11 +8,10 @@ classifiers one ``probability[<label>]`` column per class.
 """
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 
-from ._common import CommandError, add_debug_argument, console
+from ._common import CommandError, HelpFormatter, add_debug_argument, console
 
 
 def register(subparsers) -> None:
@@ -23,7 +22,7 @@ def register(subparsers) -> None:
                     "DATA, re-applying its encodings and scaling, and write the predictions "
                     "as CSV.",
         epilog="example: chainrule predict chainrule-output new_rows.csv --out predictions.csv",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("model_dir", metavar="MODEL_DIR", help="a directory written by chainrule fit")
     parser.add_argument("data", metavar="DATA",
