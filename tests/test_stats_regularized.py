@@ -221,13 +221,23 @@ def test_lasso_intercept_is_not_penalized(generated):
 
 
 def test_numba_and_numpy_coordinate_descent_agree(diabetes, monkeypatch):
+    pytest.importorskip("numba")
     X, y = diabetes
+    assert lasso_module._compiled(load=True) is not None  # as a path or CV run loads them
     compiled = stats.Lasso(0.02, **TIGHT).fit(X, y)
     monkeypatch.setenv("CHAINRULE_NO_NUMBA", "1")
     assert lasso_module._compiled() is None
     plain = stats.Lasso(0.02, **TIGHT).fit(X, y)
     np.testing.assert_allclose(plain.coef_, compiled.coef_, rtol=1e-12, atol=1e-10)
     assert plain.n_iter_ == compiled.n_iter_
+
+
+def test_a_single_fit_does_not_start_numba(monkeypatch):
+    """One Lasso.fit uses the compiled kernels only when the process already loaded them."""
+    from chainrule import _compiled as compiled_module
+    monkeypatch.setattr(compiled_module, "_modules", {})
+    monkeypatch.delenv("CHAINRULE_NO_NUMBA", raising=False)
+    assert lasso_module._compiled() is None
 
 
 @pytest.mark.parametrize("alpha", [0.01, 0.3])

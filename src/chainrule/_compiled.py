@@ -33,3 +33,12 @@ def kernels(module_name: str):
             module = False
         _modules[module_name] = module
     return module or None
+
+
+def loaded(module_name: str):
+    """The kernels module ``module_name`` if this process has already loaded it through
+    :func:`kernels`, else None (never imports numba: for callers whose single use would not
+    repay numba's start-up of a few tenths of a second)."""
+    if disabled():
+        return None
+    return _modules.get(module_name) or None
