@@ -6,10 +6,40 @@ import math
 
 from scipy import stats as _distributions
 
+from scipy import linalg as _linalg
+
 from .. import backend
+from ._validation import warn
 from .inference import Summary, wald
 
 np = backend.host
+
+SOLVERS = ("newton", "gd", "adam")
+
+
+def check_solver_and_tol(owner: str, solver, tol) -> None:
+    """The ``solver`` and ``tol`` settings shared by Logit and MNLogit, checked before a fit."""
+    if solver not in SOLVERS:
+        raise ValueError(f"{owner}: solver must be one of {', '.join(map(repr, SOLVERS))}; got {solver!r}")
+    if not (isinstance(tol, (int, float)) and tol > 0):
+        raise ValueError(f"{owner}: tol must be a number > 0; got {tol!r}")
+
+
+def cholesky_or_none(information):
+    """The Cholesky factor of an information matrix, or None when it is not positive definite."""
+    try:
+        return _linalg.cho_factor(information, lower=False)
+    except _linalg.LinAlgError:
+        return None
+
+
+def inverse_information(factor, size: int, owner: str, matrix: str = "the information matrix"):
+    """Cov(θ̂) = I(θ̂)^{-1} from the Cholesky factor of the observed information; NaN, with a
+    warning saying why, when the information is singular at the solution."""
+    if factor is None:
+        warn(f"{owner}: {matrix} is singular at the solution; standard errors are NaN")
+        return np.full((size, size), np.nan)
+    return _linalg.cho_solve(factor, np.eye(size))
 
 
 class _LikelihoodResults:

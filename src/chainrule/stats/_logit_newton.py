@@ -39,7 +39,6 @@ from .. import _compiled, backend
 
 np = backend.host
 
-_SOLVERS = ("newton", "gd", "adam")
 _BLOCK_ROWS = 4096          # rows per block of a weighted Gram matrix (in the 2 MB L2 cache at p = 50)
 # n·p from which X'WX passes use the compiled row kernel (numba): it saves about 0.6 ns per
 # number of X per pass, and starting numba costs about 0.25 s once per process, so it pays

@@ -63,7 +63,9 @@ from ._validation import (
     check_enough_rows,
     warn,
 )
-from ._likelihood import MarginalEffects, _LikelihoodResults
+from ._likelihood import (
+    MarginalEffects, _LikelihoodResults, check_solver_and_tol, cholesky_or_none, inverse_information,
+)
 from ._logit_newton import (  # noqa: F401 - _Design and _newton_binary are used by stats._tsqr
     _Alarm, _Design, _loglik, _newton_binary, _NewtonResult, _null_loglik, _warm_start,
 )
@@ -75,7 +77,6 @@ np = backend.host
 __all__ = ["Logit", "MNLogit", "MarginalEffects", "PerfectSeparationError", "find_multinomial_separation",
            "find_separation"]
 
-_SOLVERS = ("newton", "gd", "adam")
 
 
 class Logit(_LikelihoodResults, Estimator):
@@ -135,10 +136,7 @@ class Logit(_LikelihoodResults, Estimator):
 
     def fit(self, X, y):
         """Fit by maximum likelihood; returns self. Raises PerfectSeparationError on separation."""
-        if self.solver not in _SOLVERS:
-            raise ValueError(f"Logit: solver must be one of {', '.join(map(repr, _SOLVERS))}; got {self.solver!r}")
-        if not (isinstance(self.tol, (int, float)) and self.tol > 0):
-            raise ValueError(f"Logit: tol must be a number > 0; got {self.tol!r}")
+        check_solver_and_tol("Logit", self.solver, self.tol)
         if self.distributed is not False:
             return self._fit_distributed(X, y)
         data = X
@@ -164,10 +162,10 @@ class Logit(_LikelihoodResults, Estimator):
         if result.information is None:
             p = _special.expit(design.dot(beta))
             information = design.gram(p * (1.0 - p))
-            factor = _cholesky_or_none(information)
+            factor = cholesky_or_none(information)
         else:
             information, factor = result.information
-        self._cov = _covariance(factor, design.k)
+        self._cov = inverse_information(factor, design.k, "Logit", "the information matrix X'WX")
         self.params_ = beta
         self._design_shape = (design.n, design.k)
         self.llf_ = result.llf
@@ -275,10 +273,10 @@ class Logit(_LikelihoodResults, Estimator):
         if not result.converged:
             warn(f"Logit: {result.message}; the estimates and standard errors may be inaccurate")
             information = design.newton_pass(result.beta, None)[1]
-            factor = _cholesky_or_none(information)
+            factor = cholesky_or_none(information)
         else:
             information, factor = result.information
-        self._cov = _covariance(factor, design.k)
+        self._cov = inverse_information(factor, design.k, "Logit", "the information matrix X'WX")
         beta = result.beta
         self.param_names_ = (["const"] if self.fit_intercept else []) + list(names)
         self.feature_names_, self.classes_, self.endog_name_ = list(names), np.array([0, 1]), target_name
@@ -466,23 +464,6 @@ class Logit(_LikelihoodResults, Estimator):
                                self.endog_name_)
 
 
-
-
-def _cholesky_or_none(information):
-    """The Cholesky factor of the information X'WX, or None when it is not positive definite."""
-    try:
-        return _linalg.cho_factor(information, lower=False)
-    except _linalg.LinAlgError:
-        return None
-
-
-def _covariance(factor, k: int):
-    """Cov(β̂) = (X'ŴX)^{-1} from its Cholesky factor; NaN, with a warning saying why, when
-    the information is singular at the solution."""
-    if factor is None:
-        warn("Logit: the information matrix X'WX is singular at the solution; standard errors are NaN")
-        return np.full((k, k), np.nan)
-    return _linalg.cho_solve(factor, np.eye(k))
 
 
 from .mnlogit import MNLogit  # noqa: E402 - after Logit: the package's old import path

@@ -24,7 +24,9 @@ from scipy import stats as _distributions
 
 from .. import backend
 from ._base import Estimator
-from ._likelihood import MarginalEffects, _LikelihoodResults
+from ._likelihood import (
+    MarginalEffects, _LikelihoodResults, check_solver_and_tol, cholesky_or_none, inverse_information,
+)
 from ._logit_newton import _ETA_ALARM, _Alarm, _Design, _NewtonResult
 from ._validation import as_design, as_target, check_columns, check_enough_rows, warn
 from .inference import Summary, wald
@@ -34,7 +36,6 @@ np = backend.host
 
 __all__ = ["MNLogit"]
 
-_SOLVERS = ("newton", "gd", "adam")
 
 
 class MNLogit(_LikelihoodResults, Estimator):
@@ -88,10 +89,7 @@ class MNLogit(_LikelihoodResults, Estimator):
 
     def fit(self, X, y):
         """Fit by maximum likelihood; returns self. Raises PerfectSeparationError on separation."""
-        if self.solver not in _SOLVERS:
-            raise ValueError(f"MNLogit: solver must be one of {', '.join(map(repr, _SOLVERS))}; got {self.solver!r}")
-        if not (isinstance(self.tol, (int, float)) and self.tol > 0):
-            raise ValueError(f"MNLogit: tol must be a number > 0; got {self.tol!r}")
+        check_solver_and_tol("MNLogit", self.solver, self.tol)
         data = X
         X, names = as_design(X, "X")
         target, y_name = as_target(y, X.shape[0], "y")
@@ -117,11 +115,8 @@ class MNLogit(_LikelihoodResults, Estimator):
                  "finite (no separation was found) but the probabilities of some rows are below 1e-13")
         if not result.converged:
             warn(f"MNLogit: {result.message}; the estimates and standard errors may be inaccurate")
-        try:
-            cov = _linalg.cho_solve(_linalg.cho_factor(_mn_information(design, _mn_probs(eta))), np.eye(k * (K - 1)))
-        except _linalg.LinAlgError:
-            cov = np.full((k * (K - 1),) * 2, np.nan)
-            warn("MNLogit: the information matrix is singular at the solution; standard errors are NaN")
+        factor = cholesky_or_none(_mn_information(design, _mn_probs(eta)))
+        cov = inverse_information(factor, k * (K - 1), "MNLogit")
         self.params_, self._cov, self._design = B, cov, design.without_buffers()
         self.llf_ = _mn_loglik(eta, codes)
         counts = np.bincount(codes, minlength=K).astype(backend.float64)

@@ -203,28 +203,13 @@ def _householder(X, y, d, intercept, block_rows=20_000):
     """Blocked Householder QR (TSQR) of [Zs, y]: R (k x k) and Q'y.
 
     Each block of rows of [Zs, y] is reduced to its (k+1) x (k+1) triangle by LAPACK geqrf; the
-    stacked triangles are reduced once more. Zs'Zs = R'R exactly as for one big QR.
+    stacked triangles are reduced once more (:func:`chainrule.stats._tsqr.augmented_r`, the
+    same factorization every MPI rank runs on its own rows). Zs'Zs = R'R exactly as for one
+    big QR.
     """
-    n, p = X.shape
-    k = p + intercept
-    stacked = []
-    buffer = np.empty((min(block_rows, n), k + 1))
-    for start in range(0, n, block_rows):
-        stop = min(start + block_rows, n)
-        A = buffer[: stop - start]
-        if intercept:
-            A[:, 0] = d[0]
-            np.multiply(X[start:stop], d[1:], out=A[:, 1:k])
-        else:
-            np.multiply(X[start:stop], d, out=A[:, :k])
-        A[:, k] = y[start:stop]
-        r = _la.qr(A, mode="r", check_finite=False)[0]
-        stacked.append(r[: min(k + 1, stop - start)])
-    S = np.vstack(stacked)
-    R_aug = _la.qr(S, mode="r", check_finite=False)[0][: k + 1]
-    if R_aug.shape[0] < k + 1:  # fewer rows than columns + 1: pad
-        R_aug = np.vstack([R_aug, np.zeros((k + 1 - R_aug.shape[0], k + 1))])
-    return np.triu(R_aug[:k, :k]), R_aug[:k, k].copy()
+    k = X.shape[1] + intercept
+    R_aug = _tsqr.augmented_r(X, y, d, bool(intercept), block_rows)
+    return R_aug[:k, :k].copy(), R_aug[:k, k].copy()
 
 
 def _rank_check(R, n, names, d, intercept):
