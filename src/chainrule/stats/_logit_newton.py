@@ -4,13 +4,17 @@ row passes (log-likelihood, score, X'WX), the chord Newton loop and the subsampl
 Model and notation as in :mod:`chainrule.stats.logit`: η = Xβ, p = σ(η), ℓ(β) = Σ_i [y_i η_i −
 log(1 + e^{η_i})], score X'(y − p), information X'WX with W = diag(p_i (1 − p_i)).
 
-Speed on tall data (``_newton_binary``, ``_warm_start``). A pass that needs only ℓ and the
-score reads X twice by BLAS matrix-vector products; X'WX is formed only when needed, in
-a pass that reads X once, block by block (each block, scaled by √w_i, goes into one BLAS
-``syrk``; on C-ordered X of at least 2^29 numbers, with numba installed, the scaling, the
-block's score and the constant's row come from one compiled loop over the block,
-:mod:`chainrule.stats._logit_kernels`: about 0.6 ns less per number of X per pass, which
-outweighs the one-off start of numba, about 0.25 s per process, only on such large data). Between formations the last factor
+Speed on tall data (``_newton_binary``, ``_warm_start``). Every pass runs on ranges of
+rows, one per thread, inside ``Logit.fit`` and ``MNLogit.fit`` when threadpoolctl is
+installed (:mod:`chainrule.stats._row_parts`). A pass that needs only ℓ and the score reads
+X twice (η = Xβ by BLAS, X'(y − p) by ``einsum``, which runs on its thread's core where
+OpenBLAS's X'r on C-ordered X uses one core however it is called); X'WX is formed only
+when needed, in a pass that reads X once more, block by block (each block, scaled by √w_i,
+goes into one BLAS ``syrk``; on C-ordered X of at least 2^29 numbers, with numba
+installed, the scaling, the block's score and the constant's row come from one compiled
+loop over the block, :mod:`chainrule.stats._logit_kernels`: about 0.6 ns less per number
+of X per pass, which outweighs the one-off start of numba, about 0.25 s per process, only
+on such large data). Between formations the last factor
 is reused (a chord / lazy-Hessian Newton step, with a BFGS secant update of the matrix),
 and X'WX is formed afresh when the steps stop shrinking by 4x per iteration. On more
 than 50,000 rows the iteration starts from the estimate and the information (scaled by
@@ -36,6 +40,7 @@ import math
 from scipy import linalg as _linalg
 
 from .. import _compiled, backend
+from . import _row_parts
 
 np = backend.host
 
@@ -68,7 +73,7 @@ class _Design:
         self.n = X.shape[0]
         self.k = X.shape[1] + int(intercept)
         self._vectors = None
-        self._block = None
+        self._blocks = {}
 
     def subsample(self, stride: int) -> "_Design":
         """Every ``stride``-th row (a contiguous copy), with the same constant."""
@@ -91,98 +96,138 @@ class _Design:
         """The sums over rows that one Newton iteration needs at β.
 
         Returns (ℓ, X'WX or None, X'(y − p), max_i |η_i|); the per-row terms are those of
-        :func:`_row_terms`. Without ``hessian``, X is read twice by BLAS matrix-vector
-        products (η = Xβ and X'(y − p)) with the row terms in between; with it, X is read
-        once, block by block (:meth:`_hessian_pass`). Every output is a sum over rows (the
-        last a maximum), so a data-parallel fit computes them on each worker's rows and adds
-        them up (``allreduce``): nothing else in the iteration touches the rows.
+        :func:`_row_terms`. η = Xβ is one BLAS product; the rest runs on ranges of rows,
+        one per thread (:mod:`chainrule.stats._row_parts`), and the ranges' sums are added in
+        order. Without ``hessian`` a range's part is its row terms and X_r'(y_r − p_r);
+        with it, X'WX as well, in one more read of the range, block by block
+        (:meth:`_hessian_range`). Every output is a sum over rows (the last a maximum), so a
+        data-parallel fit computes them on each worker's rows and adds them up
+        (``allreduce``): nothing else in the iteration touches the rows.
         """
+        eta, e, t = self._work_vectors()
+        w = np.empty(self.n) if hessian else None
+        ranges = _row_parts.row_ranges(self.n, _BLOCK_ROWS)
         if hessian:
-            return self._hessian_pass(beta, y)
-        eta, e, t = self._work_vectors()
-        _linear_into(self.X, beta, self.intercept, eta)
-        llf, largest = _row_terms(eta, y, e, t)
-        return llf, None, self.tdot(t), largest
+            parts = _row_parts.map_ranges(lambda index, start, stop: self._hessian_range(
+                index, start, stop, beta, eta, y, e, t, w), ranges)
+        else:
+            parts = _row_parts.map_ranges(lambda index, start, stop: self._score_range(
+                start, stop, beta, eta, y, e, t), ranges)
+        llf = sum(part[0] for part in parts)
+        largest = max(part[1] for part in parts)
+        score = np.sum([part[2] for part in parts], axis=0)
+        if not hessian:
+            return llf, None, score, largest
+        body = np.sum([part[3] for part in parts], axis=0)
+        if not self.intercept:
+            return llf, body, score, largest
+        edge = np.sum([part[4] for part in parts], axis=0)
+        return llf, self._bordered(float(w.sum()), edge, body), score, largest
 
-    def _hessian_pass(self, beta, y):
-        """ℓ, X'WX, X'(y − p) and max|η| in two reads of X: η = Xβ by one BLAS product and
-        the row terms on whole vectors; then per block of ``_BLOCK_ROWS`` rows (in cache
-        while it is used) X_b'(y_b − p_b), and B = diag(√w_b) X_b in a reused buffer with
-        B'B (one BLAS ``syrk``) and B'√w_b = X_b'w_b for the constant's row. On large
-        designs the first three come from one compiled loop over the block
-        (:func:`chainrule.stats._logit_kernels.weighted_rows`, when numba is available)."""
+    def _score_range(self, start, stop, beta, eta, y, e, t):
+        """(ℓ_r, max|η|_r, X_r'(y_r − p_r)) on the rows [start, stop) (with the constant's entry)."""
+        rows, r = slice(start, stop), t[start:stop]
+        _linear_into(self.X[rows], beta, self.intercept, eta[rows])
+        llf, largest = _row_terms(eta[rows], y[rows], e[rows], r)
+        return llf, largest, self._score_entries(_transposed_product(self.X[rows], r), r)
+
+    def _hessian_range(self, index, start, stop, beta, eta, y, e, t, w):
+        """(ℓ_r, max|η|_r, X_r'(y_r − p_r), X_r'W_rX_r without the constant, X_r'w_r) on the
+        rows [start, stop), the last three in one read of the range, block by block of
+        ``_BLOCK_ROWS`` rows (in cache while it is used): X_b'(y_b − p_b), then B = diag(√w_b)
+        X_b in a buffer of this range with B'B (one BLAS ``syrk``) and B'√w_b = X_b'w_b for
+        the constant's row. On large designs the first three come from one compiled loop
+        over the block (:func:`chainrule.stats._logit_kernels.weighted_rows`, when numba is
+        available)."""
         X, p, off = self.X, self.X.shape[1], int(self.intercept)
-        eta, e, t = self._work_vectors()
-        w = np.empty(self.n)
-        _linear_into(X, beta, self.intercept, eta)
-        llf, largest = _row_terms(eta, y, e, t, w)
-        np.sqrt(w, out=e)  # e = √w
+        rows = slice(start, stop)
+        _linear_into(X[rows], beta, self.intercept, eta[rows])
+        llf, largest = _row_terms(eta[rows], y[rows], e[rows], t[rows], w[rows])
+        np.sqrt(w[rows], out=e[rows])  # e = √w
         body, edge, score = np.zeros((p, p)), np.zeros(p), np.zeros(self.k)
-        block = self._work_block()
+        block = self._work_block(index)
         kernels = _row_kernels(X)
-        for start in range(0, self.n, _BLOCK_ROWS):
-            stop = min(start + _BLOCK_ROWS, self.n)
-            rows, b, root = X[start:stop], block[: stop - start], e[start:stop]
+        for first in range(start, stop, _BLOCK_ROWS):
+            last = min(first + _BLOCK_ROWS, stop)
+            block_rows, b, root = X[first:last], block[: last - first], e[first:last]
             if kernels is not None:  # b, the block's score and X_b'w_b in one read of the block
-                kernels.weighted_rows(rows, root, t[start:stop], b, score[off:], edge)
+                kernels.weighted_rows(block_rows, root, t[first:last], b, score[off:], edge)
             else:
-                score[off:] += rows.T @ t[start:stop]
-                np.multiply(rows, root[:, None], out=b)
+                score[off:] += block_rows.T @ t[first:last]
+                np.multiply(block_rows, root[:, None], out=b)
                 if off:
                     edge += b.T @ root
             body += b.T @ b
-        if not off:
-            return llf, body, score, largest
-        score[0] = t.sum()
+        if off:
+            score[0] = t[rows].sum()
+        return llf, largest, score, body, edge
+
+    def _score_entries(self, body, r):
+        """X'r with the constant's entry Σ r_i first (when there is a constant)."""
+        if not self.intercept:
+            return body
+        return np.concatenate([[r.sum()], body])
+
+    def _bordered(self, corner, edge, body):
+        """The k × k matrix [[corner, edge'], [edge, body]] of [1, X]."""
         gram = np.empty((self.k, self.k))
-        gram[0, 0], gram[0, 1:], gram[1:, 0], gram[1:, 1:] = w.sum(), edge, edge, body
-        return llf, gram, score, largest
+        gram[0, 0], gram[0, 1:], gram[1:, 0], gram[1:, 1:] = corner, edge, edge, body
+        return gram
 
     def gram(self, w):
         """X' diag(w) X for w ≥ 0 (with the constant: the k × k matrix of [1, X]).
 
-        Per block of ``_BLOCK_ROWS`` rows (small enough to stay in cache while it is used):
-        B = diag(√w_b) X_b in a reused buffer, then B'B by one BLAS ``syrk`` (NumPy's
-        product of an array with its own transpose), and B'√w_b = X_b'w_b for the constant's
-        row. X is never copied whole.
+        Per range of rows (one per thread) and per block of ``_BLOCK_ROWS`` rows in it
+        (small enough to stay in cache while it is used): B = diag(√w_b) X_b in a reused
+        buffer, then B'B by one BLAS ``syrk`` (NumPy's product of an array with its own
+        transpose), and B'√w_b = X_b'w_b for the constant's row. X is never copied whole.
         """
-        X, n, p = self.X, self.n, self.X.shape[1]
         s = np.sqrt(w)
-        body, edge = np.zeros((p, p)), np.zeros(p)
-        block = self._work_block()
-        for start in range(0, n, _BLOCK_ROWS):
-            stop = min(start + _BLOCK_ROWS, n)
-            b = block[: stop - start]
-            np.multiply(X[start:stop], s[start:stop, None], out=b)
-            body += b.T @ b
-            if self.intercept:
-                edge += b.T @ s[start:stop]
+
+        def part(index, start, stop):
+            X, p = self.X, self.X.shape[1]
+            body, edge = np.zeros((p, p)), np.zeros(p)
+            block = self._work_block(index)
+            for first in range(start, stop, _BLOCK_ROWS):
+                last = min(first + _BLOCK_ROWS, stop)
+                b = block[: last - first]
+                np.multiply(X[first:last], s[first:last, None], out=b)
+                body += b.T @ b
+                if self.intercept:
+                    edge += b.T @ s[first:last]
+            return body, edge
+
+        parts = _row_parts.map_ranges(part, _row_parts.row_ranges(self.n, _BLOCK_ROWS))
+        body = np.sum([part[0] for part in parts], axis=0)
         if not self.intercept:
             return body
-        gram = np.empty((self.k, self.k))
-        gram[0, 0], gram[0, 1:], gram[1:, 0], gram[1:, 1:] = w.sum(), edge, edge, body
-        return gram
+        return self._bordered(float(w.sum()), np.sum([part[1] for part in parts], axis=0), body)
 
     def grams(self, W):
         """X' diag(W[:, m]) X for every column m of W (any signs), in one read of X.
 
-        Per block of rows, each is X_b'(w_b ⊙ X_b) (a BLAS ``gemm`` on the block, which is in
-        cache), so memory beyond the results is one block: X is never copied whole.
-        Returns an array (M, k, k).
+        Per range of rows (one per thread) and per block of rows in it, each is
+        X_b'(w_b ⊙ X_b) (a BLAS ``gemm`` on the block, which is in cache), so memory beyond
+        the results is one block per thread: X is never copied whole. Returns an array (M, k, k).
         """
-        X, n, off = self.X, self.n, int(self.intercept)
-        M = W.shape[1]
-        out = np.zeros((M, self.k, self.k))
-        block = self._work_block()
-        for start in range(0, n, _BLOCK_ROWS):
-            stop = min(start + _BLOCK_ROWS, n)
-            rows, b = X[start:stop], block[: stop - start]
-            for m in range(M):
-                w = W[start:stop, m]
-                np.multiply(rows, w[:, None], out=b)
-                out[m, off:, off:] += rows.T @ b
-                if off:
-                    out[m, 0, 1:] += w @ rows
+        off, M = int(self.intercept), W.shape[1]
+
+        def part(index, start, stop):
+            X = self.X
+            out = np.zeros((M, self.k, self.k))
+            block = self._work_block(index)
+            for first in range(start, stop, _BLOCK_ROWS):
+                last = min(first + _BLOCK_ROWS, stop)
+                rows, b = X[first:last], block[: last - first]
+                for m in range(M):
+                    w = W[first:last, m]
+                    np.multiply(rows, w[:, None], out=b)
+                    out[m, off:, off:] += rows.T @ b
+                    if off:
+                        out[m, 0, 1:] += w @ rows
+            return out
+
+        out = np.sum(_row_parts.map_ranges(part, _row_parts.row_ranges(self.n, _BLOCK_ROWS)), axis=0)
         if off:
             out[:, 0, 0] = W.sum(axis=0)
             out[:, 1:, 0] = out[:, 0, 1:]
@@ -196,7 +241,7 @@ class _Design:
 
     def without_buffers(self) -> "_Design":
         """This design with its work buffers released (what a fitted model keeps)."""
-        self._vectors = self._block = None
+        self._vectors, self._blocks = None, {}
         return self
 
     def _work_vectors(self):
@@ -204,13 +249,13 @@ class _Design:
             self._vectors = tuple(np.empty(self.n) for _ in range(3))
         return self._vectors
 
-    def _work_block(self):
-        """A buffer for one block of rows, in X's memory order (so that copies of rows into
-        it run along contiguous memory)."""
-        if self._block is None:
+    def _work_block(self, index=0):
+        """The buffer for one block of rows of the thread that sums range ``index``, in X's
+        memory order (so that copies of rows into it run along contiguous memory)."""
+        if index not in self._blocks:
             order = "F" if self.X.strides[0] < self.X.strides[1] else "C"
-            self._block = np.empty((min(_BLOCK_ROWS, self.n), self.X.shape[1]), order=order)
-        return self._block
+            self._blocks[index] = np.empty((min(_BLOCK_ROWS, self.n), self.X.shape[1]), order=order)
+        return self._blocks[index]
 
 
 def _row_kernels(X):
@@ -224,13 +269,21 @@ def _row_kernels(X):
     return _compiled.kernels("chainrule.stats._logit_kernels")
 
 
+def _transposed_product(rows, r):
+    """rows' r. On C-ordered rows by ``einsum`` (which runs on the calling thread's core, so
+    ranges on several threads overlap; OpenBLAS's X'r on C-ordered X uses one core however
+    it is called: 3.6 ms on 200,000 x 50, against 1.9 ms for two ``einsum`` threads), else
+    by BLAS (on F-ordered X its X'r reads columns contiguously: 1.4 ms)."""
+    if rows.flags.c_contiguous:
+        return np.einsum("ij,i->j", rows, r)
+    return rows.T @ r
+
+
 def _linear_into(X, beta, intercept, out):
     """out = X β (+ β_0 when ``intercept``), without temporaries."""
+    np.matmul(X, beta[1:] if intercept else beta, out=out)
     if intercept:
-        np.matmul(X, beta[1:], out=out)
         out += beta[0]
-    else:
-        np.matmul(X, beta, out=out)
 
 
 def _row_terms(eta, y, e, t, w=None):

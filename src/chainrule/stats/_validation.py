@@ -11,6 +11,7 @@ import warnings
 
 from .. import backend
 from ..tensor import Tensor
+from . import _row_parts
 
 np = backend.host
 
@@ -79,15 +80,28 @@ def as_target(y, n_rows: int, name: str = "y", dtype=None):
     return values, target_name
 
 
+def _column_sums(values):
+    """The column sums of each range of rows (:func:`_row_parts.row_ranges`), each as 1'X_r."""
+    def part(index, start, stop):
+        rows = values[start:stop]
+        ones = np.ones(stop - start, dtype=values.dtype)
+        if rows.flags.c_contiguous and stop - start < values.shape[0]:
+            return np.einsum("ij,i->j", rows, ones)  # on this thread's core (BLAS's X'r on C order uses one)
+        return ones @ rows
+
+    return _row_parts.map_ranges(part, _row_parts.row_ranges(values.shape[0]))
+
+
 def _check_finite(values, names, argument: str) -> None:
-    # fast path, one BLAS pass: 1'X is finite only if every entry is (NaN and ±inf reach the
+    # fast path, one read of X: 1'X is finite only if every entry is (NaN and ±inf reach the
     # column sum; an overflowing sum of finite values falls through to the exact check
     # below, which then finds nothing). A matrix-vector product reads a C-ordered X at
-    # memory speed, where X.sum(axis=0) walks it several times slower.
+    # memory speed, where X.sum(axis=0) walks it several times slower; inside
+    # _row_parts.parallel_rows the rows are cut into one range per thread.
     if values.size == 0:
         return
     with np.errstate(over="ignore", invalid="ignore"):
-        if bool(np.isfinite(np.ones(values.shape[0], dtype=values.dtype) @ values).all()):
+        if all(bool(np.isfinite(total).all()) for total in _column_sums(values)):
             return
     bad = ~np.isfinite(values)
     if not bad.any():

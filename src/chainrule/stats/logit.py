@@ -54,6 +54,7 @@ from scipy import linalg as _linalg
 from scipy import special as _special
 
 from .. import backend
+from . import _row_parts
 from ._base import Estimator
 from ._validation import (
     as_design,
@@ -135,10 +136,19 @@ class Logit(_LikelihoodResults, Estimator):
     # -- fitting -------------------------------------------------------------------------
 
     def fit(self, X, y):
-        """Fit by maximum likelihood; returns self. Raises PerfectSeparationError on separation."""
+        """Fit by maximum likelihood; returns self. Raises PerfectSeparationError on separation.
+
+        The passes over the rows run on several threads when ``threadpoolctl`` (the ``fast``
+        extra) is installed (:mod:`chainrule.stats._row_parts`; ``CHAINRULE_NUM_THREADS=1``
+        keeps them on one)."""
         check_solver_and_tol("Logit", self.solver, self.tol)
         if self.distributed is not False:
             return self._fit_distributed(X, y)
+        with _row_parts.parallel_rows():
+            return self._fit_local(X, y)
+
+    def _fit_local(self, X, y):
+        """``fit`` on the rows of this process."""
         data = X
         X, names = as_design(X, "X")
         target, y_name = as_target(y, X.shape[0], "y")

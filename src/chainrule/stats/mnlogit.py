@@ -23,6 +23,7 @@ from scipy import linalg as _linalg
 from scipy import stats as _distributions
 
 from .. import backend
+from . import _row_parts
 from ._base import Estimator
 from ._likelihood import (
     MarginalEffects, _LikelihoodResults, check_solver_and_tol, cholesky_or_none, inverse_information,
@@ -88,8 +89,16 @@ class MNLogit(_LikelihoodResults, Estimator):
         self.alpha = alpha
 
     def fit(self, X, y):
-        """Fit by maximum likelihood; returns self. Raises PerfectSeparationError on separation."""
+        """Fit by maximum likelihood; returns self. Raises PerfectSeparationError on separation.
+
+        The passes over the rows run on several threads when ``threadpoolctl`` is installed,
+        as in :meth:`Logit.fit`."""
         check_solver_and_tol("MNLogit", self.solver, self.tol)
+        with _row_parts.parallel_rows():
+            return self._fit_local(X, y)
+
+    def _fit_local(self, X, y):
+        """``fit`` on the rows of this process."""
         data = X
         X, names = as_design(X, "X")
         target, y_name = as_target(y, X.shape[0], "y")
