@@ -25,8 +25,13 @@ load hits them alike; one untimed warm-up each):
   estimates only, no standard errors.
 - chainrule NumPy: the same fit with ``CHAINRULE_NO_NUMBA=1`` (no compiled row kernel in
   the X'WX pass: what a machine without numba runs).
+- chainrule 1 thread: the same fit with ``CHAINRULE_NUM_THREADS=1`` (the passes over the
+  rows on one thread, BLAS free to use its own: what a machine without threadpoolctl runs).
 - PyTorch (where installed): full-batch ``torch.optim.LBFGS`` with the strong-Wolfe line
   search on the mean binary cross-entropy, float64, ``tolerance_grad=1e-10``: estimates only.
+- PyTorch + SEs: the same L-BFGS fit, then the information X'WX at its estimate (one
+  matrix product with X and the constant), its Cholesky inverse, the standard errors and
+  z-statistics: what a torch user computes to get chainrule's and statsmodels' inference.
 
 ``--phases`` adds where chainrule's time goes (medians over the repeats): input validation,
 the subsample warm start, one full-data pass for ℓ and the score, and one pass that also
@@ -93,6 +98,27 @@ def run_sklearn(X, y, _):
 
 
 def run_torch(X, y, _):
+    return _torch_lbfgs(X, y)[0]
+
+
+def run_torch_inference(X, y, Xc):
+    """torch L-BFGS, then what its estimates lack for inference: the information X'WX at the
+    estimate (W = diag(p(1 − p)), X with the constant), its Cholesky inverse, the standard
+    errors and z-statistics: the same job as chainrule's and statsmodels' rows."""
+    import torch
+
+    w, Xt = _torch_lbfgs(X, y)
+    Xct = torch.from_numpy(Xc)
+    with torch.no_grad():
+        p = torch.sigmoid(Xt @ torch.from_numpy(w[1:]) + float(w[0]))
+        information = Xct.T @ (Xct * (p * (1.0 - p))[:, None])
+        cov = torch.cholesky_inverse(torch.linalg.cholesky(information))
+        bse = torch.sqrt(torch.diagonal(cov))
+        (torch.from_numpy(w) / bse).numpy()
+    return w
+
+
+def _torch_lbfgs(X, y):
     import torch
 
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
@@ -107,15 +133,18 @@ def run_torch(X, y, _):
         return loss
 
     optimizer.step(closure)
-    return w.detach().numpy().copy()
+    return w.detach().numpy().copy(), Xt
 
 
 def available(only=None):
     cases = {"chainrule": run_chainrule}
     if only is None or "chainrule NumPy" in only:
         cases["chainrule NumPy"] = run_chainrule_numpy
+    if only is None or "chainrule 1 thread" in only:
+        cases["chainrule 1 thread"] = run_chainrule_one_thread
     for name, module, fn in (("statsmodels", "statsmodels", run_statsmodels),
-                             ("scikit-learn", "sklearn", run_sklearn), ("torch L-BFGS", "torch", run_torch)):
+                             ("scikit-learn", "sklearn", run_sklearn), ("torch L-BFGS", "torch", run_torch),
+                             ("torch L-BFGS + SEs", "torch", run_torch_inference)):
         if only is not None and name not in only:
             continue
         try:
@@ -129,21 +158,32 @@ def available(only=None):
 
 def run_without_numba(fn, *args, **kwargs):
     """fn(*args, **kwargs) with chainrule's compiled kernels switched off (CHAINRULE_NO_NUMBA=1)."""
-    previous = os.environ.get("CHAINRULE_NO_NUMBA")
-    os.environ["CHAINRULE_NO_NUMBA"] = "1"
+    return _with_environment("CHAINRULE_NO_NUMBA", "1", fn, *args, **kwargs)
+
+
+def run_chainrule_one_thread(X, y, Xc):
+    """chainrule with its passes over the rows on one thread (CHAINRULE_NUM_THREADS=1): what
+    a machine without threadpoolctl runs."""
+    return _with_environment("CHAINRULE_NUM_THREADS", "1", run_chainrule, X, y, Xc)
+
+
+def _with_environment(name, value, fn, *args, **kwargs):
+    previous = os.environ.get(name)
+    os.environ[name] = value
     try:
         return fn(*args, **kwargs)
     finally:
         if previous is None:
-            del os.environ["CHAINRULE_NO_NUMBA"]
+            del os.environ[name]
         else:
-            os.environ["CHAINRULE_NO_NUMBA"] = previous
+            os.environ[name] = previous
 
 
 def phases(X, y, model, repeats) -> dict:
     """Median seconds of the pieces of one chainrule fit, and how many passes of each kind it makes."""
-    from chainrule.stats import logit as logit_module
+    from chainrule.stats import _row_parts
     from chainrule.stats import _validation as validation
+    from chainrule.stats import logit as logit_module
 
     names = [f"x{j + 1}" for j in range(X.shape[1])]
     design = logit_module._Design(X, True)
@@ -158,11 +198,12 @@ def phases(X, y, model, repeats) -> dict:
         "X'WX pass NumPy": lambda: run_without_numba(design.newton_pass, model.params_, y, hessian=True),
     }
     times = {name: [] for name in pieces}
-    for _ in range(repeats):
-        for name, fn in pieces.items():
-            begin = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - begin)
+    with _row_parts.parallel_rows():  # as inside Logit.fit: one range of rows per thread
+        for _ in range(repeats):
+            for name, fn in pieces.items():
+                begin = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - begin)
     counts = {True: 0, False: 0}
     real = logit_module._Design.newton_pass
 
@@ -194,14 +235,15 @@ def main(argv=None) -> dict:
     parser.add_argument("--phases", action="store_true", help="also time the phases of chainrule's fit")
     parser.add_argument("--only", default=None,
                         help="comma-separated competitors to run besides chainrule "
-                             "(chainrule NumPy,statsmodels,scikit-learn,torch L-BFGS)")
+                             "(chainrule NumPy,chainrule 1 thread,statsmodels,scikit-learn,torch L-BFGS,"
+                             "torch L-BFGS + SEs)")
     args = parser.parse_args(argv)
     n = args.n or (20_000 if args.quick else 200_000)
     p = args.p or (10 if args.quick else 50)
     repeats = args.repeats or (3 if args.quick else 7)
     only = None if args.only is None else [name.strip() for name in args.only.split(",")]
     try:
-        if only is not None and "torch L-BFGS" not in only:
+        if only is not None and not any(name.startswith("torch") for name in only):
             raise ImportError
         import torch
 
@@ -227,13 +269,13 @@ def main(argv=None) -> dict:
             fn(X, y, Xc)
             times[name].append(time.perf_counter() - start)
     base = statistics.median(times["chainrule"])
-    print(f"{'implementation':<16}{'median s':>10}{'min s':>10}{'ratio':>8}{'max |Δβ| vs chainrule':>24}")
+    print(f"{'implementation':<20}{'median s':>10}{'min s':>10}{'ratio':>8}{'max |Δβ| vs chainrule':>24}")
     results = {}
     for name in cases:
         median = statistics.median(times[name])
         results[name] = {"median_s": median, "min_s": min(times[name]), "ratio_to_chainrule": median / base,
                          "max_abs_param_diff": agreement[name]}
-        print(f"{name:<16}{median:>10.3f}{min(times[name]):>10.3f}{median / base:>8.2f}{agreement[name]:>24.2e}")
+        print(f"{name:<20}{median:>10.3f}{min(times[name]):>10.3f}{median / base:>8.2f}{agreement[name]:>24.2e}")
     model = Logit().fit(X, y)
     warm = " after the subsample warm start" if n > 50_000 else ""
     print(f"chainrule: {model.n_iter_} Newton iterations over all rows{warm}")
