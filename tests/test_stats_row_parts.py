@@ -177,6 +177,14 @@ def test_passes_on_threads_match_one_pass_over_all_rows(threads):
     p = 1.0 / (1.0 + np.exp(-eta))
     np.testing.assert_allclose(parallel[1][1], (Z * (p * (1 - p))[:, None]).T @ Z, rtol=1e-12)
     np.testing.assert_allclose(parallel[1][2], Z.T @ (y - p), rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(parallel[2], (Z * np.abs(W[:, :1])).T @ Z, rtol=1e-12)
+    F = np.asfortranarray(X)  # the F-ordered design takes the m x p block buffers
+    for count in (1, 4):
+        threads(count)
+        with _row_parts.parallel_rows():
+            design = _Design(F, True)
+            np.testing.assert_allclose(design.newton_pass(beta, y, hessian=True)[1], parallel[1][1], rtol=1e-12)
+            np.testing.assert_allclose(design.gram(np.abs(W[:, 0])), parallel[2], rtol=1e-12)
 
 
 def test_fits_on_threads_match_fits_on_one_thread_and_repeat_exactly(threads):

@@ -81,13 +81,12 @@ def as_target(y, n_rows: int, name: str = "y", dtype=None):
 
 
 def _column_sums(values):
-    """The column sums of each range of rows (:func:`_row_parts.row_ranges`), each as 1'X_r."""
+    """The column sums of each range of rows (:func:`_row_parts.row_ranges`)."""
     def part(index, start, stop):
         rows = values[start:stop]
-        ones = np.ones(stop - start, dtype=values.dtype)
         if rows.flags.c_contiguous and stop - start < values.shape[0]:
-            return np.einsum("ij,i->j", rows, ones)  # on this thread's core (BLAS's X'r on C order uses one)
-        return ones @ rows
+            return np.einsum("ij->j", rows)  # on this thread's core (BLAS's 1'X on C order uses one)
+        return np.ones(stop - start, dtype=values.dtype) @ rows
 
     return _row_parts.map_ranges(part, _row_parts.row_ranges(values.shape[0]))
 
