@@ -185,6 +185,9 @@ def test_passes_on_threads_match_one_pass_over_all_rows(threads):
             design = _Design(F, True)
             np.testing.assert_allclose(design.newton_pass(beta, y, hessian=True)[1], parallel[1][1], rtol=1e-12)
             np.testing.assert_allclose(design.gram(np.abs(W[:, 0])), parallel[2], rtol=1e-12)
+            np.testing.assert_allclose(design.grams(W), parallel[3], rtol=1e-12, atol=1e-10)
+    for m in range(W.shape[1]):  # mixed signs: the stacked products against the closed form
+        np.testing.assert_allclose(parallel[3][m], (Z * W[:, m:m + 1]).T @ Z, rtol=1e-11, atol=1e-10)
 
 
 def test_fits_on_threads_match_fits_on_one_thread_and_repeat_exactly(threads):

@@ -225,26 +225,43 @@ class _Design:
 
     def grams(self, W):
         """X' diag(W[:, m]) X for every column m of W (any signs), in one read of X.
+        Returns an array (M, k, k).
 
-        Per range of rows (one per thread) and per block of rows in it, each is
-        X_b'(w_b ⊙ X_b) (a BLAS ``gemm`` on the block, which is in cache), so memory beyond
-        the results is one block per thread: X is never copied whole. Returns an array (M, k, k).
+        Per range of rows (one per thread) and per block of rows in it, on C-ordered X the
+        M scaled copies of the block are stacked, transposed, into one (M p) x m buffer S'
+        (rows m p .. m p + p − 1 hold X_b' diag(w_m), each scaling along contiguous memory),
+        and one BLAS ``gemm`` S'X_b gives all M blocks X_b' diag(w_m) X_b; W_b'X_b gives
+        their constant's rows. One large product instead of M small ones: OpenBLAS's small
+        level-3 calls (p ≤ 20) do not run side by side on two threads, a (120 x 20) one does
+        (MNLogit's information at 200,000 x 20, K = 4: 34 ms against 61 ms).
+        On F-ordered X each block is X_b'(w_b ⊙ X_b), one ``gemm`` per column. Memory beyond
+        the results: one buffer per thread; X is never copied whole.
         """
-        off, M = int(self.intercept), W.shape[1]
+        off, M, p = int(self.intercept), W.shape[1], self.X.shape[1]
+        stacked = self.X.flags.c_contiguous
 
         def part(index, start, stop):
             X = self.X
             out = np.zeros((M, self.k, self.k))
-            block = self._work_block(index)
+            if stacked:
+                buffer = self._stack_buffer(index, M * p)
+            else:
+                block = self._work_block(index)
             for first in range(start, stop, _BLOCK_ROWS):
                 last = min(first + _BLOCK_ROWS, stop)
-                rows, b = X[first:last], block[: last - first]
-                for m in range(M):
-                    w = W[first:last, m]
-                    np.multiply(rows, w[:, None], out=b)
-                    out[m, off:, off:] += rows.T @ b
-                    if off:
-                        out[m, 0, 1:] += w @ rows
+                rows, weights = X[first:last], W[first:last]
+                if stacked:
+                    scaled = buffer[:, : last - first]
+                    for m in range(M):
+                        np.multiply(rows.T, weights[:, m], out=scaled[m * p:(m + 1) * p])
+                    out[:, off:, off:] += (scaled @ rows).reshape(M, p, p)
+                else:
+                    b = block[: last - first]
+                    for m in range(M):
+                        np.multiply(rows, weights[:, m:m + 1], out=b)
+                        out[m, off:, off:] += rows.T @ b
+                if off:
+                    out[:, 0, 1:] += weights.T @ rows
             return out
 
         out = np.sum(_row_parts.map_ranges(part, _row_parts.row_ranges(self.n, _BLOCK_ROWS)), axis=0)
@@ -252,6 +269,13 @@ class _Design:
             out[:, 0, 0] = W.sum(axis=0)
             out[:, 1:, 0] = out[:, 0, 1:]
         return out
+
+    def _stack_buffer(self, index, height):
+        """A C-ordered height x (block of rows) buffer of the thread that sums range ``index``."""
+        key = (index, "stack", height)
+        if key not in self._blocks:
+            self._blocks[key] = np.empty((height, min(_BLOCK_ROWS, self.n)))
+        return self._blocks[key]
 
     def full(self):
         """[1, X] (or X) as one array: only for small problems (the separation check)."""
