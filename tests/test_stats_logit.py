@@ -522,6 +522,23 @@ def test_benchmark_script_runs_and_implementations_agree(tmp_path):
     assert (tmp_path / "logit.json").exists()
 
 
+def test_multinomial_benchmark_script_runs_and_implementations_agree(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_mnlogit.py"
+    spec = importlib.util.spec_from_file_location("bench_mnlogit", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = bench.main(["--quick", "--rounds", "1", "--json", str(tmp_path / "mnlogit.json")])
+    assert set(out["results"]) == {"chainrule", "statsmodels", "scikit-learn"}
+    assert out["results"]["chainrule"]["ratio_to_chainrule"] == 1.0
+    assert out["agreement"]["statsmodels params max rel diff"] < 1e-8
+    assert out["agreement"]["statsmodels bse max rel diff"] < 1e-8
+    assert out["agreement"]["scikit-learn probabilities max abs diff"] < 1e-6
+    assert (tmp_path / "mnlogit.json").exists()
+
+
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_information_pass_with_the_compiled_kernel_matches_numpy_and_closed_form(monkeypatch, order):
     """The X'WX pass (compiled row kernel on C-ordered X, NumPy on F-ordered X) against the
