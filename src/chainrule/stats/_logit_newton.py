@@ -96,10 +96,10 @@ class _Design:
         """The sums over rows that one Newton iteration needs at β.
 
         Returns (ℓ, X'WX or None, X'(y − p), max_i |η_i|); the per-row terms are those of
-        :func:`_row_terms`. η = Xβ is one BLAS product; the rest runs on ranges of rows,
-        one per thread (:mod:`chainrule.stats._row_parts`), and the ranges' sums are added in
-        order. Without ``hessian`` a range's part is its row terms and X_r'(y_r − p_r);
-        with it, X'WX as well, in one more read of the range, block by block
+        :func:`_row_terms`. The pass runs on ranges of rows, one per thread
+        (:mod:`chainrule.stats._row_parts`), and the ranges' sums are added in order. A
+        range's part is η_r = X_r β (BLAS), its row terms and X_r'(y_r − p_r)
+        (:meth:`_score_range`); with ``hessian``, X'WX as well, block by block
         (:meth:`_hessian_range`). Every output is a sum over rows (the last a maximum), so a
         data-parallel fit computes them on each worker's rows and adds them up
         (``allreduce``): nothing else in the iteration touches the rows.
@@ -384,8 +384,11 @@ def _null_loglik(y):
 
 
 class _NewtonResult:
-    def __init__(self, beta, llf, iterations, converged, message="", information=None):
-        self.beta, self.llf, self.information = beta, llf, information
+    """An iteration's answer: the estimate, ℓ there, and, where the iteration has them, the
+    information (matrix, Cholesky factor) and the linear predictor at the estimate."""
+
+    def __init__(self, beta, llf, iterations, converged, message="", information=None, eta=None):
+        self.beta, self.llf, self.information, self.eta = beta, llf, information, eta
         self.iterations, self.converged, self.message = iterations, converged, message
 
 
