@@ -498,6 +498,48 @@ def test_logit_nested_warm_start_on_large_n_matches_statsmodels(monkeypatch):
     np.testing.assert_allclose(model.cov_params(), reference.cov_params(), rtol=1e-8)
 
 
+def large_multiclass_data(n, p, K, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    logits = np.column_stack([np.zeros(n), X @ (0.5 * rng.normal(size=(p, K - 1)))])
+    P = np.exp(logits - logits.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    return X, (P.cumsum(axis=1) > rng.random(n)[:, None]).argmax(axis=1).astype(float)
+
+
+def test_mnlogit_nested_warm_start_on_large_n_matches_statsmodels(monkeypatch):
+    import chainrule.stats.mnlogit as mnlogit_module
+
+    X, y = large_multiclass_data(70_000, 3, 3, seed=47)
+    sizes, starts = [], []
+    real_subsample, real_newton = mnlogit_module._Design.subsample, mnlogit_module._newton_multinomial
+    monkeypatch.setattr(mnlogit_module._Design, "subsample", lambda self, s: sizes.append(s) or real_subsample(self, s))
+    monkeypatch.setattr(mnlogit_module, "_newton_multinomial",
+                        lambda design, *args, **kw: starts.append(design.n) or real_newton(design, *args, **kw))
+    model = MNLogit().fit(X, y)
+    assert sizes == [8] and starts == [8_750, 70_000]  # every 8th row (every 64th would be < 2,500 rows), then all
+    assert model.n_iter_ <= 4  # from the subsample estimate, Newton on all rows needs few iterations
+    reference = sm.MNLogit(y, sm.add_constant(X)).fit(disp=0, method="newton", tol=1e-12, maxiter=100)
+    for name in ("params", "bse", "pvalues", "llf", "aic"):
+        np.testing.assert_allclose(np.asarray(getattr(model, name)), np.asarray(getattr(reference, name)),
+                                   rtol=RTOL, err_msg=name)
+
+
+def test_mnlogit_warm_start_falls_back_when_a_subsample_lacks_a_class(monkeypatch):
+    import chainrule.stats.mnlogit as mnlogit_module
+
+    X, y = large_multiclass_data(60_000, 2, 3, seed=48)
+    y[::8] = np.where(y[::8] == 2, 0, y[::8])  # class 2 never in the subsample of every 8th row
+    starts, real_newton = [], mnlogit_module._newton_multinomial
+    monkeypatch.setattr(mnlogit_module, "_newton_multinomial",
+                        lambda design, *args, **kw: starts.append(design.n) or real_newton(design, *args, **kw))
+    model = MNLogit().fit(X, y)
+    assert starts == [60_000]  # no subsample fit: the cold start on all rows
+    reference = sm.MNLogit(y, sm.add_constant(X)).fit(disp=0, method="newton", tol=1e-12, maxiter=100)
+    np.testing.assert_allclose(model.params, np.asarray(reference.params), rtol=RTOL)
+    np.testing.assert_allclose(model.bse, np.asarray(reference.bse), rtol=RTOL)
+
+
 def test_logit_warm_start_falls_back_when_a_subsample_has_one_class():
     X, y = binary_data(n=60_000, p=2, seed=45)
     y[::8] = 0.0  # the subsample of every 8th row has only y = 0: no warm start, same answer
