@@ -490,6 +490,22 @@ def _bfgs_update(B, s, d):
     return B + np.outer(d, d) / curvature - np.outer(Bs, Bs) / sBs
 
 
+def nested_subsamples(design, y, parameters):
+    """[(design, y) of every ``_SUBSAMPLE_STRIDE``-th row, of every stride² -th row, …], the
+    largest first, while a subsample keeps at least max(``_SUBSAMPLE_MIN_ROWS``,
+    25 ``parameters``) rows; empty on at most ``_SUBSAMPLE_ABOVE`` rows. Each subsample is
+    taken from the one before it (one read of X in all)."""
+    levels, smallest = [], max(_SUBSAMPLE_MIN_ROWS, 25 * parameters)
+    if design.n <= _SUBSAMPLE_ABOVE:
+        return levels
+    current = (design, y)
+    while current[0].n // _SUBSAMPLE_STRIDE >= smallest:
+        sub, ys = current
+        current = (sub.subsample(_SUBSAMPLE_STRIDE), ys[::_SUBSAMPLE_STRIDE])
+        levels.append(current)
+    return levels
+
+
 def _warm_start(design, y, beta):
     """A start (β, I) for the full-data Newton iteration, from nested strided subsamples.
 
@@ -507,12 +523,7 @@ def _warm_start(design, y, beta):
     separation, a singular information or no convergence in a subsample): the full-data
     iteration then starts from β itself.
     """
-    levels, smallest = [], max(_SUBSAMPLE_MIN_ROWS, 25 * design.k)
-    if design.n > _SUBSAMPLE_ABOVE:
-        levels.append((design.subsample(_SUBSAMPLE_STRIDE), y[::_SUBSAMPLE_STRIDE]))
-        while levels[-1][0].n // _SUBSAMPLE_STRIDE >= smallest:  # each from the one before: one read of X
-            sub, ys = levels[-1]
-            levels.append((sub.subsample(_SUBSAMPLE_STRIDE), ys[::_SUBSAMPLE_STRIDE]))
+    levels = nested_subsamples(design, y, design.k)
     information, rows = None, 0
     for level, (sub, ys) in enumerate(reversed(levels)):
         if not 0 < ys.sum() < ys.size:

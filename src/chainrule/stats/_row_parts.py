@@ -82,9 +82,9 @@ def parallel_rows():
 
 def row_ranges(n: int, align: int = 1) -> list[tuple[int, int]]:
     """Contiguous ranges [start, stop) covering 0..n: one per thread inside
-    :func:`parallel_rows` on the main thread (each at least ``_MIN_PART_ROWS`` rows, inner boundaries multiples
-    of ``align``, so that blocks of ``align`` rows are the blocks of one pass over all
-    rows), and the single range (0, n) outside it."""
+    :func:`parallel_rows` on the main thread (each at least ``_MIN_PART_ROWS`` rows, inner
+    boundaries multiples of ``align``, so that blocks of ``align`` rows are the blocks of one
+    pass over all rows), and the single range (0, n) outside it."""
     parts = max(1, min(thread_count(), n // _MIN_PART_ROWS)) if _active and _on_main_thread() else 1
     bounds = [0] + [(n * index // parts) // align * align for index in range(1, parts)] + [n]
     return [(start, stop) for start, stop in zip(bounds, bounds[1:]) if stop > start]

@@ -28,16 +28,7 @@ from ._base import Estimator
 from ._likelihood import (
     MarginalEffects, _LikelihoodResults, check_solver_and_tol, cholesky_or_none, inverse_information,
 )
-from ._logit_newton import (
-    _ETA_ALARM,
-    _SUBSAMPLE_ABOVE,
-    _SUBSAMPLE_MIN_ROWS,
-    _SUBSAMPLE_STRIDE,
-    _WARM_TOL,
-    _Alarm,
-    _Design,
-    _NewtonResult,
-)
+from ._logit_newton import _ETA_ALARM, _WARM_TOL, _Alarm, _Design, _NewtonResult, nested_subsamples
 from ._validation import as_design, as_target, check_columns, check_enough_rows, warn
 from .inference import Summary, wald
 from .separation import _label, find_multinomial_separation
@@ -391,26 +382,19 @@ def _logit_spread(eta):
 def _warm_start(design, codes, K, B):
     """A start for the full-data Newton iteration from nested strided subsamples.
 
-    On more than ``_SUBSAMPLE_ABOVE`` rows, as in Logit's warm start: every 8th row, every
-    8th of those, … while a subsample keeps at least max(``_SUBSAMPLE_MIN_ROWS``, 25 k(K−1))
-    rows; the smallest is fitted by Newton from B, each larger one from the estimate of the
-    one inside it, all to the loose tolerance ``_WARM_TOL``. Its estimate differs from the
+    The subsamples of Logit's warm start (every 8th row, every 8th of those, … while one keeps
+    at least 25 k(K−1) rows: :func:`chainrule.stats._logit_newton.nested_subsamples`); the
+    smallest is fitted by Newton from B, each larger one from the estimate of the one inside
+    it, all to the loose tolerance ``_WARM_TOL``. Its estimate differs from the
     full-data one by O(1/√m) (m its rows), so Newton on all rows, quadratic from there,
     needs about three iterations instead of six (each forms the information over all
     rows). The answer, its stopping rule and its covariance are those of the full data.
     Returns B itself when no subsample is taken or one fails (a class missing from it,
     separation, a singular information or no convergence).
     """
-    if design.n <= _SUBSAMPLE_ABOVE:
-        return B
-    smallest = max(_SUBSAMPLE_MIN_ROWS, 25 * design.k * (K - 1))
-    levels = [(design.subsample(_SUBSAMPLE_STRIDE), codes[::_SUBSAMPLE_STRIDE])]
-    while levels[-1][0].n // _SUBSAMPLE_STRIDE >= smallest:  # each from the one before: one read of X
-        sub, sub_codes = levels[-1]
-        levels.append((sub.subsample(_SUBSAMPLE_STRIDE), sub_codes[::_SUBSAMPLE_STRIDE]))
     estimate = B
-    for sub, sub_codes in reversed(levels):
-        if sub.n < smallest or np.bincount(sub_codes, minlength=K).min() == 0:
+    for sub, sub_codes in reversed(nested_subsamples(design, codes, design.k * (K - 1))):
+        if np.bincount(sub_codes, minlength=K).min() == 0:
             return B
         try:
             result = _newton_multinomial(sub, sub_codes, K, estimate, _WARM_TOL, 50)
