@@ -119,7 +119,7 @@ def _isolated_allreduce(length: int) -> float:
 def _compute_step_seconds(model, X, y, repeats: int = 60) -> float:
     """Median seconds of one 128-row step (forward, backward, Adam), no communication."""
     from chainrule import nn, optim
-    from chainrule.tensor import tensor
+    from chainrule import tensor
 
     optimizer = optim.Adam(model.parameters(), lr=W1["lr"])
     loss = nn.CrossEntropyLoss()

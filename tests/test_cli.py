@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 import chainrule
-from chainrule import _demo, cli
+from chainrule import cli
+from chainrule.cli import digits_mlp as _demo
 
 
 def test_version(capsys):

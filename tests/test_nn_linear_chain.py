@@ -15,7 +15,7 @@ from conftest import check_grad, leaf, make_leaf
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule import nn, optim
-from chainrule.ops import nn_ops
+from chainrule.nn import fused_ops as nn_ops
 
 
 def values(shape, seed, low=-2.0, high=2.0):

@@ -24,7 +24,7 @@ from sklearn.metrics import confusion_matrix, r2_score
 
 import chainrule as cr
 from chainrule import nn, optim
-from chainrule import report as report_module
+from chainrule.report import html as report_module
 from chainrule.report import (
     Report,
     figure_coefficients,

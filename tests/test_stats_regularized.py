@@ -9,7 +9,7 @@ import pytest
 
 from chainrule import stats
 from chainrule.stats import lasso as lasso_module
-from chainrule.tensor import Tensor
+from chainrule import Tensor
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn import linear_model as lm
@@ -234,7 +234,7 @@ def test_numba_and_numpy_coordinate_descent_agree(diabetes, monkeypatch):
 
 def test_a_single_fit_does_not_start_numba(monkeypatch):
     """One Lasso.fit uses the compiled kernels only when the process already loaded them."""
-    from chainrule import _compiled as compiled_module
+    from chainrule.engine import compiled as compiled_module
     monkeypatch.setattr(compiled_module, "_modules", {})
     monkeypatch.delenv("CHAINRULE_NO_NUMBA", raising=False)
     assert lasso_module._compiled() is None

@@ -6,12 +6,16 @@
     >>> y.backward()
     >>> x.grad
     tensor([2., 4., 6.], dtype=float32)
+
+The package is built in layers, each importing only from those below it (the map:
+docs/architecture.md): ``engine`` (backend, Tensor, autograd, ops) → ``nn``, ``optim`` →
+``data``, ``train`` → ``stats`` → ``theory`` → ``compute`` → ``tabular``, ``datasets``,
+``report``, ``cli``.
 """
-from . import tensor as _tensor_module  # first: autograd and ops build on Tensor
-from . import autograd, backend, ops
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .backend import bool_, float32, float64, int64
-from .ops import (
+from .engine import autograd, backend, distributed, ops, random  # noqa: F401 - public modules
+from .engine.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .engine.backend import bool_, float32, float64, int64
+from .engine.ops import (
     abs, add, all, any, argmax, argmin, broadcast_to, cat, chunk, clamp, clip, clone, concatenate,
     cos, div, eq, exp, expand, flatten, ge, gelu, gt, isfinite, isnan, le, leaky_relu, log,
     log1p, log_softmax, logical_and, logical_not, logical_or, logical_xor, logsumexp, lt,
@@ -19,23 +23,28 @@ from .ops import (
     relu, reshape, sigmoid, sin, softmax, split, sqrt, squeeze, stack, std, sub, sum, tanh,
     transpose, unsqueeze, var, view, where,
 )
-from .random import manual_seed
-from .tensor import (
+from .engine.random import manual_seed
+from .engine.tensor import (
     Tensor, arange, as_tensor, empty, eye, from_dlpack, from_numpy, full, full_like,
     linspace, ones, ones_like, rand, randint, randn, randperm, tensor, zeros, zeros_like,
 )
 from . import nn  # layers, losses, initializers (build on Tensor, autograd and ops)
 from . import optim  # optimizers, lr schedules, minimize (update raw arrays in place)
 from . import data, train  # after Tensor and autograd, which they build on
+from . import _moved
 
 bool = bool_  # noqa: A001 - PyTorch spells the dtype chainrule.bool
 __version__ = "0.1.0"
 
+_moved.install()
 
 # Submodules imported on first use (``chainrule.stats`` pulls in scipy.stats, the others
 # matplotlib, pandas or mpi4py), so ``import chainrule`` stays quick for the tensor engine.
-_LAZY_MODULES = ("stats", "report", "tabular", "theory", "landscape", "diagnostics", "compute",
-                 "distributed")
+_LAZY_MODULES = {
+    "stats": "chainrule.stats", "report": "chainrule.report", "tabular": "chainrule.tabular",
+    "theory": "chainrule.theory", "compute": "chainrule.compute", "datasets": "chainrule.datasets",
+    "landscape": "chainrule.theory.landscape", "diagnostics": "chainrule.theory.diagnostics",
+}
 
 
 def __getattr__(name):
@@ -43,5 +52,5 @@ def __getattr__(name):
     if name in _LAZY_MODULES:
         import importlib  # noqa: PLC0415
 
-        return importlib.import_module(f".{name}", __name__)
+        return importlib.import_module(_LAZY_MODULES[name])
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")

@@ -67,7 +67,7 @@ def _data_errors() -> tuple:
 def _abort_other_ranks(exc: BaseException) -> None:
     """Under ``mpiexec`` with several ranks, an error on one rank must end them all (the
     others would wait forever in their next collective call): print it and MPI_Abort."""
-    from .. import distributed
+    from ..engine import distributed
 
     if distributed.launched_world_size() > 1 and distributed.world_size() > 1:
         distributed.abort(exc)

@@ -23,7 +23,7 @@ SPEC_FILE = "model.json"
 
 def save_model(directory, predictor: Predictor, encoder, *, target: str, extra: dict | None = None) -> None:
     """Write ``predictor`` and ``encoder`` to ``directory``."""
-    from ..checkpoint import save_checkpoint
+    from ..engine.serialization import save_checkpoint
 
     directory = pathlib.Path(directory)
     if predictor.network is not None:
@@ -48,7 +48,7 @@ def save_model(directory, predictor: Predictor, encoder, *, target: str, extra: 
 
 def load_model(directory):
     """``(predictor, encoder, spec)`` from a directory written by :func:`save_model`."""
-    from ..checkpoint import load_checkpoint
+    from ..engine.serialization import load_checkpoint
     from ..tabular import TabularEncoder
 
     directory = pathlib.Path(directory)
@@ -96,7 +96,7 @@ def _jsonable_labels(classes):
 
 def write_json(path, content: dict) -> None:
     """Write ``content`` as indented JSON to ``path`` atomically."""
-    from ..checkpoint import atomic_write
+    from ..engine.serialization import atomic_write
 
     text = json.dumps(content, indent=2, sort_keys=False, default=_json_default) + "\n"
     atomic_write(path, text.encode("utf-8"))

@@ -426,7 +426,7 @@ def prepare_chunked_data(args, *, standardize: bool) -> ChunkedData:
     data.X_train, data.y_train, data.X_val, data.y_val = X[~held_out], y[~held_out], X[held_out], y[held_out]
     data.summary["chunksize"] = chunksize
     if model == "ols":  # under mpiexec the ranks split the chunks (rank r: c ≡ r mod N)
-        from .. import distributed
+        from ..engine import distributed
 
         if distributed.launched_world_size() > 1:
             distributed.init()
@@ -580,7 +580,7 @@ def output_directory(args) -> pathlib.Path:
 def is_main_process() -> bool:
     """True unless this is a rank other than 0 of an MPI job (``mpiexec -n N chainrule ...``):
     only rank 0 prints and writes files."""
-    from .. import distributed
+    from ..engine import distributed
 
     return distributed.launched_world_size() == 1 or distributed.is_main()
 

@@ -44,7 +44,7 @@ class Predictor:
     def linear_predictor(self, X: np.ndarray) -> np.ndarray:
         """η (n, k): X B + c for a linear model, the network's outputs for mlp."""
         if self.network is not None:
-            from ..autograd import no_grad
+            from ..engine.autograd import no_grad
 
             self.network.eval()
             with no_grad():

@@ -47,7 +47,7 @@ def _parse(argv: list):
 
 
 def run(args) -> int:
-    from .. import _demo
+    from . import digits_mlp
     from .. import report as rep
     from . import compare
     from ._common import prepare_data
@@ -75,7 +75,7 @@ def run(args) -> int:
     timings["2. Logit"] = time.perf_counter() - start
 
     start = step("3. An MLP on the 8x8 digits, trained with Adam")
-    result = _demo.run(epochs=args.epochs, seed=args.seed)
+    result = digits_mlp.run(epochs=args.epochs, seed=args.seed)
     history = result["history"]
     report.add_text("MLP on the digits: result",
                     f"Held-out accuracy {result['test_accuracy']:.4f} on {result['n_test']} "

@@ -225,7 +225,8 @@ def _diagnose_network(args, data, screen, report) -> dict:
 
     import chainrule as cr
 
-    from .. import diagnostics, theory
+    from .. import theory
+    from ..theory import diagnostics
     from ._common import network_inputs
 
     rows = min(args.diagnostic_rows, len(data.y_train))

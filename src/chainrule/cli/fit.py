@@ -185,7 +185,7 @@ def fit_chunks_and_write(args, *, report=None, section_prefix: str = ""):
 
 
 def _allgather():
-    from .. import distributed
+    from ..engine import distributed
 
     return distributed.init().allgather
 

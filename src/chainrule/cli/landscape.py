@@ -28,7 +28,7 @@ EXAMPLES = """examples:
 
 
 def register(subparsers) -> None:
-    from ..landscape import NORMALIZATIONS
+    from ..theory.landscape import NORMALIZATIONS
 
     parser = subparsers.add_parser(
         "landscape",
@@ -98,7 +98,7 @@ def run(args) -> int:
 
 
 def _landscape(args, screen, report) -> dict:
-    from .. import landscape
+    from ..theory import landscape
     from ._models import fit_network
 
     data = prepare_data(args, standardize=True)
@@ -139,7 +139,7 @@ def _landscape(args, screen, report) -> dict:
 
 
 def _study(args, screen, report) -> dict:
-    from .. import landscape
+    from ..theory import landscape
 
     epochs = args.epochs
     screen.print(f"skip-connection study on digits: depth {args.depth}, width {args.width}, {epochs} epochs, "

@@ -70,9 +70,9 @@ import math
 import numbers
 from dataclasses import dataclass, field
 
-from .. import random as _random
-from ..autograd import no_grad
-from ..tensor import Tensor
+from ..engine import random as _random
+from ..engine.autograd import no_grad
+from ..engine.tensor import Tensor
 
 __all__ = ["LayerCount", "FlopCount", "count_flops", "training_flops", "six_nd"]
 

@@ -25,8 +25,8 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from .. import backend
-from ..tensor import Tensor
+from ..engine import backend
+from ..engine.tensor import Tensor
 from .counting import FlopCount, count_flops
 
 __all__ = ["matmul_peak", "Throughput", "measure_throughput", "predict_epoch_time"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from ..backend import host as np
+from ..engine.backend import host as np
 from ._files import check_as_frame
 
 #: Package-relative location of the bundled file.

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import itertools
 
-from .. import backend, ops
-from .. import random as _random
-from ..ops import nn_ops
-from ..tensor import Tensor
+from ..engine import backend, ops
+from ..engine import random as _random
+from . import fused_ops as nn_ops
+from ..engine.tensor import Tensor
 
 __all__ = [
     "linear", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax",

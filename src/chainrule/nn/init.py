@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import math
 
-from .. import backend
-from .. import random as _random
-from ..tensor import Tensor
+from ..engine import backend
+from ..engine import random as _random
+from ..engine.tensor import Tensor
 
 __all__ = [
     "calculate_gain", "zeros_", "ones_", "constant_", "normal_", "uniform_",

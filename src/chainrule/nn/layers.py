@@ -8,9 +8,9 @@ from __future__ import annotations
 import itertools
 import math
 
-from .. import backend, ops
-from ..ops import nn_ops
-from ..tensor import Tensor, empty, ones, tensor, zeros
+from ..engine import backend, ops
+from . import fused_ops as nn_ops
+from ..engine.tensor import Tensor, empty, ones, tensor, zeros
 from . import functional as F
 from . import init
 from .module import Module, Parameter, Sequential

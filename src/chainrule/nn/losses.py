@@ -8,7 +8,7 @@ registered as buffers (so ``to()`` moves them and ``state_dict()`` saves them).
 """
 from __future__ import annotations
 
-from ..tensor import Tensor
+from ..engine.tensor import Tensor
 from . import functional as F
 from .functional import _check_reduction
 from .module import Module

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from .. import backend
-from ..tensor import Tensor, _wrap, tensor
+from ..engine import backend
+from ..engine.tensor import Tensor, _wrap, tensor
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "IncompatibleKeys"]
 

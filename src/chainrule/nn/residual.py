@@ -1,7 +1,7 @@
 """Residual (skip) connections: y = x + F(x)."""
 from __future__ import annotations
 
-from ..tensor import Tensor
+from ..engine.tensor import Tensor
 from .module import Module
 
 __all__ = ["Residual"]

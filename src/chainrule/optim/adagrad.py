@@ -1,7 +1,7 @@
 """AdaGrad: per-coordinate step sizes from the accumulated squared gradients."""
 from __future__ import annotations
 
-from .. import backend
+from ..engine import backend
 from .optimizer import Optimizer, check_nonnegative, check_positive, compiled_kernels, flat, l2_direction
 
 __all__ = ["Adagrad"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .. import backend
+from ..engine import backend
 from .optimizer import (
     Optimizer, check_flag, check_fraction, check_nonnegative, check_positive, compiled_kernels, flat, unused,
 )

@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .. import autograd, backend
-from ..tensor import Tensor, tensor
+from ..engine import autograd, backend
+from ..engine.tensor import Tensor, tensor
 from .adagrad import Adagrad
 from .adam import Adam
 from .rmsprop import RMSprop

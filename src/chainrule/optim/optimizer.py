@@ -83,8 +83,8 @@ import copy
 import math
 import numbers
 
-from .. import _compiled, autograd, backend
-from ..tensor import Tensor
+from ..engine import compiled as _compiled, autograd, backend
+from ..engine.tensor import Tensor
 
 __all__ = ["Optimizer", "compiled_kernels"]
 

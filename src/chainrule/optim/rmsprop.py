@@ -1,7 +1,7 @@
 """RMSProp: steps scaled by a moving average of the squared gradients."""
 from __future__ import annotations
 
-from .. import backend
+from ..engine import backend
 from .optimizer import (
     Optimizer, check_flag, check_fraction, check_nonnegative, check_positive, compiled_kernels, flat,
     l2_direction, unused,

@@ -1,7 +1,7 @@
 """Stochastic gradient descent, with optional (Nesterov) momentum and weight decay."""
 from __future__ import annotations
 
-from .. import backend
+from ..engine import backend
 from .optimizer import (
     Optimizer, check_flag, check_fraction, check_nonnegative, compiled_kernels, flat, l2_direction, unused,
 )

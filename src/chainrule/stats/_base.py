@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 
-from .. import backend
+from ..engine import backend
 
 np = backend.host
 

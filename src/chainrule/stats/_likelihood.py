@@ -8,7 +8,7 @@ from scipy import stats as _distributions
 
 from scipy import linalg as _linalg
 
-from .. import backend
+from ..engine import backend
 from ._validation import warn
 from .inference import Summary, wald
 

@@ -39,7 +39,7 @@ import math
 
 from scipy import linalg as _linalg
 
-from .. import _compiled, backend
+from ..engine import compiled as _compiled, backend
 from . import _row_parts
 
 np = backend.host

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import scipy.linalg as _la
 
-from .. import backend
-from .. import distributed as _dist
+from ..engine import backend
+from ..engine import distributed as _dist
 
 np = backend.host
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import warnings
 
-from .. import backend
-from ..tensor import Tensor
+from ..engine import backend
+from ..engine.tensor import Tensor
 from . import _row_parts
 
 np = backend.host

@@ -17,7 +17,7 @@ import html
 
 from scipy import stats as _distributions
 
-from .. import backend
+from ..engine import backend
 
 np = backend.host
 

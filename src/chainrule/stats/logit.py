@@ -53,7 +53,7 @@ import math
 from scipy import linalg as _linalg
 from scipy import special as _special
 
-from .. import backend
+from ..engine import backend
 from . import _row_parts
 from ._base import Estimator
 from ._validation import (
@@ -329,7 +329,7 @@ class Logit(_LikelihoodResults, Estimator):
     def _fit_first_order(self, design, y01, X, names):
         from .. import optim
         from ..nn import functional as F
-        from ..tensor import tensor
+        from ..engine.tensor import tensor
 
         Z = design.full()
         Zt, yt = tensor(Z, dtype=backend.float64), tensor(y01, dtype=backend.float64)

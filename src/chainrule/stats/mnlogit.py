@@ -22,7 +22,7 @@ from __future__ import annotations
 from scipy import linalg as _linalg
 from scipy import stats as _distributions
 
-from .. import backend
+from ..engine import backend
 from . import _row_parts
 from ._base import Estimator
 from ._likelihood import (
@@ -168,8 +168,8 @@ class MNLogit(_LikelihoodResults, Estimator):
     def _fit_first_order(self, design, codes, X, names):
         from .. import optim
         from ..nn import functional as F
-        from ..ops.shape import cat
-        from ..tensor import tensor, zeros
+        from ..engine.ops.shape import cat
+        from ..engine.tensor import tensor, zeros
 
         K, k = self.classes_.size, design.k
         Z = design.full()

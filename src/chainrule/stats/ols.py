@@ -92,8 +92,8 @@ import scipy.linalg as _la
 import scipy.sparse as _sparse
 from scipy import stats as _distributions
 
-from .. import backend
-from ..tensor import Tensor
+from ..engine import backend
+from ..engine.tensor import Tensor
 from . import _tsqr
 from ._base import Estimator
 from ._validation import as_design, as_target, check_columns, check_enough_rows, warn
@@ -777,7 +777,7 @@ class OLS(Estimator):
     def _fit_gd(self, X, y, d, intercept, sums, Gs):
         """Gradient descent on f(b) = ½‖ỹ − A b‖² (A: centered unit-norm columns) with step 1/L."""
         from ..optim import minimize
-        from ..tensor import tensor
+        from ..engine.tensor import tensor
 
         n, p = X.shape
         if intercept:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 
-from .. import backend
+from ..engine import backend
 from ._base import Estimator
 from ._validation import as_design, as_target
 from .stepwise import Table, _check_cv, _check_new_X, _fmt, _kfold, _r2

@@ -45,7 +45,7 @@ import numbers
 from scipy import linalg as _linalg
 from scipy.linalg import lapack as _lapack
 
-from .. import backend
+from ..engine import backend
 from ._base import Estimator
 from ._validation import as_design, as_target, check_columns
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from scipy import optimize as _optimize
 
-from .. import backend
+from ..engine import backend
 from ._logit_newton import _Design
 from ._validation import as_design, as_target, check_binary
 

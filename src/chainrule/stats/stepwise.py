@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from scipy import linalg as _linalg
 from scipy.linalg import blas as _blas
 
-from .. import backend
+from ..engine import backend
 from ._base import Estimator
 from ._validation import as_design, as_target, check_columns, warn
 

@@ -30,9 +30,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from . import autograd, backend
-from .backend import host as np
-from .tensor import Tensor, tensor
+from ..engine import autograd, backend
+from ..engine.backend import host as np
+from ..engine.tensor import Tensor, tensor
 
 __all__ = [
     "NORMALIZATIONS", "random_direction", "line", "surface", "LineResult", "SurfaceResult",
@@ -456,8 +456,9 @@ def skip_connection_study(depth: int = 20, width: int = 32, data=None, *, epochs
     6 to 8), and 10.4 s once on a less loaded one. In that run the plain network reached a
     training loss of 1.79 and a non-convex share of 0.52, the residual one 0.13 and 0.003.
     """
-    from . import manual_seed, nn, optim  # noqa: PLC0415 - the package imports this module lazily
-    from .train import Trainer  # noqa: PLC0415
+    from .. import manual_seed
+    from .. import nn, optim  # noqa: PLC0415 - the package imports this module lazily
+    from ..train import Trainer  # noqa: PLC0415
 
     if quick:
         depth, width, epochs, steps, eval_rows = 4, 16, 2, 7, 200
@@ -495,7 +496,7 @@ def _deep_mlp(nn, n_inputs, width, depth, classes, residual, batchnorm):
 
 def _study_data(data):
     if data is None:
-        from .datasets import load_digits  # noqa: PLC0415
+        from ..datasets import load_digits  # noqa: PLC0415
 
         X, y = load_digits()
         return tensor((X / 16.0).astype(np.float32)), tensor(y)

@@ -28,11 +28,11 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from . import autograd, backend
-from .backend import host as np
-from .nn import init as _init
-from .nn.layers import GELU, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
-from .tensor import Tensor, tensor
+from ..engine import autograd, backend
+from ..engine.backend import host as np
+from ..nn import init as _init
+from ..nn.layers import GELU, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from ..engine.tensor import Tensor, tensor
 
 __all__ = [
     "activation_stats", "gradient_stats", "initialize", "compare_inits", "InitComparison",
@@ -245,7 +245,7 @@ def compare_inits(build_model, X, y, inits=("normal(0.01)", "xavier", "kaiming")
     """
     import pandas  # noqa: PLC0415
 
-    from . import manual_seed  # noqa: PLC0415
+    from .. import manual_seed  # noqa: PLC0415
 
     if not callable(build_model) or hasattr(build_model, "named_modules"):
         raise TypeError(
@@ -405,7 +405,7 @@ def _as_target(y, model):
 
 
 def _default_loss(model, X, y):
-    from . import nn  # noqa: PLC0415
+    from .. import nn  # noqa: PLC0415
 
     values = y.numpy() if isinstance(y, Tensor) else np.asarray(y)
     if values.dtype.kind in "iub":

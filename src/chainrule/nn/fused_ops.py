@@ -27,8 +27,8 @@ l1/l2 penalty     sum_p sum |p| and sum_p sum p^2 over many tensors in one node
 """
 from __future__ import annotations
 
-from .. import backend
-from ..autograd import Function, claim_grad_slot
+from ..engine import backend
+from ..engine.autograd import Function, claim_grad_slot
 
 _host = backend.host
 _HOST_ARRAY = backend.host.ndarray

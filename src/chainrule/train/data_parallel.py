@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import time
 
-from . import backend
-from . import distributed as _dist
-from .autograd import Function
-from .backend import host as np
-from .data import DataLoader, DistributedLoader, ParquetDataset, ShardedParquet, Subset
-from .tensor import _wrap
+from ..engine import backend
+from ..engine import distributed as _dist
+from ..engine.autograd import Function
+from ..engine.backend import host as np
+from ..data import DataLoader, DistributedLoader, ParquetDataset, ShardedParquet, Subset
+from ..engine.tensor import _wrap
 
 
 class _DataParallel:
@@ -130,7 +130,7 @@ class _DataParallel:
 
     def reduce_metric(self, metric) -> None:
         """Replace a metric's accumulators by those of all ranks' rows together."""
-        from .train import _Accuracy, _Regression  # noqa: PLC0415 - train imports this module
+        from .trainer import _Accuracy, _Regression  # noqa: PLC0415 - train imports this module
 
         states = _dist.communicator().allgather({k: v for k, v in vars(metric).items() if k != "function"})
         if isinstance(metric, _Regression):

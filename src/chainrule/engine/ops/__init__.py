@@ -15,7 +15,7 @@ from .elementwise import (
     abs, add, cast, clamp, clip, clone, cos, div, exp, gelu, leaky_relu, log, log1p,
     maximum, minimum, mul, neg, pow, relu, sigmoid, sin, sqrt, sub, tanh, to_device, where,
 )
-from .fused import log_softmax, softmax
+from .softmax import log_softmax, softmax
 from .linalg import matmul
 from .reduce import all, any, argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .shape import (

@@ -1,4 +1,4 @@
-"""The digits demo: an MLP trained by the Trainer with Adam on the bundled 8x8 digits.
+"""The digits demo (the MLP part of ``chainrule demo``): an MLP trained by the Trainer with Adam on the bundled 8x8 digits.
 
 Used by ``chainrule demo`` and ``examples/digits_mlp.py``. It shows the whole
 pipeline with the library's own pieces:
@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import chainrule as cr
 
-from . import nn, optim
-from .data import StandardScaler, train_test_split
-from .datasets import load_digits
-from .train import Trainer
+from .. import nn, optim
+from ..data import StandardScaler, train_test_split
+from ..datasets import load_digits
+from ..train import Trainer
 
 NUM_CLASSES = 10
 

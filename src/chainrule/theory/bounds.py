@@ -45,9 +45,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from . import autograd
-from .backend import host as np
-from .tensor import Tensor, tensor
+from ..engine import autograd
+from ..engine.backend import host as np
+from ..engine.tensor import Tensor, tensor
 
 __all__ = [
     "CurvatureEstimate", "smoothness", "strong_convexity", "hessian_vector_product",
@@ -649,7 +649,7 @@ def optimization_vs_statistical(X, y, model: str = "ols", *, fit_intercept: bool
     fraction = _positive_number(fraction, "fraction", "optimization_vs_statistical")
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise ValueError(f"optimization_vs_statistical: max_iter must be an int >= 1; got {max_iter!r}")
-    from . import stats  # noqa: PLC0415 - stats pulls in scipy
+    from .. import stats  # noqa: PLC0415 - stats pulls in scipy
 
     estimator = (stats.OLS(fit_intercept=fit_intercept) if model == "ols"
                  else stats.Logit(fit_intercept=fit_intercept)).fit(X, y)
@@ -710,8 +710,8 @@ def _response(y, estimator, model):
 
 def _trajectory(result):
     """(f(x_0), …, f(x_K)) as float64 and the recorded constant step (or None)."""
-    from .optim.minimize import MinimizeResult  # noqa: PLC0415
-    from .train import History  # noqa: PLC0415
+    from ..optim.minimize import MinimizeResult  # noqa: PLC0415
+    from ..train import History  # noqa: PLC0415
 
     if isinstance(result, MinimizeResult):
         if result.method != "gd":

@@ -32,11 +32,11 @@ from __future__ import annotations
 
 import math
 
-from . import backend
-from . import random as _random
-from .backend import host as np
-from .tensor import Tensor, _wrap
-from .tensor import tensor as _to_tensor
+from ..engine import backend
+from ..engine import random as _random
+from ..engine.backend import host as np
+from ..engine.tensor import Tensor, _wrap
+from ..engine.tensor import tensor as _to_tensor
 
 __all__ = [
     "Dataset", "TensorDataset", "Subset", "DataLoader", "DistributedLoader", "random_split",
@@ -278,7 +278,7 @@ class DistributedLoader:
         order = self._global._generator_now().permutation(n) if self.shuffle else np.arange(n)
         self._global.epoch += 1
         if self.shuffle and self.world_size > 1:
-            from . import distributed  # noqa: PLC0415 - MPI only for a distributed run
+            from ..engine import distributed  # noqa: PLC0415 - MPI only for a distributed run
 
             distributed.broadcast_(order)
         return self._shards(order)

@@ -13,7 +13,7 @@ HTML-escaped; only :meth:`Report.add_html` and the ``as_html()`` of
 The figure builders (``figure_loss_curves``, ``figure_metric_curves``,
 ``figure_gradient_and_lr``, ``figure_optimizer_comparison``, ``figure_coefficients``,
 ``figure_predicted_vs_actual``, ``figure_confusion_matrix``) live in
-:mod:`chainrule._figures` and are re-exported here. They draw on matplotlib's Agg
+:mod:`chainrule.report.figures` (both are exported by :mod:`chainrule.report`). They draw on matplotlib's Agg
 canvas without pyplot, so importing or using this module never changes the user's
 matplotlib backend.
 
@@ -44,21 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._figures import (
-    figure_coefficients,
-    figure_confusion_matrix,
-    figure_gradient_and_lr,
-    figure_loss_curves,
-    figure_metric_curves,
-    figure_optimizer_comparison,
-    figure_predicted_vs_actual,
-)
-
-__all__ = [
-    "Report", "format_value", "figure_loss_curves", "figure_metric_curves", "figure_gradient_and_lr",
-    "figure_optimizer_comparison", "figure_coefficients", "figure_predicted_vs_actual",
-    "figure_confusion_matrix",
-]
+__all__ = ["Report", "format_value"]
 
 FIGURE_DPI = 110
 _DIGITS = 4  # significant digits of floats in tables
@@ -181,7 +167,7 @@ class Report:
 
     def to_html(self) -> str:
         """The whole report as one HTML5 document (a str)."""
-        from . import __version__  # noqa: PLC0415 - chainrule/__init__ does not import this module
+        from .. import __version__  # noqa: PLC0415 - chainrule/__init__ does not import this module
 
         generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         title = _escape(self.title)
@@ -434,7 +420,7 @@ def _png_size(png: bytes) -> tuple:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    from .checkpoint import atomic_write
+    from ..engine.serialization import atomic_write
 
     atomic_write(path, data)
 

@@ -72,17 +72,17 @@ import os
 import sys
 import time
 
-from . import backend
-from . import distributed as _dist
-from . import random as _random
-from .autograd import no_grad
-from .backend import host as np
-from ._data_parallel import _DataParallel, _restore_batchnorms, _sync_batchnorms
-from ._progress import _make_reporter
-from .checkpoint import decode_state, encode_state, load_checkpoint, save_checkpoint
-from .data import DataLoader, ParquetDataset, TensorDataset
-from .tensor import Tensor
-from .tensor import tensor as _to_tensor
+from ..engine import backend
+from ..engine import distributed as _dist
+from ..engine import random as _random
+from ..engine.autograd import no_grad
+from ..engine.backend import host as np
+from .data_parallel import _DataParallel, _restore_batchnorms, _sync_batchnorms
+from .progress import _make_reporter
+from ..engine.serialization import decode_state, encode_state, load_checkpoint, save_checkpoint
+from ..data import DataLoader, ParquetDataset, TensorDataset
+from ..engine.tensor import Tensor
+from ..engine.tensor import tensor as _to_tensor
 
 __all__ = ["Trainer", "History", "Callback", "EarlyStopping", "DivergenceError"]
 
