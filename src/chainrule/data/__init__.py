@@ -35,7 +35,7 @@ import math
 from ..engine import backend
 from ..engine import random as _random
 from ..engine.backend import host as np
-from ..engine.tensor import Tensor, _wrap
+from ..engine.tensor import Tensor, wrap
 from ..engine.tensor import tensor as _to_tensor
 
 __all__ = [
@@ -115,7 +115,7 @@ class TensorDataset(Dataset):
 
     def __getitems__(self, indices):
         """The batch of samples at ``indices`` (a host int64 array), one tensor per field."""
-        return tuple(_wrap(t.data[indices]) for t in self.tensors)
+        return tuple(wrap(t.data[indices]) for t in self.tensors)
 
     def __repr__(self) -> str:
         shapes = ", ".join(f"{tuple(t.shape)} {t.dtype}" for t in self.tensors)
@@ -326,7 +326,7 @@ def _collate(samples):
 def _collate_field(values):
     if isinstance(values[0], Tensor):
         xp = backend.namespace_of(values[0].data)
-        return _wrap(xp.stack([v.data for v in values]))
+        return wrap(xp.stack([v.data for v in values]))
     if backend.is_array(values[0]) or isinstance(values[0], np.generic):
         return _to_tensor(np.stack([np.asarray(v) for v in values]))
     return _to_tensor(list(values))
@@ -436,10 +436,10 @@ class ParquetDataset:
             held += len(arrays[0])
             while held >= self.batch_size:
                 batch, pending, held = _take_rows(pending, held, self.batch_size)
-                yield tuple(_wrap(a) for a in batch)
+                yield tuple(wrap(a) for a in batch)
         if held:
             batch, pending, held = _take_rows(pending, held, held)
-            yield tuple(_wrap(a) for a in batch)
+            yield tuple(wrap(a) for a in batch)
 
     def _read_group(self, g: int) -> list:
         """The arrays of row group g, one per field, checked for nulls, NaN and inf."""
@@ -676,7 +676,7 @@ def _length(a, name: str) -> int:
 
 def _take(a, indices):
     if isinstance(a, Tensor):
-        return _wrap(a.data[indices])
+        return wrap(a.data[indices])
     if hasattr(a, "iloc"):
         return a.iloc[indices]
     return a[indices]
@@ -829,7 +829,7 @@ def _as_dataset_tensor(item, where: str) -> Tensor:
                 f"{where} has dtype {item.dtype}; expected float32, float64, int64 or bool. "
                 f"Convert explicitly, e.g. cr.tensor(X, dtype=cr.float32)"
             )
-        return _wrap(item)
+        return wrap(item)
     raise TypeError(f"{where} must be a Tensor or an array; got {type(item).__name__}")
 
 

@@ -26,7 +26,7 @@ import itertools
 from contextlib import contextmanager
 
 from . import backend
-from .tensor import Tensor, _wrap, tensor as _to_tensor
+from .tensor import Tensor, wrap, tensor as _to_tensor
 
 __all__ = [
     "Function", "backward", "no_grad", "enable_grad", "set_grad_enabled",
@@ -209,9 +209,9 @@ class Function:
                 fn.versions = (a._version, b._version, c._version)
             else:
                 fn.versions = tuple(stamps)
-            result = _wrap(out, True, fn)
+            result = wrap(out, True, fn)
         else:  # grad mode off, no input requires grad, or an integer/bool result (argmax, casts)
-            result = _wrap(out)
+            result = wrap(out)
         if _anomaly_enabled:
             _check_forward(fn, result.data, inputs)
         return result
@@ -411,7 +411,7 @@ def claim_grad_slot(leaf: Tensor):
         if slot is not None and leaf.grad_fn is None:
             data = leaf.data
             if slot.shape == data.shape and slot.__class__ is data.__class__ and slot.dtype == data.dtype:
-                grad = _new_tensor(Tensor)  # what _wrap(slot) makes, without the call
+                grad = _new_tensor(Tensor)  # what wrap(slot) makes, without the call
                 grad.data, grad.grad, grad.requires_grad, grad.grad_fn, grad._version = slot, None, False, None, 0
                 leaf.grad = grad
                 return slot
@@ -431,9 +431,9 @@ def _store_leaf_grads(grads: dict) -> None:
             slot = getattr(leaf, "grad_slot", None)
             if slot is not None:
                 slot[...] = grad
-                leaf.grad = _wrap(slot)
+                leaf.grad = wrap(slot)
             else:
-                leaf.grad = _wrap(grad if fresh else grad.copy())
+                leaf.grad = wrap(grad if fresh else grad.copy())
         else:
             leaf.grad.data += grad
 
@@ -443,7 +443,7 @@ def _store_retained_grad(node: Function, grad) -> None:
     if output is None:
         return
     if output.grad is None:
-        output.grad = _wrap(grad.copy())
+        output.grad = wrap(grad.copy())
     else:
         output.grad.data += grad
 
@@ -544,7 +544,7 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 
 
 def _weighted_sum(fn, inputs, weights):
     output = fn(*inputs)
-    return (output * _wrap(weights)).sum()
+    return (output * wrap(weights)).sum()
 
 
 def _analytic_gradients(fn, inputs, tensors, weights):

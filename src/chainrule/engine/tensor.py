@@ -236,7 +236,7 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """A tensor sharing this one's data that is cut from the graph."""
-        return _wrap(self.data)
+        return wrap(self.data)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor during ``backward()``."""
@@ -369,7 +369,7 @@ class Tensor:
 
 # ---------------------------------------------------------------------- internals
 
-def _wrap(data, requires_grad: bool = False, grad_fn=None) -> Tensor:
+def wrap(data, requires_grad: bool = False, grad_fn=None) -> Tensor:
     """A Tensor around an existing backend array (no checks, no copy): the hot path."""
     if data.__class__ is not _HOST_ARRAY:
         data = backend.as_array(data)
@@ -450,7 +450,7 @@ def _shape_from(size, op: str) -> tuple:
 def _finish(data, requires_grad: bool, op: str) -> Tensor:
     if requires_grad and data.dtype.kind != "f":
         raise TypeError(f"{op}: " + _int_grad_message(data.dtype))
-    return _wrap(data, bool(requires_grad))
+    return wrap(data, bool(requires_grad))
 
 
 # ---------------------------------------------------------------------- creation
@@ -514,7 +514,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         if (dtype is None or data.dtype == backend.canonical_dtype(dtype)) and (
             device is None or backend.device_of(data) == backend.canonical_device(device)
         ):
-            return _wrap(data)
+            return wrap(data)
     return tensor(data, dtype=dtype, device=device or "cpu")
 
 
@@ -524,7 +524,7 @@ def from_numpy(array) -> Tensor:
         raise TypeError(f"from_numpy: expected a numpy.ndarray; got {type(array).__name__}")
     if array.dtype not in backend.SUPPORTED_DTYPES:
         raise TypeError(f"from_numpy: dtype {array.dtype} is not supported; expected float32, float64, int64 or bool")
-    return _wrap(array)
+    return wrap(array)
 
 
 def from_dlpack(obj) -> Tensor:
@@ -532,7 +532,7 @@ def from_dlpack(obj) -> Tensor:
     array = backend.from_dlpack(obj)
     if array.dtype not in backend.SUPPORTED_DTYPES:
         raise TypeError(f"from_dlpack: dtype {array.dtype} is not supported; expected float32, float64, int64 or bool")
-    return _wrap(array)
+    return wrap(array)
 
 
 def _filled(op, size, fill, dtype, requires_grad, device) -> Tensor:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from ..engine import backend
-from ..engine.tensor import Tensor, _wrap, tensor
+from ..engine.tensor import Tensor, wrap, tensor
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "IncompatibleKeys"]
 
@@ -52,7 +52,7 @@ class Parameter(Tensor):
                 f"Parameter: data must be floating point (float32 or float64); got dtype "
                 f"{array.dtype}. Convert first, e.g. tensor.float()"
             )
-        template = _wrap(array, bool(requires_grad))
+        template = wrap(array, bool(requires_grad))
         for name in _TENSOR_FIELDS:  # every field a fresh leaf has (data, grad, version …)
             setattr(self, name, getattr(template, name))
         self.grad_slot = None
@@ -67,7 +67,7 @@ class Parameter(Tensor):
 
 
 def _rebuild_parameter(values, requires_grad, device):
-    return Parameter(_wrap(backend.move(values, device)), requires_grad)
+    return Parameter(wrap(backend.move(values, device)), requires_grad)
 
 
 _TENSOR_FIELDS = tuple(name for name in Tensor.__slots__ if name != "__weakref__")
@@ -359,10 +359,10 @@ class Module:
         # appears under both, as in PyTorch (so PyTorch state dicts load as they are).
         for name, param in self._parameters.items():
             if param is not None:
-                state[prefix + name] = param if keep_vars else _wrap(param.data)
+                state[prefix + name] = param if keep_vars else wrap(param.data)
         for name, buffer in self._buffers.items():
             if buffer is not None and name not in self._non_persistent:
-                state[prefix + name] = buffer if keep_vars else _wrap(buffer.data)
+                state[prefix + name] = buffer if keep_vars else wrap(buffer.data)
         for name, module in self._modules.items():
             if module is not None:
                 module._collect_state(state, f"{prefix}{name}.", keep_vars)

@@ -12,14 +12,14 @@ from .inference import Summary, wald
 from .lasso import Lasso, LassoCV, lasso_path
 from .logit import Logit
 from .mnlogit import MNLogit
-from .ols import OLS, CollinearityError, OLSResults
+from .ols import COV_TYPES, OLS, CollinearityError, OLSResults
 from .pca import PCA, PCR
 from .separation import PerfectSeparationError, find_multinomial_separation, find_separation
 from .ridge import Ridge, RidgeCV, ridge_path
 from .stepwise import ForwardStepwise
 
 __all__ = [
-    "Estimator", "DataWarning", "Summary", "wald", "OLS", "OLSResults", "CollinearityError",
+    "Estimator", "DataWarning", "Summary", "wald", "OLS", "OLSResults", "CollinearityError", "COV_TYPES",
     "Logit", "MNLogit", "Ridge", "RidgeCV", "ridge_path", "Lasso", "LassoCV", "lasso_path",
     "ForwardStepwise", "PCA", "PCR", "PerfectSeparationError", "find_separation",
     "find_multinomial_separation",

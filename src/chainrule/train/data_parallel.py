@@ -12,7 +12,7 @@ from ..engine import distributed as _dist
 from ..engine.autograd import Function
 from ..engine.backend import host as np
 from ..data import DataLoader, DistributedLoader, ParquetDataset, ShardedParquet, Subset
-from ..engine.tensor import _wrap
+from ..engine.tensor import wrap
 
 
 class _DataParallel:
@@ -149,7 +149,7 @@ def _store_grad(p, values) -> None:
     if grad is not None and getattr(grad.data.flags, "writeable", True):  # CuPy arrays are writable
         grad.data[...] = values
     else:
-        p.grad = _wrap(values.copy())
+        p.grad = wrap(values.copy())
 
 
 def _merge_regression(metric, states) -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import backend
-from ..tensor import Tensor, _wrap, tensor
+from ..tensor import Tensor, wrap, tensor
 
 SCALAR_TYPES = (int, float, bool)
 
@@ -21,7 +21,7 @@ def as_operand(value, like: Tensor, op: str) -> Tensor:
         check_same_device(value, like, op)
         return value
     if is_python_scalar(value):
-        return _wrap(backend.namespace_of(like.data).asarray(value, dtype=_weak_scalar_dtype(value, like)))
+        return wrap(backend.namespace_of(like.data).asarray(value, dtype=_weak_scalar_dtype(value, like)))
     if backend.is_array(value) or isinstance(value, (list, tuple, backend.host.generic)):
         return tensor(value, device=like.device)
     raise TypeError(
@@ -103,4 +103,4 @@ def normalize_dim(dim: int, ndim: int, op: str) -> int:
 
 def constant(array) -> Tensor:
     """A tensor that never requires grad around an existing array."""
-    return _wrap(array)
+    return wrap(array)

@@ -5,23 +5,23 @@ Their results are bool (or int64 for one_hot) tensors that never require grad.
 from __future__ import annotations
 
 from .. import backend
-from ..tensor import Tensor, _wrap
+from ..tensor import Tensor, wrap
 from ._support import as_operand, check_same_device, is_python_scalar
 
 
 def _compare(a, b, method: str, name: str) -> Tensor:
     if not isinstance(a, Tensor):
         a = as_operand(a, b, name) if not is_python_scalar(a) else a
-        return _wrap(getattr(b.data, _REFLECTED[method])(a.data if isinstance(a, Tensor) else a))
+        return wrap(getattr(b.data, _REFLECTED[method])(a.data if isinstance(a, Tensor) else a))
     if isinstance(b, Tensor):
         check_same_device(a, b, name)
-        return _wrap(getattr(a.data, method)(b.data))
+        return wrap(getattr(a.data, method)(b.data))
     if not is_python_scalar(b):
         b = as_operand(b, a, name).data
     result = getattr(a.data, method)(b)
     if result is NotImplemented:
         raise TypeError(f"{name}: cannot compare a Tensor with {type(b).__name__}")
-    return _wrap(result)
+    return wrap(result)
 
 
 _REFLECTED = {
@@ -67,7 +67,7 @@ def _logical(a, b, function: str, name: str) -> Tensor:
         if isinstance(operand, Tensor) and operand.dtype != backend.bool_:
             raise TypeError(f"{name}: expected bool tensors; got {operand.dtype}")
     xp = backend.namespace_of(a_data if isinstance(a, Tensor) else b_data)
-    return _wrap(getattr(xp, function)(a_data, b_data))
+    return wrap(getattr(xp, function)(a_data, b_data))
 
 
 def logical_and(a, b) -> Tensor:
@@ -89,17 +89,17 @@ def logical_not(a: Tensor) -> Tensor:
     """Elementwise not of a bool tensor (also ``~a``)."""
     if a.dtype != backend.bool_:
         raise TypeError(f"logical_not: expected a bool tensor; got {a.dtype}")
-    return _wrap(backend.namespace_of(a.data).logical_not(a.data))
+    return wrap(backend.namespace_of(a.data).logical_not(a.data))
 
 
 def isnan(a: Tensor) -> Tensor:
     """True where a is NaN."""
-    return _wrap(backend.namespace_of(a.data).isnan(a.data))
+    return wrap(backend.namespace_of(a.data).isnan(a.data))
 
 
 def isfinite(a: Tensor) -> Tensor:
     """True where a is neither NaN nor ±inf."""
-    return _wrap(backend.namespace_of(a.data).isfinite(a.data))
+    return wrap(backend.namespace_of(a.data).isfinite(a.data))
 
 
 def one_hot(labels: Tensor, num_classes: int = -1) -> Tensor:
@@ -121,4 +121,4 @@ def one_hot(labels: Tensor, num_classes: int = -1) -> Tensor:
             f"one_hot: labels must lie in [0, {num_classes}); got values from "
             f"{int(data.min())} to {int(data.max())}"
         )
-    return _wrap((data[..., None] == xp.arange(num_classes)).astype(backend.int64))
+    return wrap((data[..., None] == xp.arange(num_classes)).astype(backend.int64))

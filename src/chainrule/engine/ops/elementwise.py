@@ -11,7 +11,7 @@ import math
 
 from .. import backend
 from ..autograd import Function
-from ..tensor import Tensor, _wrap
+from ..tensor import Tensor, wrap
 from ._support import as_operand, check_same_device, is_python_scalar, require_float
 
 

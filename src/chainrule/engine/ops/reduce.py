@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..autograd import Function
-from ..tensor import Tensor, _wrap
+from ..tensor import Tensor, wrap
 from ._support import normalize_dims, resolve_aliases
 
 
@@ -268,7 +268,7 @@ def _arg_extreme(op, a, dim, keepdim, aliases) -> Tensor:
             raise TypeError(f"{op}: dim must be an int or None; got {dim!r}")
         axis = normalize_dims(dim, a.ndim, op)
         out = getattr(a.data, op)(axis=axis[0] if axis else None, keepdims=keepdim)
-    return _wrap(backend.namespace_of(a.data).asarray(out, dtype=backend.int64))
+    return wrap(backend.namespace_of(a.data).asarray(out, dtype=backend.int64))
 
 
 def all(a: Tensor, dim=None, keepdim=False, **aliases) -> Tensor:  # noqa: A001
@@ -284,4 +284,4 @@ def any(a: Tensor, dim=None, keepdim=False, **aliases) -> Tensor:  # noqa: A001
 def _logical_reduce(op, a, dim, keepdim, aliases) -> Tensor:
     dim, keepdim = resolve_aliases(op, dim, keepdim, aliases)
     axes = normalize_dims(dim, a.ndim, op)
-    return _wrap(getattr(a.data, op)(axis=axes, keepdims=keepdim))
+    return wrap(getattr(a.data, op)(axis=axes, keepdims=keepdim))

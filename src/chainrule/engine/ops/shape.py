@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..autograd import Function
-from ..tensor import Tensor, _wrap
+from ..tensor import Tensor, wrap
 from ._support import check_same_device, normalize_dim, normalize_dims
 
 
