@@ -118,8 +118,7 @@ def _isolated_allreduce(length: int) -> float:
 
 def _compute_step_seconds(model, X, y, repeats: int = 60) -> float:
     """Median seconds of one 128-row step (forward, backward, Adam), no communication."""
-    from chainrule import nn, optim
-    from chainrule import tensor
+    from chainrule import nn, optim, tensor
 
     optimizer = optim.Adam(model.parameters(), lr=W1["lr"])
     loss = nn.CrossEntropyLoss()

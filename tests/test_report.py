@@ -24,7 +24,6 @@ from sklearn.metrics import confusion_matrix, r2_score
 
 import chainrule as cr
 from chainrule import nn, optim
-from chainrule.report import html as report_module
 from chainrule.report import (
     Report,
     figure_coefficients,
@@ -36,6 +35,7 @@ from chainrule.report import (
     figure_predicted_vs_actual,
     format_value,
 )
+from chainrule.report import html as report_module
 from chainrule.stats import OLS
 from chainrule.train import History, Trainer
 

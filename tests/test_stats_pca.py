@@ -3,7 +3,6 @@ Pipeline(PCA, LinearRegression) and against brute-force cross-validation refits.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn import decomposition
 from sklearn.base import clone

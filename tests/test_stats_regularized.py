@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chainrule import stats
+from chainrule import Tensor, stats
 from chainrule.stats import lasso as lasso_module
-from chainrule import Tensor
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn import linear_model as lm

@@ -18,7 +18,6 @@ from chainrule.data import DataLoader, StandardScaler, TensorDataset, train_test
 from chainrule.datasets import load_digits
 from chainrule.train import Callback, DivergenceError, EarlyStopping, History, Trainer
 
-
 # ---------------------------------------------------------------------- fixtures
 
 def _blobs(n=240, features=6, classes=3, seed=0):

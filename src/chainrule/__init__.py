@@ -12,7 +12,9 @@ docs/architecture.md): ``engine`` (backend, Tensor, autograd, ops) → ``nn``, `
 ``data``, ``train`` → ``stats`` → ``theory`` → ``compute`` → ``tabular``, ``datasets``,
 ``report``, ``cli``.
 """
-from .engine import autograd, backend, distributed, ops, random  # noqa: F401 - public modules
+# The order matters: the engine first, then the layers that build on it.
+# isort: off
+from .engine import autograd, backend, distributed, ops, random
 from .engine.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .engine.backend import bool_, float32, float64, int64
 from .engine.ops import (
@@ -32,6 +34,7 @@ from . import nn  # layers, losses, initializers (build on Tensor, autograd and 
 from . import optim  # optimizers, lr schedules, minimize (update raw arrays in place)
 from . import data, train  # after Tensor and autograd, which they build on
 from . import _moved
+# isort: on
 
 bool = bool_  # noqa: A001 - PyTorch spells the dtype chainrule.bool
 __version__ = "0.1.0"

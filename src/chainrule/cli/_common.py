@@ -588,9 +588,9 @@ def is_main_process() -> bool:
 def console():
     """A rich Console on stdout (plain text when stdout is not a terminal); silent on the
     ranks other than 0 of an MPI job."""
-    from rich.console import Console
-
     import sys
+
+    from rich.console import Console
 
     # Piped into a file or a log, rich would wrap tables at 80 columns and cut numbers short;
     # 140 columns keeps the planner's and the comparison's tables whole.

@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._common import (
-    CommandError, DEFAULT_LR, build_mlp, make_loss, make_optimizer, network_inputs,
+    DEFAULT_LR,
+    CommandError,
+    build_mlp,
+    make_loss,
+    make_optimizer,
+    network_inputs,
     network_targets,
 )
 

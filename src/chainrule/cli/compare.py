@@ -13,9 +13,16 @@ import copy
 import time
 
 from ._common import (
+    DEFAULT_LR,
     HelpFormatter,
-    DEFAULT_LR, add_data_arguments, add_debug_argument, add_model_arguments,
-    add_output_arguments, console, optimizer_list, output_directory, peak_memory_bytes,
+    add_data_arguments,
+    add_debug_argument,
+    add_model_arguments,
+    add_output_arguments,
+    console,
+    optimizer_list,
+    output_directory,
+    peak_memory_bytes,
     prepare_data,
 )
 

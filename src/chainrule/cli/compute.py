@@ -16,9 +16,14 @@ import copy
 import math
 
 from ._common import (
+    CommandError,
     HelpFormatter,
-    CommandError, add_data_arguments, add_debug_argument, add_model_arguments, console,
-    positive_float, positive_int,
+    add_data_arguments,
+    add_debug_argument,
+    add_model_arguments,
+    console,
+    positive_float,
+    positive_int,
 )
 
 _PRECISIONS = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8")
@@ -126,7 +131,15 @@ def _run_rule(screen, compute, args, utilization, prices) -> None:
 def _run_data(screen, compute, args, utilization, prices) -> None:
     import chainrule as cr
 
-    from ._common import build_mlp, check_device, make_loss, make_optimizer, network_inputs, network_targets, prepare_data
+    from ._common import (
+        build_mlp,
+        check_device,
+        make_loss,
+        make_optimizer,
+        network_inputs,
+        network_targets,
+        prepare_data,
+    )
 
     device = check_device(args.device)
     cr.manual_seed(args.seed)

@@ -47,9 +47,8 @@ def _parse(argv: list):
 
 
 def run(args) -> int:
-    from . import digits_mlp
     from .. import report as rep
-    from . import compare
+    from . import compare, digits_mlp
     from ._common import prepare_data
     from .fit import fit_and_write
 

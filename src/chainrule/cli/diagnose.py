@@ -30,10 +30,21 @@ import time
 import numpy as np
 
 from ._common import (
+    CommandError,
     HelpFormatter,
-    CommandError, add_data_arguments, add_debug_argument, add_model_arguments, add_output_arguments,
-    build_mlp, console, make_loss, name_list, network_targets, output_directory, positive_float,
-    positive_int, prepare_data,
+    add_data_arguments,
+    add_debug_argument,
+    add_model_arguments,
+    add_output_arguments,
+    build_mlp,
+    console,
+    make_loss,
+    name_list,
+    network_targets,
+    output_directory,
+    positive_float,
+    positive_int,
+    prepare_data,
 )
 
 MODELS = ("ols", "logit", "mlp")

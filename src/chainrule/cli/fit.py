@@ -13,10 +13,19 @@ import time
 import numpy as np
 
 from ._common import (
+    STATS_MODELS,
     HelpFormatter,
-    STATS_MODELS, add_data_arguments, add_debug_argument, add_model_arguments,
-    add_output_arguments, check_device, console, is_main_process, output_directory,
-    peak_memory_bytes, positive_int, prepare_data,
+    add_data_arguments,
+    add_debug_argument,
+    add_model_arguments,
+    add_output_arguments,
+    check_device,
+    console,
+    is_main_process,
+    output_directory,
+    peak_memory_bytes,
+    positive_int,
+    prepare_data,
 )
 
 EXAMPLES = """examples:

@@ -15,10 +15,20 @@ import time
 import numpy as np
 
 from ._common import (
+    CommandError,
     HelpFormatter,
-    CommandError, add_data_arguments, add_debug_argument, add_model_arguments, add_output_arguments,
-    console, make_loss, network_inputs, network_targets, output_directory, positive_float,
-    positive_int, prepare_data,
+    add_data_arguments,
+    add_debug_argument,
+    add_model_arguments,
+    add_output_arguments,
+    console,
+    make_loss,
+    network_inputs,
+    network_targets,
+    output_directory,
+    positive_float,
+    positive_int,
+    prepare_data,
 )
 
 EXAMPLES = """examples:

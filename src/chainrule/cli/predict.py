@@ -8,7 +8,6 @@ classifiers one ``probability[<label>]`` column per class.
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 from ._common import CommandError, HelpFormatter, add_debug_argument, console

@@ -14,13 +14,32 @@ measure.py    matmul_peak (measured), measure_throughput, predict_epoch_time
 presets.py    gpt3, bert-base, resnet50-imagenet
 """
 from .catalog import (
-    ACCELERATORS, ALIASES, COURSE_PRICES, DEFAULT_PRICES, PRECISIONS, PRICES_TAKEN, Accelerator,
-    Prices, accelerator_names, catalog_frame, cpu_accelerator, get_accelerator, load_prices,
+    ACCELERATORS,
+    ALIASES,
+    COURSE_PRICES,
+    DEFAULT_PRICES,
+    PRECISIONS,
+    PRICES_TAKEN,
+    Accelerator,
+    Prices,
+    accelerator_names,
+    catalog_frame,
+    cpu_accelerator,
+    get_accelerator,
+    load_prices,
 )
 from .counting import FlopCount, LayerCount, count_flops, six_nd, training_flops
 from .estimate import (
-    BYTES_PER_VALUE, DEFAULT_UTILIZATION, OPTIMIZER_STATES, UTILIZATION_RANGE, Estimate, MemoryCheck,
-    compare_accelerators, estimate, format_duration, memory_check,
+    BYTES_PER_VALUE,
+    DEFAULT_UTILIZATION,
+    OPTIMIZER_STATES,
+    UTILIZATION_RANGE,
+    Estimate,
+    MemoryCheck,
+    compare_accelerators,
+    estimate,
+    format_duration,
+    memory_check,
 )
 from .measure import Throughput, matmul_peak, measure_throughput, predict_epoch_time
 from .presets import GPT3_COURSE_FLOPS, GPT3_PUBLISHED_FLOPS, PRESETS, Preset, preset

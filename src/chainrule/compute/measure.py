@@ -46,7 +46,7 @@ def matmul_peak(dtype: str = "float32", device: str = "cpu") -> float:
     return _matmul_peak(str(resolved), backend.canonical_device(device))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _matmul_peak(dtype: str, device: str) -> float:
     xp = backend.namespace(device)
     n = _PEAK_SIZES.get(device, _GPU_PEAK_SIZE)

@@ -406,7 +406,7 @@ class ParquetDataset:
     def __len__(self) -> int:
         return -(-self.num_rows // self.batch_size)
 
-    def shard(self, rank: int, world_size: int) -> "ParquetDataset":
+    def shard(self, rank: int, world_size: int) -> ParquetDataset:
         """A copy that reads only the row groups g with g mod world_size = rank."""
         if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
             raise ValueError(f"ParquetDataset.shard: world_size must be a positive int; got {world_size!r}")
@@ -718,7 +718,7 @@ class StandardScaler:
         self.with_mean = with_mean
         self.with_std = with_std
 
-    def fit(self, X, y=None) -> "StandardScaler":
+    def fit(self, X, y=None) -> StandardScaler:
         """Compute ``mean_`` and ``scale_`` from ``X`` (n_samples, n_features); return self."""
         values, columns = _as_matrix(X, "StandardScaler.fit")
         if values.shape[0] == 0:

@@ -5,8 +5,8 @@
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .anes96 import load_anes96
 from .digits import load_digits

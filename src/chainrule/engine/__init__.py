@@ -14,4 +14,6 @@ distributed    MPI collectives (many processes, one job)
 serialization  safetensors checkpoints and atomic file writes
 """
 from . import tensor  # first: autograd and ops build on Tensor
-from . import autograd, backend, ops, random  # noqa: F401
+
+# isort: split
+from . import autograd, backend, ops, random

@@ -26,7 +26,8 @@ import itertools
 from contextlib import contextmanager
 
 from . import backend
-from .tensor import Tensor, wrap, tensor as _to_tensor
+from .tensor import Tensor, wrap
+from .tensor import tensor as _to_tensor
 
 __all__ = [
     "Function", "backward", "no_grad", "enable_grad", "set_grad_enabled",

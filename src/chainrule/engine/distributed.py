@@ -266,8 +266,8 @@ def _allreduce_gpu(comm, data) -> None:
         comm.Allreduce(MPI.IN_PLACE, host, op=MPI.SUM)
         data[...] = backend.move(host, backend.device_of(data))
         return
-    from cupy.cuda import nccl as _cuda_nccl  # noqa: PLC0415 - only on GPU machines
     import cupy  # noqa: PLC0415
+    from cupy.cuda import nccl as _cuda_nccl  # noqa: PLC0415 - only on GPU machines
 
     kinds = {np.dtype("float32"): _cuda_nccl.NCCL_FLOAT32, np.dtype("float64"): _cuda_nccl.NCCL_FLOAT64,
              np.dtype("int64"): _cuda_nccl.NCCL_INT64}

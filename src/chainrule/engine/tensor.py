@@ -88,16 +88,16 @@ class Tensor:
         return self.grad_fn is None
 
     @property
-    def T(self) -> "Tensor":
+    def T(self) -> Tensor:
         """All dimensions reversed (the transpose for a matrix)."""
         return ops.permute(self, tuple(reversed(range(self.data.ndim))))
 
     @property
-    def mT(self) -> "Tensor":
+    def mT(self) -> Tensor:
         """The last two dimensions swapped (batched matrix transpose)."""
         return ops.transpose(self, -2, -1)
 
-    def t(self) -> "Tensor":
+    def t(self) -> Tensor:
         """Transpose of a tensor with at most 2 dimensions."""
         if self.data.ndim > 2:
             raise ValueError(
@@ -124,7 +124,7 @@ class Tensor:
         """The values as (nested) Python lists."""
         return backend.to_host(self.data).tolist()
 
-    def to(self, target=None, dtype=None, device=None) -> "Tensor":
+    def to(self, target=None, dtype=None, device=None) -> Tensor:
         """Convert to a dtype and/or move to a device: ``t.to(float64)``, ``t.to("cuda")``.
 
         Both conversions are differentiable for floating-point results.
@@ -141,22 +141,22 @@ class Tensor:
             result = ops.to_device(result, backend.canonical_device(device))
         return result
 
-    def float(self) -> "Tensor":
+    def float(self) -> Tensor:
         return self.to(backend.float32)
 
-    def double(self) -> "Tensor":
+    def double(self) -> Tensor:
         return self.to(backend.float64)
 
-    def long(self) -> "Tensor":
+    def long(self) -> Tensor:
         return self.to(backend.int64)
 
-    def bool(self) -> "Tensor":
+    def bool(self) -> Tensor:
         return self.to(backend.bool_)
 
-    def cpu(self) -> "Tensor":
+    def cpu(self) -> Tensor:
         return self.to(device="cpu")
 
-    def cuda(self, index: int = 0) -> "Tensor":
+    def cuda(self, index: int = 0) -> Tensor:
         return self.to(device=f"cuda:{index}")
 
     def __array__(self, dtype=None, copy=None):
@@ -225,7 +225,7 @@ class Tensor:
         """
         autograd.backward(self, gradient, retain_graph)
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (leaves only) and return self."""
         if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(_int_grad_message(self.dtype))
@@ -234,7 +234,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """A tensor sharing this one's data that is cut from the graph."""
         return wrap(self.data)
 
@@ -245,15 +245,15 @@ class Tensor:
         if self.grad_fn is not None:
             self.grad_fn.retained = weakref.ref(self)
 
-    def clone(self) -> "Tensor":
+    def clone(self) -> Tensor:
         """A differentiable copy with its own memory."""
         return ops.clone(self)
 
-    def contiguous(self) -> "Tensor":
+    def contiguous(self) -> Tensor:
         """This tensor if its memory is C-contiguous, else a contiguous differentiable copy."""
         return self if self.data.flags.c_contiguous else ops.clone(self)
 
-    def zero_(self) -> "Tensor":
+    def zero_(self) -> Tensor:
         """Set every element to zero in place."""
         _check_inplace(self, "zero_")
         self.data[...] = 0
@@ -681,5 +681,7 @@ def _require_float(dtype, op: str) -> None:
         raise TypeError(f"{op}: dtype must be float32 or float64; got {dtype}")
 
 
-from . import autograd  # noqa: E402  (circular: autograd wraps its results in Tensors)
-from . import ops  # noqa: E402  (circular: ops produce Tensors)
+from . import (
+    autograd,  # noqa: E402  (circular: autograd wraps its results in Tensors)
+    ops,  # noqa: E402  (circular: ops produce Tensors)
+)

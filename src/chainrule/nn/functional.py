@@ -17,8 +17,8 @@ import itertools
 
 from ..engine import backend, ops
 from ..engine import random as _random
-from . import fused_ops as nn_ops
 from ..engine.tensor import Tensor
+from . import fused_ops as nn_ops
 
 __all__ = [
     "linear", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax",

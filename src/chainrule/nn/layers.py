@@ -9,9 +9,9 @@ import itertools
 import math
 
 from ..engine import backend, ops
-from . import fused_ops as nn_ops
 from ..engine.tensor import Tensor, empty, ones, tensor, zeros
 from . import functional as F
+from . import fused_ops as nn_ops
 from . import init
 from .module import Module, Parameter, Sequential
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from ..engine import backend
-from ..engine.tensor import Tensor, wrap, tensor
+from ..engine.tensor import Tensor, tensor, wrap
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "IncompatibleKeys"]
 

@@ -5,7 +5,14 @@ import math
 
 from ..engine import backend
 from .optimizer import (
-    Optimizer, check_flag, check_fraction, check_nonnegative, check_positive, compiled_kernels, flat, unused,
+    Optimizer,
+    check_flag,
+    check_fraction,
+    check_nonnegative,
+    check_positive,
+    compiled_kernels,
+    flat,
+    unused,
 )
 
 __all__ = ["Adam", "AdamW"]

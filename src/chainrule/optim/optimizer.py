@@ -83,7 +83,8 @@ import copy
 import math
 import numbers
 
-from ..engine import compiled as _compiled, autograd, backend
+from ..engine import autograd, backend
+from ..engine import compiled as _compiled
 from ..engine.tensor import Tensor
 
 __all__ = ["Optimizer", "compiled_kernels"]

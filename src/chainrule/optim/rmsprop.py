@@ -3,8 +3,15 @@ from __future__ import annotations
 
 from ..engine import backend
 from .optimizer import (
-    Optimizer, check_flag, check_fraction, check_nonnegative, check_positive, compiled_kernels, flat,
-    l2_direction, unused,
+    Optimizer,
+    check_flag,
+    check_fraction,
+    check_nonnegative,
+    check_positive,
+    compiled_kernels,
+    flat,
+    l2_direction,
+    unused,
 )
 
 __all__ = ["RMSprop"]

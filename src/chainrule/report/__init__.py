@@ -4,8 +4,13 @@ html      Report: sections, tables and embedded figures, written atomically
 figures   the matplotlib figures every report draws (loss curves, coefficients …)
 """
 from .figures import (
-    figure_coefficients, figure_confusion_matrix, figure_gradient_and_lr, figure_loss_curves,
-    figure_metric_curves, figure_optimizer_comparison, figure_predicted_vs_actual,
+    figure_coefficients,
+    figure_confusion_matrix,
+    figure_gradient_and_lr,
+    figure_loss_curves,
+    figure_metric_curves,
+    figure_optimizer_comparison,
+    figure_predicted_vs_actual,
 )
 from .html import Report, format_value
 

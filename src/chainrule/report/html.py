@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-from html import escape as _escape
 import io
 import math
 import numbers
@@ -40,6 +39,7 @@ import os
 import re
 import struct
 import sys
+from html import escape as _escape
 from pathlib import Path
 
 import numpy as np
@@ -169,7 +169,7 @@ class Report:
         """The whole report as one HTML5 document (a str)."""
         from .. import __version__  # noqa: PLC0415 - chainrule/__init__ does not import this module
 
-        generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        generated = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         title = _escape(self.title)
         contents = "".join(f'<li><a href="#{slug}">{_escape(name)}</a></li>' for slug, name, _ in self._sections)
         sections = "".join(f'<section id="{slug}"><h2>{_escape(name)}</h2>{body}</section>\n'

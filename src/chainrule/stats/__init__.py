@@ -14,8 +14,8 @@ from .logit import Logit
 from .mnlogit import MNLogit
 from .ols import COV_TYPES, OLS, CollinearityError, OLSResults
 from .pca import PCA, PCR
-from .separation import PerfectSeparationError, find_multinomial_separation, find_separation
 from .ridge import Ridge, RidgeCV, ridge_path
+from .separation import PerfectSeparationError, find_multinomial_separation, find_separation
 from .stepwise import ForwardStepwise
 
 __all__ = [

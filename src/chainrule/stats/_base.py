@@ -29,7 +29,12 @@ class Estimator:
 
     def __sklearn_tags__(self):
         from sklearn.utils import (  # noqa: PLC0415 - only when scikit-learn asks
-            ClassifierTags, InputTags, RegressorTags, Tags, TargetTags, TransformerTags,
+            ClassifierTags,
+            InputTags,
+            RegressorTags,
+            Tags,
+            TargetTags,
+            TransformerTags,
         )
 
         kind = self._estimator_type
@@ -57,7 +62,7 @@ class Estimator:
         """The constructor arguments as a dict (``deep`` is accepted for scikit-learn)."""
         return {name: getattr(self, name) for name in self._param_names()}
 
-    def set_params(self, **params) -> "Estimator":
+    def set_params(self, **params) -> Estimator:
         """Set constructor arguments by name; unknown names raise ``ValueError``."""
         valid = self._param_names()
         for name, value in params.items():

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 
-from scipy import stats as _distributions
-
 from scipy import linalg as _linalg
+from scipy import stats as _distributions
 
 from ..engine import backend
 from ._validation import warn

@@ -39,7 +39,8 @@ import math
 
 from scipy import linalg as _linalg
 
-from ..engine import compiled as _compiled, backend
+from ..engine import backend
+from ..engine import compiled as _compiled
 from . import _row_parts
 
 np = backend.host
@@ -75,7 +76,7 @@ class _Design:
         self._vectors = None
         self._blocks = {}
 
-    def subsample(self, stride: int) -> "_Design":
+    def subsample(self, stride: int) -> _Design:
         """Every ``stride``-th row (a contiguous copy), with the same constant."""
         return _Design(np.ascontiguousarray(self.X[::stride]), self.intercept)
 
@@ -283,7 +284,7 @@ class _Design:
             return np.column_stack([np.ones(self.n), self.X])
         return self.X
 
-    def without_buffers(self) -> "_Design":
+    def without_buffers(self) -> _Design:
         """This design with its work buffers released (what a fitted model keeps)."""
         self._vectors, self._blocks = None, {}
         return self

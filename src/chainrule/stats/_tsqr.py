@@ -118,7 +118,7 @@ class SummedDesign:
         self.n = rows.sum(int(design.n))
         self.X = design.X
 
-    def subsample(self, stride: int) -> "SummedDesign":
+    def subsample(self, stride: int) -> SummedDesign:
         return SummedDesign(self.local.subsample(stride), self.rows)
 
     def dot(self, beta):

@@ -72,8 +72,8 @@ from collections import namedtuple
 
 from scipy import linalg as _linalg
 
-from ..engine import compiled as _compiled_kernels
 from ..engine import backend
+from ..engine import compiled as _compiled_kernels
 from .ridge import _centered_gram, _LinearRegressor, _splits
 
 np = backend.host

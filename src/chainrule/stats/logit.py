@@ -56,6 +56,22 @@ from scipy import special as _special
 from ..engine import backend
 from . import _row_parts
 from ._base import Estimator
+from ._likelihood import (
+    MarginalEffects,
+    _LikelihoodResults,
+    check_solver_and_tol,
+    cholesky_or_none,
+    inverse_information,
+)
+from ._logit_newton import (  # noqa: F401 - _Design and _newton_binary are used by stats._tsqr
+    _Alarm,
+    _Design,
+    _loglik,
+    _newton_binary,
+    _NewtonResult,
+    _null_loglik,
+    _warm_start,
+)
 from ._validation import (
     as_design,
     as_target,
@@ -63,12 +79,6 @@ from ._validation import (
     check_columns,
     check_enough_rows,
     warn,
-)
-from ._likelihood import (
-    MarginalEffects, _LikelihoodResults, check_solver_and_tol, cholesky_or_none, inverse_information,
-)
-from ._logit_newton import (  # noqa: F401 - _Design and _newton_binary are used by stats._tsqr
-    _Alarm, _Design, _loglik, _newton_binary, _NewtonResult, _null_loglik, _warm_start,
 )
 from .inference import Summary, wald
 from .separation import PerfectSeparationError, find_multinomial_separation, find_separation
@@ -328,8 +338,8 @@ class Logit(_LikelihoodResults, Estimator):
 
     def _fit_first_order(self, design, y01, X, names):
         from .. import optim
-        from ..nn import functional as F
         from ..engine.tensor import tensor
+        from ..nn import functional as F
 
         Z = design.full()
         Zt, yt = tensor(Z, dtype=backend.float64), tensor(y01, dtype=backend.float64)

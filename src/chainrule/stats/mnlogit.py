@@ -26,7 +26,11 @@ from ..engine import backend
 from . import _row_parts
 from ._base import Estimator
 from ._likelihood import (
-    MarginalEffects, _LikelihoodResults, check_solver_and_tol, cholesky_or_none, inverse_information,
+    MarginalEffects,
+    _LikelihoodResults,
+    check_solver_and_tol,
+    cholesky_or_none,
+    inverse_information,
 )
 from ._logit_newton import _ETA_ALARM, _WARM_TOL, _Alarm, _Design, _NewtonResult, nested_subsamples
 from ._validation import as_design, as_target, check_columns, check_enough_rows, warn
@@ -167,9 +171,9 @@ class MNLogit(_LikelihoodResults, Estimator):
 
     def _fit_first_order(self, design, codes, X, names):
         from .. import optim
-        from ..nn import functional as F
         from ..engine.ops.shape import cat
         from ..engine.tensor import tensor, zeros
+        from ..nn import functional as F
 
         K, k = self.classes_.size, design.k
         Z = design.full()

@@ -776,8 +776,8 @@ class OLS(Estimator):
 
     def _fit_gd(self, X, y, d, intercept, sums, Gs):
         """Gradient descent on f(b) = ½‖ỹ − A b‖² (A: centered unit-norm columns) with step 1/L."""
-        from ..optim import minimize
         from ..engine.tensor import tensor
+        from ..optim import minimize
 
         n, p = X.shape
         if intercept:

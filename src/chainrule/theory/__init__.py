@@ -10,9 +10,19 @@ diagnostics and landscape are imported on first use (``chainrule.diagnostics``,
 ``chainrule.landscape`` and ``chainrule.theory.landscape`` are the same modules).
 """
 from .bounds import (
-    LOSSES, Certificate, ClosedFormConstants, CurvatureEstimate, OptimizationVsStatistical,
-    StepSizeAdvice, certificate, closed_form_constants, hessian_vector_product,
-    optimization_vs_statistical, smoothness, step_size, strong_convexity,
+    LOSSES,
+    Certificate,
+    ClosedFormConstants,
+    CurvatureEstimate,
+    OptimizationVsStatistical,
+    StepSizeAdvice,
+    certificate,
+    closed_form_constants,
+    hessian_vector_product,
+    optimization_vs_statistical,
+    smoothness,
+    step_size,
+    strong_convexity,
 )
 
 __all__ = [

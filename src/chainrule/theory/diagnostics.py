@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 
 from ..engine import autograd, backend
 from ..engine.backend import host as np
+from ..engine.tensor import Tensor, tensor
 from ..nn import init as _init
 from ..nn.layers import GELU, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
-from ..engine.tensor import Tensor, tensor
 
 __all__ = [
     "activation_stats", "gradient_stats", "initialize", "compare_inits", "InitComparison",

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import time
 
+from ..data import DataLoader, DistributedLoader, ParquetDataset, ShardedParquet, Subset
 from ..engine import backend
 from ..engine import distributed as _dist
 from ..engine.autograd import Function
 from ..engine.backend import host as np
-from ..data import DataLoader, DistributedLoader, ParquetDataset, ShardedParquet, Subset
 from ..engine.tensor import wrap
 
 

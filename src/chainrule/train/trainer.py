@@ -72,17 +72,17 @@ import os
 import sys
 import time
 
+from ..data import DataLoader, ParquetDataset, TensorDataset
 from ..engine import backend
 from ..engine import distributed as _dist
 from ..engine import random as _random
 from ..engine.autograd import no_grad
 from ..engine.backend import host as np
-from .data_parallel import _DataParallel, _restore_batchnorms, _sync_batchnorms
-from .progress import _make_reporter
 from ..engine.serialization import decode_state, encode_state, load_checkpoint, save_checkpoint
-from ..data import DataLoader, ParquetDataset, TensorDataset
 from ..engine.tensor import Tensor
 from ..engine.tensor import tensor as _to_tensor
+from .data_parallel import _DataParallel, _restore_batchnorms, _sync_batchnorms
+from .progress import _make_reporter
 
 __all__ = ["Trainer", "History", "Callback", "EarlyStopping", "DivergenceError"]
 
@@ -729,7 +729,7 @@ class _Metric:
 
     name = ""
 
-    def fresh(self) -> "_Metric":
+    def fresh(self) -> _Metric:
         copy = type(self).__new__(type(self))
         copy.__dict__.update(self.__dict__)
         copy.reset()

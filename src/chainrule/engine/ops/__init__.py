@@ -8,20 +8,72 @@ fused        softmax, log_softmax
 compare      comparisons, logic, isnan, isfinite, one_hot (not differentiable)
 """
 from .compare import (
-    eq, ge, gt, isfinite, isnan, le, logical_and, logical_not, logical_or, logical_xor,
-    lt, ne, one_hot,
+    eq,
+    ge,
+    gt,
+    isfinite,
+    isnan,
+    le,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    lt,
+    ne,
+    one_hot,
 )
 from .elementwise import (
-    abs, add, cast, clamp, clip, clone, cos, div, exp, gelu, leaky_relu, log, log1p,
-    maximum, minimum, mul, neg, pow, relu, sigmoid, sin, sqrt, sub, tanh, to_device, where,
+    abs,
+    add,
+    cast,
+    clamp,
+    clip,
+    clone,
+    cos,
+    div,
+    exp,
+    gelu,
+    leaky_relu,
+    log,
+    log1p,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
+    relu,
+    sigmoid,
+    sin,
+    sqrt,
+    sub,
+    tanh,
+    to_device,
+    where,
 )
-from .softmax import log_softmax, softmax
 from .linalg import matmul
 from .reduce import all, any, argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .shape import (
-    broadcast_to, cat, chunk, concatenate, expand, flatten, index_tensor as index, pad,
-    permute, reshape, setitem, split, squeeze, stack, transpose, unsqueeze, view,
+    broadcast_to,
+    cat,
+    chunk,
+    concatenate,
+    expand,
+    flatten,
+    pad,
+    permute,
+    reshape,
+    setitem,
+    split,
+    squeeze,
+    stack,
+    transpose,
+    unsqueeze,
+    view,
 )
+from .shape import (
+    index_tensor as index,
+)
+from .softmax import log_softmax, softmax
 
 __all__ = [
     "abs", "add", "all", "any", "argmax", "argmin", "broadcast_to", "cast", "cat", "chunk",

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import backend
-from ..tensor import Tensor, wrap, tensor
+from ..tensor import Tensor, tensor, wrap
 
 SCALAR_TYPES = (int, float, bool)
 

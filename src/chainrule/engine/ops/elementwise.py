@@ -11,9 +11,8 @@ import math
 
 from .. import backend
 from ..autograd import Function
-from ..tensor import Tensor, wrap
+from ..tensor import Tensor
 from ._support import as_operand, check_same_device, is_python_scalar, require_float
-
 
 # ------------------------------------------------------------------ binary arithmetic
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from .. import backend
 from ..autograd import Function
-from ..tensor import Tensor, wrap
+from ..tensor import Tensor
 from ._support import check_same_device, normalize_dim, normalize_dims
-
 
 # ------------------------------------------------------------------ reshaping
 
