@@ -83,6 +83,15 @@ def canonical_device(device) -> str:
     raise DeviceError(f"device: expected 'cpu', 'cuda' or 'cuda:N'; got {device!r}")
 
 
+def require_device(device) -> str:
+    """The canonical name of ``device`` once it is known to be usable here: "cpu" always;
+    a CUDA device needs CuPy, else :class:`DeviceError` says what to install."""
+    name = canonical_device(device)
+    if name != "cpu":
+        _cupy(name)
+    return name
+
+
 def namespace(device: str):
     """The array namespace (module) for a canonical device string."""
     if device == "cpu":
