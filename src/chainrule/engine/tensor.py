@@ -681,7 +681,6 @@ def _require_float(dtype, op: str) -> None:
         raise TypeError(f"{op}: dtype must be float32 or float64; got {dtype}")
 
 
-from . import (
-    autograd,  # noqa: E402  (circular: autograd wraps its results in Tensors)
-    ops,  # noqa: E402  (circular: ops produce Tensors)
-)
+# Circular on purpose (the one import cycle docs/architecture.md allows): a Tensor's methods
+# and operators forward to autograd and ops, which build Tensors.
+from . import autograd, ops  # noqa: E402, I001

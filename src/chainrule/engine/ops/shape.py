@@ -113,7 +113,9 @@ def permute(a: Tensor, *dims) -> Tensor:
     axes = _shape_argument(dims)
     normalized = tuple(normalize_dim(d, a.ndim, "permute") for d in axes)
     if sorted(normalized) != list(range(a.ndim)):
-        raise ValueError(f"permute: dims {axes} are not a permutation of the {a.ndim} dimensions of shape {tuple(a.shape)}")
+        raise ValueError(
+            f"permute: dims {axes} are not a permutation of the {a.ndim} dimensions of shape {tuple(a.shape)}"
+        )
     return Permute.apply(a, axes=normalized)
 
 

@@ -1,0 +1,271 @@
+"""backward: the chain rule run backwards over the recorded graph.
+
+How it works (docs/architecture.md, "How data flows"):
+
+1. Every differentiable op is a :class:`~chainrule.engine.autograd.function.Function`;
+   running it on tensors that require grad records a node (the op, its parent tensors and
+   what its backward needs) as the output's ``grad_fn``.
+2. ``backward`` visits the nodes reachable from the output in reverse topological order
+   (every node after all the nodes that consume its output), iteratively: a chain of
+   10,000 ops must not hit Python's recursion limit. Each node turns the gradient of its
+   output into gradients of its inputs (the chain rule: one vector-Jacobian product per
+   node). Gradients reaching one tensor along several paths are summed. An input that was
+   broadcast in the forward pass gets its gradient summed back to its own shape here, in
+   one place (:func:`unbroadcast`), so no op has to.
+3. Leaves (tensors created by the user with ``requires_grad=True``) accumulate into
+   ``.grad`` across calls until it is zeroed.
+
+:func:`reference_backward` is exactly that, on one screen. :func:`backward`, which
+``Tensor.backward()`` runs, computes the same gradients (tested equal in
+tests/test_autograd.py) with the bookkeeping a training loop needs:
+
+* the walk order comes from creation numbers instead of a separate topological sort: every
+  node was recorded after the nodes it consumes, so taking the newest queued node each
+  time (a heap) is a reverse topological order, and a node runs once, with its full
+  gradient, without a pass over the graph beforehand to count consumers;
+* the graph's saved arrays are freed after the walk unless ``retain_graph=True`` (a second
+  backward through a freed graph is an error);
+* an input modified in place after an op used it is detected (version counters);
+* ``retain_grad()`` outputs and anomaly mode (:mod:`.anomaly`) are served;
+* leaves' gradients may go straight into preallocated slots (:mod:`.grad_slots`), and an
+  array that no one else holds becomes ``.grad`` without a copy.
+"""
+from __future__ import annotations
+
+import heapq
+
+from .. import backend
+from ..tensor import Tensor, wrap
+from ..tensor import tensor as to_tensor
+from . import anomaly, grad_slots
+from .function import Function
+
+__all__ = ["backward", "reference_backward", "unbroadcast"]
+
+_seeds: dict = {}  # (shape, dtype) -> a read-only array of ones: the implicit seed gradient
+
+
+# --------------------------------------------------------------------------- the reference walk
+
+def reference_backward(output: Tensor, gradient=None) -> None:
+    """Accumulate d(output)/d(leaf) into ``leaf.grad``: the textbook chain rule.
+
+    The graph is kept, and none of :func:`backward`'s bookkeeping runs (no freeing, no
+    in-place checks, no gradient slots): this is the definition :func:`backward` is tested
+    against, and the walk to read first.
+    """
+    if not output.requires_grad:
+        raise RuntimeError("reference_backward: this tensor does not require grad and has no grad_fn")
+    seed = seed_gradient(output, gradient)
+    if output.grad_fn is None:  # the output is itself a leaf
+        _accumulate_into_leaves({output: seed})
+        return
+    grads = {output.grad_fn: seed}  # node -> gradient of the loss with respect to its output
+    leaf_grads = {}  # leaf tensor -> its gradient so far
+    for node in reverse_topological_order(output.grad_fn):
+        input_grads = node.backward(grads.pop(node))
+        for parent, needed, grad in zip(node.parents, node.needs_input_grad, input_grads):
+            if not needed or grad is None:
+                continue
+            grad = unbroadcast(grad, parent.shape).astype(parent.dtype, copy=False)
+            if parent.grad_fn is None:
+                leaf_grads[parent] = leaf_grads[parent] + grad if parent in leaf_grads else grad
+            else:
+                producer = parent.grad_fn
+                grads[producer] = grads[producer] + grad if producer in grads else grad
+    _accumulate_into_leaves(leaf_grads)
+
+
+def reverse_topological_order(root) -> list:
+    """The nodes reachable from ``root``, each after every node that consumes its output
+    (depth-first search, iteratively; reversed post-order)."""
+    order, visited, stack = [], set(), [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+        elif node not in visited:
+            visited.add(node)
+            stack.append((node, True))
+            stack.extend((p.grad_fn, False) for p in node.parents if p.grad_fn is not None)
+    return order[::-1]
+
+
+def _accumulate_into_leaves(leaf_grads: dict) -> None:
+    for leaf, grad in leaf_grads.items():
+        if leaf.grad is None:
+            leaf.grad = wrap(grad.copy())
+        else:
+            leaf.grad.data += grad
+
+
+def unbroadcast(grad, shape: tuple):
+    """Sum ``grad`` over the axes along which an input of ``shape`` was broadcast.
+
+    Broadcasting prepends axes and stretches size-1 axes; its adjoint sums over
+    exactly those axes.
+    """
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, size in enumerate(shape) if size == 1 and grad.shape[extra + i] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes)
+    return grad.reshape(shape)
+
+
+def seed_gradient(output: Tensor, gradient):
+    """The gradient a backward pass starts from: ``gradient`` checked against ``output``, or 1."""
+    data = output.data
+    if gradient is None:
+        if data.size != 1:
+            raise RuntimeError(
+                f"backward: gradient can be implicitly created only for outputs with one "
+                f"element; this output has shape {tuple(data.shape)}. Pass "
+                f"gradient=<tensor of that shape>, or reduce the output (e.g. .sum())."
+            )
+        key = (data.shape, data.dtype)
+        seed = _seeds.get(key) if data.__class__ is backend.host.ndarray else None
+        if seed is None:
+            seed = backend.namespace_of(data).ones(data.shape, data.dtype)
+            if data.__class__ is backend.host.ndarray:
+                seed.flags.writeable = False  # shared by every backward: nodes only read grads
+                _seeds[key] = seed
+        return seed
+    seed = gradient.data if isinstance(gradient, Tensor) else to_tensor(gradient).data
+    if tuple(seed.shape) != tuple(data.shape):
+        raise RuntimeError(
+            f"backward: gradient has shape {tuple(seed.shape)} but the output has shape "
+            f"{tuple(data.shape)}; they must match"
+        )
+    if backend.device_of(seed) != backend.device_of(data):
+        raise RuntimeError(
+            f"backward: gradient is on {backend.device_of(seed)} but the output is on "
+            f"{backend.device_of(data)}"
+        )
+    return seed.astype(data.dtype, copy=False)
+
+
+
+# --------------------------------------------------------------------------- the fast walk
+
+def backward(output: Tensor, gradient=None, retain_graph: bool = False) -> None:
+    """Accumulate d(output)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+    ``gradient`` is the vector of the vector-Jacobian product (the gradient of some
+    scalar with respect to ``output``); it defaults to 1 for a one-element output and
+    is required otherwise. Without ``retain_graph`` the graph's saved arrays are freed,
+    and a second backward through it raises an error. Same gradients as
+    :func:`reference_backward`; see the module docstring for what else it does.
+    """
+    if not output.requires_grad:
+        raise RuntimeError(
+            "backward: this tensor does not require grad and has no grad_fn; "
+            "create the inputs with requires_grad=True (and not inside no_grad())"
+        )
+    seed = seed_gradient(output, gradient)
+    root = output.grad_fn
+    if root is None:
+        grad_slots.store_leaf_grads({output: [seed, False]})
+        return
+    leaf_grads: dict = {}
+    grad_slots.depth += 1
+    try:
+        _walk(root, seed, leaf_grads, retain_graph)
+    finally:
+        grad_slots.depth -= 1
+    grad_slots.store_leaf_grads(leaf_grads)
+
+
+def _walk(root: Function, seed, leaf_grads: dict, retain_graph: bool) -> None:
+    """Run every node reachable from ``root`` once, newest first: the walk of
+    :func:`reference_backward` with the bookkeeping of :func:`backward` (see the module
+    docstring, "The fast walk"); the checks that pass in the common case are inlined and
+    any failure goes to :func:`_node_backward` for its error."""
+    pending = {root: seed}
+    queue = [(root.order, root)]
+    pop, push = heapq.heappop, heapq.heappush
+    checking = anomaly.enabled
+    while queue:
+        node = pop(queue)[1]
+        grad = pending.pop(node)
+        parents, needs = node.parents, node.needs_input_grad
+        if grad is None:
+            input_grads = ()
+        elif node.freed or node.retained is not None or checking:
+            input_grads = _node_backward(node, grad)
+        else:
+            for parent, version in zip(parents, node.versions):
+                if parent._version != version:  # modified in place: _node_backward raises
+                    input_grads = _node_backward(node, grad)
+                    break
+            else:
+                input_grads = node.backward(grad)
+        if not retain_graph:
+            node.release()
+        for position, needed in enumerate(needs):
+            if not needed:
+                continue
+            parent = parents[position]
+            input_grad = input_grads[position] if input_grads else None
+            producer = parent.grad_fn
+            if input_grad is not None:
+                data = parent.data
+                fresh = input_grad is not grad and input_grad.base is None
+                if input_grad.shape != data.shape:
+                    input_grad = unbroadcast(input_grad, data.shape)
+                    fresh = True
+                if input_grad.dtype != data.dtype:
+                    input_grad = input_grad.astype(data.dtype)
+                    fresh = True
+                if producer is None:
+                    entry = leaf_grads.get(parent)
+                    if entry is None:
+                        leaf_grads[parent] = [input_grad, fresh]
+                    else:  # a second path into this leaf: sum (a new array)
+                        entry[0] = entry[0] + input_grad
+                        entry[1] = True
+                    continue
+            elif producer is None:
+                continue
+            if producer in pending:
+                if input_grad is not None:
+                    previous = pending[producer]
+                    pending[producer] = input_grad if previous is None else previous + input_grad
+            else:  # first edge into this node: queue it (with no gradient yet if this one is None)
+                pending[producer] = input_grad
+                push(queue, (producer.order, producer))
+
+
+def _node_backward(node: Function, grad):
+    """Run one node's backward, with the checks that surround it."""
+    if node.freed:
+        raise RuntimeError(
+            f"backward: trying to backward through the graph a second time "
+            f"(at {node.op}); its saved arrays were freed after the first backward. "
+            f"Pass retain_graph=True to the first backward() to keep them."
+        )
+    for parent, version in zip(node.parents, node.versions):
+        if parent._version != version:
+            raise RuntimeError(
+                f"backward: an input of {node.op} (shape {tuple(parent.shape)}) was modified "
+                f"in place after {node.op} used it, so the saved values are stale and the "
+                f"gradient would be wrong. Modify a copy (.clone()) instead, or recompute "
+                f"the forward pass after the change."
+            )
+    if node.retained is not None:
+        _store_retained_grad(node, grad)
+    input_grads = node.backward(grad)
+    if anomaly.enabled:
+        anomaly.check_backward(node, input_grads)
+    return input_grads
+
+
+def _store_retained_grad(node: Function, grad) -> None:
+    output = node.retained()
+    if output is None:
+        return
+    if output.grad is None:
+        output.grad = wrap(grad.copy())
+    else:
+        output.grad.data += grad

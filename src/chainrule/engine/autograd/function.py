@@ -1,0 +1,117 @@
+"""Function: one differentiable operation, and how running it records a node of the graph.
+
+Every op of :mod:`chainrule.engine.ops` (and every fused layer of :mod:`chainrule.nn.fused`) is
+a subclass with a ``forward`` and a ``backward`` on raw arrays. ``Function.apply`` runs
+``forward`` at once (eager, like PyTorch) and, when grad mode is on and some input requires
+grad, records the function instance as the output's ``grad_fn`` together with its parent
+tensors: that instance is a node of the graph, and ``op`` is its short label.
+"""
+from __future__ import annotations
+
+import itertools
+
+from ..tensor import Tensor, wrap
+from . import anomaly, grad_mode
+
+__all__ = ["Function"]
+
+# Every recorded node gets the next (decreasing) number: a node's number is smaller than
+# those of all nodes recorded after it, in particular of every consumer of its output.
+_creation_order = itertools.count(0, -1)
+
+
+class Function:
+    """One differentiable operation, written on raw arrays.
+
+    Subclasses set ``op`` (a short label used in error messages and graph drawings)
+    and implement:
+
+    * ``forward(self, *arrays, **params) -> array`` — computes the output and stores
+      on ``self`` whatever ``backward`` needs (and nothing more);
+    * ``backward(self, grad) -> tuple`` — given the gradient of the loss with respect
+      to the output, returns one gradient per array input (``None`` where an input
+      needs none; ``self.needs_input_grad[i]`` says which do). A gradient may have the
+      broadcast shape of the output: the engine sums it back to the input's shape.
+      Return fresh arrays, ``grad`` itself or views of it, never arrays saved on
+      ``self`` (the engine may hand a fresh array to a leaf's ``.grad`` without a copy)
+      and never one fresh array for two inputs. A node may also deliver a leaf's
+      gradient itself: write it into the array
+      :func:`~chainrule.engine.autograd.grad_slots.claim_grad_slot` gives and return
+      None for that input.
+
+    Inputs that are not Tensors must be converted by the caller (:func:`as_tensor`);
+    Python scalars that are parameters of an op (the exponent of ``x ** 2``, the slope
+    of a leaky ReLU) are passed as keyword ``params`` and never become graph nodes.
+    """
+
+    op = "function"
+    parents: tuple = ()
+    needs_input_grad: tuple = ()
+    versions: tuple = ()  # each input's in-place version when the op ran
+    freed = False
+    order = 0  # set when recorded: decreasing in creation order (see backward)
+    retained = None  # weak reference to an output that asked to keep its .grad
+
+    def forward(self, *arrays, **params):
+        raise NotImplementedError(f"{type(self).__name__} must define forward")  # abstract
+
+    def backward(self, grad):
+        raise NotImplementedError(f"{type(self).__name__} must define backward")  # abstract
+
+    def release(self):
+        """Drop the arrays saved for backward (after a backward without retain_graph);
+        keep only the creation order, by which a later backward still sorts the node
+        before it reports that the node was freed."""
+        self.__dict__ = {"order": self.order, "freed": True}
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **params) -> Tensor:
+        """Run the op on tensors and record it when a gradient will be needed.
+
+        The hot path of every forward op: one, two and three inputs (nearly every op)
+        are spelled out, which is several times cheaper than building the tuples with
+        comprehensions.
+        """
+        fn = cls()
+        count = len(inputs)
+        if count == 1:
+            a = inputs[0]
+            out = fn.forward(a.data, **params)
+            needs = (a.requires_grad,)
+        elif count == 2:
+            a, b = inputs
+            out = fn.forward(a.data, b.data, **params)
+            needs = (a.requires_grad, b.requires_grad)
+        elif count == 3:
+            a, b, c = inputs
+            out = fn.forward(a.data, b.data, c.data, **params)
+            needs = (a.requires_grad, b.requires_grad, c.requires_grad)
+        else:  # one pass over the inputs (cheaper than three comprehensions)
+            arrays, flags, stamps = [], [], []
+            for t in inputs:
+                arrays.append(t.data)
+                flags.append(t.requires_grad)
+                stamps.append(t._version)
+            out = fn.forward(*arrays, **params)
+            needs = tuple(flags)
+        if grad_mode.enabled and True in needs and out.dtype.kind == "f":
+            fn.parents = inputs
+            fn.needs_input_grad = needs
+            fn.order = next(_creation_order)
+            if count == 1:
+                fn.versions = (a._version,)
+            elif count == 2:
+                fn.versions = (a._version, b._version)
+            elif count == 3:
+                fn.versions = (a._version, b._version, c._version)
+            else:
+                fn.versions = tuple(stamps)
+            result = wrap(out, True, fn)
+        else:  # grad mode off, no input requires grad, or an integer/bool result (argmax, casts)
+            result = wrap(out)
+        if anomaly.enabled:
+            anomaly.check_forward(fn, result.data, inputs)
+        return result
+
+    def __repr__(self):
+        return f"<{self.op} backward>"

@@ -1,0 +1,71 @@
+"""Gradient slots: leaves whose gradient goes straight into a preallocated array.
+
+A fast path beside the plain rule "the first gradient of a leaf becomes its ``.grad``, later
+ones are added to it" (:func:`chainrule.engine.autograd.backward.reference_backward`), with the
+same values. An optimizer that keeps its parameters in one flat buffer
+(:mod:`chainrule.optim.flat_buffers`) gives each parameter a ``grad_slot``: a view of the
+parameter's shape into one flat gradient array. Backward then puts each leaf's first gradient
+into its slot, so after ``zero_grad()`` and ``backward()`` the gradients of a whole model are
+one array and the optimizer's step is one pass over it.
+
+Two ways a gradient reaches its slot:
+
+* :func:`store_leaf_grads`, at the end of a backward pass, copies it in (or keeps a fresh
+  array as ``.grad`` when the leaf has no slot);
+* a node's backward may compute it there directly: :func:`claim_grad_slot` hands out the slot
+  (``matmul(G.T, x, out=slot)`` in the fused linear layers, :mod:`chainrule.nn.fused`), and
+  the node returns None for that input.
+"""
+from __future__ import annotations
+
+from ..tensor import Tensor, wrap
+from . import anomaly
+
+__all__ = ["claim_grad_slot", "store_leaf_grads"]
+
+depth = 0  # how many backward passes are running (a node's backward may call one)
+_new_tensor = Tensor.__new__
+
+
+def claim_grad_slot(leaf: Tensor):
+    """The array into which a node's backward may write ``leaf``'s gradient itself, or None.
+
+    During a backward pass, a leaf whose ``.grad`` is None and that has a ``grad_slot``
+    would end up with ``.grad`` wrapping that slot anyway. Claiming makes it so at once:
+    ``leaf.grad`` becomes the slot, the caller writes the gradient there (e.g.
+    ``matmul(..., out=slot)``) and returns None for that input, and the engine has
+    nothing left to copy or store. Any later gradient for the same leaf in the same pass
+    finds ``.grad`` set, gets None here, and is added to it as usual. Outside a backward
+    pass, in anomaly mode (whose checks see returned gradients only) and for every other
+    tensor, the answer is None.
+    """
+    if depth and leaf.grad is None and not anomaly.enabled:
+        slot = getattr(leaf, "grad_slot", None)
+        if slot is not None and leaf.grad_fn is None:
+            data = leaf.data
+            if slot.shape == data.shape and slot.__class__ is data.__class__ and slot.dtype == data.dtype:
+                grad = _new_tensor(Tensor)  # what wrap(slot) makes, without the call
+                grad.data, grad.grad, grad.requires_grad, grad.grad_fn, grad._version = slot, None, False, None, 0
+                leaf.grad = grad
+                return slot
+    return None
+
+
+def store_leaf_grads(grads: dict) -> None:
+    """Add the gradients of one backward pass into the leaves' ``.grad``.
+
+    ``grads`` maps each leaf to ``[gradient, fresh]``. The first gradient becomes the
+    leaf's ``.grad``: written into the leaf's ``grad_slot`` when it has one, else kept as
+    is when ``fresh`` (no one else holds the array), else copied. Later gradients are added
+    in place.
+    """
+    for leaf, (grad, fresh) in grads.items():
+        if leaf.grad is None:
+            slot = getattr(leaf, "grad_slot", None)
+            if slot is not None:
+                slot[...] = grad
+                leaf.grad = wrap(slot)
+            else:
+                leaf.grad = wrap(grad if fresh else grad.copy())
+        else:
+            leaf.grad.data += grad
