@@ -26,9 +26,10 @@ from .engine.ops import (
     transpose, unsqueeze, var, view, where,
 )
 from .engine.random import manual_seed
-from .engine.tensor import (
-    Tensor, arange, as_tensor, empty, eye, from_dlpack, from_numpy, full, full_like,
-    linspace, ones, ones_like, rand, randint, randn, randperm, tensor, zeros, zeros_like,
+from .engine.tensor import Tensor, as_tensor, from_dlpack, from_numpy, tensor
+from .engine.creation import (
+    arange, empty, eye, full, full_like, linspace, ones, ones_like, rand, randint, randn, randperm,
+    zeros, zeros_like,
 )
 from . import nn  # layers, losses, initializers (build on Tensor, autograd and ops)
 from . import optim  # optimizers, lr schedules, minimize (update raw arrays in place)

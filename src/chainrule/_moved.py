@@ -26,6 +26,7 @@ MOVED = {
     "chainrule.backend": "chainrule.engine.backend",
     "chainrule.ops": "chainrule.engine.ops",
     "chainrule.random": "chainrule.engine.random",
+    "chainrule.tensor": "chainrule.engine.tensor",
     "chainrule.distributed": "chainrule.engine.distributed",
     "chainrule.checkpoint": "chainrule.engine.serialization",
     "chainrule.diagnostics": "chainrule.theory.diagnostics",

@@ -5,7 +5,9 @@ Layer 1 of chainrule (docs/architecture.md); it imports nothing from the layers 
 backend        the array library per device (NumPy on "cpu", CuPy on "cuda"); the only module
                that imports an array library, cupy or mpi4py at module level
 random         the one random generator (manual_seed)
-tensor         Tensor: data, grad, requires_grad, grad_fn; operators forward to ops
+tensor         Tensor: data, grad, requires_grad, grad_fn; operators forward to ops;
+               tensor(), as_tensor(): Tensors from data
+creation       zeros, ones, full, arange, linspace, eye, rand, randn …
 autograd/      Function (forward and backward on raw arrays), backward (the graph walk),
                grad mode, gradcheck, anomaly detection, gradient slots
 ops/           the differentiable primitives, one small Function per op
@@ -16,4 +18,4 @@ serialization  safetensors checkpoints and atomic file writes
 from . import tensor  # first: autograd and ops build on Tensor
 
 # isort: split
-from . import autograd, backend, ops, random
+from . import autograd, backend, creation, ops, random

@@ -9,7 +9,8 @@ import itertools
 import math
 
 from ..engine import backend, ops
-from ..engine.tensor import Tensor, empty, ones, tensor, zeros
+from ..engine.creation import empty, ones, zeros
+from ..engine.tensor import Tensor, tensor
 from . import functional as F
 from . import fused_ops as nn_ops
 from . import init
