@@ -1,4 +1,4 @@
-"""Elementwise ops (chainrule.ops.elementwise): forward values against NumPy/SciPy,
+"""Elementwise ops (chainrule.engine.ops: arithmetic, unary, activations, copies): forward values against NumPy/SciPy,
 gradients against central differences over hypothesis-drawn shapes (0-d, size-1 dims,
 broadcasting, non-contiguous inputs), dtype promotion, tie-splitting and errors."""
 from __future__ import annotations

@@ -66,7 +66,7 @@ class LinearChain(Function):
 
     the output is h_L. Backward, from G_L = G (the upstream gradient) down to the lowest
     layer any input needs: D_i = G_i * [h_i > 0] where layer i has a ReLU (its gradient at
-    0 taken as 0, as in :class:`~chainrule.ops.elementwise.ReLU`), else D_i = G_i; then
+    0 taken as 0, as in :class:`~chainrule.engine.ops.activations.ReLU`), else D_i = G_i; then
     dW_i = D_i^T h_{i-1}, db_i = sum_rows D_i and G_{i-1} = D_i W_i (dx = G_0, only when
     x needs it). The inputs are
     x, W_1, [b_1], W_2, [b_2], …; weight and bias gradients go straight into the

@@ -1,12 +1,24 @@
-"""Differentiable primitives, one small Function subclass per op, grouped by kind.
+"""Differentiable primitives: the reference ops, one small Function subclass per op.
 
-elementwise  arithmetic, unary functions, activations, casts
+Each op is a class with ``forward`` and ``backward`` on raw arrays (a few lines each, the
+math in the module's docstring) and a public function that checks its arguments:
+
+arithmetic   + - * / **, maximum, minimum, neg (broadcasting; scalar forms)
+unary        exp, log, log1p, sqrt, abs, sin, cos, clamp
+activations  relu, leaky_relu, sigmoid, tanh, gelu, softmax, log_softmax
 reduce       sum, mean, var, std, max, min, logsumexp, argmax …
 shape        reshape, permute, squeeze, expand, cat, stack, split, pad, indexing
 linalg       matmul
-fused        softmax, log_softmax
+copies       where, cast, clone, to_device
 compare      comparisons, logic, isnan, isfinite, one_hot (not differentiable)
+arguments    the argument checks the ops share
+
+Fused paths that run several of these as one node (a Linear layer, softmax cross-entropy …)
+live beside the layers that use them, in :mod:`chainrule.nn.fused`, each tested equal to
+the composition of these reference ops.
 """
+from .activations import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from .arithmetic import add, div, maximum, minimum, mul, neg, pow, sub
 from .compare import (
     eq,
     ge,
@@ -22,34 +34,7 @@ from .compare import (
     ne,
     one_hot,
 )
-from .elementwise import (
-    abs,
-    add,
-    cast,
-    clamp,
-    clip,
-    clone,
-    cos,
-    div,
-    exp,
-    gelu,
-    leaky_relu,
-    log,
-    log1p,
-    maximum,
-    minimum,
-    mul,
-    neg,
-    pow,
-    relu,
-    sigmoid,
-    sin,
-    sqrt,
-    sub,
-    tanh,
-    to_device,
-    where,
-)
+from .copies import cast, clone, to_device, where
 from .linalg import matmul
 from .reduce import all, any, argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .shape import (
@@ -73,7 +58,7 @@ from .shape import (
 from .shape import (
     index_tensor as index,
 )
-from .softmax import log_softmax, softmax
+from .unary import abs, clamp, clip, cos, exp, log, log1p, sin, sqrt
 
 __all__ = [
     "abs", "add", "all", "any", "argmax", "argmin", "broadcast_to", "cast", "cat", "chunk",

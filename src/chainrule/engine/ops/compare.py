@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..tensor import Tensor, wrap
-from ._support import as_operand, check_same_device, is_python_scalar
+from .arguments import as_operand, check_same_device, is_python_scalar
 
 
 def _compare(a, b, method: str, name: str) -> Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._support import as_operand, check_same_device
+from .arguments import as_operand, check_same_device
 
 
 class MatMul(Function):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, wrap
-from ._support import normalize_dims, resolve_aliases
+from .arguments import normalize_dims, resolve_aliases
 
 
 class _Reduction(Function):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._support import check_same_device, normalize_dim, normalize_dims
+from .arguments import check_same_device, normalize_dim, normalize_dims
 
 # ------------------------------------------------------------------ reshaping
 

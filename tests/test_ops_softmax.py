@@ -1,4 +1,4 @@
-"""Fused ops (chainrule.ops.fused): softmax and log_softmax along a dim. Forward values
+"""Softmax and log_softmax along a dim (chainrule.engine.ops.activations). Forward values
 against SciPy, gradients against central differences and the closed forms, numerical
 stability at extreme logits, dtypes and errors."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Argument handling shared by the ops: operands, devices, dims."""
+"""Argument handling shared by the ops: operands, devices, dims, dtypes."""
 from __future__ import annotations
 
 from .. import backend

@@ -1,0 +1,284 @@
+"""Arithmetic: + - * / ** with broadcasting, maximum and minimum, negation.
+
+Binary ops broadcast like NumPy; their backward returns gradients in the broadcast
+shape and the engine sums them back to each input's shape (autograd.unbroadcast).
+A Python number operand is a parameter of a scalar op (``AddScalar``, ``MulScalar``
+…), never a graph node, and takes the tensor's dtype (NumPy's weak-scalar rule).
+For c = a * b and upstream gradient G: da = G b, db = G a; the rest follow the same
+pattern (each class's backward is its derivative times G).
+"""
+from __future__ import annotations
+
+import math
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from .arguments import as_operand, check_same_device, is_python_scalar
+
+
+class Add(Function):
+    op = "add"
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    op = "sub"
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, grad):
+        return grad, -grad if self.needs_input_grad[1] else None
+
+
+class Mul(Function):
+    op = "mul"
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, grad):
+        needs_a, needs_b = self.needs_input_grad
+        return (grad * self.b if needs_a else None, grad * self.a if needs_b else None)
+
+
+class Div(Function):
+    """d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -out/b."""
+
+    op = "div"
+
+    def forward(self, a, b):
+        self.b = b
+        self.out = a / b
+        return self.out
+
+    def backward(self, grad):
+        needs_a, needs_b = self.needs_input_grad
+        grad_a = grad / self.b if needs_a else None
+        grad_b = -grad * self.out / self.b if needs_b else None
+        return grad_a, grad_b
+
+
+class Pow(Function):
+    """d(a^b)/da = b a^(b-1); d(a^b)/db = a^b log a, taken as 0 where a <= 0
+    (a^b is not differentiable in b there over the reals)."""
+
+    op = "pow"
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        self.out = a ** b
+        return self.out
+
+    def backward(self, grad):
+        a, b = self.a, self.b
+        xp = backend.namespace_of(a)
+        needs_a, needs_b = self.needs_input_grad
+        grad_a = grad * b * a ** (b - 1) if needs_a else None
+        grad_b = None
+        if needs_b:
+            positive = a > 0
+            grad_b = grad * self.out * xp.where(positive, xp.log(xp.where(positive, a, 1)), 0)
+        return grad_a, grad_b
+
+
+class Maximum(Function):
+    """Elementwise max; at ties the gradient is split evenly (as PyTorch does)."""
+
+    op = "maximum"
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return backend.namespace_of(a).maximum(a, b)
+
+    def backward(self, grad):
+        return _split_ties(grad, self.a > self.b, self.a == self.b, self.needs_input_grad)
+
+
+class Minimum(Function):
+    """Elementwise min; at ties the gradient is split evenly (as PyTorch does)."""
+
+    op = "minimum"
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return backend.namespace_of(a).minimum(a, b)
+
+    def backward(self, grad):
+        return _split_ties(grad, self.a < self.b, self.a == self.b, self.needs_input_grad)
+
+
+def _split_ties(grad, a_wins, tie, needs):
+    share_a = a_wins + 0.5 * tie
+    grad_a = grad * share_a if needs[0] else None
+    grad_b = grad * (1 - share_a) if needs[1] else None
+    return grad_a, grad_b
+
+
+class AddScalar(Function):
+    op = "add"
+
+    def forward(self, a, c):
+        return a + c
+
+    def backward(self, grad):
+        return (grad,)
+
+
+class RSubScalar(Function):
+    """c - a."""
+
+    op = "rsub"
+
+    def forward(self, a, c):
+        return c - a
+
+    def backward(self, grad):
+        return (-grad,)
+
+
+class MulScalar(Function):
+    op = "mul"
+
+    def forward(self, a, c):
+        self.c = c
+        return a * c
+
+    def backward(self, grad):
+        return (grad * self.c,)
+
+
+class DivScalar(Function):
+    """a / c."""
+
+    op = "div"
+
+    def forward(self, a, c):
+        self.c = c
+        return a / c
+
+    def backward(self, grad):
+        return (grad / self.c,)
+
+
+class RDivScalar(Function):
+    """c / a; the derivative is -c/a^2 = -out/a."""
+
+    op = "rdiv"
+
+    def forward(self, a, c):
+        self.a = a
+        self.out = c / a
+        return self.out
+
+    def backward(self, grad):
+        return (-grad * self.out / self.a,)
+
+
+class PowScalar(Function):
+    """a ** c; the derivative is c a^(c-1)."""
+
+    op = "pow"
+
+    def forward(self, a, c):
+        self.a, self.c = a, c
+        return a ** c
+
+    def backward(self, grad):
+        c = self.c
+        if c == 0:
+            return (grad * 0,)
+        if c == 2:
+            return (grad * 2 * self.a,)
+        return (grad * c * self.a ** (c - 1),)
+
+
+class RPowScalar(Function):
+    """c ** a; the derivative is c^a log c."""
+
+    op = "rpow"
+
+    def forward(self, a, c):
+        self.c = c
+        self.out = c ** a
+        return self.out
+
+    def backward(self, grad):
+        return (grad * self.out * math.log(self.c) if self.c > 0 else grad * 0,)
+
+
+class Neg(Function):
+    op = "neg"
+
+    def forward(self, a):
+        return -a
+
+    def backward(self, grad):
+        return (-grad,)
+
+
+# ------------------------------------------------------------------ public functions
+
+
+def _binary(tensor_op, scalar_op, reversed_scalar_op, a, b, name):
+    """Dispatch a binary op on (Tensor | scalar | array, Tensor | scalar | array)."""
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            check_same_device(a, b, name)
+            return tensor_op.apply(a, b)
+        if is_python_scalar(b) and scalar_op is not None:
+            return scalar_op.apply(a, c=b)
+        return tensor_op.apply(a, as_operand(b, a, name))
+    if not isinstance(b, Tensor):
+        raise TypeError(f"{name}: expected at least one Tensor operand")
+    if is_python_scalar(a) and reversed_scalar_op is not None:
+        return reversed_scalar_op.apply(b, c=a)
+    return tensor_op.apply(as_operand(a, b, name), b)
+
+
+def add(a, b) -> Tensor:
+    """a + b, broadcasting."""
+    return _binary(Add, AddScalar, AddScalar, a, b, "add")
+
+
+def sub(a, b) -> Tensor:
+    """a - b, broadcasting."""
+    if isinstance(a, Tensor) and is_python_scalar(b):
+        return AddScalar.apply(a, c=-b)
+    return _binary(Sub, None, RSubScalar, a, b, "sub")
+
+
+def mul(a, b) -> Tensor:
+    """a * b, broadcasting."""
+    return _binary(Mul, MulScalar, MulScalar, a, b, "mul")
+
+
+def div(a, b) -> Tensor:
+    """a / b (true division), broadcasting."""
+    return _binary(Div, DivScalar, RDivScalar, a, b, "div")
+
+
+def pow(a, b) -> Tensor:  # noqa: A001 - the operator's name
+    """a ** b, broadcasting."""
+    return _binary(Pow, PowScalar, RPowScalar, a, b, "pow")
+
+
+def maximum(a, b) -> Tensor:
+    """Elementwise maximum of two tensors (ties split the gradient evenly)."""
+    return _binary(Maximum, None, None, a, b, "maximum")
+
+
+def minimum(a, b) -> Tensor:
+    """Elementwise minimum of two tensors (ties split the gradient evenly)."""
+    return _binary(Minimum, None, None, a, b, "minimum")
+
+
+def neg(a: Tensor) -> Tensor:
+    return Neg.apply(a)
