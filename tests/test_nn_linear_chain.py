@@ -1,4 +1,4 @@
-"""The fused Linear [ReLU] chain (ops.nn_ops.LinearChain) and how nn.Sequential / nn.MLP
+"""The fused Linear [ReLU] chain (chainrule.nn.fused.linear_chain) and how nn.Sequential / nn.MLP
 use it: gradient checks of the op (biases or not, ReLU or not, 1-D, 2-D and 3-D and
 non-contiguous inputs, frozen layers), equality with the unfused layers, one graph node
 per run, the fallbacks (instance-level forward, mismatched sizes, bad input: the layers'
@@ -15,7 +15,7 @@ from conftest import check_grad, leaf, make_leaf
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule import nn, optim
-from chainrule.nn import fused_ops as nn_ops
+from chainrule.nn.fused import linear_chain
 
 
 def values(shape, seed, low=-2.0, high=2.0):
@@ -61,7 +61,7 @@ def test_chain_gradcheck(name, x_shape, layout_kind):
     layout, sizes = LAYOUTS[name]
     params = params_for(sizes, [b for b, _ in layout], seed=7)
     x = make_leaf(values(x_shape, 1), layout_kind)
-    check_grad(lambda *ts: nn_ops.LinearChain.apply(*ts, layout=layout), x, *params)
+    check_grad(lambda *ts: linear_chain.LinearChain.apply(*ts, layout=layout), x, *params)
 
 
 @pytest.mark.parametrize("name", sorted(LAYOUTS))
@@ -70,7 +70,7 @@ def test_chain_equals_the_unfused_layers(name):
     fused_params = params_for(sizes, [b for b, _ in layout], seed=3)
     plain_params = params_for(sizes, [b for b, _ in layout], seed=3)
     x_fused, x_plain = leaf(values((6, 3), 2)), leaf(values((6, 3), 2))
-    out = nn_ops.LinearChain.apply(x_fused, *fused_params, layout=layout)
+    out = linear_chain.LinearChain.apply(x_fused, *fused_params, layout=layout)
     ref = unfused(x_plain, plain_params, layout)
     np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-14, atol=1e-15)
     g = values(out.shape, 9)
@@ -86,12 +86,12 @@ def test_chain_stops_at_the_lowest_input_that_needs_a_gradient():
     for p in params[:2]:  # the first layer is frozen
         p.requires_grad_(False)
     x = leaf(values((6, 3), 5), requires_grad=False)
-    out = nn_ops.LinearChain.apply(x, *params, layout=layout)
+    out = linear_chain.LinearChain.apply(x, *params, layout=layout)
     assert out.grad_fn.needs_input_grad == (False, False, False, True, True, True, True)
     grads = out.grad_fn.backward(np.ones((6, 2)))
     assert grads[:3] == (None, None, None)
     assert [g.shape for g in grads[3:]] == [(5, 4), (5,), (2, 5), (2,)]
-    check_grad(lambda *ts: nn_ops.LinearChain.apply(x, params[0], params[1], *ts, layout=layout), *params[2:])
+    check_grad(lambda *ts: linear_chain.LinearChain.apply(x, params[0], params[1], *ts, layout=layout), *params[2:])
 
 
 def test_mlp_records_one_node_with_every_parameter():

@@ -1,4 +1,4 @@
-"""Module machinery (chainrule.nn.module): Parameter, registration, traversal,
+"""Module machinery (chainrule.nn.module, parameter, containers): Parameter, registration, traversal,
 train/eval, zero_grad, state_dict round trips and their errors, repr, to(),
 Sequential and ModuleList."""
 from __future__ import annotations

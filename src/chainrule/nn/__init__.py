@@ -7,18 +7,23 @@
     >>> loss = F.cross_entropy(model(x), y)                  # fused, numerically stable
     >>> loss.backward()
 
-module.py      Module (registration, parameters, train/eval, state_dict), Parameter,
-               Sequential, ModuleList
-layers.py      Linear, activations, Flatten, Identity, Dropout, BatchNorm1d, MLP,
-               PolynomialFeatures
-losses.py      MSELoss, L1Loss, HuberLoss, BCEWithLogitsLoss, BCELoss, CrossEntropyLoss, NLLLoss
-init.py        zeros_, ones_, constant_, normal_, uniform_, xavier_*, kaiming_*, calculate_gain
-functional.py  the functions behind all of the above, plus penalties (l1_penalty, l2_penalty)
+module         Module (registration, parameters, train/eval, state_dict)
+parameter      Parameter
+containers     Sequential, ModuleList
+layers         Linear, activations, Flatten, Identity, Dropout, BatchNorm1d, PolynomialFeatures
+mlp            MLP
+residual       Residual (a skip connection around any module)
+losses         MSELoss, L1Loss, HuberLoss, BCEWithLogitsLoss, BCELoss, CrossEntropyLoss, NLLLoss
+init           zeros_, ones_, constant_, normal_, uniform_, xavier_*, kaiming_*, calculate_gain
+functional     the functions behind all of the above, plus penalties (l1_penalty, l2_penalty)
+arguments      the argument checks they share
+fused/         fast paths: layers and losses as one graph node each, each tested equal to
+               the composition of reference ops it replaces
 """
 from . import functional, init
+from .containers import ModuleList, Sequential
 from .layers import (
     GELU,
-    MLP,
     BatchNorm1d,
     Dropout,
     Flatten,
@@ -41,7 +46,9 @@ from .losses import (
     MSELoss,
     NLLLoss,
 )
-from .module import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
+from .mlp import MLP
+from .module import IncompatibleKeys, Module
+from .parameter import Parameter
 from .residual import Residual
 
 __all__ = [

@@ -1,24 +1,24 @@
-"""Layers: Linear, activations, Flatten, Identity, Dropout, BatchNorm1d, MLP, PolynomialFeatures.
+"""Layers: Linear, activations, Flatten, Identity, Dropout, BatchNorm1d, PolynomialFeatures.
 
 Each layer is a :class:`~chainrule.nn.Module` whose ``forward`` calls the function
 of the same name in :mod:`chainrule.nn.functional`; the docstrings give the math.
 """
 from __future__ import annotations
 
-import itertools
 import math
 
 from ..engine import backend, ops
 from ..engine.creation import empty, ones, zeros
 from ..engine.tensor import Tensor, tensor
 from . import functional as F
-from . import fused_ops as nn_ops
-from . import init
-from .module import Module, Parameter, Sequential
+from . import fused, init
+from .arguments import check_size, float_dtype
+from .module import Module
+from .parameter import Parameter
 
 __all__ = [
     "Linear", "Identity", "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU",
-    "Softmax", "LogSoftmax", "Dropout", "BatchNorm1d", "MLP", "PolynomialFeatures",
+    "Softmax", "LogSoftmax", "Dropout", "BatchNorm1d", "PolynomialFeatures",
 ]
 
 _HOST_ARRAY = backend.host.ndarray
@@ -60,9 +60,9 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None, device="cpu"):
         super().__init__()
-        _check_size(in_features, "in_features", "Linear")
-        _check_size(out_features, "out_features", "Linear")
-        dtype = _float_dtype(dtype, "Linear")
+        check_size(in_features, "in_features", "Linear")
+        check_size(out_features, "out_features", "Linear")
+        dtype = float_dtype(dtype, "Linear")
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(empty(out_features, in_features, dtype=dtype, device=device))
         if bias:
@@ -78,24 +78,6 @@ class Linear(Module):
             bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
             init.uniform_(self.bias, -bound, bound)
 
-    def _fuse_run(self, modules: tuple, start: int):
-        """A step that runs ``modules[start:stop]`` as one ``linear_chain`` node, and
-        ``stop``; or None. The run is the longest sequence of plain ``nn.Linear`` layers,
-        each optionally followed by a plain ``nn.ReLU``, whose sizes match (a mismatch
-        ends the run, so the unfused layer reports it). A lone Linear is not worth it."""
-        stop, linears, relus = start, [], []
-        while stop < len(modules) and modules[stop].__class__ is Linear:
-            layer = modules[stop]
-            if linears and layer.in_features != linears[-1].out_features:
-                break
-            relu = stop + 1 < len(modules) and modules[stop + 1].__class__ is ReLU
-            linears.append(layer)
-            relus.append(relu)
-            stop += 2 if relu else 1
-        if len(linears) < 2 and not any(relus):
-            return None
-        return _LinearChainStep(modules[start:stop], linears, tuple(relus)), stop
-
     def forward(self, x: Tensor) -> Tensor:
         parameters = self._parameters  # a plain attribute: skips Module.__getattr__
         weight, bias = parameters["weight"], parameters["bias"]
@@ -105,7 +87,8 @@ class Linear(Module):
         shape = data.shape
         if not shape or shape[-1] != self.in_features:
             raise ValueError(
-                f"Linear: expected input with last dimension {self.in_features} (in_features); got shape {tuple(x.shape)}"
+                f"Linear: expected input with last dimension {self.in_features} (in_features); "
+                f"got shape {tuple(x.shape)}"
             )
         if data.dtype != weight.data.dtype:
             raise TypeError(
@@ -113,70 +96,11 @@ class Linear(Module):
                 f"convert the input (x.float() / x.double()) or the model (model.to(dtype))"
             )
         if bias is None:
-            return nn_ops.Linear.apply(x, weight)
-        return nn_ops.Linear.apply(x, weight, bias)
+            return fused.Linear.apply(x, weight)
+        return fused.Linear.apply(x, weight, bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
-
-
-class _LinearChainStep:
-    """What :class:`~chainrule.nn.Sequential` runs for a run of Linear [ReLU] modules: the
-    whole run as one ``linear_chain`` node (:class:`chainrule.ops.nn_ops.LinearChain`).
-
-    Every call checks what each Linear would check (a Tensor input whose last dimension
-    is in_features and whose dtype is the weights'), that the parameters still have the
-    layers' shapes, dtype and the host device, and that no module of the run has an
-    instance-level ``forward`` (as diagnostics install to observe layers). If anything
-    differs, the modules run one by one instead, with their own errors and behaviour.
-    """
-
-    __slots__ = ("modules", "layers", "in_features", "relu_modules")
-
-    def __init__(self, modules: tuple, linears: list, relus: tuple):
-        self.modules = modules
-        self.relu_modules = tuple(module for module in modules if module.__class__ is ReLU)
-        # per layer: its module, its parameter registry, the weight's and bias's shapes, relu
-        self.layers = tuple(
-            (layer, layer._parameters, (layer.out_features, layer.in_features), (layer.out_features,), relu)
-            for layer, relu in zip(linears, relus)
-        )
-        self.in_features = linears[0].in_features
-
-    def __call__(self, x):
-        if x.__class__ is not Tensor and not isinstance(x, Tensor):
-            return self.unfused(x)
-        data = x.data
-        shape = data.shape
-        if not shape or shape[-1] != self.in_features or data.__class__ is not _HOST_ARRAY:
-            return self.unfused(x)
-        dtype = data.dtype
-        inputs, layout = [x], []
-        for layer, parameters, weight_shape, bias_shape, relu in self.layers:
-            weight, bias = parameters["weight"], parameters["bias"]
-            array = weight.data
-            if (
-                array.__class__ is not _HOST_ARRAY or array.shape != weight_shape or array.dtype != dtype
-                or "forward" in layer.__dict__
-            ):
-                return self.unfused(x)
-            inputs.append(weight)
-            if bias is not None:
-                array = bias.data
-                if array.__class__ is not _HOST_ARRAY or array.shape != bias_shape or array.dtype != dtype:
-                    return self.unfused(x)
-                inputs.append(bias)
-            layout.append((bias is not None, relu))
-        for module in self.relu_modules:
-            if "forward" in module.__dict__:
-                return self.unfused(x)
-        return nn_ops.LinearChain.apply(*inputs, layout=tuple(layout))
-
-    def unfused(self, x):
-        """The modules one after another, each through its own ``__call__``."""
-        for module in self.modules:
-            x = module(x)
-        return x
 
 
 class Identity(Module):
@@ -298,7 +222,9 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5):
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
-            raise ValueError(f"Dropout: p (the probability of zeroing an element) must be a number in [0, 1); got {p!r}")
+            raise ValueError(
+                f"Dropout: p (the probability of zeroing an element) must be a number in [0, 1); got {p!r}"
+            )
         self.p = float(p)
 
     def forward(self, x):
@@ -335,12 +261,12 @@ class BatchNorm1d(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, dtype=None, device="cpu"):
         super().__init__()
-        _check_size(num_features, "num_features", "BatchNorm1d")
+        check_size(num_features, "num_features", "BatchNorm1d")
         if momentum is not None and not 0 <= momentum <= 1:
             raise ValueError(f"BatchNorm1d: momentum must be in [0, 1] or None; got {momentum}")
         if not eps > 0:
             raise ValueError(f"BatchNorm1d: eps must be positive; got {eps}")
-        dtype = _float_dtype(dtype, "BatchNorm1d")
+        dtype = float_dtype(dtype, "BatchNorm1d")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
@@ -389,61 +315,7 @@ class BatchNorm1d(Module):
         )
 
 
-_ACTIVATIONS = {
-    "relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh,
-    "gelu": GELU, "identity": Identity,
-}
 
-
-class MLP(Module):
-    """A multilayer perceptron: Linear layers of the given sizes with an activation
-    between them (none after the last one, which gives logits or regression outputs).
-
-    ``MLP([784, 256, 256, 10])`` is Linear(784, 256) -> ReLU -> Linear(256, 256) -> ReLU
-    -> Linear(256, 10). Each hidden block is Linear -> [BatchNorm1d] -> activation ->
-    [Dropout], in that order, held in ``self.layers`` (a Sequential), so state-dict
-    keys read "layers.0.weight", "layers.2.bias", ….
-
-    Args:
-        sizes: [in_features, hidden_1, …, out_features] (at least two ints >= 1).
-        activation: "relu" (default), "leaky_relu", "sigmoid", "tanh", "gelu",
-            "identity", or a callable returning a Module (e.g. ``nn.Tanh``).
-        dropout: probability p of the Dropout after each hidden activation (0: none).
-        batchnorm: put a BatchNorm1d after each hidden Linear.
-        dtype, device: of the parameters.
-
-    The Linear layers keep their default initialization (see :class:`Linear`).
-    """
-
-    def __init__(self, sizes, activation="relu", dropout: float = 0.0, batchnorm: bool = False, dtype=None, device="cpu"):
-        super().__init__()
-        sizes = list(sizes) if not isinstance(sizes, (str, bytes)) else sizes
-        if not isinstance(sizes, list) or len(sizes) < 2:
-            raise ValueError(f"MLP: sizes must be a list of at least 2 layer sizes (input, …, output); got {sizes!r}")
-        for position, size in enumerate(sizes):
-            _check_size(size, f"sizes[{position}]", "MLP", minimum=1)
-        make_activation = _activation_factory(activation)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"MLP: dropout must be a probability in [0, 1); got {dropout!r}")
-        self.sizes = sizes
-        layers = []
-        for position, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
-            layers.append(Linear(fan_in, fan_out, dtype=dtype, device=device))
-            if position == len(sizes) - 2:
-                break
-            if batchnorm:
-                layers.append(BatchNorm1d(fan_out, dtype=dtype, device=device))
-            layers.append(make_activation())
-            if dropout > 0:
-                layers.append(Dropout(dropout))
-        self.layers = Sequential(*layers)
-
-    def forward(self, x):
-        # the Sequential's forward: its Linear and ReLU layers run as one linear_chain node
-        return self._modules["layers"].forward(x)
-
-    def extra_repr(self) -> str:
-        return f"sizes={self.sizes}"
 
 
 class PolynomialFeatures(Module):
@@ -491,38 +363,3 @@ class PolynomialFeatures(Module):
 
     def extra_repr(self) -> str:
         return f"degree={self.degree}, interaction_only={self.interaction_only}, include_bias={self.include_bias}"
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-def _check_size(value, name: str, owner: str, minimum: int = 0) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{owner}: {name} must be an int >= {minimum}; got {value!r}")
-
-
-def _float_dtype(dtype, owner: str):
-    if dtype is None:
-        return backend.DEFAULT_FLOAT
-    resolved = backend.canonical_dtype(dtype)
-    if resolved.kind != "f":
-        raise TypeError(f"{owner}: dtype must be float32 or float64; got {resolved}")
-    return resolved
-
-
-def _activation_factory(activation):
-    if isinstance(activation, str):
-        if activation not in _ACTIVATIONS:
-            raise ValueError(
-                f"MLP: activation must be one of {sorted(_ACTIVATIONS)} or a callable returning "
-                f"a Module; got {activation!r}"
-            )
-        return _ACTIVATIONS[activation]
-    if callable(activation):
-        def make():
-            module = activation()
-            if not isinstance(module, Module):
-                raise TypeError(f"MLP: activation() must return a Module; got {type(module).__name__}")
-            return module
-        return make
-    raise TypeError(f"MLP: activation must be a name or a callable returning a Module; got {type(activation).__name__}")

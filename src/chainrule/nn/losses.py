@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..engine.tensor import Tensor
 from . import functional as F
-from .functional import _check_reduction
+from .arguments import check_reduction
 from .module import Module
 
 __all__ = [
@@ -21,7 +21,7 @@ __all__ = [
 class _Loss(Module):
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        _check_reduction(reduction, type(self).__name__)
+        check_reduction(reduction, type(self).__name__)
         self.reduction = reduction
 
     def _weight_buffer(self, name: str, value) -> None:

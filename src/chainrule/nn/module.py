@@ -1,4 +1,5 @@
-"""Module, Parameter, Sequential, ModuleList: the containers every model is built from.
+"""Module: the base class every layer and model is built from (registration, parameters,
+train/eval modes, state dicts).
 
 A :class:`Module` is a function with state. Assigning a :class:`Parameter` or a
 Module to an attribute registers it (``self.fc = Linear(3, 2)``), so a model can
@@ -20,57 +21,11 @@ from __future__ import annotations
 from collections import namedtuple
 
 from ..engine import backend
-from ..engine.tensor import Tensor, tensor, wrap
+from ..engine.tensor import Tensor, wrap
+from .parameter import Parameter
 
-__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "IncompatibleKeys"]
+__all__ = ["Module", "IncompatibleKeys"]
 
-
-class Parameter(Tensor):
-    """A leaf Tensor that a :class:`Module` registers as one of its parameters.
-
-    ``Parameter(data, requires_grad=True)``: ``data`` is a Tensor (its memory is
-    shared, as in PyTorch) or anything :func:`chainrule.tensor` accepts (copied).
-    It must be floating point: only real numbers have gradients.
-
-    Attributes (besides Tensor's):
-        grad_slot: None, or a preallocated array of the parameter's shape and dtype
-            into which ``backward()`` writes the first gradient (set by optimizers
-            that keep all gradients in one flat buffer).
-    """
-
-    __slots__ = ("grad_slot",)
-
-    def __init__(self, data=None, requires_grad: bool = True):
-        if data is None:
-            data = backend.host.empty((0,), dtype=backend.DEFAULT_FLOAT)
-        if isinstance(data, Tensor):
-            array = data.data
-        else:
-            array = tensor(data).data
-        if array.dtype.kind != "f":
-            raise TypeError(
-                f"Parameter: data must be floating point (float32 or float64); got dtype "
-                f"{array.dtype}. Convert first, e.g. tensor.float()"
-            )
-        template = wrap(array, bool(requires_grad))
-        for name in _TENSOR_FIELDS:  # every field a fresh leaf has (data, grad, version …)
-            setattr(self, name, getattr(template, name))
-        self.grad_slot = None
-
-    def __repr__(self) -> str:
-        return "Parameter containing:\n" + super().__repr__()
-
-    def __reduce_ex__(self, protocol):
-        # copy.deepcopy and pickle: rebuild from a copy of the values; the flat-buffer
-        # slot (an optimizer's view) does not travel with the copy.
-        return (_rebuild_parameter, (backend.to_host(self.data).copy(), self.requires_grad, self.device))
-
-
-def _rebuild_parameter(values, requires_grad, device):
-    return Parameter(wrap(backend.move(values, device)), requires_grad)
-
-
-_TENSOR_FIELDS = tuple(name for name in Tensor.__slots__ if name != "__weakref__")
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 IncompatibleKeys.__doc__ = """What ``load_state_dict(strict=False)`` could not match:
@@ -110,16 +65,6 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
-
-    def _fuse_run(self, modules: tuple, start: int):
-        """``(step, stop)``: a callable that computes ``modules[start:stop]`` applied in
-        order (``modules[start]`` is this module) as fewer graph nodes, and where the run
-        ends; or None (the default: this module runs on its own).
-
-        :class:`Sequential` asks each module when it plans its forward pass; ``nn.Linear``
-        fuses itself with the Linear and ReLU modules that follow it.
-        """
-        return None
 
     # ------------------------------------------------------------------ registration
 
@@ -457,116 +402,6 @@ class Module:
         return f"{type(self).__name__}(\n  {body}\n)"
 
 
-class Sequential(Module):
-    """Modules applied one after another: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
-
-    Sub-modules are named "0", "1", … (state-dict keys "0.weight" …), or by the keys
-    of a dict passed as the only argument. Indexing returns a module, slicing a new
-    Sequential sharing the modules.
-    """
-
-    def __init__(self, *modules):
-        super().__init__()
-        if len(modules) == 1 and isinstance(modules[0], dict):
-            for name, module in modules[0].items():
-                self.add_module(str(name), _require_module(module, "Sequential", name))
-        else:
-            for index, module in enumerate(modules):
-                self.add_module(str(index), _require_module(module, "Sequential", index))
-
-    def forward(self, x):
-        """Each module on the output of the one before. Runs of modules that can fuse
-        (:meth:`Module._fuse_run`: consecutive ``nn.Linear`` layers with the ``nn.ReLU``
-        after each) run as one graph node each; the result is the same."""
-        for step in self._steps():
-            x = step(x)
-        return x
-
-    def _steps(self) -> tuple:
-        """What forward calls: the modules, with fusable runs replaced by one step each.
-        Planned once per set of modules and kept until the modules change."""
-        modules = tuple(self._modules.values())
-        cached = self.__dict__.get("_planned_steps")
-        if cached is None or cached[0] != modules:
-            cached = (modules, _plan_steps(modules))
-            object.__setattr__(self, "_planned_steps", cached)
-        return cached[1]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def __getitem__(self, index):
-        modules = list(self._modules.values())
-        if isinstance(index, slice):
-            return Sequential(*modules[index])
-        return modules[_position(index, len(modules), "Sequential")]
-
-    def append(self, module):
-        """Add ``module`` at the end; returns self."""
-        self.add_module(str(len(self._modules)), _require_module(module, "Sequential.append", len(self)))
-        return self
-
-
-def _plan_steps(modules: tuple) -> tuple:
-    """The steps of a Sequential's forward: each module, or the fused step of a run."""
-    steps, position = [], 0
-    while position < len(modules):
-        module = modules[position]
-        fused = module._fuse_run(modules, position) if isinstance(module, Module) else None
-        if fused is None:
-            steps.append(module)
-            position += 1
-        else:
-            step, position = fused
-            steps.append(step)
-    return tuple(steps)
-
-
-class ModuleList(Module):
-    """A list of modules whose parameters are registered (a plain Python list's would
-    not be). Named "0", "1", …; it has no forward: iterate over it in yours."""
-
-    def __init__(self, modules=None):
-        super().__init__()
-        if modules is not None:
-            self.extend(modules)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def __getitem__(self, index):
-        modules = list(self._modules.values())
-        if isinstance(index, slice):
-            return ModuleList(modules[index])
-        return modules[_position(index, len(modules), "ModuleList")]
-
-    def __setitem__(self, index, module) -> None:
-        position = _position(index, len(self), "ModuleList")
-        self.add_module(str(position), _require_module(module, "ModuleList", position))
-
-    def append(self, module):
-        """Add ``module`` at the end; returns self."""
-        self.add_module(str(len(self._modules)), _require_module(module, "ModuleList.append", len(self)))
-        return self
-
-    def extend(self, modules):
-        """Append every module of an iterable; returns self."""
-        for module in modules:
-            self.append(module)
-        return self
-
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError(  # deliberate, as in PyTorch: a container, not an abstract gap
-            "ModuleList has no forward(); iterate over it inside your module's forward"
-        )
-
-
 # ---------------------------------------------------------------------- helpers
 
 
@@ -577,20 +412,6 @@ def _check_name(module: Module, name, method: str) -> None:
         raise KeyError(f"{method}: name must be a non-empty string without '.'; got {name!r}")
     if hasattr(type(module), name):
         raise KeyError(f"{method}: {name!r} is already an attribute of {type(module).__name__}")
-
-
-def _require_module(module, where: str, name):
-    if not isinstance(module, Module):
-        raise TypeError(f"{where}: element {name!r} must be a Module; got {type(module).__name__}")
-    return module
-
-
-def _position(index, length: int, where: str) -> int:
-    if isinstance(index, bool) or not isinstance(index, int):
-        raise TypeError(f"{where}: indices must be ints or slices; got {type(index).__name__}")
-    if not -length <= index < length:
-        raise IndexError(f"{where}: index {index} is out of range for {length} module(s)")
-    return index % length
 
 
 def _key_problem(owner: str, missing: list, unexpected: list) -> str:

@@ -42,7 +42,9 @@ class Residual(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
-            raise TypeError(f"Residual: expected a Tensor input; got {type(x).__name__} (wrap it with chainrule.tensor)")
+            raise TypeError(
+                f"Residual: expected a Tensor input; got {type(x).__name__} (wrap it with chainrule.tensor)"
+            )
         out = self.module(x)
         if tuple(out.shape) != tuple(x.shape):
             raise ValueError(

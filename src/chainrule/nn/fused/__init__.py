@@ -1,0 +1,29 @@
+"""Fast paths: layers and losses as ONE graph node each, with a hand-written backward.
+
+A network built from the reference ops of :mod:`chainrule.engine.ops` records several nodes
+per layer (matmul, add, relu, log_softmax, index, mean …); on small and medium models the
+per-node bookkeeping costs as much as the arithmetic. Each module here does one layer's or
+loss's whole computation in one forward and one backward on raw arrays. Each names, in its
+docstring, the composition of reference ops it equals, and tests/test_nn_fused.py checks in
+float64 that it gives the same values and gradients. The user-facing functions, with their
+argument checks, are in :mod:`chainrule.nn.functional`; these classes assume valid arguments.
+
+linear                y = x W^T + b                      = matmul(x, W.T) + b
+linear_chain          Linear [ReLU] runs of a Sequential = the layers one after another
+cross_entropy         softmax cross-entropy, NLL         = nll(log_softmax(z), t)
+binary_cross_entropy  on logits and on probabilities     = the log-likelihood of y
+regression_losses     MSE, L1, Huber                     = ((x - y) ** 2).mean() …
+batch_norm            batch normalization                = (x - mean) / sqrt(var + eps) …
+dropout               inverted dropout                   = x * mask / (1 - p)
+polynomial_features   all monomials of each row          = prod(x ** P)
+penalties             L1 and L2 over many tensors        = sum of |p| or p^2
+reduction             what the losses share: "mean", "sum", "none"
+"""
+from .batch_norm import BatchNorm
+from .binary_cross_entropy import BCEWithLogits, BinaryCrossEntropy
+from .cross_entropy import CrossEntropy, NLLLoss, SoftCrossEntropy
+from .dropout import Dropout
+from .linear import Linear
+from .penalties import L1Penalty, L2Penalty
+from .polynomial_features import PolynomialFeatures
+from .regression_losses import HuberLoss, L1Loss, MSELoss

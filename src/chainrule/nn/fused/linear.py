@@ -1,0 +1,95 @@
+"""A Linear layer as one graph node: y = x W^T + b.
+
+Reference composition: ``matmul(x, W.T) + b`` (two nodes, :mod:`chainrule.engine.ops`);
+this node gives the same values and gradients (tests/test_nn_fused.py) and writes dW and db
+straight into the parameters' gradient slots when an optimizer keeps a flat buffer
+(:mod:`chainrule.engine.autograd.grad_slots`).
+
+Backward, G the upstream gradient: dx = G W (only when x needs it: a first layer's input
+never does), dW = G^T x, db = G summed over the rows.
+"""
+from __future__ import annotations
+
+from ...engine import backend
+from ...engine.autograd import Function, claim_grad_slot
+
+__all__ = ["Linear", "linear_backward", "times_weight"]
+
+_host = backend.host
+
+
+_HOST_ARRAY = backend.host.ndarray
+
+
+class Linear(Function):
+    """y = x W^T + b with W of shape (out_features, in_features) (PyTorch's layout).
+
+    x may have any number of leading dimensions (a 1-D x is one sample). Backward:
+    dx = G W (only when x needs it: the first layer's input never does),
+    dW = G^T x, db = G summed over the rows.
+    """
+
+    op = "linear"
+
+    def forward(self, x, weight, *bias):
+        self.x, self.weight = x, weight
+        out = x @ weight.T
+        if bias:
+            out += bias[0]  # out is a fresh array: add in place, no temporary
+        return out
+
+    def backward(self, grad):
+        return linear_backward(self, grad)
+
+
+def linear_backward(node, grad):
+    """dx = G W, dW = G^T x, db = sum_rows G, each only where needed.
+
+    dW and db go straight into the parameter's gradient slot when the engine offers
+    one (:func:`chainrule.autograd.claim_grad_slot`): no allocation, no copy, and None
+    is returned for that input, whose gradient is then already in place.
+    """
+    x, weight = node.x, node.weight
+    needs = node.needs_input_grad
+    out_features, in_features = weight.shape
+    if grad.ndim != 2:  # a single sample or extra leading dims: work on rows
+        grad = grad.reshape(-1, out_features)
+        rows = x.reshape(-1, in_features)
+    else:
+        rows = x
+    parents = node.parents
+    host = grad.__class__ is _HOST_ARRAY
+    grad_x = None
+    if needs[0]:
+        grad_x = times_weight(grad, weight)
+        if grad_x.shape != x.shape:
+            grad_x = grad_x.reshape(x.shape)
+    grad_w = None
+    if needs[1]:
+        slot = claim_grad_slot(parents[1])
+        if slot is None:
+            grad_w = grad.T @ rows
+        else:
+            (_host if host else backend.namespace_of(grad)).matmul(grad.T, rows, out=slot)
+    if len(needs) == 2:
+        return grad_x, grad_w
+    grad_b = None
+    if needs[2]:
+        slot = claim_grad_slot(parents[2])
+        if host:  # the ufunc's own reduce skips ndarray.sum's Python wrapper
+            grad_b = _host.add.reduce(grad, axis=0, out=slot)
+        else:
+            grad_b = grad.sum(axis=0, out=slot)
+        if slot is not None:
+            grad_b = None
+    return grad_x, grad_w, grad_b
+
+
+def times_weight(grad, weight):
+    """G W for rows G (N, out) and W (out, in): the gradient with respect to a Linear
+    layer's input. With one output (out = 1) this is the outer product of two vectors,
+    which the broadcast product G * W computes exactly (every entry is one product) in
+    a fraction of the time a matrix multiplication with an inner dimension of 1 takes."""
+    if weight.shape[0] == 1:
+        return grad * weight
+    return grad @ weight
