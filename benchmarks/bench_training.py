@@ -91,6 +91,7 @@ from chainrule import data as crdata
 from chainrule import nn as crnn
 from chainrule import optim as croptim
 from chainrule import train as crtrain
+from chainrule.optim import kernels as crkernels
 from chainrule.optim import optimizer as croptimizer
 
 torch = engine.torch  # None when PyTorch is missing: its rows are skipped
@@ -186,7 +187,7 @@ def compiled_kernels_used(problem: dict, enabled: bool) -> bool:
     count = sum(p.size for p in problem["params"])
     with numba_allowed(enabled):
         probe = np.empty(count, dtype=problem["params"][0].dtype)
-        return croptimizer.compiled_kernels(probe) is not None
+        return crkernels.compiled_kernels(probe) is not None
 
 
 # ============================================================================ implementations
@@ -823,7 +824,7 @@ def print_header(meta: dict, settings: dict, mode: str) -> None:
         print(f"Load avg : {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start{busy}")
     print(f"chainrule: {meta['chainrule']} from {meta['chainrule_path']} "
           f"(source sha1 {meta['chainrule_source_sha1']}); compiled optimizer kernels for "
-          f">= {croptimizer.COMPILED_MIN_SIZE} elements")
+          f">= {crkernels.COMPILED_MIN_SIZE} elements")
     print(f"Timing   : seconds per epoch, {settings['warmup_epochs']} warm-up epoch(s) then "
           f"W1 {settings['timed_epochs']['W1']} / W2 {settings['timed_epochs']['W2']} timed epochs "
           f"per implementation, interleaved (order rotates), GC on; rows W1 "
@@ -864,7 +865,7 @@ def print_timings(result: dict) -> None:
     print("    compiled (numba) optimizer kernels used: " + ", ".join(
         f"{name}: {'yes' if used else 'no'}" for name, used in result["compiled_kernels"].items())
         + ("" if any(result["compiled_kernels"].values()) or not HAS_NUMBA else
-           f"  ({result['n_params']:,} parameters < {croptimizer.COMPILED_MIN_SIZE}: same code with and without numba)"))
+           f"  ({result['n_params']:,} parameters < {crkernels.COMPILED_MIN_SIZE}: same code with and without numba)"))
     header = f"    {'implementation':32s} {'s/epoch':>8s} {'[min]':>8s} {'ratio':>6s} {'ms/step':>8s}"
     if is_w1:
         header += f" {'GFLOP/s':>8s} {'outside matmul':>15s}"

@@ -15,6 +15,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import optim
+from chainrule.optim import kernels as kernels_module
 from chainrule.optim import optimizer as optimizer_module
 
 SHAPES = [(3, 4), (4,), ()]
@@ -202,7 +203,7 @@ def assert_trajectories_close(actual, expected, rtol, atol=0.0):
 def compile_small_updates(monkeypatch):
     """Let the compiled kernels run on the tests' small parameters (by default they start
     only from COMPILED_MIN_SIZE elements, where they pay for numba's start-up)."""
-    monkeypatch.setattr(optimizer_module, "COMPILED_MIN_SIZE", 0)
+    monkeypatch.setattr(kernels_module, "COMPILED_MIN_SIZE", 0)
 
 
 @pytest.fixture(params=["numpy", "numba"])
@@ -269,14 +270,14 @@ def test_compiled_kernels_are_used_when_available(monkeypatch):
     pytest.importorskip("numba")
     monkeypatch.delenv("CHAINRULE_NO_NUMBA", raising=False)
     a = np.zeros(8, np.float32)
-    assert optimizer_module.compiled_kernels(a, a) is not None
-    monkeypatch.setattr(optimizer_module, "COMPILED_MIN_SIZE", 9)
-    assert optimizer_module.compiled_kernels(a, a) is None  # too small to be worth it
-    monkeypatch.setattr(optimizer_module, "COMPILED_MIN_SIZE", 0)
-    assert optimizer_module.compiled_kernels(a, np.zeros(8)) is None  # mixed dtypes
-    assert optimizer_module.compiled_kernels(a, np.zeros((4, 4), np.float32)[:, 0]) is None  # strided
+    assert kernels_module.compiled_kernels(a, a) is not None
+    monkeypatch.setattr(kernels_module, "COMPILED_MIN_SIZE", 9)
+    assert kernels_module.compiled_kernels(a, a) is None  # too small to be worth it
+    monkeypatch.setattr(kernels_module, "COMPILED_MIN_SIZE", 0)
+    assert kernels_module.compiled_kernels(a, np.zeros(8)) is None  # mixed dtypes
+    assert kernels_module.compiled_kernels(a, np.zeros((4, 4), np.float32)[:, 0]) is None  # strided
     monkeypatch.setenv("CHAINRULE_NO_NUMBA", "1")
-    assert optimizer_module.compiled_kernels(a, a) is None
+    assert kernels_module.compiled_kernels(a, a) is None
 
 
 # ---------------------------------------------------------------------- Adam's two eps forms
@@ -658,18 +659,15 @@ def test_repr_lists_the_groups():
 
 def test_every_optimizer_runs_its_compiled_kernel(monkeypatch):
     pytest.importorskip("numba")
-    from chainrule.optim import adagrad, adam, rmsprop, sgd
-
     monkeypatch.delenv("CHAINRULE_NO_NUMBA", raising=False)
     used = []
 
     def spy(*arrays):
-        kernels = optimizer_module.compiled_kernels(*arrays)
+        kernels = kernels_module.compiled_kernels(*arrays)
         used.append(kernels is not None)
         return kernels
 
-    for module in (sgd, adagrad, rmsprop, adam):
-        monkeypatch.setattr(module, "compiled_kernels", spy)
+    monkeypatch.setattr(optimizer_module, "compiled_kernels", spy)  # where every optimizer's step looks it up
     for name, kwargs in [("SGD", {"lr": 0.1, "momentum": 0.9}), ("Adagrad", {}), ("RMSprop", {"centered": True}),
                          ("Adam", {"amsgrad": True}), ("AdamW", {})]:
         run(name, kwargs, grads=gradient_sequence(missing=set())[:1])

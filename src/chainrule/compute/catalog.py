@@ -273,7 +273,9 @@ def load_prices(path=None) -> Prices:
     for name, value in table.items():
         key = "CPU" if name.upper() == "CPU" else get_accelerator(name).name
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
-            raise ValueError(f"prices file {file}: price of {name!r} must be a positive number (US$ per hour); got {value!r}")
+            raise ValueError(
+                f"prices file {file}: price of {name!r} must be a positive number (US$ per hour); got {value!r}"
+            )
         per_hour[key] = float(value)
         sources[key] = f"{file}"
     taken = document.get("taken", f"{PRICES_TAKEN}, overridden by {file}")

@@ -242,7 +242,9 @@ def count_flops(model, example_input) -> FlopCount:
         )
     batch_size = int(example_input.shape[0])
     if batch_size < 1:
-        raise ValueError(f"count_flops: example_input must hold at least one example; got shape {tuple(example_input.shape)}")
+        raise ValueError(
+            f"count_flops: example_input must hold at least one example; got shape {tuple(example_input.shape)}"
+        )
 
     calls = _observe_forward(model, example_input)
     if not calls:
@@ -288,7 +290,9 @@ def training_flops(params=None, tokens=None, model=None, example_input=None, sam
         )
     if by_rule:
         if params is None or tokens is None:
-            raise ValueError(f"training_flops: the 6·N·D rule needs both params and tokens; got params={params!r}, tokens={tokens!r}")
+            raise ValueError(
+                f"training_flops: the 6·N·D rule needs both params and tokens; got params={params!r}, tokens={tokens!r}"
+            )
         return six_nd(params, tokens) * float(epochs)
     if model is None or example_input is None or samples is None:
         raise ValueError(

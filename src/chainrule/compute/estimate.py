@@ -245,7 +245,8 @@ def format_duration(seconds: float) -> str:
     """A human reading of a duration: "420 µs", "42 ms", "3.1 s", "27 min", "5.2 h", "51.4 days", "1.3 years"."""
     if not math.isfinite(seconds):
         return "n/a"
-    for limit, unit, scale in ((1e-3, "µs", 1e-6), (1, "ms", 1e-3), (120, "s", 1), (7200, "min", 60), (3 * 86400, "h", 3600),
+    for limit, unit, scale in ((1e-3, "µs", 1e-6), (1, "ms", 1e-3), (120, "s", 1), (7200, "min", 60),
+                               (3 * 86400, "h", 3600),
                                (730 * 86400, "days", 86400)):
         if seconds < limit:
             value = seconds / scale

@@ -5,8 +5,15 @@
     >>> sched = cr.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=100)  # doctest: +SKIP
 
 Every optimizer states its update rule in its docstring, in the curriculum's notation, with
-the reference. See :mod:`chainrule.optim.optimizer` for how parameters, gradients and state
-are kept in flat buffers so that a step costs a few array operations.
+the reference, and its ``_update`` runs that algorithm box line by line in NumPy.
+
+optimizer      Optimizer: parameter groups, per-parameter state, state dicts, the step
+sgd, adagrad, rmsprop, adam    the update rules
+flat_buffers   parameters, gradients and state kept back to back in one array each
+kernels        when a compiled kernel runs an update instead (numba_kernels: the kernels)
+arguments      hyper-parameter checks
+lr_scheduler   learning-rate schedules
+minimize       full-batch minimization of a function of tensors
 """
 from . import lr_scheduler
 from .adagrad import Adagrad

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from ..engine import backend
-from .optimizer import Optimizer, check_nonnegative, check_positive, compiled_kernels, flat, l2_direction
+from .arguments import check_nonnegative, check_positive
+from .kernels import flat
+from .optimizer import Optimizer, l2_direction
 
 __all__ = ["Adagrad"]
 
@@ -55,21 +57,25 @@ class Adagrad(Optimizer):
         return (("sum", group["initial_accumulator_value"]),)
 
     def _update(self, group, param, grad, buffers, step, fresh, work) -> None:
-        cast = param.dtype.type
-        clr = cast(group["lr"] / (1 + (step - 1) * group["lr_decay"]))
-        weight_decay, eps = cast(group["weight_decay"]), cast(group["eps"])
-        state_sum = buffers["sum"]
-        kernels = compiled_kernels(param, grad, state_sum)
-        if kernels is not None:
-            kernels.adagrad(flat(param), flat(grad), flat(state_sum), clr, weight_decay, eps)
-            return
+        """Step t of the algorithm box above, in place on arrays (the source of truth for
+        :func:`chainrule.optim.numba_kernels.adagrad`, which does the same in one pass)."""
+        cast = param.dtype.type  # every scalar in the parameters' dtype: float32 stays float32
         xp = backend.namespace_of(param)
-        direction = l2_direction(param, grad, weight_decay, work(0))
-        scratch = work(1)
-        state_sum += xp.multiply(direction, direction, out=scratch)
-        std = xp.sqrt(state_sum, out=scratch)
-        std += eps
-        ratio = xp.divide(direction, std, out=scratch)
-        ratio *= clr
+        G, scratch = buffers["sum"], work(1)
+        g = l2_direction(param, grad, cast(group["weight_decay"]), work(0))  # g_t ← ∇f(θ_{t-1}) + λ θ_{t-1}
+        G += xp.multiply(g, g, out=scratch)                       # G_t ← G_{t-1} + g_t²
+        D = xp.sqrt(G, out=scratch)                               # D_t ← √G_t + ε
+        D += cast(group["eps"])
+        ratio = xp.divide(g, D, out=scratch)
+        ratio *= _decayed_lr(group, step, cast)                   # θ_t ← θ_{t-1} - α̃_t g_t / D_t
         param -= ratio
 
+    def _compiled_update(self, kernels, group, param, grad, buffers, step, fresh) -> None:
+        cast = param.dtype.type
+        kernels.adagrad(flat(param), flat(grad), flat(buffers["sum"]), _decayed_lr(group, step, cast),
+                        cast(group["weight_decay"]), cast(group["eps"]))
+
+
+def _decayed_lr(group: dict, step: int, cast):
+    """α̃_t = α / (1 + (t - 1) η), in the parameters' dtype."""
+    return cast(group["lr"] / (1 + (step - 1) * group["lr_decay"]))

@@ -2,18 +2,12 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from ..engine import backend
-from .optimizer import (
-    Optimizer,
-    check_flag,
-    check_fraction,
-    check_nonnegative,
-    check_positive,
-    compiled_kernels,
-    flat,
-    unused,
-)
+from .arguments import check_flag, check_fraction, check_nonnegative, check_positive
+from .kernels import flat, unused
+from .optimizer import Optimizer, l2_direction
 
 __all__ = ["Adam", "AdamW"]
 
@@ -100,56 +94,74 @@ class Adam(Optimizer):
         return (("exp_avg", 0.0), ("exp_avg_sq", 0.0))
 
     def _update(self, group, param, grad, buffers, step, fresh, work) -> None:
-        cast = param.dtype.type
-        lr, (beta1, beta2) = group["lr"], group["betas"]
-        bias_correction1 = 1 - beta1 ** step
-        bias_correction2 = 1 - beta2 ** step
-        step_size = cast(lr / bias_correction1)
-        weight_decay, eps = group["weight_decay"], cast(group["eps"])
-        decoupled, amsgrad, inside = self._decoupled, group["amsgrad"], group["eps_inside_sqrt"]
-        decay_factor = cast(1 - lr * weight_decay)
-        b1, b2, one_minus_b1, one_minus_b2 = cast(beta1), cast(beta2), cast(1 - beta1), cast(1 - beta2)
-        bc2, bc2_sqrt = cast(bias_correction2), cast(math.sqrt(bias_correction2))
-        exp_avg, exp_avg_sq = buffers["exp_avg"], buffers["exp_avg_sq"]
-        largest = buffers.get("max_exp_avg_sq")
-        arrays = (param, grad, exp_avg, exp_avg_sq) + ((largest,) if amsgrad else ())
-        kernels = compiled_kernels(*arrays)
-        if kernels is not None:
-            kernels.adam(flat(param), flat(grad), flat(exp_avg), flat(exp_avg_sq),
-                         flat(largest) if amsgrad else unused(flat(param)),
-                         step_size, b1, b2, one_minus_b1, one_minus_b2, bc2, bc2_sqrt, eps,
-                         cast(weight_decay), decay_factor, decoupled, amsgrad, inside)
-            return
+        """Step t of the algorithm box above, in place on arrays (the source of truth for
+        :func:`chainrule.optim.numba_kernels.adam`, which does the same in one pass)."""
+        s = _scalars(group, step, param.dtype, self._decoupled)
         xp = backend.namespace_of(param)
-        direction = grad
-        if weight_decay != 0:
-            if decoupled:
-                param *= decay_factor
+        V, R, R_max, scratch = buffers["exp_avg"], buffers["exp_avg_sq"], buffers.get("max_exp_avg_sq"), work(1)
+        g = grad                                                 # g_t ← ∇f(θ_{t-1})
+        if s.weight_decay != 0:
+            if self._decoupled:
+                param *= s.decay_factor                          # AdamW: θ_{t-1} ← (1 - αλ) θ_{t-1}
             else:
-                direction = xp.multiply(param, cast(weight_decay), out=work(0))
-                direction += grad
-        scratch = work(1)
-        exp_avg *= b1
-        exp_avg += xp.multiply(direction, one_minus_b1, out=scratch)
-        exp_avg_sq *= b2
-        squared = xp.multiply(direction, direction, out=scratch)
-        squared *= one_minus_b2
-        exp_avg_sq += squared
-        second = exp_avg_sq
-        if amsgrad:
-            xp.maximum(largest, exp_avg_sq, out=largest)
-            second = largest
-        if inside:
-            denom = xp.divide(second, bc2, out=scratch)
-            denom += eps
-            xp.sqrt(denom, out=denom)
+                g = l2_direction(param, grad, s.weight_decay, work(0))   # g_t ← g_t + λ θ_{t-1}
+        V *= s.beta1                                             # V_t ← β1 V_{t-1} + (1 - β1) g_t
+        V += xp.multiply(g, s.one_minus_beta1, out=scratch)
+        R *= s.beta2                                             # R_t ← β2 R_{t-1} + (1 - β2) g_t²
+        squared = xp.multiply(g, g, out=scratch)
+        squared *= s.one_minus_beta2
+        R += squared
+        S = R                                                    # S_t ← R_t
+        if group["amsgrad"]:
+            xp.maximum(R_max, R, out=R_max)                      # R^max_t ← max(R^max_{t-1}, R_t); S_t ← R^max_t
+            S = R_max
+        if group["eps_inside_sqrt"]:
+            D = xp.divide(S, s.bias_correction2, out=scratch)    # D_t ← √(S_t / (1 - β2^t) + ε)
+            D += s.eps
+            xp.sqrt(D, out=D)
         else:
-            denom = xp.sqrt(second, out=scratch)
-            denom /= bc2_sqrt
-            denom += eps
-        ratio = xp.divide(exp_avg, denom, out=denom)
-        ratio *= step_size
-        param -= ratio
+            D = xp.sqrt(S, out=scratch)                          # D_t ← √S_t / √(1 - β2^t) + ε
+            D /= s.bias_correction2_sqrt
+            D += s.eps
+        delta = xp.divide(V, D, out=D)                           # θ_t ← θ_{t-1} - (α / (1 - β1^t)) V_t / D_t
+        delta *= s.step_size
+        param -= delta
+
+    def _compiled_update(self, kernels, group, param, grad, buffers, step, fresh) -> None:
+        s = _scalars(group, step, param.dtype, self._decoupled)
+        amsgrad = group["amsgrad"]
+        kernels.adam(flat(param), flat(grad), flat(buffers["exp_avg"]), flat(buffers["exp_avg_sq"]),
+                     flat(buffers["max_exp_avg_sq"]) if amsgrad else unused(flat(param)),
+                     s.step_size, s.beta1, s.beta2, s.one_minus_beta1, s.one_minus_beta2, s.bias_correction2,
+                     s.bias_correction2_sqrt, s.eps, s.weight_decay, s.decay_factor, self._decoupled, amsgrad,
+                     group["eps_inside_sqrt"])
+
+
+class _Scalars(NamedTuple):
+    """The scalars of Adam's step t, each cast to the parameters' dtype (a float64 scalar
+    would turn a float32 update into a float64 one)."""
+
+    step_size: float             # α / (1 - β1^t)
+    beta1: float
+    beta2: float
+    one_minus_beta1: float
+    one_minus_beta2: float
+    bias_correction2: float      # 1 - β2^t
+    bias_correction2_sqrt: float  # √(1 - β2^t)
+    eps: float
+    weight_decay: float          # λ
+    decay_factor: float          # 1 - αλ (AdamW)
+
+
+def _scalars(group: dict, step: int, dtype, decoupled: bool) -> _Scalars:
+    cast = dtype.type
+    lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
+    bias_correction2 = 1 - beta2 ** step
+    return _Scalars(
+        cast(lr / (1 - beta1 ** step)), cast(beta1), cast(beta2), cast(1 - beta1), cast(1 - beta2),
+        cast(bias_correction2), cast(math.sqrt(bias_correction2)), cast(group["eps"]), cast(weight_decay),
+        cast(1 - lr * weight_decay),
+    )
 
 
 class AdamW(Adam):

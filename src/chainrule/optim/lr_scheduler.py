@@ -278,7 +278,9 @@ class ReduceLROnPlateau:
         groups = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != groups:
-                raise ValueError(f"{name}: min_lr has {len(min_lr)} entries but the optimizer has {groups} param group(s)")
+                raise ValueError(
+                    f"{name}: min_lr has {len(min_lr)} entries but the optimizer has {groups} param group(s)"
+                )
             min_lrs = list(min_lr)
         else:
             min_lrs = [min_lr] * groups

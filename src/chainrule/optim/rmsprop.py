@@ -2,17 +2,9 @@
 from __future__ import annotations
 
 from ..engine import backend
-from .optimizer import (
-    Optimizer,
-    check_flag,
-    check_fraction,
-    check_nonnegative,
-    check_positive,
-    compiled_kernels,
-    flat,
-    l2_direction,
-    unused,
-)
+from .arguments import check_flag, check_fraction, check_nonnegative, check_positive
+from .kernels import flat, unused
+from .optimizer import Optimizer, l2_direction
 
 __all__ = ["RMSprop"]
 
@@ -86,43 +78,42 @@ class RMSprop(Optimizer):
         return tuple(names)
 
     def _update(self, group, param, grad, buffers, step, fresh, work) -> None:
-        cast = param.dtype.type
-        lr, alpha, one_minus_alpha = cast(group["lr"]), cast(group["alpha"]), cast(1 - group["alpha"])
-        eps, weight_decay, momentum = cast(group["eps"]), cast(group["weight_decay"]), cast(group["momentum"])
-        centered, use_momentum = group["centered"], group["momentum"] > 0
-        square_avg = buffers["square_avg"]
-        grad_avg = buffers.get("grad_avg")
-        buffer = buffers.get("momentum_buffer")
-        arrays = [param, grad, square_avg] + [a for a in (grad_avg, buffer) if a is not None]
-        kernels = compiled_kernels(*arrays)
-        if kernels is not None:
-            nothing = unused(flat(param))
-            kernels.rmsprop(flat(param), flat(grad), flat(square_avg),
-                            flat(grad_avg) if centered else nothing,
-                            flat(buffer) if use_momentum else nothing,
-                            lr, alpha, one_minus_alpha, eps, weight_decay, momentum,
-                            centered, use_momentum)
-            return
+        """Step t of the algorithm box above, in place on arrays (the source of truth for
+        :func:`chainrule.optim.numba_kernels.rmsprop`, which does the same in one pass)."""
+        cast = param.dtype.type  # every scalar in the parameters' dtype: float32 stays float32
+        lr, rho, one_minus_rho = cast(group["lr"]), cast(group["alpha"]), cast(1 - group["alpha"])
         xp = backend.namespace_of(param)
-        direction = l2_direction(param, grad, weight_decay, work(0))
-        scratch = work(1)
-        square_avg *= alpha
-        squared = xp.multiply(direction, direction, out=scratch)
-        squared *= one_minus_alpha
-        square_avg += squared
-        if centered:
-            grad_avg *= alpha
-            grad_avg += xp.multiply(direction, one_minus_alpha, out=scratch)
-            variance = xp.subtract(square_avg, xp.multiply(grad_avg, grad_avg, out=scratch), out=scratch)
-            denom = xp.sqrt(variance, out=scratch)
+        R, scratch = buffers["square_avg"], work(1)
+        g = l2_direction(param, grad, cast(group["weight_decay"]), work(0))  # g_t ← ∇f(θ_{t-1}) + λ θ_{t-1}
+        R *= rho                                                  # R_t ← ρ R_{t-1} + (1 - ρ) g_t²
+        squared = xp.multiply(g, g, out=scratch)
+        squared *= one_minus_rho
+        R += squared
+        if group["centered"]:
+            g_bar = buffers["grad_avg"]
+            g_bar *= rho                                          # ḡ_t ← ρ ḡ_{t-1} + (1 - ρ) g_t
+            g_bar += xp.multiply(g, one_minus_rho, out=scratch)
+            variance = xp.subtract(R, xp.multiply(g_bar, g_bar, out=scratch), out=scratch)
+            D = xp.sqrt(variance, out=scratch)                    # D_t ← √(R_t - ḡ_t²) + ε
         else:
-            denom = xp.sqrt(square_avg, out=scratch)
-        denom += eps
-        ratio = xp.divide(direction, denom, out=scratch)
-        if use_momentum:
-            buffer *= momentum
-            buffer += ratio
-            param -= xp.multiply(buffer, lr, out=scratch)
+            D = xp.sqrt(R, out=scratch)                           # D_t ← √R_t + ε
+        D += cast(group["eps"])
+        ratio = xp.divide(g, D, out=scratch)
+        if group["momentum"] > 0:
+            b = buffers["momentum_buffer"]
+            b *= cast(group["momentum"])                          # b_t ← μ b_{t-1} + g_t / D_t
+            b += ratio
+            param -= xp.multiply(b, lr, out=scratch)              # θ_t ← θ_{t-1} - α b_t
         else:
             ratio *= lr
-            param -= ratio
+            param -= ratio                                        # θ_t ← θ_{t-1} - α g_t / D_t
+
+    def _compiled_update(self, kernels, group, param, grad, buffers, step, fresh) -> None:
+        cast = param.dtype.type
+        centered, use_momentum = group["centered"], group["momentum"] > 0
+        nothing = unused(flat(param))
+        kernels.rmsprop(flat(param), flat(grad), flat(buffers["square_avg"]),
+                        flat(buffers["grad_avg"]) if centered else nothing,
+                        flat(buffers["momentum_buffer"]) if use_momentum else nothing,
+                        cast(group["lr"]), cast(group["alpha"]), cast(1 - group["alpha"]), cast(group["eps"]),
+                        cast(group["weight_decay"]), cast(group["momentum"]), centered, use_momentum)

@@ -2,16 +2,9 @@
 from __future__ import annotations
 
 from ..engine import backend
-from .optimizer import (
-    Optimizer,
-    check_flag,
-    check_fraction,
-    check_nonnegative,
-    compiled_kernels,
-    flat,
-    l2_direction,
-    unused,
-)
+from .arguments import check_flag, check_fraction, check_nonnegative
+from .kernels import flat, unused
+from .optimizer import Optimizer, l2_direction
 
 __all__ = ["SGD"]
 
@@ -94,37 +87,36 @@ class SGD(Optimizer):
         return (("momentum_buffer", 0.0),) if group["momentum"] != 0 else ()
 
     def _update(self, group, param, grad, buffers, step, fresh, work) -> None:
-        cast = param.dtype.type
-        lr, momentum = cast(group["lr"]), cast(group["momentum"])
-        dampening_complement = cast(1 - group["dampening"])
-        weight_decay = cast(group["weight_decay"])
-        use_momentum = group["momentum"] != 0
-        buffer = buffers["momentum_buffer"] if use_momentum else None
-        init_buffer = "momentum_buffer" in fresh
-        nesterov = group["nesterov"]
-        arrays = (param, grad, buffer) if use_momentum else (param, grad)
-        kernels = compiled_kernels(*arrays)
-        if kernels is not None:
-            kernels.sgd(flat(param), flat(grad), flat(buffer) if use_momentum else unused(flat(param)),
-                        lr, weight_decay, momentum, dampening_complement,
-                        use_momentum, init_buffer, nesterov)
-            return
+        """Step t of the algorithm box above, in place on arrays (the source of truth for
+        :func:`chainrule.optim.numba_kernels.sgd`, which does the same in one pass)."""
+        cast = param.dtype.type  # every scalar in the parameters' dtype: float32 stays float32
+        lr, mu, weight_decay = cast(group["lr"]), cast(group["momentum"]), cast(group["weight_decay"])
         xp = backend.namespace_of(param)
-        direction = grad if group["weight_decay"] == 0 else l2_direction(param, grad, weight_decay, work(0))
-        if use_momentum:
-            if init_buffer:
-                buffer[...] = direction
+        g = grad                                                   # g_t ← ∇f(θ_{t-1})
+        if group["weight_decay"] != 0:
+            g = l2_direction(param, grad, weight_decay, work(0))   # g_t ← g_t + λ θ_{t-1}
+        if group["momentum"] != 0:
+            b = buffers["momentum_buffer"]
+            if "momentum_buffer" in fresh:
+                b[...] = g                                         # t = 1: b_t ← g_t
             else:
-                buffer *= momentum
+                b *= mu                                            # b_t ← μ b_{t-1} + (1 - τ) g_t
                 if group["dampening"] != 0:
-                    buffer += xp.multiply(direction, dampening_complement, out=work(1))
+                    b += xp.multiply(g, cast(1 - group["dampening"]), out=work(1))
                 else:
-                    buffer += direction
-            if nesterov:
-                nudged = xp.multiply(buffer, momentum, out=work(1))
-                nudged += direction
-                direction = nudged
+                    b += g
+            if group["nesterov"]:
+                nudged = xp.multiply(b, mu, out=work(1))           # nesterov: g_t ← g_t + μ b_t
+                nudged += g
+                g = nudged
             else:
-                direction = buffer
-        scratch = direction if direction is not grad and direction is not buffer else work(1)
-        param -= xp.multiply(direction, lr, out=scratch)
+                g = b                                              # else: g_t ← b_t
+        scratch = g if g is not grad and g is not buffers.get("momentum_buffer") else work(1)
+        param -= xp.multiply(g, lr, out=scratch)                   # θ_t ← θ_{t-1} - α g_t
+
+    def _compiled_update(self, kernels, group, param, grad, buffers, step, fresh) -> None:
+        cast = param.dtype.type
+        use_momentum = group["momentum"] != 0
+        kernels.sgd(flat(param), flat(grad), flat(buffers["momentum_buffer"]) if use_momentum else unused(flat(param)),
+                    cast(group["lr"]), cast(group["weight_decay"]), cast(group["momentum"]),
+                    cast(1 - group["dampening"]), use_momentum, "momentum_buffer" in fresh, group["nesterov"])

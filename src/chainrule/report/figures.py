@@ -274,7 +274,9 @@ def figure_predicted_vs_actual(y_true, y_pred, *, target_name: str = "target") -
     for argument, values in (("y_true", y_true), ("y_pred", y_pred)):
         bad = int(np.count_nonzero(~np.isfinite(values)))
         if bad:
-            raise ValueError(f"figure_predicted_vs_actual: {argument} has {bad} non-finite values; expected finite numbers")
+            raise ValueError(
+                f"figure_predicted_vs_actual: {argument} has {bad} non-finite values; expected finite numbers"
+            )
     total = float(np.sum((y_true - y_true.mean()) ** 2))
     r2 = 1.0 - float(np.sum((y_true - y_pred) ** 2)) / total if total > 0 else float("nan")
     figure, axes = _figure(width=5.2, height=4.8)
@@ -326,7 +328,8 @@ def figure_confusion_matrix(y_true, y_pred, labels) -> Figure:
     figure.colorbar(image, ax=axes, label="count")
     ticks = np.arange(k)
     shown = [_plain(label) for label in labels]
-    axes.set_xticks(ticks, shown, rotation=45 if max(map(len, shown)) > 3 else 0, ha="right" if max(map(len, shown)) > 3 else "center")
+    slanted = max(map(len, shown)) > 3
+    axes.set_xticks(ticks, shown, rotation=45 if slanted else 0, ha="right" if slanted else "center")
     axes.set_yticks(ticks, shown)
     axes.set_xlabel("predicted class")
     axes.set_ylabel("actual class")
@@ -469,7 +472,8 @@ def _annotate_counts(axes, counts: np.ndarray) -> None:
     for i in range(counts.shape[0]):
         for j in range(counts.shape[1]):
             colour = "white" if counts[i, j] > threshold else "black"
-            axes.text(j, i, f"{counts[i, j]}\n{shares[i, j]:.0%}", ha="center", va="center", color=colour, fontsize=size)
+            axes.text(j, i, f"{counts[i, j]}\n{shares[i, j]:.0%}", ha="center", va="center", color=colour,
+                      fontsize=size)
 
 
 def _colours(n: int) -> list:

@@ -266,7 +266,9 @@ def _table_rows(table, method: str) -> tuple:
     if isinstance(table, dict):
         lengths = {str(name): len(_check_column(values, name, method)) for name, values in table.items()}
         if len(set(lengths.values())) > 1:
-            raise ValueError(f"{method}: the columns of table have different lengths: {lengths}; expected equal lengths")
+            raise ValueError(
+                f"{method}: the columns of table have different lengths: {lengths}; expected equal lengths"
+            )
         columns = list(table.values())
         n = next(iter(lengths.values()), 0)
         return list(lengths), [[column[i] for column in columns] for i in range(n)]

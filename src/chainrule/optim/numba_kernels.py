@@ -1,7 +1,7 @@
 """Compiled (numba) optimizer updates: one fused pass over a contiguous run of parameters.
 
 This module imports numba at the top, so it is itself the optional part: the optimizers
-import it lazily through :func:`chainrule.optim.optimizer.compiled_kernels`, which returns
+import it lazily through :func:`chainrule.optim.kernels.compiled_kernels`, which returns
 None when numba is missing or ``CHAINRULE_NO_NUMBA=1`` is set, and they then run the same
 update as a handful of in-place NumPy calls.
 
@@ -13,7 +13,7 @@ arithmetic and square roots are correctly rounded. Both paths therefore give
 bit-identical results on the machines we test on.
 
 Why these flags (measured on the 2-core development machines; figures in the module
-docstring of ``optimizer.py``):
+docstring of ``kernels.py``):
 
 * ``error_model="numpy"``: with numba's default ("python") error model every float
   division checks for zero to raise ``ZeroDivisionError``, and that check stops LLVM from
@@ -29,7 +29,7 @@ docstring of ``optimizer.py``):
   so a new process loads it instead of compiling again. Compiling all eight kernels
   (four updates x float32/float64) takes about 2.4 s once. Every process still pays
   about 1 s: 0.4 s to import numba and 0.6 s to set up its code generator at the first
-  call. ``COMPILED_MIN_SIZE`` in ``optimizer.py`` keeps small models from paying it.
+  call. ``COMPILED_MIN_SIZE`` in ``kernels.py`` keeps small models from paying it.
 
 All arrays are 1-D and C-contiguous. Buffers that an option does not use are passed as a
 zero-length array and never touched.
