@@ -1,6 +1,7 @@
-"""The array engines behind tensors: one array namespace per device.
+"""The array engines behind tensors: one array namespace per device, and the optional engines.
 
-This is the only module that names an array library. Everything else asks it for
+This is the only module that imports an array library, CuPy or mpi4py (checked by an import
+contract in ``make test``). Everything else asks it for
 the namespace of a device (``xp = namespace("cpu")``) or of an array
 (``xp = namespace_of(array)``) and calls ``xp.exp``, ``xp.zeros`` … on it, the way
 needle's ``array_api`` switch works. ``"cpu"`` is NumPy; ``"cuda"`` / ``"cuda:N"``
@@ -31,6 +32,11 @@ _DTYPE_ALIASES = {
     "float32": float32, "float": float32, "float64": float64, "double": float64,
     "int64": int64, "long": int64, "bool": bool_,
 }
+
+MPI_INSTALL_HINT = (
+    "install the MPI extra: pip install 'chainrule[mpi]' (mpi4py with the MPICH wheel; "
+    "no system MPI needed)"
+)
 
 _GPU_INSTALL_HINT = (
     "install the GPU extra: pip install 'chainrule[gpu]' (CuPy for CUDA 12; "
@@ -208,3 +214,22 @@ def _cupy(device: str):
             f"device {device!r} needs CuPy, which is not installed; {_GPU_INSTALL_HINT}"
         ) from err
     return cupy
+
+
+def mpi():
+    """mpi4py's ``MPI`` module, imported on first use (``chainrule.engine.distributed`` is its
+    only caller in the library); ImportError naming the ``mpi`` extra when it is missing."""
+    try:
+        from mpi4py import MPI  # noqa: PLC0415 - optional dependency, imported on demand
+    except ImportError as err:
+        raise ImportError(f"chainrule.distributed needs mpi4py, which is not installed; {MPI_INSTALL_HINT}") from err
+    return MPI
+
+
+def nccl():
+    """CuPy's NCCL bindings (``cupy.cuda.nccl``), or None when CuPy or its NCCL is missing."""
+    try:
+        from cupy.cuda import nccl as cuda_nccl  # noqa: PLC0415 - only on GPU machines
+    except ImportError:
+        return None
+    return cuda_nccl if getattr(cuda_nccl, "available", True) else None

@@ -56,10 +56,7 @@ __all__ = [
     "abort", "RankError", "MPI_INSTALL_HINT",
 ]
 
-MPI_INSTALL_HINT = (
-    "install the MPI extra: pip install 'chainrule[mpi]' (mpi4py with the MPICH wheel; "
-    "no system MPI needed)"
-)
+MPI_INSTALL_HINT = backend.MPI_INSTALL_HINT
 
 #: Environment variables in which MPI launchers announce the number of ranks: MPICH/Hydra
 #: and Slurm's PMI2 (PMI_SIZE), Open MPI (OMPI_COMM_WORLD_SIZE), PMIx launchers (PMIX_SIZE).
@@ -94,13 +91,7 @@ def init():
     global _comm, _previous_hook
     if _comm is not None:
         return _comm
-    try:
-        from mpi4py import MPI  # noqa: PLC0415 - optional dependency, imported on demand
-    except ImportError as err:
-        raise ImportError(
-            f"chainrule.distributed needs mpi4py, which is not installed; {MPI_INSTALL_HINT}"
-        ) from err
-    _comm = MPI.COMM_WORLD
+    _comm = backend.mpi().COMM_WORLD
     if _comm.Get_size() > 1:
         _previous_hook = sys.excepthook
         sys.excepthook = _abort_on_uncaught
@@ -206,8 +197,7 @@ def allreduce_(array, op: str = "sum"):
     if _is_gpu(data):
         _allreduce_gpu(comm, data)
     else:
-        from mpi4py import MPI  # noqa: PLC0415
-
+        MPI = backend.mpi()
         comm.Allreduce(MPI.IN_PLACE, data, op=MPI.SUM)
     if op == "mean":
         data /= comm.Get_size()
@@ -260,15 +250,12 @@ def _allreduce_gpu(comm, data) -> None:
     """Σ over ranks of a CuPy array: NCCL when CuPy has it, else through host memory."""
     nccl = _nccl_communicator(comm)
     if nccl is None:
-        from mpi4py import MPI  # noqa: PLC0415
-
+        MPI = backend.mpi()
         host = backend.to_host(data)
         comm.Allreduce(MPI.IN_PLACE, host, op=MPI.SUM)
         data[...] = backend.move(host, backend.device_of(data))
         return
-    import cupy  # noqa: PLC0415
-    from cupy.cuda import nccl as _cuda_nccl  # noqa: PLC0415 - only on GPU machines
-
+    cupy, _cuda_nccl = backend.namespace_of(data), backend.nccl()
     kinds = {np.dtype("float32"): _cuda_nccl.NCCL_FLOAT32, np.dtype("float64"): _cuda_nccl.NCCL_FLOAT64,
              np.dtype("int64"): _cuda_nccl.NCCL_INT64}
     if data.dtype not in kinds:
@@ -285,11 +272,8 @@ def _nccl_communicator(comm):
     global _nccl
     if _nccl is not None:
         return _nccl
-    try:
-        from cupy.cuda import nccl as _cuda_nccl  # noqa: PLC0415
-    except ImportError:
-        return None
-    if not getattr(_cuda_nccl, "available", True):
+    _cuda_nccl = backend.nccl()
+    if _cuda_nccl is None:
         return None
     unique_id = _cuda_nccl.get_unique_id() if comm.Get_rank() == 0 else None
     unique_id = comm.bcast(unique_id, root=0)
