@@ -97,33 +97,9 @@ def minimize(fn, params, method: str = "gd", *, lr: float, tol: float = 1e-6,
     """
     single = isinstance(params, Tensor)
     tensors = _check_params([params] if single else params)
-    if method not in METHODS:
-        raise ValueError(f"minimize: method must be one of {', '.join(repr(m) for m in METHODS)}; got {method!r}")
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol > 0:
-        raise ValueError(f"minimize: tol must be a number > 0; got {tol!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 0:
-        raise ValueError(f"minimize: max_iter must be an int >= 0; got {max_iter!r}")
+    _check_options(method, tol, max_iter)
     optimizer = _optimizer(method, tensors, lr, options)
-    objective, grad_norms = [], []
-    iterations, message = 0, ""
-    while True:
-        value, norm = _evaluate(fn, tensors)
-        objective.append(value)
-        grad_norms.append(norm)
-        if not (math.isfinite(value) and math.isfinite(norm)):
-            message = (
-                f"diverged: f or its gradient became non-finite at iteration {iterations}; "
-                f"try a smaller lr"
-            )
-            break
-        if norm < tol:
-            message = f"converged: gradient norm {norm:.3g} < tol {tol:g}"
-            break
-        if iterations >= max_iter:
-            message = f"stopped at max_iter={max_iter} with gradient norm {norm:.3g} >= tol {tol:g}"
-            break
-        optimizer.step()
-        iterations += 1
+    objective, grad_norms, iterations, message = _iterate(fn, tensors, optimizer, tol, max_iter)
     for p in tensors:
         p.grad = None
     solution = [tensor(p.data) for p in tensors]
@@ -138,6 +114,38 @@ def minimize(fn, params, method: str = "gd", *, lr: float, tol: float = 1e-6,
         message=message,
         method=method,
     )
+
+
+def _iterate(fn, tensors: list, optimizer, tol, max_iter: int) -> tuple:
+    """The loop of the algorithm box: step while ‖∇f(x_k)‖ >= tol and k < max_iter (or until
+    f or ‖∇f‖ stops being finite). Returns the trajectories of f and ‖∇f‖, k and why it stopped."""
+    objective, grad_norms = [], []
+    iterations = 0
+    while True:
+        value, norm = _evaluate(fn, tensors)
+        objective.append(value)
+        grad_norms.append(norm)
+        if not (math.isfinite(value) and math.isfinite(norm)):
+            message = f"diverged: f or its gradient became non-finite at iteration {iterations}; try a smaller lr"
+            break
+        if norm < tol:
+            message = f"converged: gradient norm {norm:.3g} < tol {tol:g}"
+            break
+        if iterations >= max_iter:
+            message = f"stopped at max_iter={max_iter} with gradient norm {norm:.3g} >= tol {tol:g}"
+            break
+        optimizer.step()
+        iterations += 1
+    return objective, grad_norms, iterations, message
+
+
+def _check_options(method: str, tol, max_iter) -> None:
+    if method not in METHODS:
+        raise ValueError(f"minimize: method must be one of {', '.join(repr(m) for m in METHODS)}; got {method!r}")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol > 0:
+        raise ValueError(f"minimize: tol must be a number > 0; got {tol!r}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 0:
+        raise ValueError(f"minimize: max_iter must be an int >= 0; got {max_iter!r}")
 
 
 def _check_params(params) -> list:
