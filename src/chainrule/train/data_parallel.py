@@ -130,17 +130,8 @@ class _DataParallel:
 
     def reduce_metric(self, metric) -> None:
         """Replace a metric's accumulators by those of all ranks' rows together."""
-        from .trainer import _Accuracy, _Regression  # noqa: PLC0415 - train imports this module
-
         states = _dist.communicator().allgather({k: v for k, v in vars(metric).items() if k != "function"})
-        if isinstance(metric, _Regression):
-            _merge_regression(metric, states)
-        elif isinstance(metric, _Accuracy):
-            metric.correct = sum(s["correct"] for s in states)
-            metric.count = sum(s["count"] for s in states)
-        else:
-            metric.total = sum(s["total"] for s in states)
-            metric.count = sum(s["count"] for s in states)
+        metric.merge(states)
 
 
 def _store_grad(p, values) -> None:
@@ -150,19 +141,6 @@ def _store_grad(p, values) -> None:
         grad.data[...] = values
     else:
         p.grad = wrap(values.copy())
-
-
-def _merge_regression(metric, states) -> None:
-    """Chan, Golub & LeVeque's pairwise merge of (n, mean, M2) over ranks; sums add."""
-    states = [s for s in states if s["n"] > 0]
-    n = sum(s["n"] for s in states)
-    if n == 0:
-        return
-    mean = sum(s["n"] * np.asarray(s["mean"]) for s in states) / n
-    metric.m2 = sum(np.asarray(s["m2"]) + s["n"] * (np.asarray(s["mean"]) - mean) ** 2 for s in states)
-    metric.sse = sum(np.asarray(s["sse"]) for s in states)
-    metric.sae = sum(np.asarray(s["sae"]) for s in states)
-    metric.n, metric.mean = n, mean
 
 
 class _AllReduceSum(Function):

@@ -79,9 +79,9 @@ from ..engine import random as _random
 from ..engine.autograd import no_grad
 from ..engine.backend import host as np
 from ..engine.serialization import decode_state, encode_state, load_checkpoint, save_checkpoint
-from ..engine.tensor import Tensor
 from ..engine.tensor import tensor as _to_tensor
 from .data_parallel import _DataParallel, _restore_batchnorms, _sync_batchnorms
+from .metrics import make_metric
 from .progress import _make_reporter
 
 __all__ = ["Trainer", "History", "Callback", "EarlyStopping", "DivergenceError"]
@@ -367,7 +367,7 @@ class Trainer:
             if not isinstance(callback, Callback):
                 raise TypeError(f"Trainer: callbacks[{position}] is a {type(callback).__name__}, not a Callback")
         self.model, self.loss, self.optimizer = model, loss, optimizer
-        self.metrics = [_make_metric(spec) for spec in metrics if spec != "loss"]
+        self.metrics = [make_metric(spec) for spec in metrics if spec != "loss"]
         names = [m.name for m in self.metrics]
         if len(set(names)) != len(names):
             raise ValueError(f"Trainer: metric names repeat: {names}")
@@ -721,134 +721,6 @@ class Trainer:
                 f"metrics={metrics}, epoch={self.epoch})")
 
 
-# ---------------------------------------------------------------------- metrics
-
-class _Metric:
-    """Accumulates over batches, computes at the end of a pass. ``fresh()`` is a new,
-    empty copy (validation must not disturb the training accumulators)."""
-
-    name = ""
-
-    def fresh(self) -> _Metric:
-        copy = type(self).__new__(type(self))
-        copy.__dict__.update(self.__dict__)
-        copy.reset()
-        return copy
-
-    def reset(self) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must define reset")  # abstract
-
-    def update(self, outputs: Tensor, target: Tensor) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must define update")  # abstract
-
-    def compute(self) -> float:
-        raise NotImplementedError(f"{type(self).__name__} must define compute")  # abstract
-
-
-class _Accuracy(_Metric):
-    """Share of correct predictions: arg-max over the logits of each row, or
-    ``logit > 0`` for a single output; one-hot targets are read by their arg-max."""
-
-    name = "accuracy"
-
-    def reset(self) -> None:
-        self.correct, self.count = 0, 0
-
-    def update(self, outputs, target) -> None:
-        out, y = backend.to_host(outputs.data), backend.to_host(target.data)
-        if out.ndim == 2 and out.shape[1] > 1:
-            predicted = out.argmax(axis=1)
-        else:
-            predicted = (out.reshape(len(out)) > 0).astype(np.int64)
-        if y.ndim == 2 and y.shape[1] > 1:
-            y = y.argmax(axis=1)
-        self.correct += int((predicted == y.reshape(len(y))).sum())
-        self.count += len(y)
-
-    def compute(self) -> float:
-        return self.correct / self.count if self.count else float("nan")
-
-
-class _Regression(_Metric):
-    """Running sums for regression metrics, per output column: squared and absolute
-    errors, and the targets' mean and sum of squared deviations (merged batch by
-    batch with Chan et al.'s update, which avoids the cancellation of Σy² - n ȳ²)."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def reset(self) -> None:
-        self.n, self.sse, self.sae, self.mean, self.m2 = 0, 0.0, 0.0, 0.0, 0.0
-
-    def update(self, outputs, target) -> None:
-        y = backend.to_host(target.data).astype(np.float64)
-        out = backend.to_host(outputs.data).astype(np.float64)
-        if out.size != y.size:
-            raise ValueError(
-                f"metric {self.name!r}: outputs of shape {tuple(outputs.shape)} and targets of shape "
-                f"{tuple(target.shape)} have different numbers of elements"
-            )
-        n = len(y)
-        y, out = y.reshape(n, -1), out.reshape(n, -1)
-        error = out - y
-        self.sse = self.sse + (error * error).sum(axis=0)
-        self.sae = self.sae + np.abs(error).sum(axis=0)
-        batch_mean = y.mean(axis=0)
-        batch_m2 = ((y - batch_mean) ** 2).sum(axis=0)
-        total = self.n + n
-        delta = batch_mean - self.mean
-        self.mean = self.mean + delta * (n / total)
-        self.m2 = self.m2 + batch_m2 + delta * delta * (self.n * n / total)
-        self.n = total
-
-    def compute(self) -> float:
-        if self.n == 0:
-            return float("nan")
-        if self.name == "rmse":
-            return float(np.sqrt(np.mean(self.sse) / self.n))
-        if self.name == "mae":
-            return float(np.mean(self.sae) / self.n)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return float(np.mean(1.0 - self.sse / self.m2))  # R² = 1 - SSE/SST, averaged over outputs
-
-
-class _FunctionMetric(_Metric):
-    """A user function ``fn(outputs, target) -> float``, averaged weighting by batch size."""
-
-    def __init__(self, function):
-        self.function = function
-        self.name = getattr(function, "__name__", type(function).__name__)
-
-    def reset(self) -> None:
-        self.total, self.count = 0.0, 0
-
-    def update(self, outputs, target) -> None:
-        n = target.shape[0]
-        self.total += float(self.function(outputs.detach(), target)) * n
-        self.count += n
-
-    def compute(self) -> float:
-        return self.total / self.count if self.count else float("nan")
-
-
-_METRIC_ALIASES = {"accuracy": "accuracy", "acc": "accuracy", "r2": "r2", "rmse": "rmse", "mae": "mae"}
-
-
-def _make_metric(spec) -> _Metric:
-    if callable(spec):
-        metric = _FunctionMetric(spec)
-    elif isinstance(spec, str) and spec.lower() in _METRIC_ALIASES:
-        name = _METRIC_ALIASES[spec.lower()]
-        metric = _Accuracy() if name == "accuracy" else _Regression(name)
-    else:
-        raise ValueError(
-            f"Trainer: unknown metric {spec!r}; expected 'loss', 'accuracy', 'r2', 'rmse', "
-            f"'mae' or a function fn(outputs, target) -> float"
-        )
-    metric.reset()
-    return metric
-
-
 # ---------------------------------------------------------------------- helpers
 
 def _as_loader(data, batch_size, shuffle: bool, argument: str) -> DataLoader:
@@ -924,6 +796,8 @@ def _stateful(callbacks) -> list:
 
 def _check_verbose(verbose) -> int:
     if verbose not in (0, 1, 2) or isinstance(verbose, bool):
-        raise ValueError(f"Trainer: verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch); got {verbose!r}")
+        raise ValueError(
+            f"Trainer: verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch); got {verbose!r}"
+        )
     return verbose
 
