@@ -19,6 +19,25 @@ from ..engine import backend
 from ..engine.backend import host as np
 from ..engine.tensor import Tensor
 
+#: Metric names a Trainer accepts (case-insensitive) and the metric each stands for.
+METRIC_ALIASES = {"accuracy": "accuracy", "acc": "accuracy", "r2": "r2", "rmse": "rmse", "mae": "mae"}
+
+
+def make_metric(spec) -> Metric:
+    """The metric a Trainer records for ``spec``: a name (``METRIC_ALIASES``) or a function."""
+    if callable(spec):
+        metric = FunctionMetric(spec)
+    elif isinstance(spec, str) and spec.lower() in METRIC_ALIASES:
+        name = METRIC_ALIASES[spec.lower()]
+        metric = Accuracy() if name == "accuracy" else Regression(name)
+    else:
+        raise ValueError(
+            f"Trainer: unknown metric {spec!r}; expected 'loss', 'accuracy', 'r2', 'rmse', "
+            f"'mae' or a function fn(outputs, target) -> float"
+        )
+    metric.reset()
+    return metric
+
 
 class Metric:
     """Accumulates over batches, computes at the end of a pass. ``fresh()`` is a new,
@@ -150,22 +169,3 @@ class FunctionMetric(Metric):
     def merge(self, states: list) -> None:
         self.total = sum(s["total"] for s in states)
         self.count = sum(s["count"] for s in states)
-
-
-METRIC_ALIASES = {"accuracy": "accuracy", "acc": "accuracy", "r2": "r2", "rmse": "rmse", "mae": "mae"}
-
-
-def make_metric(spec) -> Metric:
-    """The metric a Trainer records for ``spec``: a name (``METRIC_ALIASES``) or a function."""
-    if callable(spec):
-        metric = FunctionMetric(spec)
-    elif isinstance(spec, str) and spec.lower() in METRIC_ALIASES:
-        name = METRIC_ALIASES[spec.lower()]
-        metric = Accuracy() if name == "accuracy" else Regression(name)
-    else:
-        raise ValueError(
-            f"Trainer: unknown metric {spec!r}; expected 'loss', 'accuracy', 'r2', 'rmse', "
-            f"'mae' or a function fn(outputs, target) -> float"
-        )
-    metric.reset()
-    return metric
