@@ -1,8 +1,32 @@
-"""Data-parallel training over MPI ranks, as the Trainer runs it (``Trainer(distributed=True)``,
-or automatically under ``mpiexec`` with more than one rank): the parameters broadcast from
-rank 0, one all-reduce of the flat gradient buffer per step (weighted by each rank's rows),
-metrics reduced over the ranks, and synchronized BatchNorm statistics on request. The
-collectives themselves are :mod:`chainrule.distributed`."""
+"""Data-parallel training over MPI ranks, as the Trainer runs it.
+
+With ``Trainer(..., distributed=True)``, and by default whenever the script was started by
+``mpiexec``/``srun`` with more than one rank, every rank runs the same script with the same
+model, loss and optimizer, and
+
+* the parameters and buffers are broadcast from rank 0 when ``fit`` starts, so every rank
+  starts from rank 0's weights;
+* each epoch uses one permutation π of the n training rows, drawn as in a single process and
+  broadcast from rank 0; global batch j is π[jNB : (j+1)NB] for N ranks and per-rank batch B
+  (``batch_size``), and rank r takes its r-th slice of B rows, so the ranks' shards are
+  disjoint and together cover the epoch;
+* after each backward pass one all-reduce over one flat buffer sums the ranks' weighted
+  gradients, g = Σ_r (n_r / n_B) g_r with g_r the mean gradient over rank r's n_r rows of
+  the global batch of n_B rows, together with the batch loss Σ_r n_r L_r. g is exactly the
+  mean gradient of the whole global batch, so N ranks with batch B take the same steps as
+  one process with batch NB (up to floating-point round-off in the order of the sums);
+* BatchNorm statistics are those of each rank's B rows (local, the default) or of the
+  global batch with ``sync_batchnorm=True`` (the batch sums are all-reduced in the forward
+  pass and their gradients in the backward pass);
+* the loss, the metrics and the validation results are reduced over the ranks, so every
+  rank records the same History and callbacks (early stopping) decide the same way;
+* only rank 0 prints progress and writes checkpoints.
+
+The cost per step is one all-reduce of the P parameters' gradients (4P bytes in float32;
+a ring all-reduce moves 2 (N − 1)/N · 4P bytes per rank).
+
+The collectives themselves are :mod:`chainrule.distributed`.
+"""
 from __future__ import annotations
 
 import time

@@ -41,29 +41,8 @@ Example::
     history.to_frame()                     # one row per epoch (needs pandas)
 
 Data-parallel training on MPI (``Trainer(..., distributed=True)``, and by default whenever
-the script was started by ``mpiexec``/``srun`` with more than one rank): every rank runs the
-same script with the same model, loss and optimizer, and
-
-* the parameters and buffers are broadcast from rank 0 when ``fit`` starts, so every rank
-  starts from rank 0's weights;
-* each epoch uses one permutation π of the n training rows, drawn as in a single process and
-  broadcast from rank 0; global batch j is π[jNB : (j+1)NB] for N ranks and per-rank batch B
-  (``batch_size``), and rank r takes its r-th slice of B rows, so the ranks' shards are
-  disjoint and together cover the epoch;
-* after each backward pass one all-reduce over one flat buffer sums the ranks' weighted
-  gradients, g = Σ_r (n_r / n_B) g_r with g_r the mean gradient over rank r's n_r rows of
-  the global batch of n_B rows, together with the batch loss Σ_r n_r L_r. g is exactly the
-  mean gradient of the whole global batch, so N ranks with batch B take the same steps as
-  one process with batch NB (up to floating-point round-off in the order of the sums);
-* BatchNorm statistics are those of each rank's B rows (local, the default) or of the
-  global batch with ``sync_batchnorm=True`` (the batch sums are all-reduced in the forward
-  pass and their gradients in the backward pass);
-* the loss, the metrics and the validation results are reduced over the ranks, so every
-  rank records the same History and callbacks (early stopping) decide the same way;
-* only rank 0 prints progress and writes checkpoints.
-
-The cost per step is one all-reduce of the P parameters' gradients (4P bytes in float32;
-a ring all-reduce moves 2 (N − 1)/N · 4P bytes per rank).
+the script was started by ``mpiexec``/``srun`` with more than one rank) takes the same steps
+as one process with the global batch; :mod:`chainrule.train.data_parallel` describes how.
 """
 from __future__ import annotations
 
@@ -79,12 +58,13 @@ from ..engine import random as _random
 from ..engine.autograd import no_grad
 from ..engine.backend import host as np
 from ..engine.serialization import decode_state, encode_state, load_checkpoint, save_checkpoint
-from ..engine.tensor import tensor as _to_tensor
+from .callbacks import Callback, stateful_callbacks
 from .data_parallel import _DataParallel, _restore_batchnorms, _sync_batchnorms
+from .history import STEP_COLUMNS, History, history_from_state, history_to_state
 from .metrics import make_metric
 from .progress import _make_reporter
 
-__all__ = ["Trainer", "History", "Callback", "EarlyStopping", "DivergenceError"]
+__all__ = ["Trainer", "DivergenceError"]
 
 _CHECKPOINT_FORMAT = "chainrule.train/1"
 _DEFAULT_BATCH_SIZE = 32
@@ -107,202 +87,6 @@ class DivergenceError(FloatingPointError):
         self.epoch, self.step, self.global_step = epoch, step, global_step
         self.quantity, self.value = quantity, value
         self.last_finite_loss, self.checkpoint = last_finite_loss, checkpoint
-
-
-# ---------------------------------------------------------------------- history
-
-class History:
-    """What a training run recorded.
-
-    * ``history.epochs``: one dict per epoch with ``epoch``, ``train_loss`` and
-      ``train_<metric>`` (averaged over the epoch's batches while the weights moved),
-      ``val_loss`` and ``val_<metric>`` (with the epoch's final weights; present when
-      there is validation data), ``grad_norm`` (mean over the epoch's steps of the
-      global gradient norm ‖g‖₂), ``lr`` (the first parameter group's learning rate
-      during the epoch), ``time`` (seconds, validation included) and
-      ``samples_per_sec`` (training throughput).
-    * ``history.steps``: per optimizer step, lists ``step`` (global, 1-based),
-      ``epoch``, ``loss``, ``grad_norm`` and ``lr``.
-
-    ``history["val_loss"]`` is that column over the epochs; ``to_dict()`` gives
-    ``{"epoch": {column: list}, "step": {column: list}}``; ``to_frame()`` a pandas
-    DataFrame (``to_frame("step")`` for the steps).
-    """
-
-    _STEP_COLUMNS = ("step", "epoch", "loss", "grad_norm", "lr")
-
-    def __init__(self):
-        self.epochs: list[dict] = []
-        self.steps: dict[str, list] = {name: [] for name in self._STEP_COLUMNS}
-
-    def __len__(self) -> int:
-        return len(self.epochs)
-
-    def __getitem__(self, column: str) -> list:
-        if column not in self.columns:
-            raise KeyError(f"History has no column {column!r}; columns: {self.columns}")
-        return [record.get(column) for record in self.epochs]
-
-    @property
-    def columns(self) -> list:
-        """The per-epoch column names, in first-seen order."""
-        names: dict = {}
-        for record in self.epochs:
-            names.update(dict.fromkeys(record))
-        return list(names)
-
-    def to_dict(self) -> dict:
-        """``{"epoch": {column: [value per epoch]}, "step": {column: [value per step]}}``."""
-        return {
-            "epoch": {name: self[name] for name in self.columns},
-            "step": {name: list(values) for name, values in self.steps.items()},
-        }
-
-    def to_frame(self, level: str = "epoch"):
-        """A pandas DataFrame with one row per epoch (``level="epoch"``) or per step."""
-        if level not in ("epoch", "step"):
-            raise ValueError(f"History.to_frame: level must be 'epoch' or 'step'; got {level!r}")
-        try:
-            import pandas  # noqa: PLC0415 - optional dependency
-        except ImportError as err:
-            raise ImportError(
-                "History.to_frame needs pandas (pip install pandas); History.to_dict() "
-                "gives the same columns as plain lists"
-            ) from err
-        return pandas.DataFrame(self.to_dict()[level])
-
-    def __repr__(self) -> str:
-        return f"History({len(self.epochs)} epochs, {len(self.steps['step'])} steps)"
-
-    def _state(self) -> dict:
-        dtypes = {"step": np.int64, "epoch": np.int64}
-        steps = {name: np.asarray(values, dtype=dtypes.get(name, np.float64))
-                 for name, values in self.steps.items()}
-        return {"epochs": self.epochs, "steps": steps}
-
-    def _load(self, state: dict) -> None:
-        self.epochs = [dict(record) for record in state["epochs"]]
-        self.steps = {name: values.tolist() for name, values in state["steps"].items()}
-
-
-# ---------------------------------------------------------------------- callbacks
-
-class Callback:
-    """Base class for objects that act during :meth:`Trainer.fit`; override what you need.
-
-    ``logs`` in ``on_batch_end`` has ``epoch``, ``step``, ``loss``, ``grad_norm``,
-    ``lr``; in ``on_epoch_end`` it is the epoch's :class:`History` record. Set
-    ``trainer.stop_training = True`` to stop after the current epoch. A callback
-    whose behaviour depends on the past stores it in ``state_dict()`` (numbers,
-    strings, lists, dicts, arrays) so checkpoints can restore it.
-    """
-
-    def on_train_begin(self, trainer) -> None: ...
-    def on_epoch_begin(self, trainer, epoch: int) -> None: ...
-    def on_batch_end(self, trainer, step: int, logs: dict) -> None: ...
-    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None: ...
-    def on_train_end(self, trainer) -> None: ...
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        return None
-
-
-class EarlyStopping(Callback):
-    """Stop when a monitored quantity has not improved for ``patience`` epochs.
-
-    An epoch improves on the best value so far when (mode "min")
-    ``value < best - min_delta``, or (mode "max") ``value > best + min_delta``.
-    After ``patience`` epochs in a row without improvement training stops. With
-    ``restore_best_weights`` (default) the model gets the weights of the best epoch
-    back at the end of training, whether it stopped early or ran out of epochs.
-
-    Args:
-        monitor: a History column, e.g. ``"val_loss"`` (default), ``"val_accuracy"``,
-            ``"train_loss"``. A ``val_`` column needs validation data in ``fit``.
-        patience: epochs without improvement before stopping (a positive int).
-        min_delta: the smallest change that counts as an improvement (>= 0).
-        mode: "min", "max", or "auto" ("max" for accuracy and R², else "min").
-        restore_best_weights: load the best epoch's weights at the end.
-
-    After training: ``best``, ``best_epoch``, ``stopped_epoch`` (None if it did not stop).
-    """
-
-    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
-                 mode: str = "auto", restore_best_weights: bool = True):
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"EarlyStopping: patience must be a positive int; got {patience!r}")
-        if not (isinstance(min_delta, (int, float)) and min_delta >= 0):
-            raise ValueError(f"EarlyStopping: min_delta must be a number >= 0; got {min_delta!r}")
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max'; got {mode!r}")
-        if mode == "auto":
-            mode = "max" if any(k in monitor for k in ("accuracy", "r2")) else "min"
-        self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
-        self.mode, self.restore_best_weights = mode, bool(restore_best_weights)
-        self._reset()
-
-    def _reset(self) -> None:
-        self.best = None
-        self.best_epoch = None
-        self.stopped_epoch = None
-        self.wait = 0
-        self.best_weights = None
-
-    def on_train_begin(self, trainer) -> None:
-        available = trainer.record_columns
-        if self.monitor not in available:
-            hint = (" (fit() got no validation data; pass val=... or monitor a train_ column)"
-                    if self.monitor.startswith("val_") else "")
-            raise ValueError(
-                f"EarlyStopping: monitor={self.monitor!r} is not recorded{hint}; "
-                f"available: {available}"
-            )
-        self._reset()
-
-    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
-        value = logs[self.monitor]
-        if self.best is None or self._improved(value):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
-            if self.restore_best_weights:
-                self.best_weights = {name: backend.to_host(t.data).copy()
-                                     for name, t in trainer.model.state_dict().items()}
-            return
-        self.wait += 1
-        if self.wait >= self.patience:
-            self.stopped_epoch = epoch
-            trainer.stop_training = True
-
-    def on_train_end(self, trainer) -> None:
-        if self.restore_best_weights and self.best_weights is not None and self.best_epoch != trainer.epoch:
-            trainer.model.load_state_dict({name: _to_tensor(array, dtype=array.dtype)
-                                           for name, array in self.best_weights.items()})
-
-    def summary(self) -> str | None:
-        """A line for the log: when it stopped and which epoch's weights the model has."""
-        if self.best_epoch is None:
-            return None
-        stopped = (f"stopped early after epoch {self.stopped_epoch}"
-                   if self.stopped_epoch is not None else "ran all epochs")
-        restored = (f"; the model has the weights of epoch {self.best_epoch}"
-                    if self.restore_best_weights else "")
-        return f"early stopping: {stopped}; best {self.monitor} {self.best:.4g} at epoch {self.best_epoch}{restored}"
-
-    def _improved(self, value) -> bool:
-        if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
-
-    def state_dict(self) -> dict:
-        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
-                "stopped_epoch": self.stopped_epoch, "best_weights": self.best_weights}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.best, self.best_epoch = state["best"], state["best_epoch"]
-        self.wait, self.stopped_epoch = state["wait"], state["stopped_epoch"]
-        self.best_weights = state["best_weights"]
 
 
 # ---------------------------------------------------------------------- trainer
@@ -332,7 +116,7 @@ class Trainer:
         verbose: 0 silent; 1 (default) a ``rich`` progress bar (loss, samples/s,
             ETA) when stdout is a terminal, else one plain line per epoch; 2 always
             one plain line per epoch.
-        distributed: data-parallel training over MPI ranks (see the module docstring).
+        distributed: data-parallel training over MPI ranks (see :mod:`chainrule.train.data_parallel`).
             None (default): on when the job was launched with more than one rank
             (``mpiexec -n 4 ...``); True: always (starts MPI, needs mpi4py); False: never.
             ``batch_size`` is then the batch of each rank.
@@ -503,14 +287,14 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "callbacks": [[type(callback).__name__, callback.state_dict()]
-                          for callback in _stateful(self.callbacks)],
+                          for callback in stateful_callbacks(self.callbacks)],
             "rng": {
                 "global": _random.generator().bit_generator.state,
                 "train_loader": None if self._train_loader is None else self._train_loader.state_dict(),
             },
             "trainer": {"epoch": self.epoch, "global_step": self.global_step,
                         "stop_training": self.stop_training, "last_finite": self._last_finite},
-            "history": self.history._state(),
+            "history": history_to_state(self.history),
         }
         text, arrays = encode_state(state, prefix="")
         save_checkpoint(path, arrays, {"format": _CHECKPOINT_FORMAT, "epoch": str(self.epoch),
@@ -527,7 +311,7 @@ class Trainer:
                 f"(format {metadata.get('format')!r}, expected {_CHECKPOINT_FORMAT!r})"
             )
         state = decode_state(metadata["state"], arrays)
-        stateful = _stateful(self.callbacks)
+        stateful = stateful_callbacks(self.callbacks)
         saved = [name for name, _ in state["callbacks"]]
         if saved != [type(callback).__name__ for callback in stateful]:
             raise ValueError(
@@ -553,8 +337,7 @@ class Trainer:
         self.epoch, self.global_step = trainer["epoch"], trainer["global_step"]
         self.stop_training = trainer["stop_training"]
         self._last_finite = None if trainer["last_finite"] is None else tuple(trainer["last_finite"])
-        self.history = History()
-        self.history._load(state["history"])
+        self.history = history_from_state(state["history"])
         self._last_checkpoint = (os.fspath(path), self.epoch)
 
     # ------------------------------------------------------------------ one epoch
@@ -602,7 +385,7 @@ class Trainer:
             if outputs is not None:  # None: this rank had no rows of the global batch
                 for metric in self.metrics:
                     metric.update(outputs, target)
-            for name, value in zip(History._STEP_COLUMNS,
+            for name, value in zip(STEP_COLUMNS,
                                    (self.global_step, epoch, loss_value, grad_norm, step_lr)):
                 steps[name].append(value)
             if self.callbacks:
@@ -787,11 +570,6 @@ def _steps_on_metric(scheduler) -> bool:
             return True
         scheduler = getattr(scheduler, "then", None)
     return False
-
-
-def _stateful(callbacks) -> list:
-    """The callbacks that keep state across epochs (they override ``state_dict``)."""
-    return [c for c in callbacks if type(c).state_dict is not Callback.state_dict]
 
 
 def _check_verbose(verbose) -> int:
