@@ -39,7 +39,7 @@ from ..engine.backend import host as np
 from ..engine.tensor import wrap
 
 
-class _DataParallel:
+class DataParallel:
     """What data-parallel training adds to a Trainer: sharded loaders, the broadcast of the
     initial weights, the per-step gradient all-reduce, and the reduction of sums and metrics.
 
@@ -158,6 +158,21 @@ class _DataParallel:
         metric.merge(states)
 
 
+def sync_batchnorms(model) -> list:
+    """Make every BatchNorm layer of ``model`` normalize with the statistics of the global
+    batch; returns the layers, for :func:`restore_batchnorms`."""
+    layers = [m for m in model.modules() if type(m).__name__.startswith("BatchNorm")]
+    for layer in layers:
+        layer.__dict__["forward"] = _synced_forward(layer)
+    return layers
+
+
+def restore_batchnorms(layers) -> None:
+    """Give the layers that :func:`sync_batchnorms` changed their own forward pass back."""
+    for layer in layers:
+        layer.__dict__.pop("forward", None)
+
+
 def _store_grad(p, values) -> None:
     """Write reduced gradient values into ``p.grad`` (in place when it is a writable array)."""
     grad = p.grad
@@ -178,20 +193,6 @@ class _AllReduceSum(Function):
 
     def backward(self, grad):
         return (_dist.allreduce_(grad.copy()),)
-
-
-def _sync_batchnorms(model) -> list:
-    """Make every BatchNorm layer of ``model`` normalize with the statistics of the global
-    batch; returns the layers, for :func:`_restore_batchnorms`."""
-    layers = [m for m in model.modules() if type(m).__name__.startswith("BatchNorm")]
-    for layer in layers:
-        layer.__dict__["forward"] = _synced_forward(layer)
-    return layers
-
-
-def _restore_batchnorms(layers) -> None:
-    for layer in layers:
-        layer.__dict__.pop("forward", None)
 
 
 def _synced_forward(layer):

@@ -59,10 +59,10 @@ from ..engine.autograd import no_grad
 from ..engine.backend import host as np
 from ..engine.serialization import decode_state, encode_state, load_checkpoint, save_checkpoint
 from .callbacks import Callback, stateful_callbacks
-from .data_parallel import _DataParallel, _restore_batchnorms, _sync_batchnorms
+from .data_parallel import DataParallel, restore_batchnorms, sync_batchnorms
 from .history import STEP_COLUMNS, History, history_from_state, history_to_state
 from .metrics import make_metric
-from .progress import _make_reporter
+from .progress import make_reporter
 
 __all__ = ["Trainer", "DivergenceError"]
 
@@ -168,7 +168,7 @@ class Trainer:
         if self.distributed:
             _dist.init()
         self.sync_batchnorm = bool(sync_batchnorm)
-        self._parallel = _DataParallel() if self.distributed else None
+        self._parallel = DataParallel() if self.distributed else None
         self.history = History()
         self.epoch = 0
         self.global_step = 0
@@ -236,9 +236,9 @@ class Trainer:
 
         if self.sync_batchnorm and self._parallel is not None:
             self._parallel.check_every_rank_has_rows(train_loader, "sync_batchnorm=True")
-        reporter = _make_reporter(verbose, sys.stdout)
+        reporter = make_reporter(verbose, sys.stdout)
         reporter.start(self, epochs, len(train_loader), resume_from)
-        batchnorms = _sync_batchnorms(self.model) if self.sync_batchnorm and self._parallel is not None else []
+        batchnorms = sync_batchnorms(self.model) if self.sync_batchnorm and self._parallel is not None else []
         try:
             for epoch in range(self.epoch + 1, epochs + 1):
                 if self.stop_training:
@@ -252,7 +252,7 @@ class Trainer:
             raise
         finally:
             reporter.close()
-            _restore_batchnorms(batchnorms)
+            restore_batchnorms(batchnorms)
         for callback in self.callbacks:
             callback.on_train_end(self)
             summary = getattr(callback, "summary", None)
