@@ -21,8 +21,8 @@ that is interrupted and resumed with ``fit(..., resume_from=path)`` ends with ex
 the same weights, bit for bit, as the same run left alone.
 
 A non-finite loss or gradient norm stops training at once with a
-:class:`DivergenceError` that names the epoch and step, the last finite loss and what
-to try; nothing is written after the divergence, so the last good checkpoint is kept.
+:class:`DivergenceError` (:mod:`chainrule.train.divergence`); nothing is written after the
+divergence, so the last good checkpoint is kept.
 
 Example::
 
@@ -52,41 +52,21 @@ import sys
 import time
 
 from ..data import DataLoader, ParquetDataset, TensorDataset
-from ..engine import backend
 from ..engine import distributed as _dist
 from ..engine import random as _random
 from ..engine.autograd import no_grad
-from ..engine.backend import host as np
 from ..engine.serialization import decode_state, encode_state, load_checkpoint, save_checkpoint
 from .callbacks import Callback, stateful_callbacks
 from .data_parallel import DataParallel, restore_batchnorms, sync_batchnorms
+from .divergence import DivergenceError, divergence_error, global_grad_norm
 from .history import STEP_COLUMNS, History, history_from_state, history_to_state
 from .metrics import make_metric
 from .progress import make_reporter
 
-__all__ = ["Trainer", "DivergenceError"]
+__all__ = ["Trainer"]
 
 _CHECKPOINT_FORMAT = "chainrule.train/1"
 _DEFAULT_BATCH_SIZE = 32
-
-
-class DivergenceError(FloatingPointError):
-    """Training produced a non-finite loss or gradient.
-
-    It is raised before the optimizer step, so the model keeps the last finite
-    weights (those of the previous step) and nothing is written to the checkpoint.
-    Attributes: ``epoch`` and ``step`` (1-based, the step within the epoch),
-    ``global_step``, ``quantity`` ("loss" or "gradient norm") and its ``value``,
-    ``last_finite_loss`` (None if there was none), and ``checkpoint`` (the path of
-    the last good checkpoint, or None).
-    """
-
-    def __init__(self, message, *, epoch, step, global_step, quantity, value,
-                 last_finite_loss, checkpoint):
-        super().__init__(message)
-        self.epoch, self.step, self.global_step = epoch, step, global_step
-        self.quantity, self.value = quantity, value
-        self.last_finite_loss, self.checkpoint = last_finite_loss, checkpoint
 
 
 # ---------------------------------------------------------------------- trainer
@@ -216,48 +196,21 @@ class Trainer:
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ValueError(f"Trainer.fit: epochs must be a positive int; got {epochs!r}")
         verbose = self.verbose if verbose is None else _check_verbose(verbose)
-        train_loader = _as_loader(train, batch_size, shuffle=True, argument="train")
-        val_loader = None if val is None else _as_loader(
-            val, batch_size or train_loader.batch_size, shuffle=False, argument="val")
+        train_loader, val_loader = self._loaders(train, val, batch_size)
         if self._parallel is not None:
             verbose = verbose if _dist.is_main() else 0  # only rank 0 reports
-            train_loader = self._parallel.shard_train(train_loader)
-            val_loader = None if val_loader is None else self._parallel.shard_eval(val_loader)
-            self._parallel.broadcast_model(self.model)
-        self._train_loader = train_loader
-        self.has_validation = val_loader is not None
-        self.history, self.epoch, self.global_step = History(), 0, 0
-        self.stop_training, self._last_finite, self._last_checkpoint = False, None, None
-        self._params = list(self.model.parameters())
-        for callback in self.callbacks:
-            callback.on_train_begin(self)
-        if resume_from is not None:
-            self.load_checkpoint(resume_from)
-
+        self._start_run(train_loader, val_loader, resume_from)
         if self.sync_batchnorm and self._parallel is not None:
             self._parallel.check_every_rank_has_rows(train_loader, "sync_batchnorm=True")
         reporter = make_reporter(verbose, sys.stdout)
         reporter.start(self, epochs, len(train_loader), resume_from)
         batchnorms = sync_batchnorms(self.model) if self.sync_batchnorm and self._parallel is not None else []
         try:
-            for epoch in range(self.epoch + 1, epochs + 1):
-                if self.stop_training:
-                    break
-                self._run_epoch(epoch, epochs, train_loader, val_loader, reporter)
-        except DivergenceError:
-            raise  # decided on the reduced loss: every rank raises it together
-        except Exception as error:  # raised on this rank alone: the others would wait forever
-            if self._parallel is not None:
-                _dist.abort(error)
-            raise
+            self._run_epochs(epochs, train_loader, val_loader, reporter)
         finally:
             reporter.close()
             restore_batchnorms(batchnorms)
-        for callback in self.callbacks:
-            callback.on_train_end(self)
-            summary = getattr(callback, "summary", None)
-            if summary is not None and summary() is not None:
-                reporter.note(summary())
+        self._end_run(reporter)
         return self.history
 
     def evaluate(self, data, batch_size: int | None = None) -> dict:
@@ -340,78 +293,172 @@ class Trainer:
         self.history = history_from_state(state["history"])
         self._last_checkpoint = (os.fspath(path), self.epoch)
 
+    # ------------------------------------------------------------------ one run
+
+    def _loaders(self, train, val, batch_size):
+        """The run's training and validation loaders (this rank's shards in a distributed run)."""
+        train_loader = _as_loader(train, batch_size, shuffle=True, argument="train")
+        val_loader = None if val is None else _as_loader(
+            val, batch_size or train_loader.batch_size, shuffle=False, argument="val")
+        if self._parallel is not None:
+            train_loader = self._parallel.shard_train(train_loader)
+            val_loader = None if val_loader is None else self._parallel.shard_eval(val_loader)
+        return train_loader, val_loader
+
+    def _start_run(self, train_loader, val_loader, resume_from) -> None:
+        """A fresh run's state (epoch 0, an empty History), or the checkpoint's when resuming;
+        in a distributed run every rank first takes rank 0's weights."""
+        if self._parallel is not None:
+            self._parallel.broadcast_model(self.model)
+        self._train_loader = train_loader
+        self.has_validation = val_loader is not None
+        self.history, self.epoch, self.global_step = History(), 0, 0
+        self.stop_training, self._last_finite, self._last_checkpoint = False, None, None
+        self._params = list(self.model.parameters())
+        for callback in self.callbacks:
+            callback.on_train_begin(self)
+        if resume_from is not None:
+            self.load_checkpoint(resume_from)
+
+    def _run_epochs(self, epochs, train_loader, val_loader, reporter) -> None:
+        """Epochs ``self.epoch + 1`` … ``epochs``, until a callback sets ``stop_training``."""
+        try:
+            for epoch in range(self.epoch + 1, epochs + 1):
+                if self.stop_training:
+                    break
+                self._run_epoch(epoch, epochs, train_loader, val_loader, reporter)
+        except DivergenceError:
+            raise  # decided on the reduced loss: every rank raises it together
+        except Exception as error:  # raised on this rank alone: the others would wait forever
+            if self._parallel is not None:
+                _dist.abort(error)
+            raise
+
+    def _end_run(self, reporter) -> None:
+        """The callbacks' end-of-training hook, and their summaries (early stopping's) in the log."""
+        for callback in self.callbacks:
+            callback.on_train_end(self)
+            summary = getattr(callback, "summary", None)
+            if summary is not None and summary() is not None:
+                reporter.note(summary())
+
     # ------------------------------------------------------------------ one epoch
 
     def _run_epoch(self, epoch, epochs, train_loader, val_loader, reporter) -> None:
+        """One optimizer step per batch, then the epoch's History record, the scheduler, the
+        callbacks and the checkpoint."""
         started = time.perf_counter()
+        lr = self._begin_epoch(epoch, epochs, reporter)
+        sums = _EpochSums()
+        for step, batch in enumerate(train_loader, start=1):
+            outputs, target, loss_value, n = self._forward_backward(batch, epoch, step)
+            grad_norm, step_lr = self._optimizer_step(epoch, step)
+            sums.add(n, loss_value, grad_norm)
+            if outputs is not None:  # None: this rank had no rows of the global batch
+                for metric in self.metrics:
+                    metric.update(outputs, target)
+            self._record_step(epoch, step, loss_value, grad_norm, step_lr)
+            reporter.step(step, loss_value, sums.seen / max(time.perf_counter() - started, 1e-9))
+        record = self._epoch_record(epoch, lr, sums, started, val_loader)
+        self._end_epoch(epoch, epochs, record, val_loader is not None, reporter)
+
+    def _begin_epoch(self, epoch, epochs, reporter) -> float:
+        """Training mode, the callbacks' epoch hook and empty metrics; returns the epoch's learning rate."""
         self.model.train()
         for callback in self.callbacks:
             callback.on_epoch_begin(self, epoch)
         lr = self._lr()
-        loss_sum = grad_norm_sum = 0.0
-        seen = 0
         for metric in self.metrics:
             metric.reset()
-        steps = self.history.steps
         reporter.epoch_begin(epoch, epochs)
-        for step, batch in enumerate(train_loader, start=1):
-            if self._parallel is None:
-                inputs, target = _split_batch(batch)
-                outputs = self.model(*inputs)
-                loss = self.loss(outputs, target)
-                loss_value = float(loss.item())
-                if not math.isfinite(loss_value):
-                    raise self._divergence(epoch, step, "loss", loss_value)
-                self.optimizer.zero_grad()
-                loss.backward()
-                n = target.shape[0]
-            else:  # the global batch's loss and mean gradient, the same on every rank
-                outputs, target, loss_value, n = self._parallel_step(batch)
-                if not math.isfinite(loss_value):
-                    raise self._divergence(epoch, step, "loss", loss_value)
-            self._last_finite = (loss_value, epoch, step)
-            grad_norm = _global_grad_norm(self._params)
-            if not math.isfinite(grad_norm):
-                raise self._divergence(epoch, step, "gradient norm", grad_norm)
-            step_lr = self._lr()
-            self.optimizer.step()
-            if self.scheduler is not None and self.scheduler_interval == "step":
-                self.scheduler.step()
-            self.global_step += 1
+        return lr
 
-            seen += n
-            loss_sum += loss_value * n
-            grad_norm_sum += grad_norm
-            if outputs is not None:  # None: this rank had no rows of the global batch
-                for metric in self.metrics:
-                    metric.update(outputs, target)
-            for name, value in zip(STEP_COLUMNS,
-                                   (self.global_step, epoch, loss_value, grad_norm, step_lr)):
-                steps[name].append(value)
-            if self.callbacks:
-                logs = {"epoch": epoch, "step": step, "loss": loss_value,
-                        "grad_norm": grad_norm, "lr": step_lr}
-                for callback in self.callbacks:
-                    callback.on_batch_end(self, step, logs)
-            reporter.step(step, loss_value, seen / max(time.perf_counter() - started, 1e-9))
+    def _forward_backward(self, batch, epoch, step):
+        """The batch's mean loss and its gradient in the parameters' ``.grad``: returns
+        (outputs, target, loss, rows). In one process a non-finite loss raises
+        :class:`DivergenceError` before the backward pass; in a distributed run the loss and
+        gradient are those of the global batch, the same on every rank."""
+        if self._parallel is None:
+            inputs, target = _split_batch(batch)
+            outputs = self.model(*inputs)
+            loss = self.loss(outputs, target)
+            loss_value = float(loss.item())
+            if not math.isfinite(loss_value):
+                raise self._divergence(epoch, step, "loss", loss_value)
+            self.optimizer.zero_grad()
+            loss.backward()
+            n = target.shape[0]
+        else:
+            outputs, target, loss_value, n = self._parallel_step(batch)
+            if not math.isfinite(loss_value):
+                raise self._divergence(epoch, step, "loss", loss_value)
+        self._last_finite = (loss_value, epoch, step)
+        return outputs, target, loss_value, n
 
+    def _parallel_step(self, item):
+        """Forward and backward on this rank's rows of the global batch, then one all-reduce:
+        returns (outputs, target, global mean loss, global batch size); outputs and target
+        are None when this rank has no rows in the batch (it still joins the all-reduce)."""
+        local, total = item
+        self.optimizer.zero_grad()
+        outputs = target = None
+        local_loss, n_local = 0.0, 0
+        if local is not None:
+            inputs, target = _split_batch(local)
+            outputs = self.model(*inputs)
+            loss = self.loss(outputs, target)
+            local_loss = float(loss.item())
+            loss.backward()
+            n_local = target.shape[0]
+        loss_value = self._parallel.reduce_gradients(self._params, n_local, total, local_loss)
+        return outputs, target, loss_value, total
+
+    def _optimizer_step(self, epoch, step):
+        """θ ← optimizer(θ, g) once ‖g‖₂ is known to be finite (then the per-step scheduler);
+        returns ‖g‖₂ and the learning rate of the step."""
+        grad_norm = global_grad_norm(self._params)
+        if not math.isfinite(grad_norm):
+            raise self._divergence(epoch, step, "gradient norm", grad_norm)
+        step_lr = self._lr()
+        self.optimizer.step()
+        if self.scheduler is not None and self.scheduler_interval == "step":
+            self.scheduler.step()
+        self.global_step += 1
+        return grad_norm, step_lr
+
+    def _record_step(self, epoch, step, loss_value, grad_norm, lr) -> None:
+        """The step's row of ``history.steps``, then the callbacks' batch hook."""
+        for name, value in zip(STEP_COLUMNS, (self.global_step, epoch, loss_value, grad_norm, lr)):
+            self.history.steps[name].append(value)
+        if self.callbacks:
+            logs = {"epoch": epoch, "step": step, "loss": loss_value, "grad_norm": grad_norm, "lr": lr}
+            for callback in self.callbacks:
+                callback.on_batch_end(self, step, logs)
+
+    def _epoch_record(self, epoch, lr, sums, started, val_loader) -> dict:
+        """The epoch's History record: training loss and metrics (over all ranks), validation
+        results, mean gradient norm, learning rate, time and throughput."""
         train_seconds = time.perf_counter() - started
         if self._parallel is not None:
             for metric in self.metrics:
                 self._parallel.reduce_metric(metric)
-        record = {"epoch": epoch, "train_loss": loss_sum / seen}
+        record = {"epoch": epoch, "train_loss": sums.loss / sums.seen}
         for metric in self.metrics:
             record[f"train_{metric.name}"] = metric.compute()
         if val_loader is not None:
             record.update({f"val_{name}": value for name, value in self._evaluate(val_loader).items()})
-        record.update({"grad_norm": grad_norm_sum / step, "lr": lr,
+        record.update({"grad_norm": sums.grad_norm / sums.steps, "lr": lr,
                        "time": time.perf_counter() - started,
-                       "samples_per_sec": seen / max(train_seconds, 1e-9)})
-        self.history.epochs.append(record)
+                       "samples_per_sec": sums.seen / max(train_seconds, 1e-9)})
+        return record
 
+    def _end_epoch(self, epoch, epochs, record, has_validation, reporter) -> None:
+        """Record the epoch, step the per-epoch scheduler, call the callbacks' epoch hook, report,
+        and write the checkpoint when one is due."""
+        self.history.epochs.append(record)
         if self.scheduler is not None and self.scheduler_interval == "epoch":
             if _steps_on_metric(self.scheduler):
-                self.scheduler.step(record["val_loss" if val_loader is not None else "train_loss"])
+                self.scheduler.step(record["val_loss" if has_validation else "train_loss"])
             else:
                 self.scheduler.step()
         for callback in self.callbacks:
@@ -425,6 +472,7 @@ class Trainer:
             self._last_checkpoint = (self.checkpoint_path, epoch)
 
     def _evaluate(self, loader) -> dict:
+        """Loss and metrics over ``loader`` (and all ranks) in evaluation mode, without a graph."""
         was_training = getattr(self.model, "training", True)
         self.model.eval()
         metrics = [metric.fresh() for metric in self.metrics]
@@ -450,53 +498,14 @@ class Trainer:
         result.update({metric.name: metric.compute() for metric in metrics})
         return result
 
-    def _parallel_step(self, item):
-        """Forward and backward on this rank's rows of the global batch, then one all-reduce:
-        returns (outputs, target, global mean loss, global batch size); outputs and target
-        are None when this rank has no rows in the batch (it still joins the all-reduce)."""
-        local, total = item
-        self.optimizer.zero_grad()
-        outputs = target = None
-        local_loss, n_local = 0.0, 0
-        if local is not None:
-            inputs, target = _split_batch(local)
-            outputs = self.model(*inputs)
-            loss = self.loss(outputs, target)
-            local_loss = float(loss.item())
-            loss.backward()
-            n_local = target.shape[0]
-        loss_value = self._parallel.reduce_gradients(self._params, n_local, total, local_loss)
-        return outputs, target, loss_value, total
-
     def _lr(self) -> float:
         groups = getattr(self.optimizer, "param_groups", None)
         return float(groups[0]["lr"]) if groups else float("nan")
 
     def _divergence(self, epoch: int, step: int, quantity: str, value: float) -> DivergenceError:
-        where = f"epoch {epoch}, step {step} (global step {self.global_step + 1})"
-        lines = [f"training diverged at {where}: the {quantity} is {value}."]
-        if self._last_finite is not None:
-            loss, at_epoch, at_step = self._last_finite
-            lines.append(f"Last finite loss: {loss:.6g} (epoch {at_epoch}, step {at_step}).")
-        else:
-            lines.append("No finite loss was seen in this run (the very first batch failed).")
-        if self._last_checkpoint is not None:
-            path, at = self._last_checkpoint
-            lines.append(f"The last good checkpoint is kept: {path!r} (end of epoch {at}); "
-                         f"resume with fit(..., resume_from={path!r}).")
-        elif self.checkpoint_path is not None:
-            lines.append(f"No checkpoint was written yet ({self.checkpoint_path!r} is written at "
-                         f"the end of each good epoch).")
-        lines.append(
-            f"What to try: lower the learning rate (it is {self._lr():g}); standardize the "
-            f"inputs (chainrule.data.StandardScaler, fit on the training split); check the "
-            f"data for NaN or inf values."
-        )
-        last = None if self._last_finite is None else self._last_finite[0]
-        return DivergenceError("\n".join(lines), epoch=epoch, step=step,
-                               global_step=self.global_step + 1, quantity=quantity, value=value,
-                               last_finite_loss=last,
-                               checkpoint=None if self._last_checkpoint is None else self._last_checkpoint[0])
+        return divergence_error(epoch, step, quantity, value, global_step=self.global_step + 1,
+                                last_finite=self._last_finite, last_checkpoint=self._last_checkpoint,
+                                checkpoint_path=self.checkpoint_path, lr=self._lr())
 
     def __repr__(self) -> str:
         metrics = ["loss"] + [m.name for m in self.metrics]
@@ -505,6 +514,19 @@ class Trainer:
 
 
 # ---------------------------------------------------------------------- helpers
+
+class _EpochSums:
+    """What an epoch adds up over its steps: rows seen, Σ n_B · L_B, Σ ‖g‖₂ and the steps."""
+
+    def __init__(self):
+        self.seen, self.loss, self.grad_norm, self.steps = 0, 0.0, 0.0, 0
+
+    def add(self, n: int, loss_value: float, grad_norm: float) -> None:
+        self.seen += n
+        self.loss += loss_value * n
+        self.grad_norm += grad_norm
+        self.steps += 1
+
 
 def _as_loader(data, batch_size, shuffle: bool, argument: str) -> DataLoader:
     if isinstance(data, ParquetDataset):  # streamed: it makes its own batches
@@ -542,24 +564,6 @@ def _split_batch(batch):
             f"{type(batch).__name__}{'' if not isinstance(batch, (tuple, list)) else f' of length {len(batch)}'}"
         )
     return batch[:-1], batch[-1]
-
-
-def _global_grad_norm(params) -> float:
-    """‖g‖₂ over all parameters' gradients. Squares are summed in the gradients' dtype
-    (one pass each); if that overflows, the sum is redone in float64 to tell a large
-    but finite gradient from a non-finite one."""
-    grads = [p.grad.data for p in params if p.grad is not None]
-    total = 0.0
-    for g in grads:
-        flat = g.reshape(-1)
-        total += float(backend.namespace_of(g).vdot(flat, flat))
-    if math.isfinite(total):
-        return math.sqrt(total)
-    total = 0.0
-    for g in grads:
-        flat = g.reshape(-1).astype(np.float64)
-        total += float(backend.namespace_of(g).vdot(flat, flat))
-    return math.sqrt(total)
 
 
 def _steps_on_metric(scheduler) -> bool:
