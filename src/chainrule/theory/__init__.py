@@ -9,7 +9,7 @@ landscape    loss surfaces along filter-normalized random directions (Li et al. 
 diagnostics and landscape are imported on first use (``chainrule.diagnostics``,
 ``chainrule.landscape`` and ``chainrule.theory.landscape`` are the same modules).
 """
-from .bounds import (
+from .rates import (
     LOSSES,
     Certificate,
     ClosedFormConstants,
