@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from ..engine import autograd, backend
 from ..engine.backend import host as np
+from ..engine.random import manual_seed
 from ..engine.tensor import Tensor, tensor
 from ..nn import init as _init
 from ..nn.layers import GELU, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
@@ -248,8 +249,6 @@ def compare_inits(build_model, X, y, inits=("normal(0.01)", "xavier", "kaiming")
         seed: the seed before each build, so every init starts from the same generator state.
     """
     import pandas  # noqa: PLC0415
-
-    from .. import manual_seed  # noqa: PLC0415
 
     if not callable(build_model) or hasattr(build_model, "named_modules"):
         raise TypeError(

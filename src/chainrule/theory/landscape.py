@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from ..engine import autograd, backend
 from ..engine.backend import host as np
+from ..engine.random import manual_seed
 from ..engine.tensor import Tensor, tensor
 
 __all__ = [
@@ -465,7 +466,7 @@ def skip_connection_study(depth: int = 20, width: int = 32, data=None, *, epochs
     6 to 8), and 10.4 s once on a less loaded one. In that run the plain network reached a
     training loss of 1.79 and a non-convex share of 0.52, the residual one 0.13 and 0.003.
     """
-    from .. import manual_seed, nn, optim  # noqa: PLC0415 - the package imports this module lazily
+    from .. import nn, optim  # noqa: PLC0415 - the package imports this module lazily
     from ..train import Trainer  # noqa: PLC0415
 
     if quick:
