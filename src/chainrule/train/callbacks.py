@@ -128,9 +128,6 @@ class EarlyStopping(Callback):
         self.best_weights = state["best_weights"]
 
 
-
 def stateful_callbacks(callbacks) -> list:
     """The callbacks that keep state across epochs (they override ``state_dict``)."""
     return [c for c in callbacks if type(c).state_dict is not Callback.state_dict]
-
-

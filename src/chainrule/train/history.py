@@ -74,7 +74,6 @@ class History:
         return f"History({len(self.epochs)} epochs, {len(self.steps['step'])} steps)"
 
 
-
 def history_to_state(history: History) -> dict:
     """The history as checkpoint state: the epoch records, and the step columns as arrays
     (int64 for ``step`` and ``epoch``, float64 for the rest)."""

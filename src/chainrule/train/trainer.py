@@ -582,4 +582,3 @@ def _check_verbose(verbose) -> int:
             f"Trainer: verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch); got {verbose!r}"
         )
     return verbose
-
