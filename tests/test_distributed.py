@@ -253,9 +253,9 @@ def test_benchmark_ring_allreduce_model_matches_its_formula():
 @pytest.mark.parametrize("n, batch, drop_last, left", [(12, 2, False, None), (9, 2, False, 1),
                                                       (9, 2, True, None), (11, 2, False, 3)])
 def test_sync_batchnorm_needs_rows_on_every_rank_in_every_step(n, batch, drop_last, left):
-    from chainrule.train.data_parallel import _DataParallel
+    from chainrule.train.data_parallel import DataParallel
 
-    parallel = _DataParallel.__new__(_DataParallel)
+    parallel = DataParallel.__new__(DataParallel)
     parallel.rank, parallel.size = 0, 4  # global batch 8: the last has n % 8 rows for 4 ranks
     loader = DistributedLoader(TensorDataset(np.zeros((n, 2), dtype=np.float32)), batch, rank=0,
                                world_size=4, drop_last=drop_last)

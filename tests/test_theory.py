@@ -104,7 +104,8 @@ def test_hessian_vector_product_is_exact_for_a_quadratic():
 
 @pytest.mark.parametrize("call, match", [
     (lambda: theory.smoothness(lambda w: (w ** 2).sum(), cr.tensor([1.0, 2.0], requires_grad=True)), "float64"),
-    (lambda: theory.smoothness(lambda w: (w ** 2).sum(), cr.tensor([1.0], dtype=cr.float64)), "requires_grad|require grad"),
+    (lambda: theory.smoothness(lambda w: (w ** 2).sum(), cr.tensor([1.0], dtype=cr.float64)),
+     "requires_grad|require grad"),
     (lambda: theory.smoothness(lambda w: w * 2, _point([1.0, 2.0])), "one-element"),
     (lambda: theory.smoothness(lambda w: (w ** 2).sum(), _point([1.0]), iters=0), "iters"),
     (lambda: theory.strong_convexity(lambda w: (w ** 2).sum(), _point(np.zeros(500)), method="dense"), "dense_max"),

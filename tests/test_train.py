@@ -216,7 +216,8 @@ def test_non_finite_gradient_with_finite_loss_stops_too():
         return ((outputs - target) * 0.0).abs().sqrt().mean()
 
     trainer = Trainer(model, sqrt_loss, optim.SGD(model.parameters(), lr=0.1), verbose=0)
-    with np.errstate(all="ignore"), pytest.raises(DivergenceError, match=r"epoch 1, step 1 .*gradient norm is nan") as caught:
+    diverges = pytest.raises(DivergenceError, match=r"epoch 1, step 1 .*gradient norm is nan")
+    with np.errstate(all="ignore"), diverges as caught:
         trainer.fit((X, y), epochs=1, batch_size=10)
     assert caught.value.last_finite_loss == 0.0
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from ..engine import autograd, backend
 from ..engine.backend import host as np
+from ..engine.random import manual_seed
 from ..engine.tensor import Tensor, tensor
 from ..nn import init as _init
 from ..nn.layers import GELU, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
@@ -125,7 +126,8 @@ def initialize(model, init: str, nonlinearity: str | None = None):
     scale = _parse_normal(init)
     if scale is None and init not in INITIALIZATIONS[1:]:
         raise ValueError(
-            f"initialize: init must be 'normal(s)' with s > 0 or one of {', '.join(map(repr, INITIALIZATIONS[1:]))}; got {init!r}"
+            f"initialize: init must be 'normal(s)' with s > 0 or one of "
+            f"{', '.join(map(repr, INITIALIZATIONS[1:]))}; got {init!r}"
         )
     linears = [module for module in model.modules() if isinstance(module, Linear)]
     if not linears:
@@ -190,7 +192,10 @@ class InitComparison:
         (∂L/∂z of each Linear layer) or "weight_gradient_std" (∂L/∂W of each Linear layer).
         """
         if quantity not in QUANTITIES:
-            raise ValueError(f"InitComparison.figure: quantity must be one of {', '.join(map(repr, QUANTITIES))}; got {quantity!r}")
+            raise ValueError(
+                f"InitComparison.figure: quantity must be one of {', '.join(map(repr, QUANTITIES))}; got "
+                f"{quantity!r}"
+            )
         from matplotlib.figure import Figure  # noqa: PLC0415 - plotting is optional
 
         frame, column, kind = {
@@ -244,8 +249,6 @@ def compare_inits(build_model, X, y, inits=("normal(0.01)", "xavier", "kaiming")
         seed: the seed before each build, so every init starts from the same generator state.
     """
     import pandas  # noqa: PLC0415
-
-    from .. import manual_seed  # noqa: PLC0415
 
     if not callable(build_model) or hasattr(build_model, "named_modules"):
         raise TypeError(
@@ -355,7 +358,10 @@ def _series(frame, init, column, kind=None):
 
 def _parse_normal(init):
     if not isinstance(init, str):
-        raise TypeError(f"initialize: init must be a string such as 'xavier' or 'normal(0.01)'; got {type(init).__name__}")
+        raise TypeError(
+            "initialize: init must be a string such as 'xavier' or 'normal(0.01)'; got "
+            f"{type(init).__name__}"
+        )
     match = re.fullmatch(r"normal\(\s*([0-9.eE+-]+)\s*\)", init.strip())
     if match is None:
         return None

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from ..engine import autograd, backend
 from ..engine.backend import host as np
+from ..engine.random import manual_seed
 from ..engine.tensor import Tensor, tensor
 
 __all__ = [
@@ -65,7 +66,8 @@ def random_direction(model, normalization: str = "filter", seed: int = 0, *, ign
     """
     if normalization not in NORMALIZATIONS:
         raise ValueError(
-            f"random_direction: normalization must be one of {', '.join(map(repr, NORMALIZATIONS))}; got {normalization!r}"
+            f"random_direction: normalization must be one of {', '.join(map(repr, NORMALIZATIONS))}; "
+            f"got {normalization!r}"
         )
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"random_direction: seed must be a non-negative int; got {seed!r}")
@@ -269,14 +271,16 @@ def surface(model, loss_fn, data, directions=2, *, steps=21, span=(-1.0, 1.0),
     evaluator = _Evaluator(model, loss_fn, data, batch_size, "surface")
     if isinstance(directions, int) and not isinstance(directions, bool):
         if directions != 2:
-            raise ValueError(f"surface: directions must be 2 (two random directions) or a pair of directions; got {directions}")
+            raise ValueError("surface: directions must be 2 (two random directions) or a pair of directions; got "
+                             f"{directions}")
         pair = (evaluator.direction(None, normalization, seed, "directions[0]"),
                 evaluator.direction(None, normalization, seed + 1, "directions[1]"))
     elif isinstance(directions, (tuple, list)) and len(directions) == 2:
         pair = (evaluator.direction(directions[0], normalization, seed, "directions[0]"),
                 evaluator.direction(directions[1], normalization, seed + 1, "directions[1]"))
     else:
-        raise TypeError(f"surface: directions must be 2 or a pair (δ, η) of directions; got {type(directions).__name__}")
+        raise TypeError("surface: directions must be 2 or a pair (δ, η) of directions; got "
+                        f"{type(directions).__name__}")
     n_alpha, n_beta = (steps, steps) if not isinstance(steps, (tuple, list)) else tuple(steps)
     span_a, span_b = (span, span) if _is_pair_of_numbers(span) else tuple(span)
     alphas = _grid(span_a, n_alpha, "span", "surface")
@@ -292,8 +296,10 @@ class _Evaluator:
     def __init__(self, model, loss_fn, data, batch_size, where):
         self.named = _named_parameters(model, where)
         if not callable(loss_fn):
-            raise TypeError(f"{where}: loss_fn must be callable as loss_fn(outputs, target); got {type(loss_fn).__name__}")
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+            raise TypeError(f"{where}: loss_fn must be callable as loss_fn(outputs, target); got "
+                            f"{type(loss_fn).__name__}")
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                       or batch_size < 1):
             raise ValueError(f"{where}: batch_size must be a positive int or None; got {batch_size!r}")
         self.model, self.loss_fn, self.batch_size, self.where = model, loss_fn, batch_size, where
         dtype = self.named[0][1].data.dtype
@@ -346,7 +352,8 @@ class _Evaluator:
             stop = min(start + size, n)
             value = self.loss_fn(self.model(self.X[start:stop]), self.y[start:stop])
             if not isinstance(value, Tensor) or value.numel() != 1:
-                raise TypeError(f"{self.where}: loss_fn must return a one-element tensor (a mean loss); got {value!r:.80}")
+                raise TypeError(f"{self.where}: loss_fn must return a one-element tensor (a mean loss); got "
+                                f"{value!r:.80}")
             total += float(value.item()) * (stop - start)
         return total / n
 
@@ -359,16 +366,19 @@ class _Evaluator:
             values = {name: given[name] for name in names}
         elif isinstance(given, (list, tuple)):
             if len(given) != len(names):
-                raise ValueError(f"{self.where}: {argument} has {len(given)} arrays; the model has {len(names)} parameters")
+                raise ValueError(f"{self.where}: {argument} has {len(given)} arrays; the model has {len(names)} "
+                                 "parameters")
             values = dict(zip(names, given))
         else:
-            raise TypeError(f"{self.where}: {argument} must be a dict {{name: array}} or a list of arrays; got {type(given).__name__}")
+            raise TypeError(f"{self.where}: {argument} must be a dict {{name: array}} or a list of arrays; got "
+                            f"{type(given).__name__}")
         result = {}
         for name, p in self.named:
             value = values[name]
             array = np.asarray(value.numpy() if isinstance(value, Tensor) else value, dtype=np.float64)
             if array.shape != tuple(p.shape):
-                raise ValueError(f"{self.where}: {argument}[{name!r}] has shape {array.shape}; the parameter has {tuple(p.shape)}")
+                raise ValueError(f"{self.where}: {argument}[{name!r}] has shape {array.shape}; the parameter has "
+                                 f"{tuple(p.shape)}")
             result[name] = array
         return result
 
@@ -435,12 +445,12 @@ def skip_connection_study(depth: int = 20, width: int = 32, data=None, *, epochs
     ``batchnorm=False``), wrapped in :class:`chainrule.nn.Residual` (x + F(x)) for the
     residual network. Batch normalization is in both, as in the paper's ResNet-56 and its
     plain counterpart: without it a 20-block plain ReLU net with the default initialization
-    does not train at all (its signal vanishes), which says nothing about its surface. Both start from the same seed, are trained with Adam
-    (``lr``) on the cross-entropy for ``epochs`` epochs, and their filter-normalized 2-D
-    surfaces (same seeds for the directions) are evaluated on the first ``eval_rows``
-    training rows. Li et al. (2018) found that skip connections keep deep networks'
-    surfaces convex-looking while plain deep networks' become chaotic; the
-    ``nonconvex`` fractions quantify what the figure shows.
+    does not train at all (its signal vanishes), which says nothing about its surface. Both
+    start from the same seed, are trained with Adam (``lr``) on the cross-entropy for
+    ``epochs`` epochs, and their filter-normalized 2-D surfaces (same seeds for the
+    directions) are evaluated on the first ``eval_rows`` training rows. Li et al. (2018)
+    found that skip connections keep deep networks' surfaces convex-looking while plain deep
+    networks' become chaotic; the ``nonconvex`` fractions quantify what the figure shows.
 
     Args:
         depth, width: the number of hidden blocks and their width.
@@ -456,7 +466,7 @@ def skip_connection_study(depth: int = 20, width: int = 32, data=None, *, epochs
     6 to 8), and 10.4 s once on a less loaded one. In that run the plain network reached a
     training loss of 1.79 and a non-convex share of 0.52, the residual one 0.13 and 0.003.
     """
-    from .. import manual_seed, nn, optim  # noqa: PLC0415 - the package imports this module lazily
+    from .. import nn, optim  # noqa: PLC0415 - the package imports this module lazily
     from ..train import Trainer  # noqa: PLC0415
 
     if quick:
@@ -477,8 +487,9 @@ def skip_connection_study(depth: int = 20, width: int = 32, data=None, *, epochs
         accuracies[kind] = float(history["train_accuracy"][-1])
         rows = slice(0, min(eval_rows, X.shape[0]))
         results[kind] = surface(model, nn.CrossEntropyLoss(), (X[rows], y[rows]), steps=steps, span=span, seed=seed)
-    settings = {"depth": depth, "width": width, "batchnorm": batchnorm, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-                "steps": steps, "span": tuple(span), "eval_rows": eval_rows, "seed": seed, "n": int(X.shape[0])}
+    settings = {"depth": depth, "width": width, "batchnorm": batchnorm, "epochs": epochs,
+                "batch_size": batch_size, "lr": lr, "steps": steps, "span": tuple(span),
+                "eval_rows": eval_rows, "seed": seed, "n": int(X.shape[0])}
     nonconvex = {kind: nonconvex_fraction(result) for kind, result in results.items()}
     return SkipConnectionStudy(results["plain"], results["residual"], losses, accuracies, nonconvex, settings)
 
@@ -500,7 +511,8 @@ def _study_data(data):
         X, y = load_digits()
         return tensor((X / 16.0).astype(np.float32)), tensor(y)
     if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise TypeError(f"skip_connection_study: data must be an (X, y) pair or None (digits); got {type(data).__name__}")
+        raise TypeError("skip_connection_study: data must be an (X, y) pair or None (digits); got "
+                        f"{type(data).__name__}")
     X = np.asarray(data[0].numpy() if isinstance(data[0], Tensor) else data[0])
     y = np.asarray(data[1].numpy() if isinstance(data[1], Tensor) else data[1])
     if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
@@ -526,7 +538,8 @@ def _as_data(data, dtype, where):
         raise TypeError(f"{where}: data must be an (X, y) pair of tensors or arrays; got {type(data).__name__}")
     X, y = (_as_tensor(part, dtype) for part in data)
     if X.shape[0] != y.shape[0] or X.shape[0] == 0:
-        raise ValueError(f"{where}: X and y must have the same, non-zero number of rows; got {X.shape[0]} and {y.shape[0]}")
+        raise ValueError(f"{where}: X and y must have the same, non-zero number of rows; got {X.shape[0]} and "
+                         f"{y.shape[0]}")
     return X, y
 
 

@@ -1,8 +1,32 @@
-"""Data-parallel training over MPI ranks, as the Trainer runs it (``Trainer(distributed=True)``,
-or automatically under ``mpiexec`` with more than one rank): the parameters broadcast from
-rank 0, one all-reduce of the flat gradient buffer per step (weighted by each rank's rows),
-metrics reduced over the ranks, and synchronized BatchNorm statistics on request. The
-collectives themselves are :mod:`chainrule.distributed`."""
+"""Data-parallel training over MPI ranks, as the Trainer runs it.
+
+With ``Trainer(..., distributed=True)``, and by default whenever the script was started by
+``mpiexec``/``srun`` with more than one rank, every rank runs the same script with the same
+model, loss and optimizer, and
+
+* the parameters and buffers are broadcast from rank 0 when ``fit`` starts, so every rank
+  starts from rank 0's weights;
+* each epoch uses one permutation π of the n training rows, drawn as in a single process and
+  broadcast from rank 0; global batch j is π[jNB : (j+1)NB] for N ranks and per-rank batch B
+  (``batch_size``), and rank r takes its r-th slice of B rows, so the ranks' shards are
+  disjoint and together cover the epoch;
+* after each backward pass one all-reduce over one flat buffer sums the ranks' weighted
+  gradients, g = Σ_r (n_r / n_B) g_r with g_r the mean gradient over rank r's n_r rows of
+  the global batch of n_B rows, together with the batch loss Σ_r n_r L_r. g is exactly the
+  mean gradient of the whole global batch, so N ranks with batch B take the same steps as
+  one process with batch NB (up to floating-point round-off in the order of the sums);
+* BatchNorm statistics are those of each rank's B rows (local, the default) or of the
+  global batch with ``sync_batchnorm=True`` (the batch sums are all-reduced in the forward
+  pass and their gradients in the backward pass);
+* the loss, the metrics and the validation results are reduced over the ranks, so every
+  rank records the same History and callbacks (early stopping) decide the same way;
+* only rank 0 prints progress and writes checkpoints.
+
+The cost per step is one all-reduce of the P parameters' gradients (4P bytes in float32;
+a ring all-reduce moves 2 (N − 1)/N · 4P bytes per rank).
+
+The collectives themselves are :mod:`chainrule.distributed`.
+"""
 from __future__ import annotations
 
 import time
@@ -15,7 +39,7 @@ from ..engine.backend import host as np
 from ..engine.tensor import wrap
 
 
-class _DataParallel:
+class DataParallel:
     """What data-parallel training adds to a Trainer: sharded loaders, the broadcast of the
     initial weights, the per-step gradient all-reduce, and the reduction of sums and metrics.
 
@@ -130,17 +154,23 @@ class _DataParallel:
 
     def reduce_metric(self, metric) -> None:
         """Replace a metric's accumulators by those of all ranks' rows together."""
-        from .trainer import _Accuracy, _Regression  # noqa: PLC0415 - train imports this module
-
         states = _dist.communicator().allgather({k: v for k, v in vars(metric).items() if k != "function"})
-        if isinstance(metric, _Regression):
-            _merge_regression(metric, states)
-        elif isinstance(metric, _Accuracy):
-            metric.correct = sum(s["correct"] for s in states)
-            metric.count = sum(s["count"] for s in states)
-        else:
-            metric.total = sum(s["total"] for s in states)
-            metric.count = sum(s["count"] for s in states)
+        metric.merge(states)
+
+
+def sync_batchnorms(model) -> list:
+    """Make every BatchNorm layer of ``model`` normalize with the statistics of the global
+    batch; returns the layers, for :func:`restore_batchnorms`."""
+    layers = [m for m in model.modules() if type(m).__name__.startswith("BatchNorm")]
+    for layer in layers:
+        layer.__dict__["forward"] = _synced_forward(layer)
+    return layers
+
+
+def restore_batchnorms(layers) -> None:
+    """Give the layers that :func:`sync_batchnorms` changed their own forward pass back."""
+    for layer in layers:
+        layer.__dict__.pop("forward", None)
 
 
 def _store_grad(p, values) -> None:
@@ -150,19 +180,6 @@ def _store_grad(p, values) -> None:
         grad.data[...] = values
     else:
         p.grad = wrap(values.copy())
-
-
-def _merge_regression(metric, states) -> None:
-    """Chan, Golub & LeVeque's pairwise merge of (n, mean, M2) over ranks; sums add."""
-    states = [s for s in states if s["n"] > 0]
-    n = sum(s["n"] for s in states)
-    if n == 0:
-        return
-    mean = sum(s["n"] * np.asarray(s["mean"]) for s in states) / n
-    metric.m2 = sum(np.asarray(s["m2"]) + s["n"] * (np.asarray(s["mean"]) - mean) ** 2 for s in states)
-    metric.sse = sum(np.asarray(s["sse"]) for s in states)
-    metric.sae = sum(np.asarray(s["sae"]) for s in states)
-    metric.n, metric.mean = n, mean
 
 
 class _AllReduceSum(Function):
@@ -176,20 +193,6 @@ class _AllReduceSum(Function):
 
     def backward(self, grad):
         return (_dist.allreduce_(grad.copy()),)
-
-
-def _sync_batchnorms(model) -> list:
-    """Make every BatchNorm layer of ``model`` normalize with the statistics of the global
-    batch; returns the layers, for :func:`_restore_batchnorms`."""
-    layers = [m for m in model.modules() if type(m).__name__.startswith("BatchNorm")]
-    for layer in layers:
-        layer.__dict__["forward"] = _synced_forward(layer)
-    return layers
-
-
-def _restore_batchnorms(layers) -> None:
-    for layer in layers:
-        layer.__dict__.pop("forward", None)
 
 
 def _synced_forward(layer):

@@ -7,7 +7,9 @@ import os
 import time
 
 
-def _make_reporter(verbose: int, stream):
+def make_reporter(verbose: int, stream):
+    """The reporter for a Trainer's ``verbose``: 0 silent, 1 a progress bar on a terminal
+    (else plain lines), 2 one plain line per epoch."""
     if verbose == 0:
         return _Silent()
     if verbose == 1 and _is_terminal(stream):

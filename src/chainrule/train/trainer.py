@@ -21,8 +21,8 @@ that is interrupted and resumed with ``fit(..., resume_from=path)`` ends with ex
 the same weights, bit for bit, as the same run left alone.
 
 A non-finite loss or gradient norm stops training at once with a
-:class:`DivergenceError` that names the epoch and step, the last finite loss and what
-to try; nothing is written after the divergence, so the last good checkpoint is kept.
+:class:`DivergenceError` (:mod:`chainrule.train.divergence`); nothing is written after the
+divergence, so the last good checkpoint is kept.
 
 Example::
 
@@ -41,29 +41,8 @@ Example::
     history.to_frame()                     # one row per epoch (needs pandas)
 
 Data-parallel training on MPI (``Trainer(..., distributed=True)``, and by default whenever
-the script was started by ``mpiexec``/``srun`` with more than one rank): every rank runs the
-same script with the same model, loss and optimizer, and
-
-* the parameters and buffers are broadcast from rank 0 when ``fit`` starts, so every rank
-  starts from rank 0's weights;
-* each epoch uses one permutation π of the n training rows, drawn as in a single process and
-  broadcast from rank 0; global batch j is π[jNB : (j+1)NB] for N ranks and per-rank batch B
-  (``batch_size``), and rank r takes its r-th slice of B rows, so the ranks' shards are
-  disjoint and together cover the epoch;
-* after each backward pass one all-reduce over one flat buffer sums the ranks' weighted
-  gradients, g = Σ_r (n_r / n_B) g_r with g_r the mean gradient over rank r's n_r rows of
-  the global batch of n_B rows, together with the batch loss Σ_r n_r L_r. g is exactly the
-  mean gradient of the whole global batch, so N ranks with batch B take the same steps as
-  one process with batch NB (up to floating-point round-off in the order of the sums);
-* BatchNorm statistics are those of each rank's B rows (local, the default) or of the
-  global batch with ``sync_batchnorm=True`` (the batch sums are all-reduced in the forward
-  pass and their gradients in the backward pass);
-* the loss, the metrics and the validation results are reduced over the ranks, so every
-  rank records the same History and callbacks (early stopping) decide the same way;
-* only rank 0 prints progress and writes checkpoints.
-
-The cost per step is one all-reduce of the P parameters' gradients (4P bytes in float32;
-a ring all-reduce moves 2 (N − 1)/N · 4P bytes per rank).
+the script was started by ``mpiexec``/``srun`` with more than one rank) takes the same steps
+as one process with the global batch; :mod:`chainrule.train.data_parallel` describes how.
 """
 from __future__ import annotations
 
@@ -73,236 +52,21 @@ import sys
 import time
 
 from ..data import DataLoader, ParquetDataset, TensorDataset
-from ..engine import backend
 from ..engine import distributed as _dist
 from ..engine import random as _random
 from ..engine.autograd import no_grad
-from ..engine.backend import host as np
 from ..engine.serialization import decode_state, encode_state, load_checkpoint, save_checkpoint
-from ..engine.tensor import Tensor
-from ..engine.tensor import tensor as _to_tensor
-from .data_parallel import _DataParallel, _restore_batchnorms, _sync_batchnorms
-from .progress import _make_reporter
+from .callbacks import Callback, stateful_callbacks
+from .data_parallel import DataParallel, restore_batchnorms, sync_batchnorms
+from .divergence import DivergenceError, divergence_error, global_grad_norm
+from .history import STEP_COLUMNS, History, history_from_state, history_to_state
+from .metrics import make_metric
+from .progress import make_reporter
 
-__all__ = ["Trainer", "History", "Callback", "EarlyStopping", "DivergenceError"]
+__all__ = ["Trainer"]
 
 _CHECKPOINT_FORMAT = "chainrule.train/1"
 _DEFAULT_BATCH_SIZE = 32
-
-
-class DivergenceError(FloatingPointError):
-    """Training produced a non-finite loss or gradient.
-
-    It is raised before the optimizer step, so the model keeps the last finite
-    weights (those of the previous step) and nothing is written to the checkpoint.
-    Attributes: ``epoch`` and ``step`` (1-based, the step within the epoch),
-    ``global_step``, ``quantity`` ("loss" or "gradient norm") and its ``value``,
-    ``last_finite_loss`` (None if there was none), and ``checkpoint`` (the path of
-    the last good checkpoint, or None).
-    """
-
-    def __init__(self, message, *, epoch, step, global_step, quantity, value,
-                 last_finite_loss, checkpoint):
-        super().__init__(message)
-        self.epoch, self.step, self.global_step = epoch, step, global_step
-        self.quantity, self.value = quantity, value
-        self.last_finite_loss, self.checkpoint = last_finite_loss, checkpoint
-
-
-# ---------------------------------------------------------------------- history
-
-class History:
-    """What a training run recorded.
-
-    * ``history.epochs``: one dict per epoch with ``epoch``, ``train_loss`` and
-      ``train_<metric>`` (averaged over the epoch's batches while the weights moved),
-      ``val_loss`` and ``val_<metric>`` (with the epoch's final weights; present when
-      there is validation data), ``grad_norm`` (mean over the epoch's steps of the
-      global gradient norm ‖g‖₂), ``lr`` (the first parameter group's learning rate
-      during the epoch), ``time`` (seconds, validation included) and
-      ``samples_per_sec`` (training throughput).
-    * ``history.steps``: per optimizer step, lists ``step`` (global, 1-based),
-      ``epoch``, ``loss``, ``grad_norm`` and ``lr``.
-
-    ``history["val_loss"]`` is that column over the epochs; ``to_dict()`` gives
-    ``{"epoch": {column: list}, "step": {column: list}}``; ``to_frame()`` a pandas
-    DataFrame (``to_frame("step")`` for the steps).
-    """
-
-    _STEP_COLUMNS = ("step", "epoch", "loss", "grad_norm", "lr")
-
-    def __init__(self):
-        self.epochs: list[dict] = []
-        self.steps: dict[str, list] = {name: [] for name in self._STEP_COLUMNS}
-
-    def __len__(self) -> int:
-        return len(self.epochs)
-
-    def __getitem__(self, column: str) -> list:
-        if column not in self.columns:
-            raise KeyError(f"History has no column {column!r}; columns: {self.columns}")
-        return [record.get(column) for record in self.epochs]
-
-    @property
-    def columns(self) -> list:
-        """The per-epoch column names, in first-seen order."""
-        names: dict = {}
-        for record in self.epochs:
-            names.update(dict.fromkeys(record))
-        return list(names)
-
-    def to_dict(self) -> dict:
-        """``{"epoch": {column: [value per epoch]}, "step": {column: [value per step]}}``."""
-        return {
-            "epoch": {name: self[name] for name in self.columns},
-            "step": {name: list(values) for name, values in self.steps.items()},
-        }
-
-    def to_frame(self, level: str = "epoch"):
-        """A pandas DataFrame with one row per epoch (``level="epoch"``) or per step."""
-        if level not in ("epoch", "step"):
-            raise ValueError(f"History.to_frame: level must be 'epoch' or 'step'; got {level!r}")
-        try:
-            import pandas  # noqa: PLC0415 - optional dependency
-        except ImportError as err:
-            raise ImportError(
-                "History.to_frame needs pandas (pip install pandas); History.to_dict() "
-                "gives the same columns as plain lists"
-            ) from err
-        return pandas.DataFrame(self.to_dict()[level])
-
-    def __repr__(self) -> str:
-        return f"History({len(self.epochs)} epochs, {len(self.steps['step'])} steps)"
-
-    def _state(self) -> dict:
-        dtypes = {"step": np.int64, "epoch": np.int64}
-        steps = {name: np.asarray(values, dtype=dtypes.get(name, np.float64))
-                 for name, values in self.steps.items()}
-        return {"epochs": self.epochs, "steps": steps}
-
-    def _load(self, state: dict) -> None:
-        self.epochs = [dict(record) for record in state["epochs"]]
-        self.steps = {name: values.tolist() for name, values in state["steps"].items()}
-
-
-# ---------------------------------------------------------------------- callbacks
-
-class Callback:
-    """Base class for objects that act during :meth:`Trainer.fit`; override what you need.
-
-    ``logs`` in ``on_batch_end`` has ``epoch``, ``step``, ``loss``, ``grad_norm``,
-    ``lr``; in ``on_epoch_end`` it is the epoch's :class:`History` record. Set
-    ``trainer.stop_training = True`` to stop after the current epoch. A callback
-    whose behaviour depends on the past stores it in ``state_dict()`` (numbers,
-    strings, lists, dicts, arrays) so checkpoints can restore it.
-    """
-
-    def on_train_begin(self, trainer) -> None: ...
-    def on_epoch_begin(self, trainer, epoch: int) -> None: ...
-    def on_batch_end(self, trainer, step: int, logs: dict) -> None: ...
-    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None: ...
-    def on_train_end(self, trainer) -> None: ...
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        return None
-
-
-class EarlyStopping(Callback):
-    """Stop when a monitored quantity has not improved for ``patience`` epochs.
-
-    An epoch improves on the best value so far when (mode "min")
-    ``value < best - min_delta``, or (mode "max") ``value > best + min_delta``.
-    After ``patience`` epochs in a row without improvement training stops. With
-    ``restore_best_weights`` (default) the model gets the weights of the best epoch
-    back at the end of training, whether it stopped early or ran out of epochs.
-
-    Args:
-        monitor: a History column, e.g. ``"val_loss"`` (default), ``"val_accuracy"``,
-            ``"train_loss"``. A ``val_`` column needs validation data in ``fit``.
-        patience: epochs without improvement before stopping (a positive int).
-        min_delta: the smallest change that counts as an improvement (>= 0).
-        mode: "min", "max", or "auto" ("max" for accuracy and R², else "min").
-        restore_best_weights: load the best epoch's weights at the end.
-
-    After training: ``best``, ``best_epoch``, ``stopped_epoch`` (None if it did not stop).
-    """
-
-    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
-                 mode: str = "auto", restore_best_weights: bool = True):
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"EarlyStopping: patience must be a positive int; got {patience!r}")
-        if not (isinstance(min_delta, (int, float)) and min_delta >= 0):
-            raise ValueError(f"EarlyStopping: min_delta must be a number >= 0; got {min_delta!r}")
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max'; got {mode!r}")
-        if mode == "auto":
-            mode = "max" if any(k in monitor for k in ("accuracy", "r2")) else "min"
-        self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
-        self.mode, self.restore_best_weights = mode, bool(restore_best_weights)
-        self._reset()
-
-    def _reset(self) -> None:
-        self.best = None
-        self.best_epoch = None
-        self.stopped_epoch = None
-        self.wait = 0
-        self.best_weights = None
-
-    def on_train_begin(self, trainer) -> None:
-        available = trainer.record_columns
-        if self.monitor not in available:
-            hint = (" (fit() got no validation data; pass val=... or monitor a train_ column)"
-                    if self.monitor.startswith("val_") else "")
-            raise ValueError(
-                f"EarlyStopping: monitor={self.monitor!r} is not recorded{hint}; "
-                f"available: {available}"
-            )
-        self._reset()
-
-    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
-        value = logs[self.monitor]
-        if self.best is None or self._improved(value):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
-            if self.restore_best_weights:
-                self.best_weights = {name: backend.to_host(t.data).copy()
-                                     for name, t in trainer.model.state_dict().items()}
-            return
-        self.wait += 1
-        if self.wait >= self.patience:
-            self.stopped_epoch = epoch
-            trainer.stop_training = True
-
-    def on_train_end(self, trainer) -> None:
-        if self.restore_best_weights and self.best_weights is not None and self.best_epoch != trainer.epoch:
-            trainer.model.load_state_dict({name: _to_tensor(array, dtype=array.dtype)
-                                           for name, array in self.best_weights.items()})
-
-    def summary(self) -> str | None:
-        """A line for the log: when it stopped and which epoch's weights the model has."""
-        if self.best_epoch is None:
-            return None
-        stopped = (f"stopped early after epoch {self.stopped_epoch}"
-                   if self.stopped_epoch is not None else "ran all epochs")
-        restored = (f"; the model has the weights of epoch {self.best_epoch}"
-                    if self.restore_best_weights else "")
-        return f"early stopping: {stopped}; best {self.monitor} {self.best:.4g} at epoch {self.best_epoch}{restored}"
-
-    def _improved(self, value) -> bool:
-        if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
-
-    def state_dict(self) -> dict:
-        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
-                "stopped_epoch": self.stopped_epoch, "best_weights": self.best_weights}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.best, self.best_epoch = state["best"], state["best_epoch"]
-        self.wait, self.stopped_epoch = state["wait"], state["stopped_epoch"]
-        self.best_weights = state["best_weights"]
 
 
 # ---------------------------------------------------------------------- trainer
@@ -332,7 +96,7 @@ class Trainer:
         verbose: 0 silent; 1 (default) a ``rich`` progress bar (loss, samples/s,
             ETA) when stdout is a terminal, else one plain line per epoch; 2 always
             one plain line per epoch.
-        distributed: data-parallel training over MPI ranks (see the module docstring).
+        distributed: data-parallel training over MPI ranks (see :mod:`chainrule.train.data_parallel`).
             None (default): on when the job was launched with more than one rank
             (``mpiexec -n 4 ...``); True: always (starts MPI, needs mpi4py); False: never.
             ``batch_size`` is then the batch of each rank.
@@ -367,7 +131,7 @@ class Trainer:
             if not isinstance(callback, Callback):
                 raise TypeError(f"Trainer: callbacks[{position}] is a {type(callback).__name__}, not a Callback")
         self.model, self.loss, self.optimizer = model, loss, optimizer
-        self.metrics = [_make_metric(spec) for spec in metrics if spec != "loss"]
+        self.metrics = [make_metric(spec) for spec in metrics if spec != "loss"]
         names = [m.name for m in self.metrics]
         if len(set(names)) != len(names):
             raise ValueError(f"Trainer: metric names repeat: {names}")
@@ -384,7 +148,7 @@ class Trainer:
         if self.distributed:
             _dist.init()
         self.sync_batchnorm = bool(sync_batchnorm)
-        self._parallel = _DataParallel() if self.distributed else None
+        self._parallel = DataParallel() if self.distributed else None
         self.history = History()
         self.epoch = 0
         self.global_step = 0
@@ -432,48 +196,21 @@ class Trainer:
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ValueError(f"Trainer.fit: epochs must be a positive int; got {epochs!r}")
         verbose = self.verbose if verbose is None else _check_verbose(verbose)
-        train_loader = _as_loader(train, batch_size, shuffle=True, argument="train")
-        val_loader = None if val is None else _as_loader(
-            val, batch_size or train_loader.batch_size, shuffle=False, argument="val")
+        train_loader, val_loader = self._loaders(train, val, batch_size)
         if self._parallel is not None:
             verbose = verbose if _dist.is_main() else 0  # only rank 0 reports
-            train_loader = self._parallel.shard_train(train_loader)
-            val_loader = None if val_loader is None else self._parallel.shard_eval(val_loader)
-            self._parallel.broadcast_model(self.model)
-        self._train_loader = train_loader
-        self.has_validation = val_loader is not None
-        self.history, self.epoch, self.global_step = History(), 0, 0
-        self.stop_training, self._last_finite, self._last_checkpoint = False, None, None
-        self._params = list(self.model.parameters())
-        for callback in self.callbacks:
-            callback.on_train_begin(self)
-        if resume_from is not None:
-            self.load_checkpoint(resume_from)
-
+        self._start_run(train_loader, val_loader, resume_from)
         if self.sync_batchnorm and self._parallel is not None:
             self._parallel.check_every_rank_has_rows(train_loader, "sync_batchnorm=True")
-        reporter = _make_reporter(verbose, sys.stdout)
+        reporter = make_reporter(verbose, sys.stdout)
         reporter.start(self, epochs, len(train_loader), resume_from)
-        batchnorms = _sync_batchnorms(self.model) if self.sync_batchnorm and self._parallel is not None else []
+        batchnorms = sync_batchnorms(self.model) if self.sync_batchnorm and self._parallel is not None else []
         try:
-            for epoch in range(self.epoch + 1, epochs + 1):
-                if self.stop_training:
-                    break
-                self._run_epoch(epoch, epochs, train_loader, val_loader, reporter)
-        except DivergenceError:
-            raise  # decided on the reduced loss: every rank raises it together
-        except Exception as error:  # raised on this rank alone: the others would wait forever
-            if self._parallel is not None:
-                _dist.abort(error)
-            raise
+            self._run_epochs(epochs, train_loader, val_loader, reporter)
         finally:
             reporter.close()
-            _restore_batchnorms(batchnorms)
-        for callback in self.callbacks:
-            callback.on_train_end(self)
-            summary = getattr(callback, "summary", None)
-            if summary is not None and summary() is not None:
-                reporter.note(summary())
+            restore_batchnorms(batchnorms)
+        self._end_run(reporter)
         return self.history
 
     def evaluate(self, data, batch_size: int | None = None) -> dict:
@@ -503,14 +240,14 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "callbacks": [[type(callback).__name__, callback.state_dict()]
-                          for callback in _stateful(self.callbacks)],
+                          for callback in stateful_callbacks(self.callbacks)],
             "rng": {
                 "global": _random.generator().bit_generator.state,
                 "train_loader": None if self._train_loader is None else self._train_loader.state_dict(),
             },
             "trainer": {"epoch": self.epoch, "global_step": self.global_step,
                         "stop_training": self.stop_training, "last_finite": self._last_finite},
-            "history": self.history._state(),
+            "history": history_to_state(self.history),
         }
         text, arrays = encode_state(state, prefix="")
         save_checkpoint(path, arrays, {"format": _CHECKPOINT_FORMAT, "epoch": str(self.epoch),
@@ -527,7 +264,7 @@ class Trainer:
                 f"(format {metadata.get('format')!r}, expected {_CHECKPOINT_FORMAT!r})"
             )
         state = decode_state(metadata["state"], arrays)
-        stateful = _stateful(self.callbacks)
+        stateful = stateful_callbacks(self.callbacks)
         saved = [name for name, _ in state["callbacks"]]
         if saved != [type(callback).__name__ for callback in stateful]:
             raise ValueError(
@@ -553,82 +290,175 @@ class Trainer:
         self.epoch, self.global_step = trainer["epoch"], trainer["global_step"]
         self.stop_training = trainer["stop_training"]
         self._last_finite = None if trainer["last_finite"] is None else tuple(trainer["last_finite"])
-        self.history = History()
-        self.history._load(state["history"])
+        self.history = history_from_state(state["history"])
         self._last_checkpoint = (os.fspath(path), self.epoch)
+
+    # ------------------------------------------------------------------ one run
+
+    def _loaders(self, train, val, batch_size):
+        """The run's training and validation loaders (this rank's shards in a distributed run)."""
+        train_loader = _as_loader(train, batch_size, shuffle=True, argument="train")
+        val_loader = None if val is None else _as_loader(
+            val, batch_size or train_loader.batch_size, shuffle=False, argument="val")
+        if self._parallel is not None:
+            train_loader = self._parallel.shard_train(train_loader)
+            val_loader = None if val_loader is None else self._parallel.shard_eval(val_loader)
+        return train_loader, val_loader
+
+    def _start_run(self, train_loader, val_loader, resume_from) -> None:
+        """A fresh run's state (epoch 0, an empty History), or the checkpoint's when resuming;
+        in a distributed run every rank first takes rank 0's weights."""
+        if self._parallel is not None:
+            self._parallel.broadcast_model(self.model)
+        self._train_loader = train_loader
+        self.has_validation = val_loader is not None
+        self.history, self.epoch, self.global_step = History(), 0, 0
+        self.stop_training, self._last_finite, self._last_checkpoint = False, None, None
+        self._params = list(self.model.parameters())
+        for callback in self.callbacks:
+            callback.on_train_begin(self)
+        if resume_from is not None:
+            self.load_checkpoint(resume_from)
+
+    def _run_epochs(self, epochs, train_loader, val_loader, reporter) -> None:
+        """Epochs ``self.epoch + 1`` … ``epochs``, until a callback sets ``stop_training``."""
+        try:
+            for epoch in range(self.epoch + 1, epochs + 1):
+                if self.stop_training:
+                    break
+                self._run_epoch(epoch, epochs, train_loader, val_loader, reporter)
+        except DivergenceError:
+            raise  # decided on the reduced loss: every rank raises it together
+        except Exception as error:  # raised on this rank alone: the others would wait forever
+            if self._parallel is not None:
+                _dist.abort(error)
+            raise
+
+    def _end_run(self, reporter) -> None:
+        """The callbacks' end-of-training hook, and their summaries (early stopping's) in the log."""
+        for callback in self.callbacks:
+            callback.on_train_end(self)
+            summary = getattr(callback, "summary", None)
+            if summary is not None and summary() is not None:
+                reporter.note(summary())
 
     # ------------------------------------------------------------------ one epoch
 
     def _run_epoch(self, epoch, epochs, train_loader, val_loader, reporter) -> None:
+        """One optimizer step per batch, then the epoch's History record, the scheduler, the
+        callbacks and the checkpoint."""
         started = time.perf_counter()
+        lr = self._begin_epoch(epoch, epochs, reporter)
+        sums = _EpochSums()
+        for step, batch in enumerate(train_loader, start=1):
+            outputs, target, loss_value, n = self._forward_backward(batch, epoch, step)
+            grad_norm, step_lr = self._optimizer_step(epoch, step)
+            sums.add(n, loss_value, grad_norm)
+            if outputs is not None:  # None: this rank had no rows of the global batch
+                for metric in self.metrics:
+                    metric.update(outputs, target)
+            self._record_step(epoch, step, loss_value, grad_norm, step_lr)
+            reporter.step(step, loss_value, sums.seen / max(time.perf_counter() - started, 1e-9))
+        record = self._epoch_record(epoch, lr, sums, started, val_loader)
+        self._end_epoch(epoch, epochs, record, val_loader is not None, reporter)
+
+    def _begin_epoch(self, epoch, epochs, reporter) -> float:
+        """Training mode, the callbacks' epoch hook and empty metrics; returns the epoch's learning rate."""
         self.model.train()
         for callback in self.callbacks:
             callback.on_epoch_begin(self, epoch)
         lr = self._lr()
-        loss_sum = grad_norm_sum = 0.0
-        seen = 0
         for metric in self.metrics:
             metric.reset()
-        steps = self.history.steps
         reporter.epoch_begin(epoch, epochs)
-        for step, batch in enumerate(train_loader, start=1):
-            if self._parallel is None:
-                inputs, target = _split_batch(batch)
-                outputs = self.model(*inputs)
-                loss = self.loss(outputs, target)
-                loss_value = float(loss.item())
-                if not math.isfinite(loss_value):
-                    raise self._divergence(epoch, step, "loss", loss_value)
-                self.optimizer.zero_grad()
-                loss.backward()
-                n = target.shape[0]
-            else:  # the global batch's loss and mean gradient, the same on every rank
-                outputs, target, loss_value, n = self._parallel_step(batch)
-                if not math.isfinite(loss_value):
-                    raise self._divergence(epoch, step, "loss", loss_value)
-            self._last_finite = (loss_value, epoch, step)
-            grad_norm = _global_grad_norm(self._params)
-            if not math.isfinite(grad_norm):
-                raise self._divergence(epoch, step, "gradient norm", grad_norm)
-            step_lr = self._lr()
-            self.optimizer.step()
-            if self.scheduler is not None and self.scheduler_interval == "step":
-                self.scheduler.step()
-            self.global_step += 1
+        return lr
 
-            seen += n
-            loss_sum += loss_value * n
-            grad_norm_sum += grad_norm
-            if outputs is not None:  # None: this rank had no rows of the global batch
-                for metric in self.metrics:
-                    metric.update(outputs, target)
-            for name, value in zip(History._STEP_COLUMNS,
-                                   (self.global_step, epoch, loss_value, grad_norm, step_lr)):
-                steps[name].append(value)
-            if self.callbacks:
-                logs = {"epoch": epoch, "step": step, "loss": loss_value,
-                        "grad_norm": grad_norm, "lr": step_lr}
-                for callback in self.callbacks:
-                    callback.on_batch_end(self, step, logs)
-            reporter.step(step, loss_value, seen / max(time.perf_counter() - started, 1e-9))
+    def _forward_backward(self, batch, epoch, step):
+        """The batch's mean loss and its gradient in the parameters' ``.grad``: returns
+        (outputs, target, loss, rows). In one process a non-finite loss raises
+        :class:`DivergenceError` before the backward pass; in a distributed run the loss and
+        gradient are those of the global batch, the same on every rank."""
+        if self._parallel is None:
+            inputs, target = _split_batch(batch)
+            outputs = self.model(*inputs)
+            loss = self.loss(outputs, target)
+            loss_value = float(loss.item())
+            if not math.isfinite(loss_value):
+                raise self._divergence(epoch, step, "loss", loss_value)
+            self.optimizer.zero_grad()
+            loss.backward()
+            n = target.shape[0]
+        else:
+            outputs, target, loss_value, n = self._parallel_step(batch)
+            if not math.isfinite(loss_value):
+                raise self._divergence(epoch, step, "loss", loss_value)
+        self._last_finite = (loss_value, epoch, step)
+        return outputs, target, loss_value, n
 
+    def _parallel_step(self, item):
+        """Forward and backward on this rank's rows of the global batch, then one all-reduce:
+        returns (outputs, target, global mean loss, global batch size); outputs and target
+        are None when this rank has no rows in the batch (it still joins the all-reduce)."""
+        local, total = item
+        self.optimizer.zero_grad()
+        outputs = target = None
+        local_loss, n_local = 0.0, 0
+        if local is not None:
+            inputs, target = _split_batch(local)
+            outputs = self.model(*inputs)
+            loss = self.loss(outputs, target)
+            local_loss = float(loss.item())
+            loss.backward()
+            n_local = target.shape[0]
+        loss_value = self._parallel.reduce_gradients(self._params, n_local, total, local_loss)
+        return outputs, target, loss_value, total
+
+    def _optimizer_step(self, epoch, step):
+        """θ ← optimizer(θ, g) once ‖g‖₂ is known to be finite (then the per-step scheduler);
+        returns ‖g‖₂ and the learning rate of the step."""
+        grad_norm = global_grad_norm(self._params)
+        if not math.isfinite(grad_norm):
+            raise self._divergence(epoch, step, "gradient norm", grad_norm)
+        step_lr = self._lr()
+        self.optimizer.step()
+        if self.scheduler is not None and self.scheduler_interval == "step":
+            self.scheduler.step()
+        self.global_step += 1
+        return grad_norm, step_lr
+
+    def _record_step(self, epoch, step, loss_value, grad_norm, lr) -> None:
+        """The step's row of ``history.steps``, then the callbacks' batch hook."""
+        for name, value in zip(STEP_COLUMNS, (self.global_step, epoch, loss_value, grad_norm, lr)):
+            self.history.steps[name].append(value)
+        if self.callbacks:
+            logs = {"epoch": epoch, "step": step, "loss": loss_value, "grad_norm": grad_norm, "lr": lr}
+            for callback in self.callbacks:
+                callback.on_batch_end(self, step, logs)
+
+    def _epoch_record(self, epoch, lr, sums, started, val_loader) -> dict:
+        """The epoch's History record: training loss and metrics (over all ranks), validation
+        results, mean gradient norm, learning rate, time and throughput."""
         train_seconds = time.perf_counter() - started
         if self._parallel is not None:
             for metric in self.metrics:
                 self._parallel.reduce_metric(metric)
-        record = {"epoch": epoch, "train_loss": loss_sum / seen}
+        record = {"epoch": epoch, "train_loss": sums.loss / sums.seen}
         for metric in self.metrics:
             record[f"train_{metric.name}"] = metric.compute()
         if val_loader is not None:
             record.update({f"val_{name}": value for name, value in self._evaluate(val_loader).items()})
-        record.update({"grad_norm": grad_norm_sum / step, "lr": lr,
+        record.update({"grad_norm": sums.grad_norm / sums.steps, "lr": lr,
                        "time": time.perf_counter() - started,
-                       "samples_per_sec": seen / max(train_seconds, 1e-9)})
-        self.history.epochs.append(record)
+                       "samples_per_sec": sums.seen / max(train_seconds, 1e-9)})
+        return record
 
+    def _end_epoch(self, epoch, epochs, record, has_validation, reporter) -> None:
+        """Record the epoch, step the per-epoch scheduler, call the callbacks' epoch hook, report,
+        and write the checkpoint when one is due."""
+        self.history.epochs.append(record)
         if self.scheduler is not None and self.scheduler_interval == "epoch":
             if _steps_on_metric(self.scheduler):
-                self.scheduler.step(record["val_loss" if val_loader is not None else "train_loss"])
+                self.scheduler.step(record["val_loss" if has_validation else "train_loss"])
             else:
                 self.scheduler.step()
         for callback in self.callbacks:
@@ -642,6 +472,7 @@ class Trainer:
             self._last_checkpoint = (self.checkpoint_path, epoch)
 
     def _evaluate(self, loader) -> dict:
+        """Loss and metrics over ``loader`` (and all ranks) in evaluation mode, without a graph."""
         was_training = getattr(self.model, "training", True)
         self.model.eval()
         metrics = [metric.fresh() for metric in self.metrics]
@@ -667,53 +498,14 @@ class Trainer:
         result.update({metric.name: metric.compute() for metric in metrics})
         return result
 
-    def _parallel_step(self, item):
-        """Forward and backward on this rank's rows of the global batch, then one all-reduce:
-        returns (outputs, target, global mean loss, global batch size); outputs and target
-        are None when this rank has no rows in the batch (it still joins the all-reduce)."""
-        local, total = item
-        self.optimizer.zero_grad()
-        outputs = target = None
-        local_loss, n_local = 0.0, 0
-        if local is not None:
-            inputs, target = _split_batch(local)
-            outputs = self.model(*inputs)
-            loss = self.loss(outputs, target)
-            local_loss = float(loss.item())
-            loss.backward()
-            n_local = target.shape[0]
-        loss_value = self._parallel.reduce_gradients(self._params, n_local, total, local_loss)
-        return outputs, target, loss_value, total
-
     def _lr(self) -> float:
         groups = getattr(self.optimizer, "param_groups", None)
         return float(groups[0]["lr"]) if groups else float("nan")
 
     def _divergence(self, epoch: int, step: int, quantity: str, value: float) -> DivergenceError:
-        where = f"epoch {epoch}, step {step} (global step {self.global_step + 1})"
-        lines = [f"training diverged at {where}: the {quantity} is {value}."]
-        if self._last_finite is not None:
-            loss, at_epoch, at_step = self._last_finite
-            lines.append(f"Last finite loss: {loss:.6g} (epoch {at_epoch}, step {at_step}).")
-        else:
-            lines.append("No finite loss was seen in this run (the very first batch failed).")
-        if self._last_checkpoint is not None:
-            path, at = self._last_checkpoint
-            lines.append(f"The last good checkpoint is kept: {path!r} (end of epoch {at}); "
-                         f"resume with fit(..., resume_from={path!r}).")
-        elif self.checkpoint_path is not None:
-            lines.append(f"No checkpoint was written yet ({self.checkpoint_path!r} is written at "
-                         f"the end of each good epoch).")
-        lines.append(
-            f"What to try: lower the learning rate (it is {self._lr():g}); standardize the "
-            f"inputs (chainrule.data.StandardScaler, fit on the training split); check the "
-            f"data for NaN or inf values."
-        )
-        last = None if self._last_finite is None else self._last_finite[0]
-        return DivergenceError("\n".join(lines), epoch=epoch, step=step,
-                               global_step=self.global_step + 1, quantity=quantity, value=value,
-                               last_finite_loss=last,
-                               checkpoint=None if self._last_checkpoint is None else self._last_checkpoint[0])
+        return divergence_error(epoch, step, quantity, value, global_step=self.global_step + 1,
+                                last_finite=self._last_finite, last_checkpoint=self._last_checkpoint,
+                                checkpoint_path=self.checkpoint_path, lr=self._lr())
 
     def __repr__(self) -> str:
         metrics = ["loss"] + [m.name for m in self.metrics]
@@ -721,135 +513,20 @@ class Trainer:
                 f"metrics={metrics}, epoch={self.epoch})")
 
 
-# ---------------------------------------------------------------------- metrics
-
-class _Metric:
-    """Accumulates over batches, computes at the end of a pass. ``fresh()`` is a new,
-    empty copy (validation must not disturb the training accumulators)."""
-
-    name = ""
-
-    def fresh(self) -> _Metric:
-        copy = type(self).__new__(type(self))
-        copy.__dict__.update(self.__dict__)
-        copy.reset()
-        return copy
-
-    def reset(self) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must define reset")  # abstract
-
-    def update(self, outputs: Tensor, target: Tensor) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must define update")  # abstract
-
-    def compute(self) -> float:
-        raise NotImplementedError(f"{type(self).__name__} must define compute")  # abstract
-
-
-class _Accuracy(_Metric):
-    """Share of correct predictions: arg-max over the logits of each row, or
-    ``logit > 0`` for a single output; one-hot targets are read by their arg-max."""
-
-    name = "accuracy"
-
-    def reset(self) -> None:
-        self.correct, self.count = 0, 0
-
-    def update(self, outputs, target) -> None:
-        out, y = backend.to_host(outputs.data), backend.to_host(target.data)
-        if out.ndim == 2 and out.shape[1] > 1:
-            predicted = out.argmax(axis=1)
-        else:
-            predicted = (out.reshape(len(out)) > 0).astype(np.int64)
-        if y.ndim == 2 and y.shape[1] > 1:
-            y = y.argmax(axis=1)
-        self.correct += int((predicted == y.reshape(len(y))).sum())
-        self.count += len(y)
-
-    def compute(self) -> float:
-        return self.correct / self.count if self.count else float("nan")
-
-
-class _Regression(_Metric):
-    """Running sums for regression metrics, per output column: squared and absolute
-    errors, and the targets' mean and sum of squared deviations (merged batch by
-    batch with Chan et al.'s update, which avoids the cancellation of Σy² - n ȳ²)."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def reset(self) -> None:
-        self.n, self.sse, self.sae, self.mean, self.m2 = 0, 0.0, 0.0, 0.0, 0.0
-
-    def update(self, outputs, target) -> None:
-        y = backend.to_host(target.data).astype(np.float64)
-        out = backend.to_host(outputs.data).astype(np.float64)
-        if out.size != y.size:
-            raise ValueError(
-                f"metric {self.name!r}: outputs of shape {tuple(outputs.shape)} and targets of shape "
-                f"{tuple(target.shape)} have different numbers of elements"
-            )
-        n = len(y)
-        y, out = y.reshape(n, -1), out.reshape(n, -1)
-        error = out - y
-        self.sse = self.sse + (error * error).sum(axis=0)
-        self.sae = self.sae + np.abs(error).sum(axis=0)
-        batch_mean = y.mean(axis=0)
-        batch_m2 = ((y - batch_mean) ** 2).sum(axis=0)
-        total = self.n + n
-        delta = batch_mean - self.mean
-        self.mean = self.mean + delta * (n / total)
-        self.m2 = self.m2 + batch_m2 + delta * delta * (self.n * n / total)
-        self.n = total
-
-    def compute(self) -> float:
-        if self.n == 0:
-            return float("nan")
-        if self.name == "rmse":
-            return float(np.sqrt(np.mean(self.sse) / self.n))
-        if self.name == "mae":
-            return float(np.mean(self.sae) / self.n)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return float(np.mean(1.0 - self.sse / self.m2))  # R² = 1 - SSE/SST, averaged over outputs
-
-
-class _FunctionMetric(_Metric):
-    """A user function ``fn(outputs, target) -> float``, averaged weighting by batch size."""
-
-    def __init__(self, function):
-        self.function = function
-        self.name = getattr(function, "__name__", type(function).__name__)
-
-    def reset(self) -> None:
-        self.total, self.count = 0.0, 0
-
-    def update(self, outputs, target) -> None:
-        n = target.shape[0]
-        self.total += float(self.function(outputs.detach(), target)) * n
-        self.count += n
-
-    def compute(self) -> float:
-        return self.total / self.count if self.count else float("nan")
-
-
-_METRIC_ALIASES = {"accuracy": "accuracy", "acc": "accuracy", "r2": "r2", "rmse": "rmse", "mae": "mae"}
-
-
-def _make_metric(spec) -> _Metric:
-    if callable(spec):
-        metric = _FunctionMetric(spec)
-    elif isinstance(spec, str) and spec.lower() in _METRIC_ALIASES:
-        name = _METRIC_ALIASES[spec.lower()]
-        metric = _Accuracy() if name == "accuracy" else _Regression(name)
-    else:
-        raise ValueError(
-            f"Trainer: unknown metric {spec!r}; expected 'loss', 'accuracy', 'r2', 'rmse', "
-            f"'mae' or a function fn(outputs, target) -> float"
-        )
-    metric.reset()
-    return metric
-
-
 # ---------------------------------------------------------------------- helpers
+
+class _EpochSums:
+    """What an epoch adds up over its steps: rows seen, Σ n_B · L_B, Σ ‖g‖₂ and the steps."""
+
+    def __init__(self):
+        self.seen, self.loss, self.grad_norm, self.steps = 0, 0.0, 0.0, 0
+
+    def add(self, n: int, loss_value: float, grad_norm: float) -> None:
+        self.seen += n
+        self.loss += loss_value * n
+        self.grad_norm += grad_norm
+        self.steps += 1
+
 
 def _as_loader(data, batch_size, shuffle: bool, argument: str) -> DataLoader:
     if isinstance(data, ParquetDataset):  # streamed: it makes its own batches
@@ -889,24 +566,6 @@ def _split_batch(batch):
     return batch[:-1], batch[-1]
 
 
-def _global_grad_norm(params) -> float:
-    """‖g‖₂ over all parameters' gradients. Squares are summed in the gradients' dtype
-    (one pass each); if that overflows, the sum is redone in float64 to tell a large
-    but finite gradient from a non-finite one."""
-    grads = [p.grad.data for p in params if p.grad is not None]
-    total = 0.0
-    for g in grads:
-        flat = g.reshape(-1)
-        total += float(backend.namespace_of(g).vdot(flat, flat))
-    if math.isfinite(total):
-        return math.sqrt(total)
-    total = 0.0
-    for g in grads:
-        flat = g.reshape(-1).astype(np.float64)
-        total += float(backend.namespace_of(g).vdot(flat, flat))
-    return math.sqrt(total)
-
-
 def _steps_on_metric(scheduler) -> bool:
     """Schedulers like ReduceLROnPlateau are stepped with the monitored value; so is a
     schedule that hands over to one (``LinearWarmup(..., then=ReduceLROnPlateau(...))``)."""
@@ -917,13 +576,9 @@ def _steps_on_metric(scheduler) -> bool:
     return False
 
 
-def _stateful(callbacks) -> list:
-    """The callbacks that keep state across epochs (they override ``state_dict``)."""
-    return [c for c in callbacks if type(c).state_dict is not Callback.state_dict]
-
-
 def _check_verbose(verbose) -> int:
     if verbose not in (0, 1, 2) or isinstance(verbose, bool):
-        raise ValueError(f"Trainer: verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch); got {verbose!r}")
+        raise ValueError(
+            f"Trainer: verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch); got {verbose!r}"
+        )
     return verbose
-
