@@ -81,13 +81,23 @@ def iter_table_chunks(source, *, chunksize=100_000, columns=None):
     return _csv_chunks(path, kind, int(chunksize), columns)
 
 
+def duplicate_names(names):
+    """The names that occur more than once in ``names``, each once, in order of first repeat."""
+    seen, repeated = set(), []
+    for name in names:
+        if name in seen and name not in repeated:
+            repeated.append(name)
+        seen.add(name)
+    return repeated
+
+
 def _check_columns_argument(columns):
     if columns is None:
         return None
     if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
         raise TypeError(f"columns must be a list of column names (str), got {columns!r}")
     columns = list(columns)
-    duplicates = _duplicates(columns)
+    duplicates = duplicate_names(columns)
     if duplicates:
         raise ValueError(f"columns lists {duplicates} more than once")
     return columns
@@ -150,22 +160,13 @@ def _separator(kind):
 
 
 def _check_header(header, columns, path):
-    duplicates = _duplicates(header)
+    duplicates = duplicate_names(header)
     if duplicates:
         raise DataError(f"{str(path)!r}: duplicate column names {duplicates}; every column needs a unique name")
     if columns is not None:
         absent = [c for c in columns if c not in header]
         if absent:
             raise DataError(f"{str(path)!r}: no column(s) {absent}; the file has {header}")
-
-
-def _duplicates(names):
-    seen, repeated = set(), []
-    for name in names:
-        if name in seen and name not in repeated:
-            repeated.append(name)
-        seen.add(name)
-    return repeated
 
 
 def _read_whole_file(path, kind, columns):
