@@ -253,7 +253,8 @@ def prepare_data(args, *, standardize: bool, val_split: float | None = None,
     standardization and imputation statistics from the training rows only, so nothing about
     the validation rows leaks into training.
     """
-    from ..tabular import TabularEncoder, read_table
+    from ..datasets import read_table
+    from ..tabular import TabularEncoder
 
     if not getattr(args, "data", None):
         raise CommandError("DATA is required: a .csv/.parquet file or a bundled dataset name")
@@ -336,7 +337,7 @@ class ChunkedData:
         With ``size`` > 1 (an MPI job splitting the chunks) only the chunks c with
         c mod size = rank, unless ``every_rank``; the others are still read (a CSV cannot
         be skipped through) but not encoded."""
-        from ..tabular import iter_table_chunks
+        from ..datasets import iter_table_chunks
 
         columns = list(self.encoder.input_columns_) + [self.encoder.target]
         chunks = iter_table_chunks(self.source, chunksize=self.chunksize, columns=columns)
@@ -396,7 +397,8 @@ def prepare_chunked_data(args, *, standardize: bool) -> ChunkedData:
     Raises :class:`CommandError` for a model other than :data:`STREAM_MODELS` and for
     ``--impute median`` (an exact median needs the whole column).
     """
-    from ..tabular import TabularEncoder, iter_table_chunks
+    from ..datasets import iter_table_chunks
+    from ..tabular import TabularEncoder
 
     model = getattr(args, "model", "mlp")
     if model not in STREAM_MODELS:

@@ -36,7 +36,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..tabular import read_table
+    from ..datasets import read_table
     from ._artifacts import load_model
 
     if not str(args.out).lower().endswith(".csv"):

@@ -2,9 +2,9 @@
 
 Two halves:
 
-* **Reading.** :func:`read_table` reads a whole CSV/TSV/Parquet file (or a bundled dataset
-  by name, see :func:`chainrule.datasets.names`) into a :class:`pandas.DataFrame`;
-  :func:`iter_table_chunks` yields it piece by piece for files larger than memory.
+* **Reading.** :func:`read_table` reads a whole CSV/TSV/Parquet file into a
+  :class:`pandas.DataFrame`; :func:`iter_table_chunks` yields it piece by piece for files
+  larger than memory.
 * **Encoding.** :class:`TabularEncoder` turns a frame into ``(X, y)``: numeric columns
   kept, categorical/string columns one-hot encoded against their first level, booleans as
   0/1, the target mapped to class indices for classification, missing values refused,
