@@ -2,7 +2,7 @@
 
 One module per subcommand (``chainrule.cli.fit``, ``.predict``, …), each with
 ``register(subparsers)`` and ``run(args) -> int``; shared argument groups and data
-preparation live in :mod:`chainrule.cli._common`.
+preparation live in :mod:`chainrule.cli.preparation`.
 
 ``main(argv)`` returns the exit code: 0 on success; 1 when a command fails on the user's
 data or model (a one-paragraph message; the traceback only with ``--debug``); 2 on a usage
@@ -17,7 +17,7 @@ import sys
 import traceback
 import warnings
 
-from ._common import CommandError
+from .preparation import CommandError
 
 # Subcommand modules, in the order ``chainrule --help`` lists them.
 _SUBCOMMANDS = ("fit", "predict", "compare", "compute", "diagnose", "landscape", "datasets", "demo")
@@ -76,7 +76,7 @@ def _abort_other_ranks(exc: BaseException) -> None:
 def _warning_printer(command: str):
     """Show warnings as one line each on stderr ("chainrule fit: warning: ..."), without the
     source line Python's default format adds."""
-    from ._common import is_main_process
+    from .preparation import is_main_process
 
     def show(message, category, filename, lineno, file=None, line=None):
         if not is_main_process():

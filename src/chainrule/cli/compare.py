@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import time
 
-from ._common import (
+from .preparation import (
     DEFAULT_LR,
     HelpFormatter,
     add_data_arguments,
@@ -58,7 +58,7 @@ def compare(args, data) -> dict:
     final ``train_loss``, ``val_loss``, ``seconds`` and ``lr``."""
     import chainrule as cr
 
-    from ._models import StepClock, make_network, train_network
+    from .models import StepClock, make_network, train_network
 
     cr.manual_seed(args.seed)
     network, _ = make_network(args, data, args.model)
@@ -90,7 +90,7 @@ def _warm_up(args, data, network) -> None:
     """One untimed step of every optimizer on a throwaway copy of the network, so one-time
     costs (compiling the optimizers' kernels, first-touch allocations) are charged to no
     optimizer's wall time."""
-    from ._common import make_loss, make_optimizer, network_inputs, network_targets
+    from .preparation import make_loss, make_optimizer, network_inputs, network_targets
 
     rows = slice(0, min(len(data.y_train), args.batch_size))
     inputs, targets = network_inputs(data.X_train[rows]), network_targets(data.y_train[rows], data.task)
@@ -105,7 +105,7 @@ def _warm_up(args, data, network) -> None:
 
 def run(args) -> int:
     from .. import report as rep
-    from ._artifacts import write_json
+    from .artifacts import write_json
     from .fit import settings_of
 
     out = output_directory(args)

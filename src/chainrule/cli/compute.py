@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import math
 
-from ._common import (
+from .preparation import (
     CommandError,
     HelpFormatter,
     add_data_arguments,
@@ -131,7 +131,7 @@ def _run_rule(screen, compute, args, utilization, prices) -> None:
 def _run_data(screen, compute, args, utilization, prices) -> None:
     import chainrule as cr
 
-    from ._common import (
+    from .preparation import (
         build_mlp,
         check_device,
         make_loss,

@@ -1,7 +1,7 @@
 """``chainrule datasets``: the bundled datasets, with size, task and source."""
 from __future__ import annotations
 
-from ._common import add_debug_argument, console
+from .preparation import add_debug_argument, console
 
 
 def register(subparsers) -> None:

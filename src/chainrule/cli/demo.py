@@ -15,7 +15,7 @@ from __future__ import annotations
 import pathlib
 import time
 
-from ._common import HelpFormatter, add_debug_argument, console, positive_int
+from .preparation import HelpFormatter, add_debug_argument, console, positive_int
 
 
 def register(subparsers) -> None:
@@ -49,8 +49,8 @@ def _parse(argv: list):
 def run(args) -> int:
     from .. import report as rep
     from . import compare, digits_mlp
-    from ._common import prepare_data
     from .fit import fit_and_write
+    from .preparation import prepare_data
 
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

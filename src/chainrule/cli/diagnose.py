@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from ._common import (
+from .preparation import (
     CommandError,
     HelpFormatter,
     add_data_arguments,
@@ -92,7 +92,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from .. import report as rep
-    from ._artifacts import write_json
+    from .artifacts import write_json
     from .fit import settings_of
 
     if args.device != "cpu":
@@ -238,7 +238,7 @@ def _diagnose_network(args, data, screen, report) -> dict:
 
     from .. import theory
     from ..theory import diagnostics
-    from ._common import network_inputs
+    from .preparation import network_inputs
 
     rows = min(args.diagnostic_rows, len(data.y_train))
     X = data.X_train[:rows]

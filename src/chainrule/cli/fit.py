@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from ._common import (
+from .preparation import (
     STATS_MODELS,
     HelpFormatter,
     add_data_arguments,
@@ -78,7 +78,7 @@ def fit_and_write(args, *, report=None, section_prefix: str = ""):
     """Fit ``args.model`` as ``chainrule fit`` does, print the results, write the outputs to
     ``--out``; add the report's sections to ``report`` (titles prefixed) when one is given.
     Returns ``(data, outcome, metrics)``."""
-    from ._models import evaluate, fit_network, fit_statistical
+    from .models import evaluate, fit_network, fit_statistical
 
     if getattr(args, "chunksize", None):
         return fit_chunks_and_write(args, report=report, section_prefix=section_prefix)
@@ -115,7 +115,7 @@ def write_outputs(args, out, data, outcome, metrics: dict, timings: dict, screen
     """Write ``model.safetensors`` + ``model.json``, ``report.html`` with its figures and
     ``metrics.json`` (metrics, timings, peak memory, rows and ``extra``) to ``out``; add the
     report's sections to ``report`` too when one is given."""
-    from ._artifacts import save_model, write_json
+    from .artifacts import save_model, write_json
 
     start = time.perf_counter()
     save_model(out, outcome.predictor, data.encoder, target=args.target,
@@ -139,7 +139,7 @@ def fit_chunks_and_write(args, *, report=None, section_prefix: str = ""):
 
     The encoder comes from two passes (``TabularEncoder.fit_chunks``); ols and logit are fitted
     by ``fit_stream`` (one pass, or one per Newton iteration), mlp on the chunks spilled once
-    to a temporary directory (:class:`chainrule.cli._models.ChunkCache`); the metrics are
+    to a temporary directory (:class:`chainrule.cli.models.ChunkCache`); the metrics are
     summed over the chunks (one more pass). The report's prediction figure uses the first
     chunk's rows; ``metrics.json`` adds ``chunksize`` and ``chunks``. Under ``mpiexec -n N``
     an ols fit splits the chunks over the ranks (rank r reads chunks c ≡ r mod N; the R
@@ -148,8 +148,8 @@ def fit_chunks_and_write(args, *, report=None, section_prefix: str = ""):
     """
     import contextlib
 
-    from ._common import prepare_chunked_data
-    from ._models import ChunkCache, evaluate_chunks, fit_network_chunks, fit_statistical_chunks
+    from .models import ChunkCache, evaluate_chunks, fit_network_chunks, fit_statistical_chunks
+    from .preparation import prepare_chunked_data
 
     check_device(args.device)
     out = output_directory(args)

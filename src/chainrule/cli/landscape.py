@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from ._common import (
+from .preparation import (
     CommandError,
     HelpFormatter,
     add_data_arguments,
@@ -76,7 +76,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from .. import report as rep
-    from ._artifacts import write_json
+    from .artifacts import write_json
     from .diagnose import strict_json
     from .fit import settings_of
 
@@ -109,7 +109,7 @@ def run(args) -> int:
 
 def _landscape(args, screen, report) -> dict:
     from ..theory import landscape
-    from ._models import fit_network
+    from .models import fit_network
 
     data = prepare_data(args, standardize=True)
     report.add_data_summary(data.summary, title="Data")

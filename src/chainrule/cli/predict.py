@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import CommandError, HelpFormatter, add_debug_argument, console
+from .preparation import CommandError, HelpFormatter, add_debug_argument, console
 
 
 def register(subparsers) -> None:
@@ -37,7 +37,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ..datasets import read_table
-    from ._artifacts import load_model
+    from .artifacts import load_model
 
     if not str(args.out).lower().endswith(".csv"):
         raise CommandError(f"--out must name a .csv file; got {args.out!r}")

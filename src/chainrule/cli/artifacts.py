@@ -12,8 +12,8 @@ import pathlib
 
 import numpy as np
 
-from ._common import CommandError
-from ._models import Predictor
+from .models import Predictor
+from .preparation import CommandError
 
 FORMAT = "chainrule-model"
 FORMAT_VERSION = 1

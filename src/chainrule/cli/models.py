@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._common import (
+from .preparation import (
     DEFAULT_LR,
     CommandError,
     build_mlp,
