@@ -12,8 +12,8 @@ import pathlib
 
 import numpy as np
 
+from .errors import CommandError
 from .models import Predictor
-from .preparation import CommandError
 
 FORMAT = "chainrule-model"
 FORMAT_VERSION = 1

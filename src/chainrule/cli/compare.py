@@ -12,19 +12,17 @@ from __future__ import annotations
 import copy
 import time
 
-from .preparation import (
-    DEFAULT_LR,
+from .arguments import (
     HelpFormatter,
     add_data_arguments,
     add_debug_argument,
     add_model_arguments,
     add_output_arguments,
-    console,
     optimizer_list,
-    output_directory,
-    peak_memory_bytes,
-    prepare_data,
 )
+from .networks import DEFAULT_LR
+from .output import console, output_directory, peak_memory_bytes
+from .preparation import prepare_data
 
 DEFAULT_OPTIMIZERS = ["gd", "momentum", "adagrad", "rmsprop", "adam"]
 MODELS = ("ols", "logit", "mnlogit", "mlp")
@@ -58,7 +56,8 @@ def compare(args, data) -> dict:
     final ``train_loss``, ``val_loss``, ``seconds`` and ``lr``."""
     import chainrule as cr
 
-    from .models import StepClock, make_network, train_network
+    from .networks import make_network
+    from .training import StepClock, train_network
 
     cr.manual_seed(args.seed)
     network, _ = make_network(args, data, args.model)
@@ -90,7 +89,7 @@ def _warm_up(args, data, network) -> None:
     """One untimed step of every optimizer on a throwaway copy of the network, so one-time
     costs (compiling the optimizers' kernels, first-touch allocations) are charged to no
     optimizer's wall time."""
-    from .preparation import make_loss, make_optimizer, network_inputs, network_targets
+    from .networks import make_loss, make_optimizer, network_inputs, network_targets
 
     rows = slice(0, min(len(data.y_train), args.batch_size))
     inputs, targets = network_inputs(data.X_train[rows]), network_targets(data.y_train[rows], data.task)

@@ -15,16 +15,16 @@ from __future__ import annotations
 import copy
 import math
 
-from .preparation import (
-    CommandError,
+from .arguments import (
     HelpFormatter,
     add_data_arguments,
     add_debug_argument,
     add_model_arguments,
-    console,
     positive_float,
     positive_int,
 )
+from .errors import CommandError
+from .output import console
 
 _PRECISIONS = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8")
 
@@ -131,15 +131,8 @@ def _run_rule(screen, compute, args, utilization, prices) -> None:
 def _run_data(screen, compute, args, utilization, prices) -> None:
     import chainrule as cr
 
-    from .preparation import (
-        build_mlp,
-        check_device,
-        make_loss,
-        make_optimizer,
-        network_inputs,
-        network_targets,
-        prepare_data,
-    )
+    from .networks import build_mlp, check_device, make_loss, make_optimizer, network_inputs, network_targets
+    from .preparation import prepare_data
 
     device = check_device(args.device)
     cr.manual_seed(args.seed)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import pathlib
 import time
 
-from .preparation import HelpFormatter, add_debug_argument, console, positive_int
+from .arguments import HelpFormatter, add_debug_argument, positive_int
+from .output import console
 
 
 def register(subparsers) -> None:

@@ -29,23 +29,20 @@ import time
 
 import numpy as np
 
-from .preparation import (
-    CommandError,
+from .arguments import (
     HelpFormatter,
     add_data_arguments,
     add_debug_argument,
     add_model_arguments,
     add_output_arguments,
-    build_mlp,
-    console,
-    make_loss,
     name_list,
-    network_targets,
-    output_directory,
     positive_float,
     positive_int,
-    prepare_data,
 )
+from .errors import CommandError
+from .networks import build_mlp, make_loss, network_targets
+from .output import console, output_directory
+from .preparation import prepare_data
 
 MODELS = ("ols", "logit", "mlp")
 DEFAULT_INITS = ["normal(0.01)", "xavier", "kaiming", "default"]
@@ -238,7 +235,7 @@ def _diagnose_network(args, data, screen, report) -> dict:
 
     from .. import theory
     from ..theory import diagnostics
-    from .preparation import network_inputs
+    from .networks import network_inputs
 
     rows = min(args.diagnostic_rows, len(data.y_train))
     X = data.X_train[:rows]

@@ -12,21 +12,18 @@ import time
 
 import numpy as np
 
-from .preparation import (
+from .arguments import (
     STATS_MODELS,
     HelpFormatter,
     add_data_arguments,
     add_debug_argument,
     add_model_arguments,
     add_output_arguments,
-    check_device,
-    console,
-    is_main_process,
-    output_directory,
-    peak_memory_bytes,
     positive_int,
-    prepare_data,
 )
+from .networks import check_device
+from .output import console, is_main_process, output_directory, peak_memory_bytes
+from .preparation import prepare_data
 
 EXAMPLES = """examples:
   chainrule fit wages.csv --target wage --model ols --cov-type HC1
@@ -78,7 +75,9 @@ def fit_and_write(args, *, report=None, section_prefix: str = ""):
     """Fit ``args.model`` as ``chainrule fit`` does, print the results, write the outputs to
     ``--out``; add the report's sections to ``report`` (titles prefixed) when one is given.
     Returns ``(data, outcome, metrics)``."""
-    from .models import evaluate, fit_network, fit_statistical
+    from .estimators import fit_statistical
+    from .models import evaluate
+    from .training import fit_network
 
     if getattr(args, "chunksize", None):
         return fit_chunks_and_write(args, report=report, section_prefix=section_prefix)
@@ -139,7 +138,7 @@ def fit_chunks_and_write(args, *, report=None, section_prefix: str = ""):
 
     The encoder comes from two passes (``TabularEncoder.fit_chunks``); ols and logit are fitted
     by ``fit_stream`` (one pass, or one per Newton iteration), mlp on the chunks spilled once
-    to a temporary directory (:class:`chainrule.cli.models.ChunkCache`); the metrics are
+    to a temporary directory (:class:`chainrule.cli.training.ChunkCache`); the metrics are
     summed over the chunks (one more pass). The report's prediction figure uses the first
     chunk's rows; ``metrics.json`` adds ``chunksize`` and ``chunks``. Under ``mpiexec -n N``
     an ols fit splits the chunks over the ranks (rank r reads chunks c ≡ r mod N; the R
@@ -148,8 +147,10 @@ def fit_chunks_and_write(args, *, report=None, section_prefix: str = ""):
     """
     import contextlib
 
-    from .models import ChunkCache, evaluate_chunks, fit_network_chunks, fit_statistical_chunks
+    from .estimators import fit_statistical_chunks
+    from .models import evaluate_chunks
     from .preparation import prepare_chunked_data
+    from .training import ChunkCache, fit_network_chunks
 
     check_device(args.device)
     out = output_directory(args)

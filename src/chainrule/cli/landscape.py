@@ -14,22 +14,19 @@ import time
 
 import numpy as np
 
-from .preparation import (
-    CommandError,
+from .arguments import (
     HelpFormatter,
     add_data_arguments,
     add_debug_argument,
     add_model_arguments,
     add_output_arguments,
-    console,
-    make_loss,
-    network_inputs,
-    network_targets,
-    output_directory,
     positive_float,
     positive_int,
-    prepare_data,
 )
+from .errors import CommandError
+from .networks import make_loss, network_inputs, network_targets
+from .output import console, output_directory
+from .preparation import prepare_data
 
 EXAMPLES = """examples:
   chainrule landscape digits --target target --model mlp --hidden 64,64 --epochs 10
@@ -109,7 +106,7 @@ def run(args) -> int:
 
 def _landscape(args, screen, report) -> dict:
     from ..theory import landscape
-    from .models import fit_network
+    from .training import fit_network
 
     data = prepare_data(args, standardize=True)
     report.add_data_summary(data.summary, title="Data")

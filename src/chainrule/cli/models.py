@@ -1,4 +1,6 @@
-"""Fitting the command line's models, and the :class:`Predictor` that a saved model becomes.
+"""What a fitted model of the command line is: the :class:`Predictor` (also what a saved
+model becomes), the :class:`FitOutcome` of a fit, and the metrics of its predictions
+(:func:`evaluate`, and :func:`evaluate_chunks` over blocks of rows).
 
 Every statistical model the command line fits (OLS, Logit, MNLogit, Ridge, Lasso, forward
 stepwise, PCR) predicts through a linear predictor of the encoded features,
@@ -11,20 +13,11 @@ and nothing else, so a saved model predicts the same numbers as the fitted one.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .preparation import (
-    DEFAULT_LR,
-    CommandError,
-    build_mlp,
-    make_loss,
-    make_optimizer,
-    network_inputs,
-    network_targets,
-)
+from .networks import network_inputs
 
 LINKS = {"regression": "identity", "binary": "logistic", "multiclass": "softmax"}
 
@@ -98,322 +91,34 @@ class FitOutcome:
     notes: list = field(default_factory=list)
 
 
-# --------------------------------------------------------------------------- statistics
+# --------------------------------------------------------------------------- metrics
 
-def make_estimator(args, data):
-    """The ``chainrule.stats`` estimator ``--model`` names, configured from the options."""
-    from .. import stats
-
-    model, intercept = args.model, not args.no_intercept
-    solver = args.solver
-    if model == "ols":
-        cov_type = "cluster" if args.cluster else args.cov_type
-        if cov_type == "cluster" and not args.cluster:
-            raise CommandError("--cov-type cluster needs --cluster COL (the grouping column)")
-        return stats.OLS(fit_intercept=intercept, cov_type=cov_type, solver=solver or "qr")
-    if model == "logit":
-        return stats.Logit(fit_intercept=intercept, solver=solver or "newton")
-    if model == "mnlogit":
-        _reject_solver(solver, "mnlogit", ("newton",), args)
-        return stats.MNLogit(fit_intercept=intercept)
-    if model == "ridge":
-        _reject_solver(solver, "ridge", (), args)
-        if args.alpha is not None:
-            return stats.Ridge(alpha=args.alpha, fit_intercept=intercept)
-        return stats.RidgeCV(alphas=np.logspace(-4, 4, 33), fit_intercept=intercept, cv=args.cv)
-    if model == "lasso":
-        if args.alpha is not None:
-            return stats.Lasso(alpha=args.alpha, solver=solver or "cd", fit_intercept=intercept)
-        return stats.LassoCV(cv=args.cv or 5, fit_intercept=intercept)
-    if model == "stepwise":
-        return stats.ForwardStepwise(criterion=args.criterion, fit_intercept=intercept,
-                                     cv=args.cv or 5, random_state=args.seed)
-    if model == "pcr":
-        if args.no_intercept:
-            raise CommandError("--no-intercept is not available for pcr (it centres the data)")
-        components = args.n_components if args.n_components is not None else "cv"
-        return stats.PCR(n_components=components, cv=args.cv or 5, random_state=args.seed)
-    raise CommandError(f"{model!r} is not a statistical model")
-
-
-def _reject_solver(solver, model: str, allowed: tuple, args) -> None:
-    if solver is not None and solver not in allowed:
-        choices = ", ".join(allowed) if allowed else "none (it has one closed-form solver)"
-        raise CommandError(f"--solver {solver} is not available for {model}; choices: {choices}")
-
-
-def fit_statistical(args, data) -> FitOutcome:
-    """Fit a statistical model on the training rows; its predictor is linear in X."""
-    import pandas as pd
-
-    estimator = make_estimator(args, data)
-    X = pd.DataFrame(data.X_train, columns=data.feature_names)
-    y = pd.Series(data.y_train, name=args.target)
-    start = time.perf_counter()
-    if args.model == "ols" and args.cluster:
-        groups = _cluster_groups(args, data)
-        estimator.fit(X, y, groups=groups)
+def evaluate(predictor: Predictor, X: np.ndarray, y: np.ndarray) -> dict:
+    """Metrics of ``predictor`` on (X, y): regression R², RMSE, MAE; classification
+    accuracy and mean log loss (cross-entropy, natural log)."""
+    if len(y) == 0:
+        return {}
+    scores = predictor.predict_scores(X)
+    if predictor.task == "regression":
+        residual = y - scores
+        total = float(((y - y.mean()) ** 2).sum())
+        return {
+            "r2": 1.0 - float((residual ** 2).sum()) / total if total > 0 else None,  # undefined for a constant y
+            "rmse": float(np.sqrt(np.mean(residual ** 2))),
+            "mae": float(np.mean(np.abs(residual))),
+            "n": int(len(y)),
+        }
+    eps = 1e-15
+    if predictor.task == "binary":
+        probability = np.clip(scores, eps, 1 - eps)
+        log_loss = -np.mean(y * np.log(probability) + (1 - y) * np.log1p(-probability))
+        predicted = (scores > 0.5).astype(np.int64)
     else:
-        estimator.fit(X, y)
-    seconds = time.perf_counter() - start
-    return FitOutcome(predictor=linear_predictor_of(args.model, estimator, data),
-                      estimator=estimator, seconds=seconds)
-
-
-def _cluster_groups(args, data) -> np.ndarray:
-    frame = data.frame
-    if args.cluster not in frame.columns:
-        raise CommandError(f"--cluster {args.cluster!r} is not a column of the data; "
-                           f"columns: {', '.join(map(str, frame.columns))}")
-    groups = frame[args.cluster].to_numpy()[data.train_rows]
-    missing = int(pd_isna(groups).sum())
-    if missing:
-        raise CommandError(f"--cluster column {args.cluster!r} has {missing} missing values "
-                           "in the rows used for the fit")
-    return groups
-
-
-def pd_isna(values) -> np.ndarray:
-    import pandas as pd
-
-    return np.asarray(pd.isna(values))
-
-
-def linear_predictor_of(kind: str, estimator, data) -> Predictor:
-    """B and c of a fitted statistical model, on the encoded feature scale."""
-    p = len(data.feature_names)
-    if kind == "mnlogit":
-        coef = np.zeros((p, len(data.classes)))
-        intercept = np.zeros(len(data.classes))
-        coef[:, 1:] = np.asarray(estimator.coef_, dtype=np.float64).T
-        intercept[1:] = np.asarray(estimator.intercept_, dtype=np.float64)
-    else:
-        coef = np.asarray(estimator.coef_, dtype=np.float64).reshape(p, 1)
-        intercept = np.atleast_1d(np.asarray(estimator.intercept_, dtype=np.float64)).reshape(1)
-    return Predictor(kind=kind, task=data.task, classes=data.classes, coef=coef, intercept=intercept)
-
-
-# --------------------------------------------------------------------------- networks
-
-class StepClock:
-    """A Trainer callback that records the wall time (seconds since the start of training)
-    after every optimizer step, for loss-against-time plots."""
-
-    def __init__(self):
-        from ..train import Callback
-
-        self._callback_base = Callback
-        self.times: list = []
-        self._start = None
-
-    def as_callback(self):
-        clock = self
-
-        class _Clock(self._callback_base):
-            def on_train_begin(self, trainer):
-                clock._start = time.perf_counter()
-                clock.times = []
-
-            def on_batch_end(self, trainer, step, logs):
-                clock.times.append(time.perf_counter() - clock._start)
-
-        return _Clock()
-
-
-def make_network(args, data, kind: str):
-    """The network for ``kind``: the MLP of ``--hidden``…, or for a linear model (ols,
-    logit, mnlogit in compare-optimizers) one Linear layer."""
-    from .. import nn
-
-    n_inputs = len(data.feature_names)
-    if kind == "mlp":
-        return build_mlp(args, n_inputs, data.n_outputs), {
-            "sizes": [n_inputs, *args.hidden, data.n_outputs], "activation": args.activation,
-            "dropout": args.dropout, "batchnorm": bool(args.batchnorm)}
-    return nn.MLP([n_inputs, data.n_outputs]), {"sizes": [n_inputs, data.n_outputs],
-                                                "activation": "relu", "dropout": 0.0,
-                                                "batchnorm": False}
-
-
-def train_network(args, data, network, optimizer_name: str, *, lr=None, verbose: int = 1,
-                  clock: StepClock | None = None, checkpoint_path=None):
-    """Train ``network`` with the named optimizer; returns the Trainer's History.
-
-    ``gd`` is full-batch gradient descent (one step per epoch); the others use
-    ``--batch-size``. Metrics: accuracy for classification, R² and RMSE for regression.
-    """
-    trainer = _trainer(data, network, optimizer_name, lr=lr, verbose=verbose, clock=clock,
-                       checkpoint_path=checkpoint_path)
-    train = (network_inputs(data.X_train), network_targets(data.y_train, data.task))
-    val = None
-    if len(data.y_val):
-        val = (network_inputs(data.X_val), network_targets(data.y_val, data.task))
-    batch_size = len(data.y_train) if optimizer_name == "gd" else args.batch_size
-    return trainer.fit(train, val=val, epochs=args.epochs, batch_size=batch_size)
-
-
-def _trainer(data, network, optimizer_name: str, *, lr=None, verbose: int = 1, clock=None, checkpoint_path=None):
-    """The Trainer of ``network`` for ``data.task`` (metrics: accuracy, or R² and RMSE)."""
-    from ..train import Trainer
-
-    metrics = ("loss", "accuracy") if data.task != "regression" else ("loss", "r2", "rmse")
-    optimizer = make_optimizer(optimizer_name, network.parameters(), lr)
-    callbacks = [clock.as_callback()] if clock is not None else []
-    return Trainer(network, make_loss(data.task), optimizer, metrics=metrics,
-                   callbacks=callbacks, verbose=verbose, checkpoint_path=checkpoint_path)
-
-
-def fit_network(args, data, *, verbose: int = 1, checkpoint_path=None) -> FitOutcome:
-    """Build and train the MLP of ``--hidden`` etc. with ``--optimizer``."""
-    import chainrule as cr
-
-    cr.manual_seed(args.seed)
-    network, spec = make_network(args, data, "mlp")
-    start = time.perf_counter()
-    history = train_network(args, data, network, args.optimizer, lr=args.lr, verbose=verbose,
-                            checkpoint_path=checkpoint_path)
-    seconds = time.perf_counter() - start
-    lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
-    predictor = Predictor(kind="mlp", task=data.task, classes=data.classes, network=network,
-                          network_spec=spec)
-    return FitOutcome(predictor=predictor, history=history, seconds=seconds,
-                      notes=[f"{args.optimizer} lr {lr:g}"])
-
-
-# --------------------------------------------------------------------------- chunks (--chunksize)
-
-def fit_statistical_chunks(args, data) -> FitOutcome:
-    """Fit ols or logit on the training rows of a file read chunk by chunk (``fit_stream``).
-
-    OLS: one pass (sequential TSQR) plus one for HC0-HC3; under ``mpiexec -n N`` rank r takes
-    the chunks c ≡ r (mod N) (``data.rank``, ``data.size``) and ``OLS(distributed=True)``
-    combines the ranks' triangles by TSQR. The Logit: Newton with one pass per iteration
-    (every rank fits all the chunks). Refuses, as :class:`CommandError`, the options that need every row at
-    once: cluster-robust errors, the ``normal``/``gd`` OLS solvers, gradient Logit solvers,
-    a target with more than two classes, ``--margeff``.
-    """
-    if args.model == "ols":
-        if args.cluster or args.cov_type == "cluster":
-            raise CommandError("--chunksize: cluster-robust standard errors need every row's group at once; "
-                               "use --cov-type nonrobust, HC0, HC1, HC2 or HC3, or drop --chunksize")
-        _reject_solver(args.solver, "ols with --chunksize (streamed Householder QR)", ("qr",), args)
-    else:
-        _reject_solver(args.solver, "logit with --chunksize (Newton, one pass over the file per iteration)",
-                       ("newton",), args)
-        if data.task != "binary":
-            raise CommandError(f"--model logit needs a target with two classes; {args.target!r} has "
-                               f"{len(data.classes)} (mnlogit fits more, without --chunksize)")
-        if args.margeff:
-            raise CommandError("--margeff: average marginal effects are means over rows kept in memory; "
-                               "drop --margeff or --chunksize")
-    estimator = make_estimator(args, data)
-    if args.model == "ols" and data.size > 1:
-        estimator.distributed = True  # each rank streams its chunks; TSQR combines the triangles
-    start = time.perf_counter()
-    estimator.fit_stream(data.batches("train"), feature_names=data.feature_names, target_name=args.target)
-    seconds = time.perf_counter() - start
-    return FitOutcome(predictor=linear_predictor_of(args.model, estimator, data), estimator=estimator,
-                      seconds=seconds, notes=[f"{estimator.n_batches_} chunks of at most {data.chunksize} rows"])
-
-
-class ChunkCache:
-    """The encoded chunks of a file, spilled once to a temporary directory as .npz files, so
-    that the epochs of training read them in any order without parsing the file again.
-
-    ``paths[c]`` holds chunk c's (X_train, y_train, X_val, y_val) and ``rows[split][c]``
-    their numbers of rows; X is float32 (the network's input dtype, so nothing is lost), y
-    float64 (regression) or int64 (class ids). One chunk is in memory at a time. Use as a
-    context manager; the directory is removed on exit.
-    """
-
-    def __init__(self, data):
-        import tempfile
-
-        self._directory = tempfile.TemporaryDirectory(prefix="chainrule-chunks-")
-        self.paths, self.rows = [], {"train": [], "val": []}
-        for c, (X, y, held_out) in enumerate(data.encoded_chunks()):
-            path = f"{self._directory.name}/chunk{c}.npz"
-            X = X.astype(np.float32)
-            np.savez(path, X_train=X[~held_out], y_train=y[~held_out], X_val=X[held_out], y_val=y[held_out])
-            self.paths.append(path)
-            self.rows["train"].append(int((~held_out).sum()))
-            self.rows["val"].append(int(held_out.sum()))
-        data.set_counts(sum(self.rows["train"]), sum(self.rows["val"]), len(self.paths))
-
-    def load(self, c: int, split: str):
-        """(X, y) of chunk c's ``split`` ("train" or "val") rows."""
-        with np.load(self.paths[c]) as arrays:
-            return arrays[f"X_{split}"], arrays[f"y_{split}"]
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._directory.cleanup()
-
-
-def _chunk_loader_class():
-    from ..data import DataLoader
-
-    class ChunkLoader(DataLoader):
-        """Mini-batches of one split of a :class:`ChunkCache`, chunk by chunk, for the Trainer.
-
-        An epoch visits the chunks in an order drawn from a generator seeded by (seed,
-        epoch) and, with ``shuffle``, the rows of each chunk in a random order from the same
-        generator; batches of ``batch_size`` rows never span two chunks (a chunk's last batch
-        may be smaller). Without ``shuffle`` (validation) the file's order. Memory: one chunk.
-        """
-
-        def __init__(self, cache, split, batch_size, task, *, shuffle, seed):
-            self.cache, self.split, self.task = cache, split, task
-            self.batch_size, self.shuffle, self.seed = int(batch_size), bool(shuffle), int(seed)
-            self.drop_last, self.dataset, self.epoch = False, None, 0
-
-        def __len__(self):
-            return sum(-(-rows // self.batch_size) for rows in self.cache.rows[self.split])
-
-        def __iter__(self):
-            generator = np.random.default_rng([self.seed, self.epoch])
-            self.epoch += 1
-            chunks = np.arange(len(self.cache.paths))
-            if self.shuffle:
-                chunks = generator.permutation(chunks)
-            for c in chunks:
-                X, y = self.cache.load(int(c), self.split)
-                order = generator.permutation(len(y)) if self.shuffle else np.arange(len(y))
-                for start in range(0, len(y), self.batch_size):
-                    rows = order[start:start + self.batch_size]
-                    yield network_inputs(X[rows]), network_targets(y[rows], self.task)
-
-        def state_dict(self):
-            return {"epoch": self.epoch}
-
-        def load_state_dict(self, state):
-            self.epoch = int(state["epoch"])
-
-    return ChunkLoader
-
-
-def fit_network_chunks(args, data, cache: ChunkCache, *, verbose: int = 1) -> FitOutcome:
-    """Train the MLP of ``--hidden`` etc. on a file read in chunks (see :class:`ChunkCache`):
-    every epoch iterates the chunks (order and rows within a chunk shuffled by ``--seed``);
-    ``--optimizer gd`` takes one step per chunk (the chunk's training rows as the batch)."""
-    import chainrule as cr
-
-    cr.manual_seed(args.seed)
-    network, spec = make_network(args, data, "mlp")
-    trainer = _trainer(data, network, args.optimizer, lr=args.lr, verbose=verbose)
-    batch_size = data.chunksize if args.optimizer == "gd" else args.batch_size
-    ChunkLoader = _chunk_loader_class()
-    train = ChunkLoader(cache, "train", batch_size, data.task, shuffle=True, seed=args.seed)
-    val = ChunkLoader(cache, "val", batch_size, data.task, shuffle=False, seed=args.seed) if data.n_val else None
-    start = time.perf_counter()
-    history = trainer.fit(train, val=val, epochs=args.epochs)
-    seconds = time.perf_counter() - start
-    lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
-    predictor = Predictor(kind="mlp", task=data.task, classes=data.classes, network=network, network_spec=spec)
-    return FitOutcome(predictor=predictor, history=history, seconds=seconds,
-                      notes=[f"{args.optimizer} lr {lr:g}", f"{data.n_chunks} chunks of at most {data.chunksize} rows"])
+        probability = np.clip(scores[np.arange(len(y)), y.astype(np.int64)], eps, 1.0)
+        log_loss = -np.mean(np.log(probability))
+        predicted = scores.argmax(axis=1)
+    return {"accuracy": float(np.mean(predicted == y)), "log_loss": float(log_loss),
+            "n": int(len(y))}
 
 
 def evaluate_chunks(predictor: Predictor, blocks, task: str, gather=None) -> dict:
@@ -472,33 +177,3 @@ def _merge_sums(a: dict, b: dict) -> dict:
     merged.update(n=n, mean=a["mean"] + delta * b["n"] / n,
                   m2=a["m2"] + b["m2"] + delta * delta * a["n"] * b["n"] / n)
     return merged
-
-
-# --------------------------------------------------------------------------- metrics
-
-def evaluate(predictor: Predictor, X: np.ndarray, y: np.ndarray) -> dict:
-    """Metrics of ``predictor`` on (X, y): regression R², RMSE, MAE; classification
-    accuracy and mean log loss (cross-entropy, natural log)."""
-    if len(y) == 0:
-        return {}
-    scores = predictor.predict_scores(X)
-    if predictor.task == "regression":
-        residual = y - scores
-        total = float(((y - y.mean()) ** 2).sum())
-        return {
-            "r2": 1.0 - float((residual ** 2).sum()) / total if total > 0 else None,  # undefined for a constant y
-            "rmse": float(np.sqrt(np.mean(residual ** 2))),
-            "mae": float(np.mean(np.abs(residual))),
-            "n": int(len(y)),
-        }
-    eps = 1e-15
-    if predictor.task == "binary":
-        probability = np.clip(scores, eps, 1 - eps)
-        log_loss = -np.mean(y * np.log(probability) + (1 - y) * np.log1p(-probability))
-        predicted = (scores > 0.5).astype(np.int64)
-    else:
-        probability = np.clip(scores[np.arange(len(y)), y.astype(np.int64)], eps, 1.0)
-        log_loss = -np.mean(np.log(probability))
-        predicted = scores.argmax(axis=1)
-    return {"accuracy": float(np.mean(predicted == y)), "log_loss": float(log_loss),
-            "n": int(len(y))}

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .preparation import CommandError, HelpFormatter, add_debug_argument, console
+from .arguments import HelpFormatter, add_debug_argument
+from .errors import CommandError
+from .output import console
 
 
 def register(subparsers) -> None:
