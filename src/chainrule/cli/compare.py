@@ -20,7 +20,7 @@ from .arguments import (
     add_output_arguments,
     optimizer_list,
 )
-from .networks import DEFAULT_LR
+from .networks import learning_rate
 from .output import console, output_directory, peak_memory_bytes
 from .preparation import prepare_data
 
@@ -80,7 +80,7 @@ def compare(args, data) -> dict:
             "train_loss": last["train_loss"],
             "final_val_loss": last.get("val_loss"),
             "seconds": seconds,
-            "lr": DEFAULT_LR[name] if args.lr is None else args.lr,
+            "lr": learning_rate(name, args.lr),
         }
     return runs
 

@@ -22,6 +22,12 @@ DEFAULT_LR = {
 }
 
 
+def learning_rate(optimizer: str, lr: float | None = None) -> float:
+    """The learning rate a run uses: ``lr`` (``--lr``) when given, else the optimizer's
+    :data:`DEFAULT_LR`."""
+    return DEFAULT_LR[optimizer] if lr is None else lr
+
+
 def build_mlp(args, n_inputs: int, n_outputs: int):
     """``nn.MLP([n_inputs, *hidden, n_outputs])`` (float32) from ``--hidden``,
     ``--activation``, ``--dropout`` and ``--batchnorm``."""
@@ -47,14 +53,14 @@ def make_network(args, data, kind: str):
 
 
 def make_optimizer(name: str, params, lr: float | None = None):
-    """The optimizer called ``name`` over ``params`` (learning rate ``lr`` or
-    :data:`DEFAULT_LR`): gd and sgd are plain SGD (gd on full batches), momentum and
-    nesterov are SGD with momentum 0.9."""
+    """The optimizer called ``name`` over ``params`` with the :func:`learning_rate` of ``lr``:
+    gd and sgd are plain SGD (gd on full batches), momentum and nesterov are SGD with
+    momentum 0.9."""
     from .. import optim
 
     if name not in OPTIMIZERS:
         raise CommandError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
-    lr = DEFAULT_LR[name] if lr is None else lr
+    lr = learning_rate(name, lr)
     params = list(params)
     if name in ("gd", "sgd"):
         return optim.SGD(params, lr=lr)
@@ -69,6 +75,7 @@ def make_optimizer(name: str, params, lr: float | None = None):
     if name == "adam":
         return optim.Adam(params, lr=lr)
     return optim.AdamW(params, lr=lr)
+
 
 
 def make_loss(task: str):

@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from .models import FitOutcome, Predictor
-from .networks import DEFAULT_LR, make_loss, make_network, make_optimizer, network_inputs, network_targets
+from .networks import learning_rate, make_loss, make_network, make_optimizer, network_inputs, network_targets
 
 
 class StepClock:
@@ -75,7 +75,7 @@ def fit_network(args, data, *, verbose: int = 1, checkpoint_path=None) -> FitOut
     history = train_network(args, data, network, args.optimizer, lr=args.lr, verbose=verbose,
                             checkpoint_path=checkpoint_path)
     seconds = time.perf_counter() - start
-    lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
+    lr = learning_rate(args.optimizer, args.lr)
     predictor = Predictor(kind="mlp", task=data.task, classes=data.classes, network=network,
                           network_spec=spec)
     return FitOutcome(predictor=predictor, history=history, seconds=seconds,
@@ -178,7 +178,7 @@ def fit_network_chunks(args, data, cache: ChunkCache, *, verbose: int = 1) -> Fi
     start = time.perf_counter()
     history = trainer.fit(train, val=val, epochs=args.epochs)
     seconds = time.perf_counter() - start
-    lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
+    lr = learning_rate(args.optimizer, args.lr)
     predictor = Predictor(kind="mlp", task=data.task, classes=data.classes, network=network, network_spec=spec)
     return FitOutcome(predictor=predictor, history=history, seconds=seconds,
                       notes=[f"{args.optimizer} lr {lr:g}", f"{data.n_chunks} chunks of at most {data.chunksize} rows"])
