@@ -110,15 +110,19 @@ def network_inputs(X: np.ndarray):
 
 
 def check_device(name: str) -> str:
-    """``cpu``, ``cuda`` or ``cuda:N``; ``cuda`` without CuPy is a :class:`CommandError`."""
-    if name == "cpu":
-        return name
-    if name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()):
-        try:
-            import cupy  # noqa: F401, PLC0415
-        except ImportError:
-            raise CommandError(
-                f"--device {name} needs CuPy and an NVIDIA GPU; install the gpu extra "
-                "(pip install 'chainrule[gpu]') or use --device cpu") from None
-        return name
-    raise CommandError(f"--device must be cpu, cuda or cuda:N; got {name!r}")
+    """``--device``: ``cpu``, ``cuda`` or ``cuda:N``, usable on this machine
+    (:func:`chainrule.engine.backend.require_device`); another name, or a CUDA device without
+    CuPy, is a :class:`CommandError`. Returns ``name`` as given."""
+    from ..engine import backend
+
+    try:
+        backend.canonical_device(name)
+    except backend.DeviceError:
+        raise CommandError(f"--device must be cpu, cuda or cuda:N; got {name!r}") from None
+    try:
+        backend.require_device(name)
+    except backend.DeviceError:
+        raise CommandError(
+            f"--device {name} needs CuPy and an NVIDIA GPU; install the gpu extra "
+            "(pip install 'chainrule[gpu]') or use --device cpu") from None
+    return name
