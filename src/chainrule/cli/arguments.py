@@ -8,6 +8,9 @@ Every subcommand that reads a table (``fit``, ``compare-optimizers``, ``diagnose
 from __future__ import annotations
 
 import argparse
+import importlib
+from collections.abc import Sequence
+from functools import cached_property
 
 from .networks import DEFAULT_LR, OPTIMIZERS
 
@@ -25,6 +28,26 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         if "\n" in text.strip():
             return super()._fill_text(text, width, indent)
         return argparse.HelpFormatter._fill_text(self, text, width, indent)
+
+
+class DeferredChoices(Sequence):
+    """argparse ``choices`` kept as a constant of a library module (``module.name``), read
+    when argparse first needs them: to check a value given on the command line, or to print
+    a subcommand's help. Building the parser imports nothing, so ``chainrule --help`` does
+    not pay for ``chainrule.stats`` (which imports scipy) to list the covariance types."""
+
+    def __init__(self, module: str, name: str):
+        self.module, self.name = module, name
+
+    @cached_property
+    def values(self) -> tuple:
+        return tuple(getattr(importlib.import_module(self.module), self.name))
+
+    def __getitem__(self, index):
+        return self.values[index]
+
+    def __len__(self) -> int:
+        return len(self.values)
 
 
 # --------------------------------------------------------------------------- argument types
@@ -148,7 +171,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, models=MODELS, defau
     group.add_argument("--n-components", type=positive_int,
                        help="pcr: principal components kept (omit to choose by --cv, default 5 folds)")
     group.add_argument("--cov-type", default="nonrobust",
-                       choices=("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"),
+                       choices=DeferredChoices("chainrule.stats", "COV_TYPES"),
                        help="ols: covariance of the estimates (default: %(default)s)")
     group.add_argument("--cluster", metavar="COL",
                        help="ols: cluster-robust standard errors by this column")
