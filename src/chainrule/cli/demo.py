@@ -93,11 +93,11 @@ def run(args) -> int:
                            "--batch-size", "64", "--seed", args.seed, "--out", out / "compare"])
     data = prepare_data(compare_args, standardize=True, val_split=0.2, task="auto")
     runs = compare.compare(compare_args, data)
-    compare._print_table(screen, runs)
+    compare.print_comparison(screen, runs)
     report.add_figure("Optimizer comparison (digits MLP)", rep.figure_optimizer_comparison(runs),
                       caption="Training loss per optimizer step and per second of wall time, "
                               "every optimizer from the same initialization.")
-    report.add_table("Optimizer comparison: final losses", compare._rows(runs))
+    report.add_table("Optimizer comparison: final losses", compare.final_losses(runs))
     timings["4. optimizer comparison"] = time.perf_counter() - start
 
     report.add_timings(timings)

@@ -20,6 +20,7 @@ from .arguments import (
     add_model_arguments,
     add_output_arguments,
     positive_int,
+    settings_of,
 )
 from .networks import check_device
 from .output import console, is_main_process, output_directory, peak_memory_bytes
@@ -198,25 +199,6 @@ def _allgather():
     from ..engine import distributed
 
     return distributed.init().allgather
-
-
-# Options that mean something only for networks, or only for the statistical models.
-_NETWORK_ONLY = {"hidden", "activation", "dropout", "batchnorm", "optimizer", "lr", "epochs",
-                 "batch_size", "optimizers", "compare_epochs"}
-_STATS_ONLY = {"alpha", "cv", "n_components", "cov_type", "cluster", "criterion", "solver",
-               "no_intercept", "margeff"}
-
-
-def settings_of(args) -> dict:
-    """The command-line settings of a run that apply to its model, JSON-able, for the report
-    and model.json (an OLS fit does not list --hidden, an mlp does not list --cov-type)."""
-    skip = {"func", "debug", "command"}
-    model = getattr(args, "model", None)
-    if model in STATS_MODELS and getattr(args, "solver", None) not in ("gd", "adam"):
-        skip |= _NETWORK_ONLY
-    elif model == "mlp":
-        skip |= _STATS_ONLY
-    return {key: value for key, value in sorted(vars(args).items()) if key not in skip}
 
 
 def _data_line(args, data) -> str:

@@ -22,6 +22,7 @@ from .arguments import (
     add_output_arguments,
     positive_float,
     positive_int,
+    settings_of,
 )
 from .errors import CommandError
 from .networks import make_loss, network_inputs, network_targets
@@ -73,9 +74,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from .. import report as rep
-    from .artifacts import write_json
-    from .diagnose import strict_json
-    from .fit import settings_of
+    from .artifacts import strict_json, write_json
 
     if args.steps < 2:
         raise CommandError("--steps must be at least 2 (grid points per axis)")
