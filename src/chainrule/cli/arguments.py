@@ -1,5 +1,6 @@
 """The command line's arguments: the argument groups the subcommands share, the argparse
-types that check a value as it is parsed, and the help formatter.
+types that check a value as it is parsed, the help formatter, and the settings of a run as
+the report and ``model.json`` record them (:func:`settings_of`).
 
 Every subcommand that reads a table (``fit``, ``compare-optimizers``, ``diagnose``,
 ``landscape``, ``compute``) takes :func:`add_data_arguments`, and those that fit a model
@@ -29,6 +30,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
             return super()._fill_text(text, width, indent)
         return argparse.HelpFormatter._fill_text(self, text, width, indent)
 
+
+# --------------------------------------------------------------------------- choices defined elsewhere
 
 class DeferredChoices(Sequence):
     """argparse ``choices`` kept as a constant of a library module (``module.name``), read
