@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from chainrule.cli import build_parser, main
-from chainrule.cli._common import validation_rows
 from chainrule.cli.fit import fit_and_write
+from chainrule.cli.preparation import validation_rows
 
 pytest.importorskip("pyarrow")
 
@@ -201,7 +201,7 @@ def test_chunked_ols_on_two_ranks_equals_one_process(cov_type, tmp_path):
 
     if runner.missing_reason() is not None:
         pytest.skip(runner.missing_reason())
-    from chainrule.cli._artifacts import load_model
+    from chainrule.cli.artifacts import load_model
 
     path = tmp_path / "data.csv"
     _frame().to_csv(path, index=False)

@@ -90,7 +90,8 @@ def test_diagnose_logit_certifies_only_the_sublinear_rate(csv, tmp_path, capsys)
 def test_diagnose_mlp_compares_initializations(csv, tmp_path, capsys):
     out_dir = tmp_path / "mlp"
     code, out, _ = _run(["diagnose", csv, "--target", "y", "--features", "x1,x2", "--model", "mlp",
-                         "--hidden", "16,16,16,16", "--activation", "tanh", "--inits", "normal(0.01),xavier", "--power-iters", "30",
+                         "--hidden", "16,16,16,16", "--activation", "tanh", "--inits", "normal(0.01),xavier",
+                         "--power-iters", "30",
                          "--out", out_dir], capsys)
     assert code == 0
     result = json.loads((out_dir / "diagnose.json").read_text())

@@ -153,7 +153,7 @@ def test_fit_mlp_trains_writes_curves_and_predicts(csv, tmp_path, capsys):
                     "Confusion matrix"):
         assert f">{section}" in html
     # predict: the saved network and encoder reproduce the in-process probabilities
-    from chainrule.cli._artifacts import load_model
+    from chainrule.cli.artifacts import load_model
     predictor, encoder, _ = load_model(out_dir)
     X, _ = encoder.transform(_table())
     predictions = tmp_path / "p.csv"
@@ -260,12 +260,12 @@ def test_compare_optimizers_trains_each_from_one_initialization(csv, tmp_path, c
 def test_compare_optimizers_start_from_the_same_weights(csv, tmp_path):
     import argparse
 
-    from chainrule.cli import _common, compare
+    from chainrule.cli import compare, preparation
     args = argparse.Namespace(data=str(csv), target="y", features=["x1", "x2"], dropna=False,
                               impute=None, val_split=0.2, seed=3, model="ols", hidden=[8],
                               activation="relu", dropout=0.0, batchnorm=False, lr=None,
                               epochs=2, batch_size=16, optimizers=["sgd", "adam"])
-    data = _common.prepare_data(args, standardize=True)
+    data = preparation.prepare_data(args, standardize=True)
     runs = compare.compare(args, data)
     # the first step's loss is computed before any update: equal for every optimizer
     assert runs["sgd"]["loss"][0] == runs["adam"]["loss"][0]

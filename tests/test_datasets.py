@@ -125,7 +125,8 @@ def test_csv_sha256_matches_readme(filename):
 
 
 def test_unknown_dataset_lists_the_names():
-    with pytest.raises(ValueError, match=r"unknown dataset 'iris'; bundled datasets are \['digits', 'grunfeld', 'anes96'\]"):
+    with pytest.raises(ValueError,
+                       match=r"unknown dataset 'iris'; bundled datasets are \['digits', 'grunfeld', 'anes96'\]"):
         datasets.load("iris")
     with pytest.raises(ValueError, match=r"unknown dataset"):
         datasets.info("iris")

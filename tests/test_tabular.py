@@ -472,18 +472,24 @@ def test_chunked_reading_equals_whole_reading(tmp_path, name, write, chunksize):
 
 
 def test_chunked_dataset_by_name_equals_whole():
+    from chainrule.datasets import iter_table_chunks, read_table
+
     chunks = list(iter_table_chunks("grunfeld", chunksize=64))
     assert [len(c) for c in chunks] == [64, 64, 64, 28]
     pd.testing.assert_frame_equal(pd.concat(chunks), read_table("grunfeld"))
 
 
 def test_read_table_by_dataset_name():
+    from chainrule.datasets import read_table
+
     frame = read_table("anes96")
     assert frame.shape == (944, 10) and "vote" in frame.columns
     assert list(read_table("grunfeld", columns=["firm", "invest"]).columns) == ["firm", "invest"]
 
 
 def test_read_table_errors_name_the_problem(tmp_path):
+    from chainrule.datasets import read_table
+
     (tmp_path / "data.xlsx").write_text("x")
     with pytest.raises(DataError, match=r"data.xlsx'?: unsupported file type; expected a name ending in .csv"):
         read_table(tmp_path / "data.xlsx")

@@ -1,8 +1,15 @@
 """The ``chainrule`` command.
 
 One module per subcommand (``chainrule.cli.fit``, ``.predict``, …), each with
-``register(subparsers)`` and ``run(args) -> int``; shared argument groups and data
-preparation live in :mod:`chainrule.cli._common`.
+``register(subparsers)`` and ``run(args) -> int``. What they share, one concept a module:
+:mod:`~chainrule.cli.arguments` (argument groups, argparse types, help),
+:mod:`~chainrule.cli.preparation` (reading, encoding and splitting the user's table),
+:mod:`~chainrule.cli.networks` (the MLP, optimizers, losses, ``--device``),
+:mod:`~chainrule.cli.models` (the :class:`~chainrule.cli.models.Predictor` of a fitted
+model and its metrics), :mod:`~chainrule.cli.estimators` (fitting the statistical models),
+:mod:`~chainrule.cli.training` (training the networks), :mod:`~chainrule.cli.artifacts`
+(the saved model and JSON files), :mod:`~chainrule.cli.output` (``--out``, the console,
+MPI rank 0) and :mod:`~chainrule.cli.errors`.
 
 ``main(argv)`` returns the exit code: 0 on success; 1 when a command fails on the user's
 data or model (a one-paragraph message; the traceback only with ``--debug``); 2 on a usage
@@ -17,7 +24,7 @@ import sys
 import traceback
 import warnings
 
-from ._common import CommandError
+from .errors import CommandError
 
 # Subcommand modules, in the order ``chainrule --help`` lists them.
 _SUBCOMMANDS = ("fit", "predict", "compare", "compute", "diagnose", "landscape", "datasets", "demo")
@@ -76,7 +83,7 @@ def _abort_other_ranks(exc: BaseException) -> None:
 def _warning_printer(command: str):
     """Show warnings as one line each on stderr ("chainrule fit: warning: ..."), without the
     source line Python's default format adds."""
-    from ._common import is_main_process
+    from .output import is_main_process
 
     def show(message, category, filename, lineno, file=None, line=None):
         if not is_main_process():

@@ -12,19 +12,18 @@ from __future__ import annotations
 import copy
 import time
 
-from ._common import (
-    DEFAULT_LR,
+from .arguments import (
     HelpFormatter,
     add_data_arguments,
     add_debug_argument,
     add_model_arguments,
     add_output_arguments,
-    console,
     optimizer_list,
-    output_directory,
-    peak_memory_bytes,
-    prepare_data,
+    settings_of,
 )
+from .networks import learning_rate, make_loss, make_network, make_optimizer, network_inputs, network_targets
+from .output import console, output_directory, peak_memory_bytes
+from .preparation import prepare_data
 
 DEFAULT_OPTIMIZERS = ["gd", "momentum", "adagrad", "rmsprop", "adam"]
 MODELS = ("ols", "logit", "mnlogit", "mlp")
@@ -58,7 +57,7 @@ def compare(args, data) -> dict:
     final ``train_loss``, ``val_loss``, ``seconds`` and ``lr``."""
     import chainrule as cr
 
-    from ._models import StepClock, make_network, train_network
+    from .training import StepClock, train_network
 
     cr.manual_seed(args.seed)
     network, _ = make_network(args, data, args.model)
@@ -81,7 +80,7 @@ def compare(args, data) -> dict:
             "train_loss": last["train_loss"],
             "final_val_loss": last.get("val_loss"),
             "seconds": seconds,
-            "lr": DEFAULT_LR[name] if args.lr is None else args.lr,
+            "lr": learning_rate(name, args.lr),
         }
     return runs
 
@@ -90,8 +89,6 @@ def _warm_up(args, data, network) -> None:
     """One untimed step of every optimizer on a throwaway copy of the network, so one-time
     costs (compiling the optimizers' kernels, first-touch allocations) are charged to no
     optimizer's wall time."""
-    from ._common import make_loss, make_optimizer, network_inputs, network_targets
-
     rows = slice(0, min(len(data.y_train), args.batch_size))
     inputs, targets = network_inputs(data.X_train[rows]), network_targets(data.y_train[rows], data.task)
     loss_fn = make_loss(data.task)
@@ -105,8 +102,7 @@ def _warm_up(args, data, network) -> None:
 
 def run(args) -> int:
     from .. import report as rep
-    from ._artifacts import write_json
-    from .fit import settings_of
+    from .artifacts import write_json
 
     out = output_directory(args)
     data = prepare_data(args, standardize=True,
@@ -116,7 +112,7 @@ def run(args) -> int:
     screen.print(f"{args.data}: {len(data.y_train)} training rows, {len(data.y_val)} validation "
                  f"rows; {args.model}, {args.epochs} epochs, batch {args.batch_size} (gd: all rows)")
     runs = compare(args, data)
-    _print_table(screen, runs)
+    print_comparison(screen, runs)
     figure = rep.figure_optimizer_comparison(runs)
     report = rep.Report(f"chainrule compare-optimizers: {args.model} on {args.data}")
     report.add_settings(settings_of(args))
@@ -124,7 +120,7 @@ def run(args) -> int:
     report.add_figure("Optimizer comparison", figure,
                       caption="Training loss per optimizer step (left) and per second of wall "
                               "time (right), from one initialization.")
-    report.add_table("Final losses", _rows(runs))
+    report.add_table("Final losses", final_losses(runs))
     path = report.write(out)
     write_json(out / "metrics.json", {
         "model": args.model, "task": data.task, "data": str(args.data),
@@ -136,13 +132,15 @@ def run(args) -> int:
     return 0
 
 
-def _rows(runs: dict) -> list:
+def final_losses(runs: dict) -> list:
+    """One table row per optimizer: its learning rate, steps, final losses and seconds."""
     return [{"optimizer": name, "learning rate": r["lr"], "steps": len(r["step"]),
              "final training loss": r["train_loss"], "final validation loss": r["final_val_loss"],
              "seconds": r["seconds"]} for name, r in runs.items()]
 
 
-def _print_table(screen, runs: dict) -> None:
+def print_comparison(screen, runs: dict) -> None:
+    """The optimizers' table on the console: learning rate, steps, final losses, seconds."""
     from rich.table import Table
 
     table = Table(title="optimizers, from the same initialization")

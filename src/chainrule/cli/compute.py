@@ -15,16 +15,16 @@ from __future__ import annotations
 import copy
 import math
 
-from ._common import (
-    CommandError,
+from .arguments import (
     HelpFormatter,
     add_data_arguments,
     add_debug_argument,
     add_model_arguments,
-    console,
     positive_float,
     positive_int,
 )
+from .errors import CommandError
+from .output import console
 
 _PRECISIONS = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8")
 
@@ -131,15 +131,8 @@ def _run_rule(screen, compute, args, utilization, prices) -> None:
 def _run_data(screen, compute, args, utilization, prices) -> None:
     import chainrule as cr
 
-    from ._common import (
-        build_mlp,
-        check_device,
-        make_loss,
-        make_optimizer,
-        network_inputs,
-        network_targets,
-        prepare_data,
-    )
+    from .networks import build_mlp, check_device, make_loss, make_optimizer, network_inputs, network_targets
+    from .preparation import prepare_data
 
     device = check_device(args.device)
     cr.manual_seed(args.seed)
@@ -154,7 +147,8 @@ def _run_data(screen, compute, args, utilization, prices) -> None:
     optimizer = make_optimizer(args.optimizer, trained.parameters(), args.lr)
     throughput = compute.measure_throughput(trained, x, make_loss(data.task), optimizer, args.steps, target=y)
     total = count.training_flops_per_example * samples * args.epochs
-    screen.print(f"[bold]chainrule compute[/bold]: {args.data}, MLP {[data.X_train.shape[1], *args.hidden, data.n_outputs]}, "
+    sizes = [data.X_train.shape[1], *args.hidden, data.n_outputs]
+    screen.print(f"[bold]chainrule compute[/bold]: {args.data}, MLP {sizes}, "
                  f"{samples} training rows, batch {batch}, {args.epochs} epochs")
     _print_layers(screen, count)
     local = compute.predict_epoch_time(count, samples, throughput)
@@ -183,19 +177,23 @@ def _print_estimate(screen, result, heading: str, prices) -> None:
 
     fast, slow = result.seconds_range
     low, high = result.utilization_range
+    ranged = low != high
     table = Table(title=f"{result.count} × {result.accelerator}, {result.precision}")
     table.add_column("quantity")
     table.add_column("value", justify="right")
     table.add_row("peak per device (dense)", f"{result.peak_flops / 1e12:.4g} TFLOP/s")
-    table.add_row("utilization (MFU)", f"{result.utilization:.2f}" + ("" if low == high else f" (range {low:.2f}-{high:.2f})"))
+    table.add_row("utilization (MFU)",
+                  f"{result.utilization:.2f}" + (f" (range {low:.2f}-{high:.2f})" if ranged else ""))
     table.add_row("wall time", format_duration(result.seconds)
-                  + ("" if low == high else f" (range {format_duration(fast)} - {format_duration(slow)})"))
+                  + (f" (range {format_duration(fast)} - {format_duration(slow)})" if ranged else ""))
     table.add_row("days", f"{result.days:.1f}")
     table.add_row("device-hours", f"{result.device_hours:,.0f}")
-    table.add_row("price per device-hour", "n/a" if result.price_per_hour is None else f"US${result.price_per_hour:.4g}")
+    price = "n/a" if result.price_per_hour is None else f"US${result.price_per_hour:.4g}"
+    table.add_row("price per device-hour", price)
     if result.cost is not None:
         cost_low, cost_high = result.cost_range
-        table.add_row("cost", _money(result.cost) + ("" if low == high else f" (range {_money(cost_low)} - {_money(cost_high)})"))
+        table.add_row("cost", _money(result.cost)
+                      + (f" (range {_money(cost_low)} - {_money(cost_high)})" if ranged else ""))
     if result.memory is not None:
         memory = result.memory
         table.add_row("memory: weights + grads + optimizer", f"{(memory.total - memory.activations) / 1e9:,.1f} GB")
@@ -217,12 +215,15 @@ def _print_preset(screen, preset) -> None:
                          no_wrap=column in ("wall time", "cost"))
     for row in preset.rows:
         same = row["utilization_low"] == row["utilization_high"]
-        time = format_duration(row["seconds"]) + ("" if same else
-                                                   f"\n({format_duration(row['seconds_fastest'])} - {format_duration(row['seconds_slowest'])})")
+        time = format_duration(row["seconds"])
+        if not same:
+            time += f"\n({format_duration(row['seconds_fastest'])} - {format_duration(row['seconds_slowest'])})"
         mfu = f"{row['utilization']:.3f}" if same else f"{row['utilization_low']:.2f}-{row['utilization_high']:.2f}"
-        cost = "n/a" if row["cost"] is None else _money(row["cost"]) + ("" if same else f"\n({_money(row['cost_low'])} - {_money(row['cost_high'])})")
-        table.add_row(row["scenario"], f"{row['flops']:.3g}", f"{row['count']} × {row['accelerator']} ({row['precision']})",
-                      mfu, time, cost)
+        cost = "n/a" if row["cost"] is None else _money(row["cost"])
+        if row["cost"] is not None and not same:
+            cost += f"\n({_money(row['cost_low'])} - {_money(row['cost_high'])})"
+        devices = f"{row['count']} × {row['accelerator']} ({row['precision']})"
+        table.add_row(row["scenario"], f"{row['flops']:.3g}", devices, mfu, time, cost)
     screen.print(table)
     screen.print(f"the course: {preset.claim}")
     for note in preset.notes:
@@ -299,7 +300,8 @@ def _parse_utilization(text):
     try:
         values = [float(part) for part in parts]
     except ValueError:
-        raise CommandError(f"--utilization: expected a fraction such as 0.4 or a range such as 0.3,0.5; got {text!r}") from None
+        raise CommandError("--utilization: expected a fraction such as 0.4 or a range such as 0.3,0.5; "
+                           f"got {text!r}") from None
     if len(values) > 2 or not all(0 < v <= 1 and math.isfinite(v) for v in values):
         raise CommandError(f"--utilization: expected one or two fractions in (0, 1]; got {text!r}")
     if len(values) == 2 and values[0] > values[1]:

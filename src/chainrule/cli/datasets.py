@@ -1,7 +1,8 @@
 """``chainrule datasets``: the bundled datasets, with size, task and source."""
 from __future__ import annotations
 
-from ._common import add_debug_argument, console
+from .arguments import add_debug_argument
+from .output import console
 
 
 def register(subparsers) -> None:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import pathlib
 import time
 
-from ._common import HelpFormatter, add_debug_argument, console, positive_int
+from .arguments import HelpFormatter, add_debug_argument, positive_int
+from .output import console
 
 
 def register(subparsers) -> None:
@@ -49,8 +50,8 @@ def _parse(argv: list):
 def run(args) -> int:
     from .. import report as rep
     from . import compare, digits_mlp
-    from ._common import prepare_data
     from .fit import fit_and_write
+    from .preparation import prepare_data
 
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -92,11 +93,11 @@ def run(args) -> int:
                            "--batch-size", "64", "--seed", args.seed, "--out", out / "compare"])
     data = prepare_data(compare_args, standardize=True, val_split=0.2, task="auto")
     runs = compare.compare(compare_args, data)
-    compare._print_table(screen, runs)
+    compare.print_comparison(screen, runs)
     report.add_figure("Optimizer comparison (digits MLP)", rep.figure_optimizer_comparison(runs),
                       caption="Training loss per optimizer step and per second of wall time, "
                               "every optimizer from the same initialization.")
-    report.add_table("Optimizer comparison: final losses", compare._rows(runs))
+    report.add_table("Optimizer comparison: final losses", compare.final_losses(runs))
     timings["4. optimizer comparison"] = time.perf_counter() - start
 
     report.add_timings(timings)

@@ -29,23 +29,21 @@ import time
 
 import numpy as np
 
-from ._common import (
-    CommandError,
+from .arguments import (
     HelpFormatter,
     add_data_arguments,
     add_debug_argument,
     add_model_arguments,
     add_output_arguments,
-    build_mlp,
-    console,
-    make_loss,
     name_list,
-    network_targets,
-    output_directory,
     positive_float,
     positive_int,
-    prepare_data,
+    settings_of,
 )
+from .errors import CommandError
+from .networks import build_mlp, make_loss, network_inputs, network_targets
+from .output import console, output_directory
+from .preparation import prepare_data
 
 MODELS = ("ols", "logit", "mlp")
 DEFAULT_INITS = ["normal(0.01)", "xavier", "kaiming", "default"]
@@ -92,8 +90,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from .. import report as rep
-    from ._artifacts import write_json
-    from .fit import settings_of
+    from .artifacts import strict_json, write_json
 
     if args.device != "cpu":
         raise CommandError(f"diagnose runs on the CPU (Hessian-vector products in float64 on small data); "
@@ -150,7 +147,8 @@ def _diagnose_linear(args, data, screen, report) -> dict:
     L = theory.smoothness(loss, point(np.zeros(Z.shape[1])), iters=args.power_iters)
     mu = theory.strong_convexity(loss, point(theta_hat), L=L)
     closed_global = theory.closed_form_constants(Z, "least_squares" if args.model == "ols" else "logistic")
-    closed_local = closed_global if args.model == "ols" else theory.closed_form_constants(Z, "logistic", theta=theta_hat)
+    closed_local = (closed_global if args.model == "ols"
+                    else theory.closed_form_constants(Z, "logistic", theta=theta_hat))
     curvature = [
         {"quantity": "L (at θ = 0)", "estimate": L.value, "closed_form": closed_global.L,
          "method": f"power iteration, {L.iterations} Hessian-vector products"},
@@ -190,7 +188,8 @@ def _print_linear(screen, curvature, advice, certificate, tradeoff) -> None:
         line += f", 2/(L+mu) = {advice.lr_strongly_convex:.6g}, condition number L/mu = {advice.condition_number:.4g}"
     screen.print(line, markup=False)
     summary = certificate.summary()
-    screen.print(f"certificate ({summary['iterations']} gradient steps with t = 1/L): final gap {summary['final_gap']:.3g}; "
+    screen.print(f"certificate ({summary['iterations']} gradient steps with t = 1/L): "
+                 f"final gap {summary['final_gap']:.3g}; "
                  f"O(1/k) bound holds at every k: {_yes(summary['sublinear_bound_holds'])} "
                  f"(largest gap/bound {_number(summary['sublinear_max_ratio'])})", markup=False)
     if certificate.linear_bound is not None:
@@ -238,7 +237,6 @@ def _diagnose_network(args, data, screen, report) -> dict:
 
     from .. import theory
     from ..theory import diagnostics
-    from ._common import network_inputs
 
     rows = min(args.diagnostic_rows, len(data.y_train))
     X = data.X_train[:rows]
@@ -292,18 +290,6 @@ def _print_network(screen, summary, L, advice) -> None:
     screen.print(f"local smoothness at initialization: L = {L.value:.6g} ({L.iterations} Hessian-vector products"
                  f"{'' if L.converged else ', not converged'})"
                  + ("" if advice is None else f"; step 1/L = {advice.lr:.6g}"), markup=False)
-
-
-def strict_json(value):
-    """``value`` with every non-finite float (an infinite condition number, an overflowed
-    loss) replaced by None, so the file is standard JSON (which has no Infinity or NaN)."""
-    if isinstance(value, dict):
-        return {key: strict_json(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [strict_json(item) for item in value]
-    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
-        return None
-    return value
 
 
 def _yes(value) -> str:

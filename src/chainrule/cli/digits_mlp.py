@@ -1,4 +1,4 @@
-"""The digits demo (the MLP part of ``chainrule demo``): an MLP trained by the Trainer with Adam on the bundled 8x8 digits.
+"""The MLP part of ``chainrule demo``: an MLP trained by the Trainer with Adam on the bundled 8x8 digits.
 
 Used by ``chainrule demo`` and ``examples/digits_mlp.py``. It shows the whole
 pipeline with the library's own pieces:

@@ -12,21 +12,19 @@ import time
 
 import numpy as np
 
-from ._common import (
+from .arguments import (
     STATS_MODELS,
     HelpFormatter,
     add_data_arguments,
     add_debug_argument,
     add_model_arguments,
     add_output_arguments,
-    check_device,
-    console,
-    is_main_process,
-    output_directory,
-    peak_memory_bytes,
     positive_int,
-    prepare_data,
+    settings_of,
 )
+from .networks import check_device
+from .output import console, is_main_process, output_directory, peak_memory_bytes
+from .preparation import prepare_data
 
 EXAMPLES = """examples:
   chainrule fit wages.csv --target wage --model ols --cov-type HC1
@@ -78,7 +76,9 @@ def fit_and_write(args, *, report=None, section_prefix: str = ""):
     """Fit ``args.model`` as ``chainrule fit`` does, print the results, write the outputs to
     ``--out``; add the report's sections to ``report`` (titles prefixed) when one is given.
     Returns ``(data, outcome, metrics)``."""
-    from ._models import evaluate, fit_network, fit_statistical
+    from .estimators import fit_statistical
+    from .models import evaluate
+    from .training import fit_network
 
     if getattr(args, "chunksize", None):
         return fit_chunks_and_write(args, report=report, section_prefix=section_prefix)
@@ -115,7 +115,7 @@ def write_outputs(args, out, data, outcome, metrics: dict, timings: dict, screen
     """Write ``model.safetensors`` + ``model.json``, ``report.html`` with its figures and
     ``metrics.json`` (metrics, timings, peak memory, rows and ``extra``) to ``out``; add the
     report's sections to ``report`` too when one is given."""
-    from ._artifacts import save_model, write_json
+    from .artifacts import save_model, write_json
 
     start = time.perf_counter()
     save_model(out, outcome.predictor, data.encoder, target=args.target,
@@ -139,7 +139,7 @@ def fit_chunks_and_write(args, *, report=None, section_prefix: str = ""):
 
     The encoder comes from two passes (``TabularEncoder.fit_chunks``); ols and logit are fitted
     by ``fit_stream`` (one pass, or one per Newton iteration), mlp on the chunks spilled once
-    to a temporary directory (:class:`chainrule.cli._models.ChunkCache`); the metrics are
+    to a temporary directory (:class:`chainrule.cli.training.ChunkCache`); the metrics are
     summed over the chunks (one more pass). The report's prediction figure uses the first
     chunk's rows; ``metrics.json`` adds ``chunksize`` and ``chunks``. Under ``mpiexec -n N``
     an ols fit splits the chunks over the ranks (rank r reads chunks c ≡ r mod N; the R
@@ -148,8 +148,10 @@ def fit_chunks_and_write(args, *, report=None, section_prefix: str = ""):
     """
     import contextlib
 
-    from ._common import prepare_chunked_data
-    from ._models import ChunkCache, evaluate_chunks, fit_network_chunks, fit_statistical_chunks
+    from .estimators import fit_statistical_chunks
+    from .models import evaluate_chunks
+    from .preparation import prepare_chunked_data
+    from .training import ChunkCache, fit_network_chunks
 
     check_device(args.device)
     out = output_directory(args)
@@ -197,25 +199,6 @@ def _allgather():
     from ..engine import distributed
 
     return distributed.init().allgather
-
-
-# Options that mean something only for networks, or only for the statistical models.
-_NETWORK_ONLY = {"hidden", "activation", "dropout", "batchnorm", "optimizer", "lr", "epochs",
-                 "batch_size", "optimizers", "compare_epochs"}
-_STATS_ONLY = {"alpha", "cv", "n_components", "cov_type", "cluster", "criterion", "solver",
-               "no_intercept", "margeff"}
-
-
-def settings_of(args) -> dict:
-    """The command-line settings of a run that apply to its model, JSON-able, for the report
-    and model.json (an OLS fit does not list --hidden, an mlp does not list --cov-type)."""
-    skip = {"func", "debug", "command"}
-    model = getattr(args, "model", None)
-    if model in STATS_MODELS and getattr(args, "solver", None) not in ("gd", "adam"):
-        skip |= _NETWORK_ONLY
-    elif model == "mlp":
-        skip |= _STATS_ONLY
-    return {key: value for key, value in sorted(vars(args).items()) if key not in skip}
 
 
 def _data_line(args, data) -> str:

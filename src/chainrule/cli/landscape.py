@@ -14,22 +14,20 @@ import time
 
 import numpy as np
 
-from ._common import (
-    CommandError,
+from .arguments import (
     HelpFormatter,
     add_data_arguments,
     add_debug_argument,
     add_model_arguments,
     add_output_arguments,
-    console,
-    make_loss,
-    network_inputs,
-    network_targets,
-    output_directory,
     positive_float,
     positive_int,
-    prepare_data,
+    settings_of,
 )
+from .errors import CommandError
+from .networks import make_loss, network_inputs, network_targets
+from .output import console, output_directory
+from .preparation import prepare_data
 
 EXAMPLES = """examples:
   chainrule landscape digits --target target --model mlp --hidden 64,64 --epochs 10
@@ -76,9 +74,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from .. import report as rep
-    from ._artifacts import write_json
-    from .diagnose import strict_json
-    from .fit import settings_of
+    from .artifacts import strict_json, write_json
 
     if args.steps < 2:
         raise CommandError("--steps must be at least 2 (grid points per axis)")
@@ -109,7 +105,7 @@ def run(args) -> int:
 
 def _landscape(args, screen, report) -> dict:
     from ..theory import landscape
-    from ._models import fit_network
+    from .training import fit_network
 
     data = prepare_data(args, standardize=True)
     report.add_data_summary(data.summary, title="Data")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import CommandError, HelpFormatter, add_debug_argument, console
+from .arguments import HelpFormatter, add_debug_argument
+from .errors import CommandError
+from .output import console
 
 
 def register(subparsers) -> None:
@@ -36,8 +38,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..tabular import read_table
-    from ._artifacts import load_model
+    from ..datasets import read_table
+    from .artifacts import load_model
 
     if not str(args.out).lower().endswith(".csv"):
         raise CommandError(f"--out must name a .csv file; got {args.out!r}")

@@ -8,11 +8,19 @@
 
 Every loader takes ``as_frame=False`` (arrays ``X, y``) or ``as_frame=True`` (a pandas
 DataFrame including the target). ``names()``, ``info(name)`` and ``load(name, as_frame)``
-give uniform access by name.
+give uniform access by name. ``read_table(source)`` and ``iter_table_chunks(source)`` read
+a table given as a file path or as a bundled dataset's name (what the ``chainrule``
+commands accept as DATA).
+
+Modules: one loader per dataset (``digits``, ``grunfeld``, ``anes96``), ``bundled`` (reading
+the files in ``data/``), ``registry`` (the catalogue by name), ``sources`` (a file or a name).
+This package builds on :mod:`chainrule.tabular` (reading files, encoding), never the reverse.
 """
 from .anes96 import load_anes96
 from .digits import load_digits
 from .grunfeld import load_grunfeld
 from .registry import DatasetInfo, info, load, names
+from .sources import iter_table_chunks, read_table
 
-__all__ = ["load_digits", "load_grunfeld", "load_anes96", "names", "info", "load", "DatasetInfo"]
+__all__ = ["load_digits", "load_grunfeld", "load_anes96", "names", "info", "load", "DatasetInfo",
+           "read_table", "iter_table_chunks"]

@@ -1,7 +1,7 @@
 """Loader for the 1996 American National Election Study subset (``data/anes96.csv``)."""
 from __future__ import annotations
 
-from ._files import check_as_frame, frame_to_arrays, read_bundled_csv
+from .bundled import check_as_frame, frame_to_arrays, read_bundled_csv
 
 #: Column dtypes, in file order; ``vote`` is the binary target.
 COLUMNS = {name: "int64" for name in

@@ -4,7 +4,7 @@ from __future__ import annotations
 from importlib import resources
 
 from ..engine.backend import host as np
-from ._files import check_as_frame
+from .bundled import check_as_frame
 
 #: Package-relative location of the bundled file.
 _DIGITS_FILE = "data/digits.npz"

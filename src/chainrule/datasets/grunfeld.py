@@ -1,7 +1,7 @@
 """Loader for the Grunfeld (1950) investment data (``data/grunfeld.csv``), a regression set."""
 from __future__ import annotations
 
-from ._files import check_as_frame, frame_to_arrays, read_bundled_csv
+from .bundled import check_as_frame, frame_to_arrays, read_bundled_csv
 
 #: Column dtypes, in file order; ``invest`` is the target.
 COLUMNS = {"invest": "float64", "value": "float64", "capital": "float64", "firm": "str", "year": "int64"}

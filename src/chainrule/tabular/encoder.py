@@ -1,25 +1,48 @@
-"""Encoding a table's columns into a model matrix: :class:`TabularEncoder`."""
+"""Encoding a table's columns into a model matrix: :class:`TabularEncoder`.
+
+The encoder's fitted state is what it learned from the training table (the feature columns
+and their kinds, the categorical levels, the classes, the imputation values, the
+standardization mean and scale); :meth:`TabularEncoder.transform` applies exactly that to
+new data, and :meth:`~TabularEncoder.to_dict` / :meth:`~TabularEncoder.from_dict` save and
+restore it. Categorical columns get treatment (one-hot) coding against their first level.
+What each column is comes from :mod:`chainrule.tabular.inference`; the scan that gathers the
+statistics from a frame or from chunks is :mod:`chainrule.tabular.profile`.
+"""
 from __future__ import annotations
 
-import re
 import warnings
 
 import numpy as np
 import pandas as pd
-from pandas.api import types as ptypes
 
 from .errors import DataError, DataWarning
-from .reading import _duplicates
-
-#: ``task="auto"``: an integer target with at most this many distinct values is a class label.
-MAX_AUTO_CLASSES = 20
+from .inference import (
+    category_levels,
+    check_kinds_match,
+    classification_task,
+    constant_columns,
+    python_scalar,
+    require_numeric,
+    target_classes,
+    warn_constant,
+)
+from .missing import (
+    check_finite,
+    check_rows_left,
+    complete_rows,
+    fill_missing,
+    imputation_values,
+    missing_counts,
+    missing_message,
+)
+from .profile import TableProfile, chunk_frames, chunk_rows_mask, rows_mask
+from .reading import duplicate_names
 
 #: A categorical feature with more levels than this is refused (likely an identifier column).
 DEFAULT_MAX_LEVELS = 100
 
 _TASKS = ("auto", "regression", "classification")
 _IMPUTE = (None, "mean", "median")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?)?$")
 _ENCODER_FORMAT = "chainrule.TabularEncoder"
 _ENCODER_VERSION = 1
 
@@ -130,15 +153,15 @@ class TabularEncoder:
         """
         self._check_params()
         frame = _check_frame(frame)
-        profile = _Profile(self.target, self._resolve_features(frame))
+        profile = TableProfile(self.target, self._resolve_features(frame))
         profile.scan_types(frame)
         profile.count_target_values(frame[self.target])
         profile.finish_types()
         profile.decide_task(self.task)
         self._check_missing_handled(profile)
-        train_mask = _rows_mask(standardize_rows, len(frame))
+        train_mask = rows_mask(standardize_rows, len(frame))
         if self.impute:
-            profile.impute_values = _impute_values(frame, profile.numeric_features(), train_mask, self.impute)
+            profile.impute_values = imputation_values(frame, profile.numeric_features(), train_mask, self.impute)
         profile.scan_usable_rows(frame, train_mask, self.standardize)
         self._apply_profile(profile)
         return self
@@ -171,22 +194,22 @@ class TabularEncoder:
             raise ValueError("fit_chunks: impute='median' needs the whole column in memory; use "
                              "impute='mean', or read the table whole and call fit()")
         profile = None
-        for chunk in _chunk_frames(chunks, "first"):
+        for chunk in chunk_frames(chunks, "first"):
             if profile is None:
-                profile = _Profile(self.target, self._resolve_features(chunk), list(chunk.columns))
+                profile = TableProfile(self.target, self._resolve_features(chunk), list(chunk.columns))
             profile.check_same_columns(chunk)
             profile.scan_types(chunk)
             profile.count_target_values(chunk[self.target])
             if self.impute:
-                profile.add_impute_sums(chunk, _chunk_rows_mask(standardize_rows, chunk))
+                profile.add_impute_sums(chunk, chunk_rows_mask(standardize_rows, chunk))
         profile.finish_types()
         profile.decide_task(self.task)
         self._check_missing_handled(profile)
         if self.impute:
             profile.finish_impute_means()
-        for chunk in _chunk_frames(chunks, "second"):
+        for chunk in chunk_frames(chunks, "second"):
             profile.check_same_columns(chunk)
-            profile.scan_usable_rows(chunk, _chunk_rows_mask(standardize_rows, chunk), self.standardize)
+            profile.scan_usable_rows(chunk, chunk_rows_mask(standardize_rows, chunk), self.standardize)
         self._apply_profile(profile)
         return self
 
@@ -201,22 +224,22 @@ class TabularEncoder:
         """
         self._check_params()
         frame = _check_frame(frame)
-        profile = _Profile(self.target, self._resolve_features(frame))
+        profile = TableProfile(self.target, self._resolve_features(frame))
         profile.scan_types(frame)
         profile.finish_types()
         self._check_missing_handled(profile)
         filled_by_imputation = set(profile.numeric_features()) if self.impute else set()
         columns = [c for c in profile.columns if c not in filled_by_imputation]
-        return np.flatnonzero(_complete_rows(frame, columns)).astype(np.int64)
+        return np.flatnonzero(complete_rows(frame, columns)).astype(np.int64)
 
     def _apply_profile(self, profile):
         """Turn the statistics gathered by fit/fit_chunks into the fitted attributes."""
-        _check_rows_left(profile.n_rows_used, "after dropping rows with missing values")
+        check_rows_left(profile.n_rows_used, "after dropping rows with missing values")
         if profile.n_rows_train == 0:
             raise DataError("standardize_rows selects no usable rows (all of them have missing values)")
         task, rule = profile.task, profile.rule
-        constant = [c for c in profile.features if len(profile.labels[c]) <= 1]
-        _warn_constant(constant, profile)
+        constant = constant_columns(profile.features, profile.labels)
+        warn_constant(constant, profile.labels, profile.n_rows_used)
         features = [c for c in profile.features if c not in constant]
         if not features:
             raise DataError(f"no usable feature columns: every feature is constant ({constant})")
@@ -224,12 +247,12 @@ class TabularEncoder:
         self.task_, self.task_rule_, self.target_kind_ = task, rule, profile.target_kind
         self.classes_ = None
         if task == "classification":
-            self.classes_ = _classes(profile.labels[self.target], profile.declared.get(self.target), self.target)
-            self.task_ = _classification_task(self.classes_)
+            self.classes_ = target_classes(profile.labels[self.target], profile.declared.get(self.target), self.target)
+            self.task_ = classification_task(self.classes_)
         self.input_columns_ = features
         self.column_kinds_ = {c: kinds[c] for c in features}
         self.dtypes_ = {c: profile.dtypes[c] for c in features + [self.target]}
-        self.levels_ = {c: _levels(profile.labels[c], profile.declared.get(c), c, self.max_levels)
+        self.levels_ = {c: category_levels(profile.labels[c], profile.declared.get(c), c, self.max_levels)
                         for c in features if kinds[c] == "categorical"}
         self.feature_names_ = _feature_names(features, self.column_kinds_, self.levels_)
         self.dropped_constant_ = constant
@@ -260,17 +283,17 @@ class TabularEncoder:
             raise DataError(f"target column {self.target!r} is missing; the data has columns {list(frame.columns)}")
         self._check_columns(frame, strict)
         columns = self.input_columns_ + ([self.target] if has_target else [])
-        _check_kinds_match(frame, self.column_kinds_)
+        check_kinds_match(frame, self.column_kinds_)
         numeric = [c for c in self.input_columns_ if self.column_kinds_[c] == "numeric"]
         if has_target and self.task_ == "regression":
             numeric.append(self.target)
-            _require_numeric(frame[self.target], self.target)
-        _check_finite(frame, numeric)
-        filled = _fill(frame, self.impute_values_)
-        keep = _complete_rows(filled, columns)
+            require_numeric(frame[self.target], self.target)
+        check_finite(frame, numeric)
+        filled = fill_missing(frame, self.impute_values_)
+        keep = complete_rows(filled, columns)
         if not self.dropna and not keep.all():
-            raise DataError(_missing_message(_missing_counts(filled, columns), self.impute))
-        _check_rows_left(int(keep.sum()), "after dropping rows with missing values")
+            raise DataError(missing_message(missing_counts(filled, columns), self.impute))
+        check_rows_left(int(keep.sum()), "after dropping rows with missing values")
         used = filled if keep.all() else filled[keep]
         X = _encode_features(used, self.input_columns_, self.column_kinds_, self.levels_)
         if self.mean_ is not None:
@@ -318,7 +341,8 @@ class TabularEncoder:
             raise ValueError(f"from_dict expects a dict made by TabularEncoder.to_dict (format "
                              f"{_ENCODER_FORMAT!r}), got format {d.get('format')!r}")
         if d.get("version") != _ENCODER_VERSION:
-            raise ValueError(f"from_dict: unsupported encoder version {d.get('version')!r}; expected {_ENCODER_VERSION}")
+            raise ValueError(f"from_dict: unsupported encoder version {d.get('version')!r}; "
+                             f"expected {_ENCODER_VERSION}")
         encoder = cls(**d["params"])
         fitted = d["fitted"]
         missing = [name for name in _FITTED_FIELDS if name not in fitted]
@@ -372,7 +396,7 @@ class TabularEncoder:
         if self.target in features:
             raise DataError(f"the target {self.target!r} is also listed among the features; "
                             f"a model cannot use its own target as an input — remove it from the features")
-        duplicates = _duplicates(features)
+        duplicates = duplicate_names(features)
         if duplicates:
             raise DataError(f"features lists {duplicates} more than once")
         absent = [c for c in features if c not in columns]
@@ -387,7 +411,7 @@ class TabularEncoder:
         fillable = set(profile.numeric_features()) if self.impute else set()
         unhandled = {c: n for c, n in profile.missing.items() if n > 0 and c not in fillable}
         if unhandled and not self.dropna:
-            raise DataError(_missing_message(unhandled, self.impute))
+            raise DataError(missing_message(unhandled, self.impute))
 
     def _set_scaling(self, moments, n_rows):
         """mean_/scale_ per feature: numeric columns from their (count, mean, M2), others 0/1."""
@@ -432,7 +456,7 @@ class TabularEncoder:
             return series.to_numpy(dtype=np.float64)
         codes, uniques = pd.factorize(series)
         index = {label: i for i, label in enumerate(self.classes_)}
-        labels = [str(u) if self.target_kind_ == "categorical" else _python_scalar(u) for u in uniques]
+        labels = [str(u) if self.target_kind_ == "categorical" else python_scalar(u) for u in uniques]
         unknown = [i for i, label in enumerate(labels) if label not in index]
         if unknown:
             found = sorted(str(labels[i]) for i in unknown)
@@ -479,350 +503,15 @@ _FITTED_FIELDS = (
 )
 
 
-class _Profile:
-    """What fitting learns from the data, gathered from one frame or chunk by chunk.
-
-    Pass 1 (``scan_types``, ``count_target_values``, imputation sums, ``finish_types``):
-    column kinds and dtypes, missing and infinite counts, the target's distinct values.
-    Pass 2 (``scan_usable_rows``, after the kinds and imputation values are known): rows
-    kept, distinct labels per column (levels, classes, constant detection), and the
-    standardization moments (count, mean, M2) of numeric features on the training rows.
-    """
-
-    def __init__(self, target, features, all_columns=None):
-        self.target, self.features = target, list(features)
-        self.columns = self.features + [target]
-        self.all_columns = all_columns
-        self.kinds, self.declared, self.impute_values, self.moments = {}, {}, {}, {}
-        self._fallback_kinds, self._dtypes_seen = {}, {c: [] for c in self.columns}
-        self.missing = {c: 0 for c in self.columns}
-        self.infinite = {c: 0 for c in self.columns}
-        self.labels = {c: set() for c in self.columns}
-        self._target_values, self.target_distinct = set(), 0
-        self._impute_sums = {}
-        self.n_rows_in = self.n_rows_used = self.n_rows_train = 0
-        self.task = self.rule = None
-
-    # pass 1 ------------------------------------------------------------------
-    def check_same_columns(self, chunk):
-        if self.all_columns is not None and list(chunk.columns) != self.all_columns:
-            raise DataError(f"a chunk has columns {list(chunk.columns)}, the first had {self.all_columns}")
-
-    def scan_types(self, frame):
-        self.n_rows_in += len(frame)
-        for column in self.columns:
-            series = frame[column]
-            self.missing[column] += int(series.isna().sum())
-            self._dtypes_seen[column].append(series.dtype)
-            if series.notna().any():
-                self._merge_kind(column, _infer_kind(series, column), frame)
-            else:
-                self._fallback_kinds.setdefault(column, _infer_kind(series, column))
-        numeric = [c for c in self.columns if self.kinds.get(c) == "numeric"]
-        for column, count in _infinite_counts(frame, numeric).items():
-            self.infinite[column] += count
-
-    def _merge_kind(self, column, kind, frame):
-        known = self.kinds.setdefault(column, kind)
-        if known != kind:
-            rows = f"rows {frame.index[0]}..{frame.index[-1]}"
-            raise DataError(f"column {column!r} reads as {kind} in {rows} but as {known} earlier; make "
-                            f"its values consistent (e.g. no text in a numeric column)")
-
-    def count_target_values(self, series):
-        """Distinct values of an integer target, up to MAX_AUTO_CLASSES + 1 (the auto rule)."""
-        if ptypes.is_integer_dtype(series.dtype) and len(self._target_values) <= MAX_AUTO_CLASSES:
-            _add_capped(self._target_values, series, MAX_AUTO_CLASSES + 1)
-
-    def finish_types(self):
-        for column in self.columns:
-            self.kinds.setdefault(column, self._fallback_kinds.get(column))
-        infinite = {c: n for c, n in self.infinite.items() if n}
-        if infinite:
-            raise DataError(_infinite_message(infinite))
-        self.dtypes = {c: str(_common_dtype(seen)) for c, seen in self._dtypes_seen.items()}
-        self.target_dtype = _common_dtype(self._dtypes_seen[self.target])
-        self.target_distinct = len(self._target_values)
-
-    def decide_task(self, requested):
-        self.task, self.rule = _decide_task(self.target, self.target_kind, self.target_dtype,
-                                            self.target_distinct, requested)
-
-    @property
-    def target_kind(self):
-        return self.kinds[self.target]
-
-    def numeric_features(self):
-        return [c for c in self.features if self.kinds[c] == "numeric"]
-
-    def add_impute_sums(self, frame, train_mask):
-        for column in self.numeric_features():
-            values = frame.loc[train_mask, column].dropna().to_numpy(dtype=np.float64)
-            total, count = self._impute_sums.get(column, (0.0, 0))
-            self._impute_sums[column] = (total + float(values.sum()), count + len(values))
-
-    def finish_impute_means(self):
-        for column in self.numeric_features():
-            total, count = self._impute_sums.get(column, (0.0, 0))
-            if count == 0:
-                raise DataError(f"cannot impute column {column!r}: it has no values on the fitting rows")
-            self.impute_values[column] = total / count
-
-    # pass 2 ------------------------------------------------------------------
-    def scan_usable_rows(self, frame, train_mask, standardize):
-        filled = _fill(frame, self.impute_values)
-        keep = _complete_rows(filled, self.columns)
-        train = train_mask[keep]
-        used = filled if keep.all() else filled[keep]
-        self.n_rows_used += len(used)
-        self.n_rows_train += int(train.sum())
-        for column in self.columns:
-            self._collect_labels(column, used[column])
-        if standardize:
-            for column in self.numeric_features():
-                values = used[column].to_numpy(dtype=np.float64)[train]
-                self.moments[column] = _merge_moments(self.moments.get(column, (0, 0.0, 0.0)),
-                                                      _moments(values))
-
-    def _collect_labels(self, column, series):
-        kind = self.kinds[column]
-        if column == self.target and self.task == "regression":
-            return
-        if isinstance(series.dtype, pd.CategoricalDtype):
-            self.declared.setdefault(column, _declared_order(series))
-        if kind == "categorical" or column == self.target:
-            self.labels[column] |= _distinct_labels(series, kind)
-        elif len(self.labels[column]) < 2:  # a numeric/boolean feature: enough to tell constant
-            self.labels[column] |= _two_distinct(series)
-
-
-def _add_capped(found, series, cap):
-    """Add distinct non-missing values of ``series`` (as Python scalars) to ``found`` up to ``cap``."""
-    for value in pd.unique(series.dropna()):
-        if len(found) >= cap:
-            return
-        found.add(_python_scalar(value))
-
-
-def _two_distinct(series):
-    """Up to two distinct non-missing values (as Python scalars), in one vectorized pass."""
-    values = series.dropna().to_numpy()
-    if len(values) == 0:
-        return set()
-    first = values[0]
-    others = values[values != first]
-    return {_python_scalar(v) for v in (first, *others[:1])}
-
-
-def _common_dtype(dtypes):
-    """The dtype a concatenation of chunks with these dtypes would have (numeric: numpy promotion)."""
-    unique = list(dict.fromkeys(dtypes))
-    if len(unique) == 1:
-        return unique[0]
-    if all(isinstance(d, np.dtype) and d.kind in "iuf" for d in unique):
-        return np.result_type(*unique)
-    return np.dtype(object)
-
-
-def _moments(values):
-    """(count, mean, M2) of a float array, M2 = sum((x - mean)^2)."""
-    if len(values) == 0:
-        return 0, 0.0, 0.0
-    mean = float(values.mean())
-    return len(values), mean, float(((values - mean) ** 2).sum())
-
-
-def _merge_moments(a, b):
-    """Chan, Golub and LeVeque (1979): moments of the union of two disjoint samples."""
-    (na, mean_a, m2_a), (nb, mean_b, m2_b) = a, b
-    if na == 0:
-        return b
-    if nb == 0:
-        return a
-    n = na + nb
-    delta = mean_b - mean_a
-    return n, mean_a + delta * nb / n, m2_a + m2_b + delta * delta * na * nb / n
-
-
-def _chunk_frames(chunks, which):
-    """Iterate one pass over ``chunks()``, checking each item; refuse a table with no rows."""
-    seen = 0
-    for chunk in chunks():
-        if not isinstance(chunk, pd.DataFrame):
-            raise TypeError(f"fit_chunks: chunks() must yield pandas DataFrames, got {type(chunk).__name__}")
-        duplicates = _duplicates([str(c) for c in chunk.columns])
-        if duplicates:
-            raise DataError(f"duplicate column names {duplicates}; every column needs a unique name")
-        if len(chunk):
-            seen += 1
-            yield chunk
-    if seen == 0:
-        raise DataError(f"fit_chunks: the {which} pass over chunks() yielded no rows"
-                        + ("; chunks must return a fresh iterable each time it is called" if which == "second" else ""))
-
-
-def _chunk_rows_mask(rows, chunk):
-    """Boolean mask over the chunk's rows from None, a callable, or whole-table mask/positions."""
-    n = len(chunk)
-    if rows is None:
-        return np.ones(n, dtype=bool)
-    if callable(rows):
-        mask = np.asarray(rows(chunk))
-        if mask.dtype != bool or mask.shape != (n,):
-            raise ValueError(f"standardize_rows(chunk) must return a boolean mask of shape ({n},), "
-                             f"got dtype {mask.dtype} shape {mask.shape}")
-        return mask
-    rows = np.asarray(rows)
-    index = chunk.index.to_numpy()
-    if not ptypes.is_integer_dtype(index.dtype):
-        raise ValueError("standardize_rows as an array needs chunks indexed by row position "
-                         "(as iter_table_chunks yields); pass a callable chunk -> mask instead")
-    if rows.dtype == bool:
-        if index.size and index.max() >= len(rows):
-            raise ValueError(f"standardize_rows mask has {len(rows)} entries but the table has row {index.max()}")
-        return rows[index]
-    if ptypes.is_integer_dtype(rows.dtype):
-        return np.isin(index, rows)
-    raise TypeError(f"standardize_rows must be None, a callable, a boolean mask or integer positions, "
-                    f"got dtype {rows.dtype}")
-
-
-# --------------------------------------------------------------------------- column inference
-
-
 def _check_frame(frame):
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"expected a pandas.DataFrame, got {type(frame).__name__}")
-    duplicates = _duplicates([str(c) for c in frame.columns])
+    duplicates = duplicate_names([str(c) for c in frame.columns])
     if duplicates:
         raise DataError(f"duplicate column names {duplicates}; every column needs a unique name")
     if len(frame) == 0:
         raise DataError(f"the data has no rows (columns: {list(frame.columns)})")
     return frame.reset_index(drop=True)
-
-
-def _infer_kind(series, column):
-    """"numeric", "boolean" or "categorical"; DataError for dates and unusable dtypes."""
-    _refuse_dates(series, column)
-    if ptypes.is_bool_dtype(series.dtype) or _is_object_bool(series):
-        return "boolean"
-    if ptypes.is_complex_dtype(series.dtype):
-        raise DataError(f"column {column!r} holds complex numbers; expected real numbers, booleans or categories")
-    if ptypes.is_numeric_dtype(series.dtype):
-        return "numeric"
-    if isinstance(series.dtype, pd.CategoricalDtype) or ptypes.is_object_dtype(series.dtype) \
-            or ptypes.is_string_dtype(series.dtype):
-        _refuse_mostly_numeric_text(series, column)
-        return "categorical"
-    raise DataError(f"column {column!r} has dtype {series.dtype}, which cannot be encoded; "
-                    f"expected numbers, booleans or categories")
-
-
-def _refuse_dates(series, column):
-    dtype = series.dtype
-    is_date = ptypes.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype)
-    if not is_date and (ptypes.is_object_dtype(dtype) or ptypes.is_string_dtype(dtype)) \
-            and not isinstance(dtype, pd.CategoricalDtype):
-        values = pd.unique(series.dropna())
-        is_date = len(values) > 0 and all(isinstance(v, str) and bool(_ISO_DATE.match(v)) for v in values)
-    if is_date:
-        raise DataError(
-            f"column {column!r} holds dates/times, which cannot be used directly; derive numeric or "
-            f"categorical features from it first (e.g. year, month, day of week, days since a start "
-            f"date) and drop the date column, or leave it out of the features")
-    if ptypes.is_timedelta64_dtype(dtype):
-        raise DataError(f"column {column!r} holds time spans (timedelta); convert it to a number first, "
-                        f"e.g. days = column.dt.total_seconds() / 86400")
-
-
-def _is_object_bool(series):
-    if not ptypes.is_object_dtype(series.dtype):
-        return False
-    values = pd.unique(series.dropna())
-    return len(values) > 0 and all(isinstance(v, (bool, np.bool_)) for v in values)
-
-
-def _refuse_mostly_numeric_text(series, column):
-    """A text column whose values are mostly numbers is a numeric column with typos."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return
-    values = series.dropna()
-    distinct = pd.unique(values)
-    text = [v for v, number in zip(distinct, pd.to_numeric(pd.Series(distinct, dtype=object), errors="coerce"))
-            if pd.isna(number)]
-    if not text or len(text) == len(distinct):
-        return
-    n_text = int(values.isin(text).sum())
-    if n_text * 2 < len(values):
-        examples = sorted(map(str, text))[:5]
-        raise DataError(f"column {column!r} is mostly numbers but {n_text} value(s) are text, e.g. {examples}; "
-                        f"fix them or mark them as missing (empty cells) so the column reads as numeric")
-
-
-def _decide_task(column, kind, dtype, distinct, requested):
-    """Return (task, rule): "regression" or "classification", and why (see TabularEncoder).
-
-    ``distinct`` is the number of distinct non-missing target values (used only for an
-    integer dtype).
-    """
-    if requested == "regression":
-        if kind != "numeric":
-            raise DataError(f"task='regression' needs a numeric target, but {column!r} is {kind} "
-                            f"(dtype {dtype}); use task='classification'")
-        return "regression", "task='regression' requested"
-    if requested == "classification":
-        return "classification", "task='classification' requested"
-    if kind != "numeric":
-        return "classification", f"target {column!r} is {kind} (dtype {dtype}): classification"
-    if ptypes.is_integer_dtype(dtype):
-        if distinct <= MAX_AUTO_CLASSES:
-            return "classification", (f"target {column!r} is integer with {distinct} distinct values "
-                                      f"(<= {MAX_AUTO_CLASSES}): classification")
-        return "regression", (f"target {column!r} is integer with more than {MAX_AUTO_CLASSES} distinct "
-                              f"values: regression")
-    return "regression", f"target {column!r} is float (dtype {dtype}): regression"
-
-
-def _distinct_labels(series, kind):
-    """Distinct non-missing values: as str for categorical columns, else as Python scalars."""
-    values = pd.unique(series.dropna())
-    if kind == "categorical":
-        return {str(v) for v in values}
-    return {_python_scalar(v) for v in values}
-
-
-def _declared_order(series):
-    """A pandas Categorical's categories (as str), or None for other dtypes."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return [str(c) for c in series.cat.categories]
-    return None
-
-
-def _ordered(labels, declared):
-    """Declared category order where there is one (labels not declared follow, sorted), else sorted."""
-    if declared is None:
-        return sorted(labels)
-    return [c for c in declared if c in labels] + sorted(labels - set(declared))
-
-
-def _classes(labels, declared, column):
-    classes = _ordered(labels, declared)
-    if len(classes) < 2:
-        raise DataError(f"classification target {column!r} has a single class {classes}; "
-                        f"a classifier needs at least two")
-    return classes
-
-
-def _classification_task(classes):
-    return "binary" if len(classes) == 2 else "multiclass"
-
-
-def _levels(labels, declared, column, max_levels):
-    if len(labels) > max_levels:
-        raise DataError(f"categorical column {column!r} has {len(labels)} distinct values (more than "
-                        f"max_levels={max_levels}); it looks like an identifier or free text — drop it, "
-                        f"or list the features explicitly")
-    return _ordered(labels, declared)
 
 
 def _feature_names(features, kinds, levels):
@@ -837,133 +526,6 @@ def _feature_names(features, kinds, levels):
 
 def _dummy_name(column, level):
     return f"{column}[T.{level}]"
-
-
-# --------------------------------------------------------------------------- values
-
-
-def _check_finite(frame, columns):
-    bad = _infinite_counts(frame, columns)
-    if bad:
-        raise DataError(_infinite_message(bad))
-
-
-def _infinite_counts(frame, columns):
-    """Column -> number of +-inf values, for the columns that have any."""
-    counts = {}
-    for column in columns:
-        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        count = int(np.isinf(values).sum())
-        if count:
-            counts[column] = count
-    return counts
-
-
-def _infinite_message(counts):
-    listed = ", ".join(f"{c!r}: {n}" for c, n in counts.items())
-    return f"infinite values (inf or -inf) in column(s) {listed}; replace them with finite numbers or mark them as missing"
-
-
-def _missing_counts(frame, columns):
-    counts = frame[columns].isna().sum()
-    return {str(c): int(n) for c, n in counts.items() if n > 0}
-
-
-def _missing_message(counts, impute):
-    listed = ", ".join(f"{c!r}: {n}" for c, n in counts.items())
-    advice = "drop incomplete rows (dropna / --dropna)"
-    if impute:
-        advice += f"; impute={impute!r} fills numeric features only"
-    else:
-        advice += " or impute numeric features (impute='mean'|'median' / --impute)"
-    return f"missing values in column(s) {listed}; {advice}"
-
-
-def _rows_mask(rows, n):
-    """Boolean mask over n rows from None (all), a boolean mask, or positional indices."""
-    if rows is None:
-        return np.ones(n, dtype=bool)
-    rows = np.asarray(rows)
-    if rows.dtype == bool:
-        if rows.shape != (n,):
-            raise ValueError(f"standardize_rows as a boolean mask must have shape ({n},), got {rows.shape}")
-        mask = rows.copy()
-    elif ptypes.is_integer_dtype(rows.dtype) and rows.ndim == 1:
-        if rows.size and (rows.min() < 0 or rows.max() >= n):
-            raise ValueError(f"standardize_rows holds positions outside 0..{n - 1} "
-                             f"(min {rows.min()}, max {rows.max()})")
-        mask = np.zeros(n, dtype=bool)
-        mask[rows] = True
-    else:
-        raise TypeError(f"standardize_rows must be a boolean mask or 1-D integer positions, "
-                        f"got dtype {rows.dtype} with shape {rows.shape}")
-    if not mask.any():
-        raise ValueError("standardize_rows selects no rows")
-    return mask
-
-
-def _impute_values(frame, columns, train_mask, how):
-    values = {}
-    for column in columns:
-        train = frame.loc[train_mask, column].dropna()
-        if len(train) == 0:
-            raise DataError(f"cannot impute column {column!r}: it has no values on the fitting rows")
-        values[column] = float(train.mean() if how == "mean" else train.median())
-    return values
-
-
-def _fill(frame, impute_values):
-    if not impute_values:
-        return frame
-    return frame.fillna({c: v for c, v in impute_values.items() if c in frame.columns})
-
-
-def _complete_rows(frame, columns):
-    return frame[columns].notna().all(axis=1).to_numpy()
-
-
-def _check_rows_left(n_rows, when):
-    if n_rows == 0:
-        raise DataError(f"no rows left {when}; every row has a missing value in a used column")
-
-
-def _warn_constant(constant, profile):
-    for column in constant:
-        value = next(iter(profile.labels[column]), None)
-        warnings.warn(f"column {column!r} takes a single value ({value!r}) on all {profile.n_rows_used} "
-                      f"usable rows; it is dropped from the features", DataWarning, stacklevel=4)
-
-
-def _check_kinds_match(frame, kinds):
-    for column, kind in kinds.items():
-        series = frame[column]
-        _refuse_dates(series, column)
-        if kind == "numeric":
-            _require_numeric(series, column)
-        elif kind == "boolean":
-            _require_boolean(series, column)
-
-
-def _require_numeric(series, column):
-    if ptypes.is_numeric_dtype(series.dtype) and not ptypes.is_bool_dtype(series.dtype):
-        return
-    text = series.dropna()
-    bad = text[pd.to_numeric(text, errors="coerce").isna()] if len(text) else text
-    examples = sorted(map(str, pd.unique(bad)))[:5]
-    raise DataError(f"column {column!r} was numeric when fitted but has dtype {series.dtype} here"
-                    + (f", with non-numeric values {examples}" if examples else ""))
-
-
-def _require_boolean(series, column):
-    if ptypes.is_bool_dtype(series.dtype):
-        return
-    values = pd.unique(series.dropna())
-    bad = [v for v in values if not (isinstance(v, (bool, np.bool_)) or (
-        isinstance(v, (int, float, np.integer, np.floating)) and v in (0, 1)))]
-    if bad:
-        examples = sorted(map(str, bad))[:5]
-        raise DataError(f"column {column!r} was boolean when fitted but has values {examples} here; "
-                        f"expected True/False (or 1/0)")
 
 
 def _encode_features(frame, features, kinds, levels):
@@ -1009,13 +571,9 @@ def _rows_text(series, bad_codes, codes, limit=5):
     return f"at row(s) {shown} (0-based, header not counted)"
 
 
-def _python_scalar(value):
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _jsonable(value):
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    return _python_scalar(value)
+    return python_scalar(value)

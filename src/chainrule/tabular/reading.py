@@ -1,4 +1,9 @@
-"""Reading CSV/TSV/Parquet files, or a bundled dataset by name, whole or in chunks."""
+"""Reading CSV/TSV/Parquet files, whole or in chunks.
+
+Files only: the layers above that know other tables by name (the bundled data) load the
+frame themselves and use :func:`select_columns` and :func:`frame_chunks` here, so a table
+read by name behaves like one read from a file.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,14 +28,13 @@ SUPPORTED_SUFFIXES = {
 
 
 def read_table(source, *, columns=None) -> pd.DataFrame:
-    """Read a whole table: a file path or the name of a bundled dataset.
+    """Read a whole table from a file.
 
     Parameters
     ----------
     source : str or os.PathLike
         A file ending in one of :data:`SUPPORTED_SUFFIXES` (``.csv``, ``.csv.gz``,
-        ``.tsv``, ``.tsv.gz``, ``.parquet``, ``.pq``), or the name of a bundled dataset
-        (``chainrule.datasets.names()``), which is returned with its target column.
+        ``.tsv``, ``.tsv.gz``, ``.parquet``, ``.pq``).
     columns : list of str, optional
         Read only these columns (in this order). Absent names raise :class:`DataError`.
 
@@ -38,14 +42,10 @@ def read_table(source, *, columns=None) -> pd.DataFrame:
     ------
     DataError
         Unknown extension, missing or unreadable file, a table with no rows or no columns,
-        duplicate column names, requested columns absent, or a name that is neither a file
-        nor a bundled dataset (the message lists the dataset names).
+        duplicate column names, requested columns absent.
     """
-    columns = _check_columns_argument(columns)
-    kind, path = _resolve_source(source)
-    if kind == "dataset":
-        frame = _load_dataset_frame(path)
-        return _select_columns(frame, columns, str(source))
+    columns = check_columns_argument(columns)
+    kind, path = _resolve_file(source)
     header = _read_header(path, kind)
     _check_header(header, columns, path)
     frame = _read_whole_file(path, kind, columns)
@@ -67,49 +67,73 @@ def iter_table_chunks(source, *, chunksize=100_000, columns=None):
     bad extension or duplicate header at the call, a table without data rows or an
     unparsable chunk when iteration reaches it.
     """
-    if isinstance(chunksize, bool) or not isinstance(chunksize, (int, np.integer)) or chunksize < 1:
-        raise ValueError(f"iter_table_chunks: chunksize must be a positive integer, got {chunksize!r}")
-    columns = _check_columns_argument(columns)
-    kind, path = _resolve_source(source)
-    if kind == "dataset":
-        frame = _select_columns(_load_dataset_frame(path), columns, str(source))
-        return _frame_chunks(frame, int(chunksize))
+    chunksize = check_chunksize(chunksize)
+    columns = check_columns_argument(columns)
+    kind, path = _resolve_file(source)
     header = _read_header(path, kind)
     _check_header(header, columns, path)
     if kind == "parquet":
-        return _parquet_chunks(path, int(chunksize), columns)
-    return _csv_chunks(path, kind, int(chunksize), columns)
+        return _parquet_chunks(path, chunksize, columns)
+    return _csv_chunks(path, kind, chunksize, columns)
 
 
-def _check_columns_argument(columns):
+def select_columns(frame, columns, where):
+    """``frame[columns]`` (all of ``frame`` for None); absent names raise :class:`DataError`
+    naming ``where`` (the source the frame came from)."""
+    if columns is None:
+        return frame
+    absent = [c for c in columns if c not in frame.columns]
+    if absent:
+        raise DataError(f"{where!r}: no column(s) {absent}; it has {list(frame.columns)}")
+    return frame[columns]
+
+
+def frame_chunks(frame, chunksize):
+    """Yield an in-memory frame as consecutive pieces of at most ``chunksize`` rows."""
+    for start in range(0, len(frame), chunksize):
+        yield frame.iloc[start : start + chunksize]
+
+
+def check_chunksize(chunksize) -> int:
+    """``chunksize`` as an int; anything but a positive integer raises ``ValueError``."""
+    if isinstance(chunksize, bool) or not isinstance(chunksize, (int, np.integer)) or chunksize < 1:
+        raise ValueError(f"iter_table_chunks: chunksize must be a positive integer, got {chunksize!r}")
+    return int(chunksize)
+
+
+def duplicate_names(names):
+    """The names that occur more than once in ``names``, each once, in order of first repeat."""
+    seen, repeated = set(), []
+    for name in names:
+        if name in seen and name not in repeated:
+            repeated.append(name)
+        seen.add(name)
+    return repeated
+
+
+def check_columns_argument(columns):
+    """The ``columns`` argument as a list of distinct names (None stays None); else TypeError/ValueError."""
     if columns is None:
         return None
     if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
         raise TypeError(f"columns must be a list of column names (str), got {columns!r}")
     columns = list(columns)
-    duplicates = _duplicates(columns)
+    duplicates = duplicate_names(columns)
     if duplicates:
         raise ValueError(f"columns lists {duplicates} more than once")
     return columns
 
 
-def _resolve_source(source):
-    """Return ``("csv"|"tsv"|"parquet", Path)`` for a file, or ``("dataset", name)``."""
+def _resolve_file(source):
+    """Return ``("csv"|"tsv"|"parquet", Path)`` for a file."""
     if not isinstance(source, (str, Path)):
-        raise TypeError(f"source must be a path (str or pathlib.Path) or a dataset name, got {type(source).__name__}")
+        raise TypeError(f"source must be a path (str or pathlib.Path), got {type(source).__name__}")
     path = Path(source)
     if path.is_file():
         return _reader_for(path), path
-    from .. import datasets
-
-    if isinstance(source, str) and source in datasets.names():
-        return "dataset", source
     if path.is_dir():
         raise DataError(f"{str(source)!r} is a directory; expected a data file ({_suffix_list()})")
-    raise DataError(
-        f"no file {str(source)!r} (looked in {Path.cwd()}) and no bundled dataset of that name; "
-        f"bundled datasets: {', '.join(datasets.names())}"
-    )
+    raise DataError(f"no file {str(source)!r} (looked in {Path.cwd()})")
 
 
 def _reader_for(path):
@@ -122,12 +146,6 @@ def _reader_for(path):
 
 def _suffix_list():
     return ", ".join(SUPPORTED_SUFFIXES)
-
-
-def _load_dataset_frame(name):
-    from .. import datasets
-
-    return datasets.load(name, as_frame=True)
 
 
 def _read_header(path, kind):
@@ -150,22 +168,13 @@ def _separator(kind):
 
 
 def _check_header(header, columns, path):
-    duplicates = _duplicates(header)
+    duplicates = duplicate_names(header)
     if duplicates:
         raise DataError(f"{str(path)!r}: duplicate column names {duplicates}; every column needs a unique name")
     if columns is not None:
         absent = [c for c in columns if c not in header]
         if absent:
             raise DataError(f"{str(path)!r}: no column(s) {absent}; the file has {header}")
-
-
-def _duplicates(names):
-    seen, repeated = set(), []
-    for name in names:
-        if name in seen and name not in repeated:
-            repeated.append(name)
-        seen.add(name)
-    return repeated
 
 
 def _read_whole_file(path, kind, columns):
@@ -183,20 +192,6 @@ def _check_not_empty(frame, where):
         raise DataError(f"{str(where)!r} has no columns")
     if frame.shape[0] == 0:
         raise DataError(f"{str(where)!r} has a header ({list(frame.columns)}) but no data rows")
-
-
-def _select_columns(frame, columns, where):
-    if columns is None:
-        return frame
-    absent = [c for c in columns if c not in frame.columns]
-    if absent:
-        raise DataError(f"{where!r}: no column(s) {absent}; it has {list(frame.columns)}")
-    return frame[columns]
-
-
-def _frame_chunks(frame, chunksize):
-    for start in range(0, len(frame), chunksize):
-        yield frame.iloc[start : start + chunksize]
 
 
 def _csv_chunks(path, kind, chunksize, columns):

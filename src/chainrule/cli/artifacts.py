@@ -12,8 +12,8 @@ import pathlib
 
 import numpy as np
 
-from ._common import CommandError
-from ._models import Predictor
+from .errors import CommandError
+from .models import Predictor
 
 FORMAT = "chainrule-model"
 FORMAT_VERSION = 1
@@ -100,6 +100,18 @@ def write_json(path, content: dict) -> None:
 
     text = json.dumps(content, indent=2, sort_keys=False, default=_json_default) + "\n"
     atomic_write(path, text.encode("utf-8"))
+
+
+def strict_json(value):
+    """``value`` with every non-finite float (an infinite condition number, an overflowed
+    loss) replaced by None, so the file is standard JSON (which has no Infinity or NaN)."""
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(item) for item in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _json_default(value):

@@ -5,6 +5,8 @@ from importlib import resources
 
 import pandas as pd
 
+from ..tabular import TabularEncoder
+
 #: Package-relative folder of the bundled files.
 DATA_DIR = "data"
 
@@ -37,6 +39,4 @@ def frame_to_arrays(frame: pd.DataFrame, target: str):
     Numeric columns are kept, string columns one-hot encoded against their first level
     (sorted), an integer class target mapped to class ids 0..K-1.
     """
-    from ..tabular import TabularEncoder
-
     return TabularEncoder(target).fit_transform(frame)
