@@ -172,7 +172,8 @@ class MNLogit(_LikelihoodResults, Estimator):
     def _fit_first_order(self, design, codes, X, names):
         from .. import optim
         from ..engine.ops.shape import cat
-        from ..engine.tensor import tensor, zeros
+        from ..engine.creation import zeros
+        from ..engine.tensor import tensor
         from ..nn import functional as F
 
         K, k = self.classes_.size, design.k
