@@ -66,7 +66,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 # Measure the working tree, not some installed copy.
 sys.path.insert(0, str(REPO / "src"))
-import chainrule as cr
+import chainrule as cr  # noqa: E402 - after the sys.path insert, to measure the working tree
 
 try:  # PyTorch is optional: its rows are skipped when it is absent.
     import torch

@@ -22,7 +22,11 @@ NORMAL_TOL = 5 * math.sqrt(2 / N)
 UNIFORM_TOL = 5 * math.sqrt(0.8 / N)
 
 relu_gain = math.sqrt(2)
-leaky_gain = lambda a: math.sqrt(2 / (1 + a * a))
+
+
+def leaky_gain(a):
+    return math.sqrt(2 / (1 + a * a))
+
 
 VARIANCE_CASES = [
     # id, call, expected mean, expected variance, tolerance, bound (uniform) or None

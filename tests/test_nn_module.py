@@ -295,7 +295,7 @@ def test_deepcopy_gives_an_independent_equal_model():
     model = Block()
     clone = copy.deepcopy(model)
     assert clone.tied is clone.first and clone.first is not model.first
-    for (name, p), (_, q) in zip(model.named_parameters(), clone.named_parameters()):
+    for (_name, p), (_, q) in zip(model.named_parameters(), clone.named_parameters()):
         assert isinstance(q, nn.Parameter) and q.requires_grad
         np.testing.assert_array_equal(p.numpy(), q.numpy())
         assert not np.shares_memory(p.data, q.data)

@@ -103,7 +103,10 @@ def test_transpose_forward_and_gradcheck(shape, seed, layout, data):
     values = make_values(shape, "real", seed)
     expected = np.swapaxes(values, dim0, dim1) if shape else values
     x = make_leaf(values, layout)
-    fn = lambda t: t.transpose(dim0, dim1)
+
+    def fn(t):
+        return t.transpose(dim0, dim1)
+
     out = fn(x)
     assert out.shape == expected.shape
     np.testing.assert_array_equal(out.numpy(), expected)
@@ -267,7 +270,10 @@ def test_flatten_forward_and_gradcheck(shape, seed, layout, data):
         return
     else:
         expected = values.reshape(shape[:s] + (-1,) + shape[e + 1:])
-    fn = lambda t: t.flatten(start, end)
+
+    def fn(t):
+        return t.flatten(start, end)
+
     out = fn(x)
     assert out.shape == expected.shape
     np.testing.assert_array_equal(out.numpy(), expected)
@@ -306,7 +312,10 @@ def test_stack_forward_and_gradcheck(shape, count, seed, layout, data):
     dim = data.draw(st.integers(-len(shape) - 1, len(shape)))
     arrays = [make_values(shape, "real", seed + i) for i in range(count)]
     tensors = [make_leaf(a, layout) for a in arrays]
-    fn = lambda *ts: cr.stack(ts, dim)
+
+    def fn(*ts):
+        return cr.stack(ts, dim)
+
     out = fn(*tensors)
     np.testing.assert_array_equal(out.numpy(), np.stack(arrays, axis=dim))
     check_grad(fn, *tensors)
@@ -460,7 +469,10 @@ PAD_CASES = [
 def test_pad_forward_and_gradcheck(shape, widths, value, np_widths, layout):
     values = make_values(shape, "real", 3)
     x = make_leaf(values, layout)
-    fn = lambda t: cr.pad(t, widths, value=value)
+
+    def fn(t):
+        return cr.pad(t, widths, value=value)
+
     out = fn(x)
     np.testing.assert_array_equal(out.numpy(), np.pad(values, np_widths, mode="constant", constant_values=value))
     check_grad(fn, x)
@@ -534,7 +546,10 @@ def test_index_forward_and_gradcheck(shape, index, layout):
     x = make_leaf(values, layout)
     expected = values[index]
     for key in (index, _as_tensor_index(index)):
-        fn = lambda t, key=key: t[key]
+
+        def fn(t, key=key):
+            return t[key]
+
         out = fn(x)
         assert out.shape == expected.shape
         np.testing.assert_array_equal(out.numpy(), expected)

@@ -258,7 +258,7 @@ def test_layouts_and_update_paths_agree(case, monkeypatch):
         for flatten in (True, False):
             results[path, flatten] = run(name, kwargs, dtype=cr.float32, flatten=flatten)
     baseline = results["numpy", True]
-    for (path, flatten), trajectory in results.items():
+    for (path, _flatten), trajectory in results.items():
         for step, (got, want, same_path) in enumerate(zip(trajectory, baseline, results[path, True])):
             for a, b, c in zip(got, want, same_path):
                 assert a.dtype == np.float32
