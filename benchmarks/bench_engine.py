@@ -580,7 +580,8 @@ def describe(problem_or_result: dict) -> str:
 
 def print_agreement(report: dict, title: str) -> None:
     print(f"{title}: correctness cross-check (first step, identical weights)")
-    print(f"    NumPy loss {report['numpy_loss']:.7f}; max|dW1| {next(v for k, v in report.items() if k != 'numpy_loss')['dW1_max_abs']:.3e}")
+    print(f"    NumPy loss {report['numpy_loss']:.7f}; "
+          f"max|dW1| {next(v for k, v in report.items() if k != 'numpy_loss')['dW1_max_abs']:.3e}")
     for name, row in report.items():
         if name == "numpy_loss":
             continue

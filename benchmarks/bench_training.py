@@ -885,10 +885,13 @@ def print_timings(result: dict) -> None:
         g = result["matmul_gflop"]
         extra = ""
         if "matmul_floor_gflops_executed" in result:
-            extra = f"; the matmul floor executes {g['executed']:.1f} GFLOP at {result['matmul_floor_gflops_executed']:.0f} GFLOP/s"
-        print(f"    GFLOP/s = {g['counted']:.1f} GFLOP per epoch (3 x forward, PERF-NOTES' convention) / s per epoch{extra}")
+            extra = (f"; the matmul floor executes {g['executed']:.1f} GFLOP at "
+                     f"{result['matmul_floor_gflops_executed']:.0f} GFLOP/s")
+        print(f"    GFLOP/s = {g['counted']:.1f} GFLOP per epoch (3 x forward, PERF-NOTES' convention) "
+              f"/ s per epoch{extra}")
     drift = result["weights_rel_diff_after_warmup"]
-    print(f"    weights after the {result['warmup_epochs']} warm-up epoch(s) on the same batches, ||w - w_ref|| / ||w_ref||: "
+    print(f"    weights after the {result['warmup_epochs']} warm-up epoch(s) on the same batches, "
+          "||w - w_ref|| / ||w_ref||: "
           + ", ".join(f"{name} {value:.1e}" for name, value in drift.items()))
     def fmt(row):
         return f"{row['loss']:.5f}" + (f" (accuracy {row['accuracy']:.4f})" if "accuracy" in row else "")
@@ -926,7 +929,8 @@ def print_cprofile(result: dict) -> None:
     print(f"    top {len(result['top'])} by own time (us per step; NumPy operators count in their caller):")
     print(f"      {'own us':>7s} {'cum us':>7s} {'calls':>6s}  function")
     for row in result["top"]:
-        print(f"      {row['tottime_us']:7.1f} {row['cumtime_us']:7.1f} {row['calls_per_step']:6.1f}  {row['function']}")
+        print(f"      {row['tottime_us']:7.1f} {row['cumtime_us']:7.1f} {row['calls_per_step']:6.1f}  "
+              f"{row['function']}")
     print()
 
 

@@ -72,7 +72,8 @@ def test_reshape_forward_and_gradcheck(method, case, seed, layout):
 
 def test_reshape_error_names_both_shapes():
     x = leaf(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=r"reshape: cannot reshape a tensor of shape \(2, 3\) \(6 elements\) into shape \(4, 2\)"):
+    with pytest.raises(ValueError,
+                       match=r"reshape: cannot reshape a tensor of shape \(2, 3\) \(6 elements\) into shape \(4, 2\)"):
         x.reshape(4, 2)
     with pytest.raises(ValueError, match=r"shape \(2, 3\).*into shape \(4, -1\)"):
         x.view(4, -1)
@@ -249,7 +250,8 @@ def test_expand_errors():
         x.expand(3)
     with pytest.raises(ValueError, match=r"cannot broadcast shape \(2, 3\) to \(2, 2, 3, 1\)"):
         cr.broadcast_to(x, (2, 2, 3, 1))
-    with pytest.raises(ValueError, match=r"expand: sizes must be non-negative \(-1 only for an existing dimension\); got \(-1, 2, 3\) for a tensor of shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"expand: sizes must be non-negative \(-1 only for an existing dimension\); "
+                                         r"got \(-1, 2, 3\) for a tensor of shape \(2, 3\)"):
         x.expand(-1, 2, 3)
 
 
@@ -335,7 +337,8 @@ def test_cat_stack_with_constant_and_grad_inputs():
 
 def test_cat_and_stack_errors():
     a, b = cr.zeros(2, 3), cr.zeros(2, 4)
-    with pytest.raises(ValueError, match=r"cat: tensor 1 has shape \(2, 4\), which does not match tensor 0's shape \(2, 3\) outside dim 0"):
+    with pytest.raises(ValueError, match=r"cat: tensor 1 has shape \(2, 4\), "
+                                         r"which does not match tensor 0's shape \(2, 3\) outside dim 0"):
         cr.cat([a, b])
     with pytest.raises(ValueError, match=r"cat: tensor 2 has shape \(3,\)"):
         cr.cat([a, a, cr.zeros(3)], dim=1)
@@ -484,7 +487,8 @@ def test_pad_gradient_closed_form_and_errors():
     np.testing.assert_array_equal(out.numpy(), [[9, 9, 9, 9], [9, 1, 2, 9]])
     (out * cr.tensor(np.arange(8.0).reshape(2, 4), dtype=cr.float64)).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [[5.0, 6.0]])
-    with pytest.raises(ValueError, match=r"pad: expected an even number of widths for at most 2 dimensions; got \(1, 2, 3\)"):
+    with pytest.raises(ValueError,
+                       match=r"pad: expected an even number of widths for at most 2 dimensions; got \(1, 2, 3\)"):
         cr.pad(x, (1, 2, 3))
     with pytest.raises(ValueError, match=r"pad: expected an even number of widths for at most 2 dimensions"):
         cr.pad(x, (1, 1, 1, 1, 1, 1))
