@@ -31,8 +31,8 @@ Projection (ring all-reduce cost model; Thakur, Rabenseifner & Gropp 2005; Patar
 (strong scaling: the same optimization as one process) each rank computes 128/N rows per
 step, so one step costs t_c · (1/N) + T_ar(N) where t_c is the measured time of a 128-row step
 on one core without communication (this assumes the whole step shrinks with its rows; the
-fixed per-step costs do not, so the strong-scaling figures are optimistic). With a fixed per-rank batch of 128 rows (weak
-scaling: a global batch of 128 N, fewer steps per epoch, a different optimization) one epoch
+fixed per-step costs do not, so the strong-scaling figures are optimistic). With a fixed per-rank batch of 128 rows
+(weak scaling: a global batch of 128 N, fewer steps per epoch, a different optimization) one epoch
 costs (rows / (128 N)) · (t_c + T_ar(N)). The script prints both for two stated networks:
 10 Gb Ethernet (β = 1.25 GB/s, α = 25 µs) and InfiniBand EDR (β = 12.5 GB/s, α = 2 µs).
 t_c is the measured seconds per step of the 1 rank x 1 thread epoch (everything a step does

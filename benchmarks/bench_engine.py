@@ -66,7 +66,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 # Measure the working tree, not some installed copy.
 sys.path.insert(0, str(REPO / "src"))
-import chainrule as cr
+import chainrule as cr  # noqa: E402 - after the sys.path insert, to measure the working tree
 
 try:  # PyTorch is optional: its rows are skipped when it is absent.
     import torch
@@ -580,7 +580,8 @@ def describe(problem_or_result: dict) -> str:
 
 def print_agreement(report: dict, title: str) -> None:
     print(f"{title}: correctness cross-check (first step, identical weights)")
-    print(f"    NumPy loss {report['numpy_loss']:.7f}; max|dW1| {next(v for k, v in report.items() if k != 'numpy_loss')['dW1_max_abs']:.3e}")
+    print(f"    NumPy loss {report['numpy_loss']:.7f}; "
+          f"max|dW1| {next(v for k, v in report.items() if k != 'numpy_loss')['dW1_max_abs']:.3e}")
     for name, row in report.items():
         if name == "numpy_loss":
             continue

@@ -83,16 +83,17 @@ REPO = HERE.parent
 # Measure the working tree, not some installed copy (bench_engine does the same).
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(HERE))
-import bench_engine as engine  # shared helpers: header facts, CPU contention
+# The imports below come after the sys.path inserts on purpose (hence the noqa: E402).
+import bench_engine as engine  # noqa: E402  # shared helpers: header facts, CPU contention
 
-import chainrule as cr
-import chainrule.nn.functional as crF
-from chainrule import data as crdata
-from chainrule import nn as crnn
-from chainrule import optim as croptim
-from chainrule import train as crtrain
-from chainrule.optim import kernels as crkernels
-from chainrule.optim import optimizer as croptimizer
+import chainrule as cr  # noqa: E402
+import chainrule.nn.functional as crF  # noqa: E402
+from chainrule import data as crdata  # noqa: E402
+from chainrule import nn as crnn  # noqa: E402
+from chainrule import optim as croptim  # noqa: E402
+from chainrule import train as crtrain  # noqa: E402
+from chainrule.optim import kernels as crkernels  # noqa: E402
+from chainrule.optim import optimizer as croptimizer  # noqa: E402
 
 torch = engine.torch  # None when PyTorch is missing: its rows are skipped
 threadpoolctl = engine.threadpoolctl
@@ -742,8 +743,11 @@ def phase_profile(workload: str, rows: int, epochs: int) -> dict:
             t4 = clock()
             for key, value in zip(np_phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)):
                 np_phases[key].append(value)
-    summary = lambda d: {k: {"median_us": statistics.median(v) * US, "mean_us": statistics.fmean(v) * US}
-                         for k, v in d.items()}
+
+    def summary(d):
+        return {k: {"median_us": statistics.median(v) * US, "mean_us": statistics.fmean(v) * US}
+                for k, v in d.items()}
+
     return {"workload": workload, "steps": len(cr_phases["total"]),
             "chainrule": summary(cr_phases), "numpy": summary(np_phases)}
 
@@ -787,7 +791,7 @@ def cprofile_chainrule(workload: str, rows: int, epochs: int = 1, top: int = 18)
     steps = epochs * problem["steps_per_epoch"]
     stats = pstats.Stats(profiler)
     rows_out = []
-    for (filename, line, func), (cc, nc, tt, ct, _) in stats.stats.items():
+    for (filename, line, func), (_cc, nc, tt, ct, _) in stats.stats.items():
         rows_out.append({"function": f"{Path(filename).name}:{line}({func})", "file": Path(filename).name,
                          "func": func, "calls_per_step": nc / steps, "tottime_us": tt / steps * US,
                          "cumtime_us": ct / steps * US})
@@ -881,10 +885,13 @@ def print_timings(result: dict) -> None:
         g = result["matmul_gflop"]
         extra = ""
         if "matmul_floor_gflops_executed" in result:
-            extra = f"; the matmul floor executes {g['executed']:.1f} GFLOP at {result['matmul_floor_gflops_executed']:.0f} GFLOP/s"
-        print(f"    GFLOP/s = {g['counted']:.1f} GFLOP per epoch (3 x forward, PERF-NOTES' convention) / s per epoch{extra}")
+            extra = (f"; the matmul floor executes {g['executed']:.1f} GFLOP at "
+                     f"{result['matmul_floor_gflops_executed']:.0f} GFLOP/s")
+        print(f"    GFLOP/s = {g['counted']:.1f} GFLOP per epoch (3 x forward, PERF-NOTES' convention) "
+              f"/ s per epoch{extra}")
     drift = result["weights_rel_diff_after_warmup"]
-    print(f"    weights after the {result['warmup_epochs']} warm-up epoch(s) on the same batches, ||w - w_ref|| / ||w_ref||: "
+    print(f"    weights after the {result['warmup_epochs']} warm-up epoch(s) on the same batches, "
+          "||w - w_ref|| / ||w_ref||: "
           + ", ".join(f"{name} {value:.1e}" for name, value in drift.items()))
     def fmt(row):
         return f"{row['loss']:.5f}" + (f" (accuracy {row['accuracy']:.4f})" if "accuracy" in row else "")
@@ -922,7 +929,8 @@ def print_cprofile(result: dict) -> None:
     print(f"    top {len(result['top'])} by own time (us per step; NumPy operators count in their caller):")
     print(f"      {'own us':>7s} {'cum us':>7s} {'calls':>6s}  function")
     for row in result["top"]:
-        print(f"      {row['tottime_us']:7.1f} {row['cumtime_us']:7.1f} {row['calls_per_step']:6.1f}  {row['function']}")
+        print(f"      {row['tottime_us']:7.1f} {row['cumtime_us']:7.1f} {row['calls_per_step']:6.1f}  "
+              f"{row['function']}")
     print()
 
 

@@ -61,7 +61,8 @@ def test_backward_of_a_leaf_itself():
 def test_non_scalar_backward_without_gradient_raises(shape):
     x = cr.ones(*shape, requires_grad=True)
     y = x * 2
-    with pytest.raises(RuntimeError, match=rf"only for outputs with one element; this output has shape \({', '.join(map(str, shape))},?\)\. Pass gradient="):
+    with pytest.raises(RuntimeError, match=rf"only for outputs with one element; this output has shape "
+                                           rf"\({', '.join(map(str, shape))},?\)\. Pass gradient="):
         y.backward()
 
 
@@ -90,7 +91,8 @@ def test_gradient_may_be_a_list_or_array():
 @pytest.mark.parametrize("gradient_shape", [(2,), (3, 2), (1, 3), ()])
 def test_wrong_gradient_shape_raises(gradient_shape):
     y = cr.ones(2, 3, requires_grad=True) * 2
-    with pytest.raises(RuntimeError, match=rf"gradient has shape {re_shape(gradient_shape)} but the output has shape \(2, 3\)"):
+    with pytest.raises(RuntimeError,
+                       match=rf"gradient has shape {re_shape(gradient_shape)} but the output has shape \(2, 3\)"):
         y.backward(gradient=cr.ones(*gradient_shape))
 
 
@@ -154,7 +156,8 @@ def test_deep_chain_of_unary_functions():
     [
         (lambda x: x * x + x, lambda a: 2 * a + 1),
         (lambda x: x * x * x - x * 4.0, lambda a: 3 * a ** 2 - 4),
-        (lambda x: cr.exp(x) * cr.sin(x) + x / (x * x + 1.0), lambda a: np.exp(a) * (np.sin(a) + np.cos(a)) + (1 - a ** 2) / (a ** 2 + 1) ** 2),
+        (lambda x: cr.exp(x) * cr.sin(x) + x / (x * x + 1.0),
+         lambda a: np.exp(a) * (np.sin(a) + np.cos(a)) + (1 - a ** 2) / (a ** 2 + 1) ** 2),
         (lambda x: (x + x) * (x + x), lambda a: 8 * a),
     ],
 )
@@ -438,7 +441,8 @@ def test_mixed_precision_grad_values():
 
 @pytest.mark.parametrize(
     "x_shape, y_shape",
-    [((4, 3), (3,)), ((4, 3), (1, 3)), ((4, 3), (4, 1)), ((2, 4, 3), (4, 3)), ((2, 1, 3), (4, 1)), ((), (2, 2)), ((1,), (5,))],
+    [((4, 3), (3,)), ((4, 3), (1, 3)), ((4, 3), (4, 1)), ((2, 4, 3), (4, 3)), ((2, 1, 3), (4, 1)), ((), (2, 2)),
+     ((1,), (5,))],
 )
 def test_broadcast_leaves_get_grads_of_their_own_shape(x_shape, y_shape):
     rng = np.random.default_rng(0)
@@ -530,7 +534,8 @@ def test_retained_grad_does_not_alias_leaf_grad():
 def test_detect_anomaly_catches_log_of_zero_in_forward():
     x = cr.tensor([1.0, 0.0, 2.0, 0.0], requires_grad=True)
     with np.errstate(divide="ignore"), detect_anomaly():
-        with pytest.raises(AnomalyError, match=r"forward of log produced 2 non-finite value\(s\).*output of shape \(4,\); input shapes: \(4,\)"):
+        with pytest.raises(AnomalyError, match=r"forward of log produced 2 non-finite value\(s\)"
+                                               r".*output of shape \(4,\); input shapes: \(4,\)"):
             cr.log(x)
 
 
@@ -545,7 +550,10 @@ def test_detect_anomaly_catches_nan_made_only_in_backward():
     with detect_anomaly():
         y = cr.sqrt(x)  # forward is finite: [0, 2, 3]
         np.testing.assert_array_equal(y.numpy(), [0.0, 2.0, 3.0])
-        with np.errstate(divide="ignore"), pytest.raises(AnomalyError, match=r"backward of sqrt produced 1 non-finite value\(s\).*gradient of input 0; input shapes: \(3,\)"):
+        with np.errstate(divide="ignore"), pytest.raises(
+            AnomalyError,
+            match=r"backward of sqrt produced 1 non-finite value\(s\).*gradient of input 0; input shapes: \(3,\)",
+        ):
             y.sum().backward()
 
 

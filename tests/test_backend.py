@@ -57,13 +57,16 @@ def test_dtype_constants():
 
 @pytest.mark.parametrize(
     "spec, expected",
-    [("cpu", "cpu"), (None, "cpu"), ("cuda", "cuda:0"), ("cuda:0", "cuda:0"), ("cuda:3", "cuda:3"), ("cuda:12", "cuda:12")],
+    [("cpu", "cpu"), (None, "cpu"), ("cuda", "cuda:0"), ("cuda:0", "cuda:0"), ("cuda:3", "cuda:3"),
+     ("cuda:12", "cuda:12")],
 )
 def test_canonical_device(spec, expected):
     assert backend.canonical_device(spec) == expected
 
 
-@pytest.mark.parametrize("spec", ["gpu", "tpu", "CPU", "Cuda", "cuda:", "cuda:-1", "cuda:a", "cuda0", "cpu:0", "", " cpu", 0])
+@pytest.mark.parametrize(
+    "spec", ["gpu", "tpu", "CPU", "Cuda", "cuda:", "cuda:-1", "cuda:a", "cuda0", "cpu:0", "", " cpu", 0]
+)
 def test_canonical_device_rejects_others(spec):
     with pytest.raises(DeviceError) as info:
         backend.canonical_device(spec)

@@ -58,14 +58,16 @@ def install_chromium() -> str:
         return "no apt-get to install Debian's chromium package"
     prefix = []
     if os.geteuid() != 0:
-        if shutil.which("sudo") is None or subprocess.run(["sudo", "-n", "true"], capture_output=True, check=False).returncode:
+        if (shutil.which("sudo") is None
+                or subprocess.run(["sudo", "-n", "true"], capture_output=True, check=False).returncode):
             return "not root and no password-less sudo: run sudo apt-get install -y chromium"
         prefix = ["sudo", "-n"]
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     install, update = [*prefix, "apt-get", "install", "-y", "chromium"], [*prefix, "apt-get", "update"]
     for commands in ([install], [update, install]):
         try:
-            if all(subprocess.run(c, env=env, capture_output=True, timeout=900, check=False).returncode == 0 for c in commands):
+            if all(subprocess.run(c, env=env, capture_output=True, timeout=900, check=False).returncode == 0
+                   for c in commands):
                 return ""
         except (OSError, subprocess.TimeoutExpired) as error:
             last = str(error)
@@ -187,7 +189,8 @@ class _Page:
                 details = params["exceptionDetails"]
                 found.append(f"exception: {details.get('exception', {}).get('description') or details.get('text')}")
             elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-                found.append("console.error: " + " ".join(str(a.get("value", a.get("description", ""))) for a in params["args"]))
+                found.append("console.error: "
+                             + " ".join(str(a.get("value", a.get("description", ""))) for a in params["args"]))
             elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
                 found.append(f"log: {params['entry']['text']} {params['entry'].get('url', '')}")
         return found
@@ -204,7 +207,8 @@ def blank_reason(png: Path):
     values, counts = np.unique(pixels, return_counts=True)
     background_share = counts.max() / pixels.size
     if pixels.std() < 2.0 or background_share > 0.995:
-        return f"std {pixels.std():.2f}, {background_share:.2%} of the pixels are one shade {values[counts.argmax()]:.0f}"
+        return (f"std {pixels.std():.2f}, {background_share:.2%} of the pixels are one shade "
+                f"{values[counts.argmax()]:.0f}")
     return None
 
 

@@ -69,9 +69,11 @@ def check_ch01(text, out):
 
 
 def check_ch02(text, out):
-    estimated, closed = (float(v) for v in re.search(r"L\s+by power.*= ([\d.]+)\s+\(closed form ([\d.]+)\)", text).groups())
+    estimated, closed = (float(v) for v in
+                         re.search(r"L\s+by power.*= ([\d.]+)\s+\(closed form ([\d.]+)\)", text).groups())
     assert estimated == pytest.approx(closed, rel=1e-6)
-    estimated, closed = (float(v) for v in re.search(r"mu by the assembled.*= ([\d.]+)\s+\(closed form ([\d.]+)\)", text).groups())
+    estimated, closed = (float(v) for v in
+                         re.search(r"mu by the assembled.*= ([\d.]+)\s+\(closed form ([\d.]+)\)", text).groups())
     assert estimated == pytest.approx(closed, rel=1e-6)
     assert "O(1/k) bound holds at every step: True" in text
     assert "linear-rate bound holds at every step: True" in text
@@ -134,7 +136,8 @@ def check_ch07(text, out):
     Z = np.column_stack([np.ones(len(design)), design])
     residual = frame["invest"].to_numpy() - Z @ np.linalg.lstsq(Z, frame["invest"].to_numpy(), rcond=None)[0]
     centered = frame["invest"].to_numpy() - frame["invest"].mean()
-    assert number(r"OLS: R\^2 = ([\d.]+)", text) == pytest.approx(1 - residual @ residual / (centered @ centered), abs=1e-4)
+    assert number(r"OLS: R\^2 = ([\d.]+)", text) == pytest.approx(1 - residual @ residual / (centered @ centered),
+                                                                 abs=1e-4)
     assert 1 <= number(r"lasso, .* nonzero coefficients: (\d+) of 13", text) <= 13
     assert re.search(r"forward stepwise by bic: \d+ predictors: value", text)
     assert 1 <= number(r"PCR: components chosen by 5-fold CV = (\d+)", text) <= 13
@@ -148,8 +151,10 @@ def check_ch09(text, out):
     forward = 2 * (784 * 256 + 256 * 256 + 256 * 10)          # 2 FLOPs per multiply-add
     printed = float(re.search(r"per example forward ([\d,]+) FLOPs", text).group(1).replace(",", ""))
     assert printed == forward + (256 + 256 + 10) + (256 + 256)   # + one add per bias and one max per ReLU
-    assert number(r"course: 3\.64e23 FLOPs.*?([\d.]+) days", text) == pytest.approx(3.64e23 / 80e12 / 1024 / 86400, abs=0.1)
-    assert number(r"corrected: .*?([\d.]+) days", text) == pytest.approx(3640e15 * 86400 / 80e12 / 1024 / 86400, abs=0.1)
+    assert number(r"course: 3\.64e23 FLOPs.*?([\d.]+) days", text) == pytest.approx(3.64e23 / 80e12 / 1024 / 86400,
+                                                                                   abs=0.1)
+    assert number(r"corrected: .*?([\d.]+) days", text) == pytest.approx(3640e15 * 86400 / 80e12 / 1024 / 86400,
+                                                                          abs=0.1)
     assert number(r"predicted ([\d.]+) s", text) > 0 and number(r"measured ([\d.]+) s", text) > 0
     assert len(re.findall(r"H100-SXM", text)) == 2
 

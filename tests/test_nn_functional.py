@@ -107,7 +107,8 @@ def test_cross_entropy_index_targets_value_and_gradcheck(kwargs, reduction):
     logits = leaf(z)
     out = F.cross_entropy(logits, cr.tensor(t), reduction=reduction, **_ce_kwargs(kwargs))
     weight = np.array(kwargs["weight"]) if "weight" in kwargs else None
-    expected = ce_reference(z, t, weight, kwargs.get("ignore_index", -100), reduction, kwargs.get("label_smoothing", 0.0))
+    expected = ce_reference(z, t, weight, kwargs.get("ignore_index", -100), reduction,
+                            kwargs.get("label_smoothing", 0.0))
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12, atol=1e-14)
     check_grad(lambda a: F.cross_entropy(a, cr.tensor(t), reduction=reduction, **_ce_kwargs(kwargs)), logits)
 
@@ -131,7 +132,8 @@ def test_cross_entropy_matches_torch(kwargs, reduction):
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("kwargs", [{}, {"weight": [0.5, 2.0, 1.0]}, {"label_smoothing": 0.3}], ids=["plain", "weight", "smoothing"])
+@pytest.mark.parametrize("kwargs", [{}, {"weight": [0.5, 2.0, 1.0]}, {"label_smoothing": 0.3}],
+                         ids=["plain", "weight", "smoothing"])
 def test_cross_entropy_probability_targets(kwargs, reduction):
     z = values((5, 3), 4) * 2
     y = scipy.special.softmax(values((5, 3), 5) * 2, axis=1)
@@ -212,7 +214,8 @@ CE_ERRORS = [
     pytest.param((4, 3), np.array([0, 1, 1]), {}, ValueError,
                  r"cross_entropy: target must have shape \(4,\) for input of shape \(4, 3\)", id="short-target"),
     pytest.param((4, 3), np.array([0.0, 1.0, 1.0, 2.0]), {}, ValueError,
-                 r"cross_entropy: input \(logits\) and target \(probabilities\) must have the same shape", id="float-target-shape"),
+                 r"cross_entropy: input \(logits\) and target \(probabilities\) must have the same shape",
+                 id="float-target-shape"),
     pytest.param((4, 3), np.array([True, False, True, True]), {}, TypeError,
                  r"cross_entropy: target must be int64 class indices", id="bool-target"),
     pytest.param((4, 3), np.array([0, 1, 1, 2]), {"reduction": "avg"}, ValueError,
@@ -222,7 +225,8 @@ CE_ERRORS = [
     pytest.param((4, 3), np.array([0, 1, 1, 2]), {"ignore_index": None}, TypeError,
                  r"cross_entropy: ignore_index must be an int; got None", id="ignore_index-type"),
     pytest.param((4, 3), np.array([0, 1, 1, 2]), {"weight": cr.ones(4, dtype=cr.float64)}, ValueError,
-                 r"cross_entropy: weight must have shape \(3,\) \(one per class\); got shape \(4,\)", id="weight-shape"),
+                 r"cross_entropy: weight must have shape \(3,\) \(one per class\); got shape \(4,\)",
+                 id="weight-shape"),
 ]
 
 
@@ -240,7 +244,8 @@ def test_cross_entropy_rejects_integer_logits():
 # ---------------------------------------------------------------------- nll_loss
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("kwargs", [{}, {"weight": [0.5, 2.0, 1.0, 3.0]}, {"ignore_index": 0}], ids=["plain", "weight", "ignore"])
+@pytest.mark.parametrize("kwargs", [{}, {"weight": [0.5, 2.0, 1.0, 3.0]}, {"ignore_index": 0}],
+                         ids=["plain", "weight", "ignore"])
 def test_nll_loss(kwargs, reduction):
     a = scipy.special.log_softmax(values((6, 4), 13), axis=1)
     t = np.array([0, 1, 2, 3, 0, 1])
@@ -321,7 +326,8 @@ def test_binary_cross_entropy_on_probabilities(with_weight, reduction):
     check_grad(lambda a, b: F.binary_cross_entropy(a, b, reduction=reduction, **kwargs), probs, target)
     torch = pytest.importorskip("torch")
     pt, yt = torch.tensor(p, requires_grad=True), torch.tensor(y, requires_grad=True)
-    ref = torch.nn.functional.binary_cross_entropy(pt, yt, reduction=reduction, **({"weight": torch.tensor(w)} if with_weight else {}))
+    ref = torch.nn.functional.binary_cross_entropy(pt, yt, reduction=reduction,
+                                                   **({"weight": torch.tensor(w)} if with_weight else {}))
     g = values(out.shape, 20)
     out.backward(cr.tensor(g))
     ref.backward(torch.tensor(g))
@@ -337,11 +343,13 @@ def test_binary_cross_entropy_clamps_log_at_minus_100_like_torch():
 
 BINARY_ERRORS = [
     pytest.param(F.binary_cross_entropy_with_logits, [[0.5, 1.0]], [[1, 0]], TypeError,
-                 r"binary_cross_entropy_with_logits: target must be floating point .* got dtype int64. Use target.float\(\)", id="int-target"),
+                 r"binary_cross_entropy_with_logits: target must be floating point .* got dtype int64. "
+                 r"Use target.float\(\)", id="int-target"),
     pytest.param(F.binary_cross_entropy_with_logits, [[0.5], [1.0]], [0.0, 1.0], ValueError,
                  r"input and target must have the same shape; got \(2, 1\) and \(2,\)", id="shape"),
     pytest.param(F.binary_cross_entropy, [0.5, 1.5], [0.0, 1.0], ValueError,
-                 r"binary_cross_entropy: input must be probabilities in \[0, 1\]; got values from 0.5 to 1.5", id="not-probabilities"),
+                 r"binary_cross_entropy: input must be probabilities in \[0, 1\]; got values from 0.5 to 1.5",
+                 id="not-probabilities"),
 ]
 
 
@@ -386,7 +394,8 @@ def test_regression_losses(function, elementwise, torch_name, kwargs, reduction)
 @pytest.mark.parametrize("function", [F.mse_loss, F.l1_loss, F.huber_loss])
 def test_regression_losses_refuse_to_broadcast(function):
     with pytest.raises(ValueError, match=r"input and target must have the same shape; got \(4, 1\) and \(4,\) "
-                                         r"\(no broadcasting: .*\); reshape one of them, e.g. target.reshape\(\(4, 1\)\)"):
+                                         r"\(no broadcasting: .*\); "
+                                         r"reshape one of them, e.g. target.reshape\(\(4, 1\)\)"):
         function(cr.zeros(4, 1), cr.zeros(4))
 
 
@@ -402,7 +411,8 @@ MODULES = [
     pytest.param(nn.L1Loss(reduction="sum"), lambda a, b: F.l1_loss(a, b, "sum"), "float", id="L1Loss"),
     pytest.param(nn.HuberLoss(delta=0.5), lambda a, b: F.huber_loss(a, b, delta=0.5), "float", id="HuberLoss"),
     pytest.param(nn.BCEWithLogitsLoss(pos_weight=cr.tensor([2.0, 1.0, 0.5], dtype=cr.float64)),
-                 lambda a, b: F.binary_cross_entropy_with_logits(a, b, pos_weight=cr.tensor([2.0, 1.0, 0.5], dtype=cr.float64)),
+                 lambda a, b: F.binary_cross_entropy_with_logits(
+                     a, b, pos_weight=cr.tensor([2.0, 1.0, 0.5], dtype=cr.float64)),
                  "unit", id="BCEWithLogitsLoss"),
     pytest.param(nn.BCELoss(), lambda a, b: F.binary_cross_entropy(a.sigmoid(), b), "unit", id="BCELoss"),
     pytest.param(nn.CrossEntropyLoss(label_smoothing=0.1), lambda a, b: F.cross_entropy(a, b, label_smoothing=0.1),

@@ -22,7 +22,11 @@ NORMAL_TOL = 5 * math.sqrt(2 / N)
 UNIFORM_TOL = 5 * math.sqrt(0.8 / N)
 
 relu_gain = math.sqrt(2)
-leaky_gain = lambda a: math.sqrt(2 / (1 + a * a))
+
+
+def leaky_gain(a):
+    return math.sqrt(2 / (1 + a * a))
+
 
 VARIANCE_CASES = [
     # id, call, expected mean, expected variance, tolerance, bound (uniform) or None
@@ -64,7 +68,8 @@ def test_sample_variance_matches_the_formula(call, mean, variance, tolerance, bo
         assert values.max() > 0.999 * bound and values.min() < -0.999 * bound
 
 
-@pytest.mark.parametrize("call, value", [(init.zeros_, 0.0), (init.ones_, 1.0), (lambda t: init.constant_(t, -2.5), -2.5)],
+@pytest.mark.parametrize("call, value",
+                         [(init.zeros_, 0.0), (init.ones_, 1.0), (lambda t: init.constant_(t, -2.5), -2.5)],
                          ids=["zeros_", "ones_", "constant_"])
 def test_constant_fills(call, value):
     t = cr.empty(3, 4)
@@ -85,7 +90,8 @@ def test_calculate_gain(nonlinearity, param, expected):
     if nonlinearity == "identity":  # ours only (an alias of linear)
         return
     torch = pytest.importorskip("torch")
-    assert init.calculate_gain(nonlinearity, param) == pytest.approx(torch.nn.init.calculate_gain(nonlinearity, param), rel=1e-12)
+    assert init.calculate_gain(nonlinearity, param) == pytest.approx(torch.nn.init.calculate_gain(nonlinearity, param),
+                                                                     rel=1e-12)
 
 
 @pytest.mark.parametrize("shape, fans", [((3, 5), (5, 3)), ((4, 2, 3, 3), (18, 36)), ((6, 7, 2), (14, 12))])
@@ -125,7 +131,8 @@ def test_linear_default_init_is_uniform_one_over_sqrt_fan_in():
 
 INIT_ERRORS = [
     pytest.param(lambda: init.xavier_uniform_(cr.empty(5)), ValueError,
-                 r"xavier_uniform_: needs a weight with at least 2 dimensions \(out, in, …\) to compute fan_in and fan_out; got shape \(5,\)",
+                 r"xavier_uniform_: needs a weight with at least 2 dimensions \(out, in, …\) "
+                 r"to compute fan_in and fan_out; got shape \(5,\)",
                  id="1-d"),
     pytest.param(lambda: init.kaiming_normal_(cr.empty(2, 2), mode="fan_avg"), ValueError,
                  r"kaiming_normal_: mode must be 'fan_in' or 'fan_out'; got 'fan_avg'", id="mode"),
@@ -135,8 +142,8 @@ INIT_ERRORS = [
                  r"normal_: expected a floating-point tensor; got dtype int64", id="int-tensor"),
     pytest.param(lambda: init.normal_(np.zeros(2)), TypeError,
                  r"normal_: expected a Tensor \(e.g. layer.weight\); got ndarray", id="array"),
-    pytest.param(lambda: init.normal_(cr.zeros(2), std=-1.0), ValueError, r"normal_: std must be non-negative; got -1.0",
-                 id="std"),
+    pytest.param(lambda: init.normal_(cr.zeros(2), std=-1.0), ValueError,
+                 r"normal_: std must be non-negative; got -1.0", id="std"),
     pytest.param(lambda: init.uniform_(cr.zeros(2), 1.0, 0.0), ValueError, r"uniform_: need a <= b; got a=1.0, b=0.0",
                  id="bounds"),
 ]

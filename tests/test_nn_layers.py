@@ -76,14 +76,16 @@ def test_linear_skips_the_input_gradient_when_not_needed():
 
 LINEAR_ERRORS = [
     pytest.param(lambda: nn.Linear(784, 10)(cr.zeros(128, 783)), ValueError,
-                 r"^Linear: expected input with last dimension 784 \(in_features\); got shape \(128, 783\)$", id="last-dim"),
+                 r"^Linear: expected input with last dimension 784 \(in_features\); got shape \(128, 783\)$",
+                 id="last-dim"),
     pytest.param(lambda: nn.Linear(3, 2)(cr.zeros(4, 3, dtype=cr.float64)), TypeError,
                  r"^Linear: input has dtype float64 but the weights have dtype float32", id="dtype"),
     pytest.param(lambda: nn.Linear(3, 2)(np.zeros((4, 3))), TypeError,
                  r"^Linear: expected a Tensor input; got ndarray \(wrap it with chainrule.tensor\)", id="not-a-tensor"),
-    pytest.param(lambda: nn.Linear(0.5, 2), ValueError, r"^Linear: in_features must be an int >= 0; got 0.5", id="in_features"),
-    pytest.param(lambda: nn.Linear(3, 2, dtype=cr.int64), TypeError, r"^Linear: dtype must be float32 or float64; got int64",
-                 id="int-dtype"),
+    pytest.param(lambda: nn.Linear(0.5, 2), ValueError, r"^Linear: in_features must be an int >= 0; got 0.5",
+                 id="in_features"),
+    pytest.param(lambda: nn.Linear(3, 2, dtype=cr.int64), TypeError,
+                 r"^Linear: dtype must be float32 or float64; got int64", id="int-dtype"),
     pytest.param(lambda: F.linear(cr.zeros(2, 3), cr.zeros(4, 3), cr.zeros(3)), ValueError,
                  r"^linear: bias must have shape \(4,\) \(out_features\); got shape \(3,\)", id="bias-shape"),
     pytest.param(lambda: F.linear(cr.zeros(2, 3), cr.zeros(3)), ValueError,
@@ -166,9 +168,11 @@ def test_dropout_is_reproducible_under_manual_seed():
 
 @pytest.mark.parametrize("p", [1, 1.0, -0.1, 1.5, True, "0.5", None])
 def test_dropout_validates_p(p):
-    with pytest.raises(ValueError, match=r"^Dropout: p \(the probability of zeroing an element\) must be a number in \[0, 1\); got"):
+    with pytest.raises(ValueError, match=r"^Dropout: p \(the probability of zeroing an element\) "
+                                         r"must be a number in \[0, 1\); got"):
         nn.Dropout(p)
-    with pytest.raises(ValueError, match=r"^dropout: p \(the probability of zeroing an element\) must be a number in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"^dropout: p \(the probability of zeroing an element\) "
+                                         r"must be a number in \[0, 1\)"):
         F.dropout(cr.zeros(3), p)
 
 
@@ -202,7 +206,8 @@ def test_batchnorm_equals_its_formula_in_both_modes(shape):
     bn.eval()
     x = values(shape, 20)
     out = bn(leaf(x, requires_grad=False))
-    np.testing.assert_allclose(out.numpy(), batchnorm_reference(x, gamma, beta, running_mean, running_var, 1e-5), rtol=1e-12)
+    np.testing.assert_allclose(out.numpy(), batchnorm_reference(x, gamma, beta, running_mean, running_var, 1e-5),
+                               rtol=1e-12)
     np.testing.assert_allclose(bn.running_mean.numpy(), running_mean, rtol=1e-12)  # eval leaves them alone
 
 
@@ -261,7 +266,8 @@ def test_batchnorm_momentum_none_is_the_cumulative_average():
     for x in batches:
         bn(leaf(x, requires_grad=False))
     np.testing.assert_allclose(bn.running_mean.numpy(), np.mean([b.mean(axis=0) for b in batches], axis=0), rtol=1e-12)
-    np.testing.assert_allclose(bn.running_var.numpy(), np.mean([b.var(axis=0, ddof=1) for b in batches], axis=0), rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var.numpy(), np.mean([b.var(axis=0, ddof=1) for b in batches], axis=0),
+                               rtol=1e-12)
 
 
 def test_batchnorm_without_running_stats_uses_batch_statistics_in_eval():
@@ -274,12 +280,13 @@ def test_batchnorm_without_running_stats_uses_batch_statistics_in_eval():
 
 BATCHNORM_ERRORS = [
     pytest.param(lambda: nn.BatchNorm1d(3)(cr.zeros(1, 3)), ValueError,
-                 r"batch_norm: expected more than 1 value per channel when training; got input shape \(1, 3\)", id="one-row"),
+                 r"batch_norm: expected more than 1 value per channel when training; got input shape \(1, 3\)",
+                 id="one-row"),
     pytest.param(lambda: nn.BatchNorm1d(3)(cr.zeros(4, 5)), ValueError,
                  r"BatchNorm1d: expected input of shape \(N, 3\) or \(N, 3, L\) \(num_features=3\); got shape \(4, 5\)",
                  id="channels"),
-    pytest.param(lambda: nn.BatchNorm1d(3, momentum=1.5), ValueError, r"BatchNorm1d: momentum must be in \[0, 1\] or None; got 1.5",
-                 id="momentum"),
+    pytest.param(lambda: nn.BatchNorm1d(3, momentum=1.5), ValueError,
+                 r"BatchNorm1d: momentum must be in \[0, 1\] or None; got 1.5", id="momentum"),
     pytest.param(lambda: F.batch_norm(cr.zeros(4, 3), None, None), ValueError,
                  r"batch_norm: running_mean and running_var are required when training=False", id="eval-without-stats"),
     pytest.param(lambda: F.batch_norm(cr.zeros(4, 3), cr.zeros(2), cr.ones(3)), ValueError,
@@ -299,8 +306,8 @@ def test_batchnorm_errors(call, error, message):
 
 MLP_STRUCTURES = [
     pytest.param({}, ["Linear", "ReLU", "Linear", "ReLU", "Linear"], id="default"),
-    pytest.param({"activation": "tanh", "dropout": 0.2}, ["Linear", "Tanh", "Dropout", "Linear", "Tanh", "Dropout", "Linear"],
-                 id="tanh-dropout"),
+    pytest.param({"activation": "tanh", "dropout": 0.2},
+                 ["Linear", "Tanh", "Dropout", "Linear", "Tanh", "Dropout", "Linear"], id="tanh-dropout"),
     pytest.param({"batchnorm": True, "activation": nn.GELU},
                  ["Linear", "BatchNorm1d", "GELU", "Linear", "BatchNorm1d", "GELU", "Linear"], id="batchnorm-gelu"),
 ]

@@ -186,14 +186,16 @@ def test_an_instance_level_forward_runs_the_layers_one_by_one():
 
 def test_bad_input_raises_the_linear_layers_own_errors():
     model = nn.MLP([3, 4, 2])
-    with pytest.raises(ValueError, match=r"^Linear: expected input with last dimension 3 \(in_features\); got shape \(5, 2\)$"):
+    with pytest.raises(ValueError,
+                       match=r"^Linear: expected input with last dimension 3 \(in_features\); got shape \(5, 2\)$"):
         model(cr.zeros(5, 2))
     with pytest.raises(TypeError, match=r"^Linear: input has dtype float64 but the weights have dtype float32"):
         model(cr.zeros(5, 3, dtype=cr.float64))
     with pytest.raises(TypeError, match=r"^Linear: expected a Tensor input; got ndarray"):
         model(np.zeros((5, 3), dtype=np.float32))
     mismatched = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(5, 2))
-    with pytest.raises(ValueError, match=r"^Linear: expected input with last dimension 5 \(in_features\); got shape \(2, 4\)$"):
+    with pytest.raises(ValueError,
+                       match=r"^Linear: expected input with last dimension 5 \(in_features\); got shape \(2, 4\)$"):
         mismatched(cr.zeros(2, 3))
 
 

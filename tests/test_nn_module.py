@@ -56,7 +56,8 @@ def test_parameter_shares_a_tensors_memory_and_copies_other_data():
 
 @pytest.mark.parametrize("data, dtype", [([1, 2], "int64"), ([True], "bool")])
 def test_parameter_must_be_floating_point(data, dtype):
-    with pytest.raises(TypeError, match=rf"^Parameter: data must be floating point \(float32 or float64\); got dtype {dtype}"):
+    with pytest.raises(TypeError,
+                       match=rf"^Parameter: data must be floating point \(float32 or float64\); got dtype {dtype}"):
         nn.Parameter(data)
 
 
@@ -98,7 +99,8 @@ def test_reassignment_moves_between_registries_and_deletion():
     assert "scale" not in dict(block.named_parameters())
     block.first = None
     assert block.first is None and list(block.children()) == [block.tied]
-    with pytest.raises(TypeError, match=r"Block: cannot assign Tensor to parameter 'second'; expected a Parameter or None"):
+    with pytest.raises(TypeError,
+                       match=r"Block: cannot assign Tensor to parameter 'second'; expected a Parameter or None"):
         block.second = cr.zeros(2)
 
 
@@ -107,12 +109,14 @@ def test_assigning_before_init_names_the_fix():
         def __init__(self):
             self.fc = nn.Linear(2, 2)
 
-    with pytest.raises(AttributeError, match=r"Broken: cannot assign Linear 'fc' before Module.__init__\(\) is called; call super\(\).__init__\(\) first"):
+    with pytest.raises(AttributeError, match=r"Broken: cannot assign Linear 'fc' before Module.__init__\(\) is called; "
+                                             r"call super\(\).__init__\(\) first"):
         Broken()
 
 
 @pytest.mark.parametrize("method, value, error, message", [
-    ("register_parameter", cr.zeros(2), TypeError, r"register_parameter: expected a Parameter or None for 'x'; got Tensor"),
+    ("register_parameter", cr.zeros(2), TypeError,
+     r"register_parameter: expected a Parameter or None for 'x'; got Tensor"),
     ("register_buffer", [1.0], TypeError, r"register_buffer: expected a Tensor or None for 'x'; got list"),
     ("add_module", cr.zeros(2), TypeError, r"add_module: expected a Module or None for 'x'; got Tensor"),
 ])
@@ -162,7 +166,8 @@ STATE_KEYS = [
                  ["0.weight", "0.bias", "2.weight", "2.bias"], id="Sequential"),
     pytest.param(lambda: nn.MLP([2, 3, 1], batchnorm=True),
                  ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias", "layers.1.running_mean",
-                  "layers.1.running_var", "layers.1.num_batches_tracked", "layers.3.weight", "layers.3.bias"], id="MLP-batchnorm"),
+                  "layers.1.running_var", "layers.1.num_batches_tracked", "layers.3.weight", "layers.3.bias"],
+                 id="MLP-batchnorm"),
     pytest.param(Block, ["scale", "count", "first.weight", "first.bias", "second.weight", "tied.weight", "tied.bias"],
                  id="custom-shared"),
 ]
@@ -295,7 +300,7 @@ def test_deepcopy_gives_an_independent_equal_model():
     model = Block()
     clone = copy.deepcopy(model)
     assert clone.tied is clone.first and clone.first is not model.first
-    for (name, p), (_, q) in zip(model.named_parameters(), clone.named_parameters()):
+    for (_name, p), (_, q) in zip(model.named_parameters(), clone.named_parameters()):
         assert isinstance(q, nn.Parameter) and q.requires_grad
         np.testing.assert_array_equal(p.numpy(), q.numpy())
         assert not np.shares_memory(p.data, q.data)
@@ -360,4 +365,5 @@ def test_loads_a_pytorch_state_dict():
     ours = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
     ours.load_state_dict(theirs.state_dict())  # same names, same (out, in) weight layout
     x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
-    np.testing.assert_allclose(ours(cr.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours(cr.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)

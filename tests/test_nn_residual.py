@@ -24,7 +24,8 @@ def test_gradient_matches_central_differences():
     x = cr.tensor(np.random.default_rng(1).standard_normal((2, 3)), dtype=cr.float64, requires_grad=True)
     assert gradcheck(lambda t: block(t), x)
     weight = block.module[0].weight
-    assert gradcheck(lambda w: nn.functional.sigmoid(x.detach() @ w.t() + block.module[0].bias.detach()) + x.detach(), weight)
+    assert gradcheck(lambda w: nn.functional.sigmoid(x.detach() @ w.t() + block.module[0].bias.detach()) + x.detach(),
+                     weight)
 
 
 def test_identity_path_passes_the_gradient_through():

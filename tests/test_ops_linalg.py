@@ -154,12 +154,14 @@ def test_matmul_float32_grads_stay_float32():
 
 
 MISMATCHES = [
-    pytest.param((128, 784), (256, 256), "matmul: (128, 784) @ (256, 256): inner dimensions 784 and 256 differ", id="2d"),
+    pytest.param((128, 784), (256, 256), "matmul: (128, 784) @ (256, 256): inner dimensions 784 and 256 differ",
+                 id="2d"),
     pytest.param((3,), (4,), "matmul: (3,) @ (4,): inner dimensions 3 and 4 differ", id="1d"),
     pytest.param((2, 3), (4,), "matmul: (2, 3) @ (4,): inner dimensions 3 and 4 differ", id="2d@1d"),
     pytest.param((5,), (4, 2), "matmul: (5,) @ (4, 2): inner dimensions 5 and 4 differ", id="1d@2d"),
     pytest.param((2, 3, 4), (2, 5, 1), "matmul: (2, 3, 4) @ (2, 5, 1): inner dimensions 4 and 5 differ", id="batched"),
-    pytest.param((2, 3, 4), (3, 4, 1), "matmul: (2, 3, 4) @ (3, 4, 1): batch dimensions (2,) and (3,) do not broadcast", id="batch"),
+    pytest.param((2, 3, 4), (3, 4, 1), "matmul: (2, 3, 4) @ (3, 4, 1): batch dimensions (2,) and (3,) do not broadcast",
+                 id="batch"),
     pytest.param((), (3,), "matmul: () @ (3,): both operands need at least one dimension; use * for scalars", id="0d"),
 ]
 

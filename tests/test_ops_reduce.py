@@ -52,15 +52,23 @@ def reduced_count(shape, dim):
 # (chainrule reduction (x, dim, keepdim), reference (array, axis, keepdims), domain)
 REDUCTIONS = [
     pytest.param(lambda x, d, k: cr.sum(x, d, k), lambda a, ax, k: np.sum(a, axis=ax, keepdims=k), "real", id="sum"),
-    pytest.param(lambda x, d, k: x.sum(dim=d, keepdim=k), lambda a, ax, k: np.sum(a, axis=ax, keepdims=k), "real", id="sum-method"),
-    pytest.param(lambda x, d, k: x.sum(axis=d, keepdims=k), lambda a, ax, k: np.sum(a, axis=ax, keepdims=k), "real", id="sum-aliases"),
+    pytest.param(lambda x, d, k: x.sum(dim=d, keepdim=k),
+                 lambda a, ax, k: np.sum(a, axis=ax, keepdims=k), "real", id="sum-method"),
+    pytest.param(lambda x, d, k: x.sum(axis=d, keepdims=k),
+                 lambda a, ax, k: np.sum(a, axis=ax, keepdims=k), "real", id="sum-aliases"),
     pytest.param(lambda x, d, k: cr.mean(x, d, k), lambda a, ax, k: np.mean(a, axis=ax, keepdims=k), "real", id="mean"),
-    pytest.param(lambda x, d, k: x.mean(axis=d, keepdims=k), lambda a, ax, k: np.mean(a, axis=ax, keepdims=k), "real", id="mean-aliases"),
-    pytest.param(lambda x, d, k: cr.max(x, d, k), lambda a, ax, k: np.max(a, axis=ax, keepdims=k), "distinct", id="max"),
-    pytest.param(lambda x, d, k: x.max(dim=d, keepdim=k), lambda a, ax, k: np.max(a, axis=ax, keepdims=k), "distinct", id="max-method"),
-    pytest.param(lambda x, d, k: x.max(axis=d, keepdims=k), lambda a, ax, k: np.max(a, axis=ax, keepdims=k), "distinct", id="max-aliases"),
-    pytest.param(lambda x, d, k: cr.min(x, d, k), lambda a, ax, k: np.min(a, axis=ax, keepdims=k), "distinct", id="min"),
-    pytest.param(lambda x, d, k: x.min(axis=d, keepdims=k), lambda a, ax, k: np.min(a, axis=ax, keepdims=k), "distinct", id="min-aliases"),
+    pytest.param(lambda x, d, k: x.mean(axis=d, keepdims=k),
+                 lambda a, ax, k: np.mean(a, axis=ax, keepdims=k), "real", id="mean-aliases"),
+    pytest.param(lambda x, d, k: cr.max(x, d, k),
+                 lambda a, ax, k: np.max(a, axis=ax, keepdims=k), "distinct", id="max"),
+    pytest.param(lambda x, d, k: x.max(dim=d, keepdim=k),
+                 lambda a, ax, k: np.max(a, axis=ax, keepdims=k), "distinct", id="max-method"),
+    pytest.param(lambda x, d, k: x.max(axis=d, keepdims=k),
+                 lambda a, ax, k: np.max(a, axis=ax, keepdims=k), "distinct", id="max-aliases"),
+    pytest.param(lambda x, d, k: cr.min(x, d, k),
+                 lambda a, ax, k: np.min(a, axis=ax, keepdims=k), "distinct", id="min"),
+    pytest.param(lambda x, d, k: x.min(axis=d, keepdims=k),
+                 lambda a, ax, k: np.min(a, axis=ax, keepdims=k), "distinct", id="min-aliases"),
     pytest.param(lambda x, d, k: cr.logsumexp(x, d, k), logsumexp_reference, "real", id="logsumexp"),
     pytest.param(lambda x, d, k: x.logsumexp(axis=d, keepdims=k), logsumexp_reference, "real", id="logsumexp-aliases"),
 ]
@@ -278,7 +286,8 @@ def test_reduction_argument_errors():
 
 @pytest.mark.parametrize("op", ["var", "std"])
 def test_var_std_with_too_few_elements(op):
-    with pytest.raises(ValueError, match=rf"{op}: needs more than correction=1 element\(s\) along the reduced dims; got 1"):
+    with pytest.raises(ValueError,
+                       match=rf"{op}: needs more than correction=1 element\(s\) along the reduced dims; got 1"):
         getattr(cr, op)(leaf([[1.0, 2.0, 3.0]]), dim=0)
     with pytest.raises(ValueError, match=rf"{op}: needs more than correction=2 element\(s\).*got 2"):
         getattr(cr, op)(leaf([1.0, 2.0]), correction=2)

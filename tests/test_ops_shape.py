@@ -72,7 +72,8 @@ def test_reshape_forward_and_gradcheck(method, case, seed, layout):
 
 def test_reshape_error_names_both_shapes():
     x = leaf(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=r"reshape: cannot reshape a tensor of shape \(2, 3\) \(6 elements\) into shape \(4, 2\)"):
+    with pytest.raises(ValueError,
+                       match=r"reshape: cannot reshape a tensor of shape \(2, 3\) \(6 elements\) into shape \(4, 2\)"):
         x.reshape(4, 2)
     with pytest.raises(ValueError, match=r"shape \(2, 3\).*into shape \(4, -1\)"):
         x.view(4, -1)
@@ -103,7 +104,10 @@ def test_transpose_forward_and_gradcheck(shape, seed, layout, data):
     values = make_values(shape, "real", seed)
     expected = np.swapaxes(values, dim0, dim1) if shape else values
     x = make_leaf(values, layout)
-    fn = lambda t: t.transpose(dim0, dim1)
+
+    def fn(t):
+        return t.transpose(dim0, dim1)
+
     out = fn(x)
     assert out.shape == expected.shape
     np.testing.assert_array_equal(out.numpy(), expected)
@@ -246,7 +250,8 @@ def test_expand_errors():
         x.expand(3)
     with pytest.raises(ValueError, match=r"cannot broadcast shape \(2, 3\) to \(2, 2, 3, 1\)"):
         cr.broadcast_to(x, (2, 2, 3, 1))
-    with pytest.raises(ValueError, match=r"expand: sizes must be non-negative \(-1 only for an existing dimension\); got \(-1, 2, 3\) for a tensor of shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"expand: sizes must be non-negative \(-1 only for an existing dimension\); "
+                                         r"got \(-1, 2, 3\) for a tensor of shape \(2, 3\)"):
         x.expand(-1, 2, 3)
 
 
@@ -267,7 +272,10 @@ def test_flatten_forward_and_gradcheck(shape, seed, layout, data):
         return
     else:
         expected = values.reshape(shape[:s] + (-1,) + shape[e + 1:])
-    fn = lambda t: t.flatten(start, end)
+
+    def fn(t):
+        return t.flatten(start, end)
+
     out = fn(x)
     assert out.shape == expected.shape
     np.testing.assert_array_equal(out.numpy(), expected)
@@ -306,7 +314,10 @@ def test_stack_forward_and_gradcheck(shape, count, seed, layout, data):
     dim = data.draw(st.integers(-len(shape) - 1, len(shape)))
     arrays = [make_values(shape, "real", seed + i) for i in range(count)]
     tensors = [make_leaf(a, layout) for a in arrays]
-    fn = lambda *ts: cr.stack(ts, dim)
+
+    def fn(*ts):
+        return cr.stack(ts, dim)
+
     out = fn(*tensors)
     np.testing.assert_array_equal(out.numpy(), np.stack(arrays, axis=dim))
     check_grad(fn, *tensors)
@@ -326,7 +337,8 @@ def test_cat_stack_with_constant_and_grad_inputs():
 
 def test_cat_and_stack_errors():
     a, b = cr.zeros(2, 3), cr.zeros(2, 4)
-    with pytest.raises(ValueError, match=r"cat: tensor 1 has shape \(2, 4\), which does not match tensor 0's shape \(2, 3\) outside dim 0"):
+    with pytest.raises(ValueError, match=r"cat: tensor 1 has shape \(2, 4\), "
+                                         r"which does not match tensor 0's shape \(2, 3\) outside dim 0"):
         cr.cat([a, b])
     with pytest.raises(ValueError, match=r"cat: tensor 2 has shape \(3,\)"):
         cr.cat([a, a, cr.zeros(3)], dim=1)
@@ -460,7 +472,10 @@ PAD_CASES = [
 def test_pad_forward_and_gradcheck(shape, widths, value, np_widths, layout):
     values = make_values(shape, "real", 3)
     x = make_leaf(values, layout)
-    fn = lambda t: cr.pad(t, widths, value=value)
+
+    def fn(t):
+        return cr.pad(t, widths, value=value)
+
     out = fn(x)
     np.testing.assert_array_equal(out.numpy(), np.pad(values, np_widths, mode="constant", constant_values=value))
     check_grad(fn, x)
@@ -472,7 +487,8 @@ def test_pad_gradient_closed_form_and_errors():
     np.testing.assert_array_equal(out.numpy(), [[9, 9, 9, 9], [9, 1, 2, 9]])
     (out * cr.tensor(np.arange(8.0).reshape(2, 4), dtype=cr.float64)).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [[5.0, 6.0]])
-    with pytest.raises(ValueError, match=r"pad: expected an even number of widths for at most 2 dimensions; got \(1, 2, 3\)"):
+    with pytest.raises(ValueError,
+                       match=r"pad: expected an even number of widths for at most 2 dimensions; got \(1, 2, 3\)"):
         cr.pad(x, (1, 2, 3))
     with pytest.raises(ValueError, match=r"pad: expected an even number of widths for at most 2 dimensions"):
         cr.pad(x, (1, 1, 1, 1, 1, 1))
@@ -534,7 +550,10 @@ def test_index_forward_and_gradcheck(shape, index, layout):
     x = make_leaf(values, layout)
     expected = values[index]
     for key in (index, _as_tensor_index(index)):
-        fn = lambda t, key=key: t[key]
+
+        def fn(t, key=key):
+            return t[key]
+
         out = fn(x)
         assert out.shape == expected.shape
         np.testing.assert_array_equal(out.numpy(), expected)

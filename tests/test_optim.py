@@ -116,7 +116,8 @@ def reference_adamw(theta, grads, weight_decay=1e-2, **kwargs):
 
 def _sgd_cases():
     cases = []
-    for momentum, dampening, nesterov, weight_decay in itertools.product((0.0, 0.9), (0.0, 0.5), (False, True), (0.0, 0.1)):
+    for momentum, dampening, nesterov, weight_decay in itertools.product((0.0, 0.9), (0.0, 0.5), (False, True),
+                                                                         (0.0, 0.1)):
         if nesterov and (momentum == 0 or dampening != 0):
             continue
         cases.append(("SGD", {"lr": 0.1, "momentum": momentum, "dampening": dampening,
@@ -131,13 +132,15 @@ def _adagrad_cases():
 
 
 def _rmsprop_cases():
-    return [("RMSprop", {"lr": 0.01, "alpha": 0.9, "momentum": momentum, "centered": centered, "weight_decay": weight_decay})
+    return [("RMSprop", {"lr": 0.01, "alpha": 0.9, "momentum": momentum, "centered": centered,
+                         "weight_decay": weight_decay})
             for momentum, centered, weight_decay in itertools.product((0.0, 0.9), (False, True), (0.0, 0.1))]
 
 
 def _adam_cases():
     cases = []
-    for name, amsgrad, weight_decay, inside in itertools.product(("Adam", "AdamW"), (False, True), (0.0, 0.1), (False, True)):
+    for name, amsgrad, weight_decay, inside in itertools.product(("Adam", "AdamW"), (False, True), (0.0, 0.1),
+                                                                 (False, True)):
         cases.append((name, {"lr": 0.01, "betas": (0.8, 0.99), "amsgrad": amsgrad,
                              "weight_decay": weight_decay, "eps_inside_sqrt": inside}))
     cases.append(("Adam", {"lr": 0.01, "eps": 1e-3}))
@@ -258,7 +261,7 @@ def test_layouts_and_update_paths_agree(case, monkeypatch):
         for flatten in (True, False):
             results[path, flatten] = run(name, kwargs, dtype=cr.float32, flatten=flatten)
     baseline = results["numpy", True]
-    for (path, flatten), trajectory in results.items():
+    for (path, _flatten), trajectory in results.items():
         for step, (got, want, same_path) in enumerate(zip(trajectory, baseline, results[path, True])):
             for a, b, c in zip(got, want, same_path):
                 assert a.dtype == np.float32
@@ -421,7 +424,8 @@ def test_flat_layout_shares_one_buffer_and_backward_fills_the_slots():
     loss.backward()
     for p in params:
         assert p.grad.data is p.grad_slot  # backward wrote into the slot
-    expected = [p.numpy() - 0.1 * g for p, g in zip(params, [np.full((3, 4), 3.0), 2 * params[1].numpy(), 2 * params[2].numpy()])]
+    expected = [p.numpy() - 0.1 * g
+                for p, g in zip(params, [np.full((3, 4), 3.0), 2 * params[1].numpy(), 2 * params[2].numpy()])]
     opt.step()
     for p, want in zip(params, expected):
         np.testing.assert_allclose(p.numpy(), want, rtol=1e-6)
@@ -619,7 +623,8 @@ def _p():
     (lambda: optim.SGD(_p(), lr=-0.1), ValueError, "SGD: lr must be >= 0; got -0.1"),
     (lambda: optim.SGD(_p(), lr=0.1, momentum=-1), ValueError, "momentum must be >= 0"),
     (lambda: optim.SGD(_p(), lr=0.1, dampening=1.5), ValueError, r"dampening must be in \[0, 1\]"),
-    (lambda: optim.SGD(_p(), lr=0.1, nesterov=True), ValueError, "nesterov=True requires momentum > 0 and dampening = 0"),
+    (lambda: optim.SGD(_p(), lr=0.1, nesterov=True), ValueError,
+     "nesterov=True requires momentum > 0 and dampening = 0"),
     (lambda: optim.SGD(_p(), lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), ValueError, "dampening = 0"),
     (lambda: optim.SGD(_p(), lr=0.1, weight_decay=-1e-4), ValueError, "weight_decay must be >= 0"),
     (lambda: optim.SGD(_p(), lr="0.1"), TypeError, "lr must be a real number"),

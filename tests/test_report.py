@@ -233,7 +233,7 @@ def test_no_script_and_no_network_reference(document):
 def test_every_image_is_an_embedded_png_that_reads_back(full_report, document):
     images = _parse(document).images
     assert len(images) == 7 == len(full_report.figures)
-    for attrs, (slug, png) in zip(images, full_report.figures):
+    for attrs, (_slug, png) in zip(images, full_report.figures):
         prefix = "data:image/png;base64,"
         assert attrs["src"].startswith(prefix)
         data = base64.b64decode(attrs["src"][len(prefix):], validate=True)

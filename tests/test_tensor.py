@@ -440,7 +440,9 @@ def test_item(t, expected, kind):
 
 @pytest.mark.parametrize("shape", [(2,), (2, 3), (0,)])
 def test_item_rejects_many_elements_naming_the_shape(shape):
-    with pytest.raises(ValueError, match=r"only one-element tensors.*got shape " + str(shape).replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ValueError,
+                       match=r"only one-element tensors.*got shape "
+                       + str(shape).replace("(", r"\(").replace(")", r"\)")):
         cr.zeros(*shape).item()
 
 
@@ -468,7 +470,8 @@ def test_dtype_conversion_methods(method, dtype):
 
 @pytest.mark.parametrize(
     "target, dtype",
-    [(cr.float32, np.float32), ("float64", np.float64), ("double", np.float64), (cr.int64, np.int64), ("bool", np.bool_), (np.float64, np.float64)],
+    [(cr.float32, np.float32), ("float64", np.float64), ("double", np.float64), (cr.int64, np.int64),
+     ("bool", np.bool_), (np.float64, np.float64)],
 )
 def test_to_dtype(target, dtype):
     t = cr.tensor([0.5, 1.5], dtype=cr.float64).to(target)
@@ -548,7 +551,8 @@ def test_integer_tensor_as_index():
     [
         (cr.tensor([1.5, 2.0]), ["tensor([1.5, 2. ]", "dtype=float32"]),
         (cr.tensor([1, 2]), ["tensor([1, 2]", "dtype=int64"]),
-        (cr.tensor([1.0], dtype=cr.float64, requires_grad=True), ["tensor([1.]", "dtype=float64", "requires_grad=True"]),
+        (cr.tensor([1.0], dtype=cr.float64, requires_grad=True),
+         ["tensor([1.]", "dtype=float64", "requires_grad=True"]),
         (cr.tensor([[1.0, 2.0], [3.0, 4.0]]), ["[[1., 2.],", "[3., 4.]]"]),
     ],
 )
@@ -580,7 +584,9 @@ def test_repr_of_result_shows_grad_fn():
     ],
 )
 def test_integer_and_bool_tensors_cannot_require_grad(make):
-    with pytest.raises(TypeError, match=r"only floating-point tensors can require gradients; got dtype (int64|bool)\. Convert first"):
+    with pytest.raises(TypeError,
+                       match=r"only floating-point tensors can require gradients; got dtype (int64|bool)\. "
+                             r"Convert first"):
         make()
 
 
@@ -681,7 +687,8 @@ def test_from_numpy_shares_memory():
 
 @pytest.mark.parametrize(
     "arg, error",
-    [(np.zeros(2, dtype=np.int32), "from_numpy: dtype int32 is not supported"), ([1.0, 2.0], "from_numpy: expected a numpy.ndarray; got list")],
+    [(np.zeros(2, dtype=np.int32), "from_numpy: dtype int32 is not supported"),
+     ([1.0, 2.0], "from_numpy: expected a numpy.ndarray; got list")],
 )
 def test_from_numpy_rejects(arg, error):
     with pytest.raises(TypeError, match=error):
@@ -732,7 +739,9 @@ def test_setitem_with_tensor_index_and_values():
 
 def test_setitem_on_tensor_requiring_grad_raises_in_grad_mode():
     w = cr.ones(3, requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"__setitem__: in-place modification of a tensor that requires grad is not allowed.*no_grad"):
+    with pytest.raises(RuntimeError,
+                       match=r"__setitem__: in-place modification of a tensor that requires grad "
+                             r"is not allowed.*no_grad"):
         w[0] = 5.0
     np.testing.assert_array_equal(w.numpy(), [1.0, 1.0, 1.0])
 
@@ -775,7 +784,8 @@ def test_inplace_arithmetic_without_grad(apply, expected):
 @pytest.mark.parametrize("symbol", ["+=", "-=", "*=", "/="])
 def test_inplace_arithmetic_on_tensor_requiring_grad_raises(symbol):
     w = cr.ones(2, requires_grad=True)
-    with pytest.raises(RuntimeError, match=f"{symbol.replace('+', '[+]').replace('*', '[*]')}: in-place modification of a tensor that requires grad"):
+    with pytest.raises(RuntimeError, match=f"{symbol.replace('+', '[+]').replace('*', '[*]')}: "
+                                           "in-place modification of a tensor that requires grad"):
         exec(f"w {symbol} 2.0", {"w": w})
     np.testing.assert_array_equal(w.numpy(), [1.0, 1.0])
 
