@@ -133,7 +133,10 @@ def _resolve_file(source):
         return _reader_for(path), path
     if path.is_dir():
         raise DataError(f"{str(source)!r} is a directory; expected a data file ({_suffix_list()})")
-    raise DataError(f"no file {str(source)!r} (looked in {Path.cwd()})")
+    raise DataError(
+        f"no file {str(source)!r} (looked in {Path.cwd()}); a bundled dataset is read by name with "
+        f"chainrule.datasets.read_table"
+    )
 
 
 def _reader_for(path):
