@@ -94,10 +94,10 @@ from scipy import stats as _distributions
 
 from ..engine import backend
 from ..engine.tensor import Tensor
-from . import _tsqr
-from ._base import Estimator
-from ._validation import as_design, as_target, check_columns, check_enough_rows, warn
+from . import tsqr
+from .estimator import Estimator
 from .inference import Summary, wald
+from .validation import as_design, as_target, check_columns, check_enough_rows, warn
 
 np = backend.host
 
@@ -203,12 +203,12 @@ def _householder(X, y, d, intercept, block_rows=20_000):
     """Blocked Householder QR (TSQR) of [Zs, y]: R (k x k) and Q'y.
 
     Each block of rows of [Zs, y] is reduced to its (k+1) x (k+1) triangle by LAPACK geqrf; the
-    stacked triangles are reduced once more (:func:`chainrule.stats._tsqr.augmented_r`, the
+    stacked triangles are reduced once more (:func:`chainrule.stats.tsqr.augmented_r`, the
     same factorization every MPI rank runs on its own rows). Zs'Zs = R'R exactly as for one
     big QR.
     """
     k = X.shape[1] + intercept
-    R_aug = _tsqr.augmented_r(X, y, d, bool(intercept), block_rows)
+    R_aug = tsqr.augmented_r(X, y, d, bool(intercept), block_rows)
     return R_aug[:k, :k].copy(), R_aug[:k, k].copy()
 
 
@@ -415,7 +415,7 @@ class OLS(Estimator):
         max_iter: for solver="gd", the most gradient steps.
         distributed: fit on rows spread over MPI ranks (``mpiexec -n N``): every rank calls
             ``fit`` with its own block of rows; R comes from TSQR (each rank factors its
-            block, the triangles are combined up a reduction tree: ``stats._tsqr``) and the
+            block, the triangles are combined up a reduction tree: ``stats.tsqr``) and the
             sums (SSR, TSS, the HC meat) from all-reduces, so only k x k numbers move and the
             results equal the fit of the concatenated rows. ``resid`` and ``fittedvalues``
             are then this rank's rows. Needs solver="qr" and a cov_type other than "cluster".
@@ -518,7 +518,7 @@ class OLS(Estimator):
         self._check_hyperparameters()
         for attribute in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
             delattr(self, attribute)
-        rows = _tsqr.RowBlocks(self.distributed)  # sums over the ranks' rows; identity on one process
+        rows = tsqr.RowBlocks(self.distributed)  # sums over the ranks' rows; identity on one process
         error, checked = None, None
         try:
             checked = self._checked_input(X, y, groups)
@@ -546,7 +546,7 @@ class OLS(Estimator):
         cond1 = _cond_triangular(R1) if R1 is not None else math.inf
         factored = None
         if self.distributed:
-            R_aug = rows.tsqr_r(_tsqr.augmented_r(Xv, yv, d, intercept))
+            R_aug = rows.tsqr_r(tsqr.augmented_r(Xv, yv, d, intercept))
             factored, used = (np.triu(R_aug[:k, :k]), R_aug[:k, k].copy()), "tsqr"
         elif self.solver == "normal" and R1 is not None:
             qty = _la.solve_triangular(R1, d * _cross(Xv, yv, intercept), trans="T", check_finite=False)
@@ -614,7 +614,7 @@ class OLS(Estimator):
         or a function reading a CSV with ``pandas.read_csv(chunksize=...)``.
 
         Pass 1 (always) folds each block's triangle into a running one (sequential TSQR,
-        :func:`chainrule.stats._tsqr.streamed_least_squares`): with A = [Z, y] = Q_A R_A,
+        :func:`chainrule.stats.tsqr.streamed_least_squares`): with A = [Z, y] = Q_A R_A,
 
             R_A = [[R, Q'y], [0, ρ]],   β̂ = R⁻¹ Q'y,   SSR = ρ²,
 
@@ -642,7 +642,7 @@ class OLS(Estimator):
 
         With ``distributed=True`` (under ``mpiexec``) every rank streams its own blocks; the
         per-rank augmented triangles are combined by TSQR and the meat and the sums of y by
-        all-reduces (:func:`chainrule.stats._tsqr.reduce_least_squares`), so every rank gets
+        all-reduces (:func:`chainrule.stats.tsqr.reduce_least_squares`), so every rank gets
         the fit of all ranks' rows; a rank without rows fails every rank.
 
         Needs solver="qr" and a cov_type other than "cluster" (group sums need the group
@@ -661,20 +661,20 @@ class OLS(Estimator):
                 f"(X_block, y_block) arrays (it is called once per pass over the data); got {type(batches).__name__}"
             )
         intercept = bool(self.fit_intercept)
-        rows = _tsqr.RowBlocks(self.distributed)  # sums over the ranks' blocks; identity on one process
+        rows = tsqr.RowBlocks(self.distributed)  # sums over the ranks' blocks; identity on one process
         error, sums = None, None
         try:
-            sums = _tsqr.streamed_least_squares(batches(), intercept)
+            sums = tsqr.streamed_least_squares(batches(), intercept)
         except (ValueError, TypeError) as caught:
             error = caught
         rows.check(error, "OLS.fit_stream")  # a rank whose blocks are bad (or empty) fails every rank
         rows.agree(sums["R"].shape[0], "OLS.fit_stream: the number of columns of X")
         local_rows = sums["nobs"]
-        sums = _tsqr.reduce_least_squares(sums, rows)
+        sums = tsqr.reduce_least_squares(sums, rows)
         R_raw, n = sums["R"], sums["nobs"]
         k = R_raw.shape[0]
         p = k - intercept
-        columns = _tsqr.stream_feature_names(feature_names, p, "OLS.fit_stream")
+        columns = tsqr.stream_feature_names(feature_names, p, "OLS.fit_stream")
         names = (["const"] if intercept else []) + columns
         check_enough_rows(n, k, "OLS")
         norms = np.sqrt(np.einsum("ij,ij->j", R_raw, R_raw))  # ‖z_j‖ = ‖R e_j‖ since Z'Z = R'R
@@ -887,7 +887,7 @@ def _streamed_meat(batches, beta, R, d, intercept, cov_type, n):
     slopes, b0 = (beta[1:], float(beta[0])) if intercept else (beta, 0.0)
     meat, rows = np.zeros((k, k)), 0
     for position, (X_b, y_b) in enumerate(batches()):
-        X_b, y_b = _tsqr.host_block(X_b, y_b, position)
+        X_b, y_b = tsqr.host_block(X_b, y_b, position)
         if X_b.shape[1] != slopes.size:
             raise ValueError(f"OLS.fit_stream: block {position} of the second pass has {X_b.shape[1]} columns; "
                              f"the first pass had {slopes.size}")

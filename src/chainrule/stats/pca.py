@@ -37,9 +37,9 @@ from __future__ import annotations
 import math
 
 from ..engine import backend
-from ._base import Estimator
-from ._validation import as_design, as_target
+from .estimator import Estimator
 from .stepwise import Table, _check_cv, _check_new_X, _fmt, _kfold, _r2
+from .validation import as_design, as_target
 
 np = backend.host
 

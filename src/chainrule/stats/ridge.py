@@ -46,8 +46,8 @@ from scipy import linalg as _linalg
 from scipy.linalg import lapack as _lapack
 
 from ..engine import backend
-from ._base import Estimator
-from ._validation import as_design, as_target, check_columns
+from .estimator import Estimator
+from .validation import as_design, as_target, check_columns
 
 np = backend.host
 

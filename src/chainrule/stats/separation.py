@@ -22,8 +22,8 @@ from __future__ import annotations
 from scipy import optimize as _optimize
 
 from ..engine import backend
-from ._logit_newton import _Design
-from ._validation import as_design, as_target, check_binary
+from .logit_newton import Design
+from .validation import as_design, as_target, check_binary
 
 np = backend.host
 
@@ -70,7 +70,7 @@ def find_separation(X, y, names=None, fit_intercept: bool = True):
         found = _separating_column(X, positive, names)
         if found is not None:
             return found
-    design = _Design(X, fit_intercept)
+    design = Design(X, fit_intercept)
     Z = design.full()
     scale = np.max(np.abs(Z), axis=0)
     scale[scale == 0] = 1.0
@@ -163,7 +163,7 @@ def find_multinomial_separation(X, y, names=None, fit_intercept: bool = True):
     target, _ = as_target(y, X.shape[0], "y")
     classes, codes = np.unique(target, return_inverse=True)
     K = classes.size
-    Z = _Design(X, fit_intercept).full()
+    Z = Design(X, fit_intercept).full()
     scale = np.max(np.abs(Z), axis=0)
     scale[scale == 0] = 1.0
     S, owners = _margin_rows(Z / scale, codes, K)
@@ -213,7 +213,7 @@ def _multinomial_report(kind, direction, margins, owners, classes, names, fit_in
     pairs = sorted({(int(c), int(j)) for _, c, j in owners[positive]})
     rows = np.unique(owners[positive, 0])
     involved = sorted({c for pair in pairs for c in pair})
-    shown = ", ".join(f"{_label(classes[a])} over {_label(classes[b])}" for a, b in pairs[:6])
+    shown = ", ".join(f"{class_label(classes[a])} over {class_label(classes[b])}" for a, b in pairs[:6])
     message = (
         f"MNLogit: {kind} separation by the columns {', '.join(map(repr, columns)) or repr('const')}: a linear "
         f"score in them ranks the observed class of every row at or above the other classes, strictly for "
@@ -228,7 +228,7 @@ def _multinomial_report(kind, direction, margins, owners, classes, names, fit_in
     return error
 
 
-def _label(value):
+def class_label(value):
     """A class code as shown in tables: 2.0 → "2", 0.5 → "0.5"."""
     value = float(value)
     return str(int(value)) if value.is_integer() else f"{value:g}"

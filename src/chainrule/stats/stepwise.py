@@ -62,8 +62,8 @@ from scipy import linalg as _linalg
 from scipy.linalg import blas as _blas
 
 from ..engine import backend
-from ._base import Estimator
-from ._validation import as_design, as_target, check_columns, warn
+from .estimator import Estimator
+from .validation import as_design, as_target, check_columns, warn
 
 np = backend.host
 

@@ -11,7 +11,7 @@ import warnings
 
 from ..engine import backend
 from ..engine.tensor import Tensor
-from . import _row_parts
+from . import row_parts
 
 np = backend.host
 
@@ -81,14 +81,14 @@ def as_target(y, n_rows: int, name: str = "y", dtype=None):
 
 
 def _column_sums(values):
-    """The column sums of each range of rows (:func:`_row_parts.row_ranges`)."""
+    """The column sums of each range of rows (:func:`row_parts.row_ranges`)."""
     def part(index, start, stop):
         rows = values[start:stop]
         if rows.flags.c_contiguous and stop - start < values.shape[0]:
             return np.einsum("ij->j", rows)  # on this thread's core (BLAS's 1'X on C order uses one)
         return np.ones(stop - start, dtype=values.dtype) @ rows
 
-    return _row_parts.map_ranges(part, _row_parts.row_ranges(values.shape[0]))
+    return row_parts.map_ranges(part, row_parts.row_ranges(values.shape[0]))
 
 
 def _check_finite(values, names, argument: str) -> None:
@@ -96,7 +96,7 @@ def _check_finite(values, names, argument: str) -> None:
     # column sum; an overflowing sum of finite values falls through to the exact check
     # below, which then finds nothing). A matrix-vector product reads a C-ordered X at
     # memory speed, where X.sum(axis=0) walks it several times slower; inside
-    # _row_parts.parallel_rows the rows are cut into one range per thread.
+    # row_parts.parallel_rows the rows are cut into one range per thread.
     if values.size == 0:
         return
     with np.errstate(over="ignore", invalid="ignore"):

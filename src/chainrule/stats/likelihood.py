@@ -8,8 +8,8 @@ from scipy import linalg as _linalg
 from scipy import stats as _distributions
 
 from ..engine import backend
-from ._validation import warn
 from .inference import Summary, wald
+from .validation import warn
 
 np = backend.host
 
@@ -41,7 +41,7 @@ def inverse_information(factor, size: int, owner: str, matrix: str = "the inform
     return _linalg.cho_solve(factor, np.eye(size))
 
 
-class _LikelihoodResults:
+class LikelihoodResults:
     """The results every maximum-likelihood model reports, from ``llf_``, ``llnull_``,
     ``nobs``, ``df_model`` and ``_n_params`` (the number of estimated parameters k):
 
