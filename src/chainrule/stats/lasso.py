@@ -74,7 +74,8 @@ from scipy import linalg as _linalg
 
 from ..engine import backend
 from ..engine import compiled as _compiled_kernels
-from .ridge import _centered_gram, _LinearRegressor, _splits
+from .cross_validation import train_test_splits
+from .ridge import _centered_gram, _LinearRegressor
 
 np = backend.host
 
@@ -478,7 +479,7 @@ class LassoCV(_LinearRegressor):
             grid = np.sort(np.atleast_1d(np.asarray(self.alphas, dtype=backend.float64)))[::-1]
             if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)) or grid[-1] <= 0:
                 raise ValueError(f"alphas: expected an int or finite penalties > 0; got {self.alphas!r}")
-        folds = _splits(self.cv, raw_X, y, n)
+        folds = train_test_splits(self.cv, raw_X, y, n)
         route = _route(self.precompute, p, path=True)
         mse = np.empty((grid.size, len(folds)))
         for f, (train, test) in enumerate(folds):

@@ -37,8 +37,9 @@ from __future__ import annotations
 import math
 
 from ..engine import backend
+from .cross_validation import check_folds, kfold
 from .estimator import Estimator
-from .stepwise import Table, _check_cv, _check_new_X, _fmt, _kfold, _r2
+from .stepwise import Table, _check_new_X, _fmt, _r2
 from .validation import as_design, as_target
 
 np = backend.host
@@ -212,7 +213,7 @@ class PCR(Estimator):
         if isinstance(m, str):
             if m != "cv":
                 raise ValueError(f"PCR: n_components must be an int, None or 'cv'; got {m!r}")
-            folds = _check_cv(self.cv, n, "PCR")
+            folds = check_folds(self.cv, n, "PCR")
             cv_mse = self._cross_validate(Xs, target, folds)
             self.cv_mse_ = cv_mse
             m = int(np.nanargmin(cv_mse)) + 1
@@ -243,7 +244,7 @@ class PCR(Estimator):
                 raise ValueError(f"PCR: max_components must be None or an integer >= 1; got {self.max_components!r}")
             limit = min(limit, int(self.max_components))
         sse = np.zeros(limit)
-        for train, test in _kfold(n, folds, self.random_state):
+        for train, test in kfold(n, folds, self.random_state):
             x_mean, y_mean = Xs[train].mean(axis=0), target[train].mean()
             U, S, Vt = _svd(Xs[train] - x_mean)
             rank = int(np.sum(S > S[0] * max(Xs[train].shape) * np.finfo(backend.float64).eps)) if S.size else 0

@@ -46,6 +46,7 @@ from scipy import linalg as _linalg
 from scipy.linalg import lapack as _lapack
 
 from ..engine import backend
+from .cross_validation import train_test_splits
 from .estimator import Estimator
 from .validation import as_design, as_target, check_columns
 
@@ -318,33 +319,6 @@ def ridge_path(X, y, alphas, fit_intercept=True, solver="auto"):
     return coefs, intercepts
 
 
-def _kfold(n: int, k: int):
-    """scikit-learn's KFold(k) without shuffling: the first n % k folds get one extra row."""
-    sizes = np.full(k, n // k)
-    sizes[: n % k] += 1
-    start = 0
-    for size in sizes:
-        test = np.arange(start, start + size)
-        yield np.concatenate([np.arange(0, start), np.arange(start + size, n)]), test
-        start += size
-
-
-def _splits(cv, X, y, n):
-    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
-        if cv < 2 or cv > n:
-            raise ValueError(f"cv: expected a number of folds in [2, {n}]; got {cv}")
-        return list(_kfold(n, int(cv)))
-    if hasattr(cv, "split"):
-        return list(cv.split(X, y))
-    try:
-        return [(np.asarray(train), np.asarray(test)) for train, test in cv]
-    except TypeError:
-        raise TypeError(
-            f"cv: expected None, 'gcv', a number of folds, a splitter with .split() or an "
-            f"iterable of (train, test) index pairs; got {cv!r}"
-        ) from None
-
-
 class RidgeCV(_LinearRegressor):
     """Ridge with alpha chosen by efficient leave-one-out, GCV or K-fold cross-validation.
 
@@ -398,7 +372,7 @@ class RidgeCV(_LinearRegressor):
         elif isinstance(self.cv, str):
             raise ValueError(f"cv: expected None, 'gcv', an int or a splitter; got {self.cv!r}")
         else:
-            folds = _splits(self.cv, raw_X, y, n)
+            folds = train_test_splits(self.cv, raw_X, y, n)
             fold_errors = np.empty((len(folds), alphas.size))
             for f, (train, test) in enumerate(folds):
                 coefs, intercepts = ridge_path(X[train], y[train], alphas, self.fit_intercept, self.solver)

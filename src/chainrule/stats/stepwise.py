@@ -62,6 +62,7 @@ from scipy import linalg as _linalg
 from scipy.linalg import blas as _blas
 
 from ..engine import backend
+from .cross_validation import check_folds, kfold
 from .estimator import Estimator
 from .validation import as_design, as_target, check_columns, warn
 
@@ -143,29 +144,6 @@ def _lstsq_rss(A, y) -> float:
     beta = _linalg.lstsq(A, y)[0]
     resid = y - A @ beta
     return float(resid @ resid)
-
-
-def _kfold(n: int, cv: int, random_state=None):
-    """K-fold (train, test) index pairs: contiguous folds, or shuffled with a seed."""
-    index = np.arange(n)
-    if random_state is not None:
-        index = np.random.default_rng(random_state).permutation(n)
-    sizes = np.full(cv, n // cv)
-    sizes[: n % cv] += 1
-    start = 0
-    for size in sizes:
-        test = index[start:start + size]
-        train = np.concatenate([index[:start], index[start + size:]])
-        start += size
-        yield np.sort(train), np.sort(test)
-
-
-def _check_cv(cv, n: int, owner: str) -> int:
-    if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2:
-        raise ValueError(f"{owner}: cv must be an integer >= 2 (the number of folds); got {cv!r}")
-    if cv > n:
-        raise ValueError(f"{owner}: cv={cv} folds need at least {cv} rows; X has {n}")
-    return int(cv)
 
 
 def _check_new_X(estimator, X):
@@ -371,7 +349,7 @@ class ForwardStepwise(Estimator):
             }
         cv_mse = None
         if self.criterion == "cv":
-            cv_mse = self._cross_validate(values, target, _check_cv(self.cv, n, name), len(rss) - 1)
+            cv_mse = self._cross_validate(values, target, check_folds(self.cv, n, name), len(rss) - 1)
             table["cv"] = cv_mse
         values_of = table[self.criterion]
         if np.all(np.isnan(values_of)):
@@ -424,7 +402,7 @@ class ForwardStepwise(Estimator):
         """CV(d) = Σ_folds SSE_fold(d) / n for d = 0..max_size (nan where a fold's path is shorter)."""
         n = values.shape[0]
         sse = np.zeros(max_size + 1)
-        for train, test in _kfold(n, folds, self.random_state):
+        for train, test in kfold(n, folds, self.random_state):
             Z, yc, x_mean, y_mean = self._centre(values[train], target[train])
             steps = min(max_size, len(train) - 1 - int(bool(self.fit_intercept)))
             order, _, Q = _forward_path(Z, yc, max(steps, 0))
