@@ -75,7 +75,7 @@ from scipy import linalg as _linalg
 from ..engine import backend
 from ..engine import compiled as _compiled_kernels
 from .cross_validation import train_test_splits
-from .ridge import _centered_gram, _LinearRegressor
+from .penalized import LinearRegressor, centered_gram
 
 np = backend.host
 
@@ -180,7 +180,7 @@ class _Problem:
 
     def gram(self):
         if self._gram is None:
-            self._gram = _centered_gram(self.X, self.x_mean, self.yc)[0] / self.n
+            self._gram = centered_gram(self.X, self.x_mean, self.yc)[0] / self.n
         return self._gram, self.c  # c as alpha_max sees it: at alpha_max, b = 0 exactly
 
     def alpha_max(self):
@@ -298,7 +298,7 @@ def _warn_unconverged(what, gap, tol, yy, max_iter):
 
 
 # --------------------------------------------------------------------------- estimators
-class Lasso(_LinearRegressor):
+class Lasso(LinearRegressor):
     """The lasso: (1/(2n)) ||y - b0 - X b||_2^2 + alpha ||b||_1 (scikit-learn's scaling).
 
     The intercept b0 is not penalized (X and y are centered). See the module docstring
@@ -427,7 +427,7 @@ def lasso_path(X, y, *, alphas=None, n_alphas=100, eps=1e-3, fit_intercept=True,
     return LassoPath(grid, coefs, intercepts, gaps, iterations)
 
 
-class LassoCV(_LinearRegressor):
+class LassoCV(LinearRegressor):
     """The lasso with alpha chosen by K-fold cross-validation along a warm-started path.
 
     The grid is computed once from the whole data (``alphas`` values log-spaced from
