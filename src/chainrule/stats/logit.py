@@ -56,7 +56,6 @@ from scipy import special as _special
 from ..engine import backend
 from . import row_parts, tsqr
 from .estimator import Estimator
-from .inference import Summary, wald
 from .likelihood import (
     LikelihoodResults,
     MarginalEffects,
@@ -177,7 +176,7 @@ class Logit(LikelihoodResults, Estimator):
             information, factor = result.information
         self._cov = inverse_information(factor, design.k, "Logit", "the information matrix X'WX")
         self.params_ = beta
-        self._design_shape = (design.n, design.k)
+        self._nobs = design.n
         self.llf_ = result.llf
         self.llnull_ = null_loglik(y01)
         self._design = design.without_buffers()
@@ -286,7 +285,7 @@ class Logit(LikelihoodResults, Estimator):
         beta = result.beta
         self.param_names_ = (["const"] if self.fit_intercept else []) + list(names)
         self.feature_names_, self.classes_, self.endog_name_ = list(names), np.array([0, 1]), target_name
-        self.params_, self._design_shape, self._design = beta, (design.n, design.k), None
+        self.params_, self._nobs, self._design = beta, design.n, None
         self.llf_ = result.llf
         self.llnull_ = design.n * sum(share * math.log(share) for share in (ybar, 1.0 - ybar))
         self.coef_ = beta[1:].copy() if self.fit_intercept else beta.copy()
@@ -378,57 +377,9 @@ class Logit(LikelihoodResults, Estimator):
 
     # -- results (statsmodels names) -------------------------------------------------------
 
-    @property
-    def params(self):
-        self._check_fitted()
-        return self.params_
-
-    @property
-    def nobs(self):
-        self._check_fitted()
-        return self._design_shape[0]
-
-    @property
-    def df_model(self):
-        """k − 1: the parameters beyond the null model's one constant (statsmodels' convention,
-        also without an intercept, since ℓ_0 is always the constant-only model)."""
-        self._check_fitted()
-        return self._design_shape[1] - 1
-
-    @property
-    def df_resid(self):
-        return self.nobs - self._design_shape[1]
-
-    def cov_params(self):
-        """Cov(β̂) = (X'ŴX)^{-1}, the inverse observed information."""
-        self._check_fitted()
-        return self._cov
-
-    @property
-    def bse(self):
-        return np.sqrt(np.diag(self.cov_params()))
-
-    @property
-    def tvalues(self):
-        return self.params / self.bse
-
-    @property
-    def pvalues(self):
-        return wald(self.params, self.bse)["pvalues"]
-
-    def conf_int(self, alpha=None):
-        """(k, 2) Wald intervals β̂ ± z_{1−α/2} se (α defaults to the estimator's ``alpha``)."""
-        return wald(self.params, self.bse, alpha=self.alpha if alpha is None else alpha)["conf_int"]
-
-    @property
-    def _n_params(self) -> int:
-        return self._design_shape[1]
-
     def summary(self, alpha=None):
         """A statsmodels-style table (``print`` it, or ``.as_html()``)."""
         self._check_fitted()
-        alpha = self.alpha if alpha is None else alpha
-        inference = wald(self.params, self.bse, alpha=alpha)
         info = [
             ("Dep. Variable", self.endog_name_), ("Model", "Logit"),
             ("Method", "MLE" if self.solver == "newton" else f"MLE ({self.solver})"),
@@ -438,10 +389,8 @@ class Logit(LikelihoodResults, Estimator):
             ("LL-Null", f"{self.llnull:.5g}"), ("LLR p-value", f"{self.llr_pvalue:.4g}"),
             ("AIC", f"{self.aic:.5g}"), ("BIC", f"{self.bic:.5g}"),
         ]
-        return Summary("Logit Regression Results", info, self.param_names_, self.params, self.bse,
-                       inference["statistic"], inference["pvalues"], inference["conf_int"],
-                       statistic_name="z", alpha=alpha,
-                       notes=["Covariance: inverse observed information (X'WX)^-1"])
+        return self._coefficient_summary("Logit Regression Results", info, self.param_names_, alpha,
+                                         notes=["Covariance: inverse observed information (X'WX)^-1"])
 
     def get_margeff(self):
         """Average marginal effects dp/dx_j (all regressors treated as continuous), with

@@ -20,12 +20,10 @@ References: W. H. Greene, *Econometric Analysis*, 7th ed., 2012, §18.2.
 from __future__ import annotations
 
 from scipy import linalg as _linalg
-from scipy import stats as _distributions
 
 from ..engine import backend
 from . import row_parts
 from .estimator import Estimator
-from .inference import Summary, wald
 from .likelihood import (
     LikelihoodResults,
     MarginalEffects,
@@ -134,7 +132,7 @@ class MNLogit(LikelihoodResults, Estimator):
         self.llf_ = result.llf
         counts = np.bincount(codes, minlength=K).astype(backend.float64)
         self.llnull_ = float(np.sum(counts * np.log(counts / n)))
-        self._shape = (n, k, K)
+        self._nobs = n
         self.coef_ = (B[1:] if self.fit_intercept else B).T.copy()
         self.intercept_ = B[0].copy() if self.fit_intercept else np.zeros(K - 1)
         return self
@@ -220,59 +218,13 @@ class MNLogit(LikelihoodResults, Estimator):
         return float(np.mean(self.predict(X) == target))
 
     @property
-    def params(self):
-        self._check_fitted()
-        return self.params_
-
-    def cov_params(self):
-        self._check_fitted()
-        return self._cov
-
-    @property
-    def bse(self):
-        k = self._shape[1]
-        return np.sqrt(np.diag(self.cov_params())).reshape((k, -1), order="F")
-
-    @property
-    def tvalues(self):
-        return self.params / self.bse
-
-    @property
-    def pvalues(self):
-        return 2.0 * _distributions.norm.sf(np.abs(self.tvalues))
-
-    def conf_int(self, alpha=None):
-        """(k, K−1, 2) Wald intervals."""
-        inference = wald(self.params.ravel(), self.bse.ravel(), alpha=self.alpha if alpha is None else alpha)
-        return inference["conf_int"].reshape(self.params.shape + (2,))
-
-    @property
-    def nobs(self):
-        self._check_fitted()
-        return self._shape[0]
-
-    @property
-    def df_model(self):
-        """(k − 1)(K − 1), statsmodels' convention (the null model has one constant per class)."""
-        _, k, K = self._shape
-        return (k - 1) * (K - 1)
-
-    @property
-    def df_resid(self):
-        n, k, K = self._shape
-        return n - k * (K - 1)
-
-    @property
-    def _n_params(self) -> int:
-        _, k, K = self._shape
-        return k * (K - 1)
+    def _n_null_params(self) -> int:
+        """The null model's constants: one per non-reference class."""
+        return self.classes_.size - 1
 
     def summary(self, alpha=None):
         """One block of rows per non-reference class ("y=<class>: <column>")."""
         self._check_fitted()
-        alpha = self.alpha if alpha is None else alpha
-        params, bse = self.params.ravel(order="F"), self.bse.ravel(order="F")
-        inference = wald(params, bse, alpha=alpha)
         names = [f"{self.endog_name_}={class_label(c)}: {name}" for c in self.classes_[1:] for name in self.param_names_]
         info = [
             ("Dep. Variable", self.endog_name_), ("Model", "MNLogit"),
@@ -283,10 +235,8 @@ class MNLogit(LikelihoodResults, Estimator):
             ("LL-Null", f"{self.llnull:.5g}"), ("LLR p-value", f"{self.llr_pvalue:.4g}"),
             ("Reference class", class_label(self.classes_[0])),
         ]
-        return Summary("MNLogit Regression Results", info, names, params, bse, inference["statistic"],
-                       inference["pvalues"], inference["conf_int"], statistic_name="z", alpha=alpha,
-                       notes=["Covariance: inverse observed information"])
-
+        return self._coefficient_summary("MNLogit Regression Results", info, names, alpha,
+                                         notes=["Covariance: inverse observed information"])
 
     def get_margeff(self):
         r"""Average marginal effects dP(y = c)/dx_j for every class c (the reference included) and
@@ -306,7 +256,7 @@ class MNLogit(LikelihoodResults, Estimator):
         """
         self._check_fitted()
         design, B = self._design, self.params_
-        n, k, K = self._shape
+        n, k, K = self._nobs, B.shape[0], B.shape[1] + 1
         off = int(bool(self.fit_intercept))
         P = _mn_probs(design.dot(B))
         slopes = np.column_stack([np.zeros(k - off), B[off:]])   # (p, K), the reference's are 0

@@ -96,7 +96,7 @@ from ..engine import backend
 from ..engine.tensor import Tensor
 from . import tsqr
 from .estimator import Estimator
-from .inference import Summary, wald
+from .inference import Summary, WaldResults
 from .validation import as_design, as_target, check_columns, check_enough_rows, warn
 
 np = backend.host
@@ -249,7 +249,7 @@ def _rank_check(R, n, names, d, intercept):
 # results
 # ----------------------------------------------------------------------------------------------
 
-class OLSResults:
+class OLSResults(WaldResults):
     """The fitted model's estimates and inference, with statsmodels' attribute names.
 
     Attributes: ``params``, ``bse``, ``tvalues``, ``pvalues``, ``rsquared``, ``rsquared_adj``,
@@ -265,16 +265,10 @@ class OLSResults:
         self.use_t = self.cov_type == "nonrobust"
         k = self.params.size
         n = self.nobs
-        self.tvalues = self.params / self.bse
-        self._df_inference = self.df_resid if self.use_t else None
-        self.pvalues = wald(self.params, self.bse, self._df_inference)["pvalues"]
+        self._df_inference = self.df_resid if self.use_t else None  # t(df_resid), else z statistics
         self.llf = -n / 2 * (math.log(2 * math.pi * self.ssr / n) + 1)
         self.aic = -2 * self.llf + 2 * k
         self.bic = -2 * self.llf + math.log(n) * k
-
-    def conf_int(self, alpha: float = 0.05):
-        """(k x 2) array of ``1 - alpha`` intervals: b_j ± q_{1-alpha/2} se_j (t or normal)."""
-        return wald(self.params, self.bse, self._df_inference, alpha)["conf_int"]
 
     def cov_params(self):
         """The k x k covariance matrix V of the estimates, for ``cov_type``."""
@@ -282,7 +276,6 @@ class OLSResults:
 
     def summary(self, alpha: float = 0.05) -> Summary:
         """A statsmodels-style table (``print`` it, or ``.as_text()`` / ``.as_html()``)."""
-        tests = wald(self.params, self.bse, self._df_inference, alpha)
         left = [("Dep. Variable", self.target_name), ("Model", "OLS"), ("Method", "Least Squares"),
                 ("Solver", self.solver_used), ("No. Observations", str(self.nobs)),
                 ("Df Residuals", f"{self.df_resid:g}"), ("Df Model", f"{self.df_model:g}"),
@@ -300,9 +293,7 @@ class OLSResults:
                 f"the condition number of the unit-norm-scaled design is {self.scaled_condition_number:.3g}; "
                 f"see collinearity() for the columns involved"
             )
-        return Summary("OLS Regression Results", info, self.names, self.params, self.bse,
-                       tests["statistic"], tests["pvalues"], tests["conf_int"],
-                       statistic_name="t" if self.use_t else "z", alpha=alpha, notes=notes)
+        return self._coefficient_summary("OLS Regression Results", info, self.names, alpha, notes)
 
     def collinearity(self) -> CollinearityDiagnostics:
         """Variance inflation factors and Belsley condition indices (see CollinearityDiagnostics)."""
@@ -599,7 +590,7 @@ class OLS(Estimator):
         self.results_ = OLSResults(**fields, target_name=target_name, resid=resid, fittedvalues=fitted,
                                    solver_used=used)
         if self.solver == "gd":
-            self.optimization_error_ = np.abs(beta - beta_exact) / fields["bse"]
+            self.optimization_error_ = np.abs(beta - beta_exact) / self.results_.bse
         self._set_fitted(beta, p, columns if hasattr(X, "columns") else None, used)
         self._scaled_cond_R1 = cond1
         return self
@@ -725,7 +716,6 @@ class OLS(Estimator):
             elif self.cov_type == "cluster":
                 cov_s *= n_groups / (n_groups - 1) * (n - 1) / df_resid
         cov = cov_s * d[:, None] * d[None, :]
-        bse = np.sqrt(np.diag(cov))
 
         ess = tss - ssr
         df_model = k - intercept
@@ -757,7 +747,7 @@ class OLS(Estimator):
                 f"Centering or rescaling them (e.g. x - mean before taking powers) helps"
             )
         return dict(
-            params=beta, bse=bse, _cov=cov, names=names, nobs=n, df_resid=float(df_resid),
+            params=beta, _cov=cov, names=names, nobs=n, df_resid=float(df_resid),
             df_model=float(df_model), ssr=ssr, ess=ess, centered_tss=centered_tss, scale=scale,
             rsquared=rsquared, rsquared_adj=rsquared_adj, fvalue=float(fvalue), f_pvalue=f_pvalue,
             condition_number=condition_number, scaled_condition_number=float(s_scaled[0] / s_scaled[-1]),

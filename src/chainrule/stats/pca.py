@@ -38,9 +38,9 @@ import math
 
 from ..engine import backend
 from .cross_validation import check_folds, kfold
-from .estimator import Estimator
-from .stepwise import Table, _check_new_X, _fmt, _r2
-from .validation import as_design, as_target
+from .estimator import Estimator, r_squared
+from .inference import Table, format_number
+from .validation import as_design, as_design_like_fit, as_target
 
 np = backend.host
 
@@ -126,7 +126,7 @@ class PCA(Estimator):
     def transform(self, X):
         """Scores (X - x̄) V_k, whitened (divided by sqrt(explained_variance_)) if whiten."""
         self._check_fitted("components_")
-        scores = (_check_new_X(self, X) - self.mean_) @ self.components_.T
+        scores = (as_design_like_fit(self, X) - self.mean_) @ self.components_.T
         if self.whiten:
             scores = scores / np.sqrt(self.explained_variance_)
         return scores
@@ -152,7 +152,7 @@ class PCA(Estimator):
         """Standard deviation, proportion and cumulative proportion of variance per component."""
         self._check_fitted("components_")
         cumulative = np.cumsum(self.explained_variance_ratio_)
-        rows = [[f"PC{j + 1}", _fmt(math.sqrt(v)), _fmt(v), _fmt(r), _fmt(c)]
+        rows = [[f"PC{j + 1}", format_number(math.sqrt(v)), format_number(v), format_number(r), format_number(c)]
                 for j, (v, r, c) in enumerate(zip(self.explained_variance_, self.explained_variance_ratio_, cumulative))]
         info = [("Observations", self.n_samples_), ("Variables", self.n_features_in_),
                 ("Components", self.n_components_), ("Whiten", self.whiten)]
@@ -260,10 +260,10 @@ class PCR(Estimator):
     def predict(self, X):
         """X β + β_0 with β = V_M γ (divided by the column scales when scale=True)."""
         self._check_fitted("coef_")
-        return _check_new_X(self, X) @ self.coef_ + self.intercept_
+        return as_design_like_fit(self, X) @ self.coef_ + self.intercept_
 
     def score(self, X, y):
         """R² of the predictions on (X, y)."""
         prediction = self.predict(X)
         target, _ = as_target(y, prediction.shape[0], "y")
-        return _r2(target, prediction)
+        return r_squared(target, prediction)

@@ -54,7 +54,6 @@ References:
 """
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass, field
 
@@ -63,8 +62,9 @@ from scipy.linalg import blas as _blas
 
 from ..engine import backend
 from .cross_validation import check_folds, kfold
-from .estimator import Estimator
-from .validation import as_design, as_target, check_columns, warn
+from .estimator import Estimator, r_squared
+from .inference import Table, format_number
+from .validation import as_design, as_design_like_fit, as_target, check_columns, warn
 
 np = backend.host
 
@@ -144,95 +144,6 @@ def _lstsq_rss(A, y) -> float:
     beta = _linalg.lstsq(A, y)[0]
     resid = y - A @ beta
     return float(resid @ resid)
-
-
-def _check_new_X(estimator, X):
-    """Validate X at predict/transform time against what fit saw (count and names)."""
-    values, names = as_design(X, "X")
-    expected = estimator.n_features_in_
-    if values.shape[1] != expected:
-        raise ValueError(
-            f"X has {values.shape[1]} columns but {type(estimator).__name__} was fitted with "
-            f"{expected} ({', '.join(estimator.feature_names_)})"
-        )
-    fitted_names = getattr(estimator, "feature_names_in_", None)
-    if fitted_names is not None and hasattr(X, "columns") and list(names) != list(fitted_names):
-        raise ValueError(
-            f"X: column names {list(names)} differ from those seen in fit {list(fitted_names)}"
-        )
-    return values
-
-
-def _r2(y, prediction) -> float:
-    resid = y - prediction
-    centred = y - y.mean()
-    return 1.0 - float(resid @ resid) / float(centred @ centred)
-
-
-# ------------------------------------------------------------------ the table
-
-
-class Table:
-    """A plain results table: ``print(table)``, ``table.as_text()``, ``table.as_html()``.
-
-    Args:
-        title: the caption.
-        info: (label, value) pairs shown above the table.
-        headings: column headings.
-        rows: lists of cell strings, one per row.
-        notes: lines printed below.
-        left: how many leading (text) columns are left-aligned; the rest are right-aligned.
-    """
-
-    def __init__(self, title, info, headings, rows, notes=(), left=2):
-        self.title, self.info, self.left = title, list(info), left
-        self.headings, self.rows, self.notes = list(headings), [list(r) for r in rows], list(notes)
-
-    def as_text(self) -> str:
-        rows = [self.headings] + self.rows
-        widths = [max(len(row[k]) for row in rows) for k in range(len(self.headings))]
-
-        def line(row):
-            return "  ".join(c.ljust(widths[k]) if k < self.left else c.rjust(widths[k]) for k, c in enumerate(row)).rstrip()
-
-        body = [line(row) for row in rows]
-        width = max(78, max(len(b) for b in body))
-        out = [self.title.center(width).rstrip(), "=" * width]
-        out += [f"{label}: {value}" for label, value in self.info]
-        out.append("=" * width)
-        out.append(body[0])
-        out.append("-" * width)
-        out += body[1:]
-        out.append("=" * width)
-        out += [f"Note: {note}" for note in self.notes]
-        return "\n".join(out)
-
-    def as_html(self) -> str:
-        info = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in self.info)
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.headings)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self.rows)
-        notes = "".join(f"<p>Note: {html.escape(n)}</p>" for n in self.notes)
-        return (
-            f'<table class="chainrule-summary"><caption>{html.escape(self.title)}</caption>{info}</table>'
-            f'<table class="chainrule-table"><tr>{head}</tr>{body}</table>{notes}'
-        )
-
-    def __str__(self) -> str:
-        return self.as_text()
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        return self.as_html()
-
-
-def _fmt(value) -> str:
-    value = float(value)
-    if not math.isfinite(value):
-        return "nan" if math.isnan(value) else str(value)
-    if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
-        return f"{value:.4e}"
-    return f"{value:.4f}"
 
 
 # ------------------------------------------------------------------ the estimator
@@ -422,12 +333,12 @@ class ForwardStepwise(Estimator):
     def predict(self, X):
         """Predictions of the chosen model M_{d*}: X β + β_0."""
         self._check_fitted("coef_")
-        return _check_new_X(self, X) @ self.coef_ + self.intercept_
+        return as_design_like_fit(self, X) @ self.coef_ + self.intercept_
 
     def transform(self, X):
         """The selected columns of X (in X's column order), as a float64 array."""
         self._check_fitted("coef_")
-        return _check_new_X(self, X)[:, self.support_]
+        return as_design_like_fit(self, X)[:, self.support_]
 
     def fit_transform(self, X, y):
         return self.fit(X, y).transform(X)
@@ -436,7 +347,7 @@ class ForwardStepwise(Estimator):
         """R² of the chosen model's predictions on (X, y)."""
         prediction = self.predict(X)
         target, _ = as_target(y, prediction.shape[0], "y")
-        return _r2(target, prediction)
+        return r_squared(target, prediction)
 
     def summary(self) -> Table:
         """The forward path as a table, the chosen model marked with '*'."""
@@ -447,10 +358,10 @@ class ForwardStepwise(Estimator):
         rows = []
         for step in self.path_:
             row = [f"{step.size}{'*' if step.size == self.best_size_ else ''}", step.added or "(intercept only)",
-                   str(step.size), _fmt(step.rss), _fmt(step.r2), _fmt(step.adjr2), _fmt(step.cp),
-                   _fmt(step.aic), _fmt(step.bic)]
+                   str(step.size), format_number(step.rss), format_number(step.r2), format_number(step.adjr2), format_number(step.cp),
+                   format_number(step.aic), format_number(step.bic)]
             if self.cv_mse_ is not None:
-                row.append(_fmt(step.cv_mse))
+                row.append(format_number(step.cv_mse))
             rows.append(row)
         info = [
             ("Dep. variable", self.target_name_), ("Observations", self.n_samples_),
@@ -460,4 +371,4 @@ class ForwardStepwise(Estimator):
         ]
         notes = ["AIC = n log(2π RSS/n) + n + 2k, BIC = ... + log(n) k (k = d + intercept), as statsmodels OLS",
                  "Cp = (RSS + 2 d σ̂²)/n with σ̂² from the full model (ISLR 6.2)"]
-        return Table("Forward Stepwise Selection", info, headings, rows, notes)
+        return Table("Forward Stepwise Selection", info, headings, rows, notes, left=2)

@@ -173,6 +173,25 @@ def _first_duplicate_pair(X, members):
     return None
 
 
+def as_design_like_fit(estimator, X):
+    """``X`` at predict or transform time as a float array, checked against what ``fit`` saw:
+    the number of columns (``n_features_in_``) and, for a DataFrame, their names
+    (``feature_names_in_``)."""
+    values, names = as_design(X, "X")
+    expected = estimator.n_features_in_
+    if values.shape[1] != expected:
+        raise ValueError(
+            f"X has {values.shape[1]} columns but {type(estimator).__name__} was fitted with "
+            f"{expected} ({', '.join(estimator.feature_names_)})"
+        )
+    fitted_names = getattr(estimator, "feature_names_in_", None)
+    if fitted_names is not None and hasattr(X, "columns") and list(names) != list(fitted_names):
+        raise ValueError(
+            f"X: column names {list(names)} differ from those seen in fit {list(fitted_names)}"
+        )
+    return values
+
+
 def check_enough_rows(n_rows: int, n_params: int, model: str) -> None:
     """Inference needs more rows than parameters (residual degrees of freedom > 0)."""
     if n_rows <= n_params:
