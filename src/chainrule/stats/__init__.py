@@ -11,9 +11,11 @@ from . import tsqr as _tsqr
 from .estimator import Estimator
 from .inference import Summary, wald
 from .lasso import Lasso, LassoCV, lasso_path
+from .least_squares import CollinearityError
 from .logit import Logit
 from .mnlogit import MNLogit
-from .ols import COV_TYPES, OLS, CollinearityError, OLSResults
+from .ols import OLS
+from .ols_results import COV_TYPES, OLSResults
 from .pca import PCA, PCR
 from .ridge import Ridge, RidgeCV, ridge_path
 from .separation import PerfectSeparationError, find_multinomial_separation, find_separation
