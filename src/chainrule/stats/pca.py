@@ -152,8 +152,9 @@ class PCA(Estimator):
         """Standard deviation, proportion and cumulative proportion of variance per component."""
         self._check_fitted("components_")
         cumulative = np.cumsum(self.explained_variance_ratio_)
-        rows = [[f"PC{j + 1}", format_number(math.sqrt(v)), format_number(v), format_number(r), format_number(c)]
-                for j, (v, r, c) in enumerate(zip(self.explained_variance_, self.explained_variance_ratio_, cumulative))]
+        columns = zip(self.explained_variance_, self.explained_variance_ratio_, cumulative)
+        rows = [[f"PC{j + 1}"] + [format_number(value) for value in (math.sqrt(v), v, r, c)]
+                for j, (v, r, c) in enumerate(columns)]
         info = [("Observations", self.n_samples_), ("Variables", self.n_features_in_),
                 ("Components", self.n_components_), ("Whiten", self.whiten)]
         return Table("Principal Component Analysis", info,

@@ -139,6 +139,22 @@ def _path_coefficients(Z, y, order, Q):
     return [_linalg.solve_triangular(R[:k, :k], qty[:k]) for k in range(1, len(order) + 1)]
 
 
+def _criteria(rss, tss, n, sigma2, intercept) -> dict:
+    """R², adjusted R², Cp, AIC and BIC of the models M_0..M_K from their RSS (formulas: the
+    module docstring); intercept is 1 or 0."""
+    sizes = np.arange(len(rss))
+    k = sizes + intercept
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loglik_term = n * np.log(2 * np.pi * rss / n) + n
+        return {
+            "r2": 1 - rss / tss,
+            "adjr2": 1 - (rss / (n - k)) / (tss / (n - intercept)),
+            "cp": (rss + 2 * sizes * sigma2) / n,
+            "aic": loglik_term + 2 * k,
+            "bic": loglik_term + np.log(n) * k,
+        }
+
+
 def _lstsq_rss(A, y) -> float:
     """RSS of the plain least-squares fit of y on the columns of A."""
     beta = _linalg.lstsq(A, y)[0]
@@ -214,12 +230,42 @@ class ForwardStepwise(Estimator):
         """Run the forward path on (X, y) and choose M_{d*}; returns self."""
         name = type(self).__name__
         if self.criterion not in _CRITERIA:
-            raise ValueError(f"{name}: criterion must be one of {', '.join(map(repr, _CRITERIA))}; got {self.criterion!r}")
+            raise ValueError(
+                f"{name}: criterion must be one of {', '.join(map(repr, _CRITERIA))}; got {self.criterion!r}"
+            )
         values, names = as_design(X, "X")
         target, target_name = as_target(y, values.shape[0], "y")
         n, p = values.shape
-        intercept = int(bool(self.fit_intercept))
         check_columns(values, names, bool(self.fit_intercept), "X")
+        limit = self._largest_size(n, p)
+        Z, yc, x_mean, y_mean = self._centre(values, target)
+        order, rss, Q = _forward_path(Z, yc, limit)
+        if len(order) < limit:
+            left = [names[j] for j in range(p) if j not in order]
+            warn(f"{name}: column(s) {', '.join(map(repr, left[:10]))} are collinear with the "
+                 f"selected ones and were never added; the path stops at {len(order)} predictors")
+        betas = _path_coefficients(Z, yc, order, Q)
+        sigma2 = self._full_model_variance(Z, yc, rss, order)
+        table = _criteria(rss, float(yc @ yc), n, sigma2, int(bool(self.fit_intercept)))
+        if self.criterion == "cv":
+            table["cv"] = self._cross_validate(values, target, check_folds(self.cv, n, name), len(rss) - 1)
+        values_of = table[self.criterion]
+        if np.all(np.isnan(values_of)):
+            raise ValueError(f"{name}: criterion {self.criterion!r} is undefined for every model size")
+        best = int(np.nanargmax(values_of) if self.criterion == "adjr2" else np.nanargmin(values_of))
+
+        self._remember_feature_names(X, names)
+        self.feature_names_, self.target_name_, self.n_samples_ = list(names), target_name, n
+        self.order_, self.sigma2_ = list(order), sigma2
+        self.criterion_values_ = np.asarray(values_of, dtype=backend.float64)
+        self.cv_mse_ = table.get("cv")
+        self.path_ = self._steps(names, order, rss, betas, table, (x_mean, y_mean))
+        self._choose(best, names, order, betas)
+        return self
+
+    def _largest_size(self, n, p) -> int:
+        """The largest model size on the path: min(p, n − 1 − intercept, max_features)."""
+        name, intercept = type(self).__name__, int(bool(self.fit_intercept))
         if n < 2 + intercept:
             raise ValueError(f"{name}: needs at least {2 + intercept} rows; X has {n}")
         limit = min(p, n - 1 - intercept)
@@ -228,63 +274,28 @@ class ForwardStepwise(Estimator):
                     or self.max_features < 0:
                 raise ValueError(f"{name}: max_features must be None or an integer >= 0; got {self.max_features!r}")
             limit = min(limit, int(self.max_features))
+        return limit
 
-        Z, yc, x_mean, y_mean = self._centre(values, target)
-        order, rss, Q = _forward_path(Z, yc, limit)
-        if len(order) < limit:
-            left = [names[j] for j in range(p) if j not in order]
-            warn(f"{name}: column(s) {', '.join(map(repr, left[:10]))} are collinear with the "
-                 f"selected ones and were never added; the path stops at {len(order)} predictors")
-        betas = _path_coefficients(Z, yc, order, Q)
-
-        tss = float(yc @ yc)
+    def _full_model_variance(self, Z, yc, rss, order) -> float:
+        """σ̂² = RSS_full / (n − p − 1) of the model with all p predictors (Cp's), nan when n ≤ p + 1."""
+        (n, p), intercept = Z.shape, int(bool(self.fit_intercept))
         full_df = n - p - intercept
         if full_df > 0:
             rss_full = rss[-1] if len(order) == p else _lstsq_rss(Z, yc)
-            sigma2 = rss_full / full_df
-        else:
-            sigma2 = float("nan")
-            if self.criterion == "cp":
-                raise ValueError(f"{name}: Cp needs σ̂² from the full model, which needs n > p + 1 "
-                                 f"rows; got n={n}, p={p}. Use criterion='bic', 'aic', 'adjr2' or 'cv'")
-        sizes = np.arange(len(rss))
-        k = sizes + intercept
-        with np.errstate(divide="ignore", invalid="ignore"):
-            loglik_term = n * np.log(2 * np.pi * rss / n) + n
-            table = {
-                "r2": 1 - rss / tss,
-                "adjr2": 1 - (rss / (n - k)) / (tss / (n - intercept)),
-                "cp": (rss + 2 * sizes * sigma2) / n,
-                "aic": loglik_term + 2 * k,
-                "bic": loglik_term + np.log(n) * k,
-            }
-        cv_mse = None
-        if self.criterion == "cv":
-            cv_mse = self._cross_validate(values, target, check_folds(self.cv, n, name), len(rss) - 1)
-            table["cv"] = cv_mse
-        values_of = table[self.criterion]
-        if np.all(np.isnan(values_of)):
-            raise ValueError(f"{name}: criterion {self.criterion!r} is undefined for every model size")
-        best = int(np.nanargmax(values_of) if self.criterion == "adjr2" else np.nanargmin(values_of))
+            return rss_full / full_df
+        if self.criterion == "cp":
+            raise ValueError(f"{type(self).__name__}: Cp needs σ̂² from the full model, which needs n > p + 1 "
+                             f"rows; got n={n}, p={p}. Use criterion='bic', 'aic', 'adjr2' or 'cv'")
+        return float("nan")
 
-        self.n_features_in_ = p
-        self.feature_names_ = list(names)
-        if hasattr(X, "columns"):
-            self.feature_names_in_ = np.asarray(names, dtype=object)
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        self.target_name_ = target_name
-        self.n_samples_ = n
-        self.order_ = list(order)
-        self.sigma2_ = sigma2
-        self.criterion_values_ = np.asarray(values_of, dtype=backend.float64)
-        self.cv_mse_ = cv_mse
-        self.path_ = []
+    def _steps(self, names, order, rss, betas, table, means) -> list:
+        """The :class:`Step` of every model M_0..M_K of the path."""
+        (x_mean, y_mean), cv_mse, steps = means, table.get("cv"), []
         for d in range(len(rss)):
             chosen = order[:d]
             beta = betas[d - 1] if d else np.zeros(0)
-            icpt = float(y_mean - x_mean[chosen] @ beta) if intercept else 0.0
-            self.path_.append(Step(
+            icpt = float(y_mean - x_mean[chosen] @ beta) if self.fit_intercept else 0.0
+            steps.append(Step(
                 size=d, added=names[order[d - 1]] if d else None,
                 features=tuple(names[j] for j in chosen), rss=float(rss[d]),
                 r2=float(table["r2"][d]), adjr2=float(table["adjr2"][d]), cp=float(table["cp"][d]),
@@ -292,6 +303,11 @@ class ForwardStepwise(Estimator):
                 cv_mse=None if cv_mse is None else float(cv_mse[d]),
                 intercept=icpt, coef={names[j]: float(b) for j, b in zip(chosen, beta)},
             ))
+        return steps
+
+    def _choose(self, best, names, order, betas):
+        """The fitted attributes of the chosen model M_{best}."""
+        p = len(names)
         self.best_size_ = best
         chosen = order[:best]
         self.selected_ = [names[j] for j in chosen]
@@ -301,7 +317,6 @@ class ForwardStepwise(Estimator):
         if best:
             self.coef_[chosen] = betas[best - 1]
         self.intercept_ = self.path_[best].intercept
-        return self
 
     def _centre(self, values, target):
         if self.fit_intercept:
@@ -357,11 +372,11 @@ class ForwardStepwise(Estimator):
             headings.append("CV MSE")
         rows = []
         for step in self.path_:
-            row = [f"{step.size}{'*' if step.size == self.best_size_ else ''}", step.added or "(intercept only)",
-                   str(step.size), format_number(step.rss), format_number(step.r2), format_number(step.adjr2), format_number(step.cp),
-                   format_number(step.aic), format_number(step.bic)]
+            numbers = [step.rss, step.r2, step.adjr2, step.cp, step.aic, step.bic]
             if self.cv_mse_ is not None:
-                row.append(format_number(step.cv_mse))
+                numbers.append(step.cv_mse)
+            row = [f"{step.size}{'*' if step.size == self.best_size_ else ''}", step.added or "(intercept only)",
+                   str(step.size)] + [format_number(value) for value in numbers]
             rows.append(row)
         info = [
             ("Dep. variable", self.target_name_), ("Observations", self.n_samples_),
