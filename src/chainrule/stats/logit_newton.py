@@ -405,42 +405,33 @@ def newton_binary(design, y, beta, tol, max_iter, alarm=True, exact_information=
     """Maximize ℓ by Newton with step halving from β; raises Alarm on a symptom of separation.
 
     Steps s_k = I^{-1} g_k with g_k = X'(y − p_k) and I = X'WX evaluated at β_k (Newton) or,
-    while that converges fast, kept from an earlier iterate (the "chord" or lazy-Hessian
-    Newton method: the factor is reused and an iteration costs one read of X for ℓ and g
-    without forming X'WX). I is re-evaluated whenever the last step was not at least 4
-    times shorter than the one before it, so the iteration is never slower than linear
-    with rate 1/4, and near the answer (where the stale I is within O(|β_k − β̂|) of the
-    true one) it contracts by that much each time.
+    while that converges fast, kept from an earlier iterate with a BFGS secant update (the
+    "chord" or lazy-Hessian Newton method: an iteration costs one read of X for ℓ and g
+    without forming X'WX). I is re-evaluated whenever the last step was not at least 4 times
+    shorter than the one before it, so the iteration is never slower than linear with rate
+    1/4, and near the answer (where the stale I is within O(|β_k − β̂|) of the true one) it
+    contracts by that much each time. Step halving: :func:`_halving_step`.
 
     Stopping: max|s_k| ≤ tol (1 + max|β_k|). The result is then β_k + s_k, with
-    ℓ(β_k + s_k) = ℓ_k + g_k's_k / 2 (exact to O(|s_k|³) when I is current, since
-    I s_k = g_k), and the covariance from I evaluated at β_k; unless I is current and
-    max|s_k| ≤ 1e-12 (1 + max|β_k|) (so that I is within ~1e-12 of its value at the
-    answer), one more pass evaluates I at β_k + s_k and takes one more (tiny) Newton step.
-    Step halving: β_{k+1} = β_k + t s_k with the first t in 1, 1/2, 1/4, … for which ℓ does
-    not decrease. ``information``, when given, is an approximation of I at β to start the
-    chord iteration with (e.g. from a subsample, scaled to n rows).
-
-    The loop reaches the rows only through ``design.newton_pass`` (sums over rows: ℓ, X'WX,
-    X'(y − p), and max|η|), so a design object whose ``newton_pass`` all-reduces those sums
-    over workers runs this same iteration on data split by rows.
+    ℓ(β_k + s_k) = ℓ_k + g_k's_k / 2 (exact to O(|s_k|³) when I is current, since I s_k = g_k),
+    and the covariance from I evaluated at β_k; unless I is current and max|s_k| ≤ 1e-12
+    (1 + max|β_k|), one more pass evaluates I at β_k + s_k and takes one more (tiny) step.
+    ``information``, when given, approximates I at β to start the chord iteration with (e.g.
+    from a subsample, scaled to n rows). The rows are reached only through
+    ``design.newton_pass`` (sums over rows: ℓ, X'WX, X'(y − p), max|η|), so a design whose
+    ``newton_pass`` all-reduces those sums over workers runs this iteration on rows split among them.
     """
-    fresh = information is None
-    if not fresh:
-        try:
-            factor = _linalg.cho_factor(information, lower=False, check_finite=False)
-        except _linalg.LinAlgError:
-            fresh = True
+    factor = None if information is None else _cholesky(information)
+    fresh = factor is None
     llf, computed, score, largest = design.newton_pass(beta, y, hessian=fresh)
     if fresh:
         information = computed
     polished, previous = False, math.inf
     for iteration in range(1, max_iter + 1):
         if fresh:
-            try:
-                factor = _linalg.cho_factor(information, lower=False, check_finite=False)
-            except _linalg.LinAlgError:
-                raise Alarm("the information matrix X'WX is singular", beta) from None
+            factor = _cholesky(information)
+            if factor is None:
+                raise Alarm("the information matrix X'WX is singular", beta)
         step = _linalg.cho_solve(factor, score, check_finite=False)
         if not np.all(np.isfinite(step)):
             raise Alarm("the Newton step is not finite", beta)
@@ -448,35 +439,47 @@ def newton_binary(design, y, beta, tol, max_iter, alarm=True, exact_information=
         if size <= tol * scale:
             if not exact_information or (fresh and (polished or size <= _EXACT * scale)):
                 return NewtonResult(beta + step, llf + 0.5 * float(score @ step), iteration, True,
-                                     information=(information, factor))
+                                    information=(information, factor))
             beta = beta + step
             llf, information, score, largest = design.newton_pass(beta, y)
             fresh, polished = True, True
             continue
         refresh = bool(size > 0.25 * previous)  # a fresh I when the chord contracts slowly
         previous = size
-        t = 1.0
-        while True:
-            candidate = beta + t * step
-            evaluation = design.newton_pass(candidate, y, hessian=refresh and t == 1.0)
-            if evaluation[0] >= llf - 1e-12 * abs(llf) or t < 1e-10:
-                break
-            t *= 0.5
-        moved, old_score = candidate - beta, score
-        beta, (llf, new_information, score, largest) = candidate, evaluation
+        candidate, (llf, new_information, new_score, largest) = _halving_step(design, y, beta, step, llf, refresh)
         fresh = new_information is not None
         if fresh:
             information = new_information
         else:
-            information = _bfgs_update(information, moved, old_score - score)
-            try:
-                factor = _linalg.cho_factor(information, lower=False, check_finite=False)
-            except _linalg.LinAlgError:  # the approximation lost definiteness: form X'WX afresh
-                llf, information, score, largest = design.newton_pass(beta, y)
-                fresh = True
+            information = _bfgs_update(information, candidate - beta, score - new_score)
+            factor = _cholesky(information)
+        beta, score = candidate, new_score
+        if factor is None:  # the secant approximation lost definiteness: form X'WX afresh
+            llf, information, score, largest = design.newton_pass(beta, y)
+            fresh = True
         if alarm and largest > ETA_ALARM:
             raise Alarm(f"a fitted linear predictor |x_i'b| exceeds {ETA_ALARM:g}", beta)
     return NewtonResult(beta, llf, max_iter, False, f"Newton did not converge in max_iter={max_iter} iterations")
+
+
+def _halving_step(design, y, beta, step, llf, refresh):
+    """(β + t s, the pass there) for the first t in 1, 1/2, 1/4, … at which ℓ does not decrease
+    (or t < 1e-10). The pass forms X'WX only when ``refresh`` and t = 1."""
+    t = 1.0
+    while True:
+        candidate = beta + t * step
+        evaluation = design.newton_pass(candidate, y, hessian=refresh and t == 1.0)
+        if evaluation[0] >= llf - 1e-12 * abs(llf) or t < 1e-10:
+            return candidate, evaluation
+        t *= 0.5
+
+
+def _cholesky(information):
+    """The Cholesky factor of I (``cho_factor``), or None when I is not positive definite."""
+    try:
+        return _linalg.cho_factor(information, lower=False, check_finite=False)
+    except _linalg.LinAlgError:
+        return None
 
 
 def _bfgs_update(B, s, d):
