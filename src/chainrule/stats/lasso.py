@@ -90,214 +90,6 @@ class ConvergenceWarning(UserWarning):
     """An iterative solver stopped at ``max_iter`` before reaching its tolerance."""
 
 
-# --------------------------------------------------------------------------- kernels
-def _compiled(load: bool = False):
-    """The numba kernels module, or None (numba missing, or CHAINRULE_NO_NUMBA=1).
-
-    Starting numba and loading the cached kernels costs ~0.5 s once per process, which one
-    fit does not repay (50,000 x 500: 0.90 s for a first compiled fit against 0.39 s in
-    NumPy; 0.19 s per compiled fit after that). So paths and cross-validation, which solve
-    many problems, load the kernels (``load=True``); a single ``Lasso.fit`` uses them only
-    when this process has loaded them already."""
-    name = "chainrule.stats._cd_kernels"
-    return _compiled_kernels.kernels(name) if load else _compiled_kernels.loaded(name)
-
-
-def _gram_gap_numpy(c, q, w, alpha, yy):
-    dual = float(np.max(np.abs(q))) if q.size else 0.0
-    wc = float(w @ c)
-    rr = yy - wc - float(w @ q)
-    ry = yy - wc
-    const = alpha / dual if dual > alpha else 1.0
-    return 0.5 * rr * (1.0 + const * const) + alpha * float(np.abs(w).sum()) - const * ry
-
-
-def _cd_gram_numpy(G, c, q, w, alpha, yy, max_sweeps, tol_dw, gap_tol):
-    """The NumPy twin of ``_cd_kernels.cd_gram`` (same arithmetic, same order)."""
-    k = w.size
-    diagonal = np.diagonal(G).tolist()
-    gap = 1e300
-    for sweep in range(max_sweeps):
-        dmax = 0.0
-        wmax = 0.0
-        for j in range(k):
-            gjj = diagonal[j]
-            if gjj == 0.0:
-                continue
-            wj = float(w[j])
-            z = float(q[j]) + gjj * wj
-            if z > alpha:
-                new = (z - alpha) / gjj
-            elif z < -alpha:
-                new = (z + alpha) / gjj
-            else:
-                new = 0.0
-            if new != wj:
-                d = new - wj
-                q -= G[j] * d
-                w[j] = new
-                dmax = max(dmax, abs(d))
-            wmax = max(wmax, abs(new))
-        if wmax == 0.0 or dmax / wmax < tol_dw or sweep == max_sweeps - 1:
-            gap = _gram_gap_numpy(c, q, w, alpha, yy)
-            if gap <= gap_tol:
-                return sweep + 1, gap
-    return max_sweeps, gap
-
-
-def _cd_gram(G, c, q, w, alpha, yy, max_sweeps, tol_dw, gap_tol):
-    kernels = _compiled()
-    if kernels is not None:
-        sweeps, gap = kernels.cd_gram(G, c, q, w, alpha, yy, max_sweeps, tol_dw, gap_tol)
-        return int(sweeps), float(gap)
-    return _cd_gram_numpy(G, c, q, w, alpha, yy, max_sweeps, tol_dw, gap_tol)
-
-
-def _residual_gap(r, g, w, yc, alpha, n):
-    """The duality gap from the exact residual r and gradient g = Xc'r/n."""
-    dual = float(np.max(np.abs(g)))
-    const = alpha / dual if dual > alpha else 1.0
-    rr = float(r @ r) / n
-    return 0.5 * rr * (1.0 + const * const) + alpha * float(np.abs(w).sum()) - const * float(r @ yc) / n
-
-
-# --------------------------------------------------------------------------- problems
-class _Problem:
-    """A centered lasso problem: X (not centered), its column means, yc; Gram on demand."""
-
-    def __init__(self, X, x_mean, yc):
-        self.X, self.x_mean, self.yc = X, x_mean, yc
-        self.n, self.p = X.shape
-        self.yy = float(yc @ yc) / self.n
-        self._gram = None
-        self._c = None
-
-    @property
-    def c(self):
-        if self._c is None:
-            self._c = (self.X.T @ self.yc - self.x_mean * self.yc.sum()) / self.n
-        return self._c
-
-    def gram(self):
-        if self._gram is None:
-            self._gram = centered_gram(self.X, self.x_mean, self.yc)[0] / self.n
-        return self._gram, self.c  # c as alpha_max sees it: at alpha_max, b = 0 exactly
-
-    def alpha_max(self):
-        return float(np.max(np.abs(self.c)))
-
-
-def _solve_gram(problem, alpha, w, tol, max_iter):
-    G, c = problem.gram()
-    q = c - G @ w
-    sweeps, gap = _cd_gram(G, c, q, w, alpha, problem.yy, max_iter, tol, tol * problem.yy)
-    return w, gap, sweeps
-
-
-def _solve_working_set(problem, alpha, w, tol, max_iter):
-    X, x_mean, yc, n, p = problem.X, problem.x_mean, problem.yc, problem.n, problem.p
-    gap_tol = tol * problem.yy
-    sweeps = 0
-    previous = None
-    r = yc - (X @ w - float(x_mean @ w)) if w.any() else yc
-    while True:
-        g = (X.T @ r - x_mean * r.sum()) / n
-        gap = _residual_gap(r, g, w, yc, alpha, n)
-        if gap <= gap_tol or sweeps >= max_iter:
-            return w, gap, sweeps
-        support = w != 0
-        score = np.abs(g) / alpha
-        score[support] = np.inf
-        size = min(p, max(_MIN_WORKING_SET, 2 * int(support.sum())))
-        ws = _top(score, size)
-        if previous is not None and size < p and np.array_equal(ws, previous):
-            ws = _top(score, min(p, 2 * size))  # the same set again was not enough: grow it
-        previous = ws
-        Xs = X[:, ws] - x_mean[ws]
-        G = (Xs.T @ Xs) / n
-        c = (Xs.T @ yc) / n
-        sub = w[ws].copy()
-        q = c - G @ sub
-        done, _ = _cd_gram(G, c, q, sub, alpha, problem.yy, max_iter - sweeps, tol, 0.3 * gap_tol)
-        sweeps += done
-        w = np.zeros(p)
-        w[ws] = sub
-        r = yc - Xs @ sub  # the support lies inside the working set: no pass over all of X
-
-
-def _top(score, size):
-    """Indices of the ``size`` largest scores, in increasing order."""
-    if size >= score.size:
-        return np.arange(score.size)
-    return np.sort(np.argpartition(-score, size - 1)[:size])
-
-
-def _soft(v, a):
-    return np.sign(v) * np.maximum(np.abs(v) - a, 0.0)
-
-
-def _solve_fista(problem, alpha, w, tol, max_iter):
-    G, c = problem.gram()
-    L = float(_linalg.eigvalsh(G, subset_by_index=[problem.p - 1, problem.p - 1], check_finite=False)[0])
-    gap_tol = tol * problem.yy
-    if L <= 0:  # every column constant zero after centering: b = 0
-        return np.zeros(problem.p), 0.0, 0
-    w = w.copy()
-    v = w.copy()
-    t = 1.0
-    gap = math.inf
-    for k in range(1, max_iter + 1):
-        w_new = _soft(v - (G @ v - c) / L, alpha / L)
-        step = w_new - w
-        if float((v - w_new) @ step) > 0:  # gradient restart
-            t = 1.0
-        t_new = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
-        v = w_new + ((t - 1.0) / t_new) * step
-        w, t = w_new, t_new
-        if k % 10 == 0 or k == max_iter:
-            gap = _gram_gap_numpy(c, c - G @ w, w, alpha, problem.yy)
-            if gap <= gap_tol:
-                return w, gap, k
-    return w, gap, max_iter
-
-
-def _route(precompute, p: int, path: bool) -> str:
-    if precompute == "auto":
-        return "gram" if p <= (_PATH_GRAM_MAX_P if path else _GRAM_MAX_P) else "working-set"
-    if precompute is True:
-        return "gram"
-    if precompute is False:
-        return "working-set"
-    raise ValueError(f"precompute: expected 'auto', True or False; got {precompute!r}")
-
-
-def _solve(problem, alpha, w, tol, max_iter, solver, route):
-    if solver == "fista":
-        return _solve_fista(problem, alpha, w, tol, max_iter)
-    if route == "gram":
-        return _solve_gram(problem, alpha, w, tol, max_iter)
-    return _solve_working_set(problem, alpha, w, tol, max_iter)
-
-
-def _check_settings(tol, max_iter, solver):
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not (tol > 0 and math.isfinite(tol)):
-        raise ValueError(f"tol: expected a finite number > 0; got {tol!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-        raise ValueError(f"max_iter: expected an integer >= 1; got {max_iter!r}")
-    if solver not in ("cd", "fista"):
-        raise ValueError(f"solver: expected 'cd' or 'fista'; got {solver!r}")
-
-
-def _warn_unconverged(what, gap, tol, yy, max_iter):
-    if gap > tol * yy:
-        warnings.warn(
-            f"{what} did not converge in max_iter={max_iter}: duality gap {gap:.3e} > "
-            f"tol * ||yc||^2/n = {tol * yy:.3e}; raise max_iter or tol",
-            ConvergenceWarning, stacklevel=3,
-        )
-
-
-# --------------------------------------------------------------------------- estimators
 class Lasso(LinearRegressor):
     """The lasso: (1/(2n)) ||y - b0 - X b||_2^2 + alpha ||b||_1 (scikit-learn's scaling).
 
@@ -357,42 +149,9 @@ class Lasso(LinearRegressor):
         return self
 
 
-def _center_means(X, y, fit_intercept):
-    """(yc, column means of X, mean of y), without copying X (the problems center lazily)."""
-    if fit_intercept:
-        x_mean = X.mean(axis=0)
-        y_mean = float(y.mean())
-        return y - y_mean, x_mean, y_mean
-    return y, np.zeros(X.shape[1]), 0.0
-
-
 LassoPath = namedtuple("LassoPath", ["alphas", "coefs", "intercepts", "dual_gaps", "n_iter"])
 LassoPath.__doc__ = """Result of :func:`lasso_path`: ``alphas`` (decreasing), ``coefs`` (p x len(alphas),
 scikit-learn's layout), ``intercepts``, ``dual_gaps`` and ``n_iter`` (one per alpha)."""
-
-
-def _grid(alpha_max, n_alphas, eps):
-    if isinstance(n_alphas, bool) or not isinstance(n_alphas, numbers.Integral) or n_alphas < 1:
-        raise ValueError(f"n_alphas: expected an integer >= 1; got {n_alphas!r}")
-    if not (0 < eps < 1):
-        raise ValueError(f"eps: expected a number in (0, 1); got {eps!r}")
-    resolution = np.finfo(backend.float64).resolution
-    if alpha_max <= resolution:
-        return np.full(int(n_alphas), resolution)
-    return np.geomspace(alpha_max, alpha_max * eps, num=int(n_alphas))
-
-
-def _path(problem, alphas, tol, max_iter, route, solver="cd"):
-    _compiled(load=True)  # many solves: worth starting numba for (see _compiled)
-    p = problem.p
-    coefs = np.zeros((p, alphas.size))
-    gaps = np.zeros(alphas.size)
-    iterations = np.zeros(alphas.size, dtype=backend.int64)
-    w = np.zeros(p)
-    for k, alpha in enumerate(alphas):
-        w, gaps[k], iterations[k] = _solve(problem, float(alpha), w.copy(), tol, max_iter, solver, route)
-        coefs[:, k] = w
-    return coefs, gaps, iterations
 
 
 def lasso_path(X, y, *, alphas=None, n_alphas=100, eps=1e-3, fit_intercept=True, tol=1e-4,
@@ -507,3 +266,241 @@ class LassoCV(LinearRegressor):
         for name in ("coef_", "intercept_", "dual_gap_", "n_iter_", "route_"):
             setattr(self, name, getattr(model, name))
         return self
+
+
+def _compiled(load: bool = False):
+    """The numba kernels module, or None (numba missing, or CHAINRULE_NO_NUMBA=1).
+
+    Starting numba and loading the cached kernels costs ~0.5 s once per process, which one
+    fit does not repay (50,000 x 500: 0.90 s for a first compiled fit against 0.39 s in
+    NumPy; 0.19 s per compiled fit after that). So paths and cross-validation, which solve
+    many problems, load the kernels (``load=True``); a single ``Lasso.fit`` uses them only
+    when this process has loaded them already."""
+    name = "chainrule.stats._cd_kernels"
+    return _compiled_kernels.kernels(name) if load else _compiled_kernels.loaded(name)
+
+
+def _gram_gap_numpy(c, q, w, alpha, yy):
+    dual = float(np.max(np.abs(q))) if q.size else 0.0
+    wc = float(w @ c)
+    rr = yy - wc - float(w @ q)
+    ry = yy - wc
+    const = alpha / dual if dual > alpha else 1.0
+    return 0.5 * rr * (1.0 + const * const) + alpha * float(np.abs(w).sum()) - const * ry
+
+
+def _cd_gram_numpy(G, c, q, w, alpha, yy, max_sweeps, tol_dw, gap_tol):
+    """The NumPy twin of ``_cd_kernels.cd_gram`` (same arithmetic, same order)."""
+    k = w.size
+    diagonal = np.diagonal(G).tolist()
+    gap = 1e300
+    for sweep in range(max_sweeps):
+        dmax = 0.0
+        wmax = 0.0
+        for j in range(k):
+            gjj = diagonal[j]
+            if gjj == 0.0:
+                continue
+            wj = float(w[j])
+            z = float(q[j]) + gjj * wj
+            if z > alpha:
+                new = (z - alpha) / gjj
+            elif z < -alpha:
+                new = (z + alpha) / gjj
+            else:
+                new = 0.0
+            if new != wj:
+                d = new - wj
+                q -= G[j] * d
+                w[j] = new
+                dmax = max(dmax, abs(d))
+            wmax = max(wmax, abs(new))
+        if wmax == 0.0 or dmax / wmax < tol_dw or sweep == max_sweeps - 1:
+            gap = _gram_gap_numpy(c, q, w, alpha, yy)
+            if gap <= gap_tol:
+                return sweep + 1, gap
+    return max_sweeps, gap
+
+
+def _cd_gram(G, c, q, w, alpha, yy, max_sweeps, tol_dw, gap_tol):
+    kernels = _compiled()
+    if kernels is not None:
+        sweeps, gap = kernels.cd_gram(G, c, q, w, alpha, yy, max_sweeps, tol_dw, gap_tol)
+        return int(sweeps), float(gap)
+    return _cd_gram_numpy(G, c, q, w, alpha, yy, max_sweeps, tol_dw, gap_tol)
+
+
+def _residual_gap(r, g, w, yc, alpha, n):
+    """The duality gap from the exact residual r and gradient g = Xc'r/n."""
+    dual = float(np.max(np.abs(g)))
+    const = alpha / dual if dual > alpha else 1.0
+    rr = float(r @ r) / n
+    return 0.5 * rr * (1.0 + const * const) + alpha * float(np.abs(w).sum()) - const * float(r @ yc) / n
+
+
+class _Problem:
+    """A centered lasso problem: X (not centered), its column means, yc; Gram on demand."""
+
+    def __init__(self, X, x_mean, yc):
+        self.X, self.x_mean, self.yc = X, x_mean, yc
+        self.n, self.p = X.shape
+        self.yy = float(yc @ yc) / self.n
+        self._gram = None
+        self._c = None
+
+    @property
+    def c(self):
+        if self._c is None:
+            self._c = (self.X.T @ self.yc - self.x_mean * self.yc.sum()) / self.n
+        return self._c
+
+    def gram(self):
+        if self._gram is None:
+            self._gram = centered_gram(self.X, self.x_mean, self.yc)[0] / self.n
+        return self._gram, self.c  # c as alpha_max sees it: at alpha_max, b = 0 exactly
+
+    def alpha_max(self):
+        return float(np.max(np.abs(self.c)))
+
+
+def _solve(problem, alpha, w, tol, max_iter, solver, route):
+    if solver == "fista":
+        return _solve_fista(problem, alpha, w, tol, max_iter)
+    if route == "gram":
+        return _solve_gram(problem, alpha, w, tol, max_iter)
+    return _solve_working_set(problem, alpha, w, tol, max_iter)
+
+
+def _solve_gram(problem, alpha, w, tol, max_iter):
+    G, c = problem.gram()
+    q = c - G @ w
+    sweeps, gap = _cd_gram(G, c, q, w, alpha, problem.yy, max_iter, tol, tol * problem.yy)
+    return w, gap, sweeps
+
+
+def _solve_working_set(problem, alpha, w, tol, max_iter):
+    X, x_mean, yc, n, p = problem.X, problem.x_mean, problem.yc, problem.n, problem.p
+    gap_tol = tol * problem.yy
+    sweeps = 0
+    previous = None
+    r = yc - (X @ w - float(x_mean @ w)) if w.any() else yc
+    while True:
+        g = (X.T @ r - x_mean * r.sum()) / n
+        gap = _residual_gap(r, g, w, yc, alpha, n)
+        if gap <= gap_tol or sweeps >= max_iter:
+            return w, gap, sweeps
+        support = w != 0
+        score = np.abs(g) / alpha
+        score[support] = np.inf
+        size = min(p, max(_MIN_WORKING_SET, 2 * int(support.sum())))
+        ws = _top(score, size)
+        if previous is not None and size < p and np.array_equal(ws, previous):
+            ws = _top(score, min(p, 2 * size))  # the same set again was not enough: grow it
+        previous = ws
+        Xs = X[:, ws] - x_mean[ws]
+        G = (Xs.T @ Xs) / n
+        c = (Xs.T @ yc) / n
+        sub = w[ws].copy()
+        q = c - G @ sub
+        done, _ = _cd_gram(G, c, q, sub, alpha, problem.yy, max_iter - sweeps, tol, 0.3 * gap_tol)
+        sweeps += done
+        w = np.zeros(p)
+        w[ws] = sub
+        r = yc - Xs @ sub  # the support lies inside the working set: no pass over all of X
+
+
+def _top(score, size):
+    """Indices of the ``size`` largest scores, in increasing order."""
+    if size >= score.size:
+        return np.arange(score.size)
+    return np.sort(np.argpartition(-score, size - 1)[:size])
+
+
+def _soft(v, a):
+    return np.sign(v) * np.maximum(np.abs(v) - a, 0.0)
+
+
+def _solve_fista(problem, alpha, w, tol, max_iter):
+    G, c = problem.gram()
+    L = float(_linalg.eigvalsh(G, subset_by_index=[problem.p - 1, problem.p - 1], check_finite=False)[0])
+    gap_tol = tol * problem.yy
+    if L <= 0:  # every column constant zero after centering: b = 0
+        return np.zeros(problem.p), 0.0, 0
+    w = w.copy()
+    v = w.copy()
+    t = 1.0
+    gap = math.inf
+    for k in range(1, max_iter + 1):
+        w_new = _soft(v - (G @ v - c) / L, alpha / L)
+        step = w_new - w
+        if float((v - w_new) @ step) > 0:  # gradient restart
+            t = 1.0
+        t_new = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
+        v = w_new + ((t - 1.0) / t_new) * step
+        w, t = w_new, t_new
+        if k % 10 == 0 or k == max_iter:
+            gap = _gram_gap_numpy(c, c - G @ w, w, alpha, problem.yy)
+            if gap <= gap_tol:
+                return w, gap, k
+    return w, gap, max_iter
+
+
+def _route(precompute, p: int, path: bool) -> str:
+    if precompute == "auto":
+        return "gram" if p <= (_PATH_GRAM_MAX_P if path else _GRAM_MAX_P) else "working-set"
+    if precompute is True:
+        return "gram"
+    if precompute is False:
+        return "working-set"
+    raise ValueError(f"precompute: expected 'auto', True or False; got {precompute!r}")
+
+
+def _check_settings(tol, max_iter, solver):
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not (tol > 0 and math.isfinite(tol)):
+        raise ValueError(f"tol: expected a finite number > 0; got {tol!r}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+        raise ValueError(f"max_iter: expected an integer >= 1; got {max_iter!r}")
+    if solver not in ("cd", "fista"):
+        raise ValueError(f"solver: expected 'cd' or 'fista'; got {solver!r}")
+
+
+def _warn_unconverged(what, gap, tol, yy, max_iter):
+    if gap > tol * yy:
+        warnings.warn(
+            f"{what} did not converge in max_iter={max_iter}: duality gap {gap:.3e} > "
+            f"tol * ||yc||^2/n = {tol * yy:.3e}; raise max_iter or tol",
+            ConvergenceWarning, stacklevel=3,
+        )
+
+
+def _center_means(X, y, fit_intercept):
+    """(yc, column means of X, mean of y), without copying X (the problems center lazily)."""
+    if fit_intercept:
+        x_mean = X.mean(axis=0)
+        y_mean = float(y.mean())
+        return y - y_mean, x_mean, y_mean
+    return y, np.zeros(X.shape[1]), 0.0
+
+
+def _grid(alpha_max, n_alphas, eps):
+    if isinstance(n_alphas, bool) or not isinstance(n_alphas, numbers.Integral) or n_alphas < 1:
+        raise ValueError(f"n_alphas: expected an integer >= 1; got {n_alphas!r}")
+    if not (0 < eps < 1):
+        raise ValueError(f"eps: expected a number in (0, 1); got {eps!r}")
+    resolution = np.finfo(backend.float64).resolution
+    if alpha_max <= resolution:
+        return np.full(int(n_alphas), resolution)
+    return np.geomspace(alpha_max, alpha_max * eps, num=int(n_alphas))
+
+
+def _path(problem, alphas, tol, max_iter, route, solver="cd"):
+    _compiled(load=True)  # many solves: worth starting numba for (see _compiled)
+    p = problem.p
+    coefs = np.zeros((p, alphas.size))
+    gaps = np.zeros(alphas.size)
+    iterations = np.zeros(alphas.size, dtype=backend.int64)
+    w = np.zeros(p)
+    for k, alpha in enumerate(alphas):
+        w, gaps[k], iterations[k] = _solve(problem, float(alpha), w.copy(), tol, max_iter, solver, route)
+        coefs[:, k] = w
+    return coefs, gaps, iterations

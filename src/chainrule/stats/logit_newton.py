@@ -59,9 +59,6 @@ _EXACT = 1e-12            # a final Newton step this small leaves I_k exact to ~
 ETA_ALARM = 30.0           # |η_i| beyond this: p_i(1 − p_i) < 1e-13, a symptom of separation
 
 
-# ----------------------------------------------------------------------------- the design
-
-
 class Design:
     """X with an implicit leading column of ones (never copied to add the constant).
 
@@ -309,68 +306,6 @@ class Design:
         return self._blocks[key]
 
 
-def _row_kernels(X):
-    """The compiled row kernels (``stats._logit_kernels``) for a pass over X, or None: when
-    X is not C-contiguous, when it holds fewer than ``_COMPILED_MIN_SIZE`` numbers (where
-    numba's one-off start, about 0.25 s per process to import it and load the cached machine
-    code, weighs more against what it saves: about 0.6 ns per number of X per X'WX pass),
-    when numba is missing, or when ``CHAINRULE_NO_NUMBA`` is set."""
-    if X.size < _COMPILED_MIN_SIZE or not X.flags.c_contiguous:
-        return None
-    return _compiled.kernels("chainrule.stats._logit_kernels")
-
-
-def _transposed_product(rows, r, threaded):
-    """rows' r. On C-ordered rows of one range among several (``threaded``) by ``einsum``,
-    which runs on the calling thread's core, so that ranges on several threads overlap
-    (OpenBLAS's X'r on C-ordered X uses one core however it is called: 3.6 ms on 200,000 x
-    50, against 1.9 ms for two ``einsum`` threads); otherwise by BLAS (on F-ordered X it
-    reads columns contiguously: 1.4 ms)."""
-    if threaded and rows.flags.c_contiguous:
-        return np.einsum("ij,i->j", rows, r)
-    return rows.T @ r
-
-
-def _linear_into(X, beta, intercept, out):
-    """out = X β (+ β_0 when ``intercept``), without temporaries (BLAS: on ranges of rows
-    on two threads it beat ``einsum`` by ~0.6 ms per pass in place, though not alone)."""
-    np.matmul(X, beta[1:] if intercept else beta, out=out)
-    if intercept:
-        out += beta[0]
-
-
-def _row_terms(eta, y, e, t, w=None):
-    """The per-row terms of a Newton pass, in place; returns (Σ ℓ_i, max |η_i|).
-
-    With e_i = exp(−|η_i|) (never the exponential of a positive number):
-
-        ℓ_i = y_i η_i − max(η_i, 0) − log1p(e_i),   Σ max(η, 0) = (Σ η + Σ |η|) / 2
-        q_i = 1 / (1 + e_i) = max(p_i, 1 − p_i),   w_i = p_i (1 − p_i) = e_i q_i²
-        p_i = 1/2 + sign(η_i) (q_i − 1/2)   (q_i where η_i ≥ 0, else 1 − q_i)
-
-    q ∈ [1/2, 1], so q − 1/2 and 1 − q are exact in floating point (Sterbenz): p carries
-    only the rounding of q (absolute error ≤ 2^{−53}), and w, which must keep its relative
-    accuracy where p is near 0 or 1, is formed from e q without a difference.
-    On return ``t`` holds y − p and ``w`` (when given) the weights w_i; ``e`` is scratch.
-    """
-    np.abs(eta, out=e)
-    largest, total_abs = float(e.max()), float(e.sum())
-    np.negative(e, out=e)
-    np.exp(e, out=e)
-    np.log1p(e, out=t)
-    llf = float(y @ eta) - 0.5 * (float(eta.sum()) + total_abs) - float(t.sum())
-    np.add(e, 1.0, out=t)
-    np.reciprocal(t, out=t)          # t = q = max(p, 1 − p)
-    if w is not None:
-        np.multiply(e, t, out=w)
-        w *= t
-    t -= 0.5
-    np.copysign(t, eta, out=t)
-    t += 0.5                         # t = p
-    np.subtract(y, t, out=t)         # t = y − p
-    return llf, largest
-
-
 def loglik(eta, y):
     """Σ [y η − max(η, 0) − log1p(e^{−|η|})]."""
     return float(y @ eta - np.sum(np.maximum(eta, 0.0)) - np.sum(np.log1p(np.exp(-np.abs(eta)))))
@@ -379,9 +314,6 @@ def loglik(eta, y):
 def null_loglik(y):
     n, m = y.size, float(y.sum())
     return sum(c * math.log(c / n) for c in (m, n - m) if c > 0)
-
-
-# ----------------------------------------------------------------------------- Newton
 
 
 class NewtonResult:
@@ -462,38 +394,6 @@ def newton_binary(design, y, beta, tol, max_iter, alarm=True, exact_information=
     return NewtonResult(beta, llf, max_iter, False, f"Newton did not converge in max_iter={max_iter} iterations")
 
 
-def _halving_step(design, y, beta, step, llf, refresh):
-    """(β + t s, the pass there) for the first t in 1, 1/2, 1/4, … at which ℓ does not decrease
-    (or t < 1e-10). The pass forms X'WX only when ``refresh`` and t = 1."""
-    t = 1.0
-    while True:
-        candidate = beta + t * step
-        evaluation = design.newton_pass(candidate, y, hessian=refresh and t == 1.0)
-        if evaluation[0] >= llf - 1e-12 * abs(llf) or t < 1e-10:
-            return candidate, evaluation
-        t *= 0.5
-
-
-def _cholesky(information):
-    """The Cholesky factor of I (``cho_factor``), or None when I is not positive definite."""
-    try:
-        return _linalg.cho_factor(information, lower=False, check_finite=False)
-    except _linalg.LinAlgError:
-        return None
-
-
-def _bfgs_update(B, s, d):
-    """BFGS update of an approximation B of I = −∇²ℓ so that it satisfies the secant condition
-    B_new s = d (s the step, d = g_old − g_new): B + dd'/(d's) − Bs(Bs)'/(s'Bs); skipped
-    when d's ≤ 0 (curvature not positive along s)."""
-    curvature = float(d @ s)
-    Bs = B @ s
-    sBs = float(s @ Bs)
-    if curvature <= 1e-12 * sBs or sBs <= 0:
-        return B
-    return B + np.outer(d, d) / curvature - np.outer(Bs, Bs) / sBs
-
-
 def nested_subsamples(design, y, parameters):
     """[(design, y) of every ``_SUBSAMPLE_STRIDE``-th row, of every stride² -th row, …], the
     largest first, while a subsample keeps at least max(``_SUBSAMPLE_MIN_ROWS``,
@@ -544,3 +444,97 @@ def warm_start(design, y, beta):
     if information is None:
         return beta, None
     return beta, information * (design.n / rows)
+
+
+def _row_kernels(X):
+    """The compiled row kernels (``stats._logit_kernels``) for a pass over X, or None: when
+    X is not C-contiguous, when it holds fewer than ``_COMPILED_MIN_SIZE`` numbers (where
+    numba's one-off start, about 0.25 s per process to import it and load the cached machine
+    code, weighs more against what it saves: about 0.6 ns per number of X per X'WX pass),
+    when numba is missing, or when ``CHAINRULE_NO_NUMBA`` is set."""
+    if X.size < _COMPILED_MIN_SIZE or not X.flags.c_contiguous:
+        return None
+    return _compiled.kernels("chainrule.stats._logit_kernels")
+
+
+def _transposed_product(rows, r, threaded):
+    """rows' r. On C-ordered rows of one range among several (``threaded``) by ``einsum``,
+    which runs on the calling thread's core, so that ranges on several threads overlap
+    (OpenBLAS's X'r on C-ordered X uses one core however it is called: 3.6 ms on 200,000 x
+    50, against 1.9 ms for two ``einsum`` threads); otherwise by BLAS (on F-ordered X it
+    reads columns contiguously: 1.4 ms)."""
+    if threaded and rows.flags.c_contiguous:
+        return np.einsum("ij,i->j", rows, r)
+    return rows.T @ r
+
+
+def _linear_into(X, beta, intercept, out):
+    """out = X β (+ β_0 when ``intercept``), without temporaries (BLAS: on ranges of rows
+    on two threads it beat ``einsum`` by ~0.6 ms per pass in place, though not alone)."""
+    np.matmul(X, beta[1:] if intercept else beta, out=out)
+    if intercept:
+        out += beta[0]
+
+
+def _row_terms(eta, y, e, t, w=None):
+    """The per-row terms of a Newton pass, in place; returns (Σ ℓ_i, max |η_i|).
+
+    With e_i = exp(−|η_i|) (never the exponential of a positive number):
+
+        ℓ_i = y_i η_i − max(η_i, 0) − log1p(e_i),   Σ max(η, 0) = (Σ η + Σ |η|) / 2
+        q_i = 1 / (1 + e_i) = max(p_i, 1 − p_i),   w_i = p_i (1 − p_i) = e_i q_i²
+        p_i = 1/2 + sign(η_i) (q_i − 1/2)   (q_i where η_i ≥ 0, else 1 − q_i)
+
+    q ∈ [1/2, 1], so q − 1/2 and 1 − q are exact in floating point (Sterbenz): p carries
+    only the rounding of q (absolute error ≤ 2^{−53}), and w, which must keep its relative
+    accuracy where p is near 0 or 1, is formed from e q without a difference.
+    On return ``t`` holds y − p and ``w`` (when given) the weights w_i; ``e`` is scratch.
+    """
+    np.abs(eta, out=e)
+    largest, total_abs = float(e.max()), float(e.sum())
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    np.log1p(e, out=t)
+    llf = float(y @ eta) - 0.5 * (float(eta.sum()) + total_abs) - float(t.sum())
+    np.add(e, 1.0, out=t)
+    np.reciprocal(t, out=t)          # t = q = max(p, 1 − p)
+    if w is not None:
+        np.multiply(e, t, out=w)
+        w *= t
+    t -= 0.5
+    np.copysign(t, eta, out=t)
+    t += 0.5                         # t = p
+    np.subtract(y, t, out=t)         # t = y − p
+    return llf, largest
+
+
+def _halving_step(design, y, beta, step, llf, refresh):
+    """(β + t s, the pass there) for the first t in 1, 1/2, 1/4, … at which ℓ does not decrease
+    (or t < 1e-10). The pass forms X'WX only when ``refresh`` and t = 1."""
+    t = 1.0
+    while True:
+        candidate = beta + t * step
+        evaluation = design.newton_pass(candidate, y, hessian=refresh and t == 1.0)
+        if evaluation[0] >= llf - 1e-12 * abs(llf) or t < 1e-10:
+            return candidate, evaluation
+        t *= 0.5
+
+
+def _cholesky(information):
+    """The Cholesky factor of I (``cho_factor``), or None when I is not positive definite."""
+    try:
+        return _linalg.cho_factor(information, lower=False, check_finite=False)
+    except _linalg.LinAlgError:
+        return None
+
+
+def _bfgs_update(B, s, d):
+    """BFGS update of an approximation B of I = −∇²ℓ so that it satisfies the secant condition
+    B_new s = d (s the step, d = g_old − g_new): B + dd'/(d's) − Bs(Bs)'/(s'Bs); skipped
+    when d's ≤ 0 (curvature not positive along s)."""
+    curvature = float(d @ s)
+    Bs = B @ s
+    sBs = float(s @ Bs)
+    if curvature <= 1e-12 * sBs or sBs <= 0:
+        return B
+    return B + np.outer(d, d) / curvature - np.outer(Bs, Bs) / sBs

@@ -45,23 +45,6 @@ from .validation import as_design, as_design_like_fit, as_target
 np = backend.host
 
 
-def _svd(Xc):
-    """Thin SVD with scikit-learn's sign convention (largest |entry| of each row of V' > 0)."""
-    U, S, Vt = np.linalg.svd(Xc, full_matrices=False)
-    signs = np.sign(Vt[np.arange(Vt.shape[0]), np.argmax(np.abs(Vt), axis=1)])
-    signs[signs == 0] = 1.0
-    return U * signs, S, Vt * signs[:, None]
-
-
-def _remember_names(estimator, X, names):
-    estimator.n_features_in_ = len(names)
-    estimator.feature_names_ = list(names)
-    if hasattr(X, "columns"):
-        estimator.feature_names_in_ = np.asarray(names, dtype=object)
-    elif hasattr(estimator, "feature_names_in_"):
-        del estimator.feature_names_in_
-
-
 class PCA(Estimator):
     """Principal component analysis via the SVD X - x̄ = U S V' (see the module docstring).
 
@@ -105,7 +88,8 @@ class PCA(Estimator):
         self.explained_variance_ratio_ = ratio[:k]
         self.noise_variance_ = float(variance[k:].mean()) if k < rank_max else 0.0
         self.n_samples_ = n
-        _remember_names(self, X, names)
+        self._remember_feature_names(X, names)
+        self.feature_names_ = list(names)
         self._scores = U[:, :k] * S[:k]
         return self
 
@@ -233,7 +217,8 @@ class PCR(Estimator):
         self.n_components_ = k
         self.scale_ = sd
         self.target_name_ = target_name
-        _remember_names(self, X, names)
+        self._remember_feature_names(X, names)
+        self.feature_names_ = list(names)
         return self
 
     def _cross_validate(self, Xs, target, folds):
@@ -268,3 +253,11 @@ class PCR(Estimator):
         prediction = self.predict(X)
         target, _ = as_target(y, prediction.shape[0], "y")
         return r_squared(target, prediction)
+
+
+def _svd(Xc):
+    """Thin SVD with scikit-learn's sign convention (largest |entry| of each row of V' > 0)."""
+    U, S, Vt = np.linalg.svd(Xc, full_matrices=False)
+    signs = np.sign(Vt[np.arange(Vt.shape[0]), np.argmax(np.abs(Vt), axis=1)])
+    signs[signs == 0] = 1.0
+    return U * signs, S, Vt * signs[:, None]

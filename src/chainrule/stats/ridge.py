@@ -56,90 +56,6 @@ __all__ = ["Ridge", "RidgeCV", "ridge_path"]
 _GRAM_RCOND = 1e-7  # below this (s_min^2+alpha)/(s_max^2+alpha) the Gram route loses digits
 
 
-def _center(X, y, fit_intercept: bool):
-    if fit_intercept:
-        x_mean = X.mean(axis=0)
-        y_mean = float(y.mean())
-        return X - x_mean, y - y_mean, x_mean, y_mean
-    return X, y, np.zeros(X.shape[1]), 0.0
-
-
-def _check_alpha(alpha, name="alpha", positive=False):
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-        raise TypeError(f"{name}: expected a real number; got {alpha!r}")
-    alpha = float(alpha)
-    if not np.isfinite(alpha) or alpha < 0 or (positive and alpha == 0):
-        raise ValueError(f"{name}: expected a finite number {'>' if positive else '>='} 0; got {alpha}")
-    return alpha
-
-
-def _check_alphas(alphas, name="alphas"):
-    values = np.atleast_1d(np.asarray(alphas, dtype=backend.float64))
-    if values.ndim != 1 or values.size == 0:
-        raise ValueError(f"{name}: expected a non-empty 1-D sequence of penalties; got shape {values.shape}")
-    if not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise ValueError(f"{name}: every penalty must be finite and > 0; got {values.tolist()}")
-    return values
-
-
-class _Spectrum:
-    """The pieces of Xc = U S V' that ridge needs: V, s^2, z = S U'yc, and (lazily) Z = U S.
-
-    Built by the SVD of Xc, or by the eigendecomposition of Xc'Xc when that is safe.
-    With Z = Xc V = U S:  b(alpha) = V (z / (s^2 + alpha)),  fitted = Z (z / (s^2 + alpha)).
-    """
-
-    def __init__(self, Xc, yc, solver: str, alpha_min: float = 0.0):
-        n, p = Xc.shape
-        self.Xc = Xc
-        if solver in ("auto", "cholesky"):  # many alphas: a decomposition, not one factorization
-            solver = "gram" if n >= 2 * p else "svd"
-        if solver == "gram":
-            gram = Xc.T @ Xc
-            s2, V = _linalg.eigh(gram, check_finite=False)
-            s2 = np.maximum(s2, 0.0)
-            top = s2[-1] + alpha_min
-            if top == 0 or (s2[0] + alpha_min) / top >= _GRAM_RCOND:
-                self.V, self.s2 = V, s2
-                self.z = V.T @ (Xc.T @ yc)
-                self.solver, self._Z = "gram", None
-                self._drop_null_directions(n, p)
-                return
-            solver = "svd"  # too ill-conditioned for the normal equations
-        if solver != "svd":
-            raise ValueError(f"solver: expected 'auto', 'cholesky', 'svd' or 'gram'; got {solver!r}")
-        U, s, Vt = _linalg.svd(Xc, full_matrices=False, check_finite=False, lapack_driver="gesdd")
-        self.V, self.s2 = Vt.T, s * s
-        self.z = s * (U.T @ yc)
-        self._Z = U * s
-        self.solver = "svd"
-        self._drop_null_directions(n, p)
-
-    def _drop_null_directions(self, n, p):
-        """Singular values below max(n, p) * eps * s_max count as 0 (as numpy's lstsq), so
-        alpha = 0 gives the minimum-norm least-squares fit instead of dividing by noise."""
-        if self.s2.size and self.s2.max() > 0:
-            null = self.s2 <= (max(n, p) * np.finfo(backend.float64).eps) ** 2 * self.s2.max()
-            self.s2 = np.where(null, 0.0, self.s2)
-            self.z = np.where(null, 0.0, self.z)
-
-    @property
-    def Z(self):
-        if self._Z is None:
-            self._Z = self.Xc @ self.V
-        return self._Z
-
-    def shrink(self, alpha):
-        """z_k / (s_k^2 + alpha), with 0 where both vanish (alpha = 0, rank deficient)."""
-        denominator = self.s2 + alpha
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(denominator > 0, self.z / denominator, 0.0)
-
-    def coef(self, alpha):
-        return self.V @ self.shrink(alpha)
-
-
-# --------------------------------------------------------------------------- estimators
 class Ridge(LinearRegressor):
     """Ridge regression in closed form (one SVD, or one Cholesky factorization when n >> p).
 
@@ -191,22 +107,6 @@ class Ridge(LinearRegressor):
         self.intercept_ = y_mean - float(x_mean @ self.coef_) if self.fit_intercept else 0.0
         self.solver_ = solver
         return self
-
-
-def _cholesky(X, x_mean, yc, alpha):
-    """Solve (Xc'Xc + alpha I) b = Xc'yc by Cholesky; None when the system is too
-    ill-conditioned for the normal equations (reciprocal condition number < 1e-7)."""
-    A, rhs = centered_gram(X, x_mean, yc)
-    A[np.diag_indices_from(A)] += alpha
-    anorm = float(np.max(np.abs(A).sum(axis=0)))
-    try:
-        factor = _linalg.cho_factor(A, lower=False, check_finite=False)
-    except _linalg.LinAlgError:
-        return None
-    rcond, info = _lapack.dpocon(factor[0], anorm)  # upper triangle (uplo "U")
-    if info != 0 or not rcond >= _GRAM_RCOND:
-        return None
-    return _linalg.cho_solve(factor, rhs, check_finite=False)
 
 
 def ridge_path(X, y, alphas, fit_intercept=True, solver="auto"):
@@ -299,3 +199,102 @@ class RidgeCV(LinearRegressor):
         for name in ("coef_", "intercept_", "solver_"):
             setattr(self, name, getattr(model, name))
         return self
+
+
+class _Spectrum:
+    """The pieces of Xc = U S V' that ridge needs: V, s^2, z = S U'yc, and (lazily) Z = U S.
+
+    Built by the SVD of Xc, or by the eigendecomposition of Xc'Xc when that is safe.
+    With Z = Xc V = U S:  b(alpha) = V (z / (s^2 + alpha)),  fitted = Z (z / (s^2 + alpha)).
+    """
+
+    def __init__(self, Xc, yc, solver: str, alpha_min: float = 0.0):
+        n, p = Xc.shape
+        self.Xc = Xc
+        if solver in ("auto", "cholesky"):  # many alphas: a decomposition, not one factorization
+            solver = "gram" if n >= 2 * p else "svd"
+        if solver == "gram":
+            gram = Xc.T @ Xc
+            s2, V = _linalg.eigh(gram, check_finite=False)
+            s2 = np.maximum(s2, 0.0)
+            top = s2[-1] + alpha_min
+            if top == 0 or (s2[0] + alpha_min) / top >= _GRAM_RCOND:
+                self.V, self.s2 = V, s2
+                self.z = V.T @ (Xc.T @ yc)
+                self.solver, self._Z = "gram", None
+                self._drop_null_directions(n, p)
+                return
+            solver = "svd"  # too ill-conditioned for the normal equations
+        if solver != "svd":
+            raise ValueError(f"solver: expected 'auto', 'cholesky', 'svd' or 'gram'; got {solver!r}")
+        U, s, Vt = _linalg.svd(Xc, full_matrices=False, check_finite=False, lapack_driver="gesdd")
+        self.V, self.s2 = Vt.T, s * s
+        self.z = s * (U.T @ yc)
+        self._Z = U * s
+        self.solver = "svd"
+        self._drop_null_directions(n, p)
+
+    def _drop_null_directions(self, n, p):
+        """Singular values below max(n, p) * eps * s_max count as 0 (as numpy's lstsq), so
+        alpha = 0 gives the minimum-norm least-squares fit instead of dividing by noise."""
+        if self.s2.size and self.s2.max() > 0:
+            null = self.s2 <= (max(n, p) * np.finfo(backend.float64).eps) ** 2 * self.s2.max()
+            self.s2 = np.where(null, 0.0, self.s2)
+            self.z = np.where(null, 0.0, self.z)
+
+    @property
+    def Z(self):
+        if self._Z is None:
+            self._Z = self.Xc @ self.V
+        return self._Z
+
+    def shrink(self, alpha):
+        """z_k / (s_k^2 + alpha), with 0 where both vanish (alpha = 0, rank deficient)."""
+        denominator = self.s2 + alpha
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(denominator > 0, self.z / denominator, 0.0)
+
+    def coef(self, alpha):
+        return self.V @ self.shrink(alpha)
+
+
+def _cholesky(X, x_mean, yc, alpha):
+    """Solve (Xc'Xc + alpha I) b = Xc'yc by Cholesky; None when the system is too
+    ill-conditioned for the normal equations (reciprocal condition number < 1e-7)."""
+    A, rhs = centered_gram(X, x_mean, yc)
+    A[np.diag_indices_from(A)] += alpha
+    anorm = float(np.max(np.abs(A).sum(axis=0)))
+    try:
+        factor = _linalg.cho_factor(A, lower=False, check_finite=False)
+    except _linalg.LinAlgError:
+        return None
+    rcond, info = _lapack.dpocon(factor[0], anorm)  # upper triangle (uplo "U")
+    if info != 0 or not rcond >= _GRAM_RCOND:
+        return None
+    return _linalg.cho_solve(factor, rhs, check_finite=False)
+
+
+def _center(X, y, fit_intercept: bool):
+    if fit_intercept:
+        x_mean = X.mean(axis=0)
+        y_mean = float(y.mean())
+        return X - x_mean, y - y_mean, x_mean, y_mean
+    return X, y, np.zeros(X.shape[1]), 0.0
+
+
+def _check_alpha(alpha, name="alpha", positive=False):
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"{name}: expected a real number; got {alpha!r}")
+    alpha = float(alpha)
+    if not np.isfinite(alpha) or alpha < 0 or (positive and alpha == 0):
+        raise ValueError(f"{name}: expected a finite number {'>' if positive else '>='} 0; got {alpha}")
+    return alpha
+
+
+def _check_alphas(alphas, name="alphas"):
+    values = np.atleast_1d(np.asarray(alphas, dtype=backend.float64))
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"{name}: expected a non-empty 1-D sequence of penalties; got shape {values.shape}")
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ValueError(f"{name}: every penalty must be finite and > 0; got {values.tolist()}")
+    return values

@@ -49,10 +49,6 @@ class PerfectSeparationError(ValueError):
         self.kind, self.columns, self.direction, self.rows = kind, list(columns), direction, rows
 
 
-
-# ----------------------------------------------------------------------------- separation
-
-
 def find_separation(X, y, names=None, fit_intercept: bool = True):
     """Look for (quasi-)complete separation of a binary y by the columns of X.
 
@@ -92,53 +88,6 @@ def find_separation(X, y, names=None, fit_intercept: bool = True):
         if np.min(margins) > -1e-9 and np.any(margins > 1e-7):
             return _separation_report("quasi-complete", result.x / scale, margins, names, fit_intercept)
     return None
-
-
-def _separating_column(X, positive, names):
-    for j in range(X.shape[1]):
-        on, off = X[positive, j], X[~positive, j]
-        for high, low, label in ((on, off, 1), (off, on, 0)):
-            top, bottom = low.max(), high.min()
-            if top > bottom:
-                continue
-            name = names[j]
-            if top < bottom:
-                kind, rows = "complete", np.arange(X.shape[0])
-                detail = (f"every row with {name} >= {bottom:g} has y = {label} and every row with "
-                          f"{name} <= {top:g} has y = {1 - label}")
-            else:
-                kind, rows = "quasi-complete", np.flatnonzero(X[:, j] != top)
-                detail = (f"every row with {name} > {top:g} has y = {label} and every row with {name} < "
-                          f"{top:g} has y = {1 - label}; only rows with {name} = {top:g} have both "
-                          f"({rows.size} rows predicted perfectly)")
-            message = (
-                f"Logit: {kind} separation: column {name!r} alone separates the classes: {detail}. "
-                f"The maximum-likelihood estimate does not exist (the coefficient of {name!r} runs to "
-                f"{'+' if label == 1 else '-'}infinity; Albert & Anderson 1984). Drop or merge that "
-                f"column, or use a penalized model"
-            )
-            direction = np.zeros(X.shape[1] + 1)
-            direction[j + 1] = 1.0 if label == 1 else -1.0
-            return PerfectSeparationError(message, kind, [name], direction, rows)
-    return None
-
-
-def _separation_report(kind, direction, margins, names, fit_intercept):
-    direction = direction / np.max(np.abs(direction))
-    labels = (["const"] if fit_intercept else []) + list(names)
-    columns = [labels[j] for j in np.flatnonzero(np.abs(direction) > 1e-6) if labels[j] != "const" or not fit_intercept]
-    rows = np.flatnonzero(margins > 1e-7)
-    terms = " ".join(f"{'+' if direction[j] >= 0 else '-'} {abs(direction[j]):.3g}*{labels[j]}"
-                     for j in np.flatnonzero(np.abs(direction) > 1e-6))
-    message = (
-        f"Logit: {kind} separation by the columns {', '.join(map(repr, columns))}: the linear combination "
-        f"{terms.lstrip('+ ')} is >= 0 for every row with y = 1 and <= 0 for every row with y = 0 "
-        f"({rows.size} rows predicted perfectly, first at rows {', '.join(map(str, rows[:5]))}). The "
-        f"maximum-likelihood estimate does not exist (Albert & Anderson 1984). Drop or merge those "
-        f"columns, or use a penalized model"
-    )
-    return PerfectSeparationError(message, kind, columns, direction, rows)
-
 
 
 def find_multinomial_separation(X, y, names=None, fit_intercept: bool = True):
@@ -187,6 +136,58 @@ def find_multinomial_separation(X, y, names=None, fit_intercept: bool = True):
     return _multinomial_report(kind, direction, S @ b, owners, classes, names, fit_intercept)
 
 
+def class_label(value):
+    """A class code as shown in tables: 2.0 → "2", 0.5 → "0.5"."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() else f"{value:g}"
+
+
+def _separating_column(X, positive, names):
+    for j in range(X.shape[1]):
+        on, off = X[positive, j], X[~positive, j]
+        for high, low, label in ((on, off, 1), (off, on, 0)):
+            top, bottom = low.max(), high.min()
+            if top > bottom:
+                continue
+            name = names[j]
+            if top < bottom:
+                kind, rows = "complete", np.arange(X.shape[0])
+                detail = (f"every row with {name} >= {bottom:g} has y = {label} and every row with "
+                          f"{name} <= {top:g} has y = {1 - label}")
+            else:
+                kind, rows = "quasi-complete", np.flatnonzero(X[:, j] != top)
+                detail = (f"every row with {name} > {top:g} has y = {label} and every row with {name} < "
+                          f"{top:g} has y = {1 - label}; only rows with {name} = {top:g} have both "
+                          f"({rows.size} rows predicted perfectly)")
+            message = (
+                f"Logit: {kind} separation: column {name!r} alone separates the classes: {detail}. "
+                f"The maximum-likelihood estimate does not exist (the coefficient of {name!r} runs to "
+                f"{'+' if label == 1 else '-'}infinity; Albert & Anderson 1984). Drop or merge that "
+                f"column, or use a penalized model"
+            )
+            direction = np.zeros(X.shape[1] + 1)
+            direction[j + 1] = 1.0 if label == 1 else -1.0
+            return PerfectSeparationError(message, kind, [name], direction, rows)
+    return None
+
+
+def _separation_report(kind, direction, margins, names, fit_intercept):
+    direction = direction / np.max(np.abs(direction))
+    labels = (["const"] if fit_intercept else []) + list(names)
+    columns = [labels[j] for j in np.flatnonzero(np.abs(direction) > 1e-6) if labels[j] != "const" or not fit_intercept]
+    rows = np.flatnonzero(margins > 1e-7)
+    terms = " ".join(f"{'+' if direction[j] >= 0 else '-'} {abs(direction[j]):.3g}*{labels[j]}"
+                     for j in np.flatnonzero(np.abs(direction) > 1e-6))
+    message = (
+        f"Logit: {kind} separation by the columns {', '.join(map(repr, columns))}: the linear combination "
+        f"{terms.lstrip('+ ')} is >= 0 for every row with y = 1 and <= 0 for every row with y = 0 "
+        f"({rows.size} rows predicted perfectly, first at rows {', '.join(map(str, rows[:5]))}). The "
+        f"maximum-likelihood estimate does not exist (Albert & Anderson 1984). Drop or merge those "
+        f"columns, or use a penalized model"
+    )
+    return PerfectSeparationError(message, kind, columns, direction, rows)
+
+
 def _margin_rows(Z, codes, K):
     """The rows s_ij of the margins m_ij = s_ij' vec(B) (i, j ≠ y_i), and their (i, y_i, j)."""
     n, k = Z.shape
@@ -226,9 +227,3 @@ def _multinomial_report(kind, direction, margins, owners, classes, names, fit_in
     error.classes = [classes[c].item() for c in involved]
     error.pairs = [(classes[a].item(), classes[b].item()) for a, b in pairs]
     return error
-
-
-def class_label(value):
-    """A class code as shown in tables: 2.0 → "2", 0.5 → "0.5"."""
-    value = float(value)
-    return str(int(value)) if value.is_integer() else f"{value:g}"

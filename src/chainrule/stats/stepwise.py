@@ -74,97 +74,6 @@ _CRITERIA = ("bic", "aic", "adjr2", "cp", "cv")
 _COLLINEAR = 1e-12
 
 
-# ------------------------------------------------------------------ the path
-
-
-def _forward_path(Z, y, max_steps):
-    """The forward-selection path of centred ``Z`` (n x p) and ``y``.
-
-    Returns (order, rss, Q): the column indices in the order they enter, the RSS of
-    M_0..M_len(order) and the orthonormal basis Q (n x len(order)) of the chosen columns.
-
-    The remaining columns live, orthogonalized, in the first ``m`` columns of a
-    Fortran-ordered work array W (a chosen column is swapped to the end and dropped),
-    so each step is a few passes over the remaining n x (p - k) block: the norms, the
-    products W'r, and the rank-one update W <- W - q (q'W) done in place by BLAS ger.
-    """
-    n, p = Z.shape
-    W = np.array(Z, dtype=backend.float64, order="F", copy=True)
-    position = np.arange(p)  # position -> original column index
-    norms2 = np.einsum("ij,ij->j", Z, Z)
-    r = np.array(y, dtype=backend.float64, copy=True)
-    Q = np.empty((n, max_steps), order="F")  # Q[:, :k] stays contiguous for BLAS
-    order, rss = [], [float(r @ r)]
-    m = p
-    for k in range(max_steps):
-        Wa = W[:, :m]
-        w2 = np.einsum("ij,ij->j", Wa, Wa)
-        eligible = w2 > _COLLINEAR * norms2[position[:m]]
-        if not eligible.any():
-            break
-        c = Wa.T @ r
-        gain = np.full(m, -np.inf)
-        gain[eligible] = c[eligible] ** 2 / w2[eligible]
-        ties = np.flatnonzero(gain == gain.max())
-        best = int(ties[np.argmin(position[ties])])  # exact ties: the lowest column index
-        j = int(position[best])
-        q = Wa[:, best] / math.sqrt(w2[best])
-        if k:  # re-orthogonalize once against the chosen basis
-            Qk = Q[:, :k]
-            q = q - Qk @ (Qk.T @ q)
-            q = q / np.linalg.norm(q)
-        Q[:, k] = q
-        for _ in range(2):
-            r = r - q * (q @ r)
-        # drop the chosen column: swap it with the last remaining one
-        last = m - 1
-        if best != last:
-            W[:, best] = W[:, last]
-            position[best], position[last] = position[last], position[best]
-        m = last
-        if m:
-            Wa = W[:, :m]
-            _blas.dger(-1.0, q, Wa.T @ q, a=Wa, overwrite_a=True)
-        order.append(j)
-        rss.append(float(r @ r))
-    return order, np.asarray(rss), Q[:, : len(order)]
-
-
-def _path_coefficients(Z, y, order, Q):
-    """β of every model M_1..M_K from X_(k) = Q_k R_k: β_k = R_k^{-1} Q_k' y."""
-    if not order:
-        return []
-    R = Q.T @ Z[:, order]
-    qty = Q.T @ y
-    return [_linalg.solve_triangular(R[:k, :k], qty[:k]) for k in range(1, len(order) + 1)]
-
-
-def _criteria(rss, tss, n, sigma2, intercept) -> dict:
-    """R², adjusted R², Cp, AIC and BIC of the models M_0..M_K from their RSS (formulas: the
-    module docstring); intercept is 1 or 0."""
-    sizes = np.arange(len(rss))
-    k = sizes + intercept
-    with np.errstate(divide="ignore", invalid="ignore"):
-        loglik_term = n * np.log(2 * np.pi * rss / n) + n
-        return {
-            "r2": 1 - rss / tss,
-            "adjr2": 1 - (rss / (n - k)) / (tss / (n - intercept)),
-            "cp": (rss + 2 * sizes * sigma2) / n,
-            "aic": loglik_term + 2 * k,
-            "bic": loglik_term + np.log(n) * k,
-        }
-
-
-def _lstsq_rss(A, y) -> float:
-    """RSS of the plain least-squares fit of y on the columns of A."""
-    beta = _linalg.lstsq(A, y)[0]
-    resid = y - A @ beta
-    return float(resid @ resid)
-
-
-# ------------------------------------------------------------------ the estimator
-
-
 @dataclass
 class Step:
     """One model M_d of the forward path."""
@@ -387,3 +296,88 @@ class ForwardStepwise(Estimator):
         notes = ["AIC = n log(2π RSS/n) + n + 2k, BIC = ... + log(n) k (k = d + intercept), as statsmodels OLS",
                  "Cp = (RSS + 2 d σ̂²)/n with σ̂² from the full model (ISLR 6.2)"]
         return Table("Forward Stepwise Selection", info, headings, rows, notes, left=2)
+
+
+def _forward_path(Z, y, max_steps):
+    """The forward-selection path of centred ``Z`` (n x p) and ``y``.
+
+    Returns (order, rss, Q): the column indices in the order they enter, the RSS of
+    M_0..M_len(order) and the orthonormal basis Q (n x len(order)) of the chosen columns.
+
+    The remaining columns live, orthogonalized, in the first ``m`` columns of a
+    Fortran-ordered work array W (a chosen column is swapped to the end and dropped),
+    so each step is a few passes over the remaining n x (p - k) block: the norms, the
+    products W'r, and the rank-one update W <- W - q (q'W) done in place by BLAS ger.
+    """
+    n, p = Z.shape
+    W = np.array(Z, dtype=backend.float64, order="F", copy=True)
+    position = np.arange(p)  # position -> original column index
+    norms2 = np.einsum("ij,ij->j", Z, Z)
+    r = np.array(y, dtype=backend.float64, copy=True)
+    Q = np.empty((n, max_steps), order="F")  # Q[:, :k] stays contiguous for BLAS
+    order, rss = [], [float(r @ r)]
+    m = p
+    for k in range(max_steps):
+        Wa = W[:, :m]
+        w2 = np.einsum("ij,ij->j", Wa, Wa)
+        eligible = w2 > _COLLINEAR * norms2[position[:m]]
+        if not eligible.any():
+            break
+        c = Wa.T @ r
+        gain = np.full(m, -np.inf)
+        gain[eligible] = c[eligible] ** 2 / w2[eligible]
+        ties = np.flatnonzero(gain == gain.max())
+        best = int(ties[np.argmin(position[ties])])  # exact ties: the lowest column index
+        j = int(position[best])
+        q = Wa[:, best] / math.sqrt(w2[best])
+        if k:  # re-orthogonalize once against the chosen basis
+            Qk = Q[:, :k]
+            q = q - Qk @ (Qk.T @ q)
+            q = q / np.linalg.norm(q)
+        Q[:, k] = q
+        for _ in range(2):
+            r = r - q * (q @ r)
+        # drop the chosen column: swap it with the last remaining one
+        last = m - 1
+        if best != last:
+            W[:, best] = W[:, last]
+            position[best], position[last] = position[last], position[best]
+        m = last
+        if m:
+            Wa = W[:, :m]
+            _blas.dger(-1.0, q, Wa.T @ q, a=Wa, overwrite_a=True)
+        order.append(j)
+        rss.append(float(r @ r))
+    return order, np.asarray(rss), Q[:, : len(order)]
+
+
+def _path_coefficients(Z, y, order, Q):
+    """β of every model M_1..M_K from X_(k) = Q_k R_k: β_k = R_k^{-1} Q_k' y."""
+    if not order:
+        return []
+    R = Q.T @ Z[:, order]
+    qty = Q.T @ y
+    return [_linalg.solve_triangular(R[:k, :k], qty[:k]) for k in range(1, len(order) + 1)]
+
+
+def _criteria(rss, tss, n, sigma2, intercept) -> dict:
+    """R², adjusted R², Cp, AIC and BIC of the models M_0..M_K from their RSS (formulas: the
+    module docstring); intercept is 1 or 0."""
+    sizes = np.arange(len(rss))
+    k = sizes + intercept
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loglik_term = n * np.log(2 * np.pi * rss / n) + n
+        return {
+            "r2": 1 - rss / tss,
+            "adjr2": 1 - (rss / (n - k)) / (tss / (n - intercept)),
+            "cp": (rss + 2 * sizes * sigma2) / n,
+            "aic": loglik_term + 2 * k,
+            "bic": loglik_term + np.log(n) * k,
+        }
+
+
+def _lstsq_rss(A, y) -> float:
+    """RSS of the plain least-squares fit of y on the columns of A."""
+    beta = _linalg.lstsq(A, y)[0]
+    resid = y - A @ beta
+    return float(resid @ resid)

@@ -149,12 +149,6 @@ class SummedDesign:
         return float(packed[0]), information, packed[1:1 + k].copy(), largest
 
 
-def _max_op():
-    from mpi4py import MPI  # noqa: PLC0415 - only reached with more than one rank
-
-    return MPI.MAX
-
-
 def augmented_r(X, y, d, intercept: bool, block_rows: int = BLOCK_ROWS):
     r"""The (k+1) x (k+1) R factor of this rank's block of [Zs, y], Zs = [1, X] D.
 
@@ -209,20 +203,6 @@ def tsqr_r(local_r, comm):
         R = np.ascontiguousarray(R)
         comm.Bcast(R, root=0)
     return _positive_diagonal(R)
-
-
-def _qr_r(A):
-    """The m x m R of A (m = A's columns), zero-padded when A has fewer rows than columns."""
-    m = A.shape[1]
-    r = _la.qr(A, mode="r", check_finite=False)[0][:m]
-    if r.shape[0] < m:
-        r = np.vstack([r, np.zeros((m - r.shape[0], m))])
-    return np.triu(r)
-
-
-def _positive_diagonal(R):
-    signs = np.where(np.diag(R) < 0, -1.0, 1.0)
-    return R * signs[:, None]
 
 
 def streamed_least_squares(batches, intercept: bool = True) -> dict:
@@ -367,18 +347,6 @@ class StreamedDesign:
         return llf, information, score, largest
 
 
-def _misclassified(eta, y) -> int:
-    return int(np.count_nonzero((2.0 * np.asarray(y) - 1.0) * eta <= 0.0))
-
-
-def _check_zero_one(y_b, position):
-    bad = (y_b != 0.0) & (y_b != 1.0)
-    if bad.any():
-        values = np.unique(y_b[bad])[:5].tolist()
-        raise ValueError(f"block {position}: y: expected targets 0 or 1; got {int(bad.sum())} other values, "
-                         f"e.g. {values}")
-
-
 def newton_without_separation_check(design, y, beta, tol: float, max_iter: int, where: str):
     r"""``stats.logit_newton.newton_binary`` on a design whose rows are not all in this process.
 
@@ -438,3 +406,35 @@ def stream_feature_names(feature_names, p: int, where: str) -> list:
     if len(names) != p:
         raise ValueError(f"{where}: feature_names: expected {p} names (one per column of X); got {len(names)}")
     return names
+
+
+def _max_op():
+    from mpi4py import MPI  # noqa: PLC0415 - only reached with more than one rank
+
+    return MPI.MAX
+
+
+def _qr_r(A):
+    """The m x m R of A (m = A's columns), zero-padded when A has fewer rows than columns."""
+    m = A.shape[1]
+    r = _la.qr(A, mode="r", check_finite=False)[0][:m]
+    if r.shape[0] < m:
+        r = np.vstack([r, np.zeros((m - r.shape[0], m))])
+    return np.triu(r)
+
+
+def _positive_diagonal(R):
+    signs = np.where(np.diag(R) < 0, -1.0, 1.0)
+    return R * signs[:, None]
+
+
+def _misclassified(eta, y) -> int:
+    return int(np.count_nonzero((2.0 * np.asarray(y) - 1.0) * eta <= 0.0))
+
+
+def _check_zero_one(y_b, position):
+    bad = (y_b != 0.0) & (y_b != 1.0)
+    if bad.any():
+        values = np.unique(y_b[bad])[:5].tolist()
+        raise ValueError(f"block {position}: y: expected targets 0 or 1; got {int(bad.sum())} other values, "
+                         f"e.g. {values}")

@@ -80,42 +80,6 @@ def as_target(y, n_rows: int, name: str = "y", dtype=None):
     return values, target_name
 
 
-def _column_sums(values):
-    """The column sums of each range of rows (:func:`row_parts.row_ranges`)."""
-    def part(index, start, stop):
-        rows = values[start:stop]
-        if rows.flags.c_contiguous and stop - start < values.shape[0]:
-            return np.einsum("ij->j", rows)  # on this thread's core (BLAS's 1'X on C order uses one)
-        return np.ones(stop - start, dtype=values.dtype) @ rows
-
-    return row_parts.map_ranges(part, row_parts.row_ranges(values.shape[0]))
-
-
-def _check_finite(values, names, argument: str) -> None:
-    # fast path, one read of X: 1'X is finite only if every entry is (NaN and ±inf reach the
-    # column sum; an overflowing sum of finite values falls through to the exact check
-    # below, which then finds nothing). A matrix-vector product reads a C-ordered X at
-    # memory speed, where X.sum(axis=0) walks it several times slower; inside
-    # row_parts.parallel_rows the rows are cut into one range per thread.
-    if values.size == 0:
-        return
-    with np.errstate(over="ignore", invalid="ignore"):
-        if all(bool(np.isfinite(total).all()) for total in _column_sums(values)):
-            return
-    bad = ~np.isfinite(values)
-    if not bad.any():
-        return
-    counts = bad.sum(axis=0)
-    details = ", ".join(
-        f"{names[j]} ({int(counts[j])} of {values.shape[0]} rows, first at row {int(np.argmax(bad[:, j]))})"
-        for j in np.flatnonzero(counts)
-    )
-    raise ValueError(
-        f"{argument}: NaN or inf in column(s) {details}. chainrule drops nothing silently: "
-        f"remove or impute those rows first"
-    )
-
-
 def check_columns(X, names, fit_intercept: bool, argument: str = "X") -> None:
     """Reject duplicate columns, and constant columns next to an intercept, by name.
 
@@ -135,42 +99,6 @@ def check_columns(X, names, fit_intercept: bool, argument: str = "X") -> None:
                 f"{argument}: column(s) {', '.join(map(repr, constant))} are constant, which is "
                 f"collinear with the intercept; drop them or pass fit_intercept=False"
             )
-
-
-def _check_duplicates(X, head, names, argument: str) -> None:
-    """Columns equal on the first rows are candidates; a digest of each candidate's full
-    values splits them further; the remaining pairs are compared value by value."""
-    pairs = []
-    for group in _group_by(range(X.shape[1]), lambda j: head[:, j].tobytes()):
-        if X.shape[0] > head.shape[0]:
-            subgroups = _group_by(group, lambda j: _digest(X[:, j]))
-        else:
-            subgroups = [group]
-        pairs += [pair for members in subgroups if (pair := _first_duplicate_pair(X, members))]
-    if pairs:
-        i, j = min(pairs, key=lambda pair: (pair[1], pair[0]))
-        raise ValueError(f"{argument}: columns {names[i]!r} and {names[j]!r} are identical; drop one")
-
-
-def _group_by(columns, key) -> list:
-    """The groups (of two or more) of columns with equal keys."""
-    groups = {}
-    for j in columns:
-        groups.setdefault(key(j), []).append(j)
-    return [group for group in groups.values() if len(group) > 1]
-
-
-def _digest(column) -> bytes:
-    return hashlib.blake2b((column + 0.0).tobytes(), digest_size=16).digest()
-
-
-def _first_duplicate_pair(X, members):
-    """The first (i, j), i < j, with X[:, i] == X[:, j] exactly, in the order of j, or None."""
-    for position, j in enumerate(members):
-        for i in members[:position]:
-            if np.array_equal(X[:, i], X[:, j]):
-                return i, j
-    return None
 
 
 def as_design_like_fit(estimator, X):
@@ -213,3 +141,75 @@ def check_binary(y, name: str = "y"):
 def warn(message: str) -> None:
     """Issue a DataWarning (pointing at the user's call, not at this module)."""
     warnings.warn(message, DataWarning, stacklevel=3)
+
+
+def _column_sums(values):
+    """The column sums of each range of rows (:func:`row_parts.row_ranges`)."""
+    def part(index, start, stop):
+        rows = values[start:stop]
+        if rows.flags.c_contiguous and stop - start < values.shape[0]:
+            return np.einsum("ij->j", rows)  # on this thread's core (BLAS's 1'X on C order uses one)
+        return np.ones(stop - start, dtype=values.dtype) @ rows
+
+    return row_parts.map_ranges(part, row_parts.row_ranges(values.shape[0]))
+
+
+def _check_finite(values, names, argument: str) -> None:
+    # fast path, one read of X: 1'X is finite only if every entry is (NaN and ±inf reach the
+    # column sum; an overflowing sum of finite values falls through to the exact check
+    # below, which then finds nothing). A matrix-vector product reads a C-ordered X at
+    # memory speed, where X.sum(axis=0) walks it several times slower; inside
+    # row_parts.parallel_rows the rows are cut into one range per thread.
+    if values.size == 0:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        if all(bool(np.isfinite(total).all()) for total in _column_sums(values)):
+            return
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return
+    counts = bad.sum(axis=0)
+    details = ", ".join(
+        f"{names[j]} ({int(counts[j])} of {values.shape[0]} rows, first at row {int(np.argmax(bad[:, j]))})"
+        for j in np.flatnonzero(counts)
+    )
+    raise ValueError(
+        f"{argument}: NaN or inf in column(s) {details}. chainrule drops nothing silently: "
+        f"remove or impute those rows first"
+    )
+
+
+def _check_duplicates(X, head, names, argument: str) -> None:
+    """Columns equal on the first rows are candidates; a digest of each candidate's full
+    values splits them further; the remaining pairs are compared value by value."""
+    pairs = []
+    for group in _group_by(range(X.shape[1]), lambda j: head[:, j].tobytes()):
+        if X.shape[0] > head.shape[0]:
+            subgroups = _group_by(group, lambda j: _digest(X[:, j]))
+        else:
+            subgroups = [group]
+        pairs += [pair for members in subgroups if (pair := _first_duplicate_pair(X, members))]
+    if pairs:
+        i, j = min(pairs, key=lambda pair: (pair[1], pair[0]))
+        raise ValueError(f"{argument}: columns {names[i]!r} and {names[j]!r} are identical; drop one")
+
+
+def _group_by(columns, key) -> list:
+    """The groups (of two or more) of columns with equal keys."""
+    groups = {}
+    for j in columns:
+        groups.setdefault(key(j), []).append(j)
+    return [group for group in groups.values() if len(group) > 1]
+
+
+def _digest(column) -> bytes:
+    return hashlib.blake2b((column + 0.0).tobytes(), digest_size=16).digest()
+
+
+def _first_duplicate_pair(X, members):
+    """The first (i, j), i < j, with X[:, i] == X[:, j] exactly, in the order of j, or None."""
+    for position, j in enumerate(members):
+        for i in members[:position]:
+            if np.array_equal(X[:, i], X[:, j]):
+                return i, j
+    return None
