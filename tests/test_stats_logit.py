@@ -15,11 +15,11 @@ from chainrule.stats.separation import (
 sm = pytest.importorskip("statsmodels.api")
 pd = pytest.importorskip("pandas")
 sklearn = pytest.importorskip("sklearn")
-from sklearn.base import clone
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import cross_val_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.base import clone  # noqa: E402 - after the importorskip above
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.model_selection import cross_val_score  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 RTOL = 1e-8
 
@@ -557,7 +557,8 @@ def test_benchmark_script_runs_and_implementations_agree(tmp_path):
     spec = importlib.util.spec_from_file_location("bench_logit", script)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    out = bench.main(["--n", "3000", "--p", "4", "--repeats", "1", "--only", "statsmodels,scikit-learn", "--json", str(tmp_path / "logit.json")])
+    out = bench.main(["--n", "3000", "--p", "4", "--repeats", "1", "--only", "statsmodels,scikit-learn",
+                      "--json", str(tmp_path / "logit.json")])
     assert out["results"]["chainrule"]["ratio_to_chainrule"] == 1.0
     for name, row in out["results"].items():
         assert row["max_abs_param_diff"] < 1e-5, name

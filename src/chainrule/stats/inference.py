@@ -138,9 +138,7 @@ class Table:
         )
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self.headings)
         body = "".join(
-            "<tr>" + "".join(
-                f"<th>{html.escape(c)}</th>" if k < self.left else f"<td>{html.escape(c)}</td>" for k, c in enumerate(row)
-            ) + "</tr>"
+            "<tr>" + "".join(_html_cell(c, "th" if k < self.left else "td") for k, c in enumerate(row)) + "</tr>"
             for row in self.rows
         )
         notes = "".join(f"<p>Note: {html.escape(n)}</p>" for n in self.notes)
@@ -208,6 +206,10 @@ def _number(value) -> str:
     if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
         return f"{value:.4e}"
     return f"{value:.4f}"
+
+
+def _html_cell(text, tag) -> str:
+    return f"<{tag}>{html.escape(text)}</{tag}>"
 
 
 def _info_lines(info, width) -> list:

@@ -225,7 +225,8 @@ class MNLogit(LikelihoodResults, Estimator):
     def summary(self, alpha=None):
         """One block of rows per non-reference class ("y=<class>: <column>")."""
         self._check_fitted()
-        names = [f"{self.endog_name_}={class_label(c)}: {name}" for c in self.classes_[1:] for name in self.param_names_]
+        names = [f"{self.endog_name_}={class_label(c)}: {name}"
+                 for c in self.classes_[1:] for name in self.param_names_]
         info = [
             ("Dep. Variable", self.endog_name_), ("Model", "MNLogit"),
             ("Method", "MLE" if self.solver == "newton" else f"MLE ({self.solver})"),
