@@ -1,5 +1,14 @@
-"""What every maximum-likelihood estimator of ``chainrule.stats`` reports (likelihood-ratio
-test, pseudo R², AIC, BIC), and the table of average marginal effects."""
+"""What every maximum-likelihood estimator of ``chainrule.stats`` (Logit, MNLogit) shares: the
+checks of its solver settings, the covariance as the inverse observed information
+Cov(θ̂) = I(θ̂)⁻¹, the results it reports besides the Wald ones (likelihood-ratio test,
+McFadden's pseudo R², AIC, BIC: :class:`LikelihoodResults`), and the table of average
+marginal effects (:class:`MarginalEffects`).
+
+References: W. H. Greene, *Econometric Analysis*, 7th ed., 2012, ch. 14 (maximum likelihood,
+the likelihood-ratio test, information criteria) and §17.3 (marginal effects); D. McFadden,
+"Conditional logit analysis of qualitative choice behavior", in *Frontiers in Econometrics*,
+1974 (the pseudo R²).
+"""
 from __future__ import annotations
 
 import math
