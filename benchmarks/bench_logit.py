@@ -181,42 +181,40 @@ def _with_environment(name, value, fn, *args, **kwargs):
 
 def phases(X, y, model, repeats) -> dict:
     """Median seconds of the pieces of one chainrule fit, and how many passes of each kind it makes."""
-    from chainrule.stats import _row_parts
-    from chainrule.stats import _validation as validation
-    from chainrule.stats import logit as logit_module
+    from chainrule.stats import logit_newton, row_parts, validation
 
     names = [f"x{j + 1}" for j in range(X.shape[1])]
-    design = logit_module._Design(X, True)
+    design = logit_newton.Design(X, True)
     start = np.zeros(X.shape[1] + 1)
     start[0] = np.log(y.mean() / (1 - y.mean()))
     pieces = {
         "validation": lambda: (validation.as_design(X), validation.as_target(y, X.shape[0]),
                                validation.check_columns(X, names, True), validation.check_binary(y)),
-        "warm start": lambda: logit_module._warm_start(design, y, start),
+        "warm start": lambda: logit_newton.warm_start(design, y, start),
         "score pass": lambda: design.newton_pass(model.params_, y, hessian=False),
         "X'WX pass": lambda: design.newton_pass(model.params_, y, hessian=True),
         "X'WX pass NumPy": lambda: run_without_numba(design.newton_pass, model.params_, y, hessian=True),
     }
     times = {name: [] for name in pieces}
-    with _row_parts.parallel_rows():  # as inside Logit.fit: one range of rows per thread
+    with row_parts.parallel_rows():  # as inside Logit.fit: one range of rows per thread
         for _ in range(repeats):
             for name, fn in pieces.items():
                 begin = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - begin)
     counts = {True: 0, False: 0}
-    real = logit_module._Design.newton_pass
+    real = logit_newton.Design.newton_pass
 
     def counting(self, beta, target, hessian=True):
         if self.n == X.shape[0]:
             counts[bool(hessian)] += 1
         return real(self, beta, target, hessian)
 
-    logit_module._Design.newton_pass = counting
+    logit_newton.Design.newton_pass = counting
     try:
         Logit().fit(X, y)
     finally:
-        logit_module._Design.newton_pass = real
+        logit_newton.Design.newton_pass = real
     result = {name: statistics.median(values) for name, values in times.items()}
     result["score passes per fit"], result["X'WX passes per fit"] = counts[False], counts[True]
     print("chainrule phases (median ms): " + ", ".join(

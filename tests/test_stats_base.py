@@ -5,7 +5,7 @@ from scipy import stats as sps
 
 import chainrule as cr
 from chainrule.stats import Estimator, Summary, wald
-from chainrule.stats._validation import as_design, as_target, check_binary, check_columns, check_enough_rows
+from chainrule.stats.validation import as_design, as_target, check_binary, check_columns, check_enough_rows
 
 
 class Toy(Estimator):

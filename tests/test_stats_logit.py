@@ -6,7 +6,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.stats import DataWarning, Logit, MNLogit
-from chainrule.stats.logit import (
+from chainrule.stats.separation import (
     PerfectSeparationError,
     find_multinomial_separation,
     find_separation,
@@ -15,11 +15,11 @@ from chainrule.stats.logit import (
 sm = pytest.importorskip("statsmodels.api")
 pd = pytest.importorskip("pandas")
 sklearn = pytest.importorskip("sklearn")
-from sklearn.base import clone
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import cross_val_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.base import clone  # noqa: E402 - after the importorskip above
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.model_selection import cross_val_score  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 RTOL = 1e-8
 
@@ -450,13 +450,13 @@ def test_mnlogit_collinear_columns_are_reported():
 def test_mnlogit_information_is_formed_without_copies_of_X():
     import tracemalloc
 
-    from chainrule.stats._logit_newton import _Design
+    from chainrule.stats.logit_newton import Design
     from chainrule.stats.mnlogit import _mn_information, _mn_probs
 
     rng = np.random.default_rng(42)
     X = rng.normal(size=(80_000, 20))
     B = rng.normal(size=(21, 3)) * 0.3
-    design = _Design(X, True)
+    design = Design(X, True)
     P = _mn_probs(design.dot(B))
     tracemalloc.start()
     info = _mn_information(design, P)
@@ -485,12 +485,12 @@ def test_mnlogit_protocol_and_pipeline():
 
 
 def test_logit_nested_warm_start_on_large_n_matches_statsmodels(monkeypatch):
-    import chainrule.stats.logit as logit_module
+    from chainrule.stats.logit_newton import Design
 
     X, y = binary_data(n=170_000, p=2, seed=44)
     sizes = []
-    real = logit_module._Design.subsample
-    monkeypatch.setattr(logit_module._Design, "subsample", lambda self, s: sizes.append(s) or real(self, s))
+    real = Design.subsample
+    monkeypatch.setattr(Design, "subsample", lambda self, s: sizes.append(s) or real(self, s))
     model = Logit().fit(X, y)
     assert sizes == [8, 8]  # every 8th row (21,250), every 8th of those (2,657); fitted smallest first
     reference = sm.Logit(y, sm.add_constant(X)).fit(disp=0, tol=1e-12)
@@ -509,11 +509,12 @@ def large_multiclass_data(n, p, K, seed):
 
 def test_mnlogit_nested_warm_start_on_large_n_matches_statsmodels(monkeypatch):
     import chainrule.stats.mnlogit as mnlogit_module
+    from chainrule.stats.logit_newton import Design
 
     X, y = large_multiclass_data(70_000, 3, 3, seed=47)
     sizes, starts = [], []
-    real_subsample, real_newton = mnlogit_module._Design.subsample, mnlogit_module._newton_multinomial
-    monkeypatch.setattr(mnlogit_module._Design, "subsample", lambda self, s: sizes.append(s) or real_subsample(self, s))
+    real_subsample, real_newton = Design.subsample, mnlogit_module._newton_multinomial
+    monkeypatch.setattr(Design, "subsample", lambda self, s: sizes.append(s) or real_subsample(self, s))
     monkeypatch.setattr(mnlogit_module, "_newton_multinomial",
                         lambda design, *args, **kw: starts.append(design.n) or real_newton(design, *args, **kw))
     model = MNLogit().fit(X, y)
@@ -556,7 +557,8 @@ def test_benchmark_script_runs_and_implementations_agree(tmp_path):
     spec = importlib.util.spec_from_file_location("bench_logit", script)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    out = bench.main(["--n", "3000", "--p", "4", "--repeats", "1", "--only", "statsmodels,scikit-learn", "--json", str(tmp_path / "logit.json")])
+    out = bench.main(["--n", "3000", "--p", "4", "--repeats", "1", "--only", "statsmodels,scikit-learn",
+                      "--json", str(tmp_path / "logit.json")])
     assert out["results"]["chainrule"]["ratio_to_chainrule"] == 1.0
     for name, row in out["results"].items():
         assert row["max_abs_param_diff"] < 1e-5, name
@@ -586,7 +588,7 @@ def test_information_pass_with_the_compiled_kernel_matches_numpy_and_closed_form
     """The X'WX pass (compiled row kernel on C-ordered X, NumPy on F-ordered X) against the
     NumPy pass and against ℓ, X'(y − p), [1, X]' diag(p(1 − p)) [1, X] written out directly."""
     pytest.importorskip("numba")
-    import chainrule.stats.logit as logit_module
+    import chainrule.stats.logit_newton as newton_module
 
     X, y = binary_data(n=9_000, p=5, seed=46)  # two full blocks of rows and a partial one
     X = np.asarray(X, order=order)
@@ -596,10 +598,9 @@ def test_information_pass_with_the_compiled_kernel_matches_numpy_and_closed_form
     p = 1.0 / (1.0 + np.exp(-eta))
     expected = (float(np.sum(y * eta - np.log1p(np.exp(eta)))), (Z * (p * (1 - p))[:, None]).T @ Z,
                 Z.T @ (y - p), float(np.max(np.abs(eta))))
-    import chainrule.stats._logit_newton as newton_module
     monkeypatch.setattr(newton_module, "_COMPILED_MIN_SIZE", 0)
     monkeypatch.delenv("CHAINRULE_NO_NUMBA", raising=False)
-    design = logit_module._Design(X, True)
+    design = newton_module.Design(X, True)
     assert (newton_module._row_kernels(design.X) is not None) == (order == "C")
     compiled = design.newton_pass(beta, y, hessian=True)
     monkeypatch.setenv("CHAINRULE_NO_NUMBA", "1")
@@ -608,7 +609,7 @@ def test_information_pass_with_the_compiled_kernel_matches_numpy_and_closed_form
     for ours, numpy_pass, reference in zip(compiled, plain, expected):
         np.testing.assert_allclose(ours, reference, rtol=1e-12, atol=1e-9)
         np.testing.assert_allclose(ours, numpy_pass, rtol=1e-13, atol=1e-10)
-    without = logit_module._Design(np.ascontiguousarray(X), False)  # no constant: k = p
+    without = newton_module.Design(np.ascontiguousarray(X), False)  # no constant: k = p
     monkeypatch.delenv("CHAINRULE_NO_NUMBA")
     _, gram, score, _ = without.newton_pass(beta[1:], y, hessian=True)
     eta = X @ beta[1:]

@@ -11,14 +11,14 @@ from chainrule import Tensor, stats
 from chainrule.stats import lasso as lasso_module
 
 sklearn = pytest.importorskip("sklearn")
-from sklearn import linear_model as lm
-from sklearn.base import clone
-from sklearn.datasets import load_diabetes
-from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import KFold, cross_val_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import check_is_fitted
+from sklearn import linear_model as lm  # noqa: E402 - after the importorskip above
+from sklearn.base import clone  # noqa: E402
+from sklearn.datasets import load_diabetes  # noqa: E402
+from sklearn.exceptions import NotFittedError  # noqa: E402
+from sklearn.model_selection import KFold, cross_val_score  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils.validation import check_is_fitted  # noqa: E402
 
 TIGHT = {"tol": 1e-12, "max_iter": 100_000}
 

@@ -1,4 +1,4 @@
-"""Passes over rows on several threads (chainrule.stats._row_parts): the ranges, the BLAS limit,
+"""Passes over rows on several threads (chainrule.stats.row_parts): the ranges, the BLAS limit,
 and that a fit on threads gives the digits of a fit on one."""
 import multiprocessing
 import threading
@@ -6,9 +6,9 @@ import threading
 import numpy as np
 import pytest
 
-from chainrule.stats import Logit, MNLogit, _row_parts
-from chainrule.stats._logit_newton import _Design
-from chainrule.stats._validation import as_design
+from chainrule.stats import Logit, MNLogit, row_parts
+from chainrule.stats.logit_newton import Design
+from chainrule.stats.validation import as_design
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
@@ -39,48 +39,48 @@ def binary_data(n, p, seed):
 def test_thread_count_reads_our_variable_first_and_others_as_limits(monkeypatch):
     for name in ("CHAINRULE_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         monkeypatch.delenv(name, raising=False)
-    assert 1 <= _row_parts.thread_count() <= _row_parts._MAX_THREADS
+    assert 1 <= row_parts.thread_count() <= row_parts._MAX_THREADS
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert _row_parts.thread_count() == 1
+    assert row_parts.thread_count() == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "auto")  # another library's value we cannot read: no limit from it
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
-    assert _row_parts.thread_count() == 1
+    assert row_parts.thread_count() == 1
     monkeypatch.setenv("CHAINRULE_NUM_THREADS", "5")  # ours is taken as given
-    assert _row_parts.thread_count() == 5
+    assert row_parts.thread_count() == 5
     for bad in ("0", "-2", "two", "1.5"):
         monkeypatch.setenv("CHAINRULE_NUM_THREADS", bad)
         with pytest.raises(ValueError, match=r"CHAINRULE_NUM_THREADS: expected a whole number of threads >= 1; "
                                              rf"got '{bad}'"):
-            _row_parts.thread_count()
+            row_parts.thread_count()
 
 
 def test_ranges_cover_the_rows_with_aligned_inner_bounds_only_inside_the_context(threads):
     threads(3)
     n = 50_000
-    assert _row_parts.row_ranges(n, 4096) == [(0, n)]  # outside parallel_rows: one range
-    with _row_parts.parallel_rows():
-        ranges = _row_parts.row_ranges(n, 4096)
+    assert row_parts.row_ranges(n, 4096) == [(0, n)]  # outside parallel_rows: one range
+    with row_parts.parallel_rows():
+        ranges = row_parts.row_ranges(n, 4096)
         assert len(ranges) == 3
         assert ranges[0][0] == 0 and ranges[-1][1] == n
         assert all(stop == start for (_, stop), (start, _) in zip(ranges, ranges[1:]))
         assert all(stop % 4096 == 0 for _, stop in ranges[:-1])
-        assert _row_parts.row_ranges(2 * _row_parts._MIN_PART_ROWS - 1) == [(0, 2 * _row_parts._MIN_PART_ROWS - 1)]
-        assert len(_row_parts.row_ranges(2 * _row_parts._MIN_PART_ROWS)) == 2
+        assert row_parts.row_ranges(2 * row_parts._MIN_PART_ROWS - 1) == [(0, 2 * row_parts._MIN_PART_ROWS - 1)]
+        assert len(row_parts.row_ranges(2 * row_parts._MIN_PART_ROWS)) == 2
 
 
 def test_one_thread_changes_nothing(threads):
     threads(1)
     before = blas_threads()
-    with _row_parts.parallel_rows():
+    with row_parts.parallel_rows():
         assert blas_threads() == before
-        assert _row_parts.row_ranges(10**6) == [(0, 10**6)]
+        assert row_parts.row_ranges(10**6) == [(0, 10**6)]
 
 
 def test_map_ranges_keeps_the_order_and_raises_what_a_range_raised(threads):
     threads(4)
     ranges = [(0, 10), (10, 20), (20, 30), (30, 35)]
     seen = []
-    assert _row_parts.map_ranges(lambda i, a, b: (i, a, b), ranges) == [(i, a, b) for i, (a, b) in enumerate(ranges)]
+    assert row_parts.map_ranges(lambda i, a, b: (i, a, b), ranges) == [(i, a, b) for i, (a, b) in enumerate(ranges)]
 
     def failing(index, start, stop):
         seen.append(index)
@@ -89,7 +89,7 @@ def test_map_ranges_keeps_the_order_and_raises_what_a_range_raised(threads):
         return index
 
     with pytest.raises(ArithmeticError, match="range 20:30"):
-        _row_parts.map_ranges(failing, ranges)
+        row_parts.map_ranges(failing, ranges)
     assert sorted(seen) == [0, 1, 2, 3]  # every range ran to its end before the error came back
 
     def failing_first(index, start, stop):
@@ -100,7 +100,7 @@ def test_map_ranges_keeps_the_order_and_raises_what_a_range_raised(threads):
 
     seen.clear()
     with pytest.raises(KeyError):
-        _row_parts.map_ranges(failing_first, ranges)
+        row_parts.map_ranges(failing_first, ranges)
     assert sorted(seen) == [("done", 1), ("done", 2), ("done", 3)]
 
 
@@ -110,9 +110,9 @@ def test_map_ranges_keeps_the_order_and_raises_what_a_range_raised(threads):
 def test_blas_runs_on_one_thread_inside_nested_contexts_and_is_restored_after(threads):
     threads(2)
     before = blas_threads()
-    with _row_parts.parallel_rows():
+    with row_parts.parallel_rows():
         assert blas_threads() and all(count == 1 for count in blas_threads())
-        with _row_parts.parallel_rows():  # nested
+        with row_parts.parallel_rows():  # nested
             assert all(count == 1 for count in blas_threads())
         assert all(count == 1 for count in blas_threads())  # the outer context is still open
     assert blas_threads() == before
@@ -127,8 +127,8 @@ def test_other_threads_fit_on_one_thread_and_leave_blas_alone(threads):
     X, y = binary_data(30_000, 3, seed=7)
 
     def elsewhere():
-        with _row_parts.parallel_rows():
-            seen.append((blas_threads(), _row_parts.row_ranges(10**6)))
+        with row_parts.parallel_rows():
+            seen.append((blas_threads(), row_parts.row_ranges(10**6)))
         fits.append(Logit().fit(X, y).params)
 
     worker = threading.Thread(target=elsewhere)
@@ -159,9 +159,9 @@ def test_passes_on_threads_match_one_pass_over_all_rows(threads):
     results = {}
     for count in (1, 4):
         threads(count)
-        with _row_parts.parallel_rows():
-            assert len(_row_parts.row_ranges(len(y), 4096)) == count
-            design = _Design(X, True)
+        with row_parts.parallel_rows():
+            assert len(row_parts.row_ranges(len(y), 4096)) == count
+            design = Design(X, True)
             results[count] = (design.newton_pass(beta, y, hessian=False), design.newton_pass(beta, y, hessian=True),
                               design.gram(np.abs(W[:, 0])), design.grams(W))
     single, parallel = results[1], results[4]
@@ -181,8 +181,8 @@ def test_passes_on_threads_match_one_pass_over_all_rows(threads):
     F = np.asfortranarray(X)  # the F-ordered design takes the m x p block buffers
     for count in (1, 4):
         threads(count)
-        with _row_parts.parallel_rows():
-            design = _Design(F, True)
+        with row_parts.parallel_rows():
+            design = Design(F, True)
             np.testing.assert_allclose(design.newton_pass(beta, y, hessian=True)[1], parallel[1][1], rtol=1e-12)
             np.testing.assert_allclose(design.gram(np.abs(W[:, 0])), parallel[2], rtol=1e-12)
             np.testing.assert_allclose(design.grams(W), parallel[3], rtol=1e-12, atol=1e-10)
@@ -217,7 +217,7 @@ def test_finite_check_inside_the_context_reads_every_range(threads):
     threads(4)
     X = np.ones((40_000, 3))
     X[39_999, 2] = np.inf
-    with _row_parts.parallel_rows(), pytest.raises(ValueError, match=r"x3 \(1 of 40000 rows, first at row 39999\)"):
+    with row_parts.parallel_rows(), pytest.raises(ValueError, match=r"x3 \(1 of 40000 rows, first at row 39999\)"):
         as_design(X)
 
 

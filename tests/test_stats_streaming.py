@@ -7,8 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from chainrule.stats import OLS, Logit
-from chainrule.stats.ols import CollinearityError
+from chainrule.stats import OLS, CollinearityError, Logit
 
 sm = pytest.importorskip("statsmodels.api")
 

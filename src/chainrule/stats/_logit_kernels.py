@@ -1,7 +1,7 @@
-"""Compiled (numba) row kernel of the Logit information pass (``stats._logit_newton._Design``).
+"""Compiled (numba) row kernel of the Logit information pass (``stats.logit_newton.Design``).
 
-This module imports numba at its top, so it is itself the optional part: ``stats._logit_newton``
-asks :func:`chainrule._compiled.kernels` for it and runs its NumPy twin (a broadcast
+This module imports numba at its top, so it is itself the optional part: ``stats.logit_newton``
+asks :func:`chainrule.engine.compiled.kernels` for it and runs its NumPy twin (a broadcast
 multiply and two BLAS matrix-vector products per block) when numba is missing or
 ``CHAINRULE_NO_NUMBA=1`` is set.
 

@@ -74,7 +74,8 @@ from scipy import linalg as _linalg
 
 from ..engine import backend
 from ..engine import compiled as _compiled_kernels
-from .ridge import _centered_gram, _LinearRegressor, _splits
+from .cross_validation import train_test_splits
+from .penalized import LinearRegressor, centered_gram
 
 np = backend.host
 
@@ -89,7 +90,184 @@ class ConvergenceWarning(UserWarning):
     """An iterative solver stopped at ``max_iter`` before reaching its tolerance."""
 
 
-# --------------------------------------------------------------------------- kernels
+class Lasso(LinearRegressor):
+    """The lasso: (1/(2n)) ||y - b0 - X b||_2^2 + alpha ||b||_1 (scikit-learn's scaling).
+
+    The intercept b0 is not penalized (X and y are centered). See the module docstring
+    for the soft-thresholding update, the covariance updates and the duality-gap rule.
+
+    Args:
+        alpha: penalty > 0 (for alpha = 0 use ordinary least squares).
+        solver: "cd" (coordinate descent) or "fista" (accelerated proximal gradient).
+        fit_intercept: center X and y and fit an unpenalized intercept.
+        tol: stop when the duality gap < tol * ||yc||^2 / n (scikit-learn's rule).
+        max_iter: sweeps over the coordinates (cd) or iterations (fista).
+        precompute: "auto", True (whole Gram matrix) or False (working sets); cd only.
+        warm_start: start from the previous ``coef_`` when refitting.
+
+    Fitted attributes: ``coef_``, ``intercept_``, ``dual_gap_``, ``n_iter_``, ``route_``
+    ("gram", "working-set" or "fista"), ``n_features_in_``, ``feature_names_``.
+
+    References: Tibshirani (1996); Friedman, Hastie & Tibshirani (2010); Beck & Teboulle (2009).
+    """
+
+    def __init__(self, alpha=1.0, solver="cd", fit_intercept=True, tol=1e-4, max_iter=1000,
+                 precompute="auto", warm_start=False):
+        self.alpha = alpha
+        self.solver = solver
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.precompute = precompute
+        self.warm_start = warm_start
+
+    def fit(self, X, y):
+        if isinstance(self.alpha, bool) or not isinstance(self.alpha, numbers.Real):
+            raise TypeError(f"alpha: expected a real number; got {self.alpha!r}")
+        alpha = float(self.alpha)
+        if not (alpha > 0 and math.isfinite(alpha)):
+            raise ValueError(
+                f"alpha: expected a finite number > 0; got {self.alpha!r} (for alpha = 0 use "
+                f"ordinary least squares)"
+            )
+        _check_settings(self.tol, self.max_iter, self.solver)
+        previous = getattr(self, "coef_", None) if self.warm_start else None
+        X, y = self._prepare(X, y)
+        yc, x_mean, y_mean = _center_means(X, y, self.fit_intercept)
+        problem = _Problem(X, x_mean, yc)
+        route = _route(self.precompute, X.shape[1], path=False)
+        w = np.zeros(X.shape[1])
+        if previous is not None and previous.shape == w.shape:
+            w = previous.astype(backend.float64, copy=True)
+        w, gap, iterations = _solve(problem, alpha, w, float(self.tol), int(self.max_iter), self.solver, route)
+        _warn_unconverged(f"Lasso(alpha={alpha:g}, solver={self.solver!r})", gap, self.tol, problem.yy, self.max_iter)
+        self.coef_ = w
+        self.intercept_ = y_mean - float(x_mean @ w) if self.fit_intercept else 0.0
+        self.dual_gap_ = gap
+        self.n_iter_ = iterations
+        self.route_ = "fista" if self.solver == "fista" else route
+        return self
+
+
+LassoPath = namedtuple("LassoPath", ["alphas", "coefs", "intercepts", "dual_gaps", "n_iter"])
+LassoPath.__doc__ = """Result of :func:`lasso_path`: ``alphas`` (decreasing), ``coefs`` (p x len(alphas),
+scikit-learn's layout), ``intercepts``, ``dual_gaps`` and ``n_iter`` (one per alpha)."""
+
+
+def lasso_path(X, y, *, alphas=None, n_alphas=100, eps=1e-3, fit_intercept=True, tol=1e-4,
+               max_iter=1000, precompute="auto"):
+    """Lasso solutions over a decreasing grid of alphas, with warm starts.
+
+    The default grid is ``n_alphas`` values log-spaced from alpha_max = ||Xc'yc||_inf / n
+    (the smallest alpha at which every coefficient is 0) down to ``eps * alpha_max``
+    (scikit-learn's grid). Each alpha solves (1/(2n))||y - b0 - Xb||^2 + alpha||b||_1 by
+    coordinate descent started from the previous solution. With ``precompute="auto"`` the
+    Gram matrix is formed once (p <= 3000) and reused along the whole path.
+
+    Returns a :class:`LassoPath` (alphas, coefs of shape (p, n_alphas), intercepts,
+    dual_gaps, n_iter). Unlike scikit-learn's ``lasso_path``, X and y are centered when
+    ``fit_intercept`` is true (as every scikit-learn estimator does before calling it).
+    """
+    _check_settings(tol, max_iter, "cd")
+    model = Lasso(fit_intercept=fit_intercept)
+    X, y = model._prepare(X, y)
+    yc, x_mean, y_mean = _center_means(X, y, fit_intercept)
+    problem = _Problem(X, x_mean, yc)
+    if alphas is None:
+        grid = _grid(problem.alpha_max(), n_alphas, eps)
+    else:
+        grid = np.sort(np.atleast_1d(np.asarray(alphas, dtype=backend.float64)))[::-1]
+        if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)) or grid[-1] <= 0:
+            raise ValueError(f"alphas: expected finite penalties > 0; got {np.asarray(alphas).tolist()}")
+    coefs, gaps, iterations = _path(problem, grid, float(tol), int(max_iter), _route(precompute, X.shape[1], True))
+    intercepts = y_mean - x_mean @ coefs if fit_intercept else np.zeros(grid.size)
+    if np.any(gaps > tol * problem.yy):
+        _warn_unconverged("lasso_path", float(gaps.max()), tol, problem.yy, max_iter)
+    return LassoPath(grid, coefs, intercepts, gaps, iterations)
+
+
+class LassoCV(LinearRegressor):
+    """The lasso with alpha chosen by K-fold cross-validation along a warm-started path.
+
+    The grid is computed once from the whole data (``alphas`` values log-spaced from
+    alpha_max to ``eps * alpha_max``, or the given sequence); on each fold the path is fitted
+    on the training rows (centered within the fold) and scored by the mean squared error on
+    the held-out rows: ``mse_path_`` has shape (n_alphas, n_folds), as scikit-learn's.
+
+    Two choices of alpha:
+
+    * minimum error: ``alpha_min_`` minimizes the mean over folds CV(alpha);
+    * one standard error (Hastie, Tibshirani & Friedman, The Elements of Statistical
+      Learning, 2nd ed., sec. 7.10): ``alpha_1se_`` is the largest alpha with
+      CV(alpha) <= CV(alpha_min) + SE(alpha_min), SE = (std over folds, ddof=1) / sqrt(K).
+
+    ``selection`` ("min" or "1se") decides which becomes ``alpha_``, at which the model is
+    refitted on all rows (``coef_``, ``intercept_``).
+
+    Args:
+        alphas: number of grid points (int) or a sequence of penalties.
+        eps: ratio of the smallest to the largest alpha on a generated grid.
+        cv: number of folds (scikit-learn's unshuffled KFold), a splitter with ``split``,
+            or an iterable of (train, test) index pairs.
+        fit_intercept, tol, max_iter, precompute: as in :class:`Lasso`.
+        selection: "min" or "1se".
+    """
+
+    def __init__(self, alphas=100, eps=1e-3, cv=5, fit_intercept=True, tol=1e-4, max_iter=1000,
+                 precompute="auto", selection="min"):
+        self.alphas = alphas
+        self.eps = eps
+        self.cv = cv
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.precompute = precompute
+        self.selection = selection
+
+    def fit(self, X, y):
+        if self.selection not in ("min", "1se"):
+            raise ValueError(f"selection: expected 'min' or '1se'; got {self.selection!r}")
+        _check_settings(self.tol, self.max_iter, "cd")
+        raw_X = X
+        X, y = self._prepare(X, y)
+        n, p = X.shape
+        if isinstance(self.alphas, numbers.Integral) and not isinstance(self.alphas, bool):
+            yc, x_mean, _ = _center_means(X, y, self.fit_intercept)
+            grid = _grid(_Problem(X, x_mean, yc).alpha_max(), self.alphas, self.eps)
+        else:
+            grid = np.sort(np.atleast_1d(np.asarray(self.alphas, dtype=backend.float64)))[::-1]
+            if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)) or grid[-1] <= 0:
+                raise ValueError(f"alphas: expected an int or finite penalties > 0; got {self.alphas!r}")
+        folds = train_test_splits(self.cv, raw_X, y, n)
+        route = _route(self.precompute, p, path=True)
+        mse = np.empty((grid.size, len(folds)))
+        for f, (train, test) in enumerate(folds):
+            Xt, yt = X[train], y[train]
+            yc, x_mean, y_mean = _center_means(Xt, yt, self.fit_intercept)
+            problem = _Problem(Xt, x_mean, yc)
+            coefs, gaps, _ = _path(problem, grid, float(self.tol), int(self.max_iter), route)
+            if np.any(gaps > self.tol * problem.yy):
+                _warn_unconverged(f"LassoCV fold {f}", float(gaps.max()), self.tol, problem.yy, self.max_iter)
+            intercepts = y_mean - x_mean @ coefs if self.fit_intercept else np.zeros(grid.size)
+            predictions = X[test] @ coefs + intercepts
+            mse[:, f] = np.mean((y[test][:, None] - predictions) ** 2, axis=0)
+        mean = mse.mean(axis=1)
+        best = int(np.argmin(mean))
+        se = mse.std(axis=1, ddof=1) / math.sqrt(len(folds)) if len(folds) > 1 else np.zeros(grid.size)
+        self.alphas_ = grid
+        self.mse_path_ = mse
+        self.cv_mean_ = mean
+        self.cv_se_ = se
+        self.alpha_min_ = float(grid[best])
+        self.alpha_1se_ = float(grid[mean <= mean[best] + se[best]].max())
+        self.alpha_ = self.alpha_min_ if self.selection == "min" else self.alpha_1se_
+        model = Lasso(self.alpha_, fit_intercept=self.fit_intercept, tol=self.tol,
+                      max_iter=self.max_iter, precompute=self.precompute).fit(raw_X, y)
+        for name in ("coef_", "intercept_", "dual_gap_", "n_iter_", "route_"):
+            setattr(self, name, getattr(model, name))
+        return self
+
+
 def _compiled(load: bool = False):
     """The numba kernels module, or None (numba missing, or CHAINRULE_NO_NUMBA=1).
 
@@ -160,7 +338,6 @@ def _residual_gap(r, g, w, yc, alpha, n):
     return 0.5 * rr * (1.0 + const * const) + alpha * float(np.abs(w).sum()) - const * float(r @ yc) / n
 
 
-# --------------------------------------------------------------------------- problems
 class _Problem:
     """A centered lasso problem: X (not centered), its column means, yc; Gram on demand."""
 
@@ -179,11 +356,19 @@ class _Problem:
 
     def gram(self):
         if self._gram is None:
-            self._gram = _centered_gram(self.X, self.x_mean, self.yc)[0] / self.n
+            self._gram = centered_gram(self.X, self.x_mean, self.yc)[0] / self.n
         return self._gram, self.c  # c as alpha_max sees it: at alpha_max, b = 0 exactly
 
     def alpha_max(self):
         return float(np.max(np.abs(self.c)))
+
+
+def _solve(problem, alpha, w, tol, max_iter, solver, route):
+    if solver == "fista":
+        return _solve_fista(problem, alpha, w, tol, max_iter)
+    if route == "gram":
+        return _solve_gram(problem, alpha, w, tol, max_iter)
+    return _solve_working_set(problem, alpha, w, tol, max_iter)
 
 
 def _solve_gram(problem, alpha, w, tol, max_iter):
@@ -270,14 +455,6 @@ def _route(precompute, p: int, path: bool) -> str:
     raise ValueError(f"precompute: expected 'auto', True or False; got {precompute!r}")
 
 
-def _solve(problem, alpha, w, tol, max_iter, solver, route):
-    if solver == "fista":
-        return _solve_fista(problem, alpha, w, tol, max_iter)
-    if route == "gram":
-        return _solve_gram(problem, alpha, w, tol, max_iter)
-    return _solve_working_set(problem, alpha, w, tol, max_iter)
-
-
 def _check_settings(tol, max_iter, solver):
     if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not (tol > 0 and math.isfinite(tol)):
         raise ValueError(f"tol: expected a finite number > 0; got {tol!r}")
@@ -296,66 +473,6 @@ def _warn_unconverged(what, gap, tol, yy, max_iter):
         )
 
 
-# --------------------------------------------------------------------------- estimators
-class Lasso(_LinearRegressor):
-    """The lasso: (1/(2n)) ||y - b0 - X b||_2^2 + alpha ||b||_1 (scikit-learn's scaling).
-
-    The intercept b0 is not penalized (X and y are centered). See the module docstring
-    for the soft-thresholding update, the covariance updates and the duality-gap rule.
-
-    Args:
-        alpha: penalty > 0 (for alpha = 0 use ordinary least squares).
-        solver: "cd" (coordinate descent) or "fista" (accelerated proximal gradient).
-        fit_intercept: center X and y and fit an unpenalized intercept.
-        tol: stop when the duality gap < tol * ||yc||^2 / n (scikit-learn's rule).
-        max_iter: sweeps over the coordinates (cd) or iterations (fista).
-        precompute: "auto", True (whole Gram matrix) or False (working sets); cd only.
-        warm_start: start from the previous ``coef_`` when refitting.
-
-    Fitted attributes: ``coef_``, ``intercept_``, ``dual_gap_``, ``n_iter_``, ``route_``
-    ("gram", "working-set" or "fista"), ``n_features_in_``, ``feature_names_``.
-
-    References: Tibshirani (1996); Friedman, Hastie & Tibshirani (2010); Beck & Teboulle (2009).
-    """
-
-    def __init__(self, alpha=1.0, solver="cd", fit_intercept=True, tol=1e-4, max_iter=1000,
-                 precompute="auto", warm_start=False):
-        self.alpha = alpha
-        self.solver = solver
-        self.fit_intercept = fit_intercept
-        self.tol = tol
-        self.max_iter = max_iter
-        self.precompute = precompute
-        self.warm_start = warm_start
-
-    def fit(self, X, y):
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, numbers.Real):
-            raise TypeError(f"alpha: expected a real number; got {self.alpha!r}")
-        alpha = float(self.alpha)
-        if not (alpha > 0 and math.isfinite(alpha)):
-            raise ValueError(
-                f"alpha: expected a finite number > 0; got {self.alpha!r} (for alpha = 0 use "
-                f"ordinary least squares)"
-            )
-        _check_settings(self.tol, self.max_iter, self.solver)
-        previous = getattr(self, "coef_", None) if self.warm_start else None
-        X, y = self._prepare(X, y)
-        yc, x_mean, y_mean = _center_means(X, y, self.fit_intercept)
-        problem = _Problem(X, x_mean, yc)
-        route = _route(self.precompute, X.shape[1], path=False)
-        w = np.zeros(X.shape[1])
-        if previous is not None and previous.shape == w.shape:
-            w = previous.astype(backend.float64, copy=True)
-        w, gap, iterations = _solve(problem, alpha, w, float(self.tol), int(self.max_iter), self.solver, route)
-        _warn_unconverged(f"Lasso(alpha={alpha:g}, solver={self.solver!r})", gap, self.tol, problem.yy, self.max_iter)
-        self.coef_ = w
-        self.intercept_ = y_mean - float(x_mean @ w) if self.fit_intercept else 0.0
-        self.dual_gap_ = gap
-        self.n_iter_ = iterations
-        self.route_ = "fista" if self.solver == "fista" else route
-        return self
-
-
 def _center_means(X, y, fit_intercept):
     """(yc, column means of X, mean of y), without copying X (the problems center lazily)."""
     if fit_intercept:
@@ -363,11 +480,6 @@ def _center_means(X, y, fit_intercept):
         y_mean = float(y.mean())
         return y - y_mean, x_mean, y_mean
     return y, np.zeros(X.shape[1]), 0.0
-
-
-LassoPath = namedtuple("LassoPath", ["alphas", "coefs", "intercepts", "dual_gaps", "n_iter"])
-LassoPath.__doc__ = """Result of :func:`lasso_path`: ``alphas`` (decreasing), ``coefs`` (p x len(alphas),
-scikit-learn's layout), ``intercepts``, ``dual_gaps`` and ``n_iter`` (one per alpha)."""
 
 
 def _grid(alpha_max, n_alphas, eps):
@@ -392,117 +504,3 @@ def _path(problem, alphas, tol, max_iter, route, solver="cd"):
         w, gaps[k], iterations[k] = _solve(problem, float(alpha), w.copy(), tol, max_iter, solver, route)
         coefs[:, k] = w
     return coefs, gaps, iterations
-
-
-def lasso_path(X, y, *, alphas=None, n_alphas=100, eps=1e-3, fit_intercept=True, tol=1e-4,
-               max_iter=1000, precompute="auto"):
-    """Lasso solutions over a decreasing grid of alphas, with warm starts.
-
-    The default grid is ``n_alphas`` values log-spaced from alpha_max = ||Xc'yc||_inf / n
-    (the smallest alpha at which every coefficient is 0) down to ``eps * alpha_max``
-    (scikit-learn's grid). Each alpha solves (1/(2n))||y - b0 - Xb||^2 + alpha||b||_1 by
-    coordinate descent started from the previous solution. With ``precompute="auto"`` the
-    Gram matrix is formed once (p <= 3000) and reused along the whole path.
-
-    Returns a :class:`LassoPath` (alphas, coefs of shape (p, n_alphas), intercepts,
-    dual_gaps, n_iter). Unlike scikit-learn's ``lasso_path``, X and y are centered when
-    ``fit_intercept`` is true (as every scikit-learn estimator does before calling it).
-    """
-    _check_settings(tol, max_iter, "cd")
-    model = Lasso(fit_intercept=fit_intercept)
-    X, y = model._prepare(X, y)
-    yc, x_mean, y_mean = _center_means(X, y, fit_intercept)
-    problem = _Problem(X, x_mean, yc)
-    if alphas is None:
-        grid = _grid(problem.alpha_max(), n_alphas, eps)
-    else:
-        grid = np.sort(np.atleast_1d(np.asarray(alphas, dtype=backend.float64)))[::-1]
-        if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)) or grid[-1] <= 0:
-            raise ValueError(f"alphas: expected finite penalties > 0; got {np.asarray(alphas).tolist()}")
-    coefs, gaps, iterations = _path(problem, grid, float(tol), int(max_iter), _route(precompute, X.shape[1], True))
-    intercepts = y_mean - x_mean @ coefs if fit_intercept else np.zeros(grid.size)
-    if np.any(gaps > tol * problem.yy):
-        _warn_unconverged("lasso_path", float(gaps.max()), tol, problem.yy, max_iter)
-    return LassoPath(grid, coefs, intercepts, gaps, iterations)
-
-
-class LassoCV(_LinearRegressor):
-    """The lasso with alpha chosen by K-fold cross-validation along a warm-started path.
-
-    The grid is computed once from the whole data (``alphas`` values log-spaced from
-    alpha_max to ``eps * alpha_max``, or the given sequence); on each fold the path is fitted
-    on the training rows (centered within the fold) and scored by the mean squared error on
-    the held-out rows: ``mse_path_`` has shape (n_alphas, n_folds), as scikit-learn's.
-
-    Two choices of alpha:
-
-    * minimum error: ``alpha_min_`` minimizes the mean over folds CV(alpha);
-    * one standard error (Hastie, Tibshirani & Friedman, The Elements of Statistical
-      Learning, 2nd ed., sec. 7.10): ``alpha_1se_`` is the largest alpha with
-      CV(alpha) <= CV(alpha_min) + SE(alpha_min), SE = (std over folds, ddof=1) / sqrt(K).
-
-    ``selection`` ("min" or "1se") decides which becomes ``alpha_``, at which the model is
-    refitted on all rows (``coef_``, ``intercept_``).
-
-    Args:
-        alphas: number of grid points (int) or a sequence of penalties.
-        eps: ratio of the smallest to the largest alpha on a generated grid.
-        cv: number of folds (scikit-learn's unshuffled KFold), a splitter with ``split``,
-            or an iterable of (train, test) index pairs.
-        fit_intercept, tol, max_iter, precompute: as in :class:`Lasso`.
-        selection: "min" or "1se".
-    """
-
-    def __init__(self, alphas=100, eps=1e-3, cv=5, fit_intercept=True, tol=1e-4, max_iter=1000,
-                 precompute="auto", selection="min"):
-        self.alphas = alphas
-        self.eps = eps
-        self.cv = cv
-        self.fit_intercept = fit_intercept
-        self.tol = tol
-        self.max_iter = max_iter
-        self.precompute = precompute
-        self.selection = selection
-
-    def fit(self, X, y):
-        if self.selection not in ("min", "1se"):
-            raise ValueError(f"selection: expected 'min' or '1se'; got {self.selection!r}")
-        _check_settings(self.tol, self.max_iter, "cd")
-        raw_X = X
-        X, y = self._prepare(X, y)
-        n, p = X.shape
-        if isinstance(self.alphas, numbers.Integral) and not isinstance(self.alphas, bool):
-            yc, x_mean, _ = _center_means(X, y, self.fit_intercept)
-            grid = _grid(_Problem(X, x_mean, yc).alpha_max(), self.alphas, self.eps)
-        else:
-            grid = np.sort(np.atleast_1d(np.asarray(self.alphas, dtype=backend.float64)))[::-1]
-            if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)) or grid[-1] <= 0:
-                raise ValueError(f"alphas: expected an int or finite penalties > 0; got {self.alphas!r}")
-        folds = _splits(self.cv, raw_X, y, n)
-        route = _route(self.precompute, p, path=True)
-        mse = np.empty((grid.size, len(folds)))
-        for f, (train, test) in enumerate(folds):
-            Xt, yt = X[train], y[train]
-            yc, x_mean, y_mean = _center_means(Xt, yt, self.fit_intercept)
-            problem = _Problem(Xt, x_mean, yc)
-            coefs, gaps, _ = _path(problem, grid, float(self.tol), int(self.max_iter), route)
-            if np.any(gaps > self.tol * problem.yy):
-                _warn_unconverged(f"LassoCV fold {f}", float(gaps.max()), self.tol, problem.yy, self.max_iter)
-            intercepts = y_mean - x_mean @ coefs if self.fit_intercept else np.zeros(grid.size)
-            predictions = X[test] @ coefs + intercepts
-            mse[:, f] = np.mean((y[test][:, None] - predictions) ** 2, axis=0)
-        mean = mse.mean(axis=1)
-        best = int(np.argmin(mean))
-        se = mse.std(axis=1, ddof=1) / math.sqrt(len(folds)) if len(folds) > 1 else np.zeros(grid.size)
-        self.alphas_ = grid
-        self.mse_path_ = mse
-        self.cv_mean_ = mean
-        self.cv_se_ = se
-        self.alpha_min_ = float(grid[best])
-        self.alpha_1se_ = float(grid[mean <= mean[best] + se[best]].max())
-        self.alpha_ = self.alpha_min_ if self.selection == "min" else self.alpha_1se_
-        model = Lasso(self.alpha_, fit_intercept=self.fit_intercept, tol=self.tol,
-                      max_iter=self.max_iter, precompute=self.precompute).fit(raw_X, y)
-        for name in ("coef_", "intercept_", "dual_gap_", "n_iter_", "route_"):
-            setattr(self, name, getattr(model, name))
-        return self

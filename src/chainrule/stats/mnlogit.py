@@ -20,22 +20,20 @@ References: W. H. Greene, *Econometric Analysis*, 7th ed., 2012, §18.2.
 from __future__ import annotations
 
 from scipy import linalg as _linalg
-from scipy import stats as _distributions
 
 from ..engine import backend
-from . import _row_parts
-from ._base import Estimator
-from ._likelihood import (
+from . import row_parts
+from .estimator import Estimator
+from .likelihood import (
+    LikelihoodResults,
     MarginalEffects,
-    _LikelihoodResults,
     check_solver_and_tol,
     cholesky_or_none,
     inverse_information,
 )
-from ._logit_newton import _ETA_ALARM, _WARM_TOL, _Alarm, _Design, _NewtonResult, nested_subsamples
-from ._validation import as_design, as_target, check_columns, check_enough_rows, warn
-from .inference import Summary, wald
-from .separation import _label, find_multinomial_separation
+from .logit_newton import ETA_ALARM, WARM_TOL, Alarm, Design, NewtonResult, nested_subsamples
+from .separation import class_label, find_multinomial_separation
+from .validation import as_design, as_target, check_columns, check_enough_rows, warn
 
 np = backend.host
 
@@ -43,7 +41,7 @@ __all__ = ["MNLogit"]
 
 
 
-class MNLogit(_LikelihoodResults, Estimator):
+class MNLogit(LikelihoodResults, Estimator):
     r"""Multinomial (softmax) logistic regression by maximum likelihood, the first class the reference.
 
     Model, log-likelihood, score and Hessian blocks are stated in the module docstring;
@@ -98,7 +96,7 @@ class MNLogit(_LikelihoodResults, Estimator):
         The passes over the rows run on several threads when ``threadpoolctl`` is installed,
         as in :meth:`Logit.fit`."""
         check_solver_and_tol("MNLogit", self.solver, self.tol)
-        with _row_parts.parallel_rows():
+        with row_parts.parallel_rows():
             return self._fit_local(X, y)
 
     def _fit_local(self, X, y):
@@ -111,7 +109,7 @@ class MNLogit(_LikelihoodResults, Estimator):
         self._remember_feature_names(data, names)
         if classes.size < 2:
             raise ValueError(f"{y_name}: MNLogit needs at least 2 classes; got {classes.size}")
-        design = _Design(X, bool(self.fit_intercept))
+        design = Design(X, bool(self.fit_intercept))
         K, k, n = classes.size, design.k, design.n
         check_enough_rows(n, k * (K - 1), "MNLogit")
         self.classes_, self.feature_names_, self.endog_name_ = classes, names, y_name
@@ -123,7 +121,7 @@ class MNLogit(_LikelihoodResults, Estimator):
         B = result.beta
         self.n_iter_, self.converged_ = result.iterations, result.converged
         eta = design.dot(B) if result.eta is None else result.eta
-        if _logit_spread(eta) > _ETA_ALARM:
+        if _logit_spread(eta) > ETA_ALARM:
             warn("MNLogit: some fitted logits differ by more than 30 between classes; the estimates are "
                  "finite (no separation was found) but the probabilities of some rows are below 1e-13")
         if not result.converged:
@@ -134,7 +132,7 @@ class MNLogit(_LikelihoodResults, Estimator):
         self.llf_ = result.llf
         counts = np.bincount(codes, minlength=K).astype(backend.float64)
         self.llnull_ = float(np.sum(counts * np.log(counts / n)))
-        self._shape = (n, k, K)
+        self._nobs = n
         self.coef_ = (B[1:] if self.fit_intercept else B).T.copy()
         self.intercept_ = B[0].copy() if self.fit_intercept else np.zeros(K - 1)
         return self
@@ -155,7 +153,7 @@ class MNLogit(_LikelihoodResults, Estimator):
             if not result.converged:
                 self._raise_if_separated(X, codes, names)
             return result
-        except _Alarm as alarm:
+        except Alarm as alarm:
             self._raise_if_separated(X, codes, names)
             if "singular" in alarm.reason or "finite" in alarm.reason:
                 raise ValueError(
@@ -197,7 +195,7 @@ class MNLogit(_LikelihoodResults, Estimator):
         solution = result.x.numpy().astype(backend.float64).reshape(k, K - 1)
         if not result.converged:
             self._raise_if_separated(X, codes, names)
-        return _NewtonResult(solution, _mn_loglik(design.dot(solution), codes), result.iterations,
+        return NewtonResult(solution, _mn_loglik(design.dot(solution), codes), result.iterations,
                              result.converged, f"{self.solver} {result.message}")
 
     def _linear(self, X):
@@ -221,60 +219,15 @@ class MNLogit(_LikelihoodResults, Estimator):
         return float(np.mean(self.predict(X) == target))
 
     @property
-    def params(self):
-        self._check_fitted()
-        return self.params_
-
-    def cov_params(self):
-        self._check_fitted()
-        return self._cov
-
-    @property
-    def bse(self):
-        k = self._shape[1]
-        return np.sqrt(np.diag(self.cov_params())).reshape((k, -1), order="F")
-
-    @property
-    def tvalues(self):
-        return self.params / self.bse
-
-    @property
-    def pvalues(self):
-        return 2.0 * _distributions.norm.sf(np.abs(self.tvalues))
-
-    def conf_int(self, alpha=None):
-        """(k, K−1, 2) Wald intervals."""
-        inference = wald(self.params.ravel(), self.bse.ravel(), alpha=self.alpha if alpha is None else alpha)
-        return inference["conf_int"].reshape(self.params.shape + (2,))
-
-    @property
-    def nobs(self):
-        self._check_fitted()
-        return self._shape[0]
-
-    @property
-    def df_model(self):
-        """(k − 1)(K − 1), statsmodels' convention (the null model has one constant per class)."""
-        _, k, K = self._shape
-        return (k - 1) * (K - 1)
-
-    @property
-    def df_resid(self):
-        n, k, K = self._shape
-        return n - k * (K - 1)
-
-    @property
-    def _n_params(self) -> int:
-        _, k, K = self._shape
-        return k * (K - 1)
+    def _n_null_params(self) -> int:
+        """The null model's constants: one per non-reference class."""
+        return self.classes_.size - 1
 
     def summary(self, alpha=None):
         """One block of rows per non-reference class ("y=<class>: <column>")."""
         self._check_fitted()
-        alpha = self.alpha if alpha is None else alpha
-        params, bse = self.params.ravel(order="F"), self.bse.ravel(order="F")
-        inference = wald(params, bse, alpha=alpha)
-        names = [f"{self.endog_name_}={_label(c)}: {name}" for c in self.classes_[1:] for name in self.param_names_]
+        names = [f"{self.endog_name_}={class_label(c)}: {name}"
+                 for c in self.classes_[1:] for name in self.param_names_]
         info = [
             ("Dep. Variable", self.endog_name_), ("Model", "MNLogit"),
             ("Method", "MLE" if self.solver == "newton" else f"MLE ({self.solver})"),
@@ -282,12 +235,10 @@ class MNLogit(_LikelihoodResults, Estimator):
             ("converged", str(bool(self.converged_))), ("Iterations", self.n_iter_),
             ("Pseudo R-squ.", f"{self.prsquared:.4f}"), ("Log-Likelihood", f"{self.llf:.5g}"),
             ("LL-Null", f"{self.llnull:.5g}"), ("LLR p-value", f"{self.llr_pvalue:.4g}"),
-            ("Reference class", _label(self.classes_[0])),
+            ("Reference class", class_label(self.classes_[0])),
         ]
-        return Summary("MNLogit Regression Results", info, names, params, bse, inference["statistic"],
-                       inference["pvalues"], inference["conf_int"], statistic_name="z", alpha=alpha,
-                       notes=["Covariance: inverse observed information"])
-
+        return self._coefficient_summary("MNLogit Regression Results", info, names, alpha,
+                                         notes=["Covariance: inverse observed information"])
 
     def get_margeff(self):
         r"""Average marginal effects dP(y = c)/dx_j for every class c (the reference included) and
@@ -307,7 +258,7 @@ class MNLogit(_LikelihoodResults, Estimator):
         """
         self._check_fitted()
         design, B = self._design, self.params_
-        n, k, K = self._shape
+        n, k, K = self._nobs, B.shape[0], B.shape[1] + 1
         off = int(bool(self.fit_intercept))
         P = _mn_probs(design.dot(B))
         slopes = np.column_stack([np.zeros(k - off), B[off:]])   # (p, K), the reference's are 0
@@ -328,7 +279,7 @@ class MNLogit(_LikelihoodResults, Estimator):
         cov = G @ self._cov @ G.T
         se = np.sqrt(np.diag(cov)).reshape(K, p_count).T
         return MarginalEffects(self.feature_names_, margeff, se, cov, self.alpha, self.endog_name_,
-                               classes=[_label(c) for c in self.classes_])
+                               classes=[class_label(c) for c in self.classes_])
 
 
 def _mn_probs(eta):
@@ -363,7 +314,7 @@ def _row_reduce(ufunc, A):
 
 def _mn_information(design, P):
     """I = −∇²ℓ in class blocks I_ab = X' diag(p_a (δ_ab − p_b)) X, a, b = 1..K−1, from one
-    read of X (:meth:`_Design.grams`: one block of rows in memory, never a copy of X)."""
+    read of X (:meth:`Design.grams`: one block of rows in memory, never a copy of X)."""
     K, k = P.shape[1], design.k
     pairs = [(a, b) for a in range(1, K) for b in range(a, K)]
     W = np.empty((P.shape[0], len(pairs)))
@@ -388,9 +339,9 @@ def _warm_start(design, codes, K, B):
     """A start for the full-data Newton iteration from nested strided subsamples.
 
     The subsamples of Logit's warm start (every 8th row, every 8th of those, … while one keeps
-    at least 25 k(K−1) rows: :func:`chainrule.stats._logit_newton.nested_subsamples`); the
+    at least 25 k(K−1) rows: :func:`chainrule.stats.logit_newton.nested_subsamples`); the
     smallest is fitted by Newton from B, each larger one from the estimate of the one inside
-    it, all to the loose tolerance ``_WARM_TOL``. Its estimate differs from the
+    it, all to the loose tolerance ``WARM_TOL``. Its estimate differs from the
     full-data one by O(1/√m) (m its rows), so Newton on all rows, quadratic from there,
     needs about three iterations instead of six (each forms the information over all
     rows). The answer, its stopping rule and its covariance are those of the full data.
@@ -402,8 +353,8 @@ def _warm_start(design, codes, K, B):
         if np.bincount(sub_codes, minlength=K).min() == 0:
             return B
         try:
-            result = _newton_multinomial(sub, sub_codes, K, estimate, _WARM_TOL, 50)
-        except (_Alarm, _linalg.LinAlgError):
+            result = _newton_multinomial(sub, sub_codes, K, estimate, WARM_TOL, 50)
+        except (Alarm, _linalg.LinAlgError):
             return B
         if not result.converged:
             return B
@@ -419,8 +370,8 @@ def _newton_multinomial(design, codes, K, B, tol, max_iter, alarm=True):
     first t in 1, 1/2, 1/4, … for which ℓ does not decrease. Stops when
     max|t S| ≤ tol (1 + max|B|); the caller evaluates I at the answer for the covariance.
     The linear predictor of the accepted candidate is kept for the next iteration (one
-    product X B per iteration) and returned as the result's ``eta``. Raises _Alarm (when
-    ``alarm``) on a symptom of separation: a logit spread above ``_ETA_ALARM``, a singular
+    product X B per iteration) and returned as the result's ``eta``. Raises Alarm (when
+    ``alarm``) on a symptom of separation: a logit spread above ``ETA_ALARM``, a singular
     information or a non-finite step.
 
     Measured and not kept: reusing I's factor while the steps shrink fast (chord steps, as
@@ -433,16 +384,16 @@ def _newton_multinomial(design, codes, K, B, tol, max_iter, alarm=True):
     eta = design.dot(B)
     llf = _mn_loglik(eta, codes)
     for iteration in range(1, max_iter + 1):
-        if alarm and _logit_spread(eta) > _ETA_ALARM:
-            raise _Alarm(f"a fitted logit spread exceeds {_ETA_ALARM:g}", B)
+        if alarm and _logit_spread(eta) > ETA_ALARM:
+            raise Alarm(f"a fitted logit spread exceeds {ETA_ALARM:g}", B)
         P = _mn_probs(eta)
         score = design.tdot(Y[:, 1:] - P[:, 1:]).ravel(order="F")
         try:
             step = _linalg.cho_solve(_linalg.cho_factor(_mn_information(design, P)), score)
         except _linalg.LinAlgError:
-            raise _Alarm("the information matrix is singular", B) from None
+            raise Alarm("the information matrix is singular", B) from None
         if not np.all(np.isfinite(step)):
-            raise _Alarm("the Newton step is not finite", B)
+            raise Alarm("the Newton step is not finite", B)
         step = step.reshape((k, K - 1), order="F")
         t = 1.0
         while True:
@@ -454,6 +405,6 @@ def _newton_multinomial(design, codes, K, B, tol, max_iter, alarm=True):
             t *= 0.5
         B, llf, eta = candidate, llf_new, candidate_eta
         if np.max(np.abs(t * step)) <= tol * (1.0 + np.max(np.abs(B))):
-            return _NewtonResult(B, llf, iteration, True, eta=eta)
-    return _NewtonResult(B, llf, max_iter, False, f"Newton did not converge in max_iter={max_iter} iterations",
+            return NewtonResult(B, llf, iteration, True, eta=eta)
+    return NewtonResult(B, llf, max_iter, False, f"Newton did not converge in max_iter={max_iter} iterations",
                          eta=eta)

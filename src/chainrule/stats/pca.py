@@ -37,28 +37,12 @@ from __future__ import annotations
 import math
 
 from ..engine import backend
-from ._base import Estimator
-from ._validation import as_design, as_target
-from .stepwise import Table, _check_cv, _check_new_X, _fmt, _kfold, _r2
+from .cross_validation import check_folds, kfold
+from .estimator import Estimator, r_squared
+from .inference import Table, format_number
+from .validation import as_design, as_design_like_fit, as_target
 
 np = backend.host
-
-
-def _svd(Xc):
-    """Thin SVD with scikit-learn's sign convention (largest |entry| of each row of V' > 0)."""
-    U, S, Vt = np.linalg.svd(Xc, full_matrices=False)
-    signs = np.sign(Vt[np.arange(Vt.shape[0]), np.argmax(np.abs(Vt), axis=1)])
-    signs[signs == 0] = 1.0
-    return U * signs, S, Vt * signs[:, None]
-
-
-def _remember_names(estimator, X, names):
-    estimator.n_features_in_ = len(names)
-    estimator.feature_names_ = list(names)
-    if hasattr(X, "columns"):
-        estimator.feature_names_in_ = np.asarray(names, dtype=object)
-    elif hasattr(estimator, "feature_names_in_"):
-        del estimator.feature_names_in_
 
 
 class PCA(Estimator):
@@ -104,7 +88,8 @@ class PCA(Estimator):
         self.explained_variance_ratio_ = ratio[:k]
         self.noise_variance_ = float(variance[k:].mean()) if k < rank_max else 0.0
         self.n_samples_ = n
-        _remember_names(self, X, names)
+        self._remember_feature_names(X, names)
+        self.feature_names_ = list(names)
         self._scores = U[:, :k] * S[:k]
         return self
 
@@ -125,7 +110,7 @@ class PCA(Estimator):
     def transform(self, X):
         """Scores (X - x̄) V_k, whitened (divided by sqrt(explained_variance_)) if whiten."""
         self._check_fitted("components_")
-        scores = (_check_new_X(self, X) - self.mean_) @ self.components_.T
+        scores = (as_design_like_fit(self, X) - self.mean_) @ self.components_.T
         if self.whiten:
             scores = scores / np.sqrt(self.explained_variance_)
         return scores
@@ -151,8 +136,9 @@ class PCA(Estimator):
         """Standard deviation, proportion and cumulative proportion of variance per component."""
         self._check_fitted("components_")
         cumulative = np.cumsum(self.explained_variance_ratio_)
-        rows = [[f"PC{j + 1}", _fmt(math.sqrt(v)), _fmt(v), _fmt(r), _fmt(c)]
-                for j, (v, r, c) in enumerate(zip(self.explained_variance_, self.explained_variance_ratio_, cumulative))]
+        columns = zip(self.explained_variance_, self.explained_variance_ratio_, cumulative)
+        rows = [[f"PC{j + 1}"] + [format_number(value) for value in (math.sqrt(v), v, r, c)]
+                for j, (v, r, c) in enumerate(columns)]
         info = [("Observations", self.n_samples_), ("Variables", self.n_features_in_),
                 ("Components", self.n_components_), ("Whiten", self.whiten)]
         return Table("Principal Component Analysis", info,
@@ -212,7 +198,7 @@ class PCR(Estimator):
         if isinstance(m, str):
             if m != "cv":
                 raise ValueError(f"PCR: n_components must be an int, None or 'cv'; got {m!r}")
-            folds = _check_cv(self.cv, n, "PCR")
+            folds = check_folds(self.cv, n, "PCR")
             cv_mse = self._cross_validate(Xs, target, folds)
             self.cv_mse_ = cv_mse
             m = int(np.nanargmin(cv_mse)) + 1
@@ -231,7 +217,8 @@ class PCR(Estimator):
         self.n_components_ = k
         self.scale_ = sd
         self.target_name_ = target_name
-        _remember_names(self, X, names)
+        self._remember_feature_names(X, names)
+        self.feature_names_ = list(names)
         return self
 
     def _cross_validate(self, Xs, target, folds):
@@ -243,7 +230,7 @@ class PCR(Estimator):
                 raise ValueError(f"PCR: max_components must be None or an integer >= 1; got {self.max_components!r}")
             limit = min(limit, int(self.max_components))
         sse = np.zeros(limit)
-        for train, test in _kfold(n, folds, self.random_state):
+        for train, test in kfold(n, folds, self.random_state):
             x_mean, y_mean = Xs[train].mean(axis=0), target[train].mean()
             U, S, Vt = _svd(Xs[train] - x_mean)
             rank = int(np.sum(S > S[0] * max(Xs[train].shape) * np.finfo(backend.float64).eps)) if S.size else 0
@@ -259,10 +246,18 @@ class PCR(Estimator):
     def predict(self, X):
         """X β + β_0 with β = V_M γ (divided by the column scales when scale=True)."""
         self._check_fitted("coef_")
-        return _check_new_X(self, X) @ self.coef_ + self.intercept_
+        return as_design_like_fit(self, X) @ self.coef_ + self.intercept_
 
     def score(self, X, y):
         """R² of the predictions on (X, y)."""
         prediction = self.predict(X)
         target, _ = as_target(y, prediction.shape[0], "y")
-        return _r2(target, prediction)
+        return r_squared(target, prediction)
+
+
+def _svd(Xc):
+    """Thin SVD with scikit-learn's sign convention (largest |entry| of each row of V' > 0)."""
+    U, S, Vt = np.linalg.svd(Xc, full_matrices=False)
+    signs = np.sign(Vt[np.arange(Vt.shape[0]), np.argmax(np.abs(Vt), axis=1)])
+    signs[signs == 0] = 1.0
+    return U * signs, S, Vt * signs[:, None]

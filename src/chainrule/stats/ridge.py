@@ -46,8 +46,8 @@ from scipy import linalg as _linalg
 from scipy.linalg import lapack as _lapack
 
 from ..engine import backend
-from ._base import Estimator
-from ._validation import as_design, as_target, check_columns
+from .cross_validation import train_test_splits
+from .penalized import LinearRegressor, centered_gram
 
 np = backend.host
 
@@ -56,98 +56,149 @@ __all__ = ["Ridge", "RidgeCV", "ridge_path"]
 _GRAM_RCOND = 1e-7  # below this (s_min^2+alpha)/(s_max^2+alpha) the Gram route loses digits
 
 
-# --------------------------------------------------------------------------- shared parts
-class _LinearRegressor(Estimator):
-    """predict / score / coef_table and input handling shared by Ridge and Lasso."""
+class Ridge(LinearRegressor):
+    """Ridge regression in closed form (one SVD, or one Cholesky factorization when n >> p).
 
-    _estimator_type = "regressor"  # for scikit-learn's tags
+    Objective (scikit-learn's scaling; the intercept b0 is not penalized)::
 
-    def _prepare(self, X, y):
-        """Validated float64 X, y; remembers names; returns them with the centering."""
-        if not isinstance(self.fit_intercept, bool):
-            raise TypeError(f"fit_intercept: expected True or False; got {self.fit_intercept!r}")
-        frame = _is_frame(X)
-        X, names = as_design(X, "X")
-        y, target = as_target(y, X.shape[0], "y")
-        if X.shape[0] < 2:
-            raise ValueError(f"X: need at least 2 rows to fit; got {X.shape[0]}")
-        check_columns(X, names, self.fit_intercept, "X")
-        self.n_features_in_ = X.shape[1]
-        self.feature_names_ = list(names)
-        self.target_name_ = target
-        if frame:
-            self.feature_names_in_ = np.asarray(names, dtype=object)
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        return X, y
+        ||y - b0 - X b||_2^2 + alpha * ||b||_2^2
 
-    def _design_for_predict(self, X):
-        self._check_fitted()
-        values, names = as_design(X, "X")
-        if values.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {values.shape[1]} columns but {type(self).__name__} was fitted with "
-                f"{self.n_features_in_} ({', '.join(self.feature_names_)})"
-            )
-        if _is_frame(X) and hasattr(self, "feature_names_in_") and list(names) != self.feature_names_:
-            raise ValueError(
-                f"X: column names {names} differ from those seen in fit {self.feature_names_}"
-            )
-        return values
+    Solution: b = V diag(s_k / (s_k^2 + alpha)) U' yc from the thin SVD Xc = U S V' of the
+    centered design (see the module docstring), b0 = mean(y) - mean(X) b.
 
-    def predict(self, X):
-        """Predictions b0 + X b (a NumPy float64 array)."""
-        return self._design_for_predict(X) @ self.coef_ + self.intercept_
+    Args:
+        alpha: penalty >= 0 (0 gives the minimum-norm least-squares fit).
+        fit_intercept: center X and y and fit an unpenalized intercept.
+        solver: "auto" (Cholesky of Xc'Xc + alpha I when n >= 2p and its reciprocal
+            condition number is >= 1e-7, else SVD), "cholesky", "svd" or "gram" (the
+            eigendecomposition of Xc'Xc). Cholesky and "gram" fall back to the SVD when
+            ill-conditioned; ``solver_`` tells which ran.
 
-    def score(self, X, y):
-        """R^2 = 1 - sum (y - yhat)^2 / sum (y - mean(y))^2 (scikit-learn's ``score``)."""
-        yhat = self.predict(X)
-        y, _ = as_target(y, yhat.shape[0], "y")
-        total = float(((y - y.mean()) ** 2).sum())
-        residual = float(((y - yhat) ** 2).sum())
-        if total == 0.0:
-            return 1.0 if residual == 0.0 else 0.0
-        return 1.0 - residual / total
+    Fitted attributes: ``coef_``, ``intercept_``, ``n_features_in_``, ``feature_names_``
+    (``feature_names_in_`` for DataFrames), ``solver_``.
+    Use :func:`ridge_path` for many alphas from one decomposition.
 
-    def coef_table(self) -> dict:
-        """The fitted coefficients by name: ``{"intercept": b0, name_1: b_1, ...}``."""
-        self._check_fitted()
-        table = {"intercept": float(self.intercept_)} if self.fit_intercept else {}
-        table.update({name: float(b) for name, b in zip(self.feature_names_, self.coef_)})
-        return table
+    Reference: Hoerl & Kennard (1970), Technometrics 12(1), 55-67.
+    """
 
-    def fit(self, X, y):  # pragma: no cover - each regressor defines its own
-        raise NotImplementedError(f"{type(self).__name__} must define fit")  # abstract
+    def __init__(self, alpha=1.0, fit_intercept=True, solver="auto"):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+
+    def fit(self, X, y):
+        alpha = _check_alpha(self.alpha)
+        X, y = self._prepare(X, y)
+        if self.fit_intercept:
+            x_mean, y_mean = X.mean(axis=0), float(y.mean())
+        else:
+            x_mean, y_mean = np.zeros(X.shape[1]), 0.0
+        yc = y - y_mean
+        coef = None
+        solver = self.solver
+        n, p = X.shape
+        if solver == "cholesky" or (solver == "auto" and n >= 2 * p):
+            coef = _cholesky(X, x_mean, yc, alpha)
+            solver = "svd" if coef is None else "cholesky"
+        if coef is None:
+            spectrum = _Spectrum(X - x_mean, yc, solver, alpha)
+            coef, solver = spectrum.coef(alpha), spectrum.solver
+        self.coef_ = coef
+        self.intercept_ = y_mean - float(x_mean @ self.coef_) if self.fit_intercept else 0.0
+        self.solver_ = solver
+        return self
 
 
-def _is_frame(X) -> bool:
-    return hasattr(X, "columns") and hasattr(X, "to_numpy")
+def ridge_path(X, y, alphas, fit_intercept=True, solver="auto"):
+    """Ridge coefficients for many alphas from one decomposition.
+
+    Returns ``(coefs, intercepts)``: ``coefs`` has shape (len(alphas), p) with row k the
+    solution of ``||y - b0 - X b||^2 + alphas[k] ||b||^2``; each extra alpha costs O(p^2).
+    """
+    alphas = np.atleast_1d(np.asarray(alphas, dtype=backend.float64))
+    if alphas.ndim != 1 or not np.all(np.isfinite(alphas)) or np.any(alphas < 0):
+        raise ValueError(f"alphas: expected finite penalties >= 0; got {alphas.tolist()}")
+    model = Ridge(fit_intercept=fit_intercept, solver=solver)
+    X, y = model._prepare(X, y)
+    Xc, yc, x_mean, y_mean = _center(X, y, fit_intercept)
+    spectrum = _Spectrum(Xc, yc, solver, float(alphas.min()))
+    denominators = spectrum.s2[None, :] + alphas[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shrunk = np.where(denominators > 0, spectrum.z[None, :] / denominators, 0.0)
+    coefs = shrunk @ spectrum.V.T
+    intercepts = y_mean - coefs @ x_mean if fit_intercept else np.zeros(alphas.size)
+    return coefs, intercepts
 
 
-def _center(X, y, fit_intercept: bool):
-    if fit_intercept:
-        x_mean = X.mean(axis=0)
-        y_mean = float(y.mean())
-        return X - x_mean, y - y_mean, x_mean, y_mean
-    return X, y, np.zeros(X.shape[1]), 0.0
+class RidgeCV(LinearRegressor):
+    """Ridge with alpha chosen by efficient leave-one-out, GCV or K-fold cross-validation.
 
+    Args:
+        alphas: candidate penalties (> 0).
+        fit_intercept: as in :class:`Ridge`.
+        cv: None: exact leave-one-out from one decomposition (e_i / (1 - h_ii)), which is
+            scikit-learn's default; "gcv": generalized cross-validation
+            GCV(alpha) = (1/n)||y - yhat||^2 / (1 - tr(H)/n)^2 (Golub, Heath & Wahba 1979);
+            an int K: K-fold (scikit-learn's unshuffled KFold), one decomposition per fold;
+            or a splitter with ``split(X, y)`` / an iterable of (train, test) indices.
+        solver: as in :class:`Ridge`.
 
-def _check_alpha(alpha, name="alpha", positive=False):
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-        raise TypeError(f"{name}: expected a real number; got {alpha!r}")
-    alpha = float(alpha)
-    if not np.isfinite(alpha) or alpha < 0 or (positive and alpha == 0):
-        raise ValueError(f"{name}: expected a finite number {'>' if positive else '>='} 0; got {alpha}")
-    return alpha
+    The chosen alpha minimizes the mean squared prediction error (for K-fold: the mean over
+    folds of each fold's mean squared error, as scikit-learn's GridSearchCV). Fitted
+    attributes: ``alpha_``, ``cv_errors_`` (one per alpha), ``best_score_`` (=
+    -min error, scikit-learn's sign), ``loo_residuals_`` (n x len(alphas), cv=None only),
+    and those of :class:`Ridge` refitted at ``alpha_``.
+    """
 
+    def __init__(self, alphas=(0.1, 1.0, 10.0), fit_intercept=True, cv=None, solver="auto"):
+        self.alphas = alphas
+        self.fit_intercept = fit_intercept
+        self.cv = cv
+        self.solver = solver
 
-def _check_alphas(alphas, name="alphas"):
-    values = np.atleast_1d(np.asarray(alphas, dtype=backend.float64))
-    if values.ndim != 1 or values.size == 0:
-        raise ValueError(f"{name}: expected a non-empty 1-D sequence of penalties; got shape {values.shape}")
-    if not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise ValueError(f"{name}: every penalty must be finite and > 0; got {values.tolist()}")
-    return values
+    def fit(self, X, y):
+        alphas = _check_alphas(self.alphas)
+        raw_X = X
+        X, y = self._prepare(X, y)
+        n = X.shape[0]
+        if self.cv is None or (isinstance(self.cv, str) and self.cv == "gcv"):
+            Xc, yc, _, _ = _center(X, y, self.fit_intercept)
+            spectrum = _Spectrum(Xc, yc, self.solver, float(alphas.min()))
+            Z2 = spectrum.Z ** 2
+            base = 1.0 / n if self.fit_intercept else 0.0
+            errors = np.empty(alphas.size)
+            residuals = np.empty((n, alphas.size))
+            for k, alpha in enumerate(alphas):
+                e = yc - spectrum.Z @ spectrum.shrink(alpha)
+                if self.cv is None:
+                    h = base + Z2 @ (1.0 / (spectrum.s2 + alpha))
+                    residuals[:, k] = e / (1.0 - h)
+                    errors[k] = float(np.mean(residuals[:, k] ** 2))
+                else:
+                    trace = base * n + float(np.sum(spectrum.s2 / (spectrum.s2 + alpha)))
+                    residuals[:, k] = e
+                    errors[k] = float(np.mean(e ** 2)) / (1.0 - trace / n) ** 2
+            if self.cv is None:
+                self.loo_residuals_ = residuals
+        elif isinstance(self.cv, str):
+            raise ValueError(f"cv: expected None, 'gcv', an int or a splitter; got {self.cv!r}")
+        else:
+            folds = train_test_splits(self.cv, raw_X, y, n)
+            fold_errors = np.empty((len(folds), alphas.size))
+            for f, (train, test) in enumerate(folds):
+                coefs, intercepts = ridge_path(X[train], y[train], alphas, self.fit_intercept, self.solver)
+                predictions = X[test] @ coefs.T + intercepts
+                fold_errors[f] = np.mean((y[test][:, None] - predictions) ** 2, axis=0)
+            errors = fold_errors.mean(axis=0)
+            self.fold_errors_ = fold_errors
+        best = int(np.argmin(errors))
+        self.alpha_ = float(alphas[best])
+        self.cv_errors_ = errors
+        self.best_score_ = -float(errors[best])
+        model = Ridge(self.alpha_, fit_intercept=self.fit_intercept, solver=self.solver).fit(raw_X, y)
+        for name in ("coef_", "intercept_", "solver_"):
+            setattr(self, name, getattr(model, name))
+        return self
 
 
 class _Spectrum:
@@ -207,84 +258,10 @@ class _Spectrum:
         return self.V @ self.shrink(alpha)
 
 
-# --------------------------------------------------------------------------- estimators
-class Ridge(_LinearRegressor):
-    """Ridge regression in closed form (one SVD, or one Cholesky factorization when n >> p).
-
-    Objective (scikit-learn's scaling; the intercept b0 is not penalized)::
-
-        ||y - b0 - X b||_2^2 + alpha * ||b||_2^2
-
-    Solution: b = V diag(s_k / (s_k^2 + alpha)) U' yc from the thin SVD Xc = U S V' of the
-    centered design (see the module docstring), b0 = mean(y) - mean(X) b.
-
-    Args:
-        alpha: penalty >= 0 (0 gives the minimum-norm least-squares fit).
-        fit_intercept: center X and y and fit an unpenalized intercept.
-        solver: "auto" (Cholesky of Xc'Xc + alpha I when n >= 2p and its reciprocal
-            condition number is >= 1e-7, else SVD), "cholesky", "svd" or "gram" (the
-            eigendecomposition of Xc'Xc). Cholesky and "gram" fall back to the SVD when
-            ill-conditioned; ``solver_`` tells which ran.
-
-    Fitted attributes: ``coef_``, ``intercept_``, ``n_features_in_``, ``feature_names_``
-    (``feature_names_in_`` for DataFrames), ``solver_``.
-    Use :func:`ridge_path` for many alphas from one decomposition.
-
-    Reference: Hoerl & Kennard (1970), Technometrics 12(1), 55-67.
-    """
-
-    def __init__(self, alpha=1.0, fit_intercept=True, solver="auto"):
-        self.alpha = alpha
-        self.fit_intercept = fit_intercept
-        self.solver = solver
-
-    def fit(self, X, y):
-        alpha = _check_alpha(self.alpha)
-        X, y = self._prepare(X, y)
-        if self.fit_intercept:
-            x_mean, y_mean = X.mean(axis=0), float(y.mean())
-        else:
-            x_mean, y_mean = np.zeros(X.shape[1]), 0.0
-        yc = y - y_mean
-        coef = None
-        solver = self.solver
-        n, p = X.shape
-        if solver == "cholesky" or (solver == "auto" and n >= 2 * p):
-            coef = _cholesky(X, x_mean, yc, alpha)
-            solver = "svd" if coef is None else "cholesky"
-        if coef is None:
-            spectrum = _Spectrum(X - x_mean, yc, solver, alpha)
-            coef, solver = spectrum.coef(alpha), spectrum.solver
-        self.coef_ = coef
-        self.intercept_ = y_mean - float(x_mean @ self.coef_) if self.fit_intercept else 0.0
-        self.solver_ = solver
-        return self
-
-
-def _centered_gram(X, x_mean, yc):
-    """(Xc'Xc, Xc'yc) for Xc = X - x_mean, without copying X when that is accurate.
-
-    X'X - n m m' equals Xc'Xc in exact arithmetic; in floating point it loses about
-    log10(1 + m_j^2 / var_j) digits to cancellation, so it is used only when every column
-    mean is at most its standard deviation (at most 1 bit lost); otherwise X is centered
-    first (a copy). Xc'yc = X'yc because yc sums to zero.
-    """
-    n = X.shape[0]
-    if not x_mean.any():
-        return X.T @ X, X.T @ yc
-    G = X.T @ X
-    variance = np.diagonal(G) / n - x_mean * x_mean
-    if np.all(x_mean * x_mean <= variance):
-        G -= n * np.outer(x_mean, x_mean)
-        return G, X.T @ yc - x_mean * yc.sum()
-    Xc = X - x_mean
-    return Xc.T @ Xc, Xc.T @ yc
-
-
 def _cholesky(X, x_mean, yc, alpha):
     """Solve (Xc'Xc + alpha I) b = Xc'yc by Cholesky; None when the system is too
     ill-conditioned for the normal equations (reciprocal condition number < 1e-7)."""
-    A, rhs = _centered_gram(X, x_mean, yc)
+    A, rhs = centered_gram(X, x_mean, yc)
     A[np.diag_indices_from(A)] += alpha
     anorm = float(np.max(np.abs(A).sum(axis=0)))
     try:
@@ -297,120 +274,27 @@ def _cholesky(X, x_mean, yc, alpha):
     return _linalg.cho_solve(factor, rhs, check_finite=False)
 
 
-def ridge_path(X, y, alphas, fit_intercept=True, solver="auto"):
-    """Ridge coefficients for many alphas from one decomposition.
-
-    Returns ``(coefs, intercepts)``: ``coefs`` has shape (len(alphas), p) with row k the
-    solution of ``||y - b0 - X b||^2 + alphas[k] ||b||^2``; each extra alpha costs O(p^2).
-    """
-    alphas = np.atleast_1d(np.asarray(alphas, dtype=backend.float64))
-    if alphas.ndim != 1 or not np.all(np.isfinite(alphas)) or np.any(alphas < 0):
-        raise ValueError(f"alphas: expected finite penalties >= 0; got {alphas.tolist()}")
-    model = Ridge(fit_intercept=fit_intercept, solver=solver)
-    X, y = model._prepare(X, y)
-    Xc, yc, x_mean, y_mean = _center(X, y, fit_intercept)
-    spectrum = _Spectrum(Xc, yc, solver, float(alphas.min()))
-    denominators = spectrum.s2[None, :] + alphas[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shrunk = np.where(denominators > 0, spectrum.z[None, :] / denominators, 0.0)
-    coefs = shrunk @ spectrum.V.T
-    intercepts = y_mean - coefs @ x_mean if fit_intercept else np.zeros(alphas.size)
-    return coefs, intercepts
+def _center(X, y, fit_intercept: bool):
+    if fit_intercept:
+        x_mean = X.mean(axis=0)
+        y_mean = float(y.mean())
+        return X - x_mean, y - y_mean, x_mean, y_mean
+    return X, y, np.zeros(X.shape[1]), 0.0
 
 
-def _kfold(n: int, k: int):
-    """scikit-learn's KFold(k) without shuffling: the first n % k folds get one extra row."""
-    sizes = np.full(k, n // k)
-    sizes[: n % k] += 1
-    start = 0
-    for size in sizes:
-        test = np.arange(start, start + size)
-        yield np.concatenate([np.arange(0, start), np.arange(start + size, n)]), test
-        start += size
+def _check_alpha(alpha, name="alpha", positive=False):
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"{name}: expected a real number; got {alpha!r}")
+    alpha = float(alpha)
+    if not np.isfinite(alpha) or alpha < 0 or (positive and alpha == 0):
+        raise ValueError(f"{name}: expected a finite number {'>' if positive else '>='} 0; got {alpha}")
+    return alpha
 
 
-def _splits(cv, X, y, n):
-    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
-        if cv < 2 or cv > n:
-            raise ValueError(f"cv: expected a number of folds in [2, {n}]; got {cv}")
-        return list(_kfold(n, int(cv)))
-    if hasattr(cv, "split"):
-        return list(cv.split(X, y))
-    try:
-        return [(np.asarray(train), np.asarray(test)) for train, test in cv]
-    except TypeError:
-        raise TypeError(
-            f"cv: expected None, 'gcv', a number of folds, a splitter with .split() or an "
-            f"iterable of (train, test) index pairs; got {cv!r}"
-        ) from None
-
-
-class RidgeCV(_LinearRegressor):
-    """Ridge with alpha chosen by efficient leave-one-out, GCV or K-fold cross-validation.
-
-    Args:
-        alphas: candidate penalties (> 0).
-        fit_intercept: as in :class:`Ridge`.
-        cv: None: exact leave-one-out from one decomposition (e_i / (1 - h_ii)), which is
-            scikit-learn's default; "gcv": generalized cross-validation
-            GCV(alpha) = (1/n)||y - yhat||^2 / (1 - tr(H)/n)^2 (Golub, Heath & Wahba 1979);
-            an int K: K-fold (scikit-learn's unshuffled KFold), one decomposition per fold;
-            or a splitter with ``split(X, y)`` / an iterable of (train, test) indices.
-        solver: as in :class:`Ridge`.
-
-    The chosen alpha minimizes the mean squared prediction error (for K-fold: the mean over
-    folds of each fold's mean squared error, as scikit-learn's GridSearchCV). Fitted
-    attributes: ``alpha_``, ``cv_errors_`` (one per alpha), ``best_score_`` (=
-    -min error, scikit-learn's sign), ``loo_residuals_`` (n x len(alphas), cv=None only),
-    and those of :class:`Ridge` refitted at ``alpha_``.
-    """
-
-    def __init__(self, alphas=(0.1, 1.0, 10.0), fit_intercept=True, cv=None, solver="auto"):
-        self.alphas = alphas
-        self.fit_intercept = fit_intercept
-        self.cv = cv
-        self.solver = solver
-
-    def fit(self, X, y):
-        alphas = _check_alphas(self.alphas)
-        raw_X = X
-        X, y = self._prepare(X, y)
-        n = X.shape[0]
-        if self.cv is None or (isinstance(self.cv, str) and self.cv == "gcv"):
-            Xc, yc, _, _ = _center(X, y, self.fit_intercept)
-            spectrum = _Spectrum(Xc, yc, self.solver, float(alphas.min()))
-            Z2 = spectrum.Z ** 2
-            base = 1.0 / n if self.fit_intercept else 0.0
-            errors = np.empty(alphas.size)
-            residuals = np.empty((n, alphas.size))
-            for k, alpha in enumerate(alphas):
-                e = yc - spectrum.Z @ spectrum.shrink(alpha)
-                if self.cv is None:
-                    h = base + Z2 @ (1.0 / (spectrum.s2 + alpha))
-                    residuals[:, k] = e / (1.0 - h)
-                    errors[k] = float(np.mean(residuals[:, k] ** 2))
-                else:
-                    trace = base * n + float(np.sum(spectrum.s2 / (spectrum.s2 + alpha)))
-                    residuals[:, k] = e
-                    errors[k] = float(np.mean(e ** 2)) / (1.0 - trace / n) ** 2
-            if self.cv is None:
-                self.loo_residuals_ = residuals
-        elif isinstance(self.cv, str):
-            raise ValueError(f"cv: expected None, 'gcv', an int or a splitter; got {self.cv!r}")
-        else:
-            folds = _splits(self.cv, raw_X, y, n)
-            fold_errors = np.empty((len(folds), alphas.size))
-            for f, (train, test) in enumerate(folds):
-                coefs, intercepts = ridge_path(X[train], y[train], alphas, self.fit_intercept, self.solver)
-                predictions = X[test] @ coefs.T + intercepts
-                fold_errors[f] = np.mean((y[test][:, None] - predictions) ** 2, axis=0)
-            errors = fold_errors.mean(axis=0)
-            self.fold_errors_ = fold_errors
-        best = int(np.argmin(errors))
-        self.alpha_ = float(alphas[best])
-        self.cv_errors_ = errors
-        self.best_score_ = -float(errors[best])
-        model = Ridge(self.alpha_, fit_intercept=self.fit_intercept, solver=self.solver).fit(raw_X, y)
-        for name in ("coef_", "intercept_", "solver_"):
-            setattr(self, name, getattr(model, name))
-        return self
+def _check_alphas(alphas, name="alphas"):
+    values = np.atleast_1d(np.asarray(alphas, dtype=backend.float64))
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"{name}: expected a non-empty 1-D sequence of penalties; got shape {values.shape}")
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ValueError(f"{name}: every penalty must be finite and > 0; got {values.tolist()}")
+    return values

@@ -22,8 +22,8 @@ from __future__ import annotations
 from scipy import optimize as _optimize
 
 from ..engine import backend
-from ._logit_newton import _Design
-from ._validation import as_design, as_target, check_binary
+from .logit_newton import Design
+from .validation import as_design, as_target, check_binary
 
 np = backend.host
 
@@ -49,10 +49,6 @@ class PerfectSeparationError(ValueError):
         self.kind, self.columns, self.direction, self.rows = kind, list(columns), direction, rows
 
 
-
-# ----------------------------------------------------------------------------- separation
-
-
 def find_separation(X, y, names=None, fit_intercept: bool = True):
     """Look for (quasi-)complete separation of a binary y by the columns of X.
 
@@ -70,7 +66,7 @@ def find_separation(X, y, names=None, fit_intercept: bool = True):
         found = _separating_column(X, positive, names)
         if found is not None:
             return found
-    design = _Design(X, fit_intercept)
+    design = Design(X, fit_intercept)
     Z = design.full()
     scale = np.max(np.abs(Z), axis=0)
     scale[scale == 0] = 1.0
@@ -92,6 +88,58 @@ def find_separation(X, y, names=None, fit_intercept: bool = True):
         if np.min(margins) > -1e-9 and np.any(margins > 1e-7):
             return _separation_report("quasi-complete", result.x / scale, margins, names, fit_intercept)
     return None
+
+
+def find_multinomial_separation(X, y, names=None, fit_intercept: bool = True):
+    r"""Look for (quasi-)complete separation of a multiclass y (Albert & Anderson 1984, §4).
+
+    The multinomial maximum-likelihood estimate does not exist when some coefficients
+    B = (β_1, …, β_{K−1}) (β_0 = 0 for the reference), not all zero, rank every row's
+    observed class at or above every other class: the margins
+
+        m_ij = x_i'(β_{y_i} − β_j) ≥ 0   for every row i and class j ≠ y_i.
+
+    Two linear programs over −1 ≤ B ≤ 1 (columns scaled to max |x| = 1), as for the binary
+    model (Konis 2007): maximize t subject to m_ij ≥ t (t > 0: *complete* separation, every
+    row's class strictly first); else maximize Σ m_ij subject to m_ij ≥ 0 (a positive optimum:
+    *quasi-complete*). Returns ``None`` when no such B exists (a finite estimate exists), else
+    a :class:`PerfectSeparationError` (not raised) whose ``columns`` are the columns with
+    non-zero coefficients, ``classes`` the classes ranked apart (pairs (observed class,
+    other class) with a positive margin in ``pairs``), ``direction`` the (k, K−1) matrix B and
+    ``rows`` the rows with a positive margin.
+    """
+    X, names = as_design(X, "X") if names is None else (np.asarray(X, dtype=backend.float64), list(names))
+    target, _ = as_target(y, X.shape[0], "y")
+    classes, codes = np.unique(target, return_inverse=True)
+    K = classes.size
+    Z = Design(X, fit_intercept).full()
+    scale = np.max(np.abs(Z), axis=0)
+    scale[scale == 0] = 1.0
+    S, owners = _margin_rows(Z / scale, codes, K)
+    m, width = S.shape
+    bounds = [(-1.0, 1.0)] * width
+    result = _optimize.linprog(
+        np.r_[np.zeros(width), -1.0], A_ub=np.hstack([-S, np.ones((m, 1))]), b_ub=np.zeros(m),
+        bounds=bounds + [(None, 1.0)], method="highs",
+    )
+    if result.status == 0 and -result.fun > 1e-7:
+        b, kind = result.x[:width], "complete"
+    else:
+        result = _optimize.linprog(-S.sum(axis=0), A_ub=-S, b_ub=np.zeros(m), bounds=bounds, method="highs")
+        if not (result.status == 0 and -result.fun > 1e-7):
+            return None
+        b, kind = result.x, "quasi-complete"
+        margins = S @ b
+        if np.min(margins) < -1e-9 or not np.any(margins > 1e-7):
+            return None
+    direction = (b.reshape(Z.shape[1], K - 1, order="F") / scale[:, None])
+    return _multinomial_report(kind, direction, S @ b, owners, classes, names, fit_intercept)
+
+
+def class_label(value):
+    """A class code as shown in tables: 2.0 → "2", 0.5 → "0.5"."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() else f"{value:g}"
 
 
 def _separating_column(X, positive, names):
@@ -140,53 +188,6 @@ def _separation_report(kind, direction, margins, names, fit_intercept):
     return PerfectSeparationError(message, kind, columns, direction, rows)
 
 
-
-def find_multinomial_separation(X, y, names=None, fit_intercept: bool = True):
-    r"""Look for (quasi-)complete separation of a multiclass y (Albert & Anderson 1984, §4).
-
-    The multinomial maximum-likelihood estimate does not exist when some coefficients
-    B = (β_1, …, β_{K−1}) (β_0 = 0 for the reference), not all zero, rank every row's
-    observed class at or above every other class: the margins
-
-        m_ij = x_i'(β_{y_i} − β_j) ≥ 0   for every row i and class j ≠ y_i.
-
-    Two linear programs over −1 ≤ B ≤ 1 (columns scaled to max |x| = 1), as for the binary
-    model (Konis 2007): maximize t subject to m_ij ≥ t (t > 0: *complete* separation, every
-    row's class strictly first); else maximize Σ m_ij subject to m_ij ≥ 0 (a positive optimum:
-    *quasi-complete*). Returns ``None`` when no such B exists (a finite estimate exists), else
-    a :class:`PerfectSeparationError` (not raised) whose ``columns`` are the columns with
-    non-zero coefficients, ``classes`` the classes ranked apart (pairs (observed class,
-    other class) with a positive margin in ``pairs``), ``direction`` the (k, K−1) matrix B and
-    ``rows`` the rows with a positive margin.
-    """
-    X, names = as_design(X, "X") if names is None else (np.asarray(X, dtype=backend.float64), list(names))
-    target, _ = as_target(y, X.shape[0], "y")
-    classes, codes = np.unique(target, return_inverse=True)
-    K = classes.size
-    Z = _Design(X, fit_intercept).full()
-    scale = np.max(np.abs(Z), axis=0)
-    scale[scale == 0] = 1.0
-    S, owners = _margin_rows(Z / scale, codes, K)
-    m, width = S.shape
-    bounds = [(-1.0, 1.0)] * width
-    result = _optimize.linprog(
-        np.r_[np.zeros(width), -1.0], A_ub=np.hstack([-S, np.ones((m, 1))]), b_ub=np.zeros(m),
-        bounds=bounds + [(None, 1.0)], method="highs",
-    )
-    if result.status == 0 and -result.fun > 1e-7:
-        b, kind = result.x[:width], "complete"
-    else:
-        result = _optimize.linprog(-S.sum(axis=0), A_ub=-S, b_ub=np.zeros(m), bounds=bounds, method="highs")
-        if not (result.status == 0 and -result.fun > 1e-7):
-            return None
-        b, kind = result.x, "quasi-complete"
-        margins = S @ b
-        if np.min(margins) < -1e-9 or not np.any(margins > 1e-7):
-            return None
-    direction = (b.reshape(Z.shape[1], K - 1, order="F") / scale[:, None])
-    return _multinomial_report(kind, direction, S @ b, owners, classes, names, fit_intercept)
-
-
 def _margin_rows(Z, codes, K):
     """The rows s_ij of the margins m_ij = s_ij' vec(B) (i, j ≠ y_i), and their (i, y_i, j)."""
     n, k = Z.shape
@@ -213,7 +214,7 @@ def _multinomial_report(kind, direction, margins, owners, classes, names, fit_in
     pairs = sorted({(int(c), int(j)) for _, c, j in owners[positive]})
     rows = np.unique(owners[positive, 0])
     involved = sorted({c for pair in pairs for c in pair})
-    shown = ", ".join(f"{_label(classes[a])} over {_label(classes[b])}" for a, b in pairs[:6])
+    shown = ", ".join(f"{class_label(classes[a])} over {class_label(classes[b])}" for a, b in pairs[:6])
     message = (
         f"MNLogit: {kind} separation by the columns {', '.join(map(repr, columns)) or repr('const')}: a linear "
         f"score in them ranks the observed class of every row at or above the other classes, strictly for "
@@ -226,9 +227,3 @@ def _multinomial_report(kind, direction, margins, owners, classes, names, fit_in
     error.classes = [classes[c].item() for c in involved]
     error.pairs = [(classes[a].item(), classes[b].item()) for a, b in pairs]
     return error
-
-
-def _label(value):
-    """A class code as shown in tables: 2.0 → "2", 0.5 → "0.5"."""
-    value = float(value)
-    return str(int(value)) if value.is_integer() else f"{value:g}"

@@ -54,7 +54,6 @@ References:
 """
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass, field
 
@@ -62,8 +61,10 @@ from scipy import linalg as _linalg
 from scipy.linalg import blas as _blas
 
 from ..engine import backend
-from ._base import Estimator
-from ._validation import as_design, as_target, check_columns, warn
+from .cross_validation import check_folds, kfold
+from .estimator import Estimator, r_squared
+from .inference import Table, format_number
+from .validation import as_design, as_design_like_fit, as_target, check_columns, warn
 
 np = backend.host
 
@@ -71,193 +72,6 @@ _CRITERIA = ("bic", "aic", "adjr2", "cp", "cv")
 # A column whose part orthogonal to the chosen ones has ||w_j||² <= _COLLINEAR ||x_j||²
 # (an angle below 1e-6 rad to their span) is collinear with them and is never added.
 _COLLINEAR = 1e-12
-
-
-# ------------------------------------------------------------------ the path
-
-
-def _forward_path(Z, y, max_steps):
-    """The forward-selection path of centred ``Z`` (n x p) and ``y``.
-
-    Returns (order, rss, Q): the column indices in the order they enter, the RSS of
-    M_0..M_len(order) and the orthonormal basis Q (n x len(order)) of the chosen columns.
-
-    The remaining columns live, orthogonalized, in the first ``m`` columns of a
-    Fortran-ordered work array W (a chosen column is swapped to the end and dropped),
-    so each step is a few passes over the remaining n x (p - k) block: the norms, the
-    products W'r, and the rank-one update W <- W - q (q'W) done in place by BLAS ger.
-    """
-    n, p = Z.shape
-    W = np.array(Z, dtype=backend.float64, order="F", copy=True)
-    position = np.arange(p)  # position -> original column index
-    norms2 = np.einsum("ij,ij->j", Z, Z)
-    r = np.array(y, dtype=backend.float64, copy=True)
-    Q = np.empty((n, max_steps), order="F")  # Q[:, :k] stays contiguous for BLAS
-    order, rss = [], [float(r @ r)]
-    m = p
-    for k in range(max_steps):
-        Wa = W[:, :m]
-        w2 = np.einsum("ij,ij->j", Wa, Wa)
-        eligible = w2 > _COLLINEAR * norms2[position[:m]]
-        if not eligible.any():
-            break
-        c = Wa.T @ r
-        gain = np.full(m, -np.inf)
-        gain[eligible] = c[eligible] ** 2 / w2[eligible]
-        ties = np.flatnonzero(gain == gain.max())
-        best = int(ties[np.argmin(position[ties])])  # exact ties: the lowest column index
-        j = int(position[best])
-        q = Wa[:, best] / math.sqrt(w2[best])
-        if k:  # re-orthogonalize once against the chosen basis
-            Qk = Q[:, :k]
-            q = q - Qk @ (Qk.T @ q)
-            q = q / np.linalg.norm(q)
-        Q[:, k] = q
-        for _ in range(2):
-            r = r - q * (q @ r)
-        # drop the chosen column: swap it with the last remaining one
-        last = m - 1
-        if best != last:
-            W[:, best] = W[:, last]
-            position[best], position[last] = position[last], position[best]
-        m = last
-        if m:
-            Wa = W[:, :m]
-            _blas.dger(-1.0, q, Wa.T @ q, a=Wa, overwrite_a=True)
-        order.append(j)
-        rss.append(float(r @ r))
-    return order, np.asarray(rss), Q[:, : len(order)]
-
-
-def _path_coefficients(Z, y, order, Q):
-    """β of every model M_1..M_K from X_(k) = Q_k R_k: β_k = R_k^{-1} Q_k' y."""
-    if not order:
-        return []
-    R = Q.T @ Z[:, order]
-    qty = Q.T @ y
-    return [_linalg.solve_triangular(R[:k, :k], qty[:k]) for k in range(1, len(order) + 1)]
-
-
-def _lstsq_rss(A, y) -> float:
-    """RSS of the plain least-squares fit of y on the columns of A."""
-    beta = _linalg.lstsq(A, y)[0]
-    resid = y - A @ beta
-    return float(resid @ resid)
-
-
-def _kfold(n: int, cv: int, random_state=None):
-    """K-fold (train, test) index pairs: contiguous folds, or shuffled with a seed."""
-    index = np.arange(n)
-    if random_state is not None:
-        index = np.random.default_rng(random_state).permutation(n)
-    sizes = np.full(cv, n // cv)
-    sizes[: n % cv] += 1
-    start = 0
-    for size in sizes:
-        test = index[start:start + size]
-        train = np.concatenate([index[:start], index[start + size:]])
-        start += size
-        yield np.sort(train), np.sort(test)
-
-
-def _check_cv(cv, n: int, owner: str) -> int:
-    if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2:
-        raise ValueError(f"{owner}: cv must be an integer >= 2 (the number of folds); got {cv!r}")
-    if cv > n:
-        raise ValueError(f"{owner}: cv={cv} folds need at least {cv} rows; X has {n}")
-    return int(cv)
-
-
-def _check_new_X(estimator, X):
-    """Validate X at predict/transform time against what fit saw (count and names)."""
-    values, names = as_design(X, "X")
-    expected = estimator.n_features_in_
-    if values.shape[1] != expected:
-        raise ValueError(
-            f"X has {values.shape[1]} columns but {type(estimator).__name__} was fitted with "
-            f"{expected} ({', '.join(estimator.feature_names_)})"
-        )
-    fitted_names = getattr(estimator, "feature_names_in_", None)
-    if fitted_names is not None and hasattr(X, "columns") and list(names) != list(fitted_names):
-        raise ValueError(
-            f"X: column names {list(names)} differ from those seen in fit {list(fitted_names)}"
-        )
-    return values
-
-
-def _r2(y, prediction) -> float:
-    resid = y - prediction
-    centred = y - y.mean()
-    return 1.0 - float(resid @ resid) / float(centred @ centred)
-
-
-# ------------------------------------------------------------------ the table
-
-
-class Table:
-    """A plain results table: ``print(table)``, ``table.as_text()``, ``table.as_html()``.
-
-    Args:
-        title: the caption.
-        info: (label, value) pairs shown above the table.
-        headings: column headings.
-        rows: lists of cell strings, one per row.
-        notes: lines printed below.
-        left: how many leading (text) columns are left-aligned; the rest are right-aligned.
-    """
-
-    def __init__(self, title, info, headings, rows, notes=(), left=2):
-        self.title, self.info, self.left = title, list(info), left
-        self.headings, self.rows, self.notes = list(headings), [list(r) for r in rows], list(notes)
-
-    def as_text(self) -> str:
-        rows = [self.headings] + self.rows
-        widths = [max(len(row[k]) for row in rows) for k in range(len(self.headings))]
-
-        def line(row):
-            return "  ".join(c.ljust(widths[k]) if k < self.left else c.rjust(widths[k]) for k, c in enumerate(row)).rstrip()
-
-        body = [line(row) for row in rows]
-        width = max(78, max(len(b) for b in body))
-        out = [self.title.center(width).rstrip(), "=" * width]
-        out += [f"{label}: {value}" for label, value in self.info]
-        out.append("=" * width)
-        out.append(body[0])
-        out.append("-" * width)
-        out += body[1:]
-        out.append("=" * width)
-        out += [f"Note: {note}" for note in self.notes]
-        return "\n".join(out)
-
-    def as_html(self) -> str:
-        info = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in self.info)
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.headings)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self.rows)
-        notes = "".join(f"<p>Note: {html.escape(n)}</p>" for n in self.notes)
-        return (
-            f'<table class="chainrule-summary"><caption>{html.escape(self.title)}</caption>{info}</table>'
-            f'<table class="chainrule-table"><tr>{head}</tr>{body}</table>{notes}'
-        )
-
-    def __str__(self) -> str:
-        return self.as_text()
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        return self.as_html()
-
-
-def _fmt(value) -> str:
-    value = float(value)
-    if not math.isfinite(value):
-        return "nan" if math.isnan(value) else str(value)
-    if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
-        return f"{value:.4e}"
-    return f"{value:.4f}"
-
-
-# ------------------------------------------------------------------ the estimator
 
 
 @dataclass
@@ -325,12 +139,42 @@ class ForwardStepwise(Estimator):
         """Run the forward path on (X, y) and choose M_{d*}; returns self."""
         name = type(self).__name__
         if self.criterion not in _CRITERIA:
-            raise ValueError(f"{name}: criterion must be one of {', '.join(map(repr, _CRITERIA))}; got {self.criterion!r}")
+            raise ValueError(
+                f"{name}: criterion must be one of {', '.join(map(repr, _CRITERIA))}; got {self.criterion!r}"
+            )
         values, names = as_design(X, "X")
         target, target_name = as_target(y, values.shape[0], "y")
         n, p = values.shape
-        intercept = int(bool(self.fit_intercept))
         check_columns(values, names, bool(self.fit_intercept), "X")
+        limit = self._largest_size(n, p)
+        Z, yc, x_mean, y_mean = self._centre(values, target)
+        order, rss, Q = _forward_path(Z, yc, limit)
+        if len(order) < limit:
+            left = [names[j] for j in range(p) if j not in order]
+            warn(f"{name}: column(s) {', '.join(map(repr, left[:10]))} are collinear with the "
+                 f"selected ones and were never added; the path stops at {len(order)} predictors")
+        betas = _path_coefficients(Z, yc, order, Q)
+        sigma2 = self._full_model_variance(Z, yc, rss, order)
+        table = _criteria(rss, float(yc @ yc), n, sigma2, int(bool(self.fit_intercept)))
+        if self.criterion == "cv":
+            table["cv"] = self._cross_validate(values, target, check_folds(self.cv, n, name), len(rss) - 1)
+        values_of = table[self.criterion]
+        if np.all(np.isnan(values_of)):
+            raise ValueError(f"{name}: criterion {self.criterion!r} is undefined for every model size")
+        best = int(np.nanargmax(values_of) if self.criterion == "adjr2" else np.nanargmin(values_of))
+
+        self._remember_feature_names(X, names)
+        self.feature_names_, self.target_name_, self.n_samples_ = list(names), target_name, n
+        self.order_, self.sigma2_ = list(order), sigma2
+        self.criterion_values_ = np.asarray(values_of, dtype=backend.float64)
+        self.cv_mse_ = table.get("cv")
+        self.path_ = self._steps(names, order, rss, betas, table, (x_mean, y_mean))
+        self._choose(best, names, order, betas)
+        return self
+
+    def _largest_size(self, n, p) -> int:
+        """The largest model size on the path: min(p, n − 1 − intercept, max_features)."""
+        name, intercept = type(self).__name__, int(bool(self.fit_intercept))
         if n < 2 + intercept:
             raise ValueError(f"{name}: needs at least {2 + intercept} rows; X has {n}")
         limit = min(p, n - 1 - intercept)
@@ -339,63 +183,28 @@ class ForwardStepwise(Estimator):
                     or self.max_features < 0:
                 raise ValueError(f"{name}: max_features must be None or an integer >= 0; got {self.max_features!r}")
             limit = min(limit, int(self.max_features))
+        return limit
 
-        Z, yc, x_mean, y_mean = self._centre(values, target)
-        order, rss, Q = _forward_path(Z, yc, limit)
-        if len(order) < limit:
-            left = [names[j] for j in range(p) if j not in order]
-            warn(f"{name}: column(s) {', '.join(map(repr, left[:10]))} are collinear with the "
-                 f"selected ones and were never added; the path stops at {len(order)} predictors")
-        betas = _path_coefficients(Z, yc, order, Q)
-
-        tss = float(yc @ yc)
+    def _full_model_variance(self, Z, yc, rss, order) -> float:
+        """σ̂² = RSS_full / (n − p − 1) of the model with all p predictors (Cp's), nan when n ≤ p + 1."""
+        (n, p), intercept = Z.shape, int(bool(self.fit_intercept))
         full_df = n - p - intercept
         if full_df > 0:
             rss_full = rss[-1] if len(order) == p else _lstsq_rss(Z, yc)
-            sigma2 = rss_full / full_df
-        else:
-            sigma2 = float("nan")
-            if self.criterion == "cp":
-                raise ValueError(f"{name}: Cp needs σ̂² from the full model, which needs n > p + 1 "
-                                 f"rows; got n={n}, p={p}. Use criterion='bic', 'aic', 'adjr2' or 'cv'")
-        sizes = np.arange(len(rss))
-        k = sizes + intercept
-        with np.errstate(divide="ignore", invalid="ignore"):
-            loglik_term = n * np.log(2 * np.pi * rss / n) + n
-            table = {
-                "r2": 1 - rss / tss,
-                "adjr2": 1 - (rss / (n - k)) / (tss / (n - intercept)),
-                "cp": (rss + 2 * sizes * sigma2) / n,
-                "aic": loglik_term + 2 * k,
-                "bic": loglik_term + np.log(n) * k,
-            }
-        cv_mse = None
-        if self.criterion == "cv":
-            cv_mse = self._cross_validate(values, target, _check_cv(self.cv, n, name), len(rss) - 1)
-            table["cv"] = cv_mse
-        values_of = table[self.criterion]
-        if np.all(np.isnan(values_of)):
-            raise ValueError(f"{name}: criterion {self.criterion!r} is undefined for every model size")
-        best = int(np.nanargmax(values_of) if self.criterion == "adjr2" else np.nanargmin(values_of))
+            return rss_full / full_df
+        if self.criterion == "cp":
+            raise ValueError(f"{type(self).__name__}: Cp needs σ̂² from the full model, which needs n > p + 1 "
+                             f"rows; got n={n}, p={p}. Use criterion='bic', 'aic', 'adjr2' or 'cv'")
+        return float("nan")
 
-        self.n_features_in_ = p
-        self.feature_names_ = list(names)
-        if hasattr(X, "columns"):
-            self.feature_names_in_ = np.asarray(names, dtype=object)
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        self.target_name_ = target_name
-        self.n_samples_ = n
-        self.order_ = list(order)
-        self.sigma2_ = sigma2
-        self.criterion_values_ = np.asarray(values_of, dtype=backend.float64)
-        self.cv_mse_ = cv_mse
-        self.path_ = []
+    def _steps(self, names, order, rss, betas, table, means) -> list:
+        """The :class:`Step` of every model M_0..M_K of the path."""
+        (x_mean, y_mean), cv_mse, steps = means, table.get("cv"), []
         for d in range(len(rss)):
             chosen = order[:d]
             beta = betas[d - 1] if d else np.zeros(0)
-            icpt = float(y_mean - x_mean[chosen] @ beta) if intercept else 0.0
-            self.path_.append(Step(
+            icpt = float(y_mean - x_mean[chosen] @ beta) if self.fit_intercept else 0.0
+            steps.append(Step(
                 size=d, added=names[order[d - 1]] if d else None,
                 features=tuple(names[j] for j in chosen), rss=float(rss[d]),
                 r2=float(table["r2"][d]), adjr2=float(table["adjr2"][d]), cp=float(table["cp"][d]),
@@ -403,6 +212,11 @@ class ForwardStepwise(Estimator):
                 cv_mse=None if cv_mse is None else float(cv_mse[d]),
                 intercept=icpt, coef={names[j]: float(b) for j, b in zip(chosen, beta)},
             ))
+        return steps
+
+    def _choose(self, best, names, order, betas):
+        """The fitted attributes of the chosen model M_{best}."""
+        p = len(names)
         self.best_size_ = best
         chosen = order[:best]
         self.selected_ = [names[j] for j in chosen]
@@ -412,7 +226,6 @@ class ForwardStepwise(Estimator):
         if best:
             self.coef_[chosen] = betas[best - 1]
         self.intercept_ = self.path_[best].intercept
-        return self
 
     def _centre(self, values, target):
         if self.fit_intercept:
@@ -424,7 +237,7 @@ class ForwardStepwise(Estimator):
         """CV(d) = Σ_folds SSE_fold(d) / n for d = 0..max_size (nan where a fold's path is shorter)."""
         n = values.shape[0]
         sse = np.zeros(max_size + 1)
-        for train, test in _kfold(n, folds, self.random_state):
+        for train, test in kfold(n, folds, self.random_state):
             Z, yc, x_mean, y_mean = self._centre(values[train], target[train])
             steps = min(max_size, len(train) - 1 - int(bool(self.fit_intercept)))
             order, _, Q = _forward_path(Z, yc, max(steps, 0))
@@ -444,12 +257,12 @@ class ForwardStepwise(Estimator):
     def predict(self, X):
         """Predictions of the chosen model M_{d*}: X β + β_0."""
         self._check_fitted("coef_")
-        return _check_new_X(self, X) @ self.coef_ + self.intercept_
+        return as_design_like_fit(self, X) @ self.coef_ + self.intercept_
 
     def transform(self, X):
         """The selected columns of X (in X's column order), as a float64 array."""
         self._check_fitted("coef_")
-        return _check_new_X(self, X)[:, self.support_]
+        return as_design_like_fit(self, X)[:, self.support_]
 
     def fit_transform(self, X, y):
         return self.fit(X, y).transform(X)
@@ -458,7 +271,7 @@ class ForwardStepwise(Estimator):
         """R² of the chosen model's predictions on (X, y)."""
         prediction = self.predict(X)
         target, _ = as_target(y, prediction.shape[0], "y")
-        return _r2(target, prediction)
+        return r_squared(target, prediction)
 
     def summary(self) -> Table:
         """The forward path as a table, the chosen model marked with '*'."""
@@ -468,11 +281,11 @@ class ForwardStepwise(Estimator):
             headings.append("CV MSE")
         rows = []
         for step in self.path_:
-            row = [f"{step.size}{'*' if step.size == self.best_size_ else ''}", step.added or "(intercept only)",
-                   str(step.size), _fmt(step.rss), _fmt(step.r2), _fmt(step.adjr2), _fmt(step.cp),
-                   _fmt(step.aic), _fmt(step.bic)]
+            numbers = [step.rss, step.r2, step.adjr2, step.cp, step.aic, step.bic]
             if self.cv_mse_ is not None:
-                row.append(_fmt(step.cv_mse))
+                numbers.append(step.cv_mse)
+            row = [f"{step.size}{'*' if step.size == self.best_size_ else ''}", step.added or "(intercept only)",
+                   str(step.size)] + [format_number(value) for value in numbers]
             rows.append(row)
         info = [
             ("Dep. variable", self.target_name_), ("Observations", self.n_samples_),
@@ -482,4 +295,89 @@ class ForwardStepwise(Estimator):
         ]
         notes = ["AIC = n log(2π RSS/n) + n + 2k, BIC = ... + log(n) k (k = d + intercept), as statsmodels OLS",
                  "Cp = (RSS + 2 d σ̂²)/n with σ̂² from the full model (ISLR 6.2)"]
-        return Table("Forward Stepwise Selection", info, headings, rows, notes)
+        return Table("Forward Stepwise Selection", info, headings, rows, notes, left=2)
+
+
+def _forward_path(Z, y, max_steps):
+    """The forward-selection path of centred ``Z`` (n x p) and ``y``.
+
+    Returns (order, rss, Q): the column indices in the order they enter, the RSS of
+    M_0..M_len(order) and the orthonormal basis Q (n x len(order)) of the chosen columns.
+
+    The remaining columns live, orthogonalized, in the first ``m`` columns of a
+    Fortran-ordered work array W (a chosen column is swapped to the end and dropped),
+    so each step is a few passes over the remaining n x (p - k) block: the norms, the
+    products W'r, and the rank-one update W <- W - q (q'W) done in place by BLAS ger.
+    """
+    n, p = Z.shape
+    W = np.array(Z, dtype=backend.float64, order="F", copy=True)
+    position = np.arange(p)  # position -> original column index
+    norms2 = np.einsum("ij,ij->j", Z, Z)
+    r = np.array(y, dtype=backend.float64, copy=True)
+    Q = np.empty((n, max_steps), order="F")  # Q[:, :k] stays contiguous for BLAS
+    order, rss = [], [float(r @ r)]
+    m = p
+    for k in range(max_steps):
+        Wa = W[:, :m]
+        w2 = np.einsum("ij,ij->j", Wa, Wa)
+        eligible = w2 > _COLLINEAR * norms2[position[:m]]
+        if not eligible.any():
+            break
+        c = Wa.T @ r
+        gain = np.full(m, -np.inf)
+        gain[eligible] = c[eligible] ** 2 / w2[eligible]
+        ties = np.flatnonzero(gain == gain.max())
+        best = int(ties[np.argmin(position[ties])])  # exact ties: the lowest column index
+        j = int(position[best])
+        q = Wa[:, best] / math.sqrt(w2[best])
+        if k:  # re-orthogonalize once against the chosen basis
+            Qk = Q[:, :k]
+            q = q - Qk @ (Qk.T @ q)
+            q = q / np.linalg.norm(q)
+        Q[:, k] = q
+        for _ in range(2):
+            r = r - q * (q @ r)
+        # drop the chosen column: swap it with the last remaining one
+        last = m - 1
+        if best != last:
+            W[:, best] = W[:, last]
+            position[best], position[last] = position[last], position[best]
+        m = last
+        if m:
+            Wa = W[:, :m]
+            _blas.dger(-1.0, q, Wa.T @ q, a=Wa, overwrite_a=True)
+        order.append(j)
+        rss.append(float(r @ r))
+    return order, np.asarray(rss), Q[:, : len(order)]
+
+
+def _path_coefficients(Z, y, order, Q):
+    """β of every model M_1..M_K from X_(k) = Q_k R_k: β_k = R_k^{-1} Q_k' y."""
+    if not order:
+        return []
+    R = Q.T @ Z[:, order]
+    qty = Q.T @ y
+    return [_linalg.solve_triangular(R[:k, :k], qty[:k]) for k in range(1, len(order) + 1)]
+
+
+def _criteria(rss, tss, n, sigma2, intercept) -> dict:
+    """R², adjusted R², Cp, AIC and BIC of the models M_0..M_K from their RSS (formulas: the
+    module docstring); intercept is 1 or 0."""
+    sizes = np.arange(len(rss))
+    k = sizes + intercept
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loglik_term = n * np.log(2 * np.pi * rss / n) + n
+        return {
+            "r2": 1 - rss / tss,
+            "adjr2": 1 - (rss / (n - k)) / (tss / (n - intercept)),
+            "cp": (rss + 2 * sizes * sigma2) / n,
+            "aic": loglik_term + 2 * k,
+            "bic": loglik_term + np.log(n) * k,
+        }
+
+
+def _lstsq_rss(A, y) -> float:
+    """RSS of the plain least-squares fit of y on the columns of A."""
+    beta = _linalg.lstsq(A, y)[0]
+    resid = y - A @ beta
+    return float(resid @ resid)

@@ -4,9 +4,9 @@ row passes (log-likelihood, score, X'WX), the chord Newton loop and the subsampl
 Model and notation as in :mod:`chainrule.stats.logit`: η = Xβ, p = σ(η), ℓ(β) = Σ_i [y_i η_i −
 log(1 + e^{η_i})], score X'(y − p), information X'WX with W = diag(p_i (1 − p_i)).
 
-Speed on tall data (``_newton_binary``, ``_warm_start``). Every pass runs on ranges of
+Speed on tall data (``newton_binary``, ``warm_start``). Every pass runs on ranges of
 rows, one per thread, inside ``Logit.fit`` and ``MNLogit.fit`` when threadpoolctl is
-installed (:mod:`chainrule.stats._row_parts`). A pass that needs only ℓ and the score reads
+installed (:mod:`chainrule.stats.row_parts`). A pass that needs only ℓ and the score reads
 X twice (η = Xβ by BLAS, X'(y − p) by ``einsum``, which runs on its thread's core where
 OpenBLAS's X'r on C-ordered X uses one core however it is called); X'WX is formed only
 when needed, in a pass that reads X once more, block by block (each block, scaled by √w_i,
@@ -41,7 +41,7 @@ from scipy import linalg as _linalg
 
 from ..engine import backend
 from ..engine import compiled as _compiled
-from . import _row_parts
+from . import row_parts
 
 np = backend.host
 
@@ -54,15 +54,12 @@ _COMPILED_MIN_SIZE = 1 << 29
 _SUBSAMPLE_ABOVE = 50_000   # warm-start Newton on strided subsamples above this many rows
 _SUBSAMPLE_STRIDE = 8       # each subsample keeps every 8th row of the one around it
 _SUBSAMPLE_MIN_ROWS = 2_500  # … as long as it keeps at least this many (and 25 per parameter)
-_WARM_TOL = 3e-3            # the subsample fits stop at max|Δβ| ≤ 3e-3 (1 + max|β|)
+WARM_TOL = 3e-3            # the subsample fits stop at max|Δβ| ≤ 3e-3 (1 + max|β|)
 _EXACT = 1e-12            # a final Newton step this small leaves I_k exact to ~1e-12
-_ETA_ALARM = 30.0           # |η_i| beyond this: p_i(1 − p_i) < 1e-13, a symptom of separation
+ETA_ALARM = 30.0           # |η_i| beyond this: p_i(1 − p_i) < 1e-13, a symptom of separation
 
 
-# ----------------------------------------------------------------------------- the design
-
-
-class _Design:
+class Design:
     """X with an implicit leading column of ones (never copied to add the constant).
 
     Holds the work buffers of the passes over the rows (a few vectors of n entries and one
@@ -76,9 +73,9 @@ class _Design:
         self._vectors = None
         self._blocks = {}
 
-    def subsample(self, stride: int) -> _Design:
+    def subsample(self, stride: int) -> Design:
         """Every ``stride``-th row (a contiguous copy), with the same constant."""
-        return _Design(np.ascontiguousarray(self.X[::stride]), self.intercept)
+        return Design(np.ascontiguousarray(self.X[::stride]), self.intercept)
 
     def dot(self, beta):
         """η = X β (β has k entries, or k rows for several columns)."""
@@ -98,7 +95,7 @@ class _Design:
 
         Returns (ℓ, X'WX or None, X'(y − p), max_i |η_i|); the per-row terms are those of
         :func:`_row_terms`. The pass runs on ranges of rows, one per thread
-        (:mod:`chainrule.stats._row_parts`), and the ranges' sums are added in order. A
+        (:mod:`chainrule.stats.row_parts`), and the ranges' sums are added in order. A
         range's part is η_r = X_r β (BLAS), its row terms and X_r'(y_r − p_r)
         (:meth:`_score_range`); with ``hessian``, X'WX as well, block by block
         (:meth:`_hessian_range`). Every output is a sum over rows (the last a maximum), so a
@@ -107,12 +104,12 @@ class _Design:
         """
         eta, e, t = self._work_vectors()
         w = np.empty(self.n) if hessian else None
-        ranges = _row_parts.row_ranges(self.n, _BLOCK_ROWS)
+        ranges = row_parts.row_ranges(self.n, _BLOCK_ROWS)
         if hessian:
-            parts = _row_parts.map_ranges(lambda index, start, stop: self._hessian_range(
+            parts = row_parts.map_ranges(lambda index, start, stop: self._hessian_range(
                 index, start, stop, beta, eta, y, e, t, w), ranges)
         else:
-            parts = _row_parts.map_ranges(lambda index, start, stop: self._score_range(
+            parts = row_parts.map_ranges(lambda index, start, stop: self._score_range(
                 start, stop, beta, eta, y, e, t), ranges)
         llf = sum(part[0] for part in parts)
         largest = max(part[1] for part in parts)
@@ -218,7 +215,7 @@ class _Design:
                     edge += b.T @ s[first:last]
             return body, edge
 
-        parts = _row_parts.map_ranges(part, _row_parts.row_ranges(self.n, _BLOCK_ROWS))
+        parts = row_parts.map_ranges(part, row_parts.row_ranges(self.n, _BLOCK_ROWS))
         body = np.sum([part[0] for part in parts], axis=0)
         if not self.intercept:
             return body
@@ -265,7 +262,7 @@ class _Design:
                     out[:, 0, 1:] += weights.T @ rows
             return out
 
-        out = np.sum(_row_parts.map_ranges(part, _row_parts.row_ranges(self.n, _BLOCK_ROWS)), axis=0)
+        out = np.sum(row_parts.map_ranges(part, row_parts.row_ranges(self.n, _BLOCK_ROWS)), axis=0)
         if off:
             out[:, 0, 0] = W.sum(axis=0)
             out[:, 1:, 0] = out[:, 0, 1:]
@@ -284,7 +281,7 @@ class _Design:
             return np.column_stack([np.ones(self.n), self.X])
         return self.X
 
-    def without_buffers(self) -> _Design:
+    def without_buffers(self) -> Design:
         """This design with its work buffers released (what a fitted model keeps)."""
         self._vectors, self._blocks = None, {}
         return self
@@ -307,6 +304,146 @@ class _Design:
                 order = "F" if self.X.strides[0] < self.X.strides[1] else "C"
                 self._blocks[key] = np.empty((rows, p), order=order)
         return self._blocks[key]
+
+
+def loglik(eta, y):
+    """Σ [y η − max(η, 0) − log1p(e^{−|η|})]."""
+    return float(y @ eta - np.sum(np.maximum(eta, 0.0)) - np.sum(np.log1p(np.exp(-np.abs(eta)))))
+
+
+def null_loglik(y):
+    n, m = y.size, float(y.sum())
+    return sum(c * math.log(c / n) for c in (m, n - m) if c > 0)
+
+
+class NewtonResult:
+    """An iteration's answer: the estimate, ℓ there, and, where the iteration has them, the
+    information (matrix, Cholesky factor) and the linear predictor at the estimate."""
+
+    def __init__(self, beta, llf, iterations, converged, message="", information=None, eta=None):
+        self.beta, self.llf, self.information, self.eta = beta, llf, information, eta
+        self.iterations, self.converged, self.message = iterations, converged, message
+
+
+class Alarm(Exception):
+    """The iteration shows a symptom of separation (|η| too large or a singular information)."""
+
+    def __init__(self, reason, beta):
+        super().__init__(reason)
+        self.reason, self.beta = reason, beta
+
+
+def newton_binary(design, y, beta, tol, max_iter, alarm=True, exact_information=True, information=None):
+    """Maximize ℓ by Newton with step halving from β; raises Alarm on a symptom of separation.
+
+    Steps s_k = I^{-1} g_k with g_k = X'(y − p_k) and I = X'WX evaluated at β_k (Newton) or,
+    while that converges fast, kept from an earlier iterate with a BFGS secant update (the
+    "chord" or lazy-Hessian Newton method: an iteration costs one read of X for ℓ and g
+    without forming X'WX). I is re-evaluated whenever the last step was not at least 4 times
+    shorter than the one before it, so the iteration is never slower than linear with rate
+    1/4, and near the answer (where the stale I is within O(|β_k − β̂|) of the true one) it
+    contracts by that much each time. Step halving: :func:`_halving_step`.
+
+    Stopping: max|s_k| ≤ tol (1 + max|β_k|). The result is then β_k + s_k, with
+    ℓ(β_k + s_k) = ℓ_k + g_k's_k / 2 (exact to O(|s_k|³) when I is current, since I s_k = g_k),
+    and the covariance from I evaluated at β_k; unless I is current and max|s_k| ≤ 1e-12
+    (1 + max|β_k|), one more pass evaluates I at β_k + s_k and takes one more (tiny) step.
+    ``information``, when given, approximates I at β to start the chord iteration with (e.g.
+    from a subsample, scaled to n rows). The rows are reached only through
+    ``design.newton_pass`` (sums over rows: ℓ, X'WX, X'(y − p), max|η|), so a design whose
+    ``newton_pass`` all-reduces those sums over workers runs this iteration on rows split among them.
+    """
+    factor = None if information is None else _cholesky(information)
+    fresh = factor is None
+    llf, computed, score, largest = design.newton_pass(beta, y, hessian=fresh)
+    if fresh:
+        information = computed
+    polished, previous = False, math.inf
+    for iteration in range(1, max_iter + 1):
+        if fresh:
+            factor = _cholesky(information)
+            if factor is None:
+                raise Alarm("the information matrix X'WX is singular", beta)
+        step = _linalg.cho_solve(factor, score, check_finite=False)
+        if not np.all(np.isfinite(step)):
+            raise Alarm("the Newton step is not finite", beta)
+        size, scale = np.max(np.abs(step)), 1.0 + np.max(np.abs(beta))
+        if size <= tol * scale:
+            if not exact_information or (fresh and (polished or size <= _EXACT * scale)):
+                return NewtonResult(beta + step, llf + 0.5 * float(score @ step), iteration, True,
+                                    information=(information, factor))
+            beta = beta + step
+            llf, information, score, largest = design.newton_pass(beta, y)
+            fresh, polished = True, True
+            continue
+        refresh = bool(size > 0.25 * previous)  # a fresh I when the chord contracts slowly
+        previous = size
+        candidate, (llf, new_information, new_score, largest) = _halving_step(design, y, beta, step, llf, refresh)
+        fresh = new_information is not None
+        if fresh:
+            information = new_information
+        else:
+            information = _bfgs_update(information, candidate - beta, score - new_score)
+            factor = _cholesky(information)
+        beta, score = candidate, new_score
+        if factor is None:  # the secant approximation lost definiteness: form X'WX afresh
+            llf, information, score, largest = design.newton_pass(beta, y)
+            fresh = True
+        if alarm and largest > ETA_ALARM:
+            raise Alarm(f"a fitted linear predictor |x_i'b| exceeds {ETA_ALARM:g}", beta)
+    return NewtonResult(beta, llf, max_iter, False, f"Newton did not converge in max_iter={max_iter} iterations")
+
+
+def nested_subsamples(design, y, parameters):
+    """[(design, y) of every ``_SUBSAMPLE_STRIDE``-th row, of every stride² -th row, …], the
+    largest first, while a subsample keeps at least max(``_SUBSAMPLE_MIN_ROWS``,
+    25 ``parameters``) rows; empty on at most ``_SUBSAMPLE_ABOVE`` rows. Each subsample is
+    taken from the one before it (one read of X in all)."""
+    levels, smallest = [], max(_SUBSAMPLE_MIN_ROWS, 25 * parameters)
+    if design.n <= _SUBSAMPLE_ABOVE:
+        return levels
+    current = (design, y)
+    while current[0].n // _SUBSAMPLE_STRIDE >= smallest:
+        sub, ys = current
+        current = (sub.subsample(_SUBSAMPLE_STRIDE), ys[::_SUBSAMPLE_STRIDE])
+        levels.append(current)
+    return levels
+
+
+def warm_start(design, y, beta):
+    """A start (β, I) for the full-data Newton iteration, from nested strided subsamples.
+
+    On more than ``_SUBSAMPLE_ABOVE`` rows, the rows 0, s, 2s, … with s = ``_SUBSAMPLE_STRIDE``
+    form a subsample, and so on while a subsample keeps at least max(``_SUBSAMPLE_MIN_ROWS``,
+    25 k) rows (at n = 200,000: 25,000 rows, then 3,125). The smallest is fitted from β by
+    Newton; each larger one starts from the estimate and the information (scaled by the
+    ratio of row counts) of the one inside it, all to a loose tolerance (``WARM_TOL``). The
+    largest ends with its information evaluated at its estimate, which (scaled to n rows)
+    starts the chord iteration of :func:`newton_binary` on all rows: it differs from the
+    full-data information by O(√(k/m)) relatively, so each full-data iteration shortens
+    the step by about that factor. The answer, its stopping rule and its covariance are
+    those of the full data: the warm start only decides how many passes over all rows are
+    needed. Returns (β, None) when no subsample is taken or one fails (one class only,
+    separation, a singular information or no convergence in a subsample): the full-data
+    iteration then starts from β itself.
+    """
+    levels = nested_subsamples(design, y, design.k)
+    information, rows = None, 0
+    for level, (sub, ys) in enumerate(reversed(levels)):
+        if not 0 < ys.sum() < ys.size:
+            return beta, None
+        scaled = None if information is None else information * (sub.n / rows)
+        largest = level == len(levels) - 1
+        try:
+            result = newton_binary(sub, ys, beta, WARM_TOL, 50, exact_information=largest, information=scaled)
+        except (Alarm, _linalg.LinAlgError):
+            return beta, None
+        if not result.converged:
+            return beta, None
+        beta, information, rows = result.beta, result.information[0], sub.n
+    if information is None:
+        return beta, None
+    return beta, information * (design.n / rows)
 
 
 def _row_kernels(X):
@@ -371,112 +508,24 @@ def _row_terms(eta, y, e, t, w=None):
     return llf, largest
 
 
-def _loglik(eta, y):
-    """Σ [y η − max(η, 0) − log1p(e^{−|η|})]."""
-    return float(y @ eta - np.sum(np.maximum(eta, 0.0)) - np.sum(np.log1p(np.exp(-np.abs(eta)))))
+def _halving_step(design, y, beta, step, llf, refresh):
+    """(β + t s, the pass there) for the first t in 1, 1/2, 1/4, … at which ℓ does not decrease
+    (or t < 1e-10). The pass forms X'WX only when ``refresh`` and t = 1."""
+    t = 1.0
+    while True:
+        candidate = beta + t * step
+        evaluation = design.newton_pass(candidate, y, hessian=refresh and t == 1.0)
+        if evaluation[0] >= llf - 1e-12 * abs(llf) or t < 1e-10:
+            return candidate, evaluation
+        t *= 0.5
 
 
-def _null_loglik(y):
-    n, m = y.size, float(y.sum())
-    return sum(c * math.log(c / n) for c in (m, n - m) if c > 0)
-
-
-# ----------------------------------------------------------------------------- Newton
-
-
-class _NewtonResult:
-    """An iteration's answer: the estimate, ℓ there, and, where the iteration has them, the
-    information (matrix, Cholesky factor) and the linear predictor at the estimate."""
-
-    def __init__(self, beta, llf, iterations, converged, message="", information=None, eta=None):
-        self.beta, self.llf, self.information, self.eta = beta, llf, information, eta
-        self.iterations, self.converged, self.message = iterations, converged, message
-
-
-class _Alarm(Exception):
-    """The iteration shows a symptom of separation (|η| too large or a singular information)."""
-
-    def __init__(self, reason, beta):
-        super().__init__(reason)
-        self.reason, self.beta = reason, beta
-
-
-def _newton_binary(design, y, beta, tol, max_iter, alarm=True, exact_information=True, information=None):
-    """Maximize ℓ by Newton with step halving from β; raises _Alarm on a symptom of separation.
-
-    Steps s_k = I^{-1} g_k with g_k = X'(y − p_k) and I = X'WX evaluated at β_k (Newton) or,
-    while that converges fast, kept from an earlier iterate (the "chord" or lazy-Hessian
-    Newton method: the factor is reused and an iteration costs one read of X for ℓ and g
-    without forming X'WX). I is re-evaluated whenever the last step was not at least 4
-    times shorter than the one before it, so the iteration is never slower than linear
-    with rate 1/4, and near the answer (where the stale I is within O(|β_k − β̂|) of the
-    true one) it contracts by that much each time.
-
-    Stopping: max|s_k| ≤ tol (1 + max|β_k|). The result is then β_k + s_k, with
-    ℓ(β_k + s_k) = ℓ_k + g_k's_k / 2 (exact to O(|s_k|³) when I is current, since
-    I s_k = g_k), and the covariance from I evaluated at β_k; unless I is current and
-    max|s_k| ≤ 1e-12 (1 + max|β_k|) (so that I is within ~1e-12 of its value at the
-    answer), one more pass evaluates I at β_k + s_k and takes one more (tiny) Newton step.
-    Step halving: β_{k+1} = β_k + t s_k with the first t in 1, 1/2, 1/4, … for which ℓ does
-    not decrease. ``information``, when given, is an approximation of I at β to start the
-    chord iteration with (e.g. from a subsample, scaled to n rows).
-
-    The loop reaches the rows only through ``design.newton_pass`` (sums over rows: ℓ, X'WX,
-    X'(y − p), and max|η|), so a design object whose ``newton_pass`` all-reduces those sums
-    over workers runs this same iteration on data split by rows.
-    """
-    fresh = information is None
-    if not fresh:
-        try:
-            factor = _linalg.cho_factor(information, lower=False, check_finite=False)
-        except _linalg.LinAlgError:
-            fresh = True
-    llf, computed, score, largest = design.newton_pass(beta, y, hessian=fresh)
-    if fresh:
-        information = computed
-    polished, previous = False, math.inf
-    for iteration in range(1, max_iter + 1):
-        if fresh:
-            try:
-                factor = _linalg.cho_factor(information, lower=False, check_finite=False)
-            except _linalg.LinAlgError:
-                raise _Alarm("the information matrix X'WX is singular", beta) from None
-        step = _linalg.cho_solve(factor, score, check_finite=False)
-        if not np.all(np.isfinite(step)):
-            raise _Alarm("the Newton step is not finite", beta)
-        size, scale = np.max(np.abs(step)), 1.0 + np.max(np.abs(beta))
-        if size <= tol * scale:
-            if not exact_information or (fresh and (polished or size <= _EXACT * scale)):
-                return _NewtonResult(beta + step, llf + 0.5 * float(score @ step), iteration, True,
-                                     information=(information, factor))
-            beta = beta + step
-            llf, information, score, largest = design.newton_pass(beta, y)
-            fresh, polished = True, True
-            continue
-        refresh = bool(size > 0.25 * previous)  # a fresh I when the chord contracts slowly
-        previous = size
-        t = 1.0
-        while True:
-            candidate = beta + t * step
-            evaluation = design.newton_pass(candidate, y, hessian=refresh and t == 1.0)
-            if evaluation[0] >= llf - 1e-12 * abs(llf) or t < 1e-10:
-                break
-            t *= 0.5
-        moved, old_score = candidate - beta, score
-        beta, (llf, new_information, score, largest) = candidate, evaluation
-        fresh = new_information is not None
-        if fresh:
-            information = new_information
-        else:
-            information = _bfgs_update(information, moved, old_score - score)
-            try:
-                factor = _linalg.cho_factor(information, lower=False, check_finite=False)
-            except _linalg.LinAlgError:  # the approximation lost definiteness: form X'WX afresh
-                llf, information, score, largest = design.newton_pass(beta, y)
-                fresh = True
-        if alarm and largest > _ETA_ALARM:
-            raise _Alarm(f"a fitted linear predictor |x_i'b| exceeds {_ETA_ALARM:g}", beta)
-    return _NewtonResult(beta, llf, max_iter, False, f"Newton did not converge in max_iter={max_iter} iterations")
+def _cholesky(information):
+    """The Cholesky factor of I (``cho_factor``), or None when I is not positive definite."""
+    try:
+        return _linalg.cho_factor(information, lower=False, check_finite=False)
+    except _linalg.LinAlgError:
+        return None
 
 
 def _bfgs_update(B, s, d):
@@ -489,55 +538,3 @@ def _bfgs_update(B, s, d):
     if curvature <= 1e-12 * sBs or sBs <= 0:
         return B
     return B + np.outer(d, d) / curvature - np.outer(Bs, Bs) / sBs
-
-
-def nested_subsamples(design, y, parameters):
-    """[(design, y) of every ``_SUBSAMPLE_STRIDE``-th row, of every stride² -th row, …], the
-    largest first, while a subsample keeps at least max(``_SUBSAMPLE_MIN_ROWS``,
-    25 ``parameters``) rows; empty on at most ``_SUBSAMPLE_ABOVE`` rows. Each subsample is
-    taken from the one before it (one read of X in all)."""
-    levels, smallest = [], max(_SUBSAMPLE_MIN_ROWS, 25 * parameters)
-    if design.n <= _SUBSAMPLE_ABOVE:
-        return levels
-    current = (design, y)
-    while current[0].n // _SUBSAMPLE_STRIDE >= smallest:
-        sub, ys = current
-        current = (sub.subsample(_SUBSAMPLE_STRIDE), ys[::_SUBSAMPLE_STRIDE])
-        levels.append(current)
-    return levels
-
-
-def _warm_start(design, y, beta):
-    """A start (β, I) for the full-data Newton iteration, from nested strided subsamples.
-
-    On more than ``_SUBSAMPLE_ABOVE`` rows, the rows 0, s, 2s, … with s = ``_SUBSAMPLE_STRIDE``
-    form a subsample, and so on while a subsample keeps at least max(``_SUBSAMPLE_MIN_ROWS``,
-    25 k) rows (at n = 200,000: 25,000 rows, then 3,125). The smallest is fitted from β by
-    Newton; each larger one starts from the estimate and the information (scaled by the
-    ratio of row counts) of the one inside it, all to a loose tolerance (``_WARM_TOL``). The
-    largest ends with its information evaluated at its estimate, which (scaled to n rows)
-    starts the chord iteration of :func:`_newton_binary` on all rows: it differs from the
-    full-data information by O(√(k/m)) relatively, so each full-data iteration shortens
-    the step by about that factor. The answer, its stopping rule and its covariance are
-    those of the full data: the warm start only decides how many passes over all rows are
-    needed. Returns (β, None) when no subsample is taken or one fails (one class only,
-    separation, a singular information or no convergence in a subsample): the full-data
-    iteration then starts from β itself.
-    """
-    levels = nested_subsamples(design, y, design.k)
-    information, rows = None, 0
-    for level, (sub, ys) in enumerate(reversed(levels)):
-        if not 0 < ys.sum() < ys.size:
-            return beta, None
-        scaled = None if information is None else information * (sub.n / rows)
-        largest = level == len(levels) - 1
-        try:
-            result = _newton_binary(sub, ys, beta, _WARM_TOL, 50, exact_information=largest, information=scaled)
-        except (_Alarm, _linalg.LinAlgError):
-            return beta, None
-        if not result.converged:
-            return beta, None
-        beta, information, rows = result.beta, result.information[0], sub.n
-    if information is None:
-        return beta, None
-    return beta, information * (design.n / rows)

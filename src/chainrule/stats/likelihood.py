@@ -1,5 +1,14 @@
-"""What every maximum-likelihood estimator of ``chainrule.stats`` reports (likelihood-ratio
-test, pseudo R², AIC, BIC), and the table of average marginal effects."""
+"""What every maximum-likelihood estimator of ``chainrule.stats`` (Logit, MNLogit) shares: the
+checks of its solver settings, the covariance as the inverse observed information
+Cov(θ̂) = I(θ̂)⁻¹, the results it reports besides the Wald ones (likelihood-ratio test,
+McFadden's pseudo R², AIC, BIC: :class:`LikelihoodResults`), and the table of average
+marginal effects (:class:`MarginalEffects`).
+
+References: W. H. Greene, *Econometric Analysis*, 7th ed., 2012, ch. 14 (maximum likelihood,
+the likelihood-ratio test, information criteria) and §17.3 (marginal effects); D. McFadden,
+"Conditional logit analysis of qualitative choice behavior", in *Frontiers in Econometrics*,
+1974 (the pseudo R²).
+"""
 from __future__ import annotations
 
 import math
@@ -8,8 +17,8 @@ from scipy import linalg as _linalg
 from scipy import stats as _distributions
 
 from ..engine import backend
-from ._validation import warn
-from .inference import Summary, wald
+from .inference import Summary, WaldResults, wald
+from .validation import warn
 
 np = backend.host
 
@@ -41,14 +50,57 @@ def inverse_information(factor, size: int, owner: str, matrix: str = "the inform
     return _linalg.cho_solve(factor, np.eye(size))
 
 
-class _LikelihoodResults:
-    """The results every maximum-likelihood model reports, from ``llf_``, ``llnull_``,
-    ``nobs``, ``df_model`` and ``_n_params`` (the number of estimated parameters k):
+class LikelihoodResults(WaldResults):
+    """The results every maximum-likelihood model reports: the Wald results of
+    :class:`~chainrule.stats.inference.WaldResults` and
 
-        llr = 2 (llf - llnull), its p-value from chi^2(df_model)
-        McFadden pseudo R^2 = 1 - llf / llnull
-        aic = -2 llf + 2 k,   bic = -2 llf + log(n) k
+        nobs, df_model = k − k_0, df_resid = n − k
+        llr = 2 (llf − llnull), its p-value from χ²(df_model)
+        McFadden pseudo R² = 1 − llf / llnull
+        aic = −2 llf + 2 k,   bic = −2 llf + log(n) k
+
+    with k the number of estimated parameters (the entries of ``params``) and k_0 those of
+    the null model, a constant per non-reference class (``_n_null_params``: 1 for Logit,
+    K − 1 for MNLogit; statsmodels' convention, also without an intercept, since ℓ_0 is
+    always the constants-only model). A fit sets ``params_``, ``_cov`` (the inverse
+    observed information), ``llf_``, ``llnull_`` and ``_nobs``; intervals default to the
+    estimator's ``alpha``.
     """
+
+    _n_null_params = 1
+
+    @property
+    def params(self):
+        self._check_fitted()
+        return self.params_
+
+    def cov_params(self):
+        """Cov(θ̂) = I(θ̂)^{-1}, the inverse observed information."""
+        self._check_fitted()
+        return self._cov
+
+    @property
+    def _default_alpha(self):
+        return self.alpha
+
+    @property
+    def nobs(self):
+        self._check_fitted()
+        return self._nobs
+
+    @property
+    def df_model(self):
+        """k − k_0: the parameters beyond the null model's constants."""
+        self._check_fitted()
+        return self._n_params - self._n_null_params
+
+    @property
+    def df_resid(self):
+        return self.nobs - self._n_params
+
+    @property
+    def _n_params(self) -> int:
+        return self.params_.size
 
     @property
     def llf(self):
@@ -80,8 +132,6 @@ class _LikelihoodResults:
     @property
     def bic(self):
         return -2.0 * self.llf + math.log(self.nobs) * self._n_params
-
-
 
 
 class MarginalEffects:

@@ -33,6 +33,7 @@ import scipy.linalg as _la
 
 from ..engine import backend
 from ..engine import distributed as _dist
+from .logit_newton import Alarm, Design, newton_binary
 
 np = backend.host
 
@@ -99,10 +100,10 @@ class RowBlocks:
 
 
 class SummedDesign:
-    r"""A logistic-regression design (``stats._logit_newton._Design``) whose row sums run over all ranks.
+    r"""A logistic-regression design (``stats.logit_newton.Design``) whose row sums run over all ranks.
 
     A Newton iteration for the Logit touches the rows only through sums (see
-    ``_Design.newton_pass``): ℓ(β) = Σ_i ℓ_i, the score g = Σ_i x_i (y_i − p_i) and the
+    ``Design.newton_pass``): ℓ(β) = Σ_i ℓ_i, the score g = Σ_i x_i (y_i − p_i) and the
     information I = Σ_i p_i (1 − p_i) x_i x_i'. Each rank computes them on its rows and one
     all-reduce of the packed [ℓ, g, I] (1 + k + k² numbers) gives every rank the sums of
     the concatenated data, so the Newton step β ← β + I⁻¹ g, taken on every rank, is the
@@ -146,12 +147,6 @@ class SummedDesign:
         largest = largest if self.rows.size == 1 else self.rows.comm.allreduce(largest, op=_max_op())
         information = packed[1 + k:].reshape(k, k) if hessian else None
         return float(packed[0]), information, packed[1:1 + k].copy(), largest
-
-
-def _max_op():
-    from mpi4py import MPI  # noqa: PLC0415 - only reached with more than one rank
-
-    return MPI.MAX
 
 
 def augmented_r(X, y, d, intercept: bool, block_rows: int = BLOCK_ROWS):
@@ -208,20 +203,6 @@ def tsqr_r(local_r, comm):
         R = np.ascontiguousarray(R)
         comm.Bcast(R, root=0)
     return _positive_diagonal(R)
-
-
-def _qr_r(A):
-    """The m x m R of A (m = A's columns), zero-padded when A has fewer rows than columns."""
-    m = A.shape[1]
-    r = _la.qr(A, mode="r", check_finite=False)[0][:m]
-    if r.shape[0] < m:
-        r = np.vstack([r, np.zeros((m - r.shape[0], m))])
-    return np.triu(r)
-
-
-def _positive_diagonal(R):
-    signs = np.where(np.diag(R) < 0, -1.0, 1.0)
-    return R * signs[:, None]
 
 
 def streamed_least_squares(batches, intercept: bool = True) -> dict:
@@ -301,8 +282,8 @@ class StreamedDesign:
 
         ℓ = Σ_b ℓ_b(β),   g = Σ_b X_b'(y_b − p_b),   I = Σ_b X_b'W_bX_b,
 
-    each block's terms from ``stats._logit_newton._Design.newton_pass`` (the ``y`` argument is
-    ignored: the targets come with the blocks), so ``stats._logit_newton._newton_binary`` runs on
+    each block's terms from ``stats.logit_newton.Design.newton_pass`` (the ``y`` argument is
+    ignored: the targets come with the blocks), so ``stats.logit_newton.newton_binary`` runs on
     it unchanged and one Newton iteration is one pass over the data.
 
     Construction makes one pass that counts the rows ``n`` and blocks ``n_batches``, fixes
@@ -338,25 +319,21 @@ class StreamedDesign:
 
     def misclassified(self, beta, y=None) -> int:
         """The number of rows with s_i x_i'β ≤ 0, s_i = 2y_i − 1 (one pass)."""
-        from ._logit_newton import _Design  # noqa: PLC0415
-
         count = 0
         for position, (X_b, y_b) in enumerate(self._blocks()):
             X_b, y_b = host_block(X_b, y_b, position)
-            count += _misclassified(_Design(X_b, self.intercept).dot(beta), y_b)
+            count += _misclassified(Design(X_b, self.intercept).dot(beta), y_b)
         return count
 
     def newton_pass(self, beta, y=None, hessian=True):
         """(ℓ, X'WX or None, X'(y − p), max|η|) summed (maximized) over the blocks of one pass."""
-        from ._logit_newton import _Design  # noqa: PLC0415 - the per-block pass is the Logit's own
-
         llf, information, score, largest, rows = 0.0, None, np.zeros(self.k), 0.0, 0
         for position, (X_b, y_b) in enumerate(self._blocks()):
             X_b, y_b = host_block(X_b, y_b, position)
             self._check_width(X_b, position)
             if not X_b.shape[0]:  # an empty block adds nothing (and has no max|η|)
                 continue
-            b_llf, b_information, b_score, b_largest = _Design(X_b, self.intercept).newton_pass(
+            b_llf, b_information, b_score, b_largest = Design(X_b, self.intercept).newton_pass(
                 beta, y_b, hessian=hessian)
             llf += b_llf
             score += b_score
@@ -370,20 +347,8 @@ class StreamedDesign:
         return llf, information, score, largest
 
 
-def _misclassified(eta, y) -> int:
-    return int(np.count_nonzero((2.0 * np.asarray(y) - 1.0) * eta <= 0.0))
-
-
-def _check_zero_one(y_b, position):
-    bad = (y_b != 0.0) & (y_b != 1.0)
-    if bad.any():
-        values = np.unique(y_b[bad])[:5].tolist()
-        raise ValueError(f"block {position}: y: expected targets 0 or 1; got {int(bad.sum())} other values, "
-                         f"e.g. {values}")
-
-
 def newton_without_separation_check(design, y, beta, tol: float, max_iter: int, where: str):
-    r"""``stats._logit_newton._newton_binary`` on a design whose rows are not all in this process.
+    r"""``stats.logit_newton.newton_binary`` on a design whose rows are not all in this process.
 
     The in-memory ``Logit.fit`` answers an alarm of the iteration (|η_i| > 30, a singular
     or non-finite step) by a separation check (a linear program on all the rows) that a
@@ -397,24 +362,22 @@ def newton_without_separation_check(design, y, beta, tol: float, max_iter: int, 
     (quasi-)complete separation or collinear columns. The branches depend only on the
     summed quantities, so every rank of a distributed fit takes the same one.
     """
-    from ._logit_newton import _Alarm, _newton_binary  # noqa: PLC0415 - the Logit's own iteration
-
     reason = None
     try:
         try:
-            return _newton_binary(design, y, beta, tol, max_iter)
-        except _Alarm as alarm:
+            return newton_binary(design, y, beta, tol, max_iter)
+        except Alarm as alarm:
             if "exceeds" not in alarm.reason:
                 raise
             reason = alarm.reason
-            result = _newton_binary(design, y, alarm.beta, tol, max_iter, alarm=False)
+            result = newton_binary(design, y, alarm.beta, tol, max_iter, alarm=False)
             if result.converged and design.misclassified(result.beta, y):
                 return result
             if result.converged:  # β̂ itself separates: s_i x_i'β̂ > 0 for every row
                 reason += ", and the estimate classifies every row correctly (complete separation)"
             else:
                 reason += f", and Newton did not converge in max_iter={max_iter} iterations"
-    except _Alarm as alarm:
+    except Alarm as alarm:
         reason = alarm.reason
     raise ValueError(
         f"{where}: {reason}: the classes "
@@ -443,3 +406,35 @@ def stream_feature_names(feature_names, p: int, where: str) -> list:
     if len(names) != p:
         raise ValueError(f"{where}: feature_names: expected {p} names (one per column of X); got {len(names)}")
     return names
+
+
+def _max_op():
+    from mpi4py import MPI  # noqa: PLC0415 - only reached with more than one rank
+
+    return MPI.MAX
+
+
+def _qr_r(A):
+    """The m x m R of A (m = A's columns), zero-padded when A has fewer rows than columns."""
+    m = A.shape[1]
+    r = _la.qr(A, mode="r", check_finite=False)[0][:m]
+    if r.shape[0] < m:
+        r = np.vstack([r, np.zeros((m - r.shape[0], m))])
+    return np.triu(r)
+
+
+def _positive_diagonal(R):
+    signs = np.where(np.diag(R) < 0, -1.0, 1.0)
+    return R * signs[:, None]
+
+
+def _misclassified(eta, y) -> int:
+    return int(np.count_nonzero((2.0 * np.asarray(y) - 1.0) * eta <= 0.0))
+
+
+def _check_zero_one(y_b, position):
+    bad = (y_b != 0.0) & (y_b != 1.0)
+    if bad.any():
+        values = np.unique(y_b[bad])[:5].tolist()
+        raise ValueError(f"block {position}: y: expected targets 0 or 1; got {int(bad.sum())} other values, "
+                         f"e.g. {values}")

@@ -11,7 +11,7 @@ import warnings
 
 from ..engine import backend
 from ..engine.tensor import Tensor
-from . import _row_parts
+from . import row_parts
 
 np = backend.host
 
@@ -80,42 +80,6 @@ def as_target(y, n_rows: int, name: str = "y", dtype=None):
     return values, target_name
 
 
-def _column_sums(values):
-    """The column sums of each range of rows (:func:`_row_parts.row_ranges`)."""
-    def part(index, start, stop):
-        rows = values[start:stop]
-        if rows.flags.c_contiguous and stop - start < values.shape[0]:
-            return np.einsum("ij->j", rows)  # on this thread's core (BLAS's 1'X on C order uses one)
-        return np.ones(stop - start, dtype=values.dtype) @ rows
-
-    return _row_parts.map_ranges(part, _row_parts.row_ranges(values.shape[0]))
-
-
-def _check_finite(values, names, argument: str) -> None:
-    # fast path, one read of X: 1'X is finite only if every entry is (NaN and ±inf reach the
-    # column sum; an overflowing sum of finite values falls through to the exact check
-    # below, which then finds nothing). A matrix-vector product reads a C-ordered X at
-    # memory speed, where X.sum(axis=0) walks it several times slower; inside
-    # _row_parts.parallel_rows the rows are cut into one range per thread.
-    if values.size == 0:
-        return
-    with np.errstate(over="ignore", invalid="ignore"):
-        if all(bool(np.isfinite(total).all()) for total in _column_sums(values)):
-            return
-    bad = ~np.isfinite(values)
-    if not bad.any():
-        return
-    counts = bad.sum(axis=0)
-    details = ", ".join(
-        f"{names[j]} ({int(counts[j])} of {values.shape[0]} rows, first at row {int(np.argmax(bad[:, j]))})"
-        for j in np.flatnonzero(counts)
-    )
-    raise ValueError(
-        f"{argument}: NaN or inf in column(s) {details}. chainrule drops nothing silently: "
-        f"remove or impute those rows first"
-    )
-
-
 def check_columns(X, names, fit_intercept: bool, argument: str = "X") -> None:
     """Reject duplicate columns, and constant columns next to an intercept, by name.
 
@@ -135,6 +99,84 @@ def check_columns(X, names, fit_intercept: bool, argument: str = "X") -> None:
                 f"{argument}: column(s) {', '.join(map(repr, constant))} are constant, which is "
                 f"collinear with the intercept; drop them or pass fit_intercept=False"
             )
+
+
+def as_design_like_fit(estimator, X):
+    """``X`` at predict or transform time as a float array, checked against what ``fit`` saw:
+    the number of columns (``n_features_in_``) and, for a DataFrame, their names
+    (``feature_names_in_``)."""
+    values, names = as_design(X, "X")
+    expected = estimator.n_features_in_
+    if values.shape[1] != expected:
+        raise ValueError(
+            f"X has {values.shape[1]} columns but {type(estimator).__name__} was fitted with "
+            f"{expected} ({', '.join(estimator.feature_names_)})"
+        )
+    fitted_names = getattr(estimator, "feature_names_in_", None)
+    if fitted_names is not None and hasattr(X, "columns") and list(names) != list(fitted_names):
+        raise ValueError(
+            f"X: column names {list(names)} differ from those seen in fit {list(fitted_names)}"
+        )
+    return values
+
+
+def check_enough_rows(n_rows: int, n_params: int, model: str) -> None:
+    """Inference needs more rows than parameters (residual degrees of freedom > 0)."""
+    if n_rows <= n_params:
+        raise ValueError(
+            f"{model}: {n_rows} rows are too few for {n_params} parameters; need at least "
+            f"{n_params + 1} for standard errors"
+        )
+
+
+def check_binary(y, name: str = "y"):
+    """The two classes of a binary target, mapped to 0/1; anything else raises."""
+    classes = np.unique(y)
+    if classes.size != 2:
+        shown = ", ".join(repr(float(c)) for c in classes[:6]) + (" …" if classes.size > 6 else "")
+        raise ValueError(f"{name}: a binary model needs exactly 2 classes; got {classes.size} ({shown})")
+    return classes, (y == classes[1]).astype(backend.float64)
+
+
+def warn(message: str) -> None:
+    """Issue a DataWarning (pointing at the user's call, not at this module)."""
+    warnings.warn(message, DataWarning, stacklevel=3)
+
+
+def _column_sums(values):
+    """The column sums of each range of rows (:func:`row_parts.row_ranges`)."""
+    def part(index, start, stop):
+        rows = values[start:stop]
+        if rows.flags.c_contiguous and stop - start < values.shape[0]:
+            return np.einsum("ij->j", rows)  # on this thread's core (BLAS's 1'X on C order uses one)
+        return np.ones(stop - start, dtype=values.dtype) @ rows
+
+    return row_parts.map_ranges(part, row_parts.row_ranges(values.shape[0]))
+
+
+def _check_finite(values, names, argument: str) -> None:
+    # fast path, one read of X: 1'X is finite only if every entry is (NaN and ±inf reach the
+    # column sum; an overflowing sum of finite values falls through to the exact check
+    # below, which then finds nothing). A matrix-vector product reads a C-ordered X at
+    # memory speed, where X.sum(axis=0) walks it several times slower; inside
+    # row_parts.parallel_rows the rows are cut into one range per thread.
+    if values.size == 0:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        if all(bool(np.isfinite(total).all()) for total in _column_sums(values)):
+            return
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return
+    counts = bad.sum(axis=0)
+    details = ", ".join(
+        f"{names[j]} ({int(counts[j])} of {values.shape[0]} rows, first at row {int(np.argmax(bad[:, j]))})"
+        for j in np.flatnonzero(counts)
+    )
+    raise ValueError(
+        f"{argument}: NaN or inf in column(s) {details}. chainrule drops nothing silently: "
+        f"remove or impute those rows first"
+    )
 
 
 def _check_duplicates(X, head, names, argument: str) -> None:
@@ -171,26 +213,3 @@ def _first_duplicate_pair(X, members):
             if np.array_equal(X[:, i], X[:, j]):
                 return i, j
     return None
-
-
-def check_enough_rows(n_rows: int, n_params: int, model: str) -> None:
-    """Inference needs more rows than parameters (residual degrees of freedom > 0)."""
-    if n_rows <= n_params:
-        raise ValueError(
-            f"{model}: {n_rows} rows are too few for {n_params} parameters; need at least "
-            f"{n_params + 1} for standard errors"
-        )
-
-
-def check_binary(y, name: str = "y"):
-    """The two classes of a binary target, mapped to 0/1; anything else raises."""
-    classes = np.unique(y)
-    if classes.size != 2:
-        shown = ", ".join(repr(float(c)) for c in classes[:6]) + (" …" if classes.size > 6 else "")
-        raise ValueError(f"{name}: a binary model needs exactly 2 classes; got {classes.size} ({shown})")
-    return classes, (y == classes[1]).astype(backend.float64)
-
-
-def warn(message: str) -> None:
-    """Issue a DataWarning (pointing at the user's call, not at this module)."""
-    warnings.warn(message, DataWarning, stacklevel=3)

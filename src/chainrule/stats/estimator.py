@@ -100,6 +100,13 @@ class Estimator:
             )
 
 
+def r_squared(y, prediction) -> float:
+    """R² = 1 − Σ(y − ŷ)² / Σ(y − ȳ)², the ``score`` scikit-learn expects of a regressor."""
+    resid = y - prediction
+    centred = y - y.mean()
+    return 1.0 - float(resid @ resid) / float(centred @ centred)
+
+
 def _same(value, default) -> bool:
     try:
         return bool(value == default)

@@ -1,0 +1,110 @@
+"""Penalized least squares: what :class:`~chainrule.stats.Ridge` and :class:`~chainrule.stats.Lasso` share.
+
+Both minimize a penalized residual sum of squares with an unpenalized intercept b0,
+
+    ridge   ||y - b0 - X b||^2 + alpha ||b||_2^2,      lasso   (1/(2n)) ||y - b0 - X b||^2 + alpha ||b||_1,
+
+by centering: with Xc = X - mean(X) and yc = y - mean(y) the slopes solve the centered
+problem and b0 = mean(y) - mean(X) b. This module holds the regressor they both are
+(validated input, ``predict`` = b0 + X b, ``score`` = R^2, ``coef_table``) and the centered
+Gram matrix Xc'Xc both solvers start from.
+
+Reference: T. Hastie, R. Tibshirani, J. Friedman, *The Elements of Statistical Learning*,
+2nd ed., 2009, section 3.4 (shrinkage methods; centering and the unpenalized intercept).
+"""
+from __future__ import annotations
+
+from ..engine import backend
+from .estimator import Estimator
+from .validation import as_design, as_target, check_columns
+
+np = backend.host
+
+__all__ = ["LinearRegressor", "centered_gram"]
+
+
+class LinearRegressor(Estimator):
+    """predict / score / coef_table and input handling shared by Ridge and Lasso."""
+
+    _estimator_type = "regressor"  # for scikit-learn's tags
+
+    def _prepare(self, X, y):
+        """Validated float64 X and y (returned); remembers the feature and target names."""
+        if not isinstance(self.fit_intercept, bool):
+            raise TypeError(f"fit_intercept: expected True or False; got {self.fit_intercept!r}")
+        frame = _is_frame(X)
+        X, names = as_design(X, "X")
+        y, target = as_target(y, X.shape[0], "y")
+        if X.shape[0] < 2:
+            raise ValueError(f"X: need at least 2 rows to fit; got {X.shape[0]}")
+        check_columns(X, names, self.fit_intercept, "X")
+        self.n_features_in_ = X.shape[1]
+        self.feature_names_ = list(names)
+        self.target_name_ = target
+        if frame:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return X, y
+
+    def _design_for_predict(self, X):
+        self._check_fitted()
+        values, names = as_design(X, "X")
+        if values.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {values.shape[1]} columns but {type(self).__name__} was fitted with "
+                f"{self.n_features_in_} ({', '.join(self.feature_names_)})"
+            )
+        if _is_frame(X) and hasattr(self, "feature_names_in_") and list(names) != self.feature_names_:
+            raise ValueError(
+                f"X: column names {names} differ from those seen in fit {self.feature_names_}"
+            )
+        return values
+
+    def predict(self, X):
+        """Predictions b0 + X b (a NumPy float64 array)."""
+        return self._design_for_predict(X) @ self.coef_ + self.intercept_
+
+    def score(self, X, y):
+        """R^2 = 1 - sum (y - yhat)^2 / sum (y - mean(y))^2 (scikit-learn's ``score``)."""
+        yhat = self.predict(X)
+        y, _ = as_target(y, yhat.shape[0], "y")
+        total = float(((y - y.mean()) ** 2).sum())
+        residual = float(((y - yhat) ** 2).sum())
+        if total == 0.0:
+            return 1.0 if residual == 0.0 else 0.0
+        return 1.0 - residual / total
+
+    def coef_table(self) -> dict:
+        """The fitted coefficients by name: ``{"intercept": b0, name_1: b_1, ...}``."""
+        self._check_fitted()
+        table = {"intercept": float(self.intercept_)} if self.fit_intercept else {}
+        table.update({name: float(b) for name, b in zip(self.feature_names_, self.coef_)})
+        return table
+
+    def fit(self, X, y):  # pragma: no cover - each regressor defines its own
+        raise NotImplementedError(f"{type(self).__name__} must define fit")  # abstract
+
+
+def centered_gram(X, x_mean, yc):
+    """(Xc'Xc, Xc'yc) for Xc = X - x_mean, without copying X when that is accurate.
+
+    X'X - n m m' equals Xc'Xc in exact arithmetic; in floating point it loses about
+    log10(1 + m_j^2 / var_j) digits to cancellation, so it is used only when every column
+    mean is at most its standard deviation (at most 1 bit lost); otherwise X is centered
+    first (a copy). Xc'yc = X'yc because yc sums to zero.
+    """
+    n = X.shape[0]
+    if not x_mean.any():
+        return X.T @ X, X.T @ yc
+    G = X.T @ X
+    variance = np.diagonal(G) / n - x_mean * x_mean
+    if np.all(x_mean * x_mean <= variance):
+        G -= n * np.outer(x_mean, x_mean)
+        return G, X.T @ yc - x_mean * yc.sum()
+    Xc = X - x_mean
+    return Xc.T @ Xc, Xc.T @ yc
+
+
+def _is_frame(X) -> bool:
+    return hasattr(X, "columns") and hasattr(X, "to_numpy")
