@@ -1,5 +1,6 @@
 # make demo  - create .venv if missing, install chainrule editable, run the tour (demo-output/report.html)
-# make test  - create .venv if missing, install chainrule[test] editable, run the test suite
+# make test  - create .venv if missing, install chainrule[test] editable, run make lint, then the test suite
+# make lint  - ruff (lint and import order) and the import contracts of docs/architecture.md
 # make docs  - install chainrule[docs] into .venv, build the guide and API reference into build/site (warnings are errors)
 # make clean - remove the virtual environment and build/test caches
 #
@@ -9,13 +10,17 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test clean docs
+.PHONY: demo test lint clean docs
 
 demo: $(VENV)/.installed-demo
 	$(PY) -m chainrule demo --out demo-output
 
-test: $(VENV)/.installed-test
+test: lint
 	$(PY) -m pytest -q
+
+lint: $(VENV)/.installed-test
+	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)

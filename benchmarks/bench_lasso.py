@@ -44,11 +44,11 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "src"))
-from sklearn import linear_model
+sys.path.insert(0, str(REPO / "src"))  # the working tree's chainrule, not an installed one
+from sklearn import linear_model  # noqa: E402
 
-from chainrule import stats
-from chainrule.stats import lasso as lasso_module
+from chainrule import stats  # noqa: E402
+from chainrule.stats import lasso as lasso_module  # noqa: E402
 
 FULL = {"n": 50_000, "p": 500, "nonzero": 25, "rounds": 7, "lasso_alpha": 0.01, "ridge_alpha": 1.0}
 QUICK = {"n": 5_000, "p": 100, "nonzero": 10, "rounds": 3, "lasso_alpha": 0.01, "ridge_alpha": 1.0}

@@ -57,7 +57,7 @@ def make_data(n: int, p: int, K: int, seed: int = 0):
 
 def run_chainrule(X, y, _):
     model = MNLogit().fit(X, y)
-    model.bse, model.pvalues
+    _ = model.bse, model.pvalues  # the inference is part of the timed work
     return model
 
 
@@ -65,7 +65,7 @@ def run_statsmodels(X, y, Xc):
     import statsmodels.api as sm
 
     result = sm.MNLogit(y, Xc).fit(disp=0)
-    result.bse, result.pvalues
+    _ = result.bse, result.pvalues  # the inference is part of the timed work
     return result
 
 

@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "src"))  # the working tree's chainrule, not an installed one
 
-from chainrule.stats import OLS
+from chainrule.stats import OLS  # noqa: E402
 
 try:
     import torch

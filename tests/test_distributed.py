@@ -132,12 +132,12 @@ def test_ols_distributed_on_one_rank_equals_the_plain_fit(cov_type):
 
 
 def test_tsqr_r_of_blocks_equals_householder_r():
-    from chainrule.stats import _tsqr
+    from chainrule.stats import tsqr
 
     rng = np.random.default_rng(2)
     X, y = rng.normal(size=(1000, 4)), rng.normal(size=1000)
     d = np.ones(5)
-    R = _tsqr.tsqr_r(_tsqr.augmented_r(X, y, d, True, block_rows=97), None)
+    R = tsqr.tsqr_r(tsqr.augmented_r(X, y, d, True, block_rows=97), None)
     A = np.column_stack([np.ones(1000), X, y])
     R_ref = np.linalg.qr(A, mode="r")
     R_ref *= np.sign(np.diag(R_ref))[:, None]

@@ -1,4 +1,4 @@
-"""Least squares and the Logit Newton iteration on data streamed batch by batch (stats._tsqr),
+"""Least squares and the Logit Newton iteration on data streamed batch by batch (stats.tsqr),
 against the in-memory estimators, and their memory bound on a file larger than the budget."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from chainrule.stats import OLS, Logit, _tsqr
+from chainrule.stats import OLS, Logit, logit_newton, tsqr
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -29,7 +29,7 @@ def _stream(path, p, batch_size):
 
 def test_streamed_least_squares_equals_the_in_memory_ols_fit(tmp_path):
     X, y = _ols_file(tmp_path / "d.parquet", 1003, 4, row_group_size=97)
-    sums = _tsqr.streamed_least_squares(_stream(tmp_path / "d.parquet", 4, 64))
+    sums = tsqr.streamed_least_squares(_stream(tmp_path / "d.parquet", 4, 64))
     reference = OLS().fit(X, y)
     beta = linalg.solve_triangular(sums["R"], sums["qty"])
     Rinv = linalg.solve_triangular(sums["R"], np.eye(5))
@@ -44,14 +44,13 @@ def test_streamed_least_squares_equals_the_in_memory_ols_fit(tmp_path):
 
 def test_streamed_least_squares_rejects_changing_columns_and_no_rows():
     with pytest.raises(ValueError, match="block 1 has 3 columns; the first block had 2"):
-        _tsqr.streamed_least_squares([(np.ones((4, 2)), np.ones(4)), (np.ones((4, 3)), np.ones(4))])
+        tsqr.streamed_least_squares([(np.ones((4, 2)), np.ones(4)), (np.ones((4, 3)), np.ones(4))])
     with pytest.raises(ValueError, match="held no rows"):
-        _tsqr.streamed_least_squares([])
+        tsqr.streamed_least_squares([])
 
 
 def test_logit_newton_on_streamed_batches_equals_the_in_memory_fit(tmp_path):
     from chainrule.data import ParquetDataset
-    from chainrule.stats import logit as _logit
 
     rng = np.random.default_rng(3)
     X = rng.normal(size=(900, 3))
@@ -60,8 +59,8 @@ def test_logit_newton_on_streamed_batches_equals_the_in_memory_fit(tmp_path):
                    row_group_size=128)
     batches = ParquetDataset(tmp_path / "l.parquet", [["a", "b", "c"], "y"], batch_size=100, dtype="float64",
                              shuffle=False)
-    design = _tsqr.StreamedDesign(batches)
-    result = _logit._newton_binary(design, None, np.zeros(4), 1e-10, 100)
+    design = tsqr.StreamedDesign(batches)
+    result = logit_newton.newton_binary(design, None, np.zeros(4), 1e-10, 100)
     reference = Logit(tol=1e-10).fit(X, y)
     np.testing.assert_allclose(result.beta, reference.params, rtol=1e-9)
     np.testing.assert_allclose(result.llf, reference.llf, rtol=1e-12)

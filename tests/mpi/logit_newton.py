@@ -1,7 +1,7 @@
 """Run under ``mpiexec -n N``: the Logit Newton iteration on rows spread over the ranks.
 
 Usage: logit_newton.py OUT.npz. Every rank draws the same data and keeps its block of rows;
-stats._tsqr.SummedDesign sums ℓ, the score and the information over the ranks, and the
+stats.tsqr.SummedDesign sums ℓ, the score and the information over the ranks, and the
 Newton iteration of stats.logit runs unchanged on it. Rank 0 alone writes OUT.npz.
 """
 import sys
@@ -9,8 +9,7 @@ import sys
 import numpy as np
 
 from chainrule import distributed as dist
-from chainrule.stats import _tsqr
-from chainrule.stats import logit as _logit
+from chainrule.stats import logit_newton, tsqr
 
 
 def data(n=501, seed=5):
@@ -22,12 +21,12 @@ def data(n=501, seed=5):
 
 
 def main(out):
-    rows = _tsqr.RowBlocks(True)
+    rows = tsqr.RowBlocks(True)
     X, y = data()
     bounds = np.linspace(0, len(y), rows.size + 1).astype(int)
     block = slice(bounds[rows.rank], bounds[rows.rank + 1])
-    design = _tsqr.SummedDesign(_logit._Design(np.ascontiguousarray(X[block]), True), rows)
-    result = _logit._newton_binary(design, y[block], np.zeros(4), 1e-10, 100)
+    design = tsqr.SummedDesign(logit_newton.Design(np.ascontiguousarray(X[block]), True), rows)
+    result = logit_newton.newton_binary(design, y[block], np.zeros(4), 1e-10, 100)
     information = result.information[0]
     if dist.is_main():
         np.savez(out, beta=result.beta, llf=result.llf, information=information, nobs=design.n,

@@ -2,7 +2,7 @@
 
 Usage: stream_peak.py {mlp|ols} PATH P BATCH. The file has columns x0 … x{P-1} and y.
 "mlp" trains an MLP for one epoch with the Trainer; "ols" folds the batches into the
-least-squares triangle (stats._tsqr.streamed_least_squares). A fresh process, so that
+least-squares triangle (stats.tsqr.streamed_least_squares). A fresh process, so that
 Arrow's high-water mark (``max_memory()`` of its memory pool, which cannot be reset) counts
 this streaming alone; NumPy's and Python's allocations are traced by tracemalloc after a
 warm-up (one batch read, a few in-memory rows fitted) and after opening the file: imports
@@ -41,12 +41,12 @@ def main(mode, path, p, batch):
     else:
         from scipy import linalg
 
-        from chainrule.stats import _tsqr
+        from chainrule.stats import tsqr
 
-        _tsqr.streamed_least_squares([(np.ones((8, p)), np.arange(8.0))])  # warm-up: imports
+        tsqr.streamed_least_squares([(np.ones((8, p)), np.arange(8.0))])  # warm-up: imports
         data = ParquetDataset(path, columns, batch_size=batch, dtype="float64", shuffle=False)
         tracemalloc.start()
-        sums = _tsqr.streamed_least_squares(data)
+        sums = tsqr.streamed_least_squares(data)
         result = {"params": linalg.solve_triangular(sums["R"], sums["qty"]).tolist(), "nobs": sums["nobs"]}
     _, numpy_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

@@ -2,7 +2,7 @@
 
 numba is an optional dependency (the ``fast`` extra). Modules that have compiled
 kernels keep them in a separate module that imports numba at its top
-(``optim/_kernels.py``, ``stats/_cd_kernels.py``) and ask :func:`kernels` for it: they
+(``optim/numba_kernels.py``, ``stats/lasso_kernels.py``) and ask :func:`kernels` for it: they
 get the module, or None when numba is not installed or ``CHAINRULE_NO_NUMBA`` is set
 to anything but "" or "0", and then run their plain-NumPy twin of the same arithmetic.
 Each kernels module is imported once, on first use (importing numba costs ~0.4 s).
@@ -21,7 +21,7 @@ def disabled() -> bool:
 
 
 def kernels(module_name: str):
-    """The kernels module ``module_name`` (absolute, e.g. "chainrule.optim._kernels"),
+    """The kernels module ``module_name`` (absolute, e.g. "chainrule.optim.numba_kernels"),
     or None when compiled kernels are disabled or numba is missing."""
     if disabled():
         return None

@@ -6,8 +6,6 @@ Logit, MNLogit maximum likelihood (Newton/IRLS) with Wald inference and marginal
 Ridge, Lasso   penalized least squares, their paths and cross-validated choices
 ForwardStepwise, PCA, PCR   subset selection and principal components
 """
-# stats.tsqr under its old private name, which tests outside stats/ still import (test_distributed*.py, mpi/)
-from . import tsqr as _tsqr
 from .estimator import Estimator
 from .inference import Summary, wald
 from .lasso import Lasso, LassoCV, lasso_path

@@ -28,7 +28,7 @@ pass over the n rows). Two ways to get G:
   several times faster than forming X'X (see benchmarks/bench_lasso.py).
 
 ``precompute="auto"`` uses "gram" when p <= 200, else "working-set". The coordinate loop
-is compiled with numba when it is installed (``_cd_kernels.py``); without it, or with
+is compiled with numba when it is installed (``lasso_kernels.py``); without it, or with
 ``CHAINRULE_NO_NUMBA=1``, a NumPy twin runs the same arithmetic (one vector update per
 changed coordinate), which is fast enough for working sets of a few hundred columns.
 
@@ -276,7 +276,7 @@ def _compiled(load: bool = False):
     NumPy; 0.19 s per compiled fit after that). So paths and cross-validation, which solve
     many problems, load the kernels (``load=True``); a single ``Lasso.fit`` uses them only
     when this process has loaded them already."""
-    name = "chainrule.stats._cd_kernels"
+    name = "chainrule.stats.lasso_kernels"
     return _compiled_kernels.kernels(name) if load else _compiled_kernels.loaded(name)
 
 
@@ -290,7 +290,7 @@ def _gram_gap_numpy(c, q, w, alpha, yy):
 
 
 def _cd_gram_numpy(G, c, q, w, alpha, yy, max_sweeps, tol_dw, gap_tol):
-    """The NumPy twin of ``_cd_kernels.cd_gram`` (same arithmetic, same order)."""
+    """The NumPy twin of ``lasso_kernels.cd_gram`` (same arithmetic, same order)."""
     k = w.size
     diagonal = np.diagonal(G).tolist()
     gap = 1e300

@@ -417,8 +417,3 @@ class Logit(LikelihoodResults, Estimator):
         cov = G @ self._cov @ G.T
         return MarginalEffects(self.feature_names_, margeff, np.sqrt(np.diag(cov)), cov, self.alpha,
                                self.endog_name_)
-
-
-# The old private names, still imported by tests outside stats/ (tests/test_distributed_streaming.py,
-# tests/mpi/logit_newton.py); their home is stats.logit_newton.
-_Design, _newton_binary = Design, newton_binary

@@ -12,7 +12,7 @@ OpenBLAS's X'r on C-ordered X uses one core however it is called); X'WX is forme
 when needed, in a pass that reads X once more, block by block (each block, scaled by √w_i,
 goes into one BLAS ``syrk``; on C-ordered X of at least 2^29 numbers, with numba
 installed, the scaling, the block's score and the constant's row come from one compiled
-loop over the block, :mod:`chainrule.stats._logit_kernels`: about 0.6 ns less per number
+loop over the block, :mod:`chainrule.stats.logit_kernels`: about 0.6 ns less per number
 of X per pass, which outweighs the one-off start of numba, about 0.25 s per process, only
 on such large data). Between formations the last factor
 is reused (a chord / lazy-Hessian Newton step, with a BFGS secant update of the matrix),
@@ -138,7 +138,7 @@ class Design:
         syrk of B'(B')' takes 302 µs on a 4,096 x 50 block against 363 µs for B'B from an
         m x p buffer, which leaves the whole pass 1.5 ms shorter at 200,000 x 50. On large
         designs the first three come from one compiled loop over the block
-        (:func:`chainrule.stats._logit_kernels.weighted_rows`, when numba is available)."""
+        (:func:`chainrule.stats.logit_kernels.weighted_rows`, when numba is available)."""
         X, p, off = self.X, self.X.shape[1], int(self.intercept)
         rows = slice(start, stop)
         _linear_into(X[rows], beta, self.intercept, eta[rows])
@@ -447,14 +447,14 @@ def warm_start(design, y, beta):
 
 
 def _row_kernels(X):
-    """The compiled row kernels (``stats._logit_kernels``) for a pass over X, or None: when
+    """The compiled row kernels (``stats.logit_kernels``) for a pass over X, or None: when
     X is not C-contiguous, when it holds fewer than ``_COMPILED_MIN_SIZE`` numbers (where
     numba's one-off start, about 0.25 s per process to import it and load the cached machine
     code, weighs more against what it saves: about 0.6 ns per number of X per X'WX pass),
     when numba is missing, or when ``CHAINRULE_NO_NUMBA`` is set."""
     if X.size < _COMPILED_MIN_SIZE or not X.flags.c_contiguous:
         return None
-    return _compiled.kernels("chainrule.stats._logit_kernels")
+    return _compiled.kernels("chainrule.stats.logit_kernels")
 
 
 def _transposed_product(rows, r, threaded):

@@ -169,8 +169,8 @@ class MNLogit(LikelihoodResults, Estimator):
 
     def _fit_first_order(self, design, codes, X, names):
         from .. import optim
-        from ..engine.ops.shape import cat
         from ..engine.creation import zeros
+        from ..engine.ops.shape import cat
         from ..engine.tensor import tensor
         from ..nn import functional as F
 

@@ -144,7 +144,7 @@ class SummedDesign:
         if hessian:
             packed[1 + k:] = information.reshape(-1)
         packed = self.rows.sum(packed)
-        largest = largest if self.rows.size == 1 else self.rows.comm.allreduce(largest, op=_max_op())
+        largest = largest if self.rows.size == 1 else self.rows.comm.allreduce(largest, op=backend.mpi().MAX)
         information = packed[1 + k:].reshape(k, k) if hessian else None
         return float(packed[0]), information, packed[1:1 + k].copy(), largest
 
@@ -406,12 +406,6 @@ def stream_feature_names(feature_names, p: int, where: str) -> list:
     if len(names) != p:
         raise ValueError(f"{where}: feature_names: expected {p} names (one per column of X); got {len(names)}")
     return names
-
-
-def _max_op():
-    from mpi4py import MPI  # noqa: PLC0415 - only reached with more than one rank
-
-    return MPI.MAX
 
 
 def _qr_r(A):

@@ -16,7 +16,7 @@ Why: the NumPy twin reads the block three times, and its broadcast multiply runs
 50-element inner loop per row. On the 200,000 × 50 benchmark (blocks of 4,096 rows, 2-core
 machine) the whole X'WX pass takes 28.5 ms with this kernel and 34.1 ms with the twin
 (medians of 9, ``python benchmarks/bench_logit.py --phases``); the kernel alone runs at
-about the speed of copying the rows once. Flags as in ``optim/_kernels.py``:
+about the speed of copying the rows once. Flags as in ``optim/numba_kernels.py``:
 ``error_model="numpy"`` (no zero-division checks, so the loops vectorize), no
 ``fastmath`` (IEEE arithmetic, no reassociation), no ``parallel`` (its threads stall
 beside OpenBLAS's spinning ones on these 2-core machines), ``cache=True`` (the machine

@@ -6,7 +6,7 @@ or ``CHAINRULE_NO_NUMBA=1`` is set. Both perform the same arithmetic in the same
 (the loop below is the NumPy twin with the vector update ``q -= G[j] * d`` written out),
 so they agree to rounding.
 
-Flags as in ``chainrule/optim/_kernels.py``: ``error_model="numpy"`` (no zero-division
+Flags as in ``chainrule/optim/numba_kernels.py``: ``error_model="numpy"`` (no zero-division
 checks in the loop), no ``fastmath`` (results must match the NumPy path), ``cache=True``.
 """
 from __future__ import annotations
