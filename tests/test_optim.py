@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import optim
+from chainrule import nn, optim
 from chainrule.optim import kernels as kernels_module
 from chainrule.optim import optimizer as optimizer_module
 
@@ -412,6 +412,28 @@ class SlotTensor(cr.Tensor):
 
 def slot_params(dtype=cr.float32):
     return [SlotTensor(a, dtype=dtype, requires_grad=True) for a in initial_values()]
+
+
+def test_gradient_slots_hold_the_same_gradients_as_plain_leaves():
+    """The grad-slot fast path (engine/autograd/grad_slots.py: gradients written straight into
+    an optimizer's flat buffer, by the fused layers and at the end of backward) gives, in
+    float64, the gradients that the same model's parameters get without slots."""
+    x = cr.tensor(np.random.default_rng(0).standard_normal((16, 5)), dtype=cr.float64)
+    target = cr.tensor(np.random.default_rng(1).integers(0, 3, 16))
+    grads = []
+    for flatten in (True, False):
+        cr.manual_seed(4)
+        model = nn.MLP([5, 8, 8, 3]).double()
+        scale = nn.Parameter(cr.tensor([1.5, 0.5, 2.0], dtype=cr.float64))  # a leaf no fused node sees
+        params = [*model.parameters(), scale]
+        optim.SGD(params, lr=0.1, flatten=flatten)
+        loss = nn.functional.cross_entropy(model(x) * scale, target) + 0.5 * (model.layers[0].weight ** 2).sum()
+        loss.backward()  # the fused chain claims its slots; scale's gradient is copied into its slot at the
+        #                  end; the first weight's second gradient (the penalty's) is added to its slot
+        assert all((p.grad.data is p.grad_slot) == flatten for p in params)
+        grads.append([p.grad.numpy().copy() for p in params])
+    for with_slots, without in zip(*grads):
+        np.testing.assert_allclose(with_slots, without, rtol=1e-14, atol=1e-15)
 
 
 def test_flat_layout_shares_one_buffer_and_backward_fills_the_slots():
