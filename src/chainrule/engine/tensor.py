@@ -12,8 +12,6 @@ tensors can require gradients.
 """
 from __future__ import annotations
 
-import weakref
-
 from . import backend
 
 __all__ = ["Tensor", "tensor", "as_tensor", "from_numpy", "from_dlpack"]
@@ -35,7 +33,7 @@ class Tensor:
     rather than with this constructor.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_version", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_version", "_base", "__weakref__")
     __array_ufunc__ = None  # NumPy defers to our reflected operators (array + tensor)
 
     def __init__(self, data, dtype=None, requires_grad: bool = False, device=None):
@@ -45,6 +43,7 @@ class Tensor:
         self.requires_grad = made.requires_grad
         self.grad_fn = None
         self._version = 0
+        self._base = None
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -235,10 +234,13 @@ class Tensor:
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor during ``backward()``."""
-        if not self.requires_grad:
-            raise RuntimeError("retain_grad: this tensor does not require grad")
-        if self.grad_fn is not None:
-            self.grad_fn.retained = weakref.ref(self)
+        autograd.hooks.retain_grad(self)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient during every backward pass; a
+        Tensor it returns replaces the gradient. Returns a handle with ``.remove()``.
+        See :mod:`chainrule.engine.autograd.hooks`."""
+        return autograd.hooks.register_tensor_hook(self, hook)
 
     def clone(self) -> Tensor:
         """A differentiable copy with its own memory."""
@@ -374,6 +376,7 @@ def wrap(data, requires_grad: bool = False, grad_fn=None) -> Tensor:
     out.requires_grad = requires_grad
     out.grad_fn = grad_fn
     out._version = 0  # bumped by every in-place write; backward checks saved inputs against it
+    out._base = None  # the tensor whose memory this one views (set by view ops), or None
     return out
 
 

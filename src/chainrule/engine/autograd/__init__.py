@@ -11,6 +11,7 @@ gradcheck    recorded gradients against float64 central differences
 anomaly      detect_anomaly: stop at the first NaN or inf
 grad_slots   the fast path that writes leaves' gradients into an optimizer's flat buffer
 """
+from . import hooks
 from .anomaly import AnomalyError, detect_anomaly
 from .backward import backward, reference_backward, unbroadcast
 from .function import Function

@@ -37,12 +37,13 @@ import heapq
 from .. import backend
 from ..tensor import Tensor, wrap
 from ..tensor import tensor as to_tensor
-from . import anomaly, grad_slots
-from .function import Function
+from . import anomaly, grad_slots, hooks
+from .function import Function, producer_of, producers_of
 
 __all__ = ["backward", "reference_backward", "unbroadcast"]
 
 _seeds: dict = {}  # (shape, dtype) -> a read-only array of ones: the implicit seed gradient
+_depth = grad_slots.depth  # running backward passes (the counter claim_grad_slot reads)
 
 
 # --------------------------------------------------------------------------- the reference walk
@@ -63,15 +64,17 @@ def reference_backward(output: Tensor, gradient=None) -> None:
     grads = {output.grad_fn: seed}  # node -> gradient of the loss with respect to its output
     leaf_grads = {}  # leaf tensor -> its gradient so far
     for node in reverse_topological_order(output.grad_fn):
-        input_grads = node.backward(grads.pop(node))
-        for parent, needed, grad in zip(node.parents, node.needs_input_grad, input_grads):
+        grad = grads.pop(node, None)
+        if grad is None:  # reachable, but no path carried a gradient here
+            continue
+        input_grads = node.backward(grad)
+        for parent, producer, needed, grad in zip(node.parents, producers_of(node), node.needs_input_grad, input_grads):
             if not needed or grad is None:
                 continue
             grad = unbroadcast(grad, parent.shape).astype(parent.dtype, copy=False)
-            if parent.grad_fn is None:
+            if producer is None:
                 leaf_grads[parent] = leaf_grads[parent] + grad if parent in leaf_grads else grad
             else:
-                producer = parent.grad_fn
                 grads[producer] = grads[producer] + grad if producer in grads else grad
     _accumulate_into_leaves(leaf_grads)
 
@@ -87,7 +90,7 @@ def reverse_topological_order(root) -> list:
         elif node not in visited:
             visited.add(node)
             stack.append((node, True))
-            stack.extend((p.grad_fn, False) for p in node.parents if p.grad_fn is not None)
+            stack.extend((producer, False) for producer in producers_of(node) if producer is not None)
     return order[::-1]
 
 
@@ -169,11 +172,11 @@ def backward(output: Tensor, gradient=None, retain_graph: bool = False) -> None:
         grad_slots.store_leaf_grads({output: [seed, False]})
         return
     leaf_grads: dict = {}
-    grad_slots.depth += 1
+    _depth[0] += 1
     try:
         _walk(root, seed, leaf_grads, retain_graph)
     finally:
-        grad_slots.depth -= 1
+        _depth[0] -= 1
     grad_slots.store_leaf_grads(leaf_grads)
 
 
@@ -189,15 +192,16 @@ def _walk(root: Function, seed, leaf_grads: dict, retain_graph: bool) -> None:
     while queue:
         node = pop(queue)[1]
         grad = pending.pop(node)
-        parents, needs = node.parents, node.needs_input_grad
+        parents, needs, versions = node.parents, node.needs_input_grad, node.versions
+        stale = False  # some input was modified in place since: find its producer by version
         if grad is None:
             input_grads = ()
-        elif node.freed or node.retained is not None or checking:
-            input_grads = _node_backward(node, grad)
+        elif node.needs_checks or checking:
+            input_grads, stale = _node_backward(node, grad), True
         else:
-            for parent, version in zip(parents, node.versions):
-                if parent._version != version:  # modified in place: _node_backward raises
-                    input_grads = _node_backward(node, grad)
+            for parent, version in zip(parents, versions):
+                if (parent._base or parent)._version != version:  # modified in place since
+                    input_grads, stale = _node_backward(node, grad), True
                     break
             else:
                 input_grads = node.backward(grad)
@@ -208,7 +212,7 @@ def _walk(root: Function, seed, leaf_grads: dict, retain_graph: bool) -> None:
                 continue
             parent = parents[position]
             input_grad = input_grads[position] if input_grads else None
-            producer = parent.grad_fn
+            producer = producer_of(parent, versions[position]) if stale else parent.grad_fn
             if input_grad is not None:
                 data = parent.data
                 fresh = input_grad is not grad and input_grad.base is None
@@ -238,7 +242,21 @@ def _walk(root: Function, seed, leaf_grads: dict, retain_graph: bool) -> None:
 
 
 def _node_backward(node: Function, grad):
-    """Run one node's backward, with the checks that surround it."""
+    """Run one node's backward, with the checks that surround it and its output's hooks."""
+    check_node(node)
+    if node.hooks is not None:
+        grad = hooks.run_tensor_hooks(node.hooks, grad)
+    if node.retained is not None:
+        hooks.store_retained_grad(node, grad)
+    input_grads = node.backward(grad)
+    if anomaly.enabled:
+        anomaly.check_backward(node, input_grads)
+    return input_grads
+
+
+def check_node(node: Function) -> None:
+    """Raise when a node cannot run backward: its saved arrays were freed, or a value it
+    saved (an input, or its own output) was modified in place after it ran."""
     if node.freed:
         raise RuntimeError(
             f"backward: trying to backward through the graph a second time "
@@ -246,26 +264,15 @@ def _node_backward(node: Function, grad):
             f"Pass retain_graph=True to the first backward() to keep them."
         )
     for parent, version in zip(node.parents, node.versions):
-        if parent._version != version:
+        if node.saves_inputs and (parent._base or parent)._version != version:
             raise RuntimeError(
                 f"backward: an input of {node.op} (shape {tuple(parent.shape)}) was modified "
                 f"in place after {node.op} used it, so the saved values are stale and the "
                 f"gradient would be wrong. Modify a copy (.clone()) instead, or recompute "
                 f"the forward pass after the change."
             )
-    if node.retained is not None:
-        _store_retained_grad(node, grad)
-    input_grads = node.backward(grad)
-    if anomaly.enabled:
-        anomaly.check_backward(node, input_grads)
-    return input_grads
-
-
-def _store_retained_grad(node: Function, grad) -> None:
-    output = node.retained()
-    if output is None:
-        return
-    if output.grad is None:
-        output.grad = wrap(grad.copy())
-    else:
-        output.grad.data += grad
+    if node.output_modified:
+        raise RuntimeError(
+            f"backward: the output of {node.op} was modified in place after {node.op} saved it "
+            f"for its backward, so the gradient would be wrong. Modify a copy (.clone()) instead."
+        )

@@ -9,6 +9,7 @@ tensors: that instance is a node of the graph, and ``op`` is its short label.
 from __future__ import annotations
 
 import itertools
+import weakref
 
 from ..tensor import Tensor, wrap
 from . import anomaly, grad_mode
@@ -45,12 +46,25 @@ class Function:
     """
 
     op = "function"
+    #: Whether ``backward`` reads the values of the inputs (then modifying an input in place
+    #: before backward is an error, caught by version counters). False for ops whose
+    #: gradient does not depend on their inputs' values (add, sum, reshape, indexing …):
+    #: PyTorch accepts those modifications, and so do we.
+    saves_inputs = True
+    #: Whether ``backward`` reads the op's own output (exp, sigmoid, softmax …): then
+    #: modifying that output in place before backward is an error.
+    saves_output = False
     parents: tuple = ()
     needs_input_grad: tuple = ()
-    versions: tuple = ()  # each input's in-place version when the op ran
+    versions: tuple = ()  # each input's in-place version when the op ran (see producers_of)
     freed = False
+    output_modified = False  # set when the output was modified in place and saves_output
     order = 0  # set when recorded: decreasing in creation order (see backward)
-    retained = None  # weak reference to an output that asked to keep its .grad
+    hooks = None  # gradient hooks on the output (Tensor.register_hook), or None
+    retained = None  # weak reference to an output that asked to keep its .grad (retain_grad)
+    #: True when backward must take the checked path: freed, hooked, retained, or its saved
+    #: output modified (the fast walk tests this one flag).
+    needs_checks = False
 
     def forward(self, *arrays, **params):
         raise NotImplementedError(f"{type(self).__name__} must define forward")  # abstract
@@ -62,7 +76,7 @@ class Function:
         """Drop the arrays saved for backward (after a backward without retain_graph);
         keep only the creation order, by which a later backward still sorts the node
         before it reports that the node was freed."""
-        self.__dict__ = {"order": self.order, "freed": True}
+        self.__dict__ = {"order": self.order, "freed": True, "needs_checks": True}
 
     @classmethod
     def apply(cls, *inputs: Tensor, **params) -> Tensor:
@@ -91,19 +105,19 @@ class Function:
             for t in inputs:
                 arrays.append(t.data)
                 flags.append(t.requires_grad)
-                stamps.append(t._version)
+                stamps.append((t._base or t)._version)
             out = fn.forward(*arrays, **params)
             needs = tuple(flags)
         if grad_mode.enabled and True in needs and out.dtype.kind == "f":
             fn.parents = inputs
             fn.needs_input_grad = needs
             fn.order = next(_creation_order)
-            if count == 1:
-                fn.versions = (a._version,)
+            if count == 1:  # the version of the memory each input lives in (its own, or its base's)
+                fn.versions = ((a._base or a)._version,)
             elif count == 2:
-                fn.versions = (a._version, b._version)
+                fn.versions = ((a._base or a)._version, (b._base or b)._version)
             elif count == 3:
-                fn.versions = (a._version, b._version, c._version)
+                fn.versions = ((a._base or a)._version, (b._base or b)._version, (c._base or c)._version)
             else:
                 fn.versions = tuple(stamps)
             result = wrap(out, True, fn)
@@ -115,3 +129,25 @@ class Function:
 
     def __repr__(self):
         return f"<{self.op} backward>"
+
+
+def producer_of(tensor: Tensor, version: int):
+    """The node that produced ``tensor`` when its version was ``version``: its ``grad_fn``,
+    unless an in-place operation has since made it the output of a newer node
+    (:mod:`chainrule.engine.inplace`), in which case the node it had then."""
+    history = rebased.get(tensor) if rebased.data else None
+    if history is not None:
+        for last_version, grad_fn in history:
+            if version <= last_version:
+                return grad_fn
+    return tensor.grad_fn
+
+
+def producers_of(node: Function) -> tuple:
+    """The node behind each input of ``node`` (None for a leaf or a constant)."""
+    return tuple(producer_of(p, v) for p, v in zip(node.parents, node.versions))
+
+
+#: tensor -> [(last version, grad_fn it had up to that version), …] for tensors that an
+#: in-place operation made the output of a new node (rare: only those tensors are here).
+rebased: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -19,11 +19,14 @@ Two ways a gradient reaches its slot:
 from __future__ import annotations
 
 from ..tensor import Tensor, wrap
-from . import anomaly
+from . import anomaly, hooks
+from .hooks import hooks_of, run_tensor_hooks
 
 __all__ = ["claim_grad_slot", "store_leaf_grads"]
 
-depth = 0  # how many backward passes are running (a node's backward may call one)
+#: How many backward passes are running (a node's backward may start one), in a list so that
+#: backward can count without a module attribute write.
+depth = [0]
 _new_tensor = Tensor.__new__
 
 
@@ -36,16 +39,18 @@ def claim_grad_slot(leaf: Tensor):
     ``matmul(..., out=slot)``) and returns None for that input, and the engine has
     nothing left to copy or store. Any later gradient for the same leaf in the same pass
     finds ``.grad`` set, gets None here, and is added to it as usual. Outside a backward
-    pass, in anomaly mode (whose checks see returned gradients only) and for every other
-    tensor, the answer is None.
+    pass, in anomaly mode (whose checks see returned gradients only), for a leaf with
+    gradient hooks (they must see the gradient first) and for every other tensor, the
+    answer is None.
     """
-    if depth and leaf.grad is None and not anomaly.enabled:
+    if depth[0] and leaf.grad is None and not anomaly.enabled and hooks_of(leaf) is None:
         slot = getattr(leaf, "grad_slot", None)
         if slot is not None and leaf.grad_fn is None:
             data = leaf.data
             if slot.shape == data.shape and slot.__class__ is data.__class__ and slot.dtype == data.dtype:
                 grad = _new_tensor(Tensor)  # what wrap(slot) makes, without the call
                 grad.data, grad.grad, grad.requires_grad, grad.grad_fn, grad._version = slot, None, False, None, 0
+                grad._base = None
                 leaf.grad = grad
                 return slot
     return None
@@ -54,12 +59,18 @@ def claim_grad_slot(leaf: Tensor):
 def store_leaf_grads(grads: dict) -> None:
     """Add the gradients of one backward pass into the leaves' ``.grad``.
 
-    ``grads`` maps each leaf to ``[gradient, fresh]``. The first gradient becomes the
+    ``grads`` maps each leaf to ``[gradient, fresh]``; a leaf's gradient hooks see it first
+    (:mod:`.hooks`). The first gradient becomes the
     leaf's ``.grad``: written into the leaf's ``grad_slot`` when it has one, else kept as
     is when ``fresh`` (no one else holds the array), else copied. Later gradients are added
     in place.
     """
     for leaf, (grad, fresh) in grads.items():
+        leaf_hooks = hooks.leaf_hooks_used and hooks_of(leaf)
+        if leaf_hooks:
+            hooked = run_tensor_hooks(leaf_hooks, grad)
+            if hooked is not grad:  # a hook's replacement: someone may hold it, so copy
+                grad, fresh = hooked, False
         if leaf.grad is None:
             slot = getattr(leaf, "grad_slot", None)
             if slot is not None:

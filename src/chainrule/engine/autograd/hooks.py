@@ -1,0 +1,135 @@
+"""Gradient hooks: functions that see (and may replace) a tensor's gradient during backward.
+
+``t.register_hook(fn)`` (as PyTorch): ``fn(grad)`` is called with the gradient of ``t``, a
+Tensor, once per backward pass, when that gradient is complete; a Tensor it returns replaces
+the gradient from then on (for ``t``'s own ``.grad`` and for everything upstream of ``t``).
+Hooks run in the order they were registered. For a leaf the hooks sit on the tensor and run
+before the gradient is added to ``.grad``; for a computed tensor they sit on its ``grad_fn``
+and run before that node's backward. ``register_hook`` returns a :class:`RemovableHandle`.
+
+``retain_grad()`` is the same mechanism: the complete gradient of a computed tensor is kept
+in its ``.grad`` (after its other hooks, as in PyTorch).
+"""
+from __future__ import annotations
+
+import itertools
+import weakref
+
+from ..tensor import Tensor, wrap
+
+__all__ = ["RemovableHandle", "register_tensor_hook", "retain_grad", "run_tensor_hooks", "leaf_hooks", "hooks_of"]
+
+_ids = itertools.count()
+
+#: leaf tensor -> its hooks (few leaves have hooks, so they live here rather than on every Tensor)
+leaf_hooks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+#: Whether any leaf ever had a hook: a plain flag the backward pass can read per leaf
+#: (asking the weak dictionary itself costs a Python-level call).
+leaf_hooks_used = False
+
+
+
+
+class RemovableHandle:
+    """What ``register_hook`` (and the Module hook registrations) return: ``handle.remove()``
+    takes the hook out again; also a context manager that removes it on exit."""
+
+    def __init__(self, registry: dict, key):
+        self._registry = weakref.ref(registry) if _weakrefable(registry) else (lambda: registry)
+        self.id = key
+
+    def remove(self) -> None:
+        registry = self._registry()
+        if registry is not None:
+            registry.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.remove()
+        return False
+
+
+def _weakrefable(obj) -> bool:
+    try:
+        weakref.ref(obj)
+    except TypeError:
+        return False
+    return True
+
+
+class HookDict(dict):
+    """The hooks of one tensor, in registration order (a dict subclass: weak-referenceable)."""
+
+
+def register_tensor_hook(tensor: Tensor, hook) -> RemovableHandle:
+    """Add ``hook`` to ``tensor``'s gradient hooks (see the module docstring)."""
+    if not callable(hook):
+        raise TypeError(f"register_hook: expected a callable taking the gradient; got {type(hook).__name__}")
+    if not tensor.requires_grad:
+        raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
+    node = tensor.grad_fn
+    if node is None:
+        registry = leaf_hooks.get(tensor)
+        if registry is None:
+            registry = leaf_hooks[tensor] = HookDict()
+        global leaf_hooks_used
+        leaf_hooks_used = True
+    else:
+        if node.hooks is None:
+            node.hooks = HookDict()
+            node.needs_checks = True
+        registry = node.hooks
+    key = next(_ids)
+    registry[key] = hook
+    return RemovableHandle(registry, key)
+
+
+def retain_grad(tensor: Tensor) -> None:
+    """Keep the complete gradient of the computed tensor ``tensor`` in its ``.grad``."""
+    if not tensor.requires_grad:
+        raise RuntimeError("retain_grad: this tensor does not require grad")
+    node = tensor.grad_fn
+    if node is not None:
+        node.retained = weakref.ref(tensor)
+        node.needs_checks = True
+
+
+def run_tensor_hooks(hooks: dict, grad):
+    """``grad`` (an array) after every hook in ``hooks``: each gets a Tensor and may return
+    a replacement of the same shape."""
+    if not hooks:
+        return grad
+    current = wrap(grad)
+    for hook in list(hooks.values()):
+        replaced = hook(current)
+        if replaced is not None:
+            if not isinstance(replaced, Tensor):
+                raise TypeError(f"a gradient hook must return None or a Tensor; got {type(replaced).__name__}")
+            if tuple(replaced.shape) != tuple(current.shape):
+                raise RuntimeError(
+                    f"a gradient hook returned a gradient of shape {tuple(replaced.shape)} for a "
+                    f"tensor of shape {tuple(current.shape)}"
+                )
+            current = replaced
+    return current.data
+
+
+def store_retained_grad(node, grad) -> None:
+    """Add ``grad`` (an array) to the ``.grad`` of the tensor that ``node.retained`` refers to."""
+    output = node.retained()
+    if output is None:
+        return
+    if output.grad is None:
+        output.grad = wrap(grad.copy())
+    else:
+        output.grad.data += grad
+
+
+def hooks_of(leaf: Tensor):
+    """The hooks registered on ``leaf``, or None (cheap when no leaf ever had one)."""
+    if not leaf_hooks_used:
+        return None
+    return leaf_hooks.get(leaf)
