@@ -12,6 +12,8 @@ tensors can require gradients.
 """
 from __future__ import annotations
 
+import weakref
+
 from . import backend
 
 __all__ = ["Tensor", "tensor", "as_tensor", "from_numpy", "from_dlpack"]
@@ -33,7 +35,7 @@ class Tensor:
     rather than with this constructor.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_version", "_base", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_version", "_memory", "__weakref__")
     __array_ufunc__ = None  # NumPy defers to our reflected operators (array + tensor)
 
     def __init__(self, data, dtype=None, requires_grad: bool = False, device=None):
@@ -43,7 +45,7 @@ class Tensor:
         self.requires_grad = made.requires_grad
         self.grad_fn = None
         self._version = 0
-        self._base = None
+        self._memory = None
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -229,8 +231,11 @@ class Tensor:
         return self
 
     def detach(self) -> Tensor:
-        """A tensor sharing this one's data that is cut from the graph."""
-        return wrap(self.data)
+        """A tensor sharing this one's data that is cut from the graph (an in-place write to
+        either is seen by the nodes that saved the other)."""
+        out = wrap(self.data)
+        share_memory(out, self)
+        return out
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor during ``backward()``."""
@@ -250,11 +255,20 @@ class Tensor:
         """This tensor if its memory is C-contiguous, else a contiguous differentiable copy."""
         return self if self.data.flags.c_contiguous else ops.clone(self)
 
-    def zero_(self) -> Tensor:
-        """Set every element to zero in place."""
-        _check_inplace(self, "zero_")
-        self.data[...] = 0
-        return self
+    # ------------------------------------------------------------------ in place
+    # (recorded in the graph when gradients are; see chainrule.engine.inplace)
+    def add_(self, other, *, alpha=1): return inplace.add_(self, other, alpha)
+    def sub_(self, other, *, alpha=1): return inplace.sub_(self, other, alpha)
+    def mul_(self, other): return inplace.mul_(self, other)
+    def div_(self, other): return inplace.div_(self, other)
+    def clamp_(self, min=None, max=None): return inplace.clamp_(self, min, max)  # noqa: A002
+    clip_ = clamp_
+    def fill_(self, value): return inplace.fill_(self, value)
+    def zero_(self): return inplace.zero_(self)
+    def copy_(self, source): return inplace.copy_(self, source)
+    def masked_fill_(self, mask, value): return inplace.masked_fill_(self, mask, value)
+    def index_put_(self, indices, values, accumulate=False):
+        return inplace.index_put_(self, indices, values, accumulate)
 
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, other): return ops.add(self, other)
@@ -273,10 +287,10 @@ class Tensor:
     def __pos__(self): return self
     def __abs__(self): return ops.abs(self)
 
-    def __iadd__(self, other): return _inplace(self, other, "__iadd__", "+=")
-    def __isub__(self, other): return _inplace(self, other, "__isub__", "-=")
-    def __imul__(self, other): return _inplace(self, other, "__imul__", "*=")
-    def __itruediv__(self, other): return _inplace(self, other, "__itruediv__", "/=")
+    def __iadd__(self, other): return inplace.add_(self, other)
+    def __isub__(self, other): return inplace.sub_(self, other)
+    def __imul__(self, other): return inplace.mul_(self, other)
+    def __itruediv__(self, other): return inplace.div_(self, other)
 
     # comparisons and logic (never differentiable)
     def __eq__(self, other): return ops.eq(self, other)
@@ -297,9 +311,8 @@ class Tensor:
     def __getitem__(self, index): return ops.index(self, index)
 
     def __setitem__(self, index, value) -> None:
-        """Assign in place; allowed on tensors that do not require grad (or inside no_grad on leaves)."""
-        _check_inplace(self, "__setitem__", value)
-        ops.setitem(self, index, value)
+        """``t[index] = value`` in place (recorded in the graph when gradients are)."""
+        inplace.setitem(self, index, value)
 
     # ------------------------------------------------------------------ methods
     def add(self, other): return ops.add(self, other)
@@ -376,8 +389,71 @@ def wrap(data, requires_grad: bool = False, grad_fn=None) -> Tensor:
     out.requires_grad = requires_grad
     out.grad_fn = grad_fn
     out._version = 0  # bumped by every in-place write; backward checks saved inputs against it
-    out._base = None  # the tensor whose memory this one views (set by view ops), or None
+    out._memory = None  # a SharedVersion when views share this tensor's memory (view ops set it)
     return out
+
+
+class TensorMap:
+    """A dict keyed by tensors' identity that forgets a tensor when it is garbage collected.
+
+    (``weakref.WeakKeyDictionary`` compares keys with ``==``, which is elementwise for
+    tensors.) Used for the rare per-tensor records the engine keeps outside the Tensor's own
+    slots: leaf gradient hooks, the history of tensors rewritten in place."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self):
+        self._entries: dict = {}  # id(tensor) -> (weak reference, value)
+
+    def __bool__(self) -> bool:
+        return bool(self._entries)
+
+    def get(self, tensor: Tensor, default=None):
+        entry = self._entries.get(id(tensor))
+        if entry is None or entry[0]() is not tensor:
+            return default
+        return entry[1]
+
+    def __setitem__(self, tensor: Tensor, value) -> None:
+        key = id(tensor)
+        entries = self._entries
+
+        def forget(_, key=key):
+            entries.pop(key, None)
+
+        entries[key] = (weakref.ref(tensor, forget), value)
+
+    def __contains__(self, tensor: Tensor) -> bool:
+        return self.get(tensor, _MISSING) is not _MISSING
+
+
+_MISSING = object()
+
+
+class SharedVersion:
+    """The version counter of memory that several tensors view (a tensor and its reshapes,
+    transposes, slices, detached copies). Every in-place write to any of them bumps it, and
+    the nodes that saved any of them compare against it: ``(t._memory or t)._version``."""
+
+    __slots__ = ("_version",)
+
+    def __init__(self, version: int):
+        self._version = version
+
+
+def share_memory(view: Tensor, source: Tensor) -> None:
+    """Record that ``view`` views ``source``'s memory: both now count versions together."""
+    group = source._memory
+    if group is None:
+        group = source._memory = SharedVersion(source._version)
+    view._memory = group
+
+
+def bump_version(target: Tensor) -> None:
+    """Mark an in-place write to ``target``'s memory (every tensor viewing it sees it)."""
+    target._version += 1
+    if target._memory is not None:
+        target._memory._version += 1
 
 
 def _int_grad_message(dtype) -> str:
@@ -393,37 +469,6 @@ def _check_dim(dim, ndim: int, op: str) -> int:
     if not -ndim <= dim < ndim:
         raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimension(s)")
     return dim % ndim
-
-
-def _check_inplace(target: Tensor, op: str, value=None) -> None:
-    """In-place writes are not recorded in the graph, so allow them only where no
-    gradient can be lost: on tensors that do not require grad, or on leaves while
-    grad mode is off, and never with a value that requires grad in grad mode.
-    Every allowed write bumps the tensor's version, so backward can detect a graph
-    that saved the old values."""
-    grad_mode = autograd.is_grad_enabled()
-    if target.requires_grad and (target.grad_fn is not None or grad_mode):
-        raise RuntimeError(
-            f"{op}: in-place modification of a tensor that requires grad is not allowed "
-            f"(it would corrupt the recorded graph). Use an out-of-place operation, or "
-            f"update leaves inside 'with chainrule.no_grad():'"
-        )
-    if grad_mode and isinstance(value, Tensor) and value.requires_grad:
-        raise RuntimeError(
-            f"{op}: the value requires grad, but in-place writes are not recorded, so its "
-            f"gradient would be lost. Build the result out of place (e.g. with "
-            f"chainrule.cat, chainrule.where or +), or write a .detach()ed value"
-        )
-    target._version += 1
-
-
-def _inplace(target: Tensor, other, method: str, symbol: str) -> Tensor:
-    _check_inplace(target, symbol, other)
-    value = other.data if isinstance(other, Tensor) else other
-    if isinstance(other, Tensor) and backend.device_of(value) != backend.device_of(target.data):
-        raise RuntimeError(f"{symbol}: tensors are on different devices: {target.device} and {other.device}")
-    getattr(target.data, method)(value)
-    return target
 
 
 def _is_device_spec(value) -> bool:
@@ -526,5 +571,5 @@ def from_dlpack(obj) -> Tensor:
 
 
 # Circular on purpose (the one import cycle docs/architecture.md allows): a Tensor's methods
-# and operators forward to autograd and ops, which build Tensors.
-from . import autograd, ops  # noqa: E402, I001
+# and operators forward to autograd, ops and inplace, which build Tensors.
+from . import autograd, inplace, ops  # noqa: E402, I001

@@ -17,7 +17,7 @@ import itertools
 
 from ..engine import backend, ops
 from ..engine import random as _random
-from ..engine.tensor import Tensor
+from ..engine.tensor import Tensor, bump_version
 from . import fused
 from .arguments import (
     REDUCTIONS,
@@ -175,10 +175,10 @@ def batch_norm(
         var = (centred * centred).mean(axis=axes)
         if running_mean is not None:
             running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * mean
-            running_mean._version += 1
+            bump_version(running_mean)
         if running_var is not None:
             running_var.data[...] = (1 - momentum) * running_var.data + momentum * var * (count / (count - 1))
-            running_var._version += 1
+            bump_version(running_var)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are required when training=False")

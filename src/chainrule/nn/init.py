@@ -26,7 +26,7 @@ import math
 
 from ..engine import backend
 from ..engine import random as _random
-from ..engine.tensor import Tensor
+from ..engine.tensor import Tensor, bump_version
 
 __all__ = [
     "calculate_gain", "zeros_", "ones_", "constant_", "normal_", "uniform_",
@@ -87,7 +87,7 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with the constant ``val`` (variance 0)."""
     _check_tensor(tensor, "constant_")
     tensor.data[...] = val
-    tensor._version += 1
+    bump_version(tensor)
     return tensor
 
 
@@ -204,5 +204,5 @@ def _fill(tensor: Tensor, host_values) -> Tensor:
     bump its version so a graph that saved the old values refuses to backward."""
     data = tensor.data
     data[...] = backend.move(host_values.astype(data.dtype, copy=False), backend.device_of(data))
-    tensor._version += 1
+    bump_version(tensor)
     return tensor

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from ..engine import backend
-from ..engine.tensor import Tensor, wrap
+from ..engine.tensor import Tensor, bump_version, wrap
 from .parameter import Parameter
 
 __all__ = ["Module", "IncompatibleKeys"]
@@ -348,7 +348,7 @@ class Module:
         for key, value in values.items():
             target = targets[key]
             target.data[...] = backend.move(value, backend.device_of(target.data)).astype(target.dtype, copy=False)
-            target._version += 1
+            bump_version(target)
         return IncompatibleKeys(missing, unexpected)
 
     def to(self, target=None, dtype=None, device=None):

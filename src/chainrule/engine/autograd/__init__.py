@@ -14,13 +14,13 @@ grad_slots   the fast path that writes leaves' gradients into an optimizer's fla
 from . import hooks
 from .anomaly import AnomalyError, detect_anomaly
 from .backward import backward, reference_backward, unbroadcast
-from .function import Function
+from .function import Function, ViewFunction
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .grad_slots import claim_grad_slot
 from .gradcheck import GradcheckError, gradcheck
 
 __all__ = [
-    "Function", "backward", "reference_backward", "no_grad", "enable_grad", "set_grad_enabled",
+    "Function", "ViewFunction", "backward", "reference_backward", "no_grad", "enable_grad", "set_grad_enabled",
     "is_grad_enabled", "gradcheck", "GradcheckError", "detect_anomaly", "AnomalyError",
     "unbroadcast", "claim_grad_slot",
 ]

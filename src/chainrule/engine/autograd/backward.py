@@ -200,7 +200,7 @@ def _walk(root: Function, seed, leaf_grads: dict, retain_graph: bool) -> None:
             input_grads, stale = _node_backward(node, grad), True
         else:
             for parent, version in zip(parents, versions):
-                if (parent._base or parent)._version != version:  # modified in place since
+                if (parent._memory or parent)._version != version:  # modified in place since
                     input_grads, stale = _node_backward(node, grad), True
                     break
             else:
@@ -264,7 +264,7 @@ def check_node(node: Function) -> None:
             f"Pass retain_graph=True to the first backward() to keep them."
         )
     for parent, version in zip(node.parents, node.versions):
-        if node.saves_inputs and (parent._base or parent)._version != version:
+        if node.saves_inputs and (parent._memory or parent)._version != version:
             raise RuntimeError(
                 f"backward: an input of {node.op} (shape {tuple(parent.shape)}) was modified "
                 f"in place after {node.op} used it, so the saved values are stale and the "

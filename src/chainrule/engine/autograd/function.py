@@ -9,12 +9,11 @@ tensors: that instance is a node of the graph, and ``op`` is its short label.
 from __future__ import annotations
 
 import itertools
-import weakref
 
-from ..tensor import Tensor, wrap
+from ..tensor import Tensor, TensorMap, share_memory, wrap
 from . import anomaly, grad_mode
 
-__all__ = ["Function"]
+__all__ = ["Function", "ViewFunction", "producer_of", "producers_of"]
 
 # Every recorded node gets the next (decreasing) number: a node's number is smaller than
 # those of all nodes recorded after it, in particular of every consumer of its output.
@@ -105,7 +104,7 @@ class Function:
             for t in inputs:
                 arrays.append(t.data)
                 flags.append(t.requires_grad)
-                stamps.append((t._base or t)._version)
+                stamps.append((t._memory or t)._version)
             out = fn.forward(*arrays, **params)
             needs = tuple(flags)
         if grad_mode.enabled and True in needs and out.dtype.kind == "f":
@@ -113,11 +112,11 @@ class Function:
             fn.needs_input_grad = needs
             fn.order = next(_creation_order)
             if count == 1:  # the version of the memory each input lives in (its own, or its base's)
-                fn.versions = ((a._base or a)._version,)
+                fn.versions = ((a._memory or a)._version,)
             elif count == 2:
-                fn.versions = ((a._base or a)._version, (b._base or b)._version)
+                fn.versions = ((a._memory or a)._version, (b._memory or b)._version)
             elif count == 3:
-                fn.versions = ((a._base or a)._version, (b._base or b)._version, (c._base or c)._version)
+                fn.versions = ((a._memory or a)._version, (b._memory or b)._version, (c._memory or c)._version)
             else:
                 fn.versions = tuple(stamps)
             result = wrap(out, True, fn)
@@ -131,11 +130,28 @@ class Function:
         return f"<{self.op} backward>"
 
 
+class ViewFunction(Function):
+    """A Function whose output may share its first input's memory (reshape, permute,
+    expand, basic indexing): when it does, the two share one version counter
+    (:func:`~chainrule.engine.tensor.share_memory`), so an in-place write to either is seen
+    by the version checks of every node that saved the other."""
+
+    saves_inputs = False  # a view's gradient never depends on the values it views
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **params) -> Tensor:
+        out = super().apply(*inputs, **params)
+        owner, source = out.data.base, inputs[0].data
+        if owner is not None and (owner is source or owner is source.base):
+            share_memory(out, inputs[0])
+        return out
+
+
 def producer_of(tensor: Tensor, version: int):
     """The node that produced ``tensor`` when its version was ``version``: its ``grad_fn``,
     unless an in-place operation has since made it the output of a newer node
     (:mod:`chainrule.engine.inplace`), in which case the node it had then."""
-    history = rebased.get(tensor) if rebased.data else None
+    history = rebased.get(tensor) if rebased else None
     if history is not None:
         for last_version, grad_fn in history:
             if version <= last_version:
@@ -150,4 +166,4 @@ def producers_of(node: Function) -> tuple:
 
 #: tensor -> [(last version, grad_fn it had up to that version), …] for tensors that an
 #: in-place operation made the output of a new node (rare: only those tensors are here).
-rebased: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+rebased = TensorMap()

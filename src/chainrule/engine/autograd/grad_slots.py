@@ -50,7 +50,7 @@ def claim_grad_slot(leaf: Tensor):
             if slot.shape == data.shape and slot.__class__ is data.__class__ and slot.dtype == data.dtype:
                 grad = _new_tensor(Tensor)  # what wrap(slot) makes, without the call
                 grad.data, grad.grad, grad.requires_grad, grad.grad_fn, grad._version = slot, None, False, None, 0
-                grad._base = None
+                grad._memory = None
                 leaf.grad = grad
                 return slot
     return None

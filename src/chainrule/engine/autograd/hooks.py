@@ -15,14 +15,14 @@ from __future__ import annotations
 import itertools
 import weakref
 
-from ..tensor import Tensor, wrap
+from ..tensor import Tensor, TensorMap, wrap
 
 __all__ = ["RemovableHandle", "register_tensor_hook", "retain_grad", "run_tensor_hooks", "leaf_hooks", "hooks_of"]
 
 _ids = itertools.count()
 
 #: leaf tensor -> its hooks (few leaves have hooks, so they live here rather than on every Tensor)
-leaf_hooks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+leaf_hooks = TensorMap()
 
 #: Whether any leaf ever had a hook: a plain flag the backward pass can read per leaf
 #: (asking the weak dictionary itself costs a Python-level call).

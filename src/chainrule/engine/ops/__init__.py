@@ -7,7 +7,8 @@ arithmetic   + - * / **, maximum, minimum, neg (broadcasting; scalar forms)
 unary        exp, log, log1p, sqrt, abs, sin, cos, clamp
 activations  relu, leaky_relu, sigmoid, tanh, gelu, softmax, log_softmax
 reduce       sum, mean, var, std, max, min, logsumexp, argmax …
-shape        reshape, permute, squeeze, expand, cat, stack, split, pad, indexing
+shape        reshape, permute, squeeze, expand, cat, stack, split, pad
+indexing     a[index], index_put (and a[index] = v)
 linalg       matmul
 copies       where, cast, clone, to_device
 compare      comparisons, logic, isnan, isfinite, one_hot (not differentiable)
@@ -35,6 +36,8 @@ from .compare import (
     one_hot,
 )
 from .copies import cast, clone, to_device, where
+from .indexing import index_put
+from .indexing import index_tensor as index
 from .linalg import matmul
 from .reduce import all, any, argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .shape import (
@@ -47,7 +50,6 @@ from .shape import (
     pad,
     permute,
     reshape,
-    setitem,
     split,
     squeeze,
     stack,
@@ -55,18 +57,15 @@ from .shape import (
     unsqueeze,
     view,
 )
-from .shape import (
-    index_tensor as index,
-)
 from .unary import abs, clamp, clip, cos, exp, log, log1p, sin, sqrt
 
 __all__ = [
     "abs", "add", "all", "any", "argmax", "argmin", "broadcast_to", "cast", "cat", "chunk",
     "clamp", "clip", "clone", "concatenate", "cos", "div", "eq", "exp", "expand", "flatten",
-    "ge", "gelu", "gt", "index", "isfinite", "isnan", "le", "leaky_relu", "log", "log1p",
+    "ge", "gelu", "gt", "index", "index_put", "isfinite", "isnan", "le", "leaky_relu", "log", "log1p",
     "log_softmax", "logical_and", "logical_not", "logical_or", "logical_xor", "logsumexp",
     "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne", "neg",
-    "one_hot", "pad", "permute", "pow", "relu", "reshape", "setitem", "sigmoid", "sin",
+    "one_hot", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sin",
     "softmax", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh",
     "to_device", "transpose", "unsqueeze", "var", "view", "where",
 ]

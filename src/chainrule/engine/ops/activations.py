@@ -31,6 +31,8 @@ class ReLU(Function):
     """
 
     op = "relu"
+    saves_inputs = False
+    saves_output = True
 
     def forward(self, a):
         self.out = backend.namespace_of(a).maximum(a, 0)
@@ -58,6 +60,8 @@ class Sigmoid(Function):
     """sigma(a) = 1 / (1 + e^-a), computed without overflow; sigma' = sigma (1 - sigma)."""
 
     op = "sigmoid"
+    saves_inputs = False
+    saves_output = True
 
     def forward(self, a):
         self.out = backend.expit(a)
@@ -71,6 +75,8 @@ class Tanh(Function):
     """tanh; the derivative is 1 - tanh^2."""
 
     op = "tanh"
+    saves_inputs = False
+    saves_output = True
 
     def forward(self, a):
         self.out = backend.namespace_of(a).tanh(a)
@@ -114,6 +120,8 @@ _GELU_K = math.sqrt(2 / math.pi)
 
 class Softmax(Function):
     op = "softmax"
+    saves_inputs = False
+    saves_output = True
 
     def forward(self, a, axis):
         xp = backend.namespace_of(a)
@@ -129,6 +137,8 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     op = "log_softmax"
+    saves_inputs = False
+    saves_output = True
 
     def forward(self, a, axis):
         self.axis = axis

@@ -19,6 +19,7 @@ from .arguments import as_operand, check_same_device, is_python_scalar
 
 class Add(Function):
     op = "add"
+    saves_inputs = False
 
     def forward(self, a, b):
         return a + b
@@ -29,6 +30,7 @@ class Add(Function):
 
 class Sub(Function):
     op = "sub"
+    saves_inputs = False
 
     def forward(self, a, b):
         return a - b
@@ -53,6 +55,7 @@ class Div(Function):
     """d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -out/b."""
 
     op = "div"
+    saves_output = True
 
     def forward(self, a, b):
         self.b = b
@@ -71,6 +74,7 @@ class Pow(Function):
     (a^b is not differentiable in b there over the reals)."""
 
     op = "pow"
+    saves_output = True
 
     def forward(self, a, b):
         self.a, self.b = a, b
@@ -124,6 +128,7 @@ def _split_ties(grad, a_wins, tie, needs):
 
 class AddScalar(Function):
     op = "add"
+    saves_inputs = False
 
     def forward(self, a, c):
         return a + c
@@ -136,6 +141,7 @@ class RSubScalar(Function):
     """c - a."""
 
     op = "rsub"
+    saves_inputs = False
 
     def forward(self, a, c):
         return c - a
@@ -146,6 +152,7 @@ class RSubScalar(Function):
 
 class MulScalar(Function):
     op = "mul"
+    saves_inputs = False
 
     def forward(self, a, c):
         self.c = c
@@ -159,6 +166,7 @@ class DivScalar(Function):
     """a / c."""
 
     op = "div"
+    saves_inputs = False
 
     def forward(self, a, c):
         self.c = c
@@ -172,6 +180,7 @@ class RDivScalar(Function):
     """c / a; the derivative is -c/a^2 = -out/a."""
 
     op = "rdiv"
+    saves_output = True
 
     def forward(self, a, c):
         self.a = a
@@ -204,6 +213,8 @@ class RPowScalar(Function):
     """c ** a; the derivative is c^a log c."""
 
     op = "rpow"
+    saves_inputs = False
+    saves_output = True
 
     def forward(self, a, c):
         self.c = c
@@ -216,6 +227,7 @@ class RPowScalar(Function):
 
 class Neg(Function):
     op = "neg"
+    saves_inputs = False
 
     def forward(self, a):
         return -a

@@ -15,6 +15,7 @@ class Where(Function):
     """cond ? a : b; the gradient goes to a where cond holds and to b elsewhere."""
 
     op = "where"
+    saves_inputs = False
 
     def forward(self, a, b, condition):
         self.condition = condition
@@ -32,6 +33,7 @@ class Cast(Function):
     """Change dtype; the gradient is cast back by the engine."""
 
     op = "cast"
+    saves_inputs = False
 
     def forward(self, a, dtype):
         return a.astype(dtype)
@@ -42,6 +44,7 @@ class Cast(Function):
 
 class Clone(Function):
     op = "clone"
+    saves_inputs = False
 
     def forward(self, a):
         return a.copy()
@@ -52,6 +55,7 @@ class Clone(Function):
 
 class ToDevice(Function):
     op = "to_device"
+    saves_inputs = False
 
     def forward(self, a, device):
         self.source = backend.device_of(a)

@@ -38,6 +38,7 @@ class _Reduction(Function):
 
 class Sum(_Reduction):
     op = "sum"
+    saves_inputs = False
 
     def forward(self, a, axes, keepdim):
         self.setup(a, axes)
@@ -49,6 +50,7 @@ class Sum(_Reduction):
 
 class Mean(_Reduction):
     op = "mean"
+    saves_inputs = False
 
     def forward(self, a, axes, keepdim):
         self.setup(a, axes)
@@ -100,6 +102,8 @@ class _Extreme(_Reduction):
     """max/min: the gradient goes to the positions that attain the extreme,
     split evenly among ties."""
 
+    saves_output = True
+
     def forward(self, a, axes, keepdim):
         self.setup(a, axes)
         self.a = a
@@ -133,6 +137,7 @@ class LogSumExp(_Reduction):
     overflows; its gradient is softmax(a) = exp(a - logsumexp(a))."""
 
     op = "logsumexp"
+    saves_output = True
 
     def forward(self, a, axes, keepdim):
         self.setup(a, axes)

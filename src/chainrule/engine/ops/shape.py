@@ -1,5 +1,5 @@
 """Shape ops: reshape, transpose/permute, squeeze/unsqueeze, expand, cat/stack,
-split/chunk, pad, and indexing.
+split/chunk, pad (indexing is :mod:`.indexing`).
 
 None of these changes a value, so each backward only moves the gradient back to
 where the value came from: reshape it back, transpose it back, slice it apart,
@@ -8,13 +8,14 @@ or scatter it (with accumulation where an index repeats).
 from __future__ import annotations
 
 from .. import backend
-from ..autograd import Function
+from ..autograd import Function, ViewFunction
 from ..tensor import Tensor
 from .arguments import check_same_device, normalize_dim, normalize_dims
+from .indexing import index_tensor
 
 # ------------------------------------------------------------------ reshaping
 
-class Reshape(Function):
+class Reshape(ViewFunction):
     op = "reshape"
 
     def forward(self, a, shape):
@@ -25,7 +26,7 @@ class Reshape(Function):
         return (grad.reshape(self.shape),)
 
 
-class Permute(Function):
+class Permute(ViewFunction):
     op = "permute"
 
     def forward(self, a, axes):
@@ -36,7 +37,7 @@ class Permute(Function):
         return (grad.transpose(self.inverse),)
 
 
-class Expand(Function):
+class Expand(ViewFunction):
     """Broadcast to a larger shape (a view); the engine sums the gradient back."""
 
     op = "expand"
@@ -165,6 +166,7 @@ def broadcast_to(a: Tensor, shape) -> Tensor:
 
 class Cat(Function):
     op = "cat"
+    saves_inputs = False
 
     def forward(self, *arrays, axis):
         self.axis = axis
@@ -182,6 +184,7 @@ class Cat(Function):
 
 class Stack(Function):
     op = "stack"
+    saves_inputs = False
 
     def forward(self, *arrays, axis):
         self.axis = axis
@@ -288,6 +291,7 @@ def _slice_along(a: Tensor, axis: int, start: int, stop: int) -> Tensor:
 
 class Pad(Function):
     op = "pad"
+    saves_inputs = False
 
     def forward(self, a, widths, value):
         self.inner = tuple(slice(before, before + size) for (before, _), size in zip(widths, a.shape))
@@ -319,65 +323,3 @@ def pad(a: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:  
 
 
 # ------------------------------------------------------------------ indexing
-
-class Index(Function):
-    """``a[index]``. Backward scatters the gradient into zeros of the input's shape;
-    with integer-array indices it accumulates, since an element picked twice gets
-    both gradients."""
-
-    op = "index"
-
-    def forward(self, a, index, accumulate):
-        self.shape, self.dtype, self.index, self.accumulate = a.shape, a.dtype, index, accumulate
-        return a[index]
-
-    def backward(self, grad):
-        xp = backend.namespace_of(grad)
-        full = xp.zeros(self.shape, dtype=grad.dtype)
-        if self.accumulate:
-            xp.add.at(full, self.index, grad)
-        else:
-            full[self.index] = grad
-        return (full,)
-
-
-def index_tensor(a: Tensor, index) -> Tensor:
-    """``a[index]`` with basic (ints, slices, None, ...) and advanced (integer
-    arrays, boolean masks) indexing, as NumPy."""
-    key, advanced_int = _index_key(index, a)
-    return Index.apply(a, index=key, accumulate=advanced_int)
-
-
-def setitem(a: Tensor, index, value) -> None:
-    """``a[index] = value`` in place (callers check that this is allowed)."""
-    key, _ = _index_key(index, a)
-    if isinstance(value, Tensor):
-        check_same_device(a, value, "__setitem__")
-        value = value.data
-    a.data[key] = value
-
-
-def _index_key(index, like: Tensor):
-    """Translate Tensors inside an index to arrays; report whether any integer
-    array is present (those may repeat positions)."""
-    items = index if isinstance(index, tuple) else (index,)
-    translated, advanced_int = [], False
-    for item in items:
-        if isinstance(item, Tensor):
-            check_same_device(like, item, "index")
-            item = item.data
-        elif isinstance(item, list):
-            item = backend.host.asarray(item)
-            if item.size == 0:
-                item = item.astype(backend.int64)
-            item = backend.move(item, like.device)
-        if backend.is_array(item):
-            kind = item.dtype.kind
-            if kind not in "biu":
-                raise IndexError(
-                    f"index: tensors used as indices must be integer or bool; got dtype {item.dtype}"
-                )
-            advanced_int = advanced_int or kind in "iu"
-        translated.append(item)
-    key = tuple(translated) if isinstance(index, tuple) else translated[0]
-    return key, advanced_int

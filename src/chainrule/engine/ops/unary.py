@@ -14,6 +14,8 @@ from .arguments import is_python_scalar
 
 class Exp(Function):
     op = "exp"
+    saves_inputs = False
+    saves_output = True
 
     def forward(self, a):
         self.out = backend.namespace_of(a).exp(a)
@@ -47,6 +49,8 @@ class Log1p(Function):
 
 class Sqrt(Function):
     op = "sqrt"
+    saves_inputs = False
+    saves_output = True
 
     def forward(self, a):
         self.out = backend.namespace_of(a).sqrt(a)

@@ -15,6 +15,7 @@ class Dropout(Function):
     """y = x * scale with scale = m / (1 - p), m a Bernoulli(1 - p) mask drawn by the caller."""
 
     op = "dropout"
+    saves_inputs = False
 
     def forward(self, x, scale):
         self.scale = scale

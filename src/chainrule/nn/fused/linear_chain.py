@@ -142,6 +142,7 @@ class LinearChain(Function):
     """
 
     op = "linear_chain"
+    saves_output = True
 
     def forward(self, x, *params, layout):
         maximum = _host.maximum if x.__class__ is _HOST_ARRAY else backend.namespace_of(x).maximum
