@@ -271,3 +271,66 @@ def test_penalties_equal_the_sum_over_every_tensor(penalty, term):
         return sum(term(p).sum() for p in params)
 
     assert_same(lambda *params: penalty(list(params)), reference, params)
+
+
+# ---------------------------------------------------------------------- second derivatives (create_graph)
+
+def _double_backward_cases():
+    rng = np.random.default_rng(20)
+    t = constant(rng.integers(0, 4, 5), cr.int64)
+    t_ignored = constant(np.array([0, 3, -100, 1, 2]), cr.int64)
+    mask = constant(rng.standard_normal((5, 4)) > 0)
+    weight = constant(rng.uniform(0.5, 2.0, 4))
+    t_map = constant(rng.integers(0, 4, (2, 3)), cr.int64)
+    return {
+        "linear": (lambda x, w, b: F.linear(x, w, b), [(5, 3), (4, 3), (4,)]),
+        "cross_entropy": (lambda z: F.cross_entropy(z, t), [(5, 4)]),
+        "cross_entropy weighted, smoothed, ignored": (
+            lambda z: F.cross_entropy(z, t_ignored, weight=weight, label_smoothing=0.1), [(5, 4)]),
+        "cross_entropy none (N, C, d)": (lambda z: F.cross_entropy(z, t_map, reduction="none"), [(2, 4, 3)]),
+        "soft cross_entropy": (lambda z, y: F.cross_entropy(z, y.softmax(dim=1), label_smoothing=0.2),
+                               [(5, 4), (5, 4)]),
+        "nll_loss": (lambda z: F.nll_loss(z.log_softmax(dim=1), t, weight=weight), [(5, 4)]),
+        "bce_with_logits": (lambda x, y: F.binary_cross_entropy_with_logits(x, y.sigmoid(), pos_weight=weight),
+                            [(5, 4), (5, 4)]),
+        "binary_cross_entropy": (lambda x, y: F.binary_cross_entropy(x.sigmoid(), y.sigmoid(), weight=weight),
+                                 [(5, 4), (5, 4)]),
+        "mse": (lambda x, y: F.mse_loss(x, y), [(5, 4), (5, 4)]),
+        "mse none": (lambda x, y: F.mse_loss(x, y, reduction="none"), [(5, 4), (5, 4)]),
+        "huber": (lambda x, y: F.huber_loss(x * 3, y, delta=0.5), [(5, 4), (5, 4)]),
+        "batch_norm training": (lambda x, g, b: F.batch_norm(x, None, None, g, b, training=True), [(6, 4), (4,), (4,)]),
+        "dropout": (lambda x: F.dropout(x, 0.3) * x, [(5, 4)]),
+        "polynomial_features": (lambda x: F.polynomial_features(x, 3), [(4, 2)]),
+        "penalties": (lambda a, b: F.l2_penalty([a, b]) * F.l1_penalty([a]), [(3, 2), (4,)]),
+        "masked mul": (lambda x: (x * mask).sum(), [(5, 4)]),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_double_backward_cases()))
+def test_fused_nodes_have_second_derivatives(name):
+    fn, shapes = _double_backward_cases()[name]
+    rng = np.random.default_rng(21)
+    inputs = [leaf(rng, *shape) for shape in shapes]
+    cr.manual_seed(5)  # dropout draws the same mask in every call of fn
+    assert gradgradcheck_with_fixed_seed(fn, inputs)
+
+
+def gradgradcheck_with_fixed_seed(fn, inputs):
+    def seeded(*args):
+        cr.manual_seed(5)
+        return fn(*args)
+
+    return cr.autograd.gradgradcheck(seeded, *inputs, atol=1e-6, rtol=1e-4)
+
+
+def test_linear_chain_has_second_derivatives():
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2)).double()
+    x = leaf(np.random.default_rng(3), 5, 3)
+    params = list(model.parameters())
+    assert model(x).grad_fn.op in ("linear_chain", "linear")
+
+    def loss(x, *_):
+        return (model(x) ** 2).sum()
+
+    assert cr.autograd.gradgradcheck(loss, x, *params, atol=1e-6, rtol=1e-4)

@@ -214,12 +214,11 @@ class Tensor:
         return f"tensor({values}, {', '.join(extras)})"
 
     # ------------------------------------------------------------------ autograd
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
-        """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on.
-
-        See :func:`chainrule.autograd.backward`.
-        """
-        autograd.backward(self, gradient, retain_graph)
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
+        """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on
+        (of ``inputs`` only, when given); ``create_graph=True`` records the backward pass so
+        the gradients can be differentiated again. See :func:`chainrule.autograd.backward`."""
+        autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (leaves only) and return self."""

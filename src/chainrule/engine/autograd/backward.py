@@ -34,15 +34,14 @@ from __future__ import annotations
 
 import heapq
 
-from .. import backend
 from ..tensor import Tensor, wrap
-from ..tensor import tensor as to_tensor
 from . import anomaly, grad_slots, hooks
 from .function import Function, producer_of, producers_of
+from .grad import backward_by_walk
+from .gradients import check_node, seed_gradient, unbroadcast
 
-__all__ = ["backward", "reference_backward", "unbroadcast"]
+__all__ = ["backward", "reference_backward"]
 
-_seeds: dict = {}  # (shape, dtype) -> a read-only array of ones: the implicit seed gradient
 _depth = grad_slots.depth  # running backward passes (the counter claim_grad_slot reads)
 
 
@@ -102,57 +101,10 @@ def _accumulate_into_leaves(leaf_grads: dict) -> None:
             leaf.grad.data += grad
 
 
-def unbroadcast(grad, shape: tuple):
-    """Sum ``grad`` over the axes along which an input of ``shape`` was broadcast.
-
-    Broadcasting prepends axes and stretches size-1 axes; its adjoint sums over
-    exactly those axes.
-    """
-    extra = grad.ndim - len(shape)
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, size in enumerate(shape) if size == 1 and grad.shape[extra + i] != 1
-    )
-    if axes:
-        grad = grad.sum(axis=axes)
-    return grad.reshape(shape)
-
-
-def seed_gradient(output: Tensor, gradient):
-    """The gradient a backward pass starts from: ``gradient`` checked against ``output``, or 1."""
-    data = output.data
-    if gradient is None:
-        if data.size != 1:
-            raise RuntimeError(
-                f"backward: gradient can be implicitly created only for outputs with one "
-                f"element; this output has shape {tuple(data.shape)}. Pass "
-                f"gradient=<tensor of that shape>, or reduce the output (e.g. .sum())."
-            )
-        key = (data.shape, data.dtype)
-        seed = _seeds.get(key) if data.__class__ is backend.host.ndarray else None
-        if seed is None:
-            seed = backend.namespace_of(data).ones(data.shape, data.dtype)
-            if data.__class__ is backend.host.ndarray:
-                seed.flags.writeable = False  # shared by every backward: nodes only read grads
-                _seeds[key] = seed
-        return seed
-    seed = gradient.data if isinstance(gradient, Tensor) else to_tensor(gradient).data
-    if tuple(seed.shape) != tuple(data.shape):
-        raise RuntimeError(
-            f"backward: gradient has shape {tuple(seed.shape)} but the output has shape "
-            f"{tuple(data.shape)}; they must match"
-        )
-    if backend.device_of(seed) != backend.device_of(data):
-        raise RuntimeError(
-            f"backward: gradient is on {backend.device_of(seed)} but the output is on "
-            f"{backend.device_of(data)}"
-        )
-    return seed.astype(data.dtype, copy=False)
-
-
-
 # --------------------------------------------------------------------------- the fast walk
 
-def backward(output: Tensor, gradient=None, retain_graph: bool = False) -> None:
+def backward(output: Tensor, gradient=None, retain_graph=None, create_graph: bool = False,
+             inputs=None) -> None:
     """Accumulate d(output)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
 
     ``gradient`` is the vector of the vector-Jacobian product (the gradient of some
@@ -160,12 +112,21 @@ def backward(output: Tensor, gradient=None, retain_graph: bool = False) -> None:
     is required otherwise. Without ``retain_graph`` the graph's saved arrays are freed,
     and a second backward through it raises an error. Same gradients as
     :func:`reference_backward`; see the module docstring for what else it does.
+
+    ``create_graph=True`` records the backward pass, so that the gradients (in ``.grad``)
+    can be differentiated again; ``inputs`` limits the accumulation to those tensors (leaves
+    or not). Both take the walk of :mod:`.grad`; ``retain_graph`` then defaults to
+    ``create_graph``, as in PyTorch.
     """
     if not output.requires_grad:
         raise RuntimeError(
             "backward: this tensor does not require grad and has no grad_fn; "
             "create the inputs with requires_grad=True (and not inside no_grad())"
         )
+    if create_graph or inputs is not None:
+        backward_by_walk(output, gradient, retain_graph, create_graph, inputs)
+        return
+    retain_graph = bool(retain_graph)
     seed = seed_gradient(output, gradient)
     root = output.grad_fn
     if root is None:
@@ -252,27 +213,3 @@ def _node_backward(node: Function, grad):
     if anomaly.enabled:
         anomaly.check_backward(node, input_grads)
     return input_grads
-
-
-def check_node(node: Function) -> None:
-    """Raise when a node cannot run backward: its saved arrays were freed, or a value it
-    saved (an input, or its own output) was modified in place after it ran."""
-    if node.freed:
-        raise RuntimeError(
-            f"backward: trying to backward through the graph a second time "
-            f"(at {node.op}); its saved arrays were freed after the first backward. "
-            f"Pass retain_graph=True to the first backward() to keep them."
-        )
-    for parent, version in zip(node.parents, node.versions):
-        if node.saves_inputs and (parent._memory or parent)._version != version:
-            raise RuntimeError(
-                f"backward: an input of {node.op} (shape {tuple(parent.shape)}) was modified "
-                f"in place after {node.op} used it, so the saved values are stale and the "
-                f"gradient would be wrong. Modify a copy (.clone()) instead, or recompute "
-                f"the forward pass after the change."
-            )
-    if node.output_modified:
-        raise RuntimeError(
-            f"backward: the output of {node.op} was modified in place after {node.op} saved it "
-            f"for its backward, so the gradient would be wrong. Modify a copy (.clone()) instead."
-        )

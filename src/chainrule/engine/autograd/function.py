@@ -37,7 +37,9 @@ class Function:
       and never one fresh array for two inputs. A node may also deliver a leaf's
       gradient itself: write it into the array
       :func:`~chainrule.engine.autograd.grad_slots.claim_grad_slot` gives and return
-      None for that input.
+      None for that input;
+    * ``backward_graph(self, grad) -> tuple`` — the same, on Tensors with differentiable ops
+      (for ``create_graph=True``: gradients of gradients).
 
     Inputs that are not Tensors must be converted by the caller (:func:`as_tensor`);
     Python scalars that are parameters of an op (the exponent of ``x ** 2``, the slope
@@ -70,6 +72,15 @@ class Function:
 
     def backward(self, grad):
         raise NotImplementedError(f"{type(self).__name__} must define backward")  # abstract
+
+    def backward_graph(self, grad):
+        """The same vector-Jacobian product as :meth:`backward`, on Tensors: ``grad`` is a
+        Tensor, and the input gradients are built from differentiable ops on ``self.parents``
+        (and constants saved in ``forward``), so that ``create_graph=True`` records them and
+        they can be differentiated again."""
+        raise RuntimeError(
+            f"{self.op}: differentiating its gradient again (create_graph=True) is not implemented for this op"
+        )
 
     def release(self):
         """Drop the arrays saved for backward (after a backward without retain_graph);

@@ -57,11 +57,11 @@ from .shape import (
     unsqueeze,
     view,
 )
-from .unary import abs, clamp, clip, cos, exp, log, log1p, sin, sqrt
+from .unary import abs, clamp, clip, cos, erf, exp, log, log1p, sin, sqrt
 
 __all__ = [
     "abs", "add", "all", "any", "argmax", "argmin", "broadcast_to", "cast", "cat", "chunk",
-    "clamp", "clip", "clone", "concatenate", "cos", "div", "eq", "exp", "expand", "flatten",
+    "clamp", "clip", "clone", "concatenate", "cos", "div", "eq", "erf", "exp", "expand", "flatten",
     "ge", "gelu", "gt", "index", "index_put", "isfinite", "isnan", "le", "leaky_relu", "log", "log1p",
     "log_softmax", "logical_and", "logical_not", "logical_or", "logical_xor", "logsumexp",
     "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne", "neg",

@@ -18,7 +18,8 @@ import math
 
 from .. import backend
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, wrap
+from . import unary
 from .arguments import is_python_scalar, normalize_dim, require_float
 from .reduce import logsumexp_keepdims
 
@@ -41,6 +42,10 @@ class ReLU(Function):
     def backward(self, grad):
         return (grad * (self.out > 0),)
 
+    def backward_graph(self, grad):
+        a = self.parents[0].data
+        return (grad * wrap((a > 0).astype(a.dtype)),)
+
 
 class LeakyReLU(Function):
     """a for a > 0, slope * a otherwise; the derivative is 1 or slope."""
@@ -54,6 +59,10 @@ class LeakyReLU(Function):
     def backward(self, grad):
         derivative = (self.a > 0).astype(grad.dtype) * (1 - self.slope) + self.slope
         return (grad * derivative,)
+
+    def backward_graph(self, grad):
+        a = self.parents[0].data
+        return (grad * wrap((a > 0).astype(a.dtype) * (1 - self.slope) + self.slope),)
 
 
 class Sigmoid(Function):
@@ -70,6 +79,10 @@ class Sigmoid(Function):
     def backward(self, grad):
         return (grad * self.out * (1 - self.out),)
 
+    def backward_graph(self, grad):
+        s = self.parents[0].sigmoid()
+        return (grad * s * (1 - s),)
+
 
 class Tanh(Function):
     """tanh; the derivative is 1 - tanh^2."""
@@ -84,6 +97,10 @@ class Tanh(Function):
 
     def backward(self, grad):
         return (grad * (1 - self.out * self.out),)
+
+    def backward_graph(self, grad):
+        t = self.parents[0].tanh()
+        return (grad * (1 - t * t),)
 
 
 class GELU(Function):
@@ -114,6 +131,16 @@ class GELU(Function):
         pdf = xp.exp(-0.5 * a * a) * (1 / math.sqrt(2 * math.pi))
         return (grad * (self.cdf + a * pdf),)
 
+    def backward_graph(self, grad):
+        a = self.parents[0]
+        if self.approximate == "tanh":
+            t = (_GELU_K * (a + 0.044715 * a ** 3)).tanh()
+            inner = _GELU_K * (1 + 3 * 0.044715 * a * a)
+            return (grad * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * inner),)
+        cdf = 0.5 * (1 + unary.erf(a * (1 / math.sqrt(2))))
+        pdf = (-0.5 * a * a).exp() * (1 / math.sqrt(2 * math.pi))
+        return (grad * (cdf + a * pdf),)
+
 
 _GELU_K = math.sqrt(2 / math.pi)
 
@@ -134,6 +161,10 @@ class Softmax(Function):
         s = self.out
         return (s * (grad - (grad * s).sum(axis=self.axis, keepdims=True)),)
 
+    def backward_graph(self, grad):
+        s = softmax(self.parents[0], self.axis if self.axis is not None else -1)
+        return (s * (grad - (grad * s).sum(dim=self.axis, keepdim=True)),)
+
 
 class LogSoftmax(Function):
     op = "log_softmax"
@@ -148,6 +179,10 @@ class LogSoftmax(Function):
     def backward(self, grad):
         xp = backend.namespace_of(grad)
         return (grad - xp.exp(self.out) * grad.sum(axis=self.axis, keepdims=True),)
+
+    def backward_graph(self, grad):
+        out = log_softmax(self.parents[0], self.axis if self.axis is not None else -1)
+        return (grad - out.exp() * grad.sum(dim=self.axis, keepdim=True),)
 
 
 # ------------------------------------------------------------------ public functions

@@ -13,7 +13,8 @@ import math
 
 from .. import backend
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, wrap
+from . import copies
 from .arguments import as_operand, check_same_device, is_python_scalar
 
 
@@ -27,6 +28,9 @@ class Add(Function):
     def backward(self, grad):
         return grad, grad
 
+    def backward_graph(self, grad):
+        return grad, grad
+
 
 class Sub(Function):
     op = "sub"
@@ -36,6 +40,9 @@ class Sub(Function):
         return a - b
 
     def backward(self, grad):
+        return grad, -grad if self.needs_input_grad[1] else None
+
+    def backward_graph(self, grad):
         return grad, -grad if self.needs_input_grad[1] else None
 
 
@@ -49,6 +56,11 @@ class Mul(Function):
     def backward(self, grad):
         needs_a, needs_b = self.needs_input_grad
         return (grad * self.b if needs_a else None, grad * self.a if needs_b else None)
+
+    def backward_graph(self, grad):
+        a, b = self.parents
+        needs_a, needs_b = self.needs_input_grad
+        return (grad * b if needs_a else None, grad * a if needs_b else None)
 
 
 class Div(Function):
@@ -67,6 +79,11 @@ class Div(Function):
         grad_a = grad / self.b if needs_a else None
         grad_b = -grad * self.out / self.b if needs_b else None
         return grad_a, grad_b
+
+    def backward_graph(self, grad):
+        a, b = self.parents
+        needs_a, needs_b = self.needs_input_grad
+        return (grad / b if needs_a else None, -grad * a / (b * b) if needs_b else None)
 
 
 class Pow(Function):
@@ -92,6 +109,17 @@ class Pow(Function):
             grad_b = grad * self.out * xp.where(positive, xp.log(xp.where(positive, a, 1)), 0)
         return grad_a, grad_b
 
+    def backward_graph(self, grad):
+        a, b = self.parents
+        needs_a, needs_b = self.needs_input_grad
+        grad_a = grad * b * a ** (b - 1) if needs_a else None
+        grad_b = None
+        if needs_b:
+            positive = a.detach() > 0
+            safe = copies.where(positive, a, 1.0)
+            grad_b = grad * a ** b * copies.where(positive, safe.log(), 0.0)
+        return grad_a, grad_b
+
 
 class Maximum(Function):
     """Elementwise max; at ties the gradient is split evenly (as PyTorch does)."""
@@ -105,6 +133,10 @@ class Maximum(Function):
     def backward(self, grad):
         return _split_ties(grad, self.a > self.b, self.a == self.b, self.needs_input_grad)
 
+    def backward_graph(self, grad):
+        a, b = self.parents
+        return _split_ties_graph(grad, a.data > b.data, a.data == b.data, self.needs_input_grad)
+
 
 class Minimum(Function):
     """Elementwise min; at ties the gradient is split evenly (as PyTorch does)."""
@@ -117,6 +149,19 @@ class Minimum(Function):
 
     def backward(self, grad):
         return _split_ties(grad, self.a < self.b, self.a == self.b, self.needs_input_grad)
+
+    def backward_graph(self, grad):
+        a, b = self.parents
+        return _split_ties_graph(grad, a.data < b.data, a.data == b.data, self.needs_input_grad)
+
+
+def _split_ties_graph(grad, a_wins, tie, needs):
+    """:func:`_split_ties` on Tensors: the shares are constants (they do not depend on a, b
+    away from ties)."""
+    share_a = wrap(a_wins + 0.5 * tie).to(grad.dtype)
+    grad_a = grad * share_a if needs[0] else None
+    grad_b = grad * (1 - share_a) if needs[1] else None
+    return grad_a, grad_b
 
 
 def _split_ties(grad, a_wins, tie, needs):
@@ -136,6 +181,9 @@ class AddScalar(Function):
     def backward(self, grad):
         return (grad,)
 
+    def backward_graph(self, grad):
+        return (grad,)
+
 
 class RSubScalar(Function):
     """c - a."""
@@ -149,6 +197,9 @@ class RSubScalar(Function):
     def backward(self, grad):
         return (-grad,)
 
+    def backward_graph(self, grad):
+        return (-grad,)
+
 
 class MulScalar(Function):
     op = "mul"
@@ -159,6 +210,9 @@ class MulScalar(Function):
         return a * c
 
     def backward(self, grad):
+        return (grad * self.c,)
+
+    def backward_graph(self, grad):
         return (grad * self.c,)
 
 
@@ -175,6 +229,9 @@ class DivScalar(Function):
     def backward(self, grad):
         return (grad / self.c,)
 
+    def backward_graph(self, grad):
+        return (grad / self.c,)
+
 
 class RDivScalar(Function):
     """c / a; the derivative is -c/a^2 = -out/a."""
@@ -183,12 +240,16 @@ class RDivScalar(Function):
     saves_output = True
 
     def forward(self, a, c):
-        self.a = a
+        self.a, self.c = a, c
         self.out = c / a
         return self.out
 
     def backward(self, grad):
         return (-grad * self.out / self.a,)
+
+    def backward_graph(self, grad):
+        a = self.parents[0]
+        return (-grad * self.c / (a * a),)
 
 
 class PowScalar(Function):
@@ -208,6 +269,12 @@ class PowScalar(Function):
             return (grad * 2 * self.a,)
         return (grad * c * self.a ** (c - 1),)
 
+    def backward_graph(self, grad):
+        a, c = self.parents[0], self.c
+        if c == 0:
+            return (grad * 0,)
+        return (grad * c * a ** (c - 1),)
+
 
 class RPowScalar(Function):
     """c ** a; the derivative is c^a log c."""
@@ -224,6 +291,10 @@ class RPowScalar(Function):
     def backward(self, grad):
         return (grad * self.out * math.log(self.c) if self.c > 0 else grad * 0,)
 
+    def backward_graph(self, grad):
+        a, c = self.parents[0], self.c
+        return (grad * (c ** a) * math.log(c) if c > 0 else grad * 0,)
+
 
 class Neg(Function):
     op = "neg"
@@ -233,6 +304,9 @@ class Neg(Function):
         return -a
 
     def backward(self, grad):
+        return (-grad,)
+
+    def backward_graph(self, grad):
         return (-grad,)
 
 

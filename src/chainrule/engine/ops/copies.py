@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, wrap
 from .arguments import as_operand, check_same_device
 
 
@@ -28,6 +28,13 @@ class Where(Function):
         grad_b = xp.where(self.condition, 0, grad) if needs_b else None
         return grad_a, grad_b
 
+    def backward_graph(self, grad):
+        condition = wrap(self.condition)
+        needs_a, needs_b = self.needs_input_grad
+        grad_a = where(condition, grad, 0.0) if needs_a else None
+        grad_b = where(condition, 0.0, grad) if needs_b else None
+        return grad_a, grad_b
+
 
 class Cast(Function):
     """Change dtype; the gradient is cast back by the engine."""
@@ -41,6 +48,9 @@ class Cast(Function):
     def backward(self, grad):
         return (grad,)
 
+    def backward_graph(self, grad):
+        return (grad,)
+
 
 class Clone(Function):
     op = "clone"
@@ -50,6 +60,9 @@ class Clone(Function):
         return a.copy()
 
     def backward(self, grad):
+        return (grad,)
+
+    def backward_graph(self, grad):
         return (grad,)
 
 
@@ -63,6 +76,9 @@ class ToDevice(Function):
 
     def backward(self, grad):
         return (backend.move(grad, self.source),)
+
+    def backward_graph(self, grad):
+        return (to_device(grad, self.source),)
 
 
 # ------------------------------------------------------------------ public functions

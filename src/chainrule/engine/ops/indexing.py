@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..autograd import Function, ViewFunction
-from ..tensor import Tensor
+from ..tensor import Tensor, wrap
 from .arguments import as_operand, check_same_device
 
 
@@ -37,6 +37,11 @@ class Index(ViewFunction):
         else:
             full[self.index] = grad
         return (full,)
+
+    def backward_graph(self, grad):
+        xp = backend.namespace_of(grad.data)
+        zeros = wrap(xp.zeros(self.shape, dtype=grad.dtype))
+        return (IndexPut.apply(zeros, grad, index=self.index, accumulate=self.accumulate),)
 
 
 def index_tensor(a: Tensor, index) -> Tensor:
@@ -99,6 +104,18 @@ class IndexPut(Function):
         if needs_v:
             picked = grad[self.index]
             grad_v = picked if picked.shape == self.v_shape else _sum_to(picked, self.v_shape)
+        return grad_a, grad_v
+
+    def backward_graph(self, grad):
+        needs_a, needs_v = self.needs_input_grad
+        grad_a = grad_v = None
+        if needs_a:
+            grad_a = grad
+            if not self.accumulate:
+                zeros = wrap(backend.namespace_of(grad.data).zeros(self.v_shape, dtype=grad.dtype))
+                grad_a = IndexPut.apply(grad, zeros, index=self.index, accumulate=False)
+        if needs_v:
+            grad_v = Index.apply(grad, index=self.index, accumulate=False)
         return grad_a, grad_v
 
 

@@ -43,6 +43,28 @@ class MatMul(Function):
                 grad_b = grad_b.reshape(grad_b.shape[:-1])
         return grad_a, grad_b
 
+    def backward_graph(self, grad):
+        a, b = self.parents
+        needs_a, needs_b = self.needs_input_grad
+        if a.ndim == 2 and b.ndim == 2:
+            return (grad @ b.mT if needs_a else None, a.mT @ grad if needs_b else None)
+        a2 = a.unsqueeze(0) if a.ndim == 1 else a
+        b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+        if a.ndim == 1:
+            grad = grad.unsqueeze(-2 if b.ndim > 1 else 0)
+        if b.ndim == 1:
+            grad = grad.unsqueeze(-1)
+        grad_a = grad_b = None
+        if needs_a:
+            grad_a = grad @ b2.mT
+            if a.ndim == 1:
+                grad_a = grad_a.reshape(*(grad_a.shape[:-2] + grad_a.shape[-1:]))
+        if needs_b:
+            grad_b = a2.mT @ grad
+            if b.ndim == 1:
+                grad_b = grad_b.reshape(*grad_b.shape[:-1])
+        return grad_a, grad_b
+
 
 def matmul(a, b) -> Tensor:
     """Matrix product ``a @ b`` (1-D, 2-D and batched, as NumPy's matmul)."""

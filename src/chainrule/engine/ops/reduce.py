@@ -9,6 +9,7 @@ from __future__ import annotations
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, wrap
+from . import copies
 from .arguments import normalize_dims, resolve_aliases
 
 
@@ -35,6 +36,10 @@ class _Reduction(Function):
         """The output gradient broadcast back over the input shape (a read-only view)."""
         return backend.broadcast_to(grad.reshape(self.kept_shape()), self.shape)
 
+    def spread_graph(self, grad):
+        """:meth:`spread` on a Tensor: the gradient expanded back over the input shape."""
+        return grad.reshape(self.kept_shape()).expand(*self.shape)
+
 
 class Sum(_Reduction):
     op = "sum"
@@ -47,6 +52,9 @@ class Sum(_Reduction):
     def backward(self, grad):
         return (self.spread(grad),)
 
+    def backward_graph(self, grad):
+        return (self.spread_graph(grad),)
+
 
 class Mean(_Reduction):
     op = "mean"
@@ -58,6 +66,9 @@ class Mean(_Reduction):
 
     def backward(self, grad):
         return (self.spread(grad / self.count),)
+
+    def backward_graph(self, grad):
+        return (self.spread_graph(grad / self.count),)
 
 
 class Var(_Reduction):
@@ -74,6 +85,11 @@ class Var(_Reduction):
     def backward(self, grad):
         scale = grad.reshape(self.kept_shape()) * (2 / self.denominator)
         return (scale * self.diff,)
+
+    def backward_graph(self, grad):
+        a = self.parents[0]
+        diff = a - a.mean(dim=self.axes, keepdim=True)
+        return (grad.reshape(self.kept_shape()) * (2 / self.denominator) * diff,)
 
 
 class Std(_Reduction):
@@ -97,6 +113,15 @@ class Std(_Reduction):
         scale = xp.where(std > 0, grad.reshape(self.kept_shape()) / (self.denominator * safe), 0)
         return (scale * self.diff,)
 
+    def backward_graph(self, grad):
+        a = self.parents[0]
+        diff = a - a.mean(dim=self.axes, keepdim=True)
+        std = ((diff * diff).sum(dim=self.axes, keepdim=True) / self.denominator).sqrt()
+        positive = wrap(self.std > 0)
+        safe = copies.where(positive, std, 1.0)
+        scale = copies.where(positive, grad.reshape(self.kept_shape()) / (self.denominator * safe), 0.0)
+        return (scale * diff,)
+
 
 class _Extreme(_Reduction):
     """max/min: the gradient goes to the positions that attain the extreme,
@@ -114,6 +139,12 @@ class _Extreme(_Reduction):
         hits = self.a == self.out
         count = hits.sum(axis=self.axes, keepdims=True)
         return (hits * (grad.reshape(self.kept_shape()) / count),)
+
+    def backward_graph(self, grad):
+        a = self.parents[0].data
+        hits = a == self.out
+        share = wrap((hits / hits.sum(axis=self.axes, keepdims=True)).astype(a.dtype))
+        return (grad.reshape(self.kept_shape()) * share,)
 
 
 class Max(_Extreme):
@@ -148,6 +179,10 @@ class LogSumExp(_Reduction):
     def backward(self, grad):
         xp = backend.namespace_of(grad)
         return (grad.reshape(self.kept_shape()) * xp.exp(self.a - self.out),)
+
+    def backward_graph(self, grad):
+        a = self.parents[0]
+        return (grad.reshape(self.kept_shape()) * (a - logsumexp(a, self.axes, keepdim=True)).exp(),)
 
 
 def logsumexp_keepdims(a, axes):

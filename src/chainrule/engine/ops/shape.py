@@ -25,6 +25,9 @@ class Reshape(ViewFunction):
     def backward(self, grad):
         return (grad.reshape(self.shape),)
 
+    def backward_graph(self, grad):
+        return (grad.reshape(self.shape),)
+
 
 class Permute(ViewFunction):
     op = "permute"
@@ -36,6 +39,9 @@ class Permute(ViewFunction):
     def backward(self, grad):
         return (grad.transpose(self.inverse),)
 
+    def backward_graph(self, grad):
+        return (grad.permute(*self.inverse) if self.inverse else grad,)
+
 
 class Expand(ViewFunction):
     """Broadcast to a larger shape (a view); the engine sums the gradient back."""
@@ -46,6 +52,9 @@ class Expand(ViewFunction):
         return backend.namespace_of(a).broadcast_to(a, shape)
 
     def backward(self, grad):
+        return (grad,)
+
+    def backward_graph(self, grad):
         return (grad,)
 
 
@@ -181,6 +190,14 @@ class Cat(Function):
             grads.append(grad[tuple(index)] if needs else None)
         return tuple(grads)
 
+    def backward_graph(self, grad):
+        index = [slice(None)] * grad.ndim
+        grads = []
+        for needs, (start, stop) in zip(self.needs_input_grad, self.bounds):
+            index[self.axis] = slice(start, stop)
+            grads.append(grad[tuple(index)] if needs else None)
+        return tuple(grads)
+
 
 class Stack(Function):
     op = "stack"
@@ -193,6 +210,14 @@ class Stack(Function):
     def backward(self, grad):
         moved = backend.namespace_of(grad).moveaxis(grad, self.axis, 0)
         return tuple(moved[i] if needs else None for i, needs in enumerate(self.needs_input_grad))
+
+    def backward_graph(self, grad):
+        index = [slice(None)] * grad.ndim
+        grads = []
+        for i, needs in enumerate(self.needs_input_grad):
+            index[self.axis] = i
+            grads.append(grad[tuple(index)] if needs else None)
+        return tuple(grads)
 
 
 def _offsets(sizes) -> list:
@@ -298,6 +323,9 @@ class Pad(Function):
         return backend.namespace_of(a).pad(a, widths, mode="constant", constant_values=value)
 
     def backward(self, grad):
+        return (grad[self.inner],)
+
+    def backward_graph(self, grad):
         return (grad[self.inner],)
 
 

@@ -1,4 +1,4 @@
-"""Elementwise functions of one tensor: exp, log, log1p, sqrt, abs, sin, cos, clamp.
+"""Elementwise functions of one tensor: exp, log, log1p, sqrt, abs, sin, cos, erf, clamp.
 
 Each backward multiplies the upstream gradient G by the function's derivative at the
 input: d exp(a) = G exp(a), d log(a) = G / a, d sqrt(a) = G / (2 sqrt(a)), d |a| = G sign(a)
@@ -6,10 +6,12 @@ input: d exp(a) = G exp(a), d log(a) = G / a, d sqrt(a) = G / (2 sqrt(a)), d |a|
 """
 from __future__ import annotations
 
+import math
+
 from .. import backend
 from ..autograd import Function
-from ..tensor import Tensor
-from .arguments import is_python_scalar
+from ..tensor import Tensor, wrap
+from .arguments import is_python_scalar, require_float
 
 
 class Exp(Function):
@@ -24,6 +26,9 @@ class Exp(Function):
     def backward(self, grad):
         return (grad * self.out,)
 
+    def backward_graph(self, grad):
+        return (grad * self.parents[0].exp(),)
+
 
 class Log(Function):
     op = "log"
@@ -35,6 +40,9 @@ class Log(Function):
     def backward(self, grad):
         return (grad / self.a,)
 
+    def backward_graph(self, grad):
+        return (grad / self.parents[0],)
+
 
 class Log1p(Function):
     op = "log1p"
@@ -45,6 +53,9 @@ class Log1p(Function):
 
     def backward(self, grad):
         return (grad / (1 + self.a),)
+
+    def backward_graph(self, grad):
+        return (grad / (1 + self.parents[0]),)
 
 
 class Sqrt(Function):
@@ -59,6 +70,9 @@ class Sqrt(Function):
     def backward(self, grad):
         return (grad / (2 * self.out),)
 
+    def backward_graph(self, grad):
+        return (grad / (2 * self.parents[0].sqrt()),)
+
 
 class Abs(Function):
     """|a|; the gradient at 0 is taken as 0 (the subgradient PyTorch uses)."""
@@ -72,6 +86,10 @@ class Abs(Function):
     def backward(self, grad):
         return (grad * backend.namespace_of(self.a).sign(self.a),)
 
+    def backward_graph(self, grad):
+        a = self.parents[0]
+        return (grad * wrap(backend.namespace_of(a.data).sign(a.data)),)
+
 
 class Sin(Function):
     op = "sin"
@@ -83,6 +101,9 @@ class Sin(Function):
     def backward(self, grad):
         return (grad * backend.namespace_of(self.a).cos(self.a),)
 
+    def backward_graph(self, grad):
+        return (grad * self.parents[0].cos(),)
+
 
 class Cos(Function):
     op = "cos"
@@ -93,6 +114,27 @@ class Cos(Function):
 
     def backward(self, grad):
         return (-grad * backend.namespace_of(self.a).sin(self.a),)
+
+    def backward_graph(self, grad):
+        return (-grad * self.parents[0].sin(),)
+
+
+class Erf(Function):
+    """erf(a) = (2 / sqrt(pi)) int_0^a e^{-t^2} dt; the derivative is (2 / sqrt(pi)) e^{-a^2}."""
+
+    op = "erf"
+
+    def forward(self, a):
+        self.a = a
+        return backend.erf(a)
+
+    def backward(self, grad):
+        xp = backend.namespace_of(grad)
+        return (grad * (2 / math.sqrt(math.pi)) * xp.exp(-self.a * self.a),)
+
+    def backward_graph(self, grad):
+        a = self.parents[0]
+        return (grad * (2 / math.sqrt(math.pi)) * (-a * a).exp(),)
 
 
 class Clamp(Function):
@@ -111,6 +153,15 @@ class Clamp(Function):
         if self.high is not None:
             inside = inside & (self.a <= self.high)
         return (grad * inside,)
+
+    def backward_graph(self, grad):
+        a = self.parents[0].data
+        inside = backend.namespace_of(a).ones(a.shape, dtype=bool)
+        if self.low is not None:
+            inside = a >= self.low
+        if self.high is not None:
+            inside = inside & (a <= self.high)
+        return (grad * wrap(inside.astype(a.dtype)),)
 
 
 # ------------------------------------------------------------------ public functions
@@ -136,6 +187,12 @@ def sqrt(a: Tensor) -> Tensor:
 
 def abs(a: Tensor) -> Tensor:  # noqa: A001 - the function's name
     return Abs.apply(a)
+
+
+def erf(a: Tensor) -> Tensor:
+    """The error function (2 / sqrt(pi)) int_0^a e^{-t^2} dt, elementwise."""
+    require_float(a, "erf")
+    return Erf.apply(a)
 
 
 def sin(a: Tensor) -> Tensor:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from ...engine import backend
 from ...engine.autograd import Function
+from .composed import ComposedBackward, constant
 
 __all__ = ["BatchNorm"]
 
 
-class BatchNorm(Function):
+class BatchNorm(ComposedBackward, Function):
     """Batch normalization over ``axes`` (all but the channel axis).
 
     Training mode (``training=True``; ``mean`` and ``var`` are the batch's mean and
@@ -33,6 +34,7 @@ class BatchNorm(Function):
         xp = backend.namespace_of(x)
         shape = _channel_shape(x.ndim, x.shape[1])
         self.axes, self.training, self.shape = axes, training, shape
+        self.mean, self.var, self.eps = mean, var, eps
         self.has_weight, self.has_bias = has_weight, has_bias
         self.inv_std = (1.0 / xp.sqrt(var + eps)).reshape(shape)
         self.xhat = (x - mean.reshape(shape)) * self.inv_std
@@ -62,6 +64,23 @@ class BatchNorm(Function):
         if self.has_bias:
             grads.append(grad.sum(axis=axes) if needs[len(grads)] else None)
         return tuple(grads)
+
+    def reference(self, x, *affine):
+        """gamma (x - mean) / sqrt(var + eps) + beta, the batch's statistics as functions of x
+        in training mode, the running ones (constants) in evaluation mode."""
+        if self.training:
+            mean = x.mean(dim=self.axes, keepdim=True)
+            centred = x - mean
+            var = (centred * centred).mean(dim=self.axes, keepdim=True)
+        else:
+            mean, var = constant(self.mean.reshape(self.shape)), constant(self.var.reshape(self.shape))
+            centred = x - mean
+        out = centred / (var + self.eps).sqrt()
+        if self.has_weight:
+            out = out * affine[0].reshape(*self.shape)
+        if self.has_bias:
+            out = out + affine[-1].reshape(*self.shape)
+        return out
 
 
 def _channel_shape(ndim: int, channels: int) -> tuple:

@@ -9,14 +9,15 @@ Reference compositions (tests/test_nn_fused.py):
 """
 from __future__ import annotations
 
-from ...engine import backend
+from ...engine import backend, ops
 from ...engine.autograd import Function
+from .composed import ComposedBackward, constant, reduce_tensor_losses
 from .reduction import element_weights, quiet, reduce_elements
 
 __all__ = ["BCEWithLogits", "BinaryCrossEntropy"]
 
 
-class BCEWithLogits(Function):
+class BCEWithLogits(ComposedBackward, Function):
     """Binary cross-entropy on logits x, stable for any x:
 
         l = w ((1 - y) x + c softplus(-x)),  c = 1 + (pos_weight - 1) y,
@@ -66,8 +67,20 @@ class BCEWithLogits(Function):
                 grad_y = scale * ((pos_weight - 1) * softplus_neg - x)
         return grad_x, grad_y
 
+    def reference(self, x, y):
+        """w ((1 - y) x + c (log1p(exp(-|x|)) + relu(-x))), c = 1 + (pos_weight - 1) y."""
+        softplus_neg = (-x.abs()).exp().log1p() + (-x).relu()
+        if self.pos_weight is None:
+            losses = (1 - y) * x + softplus_neg
+        else:
+            c = 1 + (constant(self.pos_weight) - 1) * y
+            losses = (1 - y) * x + c * softplus_neg
+        if self.weight is not None:
+            losses = losses * constant(self.weight)
+        return reduce_tensor_losses(losses, self.reduction, self.count, self.shape)
 
-class BinaryCrossEntropy(Function):
+
+class BinaryCrossEntropy(ComposedBackward, Function):
     """l = -w (y log p + (1 - y) log(1 - p)) with each log clamped at -100 (PyTorch's
     rule, so p = 0 or 1 gives a finite loss). dp = w (p - y) / max(p (1 - p), 1e-12),
     dy = w (log(1 - p) - log p)."""
@@ -98,3 +111,12 @@ class BinaryCrossEntropy(Function):
         if self.needs_input_grad[1]:
             grad_y = scale * (self.log_q - self.log_p)
         return grad_p, grad_y
+
+    def reference(self, p, y):
+        """-w (y max(log p, -100) + (1 - y) max(log(1 - p), -100))."""
+        log_p = ops.maximum(p.log(), -100.0)
+        log_q = ops.maximum((-p).log1p(), -100.0)
+        losses = -(y * log_p + (1 - y) * log_q)
+        if self.weight is not None:
+            losses = losses * constant(self.weight)
+        return reduce_tensor_losses(losses, self.reduction, self.count, self.shape)

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from ...engine import backend
 from ...engine.autograd import Function
+from .composed import ComposedBackward, class_rows, constant, pick, reduce_tensor_losses
 from .reduction import reduce_losses, restore_layout, row_weights, rows_of_classes
 
 __all__ = ["CrossEntropy", "SoftCrossEntropy", "NLLLoss"]
 
 
-class CrossEntropy(Function):
+class CrossEntropy(ComposedBackward, Function):
     """Softmax cross-entropy with integer class targets, fused with its log-softmax.
 
     For logits z_i (C classes), target t_i, class weights w (1 when absent),
@@ -53,7 +54,7 @@ class CrossEntropy(Function):
         exp = xp.exp(shifted)
         total = exp.sum(axis=1, keepdims=True)
         log_total = xp.log(total[:, 0])
-        self.reduction = reduction
+        self.reduction, self.target_shape, self.smoothing = reduction, target.shape, label_smoothing
         self.simple = weight is None and label_smoothing == 0 and not ignored
         if self.simple:
             losses = log_total - shifted[rows, t]
@@ -78,6 +79,7 @@ class CrossEntropy(Function):
         self.target_coefficient = (1 - label_smoothing) * row_weight
         self.smoothing_vector = (smoothing * class_weight) if label_smoothing else None
         self.row_valid = row_valid
+        self.row_weight, self.class_weight = row_weight, class_weight
         self.denominator = denominator
         return reduce_losses(losses, reduction, denominator, target.shape)
 
@@ -94,8 +96,22 @@ class CrossEntropy(Function):
             dz -= (row_scale * self.row_valid)[:, None] * self.smoothing_vector
         return (restore_layout(dz, self.layout),)
 
+    def reference(self, logits):
+        """nll(log_softmax(z), t): -w_t log p_t per row (plus the smoothing term), reduced."""
+        log_p = class_rows(logits).log_softmax(dim=1)
+        picked = pick(log_p, self.rows, self.t)
+        if self.simple:
+            losses = -picked
+        else:
+            losses = -(1 - self.smoothing) * constant(self.row_weight) * picked
+            if self.smoothing:
+                classes = log_p.shape[1]
+                smooth = (log_p * constant(self.class_weight)).sum(dim=1)
+                losses = losses - (self.smoothing / classes) * constant(self.row_valid) * smooth
+        return reduce_tensor_losses(losses, self.reduction, self.denominator, self.target_shape)
 
-class SoftCrossEntropy(Function):
+
+class SoftCrossEntropy(ComposedBackward, Function):
     """Cross-entropy against class probabilities y (same shape as the logits).
 
     With y'_i = (1 - eps) y_i + eps / C and class weights w (1 when absent):
@@ -119,6 +135,7 @@ class SoftCrossEntropy(Function):
         self.reduction, self.smoothing, self.denominator = reduction, label_smoothing, n
         losses = -(weighted * log_p).sum(axis=1)
         row_shape = () if target.ndim == 1 else target.shape[:1] + target.shape[2:]
+        self.row_shape = row_shape
         return reduce_losses(losses, reduction, n, row_shape)
 
     def backward(self, grad):
@@ -137,8 +154,18 @@ class SoftCrossEntropy(Function):
             grad_y = restore_layout(coefficient * self.log_p, self.layout)
         return grad_z, grad_y
 
+    def reference(self, logits, target):
+        """-sum_c w_c y'_c log_softmax(z)_c per row, y' the smoothed targets, reduced."""
+        log_p = class_rows(logits).log_softmax(dim=1)
+        y = class_rows(target)
+        if self.smoothing:
+            y = (1 - self.smoothing) * y + self.smoothing / log_p.shape[1]
+        if self.weight is not None:
+            y = y * constant(self.weight)
+        return reduce_tensor_losses(-(y * log_p).sum(dim=1), self.reduction, self.denominator, self.row_shape)
 
-class NLLLoss(Function):
+
+class NLLLoss(ComposedBackward, Function):
     """Negative log-likelihood of log-probabilities a (N, C): l_i = -valid_i w_{t_i} a_{i,t_i}.
 
     Reduction "mean" divides by sum_i valid_i w_{t_i}. Gradient: -r_i valid_i w_{t_i}
@@ -161,7 +188,7 @@ class NLLLoss(Function):
         rows = xp.arange(n)
         losses = -row_weight * a[rows, t]
         self.rows, self.t, self.row_weight, self.shape = rows, t, row_weight, a.shape
-        self.reduction = reduction
+        self.reduction, self.target_shape = reduction, target.shape
         self.denominator = row_weight.sum() if reduction == "mean" else n
         return reduce_losses(losses, reduction, self.denominator, target.shape)
 
@@ -172,3 +199,9 @@ class NLLLoss(Function):
         da = xp.zeros(self.shape, dtype=grad.dtype)
         da[self.rows, self.t] = -row_scale * self.row_weight
         return (restore_layout(da, self.layout),)
+
+    def reference(self, log_probs):
+        """-w_t a_t per row, reduced."""
+        picked = pick(class_rows(log_probs), self.rows, self.t)
+        losses = -constant(self.row_weight) * picked
+        return reduce_tensor_losses(losses, self.reduction, self.denominator, self.target_shape)

@@ -7,11 +7,12 @@ draws; the node only gives the product its own label, "dropout".
 from __future__ import annotations
 
 from ...engine.autograd import Function
+from .composed import ComposedBackward, constant
 
 __all__ = ["Dropout"]
 
 
-class Dropout(Function):
+class Dropout(ComposedBackward, Function):
     """y = x * scale with scale = m / (1 - p), m a Bernoulli(1 - p) mask drawn by the caller."""
 
     op = "dropout"
@@ -23,3 +24,6 @@ class Dropout(Function):
 
     def backward(self, grad):
         return (grad * self.scale,)
+
+    def reference(self, x):
+        return x * constant(self.scale)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ...engine import backend
 from ...engine.autograd import Function, claim_grad_slot
+from .composed import ComposedBackward
 
 __all__ = ["Linear", "linear_backward", "times_weight"]
 
@@ -21,7 +22,7 @@ _host = backend.host
 _HOST_ARRAY = backend.host.ndarray
 
 
-class Linear(Function):
+class Linear(ComposedBackward, Function):
     """y = x W^T + b with W of shape (out_features, in_features) (PyTorch's layout).
 
     x may have any number of leading dimensions (a 1-D x is one sample). Backward:
@@ -40,6 +41,10 @@ class Linear(Function):
 
     def backward(self, grad):
         return linear_backward(self, grad)
+
+    def reference(self, x, weight, *bias):
+        out = x @ weight.mT
+        return out + bias[0] if bias else out
 
 
 def linear_backward(node, grad):

@@ -17,6 +17,7 @@ from ...engine import backend
 from ...engine.autograd import Function, claim_grad_slot
 from ...engine.tensor import Tensor
 from ..layers import Linear, ReLU
+from .composed import ComposedBackward
 from .linear import times_weight
 
 __all__ = ["LinearChain", "LinearChainStep", "plan_steps"]
@@ -124,7 +125,7 @@ class LinearChainStep:
 
 # ------------------------------------------------------------------ the node
 
-class LinearChain(Function):
+class LinearChain(ComposedBackward, Function):
     """Consecutive Linear layers, each optionally followed by a ReLU, as one node.
 
     With h_0 = x and, for layer i = 1 … L (``layout[i - 1] = (has_bias, relu)``):
@@ -205,6 +206,19 @@ class LinearChain(Function):
         if needs[0]:
             grads[0] = g if g.shape == self.x.shape else g.reshape(self.x.shape)
         return tuple(grads)
+
+
+    def reference(self, x, *params):
+        h, k = x, 0
+        for has_bias, relu in self.layout:
+            h = h @ params[k].mT
+            k += 1
+            if has_bias:
+                h = h + params[k]
+                k += 1
+            if relu:
+                h = h.relu()
+        return h
 
 
 _WEIGHT_POSITIONS: dict = {}  # layout -> the input position of each layer's weight

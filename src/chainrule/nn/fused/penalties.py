@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from ...engine import backend
 from ...engine.autograd import Function
+from .composed import ComposedBackward
 
 __all__ = ["L1Penalty", "L2Penalty"]
 
 
-class L2Penalty(Function):
+class L2Penalty(ComposedBackward, Function):
     """sum over all inputs p of sum(p^2), one node for any number of tensors; dp = 2 G p."""
 
     op = "l2_penalty"
@@ -28,7 +29,11 @@ class L2Penalty(Function):
         return tuple(p * twice if needed else None for p, needed in zip(self.params, self.needs_input_grad))
 
 
-class L1Penalty(Function):
+    def reference(self, *params):
+        return _total((p * p).sum() for p in params)
+
+
+class L1Penalty(ComposedBackward, Function):
     """sum over all inputs p of sum(|p|); dp = G sign(p) (0 at p = 0)."""
 
     op = "l1_penalty"
@@ -42,3 +47,13 @@ class L1Penalty(Function):
     def backward(self, grad):
         xp = backend.namespace_of(grad)
         return tuple(xp.sign(p) * grad if needed else None for p, needed in zip(self.params, self.needs_input_grad))
+
+    def reference(self, *params):
+        return _total(p.abs().sum() for p in params)
+
+
+def _total(terms):
+    total = None
+    for term in terms:
+        total = term if total is None else total + term
+    return total

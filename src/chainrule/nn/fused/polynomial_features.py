@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from ...engine import backend
 from ...engine.autograd import Function
+from .composed import ComposedBackward, constant
 
 __all__ = ["PolynomialFeatures"]
 
 
-class PolynomialFeatures(Function):
+class PolynomialFeatures(ComposedBackward, Function):
     """phi_k(x) = prod_j x_j^{P_kj} for every row of x (N, d), P the (K, d) matrix of
     exponents (one row per output feature).
 
@@ -38,3 +39,16 @@ class PolynomialFeatures(Function):
         lowered = x[:, None, :] ** xp.maximum(powers - 1, 0)
         derivative = powers * lowered * before * after  # (N, K, d)
         return ((grad[:, :, None] * derivative).sum(axis=1),)
+
+    def reference(self, x):
+        """prod_j x_j^{P_kj}, each power an integer power of x_j (exact at x_j = 0, where a
+        real-exponent power's derivative would be 0 * inf)."""
+        out = None
+        for j in range(self.powers.shape[1]):
+            column, exponents = x[:, j:j + 1], self.powers[:, j]
+            factor = None
+            for e in sorted(set(exponents.tolist())):
+                term = (column ** int(e)) * constant((exponents == e).astype(x.dtype))
+                factor = term if factor is None else factor + term
+            out = factor if out is None else out * factor
+        return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ...engine import backend
 from ...engine.autograd import Function
+from .composed import ComposedBackward, reduce_tensor_losses
 from .reduction import element_weights, reduce_elements
 
 __all__ = ["MSELoss", "L1Loss", "HuberLoss"]
@@ -18,12 +19,16 @@ _host = backend.host
 _HOST_ARRAY = backend.host.ndarray
 
 
-class _PointwiseLoss(Function):
+class _PointwiseLoss(ComposedBackward, Function):
     """l = f(x - y) elementwise, then reduced; dx = f'(x - y), dy = -f'(x - y)."""
 
     def forward(self, x, y, reduction, delta=None):
         self.diff, self.reduction, self.delta = x - y, reduction, delta
         return reduce_elements(self, self.loss(self.diff), reduction)
+
+    def reference(self, x, y):
+        """The loss of each difference x - y (:meth:`loss_graph`), reduced."""
+        return reduce_tensor_losses(self.loss_graph(x - y), self.reduction, self.count, self.shape)
 
     def backward(self, grad):
         derivative = element_weights(self, grad) * self.derivative(self.diff)
@@ -65,6 +70,9 @@ class MSELoss(_PointwiseLoss):
     def loss(self, d):
         return d * d
 
+    def loss_graph(self, d):
+        return d * d
+
     def derivative(self, d):
         return 2 * d
 
@@ -76,6 +84,9 @@ class L1Loss(_PointwiseLoss):
 
     def loss(self, d):
         return backend.namespace_of(d).abs(d)
+
+    def loss_graph(self, d):
+        return d.abs()
 
     def derivative(self, d):
         return backend.namespace_of(d).sign(d)
@@ -91,6 +102,11 @@ class HuberLoss(_PointwiseLoss):
         xp = backend.namespace_of(d)
         absolute = xp.abs(d)
         clipped = xp.minimum(absolute, self.delta)
+        return clipped * (absolute - 0.5 * clipped)
+
+    def loss_graph(self, d):
+        absolute = d.abs()
+        clipped = absolute.clamp(max=self.delta)
         return clipped * (absolute - 0.5 * clipped)
 
     def derivative(self, d):
