@@ -7,6 +7,7 @@ function     Function: one differentiable op (forward and backward on raw arrays
 backward     the chain rule over the recorded graph: reference_backward (the textbook walk,
              one screen) and backward (the same gradients, with a training loop's bookkeeping)
 grad         autograd.grad, and the backward pass that records itself (create_graph=True)
+functional   vjp, jvp, jacobian, hessian, hvp, vhp (torch.autograd.functional)
 grad_mode    no_grad, enable_grad, set_grad_enabled
 gradcheck    recorded gradients against float64 central differences
 anomaly      detect_anomaly: stop at the first NaN or inf
@@ -20,6 +21,9 @@ from .grad import grad
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .grad_slots import claim_grad_slot
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+
+# isort: split
+from . import functional  # vjp, jvp, jacobian, hessian, hvp, vhp (builds on grad)
 
 __all__ = [
     "Function", "ViewFunction", "backward", "grad", "reference_backward", "no_grad", "enable_grad", "set_grad_enabled",
