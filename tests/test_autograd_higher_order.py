@@ -227,5 +227,5 @@ def test_hook_errors():
     x = f64([1.0, 2.0])
     y = x * 3
     y.register_hook(lambda g: cr.ones(3, dtype=cr.float64))
-    with pytest.raises(RuntimeError, match=r"a gradient hook returned a gradient of shape \(3,\) for a tensor of shape"):
+    with pytest.raises(RuntimeError, match=r"a gradient hook returned a gradient of shape \(3,\) for a tensor"):
         y.sum().backward()
