@@ -126,6 +126,14 @@ def test_hvp_and_hessian_of_logistic_regression_equal_x_w_x_over_n():
     np.testing.assert_allclose(functional.hvp(loss, b, v)[1].numpy(), expected @ v.numpy(), atol=1e-10)
 
 
+def test_logistic_hessian_at_zero_is_x_x_over_4n():
+    # every p_i (1 - p_i) = 1/4 at b = 0: the logits sit exactly on softplus's kink-free point
+    Xv = RNG.standard_normal((25, 3))
+    X, y = cr.tensor(Xv, dtype=cr.float64), cr.tensor((RNG.random(25) < 0.5).astype(np.float64), dtype=cr.float64)
+    hess = functional.hessian(lambda b: cr.nn.functional.binary_cross_entropy_with_logits(X @ b, y), f64(np.zeros(3)))
+    np.testing.assert_allclose(hess.numpy(), Xv.T @ Xv / (4 * 25), atol=1e-12)
+
+
 def _scalar_cr(x, w):
     return ((x * w).tanh() * x).sum() + (w.exp() * x).sum() ** 2
 

@@ -95,6 +95,22 @@ def test_estimates_restore_parameters_and_grads_exactly():
     assert np.array_equal(w.data, before) and w.grad is None
 
 
+def test_exact_hessian_vector_products_agree_with_central_differences():
+    # the exact product (double backward) against the finite-difference one kept as a check
+    X, y = _data()
+    Z = np.hstack([np.ones((len(X), 1)), X])
+    Zt = cr.tensor(Z, dtype=cr.float64)
+    yt = cr.tensor((np.random.default_rng(3).random(len(X)) < 0.4).astype(np.float64), dtype=cr.float64)
+    fn = lambda b: F.binary_cross_entropy_with_logits(Zt @ b, yt) + (b ** 4).sum()  # noqa: E731
+    point = _point(np.array([0.2, -0.4, 0.1, 0.3, -0.2]))
+    v = np.random.default_rng(4).standard_normal(5)
+    exact = theory.hessian_vector_product(fn, point, v)
+    central = theory.hessian_vector_product(fn, point, v, method="central")
+    np.testing.assert_allclose(exact, central, rtol=1e-6, atol=1e-9)
+    with pytest.raises(ValueError, match="method must be 'exact' or 'central'"):
+        theory.hessian_vector_product(fn, point, v, method="forward")
+
+
 def test_hessian_vector_product_is_exact_for_a_quadratic():
     X, y = _data()
     v = np.array([1.0, -2.0, 0.5, 3.0])

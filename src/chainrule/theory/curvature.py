@@ -6,14 +6,17 @@ L = sup_x λ_max(∇²f(x)). f is **μ-strongly convex** when ∇²f(x) ⪰ μ I
 descent and μ/L sets its rate (:mod:`chainrule.theory.rates`).
 
 :func:`smoothness` and :func:`strong_convexity` estimate the largest and smallest eigenvalue
-of the Hessian at given parameters. chainrule's backward pass works on raw arrays and does
-not record a graph of its own (no double backward), so Hessian-vector products are
-**central differences of autodiff gradients**, in float64::
+of the Hessian at given parameters from Hessian-vector products, which are **exact**: the
+gradient g = ∇f(x) is computed once with its backward pass recorded (``create_graph=True``),
+and each product is the gradient of a second scalar,
 
-    H v ≈ (∇f(x + h v) − ∇f(x − h v)) / (2h),   ‖v‖ = 1,  h = 1e-5 · max(1, ‖x‖)
+    H v = ∇_x (g(x) · v)          (Pearlmutter 1994, "Fast exact multiplication by the Hessian"),
 
-which is exact up to rounding for quadratics (their gradient is affine) and has error
-O(h²) otherwise. λ_max comes from power iteration on v ↦ Hv (with a shift when the
+one backward pass through the recorded gradient per product, in float64. The central
+difference of gradients, H v ≈ (∇f(x + h v) − ∇f(x − h v)) / (2h) with ‖v‖ = 1 and
+h = 1e-5 · max(1, ‖x‖) (error O(h²), exact up to rounding for quadratics), remains available
+as ``hessian_vector_product(..., method="central")``: an independent check that needs only
+first derivatives. λ_max comes from power iteration on v ↦ Hv (with a shift when the
 dominant eigenvalue is negative), λ_min from power iteration on v ↦ (s I − H) v with
 s ≥ λ_max, or, for up to ``dense_max`` parameters, from the eigenvalues of the whole
 Hessian assembled from p Hessian-vector products.
@@ -28,7 +31,7 @@ from dataclasses import dataclass, field
 
 from ..engine import autograd
 from ..engine.backend import host as np
-from ..engine.tensor import Tensor
+from ..engine.tensor import Tensor, wrap
 
 __all__ = ["CurvatureEstimate", "smoothness", "strong_convexity", "hessian_vector_product"]
 
@@ -75,8 +78,7 @@ def smoothness(fn, params, iters: int = 50, *, tol: float = 1e-10, seed: int = 0
     stopping when |λ_k − λ_{k−1}| ≤ tol · |λ_k| or after ``iters`` products. The error of
     λ_k shrinks like (λ_2/λ_1)^{2k}. Power iteration finds the eigenvalue of largest
     magnitude; if that is negative (a non-convex point), it is run again on H − λ I, whose
-    largest eigenvalue is λ_max − λ. Hv is a central difference of autodiff gradients in
-    float64 (see the module docstring): exact up to rounding for quadratics.
+    largest eigenvalue is λ_max − λ. Hv is exact (double backward; see the module docstring).
 
     For a convex function whose Hessian is largest at the point given (least squares: the
     Hessian is constant; logistic regression: at θ = 0, where every p_i(1 − p_i) = 1/4) this
@@ -130,12 +132,16 @@ def strong_convexity(fn, params, iters: int = 1000, *, L=None, tol: float = 1e-1
                              estimate.converged, estimate.vector, shift - estimate.history)
 
 
-def hessian_vector_product(fn, params, vector):
-    """H v at ``params`` by a central difference of autodiff gradients (float64).
+def hessian_vector_product(fn, params, vector, method: str = "exact"):
+    """H v at ``params`` (float64): exact by double backward (``method="exact"``, the
+    default), or by a central difference of autodiff gradients (``method="central"``; see the
+    module docstring for the step h).
 
     ``vector`` is a flat array with one entry per scalar parameter (in the order of
-    ``params``). Returns a flat float64 NumPy array. See the module docstring for the step h.
+    ``params``). Returns a flat float64 NumPy array.
     """
+    if method not in ("exact", "central"):
+        raise ValueError(f"hessian_vector_product: method must be 'exact' or 'central'; got {method!r}")
     problem = _HessianProblem(fn, params, "hessian_vector_product")
     v = np.asarray(vector, dtype=np.float64).reshape(-1)
     if v.size != problem.size:
@@ -145,7 +151,8 @@ def hessian_vector_product(fn, params, vector):
     norm = float(np.linalg.norm(v))
     if norm == 0.0:
         return np.zeros_like(v)
-    return problem.hvp(v / norm) * norm
+    product = problem.hvp if method == "exact" else problem.hvp_central
+    return product(v / norm) * norm
 
 
 def as_number(value, name, where):
@@ -171,7 +178,7 @@ def positive_number(value, name, where):
 # ---------------------------------------------------------------------- helpers
 
 class _HessianProblem:
-    """f and its parameters, with Hessian-vector products by central differences."""
+    """f and its parameters, with exact Hessian-vector products (and central differences)."""
 
     def __init__(self, fn, params, where: str):
         if not callable(fn):
@@ -184,9 +191,8 @@ class _HessianProblem:
                 raise TypeError(f"{where}: params[{position}] is a {type(p).__name__}; expected a chainrule Tensor")
             if p.data.dtype != np.float64:
                 raise TypeError(
-                    f"{where}: params[{position}] has dtype {p.dtype}; Hessian-vector products are "
-                    f"central differences of gradients and need float64 (call model.double() or "
-                    f"create the tensors with dtype=chainrule.float64)"
+                    f"{where}: params[{position}] has dtype {p.dtype}; curvature estimates are computed "
+                    f"in float64 (call model.double() or create the tensors with dtype=chainrule.float64)"
                 )
             if not p.requires_grad:
                 raise ValueError(f"{where}: params[{position}] does not require grad; call .requires_grad_()")
@@ -194,6 +200,7 @@ class _HessianProblem:
         self.size = sum(int(p.data.size) for p in tensors)
         self.x0 = np.concatenate([np.asarray(p.data, dtype=np.float64).reshape(-1) for p in tensors])
         self.step = _FD_STEP * max(1.0, float(np.linalg.norm(self.x0)))
+        self._recorded_gradient = None  # ∇f at x0 with its backward pass recorded (first hvp)
 
     def gradient(self, x):
         """∇f at the flat point x (the parameters are restored to x0 afterwards)."""
@@ -215,9 +222,34 @@ class _HessianProblem:
                 p.grad = None
 
     def hvp(self, v):
-        """H v for a unit vector v."""
+        """H v = ∇_x (∇f(x) · v), exact: one backward pass through the recorded gradient."""
+        gradient = self._gradient_with_graph()
+        offset, terms = 0, None
+        for p, g in zip(self.tensors, gradient):
+            count = int(p.data.size)
+            if g is not None:
+                piece = wrap(v[offset:offset + count].reshape(p.data.shape))
+                term = (g * piece).sum()
+                terms = term if terms is None else terms + term
+            offset += count
+        if terms is None or not terms.requires_grad:  # f is linear (or constant) in params: H = 0
+            return np.zeros(self.size)
+        products = autograd.grad(terms, self.tensors, retain_graph=True, allow_unused=True)
+        return np.concatenate([np.zeros(p.data.size) if hp is None else np.asarray(hp.numpy()).reshape(-1)
+                               for p, hp in zip(self.tensors, products)])
+
+    def hvp_central(self, v):
+        """H v for a unit vector v by a central difference of gradients (an independent check)."""
         h = self.step
         return (self.gradient(self.x0 + h * v) - self.gradient(self.x0 - h * v)) / (2.0 * h)
+
+    def _gradient_with_graph(self):
+        if self._recorded_gradient is None:
+            with autograd.enable_grad():
+                value = self.fn(*self.tensors)
+                _check_scalar(value, self.where)
+                self._recorded_gradient = autograd.grad(value, self.tensors, create_graph=True, allow_unused=True)
+        return self._recorded_gradient
 
     def power(self, operator, iters, tol, seed):
         v = np.random.default_rng(seed).standard_normal(self.size)

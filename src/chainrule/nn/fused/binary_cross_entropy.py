@@ -2,8 +2,9 @@
 
 Reference compositions (tests/test_nn_fused.py):
 
-* ``BCEWithLogits``: ``w ((1 - y) x + c (log1p(exp(-|x|)) + relu(-x)))`` with
-  c = 1 + (pos_weight - 1) y, the stable form of -w [pos_weight y log σ(x) + (1 - y) log(1 - σ(x))];
+* ``BCEWithLogits``: ``w ((1 - y) x + c softplus(-x))`` with c = 1 + (pos_weight - 1) y
+  (softplus(-x) = log1p(exp(-|x|)) + relu(-x), the stable form), i.e. -w [pos_weight y log σ(x)
+  + (1 - y) log(1 - σ(x))];
 * ``BinaryCrossEntropy``: ``-w (y log p + (1 - y) log(1 - p))`` (each log clamped at -100,
   PyTorch's rule, which the reference matches for p away from 0 and 1).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from ...engine import backend, ops
 from ...engine.autograd import Function
-from .composed import ComposedBackward, constant, reduce_tensor_losses
+from .composed import ComposedBackward, constant, reduce_tensor_losses, softplus
 from .reduction import element_weights, quiet, reduce_elements
 
 __all__ = ["BCEWithLogits", "BinaryCrossEntropy"]
@@ -68,8 +69,8 @@ class BCEWithLogits(ComposedBackward, Function):
         return grad_x, grad_y
 
     def reference(self, x, y):
-        """w ((1 - y) x + c (log1p(exp(-|x|)) + relu(-x))), c = 1 + (pos_weight - 1) y."""
-        softplus_neg = (-x.abs()).exp().log1p() + (-x).relu()
+        """w ((1 - y) x + c softplus(-x)), c = 1 + (pos_weight - 1) y."""
+        softplus_neg = softplus(-x)
         if self.pos_weight is None:
             losses = (1 - y) * x + softplus_neg
         else:

@@ -18,7 +18,7 @@ from ...engine import ops
 from ...engine.autograd import enable_grad, grad
 from ...engine.tensor import Tensor, wrap
 
-__all__ = ["ComposedBackward", "class_rows", "reduce_tensor_losses"]
+__all__ = ["ComposedBackward", "class_rows", "reduce_tensor_losses", "softplus"]
 
 
 class ComposedBackward:
@@ -55,6 +55,18 @@ def reduce_tensor_losses(losses: Tensor, reduction: str, denominator, shape) -> 
         return losses.reshape(*shape) if tuple(shape) else losses.reshape(())
     total = losses.sum()
     return total / float(denominator) if reduction == "mean" else total
+
+
+def softplus(z: Tensor) -> Tensor:
+    """log(1 + e^z) built so that its first and second derivatives are right everywhere:
+    z + log1p(e^{-z}) where z > 0, log1p(e^z) elsewhere, each branch fed only the values it
+    is used for (so neither overflows, and no 0 · inf reaches the gradient). The usual stable
+    form max(z, 0) + log1p(e^{-|z|}) has kinks in its pieces that autodiff differentiates to a
+    wrong slope at z = 0 exactly, where logistic regression starts."""
+    positive = wrap(z.data > 0)
+    above = ops.where(positive, z, 0.0)
+    below = ops.where(positive, 0.0, z)
+    return ops.where(positive, above + (-above).exp().log1p(), below.exp().log1p())
 
 
 def constant(array) -> Tensor:
