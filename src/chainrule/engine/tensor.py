@@ -363,8 +363,33 @@ class Tensor:
     def expand(self, *shape): return ops.expand(self, *shape)
     def broadcast_to(self, shape): return ops.broadcast_to(self, shape)
     def flatten(self, start_dim=0, end_dim=-1): return ops.flatten(self, start_dim, end_dim)
-    def split(self, split_size_or_sections, dim=0): return ops.split(self, split_size_or_sections, dim)
+    def split(self, split_size, dim=0): return ops.split(self, split_size, dim)
     def chunk(self, chunks, dim=0): return ops.chunk(self, chunks, dim)
+
+    # gathering, scattering, masks and rearranging (engine/ops/gathering.py, scatter_reduce.py,
+    # indexing.py, rearrange.py, shape.py)
+    def gather(self, dim, index): return ops.gather(self, dim, index)
+    def scatter(self, dim, index, src=None, *, value=None): return ops.scatter(self, dim, index, src, value=value)
+    def scatter_add(self, dim, index, src): return ops.scatter_add(self, dim, index, src)
+    def scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
+        return ops.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
+    def index_select(self, dim, index): return ops.index_select(self, dim, index)
+    def index_add(self, dim, index, source, *, alpha=1): return ops.index_add(self, dim, index, source, alpha=alpha)
+    def take_along_dim(self, indices, dim=None): return ops.take_along_dim(self, indices, dim)
+    def masked_fill(self, mask, value): return ops.masked_fill(self, mask, value)
+    def masked_select(self, mask): return ops.masked_select(self, mask)
+    def nonzero(self, *, as_tuple=False): return ops.nonzero(self, as_tuple=as_tuple)
+    def repeat(self, *sizes): return ops.repeat(self, *sizes)
+    def tile(self, *dims): return ops.tile(self, _dims_tuple(dims))
+    def flip(self, *dims): return ops.flip(self, _dims_tuple(dims))
+    def roll(self, shifts, dims=None): return ops.roll(self, shifts, dims)
+    def movedim(self, source, destination): return ops.movedim(self, source, destination)
+    moveaxis = movedim
+    def unflatten(self, dim, sizes): return ops.unflatten(self, dim, sizes)
+    def narrow(self, dim, start, length): return ops.narrow(self, dim, start, length)
+    def index_add_(self, dim, index, source, *, alpha=1): return inplace.index_add_(self, dim, index, source, alpha)
+    def scatter_(self, dim, index, src=None, *, value=None): return inplace.scatter_(self, dim, index, src, value)
+    def scatter_add_(self, dim, index, src): return inplace.scatter_add_(self, dim, index, src)
 
     def eq(self, other): return ops.eq(self, other)
     def ne(self, other): return ops.ne(self, other)
@@ -468,6 +493,11 @@ def _check_dim(dim, ndim: int, op: str) -> int:
     if not -ndim <= dim < ndim:
         raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimension(s)")
     return dim % ndim
+
+
+def _dims_tuple(dims: tuple) -> tuple:
+    """Varargs dims (``t.flip(0, 1)``) or one sequence of them (``t.flip((0, 1))``) as a tuple."""
+    return tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (list, tuple)) else dims
 
 
 def _is_device_spec(value) -> bool:
