@@ -109,7 +109,8 @@ def test_nonzero_against_torch(array, as_tuple):
 X = cr.zeros(3, 4)
 
 ERRORS = [
-    (lambda: cr.masked_fill(X, cr.tensor([1, 0, 1, 0]), 1.0), TypeError, r"masked_fill: mask must have dtype bool; got int64"),
+    (lambda: cr.masked_fill(X, cr.tensor([1, 0, 1, 0]), 1.0), TypeError,
+     r"masked_fill: mask must have dtype bool; got int64"),
     (lambda: cr.masked_fill(X, [True] * 4, 1.0), TypeError, r"masked_fill: mask must be a bool Tensor; got list"),
     (lambda: cr.masked_fill(X, cr.tensor([True, False]), 1.0), ValueError,
      r"masked_fill: mask of shape \(2,\) does not broadcast with input of shape \(3, 4\)"),

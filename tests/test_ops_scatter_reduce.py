@@ -103,7 +103,7 @@ ERRORS = [
     (lambda: cr.scatter_reduce(X, 0, IDX, SRC, "max"), ValueError, r"scatter_reduce: reduce must be one of"),
     (lambda: cr.scatter_reduce(X, 0, IDX, 1.0, "sum"), TypeError, r"scatter_reduce: src must be a Tensor; got float"),
     (lambda: cr.scatter_reduce(X, 0, cr.tensor([[3, 0]]), SRC, "sum"), IndexError,
-     r"scatter_reduce: index 3 is out of bounds for dimension 0 with size 3"),
+     r"scatter_reduce: index has the value 3, out of bounds for dimension 0 of size 3"),
     (lambda: cr.scatter_reduce(X, 0, IDX.float(), SRC, "sum"), TypeError,
      r"scatter_reduce: index must have dtype int64; got float32"),
     (lambda: cr.scatter_reduce(X, 0, cr.tensor([0, 1]), SRC, "sum"), ValueError,

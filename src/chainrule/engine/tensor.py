@@ -366,8 +366,7 @@ class Tensor:
     def split(self, split_size, dim=0): return ops.split(self, split_size, dim)
     def chunk(self, chunks, dim=0): return ops.chunk(self, chunks, dim)
 
-    # gathering, scattering, masks and rearranging (engine/ops/gathering.py, scatter_reduce.py,
-    # indexing.py, rearrange.py, shape.py)
+    # gathering, scattering, masks, rearranging (ops/gathering.py, scatter_reduce.py, indexing.py, rearrange.py …)
     def gather(self, dim, index): return ops.gather(self, dim, index)
     def scatter(self, dim, index, src=None, *, value=None): return ops.scatter(self, dim, index, src, value=value)
     def scatter_add(self, dim, index, src): return ops.scatter_add(self, dim, index, src)
@@ -380,8 +379,8 @@ class Tensor:
     def masked_select(self, mask): return ops.masked_select(self, mask)
     def nonzero(self, *, as_tuple=False): return ops.nonzero(self, as_tuple=as_tuple)
     def repeat(self, *sizes): return ops.repeat(self, *sizes)
-    def tile(self, *dims): return ops.tile(self, _dims_tuple(dims))
-    def flip(self, *dims): return ops.flip(self, _dims_tuple(dims))
+    def tile(self, *dims): return ops.tile(self, ops.rearrange.dims_of(dims))
+    def flip(self, *dims): return ops.flip(self, ops.rearrange.dims_of(dims))
     def roll(self, shifts, dims=None): return ops.roll(self, shifts, dims)
     def movedim(self, source, destination): return ops.movedim(self, source, destination)
     moveaxis = movedim
@@ -493,11 +492,6 @@ def _check_dim(dim, ndim: int, op: str) -> int:
     if not -ndim <= dim < ndim:
         raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimension(s)")
     return dim % ndim
-
-
-def _dims_tuple(dims: tuple) -> tuple:
-    """Varargs dims (``t.flip(0, 1)``) or one sequence of them (``t.flip((0, 1))``) as a tuple."""
-    return tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (list, tuple)) else dims
 
 
 def _is_device_spec(value) -> bool:

@@ -241,7 +241,7 @@ def check_bounds(index, size: int, dim: int, op: str, name: str = "index", allow
     lowest = -size if allow_negative else 0
     for value in (low, high):
         if not lowest <= value < size:
-            raise IndexError(f"{op}: {name} {value} is out of bounds for dimension {dim} with size {size}")
+            raise IndexError(f"{op}: {name} has the value {value}, out of bounds for dimension {dim} of size {size}")
 
 
 def check_dtype(a: Tensor, src: Tensor, op: str, name: str) -> None:
@@ -367,9 +367,10 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
         raise TypeError(f"index_add: source must be a Tensor; got {type(source).__name__}")
     check_dtype(input, source, "index_add", "source")
     check_same_device(input, source, "index_add")
-    expected = list(_shape(input))
-    expected[axis] = index.numel()
-    if _shape(source) != tuple(expected) or _ndim(source) != _ndim(input):
+    expected = list(input.shape)
+    if input.ndim:
+        expected[axis] = index.numel()
+    if tuple(source.shape) != tuple(expected) or (not input.ndim and index.numel() != 1):
         raise ValueError(
             f"index_add: source of shape {tuple(source.shape)} must have the input's shape {tuple(input.shape)} "
             f"except along dim {dim}, where its length must be the number of indices ({index.numel()})"

@@ -232,9 +232,7 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:  # noqa: A002
     and ``mask`` broadcast; torch.masked_select)."""
     shape = check_mask(input, mask, "masked_select")
     if tuple(input.shape) != shape:
-        from .shape import broadcast_to  # noqa: PLC0415 - shape imports this module
-
-        input = broadcast_to(input, shape)  # noqa: A001
+        input = input.expand(*shape)  # noqa: A001 - the broadcast view (ops.expand)
     selector = backend.namespace_of(mask.data).broadcast_to(mask.data, shape)
     return Index.apply(input, index=selector, accumulate=False)
 

@@ -83,6 +83,12 @@ def _int_sequence(values, op: str, name: str) -> tuple:
     return tuple(values)
 
 
+def dims_of(dims: tuple) -> tuple:
+    """A method's varargs dims (``t.flip(0, 1)``) or its one sequence of them (``t.flip((0, 1))``)
+    as a tuple."""
+    return tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (list, tuple)) else dims
+
+
 def _check_input(a, op: str) -> None:
     if not isinstance(a, Tensor):
         raise TypeError(f"{op}: input must be a Tensor; got {type(a).__name__}")

@@ -357,7 +357,8 @@ def split(a: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
         size = split_size_or_sections
         if size < 0 or (size == 0 and length):
             raise ValueError(f"split: split_size must be positive; got {size} (0 only splits a dimension of length 0)")
-        sizes = [min(size, length - start) for start in range(0, length, size)] or [0]
+        sizes = [min(size, length - start) for start in range(0, length, size)] if size else []
+        sizes = sizes or [0]
     else:
         sizes = list(split_size_or_sections)
         if any(isinstance(s, bool) or not isinstance(s, int) for s in sizes):
