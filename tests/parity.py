@@ -104,3 +104,32 @@ def values(shape, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     size = int(np.prod(shape, dtype=np.int64))
     return ((rng.permutation(size) - size / 2) * 0.37 + rng.uniform(-0.05, 0.05, size)).reshape(shape)
+
+
+def check_modified_after(fn, which: str) -> None:
+    """``out = fn(ns, a, s)`` with ``a = x * 1`` and ``s = w * 1``; then ``which`` ("a", "s" or
+    "out") is modified in place and ``out.sum()`` differentiated: both libraries must fail (a
+    saved value was modified, PyTorch's version-counter rule) or both succeed with equal
+    gradients."""
+    results = []
+    for ns in (torch, cr):
+        x = ns.tensor([1.0, 2.0, 3.0], dtype=ns.float64, requires_grad=True)
+        w = ns.tensor([5.0, 0.5], dtype=ns.float64, requires_grad=True)
+        a, s = x * 1, w * 1
+        out = fn(ns, a, s)
+        {"a": a, "s": s, "out": out}[which].mul_(2)
+        try:
+            out.sum().backward()
+        except RuntimeError as err:
+            results.append(str(err))
+            continue
+        results.append([_numpy(t.grad) if t.grad is not None else None for t in (x, w)])
+    theirs, ours = results
+    assert isinstance(theirs, str) == isinstance(ours, str), (theirs, ours)
+    if isinstance(ours, str):
+        assert "modified" in ours or "in place" in ours, ours
+        return
+    for a, b in zip(ours, theirs):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-12)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from parity import DTYPES, LAYOUTS, check_gradients, check_parity, torch, values
+from parity import DTYPES, LAYOUTS, check_gradients, check_modified_after, check_parity, torch, values
 
 import chainrule as cr
 
@@ -245,3 +245,35 @@ def test_torch_raises_on_the_same_inputs():
                  lambda: torch.index_add(x, 0, torch.tensor([0, 1]), torch.zeros(3, 4))):
         with pytest.raises((RuntimeError, IndexError)):
             call()
+
+
+# ---------------------------------------------------------------------- in-place modification afterwards
+# PyTorch's rule: backward fails when a value its formula saved was modified in place since.
+AFTER = [
+    ("gather", lambda ns, a, s: ns.gather(a, 0, t(ns, [0, 2, 2]))),
+    ("scatter", lambda ns, a, s: ns.scatter(a, 0, t(ns, [0, 2]), s)),
+    ("scatter-value", lambda ns, a, s: ns.scatter(a, 0, t(ns, [0, 2]), 1.5) * s.sum()),
+    ("scatter_add", lambda ns, a, s: ns.scatter_add(a, 0, t(ns, [0, 0]), s)),
+    ("index_select", lambda ns, a, s: ns.index_select(a, 0, t(ns, [2, 2, 0]))),
+    ("take_along_dim", lambda ns, a, s: ns.take_along_dim(a, t(ns, [1, -1]), 0)),
+    ("scatter_reduce-sum", lambda ns, a, s: ns.scatter_reduce(a, 0, t(ns, [1, 1]), s, "sum")),
+    ("scatter_reduce-amin", lambda ns, a, s: ns.scatter_reduce(a, 0, t(ns, [1, 0]), s, "amin", include_self=False)),
+]
+
+
+@pytest.mark.parametrize("name, fn", AFTER, ids=[c[0] for c in AFTER])
+@pytest.mark.parametrize("which", ["a", "s", "out"])
+def test_modified_in_place_afterwards_as_torch(name, fn, which):
+    check_modified_after(fn, which)
+
+
+def test_index_add_source_may_be_modified_afterwards():
+    """A documented difference: PyTorch's index_add formula saves the source (it refuses this
+    program); chainrule's gradient never reads it, so the program runs, with the right gradient."""
+    x, w = cr.zeros(3, requires_grad=True), cr.tensor([5.0, 0.5], requires_grad=True)
+    a, s = x * 1, w * 1
+    out = cr.index_add(a, 0, cr.tensor([0, 2]), s, alpha=3)
+    s.mul_(2)
+    (out * cr.tensor([1.0, 2.0, 4.0])).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1, 2, 4])
+    np.testing.assert_array_equal(w.grad.numpy(), [3, 12])

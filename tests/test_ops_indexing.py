@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from parity import DTYPES, LAYOUTS, check_gradients, check_parity, torch, values
+from parity import DTYPES, LAYOUTS, check_gradients, check_modified_after, check_parity, torch, values
 
 import chainrule as cr
 
@@ -146,3 +146,17 @@ def test_reading_gradgradcheck_with_repeats(name, fn):
     """a[index] twice differentiated: repeated positions add up at every order."""
     check_parity(fn, [values((3, 4))])
     check_gradients(fn, [values((3, 4))])
+
+
+AFTER = [
+    ("masked_fill", lambda ns, a, s: ns.masked_fill(a, b(ns, [True, False, True]), s[1])),
+    ("masked_select", lambda ns, a, s: ns.masked_select(a, b(ns, [True, False, True]))),
+    ("setitem", lambda ns, a, s: _setitem(a * 1, i(ns, [2, 0]), s)),
+]
+
+
+@pytest.mark.parametrize("name, fn", AFTER, ids=[c[0] for c in AFTER])
+@pytest.mark.parametrize("which", ["a", "s", "out"])
+def test_modified_in_place_afterwards_as_torch(name, fn, which):
+    """PyTorch's version-counter rule: the same programs fail, or succeed with equal gradients."""
+    check_modified_after(fn, which)

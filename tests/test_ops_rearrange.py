@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from parity import DTYPES, LAYOUTS, check_gradients, check_parity, values
+from parity import DTYPES, LAYOUTS, check_gradients, check_modified_after, check_parity, values
 
 import chainrule as cr
 
@@ -99,3 +99,18 @@ ERRORS = [
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+AFTER = [
+    ("repeat", lambda ns, a, s: a.repeat(2) * s.sum()),
+    ("tile", lambda ns, a, s: ns.tile(a, (2, 1))),
+    ("flip", lambda ns, a, s: ns.flip(a, (0,)) * s.sum()),
+    ("roll", lambda ns, a, s: ns.roll(a, 1, 0)),
+]
+
+
+@pytest.mark.parametrize("name, fn", AFTER, ids=[c[0] for c in AFTER])
+@pytest.mark.parametrize("which", ["a", "s", "out"])
+def test_modified_in_place_afterwards_as_torch(name, fn, which):
+    """PyTorch's version-counter rule: the same programs fail, or succeed with equal gradients."""
+    check_modified_after(fn, which)

@@ -19,7 +19,9 @@ p = (p_0, …, p_{n-1}) of I, p[d ← k] for p with its d-th coordinate replaced
 * ``take_along_dim(a, I, d)`` is gather after broadcasting ``a`` and I against each other outside
   d (NumPy's ``take_along_axis``); with d None, ``gather`` on the flattened tensors.
 
-None of these gradients reads the values of ``a`` or ``s``, only the index. References: the
+None of these gradients reads the values of ``a`` or ``s``, only the index; as in PyTorch,
+whose derivative formulas save them, modifying gather's input in place before backward is
+nevertheless an error (and index_add's source may be modified, where PyTorch refuses). References: the
 PyTorch documentation of ``torch.gather`` / ``Tensor.scatter_`` / ``Tensor.index_add_`` and its
 derivative formulas (tools/autograd/derivatives.yaml).
 """
@@ -82,7 +84,7 @@ def _zeros_like_shape(grad, shape) -> Tensor:
 
 class Gather(Function):
     op = "gather"
-    saves_inputs = False
+    saves_inputs = True  # the gradient reads only the index, but PyTorch's formula saves the input
 
     def forward(self, a, index, dim):
         self.shape, self.index, self.dim = a.shape, index, dim

@@ -189,6 +189,14 @@ class MaskedFill(Function):
         return grad_a, grad_value
 
 
+class MaskedSelect(Index):
+    """``a[mask]`` for a mask of ``a``'s shape: :class:`Index`, except that, as in PyTorch (whose
+    formula saves the input), modifying the input in place before backward is an error."""
+
+    op = "masked_select"
+    saves_inputs = True
+
+
 def check_mask(a: Tensor, mask, op: str) -> tuple:
     """``mask`` must be a bool Tensor that broadcasts with ``a``; returns the broadcast shape."""
     if not isinstance(a, Tensor):
@@ -234,7 +242,7 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:  # noqa: A002
     if tuple(input.shape) != shape:
         input = input.expand(*shape)  # noqa: A001 - the broadcast view (ops.expand)
     selector = backend.namespace_of(mask.data).broadcast_to(mask.data, shape)
-    return Index.apply(input, index=selector, accumulate=False)
+    return MaskedSelect.apply(input, index=selector, accumulate=False)
 
 
 def nonzero(input: Tensor, *, as_tuple: bool = False):  # noqa: A002

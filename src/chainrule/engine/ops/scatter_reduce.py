@@ -48,6 +48,8 @@ REDUCTIONS = ("sum", "mean", "amax", "amin")
 
 class ScatterReduce(Function):
     op = "scatter_reduce"
+    saves_inputs = True  # as PyTorch's formula, for every reduction: the input, src …
+    saves_output = True  # … and the result
 
     def forward(self, a, src, index, dim, reduce, include_self):
         xp = backend.namespace_of(a)
@@ -63,7 +65,6 @@ class ScatterReduce(Function):
         else:
             (xp.maximum if reduce == "amax" else xp.minimum).at(out, self.coords, values)
         extreme = reduce in ("amax", "amin")
-        self.saves_inputs = self.saves_output = extreme  # as PyTorch: amax/amin save self, src and the result
         if reduce == "mean":
             count = xp.full(a.shape, 1 if include_self else 0, dtype=a.dtype)
             xp.add.at(count, self.coords, 1)
