@@ -25,6 +25,10 @@ from .engine.ops import (
     relu, reshape, sigmoid, sin, softmax, split, sqrt, squeeze, stack, std, sub, sum, tanh,
     transpose, unsqueeze, var, view, where,
 )
+from .engine.ops import (
+    flip, gather, index_add, index_select, masked_fill, masked_select, moveaxis, movedim, narrow, nonzero,
+    roll, scatter, scatter_add, scatter_reduce, take_along_dim, tile, unflatten,
+)
 from .engine.random import manual_seed
 from .engine.tensor import Tensor, as_tensor, from_dlpack, from_numpy, tensor
 from .engine.creation import (

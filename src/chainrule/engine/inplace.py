@@ -32,7 +32,7 @@ from .tensor import Tensor, bump_version, wrap
 
 __all__ = [
     "add_", "sub_", "mul_", "div_", "clamp_", "fill_", "zero_", "copy_", "masked_fill_", "index_put_",
-    "setitem",
+    "setitem", "index_add_", "scatter_", "scatter_add_",
 ]
 
 
@@ -109,6 +109,30 @@ def index_put_(target: Tensor, indices, values, accumulate: bool = False) -> Ten
 
     index = tuple(indices) if isinstance(indices, (list, tuple)) else (indices,)
     return modify(target, "index_put_", lambda old: ops.index_put(old, index, values, accumulate), [values],
+                  reads_target=False)
+
+
+def index_add_(target: Tensor, dim, index, source, alpha=1) -> Tensor:
+    """target[…, index[k], …] += alpha · source[…, k, …] along ``dim`` (repeats add up)."""
+    from . import ops  # noqa: PLC0415
+
+    return modify(target, "index_add_", lambda old: ops.index_add(old, dim, index, source, alpha=alpha), [source],
+                  reads_target=False)
+
+
+def scatter_(target: Tensor, dim, index, src=None, value=None) -> Tensor:
+    """target[p[dim ← index[p]]] ← src[p] (or the number ``value``) for every p of ``index``."""
+    from . import ops  # noqa: PLC0415
+
+    return modify(target, "scatter_", lambda old: ops.scatter(old, dim, index, src, value=value), [src],
+                  reads_target=False)
+
+
+def scatter_add_(target: Tensor, dim, index, src) -> Tensor:
+    """target[p[dim ← index[p]]] += src[p] for every p of ``index`` (repeats add up)."""
+    from . import ops  # noqa: PLC0415
+
+    return modify(target, "scatter_add_", lambda old: ops.scatter_add(old, dim, index, src), [src],
                   reads_target=False)
 
 

@@ -7,8 +7,11 @@ arithmetic   + - * / **, maximum, minimum, neg (broadcasting; scalar forms)
 unary        exp, log, log1p, sqrt, abs, sin, cos, clamp
 activations  relu, leaky_relu, sigmoid, tanh, gelu, softmax, log_softmax
 reduce       sum, mean, var, std, max, min, logsumexp, argmax …
-shape        reshape, permute, squeeze, expand, cat, stack, split, pad
-indexing     a[index], index_put (and a[index] = v)
+shape        reshape, permute, movedim, squeeze, unflatten, expand, cat, stack, split, narrow, pad
+rearrange    repeat, tile, flip, roll
+indexing     a[index], index_put (and a[index] = v), masked_fill, masked_select, nonzero
+gathering    gather, scatter, scatter_add, index_select, index_add, take_along_dim
+scatter_reduce  scatter_reduce (sum, mean, amax, amin)
 linalg       matmul
 copies       where, cast, clone, to_device
 compare      comparisons, logic, isnan, isfinite, one_hot (not differentiable)
@@ -36,10 +39,13 @@ from .compare import (
     one_hot,
 )
 from .copies import cast, clone, to_device, where
-from .indexing import index_put
+from .gathering import gather, index_add, index_select, scatter, scatter_add, take_along_dim
+from .indexing import index_put, masked_fill, masked_select, nonzero
 from .indexing import index_tensor as index
 from .linalg import matmul
+from .rearrange import flip, repeat, roll, tile
 from .reduce import all, any, argmax, argmin, logsumexp, max, mean, min, std, sum, var
+from .scatter_reduce import scatter_reduce
 from .shape import (
     broadcast_to,
     cat,
@@ -47,6 +53,9 @@ from .shape import (
     concatenate,
     expand,
     flatten,
+    moveaxis,
+    movedim,
+    narrow,
     pad,
     permute,
     reshape,
@@ -54,6 +63,7 @@ from .shape import (
     squeeze,
     stack,
     transpose,
+    unflatten,
     unsqueeze,
     view,
 )
@@ -68,4 +78,9 @@ __all__ = [
     "one_hot", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sin",
     "softmax", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh",
     "to_device", "transpose", "unsqueeze", "var", "view", "where",
+]
+__all__ += [  # gathering, scattering, masks and rearranging
+    "flip", "gather", "index_add", "index_select", "masked_fill", "masked_select", "moveaxis", "movedim",
+    "narrow", "nonzero", "repeat", "roll", "scatter", "scatter_add", "scatter_reduce", "take_along_dim", "tile",
+    "unflatten",
 ]

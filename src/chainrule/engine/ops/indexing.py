@@ -9,6 +9,12 @@ accumulating where an integer index repeats (an element picked twice gets both g
 the written positions zeroed (kept with ``accumulate``), the gradient of ``v`` is ``G[index]``
 summed back to ``v``'s shape. ``a[index] = v`` on a tensor in a graph is this op, applied in
 place (:mod:`chainrule.engine.inplace`).
+
+``masked_fill(a, m, v)`` (:class:`MaskedFill`) is ``v`` where the bool mask ``m`` holds and ``a``
+elsewhere (``a`` and ``m`` broadcast): ``∂a = G`` with the masked positions zeroed, and ``v``
+(a number, or a 0-d tensor) gets ``∂v = Σ_{m} G``. ``masked_select(a, m)`` is ``a[m]`` after
+broadcasting ``a`` and ``m`` (a 1-D result; its gradient scatters back, summed over the
+broadcast). ``nonzero`` gives the positions of the non-zero elements (int64, no gradient).
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from .. import backend
 from ..autograd import Function, ViewFunction
 from ..tensor import Tensor, wrap
 from .arguments import as_operand, check_same_device
+from .copies import cast, where
 
 
 class Index(ViewFunction):
@@ -114,9 +121,16 @@ class IndexPut(Function):
             if not self.accumulate:
                 zeros = wrap(backend.namespace_of(grad.data).zeros(self.v_shape, dtype=grad.dtype))
                 grad_a = IndexPut.apply(grad, zeros, index=self.index, accumulate=False)
-        if needs_v:
-            grad_v = Index.apply(grad, index=self.index, accumulate=False)
+        if needs_v:  # picking G[index] again; its own backward must add up repeated positions
+            grad_v = Index.apply(grad, index=self.index, accumulate=picks_repeatable(self.index))
         return grad_a, grad_v
+
+
+def picks_repeatable(key) -> bool:
+    """Whether an (already translated) index holds an integer array, which may name a position
+    twice (then a scatter back must add up)."""
+    items = key if isinstance(key, tuple) else (key,)
+    return any(backend.is_array(item) and item.dtype.kind in "iu" for item in items)
 
 
 def index_put(a: Tensor, index, values, accumulate: bool = False) -> Tensor:
@@ -145,3 +159,100 @@ def _sum_to(array, shape):
     from ..autograd import unbroadcast  # noqa: PLC0415 - autograd's one un-broadcast
 
     return unbroadcast(array, shape)
+
+
+# ------------------------------------------------------------------ masks
+
+
+class MaskedFill(Function):
+    """``value`` where ``mask`` holds, ``a`` elsewhere (broadcast)."""
+
+    op = "masked_fill"
+    saves_inputs = False
+
+    def forward(self, a, value, mask):
+        self.mask = mask
+        return backend.namespace_of(a).where(mask, value, a)
+
+    def backward(self, grad):
+        xp = backend.namespace_of(grad)
+        needs_a, needs_value = self.needs_input_grad
+        grad_a = xp.where(self.mask, 0, grad) if needs_a else None
+        grad_value = xp.where(self.mask, grad, 0).sum() if needs_value else None
+        return grad_a, grad_value
+
+    def backward_graph(self, grad):
+        mask = wrap(self.mask)
+        needs_a, needs_value = self.needs_input_grad
+        grad_a = where(mask, 0.0, grad) if needs_a else None
+        grad_value = where(mask, grad, 0.0).sum() if needs_value else None
+        return grad_a, grad_value
+
+
+class MaskedSelect(Index):
+    """``a[mask]`` for a mask of ``a``'s shape: :class:`Index`, except that, as in PyTorch (whose
+    formula saves the input), modifying the input in place before backward is an error."""
+
+    op = "masked_select"
+    saves_inputs = True
+
+
+def check_mask(a: Tensor, mask, op: str) -> tuple:
+    """``mask`` must be a bool Tensor that broadcasts with ``a``; returns the broadcast shape."""
+    if not isinstance(a, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor; got {type(a).__name__}")
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"{op}: mask must be a bool Tensor; got {type(mask).__name__}")
+    if mask.dtype != backend.bool_:
+        raise TypeError(f"{op}: mask must have dtype bool; got {mask.dtype}")
+    check_same_device(a, mask, op)
+    try:
+        return backend.host.broadcast_shapes(tuple(a.shape), tuple(mask.shape))
+    except ValueError:
+        raise ValueError(
+            f"{op}: mask of shape {tuple(mask.shape)} does not broadcast with input of shape {tuple(a.shape)}"
+        ) from None
+
+
+def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:  # noqa: A002 - PyTorch's name
+    """``value`` where the bool ``mask`` holds and ``input`` elsewhere, out of place
+    (torch.masked_fill). ``value`` is a number or a 0-d tensor (converted to ``input``'s dtype;
+    a tensor that requires grad receives the gradient of the filled positions)."""
+    check_mask(input, mask, "masked_fill")
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise ValueError(
+                f"masked_fill: value must be a number or a 0-dimensional tensor; got a tensor of shape "
+                f"{tuple(value.shape)}"
+            )
+        check_same_device(input, value, "masked_fill")
+        if value.dtype != input.dtype:
+            value = cast(value, input.dtype)
+    elif type(value) in (int, float, bool):
+        value = wrap(backend.namespace_of(input.data).asarray(value).astype(input.dtype))
+    else:
+        raise TypeError(f"masked_fill: value must be a number or a 0-dimensional tensor; got {type(value).__name__}")
+    return MaskedFill.apply(input, value, mask=mask.data)
+
+
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:  # noqa: A002
+    """The elements of ``input`` where the bool ``mask`` holds, as a 1-D tensor (``input``
+    and ``mask`` broadcast; torch.masked_select)."""
+    shape = check_mask(input, mask, "masked_select")
+    if tuple(input.shape) != shape:
+        input = input.expand(*shape)  # noqa: A001 - the broadcast view (ops.expand)
+    selector = backend.namespace_of(mask.data).broadcast_to(mask.data, shape)
+    return MaskedSelect.apply(input, index=selector, accumulate=False)
+
+
+def nonzero(input: Tensor, *, as_tuple: bool = False):  # noqa: A002
+    """The positions of the non-zero elements (torch.nonzero): an int64 tensor of shape
+    (count, ndim), one row per element in row-major order, or with ``as_tuple`` one 1-D
+    tensor per dimension (a 0-d input counts as one dimension of length 1). No gradient."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"nonzero: input must be a Tensor; got {type(input).__name__}")
+    xp = backend.namespace_of(input.data)
+    if as_tuple:
+        data = input.data if input.ndim else input.data.reshape(1)
+        return tuple(wrap(xp.asarray(p, dtype=backend.int64)) for p in xp.nonzero(data))
+    return wrap(xp.asarray(xp.argwhere(input.data), dtype=backend.int64))

@@ -1,5 +1,6 @@
-"""Shape ops: reshape, transpose/permute, squeeze/unsqueeze, expand, cat/stack,
-split/chunk, pad (indexing is :mod:`.indexing`).
+"""Shape ops: reshape, transpose/permute, movedim, squeeze/unsqueeze, unflatten, expand,
+cat/stack, split/chunk, narrow, pad (indexing is :mod:`.indexing`; repeat, tile, flip and roll,
+which copy, are :mod:`.rearrange`).
 
 None of these changes a value, so each backward only moves the gradient back to
 where the value came from: reshape it back, transpose it back, slice it apart,
@@ -129,6 +130,39 @@ def permute(a: Tensor, *dims) -> Tensor:
     return Permute.apply(a, axes=normalized)
 
 
+def movedim(input: Tensor, source, destination) -> Tensor:  # noqa: A002 - PyTorch's name
+    """Move the dimensions ``source`` (an int or a sequence) to the positions ``destination``;
+    the other dimensions keep their order (torch.movedim, NumPy's moveaxis). A view."""
+    ndim = max(input.ndim, 1)
+    sources = _dims_argument(source, ndim, "movedim", "source")
+    targets = _dims_argument(destination, ndim, "movedim", "destination")
+    if len(sources) != len(targets):
+        raise ValueError(
+            f"movedim: source {source!r} and destination {destination!r} must name the same number of dims"
+        )
+    if input.ndim == 0:
+        return Permute.apply(input, axes=())
+    order = [d for d in range(input.ndim) if d not in sources]
+    for target, origin in sorted(zip(targets, sources)):
+        order.insert(target, origin)
+    return Permute.apply(input, axes=tuple(order))
+
+
+moveaxis = movedim
+
+
+def _dims_argument(dims, ndim: int, op: str, name: str) -> tuple:
+    """An int or a sequence of ints as non-negative axes, in the given order, without repeats."""
+    items = tuple(dims) if isinstance(dims, (list, tuple)) else (dims,)
+    for d in items:
+        if isinstance(d, bool) or not isinstance(d, int):
+            raise TypeError(f"{op}: {name} must be an int or a sequence of ints; got {dims!r}")
+    axes = tuple(normalize_dim(d, ndim, op) for d in items)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{op}: repeated dim in {name} {dims!r}")
+    return axes
+
+
 def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dimensions."""
     axes = list(range(a.ndim))
@@ -138,6 +172,32 @@ def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
     i, j = normalize_dim(dim0, a.ndim, "transpose"), normalize_dim(dim1, a.ndim, "transpose")
     axes[i], axes[j] = axes[j], axes[i]
     return Permute.apply(a, axes=tuple(axes))
+
+
+def unflatten(input: Tensor, dim: int, sizes) -> Tensor:  # noqa: A002
+    """Split dimension ``dim`` into dimensions of the given ``sizes`` (one may be -1:
+    inferred), which must multiply up to its length (torch.unflatten). A view."""
+    if input.ndim == 0:
+        raise IndexError("unflatten: a 0-d tensor has no dimension to unflatten")
+    axis = normalize_dim(dim, input.ndim, "unflatten")
+    if not isinstance(sizes, (list, tuple)):
+        raise TypeError(f"unflatten: sizes must be a tuple or list of ints; got {type(sizes).__name__}")
+    parts = _shape_argument((tuple(sizes),))
+    if not parts:
+        raise ValueError("unflatten: sizes must be non-empty")
+    length = input.shape[axis]
+    known = 1
+    for size in parts:
+        known *= size if size != -1 else 1
+    inferred = parts.count(-1) == 1 and known > 0 and length % known == 0
+    valid = all(size >= -1 for size in parts) and parts.count(-1) <= 1
+    if not valid or (-1 in parts and not inferred) or (-1 not in parts and known != length):
+        raise ValueError(
+            f"unflatten: sizes {parts} don't multiply up to the length {length} of dim {dim} "
+            f"(at most one -1, no other negative size)"
+        )
+    parts = tuple(length // known if size == -1 else size for size in parts)
+    return reshape(input, input.shape[:axis] + parts + input.shape[axis + 1:])
 
 
 def expand(a: Tensor, *shape) -> Tensor:
@@ -228,8 +288,13 @@ def _offsets(sizes) -> list:
     return bounds
 
 
-def cat(tensors, dim: int = 0) -> Tensor:
-    """Join tensors along an existing dimension; all other dimensions must match."""
+def cat(tensors, dim=None, *, axis=None) -> Tensor:
+    """Join tensors along an existing dimension ``dim`` (NumPy's ``axis`` is an alias; 0 by
+    default); all other dimensions must match. ``concatenate`` is the same function."""
+    if dim is not None and axis is not None:
+        raise TypeError("cat: pass either dim or axis, not both")
+    dim = axis if dim is None else dim
+    dim = 0 if dim is None else dim
     tensors = _tensor_sequence(tensors, "cat")
     first = tensors[0]
     axis = normalize_dim(dim, first.ndim, "cat")
@@ -280,6 +345,8 @@ def _tensor_sequence(tensors, op: str) -> list:
 def split(a: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     """Split into pieces along ``dim``: an int gives pieces of that size (the last may
     be smaller); a list gives the size of each piece, which must add up to the length."""
+    if a.ndim == 0:
+        raise ValueError("split: expects a tensor with at least one dimension; got a 0-d tensor")
     axis = normalize_dim(dim, a.ndim, "split")
     length = a.shape[axis]
     if isinstance(split_size_or_sections, bool) or not isinstance(split_size_or_sections, (int, list, tuple)):
@@ -288,11 +355,14 @@ def split(a: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
         )
     if isinstance(split_size_or_sections, int) and not isinstance(split_size_or_sections, bool):
         size = split_size_or_sections
-        if size <= 0:
-            raise ValueError(f"split: split_size must be positive; got {size}")
-        sizes = [min(size, length - start) for start in range(0, length, size)] or [0]
+        if size < 0 or (size == 0 and length):
+            raise ValueError(f"split: split_size must be positive; got {size} (0 only splits a dimension of length 0)")
+        sizes = [min(size, length - start) for start in range(0, length, size)] if size else []
+        sizes = sizes or [0]
     else:
         sizes = list(split_size_or_sections)
+        if any(isinstance(s, bool) or not isinstance(s, int) for s in sizes):
+            raise TypeError(f"split: sections must be ints; got {sizes}")
         if any(s < 0 for s in sizes) or sum(sizes) != length:
             raise ValueError(f"split: sections {sizes} do not add up to the length {length} of dim {dim}")
     return tuple(_slice_along(a, axis, start, stop) for start, stop in _offsets(sizes))
@@ -305,6 +375,33 @@ def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple:
     length = a.shape[normalize_dim(dim, a.ndim, "chunk")]
     size = -(-length // chunks) if length else 1
     return split(a, size, dim)
+
+
+def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:  # noqa: A002
+    """The ``length`` elements of ``input`` along ``dim`` from ``start`` on (negative: counted
+    from the end), as a view (torch.narrow). ``start`` may be a 0-d integer tensor."""
+    if input.ndim == 0:
+        raise IndexError("narrow: cannot be applied to a 0-d tensor")
+    axis = normalize_dim(dim, input.ndim, "narrow")
+    size = input.shape[axis]
+    start = _int_argument(start, "narrow", "start")
+    length = _int_argument(length, "narrow", "length")
+    if not -size <= start <= size:
+        raise IndexError(f"narrow: start {start} is out of range for dim {dim} of length {size}")
+    start = start + size if start < 0 else start
+    if length < 0:
+        raise ValueError(f"narrow: length must be non-negative; got {length}")
+    if start + length > size:
+        raise ValueError(f"narrow: start ({start}) + length ({length}) exceeds the length {size} of dim {dim}")
+    return _slice_along(input, axis, start, start + length)
+
+
+def _int_argument(value, op: str, name: str) -> int:
+    if isinstance(value, Tensor) and value.ndim == 0 and value.dtype.kind in "iu":
+        return int(value.item())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{op}: {name} must be an int; got {value!r}")
+    return value
 
 
 def _slice_along(a: Tensor, axis: int, start: int, stop: int) -> Tensor:
