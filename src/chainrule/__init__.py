@@ -14,6 +14,7 @@ docs/architecture.md): ``engine`` (backend, Tensor, autograd, ops) → ``nn``, `
 """
 # The order matters: the engine first, then the layers that build on it.
 # isort: off
+import sys as _sys
 from .engine import autograd, backend, distributed, ops, random
 from .engine.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .engine.backend import bool_, float32, float64, int64
@@ -25,6 +26,11 @@ from .engine.ops import (
     relu, reshape, sigmoid, sin, softmax, split, sqrt, squeeze, stack, std, sub, sum, tanh,
     transpose, unsqueeze, var, view, where,
 )
+from .engine.ops import (  # linear algebra
+    bmm, det, diagonal, diagonal_scatter, dot, einsum, mm, norm, outer, slogdet, trace, tril, triu,
+)
+from .engine.ops import inv as inverse
+from .engine import linalg_namespace as linalg  # torch.linalg: cr.linalg.solve(A, B) …
 from .engine.random import manual_seed
 from .engine.tensor import Tensor, as_tensor, from_dlpack, from_numpy, tensor
 from .engine.creation import (
@@ -41,6 +47,7 @@ bool = bool_  # noqa: A001 - PyTorch spells the dtype chainrule.bool
 __version__ = "0.1.0"
 
 _moved.install()
+_sys.modules.setdefault("chainrule.linalg", linalg)  # so that `import chainrule.linalg` works too
 
 # Submodules imported on first use (``chainrule.stats`` pulls in scipy.stats, the others
 # matplotlib, pandas or mpi4py), so ``import chainrule`` stays quick for the tensor engine.

@@ -375,6 +375,20 @@ class Tensor:
     def isnan(self): return ops.isnan(self)
     def isfinite(self): return ops.isfinite(self)
 
+    # ------------------------------------------------------------------ linear algebra
+    def dot(self, other): return ops.dot(self, other)
+    def mm(self, mat2): return ops.mm(self, mat2)
+    def bmm(self, mat2): return ops.bmm(self, mat2)
+    def outer(self, vec2): return ops.outer(self, vec2)
+    def diagonal(self, offset=0, dim1=0, dim2=1): return ops.diagonal(self, offset, dim1, dim2)
+    def trace(self): return ops.trace(self)
+    def tril(self, diagonal=0): return ops.tril(self, diagonal)
+    def triu(self, diagonal=0): return ops.triu(self, diagonal)
+    def norm(self, p="fro", dim=None, keepdim=False): return ops.norm(self, p, dim, keepdim)
+    def det(self): return ops.det(self)
+    def slogdet(self): return ops.slogdet(self)
+    def inverse(self): return ops.inv(self)
+
 
 # ---------------------------------------------------------------------- internals
 

@@ -9,7 +9,11 @@ activations  relu, leaky_relu, sigmoid, tanh, gelu, softmax, log_softmax
 reduce       sum, mean, var, std, max, min, logsumexp, argmax …
 shape        reshape, permute, squeeze, expand, cat, stack, split, pad
 indexing     a[index], index_put (and a[index] = v)
-linalg       matmul
+linalg       matmul, dot, mm, bmm, outer, diagonal, diagonal_scatter, trace, tril, triu
+einsum       einsum (any subscripts, ellipsis, diagonals)
+norms        vector_norm, matrix_norm, norm (torch.norm), linalg_norm (torch.linalg.norm)
+svd          svd, svdvals (the SVD, each factor a node)
+decompositions  solve, inv, det, slogdet, cholesky (LinAlgError for singular input)
 copies       where, cast, clone, to_device
 compare      comparisons, logic, isnan, isfinite, one_hot (not differentiable)
 arguments    the argument checks the ops share
@@ -36,9 +40,12 @@ from .compare import (
     one_hot,
 )
 from .copies import cast, clone, to_device, where
+from .decompositions import LinAlgError, cholesky, det, inv, slogdet, solve
+from .einsum import einsum
 from .indexing import index_put
 from .indexing import index_tensor as index
-from .linalg import matmul
+from .linalg import bmm, diagonal, diagonal_scatter, dot, matmul, mm, outer, trace, tril, triu
+from .norms import linalg_norm, matrix_norm, norm, vector_norm
 from .reduce import all, any, argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .shape import (
     broadcast_to,
@@ -57,6 +64,7 @@ from .shape import (
     unsqueeze,
     view,
 )
+from .svd import svd, svdvals
 from .unary import abs, clamp, clip, cos, erf, exp, log, log1p, sin, sqrt
 
 __all__ = [
@@ -68,4 +76,8 @@ __all__ = [
     "one_hot", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sin",
     "softmax", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh",
     "to_device", "transpose", "unsqueeze", "var", "view", "where",
+    # linear algebra
+    "LinAlgError", "bmm", "cholesky", "det", "diagonal", "diagonal_scatter", "dot", "einsum", "inv",
+    "linalg_norm", "matrix_norm", "mm", "norm", "outer", "slogdet", "solve", "svd", "svdvals", "trace",
+    "tril", "triu", "vector_norm",
 ]
