@@ -26,10 +26,12 @@ for solve and inv or a non-positive-definite A for cholesky (:class:`LinAlgError
 RuntimeError as ``torch.linalg.LinAlgError``), saying which batch element and, for cholesky,
 the order of the leading minor that is not positive-definite.
 
-Differences from PyTorch: on a GPU (CuPy) singular or non-positive-definite input is not
-detected (CuPy returns NaN, as its default error state does); the second derivative of det at
-an exactly singular matrix is not implemented (an error says so); operands of different dtypes
-are promoted (NumPy's rule) where PyTorch requires one dtype.
+Differences from PyTorch: at an exactly singular matrix the gradient of det is the cofactor
+matrix (nonzero where the rank is n - 1), where PyTorch returns 0 (pytorch/pytorch#104675);
+the second derivative of det there is not implemented (an error says so); on a GPU (CuPy)
+singular or non-positive-definite input is not detected (CuPy returns NaN, as its default
+error state does); operands of different dtypes are promoted (NumPy's rule) where PyTorch
+requires one dtype.
 """
 from __future__ import annotations
 

@@ -110,7 +110,8 @@ def vector_norm_keepdims(a, ord, axes):  # noqa: A002
         return magnitude.min(axis=axes, keepdims=True)
     if ord == 0:
         return (a != 0).sum(axis=axes, keepdims=True).astype(a.dtype)
-    return (magnitude ** ord).sum(axis=axes, keepdims=True) ** (1 / ord)
+    with backend.host.errstate(divide="ignore"):  # p < 0 and an element 0: |0|^p = inf, the norm 0
+        return (magnitude ** ord).sum(axis=axes, keepdims=True) ** (1 / ord)
 
 
 # ------------------------------------------------------------------ public functions
@@ -132,7 +133,7 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False) -> Tensor:  #
     p = _check_ord_number(op, ord)
     axes = normalize_dims(dim, x.ndim, op) or None  # () (a 0-d x, or dim=()) is all dims
     count = x.data.size if axes is None else math.prod(x.shape[i] for i in axes)
-    if count == 0 and p < 0:
+    if count == 0 and (p < 0 or p == INF):
         raise ValueError(
             f"{op}: cannot compute the {ord} norm over an empty dimension (shape {tuple(x.shape)}, dim={dim}): "
             f"it has no identity"
