@@ -31,7 +31,8 @@ matrix (nonzero where the rank is n - 1), where PyTorch returns 0 (pytorch/pytor
 the second derivative of det there is not implemented (an error says so); on a GPU (CuPy)
 singular or non-positive-definite input is not detected (CuPy returns NaN, as its default
 error state does); operands of different dtypes are promoted (NumPy's rule) where PyTorch
-requires one dtype.
+requires one dtype; modifying solve's B in place before backward is an error (the engine
+records one "saves inputs" flag per op, and solve's backward reads A), where PyTorch allows it.
 """
 from __future__ import annotations
 

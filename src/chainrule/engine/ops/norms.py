@@ -22,7 +22,9 @@ same over rows.
 elements when dim is None, even for a matrix), and for "fro" with at most two dims; otherwise
 the matrix norm. ``linalg_norm`` is ``torch.linalg.norm``.
 
-Differences from PyTorch: the ``dtype`` and ``out`` arguments are not accepted.
+Differences from PyTorch: the ``dtype`` and ``out`` arguments are not accepted; the gradient
+of the 0-"norm" is a tensor of zeros where PyTorch leaves ``.grad`` None (an undefined, zero,
+gradient).
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ INF = math.inf
 
 class VectorNorm(Function):
     op = "linalg.vector_norm"
+    saves_output = True  # the norm, read by backward (the output is a view of it)
 
     def forward(self, a, ord, axes, keepdim):  # noqa: A002 - PyTorch's argument name
         self.a, self.ord, self.axes = a, ord, axes

@@ -64,7 +64,8 @@ class SVDFactor(Function):
     """One factor (0: U, 1: S, 2: Vh) of an SVD computed once by the public function."""
 
     op = "linalg.svd"
-    saves_inputs = False  # the factors are saved (copies of the outputs, so they cannot change)
+    saves_inputs = False
+    saves_output = True  # as PyTorch, which saves U, S, Vh (the outputs are copies of the saved factors)
 
     def forward(self, a, factors, which, full):
         self.factors, self.which, self.full = factors, which, full
