@@ -52,6 +52,8 @@ PROGRAMS = [
      _modify_input(lambda a, b: a * 1, lambda ns, x, a, b: ns.diagonal_scatter(x, b[0])), False),
     ("einsum: operand modified",
      _modify_input(lambda a, b: a * 1, lambda ns, x, a, b: ns.einsum("ij,jk->ik", x, b)), True),
+    ("einsum: the one operand modified",
+     _modify_input(lambda a, b: a * 1, lambda ns, x, a, b: ns.einsum("ij->j", x)), False),
     ("vector_norm: input modified", _modify_input(lambda a, b: a * 1, lambda ns, x, a, b: ns.linalg.vector_norm(x)),
      True),
     ("vector_norm: output modified", _modify_output(lambda ns, x, a, b: ns.linalg.vector_norm(x), "add_"), True),

@@ -77,6 +77,8 @@ class Einsum(Function):
 
     def forward(self, *arrays, inputs, output):
         self.arrays, self.inputs, self.output = arrays, inputs, output
+        if len(arrays) == 1:  # the gradient of a one-operand einsum (a sum, transpose, diagonal) reads no values
+            self.saves_inputs = False
         out = contract(",".join(inputs) + "->" + output, arrays, letter_sizes(inputs, arrays))
         xp = backend.namespace_of(out)
         if len(arrays) == 1 and xp.may_share_memory(out, arrays[0]):  # a transpose or diagonal: a view
