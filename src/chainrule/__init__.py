@@ -14,6 +14,7 @@ docs/architecture.md): ``engine`` (backend, Tensor, autograd, ops) → ``nn``, `
 """
 # The order matters: the engine first, then the layers that build on it.
 # isort: off
+import sys as _sys
 from .engine import autograd, backend, distributed, ops, random
 from .engine.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .engine.backend import bool_, float32, float64, int64
@@ -29,6 +30,11 @@ from .engine.ops import (
     flip, gather, index_add, index_select, masked_fill, masked_select, moveaxis, movedim, narrow, nonzero,
     roll, scatter, scatter_add, scatter_reduce, take_along_dim, tile, unflatten,
 )
+from .engine.ops import (  # linear algebra
+    bmm, det, diagonal, diagonal_scatter, dot, einsum, mm, norm, outer, slogdet, trace, tril, triu,
+)
+from .engine.ops import inv as inverse
+from .engine import linalg_namespace as linalg  # torch.linalg: cr.linalg.solve(A, B) …
 from .engine.random import manual_seed
 from .engine.tensor import Tensor, as_tensor, from_dlpack, from_numpy, tensor
 from .engine.creation import (
@@ -45,6 +51,7 @@ bool = bool_  # noqa: A001 - PyTorch spells the dtype chainrule.bool
 __version__ = "0.1.0"
 
 _moved.install()
+_sys.modules.setdefault("chainrule.linalg", linalg)  # so that `import chainrule.linalg` works too
 
 # Submodules imported on first use (``chainrule.stats`` pulls in scipy.stats, the others
 # matplotlib, pandas or mpi4py), so ``import chainrule`` stays quick for the tensor engine.

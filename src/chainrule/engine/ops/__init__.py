@@ -12,7 +12,11 @@ rearrange    repeat, tile, flip, roll
 indexing     a[index], index_put (and a[index] = v), masked_fill, masked_select, nonzero
 gathering    gather, scatter, scatter_add, index_select, index_add, take_along_dim
 scatter_reduce  scatter_reduce (sum, mean, amax, amin)
-linalg       matmul
+linalg       matmul, dot, mm, bmm, outer, diagonal, diagonal_scatter, trace, tril, triu
+einsum       einsum (any subscripts, ellipsis, diagonals)
+norms        vector_norm, matrix_norm, norm (torch.norm), linalg_norm (torch.linalg.norm)
+svd          svd, svdvals (the SVD, each factor a node)
+decompositions  solve, inv, det, slogdet, cholesky (LinAlgError for singular input)
 copies       where, cast, clone, to_device
 compare      comparisons, logic, isnan, isfinite, one_hot (not differentiable)
 arguments    the argument checks the ops share
@@ -39,10 +43,13 @@ from .compare import (
     one_hot,
 )
 from .copies import cast, clone, to_device, where
+from .decompositions import LinAlgError, cholesky, det, inv, slogdet, solve
+from .einsum import einsum
 from .gathering import gather, index_add, index_select, scatter, scatter_add, take_along_dim
 from .indexing import index_put, masked_fill, masked_select, nonzero
 from .indexing import index_tensor as index
-from .linalg import matmul
+from .linalg import bmm, diagonal, diagonal_scatter, dot, matmul, mm, outer, trace, tril, triu
+from .norms import linalg_norm, matrix_norm, norm, vector_norm
 from .rearrange import flip, repeat, roll, tile
 from .reduce import all, any, argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .scatter_reduce import scatter_reduce
@@ -67,6 +74,7 @@ from .shape import (
     unsqueeze,
     view,
 )
+from .svd import svd, svdvals
 from .unary import abs, clamp, clip, cos, erf, exp, log, log1p, sin, sqrt
 
 __all__ = [
@@ -78,6 +86,10 @@ __all__ = [
     "one_hot", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sin",
     "softmax", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh",
     "to_device", "transpose", "unsqueeze", "var", "view", "where",
+    # linear algebra
+    "LinAlgError", "bmm", "cholesky", "det", "diagonal", "diagonal_scatter", "dot", "einsum", "inv",
+    "linalg_norm", "matrix_norm", "mm", "norm", "outer", "slogdet", "solve", "svd", "svdvals", "trace",
+    "tril", "triu", "vector_norm",
 ]
 __all__ += [  # gathering, scattering, masks and rearranging
     "flip", "gather", "index_add", "index_select", "masked_fill", "masked_select", "moveaxis", "movedim",
