@@ -26,6 +26,7 @@ from .engine.ops import (
     transpose, unsqueeze, var, view, where,
 )
 from .engine.random import manual_seed
+from .engine.serialization import load, save
 from .engine.tensor import Tensor, as_tensor, from_dlpack, from_numpy, tensor
 from .engine.creation import (
     arange, empty, eye, full, full_like, linspace, ones, ones_like, rand, randint, randn, randperm,
