@@ -71,8 +71,9 @@ def total_grad_norm(grads: list, norm_type: float = 2.0):
     """N = ‖(‖g_1‖_p, …, ‖g_k‖_p)‖_p over the gradient arrays ``grads``, as a 0-d host array
     of their common dtype (each ‖g_i‖_p in its own dtype first, as PyTorch)."""
     dtype = _np.result_type(*[grad.dtype for grad in grads])
-    norms = _np.array([backend.to_host(_vector_norm(grad, norm_type)) for grad in grads], dtype=dtype)
-    return _vector_norm(norms, norm_type)
+    with _np.errstate(over="ignore"):  # a norm too large for the dtype is inf, as in PyTorch
+        norms = _np.array([backend.to_host(_vector_norm(grad, norm_type)) for grad in grads], dtype=dtype)
+        return _vector_norm(norms, norm_type)
 
 
 def clip_grads_with_norm_(grads: list, max_norm: float, total_norm) -> None:
