@@ -352,3 +352,41 @@ def test_several_tensors_of_mixed_dtypes_and_create_graph():
     assert seen == [(cr.float32, cr.float64)] * 2
     for x, y in zip(hooked, plain):
         np.testing.assert_allclose(x, y, rtol=1e-6)
+
+
+def test_the_count_of_hooked_modules_follows_removal_copies_and_collection():
+    import gc
+
+    gc.collect()  # modules of earlier tests, with hooks, that nothing holds any more
+    before = module_module.hooked_modules
+    layer = nn.Linear(2, 2)
+    layer.register_forward_hook(lambda m, a, o: None)
+    twin = copy.deepcopy(layer)
+    assert module_module.hooked_modules == before + 2
+    del layer, twin
+    gc.collect()
+    assert module_module.hooked_modules == before  # collected with their hooks on
+    summary_model = nn.MLP([3, 4, 2])
+    summary_model.summary((1, 3), print_fn=None)  # registers and removes a hook on every module
+    assert module_module.hooked_modules == before
+
+
+def test_outputs_of_a_module_with_backward_hooks_may_be_modified_in_place():
+    """(PyTorch refuses this: its hook node's outputs are views.)"""
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((2, 2))
+    results = []
+    for hooked in (False, True):
+        layer = nn.Linear(2, 2, bias=False).double()
+        layer.load_state_dict({"weight": w})
+        seen = []
+        if hooked:
+            layer.register_full_backward_hook(lambda m, gi, go, seen=seen: seen.append(go[0].numpy().copy()))
+        x = cr.tensor([[1.0, -2.0]], dtype=cr.float64, requires_grad=True)
+        y = layer(x)
+        y.mul_(3)
+        (y ** 2).sum().backward()
+        results.append((x.grad.numpy(), layer.weight.grad.numpy(), seen))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-14)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-14)
+    assert len(results[1][2]) == 1

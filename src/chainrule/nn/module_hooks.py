@@ -26,6 +26,8 @@ its backward records ``grad_output`` (and runs the pre-hooks); then, once the gr
 gone through the module, the input node's backward gets ``grad_input``, calls the hooks, and
 passes on what they return. Several tensors are packed into one flat array for that node
 (:class:`Unpack` takes each back out), so that one node sees all their gradients at once.
+The nodes copy the tensors (a module with backward hooks holds its inputs and outputs twice),
+so that they may still be modified in place, which PyTorch's views refuse.
 
 A module with no hook pays (almost) nothing: while no module has hooks, ``Module.__call__``
 tests one global count; otherwise it also tests the module's ``_module_hooks``, which is None
@@ -37,7 +39,7 @@ import itertools
 import weakref
 
 from ..engine import backend
-from ..engine.autograd import Function, ViewFunction, grad_mode
+from ..engine.autograd import Function, grad_mode
 from ..engine.autograd.hooks import RemovableHandle
 from ..engine.ops import pad, reshape
 from ..engine.tensor import Tensor, wrap
@@ -75,6 +77,9 @@ class ModuleHooks:
         self.with_kwargs: set = set()
         self.module = weakref.ref(module)
         self.on_change = on_change  # called with +1 when a module gets hooks, -1 when it loses them
+        on_change(+1)
+        # -1 again when the module is collected with hooks still on it (detached when they go first)
+        self.collected = weakref.finalize(module, on_change, -1)
 
     def __deepcopy__(self, memo):
         """``copy.deepcopy(module)`` copies its hooks too (as PyTorch's): the same functions, in
@@ -87,7 +92,6 @@ class ModuleHooks:
         for kind in KINDS:
             dict.update(getattr(copied, kind), getattr(self, kind))
         copied.with_kwargs = set(self.with_kwargs)
-        copied.on_change(+1)
         return copied
 
     def forget_if_empty(self) -> None:
@@ -96,7 +100,8 @@ class ModuleHooks:
         module = self.module()
         if module is not None and module.__dict__.get("_module_hooks") is self:
             del module.__dict__["_module_hooks"]  # back to the class's None: the fast __call__
-            self.on_change(-1)
+            if self.collected.detach() is not None:
+                self.on_change(-1)
 
 
 def register_hook(module, kind: str, hook, prepend: bool = False, with_kwargs: bool = False,
@@ -112,9 +117,8 @@ def register_hook(module, kind: str, hook, prepend: bool = False, with_kwargs: b
             raise TypeError(f"{method}: {name} must be True or False; got {flag!r}")
     hooks = module.__dict__.get("_module_hooks")
     if hooks is None:
-        hooks = ModuleHooks(module, on_change or (lambda delta: None))
+        hooks = ModuleHooks(module, on_change or _ignore)
         object.__setattr__(module, "_module_hooks", hooks)
-        hooks.on_change(+1)
     registry = getattr(hooks, kind)
     key = next(_ids)
     if prepend:
@@ -126,6 +130,10 @@ def register_hook(module, kind: str, hook, prepend: bool = False, with_kwargs: b
     if with_kwargs:
         hooks.with_kwargs.add(key)
     return RemovableHandle(registry, key)
+
+
+def _ignore(delta: int) -> None:
+    """The default ``on_change``: nobody counts."""
 
 
 # ---------------------------------------------------------------------- the call
@@ -280,16 +288,17 @@ def _pack_with_none(positions, values, size: int) -> tuple:
 
 # ---------------------------------------------------------------------- the identity nodes
 
-class HookGate(ViewFunction):
+class HookGate(Function):
     """y = x for one tensor: its backward hands the gradient to a :class:`BackwardHook`
-    (which may replace it) and passes on what comes back."""
+    (which may replace it) and passes on what comes back. y is a copy, not a view, so that the
+    module's inputs and outputs may still be modified in place (PyTorch refuses that)."""
 
     op = "backward_hook"
     saves_inputs = False
 
     def forward(self, a, hook, side):
         self.hook, self.side, self.shape = hook, side, a.shape
-        return a.view()
+        return a.copy()
 
     def backward(self, grad):
         replaced = self.hook.gradients_arrived(self.side, [wrap(grad)])[0]
@@ -335,10 +344,11 @@ class PackGate(Function):
         return tuple(_checked(g, shape, self.side) for g, shape in zip(replaced, self.shapes))
 
 
-class Unpack(ViewFunction):
+class Unpack(Function):
     """y = x[start:stop] reshaped to ``shape`` and cast to ``dtype``: one tensor out of a
     :class:`PackGate`'s output. Its gradient is the packed vector with ``grad`` in that slice
-    and zeros elsewhere; on the output side it also tells the hook that it arrived."""
+    and zeros elsewhere; on the output side it also tells the hook that it arrived. A copy,
+    as :class:`HookGate`'s output."""
 
     op = "backward_hook_unpack"
     saves_inputs = False
@@ -346,7 +356,7 @@ class Unpack(ViewFunction):
     def forward(self, packed, start, stop, shape, dtype, hook, index):
         self.start, self.stop, self.size, self.packed_dtype = start, stop, packed.shape[0], packed.dtype
         self.hook, self.index = hook, index
-        return packed[start:stop].reshape(shape).astype(dtype, copy=False)
+        return packed[start:stop].reshape(shape).astype(dtype, copy=True)
 
     def backward(self, grad):
         if self.hook is not None:
