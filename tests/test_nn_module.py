@@ -367,3 +367,85 @@ def test_loads_a_pytorch_state_dict():
     x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
     np.testing.assert_allclose(ours(cr.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(),
                                rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------- summary
+
+SUMMARY = '''Model: "Sequential"
+________________________________________________________________
+ Layer (type)                Output Shape             Param #
+================================================================
+ 0 (Linear)                  (5, 4)                   16
+ 1 (BatchNorm1d)             (5, 4)                   8
+ 2 (ReLU)                    (5, 4)                   0
+ 3 (Sequential)              (5, 2)                   --
+   3.0 (Linear)              (5, 2)                   10
+   3.1 (Tanh)                (5, 2)                   0
+================================================================
+Total params: 34 (136.00 B)
+Trainable params: 30 (120.00 B)
+Non-trainable params: 4 (16.00 B)
+Buffers (not parameters, e.g. running statistics): 9 (40.00 B)
+________________________________________________________________'''
+
+
+def summary_model():
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Sequential(nn.Linear(4, 2), nn.Tanh()))
+    model[0].bias.requires_grad_(False)
+    return model
+
+
+def test_summary_prints_and_returns_a_keras_table():
+    model = summary_model()
+    printed = []
+    text = model.summary((5, 3), print_fn=printed.append)
+    assert text == SUMMARY and printed == [SUMMARY]
+    assert model.summary((5, 3), print_fn=None) == SUMMARY  # not printed
+    assert sum(p.numel() for p in model.parameters()) == 34
+
+
+def test_summary_leaves_the_model_as_it_was():
+    model = summary_model()
+    model[3].eval()  # a mixed state: restored module by module
+    running = model[1].running_mean.numpy().copy()
+    model.summary((5, 3), print_fn=None)
+    assert [m.training for m in model.modules()] == [True, True, True, True, False, False, False]
+    np.testing.assert_array_equal(model[1].running_mean.numpy(), running)  # evaluation mode: untouched
+    assert model[1].num_batches_tracked.item() == 0
+    assert all(m._module_hooks is None for m in model.modules())  # its hooks are gone
+    assert model(cr.randn(2, 3)).grad_fn is not None  # gradients as before
+
+
+def test_summary_without_input_size_has_no_shape_column():
+    text = summary_model().summary(print_fn=None)
+    assert "Output Shape" not in text and " 3.0 (Linear)              10" in text
+    assert text.splitlines()[0] == 'Model: "Sequential"'
+
+
+def test_summary_of_mlp_and_of_a_single_layer():
+    text = nn.MLP([784, 256, 256, 10]).summary((1, 784), print_fn=None)
+    assert " layers (Sequential)         (1, 10)" in text
+    assert "   layers.0 (Linear)         (1, 256)                 200,960" in text
+    assert "Total params: 269,322 (1.03 MB)" in text
+    single = nn.Linear(3, 2).double().summary((4, 3), print_fn=None)
+    assert " Linear (Linear)             (4, 2)                   8" in single
+    assert "Total params: 8 (64.00 B)" in single
+
+
+def test_summary_with_several_inputs_tuple_outputs_and_unused_modules():
+    class TwoIn(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.spare = nn.Linear(3, 2), nn.Linear(4, 2), nn.Linear(1, 1)
+
+        def forward(self, x, y):
+            return self.a(x), self.b(y)
+
+    text = TwoIn().summary([(2, 3), (2, 4)], print_fn=None)
+    assert " a (Linear)                  (2, 2)" in text and " spare (Linear)              --" in text
+
+
+@pytest.mark.parametrize("input_size", [(2, -1), (2.0, 3), "x", [(2, 3), (1.5,)], ()])
+def test_summary_rejects_bad_input_sizes(input_size):
+    with pytest.raises(ValueError, match="summary: input_size must be a shape"):
+        summary_model().summary(input_size, print_fn=None)

@@ -40,15 +40,21 @@ def gradient_sequence(seed: int = 1, missing=MISSING) -> list:
 
 # ---------------------------------------------------------------------- references by hand
 
-def reference_sgd(theta, grads, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+def reference_sgd(theta, grads, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0,
+                  momentum_form="gradient"):
     out, buffer = [], None
     for g in grads:
         if g is not None:
             g = g + weight_decay * theta
-            if momentum != 0:
-                buffer = g if buffer is None else momentum * buffer + (1 - dampening) * g
-                g = g + momentum * buffer if nesterov else buffer
-            theta = theta - lr * g
+            if momentum != 0 and momentum_form == "velocity":
+                # V_t = μ V_{t-1} - α (1 - τ) g_t (V_1 = -α g_1); θ_t = θ_{t-1} + V_t (+ μ V_t - α g_t - V_t)
+                buffer = -lr * g if buffer is None else momentum * buffer - lr * (1 - dampening) * g
+                theta = theta + momentum * buffer - lr * g if nesterov else theta + buffer
+            else:
+                if momentum != 0:
+                    buffer = g if buffer is None else momentum * buffer + (1 - dampening) * g
+                    g = g + momentum * buffer if nesterov else buffer
+                theta = theta - lr * g
         out.append(theta)
     return out
 
@@ -60,7 +66,9 @@ def reference_adagrad(theta, grads, lr=1e-2, lr_decay=0.0, weight_decay=0.0, ini
             t += 1
             g = g + weight_decay * theta
             total = total + g ** 2
-            theta = theta - lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(total) + eps)
+            denominator = np.sqrt(total) + eps
+            safe = np.where(denominator == 0, 1.0, denominator)  # D_t = 0 (only with eps = 0): θ unchanged
+            theta = theta - np.where(denominator == 0, 0.0, lr / (1 + (t - 1) * lr_decay) * g / safe)
         out.append(theta)
     return out
 
@@ -122,13 +130,17 @@ def _sgd_cases():
             continue
         cases.append(("SGD", {"lr": 0.1, "momentum": momentum, "dampening": dampening,
                               "nesterov": nesterov, "weight_decay": weight_decay}))
+        if momentum != 0:  # the velocity form: equal to the gradient form while lr is constant
+            cases.append(("SGD", {"lr": 0.1, "momentum": momentum, "dampening": dampening, "nesterov": nesterov,
+                                  "weight_decay": weight_decay, "momentum_form": "velocity"}))
     return cases
 
 
 def _adagrad_cases():
     return [("Adagrad", {"lr": 0.1, "lr_decay": lr_decay, "weight_decay": weight_decay,
                          "initial_accumulator_value": initial})
-            for lr_decay, weight_decay, initial in itertools.product((0.0, 0.05), (0.0, 0.1), (0.0, 0.5))]
+            for lr_decay, weight_decay, initial in itertools.product((0.0, 0.05), (0.0, 0.1), (0.0, 0.5))] + [
+        ("Adagrad", {"lr": 0.1, "eps": 0.0}), ("Adagrad", {"lr": 0.1, "eps": 0.0, "lr_decay": 0.05})]
 
 
 def _rmsprop_cases():
@@ -178,7 +190,8 @@ def run_torch(name, kwargs, dtype="float64", grads=None, init=None):
     grads = gradient_sequence() if grads is None else grads
     torch_dtype = getattr(torch, dtype)
     params = [torch.tensor(a, dtype=torch_dtype, requires_grad=True) for a in init]
-    kwargs = {k: v for k, v in kwargs.items() if k != "eps_inside_sqrt"}  # torch has only the default form
+    # torch has only the default forms (SGD's velocity form equals its gradient form at a constant lr)
+    kwargs = {k: v for k, v in kwargs.items() if k not in ("eps_inside_sqrt", "momentum_form")}
     opt = getattr(torch.optim, name)(params, **kwargs)
     trajectory = []
     for step_grads in grads:
@@ -321,14 +334,32 @@ def velocity_form(x0, lrs, mu):
     return path
 
 
-def sgd_momentum_form(x0, lrs, mu):
+def gradient_form(x0, lrs, mu):
+    """g_k = ∇f(θ_{k-1}) + μ g_{k-1},  θ_k = θ_{k-1} - α_k g_k."""
+    x, g, path = x0.copy(), np.zeros_like(x0), []
+    for lr in lrs:
+        g = quadratic_gradient(x) + mu * g
+        x = x - lr * g
+        path.append(x.copy())
+    return path
+
+
+def sgd_momentum_form(x0, lrs, mu, form=None, scheduler=False):
+    """SGD's path with learning rates ``lrs`` (set by hand, or by a StepLR that divides by 10
+    after 5 steps when ``scheduler``)."""
     x = cr.tensor(x0, dtype=cr.float64, requires_grad=True)
-    opt = optim.SGD([x], lr=lrs[0], momentum=mu)
+    options = {} if form is None else {"momentum_form": form}
+    opt = optim.SGD([x], lr=lrs[0], momentum=mu, **options)
+    schedule = optim.lr_scheduler.StepLR(opt, step_size=5, gamma=0.1) if scheduler else None
     path = []
     for lr in lrs:
-        opt.param_groups[0]["lr"] = lr
+        if schedule is None:
+            opt.param_groups[0]["lr"] = lr
+        assert opt.param_groups[0]["lr"] == pytest.approx(lr, rel=1e-15)
         x.grad = cr.tensor(quadratic_gradient(x.numpy()), dtype=cr.float64)
         opt.step()
+        if schedule is not None:
+            schedule.step()
         path.append(x.numpy().copy())
     return path
 
@@ -336,15 +367,61 @@ def sgd_momentum_form(x0, lrs, mu):
 def test_momentum_forms_coincide_for_a_constant_learning_rate():
     x0 = np.array([2.0, -1.0, 3.0])
     lrs = [0.05] * 40
-    np.testing.assert_allclose(sgd_momentum_form(x0, lrs, 0.9), velocity_form(x0, lrs, 0.9), rtol=1e-12, atol=1e-12)
+    expected = velocity_form(x0, lrs, 0.9)
+    np.testing.assert_allclose(gradient_form(x0, lrs, 0.9), expected, rtol=1e-12, atol=1e-12)
+    for form in (None, "gradient", "velocity"):
+        np.testing.assert_allclose(sgd_momentum_form(x0, lrs, 0.9, form), expected, rtol=1e-12, atol=1e-12)
 
 
 def test_momentum_forms_differ_under_a_schedule():
     x0 = np.array([2.0, -1.0, 3.0])
-    lrs = [0.05] * 5 + [0.01] * 5  # a step schedule
-    ours, velocity = sgd_momentum_form(x0, lrs, 0.9), velocity_form(x0, lrs, 0.9)
-    np.testing.assert_allclose(ours[4], velocity[4], rtol=1e-12)  # identical while α is constant
-    assert np.abs(ours[5] - velocity[5]).max() > 1e-3  # our form rescales the whole memory by the new α
+    lrs = [0.05] * 5 + [0.005] * 5  # StepLR(step_size=5, gamma=0.1)
+    by_hand = {"gradient": gradient_form(x0, lrs, 0.9), "velocity": velocity_form(x0, lrs, 0.9)}
+    ours = {form: sgd_momentum_form(x0, lrs, 0.9, form, scheduler=True) for form in by_hand}
+    for form in by_hand:  # each form is its formula, step by step
+        np.testing.assert_allclose(ours[form], by_hand[form], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(sgd_momentum_form(x0, lrs, 0.9, scheduler=True), ours["gradient"], rtol=0, atol=0)
+    np.testing.assert_allclose(ours["gradient"][4], ours["velocity"][4], rtol=1e-12)  # identical while α is constant
+    # after the decay the gradient form rescales its whole memory by the new α; the velocity keeps it
+    assert np.abs(ours["gradient"][5] - ours["velocity"][5]).max() > 1e-3
+    step_gradient = ours["gradient"][5] - ours["gradient"][4]
+    step_velocity = ours["velocity"][5] - ours["velocity"][4]
+    assert np.linalg.norm(step_velocity) > 3 * np.linalg.norm(step_gradient)  # 4.6 times here
+
+
+def test_velocity_form_state_is_recorded():
+    x = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
+    opt = optim.SGD([x], lr=0.1, momentum=0.5, momentum_form="velocity")
+    x.grad = cr.tensor([1.0, -2.0], dtype=cr.float64)
+    opt.step()
+    state = opt.state_dict()
+    assert state["param_groups"][0]["momentum_form"] == "velocity"
+    np.testing.assert_array_equal(state["state"][0]["velocity"], [-0.1, 0.2])  # V_1 = -α g_1
+    assert "momentum_buffer" not in state["state"][0]
+    y = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
+    other = optim.SGD([y], lr=0.1, momentum=0.5)  # the form comes from the state dict
+    other.load_state_dict(state)
+    assert other.param_groups[0]["momentum_form"] == "velocity"
+
+
+def test_adagrad_with_zero_eps_leaves_coordinates_without_gradient_unchanged(update_path):
+    # coordinate 0 never has a gradient (G_t = 0: √G_t + 0 = 0), coordinate 1 only from step 2,
+    # coordinate 2 always; in float32, 1e-30 squared underflows to 0 while the gradient is not 0
+    for dtype, tiny in ((cr.float64, 0.0), (cr.float32, 1e-30)):
+        x = cr.tensor([1.0, -2.0, 3.0, 4.0], dtype=dtype, requires_grad=True)
+        opt = optim.Adagrad([x], lr=0.5, eps=0.0)
+        expected, total = x.numpy().astype(np.float64), np.zeros(4)
+        for step, g in enumerate(([0.0, 0.0, 2.0, tiny], [0.0, 3.0, -1.0, tiny], [0.0, -1.0, 0.5, tiny])):
+            x.grad = cr.tensor(g, dtype=dtype)
+            opt.step()
+            g = np.array(g)
+            total += g.astype(np.float32 if dtype == cr.float32 else np.float64) ** 2
+            moved = total > 0
+            expected[moved] -= 0.5 * g[moved] / np.sqrt(total[moved])
+            values = x.numpy()
+            assert np.isfinite(values).all(), f"step {step + 1}: {values}"
+            assert values[0] == 1.0 and values[3] == 4.0  # untouched, bit for bit
+            np.testing.assert_allclose(values, expected, rtol=1e-6)
 
 
 # ---------------------------------------------------------------------- groups and skipping
@@ -542,7 +619,9 @@ def test_closure_is_called_with_gradients_enabled():
 
 RESUME_CASES = [
     ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "momentum_form": "velocity"}),
     ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "initial_accumulator_value": 0.1}),
+    ("Adagrad", {"lr": 0.1, "eps": 0.0}),
     ("RMSprop", {"lr": 0.01, "momentum": 0.9, "centered": True}),
     ("Adam", {"lr": 0.01, "amsgrad": True}),
     ("AdamW", {"lr": 0.01, "eps_inside_sqrt": True}),
@@ -661,6 +740,9 @@ def _p():
     (lambda: optim.RMSprop(_p(), centered="yes"), TypeError, "centered must be True or False"),
     (lambda: optim.Adagrad(_p(), lr_decay=-1), ValueError, "lr_decay must be >= 0"),
     (lambda: optim.Adagrad(_p(), initial_accumulator_value=-1), ValueError, "initial_accumulator_value must be >= 0"),
+    (lambda: optim.Adagrad(_p(), eps=-1e-10), ValueError, "Adagrad: eps must be >= 0"),
+    (lambda: optim.SGD(_p(), lr=0.1, momentum_form="heavy ball"), ValueError,
+     "SGD: momentum_form must be 'gradient' or 'velocity'; got 'heavy ball'"),
     (lambda: optim.Adam([{"params": _p(), "lr": -1}]), ValueError, r"Adam \(param group 0\): lr must be >= 0"),
     (lambda: optim.Adam(cr.tensor([1.0], requires_grad=True)), TypeError, "got a single Tensor"),
     (lambda: optim.Adam([]), ValueError, "empty parameter list"),
@@ -696,9 +778,11 @@ def test_every_optimizer_runs_its_compiled_kernel(monkeypatch):
 
     monkeypatch.setattr(optimizer_module, "compiled_kernels", spy)  # where every optimizer's step looks it up
     for name, kwargs in [("SGD", {"lr": 0.1, "momentum": 0.9}), ("Adagrad", {}), ("RMSprop", {"centered": True}),
-                         ("Adam", {"amsgrad": True}), ("AdamW", {})]:
+                         ("Adam", {"amsgrad": True}), ("AdamW", {}),
+                         ("SGD", {"lr": 0.1, "momentum": 0.9, "momentum_form": "velocity"}),
+                         ("Adagrad", {"eps": 0.0})]:
         run(name, kwargs, grads=gradient_sequence(missing=set())[:1])
-    assert len(used) == 5 and all(used)
+    assert len(used) == 7 and all(used)
 
 
 def test_the_common_step_and_the_general_step_agree_whatever_changes_between_steps():

@@ -419,6 +419,9 @@ def test_scheduler_stepped_every_step():
     ({"scheduler_interval": "batch"}, ValueError, "scheduler_interval"),
     ({"checkpoint_every": 0}, ValueError, "checkpoint_every"),
     ({"scheduler": "plateau", "scheduler_interval": "step"}, ValueError, "scheduler_interval='epoch'"),
+    ({"clip_grad_norm": 0}, ValueError, "clip_grad_norm must be None or a positive number; got 0"),
+    ({"clip_grad_norm": float("inf")}, ValueError, "clip_grad_norm must be None or a positive number"),
+    ({"clip_grad_norm": "1"}, ValueError, "clip_grad_norm must be None or a positive number"),
 ])
 def test_trainer_rejects(kwargs, error, match):
     cr.manual_seed(0)
@@ -435,12 +438,168 @@ def test_trainer_rejects(kwargs, error, match):
     (lambda t, X, y: t.fit(DataLoader(TensorDataset(X, y), 8), batch_size=4), ValueError, "set it on the DataLoader"),
     (lambda t, X, y: t.fit((X,)), ValueError, "at least two tensors"),
     (lambda t, X, y: t.fit(5), TypeError, "a Dataset or a DataLoader"),
+    (lambda t, X, y: t.fit((X, y), val=(X, y), validation_split=0.2), ValueError,
+     "pass either val= or validation_split=, not both"),
+    (lambda t, X, y: t.fit(DataLoader(TensorDataset(X, y), 8), validation_split=0.2), ValueError,
+     "validation_split needs the rows themselves; train is a DataLoader"),
+    (lambda t, X, y: t.fit((X, y), validation_split=1.0), ValueError,
+     r"validation_split must be a fraction in \(0, 1\)"),
+    (lambda t, X, y: t.fit((X, y), validation_split=-0.1), ValueError, "must be a fraction"),
+    (lambda t, X, y: t.fit((X, y), validation_split=0.99), ValueError,
+     "validation_split=0.99 of 20 rows leaves 0 for training and 20 for validation"),
+    (lambda t, X, y: t.predict(DataLoader(TensorDataset(X, y), 8)), ValueError, "shuffle=True"),
 ])
 def test_fit_rejects(call, error, match):
     X, y = _blobs(n=20)
     _, trainer = _classifier(0)
     with pytest.raises(error, match=match):
         call(trainer, X, y)
+
+
+# ---------------------------------------------------------------------- Keras habits and clipping
+
+def test_predict_is_the_model_in_eval_mode_without_a_graph():
+    X, y = _blobs(n=70)
+    model, trainer = _classifier(0)
+    trainer.fit((X, y), epochs=1, batch_size=16)
+    model.eval()
+    with cr.no_grad():
+        expected = model(X).numpy()
+    model.train()
+    for data, batch_size in [(X, None), (X, 16), ((X, y), 32), (X.numpy(), 7), (TensorDataset(X, y), 64),
+                             (DataLoader(TensorDataset(X, y), 10, shuffle=False), None), ((X,), 3)]:
+        out = trainer.predict(data, batch_size=batch_size)
+        assert isinstance(out, cr.Tensor) and out.shape == (70, 3) and not out.requires_grad
+        np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5, atol=1e-6)
+    assert model.training  # restored
+    model.eval()
+    trainer.predict(X)
+    assert not model.training  # left as it was
+
+
+def test_predict_joins_tuple_outputs():
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(6, 2), nn.Linear(6, 1)
+
+        def forward(self, x):
+            return self.a(x), self.b(x)
+
+    X, _ = _blobs(n=50)
+    model = TwoHeads()
+    trainer = Trainer(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), verbose=0)
+    first, second = trainer.predict(X, batch_size=8)
+    np.testing.assert_allclose(first.numpy(), model.a(X).numpy(), rtol=1e-6)
+    assert second.shape == (50, 1)
+
+
+def test_validation_split_holds_out_the_last_rows_as_keras():
+    X, y = _blobs(n=100)
+    runs = []
+    for split in (True, False):
+        model, trainer = _classifier(0)
+        cr.manual_seed(3)
+        if split:
+            history = trainer.fit((X, y), epochs=3, batch_size=16, validation_split=0.25)
+        else:
+            history = trainer.fit((X[:75], y[:75]), val=(X[75:], y[75:]), epochs=3, batch_size=16)
+        runs.append((_weights(model), history))
+    (weights_split, history_split), (weights_val, history_val) = runs
+    for name in weights_val:
+        assert np.array_equal(weights_split[name], weights_val[name]), name
+    assert history_split["val_loss"] == history_val["val_loss"] and len(history_split["val_accuracy"]) == 3
+    assert history_split.steps["loss"] == history_val.steps["loss"]
+    # a Dataset is split the same way: 10 rows, 0.3 -> the last 3 validate
+    _, trainer = _classifier(0)
+    trainer.fit(TensorDataset(X[:10], y[:10]), epochs=1, batch_size=4, validation_split=0.3)
+    assert trainer.has_validation and trainer.history.steps["step"] == [1, 2]  # 7 training rows, batches of 4
+
+
+def _clipped_run(clip, steps, seed=0):
+    """A regression MLP trained with SGD by hand, clipping with nn.utils after each backward."""
+    X, y = _regression()
+    cr.manual_seed(seed)
+    model = nn.MLP([4, 16, 1])
+    opt = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    loader = DataLoader(TensorDataset(X, y), 50, shuffle=False)
+    norms = []
+    for _ in range(steps // len(loader)):
+        for xb, yb in loader:
+            opt.zero_grad()
+            nn.MSELoss()(model(xb), yb).backward()
+            norms.append(nn.utils.clip_grad_norm_(model.parameters(), clip).item())
+            opt.step()
+    return _weights(model), norms
+
+
+def test_clip_grad_norm_clips_after_backward_before_the_step():
+    X, y = _regression()
+    cr.manual_seed(0)
+    model = nn.MLP([4, 16, 1])
+    trainer = Trainer(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.5, momentum=0.9),
+                      verbose=0, clip_grad_norm=0.25)
+    trainer.fit(DataLoader(TensorDataset(X, y), 50, shuffle=False), epochs=3)
+    expected, norms = _clipped_run(0.25, 12)
+    for name, value in _weights(model).items():
+        assert np.array_equal(value, expected[name]), name
+    np.testing.assert_allclose(trainer.history.steps["grad_norm"], norms, rtol=1e-5)  # the norm before clipping
+    assert max(norms) > 0.25  # clipping did happen
+    clipped, _ = _clipped_run(0.25, 4)
+    unclipped, _ = _clipped_run(1e9, 4)
+    assert not np.array_equal(unclipped["layers.0.weight"], clipped["layers.0.weight"])
+
+
+def test_clipped_run_resumes_bit_identically_and_needs_the_same_clip(tmp_path):
+    X, y = _blobs()
+    path = tmp_path / "run.safetensors"
+    straight_model, straight = _classifier(0, clip_grad_norm=0.5)
+    cr.manual_seed(42)
+    straight.fit((X, y), epochs=4, batch_size=32)
+    _, crashed = _classifier(0, clip_grad_norm=0.5, checkpoint_path=path, callbacks=[_CrashAt(epoch=3, step=2)])
+    cr.manual_seed(42)
+    with pytest.raises(KeyboardInterrupt):
+        crashed.fit((X, y), epochs=4, batch_size=32)
+    assert load_checkpoint(path)[1]["epoch"] == "2"
+    _, unclipped = _classifier(7)
+    with pytest.raises(ValueError, match=r"clip_grad_norm=0.5 but this Trainer has clip_grad_norm=None"):
+        unclipped.fit((X, y), epochs=4, batch_size=32, resume_from=path)
+    resumed_model, resumed = _classifier(7, clip_grad_norm=0.5)
+    cr.manual_seed(1)
+    resumed.fit((X, y), epochs=4, batch_size=32, resume_from=path)
+    expected = _weights(straight_model)
+    for name, value in _weights(resumed_model).items():
+        assert np.array_equal(value, expected[name]), name
+    assert resumed.history.steps["grad_norm"] == straight.history.steps["grad_norm"]
+
+
+def test_save_and_load_the_model_optimizer_scheduler_and_history(tmp_path):
+    X, y = _blobs(n=120)
+    model, trainer = _classifier(0)
+    trainer.scheduler = optim.lr_scheduler.StepLR(trainer.optimizer, step_size=1, gamma=0.5)
+    trainer.fit((X, y), epochs=3, batch_size=32, validation_split=0.25)
+    trainer.save(tmp_path / "trainer.safetensors")
+    other_model, other = _classifier(9)  # different weights, a fresh optimizer
+    other.scheduler = optim.lr_scheduler.StepLR(other.optimizer, step_size=1, gamma=0.5)
+    other.load(tmp_path / "trainer.safetensors")
+    for name, value in _weights(model).items():
+        assert np.array_equal(_weights(other_model)[name], value), name
+    saved, loaded = trainer.optimizer.state_dict(), other.optimizer.state_dict()
+    assert saved["param_groups"] == loaded["param_groups"] and loaded["param_groups"][0]["lr"] == 1e-2 / 8
+    for index, entry in saved["state"].items():
+        for key, value in entry.items():
+            np.testing.assert_array_equal(loaded["state"][index][key], value)
+    assert other.scheduler.state_dict() == trainer.scheduler.state_dict()
+    assert other.history["val_loss"] == trainer.history["val_loss"] and other.epoch == 3
+    assert other.history.steps["loss"] == trainer.history.steps["loss"]
+    assert other.evaluate((X, y)) == trainer.evaluate((X, y))
+    np.testing.assert_array_equal(other.predict(X).numpy(), trainer.predict(X).numpy())
+    save_checkpoint(tmp_path / "weights.safetensors", {"w": np.zeros(2)})
+    with pytest.raises(ValueError, match=r"Trainer.load: .*weights.safetensors' is not a Trainer checkpoint"):
+        other.load(tmp_path / "weights.safetensors")
+    cr.save(model.state_dict(), tmp_path / "state.safetensors")
+    with pytest.raises(ValueError, match="is not a Trainer checkpoint"):
+        other.load(tmp_path / "state.safetensors")
 
 
 # ---------------------------------------------------------------------- progress output

@@ -36,6 +36,7 @@ from .engine.ops import (  # linear algebra
 from .engine.ops import inv as inverse
 from .engine import linalg_namespace as linalg  # torch.linalg: cr.linalg.solve(A, B) …
 from .engine.random import manual_seed
+from .engine.serialization import load, save
 from .engine.tensor import Tensor, as_tensor, from_dlpack, from_numpy, tensor
 from .engine.creation import (
     arange, empty, eye, full, full_like, linspace, ones, ones_like, rand, randint, randn, randperm,

@@ -16,11 +16,12 @@ residual       Residual (a skip connection around any module)
 losses         MSELoss, L1Loss, HuberLoss, BCEWithLogitsLoss, BCELoss, CrossEntropyLoss, NLLLoss
 init           zeros_, ones_, constant_, normal_, uniform_, xavier_*, kaiming_*, calculate_gain
 functional     the functions behind all of the above, plus penalties (l1_penalty, l2_penalty)
+utils          clip_grad_norm_, clip_grad_value_, parameters_to_vector, vector_to_parameters
 arguments      the argument checks they share
 fused/         fast paths: layers and losses as one graph node each, each tested equal to
                the composition of reference ops it replaces
 """
-from . import functional, init
+from . import functional, init, utils
 from .containers import ModuleList, Sequential
 from .layers import (
     GELU,
@@ -52,7 +53,7 @@ from .parameter import Parameter
 from .residual import Residual
 
 __all__ = [
-    "functional", "init",
+    "functional", "init", "utils",
     "Module", "Parameter", "Sequential", "ModuleList", "IncompatibleKeys",
     "Linear", "Identity", "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax",
     "LogSoftmax", "Dropout", "BatchNorm1d", "MLP", "PolynomialFeatures", "Residual",

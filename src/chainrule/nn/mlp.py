@@ -65,8 +65,9 @@ class MLP(Module):
         self.layers = Sequential(*layers)
 
     def forward(self, x):
-        # the Sequential's forward: its Linear and ReLU layers run as one linear_chain node
-        return self._modules["layers"].forward(x)
+        # the Sequential: its Linear and ReLU layers run as one linear_chain node (through
+        # __call__, so that hooks registered on model.layers fire)
+        return self._modules["layers"](x)
 
     def extra_repr(self) -> str:
         return f"sizes={self.sizes}"

@@ -7,6 +7,10 @@ list its parameters (``parameters()``, ``named_parameters()``), walk its
 sub-modules (``children()``, ``modules()``), switch between training and
 evaluation behaviour (``train()``, ``eval()``), and save and restore its values
 (``state_dict()``, ``load_state_dict()``) without any bookkeeping by its author.
+Hooks (``register_forward_pre_hook``, ``register_forward_hook``,
+``register_full_backward_hook`` …, :mod:`chainrule.nn.module_hooks`) observe or change
+what a module receives and returns, and its gradients; ``summary()`` prints a table of
+the layers with their output shapes and parameter counts (:mod:`chainrule.nn.summary`).
 Names follow PyTorch (torch.nn.Module), and so do the state-dict keys: the
 attribute path joined by dots, e.g. ``"layers.0.weight"``.
 
@@ -22,9 +26,22 @@ from collections import namedtuple
 
 from ..engine import backend
 from ..engine.tensor import Tensor, bump_version, wrap
+from .module_hooks import call_with_hooks, register_hook
 from .parameter import Parameter
+from .summary import summarize
 
 __all__ = ["Module", "IncompatibleKeys"]
+
+
+#: How many modules have hooks now (:mod:`chainrule.nn.module_hooks`). While it is 0,
+#: ``Module.__call__`` goes straight to ``forward`` after one test of this count.
+hooked_modules = 0
+
+
+def count_hooked_modules(delta: int) -> None:
+    """Add ``delta`` to :data:`hooked_modules` (a module got its first hook: +1, or lost its last: -1)."""
+    global hooked_modules
+    hooked_modules += delta
 
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -63,8 +80,43 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")  # abstract
 
+    #: The module's hooks (:class:`~chainrule.nn.module_hooks.ModuleHooks`), set on the instance
+    #: when one is registered and removed with the last one: None here means "no hook".
+    _module_hooks = None
+
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        # while no module has hooks, one test of a global count (measured: +5 ns a call)
+        if hooked_modules == 0 or self._module_hooks is None:
+            return self.forward(*args, **kwargs)
+        return call_with_hooks(self, args, kwargs)
+
+    # ------------------------------------------------------------------ hooks
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False):
+        """Call ``hook(module, args)`` before each ``forward``; a value it returns replaces the
+        positional arguments (a single value is wrapped as a 1-tuple). With ``with_kwargs``:
+        ``hook(module, args, kwargs)`` returning None or ``(args, kwargs)``. ``prepend`` runs it
+        before the hooks already registered. Returns a handle whose ``remove()`` takes it out."""
+        return register_hook(self, "forward_pre", hook, prepend, with_kwargs, count_hooked_modules)
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False):
+        """Call ``hook(module, args, output)`` after each ``forward``; a value it returns replaces
+        the output. With ``with_kwargs``: ``hook(module, args, kwargs, output)``. Returns a
+        removable handle."""
+        return register_hook(self, "forward", hook, prepend, with_kwargs, count_hooked_modules)
+
+    def register_full_backward_pre_hook(self, hook, prepend: bool = False):
+        """Call ``hook(module, grad_output)`` when the gradients with respect to the module's
+        outputs are known (a tuple, None where an output is not a Tensor that requires grad);
+        a tuple it returns replaces them. Returns a removable handle."""
+        return register_hook(self, "backward_pre", hook, prepend, False, count_hooked_modules)
+
+    def register_full_backward_hook(self, hook, prepend: bool = False):
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients with respect to
+        the module's positional inputs have been computed (tuples with one entry per argument
+        and per output, None where there is no Tensor gradient); a tuple it returns replaces
+        ``grad_input``. Returns a removable handle. See :mod:`chainrule.nn.module_hooks`."""
+        return register_hook(self, "backward", hook, prepend, False, count_hooked_modules)
 
     # ------------------------------------------------------------------ registration
 
@@ -385,6 +437,19 @@ class Module:
         return self.to(backend.float64)
 
     # ------------------------------------------------------------------ printing
+
+    def summary(self, input_size=None, *, dtype=None, print_fn=print) -> str:
+        """Print (with ``print_fn``) and return a table of this model's layers, as Keras's
+        ``model.summary()``: each sub-module with its type, output shape and parameter count,
+        then the total, trainable and non-trainable parameter counts.
+
+        Output shapes need one forward pass: with ``input_size`` (the shape of one input,
+        batch dimension included, e.g. ``(1, 784)``; a list of shapes for several inputs),
+        the model runs once on zeros of that shape (the parameters' dtype unless ``dtype``),
+        in evaluation mode and without a graph, and forward hooks record every layer's
+        output. Without it the table has no output shapes. See :mod:`chainrule.nn.summary`.
+        """
+        return summarize(self, input_size, dtype=dtype, print_fn=print_fn)
 
     def extra_repr(self) -> str:
         """The configuration shown inside this module's parentheses in its repr."""

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..engine import backend
-from .arguments import check_nonnegative, check_positive
+from .arguments import check_nonnegative
 from .kernels import flat
 from .optimizer import Optimizer, l2_direction
 
@@ -26,9 +26,17 @@ class Adagrad(Optimizer):
             if λ ≠ 0:   g_t ← g_t + λ θ_{t-1}
             α̃_t ← α / (1 + (t - 1) η)
             G_t ← G_{t-1} + g_t²                              (elementwise square)
-            θ_t ← θ_{t-1} - α̃_t g_t / (√G_t + ε)
+            D_t ← √G_t + ε
+            θ_t ← θ_{t-1} - α̃_t g_t / D_t       (coordinates where D_t = 0 keep θ_{t-1})
 
     State per parameter: ``step`` (t) and ``sum`` (G_t).
+
+    ε = 0 is allowed, as the course slides write AdaGrad (θ_t ← θ_{t-1} - α g_t / √G_t).
+    Then a coordinate whose accumulated squared gradient G_t is still 0 (it has had no
+    gradient yet: g_t = 0 there too, or one so small that its square underflows) would divide
+    by zero; it is left unchanged instead, so no NaN or inf appears. With ε > 0, D_t > 0 and
+    the proviso never applies. (PyTorch accepts ε = 0 too but returns NaN for such
+    coordinates.)
 
     Args:
         params: tensors or param-group dicts (see :class:`Optimizer`).
@@ -36,7 +44,7 @@ class Adagrad(Optimizer):
         lr_decay: η >= 0 (default 0).
         weight_decay: λ >= 0, an L2 penalty added through the gradient (default 0).
         initial_accumulator_value: G_0 >= 0 (default 0).
-        eps: ε > 0, added to the denominator (default 1e-10).
+        eps: ε >= 0, added to the denominator (default 1e-10).
         flatten: keep parameters in flat buffers (see :mod:`chainrule.optim.optimizer`).
     """
 
@@ -51,7 +59,7 @@ class Adagrad(Optimizer):
         check_nonnegative(where, "lr_decay", group["lr_decay"])
         check_nonnegative(where, "weight_decay", group["weight_decay"])
         check_nonnegative(where, "initial_accumulator_value", group["initial_accumulator_value"])
-        check_positive(where, "eps", group["eps"])
+        check_nonnegative(where, "eps", group["eps"])
 
     def _buffers(self, group: dict) -> tuple:
         return (("sum", group["initial_accumulator_value"]),)
@@ -66,7 +74,12 @@ class Adagrad(Optimizer):
         G += xp.multiply(g, g, out=scratch)                       # G_t ← G_{t-1} + g_t²
         D = xp.sqrt(G, out=scratch)                               # D_t ← √G_t + ε
         D += cast(group["eps"])
+        empty = D == 0 if group["eps"] == 0 else None            # (only ε = 0 lets D_t be 0)
+        if empty is not None:
+            D[empty] = 1                                          # 0 / 1 instead of 0 / 0 …
         ratio = xp.divide(g, D, out=scratch)
+        if empty is not None:
+            ratio[empty] = 0                                      # … and D_t = 0 keeps θ_{t-1}
         ratio *= _decayed_lr(group, step, cast)                   # θ_t ← θ_{t-1} - α̃_t g_t / D_t
         param -= ratio
 

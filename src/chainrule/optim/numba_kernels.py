@@ -45,12 +45,26 @@ _JIT = {"cache": True, "error_model": "numpy", "nogil": True}
 
 @njit(**_JIT)
 def sgd(param, grad, momentum_buffer, lr, weight_decay, momentum, dampening_complement,
-        use_momentum, init_buffer, nesterov):  # pragma: no cover - compiled
+        use_momentum, init_buffer, nesterov, velocity):  # pragma: no cover - compiled
     for i in range(param.size):
         d = grad[i]
         if weight_decay != 0:
             d = param[i] * weight_decay + d
-        if use_momentum:
+        if not use_momentum:
+            param[i] = param[i] - d * lr
+        elif velocity:  # momentum_buffer holds V_t
+            a = d * lr
+            if init_buffer:
+                v = -a
+            else:
+                v = momentum_buffer[i] * momentum - a * dampening_complement
+            momentum_buffer[i] = v
+            if nesterov:
+                p = param[i] + v * momentum
+                param[i] = p - a
+            else:
+                param[i] = param[i] + v
+        else:
             if init_buffer:
                 b = d
             else:
@@ -60,7 +74,7 @@ def sgd(param, grad, momentum_buffer, lr, weight_decay, momentum, dampening_comp
                 d = b * momentum + d
             else:
                 d = b
-        param[i] = param[i] - d * lr
+            param[i] = param[i] - d * lr
 
 
 @njit(**_JIT)
@@ -71,7 +85,10 @@ def adagrad(param, grad, state_sum, clr, weight_decay, eps):  # pragma: no cover
             d = param[i] * weight_decay + d
         s = state_sum[i] + d * d
         state_sum[i] = s
-        param[i] = param[i] - d / (math.sqrt(s) + eps) * clr
+        denom = math.sqrt(s) + eps
+        if eps == 0 and denom == 0:  # only with eps = 0: G_t = 0 leaves the coordinate as it is
+            continue
+        param[i] = param[i] - d / denom * clr
 
 
 @njit(**_JIT)

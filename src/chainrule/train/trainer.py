@@ -40,6 +40,12 @@ Example::
     trainer.evaluate((X_test, y_test))     # {"loss": ..., "accuracy": ...}
     history.to_frame()                     # one row per epoch (needs pandas)
 
+The Keras habits are there too: ``fit(..., validation_split=0.2)`` holds out the last 20% of
+the rows, ``trainer.predict(X_test)`` returns the model's outputs (evaluation mode, no graph,
+in batches), ``trainer.save(path)`` / ``trainer.load(path)`` keep the model, optimizer,
+scheduler and history; ``Trainer(..., clip_grad_norm=1.0)`` clips the gradients' global norm
+after each backward pass.
+
 Data-parallel training on MPI (``Trainer(..., distributed=True)``, and by default whenever
 the script was started by ``mpiexec``/``srun`` with more than one rank) takes the same steps
 as one process with the global batch; :mod:`chainrule.train.data_parallel` describes how.
@@ -51,22 +57,21 @@ import os
 import sys
 import time
 
-from ..data import DataLoader, ParquetDataset, TensorDataset
+from ..data import DataLoader
 from ..engine import distributed as _dist
-from ..engine import random as _random
 from ..engine.autograd import no_grad
-from ..engine.serialization import decode_state, encode_state, load_checkpoint, save_checkpoint
-from .callbacks import Callback, stateful_callbacks
+from ..engine.ops import cat
+from ..nn.utils import clip_grad_norm_
+from .batches import EVALUATION_BATCH_SIZE, as_loader, hold_out, prediction_inputs, prediction_loader, split_batch
+from .callbacks import Callback
+from .checkpointing import read_checkpoint, restore_model_state, restore_run, write_checkpoint
 from .data_parallel import DataParallel, restore_batchnorms, sync_batchnorms
 from .divergence import DivergenceError, divergence_error, global_grad_norm
-from .history import STEP_COLUMNS, History, history_from_state, history_to_state
+from .history import STEP_COLUMNS, History
 from .metrics import make_metric
 from .progress import make_reporter
 
 __all__ = ["Trainer"]
-
-_CHECKPOINT_FORMAT = "chainrule.train/1"
-_DEFAULT_BATCH_SIZE = 32
 
 
 # ---------------------------------------------------------------------- trainer
@@ -102,6 +107,11 @@ class Trainer:
             ``batch_size`` is then the batch of each rank.
         sync_batchnorm: with ``distributed``, normalize BatchNorm layers with the
             statistics of the global batch (all ranks) instead of each rank's own rows.
+        clip_grad_norm: after each backward pass and before the optimizer step, scale the
+            gradients so that their global L2 norm is at most this value
+            (:func:`chainrule.nn.utils.clip_grad_norm_`). None (default): no clipping. The
+            ``grad_norm`` the History records is the norm before clipping. Checkpoints
+            record it, and resuming needs the same value.
 
     Attributes: ``history`` (:class:`History`), ``epoch`` (epochs completed),
     ``global_step`` (optimizer steps taken), ``stop_training``.
@@ -110,7 +120,7 @@ class Trainer:
     def __init__(self, model, loss, optimizer, metrics=("loss",), scheduler=None, callbacks=(), *,
                  checkpoint_path=None, checkpoint_every: int = 1,
                  scheduler_interval: str = "epoch", verbose: int = 1,
-                 distributed: bool | None = None, sync_batchnorm: bool = False):
+                 distributed: bool | None = None, sync_batchnorm: bool = False, clip_grad_norm=None):
         if not callable(model) or not hasattr(model, "parameters"):
             raise TypeError(f"Trainer: model must be an nn.Module; got {type(model).__name__}")
         if not callable(loss):
@@ -148,6 +158,7 @@ class Trainer:
         if self.distributed:
             _dist.init()
         self.sync_batchnorm = bool(sync_batchnorm)
+        self.clip_grad_norm = _check_clip(clip_grad_norm)
         self._parallel = DataParallel() if self.distributed else None
         self.history = History()
         self.epoch = 0
@@ -171,7 +182,7 @@ class Trainer:
         return columns + ["grad_norm", "lr", "time", "samples_per_sec"]
 
     def fit(self, train, val=None, *, epochs: int = 1, batch_size: int | None = None,
-            resume_from=None, verbose: int | None = None) -> History:
+            resume_from=None, verbose: int | None = None, validation_split=None) -> History:
         """Train until epoch ``epochs`` and return the :class:`History`.
 
         Each call starts a new run from the model's current weights (a fresh History,
@@ -190,12 +201,19 @@ class Trainer:
             resume_from: a checkpoint path written by a Trainer on the same model,
                 optimizer, scheduler and callbacks: continue that run exactly.
             verbose: overrides the Trainer's ``verbose`` for this call.
+            validation_split: a fraction in (0, 1): hold out the LAST fraction of the rows of
+                ``train`` (a pair or a Dataset) as validation data, before any shuffling, as
+                Keras does; not together with ``val``.
 
         Raises :class:`DivergenceError` when the loss or the gradient stops being finite.
         """
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ValueError(f"Trainer.fit: epochs must be a positive int; got {epochs!r}")
         verbose = self.verbose if verbose is None else _check_verbose(verbose)
+        if validation_split is not None and validation_split != 0:
+            if val is not None:
+                raise ValueError("Trainer.fit: pass either val= or validation_split=, not both")
+            train, val = hold_out(train, validation_split)
         train_loader, val_loader = self._loaders(train, val, batch_size)
         if self._parallel is not None:
             verbose = verbose if _dist.is_main() else 0  # only rank 0 reports
@@ -221,84 +239,77 @@ class Trainer:
         afterwards. ``data`` is a ``(X, y)`` pair, a Dataset or a DataLoader.
         """
         if batch_size is None and not isinstance(data, DataLoader):
-            batch_size = 256  # evaluation keeps no graph, so larger batches are cheap
-        loader = _as_loader(data, batch_size, shuffle=False, argument="data")
+            batch_size = EVALUATION_BATCH_SIZE
+        loader = as_loader(data, batch_size, shuffle=False, argument="data")
         if self._parallel is not None:
             loader = self._parallel.shard_eval(loader)
         return self._evaluate(loader)
 
+    def predict(self, data, batch_size: int | None = None):
+        """The model's outputs on ``data``, batch by batch, joined along the first dimension.
+
+        ``data`` is the inputs alone (a Tensor or an array ``X``), or anything ``fit`` and
+        ``evaluate`` accept (a ``(X, y)`` pair, a Dataset, a DataLoader with ``shuffle=False``),
+        whose targets are then left out. Runs as ``evaluate`` does: evaluation mode (restored
+        afterwards), no graph, batches of 256 by default, rows in their stored order. A model
+        that returns a tuple gives a tuple of joined outputs. In a distributed run every rank
+        predicts all the rows.
+        """
+        loader = prediction_loader(data, batch_size)
+        was_training = getattr(self.model, "training", True)
+        self.model.eval()
+        outputs = []
+        try:
+            with no_grad():
+                for batch in loader:
+                    outputs.append(self.model(*prediction_inputs(batch)))
+        finally:
+            if was_training:
+                self.model.train()
+        if isinstance(outputs[0], tuple):
+            return tuple(cat([out[i] for out in outputs]) for i in range(len(outputs[0])))
+        return cat(outputs)
+
+    def save(self, path) -> None:
+        """Write the model, optimizer, scheduler and history (and everything else a resumed run
+        needs: it is :meth:`save_checkpoint`) to ``path``, one safetensors file written
+        atomically. Read it back with :meth:`load`, or continue the run with
+        ``fit(..., resume_from=path)``."""
+        self.save_checkpoint(path)
+
+    def load(self, path) -> None:
+        """Restore what :meth:`save` (or a checkpoint) wrote: the model's parameters and
+        buffers, the optimizer's and the scheduler's state, the History and the epoch and step
+        counters. The Trainer must be built on the same kind of model, optimizer and scheduler;
+        its callbacks and the random generators are left alone (to continue a run exactly,
+        use ``fit(..., resume_from=path)``)."""
+        restore_model_state(self, read_checkpoint(path, "Trainer.load"), "Trainer.load")
+
     def save_checkpoint(self, path) -> None:
-        """Write the whole training state to ``path`` (safetensors, atomically).
+        """Write the whole training state to ``path`` (safetensors, atomically; see
+        :mod:`chainrule.train.checkpointing`).
 
         In a distributed run only rank 0 writes (every rank holds the same state); the
         others wait until the file is complete."""
         if self._parallel is not None and not _dist.is_main():
             _dist.barrier()
             return
-        state = {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-            "callbacks": [[type(callback).__name__, callback.state_dict()]
-                          for callback in stateful_callbacks(self.callbacks)],
-            "rng": {
-                "global": _random.generator().bit_generator.state,
-                "train_loader": None if self._train_loader is None else self._train_loader.state_dict(),
-            },
-            "trainer": {"epoch": self.epoch, "global_step": self.global_step,
-                        "stop_training": self.stop_training, "last_finite": self._last_finite},
-            "history": history_to_state(self.history),
-        }
-        text, arrays = encode_state(state, prefix="")
-        save_checkpoint(path, arrays, {"format": _CHECKPOINT_FORMAT, "epoch": str(self.epoch),
-                                       "state": text})
+        write_checkpoint(self, path, self._train_loader, self._last_finite)
         if self._parallel is not None:
             _dist.barrier()
 
     def load_checkpoint(self, path) -> None:
         """Restore the whole training state written by :meth:`save_checkpoint`."""
-        arrays, metadata = load_checkpoint(path)
-        if metadata.get("format") != _CHECKPOINT_FORMAT:
-            raise ValueError(
-                f"Trainer.load_checkpoint: {os.fspath(path)!r} is not a Trainer checkpoint "
-                f"(format {metadata.get('format')!r}, expected {_CHECKPOINT_FORMAT!r})"
-            )
-        state = decode_state(metadata["state"], arrays)
-        stateful = stateful_callbacks(self.callbacks)
-        saved = [name for name, _ in state["callbacks"]]
-        if saved != [type(callback).__name__ for callback in stateful]:
-            raise ValueError(
-                f"Trainer.load_checkpoint: the checkpoint has state for the callbacks {saved} but "
-                f"this Trainer's stateful callbacks are {[type(c).__name__ for c in stateful]}; "
-                f"build it with the same callbacks"
-            )
-        if (state["scheduler"] is None) != (self.scheduler is None):
-            raise ValueError(
-                "Trainer.load_checkpoint: the checkpoint and this Trainer disagree on having a "
-                "learning-rate scheduler; build the Trainer as the checkpointed run was built"
-            )
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        for callback, (_, callback_state) in zip(stateful, state["callbacks"]):
-            callback.load_state_dict(callback_state)
-        _random.generator().bit_generator.state = state["rng"]["global"]
-        if self._train_loader is not None and state["rng"]["train_loader"] is not None:
-            self._train_loader.load_state_dict(state["rng"]["train_loader"])
-        trainer = state["trainer"]
-        self.epoch, self.global_step = trainer["epoch"], trainer["global_step"]
-        self.stop_training = trainer["stop_training"]
-        self._last_finite = None if trainer["last_finite"] is None else tuple(trainer["last_finite"])
-        self.history = history_from_state(state["history"])
+        state = read_checkpoint(path, "Trainer.load_checkpoint")
+        self._last_finite = restore_run(self, state, self._train_loader)
         self._last_checkpoint = (os.fspath(path), self.epoch)
 
     # ------------------------------------------------------------------ one run
 
     def _loaders(self, train, val, batch_size):
         """The run's training and validation loaders (this rank's shards in a distributed run)."""
-        train_loader = _as_loader(train, batch_size, shuffle=True, argument="train")
-        val_loader = None if val is None else _as_loader(
+        train_loader = as_loader(train, batch_size, shuffle=True, argument="train")
+        val_loader = None if val is None else as_loader(
             val, batch_size or train_loader.batch_size, shuffle=False, argument="val")
         if self._parallel is not None:
             train_loader = self._parallel.shard_train(train_loader)
@@ -379,7 +390,7 @@ class Trainer:
         :class:`DivergenceError` before the backward pass; in a distributed run the loss and
         gradient are those of the global batch, the same on every rank."""
         if self._parallel is None:
-            inputs, target = _split_batch(batch)
+            inputs, target = split_batch(batch)
             outputs = self.model(*inputs)
             loss = self.loss(outputs, target)
             loss_value = float(loss.item())
@@ -404,7 +415,7 @@ class Trainer:
         outputs = target = None
         local_loss, n_local = 0.0, 0
         if local is not None:
-            inputs, target = _split_batch(local)
+            inputs, target = split_batch(local)
             outputs = self.model(*inputs)
             loss = self.loss(outputs, target)
             local_loss = float(loss.item())
@@ -414,11 +425,13 @@ class Trainer:
         return outputs, target, loss_value, total
 
     def _optimizer_step(self, epoch, step):
-        """θ ← optimizer(θ, g) once ‖g‖₂ is known to be finite (then the per-step scheduler);
-        returns ‖g‖₂ and the learning rate of the step."""
+        """θ ← optimizer(θ, g) once ‖g‖₂ is known to be finite, g clipped first when asked (then
+        the per-step scheduler); returns ‖g‖₂ (before clipping) and the learning rate of the step."""
         grad_norm = global_grad_norm(self._params)
         if not math.isfinite(grad_norm):
             raise self._divergence(epoch, step, "gradient norm", grad_norm)
+        if self.clip_grad_norm is not None:
+            clip_grad_norm_(self._params, self.clip_grad_norm)
         step_lr = self._lr()
         self.optimizer.step()
         if self.scheduler is not None and self.scheduler_interval == "step":
@@ -480,7 +493,7 @@ class Trainer:
         try:
             with no_grad():
                 for batch in loader if loader is not None else ():  # None: no rows on this rank
-                    inputs, target = _split_batch(batch)
+                    inputs, target = split_batch(batch)
                     outputs = self.model(*inputs)
                     n = target.shape[0]
                     loss_sum += float(self.loss(outputs, target).item()) * n
@@ -528,44 +541,6 @@ class _EpochSums:
         self.steps += 1
 
 
-def _as_loader(data, batch_size, shuffle: bool, argument: str) -> DataLoader:
-    if isinstance(data, ParquetDataset):  # streamed: it makes its own batches
-        if argument == "train" and batch_size is not None and batch_size != data.batch_size:
-            raise ValueError(
-                f"Trainer: {argument} is a ParquetDataset with batch_size={data.batch_size}; do not "
-                f"also pass batch_size={batch_size}"
-            )
-        return data
-    if isinstance(data, DataLoader):
-        if batch_size is not None and batch_size != data.batch_size:
-            raise ValueError(
-                f"Trainer: {argument} is a DataLoader with batch_size={data.batch_size}; do not "
-                f"also pass batch_size={batch_size} (set it on the DataLoader)"
-            )
-        return data
-    if isinstance(data, (tuple, list)):
-        if len(data) < 2:
-            raise ValueError(
-                f"Trainer: {argument} must be (inputs..., target), at least two tensors; got {len(data)}"
-            )
-        data = TensorDataset(*data)
-    elif not (hasattr(data, "__len__") and hasattr(data, "__getitem__")):
-        raise TypeError(
-            f"Trainer: {argument} must be a (X, y) pair, a Dataset or a DataLoader; "
-            f"got {type(data).__name__}"
-        )
-    return DataLoader(data, batch_size or _DEFAULT_BATCH_SIZE, shuffle=shuffle)
-
-
-def _split_batch(batch):
-    if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-        raise ValueError(
-            "Trainer: each batch must be (inputs..., target) with at least two tensors; got "
-            f"{type(batch).__name__}{'' if not isinstance(batch, (tuple, list)) else f' of length {len(batch)}'}"
-        )
-    return batch[:-1], batch[-1]
-
-
 def _steps_on_metric(scheduler) -> bool:
     """Schedulers like ReduceLROnPlateau are stepped with the monitored value; so is a
     schedule that hands over to one (``LinearWarmup(..., then=ReduceLROnPlateau(...))``)."""
@@ -582,3 +557,11 @@ def _check_verbose(verbose) -> int:
             f"Trainer: verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch); got {verbose!r}"
         )
     return verbose
+
+
+def _check_clip(value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"Trainer: clip_grad_norm must be None or a positive number; got {value!r}")
+    return float(value)

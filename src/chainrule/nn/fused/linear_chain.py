@@ -71,8 +71,9 @@ class LinearChainStep:
     Every call checks what each Linear would check (a Tensor input whose last dimension
     is in_features and whose dtype is the weights'), that the parameters still have the
     layers' shapes, dtype and the host device, and that no module of the run has an
-    instance-level ``forward`` (as diagnostics install to observe layers). If anything
-    differs, the modules run one by one instead, with their own errors and behaviour.
+    instance-level ``forward`` (as diagnostics install to observe layers) or hooks
+    (``register_forward_hook`` …, :mod:`chainrule.nn.module_hooks`). If anything differs,
+    the modules run one by one instead, with their own errors, behaviour and hooks.
     """
 
     __slots__ = ("modules", "layers", "in_features", "relu_modules")
@@ -99,9 +100,10 @@ class LinearChainStep:
         for layer, parameters, weight_shape, bias_shape, relu in self.layers:
             weight, bias = parameters["weight"], parameters["bias"]
             array = weight.data
+            own = layer.__dict__  # an instance-level forward, or hooks: run the modules themselves
             if (
                 array.__class__ is not _HOST_ARRAY or array.shape != weight_shape or array.dtype != dtype
-                or "forward" in layer.__dict__
+                or "forward" in own or own.get("_module_hooks") is not None
             ):
                 return self.unfused(x)
             inputs.append(weight)
@@ -112,7 +114,8 @@ class LinearChainStep:
                 inputs.append(bias)
             layout.append((bias is not None, relu))
         for module in self.relu_modules:
-            if "forward" in module.__dict__:
+            own = module.__dict__
+            if "forward" in own or own.get("_module_hooks") is not None:
                 return self.unfused(x)
         return LinearChain.apply(*inputs, layout=tuple(layout))
 
