@@ -3,7 +3,11 @@
 Binary ops broadcast like NumPy; their backward returns gradients in the broadcast
 shape and the engine sums them back to each input's shape (autograd.unbroadcast).
 A Python number operand is a parameter of a scalar op (``AddScalar``, ``MulScalar``
-…), never a graph node, and takes the tensor's dtype (NumPy's weak-scalar rule).
+…), never a graph node. The result dtype follows PyTorch's promotion rule, not NumPy's
+(:mod:`~chainrule.engine.ops.arguments` states it): a float32 tensor with a Python float,
+a NumPy float64 scalar or a 0-d float64 tensor stays float32; an integer tensor with a
+float scalar is float32; true division of integers is float32. Operands of different
+dtypes are cast to the result dtype (differentiably) before the op runs.
 For c = a * b and upstream gradient G: da = G b, db = G a; the rest follow the same
 pattern (each class's backward is its derivative times G).
 """
@@ -15,7 +19,7 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, wrap
 from . import copies
-from .arguments import as_operand, check_same_device, is_python_scalar
+from .arguments import as_operand, check_same_device, promote_operands, python_scalar, result_type
 
 
 class Add(Function):
@@ -314,19 +318,30 @@ class Neg(Function):
 
 
 def _binary(tensor_op, scalar_op, reversed_scalar_op, a, b, name):
-    """Dispatch a binary op on (Tensor | scalar | array, Tensor | scalar | array)."""
+    """Dispatch a binary op on (Tensor | scalar | array, Tensor | scalar | array), with
+    PyTorch's type promotion (:func:`~chainrule.engine.ops.arguments.result_type`)."""
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
-            check_same_device(a, b, name)
+            if a.data.dtype is not b.data.dtype:
+                a, b = promote_operands(a, b, name)
+            else:
+                check_same_device(a, b, name)
             return tensor_op.apply(a, b)
-        if is_python_scalar(b) and scalar_op is not None:
-            return scalar_op.apply(a, c=b)
-        return tensor_op.apply(a, as_operand(b, a, name))
+        if scalar_op is not None:
+            scalar = python_scalar(b)
+            if scalar is not None:
+                if a.data.dtype.kind != "f" and scalar.__class__ is float:  # float scalar, integer tensor: float32
+                    a = copies.cast(a, backend.DEFAULT_FLOAT)
+                return scalar_op.apply(a, c=scalar)
+        return _binary(tensor_op, scalar_op, reversed_scalar_op, a, as_operand(b, a, name), name)
     if not isinstance(b, Tensor):
         raise TypeError(f"{name}: expected at least one Tensor operand")
-    if is_python_scalar(a) and reversed_scalar_op is not None:
-        return reversed_scalar_op.apply(b, c=a)
-    return tensor_op.apply(as_operand(a, b, name), b)
+    scalar = python_scalar(a)
+    if scalar is not None and reversed_scalar_op is not None:
+        if b.data.dtype.kind != "f" and isinstance(scalar, float):
+            b = copies.cast(b, backend.DEFAULT_FLOAT)
+        return reversed_scalar_op.apply(b, c=scalar)
+    return _binary(tensor_op, scalar_op, reversed_scalar_op, as_operand(a, b, name), b, name)
 
 
 def add(a, b) -> Tensor:
@@ -336,8 +351,8 @@ def add(a, b) -> Tensor:
 
 def sub(a, b) -> Tensor:
     """a - b, broadcasting."""
-    if isinstance(a, Tensor) and is_python_scalar(b):
-        return AddScalar.apply(a, c=-b)
+    if isinstance(a, Tensor) and python_scalar(b) is not None:
+        return _binary(Add, AddScalar, AddScalar, a, -python_scalar(b), "sub")
     return _binary(Sub, None, RSubScalar, a, b, "sub")
 
 
@@ -347,8 +362,26 @@ def mul(a, b) -> Tensor:
 
 
 def div(a, b) -> Tensor:
-    """a / b (true division), broadcasting."""
+    """a / b (true division), broadcasting; integer and bool operands give float32 (PyTorch's
+    default float dtype), as ``torch.div`` does."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype is b.data.dtype and a.data.dtype.kind == "f":
+        check_same_device(a, b, "div")
+        return Div.apply(a, b)
+    if (isinstance(a, Tensor) and a.data.dtype.kind != "f") or (isinstance(b, Tensor) and b.data.dtype.kind != "f"):
+        a, b = _true_division_operands(a, b)
     return _binary(Div, DivScalar, RDivScalar, a, b, "div")
+
+
+def _true_division_operands(a, b):
+    """The operands of a true division, promoted; integer and bool ones as float32."""
+    like = a if isinstance(a, Tensor) else b
+    if not isinstance(like, Tensor):
+        raise TypeError("div: expected at least one Tensor operand")
+    a, b = as_operand(a, like, "div"), as_operand(b, like, "div")
+    target = result_type(a, b)
+    if target.kind != "f":
+        target = backend.DEFAULT_FLOAT
+    return copies.cast(a, target), copies.cast(b, target)
 
 
 def pow(a, b) -> Tensor:  # noqa: A001 - the operator's name

@@ -1,27 +1,37 @@
 """Non-differentiable elementwise ops: comparisons, logic, NaN tests, one-hot.
 
-Their results are bool (or int64 for one_hot) tensors that never require grad.
+Their results are bool (or int64 for one_hot) tensors that never require grad. Operands of
+different dtypes are compared in their PyTorch result dtype (``arguments.result_type``).
 """
 from __future__ import annotations
 
 from .. import backend
 from ..tensor import Tensor, wrap
-from .arguments import as_operand, check_same_device, is_python_scalar
+from .arguments import as_operand, check_same_device, python_scalar, result_type
 
 
 def _compare(a, b, method: str, name: str) -> Tensor:
+    """``a <method> b`` on the operands promoted by PyTorch's rule (see
+    :mod:`~chainrule.engine.ops.arguments`): ``float32 tensor == np.float64(0.1)`` compares in
+    float32, as ``float32 tensor == 0.1`` does."""
     if not isinstance(a, Tensor):
-        a = as_operand(a, b, name) if not is_python_scalar(a) else a
-        return wrap(getattr(b.data, _REFLECTED[method])(a.data if isinstance(a, Tensor) else a))
-    if isinstance(b, Tensor):
+        if not isinstance(b, Tensor):
+            raise TypeError(f"{name}: expected at least one Tensor operand")
+        return _compare(b, a, _REFLECTED[method], name)
+    if isinstance(b, Tensor) and a.data.dtype is b.data.dtype:
         check_same_device(a, b, name)
         return wrap(getattr(a.data, method)(b.data))
-    if not is_python_scalar(b):
-        b = as_operand(b, a, name).data
-    result = getattr(a.data, method)(b)
-    if result is NotImplemented:
-        raise TypeError(f"{name}: cannot compare a Tensor with {type(b).__name__}")
-    return wrap(result)
+    scalar = python_scalar(b)
+    if scalar is not None:
+        result = getattr(a.data, method)(scalar)  # NumPy's weak scalars: the tensor's dtype, as PyTorch
+        return wrap(result)
+    b = as_operand(b, a, name)
+    check_same_device(a, b, name)
+    a_data, b_data = a.data, b.data
+    if a_data.dtype != b_data.dtype:
+        target = result_type(a, b)
+        a_data, b_data = a_data.astype(target, copy=False), b_data.astype(target, copy=False)
+    return wrap(getattr(a_data, method)(b_data))
 
 
 _REFLECTED = {
