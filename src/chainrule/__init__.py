@@ -25,6 +25,10 @@ from .engine.ops import (
     relu, reshape, sigmoid, sin, softmax, split, sqrt, squeeze, stack, std, sub, sum, tanh,
     transpose, unsqueeze, var, view, where,
 )
+from .engine.ops import (
+    amax, amin, argsort, atan2, ceil, cumprod, cumsum, erf, expm1, floor, lerp, logaddexp, prod,
+    promote_types, result_type, return_types, round, selu, sign, sort, topk, trunc, unique,
+)
 from .engine.random import manual_seed
 from .engine.tensor import Tensor, as_tensor, from_dlpack, from_numpy, tensor
 from .engine.creation import (

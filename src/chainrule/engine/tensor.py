@@ -7,8 +7,8 @@ the chain rule (see :mod:`chainrule.autograd`). The operations themselves live i
 :mod:`chainrule.ops`; the methods here only forward to them.
 
 dtypes: float32 (the default for floating-point data), float64, int64 and bool.
-Arithmetic between them follows NumPy's promotion rules. Only floating-point
-tensors can require gradients.
+Arithmetic between them follows PyTorch's promotion rules (see
+:mod:`chainrule.engine.ops.arguments`). Only floating-point tensors can require gradients.
 """
 from __future__ import annotations
 
@@ -374,6 +374,30 @@ class Tensor:
     def ge(self, other): return ops.ge(self, other)
     def isnan(self): return ops.isnan(self)
     def isfinite(self): return ops.isfinite(self)
+
+    # ------------------------------------------------------------------ scans, sorting, more math
+    def cumsum(self, dim, *, dtype=None): return ops.cumsum(self, dim, dtype=dtype)
+    def cumprod(self, dim, *, dtype=None): return ops.cumprod(self, dim, dtype=dtype)
+    def prod(self, dim=None, keepdim=False, *, dtype=None, **aliases):
+        return ops.prod(self, dim, keepdim, dtype=dtype, **aliases)
+    def amax(self, dim=(), keepdim=False, **aliases): return ops.amax(self, dim, keepdim, **aliases)
+    def amin(self, dim=(), keepdim=False, **aliases): return ops.amin(self, dim, keepdim, **aliases)
+    def sort(self, dim=-1, descending=False, *, stable=False): return ops.sort(self, dim, descending, stable=stable)
+    def argsort(self, dim=-1, descending=False, *, stable=False):
+        return ops.argsort(self, dim, descending, stable=stable)
+    def topk(self, k, dim=-1, largest=True, sorted=True): return ops.topk(self, k, dim, largest, sorted)
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        return ops.unique(self, sorted, return_inverse, return_counts, dim)
+    def expm1(self): return ops.expm1(self)
+    def erf(self): return ops.erf(self)
+    def sign(self): return ops.sign(self)
+    def floor(self): return ops.floor(self)
+    def ceil(self): return ops.ceil(self)
+    def trunc(self): return ops.trunc(self)
+    def round(self, *, decimals=0): return ops.round(self, decimals=decimals)
+    def atan2(self, other): return ops.atan2(self, other)
+    def logaddexp(self, other): return ops.logaddexp(self, other)
+    def lerp(self, end, weight): return ops.lerp(self, end, weight)
 
 
 # ---------------------------------------------------------------------- internals

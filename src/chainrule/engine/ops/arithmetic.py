@@ -386,7 +386,10 @@ def _true_division_operands(a, b):
 
 def pow(a, b) -> Tensor:  # noqa: A001 - the operator's name
     """a ** b, broadcasting."""
-    return _binary(Pow, PowScalar, RPowScalar, a, b, "pow")
+    out = _binary(Pow, PowScalar, RPowScalar, a, b, "pow")
+    if out.data.dtype.itemsize == 1 and out.data.dtype.kind == "i":  # NumPy's bool ** bool is int8; PyTorch's bool
+        return wrap(out.data.astype(backend.bool_))
+    return out
 
 
 def maximum(a, b) -> Tensor:
