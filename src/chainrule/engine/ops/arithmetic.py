@@ -19,7 +19,7 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, wrap
 from . import copies
-from .arguments import as_operand, check_same_device, promote_operands, python_scalar, result_type
+from .arguments import SCALAR_TYPES, as_operand, check_same_device, promote_operands, python_scalar, result_type
 
 
 class Add(Function):
@@ -316,21 +316,25 @@ class Neg(Function):
 
 # ------------------------------------------------------------------ public functions
 
+_HOST_ARRAY = backend.host.ndarray
+_BOOLS = (bool, backend.host.bool_)
+
 
 def _binary(tensor_op, scalar_op, reversed_scalar_op, a, b, name):
     """Dispatch a binary op on (Tensor | scalar | array, Tensor | scalar | array), with
     PyTorch's type promotion (:func:`~chainrule.engine.ops.arguments.result_type`)."""
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
-            if a.data.dtype is not b.data.dtype:
+            a_data, b_data = a.data, b.data
+            if a_data.dtype is not b_data.dtype:
                 a, b = promote_operands(a, b, name)
-            else:
+            elif a_data.__class__ is not _HOST_ARRAY or b_data.__class__ is not _HOST_ARRAY:
                 check_same_device(a, b, name)
             return tensor_op.apply(a, b)
         if scalar_op is not None:
-            scalar = python_scalar(b)
+            scalar = b if b.__class__ in SCALAR_TYPES else python_scalar(b)
             if scalar is not None:
-                if a.data.dtype.kind != "f" and scalar.__class__ is float:  # float scalar, integer tensor: float32
+                if scalar.__class__ is float and a.data.dtype.kind != "f":  # float scalar, integer tensor: float32
                     a = copies.cast(a, backend.DEFAULT_FLOAT)
                 return scalar_op.apply(a, c=scalar)
         return _binary(tensor_op, scalar_op, reversed_scalar_op, a, as_operand(b, a, name), name)
@@ -350,10 +354,33 @@ def add(a, b) -> Tensor:
 
 
 def sub(a, b) -> Tensor:
-    """a - b, broadcasting."""
-    if isinstance(a, Tensor) and python_scalar(b) is not None:
-        return _binary(Add, AddScalar, AddScalar, a, -python_scalar(b), "sub")
+    """a - b, broadcasting. As in PyTorch, a bool operand (tensor or number) is refused: use
+    ``~`` / ``logical_not`` to invert a mask, ``^`` / ``logical_xor`` for two masks."""
+    scalar = b if b.__class__ in SCALAR_TYPES else None if isinstance(b, Tensor) else python_scalar(b)
+    if scalar is not None and isinstance(a, Tensor):  # a - c is a + (-c)
+        if a.data.dtype.kind != "f":
+            _refuse_bool_subtraction(a, scalar)
+            if scalar.__class__ is float:
+                a = copies.cast(a, backend.DEFAULT_FLOAT)
+        elif scalar.__class__ is bool:
+            _refuse_bool_subtraction(a, scalar)
+        return AddScalar.apply(a, c=-scalar)
+    if isinstance(a, Tensor):
+        if not isinstance(b, Tensor) or a.data.dtype is not b.data.dtype:  # (one dtype: NumPy refuses bool)
+            _refuse_bool_subtraction(a, b)
+    elif isinstance(b, Tensor) and (b.data.dtype.kind == "b" or isinstance(a, _BOOLS)):
+        _refuse_bool_subtraction(a, b)
     return _binary(Sub, None, RSubScalar, a, b, "sub")
+
+
+def _refuse_bool_subtraction(a, b) -> None:
+    for operand in (a, b):
+        value = python_scalar(operand)
+        if isinstance(value, bool) or (isinstance(operand, Tensor) and operand.dtype.kind == "b"):
+            raise TypeError(
+                "sub: subtraction with a bool operand is not supported, as in PyTorch; to invert a mask "
+                "use ~ or logical_not(), for two masks use ^ or logical_xor()"
+            )
 
 
 def mul(a, b) -> Tensor:
@@ -364,9 +391,11 @@ def mul(a, b) -> Tensor:
 def div(a, b) -> Tensor:
     """a / b (true division), broadcasting; integer and bool operands give float32 (PyTorch's
     default float dtype), as ``torch.div`` does."""
-    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype is b.data.dtype and a.data.dtype.kind == "f":
-        check_same_device(a, b, "div")
-        return Div.apply(a, b)
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        a_data, b_data = a.data, b.data
+        if a_data.dtype is b_data.dtype and a_data.__class__ is _HOST_ARRAY and b_data.__class__ is _HOST_ARRAY:
+            if a_data.dtype.kind == "f":  # the common case: two float arrays of one dtype on the CPU
+                return Div.apply(a, b)
     if (isinstance(a, Tensor) and a.data.dtype.kind != "f") or (isinstance(b, Tensor) and b.data.dtype.kind != "f"):
         a, b = _true_division_operands(a, b)
     return _binary(Div, DivScalar, RDivScalar, a, b, "div")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..tensor import Tensor, wrap
-from .arguments import as_operand, check_same_device, python_scalar, result_type
+from .arguments import SCALAR_TYPES, as_operand, check_same_device, python_scalar, result_type
 
 
 def _compare(a, b, method: str, name: str) -> Tensor:
@@ -18,13 +18,16 @@ def _compare(a, b, method: str, name: str) -> Tensor:
         if not isinstance(b, Tensor):
             raise TypeError(f"{name}: expected at least one Tensor operand")
         return _compare(b, a, _REFLECTED[method], name)
-    if isinstance(b, Tensor) and a.data.dtype is b.data.dtype:
-        check_same_device(a, b, name)
-        return wrap(getattr(a.data, method)(b.data))
-    scalar = python_scalar(b)
-    if scalar is not None:
-        result = getattr(a.data, method)(scalar)  # NumPy's weak scalars: the tensor's dtype, as PyTorch
-        return wrap(result)
+    if b.__class__ in SCALAR_TYPES:  # NumPy's weak scalars: compared in the tensor's dtype, as PyTorch
+        return wrap(getattr(a.data, method)(b))
+    if isinstance(b, Tensor):
+        a_data, b_data = a.data, b.data
+        if a_data.dtype is b_data.dtype and a_data.__class__ is _HOST_ARRAY and b_data.__class__ is _HOST_ARRAY:
+            return wrap(getattr(a_data, method)(b_data))
+    else:
+        scalar = python_scalar(b)  # a NumPy scalar counts as a Python number
+        if scalar is not None:
+            return wrap(getattr(a.data, method)(scalar))
     b = as_operand(b, a, name)
     check_same_device(a, b, name)
     a_data, b_data = a.data, b.data
@@ -33,6 +36,8 @@ def _compare(a, b, method: str, name: str) -> Tensor:
         a_data, b_data = a_data.astype(target, copy=False), b_data.astype(target, copy=False)
     return wrap(getattr(a_data, method)(b_data))
 
+
+_HOST_ARRAY = backend.host.ndarray
 
 _REFLECTED = {
     "__eq__": "__eq__", "__ne__": "__ne__", "__lt__": "__gt__", "__le__": "__ge__",
