@@ -275,7 +275,8 @@ CONSTANT_OPERANDS = [
     pytest.param(lambda x, c: x / c, lambda a, c: a / c, id="div-array"),
     pytest.param(lambda x, c: c / x, lambda a, c: c / a, id="rdiv-array"),
     pytest.param(lambda x, c: x ** c, lambda a, c: a**c, id="pow-array"),
-    pytest.param(lambda x, c: cr.mul(x, c.tolist()), lambda a, c: a * c, id="mul-list"),
+    # a list is a float32 tensor: next to a 0-d float64 tensor it sets the dtype (PyTorch's rule)
+    pytest.param(lambda x, c: cr.mul(x, c.tolist()) if x.ndim else cr.mul(x, c), lambda a, c: a * c, id="mul-list"),
     pytest.param(lambda x, c: cr.maximum(x, c), np.maximum, id="maximum-array"),
 ]
 
@@ -366,14 +367,15 @@ def test_where_gradient_closed_form_and_scalars():
 
 
 WHERE_SCALAR_DTYPES = [
-    # (tensor dtype, Python scalar, expected dtype) — as np.where with NumPy 2's weak scalars
+    # (tensor dtype, Python scalar, expected dtype) — as torch.where (a float scalar next to an
+    # integer or bool tensor gives float32, PyTorch's default float dtype)
     pytest.param(np.float32, 2, np.float32, id="f32-int"),
     pytest.param(np.float64, 0.5, np.float64, id="f64-float"),
     pytest.param(np.int64, 2, np.int64, id="i64-int"),
-    pytest.param(np.int64, 2.5, np.float64, id="i64-float"),
+    pytest.param(np.int64, 2.5, np.float32, id="i64-float"),
     pytest.param(np.bool_, True, np.bool_, id="bool-bool"),
     pytest.param(np.bool_, 2, np.int64, id="bool-int"),
-    pytest.param(np.bool_, 2.5, np.float64, id="bool-float"),
+    pytest.param(np.bool_, 2.5, np.float32, id="bool-float"),
 ]
 
 
@@ -385,7 +387,7 @@ def test_where_python_scalar_promotion(dtype, scalar, expected):
     for out, reference in [(cr.where(cond, t, scalar), np.where(cond_values, values, scalar)),
                            (cr.where(cond, scalar, t), np.where(cond_values, scalar, values))]:
         assert out.dtype == np.dtype(expected)
-        np.testing.assert_array_equal(out.numpy(), reference)
+        np.testing.assert_array_equal(out.numpy(), reference.astype(expected))
 
 
 # ---------------------------------------------------------------------- casts
@@ -453,17 +455,18 @@ def test_float32_in_float32_out_and_grad(fn):
 
 
 PROMOTIONS = [
-    # (left, right, operator, expected dtype) — NumPy 2 promotion, Python scalars weak
+    # (left, right, operator, expected dtype) — PyTorch's promotion (tests/test_type_promotion
+    # has the full table against torch.result_type)
     pytest.param(np.float32, np.float64, "+", np.float64, id="f32+f64"),
     pytest.param(np.float64, np.float32, "*", np.float64, id="f64*f32"),
     pytest.param(np.float32, np.float32, "/", np.float32, id="f32/f32"),
-    pytest.param(np.int64, np.float32, "+", np.float64, id="i64+f32"),
+    pytest.param(np.int64, np.float32, "+", np.float32, id="i64+f32"),
     pytest.param(np.int64, np.int64, "+", np.int64, id="i64+i64"),
-    pytest.param(np.int64, np.int64, "/", np.float64, id="i64/i64"),
-    pytest.param(np.int64, 2.5, "+", np.float64, id="i64+pyfloat"),
-    pytest.param(np.int64, 2.5, "*", np.float64, id="i64*pyfloat"),
+    pytest.param(np.int64, np.int64, "/", np.float32, id="i64/i64"),
+    pytest.param(np.int64, 2.5, "+", np.float32, id="i64+pyfloat"),
+    pytest.param(np.int64, 2.5, "*", np.float32, id="i64*pyfloat"),
     pytest.param(np.int64, 2, "*", np.int64, id="i64*pyint"),
-    pytest.param(np.int64, 2, "/", np.float64, id="i64/pyint"),
+    pytest.param(np.int64, 2, "/", np.float32, id="i64/pyint"),
     pytest.param(np.float32, 2.5, "*", np.float32, id="f32*pyfloat"),
     pytest.param(2.5, np.float32, "*", np.float32, id="pyfloat*f32"),
     pytest.param(np.float32, 2, "-", np.float32, id="f32-pyint"),
@@ -480,19 +483,22 @@ _OPERATORS = {
 
 
 @pytest.mark.parametrize("left, right, operator, expected", PROMOTIONS)
-def test_dtype_promotion_follows_numpy(left, right, operator, expected):
+def test_dtype_promotion_follows_pytorch(left, right, operator, expected):
+    torch = pytest.importorskip("torch")
+
     def operand(kind, values):
         if isinstance(kind, (int, float)):
-            return kind, kind
+            return kind, kind, kind
         array = np.asarray(values, dtype=kind)
-        return cr.tensor(array), array
+        return cr.tensor(array), array, torch.from_numpy(array)
 
-    left_t, left_np = operand(left, [1, 2, 3])
-    right_t, right_np = operand(right, [2, 1, 3])
+    left_t, left_np, left_torch = operand(left, [1, 2, 3])
+    right_t, right_np, right_torch = operand(right, [2, 1, 3])
     out = _OPERATORS[operator](left_t, right_t)
     reference = _OPERATORS[operator](left_np, right_np)
     assert out.dtype == np.dtype(expected)
-    assert reference.dtype == np.dtype(expected)  # the table agrees with NumPy itself
+    # the table is PyTorch's
+    assert str(_OPERATORS[operator](left_torch, right_torch).dtype) == f"torch.{np.dtype(expected)}"
     np.testing.assert_allclose(out.numpy(), reference, rtol=1e-6)
 
 

@@ -1,4 +1,4 @@
-"""Reductions (chainrule.ops.reduce): sum, mean, var, std, max, min, logsumexp over
+"""Reductions (chainrule.ops.reduce): sum, mean, var, std, amax, amin, max, min, logsumexp over
 dim None / int / tuple with keepdim, NumPy's axis=/keepdims= aliases; forward values
 against NumPy/SciPy, gradients against central differences, ties, and errors."""
 from __future__ import annotations
@@ -59,16 +59,17 @@ REDUCTIONS = [
     pytest.param(lambda x, d, k: cr.mean(x, d, k), lambda a, ax, k: np.mean(a, axis=ax, keepdims=k), "real", id="mean"),
     pytest.param(lambda x, d, k: x.mean(axis=d, keepdims=k),
                  lambda a, ax, k: np.mean(a, axis=ax, keepdims=k), "real", id="mean-aliases"),
-    pytest.param(lambda x, d, k: cr.max(x, d, k),
-                 lambda a, ax, k: np.max(a, axis=ax, keepdims=k), "distinct", id="max"),
-    pytest.param(lambda x, d, k: x.max(dim=d, keepdim=k),
-                 lambda a, ax, k: np.max(a, axis=ax, keepdims=k), "distinct", id="max-method"),
-    pytest.param(lambda x, d, k: x.max(axis=d, keepdims=k),
-                 lambda a, ax, k: np.max(a, axis=ax, keepdims=k), "distinct", id="max-aliases"),
-    pytest.param(lambda x, d, k: cr.min(x, d, k),
-                 lambda a, ax, k: np.min(a, axis=ax, keepdims=k), "distinct", id="min"),
-    pytest.param(lambda x, d, k: x.min(axis=d, keepdims=k),
-                 lambda a, ax, k: np.min(a, axis=ax, keepdims=k), "distinct", id="min-aliases"),
+    # amax/amin: the values-only reductions over any dims (max/min with a dim return (values, indices))
+    pytest.param(lambda x, d, k: cr.amax(x, d, k),
+                 lambda a, ax, k: np.max(a, axis=ax, keepdims=k), "distinct", id="amax"),
+    pytest.param(lambda x, d, k: x.amax(dim=d, keepdim=k),
+                 lambda a, ax, k: np.max(a, axis=ax, keepdims=k), "distinct", id="amax-method"),
+    pytest.param(lambda x, d, k: x.amax(axis=d, keepdims=k),
+                 lambda a, ax, k: np.max(a, axis=ax, keepdims=k), "distinct", id="amax-aliases"),
+    pytest.param(lambda x, d, k: cr.amin(x, d, k),
+                 lambda a, ax, k: np.min(a, axis=ax, keepdims=k), "distinct", id="amin"),
+    pytest.param(lambda x, d, k: x.amin(axis=d, keepdims=k),
+                 lambda a, ax, k: np.min(a, axis=ax, keepdims=k), "distinct", id="amin-aliases"),
     pytest.param(lambda x, d, k: cr.logsumexp(x, d, k), logsumexp_reference, "real", id="logsumexp"),
     pytest.param(lambda x, d, k: x.logsumexp(axis=d, keepdims=k), logsumexp_reference, "real", id="logsumexp-aliases"),
 ]
@@ -176,8 +177,9 @@ def test_logsumexp_with_infinite_entries():
 def test_reductions_composed_through_cat_and_stack(shape, seed, layout):
     """Upstream gradients that arrive as slices of a larger gradient (cat/stack backward)."""
     x = make_leaf(make_values(shape, "distinct", seed), layout)
-    check_grad(lambda t: cr.cat([t.sum(1), t.mean(0), t.max(1), t.min(0), t.logsumexp(1), t.var(0, correction=0)]), x)
-    check_grad(lambda t: cr.stack([t.sum(0), t.std(0, correction=0), t.max(0)], dim=1).T, x)
+    check_grad(lambda t: cr.cat([t.sum(1), t.mean(0), t.max(1).values, t.min(0).values, t.logsumexp(1),
+                                 t.var(0, correction=0)]), x)
+    check_grad(lambda t: cr.stack([t.sum(0), t.std(0, correction=0), t.amax(0)], dim=1).T, x)
 
 
 # ---------------------------------------------------------------------- ties
@@ -185,12 +187,13 @@ TIE_CASES = [
     # (reduction, input, dim, keepdim, hand-computed gradient of out.sum())
     pytest.param("max", [1.0, 3.0, 3.0], None, False, [0.0, 0.5, 0.5], id="max-two-ties"),
     pytest.param("min", [2.0, 1.0, 1.0, 1.0], None, False, [0.0, 1 / 3, 1 / 3, 1 / 3], id="min-three-ties"),
-    pytest.param("max", [5.0, 5.0, 5.0, 5.0], 0, False, [0.25, 0.25, 0.25, 0.25], id="max-all-equal"),
-    pytest.param("max", [[1.0, 4.0, 4.0], [2.0, 0.0, 1.0]], 1, False,
-                 [[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]], id="max-ties-per-row"),
-    pytest.param("min", [[1.0, 4.0], [1.0, 0.0]], 0, True, [[0.5, 0.0], [0.5, 1.0]], id="min-ties-per-column"),
-    pytest.param("max", [[[2.0, 1.0], [2.0, 0.0]], [[0.0, 7.0], [7.0, 7.0]]], (1, 2), False,
-                 [[[0.5, 0.0], [0.5, 0.0]], [[0.0, 1 / 3], [1 / 3, 1 / 3]]], id="max-ties-dim-tuple"),
+    # with a dim: amax/amin (max/min with a dim send the gradient to the returned index)
+    pytest.param("amax", [5.0, 5.0, 5.0, 5.0], 0, False, [0.25, 0.25, 0.25, 0.25], id="amax-all-equal"),
+    pytest.param("amax", [[1.0, 4.0, 4.0], [2.0, 0.0, 1.0]], 1, False,
+                 [[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]], id="amax-ties-per-row"),
+    pytest.param("amin", [[1.0, 4.0], [1.0, 0.0]], 0, True, [[0.5, 0.0], [0.5, 1.0]], id="amin-ties-per-column"),
+    pytest.param("amax", [[[2.0, 1.0], [2.0, 0.0]], [[0.0, 7.0], [7.0, 7.0]]], (1, 2), False,
+                 [[[0.5, 0.0], [0.5, 0.0]], [[0.0, 1 / 3], [1 / 3, 1 / 3]]], id="amax-ties-dim-tuple"),
     pytest.param("min", [[3.0, 3.0], [3.0, 9.0]], None, True, [[1 / 3, 1 / 3], [1 / 3, 0.0]], id="min-ties-keepdim"),
 ]
 
@@ -208,7 +211,7 @@ def test_max_min_split_gradient_evenly_among_ties(name, values, dim, keepdim, ex
 
 def test_max_gradient_with_upstream_weights():
     x = leaf([[1.0, 4.0, 4.0], [2.0, 0.0, 1.0]])
-    (x.max(dim=1) * cr.tensor([2.0, -3.0], dtype=cr.float64)).sum().backward()
+    (x.amax(dim=1) * cr.tensor([2.0, -3.0], dtype=cr.float64)).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [[0.0, 1.0, 1.0], [-3.0, 0.0, 0.0]])
 
 
@@ -216,7 +219,7 @@ def test_max_gradient_with_upstream_weights():
 FLOAT32_REDUCTIONS = [
     pytest.param(lambda x: x.sum(), id="sum"), pytest.param(lambda x: x.mean(dim=0), id="mean"),
     pytest.param(lambda x: x.var(), id="var"), pytest.param(lambda x: x.std(dim=1), id="std"),
-    pytest.param(lambda x: x.max(), id="max"), pytest.param(lambda x: x.min(dim=1), id="min"),
+    pytest.param(lambda x: x.max(), id="max"), pytest.param(lambda x: x.min(dim=1).values, id="min"),
     pytest.param(lambda x: x.logsumexp(dim=0), id="logsumexp"),
 ]
 
@@ -237,7 +240,7 @@ def test_integer_reductions_follow_numpy():
     np.testing.assert_array_equal(t.sum(dim=0).numpy(), [5, 7, 10])
     assert t.mean().dtype == np.float64
     np.testing.assert_allclose(t.mean(dim=1).numpy(), values.mean(axis=1))
-    np.testing.assert_array_equal(t.max(dim=1).numpy(), [3, 7])
+    np.testing.assert_array_equal(t.max(dim=1).values.numpy(), [3, 7])
     np.testing.assert_allclose(t.var(dim=1).numpy(), values.var(axis=1, ddof=1))
 
 
@@ -295,14 +298,14 @@ def test_var_std_with_too_few_elements(op):
         getattr(cr, op)(leaf(3.0))
 
 
-@pytest.mark.parametrize("op", ["max", "min", "logsumexp"])
-def test_extreme_of_empty_dimension(op):
+@pytest.mark.parametrize("op, error", [("amax", IndexError), ("amin", IndexError), ("logsumexp", ValueError)])
+def test_extreme_of_empty_dimension(op, error):
     x = cr.zeros(0, 3, dtype=cr.float64)
-    with pytest.raises(ValueError, match=rf"{op}: cannot reduce over an empty dimension \(shape \(0, 3\)"):
+    with pytest.raises(error, match=rf"{op}: cannot reduce over an empty dimension \(shape \(0, 3\)"):
         getattr(cr, op)(x, dim=0)
-    with pytest.raises(ValueError, match=rf"{op}: cannot reduce over an empty dimension"):
+    with pytest.raises(error, match=rf"{op}: cannot reduce over an empty dimension"):
         getattr(cr, op)(x)
-    with pytest.raises(ValueError, match=rf"{op}: cannot reduce over an empty dimension"):
+    with pytest.raises(error, match=rf"{op}: cannot reduce over an empty dimension"):
         getattr(cr, op)(x, dim=(1, 0))
     np.testing.assert_array_equal(getattr(cr, op)(x, dim=1).numpy(), np.zeros(0))
     assert getattr(cr, op)(x, dim=(1,), keepdim=True).shape == (0, 1)

@@ -30,6 +30,10 @@ from .engine.ops import (
     flip, gather, index_add, index_select, masked_fill, masked_select, moveaxis, movedim, narrow, nonzero,
     roll, scatter, scatter_add, scatter_reduce, take_along_dim, tile, unflatten,
 )
+from .engine.ops import (  # scans, sorting, more math, type promotion
+    amax, amin, argsort, atan2, ceil, cumprod, cumsum, erf, expm1, floor, lerp, logaddexp, prod,
+    promote_types, result_type, return_types, round, selu, sign, sort, topk, trunc, unique,
+)
 from .engine.ops import (  # linear algebra
     bmm, det, diagonal, diagonal_scatter, dot, einsum, mm, norm, outer, slogdet, trace, tril, triu,
 )

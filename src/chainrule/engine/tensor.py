@@ -7,8 +7,8 @@ the chain rule (see :mod:`chainrule.autograd`). The operations themselves live i
 :mod:`chainrule.ops`; its methods (in :mod:`chainrule.engine.tensor_methods`) only forward to them.
 
 dtypes: float32 (the default for floating-point data), float64, int64 and bool.
-Arithmetic between them follows NumPy's promotion rules. Only floating-point
-tensors can require gradients.
+Arithmetic between them follows PyTorch's promotion rules (see
+:mod:`chainrule.engine.ops.arguments`). Only floating-point tensors can require gradients.
 """
 from __future__ import annotations
 
@@ -254,7 +254,6 @@ class Tensor(TensorMethods):
     def contiguous(self) -> Tensor:
         """This tensor if its memory is C-contiguous, else a contiguous differentiable copy."""
         return self if self.data.flags.c_contiguous else ops.clone(self)
-
 
 
 # ---------------------------------------------------------------------- internals

@@ -175,6 +175,30 @@ class TensorMethods:
     def slogdet(self): return ops.slogdet(self)
     def inverse(self): return ops.inv(self)
 
+    # ------------------------------------------------------------------ scans, sorting, more math
+    def cumsum(self, dim, *, dtype=None): return ops.cumsum(self, dim, dtype=dtype)
+    def cumprod(self, dim, *, dtype=None): return ops.cumprod(self, dim, dtype=dtype)
+    def prod(self, dim=None, keepdim=False, *, dtype=None, **aliases):
+        return ops.prod(self, dim, keepdim, dtype=dtype, **aliases)
+    def amax(self, dim=(), keepdim=False, **aliases): return ops.amax(self, dim, keepdim, **aliases)
+    def amin(self, dim=(), keepdim=False, **aliases): return ops.amin(self, dim, keepdim, **aliases)
+    def sort(self, dim=-1, descending=False, *, stable=False): return ops.sort(self, dim, descending, stable=stable)
+    def argsort(self, dim=-1, descending=False, *, stable=False):
+        return ops.argsort(self, dim, descending, stable=stable)
+    def topk(self, k, dim=-1, largest=True, sorted=True): return ops.topk(self, k, dim, largest, sorted)
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        return ops.unique(self, sorted, return_inverse, return_counts, dim)
+    def expm1(self): return ops.expm1(self)
+    def erf(self): return ops.erf(self)
+    def sign(self): return ops.sign(self)
+    def floor(self): return ops.floor(self)
+    def ceil(self): return ops.ceil(self)
+    def trunc(self): return ops.trunc(self)
+    def round(self, *, decimals=0): return ops.round(self, decimals=decimals)
+    def atan2(self, other): return ops.atan2(self, other)
+    def logaddexp(self, other): return ops.logaddexp(self, other)
+    def lerp(self, end, weight): return ops.lerp(self, end, weight)
+
 
 # The ops build Tensors, so they can be imported only once the class Tensor exists:
 # engine/tensor.py imports them at its end and binds them here (the one import cycle

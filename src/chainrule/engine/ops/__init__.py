@@ -3,10 +3,15 @@
 Each op is a class with ``forward`` and ``backward`` on raw arrays (a few lines each, the
 math in the module's docstring) and a public function that checks its arguments:
 
-arithmetic   + - * / **, maximum, minimum, neg (broadcasting; scalar forms)
-unary        exp, log, log1p, sqrt, abs, sin, cos, clamp
-activations  relu, leaky_relu, sigmoid, tanh, gelu, softmax, log_softmax
-reduce       sum, mean, var, std, max, min, logsumexp, argmax …
+arithmetic   + - * / **, maximum, minimum, neg (broadcasting; scalar forms; PyTorch's promotion)
+unary        exp, expm1, log, log1p, sqrt, abs, sin, cos, erf, clamp, sign, floor, ceil, round, trunc
+activations  relu, leaky_relu, sigmoid, tanh, gelu, softplus, silu, elu, selu, hardtanh,
+             softmax, log_softmax
+special      atan2, logaddexp, lerp
+reduce       sum, mean, var, std, prod, amax, amin, max, min, logsumexp, argmax …
+scans        cumsum, cumprod
+sorting      sort, argsort, topk, max/min along a dim, unique
+return_types the named tuples (values, indices) of max, min, sort, topk
 shape        reshape, permute, movedim, squeeze, unflatten, expand, cat, stack, split, narrow, pad
 rearrange    repeat, tile, flip, roll
 indexing     a[index], index_put (and a[index] = v), masked_fill, masked_select, nonzero
@@ -19,13 +24,28 @@ svd          svd, svdvals (the SVD, each factor a node)
 decompositions  solve, inv, det, slogdet, cholesky (LinAlgError for singular input)
 copies       where, cast, clone, to_device
 compare      comparisons, logic, isnan, isfinite, one_hot (not differentiable)
-arguments    the argument checks the ops share
+arguments    the argument checks the ops share, and type promotion (result_type)
 
 Fused paths that run several of these as one node (a Linear layer, softmax cross-entropy …)
 live beside the layers that use them, in :mod:`chainrule.nn.fused`, each tested equal to
 the composition of these reference ops.
 """
-from .activations import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from . import return_types
+from .activations import (
+    elu,
+    gelu,
+    hardtanh,
+    leaky_relu,
+    log_softmax,
+    relu,
+    selu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    tanh,
+)
+from .arguments import promote_types, result_type
 from .arithmetic import add, div, maximum, minimum, mul, neg, pow, sub
 from .compare import (
     eq,
@@ -51,7 +71,8 @@ from .indexing import index_tensor as index
 from .linalg import bmm, diagonal, diagonal_scatter, dot, matmul, mm, outer, trace, tril, triu
 from .norms import linalg_norm, matrix_norm, norm, vector_norm
 from .rearrange import flip, repeat, roll, tile
-from .reduce import all, any, argmax, argmin, logsumexp, max, mean, min, std, sum, var
+from .reduce import all, amax, amin, any, argmax, argmin, logsumexp, max, mean, min, prod, std, sum, var
+from .scans import cumprod, cumsum
 from .scatter_reduce import scatter_reduce
 from .shape import (
     broadcast_to,
@@ -74,8 +95,10 @@ from .shape import (
     unsqueeze,
     view,
 )
+from .sorting import argsort, sort, topk, unique
+from .special import atan2, lerp, logaddexp
 from .svd import svd, svdvals
-from .unary import abs, clamp, clip, cos, erf, exp, log, log1p, sin, sqrt
+from .unary import abs, ceil, clamp, clip, cos, erf, exp, expm1, floor, log, log1p, round, sign, sin, sqrt, trunc
 
 __all__ = [
     "abs", "add", "all", "any", "argmax", "argmin", "broadcast_to", "cast", "cat", "chunk",
@@ -86,7 +109,12 @@ __all__ = [
     "one_hot", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sin",
     "softmax", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh",
     "to_device", "transpose", "unsqueeze", "var", "view", "where",
-    # linear algebra
+    # scans, sorting, more elementwise functions and type promotion
+    "amax", "amin", "argsort", "atan2", "ceil", "cumprod", "cumsum", "elu", "expm1", "floor",
+    "hardtanh", "lerp", "logaddexp", "prod", "promote_types", "result_type", "return_types",
+    "round", "selu", "sign", "silu", "softplus", "sort", "topk", "trunc", "unique",
+]
+__all__ += [  # linear algebra
     "LinAlgError", "bmm", "cholesky", "det", "diagonal", "diagonal_scatter", "dot", "einsum", "inv",
     "linalg_norm", "matrix_norm", "mm", "norm", "outer", "slogdet", "solve", "svd", "svdvals", "trace",
     "tril", "triu", "vector_norm",

@@ -1,7 +1,16 @@
-"""Activations: ReLU, leaky ReLU, sigmoid, tanh, GELU, softmax and log-softmax.
+"""Activations: ReLU, leaky ReLU, sigmoid, tanh, GELU, softplus, SiLU, ELU, SELU, hardtanh,
+softmax and log-softmax.
 
 ReLU(a) = max(a, 0), gradient G [a > 0] (0 at a = 0, as PyTorch).
 sigmoid(a) = 1 / (1 + e^{-a}), gradient G s (1 - s); tanh: G (1 - t^2).
+softplus(a) = log(1 + e^{beta a}) / beta, and a where beta a > threshold (PyTorch's linear
+region); gradient G sigmoid(beta a), G in the linear region (Dugas et al. 2001).
+SiLU(a) = a sigmoid(a) (Elfwing et al. 2018), gradient G s (1 + a (1 - s)).
+ELU(a) = a for a > 0, alpha (e^a - 1) otherwise (Clevert et al. 2016), gradient G or
+G alpha e^a (the second also at a = 0, as PyTorch). SELU(a) = scale ELU_alpha(a) with
+PyTorch's alpha = 1.6732632…, scale = 1.0507009… (Klambauer et al. 2017).
+hardtanh(a) = clamp(a, min_val, max_val), gradient G strictly inside (min_val, max_val)
+and 0 at the bounds, as PyTorch (unlike clamp, whose gradient passes at the bounds).
 Ops that fuse several steps into one node for speed and numerical stability.
 
 softmax(a)_i = exp(a_i - m) / sum_j exp(a_j - m) with m = max_j a_j (subtracting m
@@ -19,7 +28,7 @@ import math
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, wrap
-from . import unary
+from . import copies, unary
 from .arguments import is_python_scalar, normalize_dim, require_float
 from .reduce import logsumexp_keepdims
 
@@ -145,6 +154,88 @@ class GELU(Function):
 _GELU_K = math.sqrt(2 / math.pi)
 
 
+class Softplus(Function):
+    op = "softplus"
+
+    def forward(self, a, beta, threshold):
+        xp = backend.namespace_of(a)
+        self.a, self.beta, self.threshold = a, beta, threshold
+        z = a * beta
+        self.linear = z > threshold
+        return xp.where(self.linear, a, xp.log1p(xp.exp(xp.minimum(z, threshold))) / beta)
+
+    def backward(self, grad):
+        xp = backend.namespace_of(grad)
+        return (xp.where(self.linear, grad, grad * backend.expit(self.a * self.beta)),)
+
+    def backward_graph(self, grad):
+        a = self.parents[0]
+        return (copies.where(wrap(self.linear), grad, grad * (a * self.beta).sigmoid()),)
+
+
+class SiLU(Function):
+    op = "silu"
+
+    def forward(self, a):
+        self.a = a
+        return a * backend.expit(a)
+
+    def backward(self, grad):
+        s = backend.expit(self.a)
+        return (grad * (s * (1 + self.a * (1 - s))),)
+
+    def backward_graph(self, grad):
+        a = self.parents[0]
+        s = a.sigmoid()
+        return (grad * (s * (1 + a * (1 - s))),)
+
+
+class ELU(Function):
+    """scale * (a for a > 0, alpha (e^a - 1) otherwise); scale is 1 for ELU."""
+
+    op = "elu"
+
+    def forward(self, a, alpha, scale):
+        xp = backend.namespace_of(a)
+        self.a, self.alpha, self.scale = a, alpha, scale
+        self.positive = a > 0
+        return scale * xp.where(self.positive, a, alpha * xp.expm1(xp.minimum(a, 0)))
+
+    def backward(self, grad):
+        xp = backend.namespace_of(grad)
+        negative = (self.alpha * self.scale) * xp.exp(xp.minimum(self.a, 0))
+        return (grad * xp.where(self.positive, self.scale, negative),)
+
+    def backward_graph(self, grad):
+        a, positive = self.parents[0], wrap(self.positive)
+        negative = (self.alpha * self.scale) * copies.where(positive, 0.0, a).exp()
+        return (grad * copies.where(positive, float(self.scale), negative),)
+
+
+class SELU(ELU):
+    op = "selu"
+
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+class Hardtanh(Function):
+    op = "hardtanh"
+    saves_inputs = False
+
+    def forward(self, a, low, high):
+        inside = (a > low) & (a < high)
+        self.inside = inside
+        return backend.namespace_of(a).clip(a, low, high)
+
+    def backward(self, grad):
+        return (grad * self.inside,)
+
+    def backward_graph(self, grad):
+        return (grad * wrap(self.inside.astype(grad.dtype)),)
+
+
 class Softmax(Function):
     op = "softmax"
     saves_inputs = False
@@ -215,6 +306,48 @@ def gelu(a: Tensor, approximate: str = "none") -> Tensor:
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh'; got {approximate!r}")
     require_float(a, "gelu")
     return GELU.apply(a, approximate=approximate)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
+    """log(1 + exp(beta input)) / beta, and input itself where beta input > threshold."""
+    for name, value in (("beta", beta), ("threshold", threshold)):
+        if not is_python_scalar(value):
+            raise TypeError(f"softplus: {name} must be a number; got {type(value).__name__}")
+    if beta == 0:
+        raise ValueError("softplus: beta must be non-zero; got 0")
+    require_float(input, "softplus")
+    return Softplus.apply(input, beta=beta, threshold=threshold)
+
+
+def silu(input: Tensor) -> Tensor:  # noqa: A002
+    """input * sigmoid(input) (also called swish)."""
+    require_float(input, "silu")
+    return SiLU.apply(input)
+
+
+def elu(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002
+    """input for input > 0, alpha (exp(input) - 1) otherwise."""
+    if not is_python_scalar(alpha):
+        raise TypeError(f"elu: alpha must be a number; got {type(alpha).__name__}")
+    require_float(input, "elu")
+    return ELU.apply(input, alpha=alpha, scale=1.0)
+
+
+def selu(input: Tensor) -> Tensor:  # noqa: A002
+    """scale * elu(input, alpha) with the self-normalizing constants of Klambauer et al."""
+    require_float(input, "selu")
+    return SELU.apply(input, alpha=SELU_ALPHA, scale=SELU_SCALE)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:  # noqa: A002
+    """input clamped to [min_val, max_val]; the gradient is 0 at the bounds (PyTorch's)."""
+    for name, value in (("min_val", min_val), ("max_val", max_val)):
+        if not is_python_scalar(value):
+            raise TypeError(f"hardtanh: {name} must be a number; got {type(value).__name__}")
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    require_float(input, "hardtanh")
+    return Hardtanh.apply(input, low=min_val, high=max_val)
 
 
 def softmax(a: Tensor, dim: int = -1, **aliases) -> Tensor:

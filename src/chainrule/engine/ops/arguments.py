@@ -1,4 +1,22 @@
-"""Argument handling shared by the ops: operands, devices, dims, dtypes."""
+"""Argument handling shared by the ops: operands, type promotion, devices, dims, dtypes.
+
+Type promotion follows PyTorch (``torch.result_type``), not NumPy. Operands fall in three
+priority groups: tensors with at least one dimension, zero-dimensional tensors, and scalars
+(Python ``bool``/``int``/``float`` and NumPy scalars such as ``np.float64(2.0)``). Within a
+group dtypes promote as usual (``promote_types``: bool < int64 < float32 < float64, and an
+integer with a float gives that float). A lower-priority group changes the result only
+when its *category* (bool < integer < floating) is higher than that of the groups above it:
+
+* ``float32 tensor * 2.5``, ``* np.float64(2.0)`` and ``* tensor(2.0, dtype=float64)`` are
+  float32 (a scalar or 0-d tensor of the same category never widens a dimensioned tensor);
+* ``int64 tensor * 2.5`` is float32: a Python (or NumPy) float scalar counts as the default
+  float dtype, float32; ``int64 tensor * tensor(2.5, dtype=float64)`` is float64;
+* ``bool tensor + 2`` is int64; ``int64 tensor + float32 tensor`` is float32 (NumPy: float64);
+* true division of integers or bools gives float32 (the default float dtype), as in PyTorch.
+
+One difference from PyTorch: a NumPy ``bool_`` scalar counts as a Python ``bool`` here
+(PyTorch converts it to a float and gives float32 with an integer or bool tensor).
+"""
 from __future__ import annotations
 
 from .. import backend
@@ -6,35 +24,101 @@ from ..tensor import Tensor, tensor, wrap
 
 SCALAR_TYPES = (int, float, bool)
 
+# bool < integer < floating: the categories of PyTorch's promotion rule
+_CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2}
+
 
 def is_python_scalar(value) -> bool:
     """True for Python numbers, which NumPy treats as 'weak' (they take the tensor's dtype)."""
     return type(value) in SCALAR_TYPES
 
 
+def python_scalar(value):
+    """``value`` as a Python number when it is a Python or NumPy scalar, else None."""
+    if type(value) in SCALAR_TYPES:
+        return value
+    if isinstance(value, backend.host.generic) and value.dtype.kind in "biuf":
+        return value.item()
+    return None
+
+
 def as_operand(value, like: Tensor, op: str) -> Tensor:
     """A Tensor for the non-Tensor operand of a binary op: an array or list becomes a
-    constant; a Python number becomes a 0-d constant that follows NumPy's weak-scalar
-    rule (it takes ``like``'s dtype unless that would lose it: a float next to an
-    integer tensor is float64, an int next to a bool tensor is int64)."""
+    constant; a Python or NumPy scalar becomes a 0-d constant of the dtype PyTorch's rule
+    gives it next to ``like`` (``like``'s dtype, unless the scalar is of a higher category:
+    a float next to an integer or bool tensor is float32, an int next to a bool tensor int64)."""
     if isinstance(value, Tensor):
         check_same_device(value, like, op)
         return value
-    if is_python_scalar(value):
-        return wrap(backend.namespace_of(like.data).asarray(value, dtype=_weak_scalar_dtype(value, like)))
-    if backend.is_array(value) or isinstance(value, (list, tuple, backend.host.generic)):
+    scalar = python_scalar(value)
+    if scalar is not None:
+        return wrap(backend.namespace_of(like.data).asarray(scalar, dtype=scalar_dtype(scalar, like.dtype)))
+    if backend.is_array(value) or isinstance(value, (list, tuple)):
         return tensor(value, device=like.device)
     raise TypeError(
         f"{op}: expected a Tensor, an array or a Python number as operand; got {type(value).__name__}"
     )
 
 
-def _weak_scalar_dtype(value, like: Tensor):
-    if like.dtype.kind != "f" and isinstance(value, float):
-        return backend.float64
-    if like.dtype == backend.bool_ and not isinstance(value, bool):
+def scalar_dtype(value, dtype):
+    """The dtype of the result of a tensor of ``dtype`` with the Python number ``value``."""
+    kind = dtype.kind
+    if isinstance(value, float):
+        return dtype if kind == "f" else backend.DEFAULT_FLOAT
+    if kind == "b" and not isinstance(value, bool):
         return backend.int64
-    return like.dtype
+    return dtype
+
+
+def promote_types(first, second):
+    """The dtype both promote to (``torch.promote_types``): the higher category wins; within
+    a category the wider dtype."""
+    first, second = backend.canonical_dtype(first), backend.canonical_dtype(second)
+    if first == second:
+        return first
+    a, b = _CATEGORY[first.kind], _CATEGORY[second.kind]
+    if a != b:
+        return first if a > b else second
+    return backend.host.promote_types(first, second)
+
+
+def result_type(*operands):
+    """The dtype of an elementwise op on ``operands`` by PyTorch's rule (``torch.result_type``):
+    see the module docstring. Operands are Tensors, arrays or Python/NumPy scalars."""
+    groups = [None, None, None]  # dimensioned tensors, 0-d tensors, scalars
+    for value in operands:
+        scalar = python_scalar(value)
+        if scalar is not None:
+            dtype, group = _scalar_own_dtype(scalar), 2
+        elif isinstance(value, Tensor) or backend.is_array(value):
+            dtype, group = backend.canonical_dtype(value.dtype), 0 if value.ndim else 1
+        else:
+            raise TypeError(f"result_type: expected Tensors or numbers; got {type(value).__name__}")
+        groups[group] = dtype if groups[group] is None else promote_types(groups[group], dtype)
+    return _combine(groups[0], _combine(groups[1], groups[2]))
+
+
+def _scalar_own_dtype(value):
+    if isinstance(value, bool):
+        return backend.bool_
+    return backend.int64 if isinstance(value, int) else backend.DEFAULT_FLOAT
+
+
+def _combine(higher, lower):
+    """``higher`` (the dtype of the higher-priority group) unless ``lower`` is of a higher
+    category; None stands for an empty group."""
+    if higher is None:
+        return lower
+    if lower is None or _CATEGORY[lower.kind] <= _CATEGORY[higher.kind]:
+        return higher
+    return promote_types(higher, lower)
+
+
+def promote_operands(a: Tensor, b: Tensor, op: str):
+    """``a`` and ``b`` converted (differentiably) to their PyTorch result dtype."""
+    check_same_device(a, b, op)
+    target = result_type(a, b)
+    return (a if a.dtype == target else a.to(target)), (b if b.dtype == target else b.to(target))
 
 
 def check_same_device(a: Tensor, b: Tensor, op: str) -> None:

@@ -3,7 +3,11 @@
 Binary ops broadcast like NumPy; their backward returns gradients in the broadcast
 shape and the engine sums them back to each input's shape (autograd.unbroadcast).
 A Python number operand is a parameter of a scalar op (``AddScalar``, ``MulScalar``
-…), never a graph node, and takes the tensor's dtype (NumPy's weak-scalar rule).
+…), never a graph node. The result dtype follows PyTorch's promotion rule, not NumPy's
+(:mod:`~chainrule.engine.ops.arguments` states it): a float32 tensor with a Python float,
+a NumPy float64 scalar or a 0-d float64 tensor stays float32; an integer tensor with a
+float scalar is float32; true division of integers is float32. Operands of different
+dtypes are cast to the result dtype (differentiably) before the op runs.
 For c = a * b and upstream gradient G: da = G b, db = G a; the rest follow the same
 pattern (each class's backward is its derivative times G).
 """
@@ -15,7 +19,7 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, wrap
 from . import copies
-from .arguments import as_operand, check_same_device, is_python_scalar
+from .arguments import SCALAR_TYPES, as_operand, check_same_device, promote_operands, python_scalar, result_type
 
 
 class Add(Function):
@@ -312,21 +316,36 @@ class Neg(Function):
 
 # ------------------------------------------------------------------ public functions
 
+_HOST_ARRAY = backend.host.ndarray
+_BOOLS = (bool, backend.host.bool_)
+
 
 def _binary(tensor_op, scalar_op, reversed_scalar_op, a, b, name):
-    """Dispatch a binary op on (Tensor | scalar | array, Tensor | scalar | array)."""
+    """Dispatch a binary op on (Tensor | scalar | array, Tensor | scalar | array), with
+    PyTorch's type promotion (:func:`~chainrule.engine.ops.arguments.result_type`)."""
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
-            check_same_device(a, b, name)
+            a_data, b_data = a.data, b.data
+            if a_data.dtype is not b_data.dtype:
+                a, b = promote_operands(a, b, name)
+            elif a_data.__class__ is not _HOST_ARRAY or b_data.__class__ is not _HOST_ARRAY:
+                check_same_device(a, b, name)
             return tensor_op.apply(a, b)
-        if is_python_scalar(b) and scalar_op is not None:
-            return scalar_op.apply(a, c=b)
-        return tensor_op.apply(a, as_operand(b, a, name))
+        if scalar_op is not None:
+            scalar = b if b.__class__ in SCALAR_TYPES else python_scalar(b)
+            if scalar is not None:
+                if scalar.__class__ is float and a.data.dtype.kind != "f":  # float scalar, integer tensor: float32
+                    a = copies.cast(a, backend.DEFAULT_FLOAT)
+                return scalar_op.apply(a, c=scalar)
+        return _binary(tensor_op, scalar_op, reversed_scalar_op, a, as_operand(b, a, name), name)
     if not isinstance(b, Tensor):
         raise TypeError(f"{name}: expected at least one Tensor operand")
-    if is_python_scalar(a) and reversed_scalar_op is not None:
-        return reversed_scalar_op.apply(b, c=a)
-    return tensor_op.apply(as_operand(a, b, name), b)
+    scalar = python_scalar(a)
+    if scalar is not None and reversed_scalar_op is not None:
+        if b.data.dtype.kind != "f" and isinstance(scalar, float):
+            b = copies.cast(b, backend.DEFAULT_FLOAT)
+        return reversed_scalar_op.apply(b, c=scalar)
+    return _binary(tensor_op, scalar_op, reversed_scalar_op, as_operand(a, b, name), b, name)
 
 
 def add(a, b) -> Tensor:
@@ -335,10 +354,33 @@ def add(a, b) -> Tensor:
 
 
 def sub(a, b) -> Tensor:
-    """a - b, broadcasting."""
-    if isinstance(a, Tensor) and is_python_scalar(b):
-        return AddScalar.apply(a, c=-b)
+    """a - b, broadcasting. As in PyTorch, a bool operand (tensor or number) is refused: use
+    ``~`` / ``logical_not`` to invert a mask, ``^`` / ``logical_xor`` for two masks."""
+    scalar = b if b.__class__ in SCALAR_TYPES else None if isinstance(b, Tensor) else python_scalar(b)
+    if scalar is not None and isinstance(a, Tensor):  # a - c is a + (-c)
+        if a.data.dtype.kind != "f":
+            _refuse_bool_subtraction(a, scalar)
+            if scalar.__class__ is float:
+                a = copies.cast(a, backend.DEFAULT_FLOAT)
+        elif scalar.__class__ is bool:
+            _refuse_bool_subtraction(a, scalar)
+        return AddScalar.apply(a, c=-scalar)
+    if isinstance(a, Tensor):
+        if not isinstance(b, Tensor) or a.data.dtype is not b.data.dtype:  # (one dtype: NumPy refuses bool)
+            _refuse_bool_subtraction(a, b)
+    elif isinstance(b, Tensor) and (b.data.dtype.kind == "b" or isinstance(a, _BOOLS)):
+        _refuse_bool_subtraction(a, b)
     return _binary(Sub, None, RSubScalar, a, b, "sub")
+
+
+def _refuse_bool_subtraction(a, b) -> None:
+    for operand in (a, b):
+        value = python_scalar(operand)
+        if isinstance(value, bool) or (isinstance(operand, Tensor) and operand.dtype.kind == "b"):
+            raise TypeError(
+                "sub: subtraction with a bool operand is not supported, as in PyTorch; to invert a mask "
+                "use ~ or logical_not(), for two masks use ^ or logical_xor()"
+            )
 
 
 def mul(a, b) -> Tensor:
@@ -347,13 +389,36 @@ def mul(a, b) -> Tensor:
 
 
 def div(a, b) -> Tensor:
-    """a / b (true division), broadcasting."""
+    """a / b (true division), broadcasting; integer and bool operands give float32 (PyTorch's
+    default float dtype), as ``torch.div`` does."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        a_data, b_data = a.data, b.data
+        if a_data.dtype is b_data.dtype and a_data.__class__ is _HOST_ARRAY and b_data.__class__ is _HOST_ARRAY:
+            if a_data.dtype.kind == "f":  # the common case: two float arrays of one dtype on the CPU
+                return Div.apply(a, b)
+    if (isinstance(a, Tensor) and a.data.dtype.kind != "f") or (isinstance(b, Tensor) and b.data.dtype.kind != "f"):
+        a, b = _true_division_operands(a, b)
     return _binary(Div, DivScalar, RDivScalar, a, b, "div")
+
+
+def _true_division_operands(a, b):
+    """The operands of a true division, promoted; integer and bool ones as float32."""
+    like = a if isinstance(a, Tensor) else b
+    if not isinstance(like, Tensor):
+        raise TypeError("div: expected at least one Tensor operand")
+    a, b = as_operand(a, like, "div"), as_operand(b, like, "div")
+    target = result_type(a, b)
+    if target.kind != "f":
+        target = backend.DEFAULT_FLOAT
+    return copies.cast(a, target), copies.cast(b, target)
 
 
 def pow(a, b) -> Tensor:  # noqa: A001 - the operator's name
     """a ** b, broadcasting."""
-    return _binary(Pow, PowScalar, RPowScalar, a, b, "pow")
+    out = _binary(Pow, PowScalar, RPowScalar, a, b, "pow")
+    if out.data.dtype.itemsize == 1 and out.data.dtype.kind == "i":  # NumPy's bool ** bool is int8; PyTorch's bool
+        return wrap(out.data.astype(backend.bool_))
+    return out
 
 
 def maximum(a, b) -> Tensor:

@@ -1,28 +1,43 @@
 """Non-differentiable elementwise ops: comparisons, logic, NaN tests, one-hot.
 
-Their results are bool (or int64 for one_hot) tensors that never require grad.
+Their results are bool (or int64 for one_hot) tensors that never require grad. Operands of
+different dtypes are compared in their PyTorch result dtype (``arguments.result_type``).
 """
 from __future__ import annotations
 
 from .. import backend
 from ..tensor import Tensor, wrap
-from .arguments import as_operand, check_same_device, is_python_scalar
+from .arguments import SCALAR_TYPES, as_operand, check_same_device, python_scalar, result_type
 
 
 def _compare(a, b, method: str, name: str) -> Tensor:
+    """``a <method> b`` on the operands promoted by PyTorch's rule (see
+    :mod:`~chainrule.engine.ops.arguments`): ``float32 tensor == np.float64(0.1)`` compares in
+    float32, as ``float32 tensor == 0.1`` does."""
     if not isinstance(a, Tensor):
-        a = as_operand(a, b, name) if not is_python_scalar(a) else a
-        return wrap(getattr(b.data, _REFLECTED[method])(a.data if isinstance(a, Tensor) else a))
+        if not isinstance(b, Tensor):
+            raise TypeError(f"{name}: expected at least one Tensor operand")
+        return _compare(b, a, _REFLECTED[method], name)
+    if b.__class__ in SCALAR_TYPES:  # NumPy's weak scalars: compared in the tensor's dtype, as PyTorch
+        return wrap(getattr(a.data, method)(b))
     if isinstance(b, Tensor):
-        check_same_device(a, b, name)
-        return wrap(getattr(a.data, method)(b.data))
-    if not is_python_scalar(b):
-        b = as_operand(b, a, name).data
-    result = getattr(a.data, method)(b)
-    if result is NotImplemented:
-        raise TypeError(f"{name}: cannot compare a Tensor with {type(b).__name__}")
-    return wrap(result)
+        a_data, b_data = a.data, b.data
+        if a_data.dtype is b_data.dtype and a_data.__class__ is _HOST_ARRAY and b_data.__class__ is _HOST_ARRAY:
+            return wrap(getattr(a_data, method)(b_data))
+    else:
+        scalar = python_scalar(b)  # a NumPy scalar counts as a Python number
+        if scalar is not None:
+            return wrap(getattr(a.data, method)(scalar))
+    b = as_operand(b, a, name)
+    check_same_device(a, b, name)
+    a_data, b_data = a.data, b.data
+    if a_data.dtype != b_data.dtype:
+        target = result_type(a, b)
+        a_data, b_data = a_data.astype(target, copy=False), b_data.astype(target, copy=False)
+    return wrap(getattr(a_data, method)(b_data))
 
+
+_HOST_ARRAY = backend.host.ndarray
 
 _REFLECTED = {
     "__eq__": "__eq__", "__ne__": "__ne__", "__lt__": "__gt__", "__le__": "__ge__",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, wrap
-from .arguments import as_operand, check_same_device
+from .arguments import as_operand, check_same_device, promote_operands
 
 
 class Where(Function):
@@ -85,7 +85,8 @@ class ToDevice(Function):
 
 
 def where(condition, a, b) -> Tensor:
-    """Elementwise ``a`` where ``condition`` holds, else ``b`` (all three broadcast)."""
+    """Elementwise ``a`` where ``condition`` holds, else ``b`` (all three broadcast; ``a`` and
+    ``b`` promoted by PyTorch's rule, see :mod:`~chainrule.engine.ops.arguments`)."""
     if not isinstance(condition, Tensor):
         raise TypeError(f"where: condition must be a bool Tensor; got {type(condition).__name__}")
     if condition.dtype != backend.bool_:
@@ -96,6 +97,8 @@ def where(condition, a, b) -> Tensor:
     a = as_operand(a, like, "where")
     b = as_operand(b, like, "where")
     check_same_device(a, condition, "where")
+    if a.dtype != b.dtype:  # PyTorch's promotion: torch.where(c, float32 tensor, 0-d float64) is float32
+        a, b = promote_operands(a, b, "where")
     check_same_device(a, b, "where")
     return Where.apply(a, b, condition=condition.data)
 

@@ -1,16 +1,33 @@
-"""Reductions over dimensions: sum, mean, var, std, max, min, logsumexp, argmax …
+"""Reductions over dimensions: sum, mean, var, std, prod, amax, amin, max, min, logsumexp, argmax …
 
 Every reduction takes ``dim`` (an int, a tuple of ints, or None for all; NumPy's
 ``axis`` is accepted as an alias) and ``keepdim`` (alias ``keepdims``). The backward
 of a reduction spreads the output gradient back over the reduced positions.
+
+``var`` and ``std`` are the unbiased estimators by default (``correction=1``, divide by
+N - 1), as in PyTorch and unlike ``numpy.var``/``numpy.std`` (``ddof=0``): pass
+``correction=0`` (or ``unbiased=False``) for NumPy's. PyTorch returns inf or NaN (with a
+warning) when N - correction <= 0; chainrule raises a ValueError.
+
+``amax``/``amin`` (and ``max``/``min`` without ``dim``) split the gradient evenly among
+the positions that attain the extreme. ``max``/``min`` with ``dim`` return the named tuple
+``(values, indices)`` and send the gradient to the returned index
+(:mod:`~chainrule.engine.ops.sorting`); with a tensor second argument they are
+``maximum``/``minimum``.
+
+prod: d prod(a) / d a_k = prod_{j != k} a_j. Without zeros that is prod(a) / a_k; with zeros
+it is the product of the exclusive cumulative products from both ends,
+(prod_{j<k} a_j)(prod_{j>k} a_j), exact with one zero (only that position gets a
+gradient) or several (all gradients 0), as PyTorch's ``prod_backward``.
 """
 from __future__ import annotations
 
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, wrap
-from . import copies
-from .arguments import normalize_dims, resolve_aliases
+from . import arithmetic, copies, scans, sorting
+from .arguments import normalize_dim, normalize_dims, resolve_aliases
+from .shape import cat
 
 
 class _Reduction(Function):
@@ -147,20 +164,81 @@ class _Extreme(_Reduction):
         return (grad.reshape(self.kept_shape()) * share,)
 
 
-class Max(_Extreme):
-    op = "max"
+class Amax(_Extreme):
+    op = "amax"
 
     @staticmethod
     def reduce(a, axes):
         return a.max(axis=axes, keepdims=True)
 
 
-class Min(_Extreme):
-    op = "min"
+class Amin(_Extreme):
+    op = "amin"
 
     @staticmethod
     def reduce(a, axes):
         return a.min(axis=axes, keepdims=True)
+
+
+class Max(Amax):
+    """max(a) over every element (ties split the gradient, as amax)."""
+
+    op = "max"
+
+
+class Min(Amin):
+    op = "min"
+
+
+class Prod(_Reduction):
+    """The product over one axis (or all); see the module docstring for the gradient."""
+
+    op = "prod"
+    saves_output = True
+
+    def forward(self, a, axis, keepdim):
+        self.setup(a, None if axis is None else (axis,))
+        self.a, self.axis = a, axis
+        self.out = a.prod(axis=axis, keepdims=True)
+        return self.out if keepdim else self.out.reshape(_reduced_shape(a.shape, self.axes))
+
+    def backward(self, grad):
+        a = self.a
+        if (a != 0).all():
+            others = self.out / a
+        else:
+            flat = a.reshape(-1) if self.axis is None else a
+            others = _others_product(flat, 0 if self.axis is None else self.axis).reshape(a.shape)
+        return (grad.reshape(self.kept_shape()) * others,)
+
+    def backward_graph(self, grad):
+        a = self.parents[0]
+        if (self.a != 0).all():
+            others = prod(a, self.axis, keepdim=True) / a if self.axis is not None else prod(a) / a
+        else:
+            flat = a.reshape(-1) if self.axis is None else a
+            others = _others_product_graph(flat, 0 if self.axis is None else self.axis).reshape(a.shape)
+        return (grad.reshape(self.kept_shape()) * others,)
+
+
+def _others_product(a, axis: int):
+    """prod_{j != k} a_j along ``axis`` for every k, without division (exact with zeros)."""
+    xp = backend.namespace_of(a)
+    x = xp.moveaxis(a, axis, -1)
+    one = xp.ones(x.shape[:-1] + (1,), dtype=x.dtype)
+    left = xp.concatenate([one, xp.cumprod(x[..., :-1], axis=-1)], axis=-1)  # prod_{j<k}
+    right = xp.concatenate([scans.scan_product(x[..., 1:], -1, True), one], axis=-1)  # prod_{j>k}
+    return xp.moveaxis(left * right, -1, axis)
+
+
+def _others_product_graph(a: Tensor, axis: int) -> Tensor:
+    """:func:`_others_product` on Tensors, with the differentiable scans."""
+    x = a.transpose(axis, -1)
+    n = x.shape[-1]
+    one = wrap(backend.namespace_of(a.data).ones(x.shape[:-1] + (1,), dtype=a.dtype))
+    left = cat([one, scans.Cumprod.apply(x[..., : n - 1], axis=x.ndim - 1, reverse=False)], dim=-1)
+    right = cat([scans.Cumprod.apply(x[..., 1:], axis=x.ndim - 1, reverse=True), one], dim=-1)
+    return (left * right).transpose(axis, -1)
 
 
 class LogSumExp(_Reduction):
@@ -208,13 +286,13 @@ def _reduce(cls, a: Tensor, dim, keepdim, aliases, **params) -> Tensor:
     return cls.apply(a, axes=axes, keepdim=keepdim, **params)
 
 
-def _reduce_nonempty(cls, a: Tensor, dim, keepdim, aliases) -> Tensor:
+def _reduce_nonempty(cls, a: Tensor, dim, keepdim, aliases, error=ValueError) -> Tensor:
     """Reductions without an identity element (max, min, logsumexp) refuse empty input."""
     if a.data.size == 0:
         axis_dim, _ = resolve_aliases(cls.op, dim, keepdim, aliases)
         axes = normalize_dims(axis_dim, a.ndim, cls.op)
         if axes is None or 0 in [a.shape[i] for i in axes]:  # not any(): shadowed by this module's any
-            raise ValueError(
+            raise error(
                 f"{cls.op}: cannot reduce over an empty dimension (shape {tuple(a.shape)}, dim={axis_dim})"
             )
     return _reduce(cls, a, dim, keepdim, aliases)
@@ -269,16 +347,61 @@ def _product(values) -> int:
     return result
 
 
-def max(a: Tensor, dim=None, keepdim=False, **aliases) -> Tensor:  # noqa: A001
-    """Largest value over ``dim`` (values only; use argmax for positions).
-    Ties share the gradient evenly."""
-    return _reduce_nonempty(Max, a, dim, keepdim, aliases)
+def max(input: Tensor, dim=None, keepdim=False, **aliases):  # noqa: A001, A002 - PyTorch's names
+    """``max(input)``: the largest value (a tensor; ties split the gradient evenly).
+    ``max(input, dim, keepdim=False)``: the named tuple ``(values, indices)`` along ``dim``
+    (the gradient goes to the returned index). ``max(input, other)`` with a Tensor
+    ``other``: the elementwise maximum. Use :func:`amax` for the largest values over
+    several dims without indices."""
+    return _max_or_min("max", input, dim, keepdim, aliases)
 
 
-def min(a: Tensor, dim=None, keepdim=False, **aliases) -> Tensor:  # noqa: A001
-    """Smallest value over ``dim`` (values only; use argmin for positions).
-    Ties share the gradient evenly."""
-    return _reduce_nonempty(Min, a, dim, keepdim, aliases)
+def min(input: Tensor, dim=None, keepdim=False, **aliases):  # noqa: A001, A002
+    """``min(input)``, ``min(input, dim, keepdim=False)`` (named tuple ``(values, indices)``)
+    or ``min(input, other)`` (elementwise minimum): see :func:`max`."""
+    return _max_or_min("min", input, dim, keepdim, aliases)
+
+
+def _max_or_min(op, a, dim, keepdim, aliases):
+    other = aliases.pop("other", None)
+    if isinstance(dim, Tensor) or other is not None:
+        if aliases or keepdim:
+            raise TypeError(f"{op}: with a second tensor, {op} is elementwise and takes no dim or keepdim")
+        elementwise = arithmetic.maximum if op == "max" else arithmetic.minimum
+        return elementwise(a, other if other is not None else dim)
+    if aliases:
+        dim, keepdim = resolve_aliases(op, dim, keepdim, aliases)
+    if dim is None:
+        return _reduce_nonempty(Max if op == "max" else Min, a, None, keepdim, {})
+    return sorting.extreme_along(op, a, dim, keepdim)
+
+
+def amax(input: Tensor, dim=(), keepdim=False, **aliases) -> Tensor:  # noqa: A002
+    """The largest value over ``dim`` (an int or a tuple; ``()`` or None: every dim), without
+    indices; the gradient is split evenly among ties."""
+    return _reduce_nonempty(Amax, input, None if dim == () else dim, keepdim, aliases, IndexError)
+
+
+def amin(input: Tensor, dim=(), keepdim=False, **aliases) -> Tensor:  # noqa: A002
+    """The smallest value over ``dim``: see :func:`amax`."""
+    return _reduce_nonempty(Amin, input, None if dim == () else dim, keepdim, aliases, IndexError)
+
+
+def prod(input: Tensor, dim=None, keepdim=False, *, dtype=None, **aliases) -> Tensor:  # noqa: A002
+    """The product of all elements, or along one ``dim`` (an int). Integer and bool tensors
+    give int64 (as PyTorch); ``dtype`` casts the input first. The gradient is exact with
+    zeros in the input."""
+    if aliases:
+        dim, keepdim = resolve_aliases("prod", dim, keepdim, aliases)
+    if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int)):
+        raise TypeError(f"prod: dim must be an int or None; got {dim!r}")
+    a = input
+    if dtype is not None:
+        a = copies.cast(a, backend.canonical_dtype(dtype, "prod: dtype"))
+    elif a.dtype.kind != "f":
+        a = copies.cast(a, backend.int64)
+    axis = None if dim is None else normalize_dim(dim, a.ndim, "prod")
+    return Prod.apply(a, axis=axis if a.ndim else None, keepdim=bool(keepdim))
 
 
 def logsumexp(a: Tensor, dim=None, keepdim=False, **aliases) -> Tensor:
