@@ -93,6 +93,27 @@ def _chunk_args(rng, shape):
     return [_dim(rng)]
 
 
+def _same_shape_index(rng, shape):
+    d = _dim(rng)
+    return [d, Const(rng.integers(0, shape[d], size=shape))]
+
+
+def _square_leaf(rng, shape):
+    return [Leaf(np.eye(shape[0]) * 3.0 + rng.standard_normal((shape[0], shape[0])) * 0.3)]
+
+
+def _setitem(h, b):
+    out = h * 1.0
+    out[0] = b
+    return out
+
+
+def _setitem_torch(h, b):
+    out = h * 1.0
+    out[0] = b
+    return out
+
+
 # Each row: name, prepare(rng, shape) -> extra args, chainrule fn(h, *args), torch fn(h, *args).
 OPS = [
     # elementwise unary
@@ -191,6 +212,84 @@ OPS = [
      lambda h: torch.cat([p * (k + 1.0) for k, p in enumerate(h.split([1, h.shape[1] - 1], dim=1))], dim=1)),
     ("pad", _pad_args, lambda h, p, v: cr.pad(h, p, value=v), lambda h, p, v: F.pad(h, p, value=v)),
     ("permute", _no_args, lambda h: h.permute(1, 0) * 1.5, lambda h: h.permute(1, 0) * 1.5),
+    # more elementwise functions (issue 16)
+    ("softplus", _no_args, lambda h: cr.ops.softplus(h), lambda h: F.softplus(h)),
+    ("silu", _no_args, lambda h: cr.ops.silu(h), lambda h: F.silu(h)),
+    ("elu", _no_args, lambda h: cr.ops.elu(h), lambda h: F.elu(h)),
+    ("selu", _no_args, cr.selu, torch.selu),
+    ("hardtanh", _no_args, lambda h: cr.ops.hardtanh(h * 2.0), lambda h: F.hardtanh(h * 2.0)),
+    ("expm1", _no_args, lambda h: (h * 0.5).expm1(), lambda h: (h * 0.5).expm1()),
+    ("erf", _no_args, cr.erf, torch.erf),
+    ("floor_sign", _no_args, lambda h: h * h.floor() + h.sign() * h + h.round(decimals=1),
+     lambda h: h * h.floor() + h.sign() * h + h.round(decimals=1)),
+    ("ceil_trunc", _no_args, lambda h: h * cr.ceil(h) - cr.trunc(h * 3.0),
+     lambda h: h * torch.ceil(h) - torch.trunc(h * 3.0)),
+    ("atan2", lambda r, s: [_normal(r, (s[1],))], cr.atan2, torch.atan2),
+    ("logaddexp", lambda r, s: [_normal(r, s)], cr.logaddexp, torch.logaddexp),
+    ("lerp", lambda r, s: [_normal(r, s), _normal(r, (s[1],))], lambda h, e, w: cr.lerp(h, e, w),
+     lambda h, e, w: torch.lerp(h, e, w)),
+    # gathering and scattering
+    ("gather", _same_shape_index, lambda h, d, i: h.gather(d, i), lambda h, d, i: h.gather(d, i)),
+    ("take_along_dim", _same_shape_index, lambda h, d, i: cr.take_along_dim(h, i, d),
+     lambda h, d, i: torch.take_along_dim(h, i, d)),
+    ("scatter_add", lambda r, s: [_normal(r, s), *_same_shape_index(r, s)],
+     lambda h, src, d, i: h.scatter_add(d, i, src), lambda h, src, d, i: h.scatter_add(d, i, src)),
+    ("scatter_amax", lambda r, s: [_normal(r, s), *_same_shape_index(r, s)],
+     lambda h, src, d, i: h.scatter_reduce(d, i, src, "amax"),
+     lambda h, src, d, i: h.scatter_reduce(d, i, src, "amax")),
+    ("scatter_mean", lambda r, s: [_normal(r, s), *_same_shape_index(r, s)],
+     lambda h, src, d, i: h.scatter_reduce(d, i, src, "mean", include_self=False),
+     lambda h, src, d, i: h.scatter_reduce(d, i, src, "mean", include_self=False)),
+    ("index_select", _row_index, lambda h, i: h.index_select(0, i), lambda h, i: h.index_select(0, i)),
+    ("index_add", lambda r, s: [Const(r.integers(0, s[0], size=3)), _normal(r, (3, s[1]))],
+     lambda h, i, src: h.index_add(0, i, src), lambda h, i, src: h.index_add(0, i, src)),
+    ("masked_fill", lambda r, s: [Const(r.random(s) < 0.4)], lambda h, m: h.masked_fill(m, 0.5),
+     lambda h, m: h.masked_fill(m, 0.5)),
+    ("setitem_row", lambda r, s: [_normal(r, (s[1],))], _setitem, _setitem_torch),
+    # linear algebra and contractions
+    ("einsum", lambda r, s: [_normal(r, (3, s[1]))], lambda h, w: cr.einsum("ij,kj->ik", h, w),
+     lambda h, w: torch.einsum("ij,kj->ik", h, w)),
+    ("einsum_trace", _no_args, lambda h: h * cr.einsum("ij,ij->", h, h), lambda h: h * torch.einsum("ij,ij->", h, h)),
+    ("mm_outer", lambda r, s: [_normal(r, (s[0],))], lambda h, v: cr.outer(v, v) @ h * 0.3 + h,
+     lambda h, v: torch.outer(v, v) @ h * 0.3 + h),
+    ("diag_trace", _no_args, lambda h: h * cr.diagonal(h.T @ h) + cr.trace(h @ h.T) * 0.1,
+     lambda h: h * torch.diagonal(h.T @ h) + torch.trace(h @ h.T) * 0.1),
+    ("tril_triu", _no_args, lambda h: h.tril() - h.triu(1) * 2.0, lambda h: h.tril() - h.triu(1) * 2.0),
+    ("vector_norm", _dim_arg, lambda h, d: h / (cr.linalg.vector_norm(h, 2, dim=d, keepdim=True) + 1.0),
+     lambda h, d: h / (torch.linalg.vector_norm(h, 2, dim=d, keepdim=True) + 1.0)),
+    ("norm_l1_inf", _no_args, lambda h: h * cr.linalg.vector_norm(h, 1) - cr.linalg.vector_norm(h, float("inf")),
+     lambda h: h * torch.linalg.vector_norm(h, 1) - torch.linalg.vector_norm(h, float("inf"))),
+    ("matrix_norm", _no_args, lambda h: h / (cr.linalg.matrix_norm(h) + 1.0),
+     lambda h: h / (torch.linalg.matrix_norm(h) + 1.0)),
+    ("solve", _square_leaf, lambda h, a: cr.linalg.solve(a, h), lambda h, a: torch.linalg.solve(a, h)),
+    ("inv_det", _square_leaf, lambda h, a: cr.linalg.inv(a) @ h * cr.linalg.det(a),
+     lambda h, a: torch.linalg.inv(a) @ h * torch.linalg.det(a)),
+    ("cholesky_slogdet", _no_args,
+     lambda h: cr.linalg.cholesky(h @ h.T + cr.eye(h.shape[0], dtype=cr.float64)) @ h
+     + cr.linalg.slogdet(h @ h.T + cr.eye(h.shape[0], dtype=cr.float64))[1],
+     lambda h: torch.linalg.cholesky(h @ h.T + torch.eye(h.shape[0], dtype=torch.float64)) @ h
+     + torch.linalg.slogdet(h @ h.T + torch.eye(h.shape[0], dtype=torch.float64))[1]),
+    ("svdvals", _no_args, lambda h: h * cr.linalg.svdvals(h).sum(), lambda h: h * torch.linalg.svdvals(h).sum()),
+    # scans and sorting
+    ("cumsum", _dim_arg, lambda h, d: h.cumsum(d), lambda h, d: h.cumsum(d)),
+    ("cumprod", _dim_arg, lambda h, d: h.cumprod(d), lambda h, d: h.cumprod(d)),
+    ("prod", _dim_arg, lambda h, d: h * h.prod(d, keepdim=True), lambda h, d: h * h.prod(d, keepdim=True)),
+    ("sort", _dim_arg, lambda h, d: h.sort(d, descending=True).values * 2.0 + h,
+     lambda h, d: h.sort(d, descending=True).values * 2.0 + h),
+    ("topk", _no_args, lambda h: h[:, :2] * h.topk(2, dim=1).values, lambda h: h[:, :2] * h.topk(2, dim=1).values),
+    ("amin", _noise_and_dim, lambda h, n, d: h - (h + n).amin(dim=d, keepdim=True),
+     lambda h, n, d: h - torch.amin(h + n, dim=d, keepdim=True)),
+    # more shapes
+    ("repeat", _no_args, lambda h: h.repeat(2, 1) * 0.5, lambda h: h.repeat(2, 1) * 0.5),
+    ("tile", _no_args, lambda h: cr.tile(h, (1, 2)), lambda h: torch.tile(h, (1, 2))),
+    ("flip", _dim_arg, lambda h, d: h.flip(d) * h, lambda h, d: h.flip(d) * h),
+    ("roll", _dim_arg, lambda h, d: h.roll(1, d) - h, lambda h, d: h.roll(1, d) - h),
+    ("movedim", _no_args, lambda h: h.movedim(0, 1), lambda h: h.movedim(0, 1)),
+    ("unflatten", _no_args, lambda h: h.flatten().unflatten(0, (h.shape[1], h.shape[0])),
+     lambda h: h.flatten().unflatten(0, (h.shape[1], h.shape[0]))),
+    ("narrow", _no_args, lambda h: h.narrow(1, 0, 2) * 2.0, lambda h: h.narrow(1, 0, 2) * 2.0),
+    ("concatenate_axis", _dim_arg, lambda h, d: cr.concatenate([h, h * 2.0], axis=d),
+     lambda h, d: torch.cat([h, h * 2.0], dim=d)),
 ]
 OPS_BY_NAME = {row[0]: row for row in OPS}
 assert len(OPS_BY_NAME) == len(OPS)
@@ -273,7 +372,7 @@ def test_each_op_alone_matches_torch(name):
     _assert_parity(results, [name])
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(
     names=st.lists(st.sampled_from(sorted(OPS_BY_NAME)), min_size=2, max_size=6),
     seed=st.integers(0, 2 ** 32 - 1),
@@ -293,6 +392,10 @@ def test_random_compositions_match_torch(names, seed, rows, cols):
         ["std", "leaky_relu", "cat", "pad", "max"],
         ["index_rows", "where", "clamp", "var", "logsumexp"],
         ["mask_rows", "stack", "gelu_tanh", "chunk_swap", "min_all"],
+        ["einsum", "softplus", "gather", "cumprod", "sort", "solve"],
+        ["scatter_amax", "setitem_row", "svdvals", "roll", "logaddexp", "matrix_norm"],
+        ["tile", "index_add", "cholesky_slogdet", "topk", "silu", "inv_det"],
+        ["movedim", "diag_trace", "scatter_mean", "cumsum", "lerp", "vector_norm"],
     ],
 )
 def test_fixed_long_compositions_match_torch(names):
