@@ -40,26 +40,26 @@ def add_(target: Tensor, other, alpha=1) -> Tensor:
     """target ← target + alpha · other."""
     step = other if alpha == 1 else _scaled(other, alpha)
     return modify(target, "add_", lambda old: old + step, [other], reads_target=False,
-                  direct=lambda data, value: _direct(data, "__iadd__", value), value=step)
+                  method="__iadd__", value=step)
 
 
 def sub_(target: Tensor, other, alpha=1) -> Tensor:
     """target ← target − alpha · other."""
     step = other if alpha == 1 else _scaled(other, alpha)
     return modify(target, "sub_", lambda old: old - step, [other], reads_target=False,
-                  direct=lambda data, value: _direct(data, "__isub__", value), value=step)
+                  method="__isub__", value=step)
 
 
 def mul_(target: Tensor, other) -> Tensor:
     """target ← target · other."""
     return modify(target, "mul_", lambda old: old * other, [other], reads_target=True,
-                  direct=lambda data, value: _direct(data, "__imul__", value), value=other)
+                  method="__imul__", value=other)
 
 
 def div_(target: Tensor, other) -> Tensor:
     """target ← target / other."""
     return modify(target, "div_", lambda old: old / other, [other], reads_target=True,
-                  direct=lambda data, value: _direct(data, "__itruediv__", value), value=other)
+                  method="__itruediv__", value=other)
 
 
 def clamp_(target: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
@@ -153,28 +153,33 @@ def setitem(target: Tensor, index, value) -> None:
 
 # ---------------------------------------------------------------------- the mechanism
 
-def modify(target: Tensor, op: str, out_of_place, others, reads_target: bool, direct=None, value=None) -> Tensor:
+def modify(target: Tensor, op: str, out_of_place, others, reads_target: bool, method=None, value=None) -> Tensor:
     """Apply ``out_of_place`` (a function of the target's old value) to ``target`` in place:
     recorded in the graph when grad mode is on and something involved requires grad, else
-    written straight into the array (``direct(data, value)`` when given). Returns ``target``."""
-    recording = grad_mode.enabled and (
-        target.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others)
-    )
-    if recording:
+    written straight into the array (with the array's in-place ``method``, e.g. ``"__iadd__"``,
+    and ``value`` when given: the optimizers' and running statistics' path). Returns ``target``."""
+    if grad_mode.enabled and (target.requires_grad or _any_requires_grad(others)):
         _check_recordable(target, op)
         _record(target, op, out_of_place, reads_target)
+        return target
+    _mark_saved_output_stale(target)
+    if method is not None:
+        _check_direct_operand(target, value, op)
+        getattr(target.data, method)(value.data if isinstance(value, Tensor) else value)
     else:
-        _mark_saved_output_stale(target)
-        if direct is not None:
-            _check_direct_dtype(target, value, op)
-            direct(target.data, value.data if isinstance(value, Tensor) else value)
-        else:
-            with grad_mode.no_grad():
-                result = out_of_place(wrap(target.data.copy()))
-            _check_result(target, result, op)
-            target.data[...] = result.data
-        bump_version(target)
+        with grad_mode.no_grad():
+            result = out_of_place(wrap(target.data.copy()))
+        _check_result(target, result, op)
+        target.data[...] = result.data
+    bump_version(target)
     return target
+
+
+def _any_requires_grad(others) -> bool:
+    for other in others:
+        if isinstance(other, Tensor) and other.requires_grad:
+            return True
+    return False
 
 
 def _record(target: Tensor, op: str, out_of_place, reads_target: bool) -> None:
@@ -222,9 +227,14 @@ def _check_result(target: Tensor, result: Tensor, op: str) -> None:
         )
 
 
-def _check_direct_dtype(target: Tensor, value, op: str) -> None:
-    """``int += float`` and ``bool += int`` would change the dtype: refused, as by PyTorch."""
-    kind = target.dtype.kind
+def _check_direct_operand(target: Tensor, value, op: str) -> None:
+    """``int += float`` and ``bool += int`` would change the dtype: refused, as by PyTorch;
+    so is an operand on another device."""
+    if isinstance(value, Tensor) and value.data.__class__ is not target.data.__class__:
+        raise RuntimeError(f"{op}: tensors are on different devices: {target.device} and {value.device}")
+    kind = target.data.dtype.kind
+    if kind == "f":  # nothing promotes past floating point
+        return
     other = value.dtype.kind if isinstance(value, Tensor) else _python_kind(value)
     order = "biuf"
     if other is not None and order.index(other if other != "u" else "i") > order.index(kind if kind != "u" else "i"):
@@ -250,10 +260,6 @@ def _mark_saved_output_stale(target: Tensor) -> None:
     if node is not None and node.saves_output:
         node.output_modified = True
         node.needs_checks = True
-
-
-def _direct(data, method: str, value) -> None:
-    getattr(data, method)(value)
 
 
 def _scaled(other, alpha):

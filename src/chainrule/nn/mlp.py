@@ -66,8 +66,9 @@ class MLP(Module):
 
     def forward(self, x):
         # the Sequential: its Linear and ReLU layers run as one linear_chain node (through
-        # __call__, so that hooks registered on model.layers fire)
-        return self._modules["layers"](x)
+        # __call__ when it has hooks, so that hooks registered on model.layers fire)
+        layers = self._modules["layers"]
+        return layers.forward(x) if layers._module_hooks is None else layers(x)
 
     def extra_repr(self) -> str:
         return f"sizes={self.sizes}"

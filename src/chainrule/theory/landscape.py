@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from ..engine import autograd, backend
 from ..engine.backend import host as np
 from ..engine.random import manual_seed
-from ..engine.tensor import Tensor, tensor
+from ..engine.tensor import Tensor, bump_version, tensor
 
 __all__ = [
     "NORMALIZATIONS", "random_direction", "line", "surface", "LineResult", "SurfaceResult",
@@ -335,12 +335,12 @@ class _Evaluator:
                             moved = moved + b * d2[index]
                         # in place: parameters may be views of an optimizer's flat buffer
                         p.data[...] = backend.move(moved.astype(p.data.dtype), devices[index])
-                        p._version += 1
+                        bump_version(p)  # an in-place write: graphs that saved p see it
                     losses[position] = self._loss()
         finally:
             for (_, p), original in zip(self.named, saved):
                 p.data[...] = original
-                p._version += 1
+                bump_version(p)  # an in-place write: graphs that saved p see it
             self.model.train(was_training)
         return losses
 

@@ -43,7 +43,7 @@ def claim_grad_slot(leaf: Tensor):
     gradient hooks (they must see the gradient first) and for every other tensor, the
     answer is None.
     """
-    if depth[0] and leaf.grad is None and not anomaly.enabled and hooks_of(leaf) is None:
+    if depth[0] and leaf.grad is None and not anomaly.enabled and (not hooks.leaf_hooks_used or hooks_of(leaf) is None):
         slot = getattr(leaf, "grad_slot", None)
         if slot is not None and leaf.grad_fn is None:
             data = leaf.data

@@ -16,6 +16,7 @@ from __future__ import annotations
 from ...engine import backend
 from ...engine.autograd import Function, claim_grad_slot
 from ...engine.tensor import Tensor
+from .. import module as module_state
 from ..layers import Linear, ReLU
 from .composed import ComposedBackward
 from .linear import times_weight
@@ -97,13 +98,14 @@ class LinearChainStep:
             return self.unfused(x)
         dtype = data.dtype
         inputs, layout = [x], []
+        hooked = module_state.hooked_modules != 0  # some module somewhere has hooks: look at ours
         for layer, parameters, weight_shape, bias_shape, relu in self.layers:
             weight, bias = parameters["weight"], parameters["bias"]
             array = weight.data
             own = layer.__dict__  # an instance-level forward, or hooks: run the modules themselves
             if (
                 array.__class__ is not _HOST_ARRAY or array.shape != weight_shape or array.dtype != dtype
-                or "forward" in own or own.get("_module_hooks") is not None
+                or "forward" in own or (hooked and own.get("_module_hooks") is not None)
             ):
                 return self.unfused(x)
             inputs.append(weight)
@@ -115,7 +117,7 @@ class LinearChainStep:
             layout.append((bias is not None, relu))
         for module in self.relu_modules:
             own = module.__dict__
-            if "forward" in own or own.get("_module_hooks") is not None:
+            if "forward" in own or (hooked and own.get("_module_hooks") is not None):
                 return self.unfused(x)
         return LinearChain.apply(*inputs, layout=tuple(layout))
 
