@@ -89,7 +89,7 @@ class Function:
         keep only the creation order, by which a later backward still sorts the node
         before it reports that the node was freed."""
         self.__dict__ = {"freed": True, "needs_checks": True}
-        self.parents = self.needs_input_grad = self.versions = ()
+        self.parents = self.needs_input_grad = self.versions = ()  # no edges out of a freed node
 
     @classmethod
     def apply(cls, *inputs: Tensor, **params) -> Tensor:
