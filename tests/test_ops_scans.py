@@ -6,42 +6,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch_checks
 
 import chainrule as cr
 from chainrule.autograd import gradcheck, gradgradcheck
 
 torch = pytest.importorskip("torch")
 
-DTYPES = ["float32", "float64"]
-LAYOUTS = ["contiguous", "strided"]
+DTYPES, LAYOUTS = torch_checks.DTYPES, torch_checks.LAYOUTS
 TOLERANCE = {"float32": {"rtol": 2e-5, "atol": 2e-6}, "float64": {"rtol": 1e-12, "atol": 1e-13}}
 
 
-def arrange(values, dtype, layout) -> np.ndarray:
-    """``values`` as an array of ``dtype``, contiguous or as a strided (non-contiguous) view."""
-    values = np.asarray(values, dtype=dtype)
-    if layout == "contiguous" or values.size < 2:
-        return values.copy()
-    buffer = np.zeros(values.shape + (2,), dtype=dtype)
-    buffer[..., 0] = values
-    view = buffer[..., 0]
-    assert not view.flags.c_contiguous
-    return view
-
-
 def check_against_torch(ours, theirs, values, dtype, layout, seed=0):
-    """Forward values and the gradient of sum(out * w) of ``ours`` and ``theirs``."""
-    array = arrange(values, dtype, layout)
-    x = cr.from_numpy(array).requires_grad_()
-    x_torch = torch.tensor(array.copy(), requires_grad=True)
-    out, expected = ours(x), theirs(x_torch)
-    assert out.shape == tuple(expected.shape) and str(out.dtype) == dtype
-    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), **TOLERANCE[dtype])
-    weights = np.random.default_rng(seed).standard_normal(out.shape).astype(dtype)
-    (out * cr.tensor(weights)).sum().backward()
-    (expected * torch.from_numpy(weights)).sum().backward()
-    assert x.grad.dtype == x.dtype
-    np.testing.assert_allclose(x.grad.numpy(), x_torch.grad.numpy(), **TOLERANCE[dtype])
+    """Forward values and the gradient of sum(out * w) (see tests/torch_checks.py)."""
+    torch_checks.check_against_torch(ours, theirs, [values], dtype, layout, TOLERANCE[dtype], seed)
 
 
 SHAPES_AND_DIMS = [

@@ -6,24 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch_checks
+from torch_checks import arrange
 
 import chainrule as cr
 from chainrule.autograd import gradcheck, gradgradcheck
 
 torch = pytest.importorskip("torch")
 
-DTYPES = ["float32", "float64"]
-LAYOUTS = ["contiguous", "strided"]
-
-
-def arrange(values, dtype, layout) -> np.ndarray:
-    """``values`` as an array of ``dtype``, contiguous or as a strided (non-contiguous) view."""
-    values = np.asarray(values, dtype=dtype)
-    if layout == "contiguous" or values.size < 2:
-        return values.copy()
-    buffer = np.zeros(values.shape + (2,), dtype=dtype)
-    buffer[..., 0] = values
-    return buffer[..., 0]
+DTYPES, LAYOUTS = torch_checks.DTYPES, torch_checks.LAYOUTS
 
 
 def leaves(values, dtype, layout):

@@ -6,40 +6,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch_checks
 
 import chainrule as cr
 from chainrule.autograd import gradcheck, gradgradcheck
 
 torch = pytest.importorskip("torch")
 
-DTYPES = ["float32", "float64"]
-LAYOUTS = ["contiguous", "strided"]
+DTYPES, LAYOUTS = torch_checks.DTYPES, torch_checks.LAYOUTS
 TOLERANCE = {"float32": {"rtol": 2e-5, "atol": 2e-6}, "float64": {"rtol": 1e-12, "atol": 1e-13}}
 
 
-def arrange(values, dtype, layout) -> np.ndarray:
-    values = np.asarray(values, dtype=dtype)
-    if layout == "contiguous" or values.size < 2:
-        return values.copy()
-    buffer = np.zeros(values.shape + (2,), dtype=dtype)
-    buffer[..., 0] = values
-    return buffer[..., 0]
-
-
 def check_against_torch(ours, theirs, arrays, dtype, layout, seed=0):
-    """Forward values and the gradients of sum(out * w) for every input."""
-    laid = [arrange(a, dtype, layout) for a in arrays]
-    xs = [cr.from_numpy(a).requires_grad_() for a in laid]
-    ts = [torch.tensor(a.copy(), requires_grad=True) for a in laid]
-    out, expected = ours(*xs), theirs(*ts)
-    assert out.shape == tuple(expected.shape) and str(out.dtype) == dtype
-    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), **TOLERANCE[dtype])
-    weights = np.random.default_rng(seed).standard_normal(out.shape).astype(dtype)
-    (out * cr.tensor(weights)).sum().backward()
-    (expected * torch.from_numpy(weights)).sum().backward()
-    for x, t in zip(xs, ts):
-        assert x.grad.shape == x.shape
-        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), **TOLERANCE[dtype])
+    """Forward values and the gradients of sum(out * w) for every input (tests/torch_checks.py)."""
+    torch_checks.check_against_torch(ours, theirs, arrays, dtype, layout, TOLERANCE[dtype], seed)
 
 
 def values_of(shape, seed):

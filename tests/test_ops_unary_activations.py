@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch_checks
 
 import chainrule as cr
 from chainrule.autograd import gradcheck, gradgradcheck
@@ -15,35 +16,15 @@ from chainrule.engine import ops
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-DTYPES = ["float32", "float64"]
-LAYOUTS = ["contiguous", "strided"]
+DTYPES, LAYOUTS = torch_checks.DTYPES, torch_checks.LAYOUTS
 TOLERANCE = {"float32": {"rtol": 2e-5, "atol": 2e-6}, "float64": {"rtol": 1e-12, "atol": 1e-13}}
 
 
-def arrange(values, dtype, layout) -> np.ndarray:
-    values = np.asarray(values, dtype=dtype)
-    if layout == "contiguous" or values.size < 2:
-        return values.copy()
-    buffer = np.zeros(values.shape + (2,), dtype=dtype)
-    buffer[..., 0] = values
-    return buffer[..., 0]
-
-
 def check_against_torch(ours, theirs, values, dtype, layout, seed=0):
-    array = arrange(values, dtype, layout)
-    x = cr.from_numpy(array).requires_grad_()
-    x_torch = torch.tensor(array.copy(), requires_grad=True)
-    out, expected = ours(x), theirs(x_torch)
-    assert out.shape == tuple(expected.shape) and str(out.dtype) == dtype
-    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), **TOLERANCE[dtype])
-    assert out.requires_grad
-    weights = np.random.default_rng(seed).standard_normal(out.shape).astype(dtype)
-    (out * cr.tensor(weights)).sum().backward()
-    (expected * torch.from_numpy(weights)).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), x_torch.grad.numpy(), **TOLERANCE[dtype])
+    """Forward values and the gradient of sum(out * w) (see tests/torch_checks.py)."""
+    torch_checks.check_against_torch(ours, theirs, [values], dtype, layout, TOLERANCE[dtype], seed)
 
 
-# values that include the kinks: 0, ±1 (hardtanh's bounds), ±0.5 (rounding halves), 20 and 25
 KINKS = np.array([[-3.7, -1.0, -0.5, 0.0, 0.5, 1.0, 2.5], [-25.0, -0.3, 0.3, 1.5, 20.0, 25.0, 7.2]])
 
 FUNCTIONS = [
