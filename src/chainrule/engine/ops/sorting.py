@@ -23,27 +23,13 @@ from ..autograd import Function
 from ..tensor import Tensor, wrap
 from . import copies, return_types
 from .arguments import normalize_dim
-
-
-def along(indices, axis: int) -> tuple:
-    """An advanced index that picks ``indices`` along ``axis`` and every position of the
-    other axes (NumPy's ``take_along_axis``, written so that CuPy runs it too)."""
-    xp = backend.namespace_of(indices)
-    index = []
-    for i, size in enumerate(indices.shape):
-        if i == axis:
-            index.append(indices)
-        else:
-            shape = [1] * indices.ndim
-            shape[i] = size
-            index.append(xp.arange(size).reshape(shape))
-    return tuple(index)
+from .gathering import coordinates
 
 
 def scatter(values, indices, axis: int, shape: tuple):
     """Zeros of ``shape`` with ``values`` written at ``indices`` along ``axis``."""
     full = backend.namespace_of(values).zeros(shape, dtype=values.dtype)
-    full[along(indices, axis)] = values
+    full[coordinates(indices, axis)] = values
     return full
 
 
@@ -55,7 +41,7 @@ class TakeAlongDim(Function):
 
     def forward(self, a, indices, axis, keepdim):
         self.shape, self.indices, self.axis = a.shape, indices, axis
-        out = a[along(indices, axis)]
+        out = a[coordinates(indices, axis)]
         return out if keepdim else out.squeeze(axis)
 
     def backward(self, grad):
@@ -77,7 +63,7 @@ class ScatterAlongDim(Function):
         return scatter(values, indices, axis, shape)
 
     def backward(self, grad):
-        return (grad[along(self.indices, self.axis)],)
+        return (grad[coordinates(self.indices, self.axis)],)
 
     def backward_graph(self, grad):
         return (TakeAlongDim.apply(grad, indices=self.indices, axis=self.axis, keepdim=True),)
