@@ -250,13 +250,7 @@ class Cat(Function):
             grads.append(grad[tuple(index)] if needs else None)
         return tuple(grads)
 
-    def backward_graph(self, grad):
-        index = [slice(None)] * grad.ndim
-        grads = []
-        for needs, (start, stop) in zip(self.needs_input_grad, self.bounds):
-            index[self.axis] = slice(start, stop)
-            grads.append(grad[tuple(index)] if needs else None)
-        return tuple(grads)
+    backward_graph = backward  # slicing a Tensor is differentiable: the same code records itself
 
 
 class Stack(Function):
