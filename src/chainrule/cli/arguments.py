@@ -160,7 +160,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, models=MODELS, defau
     group.add_argument("--hidden", type=int_list, default=[64, 64], metavar="N,N",
                        help="mlp: hidden layer sizes (default: 64,64)")
     group.add_argument("--activation", default="relu",
-                       choices=("relu", "leaky_relu", "tanh", "sigmoid", "gelu"),
+                       choices=("relu", "leaky_relu", "tanh", "sigmoid", "gelu", "silu", "elu", "selu", "softplus"),
                        help="mlp: hidden activation (default: %(default)s)")
     group.add_argument("--dropout", type=fraction, default=0.0,
                        help="mlp: dropout probability after each hidden layer (default: 0)")

@@ -24,10 +24,13 @@ fused/         fast paths: layers and losses as one graph node each, each tested
 from . import functional, init, utils
 from .containers import ModuleList, Sequential
 from .layers import (
+    ELU,
     GELU,
+    SELU,
     BatchNorm1d,
     Dropout,
     Flatten,
+    Hardtanh,
     Identity,
     LeakyReLU,
     Linear,
@@ -35,7 +38,9 @@ from .layers import (
     PolynomialFeatures,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
+    Softplus,
     Tanh,
 )
 from .losses import (
@@ -55,7 +60,8 @@ from .residual import Residual
 __all__ = [
     "functional", "init", "utils",
     "Module", "Parameter", "Sequential", "ModuleList", "IncompatibleKeys",
-    "Linear", "Identity", "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax",
+    "Linear", "Identity", "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softplus", "SiLU",
+    "ELU", "SELU", "Hardtanh", "Softmax",
     "LogSoftmax", "Dropout", "BatchNorm1d", "MLP", "PolynomialFeatures", "Residual",
     "MSELoss", "L1Loss", "HuberLoss", "BCEWithLogitsLoss", "BCELoss", "CrossEntropyLoss", "NLLLoss",
 ]

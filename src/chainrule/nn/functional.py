@@ -39,7 +39,8 @@ from .arguments import (
 )
 
 __all__ = [
-    "linear", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax",
+    "linear", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softplus", "silu", "elu", "selu",
+    "hardtanh", "softmax", "log_softmax",
     "identity", "flatten", "dropout", "batch_norm", "polynomial_features", "polynomial_powers",
     "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits", "binary_cross_entropy",
     "mse_loss", "l1_loss", "huber_loss", "l1_penalty", "l2_penalty",
@@ -75,6 +76,33 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """GELU(x) = x Phi(x), Phi the standard normal CDF (Hendrycks & Gimpel 2016);
     ``approximate="tanh"`` uses Phi(x) ~ (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2."""
     return ops.gelu(tensor_argument(x, "gelu", "input"), approximate)
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """Softplus(x) = log(1 + e^{beta x}) / beta, a smooth ReLU; x itself where beta x > threshold
+    (where the two agree to float precision), as PyTorch."""
+    return ops.softplus(tensor_argument(x, "softplus", "input"), beta, threshold)
+
+
+def silu(x: Tensor) -> Tensor:
+    """SiLU(x) = x sigma(x) (the swish of Ramachandran et al. 2017)."""
+    return ops.silu(tensor_argument(x, "silu", "input"))
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """ELU(x) = x for x > 0, alpha (e^x - 1) otherwise (Clevert et al. 2016)."""
+    return ops.elu(tensor_argument(x, "elu", "input"), alpha)
+
+
+def selu(x: Tensor) -> Tensor:
+    """SELU(x) = scale * ELU(x, alpha) with Klambauer et al.'s self-normalizing constants
+    (alpha ~ 1.6733, scale ~ 1.0507)."""
+    return ops.selu(tensor_argument(x, "selu", "input"))
+
+
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """HardTanh(x) = x clamped to [min_val, max_val] (gradient 0 outside, and at the bounds)."""
+    return ops.hardtanh(tensor_argument(x, "hardtanh", "input"), min_val, max_val)
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:

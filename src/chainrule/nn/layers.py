@@ -180,6 +180,65 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
+class Softplus(Module):
+    """Softplus(x) = log(1 + e^{beta x}) / beta; x itself where beta x > threshold."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        F.softplus(tensor([0.0]), beta, threshold)  # checks the arguments now, not at the first call
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        return ops.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class SiLU(Module):
+    """SiLU(x) = x sigma(x) (swish)."""
+
+    def forward(self, x):
+        return ops.silu(x)
+
+
+class ELU(Module):
+    """ELU(x) = x for x > 0, alpha (e^x - 1) otherwise."""
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        F.elu(tensor([0.0]), alpha)  # checks alpha now
+        self.alpha = alpha
+
+    def forward(self, x):
+        return ops.elu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class SELU(Module):
+    """SELU(x) = scale * ELU(x, alpha), Klambauer et al.'s self-normalizing activation."""
+
+    def forward(self, x):
+        return ops.selu(x)
+
+
+class Hardtanh(Module):
+    """HardTanh(x) = x clamped to [min_val, max_val]."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0):
+        super().__init__()
+        F.hardtanh(tensor([0.0]), min_val, max_val)  # checks the bounds now
+        self.min_val, self.max_val = min_val, max_val
+
+    def forward(self, x):
+        return ops.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
 class Softmax(Module):
     """softmax(x)_i = exp(x_i) / sum_j exp(x_j) along ``dim`` (default: the last), computed stably."""
 

@@ -9,14 +9,28 @@ import itertools
 
 from .arguments import check_size
 from .containers import Sequential
-from .layers import GELU, BatchNorm1d, Dropout, Identity, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from .layers import (
+    ELU,
+    GELU,
+    SELU,
+    BatchNorm1d,
+    Dropout,
+    Identity,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softplus,
+    Tanh,
+)
 from .module import Module
 
 __all__ = ["MLP"]
 
 _ACTIVATIONS = {
     "relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh,
-    "gelu": GELU, "identity": Identity,
+    "gelu": GELU, "silu": SiLU, "elu": ELU, "selu": SELU, "softplus": Softplus, "identity": Identity,
 }
 
 
@@ -31,7 +45,7 @@ class MLP(Module):
 
     Args:
         sizes: [in_features, hidden_1, …, out_features] (at least two ints >= 1).
-        activation: "relu" (default), "leaky_relu", "sigmoid", "tanh", "gelu",
+        activation: "relu" (default), "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "elu", "selu", "softplus",
             "identity", or a callable returning a Module (e.g. ``nn.Tanh``).
         dropout: probability p of the Dropout after each hidden activation (0: none).
         batchnorm: put a BatchNorm1d after each hidden Linear.
