@@ -4,7 +4,10 @@ Part 1 builds a tiny net (2 inputs → Linear → tanh → Linear → 1 output) 
 loss, prints the graph that chainrule recorded during the forward pass (one node per op,
 ``grad_fn.op`` labels), draws it, and checks ``loss.backward()`` against the chain rule
 written out by hand. Part 2 trains an MLP 64 → 128 → 10 (ReLU, softmax cross-entropy, Adam)
-on the bundled 8x8 digits and reports its test accuracy.
+on the bundled 8x8 digits and reports its test accuracy. Part 3 is the course's depth slide:
+the decision regions of networks with 0, 1 and 2 hidden layers on a 2-D dataset whose positive
+class is two separate disks (a line; one region; both regions), and a wide 1-hidden-layer net
+of the same size as the 2-hidden-layer one for comparison.
 
 Run: python examples/ch05_neural_nets.py [--quick] [--out DIR]
 """
@@ -116,3 +119,48 @@ history = trainer.fit((X[train], y[train]), val=(X[test], y[test]), epochs=epoch
 final = history.epochs[-1]
 print(f"MLP 64-128-10 on digits: {len(train)} training rows, {epochs} epochs; "
       f"train loss {final['train_loss']:.4f}, test accuracy {final['val_accuracy']:.4f} on {len(test)} rows")
+
+
+# ---- part 3: what depth buys, the decision regions of 0, 1 and 2 hidden layers
+rng = np.random.default_rng(0)
+points = rng.uniform(-3, 3, size=(1200, 2))
+disks = np.array([[-1.5, 0.0], [1.5, 0.0]])
+inside = np.min(np.linalg.norm(points[:, None, :] - disks[None], axis=2), axis=1) < 1.0
+labels = inside.astype(np.float64)[:, None]
+NETS = [("0 hidden layers: Linear 2-1", [2, 1]), ("1 hidden layer: 2-3-1", [2, 3, 1]),
+        ("2 hidden layers: 2-6-6-1", [2, 6, 6, 1]), ("1 wide hidden layer: 2-16-1", [2, 16, 1])]
+
+
+def fit_classifier(sizes, steps):
+    """Full-batch Adam on the logistic loss; returns the model (float64)."""
+    cr.manual_seed(0)
+    net = (nn.Linear(2, 1) if len(sizes) == 2 else nn.MLP(sizes)).double()
+    adam = optim.Adam(net.parameters(), lr=0.05)
+    inputs, targets = cr.tensor(points), cr.tensor(labels)
+    for _ in range(steps):
+        adam.zero_grad()
+        nn.functional.binary_cross_entropy_with_logits(net(inputs), targets).backward()
+        adam.step()
+    return net
+
+
+grid = np.linspace(-3, 3, 121)
+gx, gy = np.meshgrid(grid, grid)
+regions = Figure(figsize=(12, 3.4), layout="constrained")
+steps = 600 if args.quick else 2000
+print(f"decision regions, positives = two disks ({inside.mean():.1%} of {len(points)} points), {steps} Adam steps:")
+for k, (title, sizes) in enumerate(NETS):
+    net = fit_classifier(sizes, steps)
+    with cr.no_grad():
+        accuracy = float(((net(cr.tensor(points)).numpy() > 0) == inside[:, None]).mean())
+        surface = net(cr.tensor(np.column_stack([gx.ravel(), gy.ravel()]))).numpy().reshape(gx.shape)
+    parameters = sum(p.numel() for p in net.parameters())
+    print(f"  {title:30s} {parameters:3d} parameters  training accuracy {accuracy:.3f}")
+    axes = regions.add_subplot(1, len(NETS), k + 1)
+    axes.contourf(gx, gy, surface > 0, levels=[-0.5, 0.5, 1.5], colors=["#f3f3f3", "#fde8d8"])
+    axes.scatter(*points[inside].T, s=3, color="#d9480f")
+    axes.scatter(*points[~inside].T, s=3, color="#868e96", alpha=0.4)
+    axes.set_title(f"{title}\n{parameters} parameters, accuracy {accuracy:.3f}", fontsize=9)
+    axes.set_xticks([])
+    axes.set_yticks([])
+save(regions, args.out, "ch05_depth_regions.png")

@@ -110,7 +110,12 @@ def check_ch05(text, out):
     assert number(r"backward\(\) vs the chain rule by hand: max difference = ([\d.e+-]+)", text) < 1e-12
     accuracy = number(r"test accuracy ([\d.]+)", text)
     assert 0.5 < accuracy <= 1.0          # 3 epochs on 400 rows: far above the 0.1 of guessing
-    assert len(figures_written(text)) == 1
+    linear = number(r"0 hidden layers: Linear 2-1\s+3 parameters\s+training accuracy ([\d.]+)", text)
+    shallow = number(r"1 hidden layer: 2-3-1\s+13 parameters\s+training accuracy ([\d.]+)", text)
+    deep = number(r"2 hidden layers: 2-6-6-1\s+67 parameters\s+training accuracy ([\d.]+)", text)
+    assert linear == pytest.approx(0.828, abs=0.002)   # no line helps: everything called negative
+    assert 0.85 < shallow < 0.95 < deep                 # one region, then both
+    assert len(figures_written(text)) == 2
 
 
 def check_ch06(text, out):
