@@ -138,6 +138,22 @@ def test_odd_shapes_match_torch(kind, shape, dtype):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("kind", ["RNN", "GRU", "LSTM"])
+def test_non_contiguous_input_and_a_model_used_twice_match_torch(kind, dtype):
+    """The input as a transposed view, and the same model applied to it twice in one loss."""
+    ours, theirs = make_pair(kind, dtype, FEATURES, H, num_layers=2, bidirectional=True)
+    x = np.random.default_rng(0).standard_normal((B, T, FEATURES)).astype(dtype)
+    xo, xt = leaves([x])
+
+    def call(module, inputs):
+        view = inputs[0].transpose(0, 1)  # (T, B, FEATURES), not contiguous
+        first, second = flatten(module(view)), flatten(module(view * 0.5))
+        return first[0] + second[0], first[1] - second[1]
+
+    compare(ours, theirs, xo, xt, dtype, call)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kind", ["RNN", "GRU", "LSTM"])
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("given_state", [False, True])
 def test_unbatched_input_matches_torch(kind, batch_first, given_state, dtype):
@@ -308,6 +324,8 @@ def test_float32_stays_float32_and_double_converts():
     model = nn.LSTM(FEATURES, H, num_layers=2)
     out, (h, c) = model(cr.randn(T, B, FEATURES))
     assert out.dtype == h.dtype == c.dtype == cr.float32
+    (out.sum() + h.sum() + c.sum()).backward()
+    assert all(p.grad.dtype == cr.float32 for p in model.parameters())
     model.double()
     out, (h, c) = model(cr.randn(T, B, FEATURES, dtype="float64"))
     assert out.dtype == cr.float64
