@@ -173,7 +173,10 @@ class GRULayer(RecurrentLayer):
         half[: 2 * hidden] = 0.5
         xs = xproj * half
         w_t = xp.ascontiguousarray((w_hh * half[:, None]).T)
-        bias = b_hh[0] * half if b_hh else None
+        b_n = None
+        if b_hh:  # b_hr, b_hz join the input side once; b_hn stays inside r ⊙ (·)
+            xs[..., : 2 * hidden] += b_hh[0][: 2 * hidden] * 0.5
+            b_n = b_hh[0][2 * hidden:]
         acts = self.buffer(xp, (steps, batch, gates), xproj.dtype)  # r, z, n
         hhn = self.buffer(xp, (steps, batch, hidden), xproj.dtype)  # W_hn h + b_hn
         hprev = self.buffer(xp, (steps, batch, hidden), xproj.dtype)
@@ -183,9 +186,10 @@ class GRULayer(RecurrentLayer):
             previous, a = hprev[t, :rows], acts[t, :rows]
             previous[...] = h[:rows]
             xp.matmul(previous, w_t, out=a)
-            if bias is not None:
-                a += bias
-            hhn[t, :rows] = a[:, 2 * hidden:]
+            if b_n is None:
+                hhn[t, :rows] = a[:, 2 * hidden:]
+            else:
+                xp.add(a[:, 2 * hidden:], b_n, out=hhn[t, :rows])
             rz, n = a[:, : 2 * hidden], a[:, 2 * hidden:]
             rz += xs[t, :rows, : 2 * hidden]
             sigmoid_(rz, xp)
