@@ -13,10 +13,11 @@ containers     Sequential, ModuleList
 layers         Linear, activations, Flatten, Identity, Dropout, BatchNorm1d, PolynomialFeatures
 mlp            MLP
 residual       Residual (a skip connection around any module)
+recurrent      RNN, LSTM, GRU (PyTorch's; packed sequences: utils.rnn); recurrent_cells: RNNCell, LSTMCell, GRUCell
 losses         MSELoss, L1Loss, HuberLoss, BCEWithLogitsLoss, BCELoss, CrossEntropyLoss, NLLLoss
 init           zeros_, ones_, constant_, normal_, uniform_, xavier_*, kaiming_*, calculate_gain
 functional     the functions behind all of the above, plus penalties (l1_penalty, l2_penalty)
-utils          clip_grad_norm_, clip_grad_value_, parameters_to_vector, vector_to_parameters
+utils          clip_grad_norm_, clip_grad_value_, parameters_to_vector, vector_to_parameters; utils.rnn
 arguments      the argument checks they share
 fused/         fast paths: layers and losses as one graph node each, each tested equal to
                the composition of reference ops it replaces
@@ -55,6 +56,8 @@ from .losses import (
 from .mlp import MLP
 from .module import IncompatibleKeys, Module
 from .parameter import Parameter
+from .recurrent import GRU, LSTM, RNN, RNNBase  # recurrent layers (issue 17)
+from .recurrent_cells import GRUCell, LSTMCell, RNNCell, RNNCellBase  # recurrent cells (issue 17)
 from .residual import Residual
 
 __all__ = [
@@ -65,3 +68,4 @@ __all__ = [
     "LogSoftmax", "Dropout", "BatchNorm1d", "MLP", "PolynomialFeatures", "Residual",
     "MSELoss", "L1Loss", "HuberLoss", "BCEWithLogitsLoss", "BCELoss", "CrossEntropyLoss", "NLLLoss",
 ]
+__all__ += ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]  # recurrent layers

@@ -17,6 +17,8 @@ batch_norm            batch normalization                = (x - mean) / sqrt(var
 dropout               inverted dropout                   = x * mask / (1 - p)
 polynomial_features   all monomials of each row          = prod(x ** P)
 penalties             L1 and L2 over many tensors        = sum of |p| or p^2
+recurrent, lstm       an RNN, GRU or LSTM layer's whole  = the cell's formulas step by step
+                      sequence (imported from their modules by nn.recurrent)
 reduction             what the losses share: "mean", "sum", "none"
 """
 from .batch_norm import BatchNorm
