@@ -10,13 +10,20 @@
 module         Module (registration, parameters, train/eval, state_dict)
 parameter      Parameter
 containers     Sequential, ModuleList
-layers         Linear, activations, Flatten, Identity, Dropout, BatchNorm1d, PolynomialFeatures
+layers         Linear, activations, Flatten, Identity, Dropout, BatchNorm1d, PolynomialFeatures,
+               BatchNorm2d, Dropout2d, Unflatten
+conv           Conv1d, Conv2d, ConvTranspose2d (im2col and one matrix product per batch)
+pooling        MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool2d, Upsample
 mlp            MLP
 residual       Residual (a skip connection around any module)
 recurrent      RNN, LSTM, GRU (PyTorch's; packed sequences: utils.rnn); recurrent_cells: RNNCell, LSTMCell, GRUCell
 losses         MSELoss, L1Loss, HuberLoss, BCEWithLogitsLoss, BCELoss, CrossEntropyLoss, NLLLoss
 init           zeros_, ones_, constant_, normal_, uniform_, xavier_*, kaiming_*, calculate_gain
-functional     the functions behind all of the above, plus penalties (l1_penalty, l2_penalty)
+functional     the functions behind all of the above, plus penalties (l1_penalty, l2_penalty);
+               conv_functional, pooling_functional, dropout_functional hold the convolutional
+               ones (conv2d, unfold, fold, max_pool2d, interpolate, dropout2d …), re-exported there
+im2col         unfold/fold of sliding windows (the arrays, and the Unfold/Fold ops)
+conv_arguments the sizes, paddings and output sizes of convolution and pooling
 utils          clip_grad_norm_, clip_grad_value_, parameters_to_vector, vector_to_parameters; utils.rnn
 arguments      the argument checks they share
 fused/         fast paths: layers and losses as one graph node each, each tested equal to
@@ -24,12 +31,15 @@ fused/         fast paths: layers and losses as one graph node each, each tested
 """
 from . import functional, init, utils
 from .containers import ModuleList, Sequential
+from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .layers import (
     ELU,
     GELU,
     SELU,
     BatchNorm1d,
+    BatchNorm2d,
     Dropout,
+    Dropout2d,
     Flatten,
     Hardtanh,
     Identity,
@@ -43,6 +53,7 @@ from .layers import (
     Softmax,
     Softplus,
     Tanh,
+    Unflatten,
 )
 from .losses import (
     BCELoss,
@@ -56,8 +67,9 @@ from .losses import (
 from .mlp import MLP
 from .module import IncompatibleKeys, Module
 from .parameter import Parameter
-from .recurrent import GRU, LSTM, RNN, RNNBase  # recurrent layers (issue 17)
-from .recurrent_cells import GRUCell, LSTMCell, RNNCell, RNNCellBase  # recurrent cells (issue 17)
+from .pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d, Upsample
+from .recurrent import GRU, LSTM, RNN, RNNBase
+from .recurrent_cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from .residual import Residual
 
 __all__ = [
@@ -69,3 +81,7 @@ __all__ = [
     "MSELoss", "L1Loss", "HuberLoss", "BCEWithLogitsLoss", "BCELoss", "CrossEntropyLoss", "NLLLoss",
 ]
 __all__ += ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]  # recurrent layers
+__all__ += [
+    "Conv1d", "Conv2d", "ConvTranspose2d", "BatchNorm2d", "Dropout2d", "Unflatten",
+    "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d", "Upsample",
+]

@@ -169,12 +169,12 @@ def batch_norm(
     momentum: float = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Batch normalization (Ioffe & Szegedy 2015) of x (N, C) or (N, C, L) per channel c:
+    """Batch normalization (Ioffe & Szegedy 2015) of x (N, C, *) per channel c:
 
         y = gamma_c (x - mu_c) / sqrt(sigma2_c + eps) + beta_c
 
     Training (``training=True``): mu and sigma2 are the batch mean and the biased
-    batch variance (over N, and L); the running statistics, when given, are updated
+    batch variance (over N and every dimension after C); the running statistics, when given, are updated
     in place: running = (1 - momentum) * running + momentum * batch_stat, where the
     variance fed to running_var is the UNBIASED one, sigma2 * m / (m - 1) with m
     values per channel (PyTorch's rule). Evaluation: mu = running_mean,
@@ -182,14 +182,16 @@ def batch_norm(
     """
     x = tensor_argument(x, "batch_norm", "input")
     require_float(x, "batch_norm", "input")
-    if x.ndim not in (2, 3):
-        raise ValueError(f"batch_norm: expected input of shape (N, C) or (N, C, L); got shape {tuple(x.shape)}")
+    if x.ndim < 2:
+        raise ValueError(
+            f"batch_norm: expected input of shape (N, C), (N, C, L), (N, C, H, W) …; got shape {tuple(x.shape)}"
+        )
     channels = x.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         if t is not None:
             check_channel_vector(t, name, channels, x)
             check_same_dtype(x, t, "batch_norm", name)
-    axes = (0,) if x.ndim == 2 else (0, 2)
+    axes = (0,) + tuple(range(2, x.ndim))
     data = x.data
     if training:
         count = data.size // channels
@@ -451,3 +453,22 @@ def _penalty(cls, params, op: str) -> Tensor:
         check_same_device(tensors[0], t, op, f"params[{position}]")
     return cls.apply(*tensors)
 
+
+# ---------------------------------------------------------------------- convolutional networks (issue 17)
+# Defined in their own modules (conv_functional, pooling_functional, dropout_functional), re-exported here
+# so that torch.nn.functional's names are all in chainrule.nn.functional.
+from .conv_functional import conv1d, conv2d, conv_transpose2d, fold, unfold  # noqa: E402
+from .dropout_functional import dropout2d  # noqa: E402
+from .pooling_functional import (  # noqa: E402
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    interpolate,
+    max_pool1d,
+    max_pool2d,
+)
+
+__all__ += [
+    "conv1d", "conv2d", "conv_transpose2d", "unfold", "fold", "dropout2d",
+    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d", "interpolate",
+]

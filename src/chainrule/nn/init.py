@@ -7,7 +7,10 @@ activation's gain^2) keeps activations from shrinking or exploding with depth
 
 fan_in and fan_out of a weight of shape (out, in, k1, k2, …) are in * k1 * k2 * …
 and out * k1 * k2 * … (for Linear's (out_features, in_features): in_features and
-out_features).
+out_features; for a convolution's (out_channels, in_channels / groups, kh, kw) the
+receptive field kh * kw multiplies both, as PyTorch's ``_calculate_fan_in_and_fan_out``;
+a transposed convolution's weight (in_channels, out_channels / groups, kh, kw) gets the same
+rule, so its fan_in counts out_channels / groups, as PyTorch's).
 
 Every initializer writes into ``tensor.data`` in place and without recording a
 graph (like PyTorch's, which run under no_grad), returns the tensor, and draws from chainrule's global generator (so
@@ -33,7 +36,10 @@ __all__ = [
     "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
 ]
 
-_LINEAR_LIKE = ("linear", "identity", "conv1d", "conv2d", "conv3d", "sigmoid")
+_LINEAR_LIKE = (
+    "linear", "identity", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "sigmoid",
+)
 
 
 def calculate_gain(nonlinearity: str, param=None) -> float:
@@ -44,7 +50,7 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
     nonlinearity              gain g
     ========================= =========================================
     linear, identity, conv*,  1
-    sigmoid
+    conv_transpose*, sigmoid
     tanh                      5/3
     relu                      sqrt(2)      (ReLU halves the second moment)
     leaky_relu                sqrt(2 / (1 + a^2)), a = param (default 0.01)

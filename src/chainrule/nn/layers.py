@@ -1,4 +1,5 @@
-"""Layers: Linear, activations, Flatten, Identity, Dropout, BatchNorm1d, PolynomialFeatures.
+"""Layers: Linear, activations, Flatten, Identity, Dropout, BatchNorm1d, PolynomialFeatures;
+BatchNorm2d, Dropout2d, Unflatten.
 
 Each layer is a :class:`~chainrule.nn.Module` whose ``forward`` calls the function
 of the same name in :mod:`chainrule.nn.functional`; the docstrings give the math.
@@ -10,8 +11,8 @@ import math
 from ..engine import backend, ops
 from ..engine.creation import empty, ones, zeros
 from ..engine.tensor import Tensor, tensor
+from . import dropout_functional, fused, init
 from . import functional as F
-from . import fused, init
 from .arguments import check_size, float_dtype
 from .module import Module
 from .parameter import Parameter
@@ -19,6 +20,7 @@ from .parameter import Parameter
 __all__ = [
     "Linear", "Identity", "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU",
     "Softmax", "LogSoftmax", "Dropout", "BatchNorm1d", "PolynomialFeatures",
+    "BatchNorm2d", "Dropout2d", "Unflatten",
 ]
 
 _HOST_ARRAY = backend.host.ndarray
@@ -293,44 +295,32 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
-class BatchNorm1d(Module):
-    """Batch normalization (Ioffe & Szegedy 2015) over a batch of shape (N, C) or (N, C, L).
+class _BatchNorm(Module):
+    """What BatchNorm1d and BatchNorm2d share (PyTorch's ``_BatchNorm``): the arguments, the
+    parameters and buffers, the running statistics and the repr. Subclasses set ``shapes`` (the
+    input shapes accepted, as text) and ``ndims`` (their numbers of dimensions)."""
 
-    For each channel c:  y = gamma_c (x - mu_c) / sqrt(sigma2_c + eps) + beta_c.
-
-    * Training mode: mu_c and sigma2_c are the mean and the biased variance of the
-      batch (over N, and L). The running statistics are updated as
-      running = (1 - momentum) * running + momentum * batch_stat, with the UNBIASED
-      batch variance (m / (m - 1)) sigma2_c (m values per channel) in running_var
-      (PyTorch's rule); with ``momentum=None`` they are the cumulative averages
-      over all batches seen (factor 1 / num_batches_tracked).
-    * Evaluation mode: mu = running_mean, sigma2 = running_var.
-
-    Args:
-        num_features: C.
-        eps: added to the variance for stability (1e-5).
-        momentum: weight of the newest batch in the running averages (0.1), or None.
-        affine: learn gamma (``weight``, init 1) and beta (``bias``, init 0) (True).
-        track_running_stats: keep running statistics (True); when False, batch
-            statistics are used in both modes.
-
-    Buffers: running_mean (init 0), running_var (init 1), num_batches_tracked (int64).
-    """
+    shapes, ndims = "", ()
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True, dtype=None, device="cpu"):
+                 affine: bool = True, track_running_stats: bool = True, dtype=None, device="cpu", *,
+                 bias: bool = True):
         super().__init__()
-        check_size(num_features, "num_features", "BatchNorm1d")
+        name = type(self).__name__
+        check_size(num_features, "num_features", name)
         if momentum is not None and not 0 <= momentum <= 1:
-            raise ValueError(f"BatchNorm1d: momentum must be in [0, 1] or None; got {momentum}")
+            raise ValueError(f"{name}: momentum must be in [0, 1] or None; got {momentum}")
         if not eps > 0:
-            raise ValueError(f"BatchNorm1d: eps must be positive; got {eps}")
-        dtype = float_dtype(dtype, "BatchNorm1d")
+            raise ValueError(f"{name}: eps must be positive; got {eps}")
+        dtype = float_dtype(dtype, name)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = Parameter(ones(num_features, dtype=dtype, device=device))
-            self.bias = Parameter(zeros(num_features, dtype=dtype, device=device))
+            if bias:
+                self.bias = Parameter(zeros(num_features, dtype=dtype, device=device))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -351,11 +341,12 @@ class BatchNorm1d(Module):
             self.num_batches_tracked.data[...] = 0
 
     def forward(self, x):
-        if not isinstance(x, Tensor) or x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+        if not isinstance(x, Tensor) or x.ndim not in self.ndims or x.shape[1] != self.num_features:
             got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            shapes = self.shapes.replace("C", str(self.num_features))
             raise ValueError(
-                f"BatchNorm1d: expected input of shape (N, {self.num_features}) or "
-                f"(N, {self.num_features}, L) (num_features={self.num_features}); got shape {got}"
+                f"{type(self).__name__}: expected input of shape {shapes} "
+                f"(num_features={self.num_features}); got shape {got}"
             )
         if not self.track_running_stats:  # batch statistics in both modes
             return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
@@ -370,11 +361,36 @@ class BatchNorm1d(Module):
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"track_running_stats={self.track_running_stats}"
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
         )
 
 
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization (Ioffe & Szegedy 2015) over a batch of shape (N, C) or (N, C, L).
 
+    For each channel c:  y = gamma_c (x - mu_c) / sqrt(sigma2_c + eps) + beta_c.
+
+    * Training mode: mu_c and sigma2_c are the mean and the biased variance of the
+      batch (over N, and L). The running statistics are updated as
+      running = (1 - momentum) * running + momentum * batch_stat, with the UNBIASED
+      batch variance (m / (m - 1)) sigma2_c (m values per channel) in running_var
+      (PyTorch's rule); with ``momentum=None`` they are the cumulative averages
+      over all batches seen (factor 1 / num_batches_tracked).
+    * Evaluation mode: mu = running_mean, sigma2 = running_var.
+
+    Args:
+        num_features: C.
+        eps: added to the variance for stability (1e-5).
+        momentum: weight of the newest batch in the running averages (0.1), or None.
+        affine: learn gamma (``weight``, init 1) and beta (``bias``, init 0) (True).
+        bias (keyword only): with ``affine``, learn beta too (True; PyTorch 2.13's argument).
+        track_running_stats: keep running statistics (True); when False, batch
+            statistics are used in both modes.
+
+    Buffers: running_mean (init 0), running_var (init 1), num_batches_tracked (int64).
+    """
+
+    shapes, ndims = "(N, C) or (N, C, L)", (2, 3)
 
 
 class PolynomialFeatures(Module):
@@ -422,3 +438,70 @@ class PolynomialFeatures(Module):
 
     def extra_repr(self) -> str:
         return f"degree={self.degree}, interaction_only={self.interaction_only}, include_bias={self.include_bias}"
+
+
+# ---------------------------------------------------------------------- convolutional networks (issue 17)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization of feature maps (N, C, H, W), per channel c:
+
+        y = gamma_c (x - mu_c) / sqrt(sigma2_c + eps) + beta_c,
+
+    mu_c and sigma2_c the mean and the biased variance over N, H and W in training mode (the
+    running statistics get the unbiased variance, m / (m - 1) sigma2_c with m = N H W), the
+    running statistics in evaluation mode. Arguments, parameters, buffers and the momentum
+    rule as :class:`BatchNorm1d` (one fused graph node, :mod:`chainrule.nn.fused.batch_norm`).
+    """
+
+    shapes, ndims = "(N, C, H, W)", (4,)
+
+
+class Dropout2d(Module):
+    """Channel dropout (Tompson et al. 2015): in training mode each channel of each sample
+    (a whole H x W feature map) is zeroed with probability ``p`` and the kept ones are scaled by
+    1 / (1 - p); the identity in evaluation mode (see
+    :func:`~chainrule.nn.functional.dropout2d`). Input (N, C, H, W) (or (N, C, L)).
+
+    Args:
+        p: probability of zeroing a channel, in [0, 1].
+        inplace: must be False (chainrule's dropout returns a new tensor).
+    """
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        self.p = dropout_functional.check_channel_dropout_p(p, "Dropout2d")
+        if inplace:
+            raise ValueError("Dropout2d: inplace=True is not supported (chainrule's dropout returns a new tensor)")
+        self.inplace = inplace
+
+    def forward(self, x):
+        return dropout_functional.dropout2d(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Unflatten(Module):
+    """Split dimension ``dim`` into ``unflattened_size`` (the inverse of :class:`Flatten`), e.g.
+    (N, 50) -> (N, 2, 5, 5) with ``Unflatten(1, (2, 5, 5))``; one entry may be -1."""
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        if isinstance(dim, bool) or not isinstance(dim, int):
+            raise TypeError(f"Unflatten: dim must be an int; got {dim!r}")
+        if not isinstance(unflattened_size, (tuple, list)):
+            raise TypeError(
+                f"Unflatten: unflattened_size must be a tuple of ints; got {type(unflattened_size).__name__}"
+            )
+        for position, size in enumerate(unflattened_size):
+            if isinstance(size, bool) or not isinstance(size, int):
+                raise TypeError(f"Unflatten: unflattened_size must be a tuple of ints; found {type(size).__name__} "
+                                f"at position {position}")
+        self.dim, self.unflattened_size = dim, unflattened_size
+
+    def forward(self, x):
+        return ops.unflatten(x, self.dim, self.unflattened_size)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

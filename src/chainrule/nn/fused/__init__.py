@@ -20,12 +20,16 @@ penalties             L1 and L2 over many tensors        = sum of |p| or p^2
 recurrent, lstm       an RNN, GRU or LSTM layer's whole  = the cell's formulas step by step
                       sequence (imported from their modules by nn.recurrent)
 reduction             what the losses share: "mean", "sum", "none"
+convolution           conv2d and its transpose by im2col = W @ unfold(x) + b, fold(W^T @ x) + b
+pooling               max and average pooling, nearest upsampling = gather / sums of unfold(x) / index_select
 """
 from .batch_norm import BatchNorm
 from .binary_cross_entropy import BCEWithLogits, BinaryCrossEntropy
+from .convolution import Convolution, TransposedConvolution
 from .cross_entropy import CrossEntropy, NLLLoss, SoftCrossEntropy
 from .dropout import Dropout
 from .linear import Linear
 from .penalties import L1Penalty, L2Penalty
 from .polynomial_features import PolynomialFeatures
+from .pooling import AvgPool, MaxPool, Nearest
 from .regression_losses import HuberLoss, L1Loss, MSELoss

@@ -1,0 +1,178 @@
+"""im2col and col2im: the sliding windows of a feature map as the columns of a matrix, and back.
+
+A convolution is one matrix product once the input's sliding windows are laid out as the
+columns of a matrix (Chellapilla, Puri & Simard 2006, "High performance convolutional neural
+networks for document processing"): this module makes that matrix (``unfold``, im2col) and
+sums a matrix of windows back onto a map (``fold``, col2im, the adjoint of unfold).
+
+Geometry, along one spatial axis. An image of size n sits at offset t on a *canvas* of extent
+E = (o - 1) s + d (k - 1) + 1, the span of o windows of k taps with stride s and dilation d;
+canvas row r holds image row r - t, and zeros where there is none (the padding t before, and
+whatever the canvas has beyond the image after). Window a, tap i reads canvas row a s + i d:
+
+    unfold:  cols[c, i, j, n, a, b] = canvas[c, n, a sh + i dh, b sw + j dw]
+    fold:    canvas[c, n, a sh + i dh, b sw + j dw] += cols[c, i, j, n, a, b];
+             the image is canvas rows t … t + n - 1 (zero where the canvas has none)
+
+Fold is the adjoint (transpose) of unfold: <unfold(x), Y> = <x, fold(Y)>, so the gradient of
+each is the other, and both are linear, so they can be differentiated any number of times.
+
+Layout: the arrays of this module are channel-first, (C, N, H, W) ("CNHW"): the columns of
+all N images then form one (C kh kw, N oh ow) matrix, and a convolution of the whole batch is
+ONE matrix product. ``unfold`` and ``fold`` loop over the kh kw kernel taps (never over
+pixels), copying or adding one strided slice per tap. Both ops at the end of this module,
+:class:`Unfold` and :class:`Fold`, use PyTorch's layout instead (``F.unfold``'s (N, C kh kw, L)).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..engine import backend
+from ..engine.autograd import Function
+
+__all__ = ["Windows", "place", "crop", "unfold", "fold", "tap", "Unfold", "Fold"]
+
+
+class Windows(NamedTuple):
+    """The windows of one call, per spatial dimension (two tuples of two ints each): the
+    kernel, stride and dilation, the image ``size``, its ``offset`` on the canvas (the padding
+    before) and the ``grid`` of windows (the output size)."""
+
+    kernel: tuple
+    stride: tuple
+    dilation: tuple
+    size: tuple
+    offset: tuple
+    grid: tuple
+
+    @property
+    def extent(self) -> tuple:
+        """E = (o - 1) s + d (k - 1) + 1 per dimension: the canvas the windows cover."""
+        return tuple((o - 1) * s + d * (k - 1) + 1
+                     for o, s, d, k in zip(self.grid, self.stride, self.dilation, self.kernel))
+
+    @property
+    def taps(self) -> int:
+        return self.kernel[0] * self.kernel[1]
+
+
+def tap(windows: Windows, i: int, j: int) -> tuple:
+    """The canvas slice read by tap (i, j) of every window: rows i dh, i dh + sh, …"""
+    (sh, sw), (dh, dw), (oh, ow) = windows.stride, windows.dilation, windows.grid
+    return (..., slice(i * dh, i * dh + (oh - 1) * sh + 1, sh), slice(j * dw, j * dw + (ow - 1) * sw + 1, sw))
+
+
+def _overlap(size: int, offset: int, extent: int) -> tuple:
+    """Image rows [lo - offset, hi - offset) land on canvas rows [lo, hi)."""
+    return max(offset, 0), min(offset + size, extent)
+
+
+def place(x, windows: Windows, fill: float = 0.0):
+    """The canvas (..., Eh, Ew) of the image x (..., H, W): x at ``windows.offset``, ``fill``
+    elsewhere. x itself when the canvas is the image (no padding, nothing cut)."""
+    (eh, ew), (th, tw) = windows.extent, windows.offset
+    h, w = x.shape[-2:]
+    if (th, tw) == (0, 0) and (eh, ew) == (h, w):
+        return x
+    xp = backend.namespace_of(x)
+    canvas = xp.full(x.shape[:-2] + (eh, ew), fill, dtype=x.dtype)
+    (r0, r1), (c0, c1) = _overlap(h, th, eh), _overlap(w, tw, ew)
+    if r0 < r1 and c0 < c1:
+        canvas[..., r0:r1, c0:c1] = x[..., r0 - th:r1 - th, c0 - tw:c1 - tw]
+    return canvas
+
+
+def crop(canvas, windows: Windows):
+    """The image (..., H, W) at ``windows.offset`` of the canvas: a view when the canvas covers
+    it, else a copy with zeros where it does not."""
+    (eh, ew), (th, tw), (h, w) = windows.extent, windows.offset, windows.size
+    if th >= 0 and tw >= 0 and th + h <= eh and tw + w <= ew:
+        return canvas[..., th:th + h, tw:tw + w]
+    xp = backend.namespace_of(canvas)
+    image = xp.zeros(canvas.shape[:-2] + (h, w), dtype=canvas.dtype)
+    (r0, r1), (c0, c1) = _overlap(h, th, eh), _overlap(w, tw, ew)
+    if r0 < r1 and c0 < c1:
+        image[..., r0 - th:r1 - th, c0 - tw:c1 - tw] = canvas[..., r0:r1, c0:c1]
+    return image
+
+
+def unfold(x, windows: Windows, fill: float = 0.0, view: bool = False):
+    """im2col of x (C, N, H, W): the columns (C, kh, kw, N, oh, ow), one strided copy per tap.
+
+    With ``view=True`` a 1 x 1 kernel with stride 1 on an unpadded image gives x itself as
+    (C, 1, 1, N, H, W) (no copy): the caller must then not write into it."""
+    canvas = place(x, windows, fill)
+    kh, kw = windows.kernel
+    if view and windows.taps == 1 and canvas.shape[-2:] == tuple(windows.grid):
+        return canvas[:, None, None]
+    c, n = x.shape[:2]
+    xp = backend.namespace_of(x)
+    cols = xp.empty((c, kh, kw, n) + tuple(windows.grid), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, i, j] = canvas[tap(windows, i, j)]
+    return cols
+
+
+def fold(cols, windows: Windows):
+    """col2im: the image (C, N, H, W) onto which the columns (C, kh, kw, N, oh, ow) sum
+    (the adjoint of :func:`unfold`), one strided addition per tap."""
+    kh, kw = windows.kernel
+    xp = backend.namespace_of(cols)
+    c, n = cols.shape[0], cols.shape[3]
+    canvas = xp.zeros((c, n) + windows.extent, dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            canvas[tap(windows, i, j)] += cols[:, i, j]
+    return crop(canvas, windows)
+
+
+def _unfold_batch(x, windows: Windows):
+    """PyTorch's unfold of x (N, C, H, W): (N, C kh kw, oh ow), a view of fresh columns."""
+    cols = unfold(x.transpose(1, 0, 2, 3), windows)
+    c, kh, kw, n, oh, ow = cols.shape
+    return cols.transpose(3, 0, 1, 2, 4, 5).reshape(n, c * kh * kw, oh * ow)
+
+
+def _fold_batch(blocks, windows: Windows):
+    """PyTorch's fold of blocks (N, C kh kw, oh ow) onto (N, C, H, W)."""
+    (kh, kw), (oh, ow) = windows.kernel, windows.grid
+    n, rows = blocks.shape[:2]
+    cols = blocks.reshape(n, rows // (kh * kw), kh, kw, oh, ow).transpose(1, 2, 3, 0, 4, 5)
+    return fold(cols, windows).transpose(1, 0, 2, 3)
+
+
+class Unfold(Function):
+    """F.unfold: x (N, C, H, W) -> its sliding windows (N, C kh kw, L), row c kh kw + i kw + j,
+    column a ow + b (PyTorch's order). Linear; the gradient is :class:`Fold` of the gradient."""
+
+    op = "unfold"
+    saves_inputs = False
+
+    def forward(self, x, windows):
+        self.windows = windows
+        return _unfold_batch(x, windows)
+
+    def backward(self, grad):
+        return (_fold_batch(grad, self.windows),)
+
+    def backward_graph(self, grad):
+        return (Fold.apply(grad, windows=self.windows),)
+
+
+class Fold(Function):
+    """F.fold: blocks (N, C kh kw, L) summed onto (N, C, H, W), the adjoint of :class:`Unfold`;
+    the gradient is Unfold of the gradient."""
+
+    op = "fold"
+    saves_inputs = False
+
+    def forward(self, blocks, windows):
+        self.windows = windows
+        return _fold_batch(blocks, windows)
+
+    def backward(self, grad):
+        return (_unfold_batch(grad, self.windows),)
+
+    def backward_graph(self, grad):
+        return (Unfold.apply(grad, windows=self.windows),)
