@@ -16,6 +16,13 @@ residual       Residual (a skip connection around any module)
 losses         MSELoss, L1Loss, HuberLoss, BCEWithLogitsLoss, BCELoss, CrossEntropyLoss, NLLLoss
 init           zeros_, ones_, constant_, normal_, uniform_, xavier_*, kaiming_*, calculate_gain
 functional     the functions behind all of the above, plus penalties (l1_penalty, l2_penalty)
+normalization  LayerNorm, GroupNorm, RMSNorm (and layer_norm, group_norm, rms_norm)
+embedding      Embedding (and embedding)
+attention      scaled_dot_product_attention, multi_head_attention_forward, the mask helpers
+multihead_attention  MultiheadAttention
+transformer    TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer,
+               TransformerDecoder, Transformer (and generate_square_subsequent_mask)
+positional     SinusoidalPositionalEncoding, LearnedPositionalEncoding
 utils          clip_grad_norm_, clip_grad_value_, parameters_to_vector, vector_to_parameters
 arguments      the argument checks they share
 fused/         fast paths: layers and losses as one graph node each, each tested equal to
@@ -23,6 +30,7 @@ fused/         fast paths: layers and losses as one graph node each, each tested
 """
 from . import functional, init, utils
 from .containers import ModuleList, Sequential
+from .embedding import Embedding
 from .layers import (
     ELU,
     GELU,
@@ -54,8 +62,18 @@ from .losses import (
 )
 from .mlp import MLP
 from .module import IncompatibleKeys, Module
+from .multihead_attention import MultiheadAttention
+from .normalization import GroupNorm, LayerNorm, RMSNorm
 from .parameter import Parameter
+from .positional import LearnedPositionalEncoding, SinusoidalPositionalEncoding
 from .residual import Residual
+from .transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "functional", "init", "utils",
@@ -64,4 +82,8 @@ __all__ = [
     "ELU", "SELU", "Hardtanh", "Softmax",
     "LogSoftmax", "Dropout", "BatchNorm1d", "MLP", "PolynomialFeatures", "Residual",
     "MSELoss", "L1Loss", "HuberLoss", "BCEWithLogitsLoss", "BCELoss", "CrossEntropyLoss", "NLLLoss",
+    # normalization, embeddings, attention and transformers (issue 17)
+    "LayerNorm", "GroupNorm", "RMSNorm", "Embedding", "MultiheadAttention", "TransformerEncoderLayer",
+    "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder", "Transformer",
+    "SinusoidalPositionalEncoding", "LearnedPositionalEncoding",
 ]

@@ -451,3 +451,15 @@ def _penalty(cls, params, op: str) -> Tensor:
         check_same_device(tensors[0], t, op, f"params[{position}]")
     return cls.apply(*tensors)
 
+
+
+# ---------------------------------------------------------------------- normalization, embeddings, attention
+# (issue 17: defined beside their layers; re-exported here under torch.nn.functional's names)
+from .attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: E402
+from .embedding import embedding  # noqa: E402
+from .normalization import group_norm, layer_norm, rms_norm  # noqa: E402
+
+__all__ += [
+    "layer_norm", "group_norm", "rms_norm", "embedding", "scaled_dot_product_attention",
+    "multi_head_attention_forward",
+]
