@@ -45,16 +45,18 @@ class _RowNormalization(ComposedBackward, Function):
         xp = backend.namespace_of(x)
         self.shape, self.rows, self.affine_shape, self.eps = x.shape, rows, affine_shape, eps
         self.has_weight, self.has_bias = has_weight, has_bias
+        self.param_shape = affine[0].shape if affine else None
         count = rows[1]
+        scale = 1.0 / count if count else 0.0  # empty rows: nothing to normalize
         flat = xp.ascontiguousarray(x).reshape(rows)
         if self.centred:
             mean = flat @ xp.ones(count, dtype=x.dtype)
-            mean *= 1.0 / count
+            mean *= scale
             xhat = flat - mean[:, None]
         else:
             xhat = flat.copy()
         var = xp.einsum("ij,ij->i", xhat, xhat)
-        var *= 1.0 / count
+        var *= scale
         var += eps
         rstd = xp.sqrt(var, out=var)
         xp.divide(1.0, rstd, out=rstd)
@@ -93,11 +95,12 @@ class _RowNormalization(ComposedBackward, Function):
     def input_gradient(self, xp, d):
         """r (D - mean(D) - xhat mean(D xhat)) on rows D (a fresh array, changed in place)."""
         xhat, count = self.xhat, self.rows[1]
+        scale = 1.0 / count if count else 0.0
         projection = xp.einsum("ij,ij->i", d, xhat)
-        projection *= 1.0 / count
+        projection *= scale
         if self.centred:
             mean = d @ xp.ones(count, dtype=d.dtype)
-            mean *= 1.0 / count
+            mean *= scale
             d -= mean[:, None]
         d -= xhat * projection[:, None]
         d *= self.rstd[:, None]
@@ -113,9 +116,9 @@ class _RowNormalization(ComposedBackward, Function):
             for size in affine_shape:
                 width *= size
             columns = xp.ascontiguousarray(values).reshape(-1, width)
-            return (xp.ones(columns.shape[0], dtype=values.dtype) @ columns).reshape(affine_shape)
+            return (xp.ones(columns.shape[0], dtype=values.dtype) @ columns).reshape(self.param_shape)
         axes = tuple(range(lead)) + tuple(lead + i for i, size in enumerate(affine_shape) if size == 1)
-        return values.sum(axis=axes).reshape(-1)
+        return values.sum(axis=axes).reshape(self.param_shape)
 
     def reference(self, x, *affine):
         """The row statistics as functions of x, in reference ops."""
