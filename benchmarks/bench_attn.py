@@ -278,7 +278,8 @@ def check_agreement(impls: list) -> dict:
     for name, row in results.items():
         if name == "numpy":
             continue
-        diffs = {"out": float(np.abs(row["out"] - base["out"]).max()), "dx": float(np.abs(row["dx"] - base["dx"]).max())}
+        diffs = {"out": float(np.abs(row["out"] - base["out"]).max()),
+                 "dx": float(np.abs(row["dx"] - base["dx"]).max())}
         diffs["params"] = max(float(np.abs(row["grads"][k] - base["grads"][k]).max()) for k in base["grads"])
         dtypes = {str(row["out"].dtype), str(row["dx"].dtype)} | {str(g.dtype) for g in row["grads"].values()}
         diffs["dtypes"] = sorted(dtypes)

@@ -143,11 +143,13 @@ def _bias(q: Tensor, attn_mask, is_causal: bool, scores_shape: tuple):
         raise ValueError(f"{op}: attn_mask of shape {mask.shape} has more dims than the weights {scores_shape}")
     if mask.dtype == backend.bool_:
         xp = backend.namespace_of(q.data)
-        return wrap(xp.where(mask.data, q.data.dtype.type(0), q.data.dtype.type(-math.inf)))
-    if mask.dtype != q.dtype:
+        mask = wrap(xp.where(mask.data, q.data.dtype.type(0), q.data.dtype.type(-math.inf)))
+    elif mask.dtype != q.dtype:
         raise TypeError(
             f"{op}: attn_mask must be bool or have the query's dtype {q.dtype}; got dtype {mask.dtype}"
         )
+    if mask.ndim < 2:  # (S,) or a scalar: the node reads the mask as (…, L, S)
+        mask = ops.reshape(mask, (1,) * (2 - mask.ndim) + tuple(mask.shape))
     return mask
 
 
