@@ -24,6 +24,13 @@ functional     the functions behind all of the above, plus penalties (l1_penalty
                ones (conv2d, unfold, fold, max_pool2d, interpolate, dropout2d …), re-exported there
 im2col         unfold/fold of sliding windows (the arrays, and the Unfold/Fold ops)
 conv_arguments the sizes, paddings and output sizes of convolution and pooling
+normalization  LayerNorm, GroupNorm, RMSNorm (and layer_norm, group_norm, rms_norm)
+embedding      Embedding (and embedding)
+attention      scaled_dot_product_attention, multi_head_attention_forward, the mask helpers
+multihead_attention  MultiheadAttention
+transformer    TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer,
+               TransformerDecoder, Transformer (and generate_square_subsequent_mask)
+positional     SinusoidalPositionalEncoding, LearnedPositionalEncoding
 utils          clip_grad_norm_, clip_grad_value_, parameters_to_vector, vector_to_parameters; utils.rnn
 arguments      the argument checks they share
 fused/         fast paths: layers and losses as one graph node each, each tested equal to
@@ -32,6 +39,7 @@ fused/         fast paths: layers and losses as one graph node each, each tested
 from . import functional, init, utils
 from .containers import ModuleList, Sequential
 from .conv import Conv1d, Conv2d, ConvTranspose2d
+from .embedding import Embedding
 from .layers import (
     ELU,
     GELU,
@@ -66,11 +74,21 @@ from .losses import (
 )
 from .mlp import MLP
 from .module import IncompatibleKeys, Module
+from .multihead_attention import MultiheadAttention
+from .normalization import GroupNorm, LayerNorm, RMSNorm
 from .parameter import Parameter
 from .pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d, Upsample
+from .positional import LearnedPositionalEncoding, SinusoidalPositionalEncoding
 from .recurrent import GRU, LSTM, RNN, RNNBase
 from .recurrent_cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from .residual import Residual
+from .transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "functional", "init", "utils",
@@ -79,6 +97,10 @@ __all__ = [
     "ELU", "SELU", "Hardtanh", "Softmax",
     "LogSoftmax", "Dropout", "BatchNorm1d", "MLP", "PolynomialFeatures", "Residual",
     "MSELoss", "L1Loss", "HuberLoss", "BCEWithLogitsLoss", "BCELoss", "CrossEntropyLoss", "NLLLoss",
+    # normalization, embeddings, attention and transformers (issue 17)
+    "LayerNorm", "GroupNorm", "RMSNorm", "Embedding", "MultiheadAttention", "TransformerEncoderLayer",
+    "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder", "Transformer",
+    "SinusoidalPositionalEncoding", "LearnedPositionalEncoding",
 ]
 __all__ += ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]  # recurrent layers
 __all__ += [

@@ -472,3 +472,14 @@ __all__ += [
     "conv1d", "conv2d", "conv_transpose2d", "unfold", "fold", "dropout2d",
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d", "interpolate",
 ]
+
+# ---------------------------------------------------------------------- normalization, embeddings, attention
+# (issue 17: defined beside their layers; re-exported here under torch.nn.functional's names)
+from .attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: E402
+from .embedding import embedding  # noqa: E402
+from .normalization import group_norm, layer_norm, rms_norm  # noqa: E402
+
+__all__ += [
+    "layer_norm", "group_norm", "rms_norm", "embedding", "scaled_dot_product_attention",
+    "multi_head_attention_forward",
+]

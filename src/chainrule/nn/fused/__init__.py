@@ -8,6 +8,7 @@ docstring, the composition of reference ops it equals, and tests/test_nn_fused.p
 float64 that it gives the same values and gradients. The user-facing functions, with their
 argument checks, are in :mod:`chainrule.nn.functional`; these classes assume valid arguments.
 
+attention             softmax(Q K^T scale + B) V         = matmul, softmax, matmul
 linear                y = x W^T + b                      = matmul(x, W.T) + b
 linear_chain          Linear [ReLU] runs of a Sequential = the layers one after another
 cross_entropy         softmax cross-entropy, NLL         = nll(log_softmax(z), t)
@@ -22,12 +23,17 @@ recurrent, lstm       an RNN, GRU or LSTM layer's whole  = the cell's formulas s
 reduction             what the losses share: "mean", "sum", "none"
 convolution           conv2d and its transpose by im2col = W @ unfold(x) + b, fold(W^T @ x) + b
 pooling               max and average pooling, nearest upsampling = gather / sums of unfold(x) / index_select
+embedding             a table lookup, gradient by scatter-add = index_select(W, 0, I)
+layer_norm            layer, group and RMS normalization = (x - mean) / sqrt(var + eps) * gamma + beta
 """
+from .attention import MultiheadAttentionCore, ScaledDotProductAttention
 from .batch_norm import BatchNorm
 from .binary_cross_entropy import BCEWithLogits, BinaryCrossEntropy
 from .convolution import Convolution, TransposedConvolution
 from .cross_entropy import CrossEntropy, NLLLoss, SoftCrossEntropy
 from .dropout import Dropout
+from .embedding import Embedding
+from .layer_norm import GroupNorm, LayerNorm, RMSNorm
 from .linear import Linear
 from .penalties import L1Penalty, L2Penalty
 from .polynomial_features import PolynomialFeatures

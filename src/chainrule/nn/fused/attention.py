@@ -1,0 +1,250 @@
+"""Scaled dot-product attention as one graph node: batched matmuls around a fused, stable softmax.
+
+For queries Q (…, L, E), keys K (…, S, E), values V (…, S, Ev), an additive bias B (the float
+mask, -inf where a key is masked out; broadcast to (…, L, S)) and an optional dropout keep
+mask M (0 or 1 / (1 - p)):
+
+    A = Q K^T * scale + B,   P = softmax(A) along the keys,   O = (P * M) V
+
+Backward, G = dO, with the row sums D_l = sum_d G_ld O_ld (the identity sum_j dP_lj P_lj = D_l,
+FlashAttention-2's, so no (L, S) reduction is needed):
+
+    dV = (P * M)^T G,   dP = (G V^T) * M,   dA = P * (dP - D),
+    dQ = dA K * scale,  dK = dA^T Q * scale,  dB = dA (summed over broadcast dims by the engine)
+
+How it runs on arrays (NumPy, float32 stays float32):
+
+* the scores are computed transposed, A^T = K Q^T (…, S, L), in base-2 units: Q is scaled by
+  scale * log2(e) first (a pass over (L, E), not (L, S)), so the softmax's exponential is
+  ``exp2``, and its max and sum run down the columns (``max(axis=-2)``, a ones-vector
+  matmul), which NumPy vectorizes across the L queries instead of reducing short rows;
+* the softmax is never normalized in place: with E = exp2(A - max) and inv = 1 / sum(E),
+  O = (E^T V) * inv, and the backward folds inv into G (G' = G * inv: then dV = E^T G',
+  dA = E * (V G'^T - D'), D' = rowsum(G' O)), so each (L, S) array is touched by one matmul
+  write, the max, one exp2 pass, a ones-vector matmul and the matmul that reads it, and in
+  backward by one matmul write, two passes and three matmul reads;
+* rows whose keys are all masked give 0 (not NaN) and get no gradient, as PyTorch's
+  ``scaled_dot_product_attention``;
+* the matmuls read strided views: :class:`MultiheadAttentionCore` takes the projections
+  in token-major layout ((N, L, H * d), or (L, N, H * d) sequence-first, or the packed
+  (…, 3 E) self-attention projection), views them as (N, H, L, d) without copying, writes O
+  straight into the (N, L, H * d) layout the output projection reads, and writes dQ, dK, dV
+  straight into one gradient buffer of the packed projection's shape.
+
+Reference composition (tests/test_nn_attention_fused.py): ``softmax(Q K^T * scale + B) * M @ V``
+with the reference ops matmul, mul, add, softmax (and ``where`` for fully masked rows);
+second derivatives differentiate it (:mod:`.composed`). No loop over batch or heads: every
+step is one NumPy call on the whole (N, H, …) stack.
+"""
+from __future__ import annotations
+
+import math
+
+from ...engine import backend, ops
+from ...engine.autograd import Function
+from .composed import ComposedBackward, constant
+
+__all__ = ["ScaledDotProductAttention", "MultiheadAttentionCore", "LOG2E"]
+
+#: log2(e): exp(x) = exp2(x * log2(e)); NumPy's float32 exp2 runs about twice as fast as exp.
+LOG2E = 1.0 / math.log(2.0)
+
+
+class ScaledDotProductAttention(ComposedBackward, Function):
+    """softmax(Q K^T * scale + B) V on (…, L, E), (…, S, E), (…, S, Ev) inputs (and an
+    optional float bias B as a fourth input); the output is (…, L, Ev)."""
+
+    op = "scaled_dot_product_attention"
+    saves_output = True  # dQ and dK need O (through D = rowsum(dO * O))
+    packed = False
+
+    def forward(self, *arrays, scale, keep=None, **layout):
+        self.configure(arrays, layout)
+        self.scale, self.keep, self.has_bias = scale, keep, len(arrays) == self.inputs + 1
+        q, k, v = self.split_inputs(arrays)
+        bias = arrays[-1] if self.has_bias else None
+        xp = backend.namespace_of(q)
+        self.q, self.k, self.v = q, k, v
+        exps, inv, self.dead = attention_weights(xp, q, k, bias, scale)
+        weights = exps if keep is None else exps * xp.swapaxes(keep, -1, -2)
+        result, out = self.output_buffer(xp, q, v)
+        xp.matmul(xp.swapaxes(weights, -1, -2), v, out=out)
+        out *= xp.swapaxes(inv, -1, -2)
+        self.exps, self.weights, self.inv, self.out = exps, weights, inv, out
+        return result
+
+    # ------------------------------------------------------------------ layout hooks
+
+    inputs = 3
+
+    def configure(self, arrays, layout):
+        """Keep what the layout hooks need (nothing here: inputs are (…, L, E) already)."""
+
+    def split_inputs(self, arrays):
+        return arrays[0], arrays[1], arrays[2]
+
+    def output_buffer(self, xp, q, v):
+        """(the array the node returns, its view of shape (…, L, Ev) that O is written into)."""
+        out = xp.empty(q.shape[:-1] + v.shape[-1:], dtype=q.dtype)
+        return out, out
+
+    def gradient_buffers(self, xp):
+        """(the arrays returned for the inputs, views (…, L, E) for dQ, dK, dV in them)."""
+        grads = tuple(xp.empty(a.shape, dtype=a.dtype) if needed else None
+                      for a, needed in zip((self.q, self.k, self.v), self.needs_input_grad))
+        return grads, grads
+
+    def split_gradient(self, grad):
+        return grad
+
+    def split_tensors(self, tensors):
+        return tensors[0], tensors[1], tensors[2]
+
+    def merge_tensor(self, out):
+        return out
+
+    # ------------------------------------------------------------------ backward
+
+    def backward(self, grad):
+        xp = backend.namespace_of(grad)
+        needs = self.needs_input_grad
+        returned, (dq, dk, dv) = self.gradient_buffers(xp)
+        scaled = self.split_gradient(grad) * xp.swapaxes(self.inv, -1, -2)  # G' = G * inv
+        if dv is not None:
+            xp.matmul(self.weights, scaled, out=dv)
+        if dq is None and dk is None and not (self.has_bias and needs[-1]):
+            return returned + ((None,) if self.has_bias else ())
+        d_scores = xp.matmul(self.v, xp.swapaxes(scaled, -1, -2))  # (…, S, L)
+        if self.keep is not None:
+            d_scores *= xp.swapaxes(self.keep, -1, -2)
+        rows = xp.einsum("...ld,...ld->...l", scaled, self.out)
+        d_scores -= rows[..., None, :]
+        d_scores *= self.exps  # dA^T, in natural units
+        if dq is not None:
+            xp.matmul(xp.swapaxes(d_scores, -1, -2), self.k, out=dq)
+            dq *= self.scale
+        if dk is not None:
+            xp.matmul(d_scores, self.q, out=dk)
+            dk *= self.scale
+        if self.has_bias:
+            return returned + ((xp.swapaxes(d_scores, -1, -2) if needs[-1] else None),)
+        return returned
+
+    def reference(self, *tensors):
+        """softmax(Q K^T * scale + B) (* M) V in reference ops; fully masked rows give 0."""
+        q, k, v = self.split_tensors(tensors)
+        scores = ops.matmul(q, k.mT) * self.scale
+        if self.has_bias:
+            scores = scores + tensors[-1]
+        if self.dead is not None:
+            dead = constant(self.dead)
+            scores = ops.where(dead, 0.0, scores)  # all -inf: no NaN from the softmax, no gradient
+        weights = ops.softmax(scores, -1)
+        if self.dead is not None:
+            weights = ops.where(dead, 0.0, weights)
+        if self.keep is not None:
+            weights = weights * constant(self.keep)
+        return self.merge_tensor(ops.matmul(weights, v))
+
+
+def attention_weights(xp, q, k, bias, scale):
+    """E^T = exp2(A^T - max) (…, S, L), inv = 1 / sum(E) (…, 1, L), and the (…, L, 1) bool
+    array of fully masked query rows (None when there is none), for A = Q K^T scale + B."""
+    scores = xp.matmul(k, xp.swapaxes(q * (scale * LOG2E), -1, -2))  # A^T in base-2 units
+    if bias is not None:
+        scores += xp.swapaxes(bias, -1, -2) * LOG2E
+    top = scores.max(axis=-2, keepdims=True)
+    dead = None
+    if bias is not None:
+        masked = top == -xp.inf
+        if masked.any():
+            dead = xp.swapaxes(masked, -1, -2)
+            top[masked] = 0.0  # exp2(-inf - 0) = 0: the row's weights are 0, not NaN
+    scores -= top
+    xp.exp2(scores, out=scores)
+    total = xp.matmul(xp.ones((1, scores.shape[-2]), dtype=scores.dtype), scores)  # (…, 1, L)
+    if dead is not None:
+        xp.maximum(total, 1.0, out=total)  # a live row's sum is >= 1 (its max gives exp2(0))
+    xp.divide(1.0, total, out=total)
+    return scores, total, dead
+
+
+class MultiheadAttentionCore(ScaledDotProductAttention):
+    """The attention of :class:`~chainrule.nn.MultiheadAttention` between its projections:
+    inputs in token-major layout, (N, L, H * d) (``batch_first``) or (L, N, H * d), either
+    Q, K, V (and an optional bias (…, L, S) broadcast to (N, H, L, S)) or, ``packed``, the one
+    self-attention projection (…, 3 * H * d) holding Q, K, V side by side. The heads are views
+    (N, H, L, d) of these arrays, and the output is O in the inputs' layout, (N, L, H * dv) or
+    (L, N, H * dv): what the output projection reads, with no copy between."""
+
+    op = "multi_head_attention"
+
+    def configure(self, arrays, layout):
+        self.heads, self.batch_first, self.packed = layout["heads"], layout["batch_first"], layout["packed"]
+        self.inputs = 1 if self.packed else 3
+
+    def split_inputs(self, arrays):
+        if self.packed:
+            qkv = arrays[0]
+            width = qkv.shape[-1] // 3
+            self.width = width
+            return tuple(self.heads_of(qkv[..., i * width:(i + 1) * width]) for i in range(3))
+        return tuple(self.heads_of(a) for a in arrays[:3])
+
+    def heads_of(self, a):
+        """(N, L, H * d) or (L, N, H * d) viewed as (N, H, L, d)."""
+        first, second, features = a.shape
+        split = a.reshape(first, second, self.heads, features // self.heads)
+        return split.transpose(0, 2, 1, 3) if self.batch_first else split.transpose(1, 2, 0, 3)
+
+    def output_buffer(self, xp, q, v):
+        n, heads, length, _ = q.shape
+        width = v.shape[-1]
+        if self.batch_first:
+            buffer = xp.empty((n, length, heads, width), dtype=q.dtype)
+            return buffer.reshape(n, length, heads * width), buffer.transpose(0, 2, 1, 3)
+        buffer = xp.empty((length, n, heads, width), dtype=q.dtype)
+        return buffer.reshape(length, n, heads * width), buffer.transpose(1, 2, 0, 3)
+
+    def gradient_buffers(self, xp):
+        needs = self.needs_input_grad
+        if self.packed:
+            if not needs[0]:
+                return (None,), (None, None, None)
+            n, _, length, _ = self.q.shape
+            first, second = (n, length) if self.batch_first else (length, n)
+            total = xp.empty((first, second, 3 * self.width), dtype=self.q.dtype)
+            views = tuple(self.heads_of(total[..., i * self.width:(i + 1) * self.width]) for i in range(3))
+            return (total,), views
+        returned, views = [], []
+        for a, needed in zip((self.q, self.k, self.v), needs):
+            if not needed:
+                returned.append(None)
+                views.append(None)
+                continue
+            n, heads, length, width = a.shape
+            shape = (n, length, heads * width) if self.batch_first else (length, n, heads * width)
+            buffer = xp.empty(shape, dtype=a.dtype)
+            returned.append(buffer)
+            views.append(self.heads_of(buffer))
+        return tuple(returned), tuple(views)
+
+    def split_gradient(self, grad):
+        return self.heads_of(grad)
+
+    def split_tensors(self, tensors):
+        if self.packed:
+            qkv, width = tensors[0], self.width
+            return tuple(self.heads_tensor(qkv[..., i * width:(i + 1) * width]) for i in range(3))
+        return tuple(self.heads_tensor(t) for t in tensors[:3])
+
+    def heads_tensor(self, t):
+        first, second, features = t.shape
+        split = t.reshape(first, second, self.heads, features // self.heads)
+        return split.permute(0, 2, 1, 3) if self.batch_first else split.permute(1, 2, 0, 3)
+
+    def merge_tensor(self, out):
+        n, heads, length, width = out.shape
+        if self.batch_first:
+            return out.permute(0, 2, 1, 3).reshape(n, length, heads * width)
+        return out.permute(2, 0, 1, 3).reshape(length, n, heads * width)
