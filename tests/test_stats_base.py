@@ -1,10 +1,14 @@
 """The shared pieces of chainrule.stats: estimator protocol, input validation, Wald inference, tables."""
+import pickle
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from scipy import stats as sps
 
 import chainrule as cr
-from chainrule.stats import Estimator, Summary, wald
+from chainrule.stats import OLS, Estimator, NotFittedError, Summary, wald
 from chainrule.stats.validation import as_design, as_target, check_binary, check_columns, check_enough_rows
 
 
@@ -32,9 +36,31 @@ def test_repr_shows_changed_params_only():
 
 
 def test_check_fitted():
-    with pytest.raises(RuntimeError, match="Toy is not fitted yet"):
+    with pytest.raises(NotFittedError, match="Toy is not fitted yet"):
         Toy()._check_fitted()
     Toy().fit(np.ones((3, 2)), np.ones(3))._check_fitted()
+
+
+def test_not_fitted_error_is_a_value_and_attribute_error_and_sklearns_once_imported():
+    exceptions = pytest.importorskip("sklearn.exceptions")
+    with pytest.raises(NotFittedError) as caught:
+        Toy()._check_fitted()
+    error = caught.value
+    assert isinstance(error, ValueError) and isinstance(error, AttributeError)
+    assert isinstance(error, exceptions.NotFittedError)  # scikit-learn is imported here
+    assert not hasattr(OLS(), "params")  # an AttributeError: hasattr says False before a fit
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is NotFittedError and again.args == error.args
+
+
+def test_not_fitted_error_without_importing_sklearn():
+    code = (
+        "import sys; import numpy as np; from chainrule.stats import OLS, NotFittedError\n"
+        "try:\n    OLS().predict(np.ones((2, 2)))\n"
+        "except NotFittedError as error:\n    assert type(error) is NotFittedError, type(error)\n"
+        "assert 'sklearn' not in sys.modules, 'chainrule.stats imported scikit-learn'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_sklearn_clone_keeps_params():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.stats import DataWarning, Logit, MNLogit
+from chainrule.stats import DataWarning, Logit, MNLogit, NotFittedError
 from chainrule.stats.separation import (
     PerfectSeparationError,
     find_multinomial_separation,
@@ -198,9 +198,9 @@ def test_sklearn_protocol_clone_pipeline_and_cross_validation(cancer):
     np.testing.assert_allclose(scores, reference)
     auc = cross_val_score(Logit(), X, y, cv=3, scoring="roc_auc")
     assert np.all(auc > 0.9)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         Logit().predict(X)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         Logit().params  # noqa: B018
 
 

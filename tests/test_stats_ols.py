@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.stats import OLS, CollinearityError, least_squares
+from chainrule.stats import OLS, CollinearityError, NotFittedError, least_squares
 
 sm = pytest.importorskip("statsmodels.api")
 pd = pytest.importorskip("pandas")
@@ -353,9 +353,9 @@ def test_hyperparameter_and_groups_errors():
         OLS(cov_type="cluster").fit(X, y, groups=np.r_[np.nan, np.ones(49)])
     few = OLS(cov_type="cluster").fit(X, y, groups=np.arange(50) % 3)  # G - 1 = 2 < 4 slopes
     assert np.isnan(few.fvalue) and np.all(np.isfinite(few.bse))
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         OLS().predict(X)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         _ = OLS().bse
     model = OLS().fit(X, y)
     with pytest.raises(ValueError, match="expected 4 columns"):

@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import chainrule
-from chainrule.stats import PCA, PCR
+from chainrule.stats import PCA, PCR, NotFittedError
 
 
 def _generated(n=150, p=8, seed=0):
@@ -98,7 +98,7 @@ def test_pca_inputs_names_summary_and_validation():
         from_frame.transform(X.iloc[:, :9])
     with pytest.raises(ValueError, match="3 columns but PCA has 2"):
         from_frame.inverse_transform(np.zeros((4, 3)))
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         PCA().transform(X)
 
 

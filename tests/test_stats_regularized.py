@@ -397,7 +397,7 @@ def test_validation_names_the_problem(generated):
             make().fit(np.column_stack([X, X[:, 0]]), y)
         with pytest.raises(ValueError, match="alpha"):
             make(alpha=-1.0).fit(X, y)
-        with pytest.raises(RuntimeError, match="not fitted"):
+        with pytest.raises(NotFittedError, match="not fitted"):
             make().predict(X)
         with pytest.raises(ValueError, match="columns"):
             make().fit(X, y).predict(X[:, :3])

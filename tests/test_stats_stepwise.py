@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 import chainrule
-from chainrule.stats import DataWarning, ForwardStepwise
+from chainrule.stats import DataWarning, ForwardStepwise, NotFittedError
 
 
 def _generated(n=200, p=15, seed=0, rho=0.5):
@@ -274,7 +274,7 @@ def test_validation_names_columns_and_arguments():
         ForwardStepwise(criterion="cv", cv=1).fit(X, y)
     with pytest.raises(ValueError, match="rows"):
         ForwardStepwise().fit(X, y[:-1])
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         ForwardStepwise().predict(X)
     model = ForwardStepwise().fit(X, y)
     with pytest.raises(ValueError, match="9 columns but ForwardStepwise was fitted with 10"):

@@ -6,7 +6,7 @@ Logit, MNLogit maximum likelihood (Newton/IRLS) with Wald inference and marginal
 Ridge, Lasso   penalized least squares, their paths and cross-validated choices
 ForwardStepwise, PCA, PCR   subset selection and principal components
 """
-from .estimator import Estimator
+from .estimator import Estimator, NotFittedError
 from .inference import Summary, wald
 from .lasso import Lasso, LassoCV, lasso_path
 from .least_squares import CollinearityError
@@ -21,7 +21,8 @@ from .stepwise import ForwardStepwise
 from .validation import DataWarning
 
 __all__ = [
-    "Estimator", "DataWarning", "Summary", "wald", "OLS", "OLSResults", "CollinearityError", "COV_TYPES",
+    "Estimator", "NotFittedError", "DataWarning", "Summary", "wald", "OLS", "OLSResults", "CollinearityError",
+    "COV_TYPES",
     "Logit", "MNLogit", "Ridge", "RidgeCV", "ridge_path", "Lasso", "LassoCV", "lasso_path",
     "ForwardStepwise", "PCA", "PCR", "PerfectSeparationError", "find_separation",
     "find_multinomial_separation",
