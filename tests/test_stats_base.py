@@ -9,7 +9,14 @@ from scipy import stats as sps
 
 import chainrule as cr
 from chainrule.stats import OLS, Estimator, NotFittedError, Summary, wald
-from chainrule.stats.validation import as_design, as_target, check_binary, check_columns, check_enough_rows
+from chainrule.stats.validation import (
+    DataConversionWarning,
+    as_design,
+    as_target,
+    check_binary,
+    check_columns,
+    check_enough_rows,
+)
 
 
 class Toy(Estimator):
@@ -103,8 +110,48 @@ def test_target_length_and_shape():
         as_target([1.0, 2.0], 3)
     with pytest.raises(ValueError, match="expected a 1-D target; got shape"):
         as_target(np.ones((3, 2)), 3)
-    values, name = as_target(np.ones((3, 1)), 3)
+    with pytest.warns(DataConversionWarning, match="A column-vector y was passed when a 1d array was expected"):
+        values, name = as_target(np.ones((3, 1)), 3)
     assert values.shape == (3,) and name == "y"
+
+
+@pytest.mark.parametrize("X, error, match", [
+    (np.arange(4.0), ValueError, r"Expected 2D array, got 1D array instead \(shape \(4,\)\)\. Reshape your data"),
+    (np.float64(2.0), ValueError, "Expected 2D array, got a scalar"),
+    (np.ones((2, 2, 2)), ValueError, r"expected a 2-D array \(rows x columns\); got shape \(2, 2, 2\)"),
+    (np.empty((0, 3)), ValueError, r"0 sample\(s\) and 3 feature\(s\) \(shape=\(0, 3\)\) while a minimum of 1"),
+    (np.empty((4, 0)), ValueError, r"0 feature\(s\) \(shape=\(4, 0\)\) while a minimum of 1 is required"),
+    (np.ones((3, 2)) + 1j, ValueError, "Complex data not supported; got dtype complex128"),
+    (np.array([["a", "b"], ["c", "d"]]), ValueError, "expected numeric data; got dtype <U1"),
+    (np.array([[1.0, "a"], [2.0, 3.0]], dtype=object), ValueError, "holds a value that is not a number: could not"),
+    (np.array([[1.0, {}], [2.0, 3.0]], dtype=object), TypeError, "not a number: float.. argument must be a string or"),
+    (np.array(["2020-01-01"], dtype="datetime64[D]").reshape(1, 1), ValueError, "expected numeric data"),
+])
+def test_as_design_refuses_what_it_cannot_read(X, error, match):
+    with pytest.raises(error, match=match):
+        as_design(X)
+
+
+def test_as_design_refuses_sparse_and_converts_numeric_objects():
+    sparse = pytest.importorskip("scipy.sparse")
+    for matrix in (sparse.csr_matrix(np.eye(3)), sparse.csc_array(np.eye(3))):
+        with pytest.raises(TypeError, match="X: sparse input is not supported .* convert it with X.toarray()"):
+            as_design(matrix)
+        with pytest.raises(TypeError, match="y: sparse input is not supported"):
+            as_target(matrix, 3)
+    values, _ = as_design(np.array([[1, 2.5], [3, 4]], dtype=object))
+    assert values.dtype == np.float64 and values.tolist() == [[1.0, 2.5], [3.0, 4.0]]
+    target, _ = as_target(np.array([1, 2.5, 3], dtype=object), 3)
+    assert target.dtype == np.float64 and target.tolist() == [1.0, 2.5, 3.0]
+
+
+def test_as_target_refuses_none_complex_and_text():
+    with pytest.raises(ValueError, match="requires y to be passed, but the target y is None"):
+        as_target(None, 3)
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        as_target(np.ones(3) + 1j, 3)
+    with pytest.raises(ValueError, match="expected numeric data; got dtype <U1"):
+        as_target(np.array(["a", "b", "c"]), 3)
 
 
 def test_duplicate_and_constant_columns_are_named():

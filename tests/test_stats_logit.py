@@ -223,7 +223,7 @@ def test_validation_errors_name_the_problem():
         Logit().fit(frame, np.arange(50) % 3)
     with pytest.raises(ValueError, match="solver must be one of"):
         Logit(solver="lbfgs").fit(frame, y)
-    with pytest.raises(ValueError, match="X has 2 columns but the model was fitted on 3"):
+    with pytest.raises(ValueError, match="X has 2 features, but Logit is expecting 3 features as input"):
         Logit().fit(frame, y).predict(X[:, :2])
 
 
@@ -282,8 +282,8 @@ def test_a_large_linear_predictor_without_separation_is_fitted(monkeypatch):
     import chainrule.stats.logit as logit_module
 
     rng = np.random.default_rng(14)
-    x = np.r_[rng.normal(size=400), [7.0, 8.0, -7.5]]  # three far-out rows, |x'b| > 30 at the answer
-    y = (rng.random(x.size) < 1 / (1 + np.exp(-5 * x))).astype(float)
+    x = np.r_[rng.normal(size=400), [7.0, 8.0, -7.5]][:, None]  # three far-out rows, |x'b| > 30 at the answer
+    y = (rng.random(x.size) < 1 / (1 + np.exp(-5 * x[:, 0]))).astype(float)
     checks = []
     real = logit_module.find_separation
     monkeypatch.setattr(logit_module, "find_separation", lambda *a, **k: checks.append(1) or real(*a, **k))
@@ -295,8 +295,8 @@ def test_a_large_linear_predictor_without_separation_is_fitted(monkeypatch):
 
 
 def test_gradient_solver_reports_separation_too():
-    x = np.r_[np.linspace(-2, -0.1, 20), np.linspace(0.1, 2, 20)]
-    y = (x > 0).astype(float)
+    x = np.r_[np.linspace(-2, -0.1, 20), np.linspace(0.1, 2, 20)][:, None]
+    y = (x[:, 0] > 0).astype(float)
     with pytest.raises(PerfectSeparationError, match="'x1'"):
         Logit(solver="gd", max_iter=200).fit(x, y)
 
@@ -432,8 +432,8 @@ def test_mnlogit_quasi_complete_separation_names_the_column_and_classes():
 
 
 def test_mnlogit_complete_separation_and_overlap():
-    x = np.linspace(-2, 2, 120)
-    y = np.digitize(x, [-0.5, 0.7]).astype(float)  # three ordered bands of x
+    x = np.linspace(-2, 2, 120)[:, None]
+    y = np.digitize(x[:, 0], [-0.5, 0.7]).astype(float)  # three ordered bands of x
     with pytest.raises(PerfectSeparationError, match="complete separation by the columns 'x1'") as info:
         MNLogit().fit(x, y)
     assert info.value.kind == "complete" and info.value.rows.size == 120

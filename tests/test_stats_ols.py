@@ -358,7 +358,7 @@ def test_hyperparameter_and_groups_errors():
     with pytest.raises(NotFittedError, match="not fitted"):
         _ = OLS().bse
     model = OLS().fit(X, y)
-    with pytest.raises(ValueError, match="expected 4 columns"):
+    with pytest.raises(ValueError, match="X has 2 features, but OLS is expecting 4 features as input"):
         model.predict(X[:, :2])
     with pytest.raises(ValueError, match="interval"):
         model.predict(X, interval="credible")
@@ -384,7 +384,7 @@ def test_tensor_pandas_and_numpy_inputs_agree_and_names_reach_every_table():
     assert "income" in from_pandas.collinearity().as_text()
     robust = OLS(cov_type="HC3").fit(frame, series).summary().as_text()
     assert "HC3" in robust and "P>|z|" in robust
-    with pytest.raises(ValueError, match="expected columns"):
+    with pytest.raises(ValueError, match="Feature names must be in the same order as they were in fit"):
         from_pandas.predict(frame[["income", "age"]])
     assert from_pandas.predict(frame).shape == (120,)
 

@@ -277,9 +277,9 @@ def test_validation_names_columns_and_arguments():
     with pytest.raises(NotFittedError, match="not fitted"):
         ForwardStepwise().predict(X)
     model = ForwardStepwise().fit(X, y)
-    with pytest.raises(ValueError, match="9 columns but ForwardStepwise was fitted with 10"):
-        model.predict(X.iloc[:, :9])
-    with pytest.raises(ValueError, match="column names"):
+    with pytest.raises(ValueError, match="X has 9 features, but ForwardStepwise is expecting 10 features as input"):
+        model.predict(X.iloc[:, :9].to_numpy())
+    with pytest.raises(ValueError, match="The feature names should match those that were passed during fit"):
         model.predict(X.rename(columns={"bmi": "BMI"}))
     with warnings.catch_warnings():
         warnings.simplefilter("error")

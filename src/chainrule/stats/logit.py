@@ -67,6 +67,7 @@ from .logit_newton import Alarm, Design, NewtonResult, loglik, newton_binary, nu
 from .separation import find_separation
 from .validation import (
     as_design,
+    as_design_like_fit,
     as_target,
     check_binary,
     check_columns,
@@ -285,6 +286,7 @@ class Logit(LikelihoodResults, Estimator):
         beta = result.beta
         self.param_names_ = (["const"] if self.fit_intercept else []) + list(names)
         self.feature_names_, self.classes_, self.endog_name_ = list(names), np.array([0, 1]), target_name
+        self._remember_feature_names(None, names)
         self.params_, self._nobs, self._design = beta, design.n, None
         self.llf_ = result.llf
         self.llnull_ = design.n * sum(share * math.log(share) for share in (ybar, 1.0 - ybar))
@@ -350,11 +352,7 @@ class Logit(LikelihoodResults, Estimator):
     # -- prediction (scikit-learn) ---------------------------------------------------------
 
     def _linear(self, X):
-        self._check_fitted()
-        X, _ = as_design(X, "X")
-        if X.shape[1] != len(self.feature_names_):
-            raise ValueError(f"X has {X.shape[1]} columns but the model was fitted on {len(self.feature_names_)}")
-        return X @ self.coef_ + self.intercept_
+        return as_design_like_fit(self, X) @ self.coef_ + self.intercept_
 
     def decision_function(self, X):
         """The linear predictor η = x'β̂ for each row."""

@@ -33,7 +33,7 @@ from .likelihood import (
 )
 from .logit_newton import ETA_ALARM, WARM_TOL, Alarm, Design, NewtonResult, nested_subsamples
 from .separation import class_label, find_multinomial_separation
-from .validation import as_design, as_target, check_columns, check_enough_rows, warn
+from .validation import as_design, as_design_like_fit, as_target, check_columns, check_enough_rows, warn
 
 np = backend.host
 
@@ -199,11 +199,7 @@ class MNLogit(LikelihoodResults, Estimator):
                              result.converged, f"{self.solver} {result.message}")
 
     def _linear(self, X):
-        self._check_fitted()
-        X, _ = as_design(X, "X")
-        if X.shape[1] != len(self.feature_names_):
-            raise ValueError(f"X has {X.shape[1]} columns but the model was fitted on {len(self.feature_names_)}")
-        return X @ self.coef_.T + self.intercept_
+        return as_design_like_fit(self, X) @ self.coef_.T + self.intercept_
 
     def predict_proba(self, X):
         """(n, K) class probabilities, columns in the order of ``classes_``."""
