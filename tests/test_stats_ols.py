@@ -396,6 +396,8 @@ def test_score_is_r_squared_and_attributes():
     assert model.coef_.shape == (4,) and isinstance(model.intercept_, float)
     assert model.params[0] == model.intercept_
     assert model.n_features_in_ == 4
+    assert model.n_iter_ == 1 and OLS(solver="normal").fit(X, y).n_iter_ == 1  # one factorization
+    assert OLS(solver="gd").fit(X, y).n_iter_ > 1
 
 
 # --------------------------------------------------------------------------- scikit-learn protocol

@@ -89,8 +89,8 @@ class OLS(Estimator):
 
     Fitted attributes: ``coef_`` (slopes), ``intercept_``, ``results_`` (an
     :class:`OLSResults`), ``n_features_in_``, ``feature_names_in_`` (DataFrame input),
-    ``solver_used_``, and for "gd" ``n_iter_``, ``converged_``, ``optimization_``,
-    ``optimization_error_``.
+    ``solver_used_``, ``n_iter_`` (the gradient steps for "gd"; 1 for the direct solvers, one
+    factorization), and for "gd" ``converged_``, ``optimization_``, ``optimization_error_``.
     The results' names (``params``, ``bse``, ``summary()`` …) are also readable on the
     estimator itself.
 
@@ -329,12 +329,15 @@ class OLS(Estimator):
             )
 
     def _set_fitted(self, beta, p, used):
-        """scikit-learn's fitted attributes from β̂ (intercept first when fitted)."""
+        """scikit-learn's fitted attributes from β̂ (intercept first when fitted); ``n_iter_`` is
+        1 for the direct solvers (one factorization; solver="gd" counts its steps)."""
         intercept = bool(self.fit_intercept)
         self.coef_ = (beta[1:] if intercept else beta).copy()
         self.intercept_ = float(beta[0]) if intercept else 0.0
         self.n_features_in_ = p
         self.solver_used_ = used
+        if self.solver != "gd":
+            self.n_iter_ = 1
 
     def _forget_fitted(self):
         """Remove the fitted attributes of an earlier fit (those ending in "_")."""
