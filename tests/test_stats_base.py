@@ -12,6 +12,7 @@ from chainrule.stats import OLS, Estimator, NotFittedError, Summary, wald
 from chainrule.stats.validation import (
     DataConversionWarning,
     as_design,
+    as_labels,
     as_target,
     check_binary,
     check_columns,
@@ -195,11 +196,35 @@ def test_finite_check_reads_through_overflowing_sums():
 def test_rows_and_binary_checks():
     with pytest.raises(ValueError, match="3 rows are too few for 3 parameters"):
         check_enough_rows(3, 3, "OLS")
-    with pytest.raises(ValueError, match="exactly 2 classes; got 3"):
+    with pytest.raises(ValueError, match="Only binary classification is supported .* 3 classes .* use MNLogit"):
         check_binary(np.array([0.0, 1.0, 2.0]))
+    with pytest.raises(ValueError, match="Logit needs 2 classes; got 1 class"):
+        check_binary(np.array([1.0, 1.0]))
     classes, y01 = check_binary(np.array([2.0, 5.0, 5.0]))
     np.testing.assert_array_equal(classes, [2.0, 5.0])
     np.testing.assert_array_equal(y01, [0.0, 1.0, 1.0])
+    classes, y01 = check_binary(np.array(["spam", "ham", "spam"]))
+    assert classes.tolist() == ["ham", "spam"] and y01.tolist() == [1.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("y, match", [
+    (np.array([0.0, 0.5, 1.0]), "Unknown label type: continuous .the value 0.5 is not a whole number"),
+    (np.array([0.0, np.nan, 1.0]), "NaN or inf"),
+    (np.array(["a", None, "b"], dtype=object), r"missing class labels \(None or NaN\) at rows \[1\]"),
+    (np.array(["a", 1, "b"], dtype=object), r"Unknown label type: the labels mix types \(int, str\)"),
+    (np.ones(3) + 1j, "Complex data not supported"),
+    (None, "requires y to be passed, but the target y is None"),
+])
+def test_as_labels_refuses_what_is_not_a_class_label(y, match):
+    with pytest.raises(ValueError, match=match):
+        as_labels(y, 3)
+
+
+def test_as_labels_keeps_any_labels():
+    for y in (np.array(["b", "a", "b"]), np.array([True, False, True]), np.array([3, 1, 3]),
+              np.array([2.0, 1.0, 2.0]), np.array(["b", "a", "b"], dtype=object)):
+        labels, _ = as_labels(y, 3)
+        np.testing.assert_array_equal(labels, y)
 
 
 @pytest.mark.parametrize("df", [None, 7, 120])

@@ -219,8 +219,10 @@ def test_validation_errors_name_the_problem():
         Logit().fit(frame.assign(score=frame["age"]), y)
     with pytest.raises(ValueError, match="3 rows are too few for 4 parameters"):
         Logit().fit(frame.iloc[:3], np.array([0.0, 1.0, 0.0]))
-    with pytest.raises(ValueError, match="binary model needs exactly 2 classes; got 3"):
+    with pytest.raises(ValueError, match="Only binary classification is supported by Logit.*use MNLogit"):
         Logit().fit(frame, np.arange(50) % 3)
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        Logit().fit(frame, np.linspace(0, 1, 50))
     with pytest.raises(ValueError, match="solver must be one of"):
         Logit(solver="lbfgs").fit(frame, y)
     with pytest.raises(ValueError, match="X has 2 features, but Logit is expecting 3 features as input"):
@@ -339,6 +341,31 @@ def test_mnlogit_matches_sklearn_multinomial_and_keeps_names():
     assert model.conf_int().shape == (4, 2, 2)
     assert cross_val_score(MNLogit(), frame, labels, cv=3).mean() > 0.4
     assert clone(MNLogit(tol=1e-9)).tol == 1e-9
+
+
+def test_string_labels_are_kept_and_predicted_in_classes_order():
+    X, y = binary_data(n=300, seed=30)
+    words = np.array(["no", "yes"])[y.astype(int)]
+    numeric = Logit().fit(X, y)
+    model = Logit().fit(X, words)
+    assert model.classes_.tolist() == ["no", "yes"]
+    np.testing.assert_allclose(model.params, numeric.params)
+    np.testing.assert_array_equal(model.predict(X), np.array(["no", "yes"])[numeric.predict(X).astype(int)])
+    np.testing.assert_allclose(model.predict_proba(X), numeric.predict_proba(X))
+    assert model.score(X, words) == numeric.score(X, y)
+    flipped = Logit().fit(X, np.where(y == 1, "a_yes", "b_no"))  # classes_ sorted: P(y = "b_no") is modelled
+    np.testing.assert_allclose(flipped.params, -numeric.params)
+    np.testing.assert_allclose(flipped.predict_proba(X)[:, 0], numeric.predict_proba(X)[:, 1])
+    Xm, ym = multiclass_data(n=400, K=3, seed=31)
+    names = np.array(["bus", "car", "train"], dtype=object)[ym.astype(int)]
+    reference = MNLogit().fit(Xm, ym)
+    multi = MNLogit().fit(Xm, names)
+    assert multi.classes_.tolist() == ["bus", "car", "train"]
+    np.testing.assert_allclose(multi.params, reference.params)
+    np.testing.assert_array_equal(multi.predict(Xm), multi.classes_[reference.predict(Xm).astype(int)])
+    assert "y=car: x1" in multi.summary().as_text()
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        MNLogit().fit(Xm, ym + 0.5)
 
 
 def test_mnlogit_with_two_classes_is_logit():

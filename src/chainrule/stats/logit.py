@@ -68,7 +68,7 @@ from .separation import find_separation
 from .validation import (
     as_design,
     as_design_like_fit,
-    as_target,
+    as_labels,
     check_binary,
     check_columns,
     check_enough_rows,
@@ -114,6 +114,12 @@ class Logit(LikelihoodResults, Estimator):
     Data larger than memory: ``fit_stream(batches)`` runs the same Newton iteration on blocks
     of rows read by ``batches()``, one pass per iteration (see :meth:`fit_stream`).
 
+    Targets: any two class labels (numbers, strings, booleans); ``classes_`` holds them
+    sorted, the model is for P(y = classes_[1]), ``predict`` returns labels from ``classes_``
+    and ``predict_proba`` has its columns in that order. A y with more than two classes is
+    refused ("Only binary classification is supported": use :class:`MNLogit`), and so is a
+    continuous y ("Unknown label type: continuous").
+
     Fitted attributes (scikit-learn): ``coef_`` (p,), ``intercept_`` (float), ``classes_``,
     ``n_iter_``, ``converged_``, ``param_names_``. Results (statsmodels names): ``params``,
     ``bse``, ``tvalues``, ``pvalues``, ``conf_int()``, ``cov_params()``, ``llf``, ``llnull``,
@@ -122,6 +128,12 @@ class Logit(LikelihoodResults, Estimator):
     """
 
     _estimator_type = "classifier"
+
+    def __sklearn_tags__(self):
+        """A binary classifier: scikit-learn's ``classifier_tags.multi_class`` is False."""
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
 
     def __init__(self, fit_intercept=True, solver="newton", tol=1e-8, max_iter=None, lr=None, alpha=0.05,
                  distributed=False):
@@ -151,9 +163,9 @@ class Logit(LikelihoodResults, Estimator):
         """``fit`` on the rows of this process."""
         data = X
         X, names = as_design(X, "X")
-        target, y_name = as_target(y, X.shape[0], "y")
+        labels, y_name = as_labels(y, X.shape[0], "y")
         check_columns(X, names, bool(self.fit_intercept))
-        classes, y01 = check_binary(target, y_name)
+        classes, y01 = check_binary(labels, y_name)
         self._remember_feature_names(data, names)
         design = Design(X, bool(self.fit_intercept))
         check_enough_rows(X.shape[0], design.k, "Logit")
@@ -196,7 +208,7 @@ class Logit(LikelihoodResults, Estimator):
         error, checked = None, None
         try:
             Xv, names = as_design(X, "X")
-            target, y_name = as_target(y, Xv.shape[0], "y")
+            target, y_name = as_labels(y, Xv.shape[0], "y")
             checked = (Xv, names, target, y_name)
         except (ValueError, TypeError) as caught:
             error = caught
@@ -204,7 +216,7 @@ class Logit(LikelihoodResults, Estimator):
         Xv, names, target, y_name = checked
         rows.agree(Xv.shape[1], "Logit.fit: the number of columns of X")
         classes, _ = check_binary(rows.union(target), y_name)  # the same two classes on every rank
-        y01 = (target == classes[1]).astype(np.float64)
+        y01 = (target == classes[1]).astype(backend.float64)
         design = tsqr.SummedDesign(Design(Xv, bool(self.fit_intercept)), rows)
         check_enough_rows(design.n, design.k, "Logit")
         ybar = rows.sum(float(y01.sum())) / design.n
@@ -369,9 +381,10 @@ class Logit(LikelihoodResults, Estimator):
         return self.classes_[positive.astype(int)]
 
     def score(self, X, y):
-        """Accuracy: the fraction of rows where predict(X) equals y."""
-        target, _ = as_target(y, len(X) if not hasattr(X, "shape") else X.shape[0], "y")
-        return float(np.mean(self.predict(X) == target))
+        """Accuracy: the fraction of rows where predict(X) equals the labels y."""
+        prediction = self.predict(X)
+        labels, _ = as_labels(y, prediction.shape[0], "y")
+        return float(np.mean(prediction == labels))
 
     # -- results (statsmodels names) -------------------------------------------------------
 

@@ -33,7 +33,7 @@ from .likelihood import (
 )
 from .logit_newton import ETA_ALARM, WARM_TOL, Alarm, Design, NewtonResult, nested_subsamples
 from .separation import class_label, find_multinomial_separation
-from .validation import as_design, as_design_like_fit, as_target, check_columns, check_enough_rows, warn
+from .validation import as_design, as_design_like_fit, as_labels, check_columns, check_enough_rows, warn
 
 np = backend.host
 
@@ -69,6 +69,10 @@ class MNLogit(LikelihoodResults, Estimator):
     observed class at or above every other class, and a :class:`PerfectSeparationError`
     names the columns, the classes and the rows.
 
+    Targets: any class labels (numbers, strings, booleans), at least two; ``predict`` returns
+    labels from ``classes_`` and ``predict_proba`` has its columns in that order. A continuous
+    y is refused ("Unknown label type: continuous").
+
     Fitted attributes: ``classes_`` (sorted; ``classes_[0]`` the reference), ``coef_``
     (K−1, p), ``intercept_`` (K−1,), ``n_iter_``, ``converged_``. Results: ``params`` and
     ``bse``, ``tvalues``, ``pvalues`` of shape (k, K−1) (one column per non-reference class,
@@ -103,12 +107,13 @@ class MNLogit(LikelihoodResults, Estimator):
         """``fit`` on the rows of this process."""
         data = X
         X, names = as_design(X, "X")
-        target, y_name = as_target(y, X.shape[0], "y")
+        labels, y_name = as_labels(y, X.shape[0], "y")
         check_columns(X, names, bool(self.fit_intercept))
-        classes, codes = np.unique(target, return_inverse=True)
+        classes, codes = np.unique(labels, return_inverse=True)
+        codes = codes.reshape(-1)
         self._remember_feature_names(data, names)
         if classes.size < 2:
-            raise ValueError(f"{y_name}: MNLogit needs at least 2 classes; got {classes.size}")
+            raise ValueError(f"{y_name}: MNLogit needs at least 2 classes; got {classes.size} class")
         design = Design(X, bool(self.fit_intercept))
         K, k, n = classes.size, design.k, design.n
         check_enough_rows(n, k * (K - 1), "MNLogit")
@@ -207,12 +212,14 @@ class MNLogit(LikelihoodResults, Estimator):
 
     def predict(self, X):
         """The most probable class for each row."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        probabilities = self.predict_proba(X)
+        return self.classes_[np.argmax(probabilities, axis=1)]
 
     def score(self, X, y):
-        """Accuracy."""
-        target, _ = as_target(y, X.shape[0] if hasattr(X, "shape") else len(X), "y")
-        return float(np.mean(self.predict(X) == target))
+        """Accuracy: the fraction of rows where predict(X) equals the labels y."""
+        prediction = self.predict(X)
+        labels, _ = as_labels(y, prediction.shape[0], "y")
+        return float(np.mean(prediction == labels))
 
     @property
     def _n_null_params(self) -> int:

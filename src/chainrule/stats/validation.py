@@ -93,8 +93,42 @@ def as_target(y, n_rows: int, name: str = "y", dtype=None):
     return values, target_name
 
 
+def as_labels(y, n_rows: int, name: str = "y"):
+    """Class labels ``y`` as a 1-D array of length ``n_rows`` (numbers, strings, booleans or
+    objects: any labels ``numpy.unique`` can sort), and its name.
+
+    Refused: what :func:`as_target` refuses, missing labels (NaN, None), and a continuous
+    target (floats that are not whole numbers), with scikit-learn's "Unknown label type"."""
+    values, target_name = _target_values(y, n_rows, name)
+    if values.dtype.kind == "c":
+        raise ValueError(f"{name}: Complex data not supported; got dtype {values.dtype}")
+    if values.dtype.kind == "f":
+        _check_finite(values[:, None], [target_name], name)
+        if values.size and not np.all(values == np.round(values)):
+            example = values[np.flatnonzero(values != np.round(values))[0]]
+            raise ValueError(
+                f"{name}: Unknown label type: continuous (the value {example:g} is not a whole number); a "
+                f"classifier needs class labels; for a continuous target use a regressor"
+            )
+    if values.dtype.kind == "O":
+        missing = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and v != v)]
+        if missing:
+            raise ValueError(f"{name}: missing class labels (None or NaN) at rows {missing[:10]}")
+        try:
+            np.unique(values)
+        except TypeError:
+            kinds = sorted({type(v).__name__ for v in values})
+            raise ValueError(
+                f"{name}: Unknown label type: the labels mix types ({', '.join(kinds)}) that cannot be sorted"
+            ) from None
+    elif values.dtype.kind not in "biufUS":
+        raise ValueError(f"{name}: Unknown label type: expected class labels; got dtype {values.dtype}")
+    return values, target_name
+
+
 def _target_values(y, n_rows: int, name: str):
-    """The raw 1-D values of a target and its name, checked (None, sparse, shape, length)."""
+    """The raw 1-D values of a target and its name: the checks :func:`as_target` and
+    :func:`as_labels` share (None, sparse, shape, length)."""
     if y is None:
         raise ValueError(
             f"{name}: this estimator requires y to be passed, but the target y is None"
@@ -237,12 +271,21 @@ def check_enough_rows(n_rows: int, n_params: int, model: str) -> None:
         )
 
 
-def check_binary(y, name: str = "y"):
-    """The two classes of a binary target, mapped to 0/1; anything else raises."""
+def check_binary(y, name: str = "y", model: str = "Logit"):
+    """The two classes of a binary target (sorted), and y mapped to 0/1 (1 for the second).
+
+    One class, or more than two, raise ValueError (scikit-learn's wording: "Only binary
+    classification is supported")."""
     classes = np.unique(y)
     if classes.size != 2:
-        shown = ", ".join(repr(float(c)) for c in classes[:6]) + (" …" if classes.size > 6 else "")
-        raise ValueError(f"{name}: a binary model needs exactly 2 classes; got {classes.size} ({shown})")
+        shown = ", ".join(repr(c.item() if hasattr(c, "item") else c) for c in classes[:6])
+        shown += " …" if classes.size > 6 else ""
+        if classes.size < 2:
+            raise ValueError(f"{name}: {model} needs 2 classes; got {classes.size} class ({shown})")
+        raise ValueError(
+            f"{name}: Only binary classification is supported by {model}; the target is multiclass, "
+            f"with {classes.size} classes ({shown}): use MNLogit for more than 2 classes"
+        )
     return classes, (y == classes[1]).astype(backend.float64)
 
 
