@@ -1,4 +1,5 @@
 """stats.Logit and stats.MNLogit against statsmodels and scikit-learn; validation; separation."""
+import pickle
 import warnings
 
 import numpy as np
@@ -8,6 +9,7 @@ import chainrule as cr
 from chainrule.stats import DataWarning, Logit, MNLogit, NotFittedError
 from chainrule.stats.separation import (
     PerfectSeparationError,
+    PerfectSeparationWarning,
     find_multinomial_separation,
     find_separation,
 )
@@ -187,7 +189,7 @@ def test_sklearn_protocol_clone_pipeline_and_cross_validation(cancer):
     X, y = cancer
     model = Logit(tol=1e-10)
     assert model.get_params() == {"fit_intercept": True, "solver": "newton", "tol": 1e-10, "max_iter": None,
-                                  "lr": None, "alpha": 0.05, "distributed": False}
+                                  "lr": None, "alpha": 0.05, "distributed": False, "on_separation": "raise"}
     assert repr(model) == "Logit(tol=1e-10)"
     copy = clone(model)
     assert copy.tol == 1e-10 and not hasattr(copy, "coef_")
@@ -301,6 +303,41 @@ def test_gradient_solver_reports_separation_too():
     y = (x[:, 0] > 0).astype(float)
     with pytest.raises(PerfectSeparationError, match="'x1'"):
         Logit(solver="gd", max_iter=200).fit(x, y)
+
+
+@pytest.mark.parametrize("solver", ["newton", "gd"])
+def test_on_separation_warn_fits_where_the_iteration_stopped(solver):
+    rng = np.random.default_rng(15)
+    frame = pd.DataFrame({"noise": rng.normal(size=80), "dose": rng.normal(size=80)})
+    labels = np.where(frame["dose"] > 0.1, "sick", "well")
+    model = Logit(solver=solver, max_iter=300, on_separation="warn")
+    with pytest.warns(PerfectSeparationWarning, match="column 'dose' alone separates") as caught:
+        assert model.fit(frame, labels) is model
+    message = str(caught[0].message)
+    assert "on_separation='warn'" in message and "standard errors" in message and "not valid" in message
+    assert caught[0].filename == __file__  # points at the caller's fit
+    assert model.separation_.kind == "complete" and model.separation_.columns == ["dose"]
+    assert not model.converged_ and model.n_iter_ >= 1
+    np.testing.assert_array_equal(model.predict(frame), labels)  # the fit separates the training rows
+    assert np.all(np.isnan(model.bse)) and np.all(np.isnan(model.pvalues)) and np.all(np.isnan(model.conf_int()))
+    assert np.all(np.isfinite(model.params)) and np.isfinite(model.llf) and model.llf > model.llnull
+    assert "dose" in model.summary().as_text()
+    copy = pickle.loads(pickle.dumps(model))
+    assert copy.separation_.columns == ["dose"] and str(copy.separation_) == str(model.separation_)
+    np.testing.assert_array_equal(copy.predict(frame), labels)
+    with pytest.raises(PerfectSeparationError, match="column 'dose'"):  # the default is "raise"
+        Logit(solver=solver, max_iter=300).fit(frame, labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        overlapping = Logit(on_separation="warn").fit(*binary_data(n=200, seed=16))  # nothing to report
+    assert overlapping.separation_ is None and overlapping.converged_
+
+
+def test_on_separation_is_checked():
+    X, y = binary_data(n=50, seed=17)
+    for model in (Logit(on_separation="ignore"), MNLogit(on_separation=None)):
+        with pytest.raises(ValueError, match="on_separation must be 'raise' or 'warn'"):
+            model.fit(X, y)
 
 
 # ----------------------------------------------------------------------------- MNLogit
@@ -468,6 +505,17 @@ def test_mnlogit_complete_separation_and_overlap():
     assert find_multinomial_separation(X, y) is None
 
 
+def test_mnlogit_on_separation_warn():
+    x = np.linspace(-2, 2, 120)[:, None]
+    y = np.array(["low", "mid", "high"], dtype=object)[np.digitize(x[:, 0], [-0.5, 0.7])]
+    model = MNLogit(on_separation="warn")
+    with pytest.warns(PerfectSeparationWarning, match="MNLogit: complete separation by the columns 'x1'"):
+        model.fit(x, y)
+    assert model.separation_.kind == "complete" and set(model.separation_.classes) == {"low", "mid", "high"}
+    assert np.mean(model.predict(x) == y) > 0.95 and np.all(np.isnan(model.bse))
+    assert model.classes_.tolist() == ["high", "low", "mid"] and not model.converged_
+
+
 def test_mnlogit_collinear_columns_are_reported():
     X, y = multiclass_data(n=200, K=3, seed=41)
     with pytest.raises(ValueError, match="collinear"):
@@ -504,7 +552,7 @@ def test_mnlogit_protocol_and_pipeline():
     X, y = multiclass_data(n=300, K=3, seed=43)
     model = MNLogit(solver="gd", lr=0.5)
     assert model.get_params() == {"fit_intercept": True, "solver": "gd", "tol": 1e-8, "max_iter": None,
-                                  "lr": 0.5, "alpha": 0.05}
+                                  "lr": 0.5, "alpha": 0.05, "on_separation": "raise"}
     assert repr(clone(model)) == "MNLogit(solver='gd', lr=0.5)"
     scores = cross_val_score(make_pipeline(StandardScaler(), MNLogit()), X, y, cv=3)
     reference = cross_val_score(make_pipeline(StandardScaler(), unpenalized()), X, y, cv=3)

@@ -16,7 +16,12 @@ from .ols import OLS
 from .ols_results import COV_TYPES, OLSResults
 from .pca import PCA, PCR
 from .ridge import Ridge, RidgeCV, ridge_path
-from .separation import PerfectSeparationError, find_multinomial_separation, find_separation
+from .separation import (
+    PerfectSeparationError,
+    PerfectSeparationWarning,
+    find_multinomial_separation,
+    find_separation,
+)
 from .stepwise import ForwardStepwise
 from .validation import DataWarning
 
@@ -24,6 +29,7 @@ __all__ = [
     "Estimator", "NotFittedError", "DataWarning", "Summary", "wald", "OLS", "OLSResults", "CollinearityError",
     "COV_TYPES",
     "Logit", "MNLogit", "Ridge", "RidgeCV", "ridge_path", "Lasso", "LassoCV", "lasso_path",
-    "ForwardStepwise", "PCA", "PCR", "PerfectSeparationError", "find_separation",
+    "ForwardStepwise", "PCA", "PCR", "PerfectSeparationError", "PerfectSeparationWarning",
+    "find_separation",
     "find_multinomial_separation",
 ]

@@ -59,9 +59,11 @@ from .estimator import Estimator
 from .likelihood import (
     LikelihoodResults,
     MarginalEffects,
+    check_on_separation,
     check_solver_and_tol,
     cholesky_or_none,
     inverse_information,
+    separated_fit,
 )
 from .logit_newton import Alarm, Design, NewtonResult, loglik, newton_binary, null_loglik, warm_start
 from .separation import find_separation
@@ -110,6 +112,19 @@ class Logit(LikelihoodResults, Estimator):
             all rows (no subsample warm start); the separation check, which reads all rows,
             is replaced by the symptom checks of ``fit_stream``. Needs solver="newton";
             ``get_margeff()`` is not available.
+        on_separation: what ``fit`` does when the classes are (quasi-)completely separated,
+            so that no maximum-likelihood estimate exists (the diagnosis, by the linear
+            programs of :func:`chainrule.stats.find_separation`, runs when the iteration shows
+            a symptom: a fitted |x'b| > 30, a singular X'WX, no convergence). "raise" (the
+            default, as this library's inference needs an estimate): a
+            :class:`PerfectSeparationError` naming the separating columns and rows. "warn":
+            the fit completes at the iterate where the iteration stopped (where the symptom
+            appeared), with a :class:`PerfectSeparationWarning` carrying the same diagnosis;
+            its predictions separate the training rows, but ``bse``, ``pvalues`` and
+            ``conf_int()`` are NaN, since standard errors of an estimate that does not exist
+            are not valid; ``separation_`` holds the diagnosis. Use "warn" where a
+            classifier must always fit (scikit-learn's model selection on small folds).
+            ``fit_stream`` and distributed fits do not run the diagnosis.
 
     Data larger than memory: ``fit_stream(batches)`` runs the same Newton iteration on blocks
     of rows read by ``batches()``, one pass per iteration (see :meth:`fit_stream`).
@@ -121,7 +136,9 @@ class Logit(LikelihoodResults, Estimator):
     continuous y ("Unknown label type: continuous").
 
     Fitted attributes (scikit-learn): ``coef_`` (p,), ``intercept_`` (float), ``classes_``,
-    ``n_iter_``, ``converged_``, ``param_names_``. Results (statsmodels names): ``params``,
+    ``n_iter_``, ``converged_``, ``param_names_``, ``n_features_in_``, ``feature_names_in_``
+    (DataFrame input), ``separation_`` (None, or the PerfectSeparationError diagnosed by a fit
+    with on_separation="warn"). Results (statsmodels names): ``params``,
     ``bse``, ``tvalues``, ``pvalues``, ``conf_int()``, ``cov_params()``, ``llf``, ``llnull``,
     ``llr``, ``llr_pvalue``, ``prsquared``, ``aic``, ``bic``, ``nobs``, ``df_model``,
     ``df_resid``, ``summary()``, ``get_margeff()``.
@@ -136,7 +153,7 @@ class Logit(LikelihoodResults, Estimator):
         return tags
 
     def __init__(self, fit_intercept=True, solver="newton", tol=1e-8, max_iter=None, lr=None, alpha=0.05,
-                 distributed=False):
+                 distributed=False, on_separation="raise"):
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.tol = tol
@@ -144,16 +161,19 @@ class Logit(LikelihoodResults, Estimator):
         self.lr = lr
         self.alpha = alpha
         self.distributed = distributed
+        self.on_separation = on_separation
 
     # -- fitting -------------------------------------------------------------------------
 
     def fit(self, X, y):
-        """Fit by maximum likelihood; returns self. Raises PerfectSeparationError on separation.
+        """Fit by maximum likelihood; returns self. On separation: PerfectSeparationError, or a
+        PerfectSeparationWarning with ``on_separation="warn"``.
 
         The passes over the rows run on several threads when ``threadpoolctl`` (the ``fast``
         extra) is installed (:mod:`chainrule.stats.row_parts`; ``CHAINRULE_NUM_THREADS=1``
         keeps them on one)."""
         check_solver_and_tol("Logit", self.solver, self.tol)
+        check_on_separation("Logit", self.on_separation)
         if self.distributed is not False:
             return self._fit_distributed(X, y)
         with row_parts.parallel_rows():
@@ -178,16 +198,13 @@ class Logit(LikelihoodResults, Estimator):
         else:
             result = self._fit_first_order(design, y01, X, names)
         beta = result.beta
-        self.n_iter_, self.converged_ = result.iterations, result.converged
-        if not result.converged:
-            warn(f"Logit: {result.message}; the estimates and standard errors may be inaccurate")
-        if result.information is None:
-            p = _special.expit(design.dot(beta))
-            information = design.gram(p * (1.0 - p))
-            factor = cholesky_or_none(information)
+        self.n_iter_, self.converged_, self.separation_ = result.iterations, result.converged, result.separation
+        if result.separation is not None:  # on_separation="warn": no estimate, no standard errors
+            self._cov = np.full((design.k, design.k), np.nan)
         else:
-            information, factor = result.information
-        self._cov = inverse_information(factor, design.k, "Logit", "the information matrix X'WX")
+            if not result.converged:
+                warn(f"Logit: {result.message}; the estimates and standard errors may be inaccurate")
+            self._cov = _covariance(design, result)
         self.params_ = beta
         self._nobs = design.n
         self.llf_ = result.llf
@@ -287,7 +304,7 @@ class Logit(LikelihoodResults, Estimator):
 
     def _set_streamed_results(self, design, result, names, target_name, ybar):
         """The fitted attributes of a fit whose rows are not kept (``fit_stream``)."""
-        self.n_iter_, self.converged_ = result.iterations, result.converged
+        self.n_iter_, self.converged_, self.separation_ = result.iterations, result.converged, None
         if not result.converged:
             warn(f"Logit: {result.message}; the estimates and standard errors may be inaccurate")
             information = design.newton_pass(result.beta, None)[1]
@@ -318,10 +335,14 @@ class Logit(LikelihoodResults, Estimator):
         try:
             result = newton_binary(design, y01, beta, float(self.tol), max_iter, information=start_information)
             if not result.converged:
-                self._raise_if_separated(X, y01, names)
+                return self._separated(X, y01, names, result) or result
             return result
         except Alarm as alarm:
-            self._raise_if_separated(X, y01, names)
+            stopped = NewtonResult(alarm.beta, loglik(design.dot(alarm.beta), y01), alarm.iterations, False,
+                                   alarm.reason)
+            separated = self._separated(X, y01, names, stopped)
+            if separated is not None:
+                return separated
             if "singular" in alarm.reason or "finite" in alarm.reason:
                 raise ValueError(
                     f"Logit: {alarm.reason} although the classes are not separated: the columns are "
@@ -330,10 +351,11 @@ class Logit(LikelihoodResults, Estimator):
             # a large |η| without separation: carry on without the alarm
             return newton_binary(design, y01, alarm.beta, float(self.tol), max_iter, alarm=False)
 
-    def _raise_if_separated(self, X, y01, names):
+    def _separated(self, X, y01, names, stopped):
+        """None when the classes overlap; on separation, raise the PerfectSeparationError
+        (on_separation="raise") or warn and return ``stopped`` (on_separation="warn")."""
         found = find_separation(X, y01, names, bool(self.fit_intercept))
-        if found is not None:
-            raise found
+        return None if found is None else separated_fit(found, self.on_separation, stopped)
 
     def _fit_first_order(self, design, y01, X, names):
         from .. import optim
@@ -356,10 +378,11 @@ class Logit(LikelihoodResults, Estimator):
             method=self.solver, lr=lr, tol=float(self.tol), max_iter=max_iter,
         )
         solution = result.x.numpy().astype(backend.float64)
+        answer = NewtonResult(solution, loglik(design.dot(solution), y01), result.iterations, result.converged,
+                              f"{self.solver} {result.message}")
         if not result.converged:
-            self._raise_if_separated(X, y01, names)
-        return NewtonResult(solution, loglik(design.dot(solution), y01), result.iterations, result.converged,
-                             f"{self.solver} {result.message}")
+            return self._separated(X, y01, names, answer) or answer
+        return answer
 
     # -- prediction (scikit-learn) ---------------------------------------------------------
 
@@ -428,3 +451,13 @@ class Logit(LikelihoodResults, Estimator):
         cov = G @ self._cov @ G.T
         return MarginalEffects(self.feature_names_, margeff, np.sqrt(np.diag(cov)), cov, self.alpha,
                                self.endog_name_)
+
+
+def _covariance(design, result):
+    """Cov(β̂) = (X'ŴX)⁻¹, with the information the iteration formed at its answer, or formed here."""
+    if result.information is None:
+        p = _special.expit(design.dot(result.beta))
+        factor = cholesky_or_none(design.gram(p * (1.0 - p)))
+    else:
+        factor = result.information[1]
+    return inverse_information(factor, design.k, "Logit", "the information matrix X'WX")

@@ -23,11 +23,11 @@ from scipy import optimize as _optimize
 
 from ..engine import backend
 from .logit_newton import Design
-from .validation import as_design, as_labels, check_binary
+from .validation import DataWarning, as_design, as_labels, check_binary
 
 np = backend.host
 
-__all__ = ["PerfectSeparationError", "find_separation", "find_multinomial_separation"]
+__all__ = ["PerfectSeparationError", "PerfectSeparationWarning", "find_separation", "find_multinomial_separation"]
 
 
 class PerfectSeparationError(ValueError):
@@ -47,6 +47,14 @@ class PerfectSeparationError(ValueError):
     def __init__(self, message, kind, columns, direction, rows):
         super().__init__(message)
         self.kind, self.columns, self.direction, self.rows = kind, list(columns), direction, rows
+
+    def __reduce__(self):  # pickles with its attributes (a fitted model keeps it in ``separation_``)
+        return type(self), (*self.args, self.kind, self.columns, self.direction, self.rows), self.__dict__
+
+
+class PerfectSeparationWarning(DataWarning):
+    """A fit with ``on_separation="warn"`` met (quasi-)complete separation and stopped where the
+    iteration did: no maximum-likelihood estimate exists and the standard errors are not valid."""
 
 
 def find_separation(X, y, names=None, fit_intercept: bool = True):
