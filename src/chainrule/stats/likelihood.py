@@ -52,9 +52,9 @@ def separated_fit(found, on_separation: str, stopped):
     warnings.warn(
         f"{found}. on_separation='warn': the fit stops where the iteration did (iteration "
         f"{stopped.iterations}: {stopped.message}); these coefficients are not maximum-likelihood estimates "
-        f"(none exists: along the separating direction the likelihood keeps rising without bound), so their "
-        f"standard errors, z statistics, p-values and confidence intervals are not valid and are reported as "
-        f"NaN; the predicted classes separate the training rows",
+        f"(none exists: along the separating direction the likelihood keeps increasing toward its supremum "
+        f"without reaching it), so their standard errors, z statistics, p-values and confidence intervals are "
+        f"not valid and are reported as NaN",
         PerfectSeparationWarning, stacklevel=6,  # separated_fit, _separated, _fit_*, _fit_local, fit: the caller
     )
     stopped.separation = found

@@ -120,9 +120,9 @@ class Logit(LikelihoodResults, Estimator):
             :class:`PerfectSeparationError` naming the separating columns and rows. "warn":
             the fit completes at the iterate where the iteration stopped (where the symptom
             appeared), with a :class:`PerfectSeparationWarning` carrying the same diagnosis;
-            its predictions separate the training rows, but ``bse``, ``pvalues`` and
-            ``conf_int()`` are NaN, since standard errors of an estimate that does not exist
-            are not valid; ``separation_`` holds the diagnosis. Use "warn" where a
+            it predicts, but ``bse``, ``pvalues`` and ``conf_int()`` are NaN, since standard
+            errors of an estimate that does not exist are not valid; ``separation_`` holds
+            the diagnosis. Use "warn" where a
             classifier must always fit (scikit-learn's model selection on small folds).
             ``fit_stream`` and distributed fits do not run the diagnosis.
 
