@@ -103,9 +103,24 @@ class LikelihoodResults(WaldResults):
         return self.params_
 
     def cov_params(self):
-        """Cov(θ̂) = I(θ̂)^{-1}, the inverse observed information."""
+        """Cov(θ̂) = I(θ̂)^{-1}, the inverse observed information. A fit that met separation
+        with ``on_separation="warn"`` has no estimate and so no covariance: a
+        :class:`PerfectSeparationError` says so (every inference result goes through here)."""
         self._check_fitted()
+        self._check_inference_exists()
         return self._cov
+
+    def _check_inference_exists(self) -> None:
+        separation = getattr(self, "separation_", None)
+        if separation is not None:
+            raise type(separation)(
+                f"{type(self).__name__}: no standard errors, p-values, intervals or marginal-effect errors: "
+                f"the fit met {separation.kind} separation (by {', '.join(map(repr, separation.columns))}) and "
+                "completed only because on_separation='warn', so the maximum-likelihood estimate does not "
+                "exist and its inference would be invalid. The fit still predicts; for inference, use a "
+                "penalized model or drop the separating columns.",
+                separation.kind, separation.columns, separation.direction, separation.rows,
+            )
 
     @property
     def _default_alpha(self):

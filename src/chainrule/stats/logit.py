@@ -120,8 +120,9 @@ class Logit(LikelihoodResults, Estimator):
             :class:`PerfectSeparationError` naming the separating columns and rows. "warn":
             the fit completes at the iterate where the iteration stopped (where the symptom
             appeared), with a :class:`PerfectSeparationWarning` carrying the same diagnosis;
-            it predicts, but ``bse``, ``pvalues`` and ``conf_int()`` are NaN, since standard
-            errors of an estimate that does not exist are not valid; ``separation_`` holds
+            it predicts, but ``bse``, ``pvalues``, ``conf_int()``, ``summary()`` and the
+            marginal effects raise a :class:`PerfectSeparationError` explaining why, since
+            standard errors of an estimate that does not exist are not valid (never NaN); ``separation_`` holds
             the diagnosis. Use "warn" where a
             classifier must always fit (scikit-learn's model selection on small folds).
             ``fit_stream`` and distributed fits do not run the diagnosis.
@@ -200,7 +201,7 @@ class Logit(LikelihoodResults, Estimator):
         beta = result.beta
         self.n_iter_, self.converged_, self.separation_ = result.iterations, result.converged, result.separation
         if result.separation is not None:  # on_separation="warn": no estimate, no standard errors
-            self._cov = np.full((design.k, design.k), np.nan)
+            self._cov = None
         else:
             if not result.converged:
                 warn(f"Logit: {result.message}; the estimates and standard errors may be inaccurate")
@@ -448,7 +449,7 @@ class Logit(LikelihoodResults, Estimator):
             moment = np.concatenate([[v.mean()], moment])
         G = np.outer(slopes, moment)
         G[:, off:] += np.eye(slopes.size) * mean_w
-        cov = G @ self._cov @ G.T
+        cov = G @ self.cov_params() @ G.T
         return MarginalEffects(self.feature_names_, margeff, np.sqrt(np.diag(cov)), cov, self.alpha,
                                self.endog_name_)
 

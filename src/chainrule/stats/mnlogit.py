@@ -66,7 +66,7 @@ class MNLogit(LikelihoodResults, Estimator):
         alpha: the level of the intervals.
         on_separation: "raise" (default) or "warn", as in :class:`Logit`: on separation, a
             :class:`PerfectSeparationError`, or a :class:`PerfectSeparationWarning` and the
-            iterate where the iteration stopped, with NaN standard errors.
+            iterate where the iteration stopped (its inference raises, as Logit's).
 
     Separation: when the iteration shows a symptom (a fitted logit spread
     max_m η_im − min_m η_im above 30, a singular information matrix, or no convergence),
@@ -138,7 +138,7 @@ class MNLogit(LikelihoodResults, Estimator):
         B = result.beta
         self.n_iter_, self.converged_, self.separation_ = result.iterations, result.converged, result.separation
         if result.separation is not None:  # on_separation="warn": no estimate, no standard errors
-            cov = np.full((k * (K - 1), k * (K - 1)), np.nan)
+            cov = None
         else:
             cov = self._covariance(design, result)
         self.params_, self._cov, self._design = B, cov, design.without_buffers()
@@ -304,7 +304,7 @@ class MNLogit(LikelihoodResults, Estimator):
                 G[c, :, a - 1, :] = design.tdot(V).T / n
                 G[c, :, a - 1, off:] += np.eye(p_count) * (own.sum() / n)
         G = G.reshape(K * p_count, (K - 1) * k)
-        cov = G @ self._cov @ G.T
+        cov = G @ self.cov_params() @ G.T
         se = np.sqrt(np.diag(cov)).reshape(K, p_count).T
         return MarginalEffects(self.feature_names_, margeff, se, cov, self.alpha, self.endog_name_,
                                classes=[class_label(c) for c in self.classes_])
