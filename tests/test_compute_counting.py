@@ -203,6 +203,11 @@ class _Scale(nn.Module):
         return x * 2.0
 
 
+class _Sort(nn.Module):
+    def forward(self, x):
+        return x.sort(dim=-1)[0]
+
+
 class _Residual(nn.Module):
     def __init__(self):
         super().__init__()
@@ -212,24 +217,36 @@ class _Residual(nn.Module):
         return x + self.inner(x)
 
 
-def test_unknown_layers_are_reported_not_counted():
+def test_a_module_without_a_rule_is_counted_by_its_ops():
     count = compute.count_flops(nn.Sequential(nn.Linear(4, 4), _Scale()), cr.randn(2, 4))
+    assert not count.uncounted
+    row = count.layers[1]
+    assert (row.name, row.type, row.note) == ("1", "_Scale (ops)", "ops: mul")
+    assert (row.forward_elementwise, row.backward_elementwise) == (8, 8)  # x·2 and its gradient g·2
+
+
+def test_ops_without_a_rule_are_reported_not_counted():
+    count = compute.count_flops(nn.Sequential(nn.Linear(4, 4), _Sort()), cr.randn(2, 4))
     assert count.uncounted == ["1"]
     row = count.layers[1]
-    assert not row.counted and "not counted" in row.note
+    assert not row.counted and "not counted (no FLOP rule): sort" in row.note
     assert row.forward_flops == row.backward_flops == 0
     assert count.forward_flops == count.layers[0].forward_flops
 
 
-def test_containers_with_their_own_arithmetic_are_noted():
+def test_the_arithmetic_of_containers_is_counted():
     count = compute.count_flops(nn.Sequential(_Residual()), cr.randn(2, 4))
-    assert len(count.layers) == 1
-    assert any("_Residual" in note for note in count.notes)
+    assert [(row.name, row.type) for row in count.layers] == [("0.inner", "Linear"), ("0", "_Residual (ops)")]
+    add = count.layers[1]
+    assert (add.forward_elementwise, add.backward_flops, add.note) == (8, 0, "ops: add")
+    assert not count.notes
 
 
 @pytest.mark.parametrize("model, x, error, message", [
     ("not a module", cr.randn(2, 2), TypeError, "model must be a chainrule.nn.Module"),
     (nn.Linear(2, 2), np.ones((2, 2)), TypeError, "example_input must be a Tensor"),
+    (nn.Linear(2, 2), (2, -1), ValueError, "negative sizes"),
+    (nn.Linear(2, 2), (), TypeError, "example_input must be a Tensor"),
     (nn.Linear(2, 2), cr.tensor(1.0), TypeError, "0-d Tensor"),
     (nn.Linear(2, 2), cr.zeros(0, 2), ValueError, "at least one example"),
 ])
