@@ -268,6 +268,29 @@ def test_recurrent_initial_state_that_needs_a_gradient(kind):
           grad_inputs=tuple(range(1, 1 + len(state))))
 
 
+def packed(lib, kind, bidirectional, layers, lengths=(5, 3, 2)):
+    """A Linear, then the recurrent layer on a PackedSequence of sequences of ``lengths`` steps."""
+    class Model(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.front = lib.nn.Linear(4, 4)
+            self.rnn = getattr(lib.nn, kind)(4, 6, num_layers=layers, bidirectional=bidirectional)
+
+        def forward(self, xs):
+            sizes = lib.tensor(list(lengths))
+            return self.rnn(lib.nn.utils.rnn.pack_padded_sequence(self.front(xs), sizes))[0].data
+
+    return Model()
+
+
+@pytest.mark.parametrize("kind", ["RNN", "GRU", "LSTM"])
+@pytest.mark.parametrize("bidirectional, layers", [(False, 1), (True, 2)])
+def test_packed_sequences_match_pytorch(kind, bidirectional, layers):
+    count = check(lambda lib: packed(lib, kind, bidirectional, layers), (), [x(5, 3, 4)])
+    rows = [row for row in count.layers if row.type == kind]
+    assert len(rows) == 1 and rows[0].input_shape == (10, 4)  # 5 + 3 + 2 steps in the packed data
+
+
 def cell(lib, kind, features, hidden, front=True, **kwargs):
     class Model(lib.nn.Module):
         def __init__(self):

@@ -52,8 +52,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..engine.tensor import Tensor
 from .meta import meta_tensor

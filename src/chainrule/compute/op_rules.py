@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..engine import backend
 from .layer_rules import batch_norm_counts, embedding_counts, norm_counts, numel, products, softmax_counts
