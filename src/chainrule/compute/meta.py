@@ -19,6 +19,10 @@ parameters (a forward pass outside ``count_flops``, an optimizer step or creatin
 ``load_state_dict`` of real values, assignments other than of zero). Outside the block,
 ``copy.deepcopy`` of a meta model gives an ordinary model of zeros (it allocates the memory), and
 printing a meta tensor shows zeros.
+
+Cost: ``chainrule.models.gpt(50257, 2048, 96, 96, 12288)`` (GPT-3, 174.6e9 parameters) builds in
+about 0.1 s and counts at 2,048 tokens in about 0.3 s, with 25 MB of memory at the peak (on a
+2-core CPU; the causal mask the model caches, 2048² float32, is most of it).
 """
 from __future__ import annotations
 

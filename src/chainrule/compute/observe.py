@@ -23,6 +23,9 @@ Shape-only counting (a model built under :func:`~chainrule.compute.meta_init`, o
 of the right shapes. Ops outside layers with a shape rule (products, attention, elementwise ops,
 sums) do not run either; the rest (reshapes, indexing, concatenation) run on the zero-stride
 arrays, which costs little memory: the containers' own code still decides the structure.
+
+While a count runs, ``Function.apply`` is wrapped for the whole process (outside a count it is
+untouched: the engine's hot path pays nothing); do not train in another thread meanwhile.
 """
 from __future__ import annotations
 

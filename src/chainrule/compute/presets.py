@@ -21,7 +21,7 @@ image or per token at the stated sequence length (attention included), training 
 6·N. ``gpt3`` is :func:`chainrule.models.gpt` (50257, 2048, 96, 96, 12288): 174,604,259,328
 parameters with the output layer tied to the token embedding, as GPT-2 and GPT-3 do (Brown et
 al. round to 175.0e9; an untied output layer would add 617,558,016, giving 175.2e9). On a
-2-core CPU building it and counting it at 2,048 tokens takes about 0.6 s and 25 MB (the
+2-core CPU building it and counting it at 2,048 tokens takes about 0.4 s and 25 MB (the
 causal mask, 2048² float32, is most of it); ResNet-50 and BERT-base take under 0.2 s each.
 """
 from __future__ import annotations
