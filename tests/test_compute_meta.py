@@ -11,6 +11,9 @@ import pytest
 import chainrule as cr
 from chainrule import compute, models, nn, optim
 from chainrule.compute.architectures import Bert
+from chainrule.compute.layer_rules import tensors_in
+from chainrule.compute.meta import meta_tensor
+from chainrule.compute.observe import LAYER_RULES
 
 # ---------------------------------------------------------------------- construction
 
@@ -125,6 +128,55 @@ def test_a_meta_model_counts_as_the_real_model(name, build, example, train):
     assert [row.as_dict() for row in shape_only.layers] == [row.as_dict() for row in counted.layers]
     assert shape_only.totals() == counted.totals() and shape_only.params == counted.params
     assert shape_only.notes == counted.notes
+
+
+class _Call(nn.Module):
+    """Calls its layer with keyword arguments (what a shape rule must read like the layer)."""
+
+    def __init__(self, layer, **kwargs):
+        super().__init__()
+        self.layer, self.kwargs = layer, kwargs
+
+    def forward(self, x):
+        out = self.layer(x, **self.kwargs)
+        return out[0] if isinstance(out, tuple) else out
+
+
+SHAPES = [
+    (nn.ConvTranspose2d(3, 4, 3, stride=2), dict(output_size=(10, 10)), (2, 3, 4, 4)),
+    (nn.MaxPool2d(3, 2, 1, ceil_mode=True, return_indices=True), {}, (2, 3, 8, 7)),
+    (nn.MaxPool1d(3, 2, dilation=2), {}, (2, 3, 15)),
+    (nn.AvgPool1d(4, 3, 1, ceil_mode=True), {}, (2, 3, 14)),
+    (nn.AdaptiveAvgPool2d((None, 3)), {}, (2, 3, 7, 8)),
+    (nn.Upsample(size=(5, 7)), {}, (1, 2, 3, 3)),
+    (nn.Upsample(scale_factor=1.5), {}, (1, 2, 6)),
+    (nn.Conv1d(3, 6, 4, stride=3, padding="valid", groups=3), {}, (2, 3, 20)),
+    (nn.Conv2d(3, 6, 3, padding=1, padding_mode="circular"), {}, (3, 6, 6)),
+    (nn.Unflatten(1, (2, -1)), {}, (4, 6)),
+    (nn.Flatten(0, 1), {}, (4, 3, 2)),
+    (nn.PolynomialFeatures(3), {}, (5, 2)),
+    (nn.MultiheadAttention(8, 2, add_bias_kv=True, batch_first=True), dict(average_attn_weights=False), (2, 5, 8)),
+    (nn.GRU(4, 3, batch_first=True, bidirectional=True), {}, (2, 6, 4)),
+    (nn.LSTMCell(4, 3), {}, (4,)),
+    (nn.RNNCell(4, 3, nonlinearity="relu"), {}, (2, 4)),
+    (nn.LogSoftmax(dim=1), {}, (3, 4, 2)),
+]
+
+
+@pytest.mark.parametrize("layer, kwargs, shape", SHAPES, ids=[type(case[0]).__name__ for case in SHAPES])
+def test_shape_rules_give_the_layers_output_shapes(layer, kwargs, shape):
+    x = cr.randn(*shape)
+    args = (x, x, x) if isinstance(layer, nn.MultiheadAttention) else (x,)
+    real = tensors_in(layer(*args, **kwargs))
+    stand_in = meta_tensor(shape)
+    meta_args = tuple(stand_in for _ in args)
+    meta = tensors_in(LAYER_RULES[type(layer).__name__].meta(layer, meta_args, kwargs))
+    assert [(t.shape, t.dtype) for t in meta] == [(t.shape, t.dtype) for t in real]
+    assert all(t.data.strides == (0,) * t.ndim for t in meta if t.ndim and t.numel() > 1)
+    model = _Call(layer, **kwargs)
+    if not isinstance(layer, nn.MultiheadAttention):
+        counted, shape_only = compute.count_flops(model, x), compute.count_flops(model, x, shape_only=True)
+        assert [row.as_dict() for row in shape_only.layers] == [row.as_dict() for row in counted.layers]
 
 
 def test_a_shape_stands_for_an_input():

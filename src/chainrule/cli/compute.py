@@ -248,14 +248,17 @@ def _print_layers(screen, count) -> None:
     from rich.table import Table
 
     table = Table(title="FLOPs per layer (whole batch)")
-    for column in ("layer", "type", "output", "params", "fwd matmul", "fwd other", "backward", "counted"):
+    for column in ("layer", "type", "output", "params", "fwd matmul", "fwd other", "bwd matmul", "backward",
+                   "counted"):
         table.add_column(column, justify="left" if column in ("layer", "type") else "right",
                          no_wrap=column == "layer")
     for layer in count.layers:
         table.add_row(layer.name, layer.type, str(layer.output_shape), f"{layer.params:,}",
                       f"{layer.forward_matmul:,}", f"{layer.forward_elementwise + layer.forward_reduction:,}",
-                      f"{layer.backward_flops:,}", "yes" if layer.counted else "no")
+                      f"{layer.backward_matmul:,}", f"{layer.backward_flops:,}", "yes" if layer.counted else "no")
     screen.print(table)
+    screen.print(f"matrix products (what PyTorch's FlopCounterMode counts), whole batch: forward "
+                 f"{count.forward_matmul_flops:,}, backward {count.backward_matmul_flops:,}")
     for note in count.notes:
         screen.print(f"note: {note}")
 
