@@ -1,11 +1,23 @@
 """The shared pieces of chainrule.stats: estimator protocol, input validation, Wald inference, tables."""
+import pickle
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from scipy import stats as sps
 
 import chainrule as cr
-from chainrule.stats import Estimator, Summary, wald
-from chainrule.stats.validation import as_design, as_target, check_binary, check_columns, check_enough_rows
+from chainrule.stats import OLS, Estimator, NotFittedError, Summary, wald
+from chainrule.stats.validation import (
+    DataConversionWarning,
+    as_design,
+    as_labels,
+    as_target,
+    check_binary,
+    check_columns,
+    check_enough_rows,
+)
 
 
 class Toy(Estimator):
@@ -32,9 +44,31 @@ def test_repr_shows_changed_params_only():
 
 
 def test_check_fitted():
-    with pytest.raises(RuntimeError, match="Toy is not fitted yet"):
+    with pytest.raises(NotFittedError, match="Toy is not fitted yet"):
         Toy()._check_fitted()
     Toy().fit(np.ones((3, 2)), np.ones(3))._check_fitted()
+
+
+def test_not_fitted_error_is_a_value_and_attribute_error_and_sklearns_once_imported():
+    exceptions = pytest.importorskip("sklearn.exceptions")
+    with pytest.raises(NotFittedError) as caught:
+        Toy()._check_fitted()
+    error = caught.value
+    assert isinstance(error, ValueError) and isinstance(error, AttributeError)
+    assert isinstance(error, exceptions.NotFittedError)  # scikit-learn is imported here
+    assert not hasattr(OLS(), "params")  # an AttributeError: hasattr says False before a fit
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is NotFittedError and again.args == error.args
+
+
+def test_not_fitted_error_without_importing_sklearn():
+    code = (
+        "import sys; import numpy as np; from chainrule.stats import OLS, NotFittedError\n"
+        "try:\n    OLS().predict(np.ones((2, 2)))\n"
+        "except NotFittedError as error:\n    assert type(error) is NotFittedError, type(error)\n"
+        "assert 'sklearn' not in sys.modules, 'chainrule.stats imported scikit-learn'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_sklearn_clone_keeps_params():
@@ -77,8 +111,48 @@ def test_target_length_and_shape():
         as_target([1.0, 2.0], 3)
     with pytest.raises(ValueError, match="expected a 1-D target; got shape"):
         as_target(np.ones((3, 2)), 3)
-    values, name = as_target(np.ones((3, 1)), 3)
+    with pytest.warns(DataConversionWarning, match="A column-vector y was passed when a 1d array was expected"):
+        values, name = as_target(np.ones((3, 1)), 3)
     assert values.shape == (3,) and name == "y"
+
+
+@pytest.mark.parametrize("X, error, match", [
+    (np.arange(4.0), ValueError, r"Expected 2D array, got 1D array instead \(shape \(4,\)\)\. Reshape your data"),
+    (np.float64(2.0), ValueError, "Expected 2D array, got a scalar"),
+    (np.ones((2, 2, 2)), ValueError, r"expected a 2-D array \(rows x columns\); got shape \(2, 2, 2\)"),
+    (np.empty((0, 3)), ValueError, r"0 sample\(s\) and 3 feature\(s\) \(shape=\(0, 3\)\) while a minimum of 1"),
+    (np.empty((4, 0)), ValueError, r"0 feature\(s\) \(shape=\(4, 0\)\) while a minimum of 1 is required"),
+    (np.ones((3, 2)) + 1j, ValueError, "Complex data not supported; got dtype complex128"),
+    (np.array([["a", "b"], ["c", "d"]]), ValueError, "expected numeric data; got dtype <U1"),
+    (np.array([[1.0, "a"], [2.0, 3.0]], dtype=object), ValueError, "holds a value that is not a number: could not"),
+    (np.array([[1.0, {}], [2.0, 3.0]], dtype=object), TypeError, "not a number: float.. argument must be a string or"),
+    (np.array(["2020-01-01"], dtype="datetime64[D]").reshape(1, 1), ValueError, "expected numeric data"),
+])
+def test_as_design_refuses_what_it_cannot_read(X, error, match):
+    with pytest.raises(error, match=match):
+        as_design(X)
+
+
+def test_as_design_refuses_sparse_and_converts_numeric_objects():
+    sparse = pytest.importorskip("scipy.sparse")
+    for matrix in (sparse.csr_matrix(np.eye(3)), sparse.csc_array(np.eye(3))):
+        with pytest.raises(TypeError, match="X: sparse input is not supported .* convert it with X.toarray()"):
+            as_design(matrix)
+        with pytest.raises(TypeError, match="y: sparse input is not supported"):
+            as_target(matrix, 3)
+    values, _ = as_design(np.array([[1, 2.5], [3, 4]], dtype=object))
+    assert values.dtype == np.float64 and values.tolist() == [[1.0, 2.5], [3.0, 4.0]]
+    target, _ = as_target(np.array([1, 2.5, 3], dtype=object), 3)
+    assert target.dtype == np.float64 and target.tolist() == [1.0, 2.5, 3.0]
+
+
+def test_as_target_refuses_none_complex_and_text():
+    with pytest.raises(ValueError, match="requires y to be passed, but the target y is None"):
+        as_target(None, 3)
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        as_target(np.ones(3) + 1j, 3)
+    with pytest.raises(ValueError, match="expected numeric data; got dtype <U1"):
+        as_target(np.array(["a", "b", "c"]), 3)
 
 
 def test_duplicate_and_constant_columns_are_named():
@@ -122,11 +196,35 @@ def test_finite_check_reads_through_overflowing_sums():
 def test_rows_and_binary_checks():
     with pytest.raises(ValueError, match="3 rows are too few for 3 parameters"):
         check_enough_rows(3, 3, "OLS")
-    with pytest.raises(ValueError, match="exactly 2 classes; got 3"):
+    with pytest.raises(ValueError, match="Only binary classification is supported .* 3 classes .* use MNLogit"):
         check_binary(np.array([0.0, 1.0, 2.0]))
+    with pytest.raises(ValueError, match="Logit needs 2 classes; got 1 class"):
+        check_binary(np.array([1.0, 1.0]))
     classes, y01 = check_binary(np.array([2.0, 5.0, 5.0]))
     np.testing.assert_array_equal(classes, [2.0, 5.0])
     np.testing.assert_array_equal(y01, [0.0, 1.0, 1.0])
+    classes, y01 = check_binary(np.array(["spam", "ham", "spam"]))
+    assert classes.tolist() == ["ham", "spam"] and y01.tolist() == [1.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("y, match", [
+    (np.array([0.0, 0.5, 1.0]), "Unknown label type: continuous .the value 0.5 is not a whole number"),
+    (np.array([0.0, np.nan, 1.0]), "NaN or inf"),
+    (np.array(["a", None, "b"], dtype=object), r"missing class labels \(None or NaN\) at rows \[1\]"),
+    (np.array(["a", 1, "b"], dtype=object), r"Unknown label type: the labels mix types \(int, str\)"),
+    (np.ones(3) + 1j, "Complex data not supported"),
+    (None, "requires y to be passed, but the target y is None"),
+])
+def test_as_labels_refuses_what_is_not_a_class_label(y, match):
+    with pytest.raises(ValueError, match=match):
+        as_labels(y, 3)
+
+
+def test_as_labels_keeps_any_labels():
+    for y in (np.array(["b", "a", "b"]), np.array([True, False, True]), np.array([3, 1, 3]),
+              np.array([2.0, 1.0, 2.0]), np.array(["b", "a", "b"], dtype=object)):
+        labels, _ = as_labels(y, 3)
+        np.testing.assert_array_equal(labels, y)
 
 
 @pytest.mark.parametrize("df", [None, 7, 120])

@@ -1,13 +1,15 @@
 """stats.Logit and stats.MNLogit against statsmodels and scikit-learn; validation; separation."""
+import pickle
 import warnings
 
 import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.stats import DataWarning, Logit, MNLogit
+from chainrule.stats import DataWarning, Logit, MNLogit, NotFittedError
 from chainrule.stats.separation import (
     PerfectSeparationError,
+    PerfectSeparationWarning,
     find_multinomial_separation,
     find_separation,
 )
@@ -187,7 +189,7 @@ def test_sklearn_protocol_clone_pipeline_and_cross_validation(cancer):
     X, y = cancer
     model = Logit(tol=1e-10)
     assert model.get_params() == {"fit_intercept": True, "solver": "newton", "tol": 1e-10, "max_iter": None,
-                                  "lr": None, "alpha": 0.05, "distributed": False}
+                                  "lr": None, "alpha": 0.05, "distributed": False, "on_separation": "raise"}
     assert repr(model) == "Logit(tol=1e-10)"
     copy = clone(model)
     assert copy.tol == 1e-10 and not hasattr(copy, "coef_")
@@ -198,9 +200,9 @@ def test_sklearn_protocol_clone_pipeline_and_cross_validation(cancer):
     np.testing.assert_allclose(scores, reference)
     auc = cross_val_score(Logit(), X, y, cv=3, scoring="roc_auc")
     assert np.all(auc > 0.9)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         Logit().predict(X)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         Logit().params  # noqa: B018
 
 
@@ -219,11 +221,13 @@ def test_validation_errors_name_the_problem():
         Logit().fit(frame.assign(score=frame["age"]), y)
     with pytest.raises(ValueError, match="3 rows are too few for 4 parameters"):
         Logit().fit(frame.iloc[:3], np.array([0.0, 1.0, 0.0]))
-    with pytest.raises(ValueError, match="binary model needs exactly 2 classes; got 3"):
+    with pytest.raises(ValueError, match="Only binary classification is supported by Logit.*use MNLogit"):
         Logit().fit(frame, np.arange(50) % 3)
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        Logit().fit(frame, np.linspace(0, 1, 50))
     with pytest.raises(ValueError, match="solver must be one of"):
         Logit(solver="lbfgs").fit(frame, y)
-    with pytest.raises(ValueError, match="X has 2 columns but the model was fitted on 3"):
+    with pytest.raises(ValueError, match="X has 2 features, but Logit is expecting 3 features as input"):
         Logit().fit(frame, y).predict(X[:, :2])
 
 
@@ -282,8 +286,8 @@ def test_a_large_linear_predictor_without_separation_is_fitted(monkeypatch):
     import chainrule.stats.logit as logit_module
 
     rng = np.random.default_rng(14)
-    x = np.r_[rng.normal(size=400), [7.0, 8.0, -7.5]]  # three far-out rows, |x'b| > 30 at the answer
-    y = (rng.random(x.size) < 1 / (1 + np.exp(-5 * x))).astype(float)
+    x = np.r_[rng.normal(size=400), [7.0, 8.0, -7.5]][:, None]  # three far-out rows, |x'b| > 30 at the answer
+    y = (rng.random(x.size) < 1 / (1 + np.exp(-5 * x[:, 0]))).astype(float)
     checks = []
     real = logit_module.find_separation
     monkeypatch.setattr(logit_module, "find_separation", lambda *a, **k: checks.append(1) or real(*a, **k))
@@ -295,10 +299,45 @@ def test_a_large_linear_predictor_without_separation_is_fitted(monkeypatch):
 
 
 def test_gradient_solver_reports_separation_too():
-    x = np.r_[np.linspace(-2, -0.1, 20), np.linspace(0.1, 2, 20)]
-    y = (x > 0).astype(float)
+    x = np.r_[np.linspace(-2, -0.1, 20), np.linspace(0.1, 2, 20)][:, None]
+    y = (x[:, 0] > 0).astype(float)
     with pytest.raises(PerfectSeparationError, match="'x1'"):
         Logit(solver="gd", max_iter=200).fit(x, y)
+
+
+@pytest.mark.parametrize("solver", ["newton", "gd"])
+def test_on_separation_warn_fits_where_the_iteration_stopped(solver):
+    rng = np.random.default_rng(15)
+    frame = pd.DataFrame({"noise": rng.normal(size=80), "dose": rng.normal(size=80)})
+    labels = np.where(frame["dose"] > 0.1, "sick", "well")
+    model = Logit(solver=solver, max_iter=300, on_separation="warn")
+    with pytest.warns(PerfectSeparationWarning, match="column 'dose' alone separates") as caught:
+        assert model.fit(frame, labels) is model
+    message = str(caught[0].message)
+    assert "on_separation='warn'" in message and "standard errors" in message and "not valid" in message
+    assert caught[0].filename == __file__  # points at the caller's fit
+    assert model.separation_.kind == "complete" and model.separation_.columns == ["dose"]
+    assert not model.converged_ and model.n_iter_ >= 1
+    np.testing.assert_array_equal(model.predict(frame), labels)  # the fit separates the training rows
+    assert np.all(np.isnan(model.bse)) and np.all(np.isnan(model.pvalues)) and np.all(np.isnan(model.conf_int()))
+    assert np.all(np.isfinite(model.params)) and np.isfinite(model.llf) and model.llf > model.llnull
+    assert "dose" in model.summary().as_text()
+    copy = pickle.loads(pickle.dumps(model))
+    assert copy.separation_.columns == ["dose"] and str(copy.separation_) == str(model.separation_)
+    np.testing.assert_array_equal(copy.predict(frame), labels)
+    with pytest.raises(PerfectSeparationError, match="column 'dose'"):  # the default is "raise"
+        Logit(solver=solver, max_iter=300).fit(frame, labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        overlapping = Logit(on_separation="warn").fit(*binary_data(n=200, seed=16))  # nothing to report
+    assert overlapping.separation_ is None and overlapping.converged_
+
+
+def test_on_separation_is_checked():
+    X, y = binary_data(n=50, seed=17)
+    for model in (Logit(on_separation="ignore"), MNLogit(on_separation=None)):
+        with pytest.raises(ValueError, match="on_separation must be 'raise' or 'warn'"):
+            model.fit(X, y)
 
 
 # ----------------------------------------------------------------------------- MNLogit
@@ -339,6 +378,31 @@ def test_mnlogit_matches_sklearn_multinomial_and_keeps_names():
     assert model.conf_int().shape == (4, 2, 2)
     assert cross_val_score(MNLogit(), frame, labels, cv=3).mean() > 0.4
     assert clone(MNLogit(tol=1e-9)).tol == 1e-9
+
+
+def test_string_labels_are_kept_and_predicted_in_classes_order():
+    X, y = binary_data(n=300, seed=30)
+    words = np.array(["no", "yes"])[y.astype(int)]
+    numeric = Logit().fit(X, y)
+    model = Logit().fit(X, words)
+    assert model.classes_.tolist() == ["no", "yes"]
+    np.testing.assert_allclose(model.params, numeric.params)
+    np.testing.assert_array_equal(model.predict(X), np.array(["no", "yes"])[numeric.predict(X).astype(int)])
+    np.testing.assert_allclose(model.predict_proba(X), numeric.predict_proba(X))
+    assert model.score(X, words) == numeric.score(X, y)
+    flipped = Logit().fit(X, np.where(y == 1, "a_yes", "b_no"))  # classes_ sorted: P(y = "b_no") is modelled
+    np.testing.assert_allclose(flipped.params, -numeric.params)
+    np.testing.assert_allclose(flipped.predict_proba(X)[:, 0], numeric.predict_proba(X)[:, 1])
+    Xm, ym = multiclass_data(n=400, K=3, seed=31)
+    names = np.array(["bus", "car", "train"], dtype=object)[ym.astype(int)]
+    reference = MNLogit().fit(Xm, ym)
+    multi = MNLogit().fit(Xm, names)
+    assert multi.classes_.tolist() == ["bus", "car", "train"]
+    np.testing.assert_allclose(multi.params, reference.params)
+    np.testing.assert_array_equal(multi.predict(Xm), multi.classes_[reference.predict(Xm).astype(int)])
+    assert "y=car: x1" in multi.summary().as_text()
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        MNLogit().fit(Xm, ym + 0.5)
 
 
 def test_mnlogit_with_two_classes_is_logit():
@@ -432,13 +496,24 @@ def test_mnlogit_quasi_complete_separation_names_the_column_and_classes():
 
 
 def test_mnlogit_complete_separation_and_overlap():
-    x = np.linspace(-2, 2, 120)
-    y = np.digitize(x, [-0.5, 0.7]).astype(float)  # three ordered bands of x
+    x = np.linspace(-2, 2, 120)[:, None]
+    y = np.digitize(x[:, 0], [-0.5, 0.7]).astype(float)  # three ordered bands of x
     with pytest.raises(PerfectSeparationError, match="complete separation by the columns 'x1'") as info:
         MNLogit().fit(x, y)
     assert info.value.kind == "complete" and info.value.rows.size == 120
     X, y = multiclass_data(n=200, K=3, seed=40)
     assert find_multinomial_separation(X, y) is None
+
+
+def test_mnlogit_on_separation_warn():
+    x = np.linspace(-2, 2, 120)[:, None]
+    y = np.array(["low", "mid", "high"], dtype=object)[np.digitize(x[:, 0], [-0.5, 0.7])]
+    model = MNLogit(on_separation="warn")
+    with pytest.warns(PerfectSeparationWarning, match="MNLogit: complete separation by the columns 'x1'"):
+        model.fit(x, y)
+    assert model.separation_.kind == "complete" and set(model.separation_.classes) == {"low", "mid", "high"}
+    assert np.mean(model.predict(x) == y) > 0.95 and np.all(np.isnan(model.bse))
+    assert model.classes_.tolist() == ["high", "low", "mid"] and not model.converged_
 
 
 def test_mnlogit_collinear_columns_are_reported():
@@ -477,7 +552,7 @@ def test_mnlogit_protocol_and_pipeline():
     X, y = multiclass_data(n=300, K=3, seed=43)
     model = MNLogit(solver="gd", lr=0.5)
     assert model.get_params() == {"fit_intercept": True, "solver": "gd", "tol": 1e-8, "max_iter": None,
-                                  "lr": 0.5, "alpha": 0.05}
+                                  "lr": 0.5, "alpha": 0.05, "on_separation": "raise"}
     assert repr(clone(model)) == "MNLogit(solver='gd', lr=0.5)"
     scores = cross_val_score(make_pipeline(StandardScaler(), MNLogit()), X, y, cv=3)
     reference = cross_val_score(make_pipeline(StandardScaler(), unpenalized()), X, y, cv=3)

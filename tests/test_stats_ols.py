@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.stats import OLS, CollinearityError, least_squares
+from chainrule.stats import OLS, CollinearityError, NotFittedError, least_squares
 
 sm = pytest.importorskip("statsmodels.api")
 pd = pytest.importorskip("pandas")
@@ -353,12 +353,12 @@ def test_hyperparameter_and_groups_errors():
         OLS(cov_type="cluster").fit(X, y, groups=np.r_[np.nan, np.ones(49)])
     few = OLS(cov_type="cluster").fit(X, y, groups=np.arange(50) % 3)  # G - 1 = 2 < 4 slopes
     assert np.isnan(few.fvalue) and np.all(np.isfinite(few.bse))
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         OLS().predict(X)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         _ = OLS().bse
     model = OLS().fit(X, y)
-    with pytest.raises(ValueError, match="expected 4 columns"):
+    with pytest.raises(ValueError, match="X has 2 features, but OLS is expecting 4 features as input"):
         model.predict(X[:, :2])
     with pytest.raises(ValueError, match="interval"):
         model.predict(X, interval="credible")
@@ -384,7 +384,7 @@ def test_tensor_pandas_and_numpy_inputs_agree_and_names_reach_every_table():
     assert "income" in from_pandas.collinearity().as_text()
     robust = OLS(cov_type="HC3").fit(frame, series).summary().as_text()
     assert "HC3" in robust and "P>|z|" in robust
-    with pytest.raises(ValueError, match="expected columns"):
+    with pytest.raises(ValueError, match="Feature names must be in the same order as they were in fit"):
         from_pandas.predict(frame[["income", "age"]])
     assert from_pandas.predict(frame).shape == (120,)
 
@@ -396,6 +396,8 @@ def test_score_is_r_squared_and_attributes():
     assert model.coef_.shape == (4,) and isinstance(model.intercept_, float)
     assert model.params[0] == model.intercept_
     assert model.n_features_in_ == 4
+    assert model.n_iter_ == 1 and OLS(solver="normal").fit(X, y).n_iter_ == 1  # one factorization
+    assert OLS(solver="gd").fit(X, y).n_iter_ > 1
 
 
 # --------------------------------------------------------------------------- scikit-learn protocol

@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import chainrule
-from chainrule.stats import PCA, PCR
+from chainrule.stats import PCA, PCR, NotFittedError
 
 
 def _generated(n=150, p=8, seed=0):
@@ -94,11 +94,13 @@ def test_pca_inputs_names_summary_and_validation():
         PCA(1.5).fit(X)
     with pytest.raises(ValueError, match="bmi"):
         PCA().fit(X.assign(bmi=np.where(X.index == 4, np.inf, X["bmi"])))
-    with pytest.raises(ValueError, match="9 columns but PCA was fitted with 10"):
+    with pytest.raises(ValueError, match="seen at fit time, yet now missing:\n- s6"):
         from_frame.transform(X.iloc[:, :9])
+    with pytest.raises(ValueError, match="X has 9 features, but PCA is expecting 10 features as input"):
+        from_frame.transform(X.iloc[:, :9].to_numpy())
     with pytest.raises(ValueError, match="3 columns but PCA has 2"):
         from_frame.inverse_transform(np.zeros((4, 3)))
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         PCA().transform(X)
 
 
@@ -172,5 +174,6 @@ def test_pcr_max_components_protocol_and_validation():
         PCR(cv=0).fit(X, y)
     with pytest.raises(ValueError, match="rows"):
         PCR(2).fit(X, y[:-2])
-    with pytest.raises(ValueError, match="column names"):
+    missing = "Feature names unseen at fit time:\n- S1\nFeature names seen at fit time, yet now missing:\n- s1\n"
+    with pytest.raises(ValueError, match=missing):
         PCR(2).fit(X, y).predict(X.rename(columns={"s1": "S1"}))

@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 import chainrule
-from chainrule.stats import DataWarning, ForwardStepwise
+from chainrule.stats import DataWarning, ForwardStepwise, NotFittedError
 
 
 def _generated(n=200, p=15, seed=0, rho=0.5):
@@ -274,12 +274,12 @@ def test_validation_names_columns_and_arguments():
         ForwardStepwise(criterion="cv", cv=1).fit(X, y)
     with pytest.raises(ValueError, match="rows"):
         ForwardStepwise().fit(X, y[:-1])
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         ForwardStepwise().predict(X)
     model = ForwardStepwise().fit(X, y)
-    with pytest.raises(ValueError, match="9 columns but ForwardStepwise was fitted with 10"):
-        model.predict(X.iloc[:, :9])
-    with pytest.raises(ValueError, match="column names"):
+    with pytest.raises(ValueError, match="X has 9 features, but ForwardStepwise is expecting 10 features as input"):
+        model.predict(X.iloc[:, :9].to_numpy())
+    with pytest.raises(ValueError, match="The feature names should match those that were passed during fit"):
         model.predict(X.rename(columns={"bmi": "BMI"}))
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -6,7 +6,7 @@ Logit, MNLogit maximum likelihood (Newton/IRLS) with Wald inference and marginal
 Ridge, Lasso   penalized least squares, their paths and cross-validated choices
 ForwardStepwise, PCA, PCR   subset selection and principal components
 """
-from .estimator import Estimator
+from .estimator import Estimator, NotFittedError
 from .inference import Summary, wald
 from .lasso import Lasso, LassoCV, lasso_path
 from .least_squares import CollinearityError
@@ -16,13 +16,20 @@ from .ols import OLS
 from .ols_results import COV_TYPES, OLSResults
 from .pca import PCA, PCR
 from .ridge import Ridge, RidgeCV, ridge_path
-from .separation import PerfectSeparationError, find_multinomial_separation, find_separation
+from .separation import (
+    PerfectSeparationError,
+    PerfectSeparationWarning,
+    find_multinomial_separation,
+    find_separation,
+)
 from .stepwise import ForwardStepwise
 from .validation import DataWarning
 
 __all__ = [
-    "Estimator", "DataWarning", "Summary", "wald", "OLS", "OLSResults", "CollinearityError", "COV_TYPES",
+    "Estimator", "NotFittedError", "DataWarning", "Summary", "wald", "OLS", "OLSResults", "CollinearityError",
+    "COV_TYPES",
     "Logit", "MNLogit", "Ridge", "RidgeCV", "ridge_path", "Lasso", "LassoCV", "lasso_path",
-    "ForwardStepwise", "PCA", "PCR", "PerfectSeparationError", "find_separation",
+    "ForwardStepwise", "PCA", "PCR", "PerfectSeparationError", "PerfectSeparationWarning",
+    "find_separation",
     "find_multinomial_separation",
 ]

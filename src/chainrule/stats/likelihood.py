@@ -12,17 +12,20 @@ the likelihood-ratio test, information criteria) and §17.3 (marginal effects); 
 from __future__ import annotations
 
 import math
+import warnings
 
 from scipy import linalg as _linalg
 from scipy import stats as _distributions
 
 from ..engine import backend
 from .inference import Summary, WaldResults, wald
+from .separation import PerfectSeparationWarning
 from .validation import warn
 
 np = backend.host
 
 SOLVERS = ("newton", "gd", "adam")
+ON_SEPARATION = ("raise", "warn")
 
 
 def check_solver_and_tol(owner: str, solver, tol) -> None:
@@ -31,6 +34,31 @@ def check_solver_and_tol(owner: str, solver, tol) -> None:
         raise ValueError(f"{owner}: solver must be one of {', '.join(map(repr, SOLVERS))}; got {solver!r}")
     if not (isinstance(tol, (int, float)) and tol > 0):
         raise ValueError(f"{owner}: tol must be a number > 0; got {tol!r}")
+
+
+def check_on_separation(owner: str, on_separation) -> None:
+    """The ``on_separation`` setting of Logit and MNLogit: "raise" or "warn"."""
+    if not isinstance(on_separation, str) or on_separation not in ON_SEPARATION:
+        raise ValueError(f"{owner}: on_separation must be 'raise' or 'warn'; got {on_separation!r}")
+
+
+def separated_fit(found, on_separation: str, stopped):
+    """What a fit does once :func:`~chainrule.stats.find_separation` (or its multinomial twin)
+    has found separation: raise ``found`` (on_separation="raise"), or warn with its message
+    (a :class:`PerfectSeparationWarning` naming the separating columns) and return ``stopped``,
+    the iterate where the iteration stopped, marked with the diagnosis (on_separation="warn")."""
+    if on_separation == "raise":
+        raise found
+    warnings.warn(
+        f"{found}. on_separation='warn': the fit stops where the iteration did (iteration "
+        f"{stopped.iterations}: {stopped.message}); these coefficients are not maximum-likelihood estimates "
+        f"(none exists: along the separating direction the likelihood keeps increasing toward its supremum "
+        f"without reaching it), so their standard errors, z statistics, p-values and confidence intervals are "
+        f"not valid and are reported as NaN",
+        PerfectSeparationWarning, stacklevel=6,  # separated_fit, _separated, _fit_*, _fit_local, fit: the caller
+    )
+    stopped.separation = found
+    return stopped
 
 
 def cholesky_or_none(information):

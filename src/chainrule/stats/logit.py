@@ -59,15 +59,18 @@ from .estimator import Estimator
 from .likelihood import (
     LikelihoodResults,
     MarginalEffects,
+    check_on_separation,
     check_solver_and_tol,
     cholesky_or_none,
     inverse_information,
+    separated_fit,
 )
 from .logit_newton import Alarm, Design, NewtonResult, loglik, newton_binary, null_loglik, warm_start
 from .separation import find_separation
 from .validation import (
     as_design,
-    as_target,
+    as_design_like_fit,
+    as_labels,
     check_binary,
     check_columns,
     check_enough_rows,
@@ -109,12 +112,33 @@ class Logit(LikelihoodResults, Estimator):
             all rows (no subsample warm start); the separation check, which reads all rows,
             is replaced by the symptom checks of ``fit_stream``. Needs solver="newton";
             ``get_margeff()`` is not available.
+        on_separation: what ``fit`` does when the classes are (quasi-)completely separated,
+            so that no maximum-likelihood estimate exists (the diagnosis, by the linear
+            programs of :func:`chainrule.stats.find_separation`, runs when the iteration shows
+            a symptom: a fitted |x'b| > 30, a singular X'WX, no convergence). "raise" (the
+            default, as this library's inference needs an estimate): a
+            :class:`PerfectSeparationError` naming the separating columns and rows. "warn":
+            the fit completes at the iterate where the iteration stopped (where the symptom
+            appeared), with a :class:`PerfectSeparationWarning` carrying the same diagnosis;
+            it predicts, but ``bse``, ``pvalues`` and ``conf_int()`` are NaN, since standard
+            errors of an estimate that does not exist are not valid; ``separation_`` holds
+            the diagnosis. Use "warn" where a
+            classifier must always fit (scikit-learn's model selection on small folds).
+            ``fit_stream`` and distributed fits do not run the diagnosis.
 
     Data larger than memory: ``fit_stream(batches)`` runs the same Newton iteration on blocks
     of rows read by ``batches()``, one pass per iteration (see :meth:`fit_stream`).
 
+    Targets: any two class labels (numbers, strings, booleans); ``classes_`` holds them
+    sorted, the model is for P(y = classes_[1]), ``predict`` returns labels from ``classes_``
+    and ``predict_proba`` has its columns in that order. A y with more than two classes is
+    refused ("Only binary classification is supported": use :class:`MNLogit`), and so is a
+    continuous y ("Unknown label type: continuous").
+
     Fitted attributes (scikit-learn): ``coef_`` (p,), ``intercept_`` (float), ``classes_``,
-    ``n_iter_``, ``converged_``, ``param_names_``. Results (statsmodels names): ``params``,
+    ``n_iter_``, ``converged_``, ``param_names_``, ``n_features_in_``, ``feature_names_in_``
+    (DataFrame input), ``separation_`` (None, or the PerfectSeparationError diagnosed by a fit
+    with on_separation="warn"). Results (statsmodels names): ``params``,
     ``bse``, ``tvalues``, ``pvalues``, ``conf_int()``, ``cov_params()``, ``llf``, ``llnull``,
     ``llr``, ``llr_pvalue``, ``prsquared``, ``aic``, ``bic``, ``nobs``, ``df_model``,
     ``df_resid``, ``summary()``, ``get_margeff()``.
@@ -122,8 +146,14 @@ class Logit(LikelihoodResults, Estimator):
 
     _estimator_type = "classifier"
 
+    def __sklearn_tags__(self):
+        """A binary classifier: scikit-learn's ``classifier_tags.multi_class`` is False."""
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
     def __init__(self, fit_intercept=True, solver="newton", tol=1e-8, max_iter=None, lr=None, alpha=0.05,
-                 distributed=False):
+                 distributed=False, on_separation="raise"):
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.tol = tol
@@ -131,16 +161,19 @@ class Logit(LikelihoodResults, Estimator):
         self.lr = lr
         self.alpha = alpha
         self.distributed = distributed
+        self.on_separation = on_separation
 
     # -- fitting -------------------------------------------------------------------------
 
     def fit(self, X, y):
-        """Fit by maximum likelihood; returns self. Raises PerfectSeparationError on separation.
+        """Fit by maximum likelihood; returns self. On separation: PerfectSeparationError, or a
+        PerfectSeparationWarning with ``on_separation="warn"``.
 
         The passes over the rows run on several threads when ``threadpoolctl`` (the ``fast``
         extra) is installed (:mod:`chainrule.stats.row_parts`; ``CHAINRULE_NUM_THREADS=1``
         keeps them on one)."""
         check_solver_and_tol("Logit", self.solver, self.tol)
+        check_on_separation("Logit", self.on_separation)
         if self.distributed is not False:
             return self._fit_distributed(X, y)
         with row_parts.parallel_rows():
@@ -150,9 +183,9 @@ class Logit(LikelihoodResults, Estimator):
         """``fit`` on the rows of this process."""
         data = X
         X, names = as_design(X, "X")
-        target, y_name = as_target(y, X.shape[0], "y")
+        labels, y_name = as_labels(y, X.shape[0], "y")
         check_columns(X, names, bool(self.fit_intercept))
-        classes, y01 = check_binary(target, y_name)
+        classes, y01 = check_binary(labels, y_name)
         self._remember_feature_names(data, names)
         design = Design(X, bool(self.fit_intercept))
         check_enough_rows(X.shape[0], design.k, "Logit")
@@ -165,16 +198,13 @@ class Logit(LikelihoodResults, Estimator):
         else:
             result = self._fit_first_order(design, y01, X, names)
         beta = result.beta
-        self.n_iter_, self.converged_ = result.iterations, result.converged
-        if not result.converged:
-            warn(f"Logit: {result.message}; the estimates and standard errors may be inaccurate")
-        if result.information is None:
-            p = _special.expit(design.dot(beta))
-            information = design.gram(p * (1.0 - p))
-            factor = cholesky_or_none(information)
+        self.n_iter_, self.converged_, self.separation_ = result.iterations, result.converged, result.separation
+        if result.separation is not None:  # on_separation="warn": no estimate, no standard errors
+            self._cov = np.full((design.k, design.k), np.nan)
         else:
-            information, factor = result.information
-        self._cov = inverse_information(factor, design.k, "Logit", "the information matrix X'WX")
+            if not result.converged:
+                warn(f"Logit: {result.message}; the estimates and standard errors may be inaccurate")
+            self._cov = _covariance(design, result)
         self.params_ = beta
         self._nobs = design.n
         self.llf_ = result.llf
@@ -195,7 +225,7 @@ class Logit(LikelihoodResults, Estimator):
         error, checked = None, None
         try:
             Xv, names = as_design(X, "X")
-            target, y_name = as_target(y, Xv.shape[0], "y")
+            target, y_name = as_labels(y, Xv.shape[0], "y")
             checked = (Xv, names, target, y_name)
         except (ValueError, TypeError) as caught:
             error = caught
@@ -203,7 +233,7 @@ class Logit(LikelihoodResults, Estimator):
         Xv, names, target, y_name = checked
         rows.agree(Xv.shape[1], "Logit.fit: the number of columns of X")
         classes, _ = check_binary(rows.union(target), y_name)  # the same two classes on every rank
-        y01 = (target == classes[1]).astype(np.float64)
+        y01 = (target == classes[1]).astype(backend.float64)
         design = tsqr.SummedDesign(Design(Xv, bool(self.fit_intercept)), rows)
         check_enough_rows(design.n, design.k, "Logit")
         ybar = rows.sum(float(y01.sum())) / design.n
@@ -274,7 +304,7 @@ class Logit(LikelihoodResults, Estimator):
 
     def _set_streamed_results(self, design, result, names, target_name, ybar):
         """The fitted attributes of a fit whose rows are not kept (``fit_stream``)."""
-        self.n_iter_, self.converged_ = result.iterations, result.converged
+        self.n_iter_, self.converged_, self.separation_ = result.iterations, result.converged, None
         if not result.converged:
             warn(f"Logit: {result.message}; the estimates and standard errors may be inaccurate")
             information = design.newton_pass(result.beta, None)[1]
@@ -285,6 +315,7 @@ class Logit(LikelihoodResults, Estimator):
         beta = result.beta
         self.param_names_ = (["const"] if self.fit_intercept else []) + list(names)
         self.feature_names_, self.classes_, self.endog_name_ = list(names), np.array([0, 1]), target_name
+        self._remember_feature_names(None, names)
         self.params_, self._nobs, self._design = beta, design.n, None
         self.llf_ = result.llf
         self.llnull_ = design.n * sum(share * math.log(share) for share in (ybar, 1.0 - ybar))
@@ -304,10 +335,14 @@ class Logit(LikelihoodResults, Estimator):
         try:
             result = newton_binary(design, y01, beta, float(self.tol), max_iter, information=start_information)
             if not result.converged:
-                self._raise_if_separated(X, y01, names)
+                return self._separated(X, y01, names, result) or result
             return result
         except Alarm as alarm:
-            self._raise_if_separated(X, y01, names)
+            stopped = NewtonResult(alarm.beta, loglik(design.dot(alarm.beta), y01), alarm.iterations, False,
+                                   alarm.reason)
+            separated = self._separated(X, y01, names, stopped)
+            if separated is not None:
+                return separated
             if "singular" in alarm.reason or "finite" in alarm.reason:
                 raise ValueError(
                     f"Logit: {alarm.reason} although the classes are not separated: the columns are "
@@ -316,10 +351,11 @@ class Logit(LikelihoodResults, Estimator):
             # a large |η| without separation: carry on without the alarm
             return newton_binary(design, y01, alarm.beta, float(self.tol), max_iter, alarm=False)
 
-    def _raise_if_separated(self, X, y01, names):
+    def _separated(self, X, y01, names, stopped):
+        """None when the classes overlap; on separation, raise the PerfectSeparationError
+        (on_separation="raise") or warn and return ``stopped`` (on_separation="warn")."""
         found = find_separation(X, y01, names, bool(self.fit_intercept))
-        if found is not None:
-            raise found
+        return None if found is None else separated_fit(found, self.on_separation, stopped)
 
     def _fit_first_order(self, design, y01, X, names):
         from .. import optim
@@ -342,19 +378,16 @@ class Logit(LikelihoodResults, Estimator):
             method=self.solver, lr=lr, tol=float(self.tol), max_iter=max_iter,
         )
         solution = result.x.numpy().astype(backend.float64)
+        answer = NewtonResult(solution, loglik(design.dot(solution), y01), result.iterations, result.converged,
+                              f"{self.solver} {result.message}")
         if not result.converged:
-            self._raise_if_separated(X, y01, names)
-        return NewtonResult(solution, loglik(design.dot(solution), y01), result.iterations, result.converged,
-                             f"{self.solver} {result.message}")
+            return self._separated(X, y01, names, answer) or answer
+        return answer
 
     # -- prediction (scikit-learn) ---------------------------------------------------------
 
     def _linear(self, X):
-        self._check_fitted()
-        X, _ = as_design(X, "X")
-        if X.shape[1] != len(self.feature_names_):
-            raise ValueError(f"X has {X.shape[1]} columns but the model was fitted on {len(self.feature_names_)}")
-        return X @ self.coef_ + self.intercept_
+        return as_design_like_fit(self, X) @ self.coef_ + self.intercept_
 
     def decision_function(self, X):
         """The linear predictor η = x'β̂ for each row."""
@@ -371,9 +404,10 @@ class Logit(LikelihoodResults, Estimator):
         return self.classes_[positive.astype(int)]
 
     def score(self, X, y):
-        """Accuracy: the fraction of rows where predict(X) equals y."""
-        target, _ = as_target(y, len(X) if not hasattr(X, "shape") else X.shape[0], "y")
-        return float(np.mean(self.predict(X) == target))
+        """Accuracy: the fraction of rows where predict(X) equals the labels y."""
+        prediction = self.predict(X)
+        labels, _ = as_labels(y, prediction.shape[0], "y")
+        return float(np.mean(prediction == labels))
 
     # -- results (statsmodels names) -------------------------------------------------------
 
@@ -417,3 +451,13 @@ class Logit(LikelihoodResults, Estimator):
         cov = G @ self._cov @ G.T
         return MarginalEffects(self.feature_names_, margeff, np.sqrt(np.diag(cov)), cov, self.alpha,
                                self.endog_name_)
+
+
+def _covariance(design, result):
+    """Cov(β̂) = (X'ŴX)⁻¹, with the information the iteration formed at its answer, or formed here."""
+    if result.information is None:
+        p = _special.expit(design.dot(result.beta))
+        factor = cholesky_or_none(design.gram(p * (1.0 - p)))
+    else:
+        factor = result.information[1]
+    return inverse_information(factor, design.k, "Logit", "the information matrix X'WX")

@@ -323,14 +323,16 @@ class NewtonResult:
     def __init__(self, beta, llf, iterations, converged, message="", information=None, eta=None):
         self.beta, self.llf, self.information, self.eta = beta, llf, information, eta
         self.iterations, self.converged, self.message = iterations, converged, message
+        self.separation = None  # the PerfectSeparationError of a fit that stopped on separation
 
 
 class Alarm(Exception):
-    """The iteration shows a symptom of separation (|η| too large or a singular information)."""
+    """The iteration shows a symptom of separation (|η| too large or a singular information);
+    ``beta`` is the iterate where it showed, in iteration ``iterations``."""
 
-    def __init__(self, reason, beta):
+    def __init__(self, reason, beta, iterations=0):
         super().__init__(reason)
-        self.reason, self.beta = reason, beta
+        self.reason, self.beta, self.iterations = reason, beta, iterations
 
 
 def newton_binary(design, y, beta, tol, max_iter, alarm=True, exact_information=True, information=None):
@@ -363,10 +365,10 @@ def newton_binary(design, y, beta, tol, max_iter, alarm=True, exact_information=
         if fresh:
             factor = _cholesky(information)
             if factor is None:
-                raise Alarm("the information matrix X'WX is singular", beta)
+                raise Alarm("the information matrix X'WX is singular", beta, iteration)
         step = _linalg.cho_solve(factor, score, check_finite=False)
         if not np.all(np.isfinite(step)):
-            raise Alarm("the Newton step is not finite", beta)
+            raise Alarm("the Newton step is not finite", beta, iteration)
         size, scale = np.max(np.abs(step)), 1.0 + np.max(np.abs(beta))
         if size <= tol * scale:
             if not exact_information or (fresh and (polished or size <= _EXACT * scale)):
@@ -390,7 +392,7 @@ def newton_binary(design, y, beta, tol, max_iter, alarm=True, exact_information=
             llf, information, score, largest = design.newton_pass(beta, y)
             fresh = True
         if alarm and largest > ETA_ALARM:
-            raise Alarm(f"a fitted linear predictor |x_i'b| exceeds {ETA_ALARM:g}", beta)
+            raise Alarm(f"a fitted linear predictor |x_i'b| exceeds {ETA_ALARM:g}", beta, iteration)
     return NewtonResult(beta, llf, max_iter, False, f"Newton did not converge in max_iter={max_iter} iterations")
 
 

@@ -27,13 +27,15 @@ from .estimator import Estimator
 from .likelihood import (
     LikelihoodResults,
     MarginalEffects,
+    check_on_separation,
     check_solver_and_tol,
     cholesky_or_none,
     inverse_information,
+    separated_fit,
 )
 from .logit_newton import ETA_ALARM, WARM_TOL, Alarm, Design, NewtonResult, nested_subsamples
 from .separation import class_label, find_multinomial_separation
-from .validation import as_design, as_target, check_columns, check_enough_rows, warn
+from .validation import as_design, as_design_like_fit, as_labels, check_columns, check_enough_rows, warn
 
 np = backend.host
 
@@ -62,15 +64,25 @@ class MNLogit(LikelihoodResults, Estimator):
         lr: the learning rate for gd/adam (default: 1/L for gd, with L = λ_max(X'X) / (2n),
             Böhning's (1992) bound on the curvature of the mean loss; 0.01 for adam).
         alpha: the level of the intervals.
+        on_separation: "raise" (default) or "warn", as in :class:`Logit`: on separation, a
+            :class:`PerfectSeparationError`, or a :class:`PerfectSeparationWarning` and the
+            iterate where the iteration stopped, with NaN standard errors.
 
     Separation: when the iteration shows a symptom (a fitted logit spread
     max_m η_im − min_m η_im above 30, a singular information matrix, or no convergence),
     :func:`find_multinomial_separation` looks for a direction that ranks every row's
     observed class at or above every other class, and a :class:`PerfectSeparationError`
-    names the columns, the classes and the rows.
+    names the columns, the classes and the rows (``on_separation="raise"``); with
+    ``on_separation="warn"`` the same diagnosis is a warning and ``separation_``.
+
+    Targets: any class labels (numbers, strings, booleans), at least two; ``predict`` returns
+    labels from ``classes_`` and ``predict_proba`` has its columns in that order. A continuous
+    y is refused ("Unknown label type: continuous").
 
     Fitted attributes: ``classes_`` (sorted; ``classes_[0]`` the reference), ``coef_``
-    (K−1, p), ``intercept_`` (K−1,), ``n_iter_``, ``converged_``. Results: ``params`` and
+    (K−1, p), ``intercept_`` (K−1,), ``n_iter_``, ``converged_``, ``n_features_in_``,
+    ``feature_names_in_`` (DataFrame input), ``separation_`` (None, or the diagnosis of a fit
+    with on_separation="warn"). Results: ``params`` and
     ``bse``, ``tvalues``, ``pvalues`` of shape (k, K−1) (one column per non-reference class,
     statsmodels' layout), ``cov_params()`` (k(K−1) square, class blocks in order), ``llf``,
     ``llnull``, ``llr``, ``llr_pvalue``, ``prsquared``, ``aic``, ``bic``, ``summary()``,
@@ -82,20 +94,24 @@ class MNLogit(LikelihoodResults, Estimator):
 
     _estimator_type = "classifier"
 
-    def __init__(self, fit_intercept=True, solver="newton", tol=1e-8, max_iter=None, lr=None, alpha=0.05):
+    def __init__(self, fit_intercept=True, solver="newton", tol=1e-8, max_iter=None, lr=None, alpha=0.05,
+                 on_separation="raise"):
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
         self.lr = lr
         self.alpha = alpha
+        self.on_separation = on_separation
 
     def fit(self, X, y):
-        """Fit by maximum likelihood; returns self. Raises PerfectSeparationError on separation.
+        """Fit by maximum likelihood; returns self. On separation: PerfectSeparationError, or a
+        PerfectSeparationWarning with ``on_separation="warn"``.
 
         The passes over the rows run on several threads when ``threadpoolctl`` is installed,
         as in :meth:`Logit.fit`."""
         check_solver_and_tol("MNLogit", self.solver, self.tol)
+        check_on_separation("MNLogit", self.on_separation)
         with row_parts.parallel_rows():
             return self._fit_local(X, y)
 
@@ -103,12 +119,13 @@ class MNLogit(LikelihoodResults, Estimator):
         """``fit`` on the rows of this process."""
         data = X
         X, names = as_design(X, "X")
-        target, y_name = as_target(y, X.shape[0], "y")
+        labels, y_name = as_labels(y, X.shape[0], "y")
         check_columns(X, names, bool(self.fit_intercept))
-        classes, codes = np.unique(target, return_inverse=True)
+        classes, codes = np.unique(labels, return_inverse=True)
+        codes = codes.reshape(-1)
         self._remember_feature_names(data, names)
         if classes.size < 2:
-            raise ValueError(f"{y_name}: MNLogit needs at least 2 classes; got {classes.size}")
+            raise ValueError(f"{y_name}: MNLogit needs at least 2 classes; got {classes.size} class")
         design = Design(X, bool(self.fit_intercept))
         K, k, n = classes.size, design.k, design.n
         check_enough_rows(n, k * (K - 1), "MNLogit")
@@ -119,15 +136,11 @@ class MNLogit(LikelihoodResults, Estimator):
         else:
             result = self._fit_first_order(design, codes, X, names)
         B = result.beta
-        self.n_iter_, self.converged_ = result.iterations, result.converged
-        eta = design.dot(B) if result.eta is None else result.eta
-        if _logit_spread(eta) > ETA_ALARM:
-            warn("MNLogit: some fitted logits differ by more than 30 between classes; the estimates are "
-                 "finite (no separation was found) but the probabilities of some rows are below 1e-13")
-        if not result.converged:
-            warn(f"MNLogit: {result.message}; the estimates and standard errors may be inaccurate")
-        factor = cholesky_or_none(_mn_information(design, _mn_probs(eta)))
-        cov = inverse_information(factor, k * (K - 1), "MNLogit")
+        self.n_iter_, self.converged_, self.separation_ = result.iterations, result.converged, result.separation
+        if result.separation is not None:  # on_separation="warn": no estimate, no standard errors
+            cov = np.full((k * (K - 1), k * (K - 1)), np.nan)
+        else:
+            cov = self._covariance(design, result)
         self.params_, self._cov, self._design = B, cov, design.without_buffers()
         self.llf_ = result.llf
         counts = np.bincount(codes, minlength=K).astype(backend.float64)
@@ -136,6 +149,17 @@ class MNLogit(LikelihoodResults, Estimator):
         self.coef_ = (B[1:] if self.fit_intercept else B).T.copy()
         self.intercept_ = B[0].copy() if self.fit_intercept else np.zeros(K - 1)
         return self
+
+    def _covariance(self, design, result):
+        """Cov(B̂), the inverse information at the answer; warns when the answer is doubtful."""
+        eta = design.dot(result.beta) if result.eta is None else result.eta
+        if _logit_spread(eta) > ETA_ALARM:
+            warn("MNLogit: some fitted logits differ by more than 30 between classes; the estimates are "
+                 "finite (no separation was found) but the probabilities of some rows are below 1e-13")
+        if not result.converged:
+            warn(f"MNLogit: {result.message}; the estimates and standard errors may be inaccurate")
+        factor = cholesky_or_none(_mn_information(design, _mn_probs(eta)))
+        return inverse_information(factor, design.k * (self.classes_.size - 1), "MNLogit")
 
     def _start(self, codes, k, K):
         B = np.zeros((k, K - 1))
@@ -151,10 +175,14 @@ class MNLogit(LikelihoodResults, Estimator):
         try:
             result = _newton_multinomial(design, codes, K, start, float(self.tol), max_iter)
             if not result.converged:
-                self._raise_if_separated(X, codes, names)
+                return self._separated(X, codes, names, result) or result
             return result
         except Alarm as alarm:
-            self._raise_if_separated(X, codes, names)
+            stopped = NewtonResult(alarm.beta, _mn_loglik(design.dot(alarm.beta), codes), alarm.iterations, False,
+                                   alarm.reason)
+            separated = self._separated(X, codes, names, stopped)
+            if separated is not None:
+                return separated
             if "singular" in alarm.reason or "finite" in alarm.reason:
                 raise ValueError(
                     f"MNLogit: {alarm.reason} although no class is separated: the columns are (nearly) "
@@ -162,10 +190,11 @@ class MNLogit(LikelihoodResults, Estimator):
                 ) from None
             return _newton_multinomial(design, codes, K, alarm.beta, float(self.tol), max_iter, alarm=False)
 
-    def _raise_if_separated(self, X, codes, names):
+    def _separated(self, X, codes, names, stopped):
+        """None when no class is separated; on separation, raise the PerfectSeparationError
+        (on_separation="raise") or warn and return ``stopped`` (on_separation="warn")."""
         found = find_multinomial_separation(X, self.classes_[codes], names, bool(self.fit_intercept))
-        if found is not None:
-            raise found
+        return None if found is None else separated_fit(found, self.on_separation, stopped)
 
     def _fit_first_order(self, design, codes, X, names):
         from .. import optim
@@ -193,17 +222,14 @@ class MNLogit(LikelihoodResults, Estimator):
             method=self.solver, lr=lr, tol=float(self.tol), max_iter=max_iter,
         )
         solution = result.x.numpy().astype(backend.float64).reshape(k, K - 1)
+        answer = NewtonResult(solution, _mn_loglik(design.dot(solution), codes), result.iterations,
+                              result.converged, f"{self.solver} {result.message}")
         if not result.converged:
-            self._raise_if_separated(X, codes, names)
-        return NewtonResult(solution, _mn_loglik(design.dot(solution), codes), result.iterations,
-                             result.converged, f"{self.solver} {result.message}")
+            return self._separated(X, codes, names, answer) or answer
+        return answer
 
     def _linear(self, X):
-        self._check_fitted()
-        X, _ = as_design(X, "X")
-        if X.shape[1] != len(self.feature_names_):
-            raise ValueError(f"X has {X.shape[1]} columns but the model was fitted on {len(self.feature_names_)}")
-        return X @ self.coef_.T + self.intercept_
+        return as_design_like_fit(self, X) @ self.coef_.T + self.intercept_
 
     def predict_proba(self, X):
         """(n, K) class probabilities, columns in the order of ``classes_``."""
@@ -211,12 +237,14 @@ class MNLogit(LikelihoodResults, Estimator):
 
     def predict(self, X):
         """The most probable class for each row."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        probabilities = self.predict_proba(X)
+        return self.classes_[np.argmax(probabilities, axis=1)]
 
     def score(self, X, y):
-        """Accuracy."""
-        target, _ = as_target(y, X.shape[0] if hasattr(X, "shape") else len(X), "y")
-        return float(np.mean(self.predict(X) == target))
+        """Accuracy: the fraction of rows where predict(X) equals the labels y."""
+        prediction = self.predict(X)
+        labels, _ = as_labels(y, prediction.shape[0], "y")
+        return float(np.mean(prediction == labels))
 
     @property
     def _n_null_params(self) -> int:
@@ -385,15 +413,15 @@ def _newton_multinomial(design, codes, K, B, tol, max_iter, alarm=True):
     llf = _mn_loglik(eta, codes)
     for iteration in range(1, max_iter + 1):
         if alarm and _logit_spread(eta) > ETA_ALARM:
-            raise Alarm(f"a fitted logit spread exceeds {ETA_ALARM:g}", B)
+            raise Alarm(f"a fitted logit spread exceeds {ETA_ALARM:g}", B, iteration)
         P = _mn_probs(eta)
         score = design.tdot(Y[:, 1:] - P[:, 1:]).ravel(order="F")
         try:
             step = _linalg.cho_solve(_linalg.cho_factor(_mn_information(design, P)), score)
         except _linalg.LinAlgError:
-            raise Alarm("the information matrix is singular", B) from None
+            raise Alarm("the information matrix is singular", B, iteration) from None
         if not np.all(np.isfinite(step)):
-            raise Alarm("the Newton step is not finite", B)
+            raise Alarm("the Newton step is not finite", B, iteration)
         step = step.reshape((k, K - 1), order="F")
         t = 1.0
         while True:

@@ -40,7 +40,7 @@ from . import least_squares, tsqr
 from .estimator import Estimator
 from .least_squares import BLOCK_ROWS
 from .ols_results import COV_TYPES, OLSResults, StreamedOLSResults, inference_fields, robust_meat
-from .validation import as_design, as_target, check_columns, check_enough_rows
+from .validation import as_design, as_design_like_fit, as_target, check_columns, check_enough_rows
 
 np = backend.host
 
@@ -89,9 +89,10 @@ class OLS(Estimator):
 
     Fitted attributes: ``coef_`` (slopes), ``intercept_``, ``results_`` (an
     :class:`OLSResults`), ``n_features_in_``, ``feature_names_in_`` (DataFrame input),
-    ``solver_used_``, and for "gd" ``n_iter_``, ``converged_``, ``optimization_``,
-    ``optimization_error_``. The results' names (``params``, ``bse``, ``summary()`` …) are
-    also readable on the estimator itself.
+    ``solver_used_``, ``n_iter_`` (the gradient steps for "gd"; 1 for the direct solvers, one
+    factorization), and for "gd" ``converged_``, ``optimization_``, ``optimization_error_``.
+    The results' names (``params``, ``bse``, ``summary()`` …) are also readable on the
+    estimator itself.
 
     Example::
 
@@ -206,7 +207,8 @@ class OLS(Estimator):
         self.results_ = self._inference(Xv, yv, beta, solution, names, target_name, (codes, n_groups), rows)
         if self.solver == "gd":
             self.optimization_error_ = np.abs(beta - solution.beta) / self.results_.bse
-        self._set_fitted(beta, p, columns if hasattr(X, "columns") else None, solution.method)
+        self._set_fitted(beta, p, solution.method)
+        self._remember_feature_names(X, columns)
         self._scaled_cond_R1 = solution.first_condition
         return self
 
@@ -287,7 +289,7 @@ class OLS(Estimator):
         check_enough_rows(n, k, "OLS")
         solution = least_squares.solve_streamed(sums["R"], sums["qty"], n, names, intercept)
         self.results_ = self._streamed_inference(batches, solution, sums, names, str(target_name), local_rows, rows)
-        self._set_fitted(solution.beta, k - intercept, columns if feature_names is not None else None, "tsqr")
+        self._set_fitted(solution.beta, k - intercept, "tsqr")
         self.n_batches_ = sums["nblocks"]
         return self
 
@@ -326,15 +328,16 @@ class OLS(Estimator):
                 f"cov_type={self.cov_type!r}"
             )
 
-    def _set_fitted(self, beta, p, feature_names, used):
-        """scikit-learn's fitted attributes from β̂ (intercept first when fitted)."""
+    def _set_fitted(self, beta, p, used):
+        """scikit-learn's fitted attributes from β̂ (intercept first when fitted); ``n_iter_`` is
+        1 for the direct solvers (one factorization; solver="gd" counts its steps)."""
         intercept = bool(self.fit_intercept)
         self.coef_ = (beta[1:] if intercept else beta).copy()
         self.intercept_ = float(beta[0]) if intercept else 0.0
         self.n_features_in_ = p
-        if feature_names is not None:
-            self.feature_names_in_ = np.asarray(feature_names, dtype=object)
         self.solver_used_ = used
+        if self.solver != "gd":
+            self.n_iter_ = 1
 
     def _forget_fitted(self):
         """Remove the fitted attributes of an earlier fit (those ending in "_")."""
@@ -375,18 +378,6 @@ class OLS(Estimator):
         return slopes
 
     # -- prediction -------------------------------------------------------------------------
-    def _design_for_predict(self, X):
-        self._check_fitted("results_")
-        Xv, columns = as_design(X, "X")
-        if Xv.shape[1] != self.n_features_in_:
-            raise ValueError(f"OLS.predict: X: expected {self.n_features_in_} columns (as in fit); got {Xv.shape[1]}")
-        fitted_names = getattr(self, "feature_names_in_", None)
-        if fitted_names is not None and hasattr(X, "columns") and list(columns) != list(fitted_names):
-            raise ValueError(
-                f"OLS.predict: X: expected columns {list(self.feature_names_in_)} (as in fit); got {list(columns)}"
-            )
-        return Xv
-
     def predict(self, X, interval=None, alpha: float = 0.05):
         r"""ŷ = b0 + X b; with ``interval`` an (m x 3) array [ŷ, lower, upper].
 
@@ -395,7 +386,7 @@ class OLS(Estimator):
         ``cov_params()`` (so robust when cov_type is), q the t(df_resid) quantile (normal for
         robust covariances), as statsmodels' ``get_prediction().summary_frame``.
         """
-        Xv = self._design_for_predict(X)
+        Xv = as_design_like_fit(self, X)
         yhat = Xv @ self.coef_ + self.intercept_
         if interval is None:
             return yhat

@@ -73,7 +73,7 @@ class PCA(Estimator):
         values, names = as_design(X, "X")
         n, p = values.shape
         if n < 2:
-            raise ValueError(f"PCA: needs at least 2 rows; X has {n}")
+            raise ValueError(f"PCA: needs at least 2 rows; X has {n} (n_samples={n})")
         rank_max = min(n, p)
         self.mean_ = values.mean(axis=0)
         U, S, Vt = _svd(values - self.mean_)
@@ -184,7 +184,7 @@ class PCR(Estimator):
         n, p = values.shape
         target, target_name = as_target(y, n, "y")
         if n < 3:
-            raise ValueError(f"PCR: needs at least 3 rows; X has {n}")
+            raise ValueError(f"PCR: needs at least 3 rows; X has {n} (n_samples={n})")
         if self.scale:
             sd = values.std(axis=0, ddof=1)
             constant = [names[j] for j in np.flatnonzero(sd == 0)]

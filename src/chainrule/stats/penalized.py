@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..engine import backend
 from .estimator import Estimator
-from .validation import as_design, as_target, check_columns
+from .validation import as_design, as_design_like_fit, as_target, check_columns
 
 np = backend.host
 
@@ -32,38 +32,20 @@ class LinearRegressor(Estimator):
         """Validated float64 X and y (returned); remembers the feature and target names."""
         if not isinstance(self.fit_intercept, bool):
             raise TypeError(f"fit_intercept: expected True or False; got {self.fit_intercept!r}")
-        frame = _is_frame(X)
+        data = X
         X, names = as_design(X, "X")
         y, target = as_target(y, X.shape[0], "y")
         if X.shape[0] < 2:
-            raise ValueError(f"X: need at least 2 rows to fit; got {X.shape[0]}")
+            raise ValueError(f"X: need at least 2 rows to fit; got {X.shape[0]} (n_samples={X.shape[0]})")
         check_columns(X, names, self.fit_intercept, "X")
-        self.n_features_in_ = X.shape[1]
+        self._remember_feature_names(data, names)
         self.feature_names_ = list(names)
         self.target_name_ = target
-        if frame:
-            self.feature_names_in_ = np.asarray(names, dtype=object)
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
         return X, y
-
-    def _design_for_predict(self, X):
-        self._check_fitted()
-        values, names = as_design(X, "X")
-        if values.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {values.shape[1]} columns but {type(self).__name__} was fitted with "
-                f"{self.n_features_in_} ({', '.join(self.feature_names_)})"
-            )
-        if _is_frame(X) and hasattr(self, "feature_names_in_") and list(names) != self.feature_names_:
-            raise ValueError(
-                f"X: column names {names} differ from those seen in fit {self.feature_names_}"
-            )
-        return values
 
     def predict(self, X):
         """Predictions b0 + X b (a NumPy float64 array)."""
-        return self._design_for_predict(X) @ self.coef_ + self.intercept_
+        return as_design_like_fit(self, X) @ self.coef_ + self.intercept_
 
     def score(self, X, y):
         """R^2 = 1 - sum (y - yhat)^2 / sum (y - mean(y))^2 (scikit-learn's ``score``)."""
@@ -105,6 +87,3 @@ def centered_gram(X, x_mean, yc):
     Xc = X - x_mean
     return Xc.T @ Xc, Xc.T @ yc
 
-
-def _is_frame(X) -> bool:
-    return hasattr(X, "columns") and hasattr(X, "to_numpy")

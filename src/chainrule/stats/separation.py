@@ -23,11 +23,11 @@ from scipy import optimize as _optimize
 
 from ..engine import backend
 from .logit_newton import Design
-from .validation import as_design, as_target, check_binary
+from .validation import DataWarning, as_design, as_labels, check_binary
 
 np = backend.host
 
-__all__ = ["PerfectSeparationError", "find_separation", "find_multinomial_separation"]
+__all__ = ["PerfectSeparationError", "PerfectSeparationWarning", "find_separation", "find_multinomial_separation"]
 
 
 class PerfectSeparationError(ValueError):
@@ -48,6 +48,14 @@ class PerfectSeparationError(ValueError):
         super().__init__(message)
         self.kind, self.columns, self.direction, self.rows = kind, list(columns), direction, rows
 
+    def __reduce__(self):  # pickles with its attributes (a fitted model keeps it in ``separation_``)
+        return type(self), (*self.args, self.kind, self.columns, self.direction, self.rows), self.__dict__
+
+
+class PerfectSeparationWarning(DataWarning):
+    """A fit with ``on_separation="warn"`` met (quasi-)complete separation and stopped where the
+    iteration did: no maximum-likelihood estimate exists and the standard errors are not valid."""
+
 
 def find_separation(X, y, names=None, fit_intercept: bool = True):
     """Look for (quasi-)complete separation of a binary y by the columns of X.
@@ -60,8 +68,8 @@ def find_separation(X, y, names=None, fit_intercept: bool = True):
     subject to s_i x_i'b ≥ 0 (a positive optimum: quasi-complete separation).
     """
     X, names = as_design(X, "X") if names is None else (np.asarray(X, dtype=backend.float64), list(names))
-    target, y_name = as_target(y, X.shape[0], "y")
-    positive = check_binary(target, y_name)[1] > 0.5
+    labels, y_name = as_labels(y, X.shape[0], "y")
+    positive = check_binary(labels, y_name)[1] > 0.5
     if fit_intercept:
         found = _separating_column(X, positive, names)
         if found is not None:
@@ -109,8 +117,9 @@ def find_multinomial_separation(X, y, names=None, fit_intercept: bool = True):
     ``rows`` the rows with a positive margin.
     """
     X, names = as_design(X, "X") if names is None else (np.asarray(X, dtype=backend.float64), list(names))
-    target, _ = as_target(y, X.shape[0], "y")
-    classes, codes = np.unique(target, return_inverse=True)
+    labels, _ = as_labels(y, X.shape[0], "y")
+    classes, codes = np.unique(labels, return_inverse=True)
+    codes = codes.reshape(-1)
     K = classes.size
     Z = Design(X, fit_intercept).full()
     scale = np.max(np.abs(Z), axis=0)
@@ -137,7 +146,9 @@ def find_multinomial_separation(X, y, names=None, fit_intercept: bool = True):
 
 
 def class_label(value):
-    """A class code as shown in tables: 2.0 → "2", 0.5 → "0.5"."""
+    """A class label as shown in tables: 2.0 → "2", 0.5 → "0.5", "cat" → "cat"."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return str(value)
     value = float(value)
     return str(int(value)) if value.is_integer() else f"{value:g}"
 
@@ -224,6 +235,11 @@ def _multinomial_report(kind, direction, margins, owners, classes, names, fit_in
         f"classes, or use a penalized model"
     )
     error = PerfectSeparationError(message, kind, columns, direction, rows)
-    error.classes = [classes[c].item() for c in involved]
-    error.pairs = [(classes[a].item(), classes[b].item()) for a, b in pairs]
+    error.classes = [_plain(classes[c]) for c in involved]
+    error.pairs = [(_plain(classes[a]), _plain(classes[b])) for a, b in pairs]
     return error
+
+
+def _plain(label):
+    """A label as a Python object (NumPy scalars unwrapped)."""
+    return label.item() if isinstance(label, np.generic) else label

@@ -176,7 +176,7 @@ class ForwardStepwise(Estimator):
         """The largest model size on the path: min(p, n − 1 − intercept, max_features)."""
         name, intercept = type(self).__name__, int(bool(self.fit_intercept))
         if n < 2 + intercept:
-            raise ValueError(f"{name}: needs at least {2 + intercept} rows; X has {n}")
+            raise ValueError(f"{name}: needs at least {2 + intercept} rows; X has {n} (n_samples={n})")
         limit = min(p, n - 1 - intercept)
         if self.max_features is not None:
             if isinstance(self.max_features, bool) or not isinstance(self.max_features, (int, np.integer)) \
