@@ -48,10 +48,14 @@ def test_preset_gpt3_prints_the_course_and_the_corrected_figures(capsys):
     assert "3,640" in out and "wrong" in out
 
 
-@pytest.mark.parametrize("preset, claim", [("bert-base", "about 5 hours"), ("resnet50-imagenet", "30 minutes")])
-def test_other_presets(capsys, preset, claim):
+@pytest.mark.parametrize("preset, claim, figure", [
+    ("bert-base", "about 5 hours", "109,482,240"), ("resnet50-imagenet", "30 minutes", "4,089,184,256"),
+    ("gpt3", "51 days", "174,604,259,328"),
+])
+def test_presets_print_the_counted_network(capsys, preset, claim, figure):
     code, out, _ = _run(["compute", "--preset", preset], capsys)
-    assert code == 0 and claim in out and "8 × A100-80GB" in out
+    assert code == 0 and claim in out and "A100-80GB" in out
+    assert "counted layer by layer" in out and figure in out
 
 
 def test_params_and_tokens(capsys):
@@ -97,6 +101,9 @@ def test_data_mode_counts_measures_and_compares(capsys, csv):
     for name in ("A100-80GB", "RTX-4090", "T4", "V100"):
         assert f"1 × {name}" in out
     assert "FLOPs per layer" in out and "layers.0" in out
+    weights = 6 * 32 + 32 * 16 + 16
+    assert f"FlopCounterMode counts), whole batch: forward {2 * 64 * weights:,}, backward " \
+           f"{2 * 64 * (weights + 32 * 16 + 16):,}" in out
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -203,6 +203,11 @@ class _Scale(nn.Module):
         return x * 2.0
 
 
+class _Sort(nn.Module):
+    def forward(self, x):
+        return x.sort(dim=-1)[0]
+
+
 class _Residual(nn.Module):
     def __init__(self):
         super().__init__()
@@ -212,24 +217,36 @@ class _Residual(nn.Module):
         return x + self.inner(x)
 
 
-def test_unknown_layers_are_reported_not_counted():
+def test_a_module_without_a_rule_is_counted_by_its_ops():
     count = compute.count_flops(nn.Sequential(nn.Linear(4, 4), _Scale()), cr.randn(2, 4))
+    assert not count.uncounted
+    row = count.layers[1]
+    assert (row.name, row.type, row.note) == ("1", "_Scale (ops)", "ops: mul")
+    assert (row.forward_elementwise, row.backward_elementwise) == (8, 8)  # x·2 and its gradient g·2
+
+
+def test_ops_without_a_rule_are_reported_not_counted():
+    count = compute.count_flops(nn.Sequential(nn.Linear(4, 4), _Sort()), cr.randn(2, 4))
     assert count.uncounted == ["1"]
     row = count.layers[1]
-    assert not row.counted and "not counted" in row.note
+    assert not row.counted and "not counted (no FLOP rule): sort" in row.note
     assert row.forward_flops == row.backward_flops == 0
     assert count.forward_flops == count.layers[0].forward_flops
 
 
-def test_containers_with_their_own_arithmetic_are_noted():
+def test_the_arithmetic_of_containers_is_counted():
     count = compute.count_flops(nn.Sequential(_Residual()), cr.randn(2, 4))
-    assert len(count.layers) == 1
-    assert any("_Residual" in note for note in count.notes)
+    assert [(row.name, row.type) for row in count.layers] == [("0.inner", "Linear"), ("0", "_Residual (ops)")]
+    add = count.layers[1]
+    assert (add.forward_elementwise, add.backward_flops, add.note) == (8, 0, "ops: add")
+    assert not count.notes
 
 
 @pytest.mark.parametrize("model, x, error, message", [
     ("not a module", cr.randn(2, 2), TypeError, "model must be a chainrule.nn.Module"),
     (nn.Linear(2, 2), np.ones((2, 2)), TypeError, "example_input must be a Tensor"),
+    (nn.Linear(2, 2), (2, -1), ValueError, "negative sizes"),
+    (nn.Linear(2, 2), (), TypeError, "example_input must be a Tensor"),
     (nn.Linear(2, 2), cr.tensor(1.0), TypeError, "0-d Tensor"),
     (nn.Linear(2, 2), cr.zeros(0, 2), ValueError, "at least one example"),
 ])
@@ -252,3 +269,68 @@ def test_leaves_the_forward_pass_never_calls_are_noted():
     assert [layer.name for layer in count.layers] == ["used"]
     assert any(note.startswith("unused (Linear) was not called") for note in count.notes)
     assert count.params == 2 * (4 * 2 + 2)
+
+
+# ---------------------------------------------------------------------- the other layers by hand
+
+
+def _row(layer, x):
+    """The row of ``layer`` applied to data (its input needs no gradient)."""
+    return compute.count_flops(nn.Sequential(layer), x).layers[0]
+
+
+@pytest.mark.parametrize("layer, shape, expected", [
+    # n = 2·3·4·5 = 120 elements, R = 24 rows of 5 (LayerNorm), 2·1 groups (GroupNorm)
+    (nn.LayerNorm(5), (2, 3, 4, 5), dict(forward_elementwise=4 * 120 + 24 + 240, forward_reduction=240,
+                                         backward_elementwise=120, backward_reduction=240)),
+    (nn.GroupNorm(1, 3), (2, 3, 4, 5), dict(forward_elementwise=4 * 120 + 2 + 240, forward_reduction=240,
+                                            backward_elementwise=120, backward_reduction=240)),
+    (nn.RMSNorm(5), (2, 3, 4, 5), dict(forward_elementwise=2 * 120 + 24 + 120, forward_reduction=120,
+                                       backward_elementwise=120, backward_reduction=120)),
+    (nn.MaxPool2d(2), (2, 3, 4, 6), dict(forward_reduction=36 * 4)),
+    (nn.AvgPool2d(3, stride=1, padding=1), (1, 2, 4, 4), dict(forward_reduction=32 * 9, forward_elementwise=32)),
+    # windows of 5 rows into 3: rows 0-1, 1-3, 3-4 (2 + 3 + 2 = 7 taps); 4 columns into 2: 2 + 2
+    (nn.AdaptiveAvgPool2d((3, 2)), (2, 3, 5, 4), dict(forward_reduction=6 * 7 * 4, forward_elementwise=6 * 6)),
+    (nn.Upsample(scale_factor=2), (1, 2, 3, 3), dict()),
+    (nn.Dropout2d(0.5), (2, 3, 4, 4), dict(forward_elementwise=2 * 6 + 96)),
+    (nn.SiLU(), (4, 5), dict(forward_elementwise=100)),
+    (nn.Conv2d(2, 4, 3, padding=1), (1, 2, 5, 5), dict(forward_matmul=2 * 100 * 18, forward_elementwise=100,
+                                                       backward_matmul=2 * 100 * 18, backward_reduction=100)),
+])
+def test_layer_rules_by_hand(layer, shape, expected):
+    row = _row(layer, cr.randn(*shape))
+    keys = ("forward_matmul", "forward_elementwise", "forward_reduction", "backward_matmul",
+            "backward_elementwise", "backward_reduction")
+    assert {key: getattr(row, key) for key in keys} == {key: expected.get(key, 0) for key in keys}
+
+
+def test_embedding_is_memory_traffic_not_arithmetic():
+    vocabulary, dim = 50, 8
+    count = compute.count_flops(nn.Embedding(vocabulary, dim), cr.randint(0, vocabulary, (3, 7)))
+    (row,) = count.layers
+    rows = 21
+    assert row.forward_flops == row.forward_matmul == row.backward_matmul == 0
+    assert row.forward_memory_bytes == 2 * rows * dim * 4
+    assert row.backward_elementwise == rows * dim  # the scatter-add of the gradient rows
+    assert row.backward_memory_bytes == (3 * rows * dim + vocabulary * dim) * 4
+    assert count.totals()["forward_memory_bytes"] == row.forward_memory_bytes
+    frozen = nn.Embedding.from_pretrained(cr.randn(vocabulary, dim))
+    assert compute.count_flops(frozen, cr.randint(0, vocabulary, (3, 7))).backward_flops == 0
+
+
+def test_frozen_parameters_get_no_gradient():
+    model = nn.Sequential(nn.Linear(4, 6), nn.Linear(6, 2))
+    model[0].weight.requires_grad_(False)
+    model[0].bias.requires_grad_(False)
+    first, second = compute.count_flops(model, cr.randn(5, 4)).layers
+    assert first.backward_flops == 0  # nothing upstream needs a gradient and its weights are frozen
+    assert second.backward_matmul == 2 * 5 * 6 * 2  # dW only: its input depends on nothing trainable
+    model[0].weight.requires_grad_(True)
+    second = compute.count_flops(model, cr.randn(5, 4)).layers[1]
+    assert second.backward_matmul == 2 * 2 * 5 * 6 * 2
+
+
+def test_an_input_that_requires_grad_gets_one():
+    x = cr.randn(3, 4, requires_grad=True)
+    (row,) = compute.count_flops(nn.Linear(4, 2), x).layers
+    assert row.backward_matmul == 2 * 2 * 3 * 4 * 2

@@ -208,7 +208,7 @@ def test_compare_accelerators_falls_back_to_the_precision_a_device_has():
 
 def test_gpt3_preset_reproduces_the_course_arithmetic():
     rows = compute.preset("gpt3").rows
-    course, corrected, rule, ours = rows
+    course, corrected, rule, ours, counted = rows
     days = 3.64e23 / 80e12 / 128 / 8 / 86400
     assert course["seconds"] / 86400 == pytest.approx(days, rel=1e-12)
     assert round(days) == 51
@@ -221,22 +221,26 @@ def test_gpt3_preset_reproduces_the_course_arithmetic():
     assert ours["devices_to_fit"] == 35
     notes = " ".join(compute.preset("gpt3").notes)
     assert "3,640" in notes and "wrong" in notes
+    count = compute.preset("gpt3").count
+    assert counted["flops"] == pytest.approx(count.training_flops / 2048 * 300e9, rel=1e-12)
 
 
 @pytest.mark.parametrize("name, claim_seconds", [("bert-base", 5 * 3600), ("resnet50-imagenet", 30 * 60)])
 def test_other_presets_report_a_range_next_to_the_course_claim(name, claim_seconds):
     result = compute.preset(name)
-    (row,) = result.rows
-    assert row["count"] == 8 and row["accelerator"] == "A100-80GB"
-    assert 0 < row["seconds_fastest"] < row["seconds"] < row["seconds_slowest"]
-    # the course's figure is within a factor of 3 of our range: same order of magnitude
-    assert row["seconds_fastest"] / 3 < claim_seconds < row["seconds_slowest"] * 3
-    assert len(result.to_frame()) == 1
+    for row in result.rows:  # the rule of thumb, then the network counted layer by layer
+        assert row["count"] == 8 and row["accelerator"] == "A100-80GB"
+        assert 0 < row["seconds_fastest"] < row["seconds"] < row["seconds_slowest"]
+        # the course's figure is within a factor of 3 of our range: same order of magnitude
+        assert row["seconds_fastest"] / 3 < claim_seconds < row["seconds_slowest"] * 3
+    assert len(result.to_frame()) == 2 and result.rows[1]["scenario"].startswith("counted")
 
 
 def test_bert_preset_flops():
-    (row,) = compute.preset("bert-base").rows
-    assert row["flops"] == pytest.approx(6 * 110e6 * 256 * (900_000 * 128 + 100_000 * 512))
+    rule, counted = compute.preset("bert-base").rows
+    assert rule["flops"] == pytest.approx(6 * 110e6 * 256 * (900_000 * 128 + 100_000 * 512))
+    per_sequence = {length: compute.counted_preset_model("bert-base", length).training_flops for length in (128, 512)}
+    assert counted["flops"] == pytest.approx(256 * (900_000 * per_sequence[128] + 100_000 * per_sequence[512]))
 
 
 def test_unknown_preset():

@@ -225,23 +225,40 @@ def _print_preset(screen, preset) -> None:
         devices = f"{row['count']} × {row['accelerator']} ({row['precision']})"
         table.add_row(row["scenario"], f"{row['flops']:.3g}", devices, mfu, time, cost)
     screen.print(table)
+    if preset.figures:
+        figures = Table(title="the network counted layer by layer (built shape-only, training mode, one example)")
+        for column in ("quantity", "counted", "published / rule", "source"):
+            figures.add_column(column, justify="right" if column in ("counted", "published / rule") else "left")
+        for row in preset.figures:
+            figures.add_row(row["quantity"], _figure(row["counted"]), _figure(row["published"]), row["source"])
+        screen.print(figures)
     screen.print(f"the course: {preset.claim}")
     for note in preset.notes:
         screen.print(f"- {note}")
+
+
+def _figure(value: float) -> str:
+    """Whole numbers below 1e12 with thousands separators (parameter counts), the rest to 4 digits."""
+    if float(value).is_integer() and abs(value) < 1e12:
+        return f"{int(value):,}"
+    return f"{value:.4g}"
 
 
 def _print_layers(screen, count) -> None:
     from rich.table import Table
 
     table = Table(title="FLOPs per layer (whole batch)")
-    for column in ("layer", "type", "output", "params", "fwd matmul", "fwd other", "backward", "counted"):
+    for column in ("layer", "type", "output", "params", "fwd matmul", "fwd other", "bwd matmul", "backward",
+                   "counted"):
         table.add_column(column, justify="left" if column in ("layer", "type") else "right",
                          no_wrap=column == "layer")
     for layer in count.layers:
         table.add_row(layer.name, layer.type, str(layer.output_shape), f"{layer.params:,}",
                       f"{layer.forward_matmul:,}", f"{layer.forward_elementwise + layer.forward_reduction:,}",
-                      f"{layer.backward_flops:,}", "yes" if layer.counted else "no")
+                      f"{layer.backward_matmul:,}", f"{layer.backward_flops:,}", "yes" if layer.counted else "no")
     screen.print(table)
+    screen.print(f"matrix products (what PyTorch's FlopCounterMode counts), whole batch: forward "
+                 f"{count.forward_matmul_flops:,}, backward {count.backward_matmul_flops:,}")
     for note in count.notes:
         screen.print(f"note: {note}")
 

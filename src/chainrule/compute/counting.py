@@ -1,23 +1,34 @@
 """Counting the arithmetic of one forward and one backward pass of a model.
 
-:func:`count_flops` runs one forward pass under ``no_grad`` (nothing is recorded) and
-watches the model's *leaf* modules (those without sub-modules): each leaf's
-``forward`` is wrapped for the duration of that pass to record the shapes it saw.
-The FLOPs of each layer then follow from those shapes by the rules in the table
-below, so the count never touches the autograd engine or the ops.
+:func:`count_flops` runs one forward pass under ``no_grad`` and watches it
+(:mod:`chainrule.compute.observe`): every call of a layer with a FLOP rule becomes one row,
+counted from the shapes it saw (:mod:`~chainrule.compute.layer_rules`,
+:mod:`~chainrule.compute.sequence_rules`), and every op that runs outside those layers (a
+residual addition, ``F.relu``, ``F.scaled_dot_product_attention`` or a tied output head
+``F.linear`` in a custom block, ``q @ k.mT``) is counted by its own rule
+(:mod:`~chainrule.compute.op_rules`). The count never records a graph and never runs a backward.
 
 Conventions
 -----------
 * A multiply-add (MAC) of a matrix product is **2 FLOPs** (one multiply, one add).
-* Elementwise operations and reductions are counted separately from matrix
-  products: one FLOP per elementary operation per element (a transcendental such as
-  exp, tanh or erf counts as one FLOP), and a sum or max over k values counts k.
-* Backward = the FLOPs of the gradient formulas. A layer's input gradient is only
-  computed when the input depends on a trainable parameter (what chainrule's
-  backward does too: the first layer's input is data and never needs one).
+* *Matmul-class* FLOPs are those of matrix products, convolutions and attention's QK' and PV
+  products (``forward_matmul``, ``backward_matmul``): exactly what PyTorch's
+  ``torch.utils.flop_counter.FlopCounterMode`` counts (aten mm, addmm, bmm, baddbmm,
+  convolution, scaled dot-product attention), so the two can be compared (see below).
+* Elementwise operations and reductions are counted separately from matrix products: one
+  FLOP per elementary operation per element (a transcendental such as exp, tanh or erf counts
+  as one FLOP), and a sum or max over k values counts k. Softmax is elementwise work (3 per
+  element) plus reductions (max and sum).
+* Gathers (Embedding lookups) do no arithmetic: they are counted as memory traffic
+  (``forward_memory_bytes``; their gradient, a scatter-add, as ``backward_memory_bytes`` and
+  one addition per element), never as a matrix product.
+* Backward = the FLOPs of the gradient formulas, each computed only when needed: a weight's
+  gradient when it ``requires_grad``, an input's when a gradient flows into it (an input
+  depending on a trainable parameter or on a tensor that requires grad; the data fed to the
+  first layer needs none). This is what chainrule's and PyTorch's autograd do.
 
-Per-layer rules (R = rows = product of the leading dimensions, n = elements of the
-output, C = channels; fwd / bwd):
+Per-layer rules (R = rows = product of the leading dimensions, n = elements of the output,
+C = channels; fwd / bwd); the rest of the layers are in :mod:`~chainrule.compute.layer_rules`:
 
 =====================  ==============================  ================================
 layer                  forward                         backward
@@ -35,22 +46,42 @@ Softmax                3 n; reduction 2 n (max, sum)   3 n; reduction 1 n
 LogSoftmax             3 n + R (log); reduction 2 n    3 n; reduction 1 n
 Dropout (training)     2 n (compare, scale)            1 n
 Dropout (eval), p = 0  0                               0
-BatchNorm1d (train)    4 n + C (+ 2 n affine);         6 n; reduction 2 n
+BatchNorm1d/2d (train) 4 n + C (+ 2 n affine);         6 n; reduction 2 n
                        reduction 2 n (mean, variance)
-BatchNorm1d (eval)     2 n (+ 2 n affine)              1 n (+ 1 n, reduction 2 n affine)
+BatchNorm (eval)       2 n (+ 2 n affine)              1 n (+ 1 n, reduction 2 n affine)
 Flatten, Identity      0                               0
 PolynomialFeatures     R·Σ_k (degree_k − 1) multiplies  2 × forward (an estimate)
 =====================  ==============================  ================================
 
-Backward work on layers whose input needs no gradient is only the parameter
-gradients (Linear: dW and db; BatchNorm: dγ, dβ); parameter-free layers before the
-first parameter do no backward work at all.
+A module with no rule is transparent: its children are counted, and the ops its own code
+runs are summed into one row named after it (type ``<Type> (ops)``). An op with no rule is
+named there and in :attr:`FlopCount.uncounted` (contributing nothing), never silently zero.
 
-Leaf modules of any other type are listed with ``counted=False`` and contribute
-nothing to the totals (they are named in :attr:`FlopCount.uncounted`), never silently
-counted as zero. A container other than Sequential, ModuleList and MLP may do its own
-arithmetic around its children (a residual addition, say); that arithmetic is not
-seen and the container is named in :attr:`FlopCount.notes`.
+Comparing with PyTorch's FlopCounterMode (torch 2.13, on the CPU)
+----------------------------------------------------------------
+Our matmul-class forward and backward FLOPs equal its counts exactly (tests/test_compute_layers.py
+builds each layer and architecture in both libraries with the same state dict), except where
+PyTorch counts something else, documented and tested there:
+
+* grouped convolutions (``groups`` = g > 1, depthwise too): PyTorch's formula for the weight
+  gradient ignores the groups and counts it g times (its ``conv_backward_flop`` treats all
+  C_in input channels as seen by every output channel); we count the true 2·n·(C_in/g)·k;
+* scaled dot-product attention: on the CPU PyTorch runs its flash-attention kernel, which
+  FlopCounterMode does not count (0 FLOPs); under ``sdpa_kernel(SDPBackend.MATH)`` it runs bmm
+  and counts QK' and PV forward and four products backward, as we do (its formula for the
+  flash and efficient kernels adds a fifth backward product, the recomputed QK');
+* LSTM without ``proj_size``: on the CPU PyTorch runs oneDNN's fused ``mkldnn_rnn_layer``,
+  which FlopCounterMode does not count (0 FLOPs); with ``torch.backends.mkldnn.flags(enabled=False)``
+  it runs its native step-by-step products, counted, and equal to ours (its RNN, GRU and LSTM
+  with ``proj_size`` always take that path);
+* causal masks: neither count skips the masked half of QK' and PV (both compute it);
+* the elementwise and reduction work is not counted by PyTorch at all.
+
+Shape-only counting
+-------------------
+A model built under :func:`chainrule.compute.meta_init` holds no values; ``count_flops``
+then replaces each layer's computation by its shape rule (nothing large is computed or
+allocated) and returns the same counts as for the same model built normally.
 
 Training FLOPs and the 6·N·D rule
 ---------------------------------
@@ -70,19 +101,20 @@ import math
 import numbers
 from dataclasses import dataclass, field
 
+from ..engine import backend
 from ..engine import random as _random
 from ..engine.autograd import no_grad
 from ..engine.tensor import Tensor
+from .meta import MetaArray, allow_meta_arithmetic, is_meta, meta_tensor
+from .observe import Recorder
 
 __all__ = ["LayerCount", "FlopCount", "count_flops", "training_flops", "six_nd"]
-
-_TRANSPARENT_CONTAINERS = ("Sequential", "ModuleList", "MLP")
-_MISSING = object()
 
 
 @dataclass(frozen=True)
 class LayerCount:
-    """The counted arithmetic of one call of one leaf module (FLOPs for the whole batch)."""
+    """The counted arithmetic of one call of one layer (or of the ops one module's own code ran,
+    or of one matrix-product op outside the layers): FLOPs for the whole batch."""
 
     name: str
     type: str
@@ -96,6 +128,8 @@ class LayerCount:
     backward_matmul: int = 0
     backward_elementwise: int = 0
     backward_reduction: int = 0
+    forward_memory_bytes: int = 0
+    backward_memory_bytes: int = 0
     activation_bytes: int = 0
     counted: bool = True
     note: str = ""
@@ -121,16 +155,18 @@ class LayerCount:
             "backward_matmul_flops": self.backward_matmul,
             "backward_elementwise_flops": self.backward_elementwise,
             "backward_reduction_flops": self.backward_reduction, "backward_flops": self.backward_flops,
+            "forward_memory_bytes": self.forward_memory_bytes, "backward_memory_bytes": self.backward_memory_bytes,
             "activation_bytes": self.activation_bytes, "counted": self.counted, "note": self.note,
         }
 
 
 @dataclass(frozen=True)
 class FlopCount:
-    """What :func:`count_flops` found: one :class:`LayerCount` per leaf-module call and totals.
+    """What :func:`count_flops` found: one :class:`LayerCount` per row and totals.
 
     All FLOP figures are for the whole example batch (``batch_size`` rows); the
-    ``*_per_example`` properties divide by it.
+    ``*_per_example`` properties divide by it. ``shape_only``: counted from shapes alone
+    (a meta model), without running the layers.
     """
 
     layers: tuple
@@ -138,6 +174,7 @@ class FlopCount:
     params: int
     input_bytes: int
     notes: tuple = field(default_factory=tuple)
+    shape_only: bool = False
 
     def _total(self, attribute: str) -> int:
         return sum(getattr(layer, attribute) for layer in self.layers)
@@ -155,6 +192,17 @@ class FlopCount:
         return self._total("backward_flops")
 
     @property
+    def forward_matmul_flops(self) -> int:
+        """Matmul-class FLOPs (products, convolutions, attention) of the forward pass: what
+        PyTorch's FlopCounterMode counts for it."""
+        return self._total("forward_matmul")
+
+    @property
+    def backward_matmul_flops(self) -> int:
+        """Matmul-class FLOPs of the backward pass (PyTorch's FlopCounterMode's backward)."""
+        return self._total("backward_matmul")
+
+    @property
     def training_flops(self) -> int:
         """Forward + backward FLOPs of one training step on this batch."""
         return self.forward_flops + self.backward_flops
@@ -169,13 +217,13 @@ class FlopCount:
 
     @property
     def activation_bytes(self) -> int:
-        """Bytes of the input and of every leaf layer's output: what the backward
-        pass keeps alive for this batch (an estimate; masks and saved statistics aside)."""
+        """Bytes of the input and of every row's output: what the backward pass keeps alive
+        for this batch (an estimate; masks and saved statistics aside)."""
         return self.input_bytes + self._total("activation_bytes")
 
     @property
     def uncounted(self) -> list:
-        """Names of the leaf modules whose arithmetic has no rule here (not in the totals)."""
+        """Names of the rows with work that has no FLOP rule here (left out of the totals)."""
         return [layer.name for layer in self.layers if not layer.counted]
 
     def six_nd_ratio(self) -> float:
@@ -189,6 +237,8 @@ class FlopCount:
                 "backward_flops")
         result = {key if key.endswith(("flops", "macs")) else f"{key}_flops": self._total(key) for key in keys}
         result.update({
+            "forward_memory_bytes": self._total("forward_memory_bytes"),
+            "backward_memory_bytes": self._total("backward_memory_bytes"),
             "training_flops": self.training_flops, "batch_size": self.batch_size,
             "training_flops_per_example": self.training_flops_per_example,
             "params": self.params, "activation_bytes": self.activation_bytes,
@@ -197,7 +247,7 @@ class FlopCount:
         return result
 
     def to_frame(self):
-        """The per-layer table as a pandas DataFrame (one row per leaf-module call)."""
+        """The per-row table as a pandas DataFrame."""
         import pandas as pd  # noqa: PLC0415 - pandas only when a table is asked for
 
         return pd.DataFrame([layer.as_dict() for layer in self.layers])
@@ -211,14 +261,14 @@ def six_nd(params, tokens) -> float:
     return 6.0 * float(params) * float(tokens)
 
 
-def count_flops(model, example_input) -> FlopCount:
+def count_flops(model, example_input, *, shape_only: bool | None = None) -> FlopCount:
     """Count multiply-adds, FLOPs, parameters and activation memory of one forward
     pass of ``model`` on ``example_input`` and of the matching backward pass.
 
     The rules per layer type and the conventions are in this module's docstring:
-    2 FLOPs per multiply-add; elementwise and reduction FLOPs reported separately;
-    backward counted from the gradient formulas (≈ 2 × forward for matmul-dominated
-    nets, so training ≈ 6 · N FLOPs per example, Kaplan et al.'s rule).
+    2 FLOPs per multiply-add; matmul-class, elementwise and reduction FLOPs reported
+    separately; backward counted from the gradient formulas (≈ 2 × forward for
+    matmul-dominated nets, so training ≈ 6 · N FLOPs per example, Kaplan et al.'s rule).
 
     The pass runs under ``no_grad`` in the model's current mode (train or eval:
     Dropout and BatchNorm count differently), and leaves no trace: BatchNorm running
@@ -226,7 +276,11 @@ def count_flops(model, example_input) -> FlopCount:
 
     Args:
         model: a :class:`chainrule.nn.Module`.
-        example_input: a Tensor whose first dimension is the batch.
+        example_input: a Tensor whose first dimension is the batch; a tuple of Tensors
+            (the model's positional arguments, the first one's first dimension the batch);
+            or a shape such as ``(8, 3, 224, 224)`` (a zero-stride float32 stand-in).
+        shape_only: count from shapes without running the layers; None (the default)
+            does so exactly for a model built under :func:`~chainrule.compute.meta_init`.
 
     Returns:
         a :class:`FlopCount` (``.to_frame()`` for the per-layer table, ``.totals()``).
@@ -235,38 +289,30 @@ def count_flops(model, example_input) -> FlopCount:
 
     if not isinstance(model, Module):
         raise TypeError(f"count_flops: model must be a chainrule.nn.Module; got {type(model).__name__}")
-    if not isinstance(example_input, Tensor) or example_input.ndim == 0:
-        got = "a 0-d Tensor" if isinstance(example_input, Tensor) else type(example_input).__name__
-        raise TypeError(
-            f"count_flops: example_input must be a Tensor with a batch dimension first; got {got}"
-        )
-    batch_size = int(example_input.shape[0])
+    inputs = _inputs(example_input)
+    batch_size = int(inputs[0].shape[0])
     if batch_size < 1:
         raise ValueError(
-            f"count_flops: example_input must hold at least one example; got shape {tuple(example_input.shape)}"
+            f"count_flops: example_input must hold at least one example; got shape {tuple(inputs[0].shape)}"
         )
-
-    calls = _observe_forward(model, example_input)
-    if not calls:
+    meta = is_meta(model)
+    if shape_only is None:
+        shape_only = meta
+    elif meta and not shape_only:
+        raise ValueError("count_flops: the model was built under meta_init() (it has no values): count it with "
+                         "shape_only=True (or None), or build it outside meta_init() to run it")
+    recorder = Recorder(model, bool(shape_only))
+    _observe(model, inputs, recorder)
+    if not recorder.rows:
         raise RuntimeError(
-            f"count_flops: no leaf module of {type(model).__name__} was called during the forward "
-            f"pass, so there is nothing to count (does its forward call its layers as modules?)"
+            f"count_flops: no layer or op of {type(model).__name__} ran during the forward "
+            f"pass, so there is nothing to count"
         )
-    layers = tuple(_count_call(call) for call in calls)
-    notes = tuple(
-        f"{name or type(module).__name__} ({type(module).__name__}) is a container; arithmetic "
-        f"its forward does outside its sub-modules is not counted"
-        for name, module in model.named_modules()
-        if module._modules and type(module).__name__ not in _TRANSPARENT_CONTAINERS
-    )
-    called = {id(call.module) for call in calls}
-    notes += tuple(
-        f"{name} ({type(module).__name__}) was not called during the forward pass: not counted"
-        for name, module in model.named_modules() if not module._modules and id(module) not in called
-    )
+    layers = tuple(LayerCount(forward_macs=row["forward_matmul"] // 2, **row) for row in recorder.rows)
     params = sum(_numel(p.shape) for p in model.parameters())
-    input_bytes = _numel(example_input.shape) * example_input.data.dtype.itemsize
-    return FlopCount(layers=layers, batch_size=batch_size, params=params, input_bytes=input_bytes, notes=notes)
+    input_bytes = sum(_numel(t.shape) * t.data.dtype.itemsize for t in inputs)
+    return FlopCount(layers=layers, batch_size=batch_size, params=params, input_bytes=input_bytes,
+                     notes=recorder.notes(), shape_only=bool(shape_only))
 
 
 def training_flops(params=None, tokens=None, model=None, example_input=None, samples=None, epochs=1) -> float:
@@ -303,174 +349,39 @@ def training_flops(params=None, tokens=None, model=None, example_input=None, sam
     return count_flops(model, example_input).training_flops_per_example * float(samples) * float(epochs)
 
 
-# ---------------------------------------------------------------------- observing
-
-
-@dataclass
-class _Call:
-    name: str
-    module: object
-    input_shape: tuple
-    output_shape: tuple | None
-    output_itemsize: int
-    input_needs_grad: bool
-
-
-def _observe_forward(model, example_input) -> list:
-    """Run one forward pass with every leaf module's forward wrapped; return the calls in order."""
-    leaves = [(name, module) for name, module in model.named_modules() if not module._modules]
-    calls = []
-    state = {"parameter_seen": bool(example_input.requires_grad)}
-    saved_buffers = [(buffer, buffer.data.copy()) for buffer in model.buffers() if buffer is not None]
-    generator = _random.generator()
-    saved_random = generator.bit_generator.state
-    previous = [(module, module.__dict__.get("forward", _MISSING)) for _, module in leaves]
-    try:
-        for name, module in leaves:
-            object.__setattr__(module, "forward", _recording_forward(name, module, calls, state))
-        with no_grad():
-            model(example_input)
-    finally:
-        for module, original in previous:
-            if original is _MISSING:
-                module.__dict__.pop("forward", None)
-            else:
-                object.__setattr__(module, "forward", original)
-        for buffer, values in saved_buffers:
-            buffer.data[...] = values
-        generator.bit_generator.state = saved_random
-    return calls
-
-
-def _recording_forward(name, module, calls, state):
-    original = module.forward
-    trainable = any(p.requires_grad for p in module.parameters(recurse=False))
-
-    def forward(*args, **kwargs):
-        x = args[0] if args else None
-        needs_grad = state["parameter_seen"]
-        out = original(*args, **kwargs)
-        state["parameter_seen"] = needs_grad or trainable
-        output_shape = tuple(out.shape) if isinstance(out, Tensor) else None
-        itemsize = out.data.dtype.itemsize if isinstance(out, Tensor) else 0
-        input_shape = tuple(x.shape) if isinstance(x, Tensor) else ()
-        suffix = sum(1 for call in calls if call.module is module)
-        label = name if suffix == 0 else f"{name}#{suffix + 1}"
-        calls.append(_Call(label, module, input_shape, output_shape, itemsize, needs_grad))
-        return out
-
-    return forward
-
-
-# ---------------------------------------------------------------------- rules
-
-
-def _count_call(call: _Call) -> LayerCount:
-    module = call.module
-    kind = type(module).__name__
-    params = sum(_numel(p.shape) for p in module.parameters(recurse=False))
-    base = {"name": call.name or kind, "type": kind, "input_shape": call.input_shape,
-            "output_shape": call.output_shape or (), "params": params}
-    rule = _RULES.get(kind)
-    if rule is None or call.output_shape is None:
-        why = "no FLOP rule for this layer type" if rule is None else "its output is not a Tensor"
-        return LayerCount(**base, counted=False, note=f"not counted: {why}")
-    n = _numel(call.output_shape)
-    counts = rule(module, call, n)
-    return LayerCount(**base, activation_bytes=n * call.output_itemsize, **counts)
-
-
-def _linear(module, call, n):
-    rows = _numel(call.input_shape[:-1])
-    macs = rows * module.in_features * module.out_features
-    has_bias = module.bias is not None
-    return {
-        "forward_macs": macs, "forward_matmul": 2 * macs,
-        "forward_elementwise": rows * module.out_features if has_bias else 0,
-        "backward_matmul": 2 * macs * (2 if call.input_needs_grad else 1),
-        "backward_reduction": rows * module.out_features if has_bias else 0,
-    }
-
-
-def _elementwise(forward_per_element, backward_per_element):
-    def rule(module, call, n):
-        backward = backward_per_element * n if call.input_needs_grad else 0
-        return {"forward_elementwise": forward_per_element * n, "backward_elementwise": backward}
-    return rule
-
-
-def _gelu(module, call, n):
-    forward, backward = (9, 14) if module.approximate == "tanh" else (5, 11)
-    return _elementwise(forward, backward)(module, call, n)
-
-
-def _softmax(module, call, n, per_row_log=False):
-    rows = n // call.output_shape[module.dim] if call.output_shape else 0
-    backward = call.input_needs_grad
-    return {
-        "forward_elementwise": 3 * n + (rows if per_row_log else 0), "forward_reduction": 2 * n,
-        "backward_elementwise": 3 * n if backward else 0, "backward_reduction": n if backward else 0,
-    }
-
-
-def _log_softmax(module, call, n):
-    return _softmax(module, call, n, per_row_log=True)
-
-
-def _dropout(module, call, n):
-    if not module.training or module.p == 0:
-        return {}
-    return {"forward_elementwise": 2 * n, "backward_elementwise": n if call.input_needs_grad else 0}
-
-
-def _batch_norm(module, call, n):
-    channels = module.num_features
-    affine = module.weight is not None
-    batch_statistics = module.training or not module.track_running_stats
-    if batch_statistics:
-        counts = {"forward_elementwise": 4 * n + channels + (2 * n if affine else 0),
-                  "forward_reduction": 2 * n}
-        if call.input_needs_grad:
-            counts.update(backward_elementwise=6 * n, backward_reduction=2 * n)
-        elif affine:
-            counts.update(backward_elementwise=n, backward_reduction=2 * n)
-        return counts
-    counts = {"forward_elementwise": 2 * n + (2 * n if affine else 0)}
-    backward_elementwise = (n if call.input_needs_grad else 0) + (n if affine else 0)
-    counts.update(backward_elementwise=backward_elementwise, backward_reduction=2 * n if affine else 0)
-    return counts
-
-
-def _free(module, call, n):
-    return {}
-
-
-def _polynomial(module, call, n):
-    rows = _numel(call.input_shape[:-1])
-    powers = module.powers(call.input_shape[-1])
-    multiplies = rows * int(sum(max(int(degree) - 1, 0) for degree in powers.sum(axis=1).tolist()))
-    return {"forward_elementwise": multiplies,
-            "backward_elementwise": 2 * multiplies if call.input_needs_grad else 0}
-
-
-_RULES = {
-    "Linear": _linear,
-    "ReLU": _elementwise(1, 1),
-    "LeakyReLU": _elementwise(2, 2),
-    "Sigmoid": _elementwise(4, 3),
-    "Tanh": _elementwise(1, 3),
-    "GELU": _gelu,
-    "Softmax": _softmax,
-    "LogSoftmax": _log_softmax,
-    "Dropout": _dropout,
-    "BatchNorm1d": _batch_norm,
-    "Flatten": _free,
-    "Identity": _free,
-    "PolynomialFeatures": _polynomial,
-}
-
-
 # ---------------------------------------------------------------------- helpers
+
+
+def _inputs(example_input) -> tuple:
+    """The model's positional arguments: a Tensor, a tuple of Tensors, or a shape."""
+    if isinstance(example_input, (tuple, list)) and example_input and all(
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in example_input):
+        if any(s < 0 for s in example_input):
+            raise ValueError(f"count_flops: a shape must not have negative sizes; got {tuple(example_input)}")
+        return (meta_tensor(tuple(int(s) for s in example_input), backend.DEFAULT_FLOAT),)
+    inputs = tuple(example_input) if isinstance(example_input, (tuple, list)) else (example_input,)
+    first = inputs[0] if inputs else None
+    if not isinstance(first, Tensor) or first.ndim == 0:
+        got = "a 0-d Tensor" if isinstance(first, Tensor) else type(example_input).__name__
+        raise TypeError(
+            "count_flops: example_input must be a Tensor with a batch dimension first, a tuple of "
+            f"Tensors or a shape; got {got}"
+        )
+    return inputs
+
+
+def _observe(model, inputs, recorder) -> None:
+    """One watched forward pass that leaves the model and the random generator as they were."""
+    saved = [(b, b.data.copy()) for b in model.buffers() if b is not None and not isinstance(b.data, MetaArray)]
+    generator = _random.generator()
+    state = generator.bit_generator.state
+    try:
+        with recorder.watching(), no_grad(), allow_meta_arithmetic():
+            model(*inputs)
+    finally:
+        for buffer, values in saved:
+            buffer.data[...] = values
+        generator.bit_generator.state = state
 
 
 def _numel(shape) -> int:

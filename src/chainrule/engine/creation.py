@@ -19,11 +19,20 @@ __all__ = [
 ]
 
 
+# ---------------------------------------------------------------------- shape-only construction hook
+#: None, or a callable ``(shape, dtype, fill) -> array`` that :func:`chainrule.compute.meta_init`
+#: installs while a shape-only model is built: zeros, ones, empty and full then return its array
+#: (a zero-stride view of one element) instead of allocating one.
+array_factory = None
+
+
 def _filled(op, size, fill, dtype, requires_grad, device) -> Tensor:
     shape = _shape_from(size, op)
     canonical, xp = device_namespace(device)
     target = backend.canonical_dtype(dtype) if dtype is not None else backend.DEFAULT_FLOAT
-    if fill is None:
+    if array_factory is not None:
+        data = array_factory(shape, target, fill)
+    elif fill is None:
         data = xp.empty(shape, dtype=target)
     else:
         data = xp.full(shape, fill, dtype=target)

@@ -15,7 +15,8 @@ rule, so its fan_in counts out_channels / groups, as PyTorch's).
 Every initializer writes into ``tensor.data`` in place and without recording a
 graph (like PyTorch's, which run under no_grad), returns the tensor, and draws from chainrule's global generator (so
 ``chainrule.manual_seed`` makes it reproducible). Values are drawn on the host
-and moved to the tensor's device.
+and moved to the tensor's device. Shape-only tensors (made under
+:func:`chainrule.compute.meta_init`, see :func:`shape_only`) are returned untouched.
 
 References:
     X. Glorot, Y. Bengio (2010). Understanding the difficulty of training deep
@@ -92,6 +93,8 @@ def ones_(tensor: Tensor) -> Tensor:
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with the constant ``val`` (variance 0)."""
     _check_tensor(tensor, "constant_")
+    if shape_only(tensor):
+        return tensor
     tensor.data[...] = val
     bump_version(tensor)
     return tensor
@@ -101,6 +104,8 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill with samples of N(mean, std^2): variance std^2."""
     _check_tensor(tensor, "normal_")
     _check_nonnegative(std, "std", "normal_")
+    if shape_only(tensor):
+        return tensor
     return _fill(tensor, _random.generator().normal(mean, std, tensor.shape))
 
 
@@ -109,6 +114,8 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     _check_tensor(tensor, "uniform_")
     if not a <= b:
         raise ValueError(f"uniform_: need a <= b; got a={a}, b={b}")
+    if shape_only(tensor):
+        return tensor
     return _fill(tensor, _random.generator().uniform(a, b, tensor.shape))
 
 
@@ -119,6 +126,8 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     variance, 1/fan_in, and the backward variance, 1/fan_out)."""
     fan_in, fan_out = _fans(tensor, "xavier_uniform_")
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    if shape_only(tensor):
+        return tensor
     return _fill(tensor, _random.generator().uniform(-bound, bound, tensor.shape))
 
 
@@ -127,6 +136,8 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     std = gain * sqrt(2 / (fan_in + fan_out)), variance gain^2 * 2 / (fan_in + fan_out)."""
     fan_in, fan_out = _fans(tensor, "xavier_normal_")
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
+    if shape_only(tensor):
+        return tensor
     return _fill(tensor, _random.generator().normal(0.0, std, tensor.shape))
 
 
@@ -144,6 +155,8 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonli
     """
     fan = _fan(tensor, mode, "kaiming_uniform_")
     bound = math.sqrt(3.0) * calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    if shape_only(tensor):
+        return tensor
     return _fill(tensor, _random.generator().uniform(-bound, bound, tensor.shape))
 
 
@@ -152,7 +165,19 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlin
     (fan and gain as in :func:`kaiming_uniform_`; for ReLU, variance 2 / fan_in)."""
     fan = _fan(tensor, mode, "kaiming_normal_")
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    if shape_only(tensor):
+        return tensor
     return _fill(tensor, _random.generator().normal(0.0, std, tensor.shape))
+
+
+# ---------------------------------------------------------------------- shape-only hook
+
+
+def shape_only(tensor: Tensor) -> bool:
+    """True for a tensor made under :func:`chainrule.compute.meta_init` (its array has the
+    ``shape_only`` mark): it has no values, so the initializers above return it untouched
+    and draw no random numbers."""
+    return getattr(tensor.data, "shape_only", False)
 
 
 # ---------------------------------------------------------------------- helpers
