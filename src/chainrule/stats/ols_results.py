@@ -71,7 +71,8 @@ class OLSResults(WaldResults):
         k = self.params.size
         n = self.nobs
         self._df_inference = self.df_resid if self.use_t else None  # t(df_resid), else z statistics
-        self.llf = -n / 2 * (math.log(2 * math.pi * self.ssr / n) + 1)
+        # an exact fit (SSR = 0): llf = +inf, as statsmodels
+        self.llf = -n / 2 * (math.log(2 * math.pi * self.ssr / n) + 1) if self.ssr > 0 else math.inf
         self.aic = -2 * self.llf + 2 * k
         self.bic = -2 * self.llf + math.log(n) * k
 
@@ -166,7 +167,8 @@ class CollinearityDiagnostics:
         return self.as_text()
 
 
-def inference_fields(R, d, beta, names, n, sums_of_squares, cov_type, intercept, meat=None, n_groups=0) -> dict:
+def inference_fields(R, d, beta, names, n, sums_of_squares, cov_type, intercept, meat=None, n_groups=0,
+                     Rinv=None) -> dict:
     """The :class:`OLSResults` fields that need no per-row array (formulas: module docstring).
 
     R: the R factor of the scaled design Zs = Z diag(d) (Zs'Zs = R'R); beta: β̂ in the
@@ -177,7 +179,7 @@ def inference_fields(R, d, beta, names, n, sums_of_squares, cov_type, intercept,
     k = R.shape[0]
     df_resid = n - k
     df_model = k - intercept
-    cov, bread, scale = _covariance(R, d, n, ssr, cov_type, meat, n_groups)
+    cov, bread, scale = _covariance(R, d, n, ssr, cov_type, meat, n_groups, Rinv)
     ess = tss - ssr
     rsquared = 1 - ssr / tss if tss > 0 else float("nan")
     rsquared_adj = 1 - (n - intercept) / df_resid * (1 - rsquared)
@@ -195,12 +197,12 @@ def inference_fields(R, d, beta, names, n, sums_of_squares, cov_type, intercept,
     )
 
 
-def robust_meat(X, resid, d, intercept, R, cov_type, codes, n_groups):
+def robust_meat(X, resid, d, intercept, R, cov_type, codes, n_groups, Rinv=None):
     """Σ w_i q_i q_i' (HC) or Σ_g s_g s_g' with s_g = Σ_{i∈g} q_i e_i (cluster), q_i = zs_i R⁻¹."""
     k = R.shape[0]
     meat = np.zeros((k, k))
     sums = np.zeros((n_groups, k)) if cov_type == "cluster" else None
-    for start, stop, W in q_row_blocks(X, R, d, intercept):  # W: rows of Q
+    for start, stop, W in q_row_blocks(X, R, d, intercept, Rinv=Rinv):  # W: rows of Q
         e = resid[start:stop]
         if cov_type == "cluster":
             # s_g += Σ_{i in block, g(i)=g} q_i e_i, as a sparse (groups x rows) indicator times W
@@ -233,12 +235,13 @@ _COV_NOTES = {
 }
 
 
-def _covariance(R, d, n, ssr, cov_type, meat, n_groups):
+def _covariance(R, d, n, ssr, cov_type, meat, n_groups, Rinv=None):
     """(V, the bread (Zs'Zs)⁻¹, s²): V for ``cov_type`` in the original units."""
     k = R.shape[0]
     df_resid = n - k
     scale = ssr / df_resid
-    Rinv = _la.solve_triangular(R, np.eye(k), check_finite=False)
+    if Rinv is None:
+        Rinv = _la.solve_triangular(R, np.eye(k), check_finite=False)
     bread = Rinv @ Rinv.T  # (Zs'Zs)⁻¹ = R⁻¹R⁻ᵀ (k x k; R⁻¹ is the well-conditioned route)
     if cov_type == "nonrobust":
         cov_s = scale * bread
@@ -255,7 +258,8 @@ def _f_test(beta, cov, ess, ssr, df_model, df_resid, cov_type, intercept, n_grou
     """(F, its p-value): all slopes zero, from the sums of squares (nonrobust) or as the Wald
     test with the robust covariance (as statsmodels)."""
     if cov_type == "nonrobust":
-        fvalue = (ess / df_model) / (ssr / df_resid)
+        with np.errstate(divide="ignore", invalid="ignore"):  # SSR = 0: F = inf, as statsmodels
+            fvalue = np.float64(ess / df_model) / np.float64(ssr / df_resid)
         df_denom = df_resid
     else:
         sl = slice(1, None) if intercept else slice(None)
