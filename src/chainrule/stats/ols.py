@@ -37,7 +37,7 @@ from scipy import stats as _distributions
 from ..engine import backend
 from ..engine.tensor import Tensor
 from . import least_squares, tsqr
-from .estimator import Estimator
+from .estimator import Estimator, feature_names_of
 from .least_squares import BLOCK_ROWS, cond_triangular
 from .ols_results import COV_TYPES, OLSResults, StreamedOLSResults, inference_fields, robust_meat
 from .validation import as_design, as_design_like_fit, as_target, check_columns, check_enough_rows
@@ -70,7 +70,15 @@ class OLS(Estimator):
             "HC3"        e_i² → e_i²/(1 − h_ii)²                         (MacKinnon & White 1985);
             "cluster"    V = G/(G−1) · (n−1)/(n−k) · B (Σ_g Z_g'e_g e_g'Z_g) B, one-way,
                          ``groups=`` passed to ``fit``.
-            Robust types report z statistics (normal p-values), as statsmodels does.
+            Robust types report z statistics (normal p-values) unless ``use_t``, as statsmodels does.
+        use_t: the reference distribution of the Wald statistics. None (default, statsmodels'
+            ``fit()`` default): Student t for cov_type="nonrobust", normal for the robust types.
+            True: Student t (and F for ``wald_test``) for every cov_type, with df_resid = n − k
+            degrees of freedom, or G − 1 for "cluster" (G clusters): the p-values and
+            intervals of Stata's ``regress`` (``vce(robust)`` is HC1, ``vce(cluster id)``
+            "cluster") and of statsmodels' ``fit(cov_type=..., use_t=True)``. False: normal
+            statistics (and χ² for ``wald_test``) also for "nonrobust". ``fvalue`` and
+            ``f_test`` use F(J, n − k), F(J, G − 1) for cluster, whatever ``use_t``.
         solver: "qr" (default), "normal" (normal equations, for teaching) or "gd"
             (gradient descent with chainrule.optim.minimize).
         tol: for solver="gd", stop when ‖∇f(b_k)‖ < tol · ‖∇f(0)‖.
@@ -100,8 +108,11 @@ class OLS(Estimator):
     :class:`OLSResults`), ``n_features_in_``, ``feature_names_in_`` (DataFrame input),
     ``solver_used_``, ``refined_``, ``n_iter_`` (the gradient steps for "gd"; 1 for the direct solvers, one
     factorization), and for "gd" ``converged_``, ``optimization_``, ``optimization_error_``.
-    The results' names (``params``, ``bse``, ``summary()`` …) are also readable on the
-    estimator itself.
+    The results' names (``params``, ``bse``, ``summary()``, ``t_test()``, ``get_influence()``,
+    ``het_breuschpagan()`` … see :class:`OLSResults`) are also readable on the estimator
+    itself. After a fit on a DataFrame with string column names they are pandas objects
+    indexed by the parameter names ("const" for the intercept), as statsmodels' results for
+    pandas data; ``coef_`` and ``intercept_`` stay NumPy.
 
     Example::
 
@@ -113,7 +124,7 @@ class OLS(Estimator):
     _fitted_attribute = "results_"
 
     def __init__(self, fit_intercept=True, cov_type="nonrobust", solver="qr", tol=1e-10, max_iter=100_000,
-                 distributed=False, refine="auto"):
+                 distributed=False, refine="auto", use_t=None):
         self.fit_intercept = fit_intercept
         self.cov_type = cov_type
         self.solver = solver
@@ -121,6 +132,7 @@ class OLS(Estimator):
         self.max_iter = max_iter
         self.distributed = distributed
         self.refine = refine
+        self.use_t = use_t
 
     # -- validation ------------------------------------------------------------------------
     def _check_hyperparameters(self):
@@ -137,6 +149,8 @@ class OLS(Estimator):
                 f"OLS: distributed=True fits by TSQR and needs solver='qr' and a cov_type other than "
                 f"'cluster'; got solver={self.solver!r}, cov_type={self.cov_type!r}"
             )
+        if self.use_t is not None and not isinstance(self.use_t, (bool, np.bool_)):
+            raise TypeError(f"OLS: use_t: expected None, True or False; got {self.use_t!r}")
         if not (isinstance(self.refine, (bool, np.bool_)) or (isinstance(self.refine, str) and self.refine == "auto")):
             raise ValueError(f"OLS: refine: expected 'auto', True or False; got {self.refine!r}")
         if self.solver == "gd":
@@ -220,18 +234,20 @@ class OLS(Estimator):
             solution = least_squares.refine(Xv, yv, intercept, solution)
         self.refined_ = solution.refined
         beta = self._fit_gd(Xv, yv, solution) if self.solver == "gd" else solution.beta
-        self.results_ = self._inference(Xv, yv, beta, solution, names, target_name, (codes, n_groups), rows)
+        self.results_ = self._inference(Xv, yv, beta, solution, names, target_name, (codes, n_groups), rows,
+                                        getattr(X, "index", None) if feature_names_of(X) is not None else None)
         if self.solver == "gd":
-            self.optimization_error_ = np.abs(beta - solution.beta) / self.results_.bse
+            self.optimization_error_ = np.abs(beta - solution.beta) / self.results_._bse_array()
         self._set_fitted(beta, p, solution.method)
         self._remember_feature_names(X, columns)
         self._scaled_cond_R1 = solution.first_condition
         return self
 
-    def _inference(self, X, y, beta, solution, names, target_name, groups, rows) -> OLSResults:
+    def _inference(self, X, y, beta, solution, names, target_name, groups, rows, row_index) -> OLSResults:
         """The inference step of ``fit``: e = y − Z β̂ (one GEMV over X), SSR = e'e, the total
         sums of squares and, for a robust covariance, its meat; then the OLSResults
-        (:func:`chainrule.stats.ols_results.inference_fields`). ``groups`` is (codes, count)."""
+        (:func:`chainrule.stats.ols_results.inference_fields`). ``groups`` is (codes, count);
+        ``row_index`` the DataFrame's index when results are named (X had feature names), else None."""
         intercept, n = bool(self.fit_intercept), solution.nobs
         slopes = beta[1:] if intercept else beta
         b0 = float(beta[0]) if intercept else 0.0
@@ -253,8 +269,9 @@ class OLS(Estimator):
                                         Rinv=solution.Rinv))
         fields = inference_fields(solution.R, solution.d, beta, names, n, (ssr, tss, centered_tss), self.cov_type,
                                   intercept, meat, n_groups, Rinv=solution.Rinv if solution.refined else None)
-        return OLSResults(**fields, target_name=target_name, resid=resid, fittedvalues=fitted,
-                          solver_used=solution.method)
+        return OLSResults(**fields, target_name=target_name, _resid=resid, _fitted=fitted,
+                          solver_used=solution.method, use_t=self.use_t, named=row_index is not None,
+                          _row_index=row_index, _exog=X, _all_rows=not self.distributed)
 
     def fit_stream(self, batches, feature_names=None, target_name="y"):
         r"""Fit by least squares on rows read block by block (data larger than memory).
@@ -309,6 +326,7 @@ class OLS(Estimator):
         check_enough_rows(n, k, "OLS")
         solution = least_squares.solve_streamed(sums["R"], sums["qty"], n, names, intercept)
         self.results_ = self._streamed_inference(batches, solution, sums, names, str(target_name), local_rows, rows)
+        self.results_._named = feature_names is not None
         self._set_fitted(solution.beta, k - intercept, "tsqr")
         self.n_batches_ = sums["nblocks"]
         self.refined_ = False
@@ -339,7 +357,8 @@ class OLS(Estimator):
             meat = rows.sum(_streamed_meat(batches, solution, intercept, self.cov_type, local_rows))
         fields = inference_fields(solution.R, solution.d, solution.beta, names, solution.nobs,
                                   (sums["ssr"], tss, sums["centered_tss"]), self.cov_type, intercept, meat, 0)
-        return StreamedOLSResults(**fields, target_name=target_name, solver_used="tsqr")
+        return StreamedOLSResults(**fields, target_name=target_name, solver_used="tsqr", use_t=self.use_t,
+                                  _row_index=None, _exog=None, _all_rows=False)
 
     def _check_stream_settings(self):
         if self.solver != "qr" or self.cov_type == "cluster":
@@ -466,6 +485,8 @@ def _delegate(name, doc):
 
 for _name in ("params", "bse", "tvalues", "pvalues", "rsquared", "rsquared_adj", "fvalue", "f_pvalue",
               "llf", "aic", "bic", "nobs", "df_model", "df_resid", "resid", "fittedvalues", "scale",
-              "condition_number", "conf_int", "cov_params", "summary", "collinearity"):
+              "condition_number", "conf_int", "cov_params", "summary", "collinearity",
+              "t_test", "f_test", "wald_test", "get_influence", "het_breuschpagan", "het_white", "jarque_bera",
+              "durbin_watson", "vif"):
     setattr(OLS, _name, _delegate(_name, f"``results_.{_name}`` (see OLSResults)."))
 del _name
