@@ -70,7 +70,9 @@ class WaldResults:
     DataFrame with columns [0, 1] and ``cov_params()`` a DataFrame; for MNLogit ``params`` …
     are DataFrames (names x classes 0 … K−2, statsmodels' columns) and ``conf_int()`` and
     ``cov_params()`` have the MultiIndex (class label, name) with ``conf_int()``'s columns
-    ["lower", "upper"]. Array input gives arrays (``conf_int()`` shape params.shape + (2,)).
+    ["lower", "upper"]. Array input gives arrays (``conf_int()`` shape params.shape + (2,)), and
+    so does a DataFrame whose column names are not all strings (scikit-learn's rule for
+    feature names; statsmodels would label the results with them).
     """
 
     use_t = False

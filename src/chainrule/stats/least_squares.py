@@ -63,7 +63,7 @@ until the correction is below u |β̂| (each step gains a factor κ u; at most 4
 the residuals are y − Z β̂ by Dot2. The result is the exact least-squares answer for the
 stored data, rounded: on NIST's StRD, every certified digit that the float64 data still
 holds. Cost: about 25 n k² float64 operations on NumPy arrays (no BLAS), roughly ten times
-a float64 fit; "auto" (the default) runs it when it is cheap, n k² ≤ 2²⁰, or needed,
+a float64 fit; "auto" (the default) runs it when it is cheap, n k² ≤ 2¹⁶, or needed,
 κ(R) > 10⁴ (more than 4 of 16 digits at risk). The rows of Q for the robust covariances
 and the leverages stay float64 (Zs T by GEMM).
 
@@ -100,7 +100,7 @@ CHOLQR_MAX_COND = 1e6
 #: refine="auto" refines when the scaled condition number exceeds this …
 REFINE_MIN_COND = 1e4
 #: … or when n k² is at most this (the refinement then takes milliseconds).
-REFINE_MAX_CHEAP = 2 ** 20
+REFINE_MAX_CHEAP = 2 ** 16
 #: Rows per block in the passes over the data (a block of 50 float64 columns is ~6.5 MB).
 BLOCK_ROWS = 16384
 _EPS = float(np.finfo(np.float64).eps)

@@ -94,7 +94,7 @@ class OLS(Estimator):
             they are the exact least-squares answer for the data as stored, rounded: on NIST's
             StRD every certified digit the float64 data holds (Filip: 13-15 digits of the
             exact answer for the stored data instead of 7.5). "auto" (default): when cheap
-            (n k² ≤ 2²⁰) or needed (scaled condition number > 1e4); True: always (about ten
+            (n k² ≤ 2¹⁶) or needed (scaled condition number > 1e4); True: always (about ten
             times a float64 fit); False: never. ``refined_`` says whether it ran. Applies to
             solver="qr" (and the exact answer solver="gd" is measured against) on one process;
             streamed and distributed fits are not refined.

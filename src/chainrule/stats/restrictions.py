@@ -28,8 +28,15 @@ The grammar (patsy's, which statsmodels uses):
 
 A name is any parameter name, matched longest first (so "C(firm)[T.B]" or "np.log(x)" are
 names; a name that ends in a letter, digit or "_" must not be followed by one). Errors name
-the position and what was expected. References: W. H. Greene, *Econometric Analysis*, 7th
-ed., 2012, §5.3 (the Wald and F tests of linear restrictions).
+the position and what was expected.
+
+Differences from statsmodels: ``t_test``'s ``effect``, ``sd``, ``tvalue`` and ``pvalue`` are
+1-D arrays of J values also for one restriction (statsmodels gives ``sd`` and ``tvalue`` shape
+(1, 1) and a 0-d ``pvalue`` then); ``f_test`` and ``wald_test`` give Python floats; χ² results
+also carry ``df_num`` = J; a tuple (R, q) may give one q for all rows.
+
+Reference: W. H. Greene, *Econometric Analysis*, 7th ed., 2012, §5.3 (the Wald and F tests of
+linear restrictions).
 """
 from __future__ import annotations
 

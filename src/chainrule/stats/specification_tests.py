@@ -37,6 +37,11 @@ The auxiliary regressions are solved by least squares on the scaled columns with
 ``numpy.linalg.matrix_rank`` (singular values above max(n, p) ε σ_max), as statsmodels' OLS
 (which uses the pseudo-inverse).
 
+Differences from statsmodels: ``het_breuschpagan`` and ``het_white`` add a constant column to
+an ``exog`` without one (statsmodels' het_white refuses it and its het_breuschpagan counts the
+degrees of freedom as if there were one); ``variance_inflation_factor`` does not warn about a
+poorly conditioned design (OLS itself does, naming the columns).
+
 References: T. S. Breusch and A. R. Pagan, Econometrica 47(5) (1979) 1287-1294; R. Koenker,
 J. Econometrics 17(1) (1981) 107-112; H. White, Econometrica 48(4) (1980) 817-838; C. M.
 Jarque and A. K. Bera, Economics Letters 6(3) (1980) 255-259; J. Durbin and G. S. Watson,
