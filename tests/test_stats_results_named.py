@@ -150,3 +150,15 @@ def test_mnlogit_arrays_in_arrays_out():
     model = MNLogit().fit(X, y)
     assert type(model.params) is np.ndarray and model.params.shape == (3, 2)
     assert model.conf_int().shape == (3, 2, 2) and model.cov_params().shape == (6, 6)
+
+
+def test_named_results_survive_pickling(grunfeld):
+    import pickle
+
+    X, y, _ = grunfeld
+    model = pickle.loads(pickle.dumps(OLS().fit(X, y)))
+    pd.testing.assert_series_equal(model.params, OLS().fit(X, y).params)
+    assert model.get_influence().summary_frame().shape == (220, 9)
+    frame, target = _binary_frame()
+    logit = pickle.loads(pickle.dumps(Logit().fit(frame, target)))
+    assert list(logit.params.index) == ["const", "age", "income", "score"]
