@@ -80,7 +80,8 @@ class OLSResults(WaldResults):
     ``feature_names``): ``params``, ``bse``, ``tvalues``, ``pvalues`` and ``vif()`` are
     Series indexed by ``names``, ``conf_int()`` and ``cov_params()`` DataFrames, and
     ``resid`` and ``fittedvalues`` Series indexed as the rows of X (statsmodels' pandas
-    results); arrays otherwise.
+    results); arrays otherwise. The diagnostics read the rows of the design, to which the
+    results keep a reference (as statsmodels' results keep ``model.exog``).
 
     ``use_t``: Student t statistics and intervals with ``df_resid`` degrees of freedom (G − 1
     for cluster-robust covariances, G clusters: Stata's ``regress, vce(cluster)``), and F for
