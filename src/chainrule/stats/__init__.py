@@ -5,9 +5,16 @@ OLS            least squares with nonrobust, HC0-HC3 and cluster covariances
 Logit, MNLogit maximum likelihood (Newton/IRLS) with Wald inference and marginal effects
 Ridge, Lasso   penalized least squares, their paths and cross-validated choices
 ForwardStepwise, PCA, PCR   subset selection and principal components
+
+Tests and diagnostics (also methods of the results: ``t_test``, ``f_test``, ``wald_test``,
+``get_influence()``, ``het_breuschpagan()``, ``het_white()``, ``jarque_bera()``, ``vif()``):
+ContrastResults, linear_restrictions        Wald tests of linear restrictions R θ = q
+OLSInfluence                                leverage, studentized residuals, Cook's D, DFFITS, DFBETAS
+het_breuschpagan, het_white, jarque_bera, durbin_watson, variance_inflation_factor
 """
 from .estimator import Estimator, NotFittedError
 from .inference import Summary, wald
+from .influence import OLSInfluence
 from .lasso import Lasso, LassoCV, lasso_path
 from .least_squares import CollinearityError
 from .logit import Logit
@@ -15,6 +22,7 @@ from .mnlogit import MNLogit
 from .ols import OLS
 from .ols_results import COV_TYPES, OLSResults
 from .pca import PCA, PCR
+from .restrictions import ContrastResults, linear_restrictions
 from .ridge import Ridge, RidgeCV, ridge_path
 from .separation import (
     PerfectSeparationError,
@@ -22,6 +30,7 @@ from .separation import (
     find_multinomial_separation,
     find_separation,
 )
+from .specification_tests import durbin_watson, het_breuschpagan, het_white, jarque_bera, variance_inflation_factor
 from .stepwise import ForwardStepwise
 from .validation import DataWarning
 
@@ -32,4 +41,7 @@ __all__ = [
     "ForwardStepwise", "PCA", "PCR", "PerfectSeparationError", "PerfectSeparationWarning",
     "find_separation",
     "find_multinomial_separation",
+    # tests of restrictions and regression diagnostics
+    "ContrastResults", "linear_restrictions", "OLSInfluence", "het_breuschpagan", "het_white", "jarque_bera",
+    "durbin_watson", "variance_inflation_factor",
 ]

@@ -22,6 +22,7 @@ import math
 from scipy import stats as _distributions
 
 from ..engine import backend
+from . import restrictions
 
 np = backend.host
 
@@ -45,58 +46,172 @@ class WaldResults:
     """The Wald results of an estimator under statsmodels' names, written once for OLS, Logit
     and MNLogit.
 
-    A subclass provides ``params`` (the estimates θ̂, an array of any shape: MNLogit's has one
-    column per non-reference class) and ``cov_params()`` (their covariance V, θ̂ in
-    column-major order: for MNLogit one class block after another), and may set
-    ``_df_inference`` (the residual degrees of freedom when the statistics are Student t, as
-    for OLS with the nonrobust covariance; None, the default, for z statistics) and
-    ``_default_alpha`` (the interval level when none is given; 0.05). Then, shaped as ``params``:
+    A subclass provides ``_params_array()`` (the estimates θ̂, an array of any shape:
+    MNLogit's has one column per non-reference class) and ``_cov_array()`` (their covariance
+    V, θ̂ in column-major order: for MNLogit one class block after another), the parameter
+    names ``_term_names()`` and whether results are named (``_named``), and may set ``use_t``
+    (Student t statistics, as for OLS with the nonrobust covariance; False, the default, for
+    z statistics), ``_df_inference`` (the degrees of freedom of t and F: n − k, or G − 1 for
+    a cluster-robust covariance) and ``_default_alpha`` (the interval level when none is
+    given; 0.05). Then, shaped as ``params``:
 
         bse       = sqrt(diag V)
         tvalues   = params / bse
         pvalues   = 2 P(T > |tvalues|)
-        conf_int(alpha) = params ± q_{1−α/2} bse     (shape params.shape + (2,))
+        conf_int(alpha) = params ± q_{1−α/2} bse
 
-    with T and q from t(df) or N(0, 1) as in :func:`wald`.
+    with T and q from t(df) or N(0, 1) as in :func:`wald`, and the tests of linear
+    restrictions ``t_test``, ``f_test``, ``wald_test`` (:mod:`chainrule.stats.restrictions`).
+
+    Named results (a fit on a DataFrame with string column names, i.e. with
+    ``feature_names_in_``; for OLS also ``fit_stream(feature_names=...)``), as statsmodels
+    returns them for pandas data: ``params``, ``bse``, ``tvalues``, ``pvalues`` are pandas
+    Series indexed by the parameter names ("const" for the intercept), ``conf_int()`` a
+    DataFrame with columns [0, 1] and ``cov_params()`` a DataFrame; for MNLogit ``params`` …
+    are DataFrames (names x classes 0 … K−2, statsmodels' columns) and ``conf_int()`` and
+    ``cov_params()`` have the MultiIndex (class label, name) with ``conf_int()``'s columns
+    ["lower", "upper"]. Array input gives arrays (``conf_int()`` shape params.shape + (2,)), and
+    so does a DataFrame whose column names are not all strings (scikit-learn's rule for
+    feature names; statsmodels would label the results with them).
     """
 
+    use_t = False
     _df_inference = None
     _default_alpha = 0.05
+    _named = False
+
+    def _term_names(self) -> list:
+        return list(self.names)
+
+    def _equations(self):
+        """None for one equation; for several (MNLogit), (the level name, the column labels)."""
+        return None
+
+    @property
+    def params(self):
+        """The estimates θ̂ (a Series or DataFrame for named results)."""
+        return self._labelled(self._params_array())
 
     @property
     def bse(self):
         """The standard errors sqrt(diag V), shaped as ``params``."""
-        return np.sqrt(np.diag(self.cov_params())).reshape(np.shape(self.params), order="F")
+        return self._labelled(self._bse_array())
 
     @property
     def tvalues(self):
         """The Wald statistics params / bse (t or z)."""
-        return self.params / self.bse
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._labelled(self._params_array() / self._bse_array())
 
     @property
     def pvalues(self):
         """Two-sided p-values of the Wald statistics."""
-        params = np.asarray(self.params)
-        return wald(params.ravel(), np.ravel(self.bse), self._df_inference)["pvalues"].reshape(params.shape)
+        params = self._params_array()
+        values = wald(params.ravel(), self._bse_array().ravel(), self._t_df())["pvalues"]
+        return self._labelled(values.reshape(params.shape))
+
+    def cov_params(self):
+        """The covariance V of the estimates (a DataFrame for named results)."""
+        V = self._cov_array().copy()
+        if not self._named:
+            return V
+        index = self._flat_index()
+        return _pandas().DataFrame(V, index=index, columns=index)
 
     def conf_int(self, alpha=None):
-        """``1 - alpha`` Wald intervals params ± q_{1−α/2} bse, shape params.shape + (2,)
-        (α defaults to the model's level: ``alpha`` of Logit and MNLogit, 0.05 for OLS)."""
-        params = np.asarray(self.params)
-        intervals = self._wald(params.ravel(), np.ravel(self.bse), alpha)["conf_int"]
-        return intervals.reshape(params.shape + (2,))
+        """``1 - alpha`` Wald intervals params ± q_{1−α/2} bse (α defaults to the model's level:
+        ``alpha`` of Logit and MNLogit, 0.05 for OLS): an array of shape params.shape + (2,),
+        or for named results a DataFrame (see the class docstring)."""
+        params, bse = self._params_array(), self._bse_array()
+        if not self._named or params.ndim == 1:
+            intervals = self._wald(params.ravel(), bse.ravel(), alpha)["conf_int"].reshape(params.shape + (2,))
+            return _pandas().DataFrame(intervals, index=self._flat_index()) if self._named else intervals
+        intervals = self._wald(params.ravel(order="F"), bse.ravel(order="F"), alpha)["conf_int"]
+        return _pandas().DataFrame(intervals, index=self._flat_index(), columns=["lower", "upper"])
+
+    def t_test(self, r_matrix, use_t=None):
+        """Each linear restriction R θ = q tested by its own t (``use_t``, default the model's) or z
+        statistic: a :class:`~chainrule.stats.restrictions.ContrastResults` with ``effect``,
+        ``sd``, ``tvalue``, ``pvalue``, ``conf_int()``. ``r_matrix``: a string such as
+        "value = capital, value = 0", an array R (R θ = 0) or a tuple (R, q); see
+        :func:`~chainrule.stats.restrictions.linear_restrictions`."""
+        R, q = self._restrictions(r_matrix)
+        use_t = self.use_t if use_t is None else bool(use_t)
+        return restrictions.t_test(self._flat_params(), self._cov_array(), R, q,
+                                   self._df_inference if use_t else None, table=Summary)
+
+    def f_test(self, r_matrix):
+        """The joint F test of R θ = q: F = W / J on F(J, df) (df: n − k, or G − 1 for cluster)."""
+        R, q = self._restrictions(r_matrix)
+        return restrictions.wald_test(self._flat_params(), self._cov_array(), R, q, True, self._df_inference)
+
+    def wald_test(self, r_matrix, use_f=None):
+        """The joint Wald test of R θ = q: W on χ²(J), or F = W / J on F(J, df) when ``use_f``
+        (default: the model's ``use_t``, as statsmodels)."""
+        R, q = self._restrictions(r_matrix)
+        use_f = self.use_t if use_f is None else bool(use_f)
+        return restrictions.wald_test(self._flat_params(), self._cov_array(), R, q, use_f, self._df_inference)
+
+    # -- internals --------------------------------------------------------------------------
+    def _bse_array(self):
+        params = self._params_array()
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(np.diag(self._cov_array())).reshape(params.shape, order="F")
+
+    def _t_df(self):
+        """The t degrees of freedom when ``use_t``, else None (z statistics)."""
+        return self._df_inference if self.use_t else None
+
+    def _flat_params(self):
+        return self._params_array().ravel(order="F")
+
+    def _restriction_names(self) -> list:
+        """The names restriction strings use: the parameter names; for several equations
+        statsmodels' "y<class>_<name>" (e.g. "y1_const")."""
+        equations = self._equations()
+        if equations is None:
+            return self._term_names()
+        return [f"y{label}_{name}" for label in equations[1] for name in self._term_names()]
+
+    def _restrictions(self, r_matrix):
+        return restrictions.linear_restrictions(r_matrix, self._restriction_names())
+
+    def _flat_index(self):
+        pd = _pandas()
+        equations = self._equations()
+        if equations is None:
+            return pd.Index(self._term_names())
+        level, labels = equations
+        return pd.MultiIndex.from_tuples([(label, name) for label in labels for name in self._term_names()],
+                                         names=[level, None])
+
+    def _labelled(self, values):
+        """``values`` (shaped as params) as a Series/DataFrame for named results, else as is."""
+        if not self._named:
+            return values
+        pd = _pandas()
+        index = pd.Index(self._term_names())
+        if values.ndim == 1:
+            return pd.Series(values, index=index)
+        return pd.DataFrame(values, index=index)
 
     def _wald(self, params, bse, alpha=None) -> dict:
-        return wald(params, bse, self._df_inference, self._default_alpha if alpha is None else alpha)
+        return wald(params, bse, self._t_df(), self._default_alpha if alpha is None else alpha)
 
     def _coefficient_summary(self, title, info, names, alpha, notes) -> Summary:
         """The statsmodels-style table of the coefficients, one row per entry of ``params``
         in column-major order (for MNLogit one class after another)."""
         alpha = self._default_alpha if alpha is None else alpha
-        params, bse = np.ravel(self.params, order="F"), np.ravel(self.bse, order="F")
+        params, bse = self._flat_params(), self._bse_array().ravel(order="F")
         tests = self._wald(params, bse, alpha)
         return Summary(title, info, names, params, bse, tests["statistic"], tests["pvalues"], tests["conf_int"],
-                       statistic_name="z" if self._df_inference is None else "t", alpha=alpha, notes=notes)
+                       statistic_name="t" if self.use_t else "z", alpha=alpha, notes=notes)
+
+
+def _pandas():
+    import pandas  # noqa: PLC0415 - imported only for named results (pandas is slow to import)
+
+    return pandas
 
 
 class Table:
@@ -127,8 +242,9 @@ class Table:
                  for row in rows]
         width = max(len(lines[0]), 78)
         out = [self.title.center(width), "=" * width]
-        out += _info_lines(self.info, width)
-        out += ["=" * width, lines[0], "-" * width] + lines[1:] + ["=" * width]
+        if self.info:
+            out += _info_lines(self.info, width) + ["=" * width]
+        out += [lines[0], "-" * width] + lines[1:] + ["=" * width]
         out += [f"Note: {note}" for note in self.notes]
         return "\n".join(out)
 

@@ -19,7 +19,7 @@ from scipy import stats as _distributions
 
 from ..engine import backend
 from .inference import Summary, WaldResults, wald
-from .separation import PerfectSeparationWarning
+from .separation import PerfectSeparationWarning, class_label
 from .validation import warn
 
 np = backend.host
@@ -92,23 +92,41 @@ class LikelihoodResults(WaldResults):
     K − 1 for MNLogit; statsmodels' convention, also without an intercept, since ℓ_0 is
     always the constants-only model). A fit sets ``params_``, ``_cov`` (the inverse
     observed information), ``llf_``, ``llnull_`` and ``_nobs``; intervals default to the
-    estimator's ``alpha``.
+    estimator's ``alpha``. Statistics are z (``use_t`` False, as statsmodels); ``f_test``
+    uses F(J, df_resid). Results are named (pandas) after a fit on a DataFrame with string
+    column names (``feature_names_in_``); for several equations (MNLogit) the restriction
+    strings of ``t_test`` … name parameters "y<class>_<name>", as statsmodels.
     """
 
     _n_null_params = 1
 
-    @property
-    def params(self):
+    def _params_array(self):
         self._check_fitted()
         return self.params_
 
-    def cov_params(self):
+    def _cov_array(self):
         """Cov(θ̂) = I(θ̂)^{-1}, the inverse observed information. A fit that met separation
         with ``on_separation="warn"`` has no estimate and so no covariance: a
         :class:`PerfectSeparationError` says so (every inference result goes through here)."""
         self._check_fitted()
         self._check_inference_exists()
         return self._cov
+
+    @property
+    def _named(self) -> bool:
+        return hasattr(self, "feature_names_in_")
+
+    def _term_names(self) -> list:
+        return list(self.param_names_)
+
+    def _equations(self):
+        if np.ndim(self.params_) == 1:
+            return None
+        return self.endog_name_, [class_label(c) for c in self.classes_[1:]]
+
+    @property
+    def _df_inference(self):
+        return self.df_resid
 
     def _check_inference_exists(self) -> None:
         separation = getattr(self, "separation_", None)

@@ -435,9 +435,9 @@ class Logit(LikelihoodResults, Estimator):
             raise ValueError("Logit.get_margeff: the average marginal effects are means over the rows, which a "
                              "fit by fit_stream or with distributed=True does not keep; fit in memory to get them")
         X = self._design.X
-        p = _special.expit(self._design.dot(self.params))
+        p = _special.expit(self._design.dot(self.params_))
         w = p * (1.0 - p)
-        beta, off = self.params, int(bool(self.fit_intercept))
+        beta, off = self.params_, int(bool(self.fit_intercept))
         slopes = beta[off:]
         n = X.shape[0]
         mean_w = float(w.mean())
@@ -449,7 +449,7 @@ class Logit(LikelihoodResults, Estimator):
             moment = np.concatenate([[v.mean()], moment])
         G = np.outer(slopes, moment)
         G[:, off:] += np.eye(slopes.size) * mean_w
-        cov = G @ self.cov_params() @ G.T
+        cov = G @ self._cov_array() @ G.T
         return MarginalEffects(self.feature_names_, margeff, np.sqrt(np.diag(cov)), cov, self.alpha,
                                self.endog_name_)
 

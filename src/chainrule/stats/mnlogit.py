@@ -304,7 +304,7 @@ class MNLogit(LikelihoodResults, Estimator):
                 G[c, :, a - 1, :] = design.tdot(V).T / n
                 G[c, :, a - 1, off:] += np.eye(p_count) * (own.sum() / n)
         G = G.reshape(K * p_count, (K - 1) * k)
-        cov = G @ self.cov_params() @ G.T
+        cov = G @ self._cov_array() @ G.T
         se = np.sqrt(np.diag(cov)).reshape(K, p_count).T
         return MarginalEffects(self.feature_names_, margeff, se, cov, self.alpha, self.endog_name_,
                                classes=[class_label(c) for c in self.classes_])

@@ -37,8 +37,8 @@ from scipy import stats as _distributions
 from ..engine import backend
 from ..engine.tensor import Tensor
 from . import least_squares, tsqr
-from .estimator import Estimator
-from .least_squares import BLOCK_ROWS
+from .estimator import Estimator, feature_names_of
+from .least_squares import BLOCK_ROWS, cond_triangular
 from .ols_results import COV_TYPES, OLSResults, StreamedOLSResults, inference_fields, robust_meat
 from .validation import as_design, as_design_like_fit, as_target, check_columns, check_enough_rows
 
@@ -70,7 +70,15 @@ class OLS(Estimator):
             "HC3"        e_i² → e_i²/(1 − h_ii)²                         (MacKinnon & White 1985);
             "cluster"    V = G/(G−1) · (n−1)/(n−k) · B (Σ_g Z_g'e_g e_g'Z_g) B, one-way,
                          ``groups=`` passed to ``fit``.
-            Robust types report z statistics (normal p-values), as statsmodels does.
+            Robust types report z statistics (normal p-values) unless ``use_t``, as statsmodels does.
+        use_t: the reference distribution of the Wald statistics. None (default, statsmodels'
+            ``fit()`` default): Student t for cov_type="nonrobust", normal for the robust types.
+            True: Student t (and F for ``wald_test``) for every cov_type, with df_resid = n − k
+            degrees of freedom, or G − 1 for "cluster" (G clusters): the p-values and
+            intervals of Stata's ``regress`` (``vce(robust)`` is HC1, ``vce(cluster id)``
+            "cluster") and of statsmodels' ``fit(cov_type=..., use_t=True)``. False: normal
+            statistics (and χ² for ``wald_test``) also for "nonrobust". ``fvalue`` and
+            ``f_test`` use F(J, n − k), F(J, G − 1) for cluster, whatever ``use_t``.
         solver: "qr" (default), "normal" (normal equations, for teaching) or "gd"
             (gradient descent with chainrule.optim.minimize).
         tol: for solver="gd", stop when ‖∇f(b_k)‖ < tol · ‖∇f(0)‖.
@@ -81,6 +89,15 @@ class OLS(Estimator):
             sums (SSR, TSS, the HC meat) from all-reduces, so only k x k numbers move and the
             results equal the fit of the concatenated rows. ``resid`` and ``fittedvalues``
             are then this rank's rows. Needs solver="qr" and a cov_type other than "cluster".
+        refine: refine β̂, the residuals and (Z'Z)⁻¹ in twice the working precision
+            (compensated dot products, :func:`chainrule.stats.least_squares.refine`), so that
+            they are the exact least-squares answer for the data as stored, rounded: on NIST's
+            StRD every certified digit the float64 data holds (Filip: 13-15 digits of the
+            exact answer for the stored data instead of 7.5). "auto" (default): when cheap
+            (n k² ≤ 2¹⁶) or needed (scaled condition number > 1e4); True: always (about ten
+            times a float64 fit); False: never. ``refined_`` says whether it ran. Applies to
+            solver="qr" (and the exact answer solver="gd" is measured against) on one process;
+            streamed and distributed fits are not refined.
 
     Data larger than memory: ``fit_stream(batches)`` takes a function returning an iterator
     of (X_b, y_b) blocks and fits in one pass (sequential TSQR of [Z, y]; a second pass for
@@ -89,10 +106,13 @@ class OLS(Estimator):
 
     Fitted attributes: ``coef_`` (slopes), ``intercept_``, ``results_`` (an
     :class:`OLSResults`), ``n_features_in_``, ``feature_names_in_`` (DataFrame input),
-    ``solver_used_``, ``n_iter_`` (the gradient steps for "gd"; 1 for the direct solvers, one
+    ``solver_used_``, ``refined_``, ``n_iter_`` (the gradient steps for "gd"; 1 for the direct solvers, one
     factorization), and for "gd" ``converged_``, ``optimization_``, ``optimization_error_``.
-    The results' names (``params``, ``bse``, ``summary()`` …) are also readable on the
-    estimator itself.
+    The results' names (``params``, ``bse``, ``summary()``, ``t_test()``, ``get_influence()``,
+    ``het_breuschpagan()`` … see :class:`OLSResults`) are also readable on the estimator
+    itself. After a fit on a DataFrame with string column names they are pandas objects
+    indexed by the parameter names ("const" for the intercept), as statsmodels' results for
+    pandas data; ``coef_`` and ``intercept_`` stay NumPy.
 
     Example::
 
@@ -104,13 +124,15 @@ class OLS(Estimator):
     _fitted_attribute = "results_"
 
     def __init__(self, fit_intercept=True, cov_type="nonrobust", solver="qr", tol=1e-10, max_iter=100_000,
-                 distributed=False):
+                 distributed=False, refine="auto", use_t=None):
         self.fit_intercept = fit_intercept
         self.cov_type = cov_type
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
         self.distributed = distributed
+        self.refine = refine
+        self.use_t = use_t
 
     # -- validation ------------------------------------------------------------------------
     def _check_hyperparameters(self):
@@ -127,6 +149,10 @@ class OLS(Estimator):
                 f"OLS: distributed=True fits by TSQR and needs solver='qr' and a cov_type other than "
                 f"'cluster'; got solver={self.solver!r}, cov_type={self.cov_type!r}"
             )
+        if self.use_t is not None and not isinstance(self.use_t, (bool, np.bool_)):
+            raise TypeError(f"OLS: use_t: expected None, True or False; got {self.use_t!r}")
+        if not (isinstance(self.refine, (bool, np.bool_)) or (isinstance(self.refine, str) and self.refine == "auto")):
+            raise ValueError(f"OLS: refine: expected 'auto', True or False; got {self.refine!r}")
         if self.solver == "gd":
             if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) or not self.tol > 0:
                 raise ValueError(f"OLS: tol: expected a number > 0; got {self.tol!r}")
@@ -203,25 +229,34 @@ class OLS(Estimator):
         check_enough_rows(n, p + intercept, "OLS")
         names = (["const"] if intercept else []) + list(columns)
         solution = least_squares.solve(Xv, yv, n, names, intercept, self.solver, rows)
+        if self.solver != "normal" and not self.distributed and least_squares.should_refine(
+                self.refine, n, solution.R.shape[0], cond_triangular(solution.R)):
+            solution = least_squares.refine(Xv, yv, intercept, solution)
+        self.refined_ = solution.refined
         beta = self._fit_gd(Xv, yv, solution) if self.solver == "gd" else solution.beta
-        self.results_ = self._inference(Xv, yv, beta, solution, names, target_name, (codes, n_groups), rows)
+        self.results_ = self._inference(Xv, yv, beta, solution, names, target_name, (codes, n_groups), rows,
+                                        getattr(X, "index", None) if feature_names_of(X) is not None else None)
         if self.solver == "gd":
-            self.optimization_error_ = np.abs(beta - solution.beta) / self.results_.bse
+            self.optimization_error_ = np.abs(beta - solution.beta) / self.results_._bse_array()
         self._set_fitted(beta, p, solution.method)
         self._remember_feature_names(X, columns)
         self._scaled_cond_R1 = solution.first_condition
         return self
 
-    def _inference(self, X, y, beta, solution, names, target_name, groups, rows) -> OLSResults:
+    def _inference(self, X, y, beta, solution, names, target_name, groups, rows, row_index) -> OLSResults:
         """The inference step of ``fit``: e = y − Z β̂ (one GEMV over X), SSR = e'e, the total
         sums of squares and, for a robust covariance, its meat; then the OLSResults
-        (:func:`chainrule.stats.ols_results.inference_fields`). ``groups`` is (codes, count)."""
+        (:func:`chainrule.stats.ols_results.inference_fields`). ``groups`` is (codes, count);
+        ``row_index`` the DataFrame's index when results are named (X had feature names), else None."""
         intercept, n = bool(self.fit_intercept), solution.nobs
         slopes = beta[1:] if intercept else beta
         b0 = float(beta[0]) if intercept else 0.0
-        resid = y - X @ slopes
-        if intercept:
-            resid -= b0
+        if solution.resid is not None and beta is solution.beta:  # refined: in twice the working precision
+            resid = solution.resid
+        else:
+            resid = y - X @ slopes
+            if intercept:
+                resid -= b0
         ssr = rows.sum(float(resid @ resid))
         fitted = y - resid
         ybar = float(y.mean()) if not self.distributed else rows.sum(float(y.sum())) / n
@@ -230,11 +265,13 @@ class OLS(Estimator):
         codes, n_groups = groups
         meat = None
         if self.cov_type != "nonrobust":
-            meat = rows.sum(robust_meat(X, resid, solution.d, intercept, solution.R, self.cov_type, codes, n_groups))
+            meat = rows.sum(robust_meat(X, resid, solution.d, intercept, solution.R, self.cov_type, codes, n_groups,
+                                        Rinv=solution.Rinv))
         fields = inference_fields(solution.R, solution.d, beta, names, n, (ssr, tss, centered_tss), self.cov_type,
-                                  intercept, meat, n_groups)
-        return OLSResults(**fields, target_name=target_name, resid=resid, fittedvalues=fitted,
-                          solver_used=solution.method)
+                                  intercept, meat, n_groups, Rinv=solution.Rinv if solution.refined else None)
+        return OLSResults(**fields, target_name=target_name, _resid=resid, _fitted=fitted,
+                          solver_used=solution.method, use_t=self.use_t, named=row_index is not None,
+                          _row_index=row_index, _exog=X, _all_rows=not self.distributed)
 
     def fit_stream(self, batches, feature_names=None, target_name="y"):
         r"""Fit by least squares on rows read block by block (data larger than memory).
@@ -289,8 +326,10 @@ class OLS(Estimator):
         check_enough_rows(n, k, "OLS")
         solution = least_squares.solve_streamed(sums["R"], sums["qty"], n, names, intercept)
         self.results_ = self._streamed_inference(batches, solution, sums, names, str(target_name), local_rows, rows)
+        self.results_._named = feature_names is not None
         self._set_fitted(solution.beta, k - intercept, "tsqr")
         self.n_batches_ = sums["nblocks"]
+        self.refined_ = False
         return self
 
     def _streamed_sums(self, batches, rows):
@@ -318,7 +357,8 @@ class OLS(Estimator):
             meat = rows.sum(_streamed_meat(batches, solution, intercept, self.cov_type, local_rows))
         fields = inference_fields(solution.R, solution.d, solution.beta, names, solution.nobs,
                                   (sums["ssr"], tss, sums["centered_tss"]), self.cov_type, intercept, meat, 0)
-        return StreamedOLSResults(**fields, target_name=target_name, solver_used="tsqr")
+        return StreamedOLSResults(**fields, target_name=target_name, solver_used="tsqr", use_t=self.use_t,
+                                  _row_index=None, _exog=None, _all_rows=False)
 
     def _check_stream_settings(self):
         if self.solver != "qr" or self.cov_type == "cluster":
@@ -445,6 +485,8 @@ def _delegate(name, doc):
 
 for _name in ("params", "bse", "tvalues", "pvalues", "rsquared", "rsquared_adj", "fvalue", "f_pvalue",
               "llf", "aic", "bic", "nobs", "df_model", "df_resid", "resid", "fittedvalues", "scale",
-              "condition_number", "conf_int", "cov_params", "summary", "collinearity"):
+              "condition_number", "conf_int", "cov_params", "summary", "collinearity",
+              "t_test", "f_test", "wald_test", "get_influence", "het_breuschpagan", "het_white", "jarque_bera",
+              "durbin_watson", "vif"):
     setattr(OLS, _name, _delegate(_name, f"``results_.{_name}`` (see OLSResults)."))
 del _name

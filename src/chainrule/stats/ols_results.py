@@ -15,9 +15,15 @@ df_resid = n − k, df_model = k − 1 (k with no intercept):
         V = G/(G−1) · (n−1)/(n−k) · (Z'Z)⁻¹ (Σ_g Z_g'e_g e_g'Z_g) (Z'Z)⁻¹
 
 h_ii = z_i (Z'Z)⁻¹ z_i' = ‖row i of Q‖² is the leverage. Every (Z'Z)⁻¹ above is applied as
-R⁻¹ R⁻ᵀ by triangular solves; the "meat" is accumulated in Q coordinates, block by block.
-As in statsmodels, robust covariances use normal (z) p-values and intervals
-(``use_t=False``), and the F statistic becomes the Wald test of all slopes with V.
+R⁻¹ R⁻ᵀ by triangular solves (or the refined inverse triangle of a refined fit); the "meat"
+is accumulated in Q coordinates, block by block. For robust covariances the F statistic is
+the Wald test of all slopes with V, F = b' V_ss⁻¹ b / df_model.
+
+Reference distributions (``OLS(use_t=...)``): with use_t (the default for "nonrobust", as
+statsmodels' ``fit()``), t statistics on t(df) and intervals b ± t_{1−α/2}(df) se, where
+df = df_resid, or G − 1 for "cluster" (Stata's ``regress, vce(cluster)``; statsmodels'
+``df_resid_inference``); without, z statistics on N(0, 1). The F statistic's p-value uses
+F(df_model, df) either way (F(df_model, df_resid) for "nonrobust").
 
     R² = 1 − SSR / TSS (TSS centered about ȳ with an intercept, uncentered without)
     R²_adj = 1 − (n − 1)/df_resid · (1 − R²)      (n instead of n − 1 without intercept)
@@ -40,6 +46,7 @@ import scipy.sparse as _sparse
 from scipy import stats as _distributions
 
 from ..engine import backend
+from . import specification_tests
 from .inference import Summary, WaldResults
 from .least_squares import cond_triangular, q_row_blocks
 from .validation import warn
@@ -62,22 +69,68 @@ class OLSResults(WaldResults):
     ``resid``, ``fittedvalues``, ``scale``, ``ssr``, ``ess``, ``centered_tss``,
     ``condition_number``, ``cov_type``, ``use_t``, ``names`` (the parameter names; "const"
     for the intercept) and methods ``conf_int(alpha)``, ``cov_params()``, ``summary()``,
-    ``collinearity()``. The formulas are in the module docstring of ``chainrule.stats.ols_results``.
+    ``collinearity()``; the tests of linear restrictions ``t_test``, ``f_test``,
+    ``wald_test`` (:class:`~chainrule.stats.inference.WaldResults`); the diagnostics
+    ``get_influence()`` (:class:`~chainrule.stats.influence.OLSInfluence`),
+    ``het_breuschpagan()``, ``het_white()``, ``jarque_bera()``, ``durbin_watson()`` and
+    ``vif()`` (:mod:`chainrule.stats.specification_tests`). The formulas are in the module
+    docstring of ``chainrule.stats.ols_results``.
+
+    Named results (a fit on a DataFrame with string column names, or ``fit_stream`` with
+    ``feature_names``): ``params``, ``bse``, ``tvalues``, ``pvalues`` and ``vif()`` are
+    Series indexed by ``names``, ``conf_int()`` and ``cov_params()`` DataFrames, and
+    ``resid`` and ``fittedvalues`` Series indexed as the rows of X (statsmodels' pandas
+    results); arrays otherwise. The diagnostics read the rows of the design, to which the
+    results keep a reference (as statsmodels' results keep ``model.exog``).
+
+    ``use_t``: Student t statistics and intervals with ``df_resid`` degrees of freedom (G − 1
+    for cluster-robust covariances, G clusters: Stata's ``regress, vce(cluster)``), and F for
+    ``wald_test``; else normal statistics and χ². ``fvalue`` and ``f_test`` use F(df, n − k)
+    (F(df, G − 1) for cluster) either way, as statsmodels.
     """
 
     def __init__(self, **fields):
+        use_t = fields.pop("use_t", None)
+        named = fields.pop("named", False)
         self.__dict__.update(fields)
-        self.use_t = self.cov_type == "nonrobust"
-        k = self.params.size
+        self.use_t = self.cov_type == "nonrobust" if use_t is None else bool(use_t)
+        self._named = bool(named)
+        k = self._params.size
         n = self.nobs
-        self._df_inference = self.df_resid if self.use_t else None  # t(df_resid), else z statistics
-        self.llf = -n / 2 * (math.log(2 * math.pi * self.ssr / n) + 1)
+        # the t and F denominators' degrees of freedom: G − 1 with G clusters, else n − k
+        self._df_inference = float(self.n_groups - 1) if self.cov_type == "cluster" else self.df_resid
+        # an exact fit (SSR = 0): llf = +inf, as statsmodels
+        self.llf = -n / 2 * (math.log(2 * math.pi * self.ssr / n) + 1) if self.ssr > 0 else math.inf
         self.aic = -2 * self.llf + 2 * k
         self.bic = -2 * self.llf + math.log(n) * k
 
+    def _params_array(self):
+        return self._params
+
+    def _cov_array(self):
+        return self._cov
+
+    @property
+    def resid(self):
+        """The residuals e = y − Z β̂ (a Series indexed as X's rows for named results)."""
+        return self._by_row(self._resid)
+
+    @property
+    def fittedvalues(self):
+        """The fitted values Z β̂ (a Series indexed as X's rows for named results)."""
+        return self._by_row(self._fitted)
+
+    def _by_row(self, values):
+        if not self._named or self._row_index is None:
+            return values
+        import pandas as pd
+
+        return pd.Series(values, index=self._row_index)
+
     def cov_params(self):
-        """The k x k covariance matrix V of the estimates, for ``cov_type``."""
-        return self._cov.copy()
+        """The k x k covariance matrix V of the estimates, for ``cov_type`` (a DataFrame for
+        named results)."""
+        return super().cov_params()
 
     def summary(self, alpha: float = 0.05) -> Summary:
         """A statsmodels-style table (``print`` it, or ``.as_text()`` / ``.as_html()``)."""
@@ -93,6 +146,8 @@ class OLSResults(WaldResults):
         notes = [_COV_NOTES[self.cov_type]]
         if self.cov_type == "cluster":
             notes[0] += f" ({self.n_groups} groups)"
+        if self.use_t and self.cov_type != "nonrobust":
+            notes.append(f"t statistics with {self._df_inference:g} degrees of freedom")
         if self.scaled_condition_number > 1e4:
             notes.append(
                 f"the condition number of the unit-norm-scaled design is {self.scaled_condition_number:.3g}; "
@@ -103,6 +158,63 @@ class OLSResults(WaldResults):
     def collinearity(self) -> CollinearityDiagnostics:
         """Variance inflation factors and Belsley condition indices (see CollinearityDiagnostics)."""
         return self._collinearity
+
+    # -- diagnostics ------------------------------------------------------------------------
+    def get_influence(self):
+        """Leverage, studentized residuals, Cook's distance, DFFITS and DFBETAS of every row:
+        an :class:`~chainrule.stats.influence.OLSInfluence` (statsmodels' ``get_influence()``)."""
+        from .influence import OLSInfluence
+
+        return OLSInfluence(self)
+
+    def _rows(self, what):
+        """The residuals, after checking that they are all the rows (not one MPI rank's)."""
+        resid = self._resid  # a streamed fit's raise: not kept
+        if not self._all_rows:
+            raise ValueError(f"OLS: {what} needs the residuals of every row; a distributed fit keeps only this "
+                             f"rank's")
+        return resid
+
+    def het_breuschpagan(self, exog_het=None, robust: bool = True) -> tuple:
+        """Breusch–Pagan test of homoscedasticity: (lm, lm_pvalue, fvalue, f_pvalue), as
+        statsmodels' ``het_breuschpagan(resid, exog_het, robust)``; ``exog_het`` defaults to
+        the model's design Z (see :func:`chainrule.stats.specification_tests.het_breuschpagan`)."""
+        resid = self._rows("het_breuschpagan")
+        exog = self._design() if exog_het is None else exog_het
+        return specification_tests.het_breuschpagan(resid, exog, robust=robust)
+
+    def het_white(self) -> tuple:
+        """White's test of homoscedasticity on the model's design: (lm, lm_pvalue, fvalue,
+        f_pvalue), as statsmodels' ``het_white(resid, exog)``."""
+        return specification_tests.het_white(self._rows("het_white"), self._design())
+
+    def jarque_bera(self) -> tuple:
+        """The Jarque–Bera test of normal residuals: (jb, jb_pvalue, skew, kurtosis)."""
+        return specification_tests.jarque_bera(self._rows("jarque_bera"))
+
+    def durbin_watson(self) -> float:
+        """The Durbin–Watson statistic of the residuals, in row order."""
+        return specification_tests.durbin_watson(self._rows("durbin_watson"))
+
+    def vif(self, standardize: bool = True):
+        """Variance inflation factors of every column of the design, the constant included:
+        statsmodels' ``variance_inflation_factor(Z, j, standardize=...)`` for each j (a Series
+        for named results). With an intercept they come from the R factor of the fit (no pass
+        over the rows, also after ``fit_stream``); without one, from k auxiliary regressions."""
+        if self._intercept:
+            values = specification_tests.vif_from_r(self._R, self._Rinv, standardize=standardize)
+        else:
+            Z = self._design()
+            values = np.array([specification_tests.variance_inflation_factor(Z, j, standardize=standardize)
+                               for j in range(Z.shape[1])])
+        return self._labelled(values)
+
+    def _design(self):
+        """Z = [1, X] (the ones only with an intercept): the rows the fit kept a reference to."""
+        X = self._exog
+        if self._intercept:
+            return np.column_stack([np.ones(X.shape[0]), X])
+        return X
 
 
 class StreamedOLSResults(OLSResults):
@@ -117,6 +229,13 @@ class StreamedOLSResults(OLSResults):
     @property
     def fittedvalues(self):
         raise AttributeError(_NOT_KEPT.format(name="fittedvalues"))
+
+    @property
+    def _resid(self):
+        raise AttributeError(_NOT_KEPT.format(name="the residuals this diagnostic needs"))
+
+    def _design(self):
+        raise AttributeError(_NOT_KEPT.format(name="the design this diagnostic needs"))
 
 
 class CollinearityDiagnostics:
@@ -166,7 +285,8 @@ class CollinearityDiagnostics:
         return self.as_text()
 
 
-def inference_fields(R, d, beta, names, n, sums_of_squares, cov_type, intercept, meat=None, n_groups=0) -> dict:
+def inference_fields(R, d, beta, names, n, sums_of_squares, cov_type, intercept, meat=None, n_groups=0,
+                     Rinv=None) -> dict:
     """The :class:`OLSResults` fields that need no per-row array (formulas: module docstring).
 
     R: the R factor of the scaled design Zs = Z diag(d) (Zs'Zs = R'R); beta: β̂ in the
@@ -177,7 +297,7 @@ def inference_fields(R, d, beta, names, n, sums_of_squares, cov_type, intercept,
     k = R.shape[0]
     df_resid = n - k
     df_model = k - intercept
-    cov, bread, scale = _covariance(R, d, n, ssr, cov_type, meat, n_groups)
+    cov, bread, scale, Rinv = _covariance(R, d, n, ssr, cov_type, meat, n_groups, Rinv)
     ess = tss - ssr
     rsquared = 1 - ssr / tss if tss > 0 else float("nan")
     rsquared_adj = 1 - (n - intercept) / df_resid * (1 - rsquared)
@@ -187,7 +307,8 @@ def inference_fields(R, d, beta, names, n, sums_of_squares, cov_type, intercept,
     collinearity = _collinearity(R, names, intercept, bread)
     _warn_if_ill_conditioned(collinearity, names)
     return dict(
-        params=beta, _cov=cov, names=names, nobs=n, df_resid=float(df_resid),
+        _params=beta, _cov=cov, names=names, nobs=n, _R=R, _d=d, _Rinv=Rinv, _intercept=bool(intercept),
+        df_resid=float(df_resid),
         df_model=float(df_model), ssr=ssr, ess=ess, centered_tss=centered_tss, scale=scale,
         rsquared=rsquared, rsquared_adj=rsquared_adj, fvalue=float(fvalue), f_pvalue=f_pvalue,
         condition_number=condition_number, scaled_condition_number=float(s_scaled[0] / s_scaled[-1]),
@@ -195,12 +316,12 @@ def inference_fields(R, d, beta, names, n, sums_of_squares, cov_type, intercept,
     )
 
 
-def robust_meat(X, resid, d, intercept, R, cov_type, codes, n_groups):
+def robust_meat(X, resid, d, intercept, R, cov_type, codes, n_groups, Rinv=None):
     """Σ w_i q_i q_i' (HC) or Σ_g s_g s_g' with s_g = Σ_{i∈g} q_i e_i (cluster), q_i = zs_i R⁻¹."""
     k = R.shape[0]
     meat = np.zeros((k, k))
     sums = np.zeros((n_groups, k)) if cov_type == "cluster" else None
-    for start, stop, W in q_row_blocks(X, R, d, intercept):  # W: rows of Q
+    for start, stop, W in q_row_blocks(X, R, d, intercept, Rinv=Rinv):  # W: rows of Q
         e = resid[start:stop]
         if cov_type == "cluster":
             # s_g += Σ_{i in block, g(i)=g} q_i e_i, as a sparse (groups x rows) indicator times W
@@ -233,12 +354,13 @@ _COV_NOTES = {
 }
 
 
-def _covariance(R, d, n, ssr, cov_type, meat, n_groups):
-    """(V, the bread (Zs'Zs)⁻¹, s²): V for ``cov_type`` in the original units."""
+def _covariance(R, d, n, ssr, cov_type, meat, n_groups, Rinv=None):
+    """(V, the bread (Zs'Zs)⁻¹, s², R⁻¹): V for ``cov_type`` in the original units."""
     k = R.shape[0]
     df_resid = n - k
     scale = ssr / df_resid
-    Rinv = _la.solve_triangular(R, np.eye(k), check_finite=False)
+    if Rinv is None:
+        Rinv = _la.solve_triangular(R, np.eye(k), check_finite=False)
     bread = Rinv @ Rinv.T  # (Zs'Zs)⁻¹ = R⁻¹R⁻ᵀ (k x k; R⁻¹ is the well-conditioned route)
     if cov_type == "nonrobust":
         cov_s = scale * bread
@@ -248,14 +370,15 @@ def _covariance(R, d, n, ssr, cov_type, meat, n_groups):
             cov_s *= n / df_resid
         elif cov_type == "cluster":
             cov_s *= n_groups / (n_groups - 1) * (n - 1) / df_resid
-    return cov_s * d[:, None] * d[None, :], bread, scale
+    return cov_s * d[:, None] * d[None, :], bread, scale, Rinv
 
 
 def _f_test(beta, cov, ess, ssr, df_model, df_resid, cov_type, intercept, n_groups):
     """(F, its p-value): all slopes zero, from the sums of squares (nonrobust) or as the Wald
     test with the robust covariance (as statsmodels)."""
     if cov_type == "nonrobust":
-        fvalue = (ess / df_model) / (ssr / df_resid)
+        with np.errstate(divide="ignore", invalid="ignore"):  # SSR = 0: F = inf, as statsmodels
+            fvalue = np.float64(ess / df_model) / np.float64(ssr / df_resid)
         df_denom = df_resid
     else:
         sl = slice(1, None) if intercept else slice(None)
