@@ -156,7 +156,8 @@ def _check_finite(formula: str, frame: pd.DataFrame, what: str) -> None:
         rows = frame.index[bad[:, column]]
         raise FormulaError(
             f"formula {formula!r}: the {what} column {frame.columns[column]!r} is NaN or infinite in rows "
-            f"{_rows(rows)}: a transformation is outside its domain there (the log of 0 or of a negative number?)")
+            f"{_rows(rows)}: an infinite value in the data, or a transformation outside its domain (the log of 0 "
+            f"or of a negative number?)")
 
 
 def _materialize(formula: str, part, data: pd.DataFrame):

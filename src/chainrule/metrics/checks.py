@@ -20,7 +20,7 @@ from ..engine.tensor import Tensor
 np = backend.host
 
 __all__ = ["UndefinedMetricWarning", "as_array", "as_labels", "as_scores", "as_weights", "check_lengths",
-           "target_type", "union_of_labels", "positive_label"]
+           "target_type", "union_of_labels", "classification_targets", "positive_label", "check_choice"]
 
 
 class UndefinedMetricWarning(UserWarning):
