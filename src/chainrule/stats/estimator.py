@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 import sys
 
+from .. import metrics
 from ..engine import backend
 
 np = backend.host
@@ -160,10 +161,15 @@ def feature_names_of(X):
 
 
 def r_squared(y, prediction) -> float:
-    """R² = 1 − Σ(y − ŷ)² / Σ(y − ȳ)², the ``score`` scikit-learn expects of a regressor."""
-    resid = y - prediction
-    centred = y - y.mean()
-    return 1.0 - float(resid @ resid) / float(centred @ centred)
+    """R² = 1 − Σ(y − ŷ)² / Σ(y − ȳ)², the ``score`` scikit-learn expects of a regressor:
+    :func:`chainrule.metrics.r2` (a constant y gives 1.0 for a perfect prediction, else 0.0)."""
+    return metrics.r2(y, prediction)
+
+
+def accuracy(labels, prediction) -> float:
+    """The share of rows predicted right, the ``score`` scikit-learn expects of a classifier:
+    :func:`chainrule.metrics.accuracy`."""
+    return metrics.accuracy(labels, prediction)
 
 
 def _same(value, default) -> bool:

@@ -12,12 +12,21 @@ Each metric accumulates over the batches of a pass and computes its value at the
 
 In data-parallel training :meth:`Metric.merge` replaces a metric's accumulators by those of
 all ranks' rows together (the ranks' states come from an all-gather).
+
+The definitions are :mod:`chainrule.metrics`' (scikit-learn's): a batch's correct predictions
+are counted by :func:`chainrule.metrics.accuracy`, R² is
+:func:`chainrule.metrics.regression.explained_fraction` of the running sums (so a constant
+target gives 1.0 or 0.0, not NaN, and fewer than two rows NaN), and RMSE is the root of each
+output's mean squared error, averaged over the outputs; so each value equals
+``chainrule.metrics.accuracy``, ``r2``, ``rmse`` or ``mae`` of the whole pass's predictions.
 """
 from __future__ import annotations
 
 from ..engine import backend
 from ..engine.backend import host as np
 from ..engine.tensor import Tensor
+from ..metrics import accuracy
+from ..metrics.regression import explained_fraction
 
 #: Metric names a Trainer accepts (case-insensitive) and the metric each stands for.
 METRIC_ALIASES = {"accuracy": "accuracy", "acc": "accuracy", "r2": "r2", "rmse": "rmse", "mae": "mae"}
@@ -82,7 +91,7 @@ class Accuracy(Metric):
             predicted = (out.reshape(len(out)) > 0).astype(np.int64)
         if y.ndim == 2 and y.shape[1] > 1:
             y = y.argmax(axis=1)
-        self.correct += int((predicted == y.reshape(len(y))).sum())
+        self.correct += int(accuracy(y.reshape(len(y)), predicted, normalize=False))
         self.count += len(y)
 
     def compute(self) -> float:
@@ -129,11 +138,12 @@ class Regression(Metric):
         if self.n == 0:
             return float("nan")
         if self.name == "rmse":
-            return float(np.sqrt(np.mean(self.sse) / self.n))
+            return float(np.mean(np.sqrt(np.asarray(self.sse) / self.n)))  # per output, then averaged
         if self.name == "mae":
             return float(np.mean(self.sae) / self.n)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return float(np.mean(1.0 - self.sse / self.m2))  # R² = 1 - SSE/SST, averaged over outputs
+        if self.n < 2:
+            return float("nan")  # R² needs two rows (chainrule.metrics.r2 warns and gives NaN)
+        return explained_fraction(self.sse, self.m2)  # R² = 1 - SSE/SST, averaged over outputs
 
     def merge(self, states: list) -> None:
         """Chan, Golub & LeVeque's pairwise merge of (n, mean, M2) over ranks; sums add."""

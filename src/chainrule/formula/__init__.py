@@ -1,0 +1,32 @@
+"""Model formulas: ``ols("invest ~ value + capital + C(firm)", data)``, as statsmodels' formula
+API, read by formulaic.
+
+design     design_matrices(formula, data) -> (y, X, FormulaSpec); apply_design(spec, new_data);
+           FormulaError (unknown columns, missing values, unseen levels, non-numeric targets)
+models     ols, logit, mnlogit, ridge, lasso: the fitted chainrule.stats estimator, whose predict,
+           predict_proba and score take DataFrames (FormulaOLS, FormulaLogit, ... and their
+           attributes formula, design_info_, model_spec_)
+
+The same engine serves any caller that has a formula and a table (the command line's
+``--formula``): :func:`design_matrices` for the fit, :func:`apply_design` for new data.
+"""
+from .design import FormulaError, FormulaSpec, apply_design, design_matrices, target_values
+from .models import (
+    FormulaLasso,
+    FormulaLogit,
+    FormulaMNLogit,
+    FormulaModel,
+    FormulaOLS,
+    FormulaRidge,
+    lasso,
+    logit,
+    mnlogit,
+    ols,
+    ridge,
+)
+
+__all__ = [
+    "FormulaError", "FormulaSpec", "design_matrices", "apply_design", "target_values",
+    "ols", "logit", "mnlogit", "ridge", "lasso",
+    "FormulaModel", "FormulaOLS", "FormulaLogit", "FormulaMNLogit", "FormulaRidge", "FormulaLasso",
+]
