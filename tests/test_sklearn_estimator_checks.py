@@ -31,6 +31,8 @@ ESTIMATORS = [
     stats.RidgeCV(),
     stats.Lasso(),
     stats.LassoCV(),
+    stats.ElasticNet(),
+    stats.ElasticNetCV(),
     stats.ForwardStepwise(),
     stats.PCA(),
     stats.PCR(),

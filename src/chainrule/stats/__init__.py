@@ -3,9 +3,10 @@ statsmodels' result names).
 
 OLS            least squares with nonrobust, HC0-HC3 and cluster covariances
 Logit, MNLogit maximum likelihood (Newton/IRLS) with Wald inference and marginal effects
-Ridge, Lasso   penalized least squares, their paths and cross-validated choices
+Ridge, Lasso, ElasticNet   penalized least squares, their paths and cross-validated choices
 ForwardStepwise, PCA, PCR   subset selection and principal components
 """
+from .elastic_net import ElasticNet, ElasticNetCV, enet_path
 from .estimator import Estimator, NotFittedError
 from .inference import Summary, wald
 from .lasso import Lasso, LassoCV, lasso_path
@@ -29,6 +30,7 @@ __all__ = [
     "Estimator", "NotFittedError", "DataWarning", "Summary", "wald", "OLS", "OLSResults", "CollinearityError",
     "COV_TYPES",
     "Logit", "MNLogit", "Ridge", "RidgeCV", "ridge_path", "Lasso", "LassoCV", "lasso_path",
+    "ElasticNet", "ElasticNetCV", "enet_path",
     "ForwardStepwise", "PCA", "PCR", "PerfectSeparationError", "PerfectSeparationWarning",
     "find_separation",
     "find_multinomial_separation",
