@@ -27,6 +27,8 @@ ESTIMATORS = [
     stats.OLS(),
     stats.Logit(on_separation="warn"),
     stats.MNLogit(on_separation="warn"),
+    stats.LogisticRegression(),
+    stats.LogisticRegressionCV(),
     stats.Ridge(),
     stats.RidgeCV(),
     stats.Lasso(),

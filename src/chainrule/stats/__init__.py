@@ -3,6 +3,7 @@ statsmodels' result names).
 
 OLS            least squares with nonrobust, HC0-HC3 and cluster covariances
 Logit, MNLogit maximum likelihood (Newton/IRLS) with Wald inference and marginal effects
+LogisticRegression(CV)   penalized logistic and softmax regression (scikit-learn's objective)
 Ridge, Lasso, ElasticNet   penalized least squares, their paths and cross-validated choices
 ForwardStepwise, PCA, PCR   subset selection and principal components
 """
@@ -11,6 +12,7 @@ from .estimator import Estimator, NotFittedError
 from .inference import Summary, wald
 from .lasso import Lasso, LassoCV, lasso_path
 from .least_squares import CollinearityError
+from .logistic_regression import LogisticRegression, LogisticRegressionCV
 from .logit import Logit
 from .mnlogit import MNLogit
 from .ols import OLS
@@ -29,7 +31,9 @@ from .validation import DataWarning
 __all__ = [
     "Estimator", "NotFittedError", "DataWarning", "Summary", "wald", "OLS", "OLSResults", "CollinearityError",
     "COV_TYPES",
-    "Logit", "MNLogit", "Ridge", "RidgeCV", "ridge_path", "Lasso", "LassoCV", "lasso_path",
+    "Logit", "MNLogit",
+    "LogisticRegression", "LogisticRegressionCV",
+    "Ridge", "RidgeCV", "ridge_path", "Lasso", "LassoCV", "lasso_path",
     "ElasticNet", "ElasticNetCV", "enet_path",
     "ForwardStepwise", "PCA", "PCR", "PerfectSeparationError", "PerfectSeparationWarning",
     "find_separation",

@@ -117,8 +117,9 @@ class LikelihoodResults(WaldResults):
                 f"{type(self).__name__}: no standard errors, p-values, intervals or marginal-effect errors: "
                 f"the fit met {separation.kind} separation (by {', '.join(map(repr, separation.columns))}) and "
                 "completed only because on_separation='warn', so the maximum-likelihood estimate does not "
-                "exist and its inference would be invalid. The fit still predicts; for inference, use a "
-                "penalized model or drop the separating columns.",
+                "exist and its inference would be invalid. The fit still predicts; drop or merge the separating "
+                "columns, or fit a penalized model (chainrule.stats.LogisticRegression, whose estimate exists "
+                "on separated data).",
                 separation.kind, separation.columns, separation.direction, separation.rows,
             )
 
