@@ -67,7 +67,7 @@ def _check_penalty(owner, penalty, l1_ratio, cv=False):
         return float(l1_ratio), 1.0 - float(l1_ratio)
     if l1_ratio is not None and not cv:
         warnings.warn(f"{owner}: l1_ratio is only used when penalty='elasticnet'; got penalty={penalty!r}, "
-                      f"l1_ratio={l1_ratio!r} (ignored)", UserWarning, stacklevel=4)
+                      f"l1_ratio={l1_ratio!r} (ignored)", UserWarning, stacklevel=3)
     return {"l2": (0.0, 1.0), "l1": (1.0, 0.0), None: (0.0, 0.0)}[penalty]
 
 
