@@ -38,6 +38,12 @@ Schur complement) and c = A w − (g_w − H_wb H_bb⁺ g_b); it is solved by th
 of :func:`chainrule.stats.coordinate_descent.cd_gram` from v = w. The step d is then taken
 with the line search F(θ + t d) ≤ F(θ) + 10⁻⁴ t Δ, Δ = g'd + a_1 (||w + d_w||_1 − ||w||_1) < 0.
 
+Cost: each iteration reads X once for the gradient and the Hessian blocks
+(:meth:`~chainrule.stats.logit_newton.Design.grams`) and factors the (M k) × (M k) Hessian, so
+the solvers suit problems up to a few thousand coefficients M k (as scikit-learn's
+``newton-cholesky``); the coordinate descent of a proximal Newton step runs on the dense
+Schur complement, compiled by numba when the problem has 50 coefficients or more.
+
 Both stop when the optimality residual is at most ``tol``: max |g| (Newton), or the largest
 entry of the minimum-norm subgradient (|g_j + a_1 sign(w_j)| where w_j ≠ 0, max(|g_j| − a_1, 0)
 where w_j = 0, |g_j| for intercepts) — scikit-learn's ``tol`` for its lbfgs solver, on the
