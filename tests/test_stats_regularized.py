@@ -328,9 +328,139 @@ def test_warm_start_and_convergence_warning(generated):
     assert model.n_iter_ < first
 
 
+# ----------------------------------------------------------------------------- elastic net
+def _enet_objective(X, y, b0, b, alpha, rho):
+    return _lasso_objective(X, y, b0, b, alpha * rho) + alpha * (1 - rho) / 2 * float(b @ b)
+
+
+@pytest.fixture(scope="module")
+def collinear():
+    """Two nearly equal columns and an exact copy scaled by 2: the elastic net's grouping case."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((150, 8))
+    X[:, 1] = X[:, 0] + 1e-4 * rng.standard_normal(150)
+    X[:, 2] = 2.0 * X[:, 3]
+    y = X[:, 0] + X[:, 1] - X[:, 3] + 0.5 * rng.standard_normal(150)
+    return X, y
+
+
+@pytest.mark.parametrize("alpha", [0.003, 0.1, 1.0])
+@pytest.mark.parametrize("l1_ratio", [0.05, 0.5, 0.95])
+@pytest.mark.parametrize("precompute", [True, False])
+def test_elastic_net_matches_sklearn(diabetes, generated, collinear, alpha, l1_ratio, precompute):
+    for X, y in (diabetes, generated, collinear):
+        ours = stats.ElasticNet(alpha, l1_ratio=l1_ratio, precompute=precompute, **TIGHT).fit(X, y)
+        ref = lm.ElasticNet(alpha=alpha, l1_ratio=l1_ratio, **TIGHT).fit(X, y)
+        scale = max(1.0, np.max(np.abs(ref.coef_)))
+        np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-8 * scale)
+        assert ours.intercept_ == pytest.approx(ref.intercept_, abs=1e-8 * max(1.0, abs(ref.intercept_)))
+        mine, theirs = (_enet_objective(X, y, m.intercept_, m.coef_, alpha, l1_ratio) for m in (ours, ref))
+        assert mine <= theirs * (1 + 1e-12)
+        np.testing.assert_array_equal(ours.coef_ != 0, ref.coef_ != 0)
+        assert ours.route_ == ("gram" if precompute else "working-set")
+
+
+def test_elastic_net_with_l1_ratio_one_is_the_lasso(generated):
+    X, y = generated
+    np.testing.assert_array_equal(stats.ElasticNet(0.1, l1_ratio=1.0, **TIGHT).fit(X, y).coef_,
+                                  stats.Lasso(0.1, **TIGHT).fit(X, y).coef_)
+
+
+def test_elastic_net_without_intercept_and_fista_and_wide_design(generated):
+    X, y = generated
+    ours = stats.ElasticNet(0.05, l1_ratio=0.3, fit_intercept=False, **TIGHT).fit(X, y)
+    ref = lm.ElasticNet(alpha=0.05, l1_ratio=0.3, fit_intercept=False, **TIGHT).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-8)
+    assert ours.intercept_ == 0.0
+    fista = stats.ElasticNet(0.05, l1_ratio=0.3, solver="fista", tol=1e-13, max_iter=200_000).fit(X, y)
+    cd = stats.ElasticNet(0.05, l1_ratio=0.3, **TIGHT).fit(X, y)
+    np.testing.assert_allclose(fista.coef_, cd.coef_, rtol=0, atol=1e-6)
+    rng = np.random.default_rng(5)
+    wide = rng.standard_normal((80, 400))
+    target = wide[:, :6] @ [3, -2, 2, 1, -1, 1.5] + 0.5 * rng.standard_normal(80)
+    ours = stats.ElasticNet(0.05, l1_ratio=0.7, **TIGHT).fit(wide, target)
+    assert ours.route_ == "working-set"
+    ref = lm.ElasticNet(alpha=0.05, l1_ratio=0.7, **TIGHT).fit(wide, target)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-8)
+
+
+def test_elastic_net_duality_gap_is_sklearns_and_bounds_the_error(generated):
+    X, y = generated
+    alpha, rho = 0.1, 0.4
+    rough = stats.ElasticNet(alpha, l1_ratio=rho, tol=1e-2).fit(X, y)
+    exact = stats.ElasticNet(alpha, l1_ratio=rho, **TIGHT).fit(X, y)
+    n, w = len(y), rough.coef_
+    Xc, yc = X - X.mean(axis=0), y - y.mean()
+    r = yc - Xc @ w
+    g = Xc.T @ r / n - alpha * (1 - rho) * w
+    s = min(1.0, alpha * rho / np.max(np.abs(g)))
+    squares = (r @ r) / n + alpha * (1 - rho) * (w @ w)
+    gap = squares / 2 * (1 + s ** 2) + alpha * rho * np.abs(w).sum() - s * (r @ yc) / n
+    assert rough.dual_gap_ == pytest.approx(gap, rel=1e-8)
+    suboptimality = (_enet_objective(X, y, rough.intercept_, w, alpha, rho)
+                     - _enet_objective(X, y, exact.intercept_, exact.coef_, alpha, rho))
+    assert -1e-12 <= suboptimality <= rough.dual_gap_ + 1e-12
+
+
+def test_enet_path_matches_sklearn(diabetes, collinear):
+    for X, y in (diabetes, collinear):
+        ours = stats.enet_path(X, y, l1_ratio=0.3, n_alphas=40, **TIGHT)
+        Xc, yc = X - X.mean(axis=0), y - y.mean()
+        alphas, coefs, _ = lm.enet_path(Xc, yc, l1_ratio=0.3, alphas=ours.alphas, **TIGHT)
+        np.testing.assert_allclose(ours.alphas[0], np.max(np.abs(Xc.T @ yc)) / (len(y) * 0.3), rtol=1e-13)
+        np.testing.assert_allclose(ours.coefs, coefs, rtol=0, atol=1e-7)
+        assert not ours.coefs[:, 0].any() and ours.coefs[:, 1].any()
+        np.testing.assert_allclose(ours.intercepts, y.mean() - X.mean(axis=0) @ ours.coefs, rtol=1e-12)
+
+
+@pytest.mark.parametrize("l1_ratio", [0.5, [0.1, 0.5, 0.9, 1.0]])
+def test_elastic_net_cv_matches_sklearn(diabetes, l1_ratio):
+    X, y = diabetes
+    ours = stats.ElasticNetCV(l1_ratio=l1_ratio, alphas=30, cv=5, tol=1e-10, max_iter=100_000).fit(X, y)
+    ref = lm.ElasticNetCV(l1_ratio=l1_ratio, alphas=30, cv=5, tol=1e-10, max_iter=100_000).fit(X, y)
+    assert ours.alphas_.shape == ref.alphas_.shape and ours.mse_path_.shape == ref.mse_path_.shape
+    np.testing.assert_allclose(ours.alphas_, ref.alphas_, rtol=1e-13)
+    np.testing.assert_allclose(ours.mse_path_, ref.mse_path_, rtol=1e-8)
+    assert ours.alpha_ == pytest.approx(ref.alpha_, rel=1e-13) and ours.l1_ratio_ == ref.l1_ratio_
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-7)
+    assert ours.intercept_ == pytest.approx(ref.intercept_, rel=1e-9)
+
+
+def test_elastic_net_cv_with_given_alphas_and_folds(generated):
+    X, y = generated
+    folds = list(KFold(4, shuffle=True, random_state=0).split(X))
+    ours = stats.ElasticNetCV(l1_ratio=[0.3, 0.8], alphas=[0.5, 0.05, 0.01], cv=folds, **TIGHT).fit(X, y)
+    ref = lm.ElasticNetCV(l1_ratio=[0.3, 0.8], alphas=[0.5, 0.05, 0.01], cv=folds, **TIGHT).fit(X, y)
+    np.testing.assert_allclose(ours.mse_path_, ref.mse_path_, rtol=1e-8)
+    assert (ours.alpha_, ours.l1_ratio_) == (ref.alpha_, ref.l1_ratio_)
+
+
+@pytest.mark.parametrize("make, error, match", [
+    (lambda: stats.ElasticNet(l1_ratio=0.0), ValueError, r"l1_ratio: expected a number in \(0, 1\].*use Ridge"),
+    (lambda: stats.ElasticNet(l1_ratio=1.5), ValueError, r"l1_ratio: expected a number in \(0, 1\]"),
+    (lambda: stats.ElasticNet(l1_ratio=True), TypeError, "l1_ratio: expected a real number"),
+    (lambda: stats.ElasticNet(l1_ratio="half"), TypeError, "l1_ratio: expected a real number"),
+    (lambda: stats.ElasticNet(alpha=0.0), ValueError, "alpha: expected a finite number > 0"),
+    (lambda: stats.ElasticNet(alpha=np.inf), ValueError, "alpha: expected a finite number > 0"),
+    (lambda: stats.ElasticNet(tol=0), ValueError, "tol: expected a finite number > 0"),
+    (lambda: stats.ElasticNet(solver="lars"), ValueError, "solver: expected 'cd' or 'fista'"),
+    (lambda: stats.ElasticNetCV(l1_ratio=[0.5, 0.0]), ValueError, r"l1_ratio: expected a number in \(0, 1\]"),
+    (lambda: stats.ElasticNetCV(l1_ratio=[]), ValueError, "l1_ratio: expected at least one value"),
+    (lambda: stats.ElasticNetCV(l1_ratio=None), TypeError, "l1_ratio: expected a number in \\(0, 1\\] or a seq"),
+    (lambda: stats.ElasticNetCV(alphas=[0.1, -1.0]), ValueError, "alphas: expected finite penalties > 0"),
+    (lambda: stats.ElasticNetCV(cv=1), ValueError, "cv: expected a number of folds"),
+])
+def test_elastic_net_errors(generated, make, error, match):
+    X, y = generated
+    with pytest.raises(error, match=match):
+        make().fit(X, y)
+
+
 # ----------------------------------------------------------------------------- protocol
 @pytest.mark.parametrize("make", [lambda: stats.Ridge(0.5), lambda: stats.Lasso(0.05),
-                                  lambda: stats.RidgeCV([0.1, 1.0]), lambda: stats.LassoCV(alphas=10, cv=3)])
+                                  lambda: stats.RidgeCV([0.1, 1.0]), lambda: stats.LassoCV(alphas=10, cv=3),
+                                  lambda: stats.ElasticNet(1e-3, l1_ratio=0.9),
+                                  lambda: stats.ElasticNetCV(l1_ratio=[0.5, 0.9, 1.0], alphas=30, cv=3)])
 def test_estimator_protocol_with_sklearn_tools(diabetes, make):
     X, y = diabetes
     model = make()
@@ -386,7 +516,7 @@ def test_pandas_and_tensor_inputs_keep_names(diabetes):
 def test_validation_names_the_problem(generated):
     pd = pytest.importorskip("pandas")
     X, y = generated
-    for make in (stats.Ridge, stats.Lasso):
+    for make in (stats.Ridge, stats.Lasso, stats.ElasticNet):
         bad = pd.DataFrame(X.copy(), columns=[f"c{j}" for j in range(X.shape[1])])
         bad.iloc[3, 2] = np.nan
         with pytest.raises(ValueError, match="c2"):

@@ -3,7 +3,8 @@ statsmodels' result names).
 
 OLS            least squares with nonrobust, HC0-HC3 and cluster covariances
 Logit, MNLogit maximum likelihood (Newton/IRLS) with Wald inference and marginal effects
-Ridge, Lasso   penalized least squares, their paths and cross-validated choices
+LogisticRegression(CV)   penalized logistic and softmax regression (scikit-learn's objective)
+Ridge, Lasso, ElasticNet   penalized least squares, their paths and cross-validated choices
 ForwardStepwise, PCA, PCR   subset selection and principal components
 
 Tests and diagnostics (also methods of the results: ``t_test``, ``f_test``, ``wald_test``,
@@ -12,11 +13,13 @@ ContrastResults, linear_restrictions        Wald tests of linear restrictions R 
 OLSInfluence                                leverage, studentized residuals, Cook's D, DFFITS, DFBETAS
 het_breuschpagan, het_white, jarque_bera, durbin_watson, variance_inflation_factor
 """
+from .elastic_net import ElasticNet, ElasticNetCV, enet_path
 from .estimator import Estimator, NotFittedError
 from .inference import Summary, wald
 from .influence import OLSInfluence
 from .lasso import Lasso, LassoCV, lasso_path
 from .least_squares import CollinearityError
+from .logistic_regression import LogisticRegression, LogisticRegressionCV
 from .logit import Logit
 from .mnlogit import MNLogit
 from .ols import OLS
@@ -37,7 +40,10 @@ from .validation import DataWarning
 __all__ = [
     "Estimator", "NotFittedError", "DataWarning", "Summary", "wald", "OLS", "OLSResults", "CollinearityError",
     "COV_TYPES",
-    "Logit", "MNLogit", "Ridge", "RidgeCV", "ridge_path", "Lasso", "LassoCV", "lasso_path",
+    "Logit", "MNLogit",
+    "LogisticRegression", "LogisticRegressionCV",
+    "Ridge", "RidgeCV", "ridge_path", "Lasso", "LassoCV", "lasso_path",
+    "ElasticNet", "ElasticNetCV", "enet_path",
     "ForwardStepwise", "PCA", "PCR", "PerfectSeparationError", "PerfectSeparationWarning",
     "find_separation",
     "find_multinomial_separation",

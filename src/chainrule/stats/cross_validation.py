@@ -1,5 +1,6 @@
 """K-fold cross-validation: the (train, test) rows of every cross-validated choice in ``chainrule.stats``
-(``RidgeCV``, ``LassoCV``, ``ForwardStepwise(criterion="cv")``, ``PCR(n_components="cv")``).
+(``RidgeCV``, ``LassoCV``, ``ElasticNetCV``, ``ForwardStepwise(criterion="cv")``, ``PCR(n_components="cv")``;
+``LogisticRegressionCV`` uses the stratified folds of :func:`stratified_kfold`, as scikit-learn's classifiers).
 
 K folds of n rows, as scikit-learn's ``KFold(K)``: the first n mod K folds hold ⌈n/K⌉ rows and
 the others ⌊n/K⌋; split j tests on fold j and trains on the other K − 1 folds. Without a seed
@@ -23,7 +24,7 @@ from ..engine import backend
 
 np = backend.host
 
-__all__ = ["kfold", "check_folds", "train_test_splits"]
+__all__ = ["kfold", "stratified_kfold", "check_folds", "train_test_splits"]
 
 
 def kfold(n: int, folds: int, random_state=None) -> list:
@@ -41,6 +42,32 @@ def kfold(n: int, folds: int, random_state=None) -> list:
         pairs.append((np.sort(train), np.sort(test)))
         start += size
     return pairs
+
+
+def stratified_kfold(y, folds: int) -> list:
+    """The K = ``folds`` (train, test) index pairs of scikit-learn's unshuffled
+    ``StratifiedKFold(K)``, which the classifiers' cross-validation uses: each class keeps its
+    share in every fold.
+
+    The classes are numbered in order of first appearance; the rows sorted by that number are
+    dealt to the folds in turn (row i of the sorted order to fold i mod K), which fixes how many
+    rows of each class every fold gets; then each class's rows, in their order, fill fold 0's
+    share, then fold 1's, … Raises ValueError when every class has fewer than K rows (a
+    fold would miss them all), as scikit-learn does."""
+    y = np.asarray(y)
+    _, first, inverse = np.unique(y, return_index=True, return_inverse=True)
+    _, order = np.unique(first, return_inverse=True)
+    codes = order[inverse.reshape(-1)]
+    counts = np.bincount(codes)
+    if np.all(folds > counts):
+        raise ValueError(f"n_splits={folds} cannot be greater than the number of members in each class "
+                         f"(the largest class has {int(counts.max())} rows)")
+    dealt = np.sort(codes)
+    allocation = np.array([np.bincount(dealt[i::folds], minlength=counts.size) for i in range(folds)])
+    test_fold = np.empty(y.shape[0], dtype=backend.int64)
+    for k in range(counts.size):
+        test_fold[codes == k] = np.repeat(np.arange(folds), allocation[:, k])
+    return [(np.flatnonzero(test_fold != f), np.flatnonzero(test_fold == f)) for f in range(folds)]
 
 
 def check_folds(cv, n: int, owner: str) -> int:

@@ -1,11 +1,11 @@
 """What every maximum-likelihood estimator of ``chainrule.stats`` (Logit, MNLogit) shares: the
 checks of its solver settings, the covariance as the inverse observed information
 Cov(θ̂) = I(θ̂)⁻¹, the results it reports besides the Wald ones (likelihood-ratio test,
-McFadden's pseudo R², AIC, BIC: :class:`LikelihoodResults`), and the table of average
-marginal effects (:class:`MarginalEffects`).
+McFadden's pseudo R², AIC, BIC: :class:`LikelihoodResults`). Their marginal effects are in
+:mod:`chainrule.stats.marginal_effects`.
 
 References: W. H. Greene, *Econometric Analysis*, 7th ed., 2012, ch. 14 (maximum likelihood,
-the likelihood-ratio test, information criteria) and §17.3 (marginal effects); D. McFadden,
+the likelihood-ratio test, information criteria); D. McFadden,
 "Conditional logit analysis of qualitative choice behavior", in *Frontiers in Econometrics*,
 1974 (the pseudo R²).
 """
@@ -18,7 +18,7 @@ from scipy import linalg as _linalg
 from scipy import stats as _distributions
 
 from ..engine import backend
-from .inference import Summary, WaldResults, wald
+from .inference import WaldResults
 from .separation import PerfectSeparationWarning, class_label
 from .validation import warn
 
@@ -135,8 +135,9 @@ class LikelihoodResults(WaldResults):
                 f"{type(self).__name__}: no standard errors, p-values, intervals or marginal-effect errors: "
                 f"the fit met {separation.kind} separation (by {', '.join(map(repr, separation.columns))}) and "
                 "completed only because on_separation='warn', so the maximum-likelihood estimate does not "
-                "exist and its inference would be invalid. The fit still predicts; for inference, use a "
-                "penalized model or drop the separating columns.",
+                "exist and its inference would be invalid. The fit still predicts; drop or merge the separating "
+                "columns, or fit a penalized model (chainrule.stats.LogisticRegression, whose estimate exists "
+                "on separated data).",
                 separation.kind, separation.columns, separation.direction, separation.rows,
             )
 
@@ -193,49 +194,3 @@ class LikelihoodResults(WaldResults):
     @property
     def bic(self):
         return -2.0 * self.llf + math.log(self.nobs) * self._n_params
-
-
-class MarginalEffects:
-    """Average marginal effects: ``margeff``, ``margeff_se``, ``margeff_cov``, ``tvalues``,
-    ``pvalues``, ``conf_int()``, ``summary()`` (statsmodels' names).
-
-    For a binary model the arrays have one entry per regressor; for a multinomial one
-    (``classes`` given) they have shape (p, K), one column per class, ``conf_int()`` shape
-    (p, K, 2), and ``margeff_cov`` is in class blocks (class-major order).
-    """
-
-    def __init__(self, names, margeff, se, cov, alpha, endog_name, classes=None):
-        self.names, self.margeff, self.margeff_se, self.margeff_cov = list(names), margeff, se, cov
-        self.alpha, self.endog_name, self.classes = alpha, endog_name, classes
-        inference = wald(self._flat(margeff), self._flat(se), alpha=alpha)
-        self.tvalues = self._shaped(inference["statistic"])
-        self.pvalues = self._shaped(inference["pvalues"])
-        self._conf_int = self._shaped(inference["conf_int"])
-
-    def _flat(self, values):
-        """Class-major: all regressors of the first class, then the next class, …"""
-        return np.asarray(values).ravel(order="F") if self.classes is not None else np.asarray(values)
-
-    def _shaped(self, values):
-        if self.classes is None:
-            return values
-        p, K = len(self.names), len(self.classes)
-        return values.reshape((K, p) + values.shape[1:]).swapaxes(0, 1)
-
-    def conf_int(self, alpha=None):
-        """Wald intervals AME ± z_{1−α/2} se (α defaults to the model's ``alpha``)."""
-        if alpha is None:
-            return self._conf_int
-        return self._shaped(wald(self._flat(self.margeff), self._flat(self.margeff_se), alpha=alpha)["conf_int"])
-
-    def summary(self):
-        info = [("Dep. Variable", self.endog_name), ("Method", "dydx"), ("At", "overall")]
-        if self.classes is None:
-            title, names = "Logit Marginal Effects", self.names
-        else:
-            title = "MNLogit Marginal Effects"
-            names = [f"{self.endog_name}={c}: {name}" for c in self.classes for name in self.names]
-        conf_int = self._conf_int if self.classes is None else self._conf_int.swapaxes(0, 1).reshape(-1, 2)
-        return Summary(title, info, names, self._flat(self.margeff), self._flat(self.margeff_se),
-                       self._flat(self.tvalues), self._flat(self.pvalues), conf_int, statistic_name="z",
-                       alpha=self.alpha, notes=["Average marginal effects; delta-method standard errors"])

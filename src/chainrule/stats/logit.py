@@ -36,6 +36,9 @@ with delta-method covariance G Cov(β̂) G', where
 
     G_jl = ∂AME_j/∂β_l = (1/n) Σ_i [ δ_jl w_i + β_j w_i (1 − 2 p_i) x_il ],  w_i = p_i (1 − p_i).
 
+The other points (at the means, medians, zero), the elasticities (eyex, dyex, eydx) and the
+discrete changes of ``get_margeff``: :mod:`chainrule.stats.marginal_effects`.
+
 Speed on tall data, the covariance at the last Newton iterate and the warm start:
 :mod:`chainrule.stats.logit_newton`. Separation: :mod:`chainrule.stats.separation`.
 Softmax regression: :mod:`chainrule.stats.mnlogit`.
@@ -58,7 +61,6 @@ from . import row_parts, tsqr
 from .estimator import Estimator
 from .likelihood import (
     LikelihoodResults,
-    MarginalEffects,
     check_on_separation,
     check_solver_and_tol,
     cholesky_or_none,
@@ -66,6 +68,7 @@ from .likelihood import (
     separated_fit,
 )
 from .logit_newton import Alarm, Design, NewtonResult, loglik, newton_binary, null_loglik, warm_start
+from .marginal_effects import MarginalEffects, binary_margins, check_options
 from .separation import find_separation
 from .validation import (
     as_design,
@@ -427,31 +430,34 @@ class Logit(LikelihoodResults, Estimator):
         return self._coefficient_summary("Logit Regression Results", info, self.param_names_, alpha,
                                          notes=["Covariance: inverse observed information (X'WX)^-1"])
 
-    def get_margeff(self):
-        """Average marginal effects dp/dx_j (all regressors treated as continuous), with
-        delta-method standard errors (formulas in the module docstring)."""
+    def get_margeff(self, at="overall", method="dydx", atexog=None, dummy=False, count=False):
+        """Marginal effects with delta-method standard errors (statsmodels' ``get_margeff``):
+        a :class:`~chainrule.stats.marginal_effects.MarginalEffects`.
+
+        Args:
+            at: where the effects are evaluated: "overall" (the average of the effects over
+                the rows of the fit, the default), "mean", "median" (the row of column means or
+                medians) or "zero" (all regressors 0, the constant 1).
+            method: "dydx" (dp/dx_j), "eyex" (d log p / d log x_j), "dyex" (dp / d log x_j) or
+                "eydx" (d log p / dx_j).
+            atexog: {regressor name or position: value}: columns set to a value before ``at``
+                applies (statsmodels' ``atexog`` as a dict).
+            dummy: discrete changes 0 → 1 for the 0/1 columns instead of derivatives.
+            count: discrete changes (centered, one unit) for the count columns.
+
+        Formulas: :mod:`chainrule.stats.marginal_effects`. Needs the rows of the fit (not
+        ``fit_stream`` or ``distributed=True``).
+        """
         self._check_fitted()
+        at, method = check_options("Logit.get_margeff", at, method, dummy, count)
         if self._design is None:
-            raise ValueError("Logit.get_margeff: the average marginal effects are means over the rows, which a "
-                             "fit by fit_stream or with distributed=True does not keep; fit in memory to get them")
-        X = self._design.X
-        p = _special.expit(self._design.dot(self.params_))
-        w = p * (1.0 - p)
-        beta, off = self.params_, int(bool(self.fit_intercept))
-        slopes = beta[off:]
-        n = X.shape[0]
-        mean_w = float(w.mean())
-        margeff = slopes * mean_w
-        # G_jl = δ_jl mean(w) + β_j mean(w (1 − 2p) x_l)   (x_l = 1 for the constant)
-        v = w * (1.0 - 2.0 * p)
-        moment = X.T @ v / n
-        if off:
-            moment = np.concatenate([[v.mean()], moment])
-        G = np.outer(slopes, moment)
-        G[:, off:] += np.eye(slopes.size) * mean_w
-        cov = G @ self._cov_array() @ G.T
-        return MarginalEffects(self.feature_names_, margeff, np.sqrt(np.diag(cov)), cov, self.alpha,
-                               self.endog_name_)
+            raise ValueError("Logit.get_margeff: the marginal effects are evaluated on the rows of the fit, which "
+                             "a fit by fit_stream or with distributed=True does not keep; fit in memory to get them")
+        margeff, cov, dummy_idx, count_idx = binary_margins(
+            self._design, self.params_, self._cov_array(), at, method, atexog, dummy, count,
+            names=self.feature_names_, owner="Logit.get_margeff")
+        return MarginalEffects(self.feature_names_, margeff, cov, self.alpha, self.endog_name_, method=method, at=at,
+                               dummy_idx=dummy_idx, count_idx=count_idx, model="Logit")
 
 
 def _covariance(design, result):

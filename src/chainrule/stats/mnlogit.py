@@ -26,7 +26,6 @@ from . import row_parts
 from .estimator import Estimator
 from .likelihood import (
     LikelihoodResults,
-    MarginalEffects,
     check_on_separation,
     check_solver_and_tol,
     cholesky_or_none,
@@ -34,6 +33,7 @@ from .likelihood import (
     separated_fit,
 )
 from .logit_newton import ETA_ALARM, WARM_TOL, Alarm, Design, NewtonResult, nested_subsamples
+from .marginal_effects import MarginalEffects, check_options, multinomial_margins
 from .separation import class_label, find_multinomial_separation
 from .validation import as_design, as_design_like_fit, as_labels, check_columns, check_enough_rows, warn
 
@@ -268,46 +268,25 @@ class MNLogit(LikelihoodResults, Estimator):
         return self._coefficient_summary("MNLogit Regression Results", info, names, alpha,
                                          notes=["Covariance: inverse observed information"])
 
-    def get_margeff(self):
-        r"""Average marginal effects dP(y = c)/dx_j for every class c (the reference included) and
-        regressor j (all treated as continuous; the constant has none), with delta-method
-        standard errors (Greene §18.2.2). With β_0 = 0 and β̄_i = Σ_m p_im β_m:
+    def get_margeff(self, at="overall", method="dydx", atexog=None, dummy=False, count=False):
+        r"""Marginal effects on P(y = c) for every class c (the reference included) and regressor
+        (the constant has none), with delta-method standard errors (statsmodels' ``get_margeff``;
+        Greene §18.2.2): a :class:`~chainrule.stats.marginal_effects.MarginalEffects` whose
+        ``margeff`` and ``margeff_se`` have shape (p, K), one column per class in the order of
+        ``classes_`` (statsmodels' layout), and ``margeff_cov`` (pK, pK) in class blocks.
 
-            AME_cj = (1/n) Σ_i ∂p_ic/∂x_ij = (1/n) Σ_i p_ic (β_cj − β̄_ij)
-
-        and, for the parameter l of the non-reference class a (x_il = 1 for the constant),
-
-            ∂AME_cj/∂β_al = (1/n) Σ_i x_il [p_ic (δ_ca − p_ia)(β_cj − β̄_ij) − p_ic p_ia (β_aj − β̄_ij)]
-                            + δ_{l,j} (1/n) Σ_i p_ic (δ_ca − p_ia),
-
-        so Cov(AME) = G Cov(β̂) G'. ``margeff`` and ``margeff_se`` have shape (p, K), one column
-        per class in the order of ``classes_`` (statsmodels' layout); ``margeff_cov`` is
-        (pK, pK) in class blocks.
+        ``at``, ``method``, ``atexog``, ``dummy`` and ``count`` as in :meth:`Logit.get_margeff`;
+        the formulas (dp_c/dx_j = p_c (β_cj − β̄_j), β̄ = Σ_m p_m β_m, and their derivatives)
+        are in :mod:`chainrule.stats.marginal_effects`.
         """
         self._check_fitted()
-        design, B = self._design, self.params_
-        n, k, K = self._nobs, B.shape[0], B.shape[1] + 1
-        off = int(bool(self.fit_intercept))
-        P = _mn_probs(design.dot(B))
-        slopes = np.column_stack([np.zeros(k - off), B[off:]])   # (p, K), the reference's are 0
-        mean_slope = P @ slopes.T                                 # β̄_i, (n, p)
-        p_count = k - off
-        margeff = np.empty((p_count, K))
-        G = np.zeros((K, p_count, K - 1, k))
-        for c in range(K):
-            D_c = slopes[:, c][None, :] - mean_slope              # β_c − β̄_i, (n, p)
-            margeff[:, c] = P[:, c] @ D_c / n
-            for a in range(1, K):
-                D_a = slopes[:, a][None, :] - mean_slope
-                own = P[:, c] * (float(c == a) - P[:, a])
-                V = own[:, None] * D_c - (P[:, c] * P[:, a])[:, None] * D_a
-                G[c, :, a - 1, :] = design.tdot(V).T / n
-                G[c, :, a - 1, off:] += np.eye(p_count) * (own.sum() / n)
-        G = G.reshape(K * p_count, (K - 1) * k)
-        cov = G @ self._cov_array() @ G.T
-        se = np.sqrt(np.diag(cov)).reshape(K, p_count).T
-        return MarginalEffects(self.feature_names_, margeff, se, cov, self.alpha, self.endog_name_,
-                               classes=[class_label(c) for c in self.classes_])
+        at, method = check_options("MNLogit.get_margeff", at, method, dummy, count)
+        margeff, cov, dummy_idx, count_idx = multinomial_margins(
+            self._design, self.params_, self._cov_array(), at, method, atexog, dummy, count,
+            names=self.feature_names_, owner="MNLogit.get_margeff")
+        return MarginalEffects(self.feature_names_, margeff, cov, self.alpha, self.endog_name_,
+                               classes=[class_label(c) for c in self.classes_], method=method, at=at,
+                               dummy_idx=dummy_idx, count_idx=count_idx, model="MNLogit")
 
 
 def _mn_probs(eta):

@@ -174,7 +174,8 @@ def _separating_column(X, positive, names):
                 f"Logit: {kind} separation: column {name!r} alone separates the classes: {detail}. "
                 f"The maximum-likelihood estimate does not exist (the coefficient of {name!r} runs to "
                 f"{'+' if label == 1 else '-'}infinity; Albert & Anderson 1984). Drop or merge that "
-                f"column, or use a penalized model"
+                f"column, or fit a penalized model: chainrule.stats.LogisticRegression (an L2 penalty by default), "
+                f"whose estimate exists on separated data"
             )
             direction = np.zeros(X.shape[1] + 1)
             direction[j + 1] = 1.0 if label == 1 else -1.0
@@ -194,7 +195,8 @@ def _separation_report(kind, direction, margins, names, fit_intercept):
         f"{terms.lstrip('+ ')} is >= 0 for every row with y = 1 and <= 0 for every row with y = 0 "
         f"({rows.size} rows predicted perfectly, first at rows {', '.join(map(str, rows[:5]))}). The "
         f"maximum-likelihood estimate does not exist (Albert & Anderson 1984). Drop or merge those "
-        f"columns, or use a penalized model"
+        f"columns, or fit a penalized model: chainrule.stats.LogisticRegression (an L2 penalty by default), "
+        f"whose estimate exists on separated data"
     )
     return PerfectSeparationError(message, kind, columns, direction, rows)
 
@@ -232,7 +234,8 @@ def _multinomial_report(kind, direction, margins, owners, classes, names, fit_in
         f"{rows.size} rows (first at rows {', '.join(map(str, rows[:5]))}); separated classes (observed over "
         f"other): {shown}{' …' if len(pairs) > 6 else ''}. The maximum-likelihood estimate does not exist "
         f"(Albert & Anderson 1984): some coefficients run to infinity. Drop or merge those columns or "
-        f"classes, or use a penalized model"
+        f"classes, or fit a penalized model: chainrule.stats.LogisticRegression (an L2 penalty by default, "
+        f"softmax for more than two classes), whose estimate exists on separated data"
     )
     error = PerfectSeparationError(message, kind, columns, direction, rows)
     error.classes = [_plain(classes[c]) for c in involved]
