@@ -41,7 +41,7 @@ from scipy import special as _special
 from ..engine import backend
 from .coordinate_descent import ConvergenceWarning, compiled_kernels
 from .cross_validation import stratified_kfold, train_test_splits
-from .estimator import Estimator
+from .estimator import Estimator, accuracy
 from .logistic_solvers import LogisticProblem, solve_logistic
 from .separation import PerfectSeparationWarning, find_multinomial_separation, find_separation
 from .validation import as_design, as_design_like_fit, as_labels
@@ -214,7 +214,7 @@ class LogisticRegression(_LinearClassifier):
         """Accuracy: the fraction of rows where predict(X) equals y."""
         prediction = self.predict(X)
         labels, _ = as_labels(y, prediction.shape[0], "y")
-        return float(np.mean(prediction == labels))
+        return accuracy(labels, prediction)
 
 
 def _accuracy(estimator, X, y):

@@ -58,7 +58,7 @@ from scipy import special as _special
 
 from ..engine import backend
 from . import row_parts, tsqr
-from .estimator import Estimator
+from .estimator import Estimator, accuracy
 from .likelihood import (
     LikelihoodResults,
     check_on_separation,
@@ -411,7 +411,7 @@ class Logit(LikelihoodResults, Estimator):
         """Accuracy: the fraction of rows where predict(X) equals the labels y."""
         prediction = self.predict(X)
         labels, _ = as_labels(y, prediction.shape[0], "y")
-        return float(np.mean(prediction == labels))
+        return accuracy(labels, prediction)
 
     # -- results (statsmodels names) -------------------------------------------------------
 

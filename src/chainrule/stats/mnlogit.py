@@ -23,7 +23,7 @@ from scipy import linalg as _linalg
 
 from ..engine import backend
 from . import row_parts
-from .estimator import Estimator
+from .estimator import Estimator, accuracy
 from .likelihood import (
     LikelihoodResults,
     check_on_separation,
@@ -244,7 +244,7 @@ class MNLogit(LikelihoodResults, Estimator):
         """Accuracy: the fraction of rows where predict(X) equals the labels y."""
         prediction = self.predict(X)
         labels, _ = as_labels(y, prediction.shape[0], "y")
-        return float(np.mean(prediction == labels))
+        return accuracy(labels, prediction)
 
     @property
     def _n_null_params(self) -> int:

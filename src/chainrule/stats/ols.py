@@ -37,7 +37,7 @@ from scipy import stats as _distributions
 from ..engine import backend
 from ..engine.tensor import Tensor
 from . import least_squares, tsqr
-from .estimator import Estimator, feature_names_of
+from .estimator import Estimator, feature_names_of, r_squared
 from .least_squares import BLOCK_ROWS, cond_triangular
 from .ols_results import COV_TYPES, OLSResults, StreamedOLSResults, inference_fields, robust_meat
 from .validation import as_design, as_design_like_fit, as_target, check_columns, check_enough_rows
@@ -451,7 +451,7 @@ class OLS(Estimator):
         """R² of the predictions on (X, y): 1 − Σ(y − ŷ)² / Σ(y − ȳ)² (scikit-learn's score)."""
         yhat = self.predict(X)
         yv, _ = as_target(y, yhat.shape[0], "y")
-        return float(1 - ((yv - yhat) ** 2).sum() / ((yv - yv.mean()) ** 2).sum())
+        return r_squared(yv, yhat)
 
 
 def _streamed_meat(batches, solution, intercept, cov_type, n):

@@ -15,7 +15,7 @@ Reference: T. Hastie, R. Tibshirani, J. Friedman, *The Elements of Statistical L
 from __future__ import annotations
 
 from ..engine import backend
-from .estimator import Estimator
+from .estimator import Estimator, r_squared
 from .validation import as_design, as_design_like_fit, as_target, check_columns
 
 np = backend.host
@@ -51,11 +51,7 @@ class LinearRegressor(Estimator):
         """R^2 = 1 - sum (y - yhat)^2 / sum (y - mean(y))^2 (scikit-learn's ``score``)."""
         yhat = self.predict(X)
         y, _ = as_target(y, yhat.shape[0], "y")
-        total = float(((y - y.mean()) ** 2).sum())
-        residual = float(((y - yhat) ** 2).sum())
-        if total == 0.0:
-            return 1.0 if residual == 0.0 else 0.0
-        return 1.0 - residual / total
+        return r_squared(y, yhat)
 
     def coef_table(self) -> dict:
         """The fitted coefficients by name: ``{"intercept": b0, name_1: b_1, ...}``."""
