@@ -155,6 +155,15 @@ def test_nonconvex_fraction(f, expected):
     assert landscape.nonconvex_fraction(result) == expected
 
 
+def test_nonconvex_fraction_sees_the_basin_of_a_surface_with_a_huge_rim():
+    alphas = betas = np.linspace(-1, 1, 9)
+    A, B = np.meshgrid(alphas, betas)
+    saddle = A ** 2 - B ** 2
+    saddle[0, 0] = 1e12  # one exploded corner: rounding there is far above the basin's curvature
+    result = landscape.SurfaceResult(alphas, betas, saddle, ({}, {}))
+    assert landscape.nonconvex_fraction(result) >= 48 / 49  # every point but the corner's neighbour
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"normalization": "unit"}, "normalization must be one of"),
     ({"steps": 1}, "steps must be an int >= 2"),

@@ -198,6 +198,11 @@ def nonconvex_fraction(result: SurfaceResult) -> float:
     matrix has a negative eigenvalue, i.e. f_αα + f_ββ < 0 or f_αα f_ββ − f_αβ² < 0. A convex
     bowl gives 0; Li et al. (2018) map |λ_min/λ_max| of the full Hessian instead, which costs
     far more.
+
+    Curvature at rounding level is ignored: a second difference counts as negative only beyond
+    10⁻⁹ times the largest |f| of that point's 3 x 3 stencil (at least 1). The scale is local,
+    so that a surface whose rim reaches 10⁹ (a deep network far from its minimum) still shows
+    the curvature of its basin.
     """
     f = np.asarray(result.losses, dtype=np.float64)
     if f.shape[0] < 3 or f.shape[1] < 3:
@@ -207,7 +212,8 @@ def nonconvex_fraction(result: SurfaceResult) -> float:
     faa = (f[1:-1, 2:] - 2 * f[1:-1, 1:-1] + f[1:-1, :-2]) / da ** 2
     fbb = (f[2:, 1:-1] - 2 * f[1:-1, 1:-1] + f[:-2, 1:-1]) / db ** 2
     fab = (f[2:, 2:] - f[2:, :-2] - f[:-2, 2:] + f[:-2, :-2]) / (4 * da * db)
-    scale = 1e-9 * max(1.0, float(np.max(np.abs(f))))  # ignore rounding-level curvature
+    stencil = np.lib.stride_tricks.sliding_window_view(np.abs(f), (3, 3))
+    scale = 1e-9 * np.maximum(1.0, stencil.max(axis=(2, 3)))  # ignore rounding-level curvature, point by point
     trace, determinant = faa + fbb, faa * fbb - fab ** 2
     nonconvex = (trace < -scale / da ** 2) | (determinant < -(scale / (da * db)) ** 2)
     return float(np.mean(nonconvex))
