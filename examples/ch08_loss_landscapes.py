@@ -6,8 +6,8 @@ Part 2 runs ``skip_study.skip_connection_study``: convolutional ResNets of depth
 (widths 4, 8, 16) with and without skip connections, trained alike on the digits images, and
 their 2-D filter-normalized loss surfaces (Li et al. 2018, Fig. 5) side by side
 (ch08_skip_connections.png), with the share of each surface that is non-convex. The study's
-default size takes about 1.5 minutes on 2 cores; --quick runs depths 8 and 20 for 3 epochs on
-7 x 7 grids (about 10 s).
+default size takes 1 to 2.5 minutes on 2 shared cores; --quick runs depths 8 and 20 for 3 epochs
+on 7 x 7 grids (about 10 s).
 
 Run: python examples/ch08_loss_landscapes.py [--quick] [--out DIR]
 """

@@ -122,5 +122,5 @@ def test_help_states_the_study_sizes_and_times(capsys):
     with pytest.raises(SystemExit):
         main(["landscape", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "about 1.5 minutes on 2 cores" in text and "about 35 minutes" in text
+    assert "1 to 2.5 minutes on 2 shared cores" in text and "about 50 minutes" in text
     assert "--full" in text and "depths 20,56,110" in text

@@ -37,8 +37,8 @@ from .preparation import prepare_data
 EXAMPLES = """examples:
   chainrule landscape digits --target target --model mlp --hidden 64,64 --epochs 10
   chainrule landscape data.csv --target y --model mlp --dim 1 --span 2 --normalization layer
-  chainrule landscape --study --out skip-study          # about 1.5 minutes on 2 cores
-  chainrule landscape --study --full --out skip-full    # about 35 minutes on 2 cores
+  chainrule landscape --study --out skip-study          # 1 to 2.5 minutes on 2 cores
+  chainrule landscape --study --full --out skip-full    # about 50 minutes on 2 cores
   chainrule landscape --study --depths 8,14 --widths 4,8,16 --epochs 3 --steps 7"""
 
 # The options the study reads; with --study every other option is refused.
@@ -67,8 +67,8 @@ def register(subparsers) -> None:
                     "With --study, run the skip-connection study instead: convolutional ResNets of "
                     "several depths with and without skip connections, trained on the bundled digits, "
                     "and their loss surfaces side by side (default size: depths 8, 20, 56, widths "
-                    "4,8,16, 10 epochs, 15 x 15 grids, about 1.5 minutes on 2 cores; --full: depths "
-                    "20, 56, 110, widths 8,16,32, 20 epochs, 31 x 31 grids, about 35 minutes). "
+                    "4,8,16, 10 epochs, 15 x 15 grids: 1 to 2.5 minutes on 2 shared cores; --full: depths "
+                    "20, 56, 110, widths 8,16,32, 20 epochs, 31 x 31 grids: about 50 minutes, measured). "
                     "Options the chosen mode does not read are refused. Writes report.html, the "
                     "figures and landscape.json to --out.",
         epilog=EXAMPLES, formatter_class=HelpFormatter,
@@ -87,12 +87,16 @@ def register(subparsers) -> None:
                        help="the grid covers [-SPAN, SPAN] per axis (default: 1)")
     group.add_argument("--eval-rows", type=positive_int,
                        help="training rows the loss is evaluated on (default: 1000; --study: 256, --full: 500)")
-    study = parser.add_argument_group("skip-connection study (--study)")
+    study = parser.add_argument_group(
+        "skip-connection study (--study)",
+        "The study also reads --epochs (default 10, --full 20), --batch-size (64), --lr (0.1, SGD with momentum "
+        "0.9 and weight decay 5e-4, cosine-annealed), --steps, --span, --eval-rows, --seed and --out, and refuses "
+        "every other option.")
     study.add_argument("--study", action="store_true",
                        help="run the skip-connection study (plain vs residual convolutional ResNets) on digits")
     study.add_argument("--full", action="store_true",
                        help="the study's large size: depths 20,56,110, widths 8,16,32, 20 epochs, 31 x 31 "
-                            "grids on 500 images (about 35 minutes on 2 cores)")
+                            "grids on 500 images (measured: 52 minutes on 2 shared cores)")
     study.add_argument("--depths", type=int_list, metavar="D,D",
                        help="network depths 6n+2 (default: 8,20,56; --full: 20,56,110)")
     study.add_argument("--widths", type=int_list, metavar="W,W,W",
