@@ -178,8 +178,18 @@ def check_ch08(text, out):
     filtered = number(r"filter-normalized direction: .* at alpha = 1: ([\d.]+)", text)
     raw = number(r"raw N\(0, 1\) direction\s*: .* at alpha = 1: ([\d.]+)", text)
     assert raw > filtered                 # a raw direction ignores the weights' scale and overshoots
-    shares = [float(v) for v in re.findall(r"non-convex share ([\d.]+)", text)]
-    assert len(shares) == 2 and all(0 <= s <= 1 for s in shares)
+    rows = {(int(depth), network): tuple(map(float, values)) for depth, network, *values in re.findall(
+        r"depth +(\d+) (plain|residual) *: train loss ([\d.]+), held-out accuracy ([\d.]+), "
+        r"non-convex share ([\d.]+), surface min ([\d.e+-]+) max ([\d.e+-]+)", text)}
+    assert sorted(rows) == [(8, "plain"), (8, "residual"), (20, "plain"), (20, "residual")]  # the quick size
+    for loss, accuracy, share, low, high in rows.values():
+        assert 0 < loss < 2.5 and 0.1 < accuracy <= 1 and 0 <= share <= 1   # 10 classes: chance is 0.1, ln 10
+        assert 0 < low <= high and np.isfinite(high)
+    for depth in (8, 20):
+        assert rows[depth, "residual"][1] > 0.9   # the residual networks learn the digits in 3 epochs
+    plain, residual = rows[20, "plain"], rows[20, "residual"]
+    assert plain[2] > residual[2] + 0.3          # the chapter's finding: plain depth 20 is far less convex
+    assert plain[0] > residual[0]                # and trains worse
     assert len(figures_written(text)) == 2
 
 

@@ -1,5 +1,7 @@
 """chainrule.landscape: filter-normalized directions, exact restoration of the weights, the
-exact quadratic surface of linear regression, interpolation, plots, and the skip-connection study."""
+exact quadratic surface of linear regression, interpolation, plots; filter normalization of
+convolution kernels and evaluation of a ResNet in evaluation mode (the skip-connection study
+itself: tests/test_landscape_study.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +9,7 @@ import pytest
 from matplotlib.figure import Figure
 
 import chainrule as cr
-from chainrule import landscape, nn
+from chainrule import landscape, models, nn, optim
 
 
 def _regression(n=50, p=3, seed=0):
@@ -153,6 +155,15 @@ def test_nonconvex_fraction(f, expected):
     assert landscape.nonconvex_fraction(result) == expected
 
 
+def test_nonconvex_fraction_sees_the_basin_of_a_surface_with_a_huge_rim():
+    alphas = betas = np.linspace(-1, 1, 9)
+    A, B = np.meshgrid(alphas, betas)
+    saddle = A ** 2 - B ** 2
+    saddle[0, 0] = 1e12  # one exploded corner: rounding there is far above the basin's curvature
+    result = landscape.SurfaceResult(alphas, betas, saddle, ({}, {}))
+    assert landscape.nonconvex_fraction(result) >= 48 / 49  # every point but the corner's neighbour
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"normalization": "unit"}, "normalization must be one of"),
     ({"steps": 1}, "steps must be an int >= 2"),
@@ -180,19 +191,69 @@ def test_figures_have_labels():
     assert surface3d.axes[0].name == "3d" and surface3d.axes[0].get_zlabel() == "loss"
 
 
-def test_skip_connection_study_quick():
-    study = landscape.skip_connection_study(quick=True, seed=0)
-    assert study.settings["depth"] == 4 and study.plain.losses.shape == (7, 7)
-    assert study.residual.losses.shape == (7, 7)
-    assert np.isfinite(study.plain.losses).all() and np.isfinite(study.residual.losses).all()
-    rows = study.table()
-    assert [row["network"] for row in rows] == ["plain", "residual"]
-    assert all(0.0 <= row["nonconvex_fraction"] <= 1.0 for row in rows)
-    figure = study.figure()
-    assert len(figure.axes) == 4 and "residual" in figure.axes[1].get_title()
-    assert len(study.figure_surface().axes) == 2
+# ------------------------------------------------------------------ convolutional networks
+
+def _small_resnet(skip=True):
+    cr.manual_seed(4)
+    return models.resnet(8, (2, 3, 4), skip=skip, in_channels=1, num_classes=3)
 
 
-def test_skip_connection_study_rejects_bad_data():
-    with pytest.raises(ValueError, match="integer class labels"):
-        landscape.skip_connection_study(data=(np.zeros((4, 2)), np.array([0.5, 1, 0, 1])), quick=True)
+def test_filter_normalization_of_conv_kernels_is_per_output_channel():
+    model = _small_resnet()
+    direction = landscape.random_direction(model, "filter", seed=6)
+    rng = np.random.default_rng(6)  # the draw order is named_parameters(), one draw per parameter
+    kernels = 0
+    for name, p in model.named_parameters():
+        raw, w = rng.standard_normal(p.shape), p.numpy().astype(np.float64)
+        expected = np.zeros_like(raw)
+        if w.ndim >= 2:  # a kernel (out, in, kh, kw) or the head (out, in): one filter per output
+            for i in range(w.shape[0]):
+                expected[i] = raw[i] / np.sqrt(np.sum(raw[i] ** 2)) * np.sqrt(np.sum(w[i] ** 2))
+        assert direction[name].dtype == p.numpy().dtype
+        np.testing.assert_allclose(direction[name], expected.astype(np.float32), rtol=1e-6, atol=0, err_msg=name)
+        kernels += w.ndim == 4
+    assert kernels == 7 + 2  # 7 3x3 convolutions and 2 1x1 projection shortcuts (option B)
+    kernel = direction["layer2.0.conv1.weight"]
+    weights = model.layer2[0].conv1.weight.numpy()
+    assert kernel.shape == (3, 2, 3, 3)
+    np.testing.assert_allclose(np.linalg.norm(kernel.reshape(3, -1), axis=1),
+                               np.linalg.norm(weights.reshape(3, -1), axis=1), rtol=1e-6)
+    # not per (out, in) slice: those norms do not match the weights'
+    assert not np.allclose(np.linalg.norm(kernel, axis=(2, 3)), np.linalg.norm(weights, axis=(2, 3)), rtol=1e-3)
+
+
+def test_batchnorm_parameters_get_a_zero_direction_in_a_resnet():
+    model = _small_resnet()
+    direction = landscape.random_direction(model, "filter", seed=2)
+    batchnorm = [name for name, module in model.named_modules() if isinstance(module, nn.BatchNorm2d)]
+    assert len(batchnorm) == 1 + 2 * 3 + 2  # stem, two per block, two shortcuts
+    for prefix in batchnorm:
+        for suffix in ("weight", "bias"):
+            assert np.all(direction[f"{prefix}.{suffix}"] == 0)
+    assert np.all(direction["fc.bias"] == 0) and np.any(direction["fc.weight"] != 0)
+
+
+def test_resnet_surface_is_evaluated_in_eval_mode_and_leaves_everything_as_it_was():
+    model = _small_resnet(skip=False)
+    rng = np.random.default_rng(0)
+    X = cr.tensor(rng.standard_normal((24, 1, 8, 8)).astype(np.float32))
+    y = cr.tensor(rng.integers(0, 3, 24))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(3):  # running statistics now differ from the batch's own
+        opt.zero_grad()
+        nn.CrossEntropyLoss()(model(X), y).backward()
+        opt.step()
+    parameters = {name: p.data.copy() for name, p in model.named_parameters()}
+    buffers = {name: b.data.copy() for name, b in model.named_buffers()}
+    result = landscape.surface(model, nn.CrossEntropyLoss(), (X, y), steps=3, seed=1)
+    assert model.training
+    for name, p in model.named_parameters():
+        np.testing.assert_array_equal(p.data, parameters[name])
+    for name, b in model.named_buffers():
+        np.testing.assert_array_equal(b.data, buffers[name])
+    with cr.no_grad():
+        model.eval()
+        eval_mode = float(nn.CrossEntropyLoss()(model(X), y).item())
+        model.train()
+        train_mode = float(nn.CrossEntropyLoss()(model(X), y).item())  # batch statistics
+    assert result.losses[1, 1] == eval_mode != pytest.approx(train_mode, rel=1e-3)

@@ -13,7 +13,8 @@ class Residual(Module):
     The gradient of the block is ∂y/∂x = I + ∂F/∂x, so a signal (and its gradient) passes
     through a deep stack of residual blocks even when every ∂F/∂x is small; Li et al. (2018,
     "Visualizing the Loss Landscape of Neural Nets") show that this also makes the loss
-    surface of deep networks markedly smoother (see :func:`chainrule.landscape.skip_connection_study`).
+    surface of deep networks markedly smoother (see
+    :func:`chainrule.theory.skip_study.skip_connection_study`, on convolutional ResNets).
 
     Args:
         module: F, a Module whose output has the shape of its input (for example

@@ -7,9 +7,10 @@ rates              the 1/L step and the rate certificates of gradient descent
 statistical_error  optimization error against statistical error
 diagnostics        per-layer activation and gradient scales under each initialization
 landscape          loss surfaces along filter-normalized random directions (Li et al. 2018)
+skip_study         the skip-connection study: plain vs residual ResNets and their surfaces
 
 ``chainrule.theory.smoothness`` and the rest of curvature, constants, rates and
-statistical_error are re-exported here; diagnostics and landscape are imported on first use
+statistical_error are re-exported here; diagnostics, landscape and skip_study are imported on first use
 (``chainrule.diagnostics``, ``chainrule.landscape`` and ``chainrule.theory.landscape`` are
 the same modules).
 """

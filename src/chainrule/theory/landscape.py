@@ -11,7 +11,8 @@ A raw Gaussian direction is not comparable across networks or layers, because a 
 network is invariant to rescaling the weights of a layer. **Filter normalization** makes
 the direction's scale match the weights' filter by filter: with d_i the i-th filter of the
 direction for a weight tensor W (for a Linear layer of shape (out, in), a filter is one
-output row) and w_i the same filter of W::
+output row; for a convolution of shape (out, in, kh, kw), the kernel of one output channel)
+and w_i the same filter of W::
 
     d_i ← d_i / ‖d_i‖ · ‖w_i‖
 
@@ -22,8 +23,9 @@ parameter tensor as a whole (d ← d/‖d‖ · ‖W‖); ``"none"`` keeps the N
 Evaluation runs without recording gradients and in evaluation mode (``model.eval()``:
 dropout off, batch norm on its running statistics), and restores the weights exactly (the
 saved arrays are copied back bit for bit) and the training mode afterwards.
-:func:`skip_connection_study` is the small-scale analogue of the paper's ResNet-56 figure:
-a deep plain MLP next to the same MLP with skip connections (:class:`chainrule.nn.Residual`).
+:func:`chainrule.theory.skip_study.skip_connection_study` repeats the paper's comparison of
+convolutional ResNets with and without skip connections (its Fig. 1 and Fig. 5) on these
+surfaces.
 """
 from __future__ import annotations
 
@@ -32,12 +34,11 @@ from dataclasses import dataclass, field
 
 from ..engine import autograd, backend
 from ..engine.backend import host as np
-from ..engine.random import manual_seed
 from ..engine.tensor import Tensor, bump_version, tensor
 
 __all__ = [
     "NORMALIZATIONS", "random_direction", "line", "surface", "LineResult", "SurfaceResult",
-    "nonconvex_fraction", "skip_connection_study", "SkipConnectionStudy",
+    "nonconvex_fraction",
 ]
 
 #: The direction normalizations :func:`random_direction` accepts.
@@ -53,7 +54,8 @@ def random_direction(model, normalization: str = "filter", seed: int = 0, *, ign
     order of ``model.named_parameters()``) and then normalized:
 
     * "filter" (Li et al. 2018): for a parameter of 2 or more dimensions, each filter (each
-      slice along the first axis: an output row of a Linear weight) is rescaled to the norm
+      slice along the first axis: an output row of a Linear weight, an output channel's
+      (in, kh, kw) kernel of a convolution weight (out, in, kh, kw)) is rescaled to the norm
       of the same filter of the weights, d_i ← d_i/‖d_i‖ · ‖w_i‖ (a zero filter stays zero);
     * "layer": each parameter as a whole, d ← d/‖d‖ · ‖W‖;
     * "none": no rescaling.
@@ -196,6 +198,11 @@ def nonconvex_fraction(result: SurfaceResult) -> float:
     matrix has a negative eigenvalue, i.e. f_αα + f_ββ < 0 or f_αα f_ββ − f_αβ² < 0. A convex
     bowl gives 0; Li et al. (2018) map |λ_min/λ_max| of the full Hessian instead, which costs
     far more.
+
+    Curvature at rounding level is ignored: a second difference counts as negative only beyond
+    10⁻⁹ times the largest |f| of that point's 3 x 3 stencil (at least 1). The scale is local,
+    so that a surface whose rim reaches 10⁹ (a deep network far from its minimum) still shows
+    the curvature of its basin.
     """
     f = np.asarray(result.losses, dtype=np.float64)
     if f.shape[0] < 3 or f.shape[1] < 3:
@@ -205,7 +212,8 @@ def nonconvex_fraction(result: SurfaceResult) -> float:
     faa = (f[1:-1, 2:] - 2 * f[1:-1, 1:-1] + f[1:-1, :-2]) / da ** 2
     fbb = (f[2:, 1:-1] - 2 * f[1:-1, 1:-1] + f[:-2, 1:-1]) / db ** 2
     fab = (f[2:, 2:] - f[2:, :-2] - f[:-2, 2:] + f[:-2, :-2]) / (4 * da * db)
-    scale = 1e-9 * max(1.0, float(np.max(np.abs(f))))  # ignore rounding-level curvature
+    stencil = np.lib.stride_tricks.sliding_window_view(np.abs(f), (3, 3))
+    scale = 1e-9 * np.maximum(1.0, stencil.max(axis=(2, 3)))  # ignore rounding-level curvature, point by point
     trace, determinant = faa + fbb, faa * fbb - fab ** 2
     nonconvex = (trace < -scale / da ** 2) | (determinant < -(scale / (da * db)) ** 2)
     return float(np.mean(nonconvex))
@@ -383,145 +391,6 @@ class _Evaluator:
         return result
 
 
-# =========================================================================== skip-connection study
-
-@dataclass
-class SkipConnectionStudy:
-    """Two deep MLPs, plain and residual, trained alike, and their loss surfaces.
-
-    Attributes: ``plain``, ``residual`` (:class:`SurfaceResult`), ``train_loss`` and
-    ``train_accuracy`` (dicts "plain"/"residual" → final training-epoch values),
-    ``nonconvex`` (dict → :func:`nonconvex_fraction` of each surface), ``settings`` (dict).
-    """
-
-    plain: SurfaceResult
-    residual: SurfaceResult
-    train_loss: dict
-    train_accuracy: dict
-    nonconvex: dict
-    settings: dict
-
-    def figure(self):
-        """Side-by-side contour plots (plain left, residual right)."""
-        from matplotlib.figure import Figure  # noqa: PLC0415
-
-        figure = Figure(figsize=(11.0, 4.6), layout="constrained")
-        left, right = figure.subplots(1, 2)
-        depth = self.settings["depth"]
-        self.plain.figure_contour(f"plain MLP, {depth} hidden blocks", axes=left)
-        self.residual.figure_contour(f"residual MLP (x + F(x)), {depth} blocks", axes=right)
-        return figure
-
-    def figure_surface(self):
-        """Side-by-side 3-D surfaces (plain left, residual right)."""
-        from matplotlib.figure import Figure  # noqa: PLC0415
-
-        figure = Figure(figsize=(11.0, 4.8), layout="constrained")
-        left = figure.add_subplot(1, 2, 1, projection="3d")
-        right = figure.add_subplot(1, 2, 2, projection="3d")
-        self.plain.figure_surface("plain MLP", axes=left)
-        self.residual.figure_surface("residual MLP", axes=right)
-        return figure
-
-    def table(self) -> list:
-        """One row per network: final training loss and accuracy, surface minimum/maximum, non-convex share."""
-        rows = []
-        for name, result in (("plain", self.plain), ("residual", self.residual)):
-            rows.append({"network": name, "train_loss": self.train_loss[name],
-                         "train_accuracy": self.train_accuracy[name],
-                         "surface_min": float(np.min(result.losses)), "surface_max": float(np.max(result.losses)),
-                         "nonconvex_fraction": self.nonconvex[name]})
-        return rows
-
-
-def skip_connection_study(depth: int = 20, width: int = 32, data=None, *, epochs: int = 10,
-                          batch_size: int = 64, lr: float = 1e-3, steps: int = 21, span=(-1.0, 1.0),
-                          eval_rows: int = 500, batchnorm: bool = True, seed: int = 0,
-                          quick: bool = False) -> SkipConnectionStudy:
-    r"""Train a deep plain MLP and the same MLP with skip connections, and draw both surfaces.
-
-    Both networks are ``Linear(p, width) → ReLU → depth blocks → Linear(width, classes)``; a
-    block is ``Linear(width, width) → BatchNorm1d → ReLU`` (without the BatchNorm1d when
-    ``batchnorm=False``), wrapped in :class:`chainrule.nn.Residual` (x + F(x)) for the
-    residual network. Batch normalization is in both, as in the paper's ResNet-56 and its
-    plain counterpart: without it a 20-block plain ReLU net with the default initialization
-    does not train at all (its signal vanishes), which says nothing about its surface. Both
-    start from the same seed, are trained with Adam (``lr``) on the cross-entropy for
-    ``epochs`` epochs, and their filter-normalized 2-D surfaces (same seeds for the
-    directions) are evaluated on the first ``eval_rows`` training rows. Li et al. (2018)
-    found that skip connections keep deep networks' surfaces convex-looking while plain deep
-    networks' become chaotic; the ``nonconvex`` fractions quantify what the figure shows.
-
-    Args:
-        depth, width: the number of hidden blocks and their width.
-        data: an (X, y) pair (y integer class labels) or None for the bundled digits data
-            (1797 8x8 images, X scaled by 1/16).
-        quick: a tiny configuration for tests and smoke runs (depth 4, width 16, 2 epochs,
-            7 x 7 grid, 200 rows), overriding those arguments.
-
-    The default size (depth 20, width 32, 10 epochs on the 1797 digits, two 21 x 21 grids on
-    500 rows) takes well under two minutes on two CPU cores: measured with
-    ``python -c "from chainrule import landscape; landscape.skip_connection_study()"``, 3 runs,
-    median 26.7 s (18.8 to 37.5 s) on a 2-core machine shared with other jobs (load average
-    6 to 8), and 10.4 s once on a less loaded one. In that run the plain network reached a
-    training loss of 1.79 and a non-convex share of 0.52, the residual one 0.13 and 0.003.
-    """
-    from .. import nn, optim  # noqa: PLC0415 - the package imports this module lazily
-    from ..train import Trainer  # noqa: PLC0415
-
-    if quick:
-        depth, width, epochs, steps, eval_rows = 4, 16, 2, 7, 200
-    for name, value in (("depth", depth), ("width", width), ("epochs", epochs), ("eval_rows", eval_rows)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"skip_connection_study: {name} must be a positive int; got {value!r}")
-    X, y = _study_data(data)
-    classes = int(y.max()) + 1
-    results, losses, accuracies = {}, {}, {}
-    for kind in ("plain", "residual"):
-        manual_seed(seed)
-        model = _deep_mlp(nn, X.shape[1], width, depth, classes, kind == "residual", batchnorm)
-        trainer = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=lr),
-                          metrics=("loss", "accuracy"), verbose=0)
-        history = trainer.fit((X, y), epochs=epochs, batch_size=batch_size)
-        losses[kind] = float(history["train_loss"][-1])
-        accuracies[kind] = float(history["train_accuracy"][-1])
-        rows = slice(0, min(eval_rows, X.shape[0]))
-        results[kind] = surface(model, nn.CrossEntropyLoss(), (X[rows], y[rows]), steps=steps, span=span, seed=seed)
-    settings = {"depth": depth, "width": width, "batchnorm": batchnorm, "epochs": epochs,
-                "batch_size": batch_size, "lr": lr, "steps": steps, "span": tuple(span),
-                "eval_rows": eval_rows, "seed": seed, "n": int(X.shape[0])}
-    nonconvex = {kind: nonconvex_fraction(result) for kind, result in results.items()}
-    return SkipConnectionStudy(results["plain"], results["residual"], losses, accuracies, nonconvex, settings)
-
-
-def _deep_mlp(nn, n_inputs, width, depth, classes, residual, batchnorm):
-    layers = [nn.Linear(n_inputs, width), nn.ReLU()]
-    for _ in range(depth):
-        inner = [nn.Linear(width, width)] + ([nn.BatchNorm1d(width)] if batchnorm else []) + [nn.ReLU()]
-        block = nn.Sequential(*inner)
-        layers.append(nn.Residual(block) if residual else block)
-    layers.append(nn.Linear(width, classes))
-    return nn.Sequential(*layers)
-
-
-def _study_data(data):
-    if data is None:
-        from ..datasets import load_digits  # noqa: PLC0415
-
-        X, y = load_digits()
-        return tensor((X / 16.0).astype(np.float32)), tensor(y)
-    if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise TypeError("skip_connection_study: data must be an (X, y) pair or None (digits); got "
-                        f"{type(data).__name__}")
-    X = np.asarray(data[0].numpy() if isinstance(data[0], Tensor) else data[0])
-    y = np.asarray(data[1].numpy() if isinstance(data[1], Tensor) else data[1])
-    if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
-        raise ValueError(f"skip_connection_study: data must be X (n, p) and y (n,); got shapes {X.shape} and {y.shape}")
-    if y.dtype.kind not in "iu" or y.min() < 0:
-        raise ValueError(f"skip_connection_study: y must hold non-negative integer class labels; got dtype {y.dtype}")
-    return tensor(X.astype(np.float32)), tensor(y.astype(np.int64))
-
-
 # =========================================================================== helpers
 
 def _named_parameters(model, where):
@@ -588,3 +457,14 @@ def _figure_and_axes(axes):
 
     figure = Figure(figsize=(6.4, 5.0), layout="constrained")
     return figure, figure.add_subplot()
+
+
+def __getattr__(name):
+    """``landscape.skip_connection_study`` and ``landscape.SkipConnectionStudy`` (also as
+    ``chainrule.landscape.…``): the study lives in :mod:`chainrule.theory.skip_study`, which
+    builds on this module, so it is looked up on first use rather than imported here."""
+    if name in ("skip_connection_study", "SkipConnectionStudy", "STUDY_SIZES"):
+        import importlib  # noqa: PLC0415 - by name: an import statement would make a cycle
+
+        return getattr(importlib.import_module("chainrule.theory.skip_study"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
