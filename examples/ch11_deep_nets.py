@@ -177,19 +177,21 @@ print(f"ResNet-20 ({resnet_parameters:,} parameters, {len(expected)} tensors wit
 print(f"ResNet-20 held-out accuracy {straight.history['val_accuracy'][-1]:.4f} "
       f"(the CNN: {cnn_accuracy:.4f}, the MLP: {mlp_accuracy:.4f})")
 
-figure = Figure(figsize=(7, 3.8), layout="constrained")
+figure = Figure(figsize=(7.5, 4), layout="constrained")
 axes = figure.add_subplot()
 steps_per_epoch = len(straight.history.steps["loss"]) // resnet_epochs
-axes.plot(straight.history.steps["step"], straight.history.steps["loss"], lw=2.5, color="#adb5bd",
-          label="uninterrupted run")
-axes.plot(resumed.history.steps["step"], resumed.history.steps["loss"], lw=0.9, color="#d9480f",
-          label="killed, then resumed from the checkpoint")
+smooth = np.ones(9) / 9                                    # a running mean over 9 steps
+for history, style in ((straight.history, {"lw": 4, "color": "#adb5bd", "label": "uninterrupted run"}),
+                       (resumed.history, {"lw": 1, "color": "#d9480f",
+                                          "label": "killed, then resumed from the checkpoint"})):
+    axes.plot(history.steps["step"][8:], np.convolve(history.steps["loss"], smooth, mode="valid"), **style)
 axes.axvline((stop_epoch - 1) * steps_per_epoch, color="k", ls=":", lw=0.8)
-axes.text((stop_epoch - 1) * steps_per_epoch, axes.get_ylim()[1] * 0.95, f" checkpoint of epoch {stop_epoch - 1}",
-          va="top", fontsize=8)
-axes.set(xlabel="optimizer step", ylabel="training loss (mini-batch)", yscale="log",
-         title=f"ResNet-20 on the digits, killed in epoch {stop_epoch} and resumed (bitwise equal: {identical})")
-axes.legend()
+axes.annotate(f"checkpoint of epoch {stop_epoch - 1}; killed in epoch {stop_epoch}",
+              ((stop_epoch - 1) * steps_per_epoch, 0.02), xycoords=("data", "axes fraction"),
+              xytext=(4, 0), textcoords="offset points", fontsize=8)
+axes.set(xlabel="optimizer step", ylabel="training loss (running mean of 9 batches)", yscale="log",
+         title=f"ResNet-20 on the digits: resumed = uninterrupted, bit for bit: {identical}")
+axes.legend(loc="upper right")
 save(figure, args.out, "ch11_resnet_resume.png")
 print(f"part 2 took {elapsed(part)}")
 
@@ -237,7 +239,7 @@ adamw = optim.AdamW(gpt.parameters(), lr=lr, weight_decay=0.1)
 schedule = optim.lr_scheduler.CosineAnnealingLR(adamw, steps, eta_min=lr / 10)
 batches = language_model_batches(train_ids, context, batch, seed=0)
 curve, train_bits = [(0, bits_per_character(gpt, curve_windows))], []
-training = time.perf_counter()
+training, training_cpu = time.perf_counter(), time.process_time()
 for step in range(1, steps + 1):
     inputs, targets = next(batches)
     loss = F.cross_entropy(gpt(cr.tensor(inputs)).flatten(0, 1), cr.tensor(targets.reshape(-1)))
@@ -255,7 +257,8 @@ training_time = time.perf_counter() - training
 final_bits = bits_per_character(gpt, final_windows)
 gpt_parameters = sum(p.numel() for p in gpt.parameters())
 print(f"GPT context {context}, {layers} layers, {heads} heads, width {width} ({gpt_parameters:,} parameters), "
-      f"{steps} steps of {batch}x{context} characters in {training_time:.0f} s")
+      f"{steps} steps of {batch}x{context} characters in {training_time:.0f} s "
+      f"({time.process_time() - training_cpu:.0f} s of CPU time)")
 print(f"GPT validation: {final_bits:.3f} bits/char on {len(final_windows) * context:,} characters "
       f"(unigram {baselines[1]:.3f}, bigram {baselines[2]:.3f}, trigram {baselines[3]:.3f})")
 cr.manual_seed(0)
@@ -332,4 +335,4 @@ axes.set(xlabel="epoch (32 steps of 64 sums)", ylabel="held-out sums with every 
 axes.legend()
 save(figure, args.out, "ch11_rnn.png")
 print(f"part 4 took {elapsed(part)}")
-print(f"total {elapsed(started)} ({'quick' if QUICK else 'full'} mode)")
+print(f"total {elapsed(started)}, {time.process_time():.0f} s of CPU time ({'quick' if QUICK else 'full'} mode)")
