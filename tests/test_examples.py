@@ -47,7 +47,7 @@ def figures_written(text: str) -> list:
 
 def test_every_chapter_has_an_example_and_a_test():
     scripts = sorted(p.name for p in EXAMPLES.glob("ch*.py"))
-    assert [s[:4] for s in scripts] == [f"ch{k:02d}" for k in range(1, 11)]
+    assert [s[:4] for s in scripts] == [f"ch{k:02d}" for k in range(1, 12)]
     tested = {case.values[0] for case in CASES}
     assert tested == set(scripts)
 
@@ -193,6 +193,46 @@ def check_ch08(text, out):
     assert len(figures_written(text)) == 2
 
 
+def _add_one_ngram_bits(train: str, valid: str, n: int) -> float:
+    """Add-one unigram (n = 1) or bigram (n = 2) bits per character, counted with NumPy."""
+    vocabulary = sorted(set(train) | set(valid))
+    ids = {ch: i for i, ch in enumerate(vocabulary)}
+    t = np.fromiter((ids[ch] for ch in train), dtype=np.int64)
+    v = np.fromiter((ids[ch] for ch in valid), dtype=np.int64)
+    V = len(vocabulary)
+    unigram = np.log2((np.bincount(t, minlength=V) + 1.0) / (len(t) + V))
+    if n == 1:
+        return float(-unigram[v].mean())
+    pairs = np.bincount(t[:-1] * V + t[1:], minlength=V * V).reshape(V, V)
+    history = np.bincount(t, minlength=V)        # count(h) over the whole text, as the n-gram counts are
+    bits = np.log2((pairs[v[:-1], v[1:]] + 1.0) / (history[v[:-1]] + V))
+    return float(-(unigram[v[0]] + bits.sum()) / len(v))
+
+
+def check_ch11(text, out):
+    assert number(r"CNN .*held-out accuracy ([\d.]+)", text) >= 0.985          # quick mode too
+    assert 0.9 < number(r"MLP 64-128-10 \(chapter 5\).*held-out accuracy ([\d.]+)", text) <= 1.0
+    assert number(r"resumed vs uninterrupted: max \|weight difference\| = ([\d.e+-]+)", text) == 0.0
+    assert "bitwise identical: True" in text
+    resumed, straight = re.search(r"final train loss ([\d.]+) vs ([\d.]+)", text).groups()
+    assert resumed == straight
+    assert 0.9 < number(r"ResNet-20 held-out accuracy ([\d.]+)", text) <= 1.0
+    from chainrule.datasets import load_text
+
+    corpus = load_text("tinyshakespeare")
+    split = int(0.9 * len(corpus))
+    unigram = number(r"GPT validation: .*\(unigram ([\d.]+)", text)
+    bigram = number(r"GPT validation: .*bigram ([\d.]+)", text)
+    assert unigram == pytest.approx(_add_one_ngram_bits(corpus[:split], corpus[split:], 1), abs=1e-3)
+    assert bigram == pytest.approx(_add_one_ngram_bits(corpus[:split], corpus[split:], 2), abs=1e-3)
+    assert number(r"GPT validation: .*trigram ([\d.]+)", text) < bigram < unigram
+    assert number(r"GPT validation: ([\d.]+) bits/char", text) < unigram
+    assert re.search(r"sample \(temperature 0\.8, top-k 10\):\n  ROMEO:", text)
+    for kind in ("GRU", "LSTM"):
+        assert number(rf"{kind}\s+hidden 16, .*held-out exact match ([\d.]+)", text) == 1.0
+    assert len(figures_written(text)) == 4
+
+
 CASES = [
     pytest.param("ch01_supervised_learning.py", check_ch01, id="ch01"),
     pytest.param("ch02_gradient_descent.py", check_ch02, id="ch02"),
@@ -204,6 +244,7 @@ CASES = [
     pytest.param("ch08_loss_landscapes.py", check_ch08, id="ch08"),
     pytest.param("ch09_computation.py", check_ch09, id="ch09"),
     pytest.param("ch10_gpu_and_cluster.py", check_ch10, id="ch10"),
+    pytest.param("ch11_deep_nets.py", check_ch11, id="ch11"),
 ]
 
 

@@ -3,7 +3,8 @@
 Each metric accumulates over the batches of a pass and computes its value at the end:
 
 * ``"accuracy"``: the share of correct predictions (arg-max of the logits, or logit > 0 for
-  a single output);
+  a single output); for outputs with one prediction per position, (N, T, C) or PyTorch's
+  (N, C, T), the share of positions predicted right;
 * ``"r2"``, ``"rmse"``, ``"mae"``: from per-output running sums of squared and absolute
   errors and the targets' mean and M2 = Σ (y − ȳ)², merged batch by batch with Chan, Golub &
   LeVeque's update (which avoids the cancellation of Σy² − n ȳ²); R² = 1 − SSE/SST averaged
@@ -76,7 +77,14 @@ class Metric:
 
 class Accuracy(Metric):
     """Share of correct predictions: arg-max over the logits of each row, or
-    ``logit > 0`` for a single output; one-hot targets are read by their arg-max."""
+    ``logit > 0`` for a single output; one-hot targets are read by their arg-max.
+
+    Outputs with more than two dimensions hold one prediction per position (sequence and
+    dense-prediction models), and the accuracy is the share of positions predicted right:
+    logits (N, T, …, C) with integer targets (N, T, …) — classes last, as a batch-first
+    sequence model returns them — or PyTorch's ``CrossEntropyLoss`` layout (N, C, d1, …)
+    with targets (N, d1, …). When both readings fit the shapes, the classes are taken to be
+    last."""
 
     name = "accuracy"
 
@@ -85,6 +93,11 @@ class Accuracy(Metric):
 
     def update(self, outputs, target) -> None:
         out, y = backend.to_host(outputs.data), backend.to_host(target.data)
+        if out.ndim > 2:
+            predicted = _positionwise_predictions(out, y.shape)
+            self.correct += int((predicted == y).sum())
+            self.count += int(y.size)
+            return
         if out.ndim == 2 and out.shape[1] > 1:
             predicted = out.argmax(axis=1)
         else:
@@ -100,6 +113,22 @@ class Accuracy(Metric):
     def merge(self, states: list) -> None:
         self.correct = sum(s["correct"] for s in states)
         self.count = sum(s["count"] for s in states)
+
+
+def _positionwise_predictions(out, target_shape):
+    """The predicted class at every position of logits ``out`` (3 or more dimensions) whose
+    integer targets have ``target_shape``: classes last, or in dimension 1 (PyTorch's layout)."""
+    if out.shape[:-1] == tuple(target_shape):
+        if out.shape[-1] == 1:
+            return (out[..., 0] > 0).astype(np.int64)
+        return out.argmax(axis=-1)
+    if out.shape[:1] + out.shape[2:] == tuple(target_shape):
+        return out.argmax(axis=1)
+    raise ValueError(
+        f"Trainer: accuracy of outputs of shape {out.shape} needs integer targets of shape {out.shape[:-1]} "
+        f"(classes last) or {out.shape[:1] + out.shape[2:]} (classes in dimension 1); got targets of shape "
+        f"{tuple(target_shape)}"
+    )
 
 
 class Regression(Metric):

@@ -88,7 +88,8 @@ class Trainer:
         optimizer: a ``chainrule.optim`` optimizer over the model's parameters.
         metrics: names recorded for training and validation data besides the loss:
             ``"accuracy"`` (classification: arg-max of the logits, or logit > 0 for
-            a single output), ``"r2"``, ``"rmse"``, ``"mae"`` (regression), or
+            a single output; per position for sequence outputs (N, T, C) with targets
+            (N, T)), ``"r2"``, ``"rmse"``, ``"mae"`` (regression), or
             functions ``fn(outputs, target) -> float`` (averaged over batches,
             weighted by batch size; recorded under ``fn.__name__``).
         scheduler: a ``chainrule.optim.lr_scheduler`` scheduler, stepped after every
