@@ -38,7 +38,7 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 DOC_PAGES = ["index.html"] + [f"{name}.html" for name in (
     "01-supervised-learning", "02-gradient-descent", "03-optimizers", "04-logistic-regression",
     "05-neural-nets", "06-initialization-normalization", "07-regularization", "08-loss-landscapes",
-    "09-computation", "10-gpu-and-cluster", "api/theory", "api/optim")]
+    "09-computation", "10-gpu-and-cluster", "11-deep-nets", "api/theory", "api/optim", "api/models")]
 
 
 
