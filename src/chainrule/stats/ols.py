@@ -40,7 +40,14 @@ from . import least_squares, tsqr
 from .estimator import Estimator, feature_names_of, r_squared
 from .least_squares import BLOCK_ROWS, cond_triangular
 from .ols_results import COV_TYPES, OLSResults, StreamedOLSResults, inference_fields, robust_meat
-from .validation import as_design, as_design_like_fit, as_target, check_columns, check_enough_rows
+from .validation import (
+    as_design,
+    as_design_like_fit,
+    as_target,
+    check_columns,
+    check_enough_rows,
+    check_scale,
+)
 
 np = backend.host
 
@@ -206,6 +213,8 @@ class OLS(Estimator):
     def _validated(self, X, y, groups):
         Xv, columns = as_design(X, "X")
         yv, target_name = as_target(y, Xv.shape[0], "y")
+        check_scale(Xv, columns, "X", "OLS")
+        check_scale(yv[:, None], [target_name], "y", "OLS")
         if not self.distributed:  # a block's constant or equal columns need not be so in all rows:
             check_columns(Xv, columns, bool(self.fit_intercept), "X")  # there the rank check on R decides
         codes, n_groups = self._check_groups(groups, Xv.shape[0])

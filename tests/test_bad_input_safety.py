@@ -1,0 +1,99 @@
+"""Bad input and safety (issue 19): each case a clear one-paragraph error (naming what is
+wrong and what to do) or the correct result, never a traceback. One table entry per case."""
+import re
+
+import numpy as np
+import pytest
+
+from chainrule import stats
+from chainrule.cli import main
+
+_rng = np.random.default_rng(0)
+X = _rng.normal(size=(40, 2))
+Y = X @ np.array([1.0, -2.0]) + _rng.normal(size=40)
+BIG, SMALL = X * [1e300, 1.0], X * [1e-300, 1.0]
+
+
+
+def table(names, cases):
+    """One parametrized case per table row (id, *values)."""
+    return pytest.mark.parametrize(names, [case[1:] for case in cases], ids=[case[0] for case in cases])
+
+
+# --------------------------------------------------------------------------- estimators: scale
+SCALE_CASES = [
+    ("ols-big-x", lambda: stats.OLS().fit(BIG, Y), r"OLS: X: column 'x1' has values of order 1e300 .*overflow.*resc"),
+    ("ols-small-x", lambda: stats.OLS().fit(SMALL, Y), r"OLS: X: column 'x1' has values of order 1e-300 .*underflow"),
+    ("ols-big-y", lambda: stats.OLS().fit(X, Y * 1e300), r"OLS: y: column 'y' has values of order 1e30\d .*rescale"),
+    ("ridge-big-x", lambda: stats.Ridge().fit(BIG, Y), r"Ridge: X: column 'x1' has values of order 1e300"),
+    ("ridge-small-x", lambda: stats.Ridge().fit(SMALL, Y), r"Ridge: X: column 'x1' has values of order 1e-300"),
+    ("lasso-big-x", lambda: stats.Lasso(alpha=0.1).fit(BIG, Y), r"Lasso: X: column 'x1' has values of order 1e300"),
+    ("lasso-small-y", lambda: stats.Lasso(alpha=0.1).fit(X, Y * 1e-300), r"Lasso: y: .* of order 1e-30\d .*underflow"),
+    ("pca-big-x", lambda: stats.PCA(2).fit(BIG), r"PCA: X: column 'x1' has values of order 1e300"),
+    ("pcr-small-x", lambda: stats.PCR(n_components=1).fit(SMALL, Y), r"PCR: X: column 'x1' has values of order 1e-300"),
+]
+
+
+@table("fit, message", SCALE_CASES)
+def test_scale_problems_are_named(fit, message):
+    with pytest.raises(ValueError, match=message):
+        fit()
+
+
+# --------------------------------------------------------------------------- estimators: degenerate data
+def _nan(value):
+    return value != value
+
+
+DEGENERATE_CASES = [
+    ("ols-zero-y", lambda: stats.OLS().fit(X, np.zeros(40)), lambda m: np.all(m.params == 0) and _nan(m.fvalue)),
+    ("ols-zero-y-hc1", lambda: stats.OLS(cov_type="HC1").fit(X, np.zeros(40)), lambda m: _nan(m.fvalue)),
+    ("ols-zero-y-summary", lambda: stats.OLS().fit(X, np.zeros(40)).summary(), lambda s: "OLS" in str(s)),
+    ("ols-moderate-scale", lambda: stats.OLS().fit(X * [1e100, 1e-100], Y),
+     lambda m: np.allclose(m.params * [1, 1e100, 1e-100], stats.OLS().fit(X, Y).params, rtol=1e-9)),
+]
+
+
+@table("fit, check", DEGENERATE_CASES)
+def test_degenerate_data_gives_the_correct_result(fit, check):
+    assert check(fit())
+
+
+OLS_ERRORS = [
+    ("ols-zero-rows", lambda: stats.OLS().fit(np.zeros((0, 2)), np.zeros(0)), r"0 sample\(s\)"),
+]
+
+
+@table("fit, message", OLS_ERRORS)
+def test_degenerate_data_is_refused_clearly(fit, message):
+    with pytest.raises(ValueError, match=message):
+        fit()
+
+
+# --------------------------------------------------------------------------- command line
+def _run(argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _frame_csv(tmp_path, columns, name="data.csv"):
+    import pandas as pd
+
+    path = tmp_path / name
+    pd.DataFrame(columns).to_csv(path, index=False)
+    return path
+
+
+CLI_SCALE_CASES = [
+    ("fit-ols-big", "ols", {"a": X[:, 0] * 1e300, "b": X[:, 1], "y": Y}, r"column 'a' has values of order 1e300"),
+    ("fit-lasso-small", "lasso", {"a": X[:, 0] * 1e-300, "b": X[:, 1], "y": Y}, r"column 'a' .* of order 1e-300"),
+    ("fit-pcr-big", "pcr", {"a": X[:, 0] * 1e300, "b": X[:, 1], "y": Y}, r"column 'a' has values of order 1e300"),
+]
+
+
+@table("model, columns, message", CLI_SCALE_CASES)
+def test_cli_scale_problems_are_one_paragraph(model, columns, message, tmp_path, capsys):
+    code, _, err = _run(["fit", _frame_csv(tmp_path, columns), "--target", "y", "--model", model,
+                         "--out", tmp_path / "o"], capsys)
+    assert code == 1 and re.search(message, err) and "Traceback" not in err, err
