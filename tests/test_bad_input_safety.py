@@ -97,3 +97,95 @@ def test_cli_scale_problems_are_one_paragraph(model, columns, message, tmp_path,
     code, _, err = _run(["fit", _frame_csv(tmp_path, columns), "--target", "y", "--model", model,
                          "--out", tmp_path / "o"], capsys)
     assert code == 1 and re.search(message, err) and "Traceback" not in err, err
+
+
+# --------------------------------------------------------------------------- checkpoints and saved files
+def _trainer(path, optimizer="sgd"):
+    import chainrule as cr
+    from chainrule import nn, optim
+    from chainrule.train import Trainer
+
+    cr.manual_seed(0)
+    model = nn.Linear(3, 1)
+    opt = (optim.SGD(model.parameters(), lr=0.1, momentum=0.9) if optimizer == "sgd"
+           else optim.Adam(model.parameters(), lr=0.01) if optimizer == "adam"
+           else optim.SGD(model.parameters(), lr=0.1))
+    return Trainer(model, nn.MSELoss(), opt, checkpoint_path=path, verbose=0)
+
+
+def _data():
+    import chainrule as cr
+
+    return cr.tensor(X[:16, :1].repeat(3, 1).astype("float32")), cr.tensor(Y[:16, None].astype("float32"))
+
+
+@pytest.fixture()
+def checkpoint(tmp_path):
+    path = tmp_path / "run.safetensors"
+    _trainer(path).fit(_data(), epochs=1, batch_size=8)
+    return path
+
+
+def _damage(path, how):
+    blob = path.read_bytes()
+    target = path.with_name(f"{how}.safetensors")
+    target.write_bytes({"truncated": blob[: len(blob) // 2], "empty": b"", "zip": b"PK\x03\x04" + bytes(64),
+                        "csv": b"a,b\n1,2\n", "whole": blob}[how])
+    return target
+
+
+FILE_CASES = [
+    ("load-truncated", "truncated", "load", r"Trainer\.load: '.*truncated\.safetensors' is truncated.*corrupt"),
+    ("resume-truncated", "truncated", "resume", r"'.*truncated\.safetensors' is truncated.*corrupt"),
+    ("load-empty", "empty", "load", r"'.*empty\.safetensors' is empty \(0 bytes\): it is corrupt"),
+    ("load-zip", "zip", "load", r"'.*zip\.safetensors' is not a safetensors file.*not a chainrule model"),
+    ("resume-csv", "csv", "resume", r"'.*csv\.safetensors' is not a safetensors file.*not a chainrule model"),
+    ("chainrule-load-trainer-file", "whole", "cr.load", r"'.*whole\.safetensors' is a Trainer checkpoint"),
+    ("resume-adam-from-sgd", "whole", "resume-adam", r"optimizer SGD but this Trainer has Adam"),
+    ("load-adam-from-sgd", "whole", "load-adam", r"Trainer\.load: the checkpoint was written .* SGD .* Adam"),
+]
+
+
+@table("how, action, message", FILE_CASES)
+def test_damaged_or_foreign_files_are_named(checkpoint, how, action, message):
+    import chainrule as cr
+
+    path = _damage(checkpoint, how)
+    trainer = _trainer(None, "adam" if action.endswith("adam") else "sgd")
+    run = {"load": lambda: trainer.load(path), "load-adam": lambda: trainer.load(path),
+           "resume": lambda: trainer.fit(_data(), epochs=2, batch_size=8, resume_from=path),
+           "resume-adam": lambda: trainer.fit(_data(), epochs=2, batch_size=8, resume_from=path),
+           "cr.load": lambda: cr.load(path)}[action]
+    with pytest.raises(ValueError, match=message):
+        run()
+
+
+def test_resume_refuses_other_hyperparameter_names(checkpoint):
+    from chainrule.train.checkpointing import read_checkpoint, restore_model_state
+
+    saved = read_checkpoint(checkpoint, "test")
+    del saved["trainer"]["optimizer"]  # a checkpoint from before the type was recorded
+    saved["optimizer"]["param_groups"][0]["betas"] = [0.9, 0.999]
+    with pytest.raises(ValueError, match=r"hyper-parameters \[.*'betas'.*\] \(group 0\) but this Trainer's SGD"):
+        restore_model_state(_trainer(None), saved, "Trainer.load")
+
+
+STALE_CASES = [
+    ("save-cleans", "save", True),
+    ("resume-cleans", "resume", True),
+    ("live-process-kept", "live", False),
+]
+
+
+@table("when, removed", STALE_CASES)
+def test_temporary_file_of_a_killed_write_is_cleaned(checkpoint, when, removed):
+    import os
+
+    pid = os.getpid() if when == "live" else 999_999_999  # beyond any pid: a process that is gone
+    stale = checkpoint.with_name(f".tmp-{checkpoint.name}-{pid}-abc123")
+    stale.write_bytes(b"half a checkpoint")
+    if when == "resume":  # a Trainer that writes no checkpoint: the resume itself cleans
+        _trainer(None).fit(_data(), epochs=2, batch_size=8, resume_from=checkpoint)
+    else:
+        _trainer(checkpoint).fit(_data(), epochs=1, batch_size=8)
+    assert stale.exists() is not removed
