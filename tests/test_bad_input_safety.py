@@ -189,3 +189,68 @@ def test_temporary_file_of_a_killed_write_is_cleaned(checkpoint, when, removed):
     else:
         _trainer(checkpoint).fit(_data(), epochs=1, batch_size=8)
     assert stale.exists() is not removed
+
+
+# --------------------------------------------------------------------------- fit --out and the saved model pair
+@pytest.fixture()
+def fitted(tmp_path, capsys):
+    data = _frame_csv(tmp_path, {"a": X[:, 0], "b": X[:, 1], "y": Y})
+    out = tmp_path / "model"
+    code, _, err = _run(["fit", data, "--target", "y", "--model", "ols", "--out", out], capsys)
+    assert code == 0, err
+    return data, out
+
+
+def test_fit_into_a_directory_holding_a_model_is_refused_unless_overwrite(fitted, capsys):
+    data, out = fitted
+    before = (out / "model.json").read_bytes()
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", str(data), "--target", "y", "--model", "ridge", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "Traceback" not in err
+    assert re.search(r"--out '.*model' already holds a model .*pass --overwrite", err), err
+    assert (out / "model.json").read_bytes() == before  # nothing was touched
+    code, _, _ = _run(["fit", data, "--target", "y", "--model", "ridge", "--out", out, "--overwrite"], capsys)
+    assert code == 0 and b'"ridge"' in (out / "model.json").read_bytes()
+
+
+def _replace_weights_with_another_fit(out, data, tmp_path, capsys):
+    other = tmp_path / "other"
+    assert _run(["fit", data, "--target", "y", "--model", "ridge", "--out", other], capsys)[0] == 0
+    (out / "model.safetensors").write_bytes((other / "model.safetensors").read_bytes())
+
+
+MODEL_FILE_CASES = [
+    ("weights-truncated", lambda out, *_: _cut(out / "model.safetensors"),
+     r"do not belong together"),  # the checksum catches it first
+    ("weights-foreign", lambda out, *_: (out / "model.safetensors").write_bytes(b"PK\x03\x04" + bytes(64)),
+     r"do not belong together"),
+    ("mismatched-pair", _replace_weights_with_another_fit, r"model\.safetensors' and '.*model\.json' do not belong"),
+    ("spec-corrupt", lambda out, *_: _cut(out / "model.json"), r"model\.json' is corrupt or not a chainrule model"),
+    ("spec-foreign", lambda out, *_: (out / "model.json").write_text("[1, 2]"), r"is not a chainrule model"),
+    ("weights-truncated-old-spec", lambda out, *_: (_drop_checksum(out), _cut(out / "model.safetensors")),
+     r"model\.safetensors' is truncated.*corrupt"),
+    ("weights-foreign-old-spec", lambda out, *_: (_drop_checksum(out), (out / "model.safetensors").write_bytes(
+        b"a,b\n1,2\n")), r"model\.safetensors' is not a safetensors file.*not a chainrule model"),
+]
+
+
+def _cut(path):
+    blob = path.read_bytes()
+    path.write_bytes(blob[: len(blob) // 2])
+
+
+def _drop_checksum(out):
+    import json
+
+    spec = json.loads((out / "model.json").read_text())
+    del spec["weights_sha256"]  # a model written before the pair was checked
+    (out / "model.json").write_text(json.dumps(spec))
+
+
+@table("damage, message", MODEL_FILE_CASES)
+def test_predict_names_a_damaged_or_mismatched_model(fitted, tmp_path, capsys, damage, message):
+    data, out = fitted
+    damage(out, data, tmp_path, capsys)
+    code, _, err = _run(["predict", out, data, "--out", tmp_path / "p.csv"], capsys)
+    assert code == 1 and re.search(message, err) and "Traceback" not in err and err.count("\n") == 1, err
