@@ -17,7 +17,8 @@ BIG, SMALL = X * [1e300, 1.0], X * [1e-300, 1.0]
 
 def table(names, cases):
     """One parametrized case per table row (id, *values)."""
-    return pytest.mark.parametrize(names, [case[1:] for case in cases], ids=[case[0] for case in cases])
+    values = [case[1:] if "," in names else case[1] for case in cases]
+    return pytest.mark.parametrize(names, values, ids=[case[0] for case in cases])
 
 
 # --------------------------------------------------------------------------- estimators: scale
@@ -254,3 +255,123 @@ def test_predict_names_a_damaged_or_mismatched_model(fitted, tmp_path, capsys, d
     damage(out, data, tmp_path, capsys)
     code, _, err = _run(["predict", out, data, "--out", tmp_path / "p.csv"], capsys)
     assert code == 1 and re.search(message, err) and "Traceback" not in err and err.count("\n") == 1, err
+
+
+# --------------------------------------------------------------------------- tables: delimiters, dropna
+def _table_frame():
+    import pandas as pd
+
+    return pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "y": Y})
+
+
+def _write_text(tmp_path, name, frame, **to_csv):
+    path = tmp_path / name
+    frame.to_csv(path, index=False, **to_csv)
+    return path
+
+
+DELIMITER_CASES = [
+    ("semicolon", {"sep": ";"}, r"header has no comma but ';': read with ';' as the delimiter$"),
+    ("semicolon-decimal-comma", {"sep": ";", "decimal": ","}, r"read with ';' as the delimiter and decimal commas"),
+    ("tab-in-a-csv", {"sep": "\t"}, r"header has no comma but a tab"),
+    ("pipe", {"sep": "|"}, r"header has no comma but '\|'"),
+]
+
+
+@table("to_csv, warning", DELIMITER_CASES)
+def test_csv_delimiter_is_detected(tmp_path, capsys, to_csv, warning):
+    from chainrule.tabular import read_table
+
+    frame = _table_frame()
+    path = _write_text(tmp_path, "data.csv", frame, **to_csv)
+    with pytest.warns(UserWarning, match=warning):
+        read = read_table(path)
+    np.testing.assert_allclose(read.to_numpy(), frame.to_numpy(), rtol=1e-15)
+    path = _write_text(tmp_path, "again.csv", frame, **to_csv)  # (announced once per file)
+    code, out, err = _run(["fit", path, "--target", "y", "--model", "ols", "--out", tmp_path / "o"], capsys)
+    assert code == 0 and "2 features" in out and re.search(warning.rstrip("$"), err), err
+
+
+def _with_missing(pattern):
+    frame = _table_frame()
+    if pattern == "one-empty-column":
+        frame["c"] = np.nan
+    else:  # a and b missing in alternate rows: together every row
+        frame.loc[::2, "a"] = np.nan
+        frame.loc[1::2, "b"] = np.nan
+    return frame
+
+
+DROPNA_CASES = [
+    ("column-missing-everywhere", "one-empty-column", [], r"column\(s\) 'c' have no value in any of the 40 rows"),
+    ("columns-covering-every-row", "alternate", [],
+     r"'a' \(20 of 40 rows missing\), 'b' \(20 of 40 rows missing\) together cover every row"),
+    ("chunked", "one-empty-column", ["--chunksize", "7"], r"column\(s\) 'c' have no value in any of the 40 rows"),
+]
+
+
+@table("pattern, flags, message", DROPNA_CASES)
+def test_dropna_that_removes_every_row_names_the_column(tmp_path, capsys, pattern, flags, message):
+    path = _write_text(tmp_path, "data.csv", _with_missing(pattern))
+    code, _, err = _run(["fit", path, "--target", "y", "--model", "ols", "--dropna", "--out", tmp_path / "o",
+                         *flags], capsys)
+    assert code == 1 and re.search(message, err) and "Traceback" not in err and err.count("\n") == 1, err
+
+
+# --------------------------------------------------------------------------- tables: column kinds
+def _with_column(name, values):
+    frame = _table_frame()
+    frame[name] = values
+    return frame
+
+
+_N = len(Y)
+COLUMN_CASES = [
+    ("parquet-list", "data.parquet", "tags", [[1, 2]] * _N, r"column 'tags' holds lists \(arrays\).*flatten it"),
+    ("parquet-struct", "data.parquet", "s", [{"u": 1, "v": 2.0}] * _N, r"column 's' holds structs \(records\)"),
+    ("dates-mixed-formats", "data.csv", "when", ["2020-01-03", "03/04/2021", "5 Jan 2022", "January 6, 2023"] * 10,
+     r"column 'when' holds dates/times.*derive numeric"),
+    ("dates-day-first-with-times", "data.csv", "when", ["4.3.2021 8:30", "2021/3/5 13:45"] * 20,
+     r"column 'when' holds dates/times"),
+    ("dates-iso-still", "data.csv", "when", ["2020-01-03", "2021-03-04"] * 20, r"column 'when' holds dates/times"),
+]
+
+
+@table("name, column, values, message", COLUMN_CASES)
+def test_unusable_columns_are_named_and_refused(tmp_path, capsys, name, column, values, message):
+    frame = _with_column(column, values)
+    path = tmp_path / name
+    frame.to_parquet(path) if name.endswith(".parquet") else frame.to_csv(path, index=False)
+    code, _, err = _run(["fit", path, "--target", "y", "--model", "ols", "--out", tmp_path / "o"], capsys)
+    assert code == 1 and re.search(message, err) and "Traceback" not in err and err.count("\n") == 1, err
+
+
+NOT_DATES = [("versions", ["1.2.3", "2.0.1"] * 20), ("month-names", ["May", "June"] * 20),
+             ("codes", ["a-1", "b-2"] * 20)]
+
+
+@table("values", NOT_DATES)
+def test_text_that_is_not_a_date_is_not_called_one(values):
+    import pandas as pd
+
+    from chainrule.tabular.inference import infer_kind
+
+    assert infer_kind(pd.Series(values, dtype=object), "c") == "categorical"
+
+
+LEADING_ZERO_CASES = [
+    ("zip-code", [f"{i:05d}" for i in range(_N)], [], r"'code' \(e\.g\. '00000'\) are written with leading"),
+    ("chunked", [f"{i:05d}" for i in range(_N)], ["--chunksize", "7"], r"'code' .* leading zeros"),
+    ("no-zeros", [str(1000 + i) for i in range(_N)], [], None),
+    ("decimals-are-not-ids", [f"0.{i}5" for i in range(_N)], [], None),
+]
+
+
+@table("codes, flags, warning", LEADING_ZERO_CASES)
+def test_identifier_with_leading_zeros_gets_a_warning(tmp_path, capsys, codes, flags, warning):
+    path = tmp_path / "data.csv"
+    _with_column("code", codes).to_csv(path, index=False)
+    code, _, err = _run(["fit", path, "--target", "y", "--model", "ols", "--out", tmp_path / "o", *flags], capsys)
+    assert code == 0, err
+    found = re.findall(r"warning: .*leading zeros.*", err)
+    assert (len(found) == 1 and re.search(warning, found[0])) if warning else not found, err
