@@ -26,6 +26,8 @@ SCALE_CASES = [
     ("ols-big-x", lambda: stats.OLS().fit(BIG, Y), r"OLS: X: column 'x1' has values of order 1e300 .*overflow.*resc"),
     ("ols-small-x", lambda: stats.OLS().fit(SMALL, Y), r"OLS: X: column 'x1' has values of order 1e-300 .*underflow"),
     ("ols-big-y", lambda: stats.OLS().fit(X, Y * 1e300), r"OLS: y: column 'y' has values of order 1e30\d .*rescale"),
+    ("ols-stream-big-x", lambda: stats.OLS().fit_stream(lambda: iter([(BIG[:20], Y[:20]), (BIG[20:], Y[20:])])),
+     r"OLS: X: column 'x1' has values of order 1e300"),
     ("ridge-big-x", lambda: stats.Ridge().fit(BIG, Y), r"Ridge: X: column 'x1' has values of order 1e300"),
     ("ridge-small-x", lambda: stats.Ridge().fit(SMALL, Y), r"Ridge: X: column 'x1' has values of order 1e-300"),
     ("lasso-big-x", lambda: stats.Lasso(alpha=0.1).fit(BIG, Y), r"Lasso: X: column 'x1' has values of order 1e300"),
@@ -89,13 +91,15 @@ def _frame_csv(tmp_path, columns, name="data.csv"):
 CLI_SCALE_CASES = [
     ("fit-ols-big", "ols", {"a": X[:, 0] * 1e300, "b": X[:, 1], "y": Y}, r"column 'a' has values of order 1e300"),
     ("fit-lasso-small", "lasso", {"a": X[:, 0] * 1e-300, "b": X[:, 1], "y": Y}, r"column 'a' .* of order 1e-300"),
+    ("fit-ols-chunks-small", "ols --chunksize 7", {"a": X[:, 0] * 1e-300, "b": X[:, 1], "y": Y},
+     r"column 'a' .* of order 1e-300"),
     ("fit-pcr-big", "pcr", {"a": X[:, 0] * 1e300, "b": X[:, 1], "y": Y}, r"column 'a' has values of order 1e300"),
 ]
 
 
 @table("model, columns, message", CLI_SCALE_CASES)
 def test_cli_scale_problems_are_one_paragraph(model, columns, message, tmp_path, capsys):
-    code, _, err = _run(["fit", _frame_csv(tmp_path, columns), "--target", "y", "--model", model,
+    code, _, err = _run(["fit", _frame_csv(tmp_path, columns), "--target", "y", "--model", *model.split(),
                          "--out", tmp_path / "o"], capsys)
     assert code == 1 and re.search(message, err) and "Traceback" not in err, err
 

@@ -328,7 +328,7 @@ class OLS(Estimator):
             )
         intercept = bool(self.fit_intercept)
         rows = tsqr.RowBlocks(self.distributed)  # sums over the ranks' blocks; identity on one process
-        sums, local_rows = self._streamed_sums(batches, rows)
+        sums, local_rows = self._streamed_sums(_scale_checked(batches, feature_names), rows)
         n, k = sums["nobs"], sums["R"].shape[0]
         columns = tsqr.stream_feature_names(feature_names, k - intercept, "OLS.fit_stream")
         names = (["const"] if intercept else []) + columns
@@ -499,3 +499,33 @@ for _name in ("params", "bse", "tvalues", "pvalues", "rsquared", "rsquared_adj",
               "durbin_watson", "vif"):
     setattr(OLS, _name, _delegate(_name, f"``results_.{_name}`` (see OLSResults)."))
 del _name
+
+
+def _scale_checked(batches, feature_names):
+    """``batches`` whose blocks are checked by :func:`check_scale` as they pass (so a streamed fit
+    names a column of values near 1e±300 as ``fit`` does, not as collinear or all zero); blocks
+    that are not plain 2-D numbers pass unchecked, for the stream's own checks to name."""
+    def checked():
+        for X_block, y_block in batches():
+            _check_block_scale(X_block, y_block, feature_names)
+            yield X_block, y_block
+
+    return checked
+
+
+def _check_block_scale(X_block, y_block, feature_names):
+    try:
+        X = np.asarray(X_block.numpy() if isinstance(X_block, Tensor) else
+                       X_block.to_numpy() if hasattr(X_block, "to_numpy") else X_block, dtype=np.float64)
+        y = np.asarray(y_block.numpy() if isinstance(y_block, Tensor) else
+                       y_block.to_numpy() if hasattr(y_block, "to_numpy") else y_block, dtype=np.float64)
+    except (TypeError, ValueError):
+        return
+    if X.ndim != 2 or not (np.isfinite(X).all() and np.isfinite(y).all()):
+        return
+    names = feature_names_of(X_block)
+    names = list(names) if names is not None else list(feature_names or [])
+    if len(names) != X.shape[1]:
+        names = [f"x{j + 1}" for j in range(X.shape[1])]
+    check_scale(X, names, "X", "OLS")
+    check_scale(y.reshape(len(y), -1)[:, :1], [str(getattr(y_block, "name", None) or "y")], "y", "OLS")
