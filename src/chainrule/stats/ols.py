@@ -521,11 +521,12 @@ def _check_block_scale(X_block, y_block, feature_names):
                        y_block.to_numpy() if hasattr(y_block, "to_numpy") else y_block, dtype=np.float64)
     except (TypeError, ValueError):
         return
-    if X.ndim != 2 or not (np.isfinite(X).all() and np.isfinite(y).all()):
-        return
+    if X.ndim != 2 or X.shape[0] == 0 or y.ndim == 0 or y.shape[0] != X.shape[0] \
+            or not (np.isfinite(X).all() and np.isfinite(y).all()):
+        return  # (an empty or malformed block: the stream's own checks name it)
     names = feature_names_of(X_block)
     names = list(names) if names is not None else list(feature_names or [])
     if len(names) != X.shape[1]:
         names = [f"x{j + 1}" for j in range(X.shape[1])]
     check_scale(X, names, "X", "OLS")
-    check_scale(y.reshape(len(y), -1)[:, :1], [str(getattr(y_block, "name", None) or "y")], "y", "OLS")
+    check_scale(y.reshape(y.shape[0], -1)[:, :1], [str(getattr(y_block, "name", None) or "y")], "y", "OLS")
