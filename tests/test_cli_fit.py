@@ -192,7 +192,7 @@ def test_missing_values_are_refused_with_counts_then_dropped_on_request(tmp_path
                          "--dropna", "--out", tmp_path / "o"], capsys)
     assert code == 0 and "237 training rows" in out
     code, out, _ = _run(["fit", path, "--target", "y", "--features", "x1,x2", "--model", "ols",
-                         "--impute", "mean", "--out", tmp_path / "o"], capsys)
+                         "--impute", "mean", "--out", tmp_path / "o", "--overwrite"], capsys)
     assert code == 0 and "240 training rows" in out
 
 

@@ -3,12 +3,18 @@
 tabular encoder with its levels, imputation values and scaler statistics, the class labels).
 
 Both files are written atomically (temporary file, then rename), so an interrupted run never
-leaves a half-written model behind.
+leaves a half-written file behind; and as a pair: ``model.safetensors`` first, then
+``model.json`` recording its SHA-256, which :func:`load_model` checks, so a run killed between
+the two renames (a new ``model.safetensors`` beside the previous ``model.json``) is detected,
+never loaded as a mismatched model. ``chainrule fit --out DIR`` refuses a directory that already
+holds a model unless ``--overwrite`` (:func:`refuse_overwrite`).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import pathlib
+import sys
 
 import numpy as np
 
@@ -43,7 +49,8 @@ def save_model(directory, predictor: Predictor, encoder, *, target: str, extra: 
     }
     spec.update(extra or {})
     save_checkpoint(directory / MODEL_FILE, tensors, metadata={"format": FORMAT})
-    write_json(directory / SPEC_FILE, spec)
+    spec["weights_sha256"] = _sha256(directory / MODEL_FILE)
+    write_json(directory / SPEC_FILE, spec)  # the commit point: the pair is whole once this is renamed
 
 
 def load_model(directory):
@@ -60,12 +67,27 @@ def load_model(directory):
     try:
         spec = json.loads(spec_path.read_text())
     except (OSError, ValueError) as exc:
-        raise CommandError(f"cannot read {spec_path}: {exc}") from None
-    if spec.get("format") != FORMAT or spec.get("format_version") != FORMAT_VERSION:
+        raise CommandError(f"{str(spec_path)!r} is corrupt or not a chainrule model: it is not readable "
+                           f"JSON ({exc}); fit the model again") from None
+    if not isinstance(spec, dict) or spec.get("format") != FORMAT or spec.get("format_version") != FORMAT_VERSION:
+        found = spec if not isinstance(spec, dict) else spec.get("format")
+        version = None if not isinstance(spec, dict) else spec.get("format_version")
         raise CommandError(f"{spec_path} is not a chainrule model of format version "
-                           f"{FORMAT_VERSION} (found {spec.get('format')!r} "
-                           f"version {spec.get('format_version')!r})")
-    arrays, _ = load_checkpoint(weights_path)
+                           f"{FORMAT_VERSION} (found {found!r} version {version!r})")
+    recorded = spec.get("weights_sha256")  # absent in models written before the pair was checked
+    if recorded is not None and recorded != _sha256(weights_path):
+        raise CommandError(
+            f"{str(weights_path)!r} and {str(spec_path)!r} do not belong together: the weights' checksum "
+            f"differs from the one model.json records (a fit writing {str(directory)!r} was interrupted, or a "
+            f"file was replaced); fit the model again"
+        )
+    try:
+        arrays, metadata = load_checkpoint(weights_path, "loading the model")
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    if metadata.get("format") != FORMAT:
+        raise CommandError(f"{str(weights_path)!r} is not a chainrule model: its metadata has format "
+                           f"{metadata.get('format')!r}, expected {FORMAT!r}")
     encoder = TabularEncoder.from_dict(spec["encoder"])
     predictor = Predictor(kind=spec["model"], task=spec["task"], classes=spec["classes"],
                           network_spec=spec.get("network") or {})
@@ -122,3 +144,29 @@ def _json_default(value):
     if isinstance(value, pathlib.PurePath):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def _sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def refuse_overwrite(command):
+    """``command`` (a subcommand's ``run(args)``) refusing, with exit code 2 before any work, an
+    ``--out`` directory that already holds a model (model.safetensors or model.json) unless
+    ``--overwrite`` was given."""
+    def run(args):
+        directory = pathlib.Path(getattr(args, "out", None) or "chainrule-output")
+        existing = [name for name in (MODEL_FILE, SPEC_FILE) if (directory / name).exists()]
+        if existing and not getattr(args, "overwrite", False):
+            print(f"chainrule {getattr(args, 'command', 'fit')}: error: --out {str(directory)!r} already holds a "
+                  f"model ({', '.join(existing)}); pass --overwrite to replace it, or choose another --out",
+                  file=sys.stderr)
+            raise SystemExit(2)
+        return command(args)
+
+    run.__doc__ = command.__doc__
+    return run

@@ -56,8 +56,12 @@ def register(subparsers) -> None:
                              "splits the chunks over the ranks")
     add_model_arguments(parser)
     add_output_arguments(parser)
+    parser.add_argument("--overwrite", action="store_true",  # issue 19 (safety)
+                        help="replace the model a previous fit wrote to --out (default: refuse)")
     add_debug_argument(parser)
-    parser.set_defaults(func=run)
+    from .artifacts import refuse_overwrite  # noqa: PLC0415 - issue 19 (safety): --out holding a model
+
+    parser.set_defaults(func=refuse_overwrite(run))
 
 
 def needs_standardization(args) -> bool:

@@ -8,7 +8,9 @@ loading a file from someone else cannot run anything.
   same directory, are flushed and ``fsync``-ed, the file is renamed over the target
   (``os.replace``, atomic on POSIX and Windows) and the directory is ``fsync``-ed.
   A crash at any moment leaves either the previous checkpoint or the new one, never a
-  torn file.
+  torn file; the temporary file a killed process leaves (``.tmp-<name>-<pid>-…``) is
+  deleted by the next write of that path or the next resume from it
+  (:func:`remove_stale_temporaries`).
 * :func:`encode_state` / :func:`decode_state` turn a nested state (dicts, lists,
   tuples, numbers, strings, arrays, Tensors — an optimizer's or a scheduler's
   ``state_dict()``) into JSON text plus named arrays and back, exactly: arrays keep
@@ -42,7 +44,7 @@ from .tensor import Tensor
 from .tensor import tensor as _to_tensor
 
 __all__ = ["save", "load", "save_checkpoint", "load_checkpoint", "encode_state", "decode_state", "atomic_write",
-           "check_safetensors_file", "SAVE_FORMAT"]
+           "check_safetensors_file", "remove_stale_temporaries", "SAVE_FORMAT"]
 
 #: The ``format`` metadata of the files :func:`save` writes.
 SAVE_FORMAT = "chainrule.save/1"
@@ -72,19 +74,24 @@ def save_checkpoint(path, tensors: dict, metadata: dict | None = None) -> None:
     atomic_write(path, blob)
 
 
-def load_checkpoint(path) -> tuple[dict, dict]:
+def load_checkpoint(path, who: str = "load_checkpoint") -> tuple[dict, dict]:
     """Read a safetensors file: ``(arrays, metadata)``, the arrays as writable host arrays.
-    An empty, truncated or foreign file raises ``ValueError`` naming it
-    (:func:`check_safetensors_file`)."""
+    An empty, truncated or foreign file raises ``ValueError`` naming it and ``who`` (the
+    caller, e.g. "Trainer.load") (:func:`check_safetensors_file`)."""
     from safetensors import safe_open  # noqa: PLC0415
 
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"load_checkpoint: no checkpoint file at {path!r}")
-    check_safetensors_file(path, "load_checkpoint")
-    with safe_open(path, framework="numpy") as f:
-        metadata = dict(f.metadata() or {})
-        arrays = {name: np.array(f.get_tensor(name), copy=True) for name in f.keys()}
+        raise FileNotFoundError(f"{who}: no checkpoint file at {path!r}")
+    check_safetensors_file(path, who)
+    try:
+        with safe_open(path, framework="numpy") as f:
+            metadata = dict(f.metadata() or {})
+            arrays = {name: np.array(f.get_tensor(name), copy=True) for name in f.keys()}
+    except Exception as error:  # noqa: BLE001 - safetensors raises its own types for a damaged file
+        raise ValueError(
+            f"{who}: {path!r} is corrupt: safetensors cannot read it ({type(error).__name__}: {error})"
+        ) from None
     return arrays, metadata
 
 
@@ -156,7 +163,9 @@ def check_safetensors_file(path, who: str) -> None:
     path = os.fspath(path)
     size = os.path.getsize(path)
     if size == 0:
-        raise ValueError(f"{who}: {path!r} is empty (0 bytes); it is not a saved file (was the write interrupted?)")
+        raise ValueError(
+            f"{who}: {path!r} is empty (0 bytes): it is corrupt, not a saved file (was the write interrupted?)"
+        )
     with open(path, "rb") as f:
         head = f.read(8)
         length = struct.unpack("<Q", head)[0] if len(head) == 8 else None
@@ -164,14 +173,15 @@ def check_safetensors_file(path, who: str) -> None:
         if length is None:
             raise ValueError(
                 f"{who}: {path!r} is not a safetensors file, or a truncated one: it has {size} bytes, "
-                f"fewer than the 8 that start every safetensors file"
+                f"fewer than the 8 that start every safetensors file (corrupt, or not a chainrule file)"
             )
         if first == b"" and 0 < length < 100_000_000:
             raise ValueError(_truncated(who, path, size, 8 + length))
         if first != b"{" or length > 100_000_000:
             raise ValueError(
-                f"{who}: {path!r} is not a safetensors file (it does not start with a safetensors header); "
-                f"chainrule.save and Trainer checkpoints write safetensors files"
+                f"{who}: {path!r} is not a safetensors file (it does not start with a safetensors header), so "
+                f"not a chainrule model or checkpoint: chainrule.save, Trainer checkpoints and 'chainrule fit' "
+                f"write safetensors files"
             )
         if 8 + length > size:
             raise ValueError(_truncated(who, path, size, 8 + length))
@@ -181,14 +191,16 @@ def check_safetensors_file(path, who: str) -> None:
         end = max((entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__"),
                   default=0)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError):
-        raise ValueError(f"{who}: {path!r} is not a safetensors file (its header is not valid)") from None
+        raise ValueError(
+            f"{who}: {path!r} is not a safetensors file (its header is not valid): corrupt, or not a chainrule file"
+        ) from None
     if 8 + length + end > size:
         raise ValueError(_truncated(who, path, size, 8 + length + end))
 
 
 def _truncated(who: str, path: str, size: int, expected: int) -> str:
     return (f"{who}: {path!r} is truncated: it has {size} bytes but its header describes {expected}; "
-            f"the file was cut short (an interrupted copy or download?)")
+            f"the file is corrupt, cut short (an interrupted copy or download?)")
 
 
 def _reason(error: Exception) -> str:
@@ -288,7 +300,8 @@ def atomic_write(path, blob: bytes) -> None:
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
+    remove_stale_temporaries(path)
+    fd, temporary = tempfile.mkstemp(prefix=f"{_temporary_prefix(path)}{os.getpid()}-", dir=directory)
     try:
         if hasattr(os, "fchmod"):  # mkstemp makes the file 0600; a checkpoint is ordinary data
             os.fchmod(fd, 0o644)
@@ -302,6 +315,45 @@ def atomic_write(path, blob: bytes) -> None:
             os.unlink(temporary)
         raise
     _fsync_directory(directory)
+
+
+def _temporary_prefix(path: str) -> str:
+    return f".tmp-{os.path.basename(path)}-"
+
+
+def remove_stale_temporaries(path) -> list:
+    """Delete the temporary files that a write of ``path`` by :func:`atomic_write` left when its
+    process was killed (``.tmp-<name>-<pid>-<random>`` beside ``path``, whose process is gone);
+    returns the paths deleted. Files of a live process (a write in progress) are kept."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    prefix = _temporary_prefix(path)
+    removed = []
+    try:
+        names = [name for name in os.listdir(directory) if name.startswith(prefix)]
+    except OSError:
+        return removed
+    for name in names:
+        pid = name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            try:
+                os.unlink(os.path.join(directory, name))
+                removed.append(os.path.join(directory, name))
+            except OSError:
+                pass
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":  # (on Windows os.kill(pid, 0) would end the process)
+        return True  # this process's own writes are finished or in progress, never left behind
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):  # alive but another user's, or unknowable: keep its file
+        return True
+    return True
 
 
 def _fsync_directory(directory: str) -> None:

@@ -40,7 +40,14 @@ from . import least_squares, tsqr
 from .estimator import Estimator, feature_names_of, r_squared
 from .least_squares import BLOCK_ROWS, cond_triangular
 from .ols_results import COV_TYPES, OLSResults, StreamedOLSResults, inference_fields, robust_meat
-from .validation import as_design, as_design_like_fit, as_target, check_columns, check_enough_rows
+from .validation import (
+    as_design,
+    as_design_like_fit,
+    as_target,
+    check_columns,
+    check_enough_rows,
+    check_scale,
+)
 
 np = backend.host
 
@@ -206,6 +213,8 @@ class OLS(Estimator):
     def _validated(self, X, y, groups):
         Xv, columns = as_design(X, "X")
         yv, target_name = as_target(y, Xv.shape[0], "y")
+        check_scale(Xv, columns, "X", "OLS")
+        check_scale(yv[:, None], [target_name], "y", "OLS")
         if not self.distributed:  # a block's constant or equal columns need not be so in all rows:
             check_columns(Xv, columns, bool(self.fit_intercept), "X")  # there the rank check on R decides
         codes, n_groups = self._check_groups(groups, Xv.shape[0])
@@ -319,7 +328,7 @@ class OLS(Estimator):
             )
         intercept = bool(self.fit_intercept)
         rows = tsqr.RowBlocks(self.distributed)  # sums over the ranks' blocks; identity on one process
-        sums, local_rows = self._streamed_sums(batches, rows)
+        sums, local_rows = self._streamed_sums(_scale_checked(batches, feature_names), rows)
         n, k = sums["nobs"], sums["R"].shape[0]
         columns = tsqr.stream_feature_names(feature_names, k - intercept, "OLS.fit_stream")
         names = (["const"] if intercept else []) + columns
@@ -490,3 +499,34 @@ for _name in ("params", "bse", "tvalues", "pvalues", "rsquared", "rsquared_adj",
               "durbin_watson", "vif"):
     setattr(OLS, _name, _delegate(_name, f"``results_.{_name}`` (see OLSResults)."))
 del _name
+
+
+def _scale_checked(batches, feature_names):
+    """``batches`` whose blocks are checked by :func:`check_scale` as they pass (so a streamed fit
+    names a column of values near 1e±300 as ``fit`` does, not as collinear or all zero); blocks
+    that are not plain 2-D numbers pass unchecked, for the stream's own checks to name."""
+    def checked():
+        for X_block, y_block in batches():
+            _check_block_scale(X_block, y_block, feature_names)
+            yield X_block, y_block
+
+    return checked
+
+
+def _check_block_scale(X_block, y_block, feature_names):
+    try:
+        X = np.asarray(X_block.numpy() if isinstance(X_block, Tensor) else
+                       X_block.to_numpy() if hasattr(X_block, "to_numpy") else X_block, dtype=np.float64)
+        y = np.asarray(y_block.numpy() if isinstance(y_block, Tensor) else
+                       y_block.to_numpy() if hasattr(y_block, "to_numpy") else y_block, dtype=np.float64)
+    except (TypeError, ValueError):
+        return
+    if X.ndim != 2 or X.shape[0] == 0 or y.ndim == 0 or y.shape[0] != X.shape[0] \
+            or not (np.isfinite(X).all() and np.isfinite(y).all()):
+        return  # (an empty or malformed block: the stream's own checks name it)
+    names = feature_names_of(X_block)
+    names = list(names) if names is not None else list(feature_names or [])
+    if len(names) != X.shape[1]:
+        names = [f"x{j + 1}" for j in range(X.shape[1])]
+    check_scale(X, names, "X", "OLS")
+    check_scale(y.reshape(y.shape[0], -1)[:, :1], [str(getattr(y_block, "name", None) or "y")], "y", "OLS")

@@ -387,7 +387,10 @@ def _f_test(beta, cov, ess, ssr, df_model, df_resid, cov_type, intercept, n_grou
         if cov_type == "cluster" and n_groups - 1 < df_model:
             fvalue = float("nan")  # the cluster covariance of the slopes has rank <= G - 1: no joint test
         else:
-            fvalue = float(b @ np.linalg.solve(cov[sl, sl], b)) / df_model
+            try:
+                fvalue = float(b @ np.linalg.solve(cov[sl, sl], b)) / df_model
+            except np.linalg.LinAlgError:  # a perfect fit (e = 0, e.g. an all-zero y): the robust covariance
+                fvalue = float("nan")  # is zero and the Wald statistic undefined
     return fvalue, float(_distributions.f.sf(fvalue, df_model, df_denom))
 
 

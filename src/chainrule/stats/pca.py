@@ -40,7 +40,7 @@ from ..engine import backend
 from .cross_validation import check_folds, kfold
 from .estimator import Estimator, r_squared
 from .inference import Table, format_number
-from .validation import as_design, as_design_like_fit, as_target
+from .validation import as_design, as_design_like_fit, as_target, check_scale
 
 np = backend.host
 
@@ -74,6 +74,7 @@ class PCA(Estimator):
         n, p = values.shape
         if n < 2:
             raise ValueError(f"PCA: needs at least 2 rows; X has {n} (n_samples={n})")
+        check_scale(values, names, "X", "PCA")
         rank_max = min(n, p)
         self.mean_ = values.mean(axis=0)
         U, S, Vt = _svd(values - self.mean_)
@@ -185,6 +186,8 @@ class PCR(Estimator):
         target, target_name = as_target(y, n, "y")
         if n < 3:
             raise ValueError(f"PCR: needs at least 3 rows; X has {n} (n_samples={n})")
+        check_scale(values, names, "X", "PCR")
+        check_scale(target[:, None], [target_name], "y", "PCR")
         if self.scale:
             sd = values.std(axis=0, ddof=1)
             constant = [names[j] for j in np.flatnonzero(sd == 0)]

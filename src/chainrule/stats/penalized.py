@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..engine import backend
 from .estimator import Estimator, r_squared
-from .validation import as_design, as_design_like_fit, as_target, check_columns
+from .validation import as_design, as_design_like_fit, as_target, check_columns, check_scale
 
 np = backend.host
 
@@ -37,6 +37,8 @@ class LinearRegressor(Estimator):
         y, target = as_target(y, X.shape[0], "y")
         if X.shape[0] < 2:
             raise ValueError(f"X: need at least 2 rows to fit; got {X.shape[0]} (n_samples={X.shape[0]})")
+        check_scale(X, names, "X", type(self).__name__)
+        check_scale(y[:, None], [target], "y", type(self).__name__)
         check_columns(X, names, self.fit_intercept, "X")
         self._remember_feature_names(data, names)
         self.feature_names_ = list(names)

@@ -215,6 +215,31 @@ def check_columns(X, names, fit_intercept: bool, argument: str = "X") -> None:
             )
 
 
+# Beyond these magnitudes the squares (and the sums of squares every estimator forms) leave
+# float64's range (about 1e-308 .. 1.8e308): they overflow to inf or underflow to zero.
+SCALE_LARGEST = 1e150
+SCALE_SMALLEST = 1e-150
+
+
+def check_scale(values, names, argument: str = "X", model: str = "") -> None:
+    """Refuse columns whose values are so large (|x| > 1e150) or so small (0 < max |x| < 1e-150)
+    that their squares overflow or underflow float64, naming them and their order of magnitude:
+    the fit would otherwise fail with a misleading message ("collinear", "all zero", a NaN) or
+    return zeros silently. ``values`` is 2-D (a target: one column)."""
+    if values.size == 0:
+        return
+    largest = np.max(np.abs(values), axis=0)
+    for j in np.flatnonzero((largest > SCALE_LARGEST) | ((largest > 0) & (largest < SCALE_SMALLEST))):
+        order = int(np.floor(np.log10(largest[j])))
+        big = largest[j] > SCALE_LARGEST
+        prefix = f"{model}: " if model else ""
+        raise ValueError(
+            f"{prefix}{argument}: column {names[j]!r} has values of order 1e{order} (largest |value| "
+            f"{largest[j]:.3g}), whose squares {'overflow' if big else 'underflow'} float64: rescale it "
+            f"({'divide' if big else 'multiply'} it by 1e{abs(order)}, or change its units) and fit again"
+        )
+
+
 def as_design_like_fit(estimator, X, name: str = "X"):
     """``X`` at predict or transform time as a float array, checked against what ``fit`` saw,
     as scikit-learn checks it (with its wording): the column names when fit and X both have

@@ -230,11 +230,16 @@ class TabularEncoder:
         self._check_missing_handled(profile)
         filled_by_imputation = set(profile.numeric_features()) if self.impute else set()
         columns = [c for c in profile.columns if c not in filled_by_imputation]
-        return np.flatnonzero(complete_rows(frame, columns)).astype(np.int64)
+        rows = np.flatnonzero(complete_rows(frame, columns)).astype(np.int64)
+        check_rows_left(len(rows), "after dropping rows with missing values",
+                        missing_counts(frame, columns), len(frame))
+        return rows
 
     def _apply_profile(self, profile):
         """Turn the statistics gathered by fit/fit_chunks into the fitted attributes."""
-        check_rows_left(profile.n_rows_used, "after dropping rows with missing values")
+        filled = set(profile.impute_values or ()) if self.impute else set()
+        check_rows_left(profile.n_rows_used, "after dropping rows with missing values",
+                        {c: n for c, n in profile.missing.items() if c not in filled}, profile.n_rows_in)
         if profile.n_rows_train == 0:
             raise DataError("standardize_rows selects no usable rows (all of them have missing values)")
         task, rule = profile.task, profile.rule

@@ -31,6 +31,14 @@ from .errors import DataError, DataWarning
 MAX_AUTO_CLASSES = 20
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?)?$")
+# Dates in other (and mixed) formats: 03/04/2021, 4.3.2021, 2021/3/4, 5 Jan 2022, January 5, 2022 …
+# (a value must match one of these, with a 4-digit year, before pandas parses it: "12", "1.2.3" never count)
+_TIME = r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?( ?[AaPp][Mm])?)?"
+_NUMERIC_DATE = re.compile(r"^(\d{4}([-/.])\d{1,2}\2\d{1,2}|\d{1,2}([-/.])\d{1,2}\3\d{4})" + _TIME + "$")
+_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_NAMED_DATE = re.compile(
+    r"^((\d{1,2}[ -]" + _MONTH + r"[ ,-]*\d{2,4})|(" + _MONTH + r" \d{1,2},? \d{4}))" + _TIME + "$", re.IGNORECASE)
+_NESTED_TYPES = (list, tuple, dict, set, np.ndarray)
 
 
 # --------------------------------------------------------------------------- column kinds
@@ -38,6 +46,7 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-
 
 def infer_kind(series, column):
     """"numeric", "boolean" or "categorical"; DataError for dates and unusable dtypes."""
+    _refuse_nested(series, column)
     _refuse_dates(series, column)
     if ptypes.is_bool_dtype(series.dtype) or _is_object_bool(series):
         return "boolean"
@@ -70,6 +79,7 @@ def _refuse_dates(series, column):
             and not isinstance(dtype, pd.CategoricalDtype):
         values = pd.unique(series.dropna())
         is_date = len(values) > 0 and all(isinstance(v, str) and bool(_ISO_DATE.match(v)) for v in values)
+        is_date = is_date or _dates_in_other_formats(values)
     if is_date:
         raise DataError(
             f"column {column!r} holds dates/times, which cannot be used directly; derive numeric or "
@@ -78,6 +88,32 @@ def _refuse_dates(series, column):
     if ptypes.is_timedelta64_dtype(dtype):
         raise DataError(f"column {column!r} holds time spans (timedelta); convert it to a number first, "
                         f"e.g. days = column.dt.total_seconds() / 86400")
+
+
+def _dates_in_other_formats(values) -> bool:
+    """Every value a date written as 03/04/2021, 2021/3/4, 5 Jan 2022 … (formats possibly mixed)
+    that pandas parses."""
+    if len(values) == 0 or not all(isinstance(v, str) and (_ISO_DATE.match(v) or _NUMERIC_DATE.match(v.strip())
+                                                           or _NAMED_DATE.match(v.strip())) for v in values):
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(pd.Series(values, dtype=object), format="mixed", errors="coerce")
+    return bool(parsed.notna().all())
+
+
+def _refuse_nested(series, column):
+    """A column of lists, arrays or structs (dicts), e.g. a Parquet list or struct column."""
+    if not ptypes.is_object_dtype(series.dtype):
+        return
+    sample = series.dropna().head(1000)
+    nested = next((v for v in sample if isinstance(v, _NESTED_TYPES)), None)
+    if nested is not None:
+        what = "structs (records)" if isinstance(nested, dict) else "lists (arrays)"
+        raise DataError(
+            f"column {column!r} holds {what}, not single values (a Parquet list or struct column); it cannot "
+            f"be encoded: flatten it into columns of numbers or categories first, or leave it out of the features"
+        )
 
 
 def _is_object_bool(series):

@@ -78,7 +78,22 @@ def complete_rows(frame, columns):
     return frame[columns].notna().all(axis=1).to_numpy()
 
 
-def check_rows_left(n_rows, when):
-    """DataError when no row is left ``when`` (e.g. "after dropping rows with missing values")."""
-    if n_rows == 0:
-        raise DataError(f"no rows left {when}; every row has a missing value in a used column")
+def check_rows_left(n_rows, when, missing=None, n_rows_in=None):
+    """DataError when no row is left ``when`` (e.g. "after dropping rows with missing values");
+    with ``missing`` (column -> missing count over the ``n_rows_in`` rows) it names the columns
+    responsible: those missing in every row, else those whose missing values cover every row."""
+    if n_rows != 0:
+        return
+    message = f"no rows left {when}; every row has a missing value in a used column"
+    counts = {c: n for c, n in (missing or {}).items() if n > 0}
+    if counts and n_rows_in:
+        empty = [c for c, n in counts.items() if n >= n_rows_in]
+        if empty:
+            message += (f": column(s) {', '.join(map(repr, empty))} have no value in any of the {n_rows_in} rows; "
+                        f"leave them out of the features (--features)")
+        else:
+            ranked = sorted(counts.items(), key=lambda item: -item[1])
+            listed = ", ".join(f"{c!r} ({n} of {n_rows_in} rows missing)" for c, n in ranked)
+            message += (f": the missing values of {listed} together cover every row; leave the worst of them "
+                        f"out of the features (--features) or impute numeric features (--impute)")
+    raise DataError(message)

@@ -3,9 +3,17 @@
 Files only: the layers above that know other tables by name (the bundled data) load the
 frame themselves and use :func:`select_columns` and :func:`frame_chunks` here, so a table
 read by name behaves like one read from a file.
+
+The delimiter of a ``.csv`` file is detected from its first lines (issue 19): a header without
+a comma but with ``;``, a tab or ``|`` (a European "CSV" written with ``;`` and decimal commas, a
+TSV saved as .csv) is read with that delimiter, with decimal commas when the values use them,
+and a warning names what was detected.
 """
 from __future__ import annotations
 
+import gzip
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +58,8 @@ def read_table(source, *, columns=None) -> pd.DataFrame:
     _check_header(header, columns, path)
     frame = _read_whole_file(path, kind, columns)
     _check_not_empty(frame, path)
+    if kind != "parquet":
+        _warn_leading_zeros(path, kind, frame)
     return frame
 
 
@@ -158,7 +168,7 @@ def _read_header(path, kind):
             import pyarrow.parquet as pq
 
             return list(pq.read_schema(path).names)
-        header = pd.read_csv(path, sep=_separator(kind), header=None, nrows=1, dtype=str)
+        header = pd.read_csv(path, **_csv_options(path, kind), header=None, nrows=1, dtype=str)
     except pd.errors.EmptyDataError:
         raise DataError(f"{str(path)!r} is empty: no header row and no data") from None
     except Exception as error:  # every parser failure is a data problem to report
@@ -168,6 +178,77 @@ def _read_header(path, kind):
 
 def _separator(kind):
     return "\t" if kind == "tsv" else ","
+
+
+_OTHER_DELIMITERS = {";": "';'", "\t": "a tab", "|": "'|'"}
+_ANNOUNCED = set()
+_DECIMAL_COMMA = re.compile(r"^\s*-?\d+,\d+([eE][-+]?\d+)?\s*$")
+
+
+def _csv_options(path, kind, *, announce=False) -> dict:
+    """``read_csv``'s ``sep`` (and ``decimal``) for ``path``: the extension's delimiter, or for
+    a ``.csv`` whose header has no comma the ``;``, tab or ``|`` it has (the first of them that
+    splits the header), with decimal commas when a ``;`` file's values are written so. With
+    ``announce``, a warning names a detected delimiter."""
+    if kind != "csv":
+        return {"sep": _separator(kind)}
+    lines = _first_lines(path, 6)
+    if not lines or "," in lines[0]:
+        return {"sep": ","}
+    found = next((d for d in _OTHER_DELIMITERS if d in lines[0]), None)
+    if found is None:
+        return {"sep": ","}
+    options = {"sep": found}
+    cells = [cell for line in lines[1:] for cell in line.split(found)]
+    if found == ";" and any(_DECIMAL_COMMA.match(cell) for cell in cells):
+        options["decimal"] = ","
+    if announce and (str(Path(path).resolve()), found) not in _ANNOUNCED:  # once per file, not per pass
+        _ANNOUNCED.add((str(Path(path).resolve()), found))
+        decimal = " and decimal commas" if "decimal" in options else ""
+        warnings.warn(f"{str(path)!r}: its header has no comma but {_OTHER_DELIMITERS[found]}: read with "
+                      f"{_OTHER_DELIMITERS[found]} as the delimiter{decimal}", stacklevel=3)
+    return options
+
+
+_LEADING_ZERO = r"[-+]?0\d+"
+
+
+def _warn_leading_zeros(path, kind, frame, sample_rows=2000):
+    """Warn about numeric columns written with leading zeros in the file ("00123": an identifier
+    or a code, such as a ZIP code or an account number, whose zeros were lost when read as a
+    number), looking at the first ``sample_rows`` rows as text."""
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c].dtype)
+               and not pd.api.types.is_bool_dtype(frame[c].dtype)]
+    if not numeric:
+        return
+    try:
+        text = pd.read_csv(path, **_csv_options(path, kind), usecols=numeric, dtype=str, nrows=sample_rows)
+    except Exception:  # noqa: BLE001 - a warning only; the read itself succeeded
+        return
+    found = {}
+    for column in numeric:
+        values = text[column].dropna().str.strip()
+        hits = values[values.str.fullmatch(_LEADING_ZERO)]
+        if len(hits):
+            found[column] = hits.iloc[0]
+    key = (str(Path(path).resolve()), "leading zeros", tuple(found))
+    if found and key not in _ANNOUNCED:  # once per file, not once per pass over its chunks
+        _ANNOUNCED.add(key)
+        listed = ", ".join(f"{c!r} (e.g. {v!r})" for c, v in found.items())
+        warnings.warn(
+            f"{str(path)!r}: column(s) {listed} are written with leading zeros but were read as numbers, which "
+            f"drops the zeros: an identifier or a code (ZIP code, account number) is not a quantity; leave it out "
+            f"of the features (--features), or store it as text", stacklevel=3)
+
+
+def _first_lines(path, count):
+    """The first ``count`` lines of a (possibly gzip-compressed) text file, without line ends."""
+    opener = gzip.open if str(path).lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as f:
+            return [line.rstrip("\r\n") for _, line in zip(range(count), f)]
+    except OSError:
+        return []
 
 
 def _check_header(header, columns, path):
@@ -184,7 +265,7 @@ def _read_whole_file(path, kind, columns):
     try:
         if kind == "parquet":
             return pd.read_parquet(path, columns=columns)
-        frame = pd.read_csv(path, sep=_separator(kind), usecols=columns)
+        frame = pd.read_csv(path, **_csv_options(path, kind, announce=True), usecols=columns)
     except Exception as error:
         raise DataError(f"{str(path)!r} could not be read as {kind}: {error}") from error
     return frame[columns] if columns else frame  # usecols keeps file order; restore the order asked
@@ -212,13 +293,15 @@ def _csv_chunks(path, kind, chunksize, columns):
                 raise DataError(f"{str(path)!r} could not be read as {kind}: {error}") from error
             if first and len(chunk) == 0:
                 raise DataError(f"{str(path)!r} has a header but no data rows")
+            if first:
+                _warn_leading_zeros(path, kind, chunk)
             first = False
             yield chunk[columns] if columns else chunk
 
 
 def _open_csv_reader(path, kind, chunksize, columns):
     try:
-        return pd.read_csv(path, sep=_separator(kind), usecols=columns, chunksize=chunksize)
+        return pd.read_csv(path, **_csv_options(path, kind, announce=True), usecols=columns, chunksize=chunksize)
     except Exception as error:
         raise DataError(f"{str(path)!r} could not be read as {kind}: {error}") from error
 

@@ -14,7 +14,14 @@ from __future__ import annotations
 import os
 
 from ..engine import random as _random
-from ..engine.serialization import TRAINER_FORMAT, decode_state, encode_state, load_checkpoint, save_checkpoint
+from ..engine.serialization import (
+    TRAINER_FORMAT,
+    decode_state,
+    encode_state,
+    load_checkpoint,
+    remove_stale_temporaries,
+    save_checkpoint,
+)
 from .callbacks import stateful_callbacks
 from .history import history_from_state, history_to_state
 
@@ -36,7 +43,7 @@ def training_state(trainer, train_loader, last_finite) -> dict:
         },
         "trainer": {"epoch": trainer.epoch, "global_step": trainer.global_step,
                     "stop_training": trainer.stop_training, "last_finite": last_finite,
-                    "clip_grad_norm": trainer.clip_grad_norm},
+                    "clip_grad_norm": trainer.clip_grad_norm, "optimizer": type(trainer.optimizer).__name__},
         "history": history_to_state(trainer.history),
     }
 
@@ -49,8 +56,10 @@ def write_checkpoint(trainer, path, train_loader, last_finite) -> None:
 
 def read_checkpoint(path, who: str) -> dict:
     """The state a Trainer wrote to ``path``; ``ValueError`` naming the file when it is not a
-    Trainer checkpoint."""
-    arrays, metadata = load_checkpoint(path)
+    Trainer checkpoint (corrupt, truncated, foreign), after deleting the temporary files a
+    killed write of ``path`` left beside it."""
+    remove_stale_temporaries(path)
+    arrays, metadata = load_checkpoint(path, who)
     if metadata.get("format") != TRAINER_FORMAT:
         raise ValueError(
             f"{who}: {os.fspath(path)!r} is not a Trainer checkpoint "
@@ -66,6 +75,7 @@ def restore_model_state(trainer, state: dict, who: str) -> None:
             f"{who}: the checkpoint and this Trainer disagree on having a learning-rate scheduler; "
             f"build the Trainer as the checkpointed run was built"
         )
+    _check_optimizer(trainer.optimizer, state, who)
     trainer.model.load_state_dict(state["model"])
     trainer.optimizer.load_state_dict(state["optimizer"])
     if trainer.scheduler is not None:
@@ -104,3 +114,25 @@ def restore_run(trainer, state: dict, train_loader):
         train_loader.load_state_dict(state["rng"]["train_loader"])
     trainer.stop_training = counters["stop_training"]
     return None if counters["last_finite"] is None else tuple(counters["last_finite"])
+
+
+def _check_optimizer(optimizer, state: dict, who: str) -> None:
+    """Refuse a checkpoint written with another optimizer: another type (recorded since issue
+    19) or other hyper-parameter names in its parameter groups (older checkpoints too)."""
+    saved_type = state["trainer"].get("optimizer")
+    if saved_type is not None and saved_type != type(optimizer).__name__:
+        raise ValueError(
+            f"{who}: the checkpoint was written by a run with the optimizer {saved_type} but this Trainer "
+            f"has {type(optimizer).__name__}; build the Trainer with {saved_type} (its state, e.g. momentum "
+            f"buffers, means nothing to another optimizer)"
+        )
+    saved_groups = state["optimizer"].get("param_groups", [])
+    for g, (saved, group) in enumerate(zip(saved_groups, optimizer.param_groups)):
+        saved_names = sorted(set(saved) - {"params"})
+        names = sorted(set(group) - {"params"})
+        if saved_names != names:
+            raise ValueError(
+                f"{who}: the checkpoint's optimizer has the hyper-parameters {saved_names} (group {g}) but "
+                f"this Trainer's {type(optimizer).__name__} has {names}; build the Trainer with the "
+                f"optimizer the checkpointed run used"
+            )
