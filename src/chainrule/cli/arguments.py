@@ -15,8 +15,9 @@ from functools import cached_property
 
 from .networks import DEFAULT_LR, OPTIMIZERS
 
-MODELS = ("ols", "logit", "mnlogit", "ridge", "lasso", "stepwise", "pcr", "mlp")
-STATS_MODELS = ("ols", "logit", "mnlogit", "ridge", "lasso", "stepwise", "pcr")
+MODELS = ("ols", "logit", "mnlogit", "ridge", "lasso", "elasticnet", "stepwise", "pcr", "mlp")
+STATS_MODELS = ("ols", "logit", "mnlogit", "ridge", "lasso", "elasticnet", "stepwise", "pcr")
+PENALTIES = ("l2", "l1", "elasticnet")
 
 
 # --------------------------------------------------------------------------- help
@@ -74,6 +75,17 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
+    return value
+
+
+def unit_interval(text: str) -> float:
+    """argparse type: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}")
     return value
 
 
@@ -167,10 +179,20 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, models=MODELS, defau
     group.add_argument("--batchnorm", action="store_true",
                        help="mlp: BatchNorm1d after each hidden Linear")
     group.add_argument("--alpha", type=positive_float,
-                       help="ridge/lasso: penalty strength (omit with --cv to choose it)")
+                       help="ridge/lasso/elasticnet: penalty strength (omit to choose it by "
+                            "cross-validation: --cv K folds)")
+    group.add_argument("--l1-ratio", type=unit_interval, metavar="RHO",
+                       help="elasticnet, logit --penalty elasticnet: the L1 share of the penalty "
+                            "(default 0.5)")
+    group.add_argument("--penalty", choices=PENALTIES,
+                       help="logit: penalized logistic regression (scikit-learn's objective; the "
+                            "remedy for separated classes)")
+    group.add_argument("--C", dest="C", type=positive_float,
+                       help="logit --penalty: inverse penalty strength (omit to choose it by --cv, "
+                            "default 1 without --cv)")
     group.add_argument("--cv", type=positive_int, metavar="K",
-                       help="ridge/lasso/pcr/stepwise: choose the penalty, components or "
-                            "model size by K-fold cross-validation")
+                       help="ridge/lasso/elasticnet/pcr/stepwise/logit --penalty: choose the penalty, "
+                            "components or model size by K-fold cross-validation")
     group.add_argument("--n-components", type=positive_int,
                        help="pcr: principal components kept (omit to choose by --cv, default 5 folds)")
     group.add_argument("--cov-type", default="nonrobust",
@@ -181,7 +203,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, models=MODELS, defau
     group.add_argument("--criterion", default="bic", choices=("bic", "aic", "adjr2", "cv"),
                        help="stepwise: how to choose among the nested models (default: %(default)s)")
     group.add_argument("--solver",
-                       help="ols: qr|normal|gd; logit/mnlogit: newton|gd|adam; lasso: cd|fista")
+                       help="ols: qr|normal|gd; logit/mnlogit: newton|gd|adam; lasso/elasticnet: cd|fista")
     group.add_argument("--no-intercept", action="store_true",
                        help="statistical models: fit without an intercept")
     group.add_argument("--margeff", action="store_true",
@@ -213,7 +235,7 @@ def add_output_arguments(parser: argparse.ArgumentParser, *, default: str = "cha
 _NETWORK_ONLY = {"hidden", "activation", "dropout", "batchnorm", "optimizer", "lr", "epochs",
                  "batch_size", "optimizers", "compare_epochs"}
 _STATS_ONLY = {"alpha", "cv", "n_components", "cov_type", "cluster", "criterion", "solver",
-               "no_intercept", "margeff"}
+               "no_intercept", "margeff", "l1_ratio", "penalty", "C"}
 
 
 def settings_of(args) -> dict:

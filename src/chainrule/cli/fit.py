@@ -93,7 +93,7 @@ def fit_and_write(args, *, report=None, section_prefix: str = ""):
 
     if args.model in STATS_MODELS:
         outcome = fit_statistical(args, data)
-        _print_statistical(screen, args, outcome.estimator)
+        _print_statistical(screen, args, data, outcome.estimator)
     else:
         outcome = fit_network(args, data, verbose=1)
     timings["fit"] = outcome.seconds
@@ -129,9 +129,19 @@ def write_outputs(args, out, data, outcome, metrics: dict, timings: dict, screen
         "metrics": metrics, "timings_seconds": timings,
         "peak_memory_bytes": peak_memory_bytes(),
         "peak_memory_note": "peak resident memory of the process (getrusage ru_maxrss)",
-        "rows": rows, **(extra or {}),
+        "rows": rows, **_chosen(args, outcome.estimator), **(extra or {}),
     })
     screen.print(f"wrote {report_path}, {out / 'model.safetensors'}, {out / 'metrics.json'}")
+
+
+def _chosen(args, estimator) -> dict:
+    """``{"chosen": {...}}``: the tuning values of the fit and the score that chose them."""
+    from .estimates import chosen_settings
+
+    if estimator is None:
+        return {}
+    chosen = chosen_settings(args.model, estimator)
+    return {"chosen": chosen} if chosen else {}
 
 
 def fit_chunks_and_write(args, *, report=None, section_prefix: str = ""):
@@ -184,7 +194,7 @@ def fit_chunks_and_write(args, *, report=None, section_prefix: str = ""):
         del metrics["validation"]
     screen.print(_data_line(args, data))
     if args.model in STATS_MODELS:
-        _print_statistical(screen, args, outcome.estimator)
+        _print_statistical(screen, args, data, outcome.estimator)
     _print_metrics(screen, metrics)
 
     if is_main_process():
@@ -211,10 +221,22 @@ def _data_line(args, data) -> str:
             f"{len(data.feature_names)} features after encoding; task {data.task}{classes}")
 
 
-def _print_statistical(screen, args, estimator) -> None:
+def _estimates(args, data, estimator) -> list:
+    """The coefficient tables of a model without its own summary (penalized, stepwise, pcr)."""
+    from .estimates import estimates_tables, has_estimates_table
+
+    if not has_estimates_table(args.model, estimator):
+        return []
+    n_rows = getattr(data, "n_train", 0) or len(data.y_train)
+    return estimates_tables(args.model, estimator, data.feature_names, args.target, n_rows, cv=args.cv)
+
+
+def _print_statistical(screen, args, data, estimator) -> None:
     summary = getattr(estimator, "summary", None)
     if summary is not None:
         screen.print(str(summary()), markup=False)
+    for table in _estimates(args, data, estimator):
+        screen.print(str(table), markup=False)
     if args.model in ("logit", "mnlogit") and args.margeff and hasattr(estimator, "get_margeff"):
         screen.print(str(estimator.get_margeff().summary()), markup=False)
     if args.model == "ols" and args.solver == "gd":
@@ -262,6 +284,8 @@ def build_report(args, data, outcome, metrics: dict, timings: dict, *, report=No
                               caption="Estimates with 95% confidence intervals.")
         if args.model in ("logit", "mnlogit") and not getattr(data, "chunked", False):
             report.add_summary("Average marginal effects", estimator.get_margeff().summary())
+    for table in _estimates(args, data, estimator) if estimator is not None else []:
+        report.add_summary(table.title, table)
     if outcome.history is not None:
         loss_name = {"regression": "MSE", "binary": "binary cross-entropy"}.get(data.task, "cross-entropy")
         report.add_figure("Loss curves", rep.figure_loss_curves(outcome.history, loss_name=loss_name))

@@ -22,7 +22,7 @@ STREAM_MODELS = ("ols", "logit", "mlp")
 
 # The task each model fits; "auto" lets the target column decide (the tabular encoder's rule).
 MODEL_TASK = {
-    "ols": "regression", "ridge": "regression", "lasso": "regression",
+    "ols": "regression", "ridge": "regression", "lasso": "regression", "elasticnet": "regression",
     "stepwise": "regression", "pcr": "regression",
     "logit": "classification", "mnlogit": "classification", "mlp": "auto",
 }
