@@ -241,7 +241,7 @@ _STATS_ONLY = {"alpha", "cv", "n_components", "cov_type", "cluster", "criterion"
 def settings_of(args) -> dict:
     """The command-line settings of a run that apply to its model, JSON-able, for the report
     and model.json (an OLS fit does not list --hidden, an mlp does not list --cov-type)."""
-    skip = {"func", "debug", "command"}
+    skip = {"func", "debug", "command", "given_options_"}
     model = getattr(args, "model", None)
     if model in STATS_MODELS and getattr(args, "solver", None) not in ("gd", "adam"):
         skip |= _NETWORK_ONLY
