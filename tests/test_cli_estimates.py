@@ -152,3 +152,24 @@ def test_penalized_logit_prints_coefficients_and_c(options, make, csv, tmp_path,
     assert main(["predict", str(tmp_path / "out"), str(csv), "--out", str(predictions)]) == 0
     saved = pd.read_csv(predictions)
     np.testing.assert_allclose(saved["probability[1]"], model.predict_proba(X)[:, 1], rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("model, penalty", [("ridge", "l2"), ("lasso", "l1"), ("elasticnet", "elasticnet")])
+def test_a_binary_target_with_a_penalized_regression_is_a_linear_probability_model(model, penalty, csv, tmp_path,
+                                                                                     capsys):
+    out, _, _ = _fit(csv, tmp_path, capsys, "b", "--model", model)
+    assert "fits a linear probability model" in out
+    assert f"--model logit --penalty {penalty}" in out
+    out, _, _ = _fit(csv, tmp_path, capsys, "y", "--model", model)
+    assert "linear probability" not in out
+
+
+def test_a_string_target_with_a_penalized_regression_names_the_classifier(tmp_path, capsys):
+    frame = _table()
+    frame["grade"] = np.where(frame.b == 1, "high", "low")
+    path = tmp_path / "grades.csv"
+    frame.to_csv(path, index=False)
+    code = main(["fit", str(path), "--target", "grade", "--features", "x1,x2", "--model", "lasso",
+                 "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 1 and "'grade' holds categories (high, low)" in err and "--model logit --penalty l1" in err

@@ -90,6 +90,9 @@ def fit_and_write(args, *, report=None, section_prefix: str = ""):
     timings["read and encode"] = time.perf_counter() - start
     screen = console()
     screen.print(_data_line(args, data))
+    note = linear_probability_note(args, data.y_train)
+    if note:
+        screen.print(note, markup=False)
 
     if args.model in STATS_MODELS:
         outcome = fit_statistical(args, data)
@@ -209,6 +212,24 @@ def _allgather():
     from ..engine import distributed
 
     return distributed.init().allgather
+
+
+PENALIZED_REGRESSIONS = ("ridge", "lasso", "elasticnet")
+
+
+def linear_probability_note(args, y) -> str | None:
+    """For a 0/1 target fitted by ridge, lasso or the elastic net: the note that this is a
+    linear probability model (predictions are not probabilities and may leave [0, 1]), and
+    the classifier to use instead."""
+    if args.model not in PENALIZED_REGRESSIONS:
+        return None
+    values = np.unique(np.asarray(y, dtype=np.float64))
+    if len(values) != 2 or not np.array_equal(values, [0.0, 1.0]):
+        return None
+    penalty = {"ridge": "l2", "lasso": "l1", "elasticnet": "elasticnet"}[args.model]
+    return (f"note: {args.target!r} holds 0 and 1 only: --model {args.model} fits a linear probability model "
+            f"(its predictions are not probabilities and can leave [0, 1]); for a classifier with the same "
+            f"penalty use --model logit --penalty {penalty} (add --cv K to choose C)")
 
 
 def _data_line(args, data) -> str:

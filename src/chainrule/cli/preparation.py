@@ -266,9 +266,12 @@ def check_numeric_target(frame, target: str, model: str) -> None:
         if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             levels = sorted(map(str, column.dropna().unique()))
             shown = ", ".join(map(str, levels[:5])) + (", ..." if len(levels) > 5 else "")
+            penalized = {"ridge": "l2", "lasso": "l1", "elasticnet": "elasticnet"}.get(model)
+            remedy = (f"use --model logit --penalty {penalized} (the classifier with the same penalty; two "
+                      f"classes) or mnlogit or mlp" if penalized else "use --model logit (two classes), mnlogit or mlp")
             raise CommandError(
                 f"--model {model} fits a numeric target, but {target!r} holds categories "
-                f"({shown}); use --model logit (two classes), mnlogit or mlp")
+                f"({shown}); {remedy}")
 
 
 def check_class_count(encoder, model: str) -> None:
