@@ -80,10 +80,17 @@ FIT_RULES = {
     "criterion": _models("stepwise"),
     "solver": (lambda args: args.model in ("ols", "logit", "mnlogit", "lasso", "elasticnet")
                and not _penalized_logit(args), "--model ols|logit|mnlogit|lasso|elasticnet"),
-    "no_intercept": (lambda args: args.model in STATS_MODELS and args.model != "pcr",
-                     "the statistical models but pcr (which centres the data)"),
+    "no_intercept": (lambda args: args.model in STATS_MODELS and args.model != "pcr"
+                     and not getattr(args, "formula", None),
+                     "the statistical models but pcr (which centres the data), without --formula (write - 1)"),
     "margeff": (lambda args: args.model in ("logit", "mnlogit") and not _penalized_logit(args),
                 "--model logit|mnlogit (unpenalized)"),
+    "formula": (lambda args: args.model in STATS_MODELS and not getattr(args, "chunksize", None),
+                "the statistical models, without --chunksize"),
+    "target": (lambda args: not getattr(args, "formula", None), "fits without --formula (its left-hand side is "
+               "the target)"),
+    "features": (lambda args: not getattr(args, "formula", None), "fits without --formula (its right-hand side "
+                 "makes the features)"),
 }
 
 _STATS_OPTIONS = ("alpha", "l1_ratio", "penalty", "C", "cv", "n_components", "cov_type", "cluster", "criterion",

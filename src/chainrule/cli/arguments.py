@@ -141,16 +141,22 @@ def add_debug_argument(parser: argparse.ArgumentParser) -> None:
                         help="show the full traceback when the command fails")
 
 
-def add_data_arguments(parser: argparse.ArgumentParser, *, optional: bool = False) -> None:
-    """DATA, ``--target``, ``--features``, ``--dropna``, ``--impute``, ``--val-split``, ``--seed``."""
+def add_data_arguments(parser: argparse.ArgumentParser, *, optional: bool = False, formula: bool = False) -> None:
+    """DATA, ``--target``, ``--features``, ``--dropna``, ``--impute``, ``--val-split``, ``--seed``;
+    ``--formula`` (instead of ``--target``/``--features``) when ``formula``."""
     group = parser.add_argument_group("data")
     group.add_argument("data", metavar="DATA", nargs="?" if optional else None,
                        help="a .csv/.parquet file or the name of a bundled dataset "
                             "(see: chainrule datasets)")
-    group.add_argument("--target", metavar="COL", required=not optional,
-                       help="the column to predict")
+    group.add_argument("--target", metavar="COL", required=not (optional or formula),
+                       help="the column to predict" + (" (or give --formula)" if formula else ""))
     group.add_argument("--features", metavar="A,B,...", type=name_list,
                        help="feature columns (default: every column but the target)")
+    if formula:
+        group.add_argument("--formula", metavar='"Y ~ A + C(G) + A:B"',
+                           help="statistical models: a model formula instead of --target/--features "
+                                "(C(g) categorical, a:b interaction, a*b both, np.log(x), center(x), "
+                                "- 1 no intercept); predict re-applies it")
     group.add_argument("--dropna", action="store_true",
                        help="drop rows with missing values (reported); default: refuse them")
     group.add_argument("--impute", choices=("mean", "median"),

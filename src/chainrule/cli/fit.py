@@ -47,7 +47,7 @@ def register(subparsers) -> None:
                     "model.json, metrics.json and the figures to --out.",
         epilog=EXAMPLES, formatter_class=HelpFormatter,
     )
-    add_data_arguments(parser)
+    add_data_arguments(parser, formula=True)
     parser.add_argument("--chunksize", type=positive_int, metavar="ROWS",
                         help="read DATA in chunks of ROWS rows, never whole, so a file larger than "
                              "memory can be fitted: ols (one pass; HC0-HC3 two), logit (Newton, one "
@@ -121,8 +121,10 @@ def write_outputs(args, out, data, outcome, metrics: dict, timings: dict, screen
     from .artifacts import save_model, write_json
 
     start = time.perf_counter()
-    save_model(out, outcome.predictor, data.encoder, target=args.target,
-               extra={"settings": settings_of(args)})
+    saved = {"settings": settings_of(args)}
+    if getattr(data, "formula", None):
+        saved["formula"] = data.formula
+    save_model(out, outcome.predictor, data.encoder, target=args.target, extra=saved)
     report_path = build_report(args, data, outcome, metrics, timings).write(out)
     if report is not None:
         build_report(args, data, outcome, metrics, timings, report=report, prefix=section_prefix)

@@ -48,6 +48,7 @@ class PreparedData:
     encoder: object
     summary: dict
     frame: object = None
+    formula: dict | None = None
     train_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     val_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
@@ -78,15 +79,18 @@ def prepare_data(args, *, standardize: bool, val_split: float | None = None,
 
     if not getattr(args, "data", None):
         raise CommandError("DATA is required: a .csv/.parquet file or a bundled dataset name")
-    if not getattr(args, "target", None):
-        raise CommandError("--target is required: the column to predict")
+    if not getattr(args, "target", None) and not getattr(args, "formula", None):
+        raise CommandError("--target is required: the column to predict (or give --formula)")
     frame = read_table(args.data)
+    original, features, formula = frame, args.features, None
+    if getattr(args, "formula", None):
+        frame, features, formula = _formula_design(args, frame)
     if task is None:
         task = MODEL_TASK.get(getattr(args, "model", "mlp"), "auto")
     if task == "regression":
         check_numeric_target(frame, args.target, getattr(args, "model", "mlp"))
     share = default_val_split(args) if val_split is None else val_split
-    encoder = TabularEncoder(args.target, args.features, task=task, dropna=args.dropna,
+    encoder = TabularEncoder(args.target, features, task=task, dropna=args.dropna,
                              impute=args.impute, standardize=standardize)
     usable = _usable_rows(encoder, frame)
     train_rows, val_rows = _split_rows(usable, share, args.seed)
@@ -105,9 +109,20 @@ def prepare_data(args, *, standardize: bool, val_split: float | None = None,
         X_train=X[train_index], y_train=y[train_index], X_val=X[val_index], y_val=y[val_index],
         feature_names=list(encoder.feature_names_), task=encoder.task_,
         classes=None if encoder.classes_ is None else list(encoder.classes_),
-        encoder=encoder, summary=summary, frame=frame,
+        encoder=encoder, summary=summary, frame=original, formula=formula,
         train_rows=np.asarray(train_rows, dtype=np.int64), val_rows=np.asarray(val_rows, dtype=np.int64),
     )
+
+
+def _formula_design(args, frame):
+    """``--formula``: (the design table, its feature columns, the spec as JSON); sets
+    ``args.target`` from the left-hand side, and ``args.no_intercept`` for ``- 1``."""
+    from .formula_spec import formula_frame, spec_to_dict
+
+    table, spec = formula_frame(args, frame)
+    if not spec.intercept:
+        args.no_intercept = True
+    return table, [name for name in table.columns if name != args.target], spec_to_dict(spec)
 
 
 @dataclass
