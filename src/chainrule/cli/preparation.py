@@ -108,7 +108,7 @@ def prepare_data(args, *, standardize: bool, val_split: float | None = None,
     return PreparedData(
         X_train=X[train_index], y_train=y[train_index], X_val=X[val_index], y_val=y[val_index],
         feature_names=list(encoder.feature_names_), task=encoder.task_,
-        classes=None if encoder.classes_ is None else list(encoder.classes_),
+        classes=class_labels(encoder.classes_),
         encoder=encoder, summary=summary, frame=original, formula=formula,
         train_rows=np.asarray(train_rows, dtype=np.int64), val_rows=np.asarray(val_rows, dtype=np.int64),
     )
@@ -254,7 +254,7 @@ def prepare_chunked_data(args, *, standardize: bool) -> ChunkedData:
     data = ChunkedData(
         source=str(args.data), chunksize=chunksize, encoder=encoder,
         feature_names=list(encoder.feature_names_), task=encoder.task_,
-        classes=None if encoder.classes_ is None else list(encoder.classes_),
+        classes=class_labels(encoder.classes_),
         summary=dict(encoder.summary()), val_share=share, seed=seed,
         X_train=np.zeros((0, len(encoder.feature_names_))), y_train=np.zeros(0),
         X_val=np.zeros((0, len(encoder.feature_names_))), y_val=np.zeros(0),
@@ -269,6 +269,19 @@ def prepare_chunked_data(args, *, standardize: bool) -> ChunkedData:
             distributed.init()
             data.rank, data.size = distributed.rank(), distributed.world_size()
     return data
+
+
+def class_labels(classes) -> list | None:
+    """The class labels as the report, ``model.json`` and ``predict``'s columns show them: a
+    float target holding whole numbers (0.0 and 1.0, as pandas reads a 0/1 column with a
+    missing value) has the classes 0 and 1, not 0.0 and 1.0; other labels as they are."""
+    if classes is None:
+        return None
+    labels = list(classes)
+    floats = all(isinstance(label, (float, np.floating)) and not isinstance(label, bool) for label in labels)
+    if labels and floats and all(np.isfinite(label) and float(label).is_integer() for label in labels):
+        return [int(label) for label in labels]
+    return [label.item() if isinstance(label, np.generic) else label for label in labels]
 
 
 def check_numeric_target(frame, target: str, model: str) -> None:
