@@ -4,8 +4,8 @@ or subcommand does not use is a usage error (exit code 2) naming the option and 
 :func:`track_given_options` makes the parser record which options the user typed (a default
 is not "given"), in ``args.given_options_``; :func:`refuse_inapplicable` then checks them
 against the rules of the subcommand: :data:`FIT_RULES` (``chainrule fit``, by ``--model``),
-:data:`COMPARE_RULES` (``compare-optimizers``) and :func:`compute_rules` (``compute``, by its
-mode: a preset, the 6·N·D rule, or DATA).
+:data:`COMPARE_RULES` (``compare-optimizers``), :data:`DIAGNOSE_RULES`, :data:`LANDSCAPE_RULES`
+and :func:`compute_rules` (``compute``, by its mode: a preset, the 6·N·D rule, or DATA).
 """
 from __future__ import annotations
 
@@ -105,6 +105,24 @@ _COMPARE_REASONS = {"optimizer": "compare-optimizers trains with each of --optim
                     "device": "compare-optimizers trains on the CPU"}
 
 
+_NETWORK = ("hidden", "activation", "dropout", "batchnorm")
+_TRAINING = ("optimizer", "lr", "epochs", "batch_size")
+
+# diagnose: the linear models' optimization diagnosis, or an MLP's initialization and smoothness.
+DIAGNOSE_RULES = {**{dest: _NEVER for dest in _STATS_OPTIONS + _TRAINING},
+                  **{dest: MLP for dest in _NETWORK + ("inits", "diagnostic_rows")},
+                  **{dest: _models("ols", "logit") for dest in ("max_iter", "eps", "fraction")}}
+_DIAGNOSE_REASONS = {dest: "diagnose does not train the model (it studies the loss at the start and gradient "
+                           "descent's own steps)" for dest in _TRAINING}
+
+_STUDY = (lambda args: bool(args.study), "landscape --study")
+_NOT_STUDY = (lambda args: not args.study, "landscape without --study (the study builds its own networks)")
+LANDSCAPE_RULES = {**{dest: _NEVER for dest in _STATS_OPTIONS},
+                   "depth": _STUDY, "width": _STUDY,
+                   **{dest: _NOT_STUDY for dest in _NETWORK + ("optimizer", "lr", "batch_size", "target", "features",
+                                                                "dropna", "impute", "val_split")}}
+
+
 def compute_rules(mode: str) -> dict:
     """The rules of ``chainrule compute`` in ``mode`` ("preset", "rule" or "data")."""
     rules = {dest: _NEVER for dest in _STATS_OPTIONS}
@@ -126,6 +144,10 @@ def rules_for(command: str, args):
         return FIT_RULES, where, None
     if command == "compare-optimizers":
         return COMPARE_RULES, "compare-optimizers", _COMPARE_REASONS
+    if command == "diagnose":
+        return DIAGNOSE_RULES, f"diagnose --model {args.model}", _DIAGNOSE_REASONS
+    if command == "landscape":
+        return LANDSCAPE_RULES, "landscape" + (" --study" if args.study else ""), None
     if command == "compute":
         modes = [mode for mode, typed in (
             ("preset", args.preset is not None),
