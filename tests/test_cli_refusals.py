@@ -45,22 +45,17 @@ REFUSED = [
     (FIT_B + ["--model", "mnlogit", "--penalty", "l2"], "--penalty", "--model mnlogit"),
     (["compare-optimizers", "{csv}", "--target", "y", "--model", "ols", "--optimizer", "sgd"],
      "--optimizer", "compare-optimizers"),
-    (["compare-optimizers", "{csv}", "--target", "y", "--model", "ols", "--cov-type", "HC1"],
-     "--cov-type", "compare-optimizers"),
     (["compare-optimizers", "{csv}", "--target", "y", "--model", "ols", "--hidden", "8"],
      "--hidden", "compare-optimizers"),
     (["diagnose", "{csv}", "--target", "y", "--model", "ols", "--hidden", "8"], "--hidden", "diagnose --model ols"),
-    (["diagnose", "{csv}", "--target", "y", "--model", "ols", "--cov-type", "HC1"], "--cov-type", "diagnose"),
     (["diagnose", "{csv}", "--target", "y", "--model", "mlp", "--epochs", "3"], "--epochs", "diagnose --model mlp"),
     (["diagnose", "{csv}", "--target", "y", "--model", "mlp", "--fraction", "0.1"], "--fraction", "diagnose"),
     (["landscape", "{csv}", "--target", "y", "--depth", "3"], "--depth", "landscape"),
     (["landscape", "--study", "--hidden", "8"], "--hidden", "landscape --study"),
-    (["landscape", "{csv}", "--target", "y", "--alpha", "1"], "--alpha", "landscape"),
     (["compute", "--preset", "gpt3", "--accelerator", "H100-SXM"], "--accelerator", "compute --preset gpt3"),
     (["compute", "--preset", "gpt3", "--count", "4"], "--count", "compute --preset gpt3"),
     (["compute", "--params", "1e9", "--tokens", "2e10", "--epochs", "3"], "--epochs", "compute --params"),
     (["compute", "--params", "1e9", "--tokens", "2e10", "--hidden", "8"], "--hidden", "compute --params"),
-    (["compute", "{csv}", "--target", "y", "--alpha", "1"], "--alpha", "compute DATA"),
 ]
 
 
@@ -96,6 +91,28 @@ ACCEPTED = [
 def test_options_that_apply_are_accepted(argv, csv):
     args = parse_arguments([part.format(csv=csv) for part in argv])
     assert args.command == argv[0]
+
+
+@pytest.mark.parametrize("command", ["compare-optimizers", "diagnose", "compute", "landscape"])
+@pytest.mark.parametrize("option", ["--cov-type", "--alpha", "--cv", "--margeff", "--penalty"])
+def test_only_fit_takes_the_statistical_options(command, option, csv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        model = ["--model", "ols"] if command in ("compare-optimizers", "diagnose") else []
+        main([command, str(csv), "--target", "y", *model, option, "1"])
+    assert exc.value.code == 2 and f"unrecognized arguments: {option}" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert option not in capsys.readouterr().out
+
+
+def test_fit_help_groups_the_options_by_model(capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    out = capsys.readouterr().out
+    for group, option in [("ols:", "--cov-type"), ("logit, mnlogit:", "--margeff"),
+                          ("ridge, lasso, elasticnet:", "--alpha"), ("mlp:", "--hidden"),
+                          ("training (networks):", "--optimizer")]:
+        assert out.index(group) < out.index(f"  {option}"), group
 
 
 def test_defaults_are_not_given_options(csv):

@@ -93,13 +93,10 @@ FIT_RULES = {
                  "makes the features)"),
 }
 
-_STATS_OPTIONS = ("alpha", "l1_ratio", "penalty", "C", "cv", "n_components", "cov_type", "cluster", "criterion",
-                  "solver", "no_intercept", "margeff")
 _NEVER = (lambda args: False, None)
 
 # compare-optimizers trains every model as a network with each of --optimizers.
-COMPARE_RULES = {**{dest: _NEVER for dest in _STATS_OPTIONS},
-                 "optimizer": (lambda args: False, None), "device": _NEVER,
+COMPARE_RULES = {"optimizer": _NEVER, "device": _NEVER,
                  "hidden": MLP, "activation": MLP, "dropout": MLP, "batchnorm": MLP}
 _COMPARE_REASONS = {"optimizer": "compare-optimizers trains with each of --optimizers; use --optimizers A,B,...",
                     "device": "compare-optimizers trains on the CPU"}
@@ -109,7 +106,7 @@ _NETWORK = ("hidden", "activation", "dropout", "batchnorm")
 _TRAINING = ("optimizer", "lr", "epochs", "batch_size")
 
 # diagnose: the linear models' optimization diagnosis, or an MLP's initialization and smoothness.
-DIAGNOSE_RULES = {**{dest: _NEVER for dest in _STATS_OPTIONS + _TRAINING},
+DIAGNOSE_RULES = {**{dest: _NEVER for dest in _TRAINING},
                   **{dest: MLP for dest in _NETWORK + ("inits", "diagnostic_rows")},
                   **{dest: _models("ols", "logit") for dest in ("max_iter", "eps", "fraction")}}
 _DIAGNOSE_REASONS = {dest: "diagnose does not train the model (it studies the loss at the start and gradient "
@@ -117,15 +114,14 @@ _DIAGNOSE_REASONS = {dest: "diagnose does not train the model (it studies the lo
 
 _STUDY = (lambda args: bool(args.study), "landscape --study")
 _NOT_STUDY = (lambda args: not args.study, "landscape without --study (the study builds its own networks)")
-LANDSCAPE_RULES = {**{dest: _NEVER for dest in _STATS_OPTIONS},
-                   "depth": _STUDY, "width": _STUDY,
+LANDSCAPE_RULES = {"depth": _STUDY, "width": _STUDY,
                    **{dest: _NOT_STUDY for dest in _NETWORK + ("optimizer", "lr", "batch_size", "target", "features",
                                                                 "dropna", "impute", "val_split")}}
 
 
 def compute_rules(mode: str) -> dict:
     """The rules of ``chainrule compute`` in ``mode`` ("preset", "rule" or "data")."""
-    rules = {dest: _NEVER for dest in _STATS_OPTIONS}
+    rules = {}
     data_only = ("target", "features", "dropna", "impute", "val_split", "hidden", "activation", "dropout",
                  "batchnorm", "lr", "epochs", "batch_size", "steps", "device")
     if mode != "data":

@@ -49,7 +49,7 @@ def register(subparsers) -> None:
         epilog=EXAMPLES, formatter_class=HelpFormatter,
     )
     add_data_arguments(parser, optional=True)
-    add_model_arguments(parser, models=("mlp",), default_model="mlp")
+    add_model_arguments(parser, models=("mlp",), default_model="mlp", statistical=False)
     group = parser.add_argument_group("landscape")
     group.add_argument("--dim", type=int, choices=(1, 2), default=2,
                        help="1: a line f(alpha); 2: a surface f(alpha, beta) (default: %(default)s)")
