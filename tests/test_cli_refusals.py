@@ -43,6 +43,7 @@ REFUSED = [
     (FIT_B + ["--model", "logit", "--penalty", "l2", "--solver", "gd"], "--solver", "--model logit --penalty l2"),
     (FIT_B + ["--model", "logit", "--penalty", "l2", "--l1-ratio", "0.5"], "--l1-ratio", "--penalty l2"),
     (FIT_B + ["--model", "mnlogit", "--penalty", "l2"], "--penalty", "--model mnlogit"),
+    (FIT_B + ["--model", "logit", "--penalty", "l2", "--chunksize", "20"], "--penalty", "--model logit"),
     (["compare-optimizers", "{csv}", "--target", "y", "--model", "ols", "--optimizer", "sgd"],
      "--optimizer", "compare-optimizers"),
     (["compare-optimizers", "{csv}", "--target", "y", "--model", "ols", "--hidden", "8"],

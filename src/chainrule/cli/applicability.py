@@ -67,7 +67,8 @@ FIT_RULES = {
     "alpha": _models("ridge", "lasso", "elasticnet"),
     "l1_ratio": (lambda args: args.model == "elasticnet" or (_penalized_logit(args) and args.penalty == "elasticnet"),
                  "--model elasticnet or --model logit --penalty elasticnet"),
-    "penalty": _models("logit"),
+    "penalty": (lambda args: args.model == "logit" and not getattr(args, "chunksize", None),
+                "--model logit without --chunksize (penalized fits need every row in memory)"),
     "C": (_penalized_logit, "--model logit --penalty l2|l1|elasticnet"),
     "cv": (lambda args: (args.model in ("ridge", "lasso", "elasticnet") and args.alpha is None)
            or (args.model == "pcr" and args.n_components is None)
