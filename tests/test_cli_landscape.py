@@ -91,18 +91,18 @@ def test_full_selects_the_large_size(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, named", [
     (["--study", "data.csv"], "DATA does not apply to --study"),
-    (["--study", "--target", "y"], "--target does not apply to --study"),
-    (["--study", "--hidden", "8"], "--hidden does not apply to --study"),
+    (["--study", "--target", "y"], "--target does not apply to landscape --study"),
+    (["--study", "--hidden", "8"], "--hidden does not apply to landscape --study"),
     (["--study", "--dim", "1"], "--dim does not apply to --study"),
     (["--study", "--normalization", "layer"], "--normalization does not apply to --study"),
-    (["--study", "--optimizer", "sgd"], "--optimizer does not apply to --study"),
-    (["--study", "--batchnorm"], "--batchnorm does not apply to --study"),
+    (["--study", "--optimizer", "sgd"], "--optimizer does not apply to landscape --study"),
+    (["--study", "--batchnorm"], "--batchnorm does not apply to landscape --study"),
     (["--study", "--depths", "9"], "--depths must be 6n+2"),
     (["--study", "--widths", "4,8"], "--widths needs three widths"),
     (["--study", "--steps", "2"], "--steps must be at least 3"),
-    (["--full"], "--full applies only to --study"),
-    (["data.csv", "--target", "y", "--depths", "8"], "--depths applies only to --study"),
-    (["data.csv", "--target", "y", "--widths", "4,8,16"], "--widths applies only to --study"),
+    (["--full"], "--full does not apply to landscape: it applies to landscape --study"),
+    (["data.csv", "--target", "y", "--depths", "8"], "--depths does not apply to landscape: it applies to landscape --study"),  # noqa: E501
+    (["data.csv", "--target", "y", "--widths", "4,8,16"], "--widths does not apply to landscape: it applies to landscape --study"),  # noqa: E501
     (["data.csv", "--target", "y", "--steps", "1"], "--steps must be at least 2"),
 ])
 def test_options_that_do_not_apply_are_refused(argv, named, tmp_path, capsys):

@@ -20,9 +20,11 @@ from chainrule.cli import main as chainrule
 
 def run(path, out, chunksize, model):
     argv = ["fit", str(path), "--target", "y", "--model", model, "--cov-type", "HC1", "--chunksize", str(chunksize),
-            "--out", str(out), "--epochs", "1"]
+            "--out", str(out)]
     if model != "ols":
         argv.remove("--cov-type"), argv.remove("HC1")
+    if model == "mlp":  # --epochs applies to the networks alone (chainrule fit refuses it for ols)
+        argv += ["--epochs", "1"]
     with contextlib.redirect_stdout(io.StringIO()):
         code = chainrule(argv)
     if code != 0:

@@ -24,6 +24,7 @@ import sys
 import traceback
 import warnings
 
+from .applicability import refuse_inapplicable, rules_for, track_given_options
 from .errors import CommandError
 
 # Subcommand modules, in the order ``chainrule --help`` lists them.
@@ -56,7 +57,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in _SUBCOMMANDS:
         importlib.import_module(f".{name}", __name__).register(sub)
+    track_given_options(parser)
+    parser.subcommands = sub.choices
     return parser
+
+
+def parse_arguments(argv=None) -> argparse.Namespace:
+    """Parse ``argv``; an option the chosen model or subcommand does not use is a usage error
+    (exit code 2, naming the option and the model: :mod:`~chainrule.cli.applicability`)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    found = rules_for(args.command, args)
+    if found is not None:
+        rules, where, reasons = found
+        refuse_inapplicable(args, rules, where, parser.subcommands[args.command], reasons)
+    return args
 
 
 def _data_errors() -> tuple:
@@ -95,7 +110,7 @@ def _warning_printer(command: str):
 
 def main(argv=None) -> int:
     """Run the ``chainrule`` command with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
-    args = build_parser().parse_args(argv)
+    args = parse_arguments(argv)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _warning_printer(args.command)

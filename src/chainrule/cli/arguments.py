@@ -15,8 +15,9 @@ from functools import cached_property
 
 from .networks import DEFAULT_LR, OPTIMIZERS
 
-MODELS = ("ols", "logit", "mnlogit", "ridge", "lasso", "stepwise", "pcr", "mlp")
-STATS_MODELS = ("ols", "logit", "mnlogit", "ridge", "lasso", "stepwise", "pcr")
+MODELS = ("ols", "logit", "mnlogit", "ridge", "lasso", "elasticnet", "stepwise", "pcr", "mlp")
+STATS_MODELS = ("ols", "logit", "mnlogit", "ridge", "lasso", "elasticnet", "stepwise", "pcr")
+PENALTIES = ("l2", "l1", "elasticnet")
 
 
 # --------------------------------------------------------------------------- help
@@ -77,6 +78,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def unit_interval(text: str) -> float:
+    """argparse type: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}")
+    return value
+
+
 def fraction(text: str) -> float:
     """argparse type: a number in [0, 1)."""
     try:
@@ -129,16 +141,22 @@ def add_debug_argument(parser: argparse.ArgumentParser) -> None:
                         help="show the full traceback when the command fails")
 
 
-def add_data_arguments(parser: argparse.ArgumentParser, *, optional: bool = False) -> None:
-    """DATA, ``--target``, ``--features``, ``--dropna``, ``--impute``, ``--val-split``, ``--seed``."""
+def add_data_arguments(parser: argparse.ArgumentParser, *, optional: bool = False, formula: bool = False) -> None:
+    """DATA, ``--target``, ``--features``, ``--dropna``, ``--impute``, ``--val-split``, ``--seed``;
+    ``--formula`` (instead of ``--target``/``--features``) when ``formula``."""
     group = parser.add_argument_group("data")
     group.add_argument("data", metavar="DATA", nargs="?" if optional else None,
                        help="a .csv/.parquet file or the name of a bundled dataset "
                             "(see: chainrule datasets)")
-    group.add_argument("--target", metavar="COL", required=not optional,
-                       help="the column to predict")
+    group.add_argument("--target", metavar="COL", required=not (optional or formula),
+                       help="the column to predict" + (" (or give --formula)" if formula else ""))
     group.add_argument("--features", metavar="A,B,...", type=name_list,
                        help="feature columns (default: every column but the target)")
+    if formula:
+        group.add_argument("--formula", metavar='"Y ~ A + C(G) + A:B"',
+                           help="statistical models: a model formula instead of --target/--features "
+                                "(C(g) categorical, a:b interaction, a*b both, np.log(x), center(x), "
+                                "- 1 no intercept); predict re-applies it")
     group.add_argument("--dropna", action="store_true",
                        help="drop rows with missing values (reported); default: refuse them")
     group.add_argument("--impute", choices=("mean", "median"),
@@ -152,43 +170,28 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, optional: bool = Fals
                             "(default: %(default)s)")
 
 
-def add_model_arguments(parser: argparse.ArgumentParser, *, models=MODELS, default_model=None) -> None:
-    """``--model`` and its options, and the optimizer options of gradient-based fits."""
+def add_model_arguments(parser: argparse.ArgumentParser, *, models=MODELS, default_model=None,
+                        statistical: bool = True) -> None:
+    """``--model`` and its options, grouped by the models they apply to (so ``--help`` reads by
+    model); the statistical models' groups only when ``statistical`` (``chainrule fit``: the
+    other subcommands train networks or study the loss, and do not take them)."""
     group = parser.add_argument_group("model")
     group.add_argument("--model", choices=models, required=default_model is None,
                        default=default_model, help="the model to fit")
-    group.add_argument("--hidden", type=int_list, default=[64, 64], metavar="N,N",
-                       help="mlp: hidden layer sizes (default: 64,64)")
-    group.add_argument("--activation", default="relu",
-                       choices=("relu", "leaky_relu", "tanh", "sigmoid", "gelu", "silu", "elu", "selu", "softplus"),
-                       help="mlp: hidden activation (default: %(default)s)")
-    group.add_argument("--dropout", type=fraction, default=0.0,
-                       help="mlp: dropout probability after each hidden layer (default: 0)")
-    group.add_argument("--batchnorm", action="store_true",
-                       help="mlp: BatchNorm1d after each hidden Linear")
-    group.add_argument("--alpha", type=positive_float,
-                       help="ridge/lasso: penalty strength (omit with --cv to choose it)")
-    group.add_argument("--cv", type=positive_int, metavar="K",
-                       help="ridge/lasso/pcr/stepwise: choose the penalty, components or "
-                            "model size by K-fold cross-validation")
-    group.add_argument("--n-components", type=positive_int,
-                       help="pcr: principal components kept (omit to choose by --cv, default 5 folds)")
-    group.add_argument("--cov-type", default="nonrobust",
-                       choices=DeferredChoices("chainrule.stats", "COV_TYPES"),
-                       help="ols: covariance of the estimates (default: %(default)s)")
-    group.add_argument("--cluster", metavar="COL",
-                       help="ols: cluster-robust standard errors by this column")
-    group.add_argument("--criterion", default="bic", choices=("bic", "aic", "adjr2", "cv"),
-                       help="stepwise: how to choose among the nested models (default: %(default)s)")
-    group.add_argument("--solver",
-                       help="ols: qr|normal|gd; logit/mnlogit: newton|gd|adam; lasso: cd|fista")
-    group.add_argument("--no-intercept", action="store_true",
-                       help="statistical models: fit without an intercept")
-    group.add_argument("--margeff", action="store_true",
-                       help="logit/mnlogit: also print average marginal effects")
-    optim = parser.add_argument_group("training (mlp and gradient-based fits)")
+    if statistical:
+        _add_statistical_arguments(parser)
+    mlp = parser.add_argument_group("mlp")
+    mlp.add_argument("--hidden", type=int_list, default=[64, 64], metavar="N,N",
+                     help="hidden layer sizes (default: 64,64)")
+    mlp.add_argument("--activation", default="relu",
+                     choices=("relu", "leaky_relu", "tanh", "sigmoid", "gelu", "silu", "elu", "selu", "softplus"),
+                     help="hidden activation (default: %(default)s)")
+    mlp.add_argument("--dropout", type=fraction, default=0.0,
+                     help="dropout probability after each hidden layer (default: 0)")
+    mlp.add_argument("--batchnorm", action="store_true", help="BatchNorm1d after each hidden Linear")
+    optim = parser.add_argument_group("training (networks)")
     optim.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
-                       help="mlp: the optimizer (default: %(default)s)")
+                       help="the optimizer (default: %(default)s)")
     optim.add_argument("--lr", type=positive_float,
                        help="learning rate (default per optimizer: "
                             + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")")
@@ -198,6 +201,39 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, models=MODELS, defau
                        help="mini-batch size (default: %(default)s; gd uses every row)")
     optim.add_argument("--device", default="cpu",
                        help="cpu, cuda or cuda:N (cuda needs the gpu extra: pip install chainrule[gpu])")
+
+
+def _add_statistical_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the statistical models, one argument group per model family."""
+    common = parser.add_argument_group("statistical models")
+    common.add_argument("--solver",
+                        help="ols: qr|normal|gd; logit/mnlogit: newton|gd|adam; lasso/elasticnet: cd|fista")
+    common.add_argument("--no-intercept", action="store_true",
+                        help="fit without an intercept (not pcr; with --formula write - 1)")
+    ols = parser.add_argument_group("ols")
+    ols.add_argument("--cov-type", default="nonrobust", choices=DeferredChoices("chainrule.stats", "COV_TYPES"),
+                     help="covariance of the estimates (default: %(default)s)")
+    ols.add_argument("--cluster", metavar="COL", help="cluster-robust standard errors by this column")
+    logit = parser.add_argument_group("logit, mnlogit")
+    logit.add_argument("--margeff", action="store_true", help="also print average marginal effects (unpenalized)")
+    logit.add_argument("--penalty", choices=PENALTIES,
+                       help="logit: penalized logistic regression (scikit-learn's objective; the remedy for "
+                            "separated classes)")
+    logit.add_argument("--C", dest="C", type=positive_float,
+                       help="logit --penalty: inverse penalty strength (omit to choose it by --cv; default 1)")
+    penalized = parser.add_argument_group("ridge, lasso, elasticnet")
+    penalized.add_argument("--alpha", type=positive_float,
+                           help="penalty strength (omit to choose it by cross-validation: --cv K folds)")
+    penalized.add_argument("--l1-ratio", type=unit_interval, metavar="RHO",
+                           help="elasticnet, logit --penalty elasticnet: the L1 share of the penalty (default 0.5)")
+    selection = parser.add_argument_group("model choice (ridge, lasso, elasticnet, logit --penalty, pcr, stepwise)")
+    selection.add_argument("--cv", type=positive_int, metavar="K",
+                           help="choose the penalty, the components or the model size by K-fold "
+                                "cross-validation (stepwise: with --criterion cv)")
+    selection.add_argument("--n-components", type=positive_int,
+                           help="pcr: principal components kept (omit to choose by --cv, default 5 folds)")
+    selection.add_argument("--criterion", default="bic", choices=("bic", "aic", "adjr2", "cv"),
+                           help="stepwise: how to choose among the nested models (default: %(default)s)")
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, *, default: str = "chainrule-output") -> None:
@@ -213,13 +249,13 @@ def add_output_arguments(parser: argparse.ArgumentParser, *, default: str = "cha
 _NETWORK_ONLY = {"hidden", "activation", "dropout", "batchnorm", "optimizer", "lr", "epochs",
                  "batch_size", "optimizers", "compare_epochs"}
 _STATS_ONLY = {"alpha", "cv", "n_components", "cov_type", "cluster", "criterion", "solver",
-               "no_intercept", "margeff"}
+               "no_intercept", "margeff", "l1_ratio", "penalty", "C"}
 
 
 def settings_of(args) -> dict:
     """The command-line settings of a run that apply to its model, JSON-able, for the report
     and model.json (an OLS fit does not list --hidden, an mlp does not list --cov-type)."""
-    skip = {"func", "debug", "command"}
+    skip = {"func", "debug", "command", "given_options_"}
     model = getattr(args, "model", None)
     if model in STATS_MODELS and getattr(args, "solver", None) not in ("gd", "adam"):
         skip |= _NETWORK_ONLY

@@ -42,7 +42,7 @@ def register(subparsers) -> None:
         formatter_class=HelpFormatter,
     )
     add_data_arguments(parser)
-    add_model_arguments(parser, models=MODELS)
+    add_model_arguments(parser, models=MODELS, statistical=False)
     parser.add_argument("--optimizers", type=optimizer_list, default=DEFAULT_OPTIMIZERS,
                         metavar="A,B,...",
                         help="optimizers to compare (default: " + ",".join(DEFAULT_OPTIMIZERS) + ")")

@@ -43,7 +43,7 @@ def register(subparsers) -> None:
         formatter_class=HelpFormatter,
     )
     add_data_arguments(parser, optional=True)
-    add_model_arguments(parser, models=("mlp",), default_model="mlp")
+    add_model_arguments(parser, models=("mlp",), default_model="mlp", statistical=False)
     plan = parser.add_argument_group("estimate")
     plan.add_argument("--params", type=positive_float, metavar="N",
                       help="parameters of the model (e.g. 175e9); with --tokens")

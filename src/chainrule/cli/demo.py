@@ -42,9 +42,9 @@ def register(subparsers) -> None:
 
 
 def _parse(argv: list):
-    from . import build_parser
+    from . import parse_arguments
 
-    return build_parser().parse_args([str(a) for a in argv])
+    return parse_arguments([str(a) for a in argv])
 
 
 def run(args) -> int:

@@ -68,7 +68,7 @@ def register(subparsers) -> None:
         epilog=EXAMPLES, formatter_class=HelpFormatter,
     )
     add_data_arguments(parser)
-    add_model_arguments(parser, models=MODELS)
+    add_model_arguments(parser, models=MODELS, statistical=False)
     group = parser.add_argument_group("diagnostics")
     group.add_argument("--max-iter", type=positive_int, default=2000,
                        help="ols/logit: gradient-descent steps for the certificate and the "

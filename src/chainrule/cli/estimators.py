@@ -25,6 +25,8 @@ def make_estimator(args, data):
             raise CommandError("--cov-type cluster needs --cluster COL (the grouping column)")
         return stats.OLS(fit_intercept=intercept, cov_type=cov_type, solver=solver or "qr")
     if model == "logit":
+        if getattr(args, "penalty", None):
+            return _penalized_logit(args, stats, intercept)
         return stats.Logit(fit_intercept=intercept, solver=solver or "newton")
     if model == "mnlogit":
         _reject_solver(solver, "mnlogit", ("newton",), args)
@@ -38,6 +40,13 @@ def make_estimator(args, data):
         if args.alpha is not None:
             return stats.Lasso(alpha=args.alpha, solver=solver or "cd", fit_intercept=intercept)
         return stats.LassoCV(cv=args.cv or 5, fit_intercept=intercept)
+    if model == "elasticnet":
+        ratio = 0.5 if args.l1_ratio is None else args.l1_ratio
+        if args.alpha is not None:
+            return stats.ElasticNet(alpha=args.alpha, l1_ratio=ratio, solver=solver or "cd", fit_intercept=intercept)
+        _reject_solver(solver, "elasticnet with cross-validation (the path is fitted by coordinate descent)",
+                       ("cd",), args)
+        return stats.ElasticNetCV(l1_ratio=ratio, cv=args.cv or 5, fit_intercept=intercept)
     if model == "stepwise":
         return stats.ForwardStepwise(criterion=args.criterion, fit_intercept=intercept,
                                      cv=args.cv or 5, random_state=args.seed)
@@ -47,6 +56,22 @@ def make_estimator(args, data):
         components = args.n_components if args.n_components is not None else "cv"
         return stats.PCR(n_components=components, cv=args.cv or 5, random_state=args.seed)
     raise CommandError(f"{model!r} is not a statistical model")
+
+
+def _penalized_logit(args, stats, intercept: bool):
+    """``--model logit --penalty P``: LogisticRegression at ``--C``, or LogisticRegressionCV
+    choosing C by ``--cv`` folds (stratified, scored by accuracy)."""
+    _reject_solver(args.solver, f"logit --penalty {args.penalty} (proximal Newton)", (), args)
+    ratio = None
+    if args.penalty == "elasticnet":
+        ratio = 0.5 if args.l1_ratio is None else args.l1_ratio
+    if args.cv is not None:
+        if args.C is not None:
+            raise CommandError("--C and --cv: give C, or let --cv choose it, not both")
+        return stats.LogisticRegressionCV(Cs=10, cv=args.cv, penalty=args.penalty,
+                                          l1_ratios=None if ratio is None else [ratio], fit_intercept=intercept)
+    return stats.LogisticRegression(penalty=args.penalty, C=1.0 if args.C is None else args.C, l1_ratio=ratio,
+                                    fit_intercept=intercept)
 
 
 def _reject_solver(solver, model: str, allowed: tuple, args) -> None:

@@ -47,7 +47,7 @@ def register(subparsers) -> None:
                     "model.json, metrics.json and the figures to --out.",
         epilog=EXAMPLES, formatter_class=HelpFormatter,
     )
-    add_data_arguments(parser)
+    add_data_arguments(parser, formula=True)
     parser.add_argument("--chunksize", type=positive_int, metavar="ROWS",
                         help="read DATA in chunks of ROWS rows, never whole, so a file larger than "
                              "memory can be fitted: ols (one pass; HC0-HC3 two), logit (Newton, one "
@@ -94,10 +94,13 @@ def fit_and_write(args, *, report=None, section_prefix: str = ""):
     timings["read and encode"] = time.perf_counter() - start
     screen = console()
     screen.print(_data_line(args, data))
+    note = linear_probability_note(args, data.y_train)
+    if note:
+        screen.print(note, markup=False)
 
     if args.model in STATS_MODELS:
         outcome = fit_statistical(args, data)
-        _print_statistical(screen, args, outcome.estimator)
+        _print_statistical(screen, args, data, outcome.estimator)
     else:
         outcome = fit_network(args, data, verbose=1)
     timings["fit"] = outcome.seconds
@@ -122,8 +125,10 @@ def write_outputs(args, out, data, outcome, metrics: dict, timings: dict, screen
     from .artifacts import save_model, write_json
 
     start = time.perf_counter()
-    save_model(out, outcome.predictor, data.encoder, target=args.target,
-               extra={"settings": settings_of(args)})
+    saved = {"settings": settings_of(args)}
+    if getattr(data, "formula", None):
+        saved["formula"] = data.formula
+    save_model(out, outcome.predictor, data.encoder, target=args.target, extra=saved)
     report_path = build_report(args, data, outcome, metrics, timings).write(out)
     if report is not None:
         build_report(args, data, outcome, metrics, timings, report=report, prefix=section_prefix)
@@ -133,9 +138,19 @@ def write_outputs(args, out, data, outcome, metrics: dict, timings: dict, screen
         "metrics": metrics, "timings_seconds": timings,
         "peak_memory_bytes": peak_memory_bytes(),
         "peak_memory_note": "peak resident memory of the process (getrusage ru_maxrss)",
-        "rows": rows, **(extra or {}),
+        "rows": rows, **_chosen(args, outcome.estimator), **(extra or {}),
     })
     screen.print(f"wrote {report_path}, {out / 'model.safetensors'}, {out / 'metrics.json'}")
+
+
+def _chosen(args, estimator) -> dict:
+    """``{"chosen": {...}}``: the tuning values of the fit and the score that chose them."""
+    from .estimates import chosen_settings
+
+    if estimator is None:
+        return {}
+    chosen = chosen_settings(args.model, estimator)
+    return {"chosen": chosen} if chosen else {}
 
 
 def fit_chunks_and_write(args, *, report=None, section_prefix: str = ""):
@@ -188,7 +203,7 @@ def fit_chunks_and_write(args, *, report=None, section_prefix: str = ""):
         del metrics["validation"]
     screen.print(_data_line(args, data))
     if args.model in STATS_MODELS:
-        _print_statistical(screen, args, outcome.estimator)
+        _print_statistical(screen, args, data, outcome.estimator)
     _print_metrics(screen, metrics)
 
     if is_main_process():
@@ -205,6 +220,24 @@ def _allgather():
     return distributed.init().allgather
 
 
+PENALIZED_REGRESSIONS = ("ridge", "lasso", "elasticnet")
+
+
+def linear_probability_note(args, y) -> str | None:
+    """For a 0/1 target fitted by ridge, lasso or the elastic net: the note that this is a
+    linear probability model (predictions are not probabilities and may leave [0, 1]), and
+    the classifier to use instead."""
+    if args.model not in PENALIZED_REGRESSIONS:
+        return None
+    values = np.unique(np.asarray(y, dtype=np.float64))
+    if len(values) != 2 or not np.array_equal(values, [0.0, 1.0]):
+        return None
+    penalty = {"ridge": "l2", "lasso": "l1", "elasticnet": "elasticnet"}[args.model]
+    return (f"note: {args.target!r} holds 0 and 1 only: --model {args.model} fits a linear probability model "
+            f"(its predictions are not probabilities and can leave [0, 1]); for a classifier with the same "
+            f"penalty use --model logit --penalty {penalty} (add --cv K to choose C)")
+
+
 def _data_line(args, data) -> str:
     classes = "" if data.classes is None else f", classes {', '.join(map(str, data.classes))}"
     if getattr(data, "chunked", False):
@@ -215,10 +248,22 @@ def _data_line(args, data) -> str:
             f"{len(data.feature_names)} features after encoding; task {data.task}{classes}")
 
 
-def _print_statistical(screen, args, estimator) -> None:
+def _estimates(args, data, estimator) -> list:
+    """The coefficient tables of a model without its own summary (penalized, stepwise, pcr)."""
+    from .estimates import estimates_tables, has_estimates_table
+
+    if not has_estimates_table(args.model, estimator):
+        return []
+    n_rows = getattr(data, "n_train", 0) or len(data.y_train)
+    return estimates_tables(args.model, estimator, data.feature_names, args.target, n_rows, cv=args.cv)
+
+
+def _print_statistical(screen, args, data, estimator) -> None:
     summary = getattr(estimator, "summary", None)
     if summary is not None:
         screen.print(str(summary()), markup=False)
+    for table in _estimates(args, data, estimator):
+        screen.print(str(table), markup=False)
     if args.model in ("logit", "mnlogit") and args.margeff and hasattr(estimator, "get_margeff"):
         screen.print(str(estimator.get_margeff().summary()), markup=False)
     if args.model == "ols" and args.solver == "gd":
@@ -266,6 +311,8 @@ def build_report(args, data, outcome, metrics: dict, timings: dict, *, report=No
                               caption="Estimates with 95% confidence intervals.")
         if args.model in ("logit", "mnlogit") and not getattr(data, "chunked", False):
             report.add_summary("Average marginal effects", estimator.get_margeff().summary())
+    for table in _estimates(args, data, estimator) if estimator is not None else []:
+        report.add_summary(table.title, table)
     if outcome.history is not None:
         loss_name = {"regression": "MSE", "binary": "binary cross-entropy"}.get(data.task, "cross-entropy")
         report.add_figure("Loss curves", rep.figure_loss_curves(outcome.history, loss_name=loss_name))

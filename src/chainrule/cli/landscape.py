@@ -74,7 +74,7 @@ def register(subparsers) -> None:
         epilog=EXAMPLES, formatter_class=HelpFormatter,
     )
     add_data_arguments(parser, optional=True)
-    add_model_arguments(parser, models=("mlp",), default_model="mlp")
+    add_model_arguments(parser, models=("mlp",), default_model="mlp", statistical=False)
     parser.set_defaults(epochs=_Default(20), batch_size=_Default(32))
     group = parser.add_argument_group("landscape")
     group.add_argument("--dim", type=int, choices=(1, 2), default=2,
@@ -138,7 +138,7 @@ def run(parser, args) -> int:
 def _check_options(parser, args) -> None:
     """Refuse (exit code 2, naming the option) what the chosen mode would not read."""
     given = [key for key, value in vars(args).items()
-             if key not in ("func", "command", "debug") and value != parser.get_default(key)]
+             if key not in ("func", "command", "debug", "given_options_") and value != parser.get_default(key)]
     if args.study:
         refused = [key for key in given if key not in STUDY_OPTIONS]
         if refused:

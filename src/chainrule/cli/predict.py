@@ -45,6 +45,10 @@ def run(args) -> int:
         raise CommandError(f"--out must name a .csv file; got {args.out!r}")
     predictor, encoder, spec = load_model(args.model_dir)
     frame = read_table(args.data)
+    if spec.get("formula"):  # a --formula model: its design first, then the saved encoder
+        from .formula_spec import design_for_prediction
+
+        frame = design_for_prediction(spec["formula"], frame)
     if args.dropna:
         encoder.dropna = True
     X, _ = encoder.transform(frame, require_target=False)

@@ -22,7 +22,7 @@ STREAM_MODELS = ("ols", "logit", "mlp")
 
 # The task each model fits; "auto" lets the target column decide (the tabular encoder's rule).
 MODEL_TASK = {
-    "ols": "regression", "ridge": "regression", "lasso": "regression",
+    "ols": "regression", "ridge": "regression", "lasso": "regression", "elasticnet": "regression",
     "stepwise": "regression", "pcr": "regression",
     "logit": "classification", "mnlogit": "classification", "mlp": "auto",
 }
@@ -48,6 +48,7 @@ class PreparedData:
     encoder: object
     summary: dict
     frame: object = None
+    formula: dict | None = None
     train_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     val_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
@@ -78,15 +79,18 @@ def prepare_data(args, *, standardize: bool, val_split: float | None = None,
 
     if not getattr(args, "data", None):
         raise CommandError("DATA is required: a .csv/.parquet file or a bundled dataset name")
-    if not getattr(args, "target", None):
-        raise CommandError("--target is required: the column to predict")
+    if not getattr(args, "target", None) and not getattr(args, "formula", None):
+        raise CommandError("--target is required: the column to predict (or give --formula)")
     frame = read_table(args.data)
+    original, features, formula = frame, args.features, None
+    if getattr(args, "formula", None):
+        frame, features, formula = _formula_design(args, frame)
     if task is None:
         task = MODEL_TASK.get(getattr(args, "model", "mlp"), "auto")
     if task == "regression":
         check_numeric_target(frame, args.target, getattr(args, "model", "mlp"))
     share = default_val_split(args) if val_split is None else val_split
-    encoder = TabularEncoder(args.target, args.features, task=task, dropna=args.dropna,
+    encoder = TabularEncoder(args.target, features, task=task, dropna=args.dropna,
                              impute=args.impute, standardize=standardize)
     usable = _usable_rows(encoder, frame)
     train_rows, val_rows = _split_rows(usable, share, args.seed)
@@ -104,10 +108,21 @@ def prepare_data(args, *, standardize: bool, val_split: float | None = None,
     return PreparedData(
         X_train=X[train_index], y_train=y[train_index], X_val=X[val_index], y_val=y[val_index],
         feature_names=list(encoder.feature_names_), task=encoder.task_,
-        classes=None if encoder.classes_ is None else list(encoder.classes_),
-        encoder=encoder, summary=summary, frame=frame,
+        classes=class_labels(encoder.classes_),
+        encoder=encoder, summary=summary, frame=original, formula=formula,
         train_rows=np.asarray(train_rows, dtype=np.int64), val_rows=np.asarray(val_rows, dtype=np.int64),
     )
+
+
+def _formula_design(args, frame):
+    """``--formula``: (the design table, its feature columns, the spec as JSON); sets
+    ``args.target`` from the left-hand side, and ``args.no_intercept`` for ``- 1``."""
+    from .formula_spec import formula_frame, spec_to_dict
+
+    table, spec = formula_frame(args, frame)
+    if not spec.intercept:
+        args.no_intercept = True
+    return table, [name for name in table.columns if name != args.target], spec_to_dict(spec)
 
 
 @dataclass
@@ -239,7 +254,7 @@ def prepare_chunked_data(args, *, standardize: bool) -> ChunkedData:
     data = ChunkedData(
         source=str(args.data), chunksize=chunksize, encoder=encoder,
         feature_names=list(encoder.feature_names_), task=encoder.task_,
-        classes=None if encoder.classes_ is None else list(encoder.classes_),
+        classes=class_labels(encoder.classes_),
         summary=dict(encoder.summary()), val_share=share, seed=seed,
         X_train=np.zeros((0, len(encoder.feature_names_))), y_train=np.zeros(0),
         X_val=np.zeros((0, len(encoder.feature_names_))), y_val=np.zeros(0),
@@ -256,6 +271,19 @@ def prepare_chunked_data(args, *, standardize: bool) -> ChunkedData:
     return data
 
 
+def class_labels(classes) -> list | None:
+    """The class labels as the report, ``model.json`` and ``predict``'s columns show them: a
+    float target holding whole numbers (0.0 and 1.0, as pandas reads a 0/1 column with a
+    missing value) has the classes 0 and 1, not 0.0 and 1.0; other labels as they are."""
+    if classes is None:
+        return None
+    labels = list(classes)
+    floats = all(isinstance(label, (float, np.floating)) and not isinstance(label, bool) for label in labels)
+    if labels and floats and all(np.isfinite(label) and float(label).is_integer() for label in labels):
+        return [int(label) for label in labels]
+    return [label.item() if isinstance(label, np.generic) else label for label in labels]
+
+
 def check_numeric_target(frame, target: str, model: str) -> None:
     """A regression model (ols, ridge, …) needs a numeric target: say which models fit a
     categorical one instead."""
@@ -266,9 +294,12 @@ def check_numeric_target(frame, target: str, model: str) -> None:
         if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             levels = sorted(map(str, column.dropna().unique()))
             shown = ", ".join(map(str, levels[:5])) + (", ..." if len(levels) > 5 else "")
+            penalized = {"ridge": "l2", "lasso": "l1", "elasticnet": "elasticnet"}.get(model)
+            remedy = (f"use --model logit --penalty {penalized} (the classifier with the same penalty; two "
+                      f"classes) or mnlogit or mlp" if penalized else "use --model logit (two classes), mnlogit or mlp")
             raise CommandError(
                 f"--model {model} fits a numeric target, but {target!r} holds categories "
-                f"({shown}); use --model logit (two classes), mnlogit or mlp")
+                f"({shown}); {remedy}")
 
 
 def check_class_count(encoder, model: str) -> None:
