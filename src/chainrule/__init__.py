@@ -8,9 +8,9 @@
     tensor([2., 4., 6.], dtype=float32)
 
 The package is built in layers, each importing only from those below it (the map:
-docs/architecture.md): ``engine`` (backend, Tensor, autograd, ops) → ``nn``, ``optim`` →
-``data``, ``train`` → ``stats`` → ``theory`` → ``compute`` → ``tabular``, ``datasets``,
-``report``, ``cli``.
+docs/architecture.md): ``engine`` (backend, Tensor, autograd, ops) → ``tabular`` →
+``datasets`` → ``nn``, ``optim`` → ``data``, ``models`` → ``stats``, ``train`` → ``theory``,
+``compute`` → ``report`` → ``cli``.
 """
 # The order matters: the engine first, then the layers that build on it.
 # isort: off
@@ -64,6 +64,7 @@ _LAZY_MODULES = {
     "stats": "chainrule.stats", "report": "chainrule.report", "tabular": "chainrule.tabular",
     "theory": "chainrule.theory", "compute": "chainrule.compute", "datasets": "chainrule.datasets",
     "landscape": "chainrule.theory.landscape", "diagnostics": "chainrule.theory.diagnostics",
+    "models": "chainrule.models",
 }
 
 
