@@ -17,17 +17,18 @@ loaded into the others by state dict):
     and the weight's gradients);
 (b) one training step of ResNet-20 (He et al. 2016, the CIFAR network: a 3x3 stem to 16 channels,
     3 stages of 3 basic blocks of widths 16/32/64, BatchNorm2d and ReLU, stride-2 downsampling
-    with a 1x1 convolution + BatchNorm shortcut (option B), global average pooling, Linear 64 -> 10)
+    with a 1x1 convolution + BatchNorm shortcut (option B), global average pooling, Linear 64 -> 10;
+    ``chainrule.models.resnet(20, (16, 32, 64))``, He-initialized)
     on a batch of 128 random 3x32x32 images with random labels: zero the gradients,
     cross-entropy, backward, SGD step (lr 0.1, momentum 0.9), in training mode.
 
 - ``numpy``: written by hand (``benchmarks/numpy_convnet.py``: channels-last im2col into one matrix
   product per convolution, backward without col2im for stride 1, batch norm on wide views). It is
   the floor.
-- ``chainrule``: ``nn.Conv2d`` / ``chainrule.models.resnet(20, (16, 32, 64))`` when that exists,
-  else the same network defined here from chainrule.nn modules (``ResNet`` below);
-  ``F.cross_entropy``, ``optim.SGD``.
-- ``torch``: the same modules from torch.nn, eager, ``torch.set_num_threads(2)``.
+- ``chainrule``: ``nn.Conv2d`` / ``chainrule.models.resnet(20, (16, 32, 64))``, ``F.cross_entropy``,
+  ``optim.SGD``.
+- ``torch``: ``torch.nn.Conv2d`` / the torch twin of that ResNet (``torch_resnet``: the same modules
+  and parameter names), eager, ``torch.set_num_threads(2)``.
 
 Before timing, the three are checked to compute the same outputs and gradients (max abs differences
 printed). Timing: implementations interleaved round by round, GC on, warmed up; ms per step,
@@ -57,7 +58,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))  # measure the working tree
 import chainrule as cr  # noqa: E402
-from chainrule import nn  # noqa: E402
+from chainrule import models, nn  # noqa: E402
 from chainrule.nn import functional as F  # noqa: E402
 
 try:
@@ -88,8 +89,10 @@ QUICK = {"conv": {"rounds": 3, "steps_per_round": 1, "warmup": 1},
 
 # ============================================================================ the networks
 
-def resnet_classes(tnn):
-    """The CIFAR ResNet built from the modules of ``tnn`` (torch.nn or chainrule.nn)."""
+def torch_resnet(depth=20, widths=(16, 32, 64), classes=10):
+    """The torch twin of ``chainrule.models.resnet(depth, widths)``: the same modules, names
+    (torchvision's: ``downsample`` for the 1x1 projection shortcut) and forward."""
+    tnn = torch.nn
 
     class BasicBlock(tnn.Module):
         def __init__(self, cin, cout, stride):
@@ -98,48 +101,33 @@ def resnet_classes(tnn):
             self.bn1 = tnn.BatchNorm2d(cout)
             self.conv2 = tnn.Conv2d(cout, cout, 3, stride=1, padding=1, bias=False)
             self.bn2 = tnn.BatchNorm2d(cout)
-            self.relu = tnn.ReLU()
+            self.downsample = None
             if stride != 1 or cin != cout:
-                self.shortcut = tnn.Sequential(tnn.Conv2d(cin, cout, 1, stride=stride, bias=False),
-                                               tnn.BatchNorm2d(cout))
-            else:
-                self.shortcut = tnn.Identity()
+                self.downsample = tnn.Sequential(tnn.Conv2d(cin, cout, 1, stride=stride, bias=False),
+                                                 tnn.BatchNorm2d(cout))
 
         def forward(self, x):
-            out = self.relu(self.bn1(self.conv1(x)))
-            out = self.bn2(self.conv2(out))
-            return self.relu(out + self.shortcut(x))
+            out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+            out = out + (x if self.downsample is None else self.downsample(x))
+            return torch.relu(out)
 
     class ResNet(tnn.Module):
-        def __init__(self, depth=20, widths=(16, 32, 64), classes=10):
+        def __init__(self):
             super().__init__()
             self.conv1 = tnn.Conv2d(3, widths[0], 3, padding=1, bias=False)
             self.bn1 = tnn.BatchNorm2d(widths[0])
-            self.relu = tnn.ReLU()
             stages = {}
             for name, cin, cout, stride in numpy_convnet.resnet_layout(depth, widths):
                 stages.setdefault(name.split(".")[0], []).append(BasicBlock(cin, cout, stride))
             self.layer1, self.layer2, self.layer3 = (tnn.Sequential(*stages[f"layer{i}"]) for i in (1, 2, 3))
             self.pool = tnn.AdaptiveAvgPool2d(1)
-            self.flatten = tnn.Flatten()
             self.fc = tnn.Linear(widths[-1], classes)
 
         def forward(self, x):
-            x = self.relu(self.bn1(self.conv1(x)))
-            x = self.layer3(self.layer2(self.layer1(x)))
-            return self.fc(self.flatten(self.pool(x)))
+            x = self.layer3(self.layer2(self.layer1(torch.relu(self.bn1(self.conv1(x))))))
+            return self.fc(torch.flatten(self.pool(x), 1))
 
-    return ResNet
-
-
-def chainrule_resnet(depth, widths, classes):
-    """chainrule.models.resnet when it exists (and lays its parameters out as the twin), else
-    the network above from chainrule.nn modules."""
-    models = getattr(cr, "models", None)
-    factory = getattr(models, "resnet", None) if models is not None else None
-    if factory is not None:
-        return factory(depth, widths)
-    return resnet_classes(nn)(depth, widths, classes)
+    return ResNet()
 
 
 # ============================================================================ (a) one convolution
@@ -218,15 +206,9 @@ def make_resnet_problem(shape: dict | None = None, seed: int = 0) -> dict:
     n, s = shape["batch"], shape["size"]
     x = rng.standard_normal((n, 3, s, s)).astype(np.float32)
     y = rng.integers(0, shape["classes"], n)
-    state = None
-    if torch is not None:
-        torch.manual_seed(seed)
-        twin = resnet_classes(torch.nn)(shape["depth"], shape["widths"], shape["classes"])
-        state = {k: v.detach().numpy().copy() for k, v in twin.state_dict().items()}
-    else:  # pragma: no cover - without torch the chainrule network's own init is the reference
-        cr.manual_seed(seed)
-        model = chainrule_resnet(shape["depth"], shape["widths"], shape["classes"])
-        state = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    cr.manual_seed(seed)
+    model = models.resnet(shape["depth"], shape["widths"], num_classes=shape["classes"])
+    state = {k: v.numpy().copy() for k, v in model.state_dict().items()}
     return {"kind": "resnet", "shape": shape, "x": x, "y": y, "state": state}
 
 
@@ -260,7 +242,7 @@ class ChainruleResNetStep:
 
     def __init__(self, problem):
         s = problem["shape"]
-        self.model = chainrule_resnet(s["depth"], s["widths"], s["classes"])
+        self.model = models.resnet(s["depth"], s["widths"], num_classes=s["classes"])
         self.model.load_state_dict(problem["state"])
         self.model.train()
         self.opt = cr.optim.SGD(self.model.parameters(), lr=s["lr"], momentum=s["momentum"])
@@ -288,7 +270,7 @@ class TorchResNetStep(ChainruleResNetStep):
 
     def __init__(self, problem):
         s = problem["shape"]
-        self.model = resnet_classes(torch.nn)(s["depth"], s["widths"], s["classes"])
+        self.model = torch_resnet(s["depth"], s["widths"], s["classes"])
         self.model.load_state_dict({k: torch.from_numpy(v) for k, v in problem["state"].items()})
         self.model.train()
         self.opt = torch.optim.SGD(self.model.parameters(), lr=s["lr"], momentum=s["momentum"])

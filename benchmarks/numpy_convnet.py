@@ -180,7 +180,7 @@ def resnet_layout(depth: int = 20, widths=(16, 32, 64)):
 
 class NumpyResNet:
     """Forward, backward and an SGD-momentum step of the CIFAR ResNet, on the twin's state dict
-    (keys ``conv1``, ``bn1``, ``layer{s}.{b}.conv1/bn1/conv2/bn2``, ``layer{s}.{b}.shortcut.0/1``
+    (keys ``conv1``, ``bn1``, ``layer{s}.{b}.conv1/bn1/conv2/bn2``, ``layer{s}.{b}.downsample.0/1``
     for the 1x1 projection shortcuts, ``fc``)."""
 
     def __init__(self, state: dict, depth: int = 20, widths=(16, 32, 64), lr=0.1, momentum=0.9):
@@ -217,7 +217,7 @@ class NumpyResNet:
             b, c2 = self.conv_bn(a, name + ".conv2", name + ".bn2", 1, 1)
             shortcut = None
             if stride != 1 or cin != cout:
-                s, shortcut = self.conv_bn(h, name + ".shortcut.0", name + ".shortcut.1", stride, 0)
+                s, shortcut = self.conv_bn(h, name + ".downsample.0", name + ".downsample.1", stride, 0)
                 b += s
             else:
                 b += h
