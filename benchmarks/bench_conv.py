@@ -379,13 +379,14 @@ def describe(problem: dict) -> str:
             f"{s['batch']} x 3x{s['size']}x{s['size']} float32, cross-entropy, SGD momentum {s['momentum']}")
 
 
-def print_results(problem: dict, timed: dict, agreement: dict) -> None:
-    print(describe(problem))
+def print_results(problem: dict, timed: dict, agreement: dict, title: bool = True) -> None:
+    if title:
+        print(describe(problem))
     for name, d in agreement.items():
         parts = [f"{k} {d[k]:.1e}" for k in ("out", "dx", "loss") if k in d]
         print(f"  agreement with numpy: {name:10s} {'  '.join(parts)}  parameter grads {d['params']:.1e} "
               f"(largest grad {d['largest_grad']:.1e})  dtypes {', '.join(d['dtypes'])}")
-    update = problem["kind"] == "resnet"
+    update = problem["kind"] != "conv"
     print(f"  {'implementation':12s} {'step ms: median [min]':>24s} {'forward':>9s} {'backward':>9s}"
           + (f" {'update':>8s}" if update else ""))
     for name, row in timed.items():
@@ -416,9 +417,9 @@ def _run_step(impl):
         impl.update()
 
 
-def profile_chainrule(problem: dict, steps: int, top: int = 25) -> str:
+def profile_chainrule(problem: dict, steps: int, top: int = 25, make_impl=None) -> str:
     """cProfile of ``steps`` chainrule steps (after one untimed), top ``top`` by tottime."""
-    impl = _chainrule_impl(problem)
+    impl = (make_impl or _chainrule_impl)(problem)
     _run_step(impl)
     profiler = cProfile.Profile()
     profiler.enable()
@@ -430,7 +431,7 @@ def profile_chainrule(problem: dict, steps: int, top: int = 25) -> str:
     return out.getvalue()
 
 
-def node_breakdown(problem: dict, steps: int) -> dict:
+def node_breakdown(problem: dict, steps: int, make_impl=None) -> dict:
     """ms per step in each graph node's forward and backward body, the optimizer step, and the
     rest ('engine and Python')."""
     totals, patched = {}, []
@@ -440,7 +441,7 @@ def node_breakdown(problem: dict, steps: int) -> dict:
                 method = vars(cls)[phase]
                 patched.append((cls, phase, method))
                 setattr(cls, phase, bench_engine._timed_method(method, phase, totals))
-    impl = _chainrule_impl(problem)
+    impl = (make_impl or _chainrule_impl)(problem)
     update = getattr(impl, "update", None)
     if update is not None:
         impl.update = bench_engine._timed_function(update, ("optimizer", "step"), totals)
