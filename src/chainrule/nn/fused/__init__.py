@@ -27,7 +27,7 @@ embedding             a table lookup, gradient by scatter-add = index_select(W, 
 layer_norm            layer, group and RMS normalization = (x - mean) / sqrt(var + eps) * gamma + beta
 """
 from .attention import MultiheadAttentionCore, ScaledDotProductAttention
-from .batch_norm import BatchNorm
+from .batch_norm import BatchNorm, batch_statistics
 from .binary_cross_entropy import BCEWithLogits, BinaryCrossEntropy
 from .convolution import Convolution, TransposedConvolution
 from .cross_entropy import CrossEntropy, NLLLoss, SoftCrossEntropy
