@@ -7,6 +7,11 @@ straight into the parameters' gradient slots when an optimizer keeps a flat buff
 
 Backward, G the upstream gradient: dx = G W (only when x needs it: a first layer's input
 never does), dW = G^T x, db = G summed over the rows.
+
+An input with leading dimensions (N, L, in) is multiplied as the (N L, in) matrix of its rows:
+NumPy's matmul of a stack with a matrix calls BLAS once per block (32 calls of 128 rows for a
+transformer batch, 15% slower on one thread, and with two OpenBLAS threads each call pays the
+threads' hand-off).
 """
 from __future__ import annotations
 
@@ -34,7 +39,10 @@ class Linear(ComposedBackward, Function):
 
     def forward(self, x, weight, *bias):
         self.x, self.weight = x, weight
-        out = x @ weight.T
+        if x.ndim > 2:  # ONE product over all rows: a stack of (L, in) blocks is one BLAS call per block
+            out = (x.reshape(-1, x.shape[-1]) @ weight.T).reshape(x.shape[:-1] + (weight.shape[0],))
+        else:
+            out = x @ weight.T
         if bias:
             out += bias[0]  # out is a fresh array: add in place, no temporary
         return out
