@@ -150,7 +150,7 @@ class NumpyConv:
         self.x, self.g, self.w = problem["x"], problem["grad"], problem["weight"]
 
     def forward(self):
-        x = np.ascontiguousarray(self.x.transpose(0, 2, 3, 1))
+        x = self.x.transpose(0, 2, 3, 1)  # channels-last view: the padded canvas copy transposes it
         y, self.cache = numpy_convnet.conv_forward(x, self.w, 1, 1)
         return y.transpose(0, 3, 1, 2)
 
