@@ -33,6 +33,7 @@ from typing import NamedTuple
 
 from ...engine import backend
 from ...engine.autograd import Function
+from . import recycled
 from .composed import ComposedBackward, constant
 
 __all__ = ["BatchNorm", "ChannelLayout", "BatchStatistics", "batch_statistics"]
@@ -134,7 +135,8 @@ def batch_statistics(x) -> BatchStatistics:
     """Two passes: the per-channel mean, then x - mean and its per-channel mean square."""
     layout = ChannelLayout(x)
     mean = layout.sums(layout.matrix) / layout.count
-    centred = layout.matrix - layout.vector(mean)
+    centred = layout.xp.subtract(layout.matrix, layout.vector(mean),
+                                 out=recycled.empty(layout.xp, layout.matrix.shape, layout.matrix.dtype))
     var = layout.dots(centred, centred) / layout.count
     return BatchStatistics(mean, var, layout, centred)
 

@@ -46,6 +46,7 @@ from ...engine import backend
 from ...engine.autograd import Function, claim_grad_slot
 from .. import im2col
 from ..im2col import Fold, Unfold, Windows
+from . import recycled
 from .composed import ComposedBackward
 
 __all__ = ["Convolution", "TransposedConvolution"]
@@ -166,7 +167,7 @@ class Convolution(ComposedBackward, Function):
             self.cols = x_last.reshape(-1, channels)  # a 1 x 1 convolution reads x itself
             out = xp.matmul(self.cols, w_cols)
         else:  # the canvas is made again in backward: nothing but x is kept
-            out = xp.empty((batch * windows.grid[0] * windows.grid[1], out_channels), dtype=x.dtype)
+            out = recycled.empty(xp, (batch * windows.grid[0] * windows.grid[1], out_channels), x.dtype)
             _windows_times(xp, im2col.place_last(x_last, windows), windows, w_cols, out)
         if bias:
             out += bias[0]
@@ -195,7 +196,7 @@ class Convolution(ComposedBackward, Function):
             flipped_windows = _flipped_windows(windows)
             canvas = im2col.place_last(_last(grad), flipped_windows)
             flipped = weight[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(-1, channels)
-            grad_x = xp.empty((batch * windows.size[0] * windows.size[1], channels), dtype=grad.dtype)
+            grad_x = recycled.empty(xp, (batch * windows.size[0] * windows.size[1], channels), grad.dtype)
             _windows_times(xp, canvas, flipped_windows, flipped, grad_x)
         else:
             grad_x = im2col.fold_last(xp.matmul(rows, _weight_columns(weight).T), windows, batch)
