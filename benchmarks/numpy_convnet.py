@@ -9,7 +9,7 @@ Written as a performance-minded person writes it on NumPy alone (float32 through
   is 20-30% faster in OpenBLAS than the channel-first (O, kh kw C) x (kh kw C, N oh ow) one for
   the thin matrices of a ResNet's first stage (16 channels).
 - im2col a run of images at a time: one strided copy of a zero-padded canvas's windows
-  (``as_strided``) into a ~2 MiB buffer that the product then reads from the cache (the whole
+  (``as_strided``) into a ~4 MiB buffer that the product then reads from the cache (the whole
   window matrix is 75 MB at the first stage: read from memory, it makes the product twice as
   slow); the weight gradient makes the runs again from the canvas. Canvases (zero border
   written once) and buffers are allocated once and reused every step (fresh large arrays cost
@@ -46,7 +46,7 @@ def windows(xp, k: int, stride: int, grid: tuple):
 
 
 BUFFERS: dict = {}  # (name, shape) -> an array reused every step
-CHUNK_BYTES = 2 << 20  # window rows multiplied at a time (they stay in the cache)
+CHUNK_BYTES = 4 << 20  # window rows multiplied at a time (they stay in the cache)
 
 
 def buffer(name: str, shape: tuple, dtype=F32, zero: bool = False):

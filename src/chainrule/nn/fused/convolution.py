@@ -13,7 +13,7 @@ The fast path (one group) works channels-last: the windows of the batch form the
 X_col (N oh ow, kh kw C), each window a contiguous row, and the forward is the matrix product
 Y = X_col W_col with W_col (kh kw C, O) the weight's transpose. X_col is kh kw times the image
 and would be read from memory: it is made and multiplied a run of whole images at a time
-(:func:`~chainrule.nn.im2col.window_chunks`, about 2 MiB of rows: one strided copy from the
+(:func:`~chainrule.nn.im2col.window_chunks`, about 4 MiB of rows: one strided copy from the
 zero-padded canvas into a small buffer that the product then reads from the cache), and never
 kept: backward makes the runs again from x. Y is (N oh ow, O): the output is returned as a
 (N, O, oh, ow) view of it, channels-last in memory, which is what the next convolution's window
