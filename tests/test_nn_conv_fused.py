@@ -45,6 +45,10 @@ CONVOLUTIONS = [
     pytest.param((2, 4, 6, 5), (4, 1, 3, 3), {"padding": "same", "groups": 4}, id="depthwise-same"),
     pytest.param((1, 2, 5, 5), (3, 2, 1, 1), {}, id="1x1"),
     pytest.param((2, 3, 7, 9), (4, 3, 4, 2), {"padding": "same", "dilation": (1, 3)}, id="same-asymmetric"),
+    pytest.param((3, 4, 6, 5), (5, 4, 3, 3), {"padding": 1}, id="resnet-3x3"),
+    pytest.param((2, 3, 5, 4), (2, 3, 3, 2), {"padding": (3, 2)}, id="padding-beyond-the-kernel"),
+    pytest.param((2, 3, 7, 6), (4, 3, 1, 1), {"stride": 2}, id="1x1-stride2"),
+    pytest.param((2, 2, 9, 8), (3, 2, 2, 3), {"stride": (2, 3), "dilation": 2}, id="strided-dilated-unpadded"),
 ]
 
 
@@ -56,6 +60,29 @@ def test_convolution_equals_unfold_then_matmul(x_shape, w_shape, kwargs, bias):
     out = F.conv2d(*inputs, **kwargs)
     assert out.grad_fn.op == "conv2d"
     assert_node_equals_reference(out, inputs)
+
+
+@pytest.mark.parametrize("dtype, tol", [("float32", 2e-5), ("float64", 1e-12)])
+@pytest.mark.parametrize("kwargs", [{"padding": 1}, {"stride": 2, "padding": 1}, {"stride": 2}])
+def test_convolution_of_every_memory_layout_matches_torch(kwargs, dtype, tol):
+    """Channels-last, channel-first and transposed inputs and upstream gradients (the fast path's
+    window copies and gradient views read any strides), chained into a second convolution."""
+    rng = np.random.default_rng(8)
+    x, w1, w2 = (rng.standard_normal(s).astype(dtype) for s in ((2, 3, 7, 6), (4, 3, 3, 3), (5, 4, 3, 1)))
+    for order in ((0, 2, 3, 1), (1, 0, 2, 3), (0, 1, 3, 2)):
+        stored = np.ascontiguousarray(x.transpose(order))
+        back = [int(i) for i in np.argsort(order)]
+        ours = [cr.tensor(a, requires_grad=True) for a in (stored, w1, w2)]
+        theirs = [torch.tensor(a, requires_grad=True) for a in (stored, w1, w2)]
+        out = F.conv2d(F.conv2d(ours[0].permute(*back), ours[1], **kwargs), ours[2], padding=(1, 0))
+        expected = TF.conv2d(TF.conv2d(theirs[0].permute(*back), theirs[1], **kwargs), theirs[2], padding=(1, 0))
+        upstream = rng.standard_normal(tuple(expected.shape)).astype(dtype)
+        up_ours = cr.tensor(np.ascontiguousarray(upstream.transpose(order))).permute(*back)
+        out.backward(up_ours)
+        expected.backward(torch.tensor(upstream))
+        np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=tol, atol=tol)
+        for a, b in zip(ours, theirs):
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=tol, atol=tol)
 
 
 TRANSPOSED = [

@@ -239,6 +239,42 @@ def test_batch_norm_equals_standardize_scale_shift(shape, training):
     assert_same(fused, reference, [x, gamma, beta])
 
 
+MEMORY_ORDERS = {"channels-last": (0, 2, 3, 1), "channel-first": (1, 0, 2, 3), "contiguous": (0, 1, 2, 3),
+                 "other": (3, 1, 0, 2)}
+
+
+@pytest.mark.parametrize("order", sorted(MEMORY_ORDERS))
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_of_feature_maps_in_every_memory_layout(order, training, affine):
+    """The 2-d batch norm node reads x and the upstream gradient in the layout they come in
+    (channels-last: the wide view; channel-first; contiguous; anything else copied)."""
+    rng = np.random.default_rng(12)
+    perm = MEMORY_ORDERS[order]
+    stored = cr.tensor(rng.standard_normal(tuple(np.array((4, 3, 5, 2))[list(perm)])), dtype=cr.float64,
+                       requires_grad=True)
+    back = [int(i) for i in np.argsort(perm)]
+    gamma, beta = leaf(rng, 3), leaf(rng, 3)
+    running_mean, running_var = constant(rng.standard_normal(3)), constant(rng.uniform(0.5, 2.0, 3))
+    view = (1, 3, 1, 1)
+    inputs = [stored, gamma, beta] if affine else [stored]
+
+    def fused(x, *affine_args):
+        w, b = affine_args if affine else (None, None)
+        return F.batch_norm(x.permute(*back), running_mean.clone(), running_var.clone(), w, b, training=training)
+
+    def reference(x, *affine_args):
+        x = x.permute(*back)
+        if training:
+            mean, var = x.mean(dim=(0, 2, 3), keepdim=True), x.var(dim=(0, 2, 3), keepdim=True, unbiased=False)
+        else:
+            mean, var = running_mean.reshape(*view), running_var.reshape(*view)
+        out = (x - mean) / cr.sqrt(var + 1e-5)
+        return out * affine_args[0].reshape(*view) + affine_args[1].reshape(*view) if affine else out
+
+    assert_same(fused, reference, inputs)
+
+
 def test_dropout_equals_the_product_with_its_scaled_mask():
     x = leaf(np.random.default_rng(11), 50, 4, low=0.5, high=1.5)  # no zeros: the mask is readable from y
     cr.manual_seed(3)

@@ -200,9 +200,8 @@ def batch_norm(
                 f"batch_norm: expected more than 1 value per channel when training; got input "
                 f"shape {tuple(x.shape)}. Use a batch of at least 2 rows, or eval() mode"
             )
-        mean = data.mean(axis=axes)
-        centred = data - mean.reshape((1, channels) + (1,) * (x.ndim - 2))
-        var = (centred * centred).mean(axis=axes)
+        statistics = fused.batch_statistics(data)  # one pass for the mean, one for the variance
+        mean, var = statistics.mean, statistics.var
         if running_mean is not None:
             running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * mean
             bump_version(running_mean)
@@ -212,11 +211,11 @@ def batch_norm(
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are required when training=False")
-        mean, var = running_mean.data, running_var.data
+        mean, var, statistics = running_mean.data, running_var.data, None
     affine = [t for t in (weight, bias) if t is not None]
     return fused.BatchNorm.apply(
         x, *affine, mean=mean, var=var, eps=eps, axes=axes, training=bool(training),
-        has_weight=weight is not None, has_bias=bias is not None,
+        has_weight=weight is not None, has_bias=bias is not None, statistics=statistics,
     )
 
 

@@ -17,10 +17,22 @@ whatever the canvas has beyond the image after). Window a, tap i reads canvas ro
 Fold is the adjoint (transpose) of unfold: <unfold(x), Y> = <x, fold(Y)>, so the gradient of
 each is the other, and both are linear, so they can be differentiated any number of times.
 
-Layout: the arrays of this module are channel-first, (C, N, H, W) ("CNHW"): the columns of
-all N images then form one (C kh kw, N oh ow) matrix, and a convolution of the whole batch is
-ONE matrix product. ``unfold`` and ``fold`` loop over the kh kw kernel taps (never over
-pixels), copying or adding one strided slice per tap. Both ops at the end of this module,
+Layout: ``unfold`` and ``fold`` work on channel-first arrays, (C, N, H, W) ("CNHW"): the columns
+of all N images then form one (C kh kw, N oh ow) matrix, and a convolution of the whole batch is
+ONE matrix product. They loop over the kh kw kernel taps (never over pixels), copying or adding
+one strided slice per tap. ``unfold_last`` and ``fold_last`` are the same maps on channels-last
+arrays, (N, H, W, C): the window matrix is (N oh ow, kh kw C), each window one contiguous row,
+copied in ONE strided copy from a view of the canvas (``as_strided``: axes (N, oh, ow, kh, kw,
+C), the taps' rows and columns stepping through the canvas like the windows'); the convolution's
+fast path uses them (:mod:`chainrule.nn.fused.convolution`).
+
+Working set: a window matrix is kh kw times its image (75 MB for a batch of 128 16-channel
+32 x 32 maps and a 3 x 3 kernel), far beyond the caches, so a product reading it runs at memory
+speed, and an array that large is mapped fresh from the operating system at every allocation
+(page faults cost 2-100 ms per 75 MB on the 2-core benchmark machine, the more the more
+fragmented its memory). ``window_chunks`` splits a batch into runs of whole images whose window
+rows fill about ``CHUNK_BYTES``; ``copy_windows`` writes one run's rows into a small buffer
+that stays in the cache while the product reads it. Both ops at the end of this module,
 :class:`Unfold` and :class:`Fold`, use PyTorch's layout instead (``F.unfold``'s (N, C kh kw, L)).
 """
 from __future__ import annotations
@@ -30,7 +42,15 @@ from typing import NamedTuple
 from ..engine import backend
 from ..engine.autograd import Function
 
-__all__ = ["Windows", "place", "crop", "unfold", "fold", "tap", "Unfold", "Fold"]
+__all__ = ["Windows", "place", "crop", "unfold", "fold", "tap", "place_last", "window_view", "window_chunks",
+           "copy_windows", "unfold_last", "fold_last", "CHUNK_BYTES", "Unfold", "Fold"]
+
+#: The size of the window rows one product reads at a time (see the module docstring). Measured
+#: with two OpenBLAS threads on the 2-core benchmark machine (a 3 x 3 convolution of 128 maps,
+#: forward, ms for runs of 2 / 3 / 6 / 8 / 16 / 32 / 128 images of 16 channels at 32 x 32):
+#: 12.6 / 10.9 / 9.3 / 8.6 / 8.8 / 13.1 / 19.3; 4-8 MiB runs are fastest at every stage width
+#: (fewer products, each still in the cache), 2 MiB on one thread by a few percent.
+CHUNK_BYTES = 4 << 20
 
 
 class Windows(NamedTuple):
@@ -126,6 +146,89 @@ def fold(cols, windows: Windows):
             canvas[tap(windows, i, j)] += cols[:, i, j]
     return crop(canvas, windows)
 
+
+# ---------------------------------------------------------------------- channels last: (N, H, W, C)
+
+def place_last(x, windows: Windows):
+    """The zero canvas (N, Eh, Ew, C) of x (N, H, W, C) (any strides): x at ``windows.offset``,
+    a new C-contiguous array (only the border outside the image zeroed); x itself (a view)
+    when no padding is needed and each pixel's channels are contiguous."""
+    (eh, ew), (th, tw) = windows.extent, windows.offset
+    n, h, w, c = x.shape
+    if (th, tw) == (0, 0) and eh <= h and ew <= w and x.strides[3] == x.itemsize:
+        return x[:, :eh, :ew]
+    xp = backend.namespace_of(x)
+    canvas = xp.empty((n, eh, ew, c), dtype=x.dtype)
+    (r0, r1), (c0, c1) = _overlap(h, th, eh), _overlap(w, tw, ew)
+    if not (r0 < r1 and c0 < c1):
+        canvas[...] = 0
+        return canvas
+    canvas[:, :r0] = 0
+    canvas[:, r1:] = 0
+    canvas[:, r0:r1, :c0] = 0
+    canvas[:, r0:r1, c1:] = 0
+    canvas[:, r0:r1, c0:c1] = x[:, r0 - th:r1 - th, c0 - tw:c1 - tw]
+    return canvas
+
+
+def window_view(canvas, windows: Windows):
+    """The (N, oh, ow, kh, kw, C) view of the windows of a canvas (N, Eh, Ew, C) (no copy):
+    element [n, a, b, i, j, c] = canvas[n, a sh + i dh, b sw + j dw, c]."""
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = windows.kernel, windows.stride, windows.dilation, windows.grid
+    sn, srow, scol, sc = canvas.strides
+    xp = backend.namespace_of(canvas)
+    return xp.lib.stride_tricks.as_strided(canvas, (canvas.shape[0], oh, ow, kh, kw, canvas.shape[3]),
+                                           (sn, srow * sh, scol * sw, srow * dh, scol * dw, sc), writeable=False)
+
+
+def window_chunks(batch: int, windows: Windows, channels: int, itemsize: int) -> list:
+    """Runs [n0, n1) of whole images whose window rows take about :data:`CHUNK_BYTES`."""
+    per_image = windows.grid[0] * windows.grid[1] * windows.taps * channels * itemsize
+    step = max(1, min(batch, CHUNK_BYTES // max(per_image, 1)))
+    return [(n0, min(n0 + step, batch)) for n0 in range(0, batch, step)]
+
+
+def copy_windows(view, n0: int, n1: int, buffer):
+    """The window rows of images [n0, n1) of a :func:`window_view`, written into the front of
+    ``buffer`` (rows, kh kw C): returns that (rows (n1 - n0) oh ow, kh kw C) part."""
+    part = view[n0:n1]
+    rows = buffer[:part.shape[0] * part.shape[1] * part.shape[2]]
+    backend.namespace_of(buffer).copyto(rows.reshape(part.shape), part)
+    return rows
+
+
+def unfold_last(x, windows: Windows):
+    """im2col of x (N, H, W, C) (any strides): the whole window matrix (N oh ow, kh kw C), row
+    (n, a, b), column (i, j, c) = canvas[n, a sh + i dh, b sw + j dw, c]; ONE strided copy.
+    (The convolution's fast path copies it a chunk at a time instead: :func:`copy_windows`.)"""
+    n, _, _, c = x.shape
+    (kh, kw), (oh, ow) = windows.kernel, windows.grid
+    cols = backend.namespace_of(x).empty((n * oh * ow, kh * kw * c), dtype=x.dtype)
+    return copy_windows(window_view(place_last(x, windows), windows), 0, n, cols)
+
+
+def fold_last(cols, windows: Windows, batch: int):
+    """col2im on channels-last arrays: the image (N, H, W, C) onto which the window matrix
+    (N oh ow, kh kw C) sums (the adjoint of :func:`unfold_last`), one strided addition per tap."""
+    (kh, kw), (oh, ow) = windows.kernel, windows.grid
+    channels = cols.shape[1] // (kh * kw)
+    xp = backend.namespace_of(cols)
+    blocks = cols.reshape(batch, oh, ow, kh, kw, channels)
+    canvas = xp.zeros((batch,) + windows.extent + (channels,), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            canvas[tap(windows, i, j) + (slice(None),)] += blocks[:, :, :, i, j]
+    (eh, ew), (th, tw), (h, w) = windows.extent, windows.offset, windows.size
+    if th >= 0 and tw >= 0 and th + h <= eh and tw + w <= ew:
+        return canvas[:, th:th + h, tw:tw + w]
+    image = xp.zeros((batch, h, w, channels), dtype=cols.dtype)
+    (r0, r1), (c0, c1) = _overlap(h, th, eh), _overlap(w, tw, ew)
+    if r0 < r1 and c0 < c1:
+        image[:, r0 - th:r1 - th, c0 - tw:c1 - tw] = canvas[:, r0:r1, c0:c1]
+    return image
+
+
+# ---------------------------------------------------------------------- PyTorch's layout (Unfold, Fold)
 
 def _unfold_batch(x, windows: Windows):
     """PyTorch's unfold of x (N, C, H, W): (N, C kh kw, oh ow), a view of fresh columns."""
