@@ -204,25 +204,27 @@ class Convolution(ComposedBackward, Function):
 
     def _weight_gradient_last(self, xp, rows):
         """dW = G^T X_col (O, kh kw C), summed over runs of images (their window rows made
-        again from x), as (O, C, kh, kw); into the gradient slot if any."""
+        again from x), as (O, C, kh, kw); into the gradient slot if any. Computed transposed:
+        with two OpenBLAS threads the (kh kw C) x rows x O products split their rows between the
+        threads, the O x rows x (kh kw C) ones barely (16 channels: 0.23 against 0.34 ms a run)."""
         windows, weight = self.windows, self.weight
         out_channels, channels, kh, kw = weight.shape
         if self.cols is not None:
-            total = xp.matmul(rows.T, self.cols)
-        else:
+            total = xp.matmul(self.cols.T, rows)
+        else:  # dW^T = X_col^T G, (kh kw C, O): OpenBLAS splits its kh kw C rows between its threads
             view = im2col.window_view(im2col.place_last(_last(self.x), windows), windows)
             chunks = im2col.window_chunks(view.shape[0], windows, channels, rows.itemsize)
             buffer = _chunk_buffer(xp, chunks, windows, channels, rows.dtype)
             pixels = windows.grid[0] * windows.grid[1]
-            total, part = xp.zeros((out_channels, kh * kw * channels), dtype=rows.dtype), None
+            total, part = xp.zeros((kh * kw * channels, out_channels), dtype=rows.dtype), None
             for n0, n1 in chunks:
                 block = im2col.copy_windows(view, n0, n1, buffer)
                 if part is None:
-                    total = xp.matmul(rows[n0 * pixels:n1 * pixels].T, block)
+                    total = xp.matmul(block.T, rows[n0 * pixels:n1 * pixels])
                     part = xp.empty_like(total)
                 else:
-                    total += xp.matmul(rows[n0 * pixels:n1 * pixels].T, block, out=part)
-        product = total.reshape(out_channels, kh, kw, channels).transpose(0, 3, 1, 2)
+                    total += xp.matmul(block.T, rows[n0 * pixels:n1 * pixels], out=part)
+        product = total.T.reshape(out_channels, kh, kw, channels).transpose(0, 3, 1, 2)
         slot = claim_grad_slot(self.parents[1])
         if slot is None:
             return xp.ascontiguousarray(product)
