@@ -88,3 +88,17 @@ def test_timing_and_profile_run(bench, capsys):
     assert any(name.startswith("Convolution") for name in breakdown["rows"])
     assert "optimizer.step" in breakdown["rows"]
     assert "tottime" in bench.profile_chainrule(bench.make_conv_problem(SMALL_CONV), 1)
+
+
+def test_the_command_line_quick_run_writes_every_number(bench, monkeypatch, tmp_path, capsys):
+    """``--quick --json`` (on the small shapes) runs both parts and writes their timings."""
+    import json
+
+    monkeypatch.setattr(bench, "CONV", dict(bench.CONV, **SMALL_CONV))
+    monkeypatch.setattr(bench, "RESNET", dict(bench.RESNET, **SMALL_RESNET))
+    path = tmp_path / "conv.json"
+    assert bench.main(["--quick", "--json", str(path)]) == 0
+    written = json.loads(path.read_text())
+    assert {"conv", "resnet"} <= set(written)
+    assert written["resnet"]["timings"]["torch" if bench.torch is not None else "numpy"]["step"]["n"] >= 1
+    assert "Other processes used" in capsys.readouterr().out

@@ -51,3 +51,13 @@ def test_timing_and_profile_run(bench, capsys):
     assert "chainrule / numpy" in capsys.readouterr().out
     breakdown = bench.bench_conv.node_breakdown(bench.make_problem(SMALL), 1, make_impl=bench.ChainruleGPTStep)
     assert any(name.startswith("MultiheadAttentionCore") for name in breakdown["rows"])
+
+
+def test_the_command_line_quick_run_writes_every_number(bench, monkeypatch, tmp_path):
+    import json
+
+    monkeypatch.setattr(bench, "SHAPE", dict(bench.SHAPE, **SMALL))
+    path = tmp_path / "gpt.json"
+    assert bench.main(["--quick", "--json", str(path)]) == 0
+    written = json.loads(path.read_text())
+    assert written["timings"]["chainrule"]["step"]["n"] == bench.QUICK["rounds"] * bench.QUICK["steps_per_round"]
