@@ -94,7 +94,7 @@ def test_t_test_summary_and_frame(grunfeld):
     assert list(frame.columns) == list(expected.columns) and list(frame.index) == ["c0", "c1"]
     assert str(model.f_test("value = 0")).startswith("<F test: F=")
     assert "chi2" in str(model.wald_test("value = 0", use_f=False))
-    with pytest.raises(NotImplementedError, match="t and z tests"):
+    with pytest.raises(ValueError, match="has no confidence interval; use t_test"):
         model.f_test("value = 0").conf_int()
 
 

@@ -147,8 +147,8 @@ class Upsample(Module):
                  recompute_scale_factor=None):
         super().__init__()
         if mode in TORCH_ONLY_MODES:
-            raise NotImplementedError(f"Upsample: mode={mode!r} is not implemented in chainrule; "
-                                      f"available: {', '.join(INTERPOLATION_MODES)}")
+            raise ValueError(f"Upsample: mode={mode!r} (a PyTorch mode) is not offered by chainrule, which "
+                             f"upsamples by {' or '.join(map(repr, INTERPOLATION_MODES))} only")
         if mode not in INTERPOLATION_MODES:
             raise ValueError(f"Upsample: mode must be one of {', '.join(INTERPOLATION_MODES)}; got {mode!r}")
         if (size is None) == (scale_factor is None):

@@ -182,8 +182,8 @@ def _source_positions(size: int, grid: int, scale, mode: str):
 
 def _check_interpolation(mode, align_corners, antialias) -> None:
     if mode in TORCH_ONLY_MODES:
-        raise NotImplementedError(f"interpolate: mode={mode!r} is not implemented in chainrule; "
-                                  f"available: {', '.join(INTERPOLATION_MODES)}")
+        raise ValueError(f"interpolate: mode={mode!r} (a PyTorch mode) is not offered by chainrule, which "
+                         f"interpolates by {' or '.join(map(repr, INTERPOLATION_MODES))} only")
     if mode not in INTERPOLATION_MODES:
         raise ValueError(f"interpolate: mode must be one of {', '.join(INTERPOLATION_MODES + TORCH_ONLY_MODES)}; "
                          f"got {mode!r}")

@@ -86,7 +86,8 @@ class ContrastResults:
     def conf_int(self, alpha: float = 0.05):
         """(J, 2) intervals R θ̂ ± q_{1−α/2} sd (t and z tests only)."""
         if self.effect is None:
-            raise NotImplementedError("ContrastResults.conf_int: confidence intervals exist for t and z tests only")
+            raise ValueError("ContrastResults.conf_int: an F or chi-squared test of several restrictions has no "
+                             "confidence interval; use t_test for intervals of each restriction")
         if not 0 < alpha < 1:
             raise ValueError(f"ContrastResults.conf_int: alpha must lie in (0, 1); got {alpha!r}")
         half = self._quantile(alpha) * self.sd
