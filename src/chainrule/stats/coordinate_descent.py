@@ -367,3 +367,25 @@ def solve_path(problem, alphas, tol, max_iter, route, solver="cd", l1_ratio=1.0)
                                           l2=float(alpha) * (1.0 - l1_ratio))
         coefs[:, k] = w
     return coefs, gaps, iterations
+
+
+def fit_coordinate_descent(estimator, X, y, l1: float, l2: float, previous, what: str):
+    """Minimize 1/(2n)‖y − b0 − Xw‖² + l1 ‖w‖₁ + l2/2 ‖w‖² for a prepared X, y and set the fitted
+    attributes of ``estimator`` (Lasso: l2 = 0; ElasticNet: l1 = αρ, l2 = α(1 − ρ)): ``coef_``,
+    ``intercept_`` (b0 = ȳ − x̄'w with an intercept), ``dual_gap_``, ``n_iter_`` and ``route_``.
+    ``previous`` is the warm start (or None); ``what`` names the fit in the convergence warning."""
+    yc, x_mean, y_mean = center_means(X, y, estimator.fit_intercept)
+    problem = Problem(X, x_mean, yc)
+    route = choose_route(estimator.precompute, X.shape[1], path=False)
+    w = np.zeros(X.shape[1])
+    if previous is not None and previous.shape == w.shape:
+        w = previous.astype(backend.float64, copy=True)
+    w, gap, iterations = solve(problem, l1, w, float(estimator.tol), int(estimator.max_iter), estimator.solver, route,
+                               l2=l2)
+    warn_unconverged(what, gap, estimator.tol, problem.yy, estimator.max_iter)
+    estimator.coef_ = w
+    estimator.intercept_ = y_mean - float(x_mean @ w) if estimator.fit_intercept else 0.0
+    estimator.dual_gap_ = gap
+    estimator.n_iter_ = iterations
+    estimator.route_ = "fista" if estimator.solver == "fista" else route
+    return estimator

@@ -37,7 +37,7 @@ from .coordinate_descent import (
     center_means,
     check_settings,
     choose_route,
-    solve,
+    fit_coordinate_descent,
     solve_path,
     warn_unconverged,
 )
@@ -102,21 +102,8 @@ class ElasticNet(LinearRegressor):
         check_settings(self.tol, self.max_iter, self.solver)
         previous = getattr(self, "coef_", None) if self.warm_start else None
         X, y = self._prepare(X, y)
-        yc, x_mean, y_mean = center_means(X, y, self.fit_intercept)
-        problem = Problem(X, x_mean, yc)
-        route = choose_route(self.precompute, X.shape[1], path=False)
-        w = np.zeros(X.shape[1])
-        if previous is not None and previous.shape == w.shape:
-            w = previous.astype(backend.float64, copy=True)
-        w, gap, iterations = solve(problem, alpha * rho, w, float(self.tol), int(self.max_iter), self.solver, route,
-                                   l2=alpha * (1.0 - rho))
-        warn_unconverged(f"ElasticNet(alpha={alpha:g}, l1_ratio={rho:g})", gap, self.tol, problem.yy, self.max_iter)
-        self.coef_ = w
-        self.intercept_ = y_mean - float(x_mean @ w) if self.fit_intercept else 0.0
-        self.dual_gap_ = gap
-        self.n_iter_ = iterations
-        self.route_ = "fista" if self.solver == "fista" else route
-        return self
+        return fit_coordinate_descent(self, X, y, alpha * rho, alpha * (1.0 - rho), previous,
+                                      f"ElasticNet(alpha={alpha:g}, l1_ratio={rho:g})")
 
 
 ElasticNetPath = namedtuple("ElasticNetPath", ["alphas", "coefs", "intercepts", "dual_gaps", "n_iter"])
