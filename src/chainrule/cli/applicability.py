@@ -88,6 +88,8 @@ FIT_RULES = {
                 "--model logit|mnlogit (unpenalized)"),
     "formula": (lambda args: args.model in STATS_MODELS and not getattr(args, "chunksize", None),
                 "the statistical models, without --chunksize"),
+    "standardize": (lambda args: _scaling().applies(args), "--model ridge|lasso|elasticnet|pcr|mlp, logit --penalty, "
+                    "--solver gd|adam|fista"),
     "target": (lambda args: not getattr(args, "formula", None), "fits without --formula (its left-hand side is "
                "the target)"),
     "features": (lambda args: not getattr(args, "formula", None), "fits without --formula (its right-hand side "
@@ -95,6 +97,12 @@ FIT_RULES = {
 }
 
 _NEVER = (lambda args: False, None)
+
+
+def _scaling():
+    from . import scaling  # issue 19: --standardize (imported when a fit is checked, not to build the parser)
+
+    return scaling
 
 # compare-optimizers trains every model as a network with each of --optimizers.
 COMPARE_RULES = {"optimizer": _NEVER, "device": _NEVER,
@@ -139,7 +147,7 @@ def rules_for(command: str, args):
     compute's mode is ambiguous: its own message then says so)."""
     if command == "fit":
         where = f"--model {args.model}" + (f" --penalty {args.penalty}" if _penalized_logit(args) else "")
-        return FIT_RULES, where, None
+        return FIT_RULES, where, {"standardize": _scaling().REASON}
     if command == "compare-optimizers":
         return COMPARE_RULES, "compare-optimizers", _COMPARE_REASONS
     if command == "diagnose":
@@ -165,6 +173,8 @@ def rules_for(command: str, args):
 def _flag(parser, dest: str) -> str:
     for action in parser._actions:
         if action.dest == dest and action.option_strings:
+            if isinstance(action, argparse.BooleanOptionalAction):  # --standardize/--no-standardize
+                return "/".join(action.option_strings)
             return max(action.option_strings, key=len)
     return "--" + dest.replace("_", "-")
 
