@@ -106,6 +106,7 @@ def prepare_data(args, *, standardize: bool, val_split: float | None = None,
     val_index = np.array([position[r] for r in val_rows], dtype=np.int64)
     if len(train_index) < 2:
         raise CommandError(f"only {len(train_index)} training rows remain; need at least 2")
+    check_target_varies(encoder, y[train_index])
     summary = dict(encoder.summary())
     summary["validation_rows"] = int(len(val_index))
     summary["training_rows"] = int(len(train_index))
@@ -307,6 +308,16 @@ def check_numeric_target(frame, target: str, model: str) -> None:
             raise CommandError(
                 f"--model {model} fits a numeric target, but {target!r} holds categories "
                 f"({shown}); {remedy}")
+
+
+def check_target_varies(encoder, y_train) -> None:
+    """A regression target with one value on the training rows (an all-zero column, say) leaves
+    nothing to explain: R², the t statistics and the F statistic are 0/0. Refused, naming it."""
+    if encoder.task_ == "regression" and len(y_train) and np.all(y_train == y_train[0]):
+        raise CommandError(
+            f"the target {encoder.target!r} takes the single value {y_train[0]:g} on all {len(y_train)} training "
+            f"rows: there is nothing to explain (R², the t statistics and the F statistic would be 0/0); check "
+            f"the column, or that --target names the one you mean")
 
 
 def check_scaling(encoder, frame) -> None:
