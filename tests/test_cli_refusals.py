@@ -58,8 +58,9 @@ REFUSED = [
     (["diagnose", "{csv}", "--target", "y", "--model", "mlp", "--fraction", "0.1"], "--fraction", "diagnose"),
     (["landscape", "{csv}", "--target", "y", "--depths", "8"], "--depths", "landscape"),
     (["landscape", "--study", "--hidden", "8"], "--hidden", "landscape --study"),
-    (["compute", "--preset", "gpt3", "--accelerator", "H100-SXM"], "--accelerator", "compute --preset gpt3"),
-    (["compute", "--preset", "gpt3", "--count", "4"], "--count", "compute --preset gpt3"),
+    (["compute", "--preset", "gpt3", "--seed", "4"], "--seed", "compute --preset gpt3"),
+    (["compute", "--list-accelerators", "--count", "4"], "--count", "compute --list-accelerators"),
+    (["compute", "--list-accelerators", "--precision", "bf16"], "--precision", "compute --list-accelerators"),
     (["compute", "--params", "1e9", "--tokens", "2e10", "--epochs", "3"], "--epochs", "compute --params"),
     (["compute", "--params", "1e9", "--tokens", "2e10", "--hidden", "8"], "--hidden", "compute --params"),
 ]
@@ -94,6 +95,8 @@ ACCEPTED = [
     ["landscape", "{csv}", "--target", "y", "--hidden", "8", "--optimizer", "sgd", "--epochs", "2"],
     ["landscape", "--study", "--depths", "8,14", "--widths", "4,8,16", "--epochs", "1"],
     ["compute", "--preset", "gpt3"],
+    ["compute", "--preset", "gpt3", "--accelerator", "H100-SXM", "--count", "2048", "--precision", "fp8"],
+    ["compute", "--list-accelerators", "--prices", "prices.toml"],
     ["compute", "--params", "1e9", "--tokens", "2e10", "--accelerator", "H100-SXM", "--count", "4"],
 ]
 

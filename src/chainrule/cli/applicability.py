@@ -130,15 +130,17 @@ LANDSCAPE_RULES = {"depths": _STUDY, "widths": _STUDY, "full": _STUDY,
 
 
 def compute_rules(mode: str) -> dict:
-    """The rules of ``chainrule compute`` in ``mode`` ("preset", "rule" or "data")."""
+    """The rules of ``chainrule compute`` in ``mode`` ("list", "preset", "rule" or "data")."""
     rules = {}
     data_only = ("target", "features", "dropna", "impute", "val_split", "hidden", "activation", "dropout",
                  "batchnorm", "lr", "epochs", "batch_size", "steps", "device")
     if mode != "data":
         rules.update({dest: _NEVER for dest in data_only})
-    if mode == "preset":
+    if mode == "preset":  # --accelerator/--count/--precision/--utilization/--price recompute it on that hardware
+        rules.update({dest: _NEVER for dest in ("optimizer", "seed")})
+    if mode == "list":  # the catalogue; --prices changes its price column
         rules.update({dest: _NEVER for dest in ("accelerator", "count", "precision", "utilization", "price",
-                                                "prices", "optimizer", "seed")})
+                                                "optimizer", "seed")})
     return rules
 
 
@@ -156,12 +158,14 @@ def rules_for(command: str, args):
         return LANDSCAPE_RULES, "landscape" + (" --study" if args.study else ""), None
     if command == "compute":
         modes = [mode for mode, typed in (
+            ("list", bool(getattr(args, "list_accelerators", False))),
             ("preset", args.preset is not None),
             ("rule", any(getattr(args, name) is not None for name in ("params", "tokens", "flops"))),
             ("data", args.data is not None)) if typed]
         if len(modes) != 1:
             return None
-        where = {"preset": f"compute --preset {args.preset} (the course's example, as published)",
+        where = {"list": "compute --list-accelerators (the catalogue)",
+                 "preset": f"compute --preset {args.preset} (the course's example)",
                  "rule": "compute --params/--tokens/--flops (the 6·N·D rule)",
                  "data": "compute DATA (an MLP timed on this machine)"}[modes[0]]
         return compute_rules(modes[0]), where, None

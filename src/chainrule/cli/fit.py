@@ -43,8 +43,10 @@ def register(subparsers) -> None:
         description="Fit --model to DATA's --target column from the other (or the --features) "
                     "columns. Categorical columns are one-hot encoded (first level the "
                     "reference), booleans become 0/1, missing values are refused unless "
-                    "--dropna or --impute; inputs are standardized for mlp and for "
-                    "gradient-based solvers. Writes report.html, model.safetensors + "
+                    "--dropna or --impute; numeric inputs are standardized (training-split "
+                    "means and standard deviations, saved for predict; estimates reported on the "
+                    "original scale) where their scale changes the fit: penalties, components, "
+                    "gradient steps (--no-standardize to switch it off). Writes report.html, model.safetensors + "
                     "model.json, metrics.json and the figures to --out.",
         epilog=EXAMPLES, formatter_class=HelpFormatter,
     )
