@@ -22,6 +22,7 @@ from .arguments import (
     add_model_arguments,
     positive_float,
     positive_int,
+    scope_groups,
 )
 from .errors import CommandError
 from .output import console
@@ -44,6 +45,9 @@ def register(subparsers) -> None:
     )
     add_data_arguments(parser, optional=True)
     add_model_arguments(parser, models=("mlp",), default_model="mlp", statistical=False)
+    scope_groups(parser, "compute DATA: an MLP counted and timed here", titles=("data", "model", "mlp"))
+    scope_groups(parser, "compute DATA; --optimizer also with --params, for its state's memory",
+                 titles=("training (networks)",))
     plan = parser.add_argument_group("estimate")
     plan.add_argument("--params", type=positive_float, metavar="N",
                       help="parameters of the model (e.g. 175e9); with --tokens")
