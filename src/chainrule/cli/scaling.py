@@ -82,12 +82,11 @@ def without_intercept(args, standardize: bool) -> bool:
     was typed, else a warning says so. Returns whether to standardize."""
     import warnings
 
-    from .applicability import given_options
     from .errors import CommandError
 
     if not (standardize and getattr(args, "no_intercept", False) and getattr(args, "model", None) != "mlp"):
         return standardize
-    if "standardize" in given_options(args) and args.standardize:
+    if getattr(args, "standardize", None) is True:  # typed (the default is None until the fit records it)
         raise CommandError("--standardize and a fit without an intercept: centring the columns adds an intercept; "
                            "drop --standardize (or --no-intercept / the formula's - 1)")
     warnings.warn("the inputs are not standardized: the fit has no intercept, which centring would add "
