@@ -19,6 +19,7 @@ from .arguments import (
     add_debug_argument,
     add_model_arguments,
     add_output_arguments,
+    add_standardize_argument,
     positive_int,
     settings_of,
 )
@@ -42,8 +43,10 @@ def register(subparsers) -> None:
         description="Fit --model to DATA's --target column from the other (or the --features) "
                     "columns. Categorical columns are one-hot encoded (first level the "
                     "reference), booleans become 0/1, missing values are refused unless "
-                    "--dropna or --impute; inputs are standardized for mlp and for "
-                    "gradient-based solvers. Writes report.html, model.safetensors + "
+                    "--dropna or --impute; numeric inputs are standardized (training-split "
+                    "means and standard deviations, saved for predict; estimates reported on the "
+                    "original scale) where their scale changes the fit: penalties, components, "
+                    "gradient steps (--no-standardize to switch it off). Writes report.html, model.safetensors + "
                     "model.json, metrics.json and the figures to --out.",
         epilog=EXAMPLES, formatter_class=HelpFormatter,
     )
@@ -55,6 +58,7 @@ def register(subparsers) -> None:
                              "rows are a seeded hash of the row number. Under mpiexec -n N, ols "
                              "splits the chunks over the ranks")
     add_model_arguments(parser)
+    add_standardize_argument(parser)  # issue 19: --standardize/--no-standardize
     add_output_arguments(parser)
     parser.add_argument("--overwrite", action="store_true",  # issue 19 (safety)
                         help="replace the model a previous fit wrote to --out (default: refuse)")
@@ -65,10 +69,11 @@ def register(subparsers) -> None:
 
 
 def needs_standardization(args) -> bool:
-    """Standardize the inputs for neural nets and gradient-based solvers (their step size
-    depends on the scale of X); closed-form and Newton fits are reported on the data's own
-    scale."""
-    return args.model == "mlp" or (args.solver in ("gd", "adam", "fista"))
+    """Standardize the inputs where their scale changes the fit (penalties, components, gradient
+    steps), unless ``--no-standardize``: :mod:`chainrule.cli.scaling`."""
+    from .scaling import standardize_inputs
+
+    return standardize_inputs(args)
 
 
 def run(args) -> int:
@@ -91,6 +96,7 @@ def fit_and_write(args, *, report=None, section_prefix: str = ""):
     timings = {}
     start = time.perf_counter()
     data = prepare_data(args, standardize=needs_standardization(args))
+    args.standardize = data.encoder.mean_ is not None  # issue 19: the run's settings record what was done
     timings["read and encode"] = time.perf_counter() - start
     screen = console()
     screen.print(_data_line(args, data))
@@ -177,6 +183,7 @@ def fit_chunks_and_write(args, *, report=None, section_prefix: str = ""):
     timings = {}
     start = time.perf_counter()
     data = prepare_chunked_data(args, standardize=needs_standardization(args))
+    args.standardize = data.encoder.mean_ is not None  # issue 19: the run's settings record what was done
     timings["fit the encoder (two passes)"] = time.perf_counter() - start
     screen = console()
     with contextlib.ExitStack() as stack:
@@ -249,23 +256,49 @@ def _data_line(args, data) -> str:
 
 
 def _estimates(args, data, estimator) -> list:
-    """The coefficient tables of a model without its own summary (penalized, stepwise, pcr)."""
+    """The coefficient tables of a model without its own summary (penalized, stepwise, pcr), on
+    the original scale of the features."""
     from .estimates import estimates_tables, has_estimates_table
+    from .scaling import note, scaling_of
 
     if not has_estimates_table(args.model, estimator):
         return []
     n_rows = getattr(data, "n_train", 0) or len(data.y_train)
-    return estimates_tables(args.model, estimator, data.feature_names, args.target, n_rows, cv=args.cv)
+    scaling = scaling_of(data)
+    return estimates_tables(args.model, estimator, data.feature_names, args.target, n_rows, cv=args.cv,
+                            scaling=scaling, scaling_note=None if scaling is None else note(data))
+
+
+# --------------------------------------------------------------------------- original scale (issue 19)
+
+def _summary(data, estimator):
+    """The estimator's own summary (OLS, Logit, MNLogit) on the features' original scale, with
+    the standardization note when the fit was on standardized features; None without one."""
+    from .scaling import note, original_scale_results, scaling_of
+
+    if not hasattr(estimator, "summary"):
+        return None
+    scaling = scaling_of(data)
+    summary = original_scale_results(estimator, scaling).summary()
+    if scaling is not None:
+        summary.notes = list(summary.notes) + [note(data)]
+    return summary
+
+
+def _margeff(data, estimator):
+    from .scaling import original_scale_margeff, scaling_of
+
+    return original_scale_margeff(estimator.get_margeff(), scaling_of(data))
 
 
 def _print_statistical(screen, args, data, estimator) -> None:
-    summary = getattr(estimator, "summary", None)
+    summary = _summary(data, estimator)
     if summary is not None:
-        screen.print(str(summary()), markup=False)
+        screen.print(str(summary), markup=False)
     for table in _estimates(args, data, estimator):
         screen.print(str(table), markup=False)
     if args.model in ("logit", "mnlogit") and args.margeff and hasattr(estimator, "get_margeff"):
-        screen.print(str(estimator.get_margeff().summary()), markup=False)
+        screen.print(str(_margeff(data, estimator).summary()), markup=False)
     if args.model == "ols" and args.solver == "gd":
         screen.print(f"gradient descent: {estimator.n_iter_} iterations, "
                      f"converged {estimator.converged_}", markup=False)
@@ -304,13 +337,15 @@ def build_report(args, data, outcome, metrics: dict, timings: dict, *, report=No
     report.add_data_summary(data.summary, title="Data")
     estimator = outcome.estimator
     if estimator is not None and hasattr(estimator, "summary"):
-        report.add_summary("Coefficients", estimator.summary())
-        figure = _coefficient_figure(rep, estimator)
+        from .scaling import original_scale_results, scaling_of
+
+        report.add_summary("Coefficients", _summary(data, estimator))
+        figure = _coefficient_figure(rep, original_scale_results(estimator, scaling_of(data)))
         if figure is not None:
             report.add_figure("Coefficient plot", figure,
                               caption="Estimates with 95% confidence intervals.")
         if args.model in ("logit", "mnlogit") and not getattr(data, "chunked", False):
-            report.add_summary("Average marginal effects", estimator.get_margeff().summary())
+            report.add_summary("Average marginal effects", _margeff(data, estimator).summary())
     for table in _estimates(args, data, estimator) if estimator is not None else []:
         report.add_summary(table.title, table)
     if outcome.history is not None:
