@@ -132,6 +132,9 @@ def check_text_columns(frame, columns) -> None:
             usage_error(f"--text {name!r} is not a column of the data; its columns are {list(frame.columns)}")
         column = frame[name]
         values = column.dropna()
+        if not any(isinstance(value, str) and value.strip() for value in values):
+            if values.empty or all(isinstance(value, str) for value in values):
+                usage_error(f"--text {name!r} is empty: it holds no text (every value is missing or blank)")
         is_text = (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)
                    or isinstance(column.dtype, pd.CategoricalDtype))
         not_text = next((v for v in values if not isinstance(v, str)), None) if is_text else None
@@ -139,8 +142,6 @@ def check_text_columns(frame, columns) -> None:
             what = f"dtype {column.dtype}" if not is_text else f"{type(not_text).__name__} values such as {not_text!r}"
             usage_error(f"--text {name!r} is not a text column ({what}); --text takes a column of strings; give "
                         f"numbers and categories with --features")
-        if not any(value.strip() for value in values):
-            usage_error(f"--text {name!r} is empty: it holds no text (every value is missing or blank)")
 
 
 class TextInputs:
