@@ -23,6 +23,10 @@ PENALTIES = ("l2", "l1", "elasticnet")
 TEXT_MODELS = ("textcnn", "gru", "transformer")
 _TEXT_ONLY = {"text", "tokenizer", "vocab_size", "max_length", "cased", "embedding_dim", "kernel_sizes", "filters",
               "layers", "heads"}
+# the options only some networks take, with --text: option -> the models that take it
+TEXT_MODEL_OPTIONS = {"kernel_sizes": ("textcnn",), "filters": ("textcnn",), "layers": ("gru", "transformer"),
+                      "heads": ("transformer",), "hidden": ("mlp",), "activation": ("mlp",), "batchnorm": ("mlp",),
+                      "chunksize": ()}
 
 
 # --------------------------------------------------------------------------- help
@@ -268,8 +272,6 @@ def settings_of(args) -> dict:
         skip |= _STATS_ONLY
     if not getattr(args, "text", None):  # --text inputs: the tokenizer's settings only with --text
         skip |= _TEXT_ONLY
-    elif model in TEXT_MODELS or model == "mlp":  # --text inputs: only the options of this text network
-        from .text_inputs import unused_settings
-
-        skip |= unused_settings(args)
+    else:  # --text inputs: only the options of this text network
+        skip |= {dest for dest, models in TEXT_MODEL_OPTIONS.items() if model not in models}
     return {key: value for key, value in sorted(vars(args).items()) if key not in skip}

@@ -1,7 +1,7 @@
 """``chainrule fit --text COLUMN``: free-text columns as model inputs, and ``predict`` re-applying them.
 
 A text column (reviews, filings, survey answers) becomes token ids: a subword tokenizer
-(:class:`chainrule.data.SubwordTokenizer`, WordPiece or BPE by Hugging Face's ``tokenizers``)
+(:class:`chainrule.data.SubwordTokenizer`, BPE or WordPiece by Hugging Face's ``tokenizers``)
 is trained on the text of the *training* rows only (every ``--text`` column's, one shared
 vocabulary), then cuts every document to the longest training document, at most
 ``--max-length`` ids, and right-pads it. The ids of each text column and the encoded
@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from .arguments import TEXT_MODELS, int_list, name_list, positive_int
+from .arguments import TEXT_MODEL_OPTIONS, TEXT_MODELS, int_list, name_list, positive_int
 from .errors import CommandError
 
 TEXT_INPUT_MODELS = ("mlp",) + TEXT_MODELS
@@ -44,8 +44,10 @@ def add_text_arguments(parser) -> None:
     group.add_argument("--text", metavar="COL", type=name_list, action="extend",
                        help="a free-text column as model input (repeat, or A,B, for several); the other inputs "
                             "are then only the --features given")
-    group.add_argument("--tokenizer", choices=("wordpiece", "bpe"), default="wordpiece",
-                       help="subword vocabulary trained on the training rows' text (default: %(default)s)")
+    group.add_argument("--tokenizer", choices=("bpe", "wordpiece"), default="bpe",
+                       help="subword vocabulary trained on the training rows' text: byte-pair encoding (default; "
+                            "the same vocabulary every run) or WordPiece (Hugging Face's trainer breaks ties in "
+                            "another order each run, so the vocabulary and the fit vary from run to run)")
     group.add_argument("--vocab-size", type=positive_int, default=5000, metavar="N",
                        help="largest vocabulary, special tokens included (default: %(default)s)")
     group.add_argument("--max-length", type=positive_int, default=128, metavar="N",
@@ -73,6 +75,7 @@ def _models(*names):
 
 
 _NETWORKS = _models(*TEXT_INPUT_MODELS)
+_MLP_ONLY = ("hidden", "activation", "batchnorm")  # applicability.FIT_RULES has them
 
 # dest -> (applies(args), where it applies): added to applicability.FIT_RULES. The text networks
 # train like the mlp; --text applies to the networks that read text, its options with --text.
@@ -80,17 +83,10 @@ TEXT_RULES = {
     **{dest: _NETWORKS for dest in ("dropout", "optimizer", "lr", "epochs", "batch_size", "device")},
     "text": _NETWORKS,
     **{dest: (_given_text, "fits with --text") for dest in _TEXT_OPTIONS},
-    "kernel_sizes": _models("textcnn"), "filters": _models("textcnn"),
-    "layers": _models("gru", "transformer"), "heads": _models("transformer"),
+    **{dest: _models(*models) for dest, models in TEXT_MODEL_OPTIONS.items() if models and dest not in _MLP_ONLY},
     "chunksize": (lambda args: not _given_text(args) and args.model not in TEXT_MODELS,
                   "fits without --text (the tokenizer is trained on the training rows in memory)"),
 }
-
-
-def unused_settings(args) -> set:
-    """The options a ``--text`` fit with ``args.model`` does not use (left out of its settings)."""
-    mlp_only = {dest: _models("mlp") for dest in ("hidden", "activation", "batchnorm")}
-    return {dest for dest, (applies, _) in {**TEXT_RULES, **mlp_only}.items() if not applies(args)}
 
 
 def usage_error(message: str):

@@ -135,7 +135,7 @@ def _ngram_counts(text: str, k: int) -> dict:
 # --------------------------------------------------------------------------- subword tokenizer
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]")  # ids 0, 1, 2
-ALGORITHMS = ("wordpiece", "bpe")
+ALGORITHMS = ("bpe", "wordpiece")
 
 
 class SubwordTokenizer:
@@ -155,10 +155,15 @@ class SubwordTokenizer:
         self.vocab_size = int(tokenizer.get_vocab_size())
 
     @classmethod
-    def train(cls, texts, *, vocab_size: int = 5000, algorithm: str = "wordpiece", lowercase: bool = True,
+    def train(cls, texts, *, vocab_size: int = 5000, algorithm: str = "bpe", lowercase: bool = True,
               max_length: int = 128) -> SubwordTokenizer:
         """Train on ``texts`` (strings; None counts as ""); ``length`` becomes the longest
-        training document in ids ([CLS] included), at most ``max_length``."""
+        training document in ids ([CLS] included), at most ``max_length``.
+
+        ``algorithm="bpe"`` gives the same vocabulary every run; Hugging Face's WordPiece
+        trainer breaks ties between equally frequent pairs in an order that changes from run
+        to run (its hash maps are randomly seeded), so ``"wordpiece"`` vocabularies (and what
+        is fitted on them) vary between runs."""
         from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
 
         if algorithm not in ALGORITHMS:
