@@ -212,3 +212,16 @@ def test_help_lists_the_text_options(capsys):
     help_text = capsys.readouterr().out
     for option in ("--text COL", "--tokenizer", "--vocab-size", "--max-length", "--embedding-dim", "textcnn"):
         assert option in help_text
+
+
+def test_dropna_and_missing_features_follow_the_other_models(tmp_path, capsys):
+    frame = corpus(60)
+    frame.loc[[1, 2], "length"] = np.nan
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    fitted, _, _ = _fit(["fit", path, "--text", "review", "--features", "length", "--target", "label", "--dropna",
+                         "--model", "mlp", "--out", tmp_path / "mlp", "--epochs", "1", "--embedding-dim", "4"])
+    assert len(fitted.y_train) + len(fitted.y_val) == 58 and not {1, 2} & set(fitted.train_rows)
+    assert main(["predict", str(tmp_path / "mlp"), str(path), "--out", str(tmp_path / "p.csv")]) == 0
+    assert "2 rows with missing values skipped" in capsys.readouterr().out
+    assert 1 not in set(pd.read_csv(tmp_path / "p.csv")["row"]) and len(pd.read_csv(tmp_path / "p.csv")) == 58

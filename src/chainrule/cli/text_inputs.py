@@ -319,7 +319,8 @@ def text_design(model_dir, spec: dict, encoder, frame, *, dropna: bool):
     tokenizer = load_tokenizer(model_dir, text_spec)
     rows, blocks = np.arange(len(frame)), []
     if text_spec["features"]:
-        encoder.dropna = dropna
+        if dropna:  # as predict does for every model: --dropna, or the fit's own --dropna
+            encoder.dropna = True
         X_features, _ = encoder.transform(frame, require_target=False)
         rows = np.asarray(encoder.last_kept_rows_, dtype=np.int64)
         blocks.append(X_features)
