@@ -190,6 +190,8 @@ USAGE = [
     (["--model", "mlp", "--vocab-size", "100"], "--vocab-size does not apply to --model mlp"),
     (["--model", "mlp", "--text", "review", "--chunksize", "50"], "--chunksize does not apply to --model mlp"),
     (["--model", "transformer", "--text", "review", "--embedding-dim", "10", "--heads", "4"], "not divisible"),
+    (["--model", "mlp", "--text", "review", "--max-length", "1"], "--max-length at least 2"),
+    (["--model", "mlp", "--text", "review", "--vocab-size", "3"], "--vocab-size must be at least 4"),
 ]
 
 

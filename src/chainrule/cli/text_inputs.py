@@ -115,6 +115,9 @@ def check_text_arguments(args) -> None:
     if both:
         usage_error(f"--text {both} also listed in --features: a column is either text (tokenized) or a feature "
                     f"(encoded as a number or category), not both")
+    if args.vocab_size < 4 or args.max_length < 2:
+        usage_error(f"--vocab-size must be at least 4 (the 3 special tokens and one piece) and --max-length at "
+                    f"least 2 ([CLS] and one piece); got {args.vocab_size} and {args.max_length}")
     if args.model == "transformer" and args.embedding_dim % args.heads:
         usage_error(f"--embedding-dim {args.embedding_dim} is not divisible by --heads {args.heads}")
 
@@ -199,12 +202,11 @@ def prepare_text_data(args):
     X_features, y = encoder.transform(table)
     kept = np.asarray(encoder.last_kept_rows_, dtype=np.int64)
     training_text = [text for column in args.text for text in frame[column].iloc[train_rows]]
-    try:
-        tokenizer = SubwordTokenizer.train(training_text, vocab_size=args.vocab_size, algorithm=args.tokenizer,
-                                           lowercase=not args.cased, max_length=args.max_length)
-    except ValueError as exc:
+    if not any(isinstance(text, str) and text.strip() for text in training_text):
         raise CommandError(f"--text {', '.join(args.text)}: the training rows hold no text to learn a vocabulary "
-                           f"from ({exc})") from None
+                           f"from (every training document is missing or blank)")
+    tokenizer = SubwordTokenizer.train(training_text, vocab_size=args.vocab_size, algorithm=args.tokenizer,
+                                       lowercase=not args.cased, max_length=args.max_length)
     ids = [tokenizer.encode(frame[column].iloc[kept]) for column in args.text]
     X = np.hstack(ids + ([X_features] if features else [])).astype(np.float64)
     train_index, val_index = np.searchsorted(kept, train_rows), np.searchsorted(kept, val_rows)
