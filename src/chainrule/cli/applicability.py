@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 from .arguments import STATS_MODELS
+from .text_inputs import TEXT_RULES  # --text inputs
 
 GIVEN = "given_options_"
 
@@ -95,6 +96,8 @@ FIT_RULES = {
     "features": (lambda args: not getattr(args, "formula", None), "fits without --formula (its right-hand side "
                  "makes the features)"),
 }
+
+FIT_RULES.update(TEXT_RULES)  # --text inputs: --text, its options, and the text networks' training options
 
 _NEVER = (lambda args: False, None)
 

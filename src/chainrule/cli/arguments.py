@@ -19,6 +19,15 @@ MODELS = ("ols", "logit", "mnlogit", "ridge", "lasso", "elasticnet", "stepwise",
 STATS_MODELS = ("ols", "logit", "mnlogit", "ridge", "lasso", "elasticnet", "stepwise", "pcr")
 PENALTIES = ("l2", "l1", "elasticnet")
 
+# --text inputs: the networks that read only text columns (cli/text_inputs.py; mlp reads them too)
+TEXT_MODELS = ("textcnn", "gru", "transformer")
+_TEXT_ONLY = {"text", "tokenizer", "vocab_size", "max_length", "cased", "embedding_dim", "kernel_sizes", "filters",
+              "layers", "heads"}
+# the options only some networks take, with --text: option -> the models that take it
+TEXT_MODEL_OPTIONS = {"kernel_sizes": ("textcnn",), "filters": ("textcnn",), "layers": ("gru", "transformer"),
+                      "heads": ("transformer",), "hidden": ("mlp",), "activation": ("mlp",), "batchnorm": ("mlp",),
+                      "chunksize": ()}
+
 
 # --------------------------------------------------------------------------- help
 
@@ -291,6 +300,10 @@ def settings_of(args) -> dict:
     model = getattr(args, "model", None)
     if model in STATS_MODELS and getattr(args, "solver", None) not in ("gd", "adam"):
         skip |= _NETWORK_ONLY
-    elif model == "mlp":
+    elif model == "mlp" or model in TEXT_MODELS:  # --text inputs: the text networks are networks too
         skip |= _STATS_ONLY
+    if not getattr(args, "text", None):  # --text inputs: the tokenizer's settings only with --text
+        skip |= _TEXT_ONLY
+    else:  # --text inputs: only the options of this text network
+        skip |= {dest for dest, models in TEXT_MODEL_OPTIONS.items() if model not in models}
     return {key: value for key, value in sorted(vars(args).items()) if key not in skip}

@@ -13,7 +13,9 @@ import time
 import numpy as np
 
 from .arguments import (
+    MODELS,
     STATS_MODELS,
+    TEXT_MODELS,
     HelpFormatter,
     add_data_arguments,
     add_debug_argument,
@@ -57,8 +59,11 @@ def register(subparsers) -> None:
                              "pass per iteration) and mlp (epochs over the chunks); the validation "
                              "rows are a seeded hash of the row number. Under mpiexec -n N, ols "
                              "splits the chunks over the ranks")
-    add_model_arguments(parser)
+    add_model_arguments(parser, models=MODELS + TEXT_MODELS)  # --text inputs: and the text networks
     add_standardize_argument(parser)  # issue 19: --standardize/--no-standardize
+    from .text_inputs import add_text_arguments  # --text inputs
+
+    add_text_arguments(parser)
     add_output_arguments(parser)
     parser.add_argument("--overwrite", action="store_true",  # issue 19 (safety)
                         help="replace the model a previous fit wrote to --out (default: refuse)")
@@ -95,11 +100,18 @@ def fit_and_write(args, *, report=None, section_prefix: str = ""):
     out = output_directory(args)
     timings = {}
     start = time.perf_counter()
-    data = prepare_data(args, standardize=needs_standardization(args))
+    if getattr(args, "text", None) or args.model in TEXT_MODELS:  # --text inputs (cli/text_inputs.py)
+        from .text_inputs import prepare_text_data
+
+        data = prepare_text_data(args, standardize=needs_standardization(args))
+    else:
+        data = prepare_data(args, standardize=needs_standardization(args))
     args.standardize = data.encoder.mean_ is not None  # issue 19: the run's settings record what was done
     timings["read and encode"] = time.perf_counter() - start
     screen = console()
     screen.print(_data_line(args, data))
+    if getattr(data, "text", None) is not None:  # --text inputs: the tokenizer trained on the training rows
+        screen.print(data.text.description, markup=False)
     note = linear_probability_note(args, data.y_train)
     if note:
         screen.print(note, markup=False)
@@ -107,6 +119,10 @@ def fit_and_write(args, *, report=None, section_prefix: str = ""):
     if args.model in STATS_MODELS:
         outcome = fit_statistical(args, data)
         _print_statistical(screen, args, data, outcome.estimator)
+    elif getattr(data, "text", None) is not None:  # --text inputs: the text network of --model
+        from .text_inputs import fit_text_network
+
+        outcome = fit_text_network(args, data, verbose=1)
     else:
         outcome = fit_network(args, data, verbose=1)
     timings["fit"] = outcome.seconds
@@ -134,6 +150,8 @@ def write_outputs(args, out, data, outcome, metrics: dict, timings: dict, screen
     saved = {"settings": settings_of(args)}
     if getattr(data, "formula", None):
         saved["formula"] = data.formula
+    if getattr(data, "text", None) is not None:  # --text inputs: tokenizer.json first, model.json records it
+        saved.update(data.text.save(out))
     save_model(out, outcome.predictor, data.encoder, target=args.target, extra=saved)
     report_path = build_report(args, data, outcome, metrics, timings).write(out)
     if report is not None:

@@ -29,10 +29,10 @@ import copy
 import numpy as np
 
 # Models whose fit depends on the scale of the columns (with --penalty for logit).
-SCALE_DEPENDENT = ("ridge", "lasso", "elasticnet", "pcr", "mlp")
+SCALE_DEPENDENT = ("ridge", "lasso", "elasticnet", "pcr", "mlp", "textcnn", "gru", "transformer")
 GRADIENT_SOLVERS = ("gd", "adam", "fista")
 
-WHERE = ("--model ridge|lasso|elasticnet|pcr|mlp, logit --penalty and --solver gd|adam|fista "
+WHERE = ("--model ridge|lasso|elasticnet|pcr|mlp|textcnn|gru|transformer, logit --penalty and --solver gd|adam|fista "
          "(where the scale of a column changes the fit)")
 REASON = ("ols and stepwise (least squares) and logit and mnlogit by Newton give the same fit on either scale "
           "(the coefficients on standardized columns are b_j * sd_j, with the same predictions, t statistics "
