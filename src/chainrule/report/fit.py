@@ -338,7 +338,7 @@ def _prediction_figures(report, run: FitRun) -> None:
         report.add_figure(f"Predicted vs actual ({split})",
                           fig.figure_predicted_vs_actual(run.y_eval, predicted, target_name=run.target))
         figure, where = _residual_figure(run, predicted)
-        report.add_figure(f"Residuals ({where or split})", figure)
+        report.add_figure(where or f"Residuals ({split})", figure)
         return
     labels = [str(label) for label in run.classes]
     report.add_figure(f"ROC, precision-recall and calibration ({split})",
@@ -350,7 +350,7 @@ def _prediction_figures(report, run: FitRun) -> None:
 def _residual_figure(run: FitRun, predicted):
     """OLS in memory: on the training rows with leverage and studentized residuals from
     its influence measures; otherwise residuals of the evaluation rows. Returns (figure,
-    the rows' description when they are not the evaluation rows)."""
+    the section's title when its rows are not the evaluation rows)."""
     results = getattr(run.estimator, "results_", None)
     if run.model == "ols" and results is not None and hasattr(results, "get_influence") and not run.sample_note:
         try:
@@ -363,6 +363,6 @@ def _residual_figure(run: FitRun, predicted):
             return mfig.figure_residual_diagnostics(
                 fitted, resid, studentized=influence.resid_studentized_external,
                 leverage=influence.hat_matrix_diag, n_params=influence.k_vars, target_name=run.target), \
-                "training rows, the fit's own"
+                "Residuals and leverage (training rows)"
     y = np.asarray(run.y_eval, dtype=np.float64).reshape(-1)
     return mfig.figure_residual_diagnostics(predicted, y - predicted, target_name=run.target), None
