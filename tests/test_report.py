@@ -391,7 +391,7 @@ def test_table_inputs_agree():
         report.add_table("t", table)
         bodies.append(re.search(r'<section id="t">(.*?)</section>', report.to_html(), re.S).group(1))
     assert bodies[0] == bodies[1] == bodies[2]
-    assert '<th scope="col">name</th><th scope="col">value</th>' in bodies[0]
+    assert '<th scope="col">name</th><th scope="col" class="num">value</th>' in bodies[0]  # numbers: right
 
 
 def test_a_named_index_is_shown_and_a_missing_key_is_a_dash():
@@ -400,7 +400,7 @@ def test_a_named_index_is_shown_and_a_missing_key_is_a_dash():
     report.add_table("framed", pandas.DataFrame({"v": [1, 2]}, index=pandas.Index(["p", "q"], name="term")))
     report.add_table("records", [{"a": 1}, {"b": 2}])
     html = report.to_html()
-    assert '<th scope="col">term</th><th scope="col">v</th>' in html
+    assert '<th scope="col">term</th><th scope="col" class="num">v</th>' in html
     assert "<td>p</td>" in html
     assert '<tr><td class="num">1</td><td>—</td></tr><tr><td>—</td><td class="num">2</td></tr>' in html
 

@@ -56,6 +56,7 @@ FIGURE_DPI = 110
 _DIGITS = 4  # significant digits of floats in tables
 _RESERVED_IDS = frozenset({"contents"})
 _DETAIL_CLASS = ' class="detail"'
+_NUM_CLASS = ' class="num"'
 _UNSAFE_MARKUP = re.compile(r"<\s*script\b|\bsrc\s*=\s*[\"']?\s*(?:https?:)?//", re.IGNORECASE)
 
 
@@ -305,10 +306,12 @@ def _table_rows(table, method: str) -> tuple:
 
 
 def _table_html(headings: list, rows: list, digits: int) -> str:
-    head = "".join(f'<th scope="col">{_escape(h)}</th>' for h in headings)
     if not rows:
+        head = "".join(f'<th scope="col">{_escape(h)}</th>' for h in headings)
         return f"<table><thead><tr>{head}</tr></thead></table><p>No rows.</p>"
     columns = [_aligned_column([row[j] for row in rows], digits) for j in range(len(headings))]
+    head = "".join(f'<th scope="col"{_NUM_CLASS if column else ""}>{_escape(h)}</th>'
+                   for h, column in zip(headings, columns))
     body = "".join("<tr>" + "".join(_cell(value, digits, columns[j][i] if columns[j] else None)
                                     for j, value in enumerate(row)) + "</tr>"
                    for i, row in enumerate(rows))
@@ -551,6 +554,7 @@ thead th { border-bottom: 1px solid var(--rule); font-weight: 600; vertical-alig
 tbody tr + tr > * { border-top: 1px solid #eaeef2; }
 th[scope="row"] { font-weight: 600; white-space: nowrap; }
 td.num { text-align: right; white-space: pre; }
+th.num, .summary table.chainrule-coefficients tr:first-child th:not(:first-child) { text-align: right; }
 td table { margin: 0; font-size: 0.95em; border-top-width: 1px; border-bottom-width: 1px; }
 .table { overflow-x: auto; }
 table.kv th[scope="row"] { color: #24292f; }
@@ -561,6 +565,10 @@ table.kv th[scope="row"] { color: #24292f; }
 .summary th { text-align: left; font-weight: 600; white-space: nowrap; }
 .summary table.chainrule-coefficients tr:first-child th { border-bottom: 1px solid var(--rule); }
 .summary p { color: var(--muted); font-size: 0.93em; margin: 0 0 0.4em; }
+.summary table.chainrule-summary:has(tr:nth-child(9)) > tbody { display: grid; grid-template-columns: repeat(2,
+  max-content minmax(7em, max-content)); }  /* a long model header: two label/value pairs a row */
+.summary table.chainrule-summary:has(tr:nth-child(9)) tr { display: contents; }
+.summary table.chainrule-summary:has(tr:nth-child(9)) td { padding-right: 2.2em; }
 .summary td { text-align: right; white-space: nowrap; }
 .summary caption { font-weight: 650; text-align: left; padding-bottom: 0.3em; caption-side: top; }
 pre, code { font-family: ui-monospace, "SFMono-Regular", "DejaVu Sans Mono", Menlo, Consolas, monospace; }
