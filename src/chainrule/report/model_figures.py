@@ -274,9 +274,14 @@ def figure_classifier_curves(y_true, proba, labels):
     cal_ax.plot(predicted, observed, "o-", color="tab:purple", markersize=4, label="model (10 bins)")
     _style(cal_ax, f"predicted P({literal(labels[1])})" if binary else "predicted P(top class)",
            "observed share" if binary else "observed accuracy", "Calibration")
-    for ax, corner in ((roc_ax, "lower right"), (pr_ax, "lower left"), (cal_ax, "upper left")):
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc=corner, fontsize=7 if len(columns) > 3 else 8, framealpha=0.85)
+    cal_ax.legend(loc="lower right", fontsize=8, framealpha=0.85)  # both curves run above the diagonal's end
+    for ax, corner in ((roc_ax, "lower right"), (pr_ax, "lower left")):
+        if not ax.get_legend_handles_labels()[0]:
+            continue
+        if binary:  # one curve, far from that corner
+            ax.legend(loc=corner, fontsize=8, framealpha=0.85)
+        else:  # many curves: the legend goes below the axes, over none of them
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, fontsize=7, frameon=False)
     return figure
 
 
