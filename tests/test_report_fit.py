@@ -239,3 +239,17 @@ def test_add_fit_sections_without_rows_in_memory_keeps_the_order():
                                     data_summary={"rows": 10}, timings={"fit": 0.1}))
     assert report.sections == [("metrics", "Metrics"), ("run-settings", "Run settings"), ("data", "Data"),
                                ("timings", "Timings")]
+
+
+def test_model_figures_fit_the_report_column_unscaled():
+    from chainrule.report.html import FIGURE_DPI
+
+    rng = np.random.default_rng(6)
+    y = rng.integers(0, 2, 100)
+    figures = [figure_classifier_curves(y, rng.random(100), ["a", "b"]),
+               figure_residual_diagnostics(rng.normal(size=50), rng.normal(size=50), studentized=rng.normal(size=50),
+                                           leverage=rng.random(50) / 5, n_params=2),
+               figure_scree([0.5, 0.3, 0.2], kept=1, cv_mse=[1.0, 2.0, 3.0]),
+               figure_regularization_path([1.0, 0.1], [[0.0, 1.0]], ["a"], chosen=0.1, cv_mean=[2.0, 1.0])]
+    for figure in figures:
+        assert figure.get_figwidth() * FIGURE_DPI <= 1044  # the page's content column

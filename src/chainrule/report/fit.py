@@ -225,7 +225,7 @@ def _standardized_coefficients(run: FitRun):
 
 
 def _target_phrase(target: str) -> str:
-    return f"the {target}" if target else "the target"
+    return str(target) if target else "the target"
 
 
 def _penalized_figure(report, run: FitRun) -> None:

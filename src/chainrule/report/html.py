@@ -586,5 +586,5 @@ details > summary h2 { display: inline; border: 0; font-size: 1.1em; padding: 0;
 details[open] > summary { margin-bottom: 0.6em; }
 footer { margin-top: 3em; padding-top: 0.8em; border-top: 1px solid var(--line); color: var(--muted);
   font-size: 0.9em; }
-@media print { details { display: block; } nav { display: none; } }
+@media print { nav { display: none; } }
 """

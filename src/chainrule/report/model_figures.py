@@ -35,6 +35,7 @@ __all__ = [
     "figure_scree", "figure_classifier_curves", "figure_coefficient_bars",
 ]
 
+MAX_WIDTH_IN = 9.2  # 1,012 px at the report's 110 dpi: the report's column shows it unscaled
 _PATH_LABELS = 8  # label the largest paths by name; the rest stay unnamed grey-ish lines
 _BINS = 20
 
@@ -51,7 +52,7 @@ def figure_residual_diagnostics(fitted, resid, *, studentized=None, leverage=Non
         raise ValueError("figure_residual_diagnostics: no finite (fitted, residual) pair to draw")
     fitted, resid = fitted[finite], resid[finite]
     panels = 3 if leverage is not None and studentized is not None else 2
-    figure, axes = new_figure(1, panels, width=3.3 * panels, height=3.4)
+    figure, axes = new_figure(1, panels, width=min(3.3 * panels, MAX_WIDTH_IN), height=3.4)
     _residuals_vs_fitted(axes[0], fitted, resid, target_name)
     scale = resid.std(ddof=1) if len(resid) > 1 else 0.0
     standardized = resid / scale if scale > 0 else resid
@@ -203,7 +204,7 @@ def figure_scree(ratio, *, kept: int, cv_mse=None):
     the regression on the first M components, M = 1 … len(cv_mse)."""
     ratio = float_array(ratio, "ratio", name="figure_scree")
     panels = 2 if cv_mse is not None else 1
-    figure, axes = new_figure(1, panels, width=4.4 * panels + 0.4, height=3.6, squeeze=False)
+    figure, axes = new_figure(1, panels, width=min(4.4 * panels + 0.4, MAX_WIDTH_IN), height=3.6, squeeze=False)
     left = axes[0, 0]
     components = np.arange(1, len(ratio) + 1)
     colours = ["tab:blue" if m <= kept else "0.7" for m in components]
@@ -251,7 +252,7 @@ def figure_classifier_curves(y_true, proba, labels):
         scores = scores[:, 1]
     binary = scores.ndim == 1
     columns = [(1, scores)] if binary else [(k, scores[:, k]) for k in range(min(scores.shape[1], 10))]
-    figure, (roc_ax, pr_ax, cal_ax) = new_figure(1, 3, width=10.2, height=3.6)
+    figure, (roc_ax, pr_ax, cal_ax) = new_figure(1, 3, width=MAX_WIDTH_IN, height=3.5)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", metrics.UndefinedMetricWarning)
         for k, score in columns:
