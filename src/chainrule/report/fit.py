@@ -337,6 +337,8 @@ def _prediction_figures(report, run: FitRun) -> None:
         predicted = np.asarray(run.predict_scores(run.X_eval), dtype=np.float64).reshape(-1)
         report.add_figure(f"Predicted vs actual ({split})",
                           fig.figure_predicted_vs_actual(run.y_eval, predicted, target_name=run.target))
+        if run.sample_note:  # a chunked fit: the bounded sample's prediction figure is enough
+            return
         figure, where = _residual_figure(run, predicted)
         report.add_figure(where or f"Residuals ({split})", figure)
         return
