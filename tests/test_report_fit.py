@@ -253,3 +253,18 @@ def test_model_figures_fit_the_report_column_unscaled():
                figure_regularization_path([1.0, 0.1], [[0.0, 1.0]], ["a"], chosen=0.1, cv_mean=[2.0, 1.0])]
     for figure in figures:
         assert figure.get_figwidth() * FIGURE_DPI <= 1044  # the page's content column
+
+
+def test_a_given_summary_replaces_the_estimators_own():
+    class Given:
+        def as_html(self):
+            return "<table><tr><th>x</th><td>1.5</td></tr></table><p>on the original scale</p>"
+
+    fit = stats.OLS().fit(pd.DataFrame({"x": [1.0, 2.0, 3.0, 5.0]}), [1.0, 2.5, 2.9, 5.2])
+    report = Report("r")
+    add_fit_sections(report, FitRun(model="ols", task="regression", target="y", feature_names=["x"],
+                                    metrics={"train": {"r2": 0.9, "n": 4}}, estimator=fit, summary=Given()))
+    html = report.to_html()
+    assert "on the original scale" in html and "OLS Regression Results" not in html
+    assert report.sections[:3] == [("coefficients", "Coefficients"), ("metrics", "Metrics"),
+                                   ("coefficient-plot", "Coefficient plot")]

@@ -313,6 +313,7 @@ def build_report(args, data, outcome, metrics: dict, timings: dict, *, report=No
         y_eval=data.y_val if in_memory else data.y_train, eval_split="validation" if in_memory else "training",
         classes=None if data.classes is None else list(data.classes), settings=settings_of(args),
         data_summary=data.summary, timings=timings, margeff=margeff,
+        standardized=getattr(data.encoder, "mean_", None) is not None,
         sample_note=" of the first chunk, a bounded sample; the metrics cover all" if chunked else ""))
     return report
 

@@ -73,7 +73,10 @@ class FitRun:
             ``eval_split`` names the evaluation rows ("validation", "training", …).
         classes: the class labels of a classifier.
         settings, data_summary, timings: the run's details.
+        summary: the coefficient table to show for ols / logit / mnlogit (default: the
+            estimator's ``summary()``; e.g. one on the original scale of standardized inputs).
         margeff: the marginal effects summary (logit), or None.
+        standardized: X_train holds standardized columns (the path is then drawn on that scale).
         sample_note: a note when the rows in memory are a sample (chunked fits).
     """
 
@@ -96,7 +99,9 @@ class FitRun:
     settings: dict = dataclasses.field(default_factory=dict)
     data_summary: dict = dataclasses.field(default_factory=dict)
     timings: dict = dataclasses.field(default_factory=dict)
+    summary: object = None
     margeff: object = None
+    standardized: bool = False
     sample_note: str = ""
 
 
@@ -104,7 +109,9 @@ def add_fit_sections(report, run: FitRun):
     """Add the sections of a fit's report to ``report`` (see the module docstring); titles
     are passed first (or as ``title=``) so a wrapper that prefixes titles works."""
     estimator = run.estimator
-    if estimator is not None and hasattr(estimator, "summary") and not run.estimate_tables:
+    if run.summary is not None:
+        report.add_summary("Coefficients", run.summary)
+    elif estimator is not None and hasattr(estimator, "summary") and not run.estimate_tables:
         report.add_summary("Coefficients", estimator.summary())
     for table in run.estimate_tables:
         report.add_summary(table.title, table)
@@ -290,7 +297,8 @@ def penalized_path(run: FitRun) -> dict | None:
         mse = getattr(estimator, "mse_path_", None)
         if mse is not None and np.ndim(mse) == 2 and grid is not None:
             cv = _fold_summary(np.asarray(mse).mean(axis=1), np.asarray(mse).T)
-    return {"alphas": alphas, "coefs": coefs, "names": names, "chosen": chosen, **cv}
+    label = "coefficient (standardized features)" if run.standardized else "coefficient"
+    return {"alphas": alphas, "coefs": coefs, "names": names, "chosen": chosen, "coef_label": label, **cv}
 
 
 def _alpha(estimator) -> float:

@@ -110,7 +110,8 @@ def _leverage(axes, leverage, studentized, n_params):
 
 def figure_regularization_path(alphas, coefs, names, *, chosen=None, cv_mean=None, cv_se=None,
                                alpha_1se=None, score_label: str = "CV mean squared error",
-                               penalty_label: str = "α (penalty)", better: str = "lower"):
+                               penalty_label: str = "α (penalty)", better: str = "lower",
+                               coef_label: str = "coefficient"):
     """The coefficient path b_j(α) (``coefs`` of shape (p, len(alphas))) on a log α axis
     with the chosen α marked and, when ``cv_mean`` is given, the CV curve below it with
     ± ``cv_se`` error bars. The largest paths are named in a legend outside the axes.
@@ -119,6 +120,7 @@ def figure_regularization_path(alphas, coefs, names, *, chosen=None, cv_mean=Non
         penalty_label: the x label ("α (penalty)", or "C (inverse penalty)" for logistic
             regression, whose grid runs the other way).
         better: "lower" (an error) or "higher" (an accuracy): said in the CV panel's title.
+        coef_label: the path panel's y label (say when the features were standardized).
     """
     alphas = float_array(alphas, "alphas", name="figure_regularization_path")
     coefs = np.asarray(coefs, dtype=np.float64)
@@ -139,7 +141,7 @@ def figure_regularization_path(alphas, coefs, names, *, chosen=None, cv_mean=Non
                  label=literal(names[j]) if named else None)
     top.axhline(0.0, color="0.35", linewidth=0.8)
     top.set_xscale("log")
-    top.set_ylabel("coefficient")
+    top.set_ylabel(coef_label)
     top.set_title("Coefficient path" + ("" if len(names) <= _PATH_LABELS else
                                           f" (the {_PATH_LABELS} largest named)"))
     top.grid(True, alpha=0.3)
