@@ -1,4 +1,4 @@
-"""The HTML report of ``chainrule demo`` and the built documentation, opened in a real browser.
+"""Every report type of the command line and the built documentation, opened in a real browser.
 
 Headless Chromium (Debian's package; the session fixture installs it with apt-get when it is
 missing and skips only when that is impossible) loads each page from a local HTTP server and
@@ -7,7 +7,15 @@ is driven over the DevTools protocol (``websocket-client``). A page fails when
 * the browser reports a JavaScript exception, a ``console.error`` or an error log entry (a
   resource that failed to load included),
 * an ``<img>`` did not load (``naturalWidth == 0``),
-* its screenshot is blank (no pixel variance) or it has no visible text.
+* its screenshot is blank (no pixel variance) or it has no visible text,
+* a line of code or preformatted text is clipped (wider than its box: neither wrapped nor
+  shown whole).
+
+Each report (``chainrule fit`` per model family, ``compare-optimizers``, ``diagnose``,
+``landscape`` and the demo) must also lead with its results: every section before the
+first collapsed ``<details>`` section is a result, the run's settings, data profile and
+timings come after, closed. The guide's formulas are MathML elements drawn at a size
+greater than zero, with no raw LaTeX left on the page.
 
 The documentation is built here with ``mkdocs build --strict`` (warnings are errors), so this
 file also keeps the docs build honest. The first test runs the checker on a deliberately broken
@@ -35,6 +43,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+MATH_PAGES = ["01-supervised-learning.html", "03-optimizers.html", "04-logistic-regression.html",
+              "07-regularization.html"]
 DOC_PAGES = ["index.html"] + [f"{name}.html" for name in (
     "01-supervised-learning", "02-gradient-descent", "03-optimizers", "04-logistic-regression",
     "05-neural-nets", "06-initialization-normalization", "07-regularization", "08-loss-landscapes",
@@ -120,7 +130,8 @@ class Browser:
             image = base64.b64decode(page.call("Page.captureScreenshot", format="png")["data"])
             screenshot.write_bytes(image)
             return {"errors": page.errors(), "broken_images": probe["broken"], "text": probe["text"],
-                    "images": probe["images"], "screenshot": screenshot}
+                    "images": probe["images"], "screenshot": screenshot, "clipped": probe["clipped"],
+                    "sections": probe["sections"], "math": probe["math"], "raw_latex": probe["rawLatex"]}
         finally:
             page.close()
             urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/close/{target['id']}", timeout=30).close()
@@ -137,9 +148,22 @@ class Browser:
 
 _PROBE = """(() => {
   const images = Array.from(document.images);
+  const visible = e => e.getClientRects().length > 0;
+  const clipped = Array.from(document.querySelectorAll("pre, pre > code"))
+    .filter(e => visible(e) && e.scrollWidth > e.clientWidth + 1)
+    .map(e => e.textContent.split("\\n").reduce((a, b) => (b.length > a.length ? b : a), "").slice(0, 100));
+  const sections = Array.from(document.querySelectorAll("main section[id]")).map(s => ({
+    id: s.id, detail: s.classList.contains("detail"), images: s.querySelectorAll("img").length,
+    open: s.querySelector("details") ? s.querySelector("details").open : null}));
+  const math = Array.from(document.querySelectorAll("math")).map(m => {
+    const box = m.getBoundingClientRect();
+    return {width: box.width, height: box.height, display: m.getAttribute("display")};
+  });
+  const text = document.body ? document.body.innerText : "";
   return {images: images.length,
           broken: images.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src.slice(0, 120)),
-          text: (document.body ? document.body.innerText.trim().length : 0)};
+          text: text.trim().length, clipped: clipped, sections: sections, math: math,
+          rawLatex: (text.match(/\\\\(frac|theta|alpha|beta|sum|hat|left|right|text)\\b|\\$\\$/g) || []).slice(0, 5)};
 })()"""
 
 
@@ -215,6 +239,7 @@ def blank_reason(png: Path):
 def problems(result: dict) -> list:
     found = list(result["errors"])
     found += [f"broken image: {src}" for src in result["broken_images"]]
+    found += [f"clipped line: {line!r}" for line in result.get("clipped", [])]
     if result["text"] < 20:
         found.append(f"almost no visible text ({result['text']} characters)")
     reason = blank_reason(result["screenshot"])
@@ -260,6 +285,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="session")
 def docs_site(server):
     pytest.importorskip("mkdocs", reason="the docs tools are needed: pip install 'chainrule[docs]' (make docs)")
+    pytest.importorskip("latex2mathml", reason="the formulas need it: pip install 'chainrule[docs]' (make docs)")
     root, url = server
     site = root / "site"
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
@@ -268,6 +294,66 @@ def docs_site(server):
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, f"mkdocs build --strict failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     return lambda page: url(f"site/{page}")
+
+
+# Every report type: the command, and the fewest figures its page must show.
+REPORTS = {
+    "fit-ols": (["fit", "grunfeld", "--target", "invest", "--model", "ols"], 3),
+    "fit-logit": (["fit", "anes96", "--target", "vote", "--model", "logit"], 3),
+    "fit-lasso": (["fit", "grunfeld", "--target", "invest", "--model", "lasso", "--cv", "3"], 3),
+    "fit-penalized-logit": (["fit", "anes96", "--target", "vote", "--model", "logit", "--penalty", "l2",
+                             "--cv", "3"], 3),
+    "fit-stepwise": (["fit", "grunfeld", "--target", "invest", "--model", "stepwise"], 3),
+    "fit-pcr": (["fit", "grunfeld", "--target", "invest", "--model", "pcr", "--cv", "3"], 3),
+    "fit-mlp": (["fit", "digits", "--target", "target", "--model", "mlp", "--hidden", "16", "--epochs", "2"], 5),
+    "compare-optimizers": (["compare-optimizers", "grunfeld", "--target", "invest", "--model", "ols",
+                            "--optimizers", "gd,adam", "--epochs", "2"], 1),
+    "diagnose": (["diagnose", "grunfeld", "--target", "invest", "--model", "ols"], 2),
+    "landscape": (["landscape", "grunfeld", "--target", "invest", "--hidden", "4", "--epochs", "1",
+                   "--steps", "5"], 2),
+}
+_WRITE_REPORTS = """
+import json, sys
+from chainrule.cli import main
+failed = {name: main(argv) for name, argv in json.loads(sys.argv[1]).items()}
+sys.exit(1 if any(failed.values()) else 0)
+"""
+
+
+@pytest.fixture(scope="session")
+def cli_reports(server):
+    """Every report type written by the command line into the served folder: name -> address."""
+    root, url = server
+    commands = {name: [*argv, "--out", str(root / name)] for name, (argv, _) in REPORTS.items()}
+    env = dict(os.environ, MPLBACKEND="Agg")
+    done = subprocess.run([sys.executable, "-c", _WRITE_REPORTS, json.dumps(commands)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=900, check=False)
+    assert done.returncode == 0, f"a report command failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return {name: url(f"{name}/report.html") for name in REPORTS}
+
+
+@pytest.fixture
+def shots(tmp_path):
+    """Where screenshots go: $CHAINRULE_SCREENSHOTS when set (to look at them), else a temporary folder."""
+    folder = os.environ.get("CHAINRULE_SCREENSHOTS")
+    if not folder:
+        return tmp_path
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return Path(folder)
+
+
+def results_first(sections: list) -> list:
+    """What is wrong with a report's order: results first, the collapsed details after, closed."""
+    found = []
+    if not sections or sections[0]["detail"]:
+        found.append(f"the page does not open with a result: {[s['id'] for s in sections[:3]]}")
+    kinds = [s["detail"] for s in sections]
+    if kinds != sorted(kinds):
+        found.append(f"a result section follows the details: {[(s['id'], s['detail']) for s in sections]}")
+    found += [f"{s['id']} is open" for s in sections if s["detail"] and s["open"]]
+    found += [f"{s['id']} has no collapsed <details>" for s in sections if s["detail"] and s["open"] is None]
+    found += [f"{s['id']} hides {s['images']} figures" for s in sections if s["detail"] and s["images"]]
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -336,9 +422,10 @@ def test_checker_catches_a_broken_page(browser, server, tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_report_renders(browser, demo_report, tmp_path):
-    result = browser.open(demo_report, tmp_path / "report.png")
+def test_demo_report_renders(browser, demo_report, shots):
+    result = browser.open(demo_report, shots / "report-demo.png")
     assert problems(result) == []
+    assert results_first(result["sections"]) == []
     assert result["images"] >= 5          # the demo's figures, embedded in the page
 
 
@@ -347,3 +434,24 @@ def test_demo_report_renders(browser, demo_report, tmp_path):
 def test_documentation_page_renders(browser, docs_site, page, tmp_path):
     result = browser.open(docs_site(page), tmp_path / (page.replace("/", "_") + ".png"))
     assert problems(result) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_every_report_type_renders_results_first(browser, cli_reports, name, shots):
+    result = browser.open(cli_reports[name], shots / f"report-{name}.png")
+    assert problems(result) == []
+    assert results_first(result["sections"]) == []
+    assert result["images"] >= REPORTS[name][1], result["sections"]
+    assert {s["id"] for s in result["sections"] if s["detail"]} >= {"run-settings", "data"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", MATH_PAGES)
+def test_guide_formulas_render_as_mathml(browser, docs_site, page, shots):
+    result = browser.open(docs_site(page), shots / ("math-" + page.replace(".html", ".png")))
+    assert problems(result) == []
+    assert result["math"], "no <math> element on the page"
+    assert any(m["display"] == "block" for m in result["math"])
+    assert all(m["width"] > 0 and m["height"] > 0 for m in result["math"]), result["math"]
+    assert result["raw_latex"] == []

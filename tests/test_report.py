@@ -179,14 +179,16 @@ def _full_report(history, ols) -> Report:
     return report
 
 
-EXPECTED_SECTIONS = [
-    ("run-settings", "Run settings"), ("data", "Data"), ("epochs", "Epochs"), ("ols-results", "OLS results"),
+EXPECTED_SECTIONS = [  # results in the order added, then settings, data and timings (added first and last)
+    ("epochs", "Epochs"), ("ols-results", "OLS results"),
     ("collinearity", "Collinearity"), ("loss", "Loss"), ("metrics", "Metrics"),
     ("gradient-norm-and-learning-rate", "Gradient norm and learning rate"),
     ("optimizer-comparison", "Optimizer comparison"), ("coefficients", "Coefficients"),
     ("predicted-vs-actual", "Predicted vs actual"), ("confusion-matrix", "Confusion matrix"),
-    ("notes", "Notes"), ("trusted", "Trusted"), ("timings", "Timings"),
+    ("notes", "Notes"), ("trusted", "Trusted"),
+    ("run-settings", "Run settings"), ("data", "Data"), ("timings", "Timings"),
 ]
+DETAIL_SECTIONS = {"run-settings", "data", "timings"}
 
 
 @pytest.fixture(scope="module")
@@ -208,6 +210,42 @@ def test_every_section_is_present_in_order_with_its_heading_and_contents_link(fu
     assert parsed.links == [f"#{slug}" for slug, _ in EXPECTED_SECTIONS]
     assert full_report.sections == EXPECTED_SECTIONS
     assert len(parsed.ids) == len(set(parsed.ids))
+
+
+def test_results_come_first_and_the_run_details_are_collapsed_after_them(document):
+    first_detail = document.index('<section id="run-settings"')
+    for slug, _ in EXPECTED_SECTIONS:
+        where = document.index(f'<section id="{slug}"')
+        assert (where >= first_detail) == (slug in DETAIL_SECTIONS), slug
+    for slug in DETAIL_SECTIONS:  # collapsed: <details> closed by default, the heading in its <summary>
+        section = re.search(rf'<section id="{slug}" class="detail">(.*?)</section>', document, re.S).group(1)
+        assert section.startswith("<details><summary><h2>") and "<details open" not in section
+    results = re.search(r'<section id="epochs">(.*?)</section>', document, re.S).group(1)
+    assert "<details" not in results
+    assert re.findall(r'<li class="detail"><a href="#([a-z-]+)"', document) == ["run-settings", "data", "timings"]
+
+
+def test_numeric_columns_align_their_decimal_points():
+    report = Report("x")
+    report.add_table("t", {"name": ["a", "b", "c"], "x": [1.5, 12.25, 3], "n": [1, 20, 300]})
+    cells = re.findall(r'<td class="num">(.*?)</td>', report.to_html())
+    assert cells[0::2] == ["1.5\u2007", "12.25", "3\u2008\u2007\u2007"]  # padded to two decimals
+    assert cells[1::2] == ["1", "20", "300"]  # integers need no padding
+    widths = {len(cell) - cell.index(".") if "." in cell else len(cell) - cell.index("\u2008") for cell in cells[0::2]}
+    assert widths == {3}  # every fraction (or its padding) is three characters wide
+
+
+def test_summary_tables_get_aligned_decimals(ols):
+    from chainrule.report.html import align_markup_tables
+
+    markup = ("<table><tr><th></th><th>coef</th><th>name</th></tr><tr><th>a</th><td>-37.8099</td><td>x</td></tr>"
+              "<tr><th>b</th><td>0.114776</td><td>y</td></tr><tr><th>c</th><td>0</td><td>z</td></tr></table>")
+    aligned = align_markup_tables(markup)
+    assert "<td>-37.8099\u2007\u2007</td>" in aligned and "<td>0.114776</td>" in aligned
+    assert "<td>0\u2008" + "\u2007" * 6 + "</td>" in aligned and "<td>x</td>" in aligned
+    report = Report("x")
+    report.add_summary("OLS", ols.summary())
+    assert "\u2007" in report.to_html() or "\u2008" in report.to_html() or ols.summary().as_html() in report.to_html()
 
 
 def test_document_is_html5_with_inline_css_and_a_footer(document):
@@ -268,7 +306,7 @@ def test_hostile_names_cannot_inject_markup():
 
 
 def test_data_summary_shows_nested_levels_per_column(document):
-    data = re.search(r'<section id="data">(.*?)</section>', document, re.S).group(1)
+    data = re.search(r'<section id="data"[^>]*>(.*?)</section>', document, re.S).group(1)
     assert '<th scope="row">levels</th>' in data
     assert '<th scope="row">region</th><td>east, north, west</td>' in data
     assert '<th scope="row">dropped_constant</th><td>(none)</td>' in data
@@ -283,8 +321,8 @@ def test_summary_embeds_the_stats_table_and_text_objects_go_in_pre(document, ols
 
 
 def test_timings_are_shown_with_units(document):
-    section = re.search(r'<section id="timings">(.*?)</section>', document, re.S).group(1)
-    cells = re.findall(r"<td[^>]*>(.*?)</td>", section)
+    section = re.search(r'<section id="timings"[^>]*>(.*?)</section>', document, re.S).group(1)
+    cells = [cell.rstrip("\u2007\u2008") for cell in re.findall(r"<td[^>]*>(.*?)</td>", section)]  # decimal padding
     assert cells == ["load", "12.3 ms", "0.0123", "fit", "3.21 s", "3.21", "report", "2 min 5 s", "125"]
 
 
@@ -353,7 +391,7 @@ def test_table_inputs_agree():
         report.add_table("t", table)
         bodies.append(re.search(r'<section id="t">(.*?)</section>', report.to_html(), re.S).group(1))
     assert bodies[0] == bodies[1] == bodies[2]
-    assert '<th scope="col">name</th><th scope="col">value</th>' in bodies[0]
+    assert '<th scope="col">name</th><th scope="col" class="num">value</th>' in bodies[0]  # numbers: right
 
 
 def test_a_named_index_is_shown_and_a_missing_key_is_a_dash():
@@ -362,7 +400,7 @@ def test_a_named_index_is_shown_and_a_missing_key_is_a_dash():
     report.add_table("framed", pandas.DataFrame({"v": [1, 2]}, index=pandas.Index(["p", "q"], name="term")))
     report.add_table("records", [{"a": 1}, {"b": 2}])
     html = report.to_html()
-    assert '<th scope="col">term</th><th scope="col">v</th>' in html
+    assert '<th scope="col">term</th><th scope="col" class="num">v</th>' in html
     assert "<td>p</td>" in html
     assert '<tr><td class="num">1</td><td>—</td></tr><tr><td>—</td><td class="num">2</td></tr>' in html
 
@@ -616,7 +654,7 @@ def test_coefficients_plot_the_intervals_in_order(ols):
     assert axes.get_title() == "Coefficients and 95% confidence intervals (const not shown)"
     assert axes.get_ylim()[0] > axes.get_ylim()[1]  # the first term is on top
     np.testing.assert_allclose(axes.get_lines()[0].get_xdata(), ols.params[1:])
-    assert "zero" in [t.get_text() for t in axes.get_legend().get_texts()]
+    assert "zero" in [t.get_text() for t in figure.legends[0].get_texts()]  # below the axes, over no term
     everything = figure_coefficients(names, ols.params, conf[:, 0], conf[:, 1], level=0.9, omit=())
     assert [t.get_text() for t in everything.axes[0].get_yticklabels()] == names
     assert everything.axes[0].get_title() == "Coefficients and 90% confidence intervals"

@@ -343,51 +343,32 @@ def _format(value) -> str:
 # --------------------------------------------------------------------------- report
 
 def build_report(args, data, outcome, metrics: dict, timings: dict, *, report=None, prefix: str = ""):
-    """The HTML report of a fit: settings, data, coefficients or training curves, metrics,
-    prediction figures and timings (added to ``report`` with titles prefixed by ``prefix``
-    when given, else to a new report)."""
+    """The HTML report of a fit, results first (:func:`chainrule.report.add_fit_sections`):
+    estimates, metrics and the model's figures, then settings, data and timings collapsed
+    (added to ``report`` with titles prefixed by ``prefix`` when given, else to a new report)."""
     from .. import report as rep
 
     if report is None:
         report = rep.Report(f"chainrule fit: {args.model} on {args.data}")
-    report = _Prefixed(report, prefix)
-    report.add_settings(settings_of(args), title="Run settings")
-    report.add_data_summary(data.summary, title="Data")
-    estimator = outcome.estimator
-    if estimator is not None and hasattr(estimator, "summary"):
-        from .scaling import original_scale_results, scaling_of
-
-        report.add_summary("Coefficients", _summary(data, estimator))
-        figure = _coefficient_figure(rep, original_scale_results(estimator, scaling_of(data)))
-        if figure is not None:
-            report.add_figure("Coefficient plot", figure,
-                              caption="Estimates with 95% confidence intervals.")
-        if args.model in ("logit", "mnlogit") and not getattr(data, "chunked", False):
-            report.add_summary("Average marginal effects", _margeff(data, estimator).summary())
-    for table in _estimates(args, data, estimator) if estimator is not None else []:
-        report.add_summary(table.title, table)
-    if outcome.history is not None:
-        loss_name = {"regression": "MSE", "binary": "binary cross-entropy"}.get(data.task, "cross-entropy")
-        report.add_figure("Loss curves", rep.figure_loss_curves(outcome.history, loss_name=loss_name))
-        metric_figure = rep.figure_metric_curves(outcome.history)
-        if metric_figure is not None:
-            report.add_figure("Metric curves", metric_figure)
-        report.add_figure("Gradient norm and learning rate", rep.figure_gradient_and_lr(outcome.history))
-    report.add_table("Metrics", _metric_rows(metrics))
-    X, y = (data.X_val, data.y_val) if len(data.y_val) else (data.X_train, data.y_train)
-    split = "validation" if len(data.y_val) else "training"
-    if getattr(data, "chunked", False):
-        split += " rows of the first chunk, a bounded sample; the metrics cover all"
-    if data.task == "regression":
-        report.add_figure(f"Predicted vs actual ({split} rows)",
-                          rep.figure_predicted_vs_actual(y, outcome.predictor.predict_scores(X),
-                                                         target_name=args.target))
-    else:
-        labels = [str(label) for label in data.classes]
-        report.add_figure(f"Confusion matrix ({split} rows)",
-                          rep.figure_confusion_matrix(y, outcome.predictor.predict_classes(X), labels))
-    report.add_timings(timings, title="Timings")
-    return report.report
+    estimator, in_memory = outcome.estimator, len(data.y_val) > 0
+    chunked = getattr(data, "chunked", False)
+    tables = _estimates(args, data, estimator) if estimator is not None else []
+    margeff = _margeff(data, estimator).summary() if (
+        args.model in ("logit", "mnlogit") and estimator is not None and hasattr(estimator, "get_margeff")
+        and not chunked) else None
+    rep.add_fit_sections(_Prefixed(report, prefix), rep.FitRun(
+        model=args.model, task=data.task, target=args.target, feature_names=list(data.feature_names),
+        metrics=metrics, estimator=estimator, history=outcome.history,
+        estimate_tables=tables,
+        predict_scores=outcome.predictor.predict_scores, predict_classes=outcome.predictor.predict_classes,
+        X_train=data.X_train, y_train=data.y_train, X_eval=data.X_val if in_memory else data.X_train,
+        y_eval=data.y_val if in_memory else data.y_train, eval_split="validation" if in_memory else "training",
+        classes=None if data.classes is None else list(data.classes), settings=settings_of(args),
+        data_summary=data.summary, timings=timings, margeff=margeff,
+        summary=_summary(data, estimator) if estimator is not None and not tables else None,
+        standardized=getattr(data.encoder, "mean_", None) is not None,
+        sample_note=" of the first chunk, a bounded sample; the metrics cover all" if chunked else ""))
+    return report
 
 
 class _Prefixed:
@@ -408,23 +389,3 @@ class _Prefixed:
             return method(*args, **kwargs)
 
         return add
-
-
-def _metric_rows(metrics: dict) -> list:
-    return [{"split": split, **values} for split, values in metrics.items()]
-
-
-def _coefficient_figure(rep, estimator):
-    """A coefficient plot for models with single-column params and conf_int (OLS, Logit)."""
-    params = getattr(estimator, "params", None)
-    if params is None or not hasattr(estimator, "conf_int"):
-        return None
-    values = np.asarray(params, dtype=np.float64)
-    if values.ndim != 1:
-        return None
-    interval = np.asarray(estimator.conf_int(), dtype=np.float64)
-    results = getattr(estimator, "results_", estimator)
-    names = getattr(estimator, "param_names_", None) or getattr(results, "names", None)
-    if names is None or len(names) != len(values):
-        names = [f"b{j}" for j in range(len(values))]
-    return rep.figure_coefficients([str(n) for n in names], values, interval[:, 0], interval[:, 1])

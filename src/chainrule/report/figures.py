@@ -68,7 +68,7 @@ def figure_loss_curves(history, *, loss_name: str | None = None) -> Figure:
     """
     epochs = _check_history(history, "figure_loss_curves")
     x = _column(epochs, "epoch")
-    figure, axes = _figure()
+    figure, axes = new_figure()
     plotted = []
     steps = history.steps
     if steps.get("loss"):
@@ -86,7 +86,7 @@ def figure_loss_curves(history, *, loss_name: str | None = None) -> Figure:
         axes.plot(x, val, color="tab:orange", marker=marker, linewidth=1.8, label="validation loss")
         plotted.append(val)
     axes.set_xlabel("epoch")
-    axes.set_ylabel(f"loss ({_plain(loss_name)})" if loss_name else "loss")
+    axes.set_ylabel(f"loss ({literal(loss_name)})" if loss_name else "loss")
     axes.set_title("Loss")
     _integer_ticks_if_few(axes, np.r_[0.0, x] if steps.get("loss") else x)  # steps start at epoch 0
     _log_scale_if_wide(axes, np.concatenate(plotted))
@@ -108,7 +108,7 @@ def figure_metric_curves(history) -> Figure | None:
     x = _column(epochs, "epoch")
     columns = min(len(names), 3)
     rows = math.ceil(len(names) / columns)
-    figure, grid = _figure(rows, columns, width=min(_WIDTH_IN * columns / 1.6, _MAX_WIDTH_IN), height=3.2 * rows)
+    figure, grid = new_figure(rows, columns, width=min(_WIDTH_IN * columns / 1.6, _MAX_WIDTH_IN), height=3.2 * rows)
     flat = np.atleast_1d(grid).ravel()
     marker = "o" if len(x) <= _MARKER_EPOCHS else None
     for axes, name in zip(flat, names):
@@ -116,8 +116,8 @@ def figure_metric_curves(history) -> Figure | None:
             if prefix + name in history.columns:
                 axes.plot(x, _column(epochs, prefix + name), color=colour, marker=marker, label=label)
         axes.set_xlabel("epoch")
-        axes.set_ylabel(_METRIC_LABELS.get(name, _plain(name)))
-        axes.set_title(_METRIC_TITLES.get(name, _plain(name)))
+        axes.set_ylabel(_METRIC_LABELS.get(name, literal(name)))
+        axes.set_title(_METRIC_TITLES.get(name, literal(name)))
         _integer_ticks_if_few(axes, x)
         axes.legend(loc="best")
         axes.grid(True, alpha=0.3)
@@ -136,7 +136,7 @@ def figure_gradient_and_lr(history) -> Figure:
     step = np.asarray(steps["step"], dtype=np.float64)
     grad_norm = np.asarray(steps["grad_norm"], dtype=np.float64)
     lr = np.asarray(steps["lr"], dtype=np.float64)
-    figure, (top, bottom) = _figure(2, 1, height=5.0, sharex=True)
+    figure, (top, bottom) = new_figure(2, 1, height=5.0, sharex=True)
     top.plot(step, grad_norm, color="tab:purple", linewidth=1.0, label=r"$\|g\|_2$ per step")
     top.set_ylabel(r"gradient norm $\|g\|_2$")
     top.set_title("Gradient norm and learning rate")
@@ -178,7 +178,7 @@ def figure_optimizer_comparison(runs: dict, *, loss_name: str | None = None) -> 
     if not isinstance(runs, dict) or not runs:
         raise ValueError(f"figure_optimizer_comparison: runs must be a non-empty dict of optimizer name -> "
                          f"{{'step', 'loss', 'time'}} lists; got {_describe(runs)}")
-    figure, (by_step, by_time) = _figure(1, 2, width=_MAX_WIDTH_IN, height=4.2, sharey=True)
+    figure, (by_step, by_time) = new_figure(1, 2, width=_MAX_WIDTH_IN, height=4.2, sharey=True)
     colours = _colours(len(runs))
     plotted = []
     for (name, run), colour in zip(runs.items(), colours):
@@ -189,11 +189,11 @@ def figure_optimizer_comparison(runs: dict, *, loss_name: str | None = None) -> 
         plotted.append(loss)
         if _has_validation(run):
             ends = _epoch_end_indices(name, run, len(step))
-            val = _floats(run["val_loss"], f"runs[{name!r}]['val_loss']", name="figure_optimizer_comparison")
+            val = float_array(run["val_loss"], f"runs[{name!r}]['val_loss']", name="figure_optimizer_comparison")
             by_step.plot(step[ends], val, color=colour, linestyle="--", marker="o", markersize=3)
             by_time.plot(seconds[ends], val, color=colour, linestyle="--", marker="o", markersize=3)
             plotted.append(val)
-    ylabel = f"loss ({_plain(loss_name)})" if loss_name else "loss"
+    ylabel = f"loss ({literal(loss_name)})" if loss_name else "loss"
     by_step.set_xlabel("optimizer step")
     by_step.set_ylabel(ylabel)
     by_step.set_title("Loss per optimizer step")
@@ -204,7 +204,7 @@ def figure_optimizer_comparison(runs: dict, *, loss_name: str | None = None) -> 
     for axes in (by_step, by_time):
         axes.grid(True, alpha=0.3)
     by_step.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-    handles = [Line2D([], [], color=colour, linewidth=2.0, label=_plain(str(name)))
+    handles = [Line2D([], [], color=colour, linewidth=2.0, label=literal(str(name)))
                for name, colour in zip(runs, colours)]
     if any(_has_validation(run) for run in runs.values()):
         handles += [Line2D([], [], color="0.3", label="training loss (per step)"),
@@ -217,7 +217,7 @@ def figure_optimizer_comparison(runs: dict, *, loss_name: str | None = None) -> 
 # ---------------------------------------------------------------------- models
 
 def figure_coefficients(names, estimates, lower, upper, *, level: float = 0.95,
-                        omit=("const", "Intercept", "intercept")) -> Figure:
+                        omit=("const", "Intercept", "intercept"), xlabel: str | None = None) -> Figure:
     """Coefficient estimates b_j with their confidence intervals [lower_j, upper_j] as
     horizontal error bars, one row per term (in the given order, top to bottom), and a
     vertical line at zero: an interval that crosses it is not significant at 1 − level.
@@ -230,11 +230,13 @@ def figure_coefficients(names, estimates, lower, upper, *, level: float = 0.95,
         omit: names not drawn (by default the intercept, which is on the scale of the
             target and would squeeze the slopes into a sliver); the title says which
             were left out. Nothing is omitted when that would leave no term.
+        xlabel: the x label (default "coefficient (change in the target per unit of the
+            term)"); say so when the estimates are rescaled, e.g. per standard deviation.
     """
     names = [str(name) for name in _sequence(names, "names", "figure_coefficients")]
-    estimates = _floats(estimates, "estimates", len(names), name="figure_coefficients")
-    lower = _floats(lower, "lower", len(names), name="figure_coefficients")
-    upper = _floats(upper, "upper", len(names), name="figure_coefficients")
+    estimates = float_array(estimates, "estimates", len(names), name="figure_coefficients")
+    lower = float_array(lower, "lower", len(names), name="figure_coefficients")
+    upper = float_array(upper, "upper", len(names), name="figure_coefficients")
     if not names:
         raise ValueError("figure_coefficients: names is empty; expected at least one term")
     for j, name in enumerate(names):
@@ -248,18 +250,19 @@ def figure_coefficients(names, estimates, lower, upper, *, level: float = 0.95,
     left_out = [names[j] for j in range(len(names)) if j not in keep]
     names = [names[j] for j in keep]
     estimates, lower, upper = estimates[keep], lower[keep], upper[keep]
-    figure, axes = _figure(height=max(2.2, 1.2 + 0.35 * len(names)))
+    figure, axes = new_figure(height=max(2.2, 1.2 + 0.35 * len(names)))
     rows = np.arange(len(names))
     axes.errorbar(estimates, rows, xerr=[estimates - lower, upper - estimates], fmt="o", color="tab:blue",
                   ecolor="tab:blue", capsize=3, label=f"estimate with {level:.0%} confidence interval")
     axes.axvline(0.0, color="0.35", linewidth=1.0, linestyle="--", label="zero")
-    axes.set_yticks(rows, [_plain(name) for name in names])
+    axes.set_yticks(rows, [literal(name) for name in names])
     axes.set_ylim(len(names) - 0.5, -0.5)  # first term on top
-    axes.set_xlabel("coefficient (change in the target per unit of the term)")
+    axes.set_xlabel(xlabel or "coefficient (change in the target per unit of the term)")
     axes.set_ylabel("term")
-    not_shown = f" ({', '.join(_plain(n) for n in left_out)} not shown)" if left_out else ""
+    not_shown = f" ({', '.join(literal(n) for n in left_out)} not shown)" if left_out else ""
     axes.set_title(f"Coefficients and {level:.0%} confidence intervals{not_shown}")
-    axes.legend(loc="best")
+    figure.legend(*axes.get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=8,
+                  frameon=False)  # below the axes: never over a term
     axes.grid(True, axis="x", alpha=0.3)
     return figure
 
@@ -267,8 +270,8 @@ def figure_coefficients(names, estimates, lower, upper, *, level: float = 0.95,
 def figure_predicted_vs_actual(y_true, y_pred, *, target_name: str = "target") -> Figure:
     """Predicted against actual values of a regression, with the line ŷ = y on which
     perfect predictions lie; the legend gives n and R² = 1 − Σ(y−ŷ)²/Σ(y−ȳ)²."""
-    y_true = _floats(y_true, "y_true", name="figure_predicted_vs_actual")
-    y_pred = _floats(y_pred, "y_pred", len(y_true), name="figure_predicted_vs_actual")
+    y_true = float_array(y_true, "y_true", name="figure_predicted_vs_actual")
+    y_pred = float_array(y_pred, "y_pred", len(y_true), name="figure_predicted_vs_actual")
     if len(y_true) == 0:
         raise ValueError("figure_predicted_vs_actual: y_true is empty; expected at least one observation")
     for argument, values in (("y_true", y_true), ("y_pred", y_pred)):
@@ -279,7 +282,7 @@ def figure_predicted_vs_actual(y_true, y_pred, *, target_name: str = "target") -
             )
     total = float(np.sum((y_true - y_true.mean()) ** 2))
     r2 = 1.0 - float(np.sum((y_true - y_pred) ** 2)) / total if total > 0 else float("nan")
-    figure, axes = _figure(width=5.2, height=4.8)
+    figure, axes = new_figure(width=5.2, height=4.8)
     alpha = 0.7 if len(y_true) <= 500 else max(0.08, 0.7 * math.sqrt(500 / len(y_true)))
     axes.scatter(y_true, y_pred, s=12, alpha=alpha, color="tab:blue", edgecolors="none",
                  label=f"observations (n = {len(y_true)}, R² = {r2:.3f})")
@@ -291,7 +294,7 @@ def figure_predicted_vs_actual(y_true, y_pred, *, target_name: str = "target") -
     axes.set_xlim(limits)
     axes.set_ylim(limits)
     axes.set_aspect("equal")
-    target = _plain(target_name)
+    target = literal(target_name)
     axes.set_xlabel(f"actual {target}")
     axes.set_ylabel(f"predicted {target}")
     axes.set_title("Predicted vs actual")
@@ -323,11 +326,11 @@ def figure_confusion_matrix(y_true, y_pred, labels) -> Figure:
     counts = np.zeros((k, k), dtype=np.int64)
     np.add.at(counts, (actual, predicted), 1)
     side = min(max(3.8, 1.6 + 0.55 * k), _MAX_WIDTH_IN - 1.2)
-    figure, axes = _figure(width=side + 1.2, height=side)
+    figure, axes = new_figure(width=side + 1.2, height=side)
     image = axes.imshow(counts, cmap="Blues", vmin=0)
     figure.colorbar(image, ax=axes, label="count")
     ticks = np.arange(k)
-    shown = [_plain(label) for label in labels]
+    shown = [literal(label) for label in labels]
     slanted = max(map(len, shown)) > 3
     axes.set_xticks(ticks, shown, rotation=45 if slanted else 0, ha="right" if slanted else "center")
     axes.set_yticks(ticks, shown)
@@ -342,11 +345,12 @@ def figure_confusion_matrix(y_true, y_pred, labels) -> Figure:
 
 # ---------------------------------------------------------------------- helpers
 
-def _figure(rows: int = 1, columns: int = 1, *, width: float = _WIDTH_IN, height: float = _HEIGHT_IN, **subplots):
+def new_figure(rows: int = 1, columns: int = 1, *, width: float = _WIDTH_IN, height: float = _HEIGHT_IN, **subplots):
     """A constrained-layout Figure on an Agg canvas, and its axes (no pyplot)."""
     figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.subplots(rows, columns, squeeze=True, **subplots)
+    subplots.setdefault("squeeze", True)
+    axes = figure.subplots(rows, columns, **subplots)
     return figure, axes
 
 
@@ -414,9 +418,9 @@ def _check_run(name, run) -> tuple:
     if missing:
         raise ValueError(f"{where} lacks {missing}; expected lists 'step', 'loss' and 'time' (seconds since start); "
                          f"has {sorted(run)}")
-    step = _floats(run["step"], f"runs[{name!r}]['step']", name="figure_optimizer_comparison")
-    loss = _floats(run["loss"], f"runs[{name!r}]['loss']", len(step), name="figure_optimizer_comparison")
-    seconds = _floats(run["time"], f"runs[{name!r}]['time']", len(step), name="figure_optimizer_comparison")
+    step = float_array(run["step"], f"runs[{name!r}]['step']", name="figure_optimizer_comparison")
+    loss = float_array(run["loss"], f"runs[{name!r}]['loss']", len(step), name="figure_optimizer_comparison")
+    seconds = float_array(run["time"], f"runs[{name!r}]['time']", len(step), name="figure_optimizer_comparison")
     if len(step) == 0:
         raise ValueError(f"{where} has no steps; expected at least one")
     return step, loss, seconds
@@ -490,7 +494,7 @@ def _sequence(values, argument: str, function: str) -> list:
     return list(values)
 
 
-def _floats(values, argument: str, length: int | None = None, *, name: str) -> np.ndarray:
+def float_array(values, argument: str, length: int | None = None, *, name: str) -> np.ndarray:
     """A 1-D float64 array from a list or array (an (n, 1) or (1, n) column counts as
     1-D), checking its length. None in a list, a value that was not recorded, becomes
     NaN: a gap in a line, and an error where the builder requires finite values."""
@@ -510,7 +514,7 @@ def _floats(values, argument: str, length: int | None = None, *, name: str) -> n
     return array
 
 
-def _plain(text) -> str:
+def literal(text) -> str:
     """Text shown literally by matplotlib (a ``$`` would start mathtext)."""
     return str(text).replace("$", r"\$")
 

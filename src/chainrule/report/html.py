@@ -1,12 +1,18 @@
-"""A self-contained HTML report of a run: settings, data, tables, figures, timings.
+"""A self-contained HTML report of a run: results first, then settings, data and timings.
 
-:class:`Report` collects sections in the order they are added and renders one HTML5
-file that needs nothing else to be viewed: figures are embedded as
-``data:image/png;base64,…`` images, the CSS is inline, and there is no JavaScript and
-no reference to any network resource. Every section is
-``<section id="<slug>"><h2>title</h2>…</section>`` and is listed in the table of
-contents at the top; the footer names the chainrule version and the UTC time the file
-was generated. All text that comes from the user (titles, column names, values) is
+:class:`Report` collects sections and renders one HTML5 file that needs nothing else to
+be viewed: figures are embedded as ``data:image/png;base64,…`` images, the CSS is
+inline, and there is no JavaScript and no reference to any network resource. Every
+section is ``<section id="<slug>"><h2>title</h2>…</section>`` and is listed in the table
+of contents at the top; the footer names the chainrule version and the UTC time the file
+was generated.
+
+Results lead: the sections of :meth:`Report.add_settings`, :meth:`Report.add_data_summary`
+and :meth:`Report.add_timings` (the run's details) are placed after every other section,
+whatever the order they were added in, each collapsed in a ``<details>`` element whose
+``<summary>`` holds its ``<h2>``; the results (tables, summaries, figures, text) keep the
+order they were added in. Numeric table columns are right-aligned with their decimal points
+aligned (figure spaces pad the shorter fractions). All text that comes from the user (titles, column names, values) is
 HTML-escaped; only :meth:`Report.add_html` and the ``as_html()`` of
 :meth:`Report.add_summary` insert markup as it is.
 
@@ -49,6 +55,8 @@ __all__ = ["Report", "format_value"]
 FIGURE_DPI = 110
 _DIGITS = 4  # significant digits of floats in tables
 _RESERVED_IDS = frozenset({"contents"})
+_DETAIL_CLASS = ' class="detail"'
+_NUM_CLASS = ' class="num"'
 _UNSAFE_MARKUP = re.compile(r"<\s*script\b|\bsrc\s*=\s*[\"']?\s*(?:https?:)?//", re.IGNORECASE)
 
 
@@ -66,24 +74,26 @@ class Report:
 
     def __init__(self, title: str):
         self.title = _check_title(title, "Report")
-        self._sections: list = []  # (slug, title, html body)
+        self._sections: list = []  # (slug, title, html body, is a collapsed detail)
         self._figures: list = []  # (slug, png bytes)
 
     # ------------------------------------------------------------------ sections
 
     def add_settings(self, settings: dict, title: str = "Run settings") -> str:
         """A key/value table of the run's settings (nested dicts and lists are shown
-        nested and joined). Returns the section's slug."""
+        nested and joined), collapsed among the run's details after the results.
+        Returns the section's slug."""
         _check_mapping(settings, "settings", "add_settings")
-        return self._add(title, _key_value_table(settings), "add_settings")
+        return self._add(title, _key_value_table(settings), "add_settings", details=True)
 
     def add_data_summary(self, summary: dict, title: str = "Data") -> str:
         """The data summary from ``TabularEncoder.summary()`` (rows in and dropped,
         columns, inferred types, encodings and levels, dropped constant columns,
         standardization) as a key/value table; a nested dict (e.g. levels per column)
-        becomes a nested table with one row per key, a list is joined with commas."""
+        becomes a nested table with one row per key, a list is joined with commas.
+        Collapsed among the run's details after the results."""
         _check_mapping(summary, "summary", "add_data_summary")
-        return self._add(title, _key_value_table(summary), "add_data_summary")
+        return self._add(title, _key_value_table(summary), "add_data_summary", details=True)
 
     def add_table(self, title: str, table, *, caption: str | None = None, digits: int = _DIGITS) -> str:
         """A table from a pandas DataFrame (its index is shown unless it is the default
@@ -101,7 +111,7 @@ class Report:
         Summary, statsmodels), else ``summary.as_text()`` or ``str(summary)`` in ``<pre>``."""
         if hasattr(summary, "as_html"):
             body = _check_markup(summary.as_html(), "summary.as_html()", "add_summary")
-            body = f'<div class="summary">{body}</div>'
+            body = f'<div class="summary">{align_markup_tables(body)}</div>'
         else:
             text = summary.as_text() if hasattr(summary, "as_text") else str(summary)
             body = f"<pre>{_escape(str(text))}</pre>"
@@ -144,7 +154,7 @@ class Report:
 
     def add_timings(self, timings: dict, title: str = "Timings") -> str:
         """Seconds per phase ({"fit": 3.2, …}), shown with units (µs, ms, s, min, h)
-        and as plain seconds."""
+        and as plain seconds; collapsed among the run's details after the results."""
         _check_mapping(timings, "timings", "add_timings")
         rows = []
         for phase, seconds in timings.items():
@@ -153,13 +163,15 @@ class Report:
                 raise ValueError(f"add_timings: timings[{phase!r}] must be a finite number of seconds >= 0; "
                                  f"got {seconds!r}")
             rows.append([str(phase), _Duration(float(seconds)), float(seconds)])
-        return self._add(title, _table_html(["phase", "time", "seconds"], rows, _DIGITS), "add_timings")
+        return self._add(title, _table_html(["phase", "time", "seconds"], rows, _DIGITS), "add_timings",
+                         details=True)
 
     # ------------------------------------------------------------------ output
 
     @property
     def sections(self) -> list:
-        return [(slug, title) for slug, title, _ in self._sections]
+        """(slug, title) of every section in the order of the page: results, then details."""
+        return [(slug, title) for slug, title, _, _ in self._ordered()]
 
     @property
     def figures(self) -> list:
@@ -171,10 +183,10 @@ class Report:
 
         generated = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         title = _escape(self.title)
-        contents = "".join(f'<li><a href="#{slug}">{_escape(name)}</a></li>' for slug, name, _ in self._sections)
-        sections = "".join(f'<section id="{slug}"><h2>{_escape(name)}</h2>{body}</section>\n'
-                           for slug, name, body in self._sections)
-        return (
+        ordered = self._ordered()
+        contents = "".join(f'<li{_DETAIL_CLASS if details else ""}><a href="#{slug}">{_escape(name)}</a></li>'
+                           for slug, name, _, details in ordered)
+        head = (
             "<!DOCTYPE html>\n"
             '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -185,10 +197,23 @@ class Report:
             f"<header><h1>{title}</h1></header>\n"
             f'<nav id="contents" aria-label="Contents"><h2>Contents</h2>'
             f'{f"<ol>{contents}</ol>" if contents else "<p>This report has no sections.</p>"}</nav>\n'
-            f"{sections}"
-            f"<footer>Generated by chainrule {_escape(__version__)} on {generated}.</footer>\n"
-            "</main>\n</body>\n</html>\n"
         )
+        # one join of the pieces: the figures' base64 text is copied once, not once per step
+        pieces = [head]
+        for slug, name, body, details in ordered:
+            if not details:
+                pieces += [f'<section id="{slug}"><h2>{_escape(name)}</h2>', body, "</section>\n"]
+        if any(details for *_, details in ordered):
+            pieces.append('<div class="details"><p class="details-label">Run details: settings, data and timings '
+                          "(click a heading to open)</p>\n")
+            for slug, name, body, details in ordered:
+                if details:
+                    pieces += [f'<section id="{slug}" class="detail"><details><summary><h2>{_escape(name)}</h2>'
+                               "</summary>", body, "</details></section>\n"]
+            pieces.append("</div>\n")
+        pieces.append(f"<footer>Generated by chainrule {_escape(__version__)} on {generated}.</footer>\n"
+                      "</main>\n</body>\n</html>\n")
+        return "".join(pieces)
 
     def write(self, path) -> Path:
         """Write the report and return the path of the HTML file.
@@ -217,15 +242,20 @@ class Report:
 
     # ------------------------------------------------------------------ internals
 
-    def _add(self, title: str, body: str, method: str) -> str:
+    def _add(self, title: str, body: str, method: str, details: bool = False) -> str:
         title = _check_title(title, method)
         slug = self._unique_slug(title)
-        self._sections.append((slug, title, body))
+        self._sections.append((slug, title, body, details))
         return slug
+
+    def _ordered(self) -> list:
+        """The sections as the page shows them: results in the order added, then the details."""
+        return ([section for section in self._sections if not section[3]]
+                + [section for section in self._sections if section[3]])
 
     def _unique_slug(self, title: str) -> str:
         base = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "section"
-        taken = {slug for slug, _, _ in self._sections} | _RESERVED_IDS
+        taken = {slug for slug, _, _, _ in self._sections} | _RESERVED_IDS
         slug, number = base, 2
         while slug in taken:
             slug, number = f"{base}-{number}", number + 1
@@ -280,11 +310,87 @@ def _table_rows(table, method: str) -> tuple:
 
 
 def _table_html(headings: list, rows: list, digits: int) -> str:
-    head = "".join(f'<th scope="col">{_escape(h)}</th>' for h in headings)
     if not rows:
+        head = "".join(f'<th scope="col">{_escape(h)}</th>' for h in headings)
         return f"<table><thead><tr>{head}</tr></thead></table><p>No rows.</p>"
-    body = "".join("<tr>" + "".join(_cell(value, digits) for value in row) + "</tr>" for row in rows)
+    columns = [_aligned_column([row[j] for row in rows], digits) for j in range(len(headings))]
+    head = "".join(f'<th scope="col"{_NUM_CLASS if column else ""}>{_escape(h)}</th>'
+                   for h, column in zip(headings, columns))
+    body = "".join("<tr>" + "".join(_cell(value, digits, columns[j][i] if columns[j] else None)
+                                    for j, value in enumerate(row)) + "</tr>"
+                   for i, row in enumerate(rows))
     return f'<div class="table"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+_FIGURE_SPACE = "\u2007"  # as wide as a digit in tabular figures
+_PUNCTUATION_SPACE = "\u2008"  # as wide as a period
+
+
+def _aligned_column(values: list, digits: int) -> list | None:
+    """The column's numbers as text padded on the right so their decimal points line up
+    when right-aligned (None when the column is not all numbers or missing cells)."""
+    if not any(_is_number(v) for v in values) or not all(
+            (_is_number(v) and not isinstance(v, _Duration)) or v is None or v is _MISSING for v in values):
+        return None
+    texts = [format_value(v, digits) for v in values]
+    tails = [_tail(text) for text in texts]
+    width = max(tails)
+    padded = []
+    for value, text, tail in zip(values, texts, tails):
+        if not _is_number(value):
+            padded.append(text)
+        elif tail == 0 and width:
+            padded.append(text + _PUNCTUATION_SPACE + _FIGURE_SPACE * (width - 1))
+        else:
+            padded.append(text + _FIGURE_SPACE * (width - tail))
+    return padded
+
+
+_TABLE = re.compile(r"(<table\b[^>]*>)(.*?)(</table>)", re.S | re.I)
+_ROW = re.compile(r"<tr\b[^>]*>(.*?)</tr>", re.S | re.I)
+_CELL = re.compile(r"<(td|th)\b([^>]*)>(.*?)</\1>", re.S | re.I)
+_NUMBER = re.compile(r"^[-+−]?(\d[\d,]*\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def align_markup_tables(markup: str) -> str:
+    """Decimal-align the numeric columns of the tables in an HTML fragment (a stats
+    summary's ``as_html()``): in a column whose every ``<td>`` holds one number, each
+    number is padded on the right with figure spaces up to the longest fraction."""
+    return _TABLE.sub(lambda m: m.group(1) + _align_rows(m.group(2)) + m.group(3), markup)
+
+
+def _align_rows(body: str) -> str:
+    rows = [[(c.group(1).lower(), c.group(3).strip()) for c in _CELL.finditer(r.group(1))] for r in _ROW.finditer(body)]
+    width: dict = {}
+    for row in rows:
+        for j, (tag, text) in enumerate(row):
+            if tag == "td":
+                numeric = bool(_NUMBER.match(text)) and width.get(j, 0) is not None
+                width[j] = max(width.get(j, 0), _tail(text)) if numeric else None
+
+    def pad(row_match):
+        j = -1
+
+        def cell(cell_match):
+            nonlocal j
+            j += 1
+            tag, attrs, text = cell_match.group(1), cell_match.group(2), cell_match.group(3).strip()
+            if tag.lower() != "td" or not width.get(j):
+                return cell_match.group(0)
+            tail = _tail(text)
+            padding = _FIGURE_SPACE * (width[j] - tail) if tail else _PUNCTUATION_SPACE + _FIGURE_SPACE * (
+                width[j] - 1)
+            return f"<{tag}{attrs}>{text}{padding}</{tag}>"
+
+        return row_match.group(0).replace(row_match.group(1), _CELL.sub(cell, row_match.group(1)), 1)
+
+    return _ROW.sub(pad, body)
+
+
+def _tail(text: str) -> int:
+    """Characters from the decimal point to the end ("1.25" -> 3, "12" -> 0, "1e+10" -> 0)."""
+    point = text.find(".")
+    return len(text) - point if point >= 0 else 0
 
 
 def _key_value_table(mapping: dict, digits: int = _DIGITS) -> str:
@@ -296,7 +402,9 @@ def _key_value_table(mapping: dict, digits: int = _DIGITS) -> str:
     return f'<table class="kv"><tbody>{rows}</tbody></table>'
 
 
-def _cell(value, digits: int) -> str:
+def _cell(value, digits: int, aligned: str | None = None) -> str:
+    if aligned is not None and _is_number(value):
+        return f'<td class="num">{_escape(aligned)}</td>'
     if isinstance(value, dict):
         return f"<td>{_key_value_table(value, digits)}</td>"
     if isinstance(value, (list, tuple)) and value and all(isinstance(item, dict) for item in value):
@@ -428,33 +536,59 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 _CSS = """
-:root { color-scheme: light; }
-body { margin: 0; background: #ffffff; color: #1f2328; font: 15px/1.5 system-ui, -apple-system, "Segoe UI",
-  Roboto, "Helvetica Neue", Arial, sans-serif; }
+:root { color-scheme: light; --rule: #1f2328; --line: #d0d7de; --muted: #57606a; --shade: #f6f8fa; }
+body { margin: 0; background: #ffffff; color: #1f2328; font: 15px/1.55 "Source Sans 3", "Segoe UI", system-ui,
+  -apple-system, Roboto, "Helvetica Neue", Arial, sans-serif; font-kerning: normal; }
 main { max-width: 1100px; margin: 0 auto; padding: 24px 28px 40px; }
-h1 { font-size: 1.8em; margin: 0.2em 0 0.6em; }
-h2 { font-size: 1.3em; margin: 0 0 0.6em; padding-bottom: 0.2em; border-bottom: 1px solid #d0d7de; }
+h1 { font-size: 1.75em; font-weight: 650; margin: 0.2em 0 0.6em; letter-spacing: -0.01em; }
+h2 { font-size: 1.25em; font-weight: 650; margin: 0 0 0.6em; padding-bottom: 0.2em;
+  border-bottom: 1px solid var(--line); }
 section { margin: 0 0 2.2em; }
-nav { background: #f6f8fa; border: 1px solid #d0d7de; border-radius: 6px; padding: 12px 20px; margin-bottom: 2em; }
-nav h2 { border: 0; margin: 0 0 0.3em; font-size: 1.1em; }
+nav { background: var(--shade); border: 1px solid var(--line); border-radius: 6px; padding: 10px 20px;
+  margin-bottom: 2em; font-size: 0.95em; }
+nav h2 { border: 0; margin: 0 0 0.3em; font-size: 1.05em; }
 nav ol { margin: 0; padding-left: 1.4em; columns: 2; }
+nav li.detail { color: var(--muted); }
+nav li.detail a { color: var(--muted); }
 a { color: #0550ae; }
-table { border-collapse: collapse; margin: 0.4em 0; font-variant-numeric: tabular-nums; }
-th, td { border: 1px solid #d0d7de; padding: 4px 10px; vertical-align: top; text-align: left; }
-thead th { background: #f6f8fa; }
-tbody tr:nth-child(even) td { background: #fbfcfd; }
-th[scope="row"] { background: #f6f8fa; font-weight: 600; white-space: nowrap; }
-td.num { text-align: right; white-space: nowrap; }
-td table { margin: 0; font-size: 0.95em; }
+table { border-collapse: collapse; margin: 0.4em 0; font-variant-numeric: tabular-nums lining-nums;
+  border-top: 1.5px solid var(--rule); border-bottom: 1.5px solid var(--rule); }
+th, td { border: 0; padding: 3px 12px; vertical-align: top; text-align: left; }
+thead th { border-bottom: 1px solid var(--rule); font-weight: 600; vertical-align: bottom; }
+tbody tr + tr > * { border-top: 1px solid #eaeef2; }
+th[scope="row"] { font-weight: 600; white-space: nowrap; }
+td.num { text-align: right; white-space: pre; }
+th.num, .summary table.chainrule-coefficients tr:first-child th:not(:first-child) { text-align: right; }
+td table { margin: 0; font-size: 0.95em; border-top-width: 1px; border-bottom-width: 1px; }
 .table { overflow-x: auto; }
-.summary table { margin-bottom: 0.8em; }
+table.kv th[scope="row"] { color: #24292f; }
+.summary { overflow-x: auto; display: flex; flex-wrap: wrap; align-items: flex-start; column-gap: 2.5em; }
+.summary > * { flex: 0 0 auto; }
+.summary > p, .summary > pre, .summary > div { flex-basis: 100%; }
+.summary table { margin: 0 0 1em; }
+.summary th { text-align: left; font-weight: 600; white-space: nowrap; }
+.summary table.chainrule-coefficients tr:first-child th { border-bottom: 1px solid var(--rule); }
+.summary p { color: var(--muted); font-size: 0.93em; margin: 0 0 0.4em; }
+.summary table.chainrule-summary:has(tr:nth-child(9)) > tbody { display: grid; grid-template-columns: repeat(2,
+  max-content minmax(7em, max-content)); }  /* a long model header: two label/value pairs a row */
+.summary table.chainrule-summary:has(tr:nth-child(9)) tr { display: contents; }
+.summary table.chainrule-summary:has(tr:nth-child(9)) td { padding-right: 2.2em; }
 .summary td { text-align: right; white-space: nowrap; }
-.summary caption { font-weight: 600; text-align: left; padding-bottom: 0.3em; }
-pre { background: #f6f8fa; border: 1px solid #d0d7de; border-radius: 6px; padding: 10px; overflow-x: auto;
-  font: 13px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
-figure { margin: 0.4em 0; }
+.summary caption { font-weight: 650; text-align: left; padding-bottom: 0.3em; caption-side: top; }
+pre, code { font-family: ui-monospace, "SFMono-Regular", "DejaVu Sans Mono", Menlo, Consolas, monospace; }
+pre { background: var(--shade); border: 1px solid var(--line); border-radius: 6px; padding: 10px; font-size: 13px;
+  line-height: 1.4; white-space: pre-wrap; overflow-wrap: anywhere; }
+figure { margin: 0.4em 0 0.8em; }
 img { max-width: 100%; height: auto; border: 1px solid #eaeef2; }
-.caption { color: #57606a; font-size: 0.93em; margin: 0.3em 0 0; }
-.empty { color: #57606a; }
-footer { margin-top: 3em; padding-top: 0.8em; border-top: 1px solid #d0d7de; color: #57606a; font-size: 0.9em; }
+.caption { color: var(--muted); font-size: 0.93em; margin: 0.3em 0 0; }
+.empty { color: var(--muted); }
+.details { margin-top: 2.5em; border-top: 2px solid var(--line); padding-top: 0.6em; }
+.details-label { color: var(--muted); font-size: 0.93em; margin: 0 0 0.8em; }
+section.detail { margin: 0 0 0.6em; }
+details > summary { cursor: pointer; list-style-position: outside; margin-left: 1.1em; }
+details > summary h2 { display: inline; border: 0; font-size: 1.1em; padding: 0; }
+details[open] > summary { margin-bottom: 0.6em; }
+footer { margin-top: 3em; padding-top: 0.8em; border-top: 1px solid var(--line); color: var(--muted);
+  font-size: 0.9em; }
+@media print { nav { display: none; } }
 """
