@@ -1,7 +1,7 @@
 """Classical statistical learning with inference (scikit-learn's estimator protocol,
 statsmodels' result names).
 
-OLS            least squares with nonrobust, HC0-HC3 and cluster covariances
+OLS            least squares with nonrobust, HC0-HC3 and cluster covariances; absorb= for fixed effects
 Logit, MNLogit maximum likelihood (Newton/IRLS) with Wald inference and marginal effects
 LogisticRegression(CV)   penalized logistic and softmax regression (scikit-learn's objective)
 Ridge, Lasso, ElasticNet   penalized least squares, their paths and cross-validated choices
@@ -13,6 +13,7 @@ ContrastResults, linear_restrictions        Wald tests of linear restrictions R 
 OLSInfluence                                leverage, studentized residuals, Cook's D, DFFITS, DFBETAS
 het_breuschpagan, het_white, jarque_bera, durbin_watson, variance_inflation_factor
 """
+from .absorbed_ols import AbsorbedOLSResults
 from .elastic_net import ElasticNet, ElasticNetCV, enet_path
 from .estimator import Estimator, NotFittedError
 from .inference import Summary, wald
@@ -39,7 +40,7 @@ from .validation import DataWarning
 
 __all__ = [
     "Estimator", "NotFittedError", "DataWarning", "Summary", "wald", "OLS", "OLSResults", "CollinearityError",
-    "COV_TYPES",
+    "COV_TYPES", "AbsorbedOLSResults",
     "Logit", "MNLogit",
     "LogisticRegression", "LogisticRegressionCV",
     "Ridge", "RidgeCV", "ridge_path", "Lasso", "LassoCV", "lasso_path",
