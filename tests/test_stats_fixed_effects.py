@@ -211,3 +211,19 @@ def test_predict_and_streaming_are_refused_and_plain_ols_is_unchanged():
     absorbed = OLS(absorb=["firm"], cov_type="HC1").fit(data[["x1", "x2", "firm"]], data["y"])
     np.testing.assert_allclose(absorbed.params.to_numpy(), plain.params.to_numpy()[1:3], rtol=1e-9)
     np.testing.assert_allclose(absorbed.bse.to_numpy(), plain.bse.to_numpy()[1:3], rtol=1e-9)
+
+
+def test_benchmark_script_runs_and_agrees_at_a_tiny_size():
+    """benchmarks/bench_fixed_effects.py at a tiny size: it runs, and every implementation agrees."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_fixed_effects.py"
+    spec = importlib.util.spec_from_file_location("bench_fixed_effects", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    report = bench.run(rows=3000, firms=100, years=8, repeats=1)
+    assert set(report["seconds"]) == {"chainrule", "chainrule (alternating projections)", "pyfixest"}
+    for row in report["agreement"].values():
+        assert row["params_rel_diff"] < 1e-8 and row["bse_rel_diff"] < 1e-6
+    assert fixed_effects.DIRECT_MAX_LEVELS == 1000  # restored after the projections' run
