@@ -227,3 +227,26 @@ def test_benchmark_script_runs_and_agrees_at_a_tiny_size():
     for row in report["agreement"].values():
         assert row["params_rel_diff"] < 1e-8 and row["bse_rel_diff"] < 1e-6
     assert fixed_effects.DIRECT_MAX_LEVELS == 1000  # restored after the projections' run
+
+
+def test_formula_with_absorbed_fixed_effects_equals_pyfixest():
+    from chainrule import formula
+
+    data = load_grunfeld(as_frame=True)
+    reference = feols("np.log(invest) ~ value + capital | firm + year", data, {"CRV1": "firm+year"})
+    model = formula.ols("np.log(invest) ~ value + capital | firm + year", data, cov_type="cluster",
+                        groups=["firm", "year"])
+    assert_equal_fits(reference, model)
+    assert model.formula_ == "np.log(invest) ~ value + capital | firm + year"
+
+
+@pytest.mark.parametrize("text,error,match", [
+    ("invest ~ value | plant", "FormulaError", "no fixed-effect column 'plant'"),
+    ("invest ~ value | np.log(firm)", "FormulaError", "plain names"),
+    ("invest ~ value + (capital ~ year) | firm", "FormulaError", "not supported"),
+])
+def test_formula_bad_input(text, error, match):
+    from chainrule import formula
+
+    with pytest.raises(getattr(formula, error), match=match):
+        formula.ols(text, load_grunfeld(as_frame=True))

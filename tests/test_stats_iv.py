@@ -165,3 +165,31 @@ def test_bad_input(kwargs, fit, error, match):
     if error is ValueError and "fewer" in match:
         with pytest.raises(error, match=match):
             IVLIML(**kwargs).fit(X, data["y"], **fit)
+
+
+@pytest.mark.parametrize("name,reference_estimator", [("iv2sls", lm_iv.IV2SLS), ("ivliml", lm_iv.IVLIML)])
+def test_formula_equals_linearmodels_formula(name, reference_estimator):
+    from chainrule import formula
+
+    data = simulated(seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = reference_estimator.from_formula("y ~ 1 + x1 + [d1 + d2 ~ z1 + z2 + z3]", data).fit(
+            cov_type="clustered", debiased=True, clusters=data["g"])
+    model = getattr(formula, name)("y ~ x1 + (d1 + d2 ~ z1 + z2 + z3)", data, cov_type="cluster", groups="g")
+    assert list(model.params.index) == ["Intercept", "x1", "d1", "d2"]
+    np.testing.assert_allclose(model.params.to_numpy(), reference.params.to_numpy(), rtol=1e-8)
+    np.testing.assert_allclose(model.bse.to_numpy(), reference.std_errors.to_numpy(), rtol=1e-8)
+
+
+@pytest.mark.parametrize("text,match", [
+    ("y ~ x1 + d1", "no '\\(endogenous ~ instruments\\)' term"),
+    ("y ~ x1 + (d1 ~ z1) + (d2 ~ z2)", "one '\\(endogenous ~ instruments\\)' term"),
+    ("y ~ x1 + (d1 ~ x1)", "both a regressor and an excluded instrument"),
+    ("y ~ x1 + (d1 ~ z1) | g", "not supported"),
+])
+def test_formula_bad_input(text, match):
+    from chainrule import formula
+
+    with pytest.raises(formula.FormulaError, match=match):
+        formula.iv2sls(text, simulated(n=100))
