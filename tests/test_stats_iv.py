@@ -1,5 +1,5 @@
 """IV2SLS and IVLIML equal to linearmodels' IV2SLS and IVLIML (coefficients and standard errors to
-1e-8 relative for every covariance type, the first-stage F statistics and partial R², Sargan's
+1e-8 relative for every covariance type, the first-stage F statistics, partial and Shea R², Sargan's
 test, LIML's kappa) on a simulated overidentified design and on the bundled Grunfeld panel
 (firm value instrumented by its lag); the k-class algebra; bad input."""
 import warnings
@@ -67,6 +67,8 @@ def assert_equal_to_linearmodels(reference, model, q, unadjusted):
                                diagnostics["partial.rsquared"].to_numpy(), rtol=1e-8)
     np.testing.assert_allclose(model.first_stage.diagnostics["rsquared"].to_numpy(),
                                diagnostics["rsquared"].to_numpy(), rtol=1e-8)
+    np.testing.assert_allclose(model.first_stage.diagnostics["shea.rsquared"].to_numpy(),
+                               diagnostics["shea.rsquared"].to_numpy(), rtol=1e-8)
     np.testing.assert_allclose(model.rsquared, reference.rsquared, rtol=1e-8)
     np.testing.assert_allclose(model.results_.kappa, reference.kappa, rtol=1e-10)
     if model.sargan.df:

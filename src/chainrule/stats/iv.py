@@ -36,7 +36,7 @@ import scipy.linalg as _la
 from ..engine import backend
 from . import clustering
 from .estimator import Estimator, feature_names_of, r_squared
-from .iv_results import IV_COV_TYPES, IVResults, first_stage, kclass_covariance, sargan
+from .iv_results import IV_COV_TYPES, IVResults, first_stage, kclass_covariance, sargan, shea_rsquared
 from .least_squares import CollinearityError
 from .validation import as_design, as_design_like_fit, as_target, check_enough_rows, check_scale
 
@@ -169,6 +169,7 @@ class _KClassIV(Estimator):
         tss = float(((y - y.mean()) ** 2).sum()) if intercept else float(y @ y)
         q, m = len(labels["instrument_names"]), E.shape[1]
         stage = first_stage(Z, Q_Z, Q_exog, E, labels["endog_names"], q, self.cov_type, codes, intercept)
+        stage.shea_rsquared = dict(zip(labels["endog_names"], shea_rsquared(Xfull, X_hat, m)))
         return IVResults(_params=beta, _cov=cov, names=names, nobs=n, df_resid=float(n - K),
                          df_model=float(K - intercept), ssr=ssr, rsquared=1 - ssr / tss, _resid=resid,
                          _fitted=y - resid, cov_type=self.cov_type, n_groups=counts, kappa=float(kappa),

@@ -23,6 +23,8 @@ residuals v_j; X_1* = [1, X_1]):
 
     rsquared          1 − v_j'v_j / Σ(x_j − x̄_j)²
     partial_rsquared  1 − v_j'v_j / ‖M_{X_1*} x_j‖²       (the R² of Z_2 once X_1* is partialled out)
+    shea_rsquared     [(X'X)⁻¹]_jj / [(X̂'X̂)⁻¹]_jj          (Shea 1997: the partial R² of x_j's instruments
+                      net of the other regressors' first stages; linearmodels' ``shea.rsquared``)
     fstat             W/q, W = π̂_{j,2}' V_{22}⁻¹ π̂_{j,2}, V the first stage's covariance of the
                       model's cov_type (linearmodels' ``f.stat``, which reports W itself for the
                       robust types); p-value from F(q, n − L) for "nonrobust", from χ²(q) of W else
@@ -51,7 +53,7 @@ from .inference import Summary, Table, WaldResults
 np = backend.host
 
 __all__ = ["IV_COV_TYPES", "IVResults", "FirstStageResults", "TestStatistic", "kclass_covariance",
-           "first_stage", "sargan"]
+           "first_stage", "sargan", "shea_rsquared"]
 
 IV_COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
 
@@ -76,6 +78,13 @@ def kclass_covariance(cov_type, A_inv, X_hat, resid, clusters):
         meat = scores.T @ scores * (n / (n - K) if cov_type == "HC1" else 1.0)
     V = A_inv @ meat @ A_inv
     return (V + V.T) / 2
+
+
+def shea_rsquared(X, X_hat, m):
+    """Shea's partial R² of the last m columns of X (the endogenous ones; module docstring)."""
+    plain = np.diag(_la.inv(X.T @ X))
+    projected = np.diag(_la.inv(X_hat.T @ X_hat))
+    return (plain / projected)[-m:]
 
 
 def first_stage(Z, Q_Z, Q_exog, endog, endog_names, q, cov_type, clusters, intercept):
@@ -127,7 +136,7 @@ def sargan(Q_Z, resid, q, m):
 class FirstStageResults:
     """First-stage diagnostics, one row per endogenous regressor (module docstring).
 
-    Attributes: ``rsquared``, ``partial_rsquared``, ``fstat``, ``f_pvalue`` (dicts by name),
+    Attributes: ``rsquared``, ``partial_rsquared``, ``shea_rsquared``, ``fstat``, ``f_pvalue`` (dicts by name),
     ``cragg_donald`` (the minimum-eigenvalue statistic), ``params`` (the first-stage coefficients,
     L x m), ``diagnostics`` (a DataFrame, linearmodels' ``first_stage.diagnostics`` columns) and
     ``summary()``.
@@ -142,13 +151,14 @@ class FirstStageResults:
         self.cragg_donald = cragg_donald
         self.params = params
         self.cov_type = cov_type
+        self.shea_rsquared = {}
 
     @property
     def diagnostics(self):
         import pandas as pd
 
         return pd.DataFrame({"rsquared": self.rsquared, "partial.rsquared": self.partial_rsquared,
-                             "f.stat": self.fstat, "f.pval": self.f_pvalue})
+                             "shea.rsquared": self.shea_rsquared, "f.stat": self.fstat, "f.pval": self.f_pvalue})
 
     def summary(self) -> Table:
         rows = [[n, f"{self.rsquared[n]:.4f}", f"{self.partial_rsquared[n]:.4f}", f"{self.fstat[n]:.4g}",
