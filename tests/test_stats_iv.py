@@ -75,6 +75,8 @@ def assert_equal_to_linearmodels(reference, model, q, unadjusted):
         np.testing.assert_allclose(model.sargan.stat, reference.sargan.stat, rtol=1e-6, atol=1e-8)
         np.testing.assert_allclose(model.sargan.pval, reference.sargan.pval, rtol=1e-6, atol=1e-8)
         assert model.sargan.df == reference.sargan.df
+        np.testing.assert_allclose(model.wooldridge_overid.stat, reference.wooldridge_overid.stat, rtol=1e-8)
+        np.testing.assert_allclose(model.wooldridge_overid.pval, reference.wooldridge_overid.pval, rtol=1e-6)
 
 
 @pytest.mark.parametrize("cov,debiased,cov_type,clusters", COVS)

@@ -36,7 +36,15 @@ import scipy.linalg as _la
 from ..engine import backend
 from . import clustering
 from .estimator import Estimator, feature_names_of, r_squared
-from .iv_results import IV_COV_TYPES, IVResults, first_stage, kclass_covariance, sargan, shea_rsquared
+from .iv_results import (
+    IV_COV_TYPES,
+    IVResults,
+    first_stage,
+    kclass_covariance,
+    sargan,
+    shea_rsquared,
+    wooldridge_overid,
+)
 from .least_squares import CollinearityError
 from .validation import as_design, as_design_like_fit, as_target, check_enough_rows, check_scale
 
@@ -170,10 +178,13 @@ class _KClassIV(Estimator):
         q, m = len(labels["instrument_names"]), E.shape[1]
         stage = first_stage(Z, Q_Z, Q_exog, E, labels["endog_names"], q, self.cov_type, codes, intercept)
         stage.shea_rsquared = dict(zip(labels["endog_names"], shea_rsquared(Xfull, X_hat, m)))
+        K1 = K - m
+        overid = wooldridge_overid(Z[:, K1:], np.column_stack([Xfull[:, :K1], X_hat[:, K1:]]), resid, m)
         return IVResults(_params=beta, _cov=cov, names=names, nobs=n, df_resid=float(n - K),
                          df_model=float(K - intercept), ssr=ssr, rsquared=1 - ssr / tss, _resid=resid,
                          _fitted=y - resid, cov_type=self.cov_type, n_groups=counts, kappa=float(kappa),
                          method=self._method, first_stage=stage, sargan=sargan(Q_Z, resid, q, m),
+                         wooldridge_overid=overid,
                          use_t=self.use_t, **labels)
 
     def predict(self, X):
@@ -281,7 +292,7 @@ def _delegate(name):
 
 
 for _name in ("params", "bse", "std_errors", "tvalues", "pvalues", "conf_int", "cov_params", "summary", "nobs",
-              "df_resid", "df_model", "resid", "fittedvalues", "rsquared", "first_stage", "sargan", "t_test",
-              "f_test", "wald_test"):
+              "df_resid", "df_model", "resid", "fittedvalues", "rsquared", "first_stage", "sargan", "wooldridge_overid",
+              "t_test", "f_test", "wald_test"):
     setattr(_KClassIV, _name, _delegate(_name))
 del _name

@@ -33,7 +33,10 @@ residuals v_j; X_1* = [1, X_1]):
                       2005 tabulate its critical values); the nonrobust F when m = 1
 
 Sargan's test of the overidentifying restrictions (homoskedastic, whatever cov_type; linearmodels'
-``sargan``): S = n (1 − e'M_Z e / e'e) on χ²(q − m), for q > m.
+``sargan``): S = n (1 − e'M_Z e / e'e) on χ²(q − m), for q > m. Its heteroskedasticity-robust
+counterpart, Wooldridge's (1995) score test (linearmodels' ``wooldridge_overid``): with Z̃ the
+residuals of q − m of the excluded instruments on [X_1*, X̂_2], regress 1 on the columns of
+Z̃ e (no constant); n R² = n − SSR on χ²(q − m).
 
 References: J. G. Cragg and S. G. Donald, Econometric Theory 9 (1993) 222-240; J. H. Stock and M.
 Yogo, "Testing for weak instruments in linear IV regression" (2005); J. D. Sargan, Econometrica 26
@@ -53,7 +56,7 @@ from .inference import Summary, Table, WaldResults
 np = backend.host
 
 __all__ = ["IV_COV_TYPES", "IVResults", "FirstStageResults", "TestStatistic", "kclass_covariance",
-           "first_stage", "sargan", "shea_rsquared"]
+           "first_stage", "sargan", "shea_rsquared", "wooldridge_overid"]
 
 IV_COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
 
@@ -133,6 +136,22 @@ def sargan(Q_Z, resid, q, m):
     return TestStatistic(stat, float(_distributions.chi2.sf(stat, q - m)), q - m, name)
 
 
+def wooldridge_overid(Z2, X_exog_hat, resid, m):
+    """Wooldridge's robust score test of the overidentifying restrictions (module docstring)."""
+    name = "Wooldridge's score test of overidentification"
+    q = Z2.shape[1]
+    if q <= m:
+        return TestStatistic(float("nan"), float("nan"), 0, name + " (exactly identified: no test)")
+    Q, _ = np.linalg.qr(X_exog_hat)
+    tests = _residualize(Q, Z2[:, :q - m]) * resid[:, None]
+    n = resid.shape[0]
+    ones = np.ones(n)
+    gamma, *_ = _la.lstsq(tests, ones, check_finite=False)
+    left = ones - tests @ gamma
+    stat = n - float(left @ left)
+    return TestStatistic(stat, float(_distributions.chi2.sf(stat, q - m)), q - m, name)
+
+
 class FirstStageResults:
     """First-stage diagnostics, one row per endogenous regressor (module docstring).
 
@@ -183,7 +202,7 @@ class IVResults(WaldResults):
     ``cov_params()``, ``t_test``/``f_test``/``wald_test``, ``summary()``; ``nobs``, ``df_resid``
     (n − K), ``df_model``, ``resid``, ``fittedvalues``, ``rsquared``, ``ssr``, ``kappa`` (1 for
     2SLS), ``cov_type``, ``first_stage`` (:class:`FirstStageResults`), ``sargan``
-    (:class:`TestStatistic`), ``method``.
+    and ``wooldridge_overid`` (:class:`TestStatistic`), ``method``.
     """
 
     def __init__(self, **fields):
