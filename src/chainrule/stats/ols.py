@@ -123,6 +123,9 @@ class OLS(Estimator):
     :class:`OLSResults`), ``n_features_in_``, ``feature_names_in_`` (DataFrame input),
     ``solver_used_``, ``refined_``, ``n_iter_`` (the gradient steps for "gd"; 1 for the direct solvers, one
     factorization), and for "gd" ``converged_``, ``optimization_``, ``optimization_error_``.
+    With ``absorb``: ``results_`` is an :class:`~chainrule.stats.absorbed_ols.AbsorbedOLSResults`,
+    ``n_iter_`` the sweeps of the projections, ``converged_``, ``n_singletons_`` (rows dropped) and
+    ``dropped_`` (regressors collinear with the fixed effects, dropped with a warning).
     The results' names (``params``, ``bse``, ``summary()``, ``t_test()``, ``get_influence()``,
     ``het_breuschpagan()`` … see :class:`OLSResults`) are also readable on the estimator
     itself. After a fit on a DataFrame with string column names they are pandas objects
