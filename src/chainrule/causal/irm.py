@@ -76,11 +76,12 @@ class IRM(DMLModel):
         g0, g0_loss, g0_models = self._nuisance(self._g, X, y, folds, keep, ~treated, ~treated)
         g1, g1_loss, g1_models = self._nuisance(self._g, X, y, folds, keep, treated, treated)
         m_raw, _, m_models = self._nuisance(self._m, X, d, folds, keep)
-        extreme = int(np.sum((m_raw < 1e-12) | (m_raw > 1 - 1e-12)))
+        extreme = int(np.sum((m_raw < 1e-6) | (m_raw > 1 - 1e-6)))
         if extreme:
             warnings.warn(f"IRM: the propensity model predicts the treatment (almost) perfectly for {extreme} of "
-                          f"{d.size} rows (P(D=1|X) at 0 or 1); they are clipped to [{self.trimming_threshold}, "
-                          f"{1 - self.trimming_threshold}] and the effect rests on weak overlap", stacklevel=4)
+                          f"{d.size} rows (P(D=1|X) within 1e-6 of 0 or 1); they are clipped to "
+                          f"[{self.trimming_threshold}, {1 - self.trimming_threshold}] and the effect rests on weak "
+                          f"overlap", stacklevel=4)
         m_hat = np.clip(m_raw, self.trimming_threshold, 1 - self.trimming_threshold)
         m_loss = out_of_fold_loss(d, m_hat, True)  # of the clipped propensities, as DoubleML reports it
         m_used = normalize_propensity(m_hat, d) if self.normalize_ipw else m_hat
