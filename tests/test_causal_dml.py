@@ -15,6 +15,7 @@ from doubleml.plm.datasets import make_pliv_CHS2015, make_plr_CCDDHNR2018  # noq
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor  # noqa: E402
 
 from chainrule.causal import IRM, PLIV, PLR, check_folds, draw_weights, make_folds  # noqa: E402
+from chainrule.causal import datasets as causal_datasets  # noqa: E402
 
 LinearRegression, LogisticRegression = sklearn_linear.LinearRegression, sklearn_linear.LogisticRegression
 TOL = 1e-8
@@ -204,3 +205,14 @@ def test_summary_and_named_results(plr_data):
     # the folds drawn by fit are reproducible from random_state
     again = PLR(LinearRegression(), LinearRegression(), n_folds=3, n_rep=2, random_state=0).fit(X, y, d)
     assert float(again.results_.params.iloc[0]) == float(model.results_.params.iloc[0])
+
+
+@pytest.mark.parametrize("name, ours, theirs, kwargs", [
+    ("plr", causal_datasets.make_plr_CCDDHNR2018, make_plr_CCDDHNR2018, dict(n_obs=50, dim_x=7, alpha=0.3)),
+    ("irm", causal_datasets.make_irm_data, make_irm_data, dict(n_obs=50, dim_x=6, theta=0.7)),
+])
+def test_the_generators_draw_what_doubleml_draws(name, ours, theirs, kwargs):
+    np.random.seed(21)
+    reference = theirs(return_type="array", **kwargs)
+    for mine, expected in zip(ours(random_state=np.random.RandomState(21), **kwargs), reference):
+        np.testing.assert_allclose(mine, expected, rtol=0, atol=1e-12)
