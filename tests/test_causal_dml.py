@@ -199,7 +199,7 @@ def test_summary_and_named_results(plr_data):
     X, y, d = plr_data[columns(plr_data, "X")], plr_data["y"], plr_data["d"]
     model = PLR(LinearRegression(), LinearRegression(), n_folds=3, n_rep=2, random_state=0).fit(X, y, d)
     text = model.summary().as_text()
-    assert "PLR Double/Debiased ML Results" in text and "partialling out" in text and "ml_l" in text
+    assert "PLR Double/Debiased ML Results" in text and "partialling out" in text and "RMSE of ml_l" in text
     assert list(model.results_.conf_int().index) == ["d"]
     assert "ml_m" in model.results_.nuisance_table().as_text()
     # the folds drawn by fit are reproducible from random_state

@@ -53,6 +53,7 @@ class DMLModel(Estimator):
         splits = make_folds(n, self.n_folds, self.n_rep, self.random_state) if folds is None else \
             check_folds(folds, n, model)
         self._check_learners(dv, yv)
+        self._loss_kinds = {}
         k, n_rep = dv.shape[1], len(splits)
         all_coef, all_se, J = np.empty((k, n_rep)), np.empty((k, n_rep)), np.empty((k, n_rep))
         psi = np.empty((n, k, n_rep))
@@ -70,7 +71,7 @@ class DMLModel(Estimator):
                     for name, value in fitted.items():
                         models.setdefault(name, {}).setdefault(d_names[j], []).append(value)
         self.results_ = DMLResults(all_coef, all_se, psi, J, d_names, model, self.score, len(splits[0]),
-                                   self.se_aggregation, losses, named)
+                                   self.se_aggregation, losses, named, self._loss_kinds)
         self.predictions_, self.nuisance_loss_, self.folds_ = predictions, losses, splits
         self.feature_names_ = x_names
         if keep_models:
@@ -98,8 +99,9 @@ class DMLModel(Estimator):
             raise ValueError(f"{self._model}: this model takes no instruments (z); use PLIV for instrumental variables")
         return None
 
-    def _nuisance(self, learner, X, target, folds, keep, train_rows=None, loss_rows=None):
+    def _nuisance(self, learner, X, target, folds, keep, train_rows=None, loss_rows=None, name=None):
         """Cross-fit one learner; returns (predictions, loss, models)."""
+        self._loss_kinds[name or learner.name] = "log loss" if learner.proba else "RMSE"
         values, models = cross_fit(learner, X, target, folds, train_rows, keep)
         return values, out_of_fold_loss(target, values, learner.proba, loss_rows), models
 

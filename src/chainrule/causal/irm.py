@@ -73,8 +73,8 @@ class IRM(DMLModel):
 
     def _score_elements(self, X, y, d, z, folds, keep):
         treated = d == 1.0
-        g0, g0_loss, g0_models = self._nuisance(self._g, X, y, folds, keep, ~treated, ~treated)
-        g1, g1_loss, g1_models = self._nuisance(self._g, X, y, folds, keep, treated, treated)
+        g0, g0_loss, g0_models = self._nuisance(self._g, X, y, folds, keep, ~treated, ~treated, "ml_g0")
+        g1, g1_loss, g1_models = self._nuisance(self._g, X, y, folds, keep, treated, treated, "ml_g1")
         m_raw, _, m_models = self._nuisance(self._m, X, d, folds, keep)
         extreme = int(np.sum((m_raw < 1e-6) | (m_raw > 1 - 1e-6)))
         if extreme:

@@ -73,7 +73,7 @@ class PLIV(DMLModel):
         m_hat = np.empty_like(z)
         for j in range(z.shape[1]):
             name = "ml_m" if z.shape[1] == 1 else f"ml_m_z{j + 1}"
-            m_hat[:, j], losses[name], models[name] = self._nuisance(self._m, X, z[:, j], folds, keep)
+            m_hat[:, j], losses[name], models[name] = self._nuisance(self._m, X, z[:, j], folds, keep, name=name)
             preds[name] = m_hat[:, j]
         if self.score == "partialling out":
             psi_a, psi_b = pliv_partialling_out(y, d, z, l_hat, m_hat, r_hat)

@@ -44,13 +44,14 @@ class DMLResults:
     """
 
     def __init__(self, all_coef, all_se, psi, J, names, model, score, n_folds, se_aggregation="doubleml",
-                 nuisance_loss=None, named=False):
+                 nuisance_loss=None, named=False, loss_kinds=None):
         self.all_coef, self.all_se = np.asarray(all_coef, dtype=np.float64), np.asarray(all_se, dtype=np.float64)
         self.psi, self.J = psi, J
         self.names, self.model, self.score = list(names), model, score
         self.nobs, self.n_folds, self.n_rep = psi.shape[0], n_folds, self.all_coef.shape[1]
         self.se_aggregation = se_aggregation
         self.nuisance_loss = dict(nuisance_loss or {})
+        self.loss_kinds = dict(loss_kinds or {})
         self._named = bool(named)
         self._coef, self._se = aggregate(self.all_coef, self.all_se, se_aggregation)
         self.boot_t, self.boot_method, self.n_rep_boot = None, None, None
@@ -135,17 +136,18 @@ class DMLResults:
                 ("Folds", str(self.n_folds)), ("Repetitions", str(self.n_rep)),
                 ("SE aggregation", self.se_aggregation if self.n_rep > 1 else "-")]
         notes = ["Standard errors from the Neyman-orthogonal score (cross-fitted nuisances); z statistics"]
-        notes += [f"out-of-fold {name}: {_loss_text(values)}" for name, values in self.nuisance_loss.items()]
+        notes += [f"out-of-fold {self.loss_kinds.get(name, 'loss')} of {name}: {_loss_text(values)}"
+                  for name, values in self.nuisance_loss.items()]
         return Summary(f"{self.model} Double/Debiased ML Results", info, self.names, self._coef, self._se,
                        self._coef / self._se, p, self._intervals(alpha, False), statistic_name="z", alpha=alpha,
                        notes=notes)
 
     def nuisance_table(self) -> Table:
         """The learners' out-of-fold losses, one row per learner and treatment (mean over repetitions)."""
-        rows = [[name, self.names[j], f"{np.nanmean(values[:, j]):.4g}"]
+        rows = [[name, self.names[j], self.loss_kinds.get(name, "loss"), f"{np.nanmean(values[:, j]):.4g}"]
                 for name, values in self.nuisance_loss.items() for j in range(values.shape[1])]
-        return Table(f"{self.model}: out-of-fold nuisance losses", [], ["learner", "treatment", "loss"], rows,
-                     notes=["RMSE for regressions, log loss for propensities"], left=2)
+        return Table(f"{self.model}: out-of-fold nuisance losses", [], ["learner", "treatment", "loss", "value"],
+                     rows, notes=["the mean over the repetitions of the sample split"], left=3)
 
     def __repr__(self) -> str:
         return self.summary().as_text()
