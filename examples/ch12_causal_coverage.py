@@ -4,14 +4,16 @@ Replications of the partially linear design of Chernozhukov et al. (2018, Figure
 ``chainrule.causal.make_plr_CCDDHNR2018``: n = 500 rows, 20 controls, true effect 0.5), each
 estimated by ``chainrule.causal.PLR`` (partialling out, 5 folds) with multilayer perceptrons
 (``nn.MLP`` via ``causal.NetworkLearner``: Adam, early stopping on a held-out 20% of each fold's
-training rows) as the learners of E[Y|X] and E[D|X]; for contrast, the same replications with
+training rows; ReLU without weight decay, and tanh with weight decay 0.1) as the learners of
+E[Y|X] and E[D|X]; for contrast, the same replications with
 lasso nuisances (``stats.Lasso``), and IRM (ATE, binary treatment, ``make_irm_data``) with an
 MLP outcome model and an MLP propensity. For each: the share of the 95% intervals that contain
 the truth (with its exact binomial 95% interval), the bias and spread of the estimates, the
 mean standard error, and the run time (ch12_coverage.png: the standardized estimates
 (θ̂ − θ)/se against N(0, 1)).
 
-Run: python examples/ch12_causal_coverage.py [--quick] [--out DIR] [--reps N] [--parts plr-mlp,plr-lasso,irm-mlp]
+Run: python examples/ch12_causal_coverage.py [--quick] [--out DIR] [--reps=N] [--parts=PART,...]
+(parts: plr-mlp, plr-mlp-tanh, plr-lasso, irm-mlp, irm-mlp-tanh; all by default)
 """
 import os
 
@@ -35,30 +37,35 @@ options = dict(a.lstrip("-").split("=", 1) for a in extra)
 args = parse_args(__doc__.splitlines()[0])
 QUICK = args.quick
 REPS = int(options.get("reps", 6 if QUICK else 200))
-PARTS = options.get("parts", "plr-mlp,plr-lasso,irm-mlp").split(",")
+PARTS = options.get("parts", "plr-mlp,plr-mlp-tanh,plr-lasso,irm-mlp,irm-mlp-tanh").split(",")
 N_OBS, DIM_X = (300, 10) if QUICK else (500, 20)
 EPOCHS = 30 if QUICK else 200
 started = time.perf_counter()
 
 
-def mlp(seed, task="regression"):
+def mlp(seed, task="regression", regularized=False):
+    """ReLU MLP (64, 64) without weight decay, or (``regularized``) tanh with weight decay 0.1."""
     hidden = (16,) if QUICK else (64, 64)
-    return NetworkLearner(hidden=hidden, task=task, lr=1e-3 if not QUICK else 1e-2, batch_size=64, epochs=EPOCHS,
-                          patience=10, validation_fraction=0.2, random_state=seed)
+    activation, decay = ("tanh", 0.1) if regularized else ("relu", 0.0)
+    return NetworkLearner(hidden=hidden, task=task, activation=activation, weight_decay=decay,
+                          lr=1e-3 if not QUICK else 1e-2, batch_size=64, epochs=EPOCHS, patience=10,
+                          validation_fraction=0.2, random_state=seed)
 
 
 def replicate(part, seed):
     """One replication: (estimate, standard error, truth, losses)."""
+    regularized = part.endswith("-tanh")
     if part.startswith("plr"):
         X, y, d = make_plr_CCDDHNR2018(N_OBS, DIM_X, alpha=0.5, random_state=np.random.RandomState(seed))
-        if part == "plr-mlp":
-            learners = mlp(seed), mlp(seed + 10_000)
+        if part.startswith("plr-mlp"):
+            learners = mlp(seed, regularized=regularized), mlp(seed + 10_000, regularized=regularized)
         else:
             learners = stats.Lasso(alpha=0.02), stats.Lasso(alpha=0.02)
         model, truth = PLR(*learners, n_folds=5, random_state=seed), 0.5
     else:
         X, y, d = make_irm_data(N_OBS, DIM_X, theta=0.5, random_state=np.random.RandomState(seed))
-        model, truth = IRM(mlp(seed), mlp(seed + 10_000, "classification"), n_folds=5, random_state=seed), 0.5
+        learners = mlp(seed, regularized=regularized), mlp(seed + 10_000, "classification", regularized)
+        model, truth = IRM(*learners, n_folds=5, random_state=seed), 0.5
     results = model.fit(X, y, d).results_
     losses = {name: float(values[0, 0]) for name, values in results.nuisance_loss.items()}
     return float(results.params[0]), float(results.bse[0]), truth, losses
@@ -71,7 +78,9 @@ def clopper_pearson(hits, n, level=0.95):
     return low, high
 
 
-LABELS = {"plr-mlp": "PLR, MLP nuisances", "plr-lasso": "PLR, lasso nuisances", "irm-mlp": "IRM (ATE), MLP nuisances"}
+LABELS = {"plr-mlp": "PLR, MLP nuisances (ReLU)", "plr-mlp-tanh": "PLR, MLP nuisances (tanh, weight decay 0.1)",
+          "plr-lasso": "PLR, lasso nuisances", "irm-mlp": "IRM (ATE), MLP nuisances (ReLU)",
+          "irm-mlp-tanh": "IRM (ATE), MLP nuisances (tanh, weight decay 0.1)"}
 rows, standardized = [], {}
 print(f"design: n = {N_OBS}, {DIM_X} controls, 5 folds, {REPS} replications per model"
       f"{' (quick mode)' if QUICK else ''}")

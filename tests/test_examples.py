@@ -236,7 +236,7 @@ def check_ch11(text, out):
 def check_ch12(text, out):
     from scipy import stats as distributions
 
-    for part in ("plr-mlp", "plr-lasso", "irm-mlp"):
+    for part in ("plr-mlp", "plr-mlp-tanh", "plr-lasso", "irm-mlp", "irm-mlp-tanh"):
         line = re.search(rf"coverage {part}: ([\d.]+) \((\d+)/(\d+)\), binomial 95% interval \[([\d.]+), ([\d.]+)\]; "
                          rf"bias ([+-][\d.]+), sd ([\d.]+), mean se ([\d.]+)", text)
         assert line, f"no coverage line for {part}"
@@ -247,7 +247,7 @@ def check_ch12(text, out):
         assert (low, high) == (pytest.approx(expected_low, abs=5e-4), pytest.approx(expected_high, abs=5e-4))
         assert abs(bias) < 0.3 and 0 < sd < 0.5 and 0 < se < 0.5
     assert number(r"out-of-fold losses: ml_l ([\d.]+)", text) < 1.6      # sd of y given x is about 1.1
-    assert (out / "ch12_coverage.md").read_text().count("| PLR") == 2
+    assert (out / "ch12_coverage.md").read_text().count("| PLR") == 3
     assert len(figures_written(text)) == 1
 
 

@@ -43,7 +43,7 @@ class NetworkLearner:
             returning one; or None for ``nn.MLP([n_features, *hidden, 1])``.
         task: "regression" (outputs are predictions; loss MSE on the standardized target) or
             "classification" (outputs are logits of P(y = 1); loss binary cross-entropy).
-        hidden, activation: the MLP built when ``module`` is None.
+        hidden, activation, dropout: the MLP built when ``module`` is None (``nn.MLP``'s arguments).
         epochs: the most epochs; batch_size, lr (Adam's), weight_decay: the optimizer's.
         patience: epochs without a lower validation loss before training stops.
         validation_fraction: the share of each fold's training rows held out for early stopping.
@@ -53,7 +53,7 @@ class NetworkLearner:
     After a fit: ``model_`` (the trained module), ``epochs_run_``, ``best_val_loss_``.
     """
 
-    def __init__(self, module=None, task="regression", hidden=(64, 64), activation="relu", epochs=200,
+    def __init__(self, module=None, task="regression", hidden=(64, 64), activation="relu", dropout=0.0, epochs=200,
                  batch_size=64, lr=1e-3, weight_decay=0.0, patience=10, validation_fraction=0.2, random_state=None):
         if task not in ("regression", "classification"):
             raise ValueError(f"NetworkLearner: task must be 'regression' or 'classification'; got {task!r}")
@@ -63,6 +63,7 @@ class NetworkLearner:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"NetworkLearner: {name} must be a positive int; got {value!r}")
         self.module, self.task, self.hidden, self.activation = module, task, tuple(hidden), activation
+        self.dropout = dropout
         self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
         self.patience, self.validation_fraction, self.random_state = patience, validation_fraction, random_state
         self._fits = [0]  # shared by the per-fold copies, so that each fit draws its own seed
@@ -102,7 +103,8 @@ class NetworkLearner:
 
     def _build(self, n_features, nn):
         if self.module is None:
-            return nn.MLP([n_features, *self.hidden, 1], activation=self.activation, dtype=backend.float64)
+            return nn.MLP([n_features, *self.hidden, 1], activation=self.activation, dropout=self.dropout,
+                          dtype=backend.float64)
         if isinstance(self.module, nn.Module):
             model = copy.deepcopy(self.module)
             for layer in model.modules():
