@@ -137,8 +137,8 @@ class NetworkLearner:
 
 class Learner:
     """One nuisance learner, adapted: ``fit_predict(X_train, y_train, X_test)`` fits a fresh
-    copy and returns its predictions on ``X_test`` (P(y = 1) when ``proba``), keeping the
-    fitted copies in ``models`` when ``keep_models``."""
+    copy and returns (its predictions on ``X_test``, the fitted copy); the predictions are
+    P(y = 1 | X) (the column of class 1 of ``predict_proba``) when ``proba``."""
 
     def __init__(self, estimator, name: str, proba: bool):
         self.estimator, self.name, self.proba = estimator, name, proba
