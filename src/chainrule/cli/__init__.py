@@ -28,7 +28,7 @@ from .applicability import refuse_inapplicable, rules_for, track_given_options
 from .errors import CommandError
 
 # Subcommand modules, in the order ``chainrule --help`` lists them.
-_SUBCOMMANDS = ("fit", "predict", "compare", "compute", "diagnose", "landscape", "datasets", "demo")
+_SUBCOMMANDS = ("fit", "predict", "compare", "compute", "diagnose", "landscape", "datasets", "demo", "causal")
 
 
 def _version() -> str:
