@@ -67,7 +67,16 @@ from .likelihood import (
     inverse_information,
     separated_fit,
 )
-from .logit_newton import Alarm, Design, NewtonResult, loglik, newton_binary, null_loglik, warm_start
+from .logit_newton import (
+    Alarm,
+    Design,
+    NewtonResult,
+    loglik,
+    newton_binary,
+    null_loglik,
+    single_precision_start,
+    warm_start,
+)
 from .marginal_effects import MarginalEffects, binary_margins, check_options
 from .separation import find_separation
 from .validation import (
@@ -336,6 +345,8 @@ class Logit(LikelihoodResults, Estimator):
     def _fit_newton(self, design, y01, X, names):
         max_iter = 100 if self.max_iter is None else int(self.max_iter)
         beta, start_information = warm_start(design, y01, self._start(y01, design.k))
+        beta, start_information = single_precision_start(design, y01, beta, start_information, float(self.tol),
+                                                         max_iter)
         try:
             result = newton_binary(design, y01, beta, float(self.tol), max_iter, information=start_information)
             if not result.converged:

@@ -51,6 +51,10 @@ _BLOCK_ROWS = 4096          # rows per block of a weighted Gram matrix (in the 2
 # within a single fit only from about 4e8 numbers (measured: 200,000 x 50 fits 0.11 s
 # without it, 0.31-0.44 s with it on the first fit of a process).
 _COMPILED_MIN_SIZE = 1 << 29
+# n·p from which the first full-data Newton passes read a float32 copy of X (half the bytes
+# of each pass; see single_precision_start).
+_SINGLE_MIN_SIZE = 1 << 21
+ROUGH_TOL = 1e-5           # the float32 passes stop at max|Δβ| ≤ 1e-5 (1 + max|β|)
 _SUBSAMPLE_ABOVE = 50_000   # warm-start Newton on strided subsamples above this many rows
 _SUBSAMPLE_STRIDE = 8       # each subsample keeps every 8th row of the one around it
 _SUBSAMPLE_MIN_ROWS = 2_500  # … as long as it keeps at least this many (and 25 per parameter)
@@ -72,19 +76,42 @@ class Design:
         self.k = X.shape[1] + int(intercept)
         self._vectors = None
         self._blocks = {}
+        self._source = None  # the float64 X that a float32 design's first pass rounds into X
+
+    def single(self) -> Design:
+        """This design with X rounded to float32 (C-ordered). The copy is filled by the new
+        design's first pass, block by block of rows as the pass reads them (a score pass
+        then reads X once instead of twice: the rounding costs no extra read of X), or
+        whole before any other use (:meth:`rounded`)."""
+        design = Design(np.empty(self.X.shape, dtype=np.float32), self.intercept)
+        design._source = self.X
+        return design
+
+    def rounded(self) -> Design:
+        """Fills a float32 design's X from its source now, if its first pass has not (on
+        ranges of rows, one per thread). Returns the design."""
+        if self._source is not None:
+            def part(index, start, stop):
+                self.X[start:stop] = self._source[start:stop]
+            row_parts.map_ranges(part, row_parts.row_ranges(self.n, _BLOCK_ROWS))
+            self._source = None
+        return self
 
     def subsample(self, stride: int) -> Design:
         """Every ``stride``-th row (a contiguous copy), with the same constant."""
+        self.rounded()
         return Design(np.ascontiguousarray(self.X[::stride]), self.intercept)
 
     def dot(self, beta):
         """η = X β (β has k entries, or k rows for several columns)."""
+        self.rounded()
         if self.intercept:
             return self.X @ beta[1:] + beta[0]
         return self.X @ beta
 
     def tdot(self, r):
         """X' r for a vector (or matrix) r of n rows."""
+        self.rounded()
         body = self.X.T @ r
         if self.intercept:
             return np.concatenate([np.sum(r, axis=0, keepdims=True), body.reshape((-1,) + r.shape[1:])])
@@ -105,6 +132,13 @@ class Design:
         eta, e, t = self._work_vectors()
         w = np.empty(self.n) if hessian else None
         ranges = row_parts.row_ranges(self.n, _BLOCK_ROWS)
+        if self._source is not None and not hessian:  # a float32 design's first pass fills X
+            parts = row_parts.map_ranges(lambda index, start, stop: self._rounding_score_range(
+                start, stop, beta, eta, y, e, t), ranges)
+            self._source = None
+            return (sum(part[0] for part in parts), None, np.sum([part[2] for part in parts], axis=0),
+                    max(part[1] for part in parts))
+        self.rounded()
         if hessian:
             parts = row_parts.map_ranges(lambda index, start, stop: self._hessian_range(
                 index, start, stop, beta, eta, y, e, t, w), ranges)
@@ -128,6 +162,21 @@ class Design:
         _linear_into(self.X[rows], beta, self.intercept, eta[rows])
         llf, largest = _row_terms(eta[rows], y[rows], e[rows], r)
         return llf, largest, self._score_entries(_transposed_product(self.X[rows], r, stop - start < self.n), r)
+
+    def _rounding_score_range(self, start, stop, beta, eta, y, e, t):
+        """:meth:`_score_range` of a float32 design whose X is not filled yet: block by block
+        of ``_BLOCK_ROWS`` rows, X_b = float32(source_b), then η_b, the row terms and
+        X_b'(y_b − p_b) while the block is in cache (one read of the float64 rows)."""
+        X, score = self.X, np.zeros(self.X.shape[1])
+        llf, largest = 0.0, 0.0
+        for first in range(start, stop, _BLOCK_ROWS):
+            b = slice(first, min(first + _BLOCK_ROWS, stop))
+            X[b] = self._source[b]
+            _linear_into(X[b], beta, self.intercept, eta[b])
+            block_llf, block_largest = _row_terms(eta[b], y[b], e[b], t[b])
+            llf, largest = llf + block_llf, max(largest, block_largest)
+            score += _transposed_product(X[b], t[b], True)
+        return llf, largest, self._score_entries(score, t[start:stop])
 
     def _hessian_range(self, index, start, stop, beta, eta, y, e, t, w):
         """(ℓ_r, max|η|_r, X_r'(y_r − p_r), X_r'W_rX_r without the constant, X_r'w_r) on the
@@ -192,6 +241,7 @@ class Design:
         buffer, then B'B by one BLAS ``syrk`` (NumPy's product of an array with its own
         transpose), and B'√w_b = X_b'w_b for the constant's row. X is never copied whole.
         """
+        self.rounded()
         s = np.sqrt(w)
 
         def part(index, start, stop):
@@ -235,6 +285,7 @@ class Design:
         On F-ordered X each block is X_b'(w_b ⊙ X_b), one ``gemm`` per column. Memory beyond
         the results: one buffer per thread; X is never copied whole.
         """
+        self.rounded()
         off, M, p = int(self.intercept), W.shape[1], self.X.shape[1]
         stacked = self.X.flags.c_contiguous
 
@@ -277,6 +328,7 @@ class Design:
 
     def full(self):
         """[1, X] (or X) as one array: only for small problems (the separation check)."""
+        self.rounded()
         if self.intercept:
             return np.column_stack([np.ones(self.n), self.X])
         return self.X
@@ -396,6 +448,36 @@ def newton_binary(design, y, beta, tol, max_iter, alarm=True, exact_information=
     return NewtonResult(beta, llf, max_iter, False, f"Newton did not converge in max_iter={max_iter} iterations")
 
 
+def single_precision_start(design, y, beta, information, tol, max_iter):
+    """(β, I) from the chord iteration of :func:`newton_binary` on X rounded to float32,
+    to start the float64 iteration with: on C-ordered X of at least ``_SINGLE_MIN_SIZE``
+    numbers, when a warm start gave ``information`` and ``tol`` asks for more than
+    ``ROUGH_TOL``; otherwise (β, I) unchanged.
+
+    Each pass then reads half the bytes (X β and X'(y − p) by float32 BLAS and ``einsum``;
+    the per-row terms stay in float64), after one conversion of X that costs about half a
+    float64 pass. The float32 iteration stops at max|Δβ| ≤ ``ROUGH_TOL`` (1 + max|β|), well
+    above the accuracy of float32 sums over the rows (~1e-7 on 200,000 x 50), and hands on
+    its β and its secant-updated I; the float64 iteration that follows decides convergence
+    with ``tol`` and forms X'WX for the covariance as before, so the estimate, its stopping
+    rule and its covariance are those of the float64 data (200,000 x 50: 4 float32 score
+    passes and 2 float64 ones instead of 6 float64 ones, before the X'WX pass). A failure
+    of the float32 iteration (a symptom of separation, no convergence) leaves (β, I) as
+    given."""
+    X = design.X if isinstance(design, Design) else None
+    if (X is None or information is None or X.size < _SINGLE_MIN_SIZE or X.dtype != np.float64
+            or not X.flags.c_contiguous or tol >= ROUGH_TOL):
+        return beta, information
+    try:
+        result = newton_binary(design.single(), y, beta, ROUGH_TOL, max_iter, exact_information=False,
+                               information=information)
+    except (Alarm, _linalg.LinAlgError):
+        return beta, information
+    if not result.converged:
+        return beta, information
+    return result.beta, result.information[0]
+
+
 def nested_subsamples(design, y, parameters):
     """[(design, y) of every ``_SUBSAMPLE_STRIDE``-th row, of every stride² -th row, …], the
     largest first, while a subsample keeps at least max(``_SUBSAMPLE_MIN_ROWS``,
@@ -454,7 +536,7 @@ def _row_kernels(X):
     numba's one-off start, about 0.25 s per process to import it and load the cached machine
     code, weighs more against what it saves: about 0.6 ns per number of X per X'WX pass),
     when numba is missing, or when ``CHAINRULE_NO_NUMBA`` is set."""
-    if X.size < _COMPILED_MIN_SIZE or not X.flags.c_contiguous:
+    if X.size < _COMPILED_MIN_SIZE or not X.flags.c_contiguous or X.dtype != np.float64:
         return None
     return _compiled.kernels("chainrule.stats.logit_kernels")
 
@@ -465,6 +547,7 @@ def _transposed_product(rows, r, threaded):
     (OpenBLAS's X'r on C-ordered X uses one core however it is called: 3.6 ms on 200,000 x
     50, against 1.9 ms for two ``einsum`` threads); otherwise by BLAS (on F-ordered X it
     reads columns contiguously: 1.4 ms)."""
+    r = r.astype(rows.dtype, copy=False)  # a float32 design: the product in float32
     if threaded and rows.flags.c_contiguous:
         return np.einsum("ij,i->j", rows, r)
     return rows.T @ r
@@ -472,7 +555,12 @@ def _transposed_product(rows, r, threaded):
 
 def _linear_into(X, beta, intercept, out):
     """out = X β (+ β_0 when ``intercept``), without temporaries (BLAS: on ranges of rows
-    on two threads it beat ``einsum`` by ~0.6 ms per pass in place, though not alone)."""
+    on two threads it beat ``einsum`` by ~0.6 ms per pass in place, though not alone). On a
+    float32 X (:meth:`Design.single`) the product runs in float32 and ``out`` (float64)
+    receives it."""
+    if X.dtype != out.dtype:
+        np.add(X @ (beta[1:] if intercept else beta).astype(X.dtype), beta[0] if intercept else 0.0, out=out)
+        return
     np.matmul(X, beta[1:] if intercept else beta, out=out)
     if intercept:
         out += beta[0]
