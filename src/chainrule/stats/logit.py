@@ -182,9 +182,11 @@ class Logit(LikelihoodResults, Estimator):
         """Fit by maximum likelihood; returns self. On separation: PerfectSeparationError, or a
         PerfectSeparationWarning with ``on_separation="warn"``.
 
-        The passes over the rows run on several threads when ``threadpoolctl`` (the ``fast``
-        extra) is installed (:mod:`chainrule.stats.row_parts`; ``CHAINRULE_NUM_THREADS=1``
-        keeps them on one)."""
+        The passes over the rows run on several threads through ``threadpoolctl`` (a
+        dependency; :mod:`chainrule.stats.row_parts`; ``CHAINRULE_NUM_THREADS=1`` keeps them
+        on one). On tall data the first full-data passes read X rounded to float32
+        (:func:`chainrule.stats.logit_newton.single_precision_start`); the estimate and its
+        covariance come from float64 passes."""
         check_solver_and_tol("Logit", self.solver, self.tol)
         check_on_separation("Logit", self.on_separation)
         if self.distributed is not False:
