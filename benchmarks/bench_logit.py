@@ -88,14 +88,15 @@ def run_chainrule_numpy(X, y, Xc):
 
 def run_chainrule_double(X, y, Xc):
     """chainrule with every full-data pass in float64 (no float32 start)."""
-    from chainrule.stats import logit_newton
+    import importlib
 
-    previous = logit_newton._SINGLE_MIN_SIZE
-    logit_newton._SINGLE_MIN_SIZE = X.size + 1
+    logit_module = importlib.import_module("chainrule.stats.logit")
+    previous = logit_module.SINGLE_MIN_SIZE
+    logit_module.SINGLE_MIN_SIZE = X.size + 1
     try:
         return run_chainrule(X, y, Xc)
     finally:
-        logit_newton._SINGLE_MIN_SIZE = previous
+        logit_module.SINGLE_MIN_SIZE = previous
 
 
 def run_chainrule_before(X, y, Xc):

@@ -1,4 +1,4 @@
-"""Logit's float32 start (``stats.logit_newton.single_precision_start``, issue 20).
+"""Logit's float32 start (``stats.logit.single_precision_start``, issue 20).
 
 On tall C-ordered data the first full-data Newton passes read X rounded to float32; the
 float64 iteration then decides convergence and forms the covariance. Checked: the float32
@@ -8,12 +8,15 @@ below those tolerances.
 """
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 
 from chainrule.stats import Logit, logit_newton
 
 sm = pytest.importorskip("statsmodels.api")
+logit_module = importlib.import_module("chainrule.stats.logit")  # the module (stats.logit is not the class)
 
 RTOL = 1e-8  # as tests/test_stats_logit.py
 
@@ -57,7 +60,7 @@ def test_tall_fit_starts_in_float32_and_matches_statsmodels(tall, monkeypatch):
 def test_float32_start_equals_the_float64_iteration(tall, monkeypatch):
     X, y = tall
     mixed = Logit().fit(X, y)
-    monkeypatch.setattr(logit_newton, "_SINGLE_MIN_SIZE", X.size + 1)
+    monkeypatch.setattr(logit_module, "SINGLE_MIN_SIZE", X.size + 1)
     double, made = fit_counting(monkeypatch, X, y)
     assert made == []
     np.testing.assert_allclose(mixed.params, double.params, rtol=1e-10, atol=1e-12)
@@ -74,7 +77,7 @@ def test_float32_start_only_on_tall_c_ordered_data_and_tight_tolerances(tall, mo
     elif case == "fortran":
         X = np.asfortranarray(X)
     else:
-        options["tol"] = logit_newton.ROUGH_TOL
+        options["tol"] = logit_module.ROUGH_TOL
     model, made = fit_counting(monkeypatch, X, y, **options)
     assert made == [] and model.converged_
 

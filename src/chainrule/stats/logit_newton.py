@@ -51,10 +51,6 @@ _BLOCK_ROWS = 4096          # rows per block of a weighted Gram matrix (in the 2
 # within a single fit only from about 4e8 numbers (measured: 200,000 x 50 fits 0.11 s
 # without it, 0.31-0.44 s with it on the first fit of a process).
 _COMPILED_MIN_SIZE = 1 << 29
-# n·p from which the first full-data Newton passes read a float32 copy of X (half the bytes
-# of each pass; see single_precision_start).
-_SINGLE_MIN_SIZE = 1 << 21
-ROUGH_TOL = 1e-5           # the float32 passes stop at max|Δβ| ≤ 1e-5 (1 + max|β|)
 _SUBSAMPLE_ABOVE = 50_000   # warm-start Newton on strided subsamples above this many rows
 _SUBSAMPLE_STRIDE = 8       # each subsample keeps every 8th row of the one around it
 _SUBSAMPLE_MIN_ROWS = 2_500  # … as long as it keeps at least this many (and 25 per parameter)
@@ -446,36 +442,6 @@ def newton_binary(design, y, beta, tol, max_iter, alarm=True, exact_information=
         if alarm and largest > ETA_ALARM:
             raise Alarm(f"a fitted linear predictor |x_i'b| exceeds {ETA_ALARM:g}", beta, iteration)
     return NewtonResult(beta, llf, max_iter, False, f"Newton did not converge in max_iter={max_iter} iterations")
-
-
-def single_precision_start(design, y, beta, information, tol, max_iter):
-    """(β, I) from the chord iteration of :func:`newton_binary` on X rounded to float32,
-    to start the float64 iteration with: on C-ordered X of at least ``_SINGLE_MIN_SIZE``
-    numbers, when a warm start gave ``information`` and ``tol`` asks for more than
-    ``ROUGH_TOL``; otherwise (β, I) unchanged.
-
-    Each pass then reads half the bytes (X β and X'(y − p) by float32 BLAS and ``einsum``;
-    the per-row terms stay in float64), after one conversion of X that costs about half a
-    float64 pass. The float32 iteration stops at max|Δβ| ≤ ``ROUGH_TOL`` (1 + max|β|), well
-    above the accuracy of float32 sums over the rows (~1e-7 on 200,000 x 50), and hands on
-    its β and its secant-updated I; the float64 iteration that follows decides convergence
-    with ``tol`` and forms X'WX for the covariance as before, so the estimate, its stopping
-    rule and its covariance are those of the float64 data (200,000 x 50: 4 float32 score
-    passes and 2 float64 ones instead of 6 float64 ones, before the X'WX pass). A failure
-    of the float32 iteration (a symptom of separation, no convergence) leaves (β, I) as
-    given."""
-    X = design.X if isinstance(design, Design) else None
-    if (X is None or information is None or X.size < _SINGLE_MIN_SIZE or X.dtype != np.float64
-            or not X.flags.c_contiguous or tol >= ROUGH_TOL):
-        return beta, information
-    try:
-        result = newton_binary(design.single(), y, beta, ROUGH_TOL, max_iter, exact_information=False,
-                               information=information)
-    except (Alarm, _linalg.LinAlgError):
-        return beta, information
-    if not result.converged:
-        return beta, information
-    return result.beta, result.information[0]
 
 
 def nested_subsamples(design, y, parameters):
