@@ -32,7 +32,7 @@ What the compiler cannot capture (docs/09-computation.md, "Compiling a step"):
   values (``nonzero``, ``masked_select``) keep their traced shape downstream only if the
   values give the same shapes.
 """
-from .replay import CompiledStep, compile_step
+from .replay import CompiledStep, compile_step, forward_backward_step
 from .tracer import CompileError
 
-__all__ = ["CompiledStep", "CompileError", "compile_step"]
+__all__ = ["CompiledStep", "CompileError", "compile_step", "forward_backward_step"]

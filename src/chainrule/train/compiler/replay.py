@@ -15,7 +15,7 @@ from .guards import StateGuard, call_key, check_outputs, flatten_arguments
 from .plan import build_plan
 from .tracer import Recorder
 
-__all__ = ["CompiledStep", "compile_step"]
+__all__ = ["CompiledStep", "compile_step", "forward_backward_step"]
 
 #: Plans kept per key at most (each a different state of the modules: train/eval, parameters).
 MAX_PLANS_PER_KEY = 8
@@ -73,6 +73,20 @@ class CompiledStep:
 def compile_step(fn) -> CompiledStep:
     """``fn`` (a whole training step, or a forward pass) compiled by tracing: see :mod:`chainrule.train.compiler`."""
     return CompiledStep(fn)
+
+
+def forward_backward_step(trainer) -> CompiledStep:
+    """What ``Trainer(compile=True)`` runs on each batch ``(*inputs, target)``: the model, the
+    loss, ``zero_grad`` and backward, compiled; returns (outputs, loss)."""
+
+    def forward_backward(*batch):
+        outputs = trainer.model(*batch[:-1])
+        loss = trainer.loss(outputs, batch[-1])
+        trainer.optimizer.zero_grad()
+        loss.backward()
+        return outputs, loss
+
+    return CompiledStep(forward_backward)
 
 
 def _output_kind(t, tensors: list, captured: list):
