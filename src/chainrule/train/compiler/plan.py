@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from ...engine import backend
 from ...engine.autograd import grad_slots, unbroadcast
 from ...engine.autograd.gradients import seed_gradient
+from .kernels import replay_node
 from .rules import forward_rule
 from .tracer import CompileError
 
@@ -111,7 +112,7 @@ def build_plan(trace, inputs: list, outputs: list) -> Plan:
 
 
 def _forward_lines(record, i: int, names: _Names, scope: dict, nodes: list) -> list:
-    node = record.cls()
+    node = replay_node(record.cls)
     node.parents, node.needs_input_grad = record.inputs, record.needs
     nodes.append(node)
     args = [names.of(t) for t in record.inputs]

@@ -110,7 +110,7 @@ def _rebuild(template, arrays, kinds, tensors):
             return tensors[which]
         if how == "captured":
             return which
-        return wrap(arrays[position])
+        return wrap(arrays[position].copy())  # the plan may reuse its arrays at the next call
     if kind == "constant":
         return template[1]
     if kind is dict:
