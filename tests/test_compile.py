@@ -265,6 +265,7 @@ def _model():
     (lambda m, x: m(x).tolist(), r"Tensor\.tolist\(\)"),
     (lambda m, x: m(x) + cr.randn(4, 1), "random numbers"),
     (lambda m, x: m(x).add_(1.0), "in-place"),
+    (lambda m, x: cr.autograd.grad(m(x).sum(), [m.weight]), r"autograd\.grad"),
 ])
 def test_value_dependent_python_is_refused_at_trace_time(body, what):
     model, x = _model(), cr.ones(4, 3)
@@ -306,6 +307,39 @@ def test_dropout_draws_fresh_masks_and_matches_eager_under_one_seed():
         np.testing.assert_array_equal(a, b)
     masks = [(c == 0) for c in compiled]
     assert not np.array_equal(masks[1], masks[2]) and not np.array_equal(masks[2], masks[3])
+
+
+@pytest.mark.parametrize("relu", [True, False])
+def test_compiled_elementwise_passes_equal_their_numpy_twins(relu):
+    kernels = pytest.importorskip("chainrule.train.compiler.numba_kernels")
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((7, 5)).astype(np.float32)
+    z[0, :] = [-0.0, 0.0, np.nan, np.inf, -np.inf]
+    b = rng.standard_normal(5).astype(np.float32)
+    b[:] = np.where(np.arange(5) < 2, 0.0, b)
+    expected = z + b
+    if relu:
+        expected = np.maximum(expected, np.zeros((), np.float32))
+    got = z.copy()
+    kernels.bias_relu(got, b, relu)
+    np.testing.assert_array_equal(got, expected)
+    assert np.array_equal(np.signbit(got), np.signbit(expected))
+    g = rng.standard_normal((7, 5)).astype(np.float32)
+    g[1, :] = [-1.0, np.nan, np.inf, -0.0, 2.0]
+    result = np.empty_like(g)
+    kernels.relu_mask(g, got, result)
+    twin = g * (got > np.zeros((), np.float32))
+    np.testing.assert_array_equal(result, twin)
+    assert np.array_equal(np.signbit(result), np.signbit(twin))
+
+
+def test_large_layers_use_the_compiled_passes_unless_disabled(monkeypatch):
+    from chainrule.train.compiler import kernels  # noqa: PLC0415
+
+    pytest.importorskip("numba")
+    assert kernels.fused_kernels(1 << 15) is not None and kernels.fused_kernels(100) is None
+    monkeypatch.setenv("CHAINRULE_NO_NUMBA", "1")
+    assert kernels.fused_kernels(1 << 20) is None
 
 
 def test_plan_source_is_straight_line_code():

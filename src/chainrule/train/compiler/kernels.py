@@ -23,7 +23,7 @@ from ...engine import compiled as compiled_kernels
 from ...engine.autograd import claim_grad_slot
 from ...nn.fused.linear_chain import LinearChain
 
-__all__ = ["BufferedLinearChain", "FUSED_MIN_SIZE", "replay_node"]
+__all__ = ["BufferedLinearChain", "FUSED_MIN_SIZE", "fused_kernels", "replay_node"]
 
 _host = backend.host
 _HOST_ARRAY = _host.ndarray
@@ -46,7 +46,7 @@ def _zero(dtype):
     return zero
 
 
-def _fused(size: int):
+def fused_kernels(size: int):
     """The numba kernels module when a pass over ``size`` elements should use it, else None."""
     if size < FUSED_MIN_SIZE:
         return None
@@ -78,7 +78,7 @@ class BufferedLinearChain(LinearChain):
             k += 1
             z = self.buffer(("z", i), (rows, weight.shape[0]), x.dtype)
             _host.matmul(h, weight.T, out=z)
-            kernels = _fused(z.size) if has_bias else None
+            kernels = fused_kernels(z.size) if has_bias else None
             if kernels is not None:
                 kernels.bias_relu(z, params[k], relu)
             else:
@@ -127,7 +127,7 @@ class BufferedLinearChain(LinearChain):
 
     def mask(self, g, out, target, i: int) -> None:
         """target <- g * (out > 0), as eager's ``g * greater(out, 0)``."""
-        kernels = _fused(g.size)
+        kernels = fused_kernels(g.size)
         if kernels is not None:
             kernels.relu_mask(g, out, target)
             return

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ...engine import autograd as engine_autograd
 from ...engine import inplace
 from ...engine import random as engine_random
 from ...engine.autograd import Function, grad_mode
@@ -41,6 +42,12 @@ __all__ = ["CompileError", "NodeRecord", "Recorder", "Trace", "VALUE_READS"]
 VALUE_READS = ("item", "numpy", "tolist", "__array__", "__bool__", "__float__", "__int__", "__index__")
 
 
+_READS = (
+    "the step reads a tensor's value into Python, so control flow may depend on it and a replay of "
+    "the recorded ops would not repeat it. Return the tensor and read it after the call, or run the step eagerly"
+)
+_WRITES = "in-place operations on tensors are not replayed; use the out-of-place op, or run the step eagerly"
+_GRAD = "autograd.grad is not replayed; use loss.backward() inside the step, or run it eagerly"
 _INHERITED = object()  # what _swap saves for a name the class inherits
 
 
@@ -89,9 +96,10 @@ class Recorder:
         self._swap(Module, "__call__", self._make_call(Module.__call__))
         self._swap(nn_functional, "dropout", self._make_dropout(nn_functional.dropout))
         self._swap(engine_random, "generator", self._make_generator(engine_random.generator))
-        self._swap(inplace, "modify", self._make_refusal("an in-place operation", inplace.modify))
+        self._swap(inplace, "modify", self._make_refusal("an in-place operation", _WRITES, inplace.modify))
+        self._swap(engine_autograd, "grad", self._make_refusal("autograd.grad()", _GRAD, engine_autograd.grad))
         for name in VALUE_READS:
-            self._swap(Tensor, name, self._make_refusal(f"Tensor.{name}()", getattr(Tensor, name)))
+            self._swap(Tensor, name, self._make_refusal(f"Tensor.{name}()", _READS, getattr(Tensor, name)))
         for cls in _optimizer_classes():
             for name in ("zero_grad", "step"):
                 if name in cls.__dict__:
@@ -213,17 +221,12 @@ class Recorder:
 
         return generator
 
-    def _make_refusal(self, what: str, original):
+    def _make_refusal(self, what: str, why: str, original):
         recorder = self
 
         def refused(*args, **kwargs):
             if recorder.depth == 0:
-                raise CompileError(
-                    f"compile: {what} while tracing: the step reads a tensor's value into Python (or "
-                    f"writes one in place), so control flow may depend on it and a replay of the recorded "
-                    f"ops would not repeat it. Move it out of the compiled function (read the returned "
-                    f"tensors afterwards), or run the step eagerly"
-                )
+                raise CompileError(f"compile: {what} while tracing: {why}")
             return original(*args, **kwargs)
 
         return refused
