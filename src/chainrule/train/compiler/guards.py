@@ -24,6 +24,12 @@ __all__ = ["StateGuard", "call_key", "check_outputs", "flatten_arguments"]
 def flatten_arguments(args: tuple, kwargs: dict) -> tuple:
     """(new args, new kwargs, the Tensors among them in order): arrays become Tensors that share
     their memory; tuples and lists are searched one level deep."""
+    if not kwargs:
+        for value in args:
+            if value.__class__ is not Tensor:
+                break
+        else:  # the common case: positional Tensors only
+            return args, kwargs, list(args)
     tensors = []
 
     def visit(value):
@@ -48,6 +54,8 @@ def call_key(args: tuple, kwargs: dict, tensors: list) -> tuple:
     for t in tensors:
         data = t.data
         key.append((data.shape, data.dtype, t.requires_grad, data.__class__))
+    if not kwargs and len(tensors) == len(args) and all(a is t for a, t in zip(args, tensors)):
+        return tuple(key)  # positional Tensors only: nothing else to key on
     for value in list(args) + sorted(kwargs.items(), key=lambda item: item[0]):
         key.append(_value_key(value))
     return tuple(key)

@@ -60,6 +60,15 @@ class BufferedLinearChain(LinearChain):
     def __init__(self):
         self.store = {}
         self.buffered = False
+        self.kernels = {}  # size -> the numba module or None, decided once per plan
+
+    def fused(self, size: int):
+        """:func:`fused_kernels` for ``size``, asked once per size (the environment is read once)."""
+        try:
+            return self.kernels[size]
+        except KeyError:
+            found = self.kernels[size] = fused_kernels(size)
+            return found
 
     def buffer(self, key, shape: tuple, dtype):
         array = self.store.get(key)
@@ -78,7 +87,7 @@ class BufferedLinearChain(LinearChain):
             k += 1
             z = self.buffer(("z", i), (rows, weight.shape[0]), x.dtype)
             _host.matmul(h, weight.T, out=z)
-            kernels = fused_kernels(z.size) if has_bias else None
+            kernels = self.fused(z.size) if has_bias else None
             if kernels is not None:
                 kernels.bias_relu(z, params[k], relu)
             else:
@@ -127,7 +136,7 @@ class BufferedLinearChain(LinearChain):
 
     def mask(self, g, out, target, i: int) -> None:
         """target <- g * (out > 0), as eager's ``g * greater(out, 0)``."""
-        kernels = fused_kernels(g.size)
+        kernels = self.fused(g.size)
         if kernels is not None:
             kernels.relu_mask(g, out, target)
             return
