@@ -290,6 +290,10 @@ def test_create_graph_closures_and_outside_graphs_are_refused():
         compile_step(lambda x: object())(x)
     with pytest.raises(TypeError, match="callable"):
         compile_step(3)
+    inner = compile_step(lambda x: model(x))
+    with pytest.raises(CompileError, match="another one is being traced"):
+        compile_step(lambda x: inner(x) * 2)(x)
+    assert float(inner(x).sum()) == float(model(x).sum())  # usable afterwards
 
 
 # ---------------------------------------------------------------------- randomness

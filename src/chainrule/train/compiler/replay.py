@@ -13,7 +13,7 @@ import functools
 from ...engine.tensor import wrap
 from .guards import StateGuard, call_key, check_outputs, flatten_arguments
 from .plan import build_plan
-from .tracer import Recorder
+from .tracer import ACTIVE, CompileError, Recorder
 
 __all__ = ["CompiledStep", "compile_step", "forward_backward_step"]
 
@@ -38,6 +38,9 @@ class CompiledStep:
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args, **kwargs):
+        if ACTIVE[0]:  # a replay would run no op the outer trace could record
+            raise CompileError("compile: a compiled function called while another one is being traced; "
+                               "compile the outer function only")
         args, kwargs, tensors = flatten_arguments(args, kwargs)
         key = call_key(args, kwargs, tensors)
         for guard, plan, template in self.plans.get(key, ()):

@@ -36,7 +36,7 @@ from ...nn.layers import BatchNorm1d, BatchNorm2d
 from ...nn.module import Module
 from ...optim.optimizer import Optimizer
 
-__all__ = ["CompileError", "NodeRecord", "Recorder", "Trace", "VALUE_READS"]
+__all__ = ["ACTIVE", "CompileError", "NodeRecord", "Recorder", "Trace", "VALUE_READS"]
 
 #: The Tensor methods that hand a value to Python: refused while tracing.
 VALUE_READS = ("item", "numpy", "tolist", "__array__", "__bool__", "__float__", "__int__", "__index__")
@@ -48,6 +48,8 @@ _READS = (
 )
 _WRITES = "in-place operations on tensors are not replayed; use the out-of-place op, or run the step eagerly"
 _GRAD = "autograd.grad is not replayed; use loss.backward() inside the step, or run it eagerly"
+#: How many traces are running (at most one: the entry points are swapped process-wide).
+ACTIVE = [0]
 _INHERITED = object()  # what _swap saves for a name the class inherits
 
 
@@ -91,6 +93,18 @@ class Recorder:
 
     # ------------------------------------------------------------------ swapping
     def __enter__(self):
+        if ACTIVE[0]:
+            raise CompileError("compile: a compiled function called while another one is being traced; "
+                               "compile the outer function only")
+        ACTIVE[0] += 1
+        try:
+            self._swap_all()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _swap_all(self) -> None:
         self._swap(Function, "apply", classmethod(self._make_apply(Function.__dict__["apply"].__func__)))
         self._swap(Tensor, "backward", self._make_backward(Tensor.backward))
         self._swap(Module, "__call__", self._make_call(Module.__call__))
@@ -104,9 +118,9 @@ class Recorder:
             for name in ("zero_grad", "step"):
                 if name in cls.__dict__:
                     self._swap(cls, name, self._make_optimizer_call(name, cls.__dict__[name]))
-        return self
 
     def __exit__(self, *exc_info):
+        ACTIVE[0] -= 1
         while self.saved:
             owner, name, original = self.saved.pop()
             if original is _INHERITED:
