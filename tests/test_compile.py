@@ -276,6 +276,22 @@ def test_value_dependent_python_is_refused_at_trace_time(body, what):
     assert float(model(x).sum()) == float(model(x).sum())  # the entry points are restored
 
 
+def test_the_engine_entry_points_are_the_originals_after_a_trace():
+    from chainrule.engine.autograd import Function  # noqa: PLC0415
+    from chainrule.engine.tensor import Tensor  # noqa: PLC0415
+
+    before = (Function.__dict__["apply"], Tensor.__dict__["backward"], Tensor.__dict__["item"],
+              nn.Module.__dict__["__call__"], F.dropout, optim.Optimizer.__dict__["step"], cr.autograd.grad)
+    model = _model()
+    run = compile_step(lambda x: model(x).sum())
+    run(cr.ones(4, 3))
+    with pytest.raises(CompileError):
+        compile_step(lambda x: model(x).sum().item())(cr.ones(4, 3))
+    after = (Function.__dict__["apply"], Tensor.__dict__["backward"], Tensor.__dict__["item"],
+             nn.Module.__dict__["__call__"], F.dropout, optim.Optimizer.__dict__["step"], cr.autograd.grad)
+    assert all(a is b for a, b in zip(before, after))
+
+
 def test_create_graph_closures_and_outside_graphs_are_refused():
     model, x = _model(), cr.ones(4, 3)
     with pytest.raises(CompileError, match="create_graph"):

@@ -30,7 +30,14 @@ What the compiler cannot capture (docs/09-computation.md, "Compiling a step"):
   constants of the plan: pass changing values in as arguments;
 * hooks (module and tensor hooks) run at the trace only; ops whose output shape depends on
   values (``nonzero``, ``masked_select``) keep their traced shape downstream only if the
-  values give the same shapes.
+  values give the same shapes;
+* a compiled function called inside another one's trace is refused; a trace swaps the
+  entry points process-wide, so trace in one thread at a time.
+
+Speed: a replay removes the engine's per-op cost (Tensors, nodes, the walk, argument checks)
+and, for the Linear [ReLU] chains of MLPs, the allocation of activations (:mod:`.kernels`); the
+NumPy kernels of the ops themselves still run one by one, so on tiny networks a replayed step
+costs about twice the hand-written NumPy step (benchmarks/bench_compile.py, README).
 """
 from .replay import CompiledStep, compile_step, forward_backward_step
 from .tracer import CompileError
