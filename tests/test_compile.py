@@ -368,3 +368,68 @@ def test_plan_source_is_straight_line_code():
     (source,) = run.plan_source
     assert source.startswith("def run(T, C):") and ".backward(" in source and ".step()" in source
     assert "for " not in source
+
+
+# ---------------------------------------------------------------------- the library's networks
+
+def _lstm_classifier():
+    class LastStep(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.LSTM(3, 5, batch_first=True)
+            self.head = nn.Linear(5, 2)
+
+        def forward(self, x):
+            out, _ = self.rnn(x)
+            return self.head(out[:, -1])
+
+    return LastStep(), F.cross_entropy
+
+
+def _gpt():
+    model = cr.models.gpt(20, 8, 2, 2, 16, dropout=0.1)
+    return model, lambda logits, y: F.cross_entropy(logits.reshape(-1, 20), y.reshape(-1))
+
+
+def _cnn():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Dropout(0.3), nn.Flatten(), nn.Linear(64, 10))
+    return model, nn.CrossEntropyLoss()
+
+
+_RNG = np.random.default_rng(0)
+NETWORKS = {
+    "resnet": (lambda: (cr.models.resnet(8, widths=(4, 8, 16)), F.cross_entropy),
+               (_RNG.standard_normal((8, 3, 8, 8)).astype(np.float32), _RNG.integers(0, 10, 8))),
+    "cnn_batchnorm2d_dropout": (_cnn, (_RNG.standard_normal((8, 3, 8, 8)).astype(np.float32), _RNG.integers(0, 10, 8))),
+    "gpt_with_attention_dropout": (_gpt, (_RNG.integers(0, 20, (4, 8)), _RNG.integers(0, 20, (4, 8)))),
+    "text_gru": (lambda: (cr.models.text_classifier(20, 3, width=16, encoder="gru", layers=1), F.cross_entropy),
+                 (_RNG.integers(1, 20, (4, 7)), _RNG.integers(0, 3, 4))),
+    "lstm": (_lstm_classifier, (_RNG.standard_normal((4, 6, 3)).astype(np.float32), _RNG.integers(0, 2, 4))),
+}
+
+
+@pytest.mark.parametrize("network", list(NETWORKS))
+def test_the_library_networks_replay_to_eager_bits(network):
+    build, (X, Y) = NETWORKS[network]
+    results = []
+    for compiled in (False, True):
+        cr.manual_seed(0)
+        model, loss_fn = build()
+        opt = optim.Adam(model.parameters(), lr=1e-3)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        run = compile_step(step) if compiled else step
+        cr.manual_seed(5)  # the dropout masks
+        losses = [run(cr.tensor(X), cr.tensor(Y)).numpy().copy() for _ in range(4)]
+        results.append((_state(model), losses))
+    (state_e, losses_e), (state_c, losses_c) = results
+    np.testing.assert_array_equal(np.array(losses_c), np.array(losses_e))
+    for name in state_e:
+        np.testing.assert_array_equal(state_c[name], state_e[name], err_msg=name)

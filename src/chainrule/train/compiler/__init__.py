@@ -7,8 +7,8 @@ into one generated Python function over raw arrays (forward, backward in the eng
 the optimizer's flat-buffer update); later calls (:mod:`.replay`) run that function on the new
 arrays: no Tensor, no graph, no heap walk, no per-op checks. :mod:`.guards` decides when a plan
 applies: the same input shapes and dtypes, other arguments, grad mode, modules' train/eval
-modes and parameters; otherwise the step is traced again. :mod:`.rules` redraws dropout masks
-(from chainrule's generator, so a seed gives eager's numbers) and recomputes batch-norm
+modes and parameters; otherwise the step is traced again. :mod:`.rules` redraws dropout masks,
+attention's included (from chainrule's generator, so a seed gives eager's numbers) and recomputes batch-norm
 statistics and running averages on every replay.
 
 Replayed steps run the same kernels in the same order as eager execution, so their results

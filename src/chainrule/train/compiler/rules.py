@@ -12,6 +12,8 @@ a replay must compute them again, exactly as that function does:
   statistics, the update of the running statistics and of ``num_batches_tracked``
   (``nn/layers.py``'s ``forward`` and :func:`chainrule.nn.functional.batch_norm`, line for
   line); in evaluation, the module's current running statistics;
+* attention's dropout (``nn.attention.dropout_keep``): the factors passed to the attention
+  node are drawn again the same way;
 * cross-entropy: whether some target equals ``ignore_index``, read from the new targets.
 
 Each rule is a callable on the op's input arrays (and the dynamic keyword arrays) that
@@ -34,6 +36,9 @@ def forward_rule(record, node, static: dict):
     instance is ``node``; ``static`` are its parameters that do not change between replays."""
     if record.cls is fused.Dropout:
         return functools.partial(_dropout, node.forward, record.dropout_p)
+    if record.masks:  # attention's dropout factors, passed as parameters: drawn again
+        static = _without(static, tuple(record.masks))
+        return functools.partial(_with_masks, functools.partial(node.forward, **static), record.masks)
     if record.cls is fused.BatchNorm and record.module is not None:
         static = _without(static, ("mean", "var", "statistics"))
         if static["training"]:
@@ -55,6 +60,16 @@ def _dropout(forward, p, x):
     keep = engine_random.generator().random(x.shape, dtype=backend.float32) >= p
     scale = keep.astype(x.dtype) * (1.0 / (1.0 - p))
     return forward(x, scale=backend.move(scale, backend.device_of(x)))
+
+
+def _with_masks(forward, masks: dict, *arrays, **dynamic):
+    """Draw every dropout factor array the node takes (as ``nn.attention.dropout_keep`` does),
+    then run the node."""
+    like = arrays[0]
+    for key, (shape, p) in masks.items():
+        keep = engine_random.generator().random(shape, dtype=backend.float32) >= p
+        dynamic[key] = backend.move(keep.astype(like.dtype) * (1.0 / (1.0 - p)), backend.device_of(like))
+    return forward(*arrays, **dynamic)
 
 
 def _batch_norm_training(forward, module, static, x, *affine):

@@ -30,6 +30,7 @@ from ...engine import random as engine_random
 from ...engine.autograd import Function, grad_mode
 from ...engine.autograd.function import producers_of
 from ...engine.tensor import Tensor
+from ...nn import attention as nn_attention
 from ...nn import functional as nn_functional
 from ...nn import fused
 from ...nn.layers import BatchNorm1d, BatchNorm2d
@@ -69,6 +70,7 @@ class NodeRecord:
     grad_fn: object  # the engine's node (None when nothing was recorded)
     module: object = None  # the batch-norm module it ran in, for BatchNorm in training
     dropout_p: float | None = None  # for a Dropout node: the probability F.dropout drew with
+    masks: dict = field(default_factory=dict)  # parameter name -> (shape, p) of a dropout_keep draw
 
 
 @dataclass
@@ -88,7 +90,8 @@ class Recorder:
         self.trace = Trace()
         self.depth = 0  # > 0 inside an op, a backward pass or an optimizer call: nothing is recorded
         self.module_stack = []
-        self.dropout_p = None  # set while nn.functional.dropout runs
+        self.dropout_p = None  # set while nn.functional.dropout (or attention's dropout_keep) runs
+        self.masks = {}  # id(array) -> (array, shape, p): attention's dropout factors drawn so far
         self.saved = []
 
     # ------------------------------------------------------------------ swapping
@@ -109,6 +112,7 @@ class Recorder:
         self._swap(Tensor, "backward", self._make_backward(Tensor.backward))
         self._swap(Module, "__call__", self._make_call(Module.__call__))
         self._swap(nn_functional, "dropout", self._make_dropout(nn_functional.dropout))
+        self._swap(nn_attention, "dropout_keep", self._make_dropout_keep(nn_attention.dropout_keep))
         self._swap(engine_random, "generator", self._make_generator(engine_random.generator))
         self._swap(inplace, "modify", self._make_refusal("an in-place operation", _WRITES, inplace.modify))
         self._swap(engine_autograd, "grad", self._make_refusal("autograd.grad()", _GRAD, engine_autograd.grad))
@@ -163,6 +167,13 @@ class Recorder:
             record.dropout_p = self.dropout_p
         elif cls is fused.BatchNorm and params.get("training"):
             record.module = self._batch_norm_module()
+        for key, value in params.items():
+            drawn = self.masks.get(id(value))
+            if drawn is not None and drawn[0] is value:
+                if len(drawn) > 3:
+                    raise CompileError("compile: one dropout draw feeds two ops; a replay would draw it twice")
+                record.masks[key] = drawn[1:]
+                self.masks[id(value)] = (*drawn, "used")
         self.trace.events.append(("node", len(self.trace.nodes)))
         self.trace.nodes.append(record)
 
@@ -221,6 +232,20 @@ class Recorder:
                 recorder.dropout_p = previous
 
         return dropout
+
+    def _make_dropout_keep(self, original):
+        recorder = self
+
+        def dropout_keep(like, shape, p):
+            previous, recorder.dropout_p = recorder.dropout_p, p
+            try:
+                factors = original(like, shape, p)
+            finally:
+                recorder.dropout_p = previous
+            recorder.masks[id(factors)] = (factors, tuple(shape), p)
+            return factors
+
+        return dropout_keep
 
     def _make_generator(self, original):
         recorder = self
