@@ -418,7 +418,7 @@ def test_the_library_networks_replay_to_eager_bits(network):
         model, loss_fn = build()
         opt = optim.Adam(model.parameters(), lr=1e-3)
 
-        def step(x, y):
+        def step(x, y, model=model, opt=opt, loss_fn=loss_fn):
             opt.zero_grad()
             loss = loss_fn(model(x), y)
             loss.backward()
