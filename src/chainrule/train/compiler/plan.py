@@ -48,6 +48,7 @@ class Plan:
     captured: list  # the captured Tensors, C
     node_count: int
     events: list = field(default_factory=list)
+    outputs: list = field(default_factory=list)  # how each returned Tensor is given back (see replay)
 
 
 class _Names:

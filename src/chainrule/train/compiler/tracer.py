@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from ...engine import autograd as engine_autograd
 from ...engine import inplace
 from ...engine import random as engine_random
-from ...engine.autograd import Function, grad_mode
+from ...engine.autograd import Function
 from ...engine.autograd.function import producers_of
 from ...engine.tensor import Tensor
 from ...nn import attention as nn_attention
@@ -308,7 +308,3 @@ def _optimizer_classes() -> list:
         stack.extend(cls.__subclasses__())
     return classes
 
-
-def grad_enabled() -> bool:
-    """Whether grad mode is on (a guard of every plan)."""
-    return grad_mode.enabled
