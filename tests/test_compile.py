@@ -237,6 +237,39 @@ def test_train_eval_switch_and_grad_mode_and_replaced_parameters_trace_again():
     assert run.traces == 5
 
 
+_swapped = nn.Linear(2, 1)
+step = None
+
+
+def test_rebinding_what_the_step_names_and_freezing_a_parameter_trace_again():
+    global _swapped
+    cr.manual_seed(0)
+    first, second = nn.Linear(2, 1), nn.Linear(2, 1)
+    _swapped = first
+    run = compile_step(lambda x: _swapped(x))
+    x = cr.ones(3, 2)
+    run(x)
+    _swapped = second
+    np.testing.assert_array_equal(run(x).numpy(), second(x).numpy())
+    assert run.traces == 2
+    scale = [2.0]
+
+    def scaled(x):
+        return first(x) * scale[0]
+
+    run = compile_step(scaled)
+    run(x)
+    first.weight.requires_grad_(False)
+    run(x)
+    assert run.traces == 2
+    global step  # a global that shares only an attribute's name with what the step calls
+    opt = optim.SGD(second.parameters(), lr=0.1)
+    run = compile_step(lambda x: opt.step())
+    for step in range(3):  # noqa: B007
+        run(x)
+    assert run.traces == 1
+
+
 def test_new_dtype_traces_again():
     cr.manual_seed(0)
     w = cr.randn(3, 3, dtype=cr.float64)

@@ -6,12 +6,16 @@ of that key, the first whose :class:`StateGuard` holds runs; when none does, the
 traced again (and the new plan kept beside the others: a last, smaller batch and the full
 ones each keep their own plan, so an epoch does not re-trace twice).
 
-A :class:`StateGuard` checks what the key cannot see, in a few hundred nanoseconds per module:
-every module that ran (and their submodules) is in the same train/eval mode, holds the same
-parameter and buffer Tensors under the same names, and every captured tensor's array (the
-parameters, buffers and constants the plan reads) has the shape and dtype it had.
+A :class:`StateGuard` checks what the key cannot see, in about a microsecond for an MLP:
+the globals and closure variables the step function itself names are the same objects, every
+module that ran (and their submodules) is in the same train/eval mode, holds the same
+parameter and buffer Tensors under the same names, and every captured tensor (the
+parameters, buffers and constants the plan reads) has the shape, dtype and ``requires_grad``
+it had. Functions the step calls are not looked into: what they rebind is not seen.
 """
 from __future__ import annotations
+
+import dis
 
 from ...engine import backend
 from ...engine.autograd import grad_mode
@@ -76,7 +80,8 @@ def _value_key(value):
 class StateGuard:
     """The modules' modes and parameters and the captured arrays' shapes at trace time."""
 
-    def __init__(self, modules: list, captured: list):
+    def __init__(self, modules: list, captured: list, fn=None):
+        self.names = _names_of(fn)
         self.modes, self.slots, seen = [], [], set()
         for root in modules:
             for module in root.modules():
@@ -87,20 +92,49 @@ class StateGuard:
                 for registry in (module._parameters, module._buffers):
                     for name, t in registry.items():
                         self.slots.append((registry, name, t))
-        self.arrays = [(t, t.data.shape, t.data.dtype) for t in captured]
+        self.arrays = [(t, t.data.shape, t.data.dtype, t.requires_grad) for t in captured]
 
     def holds(self) -> bool:
+        for holder, name, value in self.names:
+            if (holder.cell_contents if name is None else holder.get(name, _MISSING)) is not value:
+                return False
         for module, training in self.modes:
             if module.training is not training:
                 return False
         for registry, name, t in self.slots:
             if registry.get(name) is not t:
                 return False
-        for t, shape, dtype in self.arrays:
+        for t, shape, dtype, requires_grad in self.arrays:
             data = t.data
-            if data.shape != shape or data.dtype != dtype:
+            if data.shape != shape or data.dtype != dtype or t.requires_grad is not requires_grad:
                 return False
         return True
+
+
+_MISSING = object()
+
+
+def _names_of(fn) -> list:
+    """What ``fn``'s own code refers to by name: (cell, None, contents) for each closure
+    variable and (globals, name, value) for each global it reads; a plan holds while every one
+    is the same object (rebinding ``model = other_model`` traces again)."""
+    fn = getattr(fn, "__func__", fn)
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return []
+    names = [(cell, None, cell.cell_contents) for cell in (fn.__closure__ or ()) if _filled(cell)]
+    scope = fn.__globals__
+    loaded = {op.argval for op in dis.get_instructions(code) if op.opname == "LOAD_GLOBAL"}
+    names += [(scope, name, scope[name]) for name in sorted(loaded) if name in scope]
+    return names
+
+
+def _filled(cell) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises
+    except ValueError:
+        return False
+    return True
 
 
 def check_outputs(result) -> tuple:

@@ -59,7 +59,7 @@ class CompiledStep:
         plans = self.plans.setdefault(key, [])
         if len(plans) >= MAX_PLANS_PER_KEY:
             plans.pop(0)
-        plans.append((StateGuard(recorder.trace.modules, plan.captured), plan, template))
+        plans.append((StateGuard(recorder.trace.modules, plan.captured, self.fn), plan, template))
         self.traces += 1
         return result
 
