@@ -170,8 +170,9 @@ CASES = {
     ("chainrule.stats.logit_kernels", "weighted_rows"): logit_case,
 }
 
-# Kernel modules that other work owns and tests itself (both paths in their own test modules).
-TESTED_ELSEWHERE = {"chainrule.nn.fused.numba_kernels"}
+# Kernel modules tested against their NumPy twins in their own test modules: the deep-net kernels
+# (tests/test_nn_numba_kernels.py) and the step compiler's fused passes (tests/test_compile.py).
+TESTED_ELSEWHERE = {"chainrule.nn.fused.numba_kernels", "chainrule.train.compiler.numba_kernels"}
 
 
 @pytest.mark.parametrize("key", list(CASES), ids=lambda key: f"{key[0].rsplit('.', 1)[1]}.{key[1]}")
