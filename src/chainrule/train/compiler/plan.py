@@ -176,7 +176,7 @@ def _node_backward_lines(record, i: int, names: _Names, scope: dict, leaves: dic
     for position, (parent, needed) in enumerate(zip(record.inputs, record.needs)):
         if not needed:
             continue
-        scope[f"P{i}_{position}"] = (parent.shape, parent.dtype)
+        scope[f"P{i}_{position}"] = (parent.data.shape, parent.data.dtype)
         lines += [f"    t = r[{position}]", "    if t is not None:",
                   f"        if t.shape != P{i}_{position}[0]: t = unbroadcast(t, P{i}_{position}[0])",
                   f"        if t.dtype != P{i}_{position}[1]: t = t.astype(P{i}_{position}[1])"]
