@@ -336,16 +336,23 @@ def agreement(impls: list, problem: dict) -> dict:
     return report
 
 
+#: The clock of the timed rounds: wall time, or with ``--cpu-time`` the CPU time of the calling
+#: thread (``time.thread_time``: on a loaded machine the time slices taken by other processes are
+#: not counted; meaningful with ``--threads 1`` only, as other threads' work is not counted either).
+CLOCK = {"clock": time.perf_counter}
+
+
 def time_rounds(impls: list, problem: dict, rounds: int) -> dict:
     """Median seconds per unit of each implementation over ``rounds`` interleaved rounds."""
     times = {impl.name: [] for impl in impls}
+    clock = CLOCK["clock"]
     for r in range(rounds):
         shift = r % len(impls)
         for impl in impls[shift:] + impls[:shift]:
             work = _work(impl, problem)
-            started = time.perf_counter()
+            started = clock()
             impl.run(work)
-            times[impl.name].append(time.perf_counter() - started)
+            times[impl.name].append(clock() - started)
     per = W6_BLOCK if problem["workload"] == "W6" else 1
     return {name: {"median": statistics.median(t) / per, "min": min(t) / per} for name, t in times.items()}
 
@@ -406,7 +413,10 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--threads", type=int, default=2, help="BLAS (threadpoolctl) and torch threads")
     parser.add_argument("--workloads", default="W1,W2,W6")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time rounds by the thread's CPU time (with --threads 1; for a loaded machine)")
     args = parser.parse_args(argv)
+    CLOCK["clock"] = time.thread_time if args.cpu_time else time.perf_counter
     if torch is not None:
         torch.set_num_threads(args.threads)
     try:
