@@ -30,9 +30,10 @@ Timing: every implementation first runs one warm-up epoch (W6: 200 steps); then 
 each runs one epoch (W6: a block of steps), interleaved with the order rotating each round, so
 that the load of the shared machine hits all alike. Reported: the median over rounds, and the
 ratio to the compiled time. The trace cost is the compiled function's first call (eager step,
-trace and plan) in units of the median eager step. Aims (JAX jit's times on this machine, issue
-20): W1 <= 0.59 s/epoch, W2 <= 0.018 s/epoch, W6 <= 5.2e-5 s/step. Always print the load
-(``os.getloadavg``) beside the numbers: the machine is shared.
+trace and plan) on an already-stepped model, in eager steps, both as CPU time of the thread.
+Aims (JAX jit's times on this machine, issue 20): W1 <= 0.59 s/epoch, W2 <= 0.018 s/epoch,
+W6 <= 5.2e-5 s/step. Always print the load (``os.getloadavg``) beside the numbers: the
+machine is shared.
 """
 from __future__ import annotations
 
@@ -335,34 +336,46 @@ def agreement(impls: list, problem: dict) -> dict:
     return report
 
 
+#: The clock of the timed rounds: wall time, or with ``--cpu-time`` the CPU time of the calling
+#: thread (``time.thread_time``: on a loaded machine the time slices taken by other processes are
+#: not counted; meaningful with ``--threads 1`` only, as other threads' work is not counted either).
+CLOCK = {"clock": time.perf_counter}
+
+
 def time_rounds(impls: list, problem: dict, rounds: int) -> dict:
     """Median seconds per unit of each implementation over ``rounds`` interleaved rounds."""
     times = {impl.name: [] for impl in impls}
+    clock = CLOCK["clock"]
     for r in range(rounds):
         shift = r % len(impls)
         for impl in impls[shift:] + impls[:shift]:
             work = _work(impl, problem)
-            started = time.perf_counter()
+            started = clock()
             impl.run(work)
-            times[impl.name].append(time.perf_counter() - started)
+            times[impl.name].append(clock() - started)
     per = W6_BLOCK if problem["workload"] == "W6" else 1
     return {name: {"median": statistics.median(t) / per, "min": min(t) / per} for name, t in times.items()}
 
 
-def trace_cost(problem: dict, eager_step: float) -> dict:
+def trace_cost(problem: dict) -> dict:
     """The first call of ``chainrule.compile(step)`` on a model that has already taken eager
     steps (so that the optimizer's one-time setup is not counted): the eager step it runs, the
-    recording and the plan, in units of the median eager step of the timed rounds."""
+    recording and the plan, in eager steps. Both are CPU time of this thread
+    (``time.thread_time``): the time slices a loaded machine takes away are not counted."""
     impl = ChainruleStep(problem, compiled=False)
     idx = batches(problem, np.random.default_rng(0))[0]
     x, y = cr.from_numpy(problem["X"][idx]), cr.from_numpy(problem["Y"][idx])
-    for _ in range(3):
+    spent = []
+    for _ in range(15):
+        started = time.thread_time()
         impl.eager_step(x, y)
+        spent.append(time.thread_time() - started)
+    eager_step = statistics.median(spent[5:])
     compiled = cr.compile(impl.eager_step)
-    started = time.perf_counter()
+    started = time.thread_time()
     compiled(x, y)
-    first = time.perf_counter() - started
-    return {"first_call_s": first, "eager_steps": first / eager_step}
+    first = time.thread_time() - started
+    return {"first_call_s": first, "eager_step_s": eager_step, "eager_steps": first / eager_step}
 
 
 def bench_workload(workload: str, rows: int | None, rounds: int) -> dict:
@@ -373,9 +386,8 @@ def bench_workload(workload: str, rows: int | None, rounds: int) -> dict:
     agree = agreement(impls, problem)
     timings = time_rounds(impls, problem, rounds)
     steps = 1 if workload == "W6" else -(-problem["rows"] // problem["batch"])
-    eager_step = timings["chainrule eager"]["median"] / steps
     return {"workload": workload, "rows": problem["rows"], "steps_per_epoch": steps, "rounds": rounds,
-            "timings": timings, "agreement": agree, "trace": trace_cost(problem, eager_step),
+            "timings": timings, "agreement": agree, "trace": trace_cost(problem),
             "load_before_after": None}
 
 
@@ -389,7 +401,8 @@ def print_result(result: dict) -> None:
     for name, t in timings.items():
         print(f"  {name:24s} {t['median']:11.4g} {t['min']:11.4g} {t['median'] / compiled:11.2f}")
     trace = result["trace"]
-    print(f"  trace: first call {trace['first_call_s'] * 1e3:.1f} ms = {trace['eager_steps']:.1f} eager steps")
+    print(f"  trace (CPU time): first call {trace['first_call_s'] * 1e3:.2f} ms = {trace['eager_steps']:.1f} "
+          f"eager steps of {trace['eager_step_s'] * 1e3:.3f} ms")
     print("  agreement after the warm-up: " + ", ".join(f"{k} {v:.2g}" for k, v in result["agreement"].items())
           + "  (compiled: max |diff| to eager; others: relative L2 to eager)")
 
@@ -400,7 +413,10 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--threads", type=int, default=2, help="BLAS (threadpoolctl) and torch threads")
     parser.add_argument("--workloads", default="W1,W2,W6")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time rounds by the thread's CPU time (with --threads 1; for a loaded machine)")
     args = parser.parse_args(argv)
+    CLOCK["clock"] = time.thread_time if args.cpu_time else time.perf_counter
     if torch is not None:
         torch.set_num_threads(args.threads)
     try:

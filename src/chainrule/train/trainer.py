@@ -65,7 +65,6 @@ from ..nn.utils import clip_grad_norm_
 from .batches import EVALUATION_BATCH_SIZE, as_loader, hold_out, prediction_inputs, prediction_loader, split_batch
 from .callbacks import Callback
 from .checkpointing import read_checkpoint, restore_model_state, restore_run, write_checkpoint
-from .compiler import forward_backward_step
 from .data_parallel import DataParallel, restore_batchnorms, sync_batchnorms
 from .divergence import DivergenceError, divergence_error, global_grad_norm
 from .history import STEP_COLUMNS, History
@@ -563,7 +562,11 @@ def _compiled_step(trainer: Trainer, enabled):
     """The compiled forward-and-backward of ``trainer`` (None when ``compile`` is False)."""
     if enabled not in (True, False) or (enabled and trainer.distributed):
         raise ValueError(f"Trainer: compile must be True or False, and False in distributed runs; got {enabled!r}")
-    return forward_backward_step(trainer) if enabled else None
+    if not enabled:
+        return None
+    from .compiler import forward_backward_step  # noqa: PLC0415 - imported only by compiling trainers
+
+    return forward_backward_step(trainer)
 
 
 def _steps_on_metric(scheduler) -> bool:

@@ -55,39 +55,42 @@ def fused_kernels(size: int):
 
 class BufferedLinearChain(LinearChain):
     """:class:`~chainrule.nn.fused.LinearChain` on arrays kept from one replay to the next
-    (2-D host inputs; anything else takes the node's own forward and backward)."""
+    (2-D host inputs; anything else takes the node's own forward and backward). The arrays of
+    every layer are made at once when the rows or the dtype change (once per plan: its shapes
+    are fixed), so a replay looks nothing up: per layer ``z`` (its output), ``m`` (the masked
+    gradient), ``b`` (the ReLU mask), ``d`` (the gradient of its input) and the compiled
+    elementwise kernels to use, or None."""
 
     def __init__(self):
-        self.store = {}
+        self.key = None
         self.buffered = False
-        self.kernels = {}  # size -> the numba module or None, decided once per plan
 
-    def fused(self, size: int):
-        """:func:`fused_kernels` for ``size``, asked once per size (the environment is read once)."""
-        try:
-            return self.kernels[size]
-        except KeyError:
-            found = self.kernels[size] = fused_kernels(size)
-            return found
-
-    def buffer(self, key, shape: tuple, dtype):
-        array = self.store.get(key)
-        if array is None or array.shape != shape or array.dtype != dtype:
-            array = self.store[key] = _host.empty(shape, dtype)
-        return array
+    def allocate(self, x, params, layout) -> None:
+        rows, dtype, k = x.shape[0], x.dtype, 0
+        self.z, self.m, self.b, self.d, self.fused = [], [], [], [], []
+        for has_bias, _ in layout:
+            out_features, in_features = params[k].shape
+            k += 2 if has_bias else 1
+            self.z.append(_host.empty((rows, out_features), dtype))
+            self.m.append(_host.empty((rows, out_features), dtype))
+            self.b.append(_host.empty((rows, out_features), bool))
+            self.d.append(_host.empty((rows, in_features), dtype))
+            self.fused.append(fused_kernels(rows * out_features))
+        self.key = (rows, dtype, layout)
 
     def forward(self, x, *params, layout):
         self.buffered = x.__class__ is _HOST_ARRAY and x.ndim == 2
         if not self.buffered:
             return super().forward(x, *params, layout=layout)
+        if self.key != (x.shape[0], x.dtype, layout):
+            self.allocate(x, params, layout)
         self.x, self.params, self.layout = x, params, layout
-        zero, rows, outs, h, k = _zero(x.dtype), x.shape[0], [], x, 0
+        zero, h, k = _zero(x.dtype), x, 0
         for i, (has_bias, relu) in enumerate(layout):
-            weight = params[k]
+            z = self.z[i]
+            _host.matmul(h, params[k].T, out=z)
             k += 1
-            z = self.buffer(("z", i), (rows, weight.shape[0]), x.dtype)
-            _host.matmul(h, weight.T, out=z)
-            kernels = self.fused(z.size) if has_bias else None
+            kernels = self.fused[i] if has_bias else None
             if kernels is not None:
                 kernels.bias_relu(z, params[k], relu)
             else:
@@ -96,15 +99,14 @@ class BufferedLinearChain(LinearChain):
                 if relu:
                     _host.maximum(z, zero, out=z)
             k += 1 if has_bias else 0
-            outs.append(z)
             h = z
-        self.outs = outs
+        self.outs = self.z
         return h
 
     def backward(self, grad):
         if not self.buffered or grad.ndim != 2:
             return super().backward(grad)
-        needs, params, layout, outs, parents = self.needs_input_grad, self.params, self.layout, self.outs, self.parents
+        needs, params, layout, outs, parents = self.needs_input_grad, self.params, self.layout, self.z, self.parents
         grads = [None] * len(needs)
         lowest = needs.index(True)
         starts = _weight_positions(layout)
@@ -112,7 +114,7 @@ class BufferedLinearChain(LinearChain):
         for i in range(len(layout) - 1, -1, -1):
             has_bias, relu = layout[i]
             if relu:
-                target = g if own else self.buffer(("m", i), g.shape, g.dtype)
+                target = g if own else self.m[i]
                 self.mask(g, outs[i], target, i)
                 g, own = target, True
             w = starts[i]
@@ -136,20 +138,19 @@ class BufferedLinearChain(LinearChain):
 
     def mask(self, g, out, target, i: int) -> None:
         """target <- g * (out > 0), as eager's ``g * greater(out, 0)``."""
-        kernels = self.fused(g.size)
+        kernels = self.fused[i]
         if kernels is not None:
             kernels.relu_mask(g, out, target)
             return
-        mask = self.buffer(("b", i), out.shape, bool)
+        mask = self.b[i]
         _host.greater(out, _zero(out.dtype), out=mask)
         _host.multiply(g, mask, out=target)
 
     def times_weight(self, g, weight, i: int):
-        """G W into a kept array (the product eager's ``times_weight`` computes)."""
-        result = self.buffer(("d", i), (g.shape[0], weight.shape[1]), g.dtype)
+        """G W into layer i's input-gradient array (the product eager's ``times_weight`` computes)."""
         if weight.shape[0] == 1:
-            return _host.multiply(g, weight, out=result)
-        return _host.matmul(g, weight, out=result)
+            return _host.multiply(g, weight, out=self.d[i])
+        return _host.matmul(g, weight, out=self.d[i])
 
 
 _POSITIONS: dict = {}

@@ -37,6 +37,7 @@ from .tracer import CompileError
 __all__ = ["Plan", "build_plan"]
 
 _ARRAY = backend.host.ndarray
+_CODE: dict = {}  # generated source -> its compiled code object
 
 
 @dataclass
@@ -108,7 +109,10 @@ def build_plan(trace, inputs: list, outputs: list) -> Plan:
     head += [f"c{k} = C[{k}].data" for k in range(len(names.captured))]
     tail = [f"return ({''.join(name + ', ' for name in returned)})"]
     source = "def run(T, C):\n" + "".join(f"    {line}\n" for line in head + body + tail)
-    exec(compile(source, "<chainrule.compile plan>", "exec"), scope)  # noqa: S102 - our own generated code
+    code = _CODE.get(source)
+    if code is None:  # a plan traced again for new shapes has the same source: compile it once
+        code = _CODE[source] = compile(source, "<chainrule.compile plan>", "exec")
+    exec(code, scope)  # noqa: S102 - our own generated code
     return Plan(source, scope["run"], list(names.captured), len(trace.nodes), [e[0] for e in trace.events])
 
 
@@ -172,7 +176,7 @@ def _node_backward_lines(record, i: int, names: _Names, scope: dict, leaves: dic
     for position, (parent, needed) in enumerate(zip(record.inputs, record.needs)):
         if not needed:
             continue
-        scope[f"P{i}_{position}"] = (parent.shape, parent.dtype)
+        scope[f"P{i}_{position}"] = (parent.data.shape, parent.data.dtype)
         lines += [f"    t = r[{position}]", "    if t is not None:",
                   f"        if t.shape != P{i}_{position}[0]: t = unbroadcast(t, P{i}_{position}[0])",
                   f"        if t.dtype != P{i}_{position}[1]: t = t.astype(P{i}_{position}[1])"]
