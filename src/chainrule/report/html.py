@@ -75,6 +75,7 @@ class Report:
     def __init__(self, title: str):
         self.title = _check_title(title, "Report")
         self._sections: list = []  # (slug, title, html body, is a collapsed detail)
+        self._css_rules: list = []  # the decimal padding of the summaries' tables
         self._figures: list = []  # (slug, png bytes)
 
     # ------------------------------------------------------------------ sections
@@ -109,9 +110,13 @@ class Report:
     def add_summary(self, title: str, summary) -> str:
         """A results table: ``summary.as_html()`` when it has one (chainrule.stats
         Summary, statsmodels), else ``summary.as_text()`` or ``str(summary)`` in ``<pre>``."""
+        title = _check_title(title, "add_summary")
+        slug = self._unique_slug(title)
         if hasattr(summary, "as_html"):
             body = _check_markup(summary.as_html(), "summary.as_html()", "add_summary")
-            body = f'<div class="summary">{align_markup_tables(body)}</div>'
+            body, rules = align_markup_tables(body, slug)
+            self._css_rules.append(rules)
+            body = f'<div class="summary">{body}</div>'
         else:
             text = summary.as_text() if hasattr(summary, "as_text") else str(summary)
             body = f"<pre>{_escape(str(text))}</pre>"
@@ -193,7 +198,8 @@ class Report:
             '<meta name="color-scheme" content="light">\n'
             '<link rel="icon" href="data:,">\n'  # no favicon request, so no 404 in a browser's console
             f'<meta name="generator" content="chainrule {_escape(__version__)}">\n'
-            f"<title>{title}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
+            f"<title>{title}</title>\n<style>{_CSS}{_PAD_CSS}{''.join(self._css_rules)}</style>\n</head>\n"
+            "<body>\n<main>\n"
             f"<header><h1>{title}</h1></header>\n"
             f'<nav id="contents" aria-label="Contents"><h2>Contents</h2>'
             f'{f"<ol>{contents}</ol>" if contents else "<p>This report has no sections.</p>"}</nav>\n'
@@ -322,28 +328,34 @@ def _table_html(headings: list, rows: list, digits: int) -> str:
     return f'<div class="table"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
-_FIGURE_SPACE = "\u2007"  # as wide as a digit in tabular figures
-_PUNCTUATION_SPACE = "\u2008"  # as wide as a period
+_FIGURE_SPACE = "\\2007"  # CSS escapes: as wide as a digit in tabular figures
+_PUNCTUATION_SPACE = "\\2008"  # and as wide as a period
+_MAX_PAD = 16
+_PAD_CSS = "".join(
+    f'td.p{n}::after{{content:"{_FIGURE_SPACE * n}"}}td.q{n}::after{{content:"{_PUNCTUATION_SPACE}'
+    f'{_FIGURE_SPACE * (n - 1)}"}}' for n in range(1, _MAX_PAD + 1))
+"""Decimal alignment: a right-aligned number gets, after it (``::after``, so copying the
+number copies no padding), the figure spaces its fraction lacks (class ``pN``) or a
+punctuation space for its missing point and the figure spaces after it (``qN``)."""
+
+
+def _pad_class(tail: int, width: int) -> str:
+    """The padding class of a number whose fraction has ``tail`` characters, in a column
+    whose longest has ``width`` ("" when none is needed)."""
+    if width <= tail:
+        return ""
+    return f"p{min(width - tail, _MAX_PAD)}" if tail else f"q{min(width, _MAX_PAD)}"
 
 
 def _aligned_column(values: list, digits: int) -> list | None:
-    """The column's numbers as text padded on the right so their decimal points line up
-    when right-aligned (None when the column is not all numbers or missing cells)."""
+    """The padding class of each cell of a column of numbers, so their decimal points line
+    up when right-aligned (None when the column is not all numbers or missing cells)."""
     if not any(_is_number(v) for v in values) or not all(
             (_is_number(v) and not isinstance(v, _Duration)) or v is None or v is _MISSING for v in values):
         return None
-    texts = [format_value(v, digits) for v in values]
-    tails = [_tail(text) for text in texts]
+    tails = [_tail(format_value(v, digits)) if _is_number(v) else 0 for v in values]
     width = max(tails)
-    padded = []
-    for value, text, tail in zip(values, texts, tails):
-        if not _is_number(value):
-            padded.append(text)
-        elif tail == 0 and width:
-            padded.append(text + _PUNCTUATION_SPACE + _FIGURE_SPACE * (width - 1))
-        else:
-            padded.append(text + _FIGURE_SPACE * (width - tail))
-    return padded
+    return [_pad_class(tail, width) if _is_number(v) else "" for v, tail in zip(values, tails)]
 
 
 _TABLE = re.compile(r"(<table\b[^>]*>)(.*?)(</table>)", re.S | re.I)
@@ -352,14 +364,37 @@ _CELL = re.compile(r"<(td|th)\b([^>]*)>(.*?)</\1>", re.S | re.I)
 _NUMBER = re.compile(r"^[-+−]?(\d[\d,]*\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
-def align_markup_tables(markup: str) -> str:
-    """Decimal-align the numeric columns of the tables in an HTML fragment (a stats
-    summary's ``as_html()``): in a column whose every ``<td>`` holds one number, each
-    number is padded on the right with figure spaces up to the longest fraction."""
-    return _TABLE.sub(lambda m: m.group(1) + _align_rows(m.group(2)) + m.group(3), markup)
+def align_markup_tables(markup: str, prefix: str) -> tuple:
+    """Decimal alignment for the tables of an HTML fragment (a stats summary's
+    ``as_html()``) whose cells must stay as they are: the k-th table without an id, if
+    any of its numbers needs padding, gets ``id="<prefix>-t<k>"``, and the returned CSS
+    gives each number of a column whose every ``<td>`` holds one number the padding
+    (``::after``) its fraction lacks. Returns (markup, css). Tables with
+    ``<thead>``/``<tbody>`` are left alone."""
+    rules: dict = {}
+    count = 0
+
+    def table(match):
+        nonlocal count
+        opening, body = match.group(1), match.group(2)
+        if " id=" in opening or re.search(r"<t(head|body)\b", body, re.I):
+            return match.group(0)
+        count += 1
+        table_id = f"{prefix}-t{count}"
+        padded = _row_padding(body, table_id)
+        if not padded:  # the table stays exactly as given
+            return match.group(0)
+        for selector, padding in padded:
+            rules.setdefault(padding, []).append(selector)
+        return f'{opening[:-1]} id="{table_id}">' + body + match.group(3)
+
+    markup = _TABLE.sub(table, markup)
+    css = "".join(f'{",".join(selectors)}{{content:"{padding}"}}' for padding, selectors in rules.items())
+    return markup, css
 
 
-def _align_rows(body: str) -> str:
+def _row_padding(body: str, table_id: str) -> list:
+    """(CSS selector, padding) of every number of the table's numeric columns that needs one."""
     rows = [[(c.group(1).lower(), c.group(3).strip()) for c in _CELL.finditer(r.group(1))] for r in _ROW.finditer(body)]
     width: dict = {}
     for row in rows:
@@ -367,24 +402,15 @@ def _align_rows(body: str) -> str:
             if tag == "td":
                 numeric = bool(_NUMBER.match(text)) and width.get(j, 0) is not None
                 width[j] = max(width.get(j, 0), _tail(text)) if numeric else None
-
-    def pad(row_match):
-        j = -1
-
-        def cell(cell_match):
-            nonlocal j
-            j += 1
-            tag, attrs, text = cell_match.group(1), cell_match.group(2), cell_match.group(3).strip()
-            if tag.lower() != "td" or not width.get(j):
-                return cell_match.group(0)
-            tail = _tail(text)
-            padding = _FIGURE_SPACE * (width[j] - tail) if tail else _PUNCTUATION_SPACE + _FIGURE_SPACE * (
-                width[j] - 1)
-            return f"<{tag}{attrs}>{text}{padding}</{tag}>"
-
-        return row_match.group(0).replace(row_match.group(1), _CELL.sub(cell, row_match.group(1)), 1)
-
-    return _ROW.sub(pad, body)
+    found = []
+    for r, row in enumerate(rows, start=1):
+        for j, (tag, text) in enumerate(row):
+            if tag == "td" and width.get(j) and width[j] > _tail(text):
+                tail = _tail(text)
+                padding = _FIGURE_SPACE * (width[j] - tail) if tail else _PUNCTUATION_SPACE + _FIGURE_SPACE * (
+                    width[j] - 1)
+                found.append((f"#{table_id} tr:nth-child({r})>td:nth-child({j + 1})::after", padding))
+    return found
 
 
 def _tail(text: str) -> int:
@@ -402,9 +428,9 @@ def _key_value_table(mapping: dict, digits: int = _DIGITS) -> str:
     return f'<table class="kv"><tbody>{rows}</tbody></table>'
 
 
-def _cell(value, digits: int, aligned: str | None = None) -> str:
-    if aligned is not None and _is_number(value):
-        return f'<td class="num">{_escape(aligned)}</td>'
+def _cell(value, digits: int, pad: str | None = None) -> str:
+    if pad and _is_number(value):
+        return f'<td class="num {pad}">{_escape(format_value(value, digits))}</td>'
     if isinstance(value, dict):
         return f"<td>{_key_value_table(value, digits)}</td>"
     if isinstance(value, (list, tuple)) and value and all(isinstance(item, dict) for item in value):
