@@ -584,7 +584,7 @@ thead th { border-bottom: 1px solid var(--rule); font-weight: 600; vertical-alig
 tbody tr + tr > * { border-top: 1px solid #eaeef2; }
 th[scope="row"] { font-weight: 600; white-space: nowrap; }
 td.num { text-align: right; white-space: pre; }
-th.num, .summary table.chainrule-coefficients tr:first-child th:not(:first-child) { text-align: right; }
+th.num { text-align: right; }
 td table { margin: 0; font-size: 0.95em; border-top-width: 1px; border-bottom-width: 1px; }
 .table { overflow-x: auto; }
 table.kv th[scope="row"] { color: #24292f; }
@@ -593,7 +593,8 @@ table.kv th[scope="row"] { color: #24292f; }
 .summary > p, .summary > pre, .summary > div { flex-basis: 100%; }
 .summary table { margin: 0 0 1em; }
 .summary th { text-align: left; font-weight: 600; white-space: nowrap; }
-.summary table.chainrule-coefficients tr:first-child th { border-bottom: 1px solid var(--rule); }
+.summary tr:first-child:not(:has(td)) > th { border-bottom: 1px solid var(--rule); }  /* a heading row */
+.summary tr:first-child:not(:has(td)) > th:not(:first-child) { text-align: right; }
 .summary p { color: var(--muted); font-size: 0.93em; margin: 0 0 0.4em; }
 .summary table.chainrule-summary:has(tr:nth-child(9)) > tbody { display: grid; grid-template-columns: repeat(2,
   max-content minmax(7em, max-content)); }  /* a long model header: two label/value pairs a row */
