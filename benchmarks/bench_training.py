@@ -18,6 +18,11 @@ epoch, the last batch kept (drop_last False)):
 * W2: MLP 20-64-64-1, ReLU, mean squared error, SGD momentum 0.9 lr 1e-2, batch 32,
   10,000 rows (313 steps per epoch). Overhead-bound: each step's arithmetic is a few
   microseconds, so the count of Python-level operations per step decides.
+* W6: the micrograd demo's size: MLP 2-16-16-1, ReLU, the SVM hinge loss
+  mean(relu(1 − y·s)) plus the L2 penalty 1e-4 Σ p² over all parameters, plain SGD lr 0.1
+  (no momentum), full batch of 100 rows of two interleaved half-moons (labels ±1), one step
+  per epoch; an epoch call runs ``W6_STEPS_PER_CALL`` steps (a single step is too short to
+  time), and the table reports seconds per step (``--workloads W6`` alone takes seconds).
 
 Implementations, all from the same initial weights and seeing the same minibatches in
 the same order (the permutations come from PCG64(seed), as ``DataLoader(seed=...)``
@@ -36,6 +41,9 @@ draws them):
 * ``torch eager``: PyTorch with ``torch.set_num_threads(threads)``: ``nn.Sequential``,
   ``F.cross_entropy`` / ``F.mse_loss``, ``torch.optim.Adam`` / ``SGD`` (defaults), and
   minibatches gathered with ``X[perm[i:i + b]]`` from in-memory tensors;
+* ``JAX jit`` (when JAX is installed: the ``bench`` extra): the whole step, minibatch
+  gather included, as one ``jax.jit`` function (``jax_training.py``), JAX's default thread
+  pool (2 threads on the 2-core machine);
 * W1 only, ``numpy matmuls only``: just the eight matmuls of every step of an epoch
   (3 forward, 5 backward) into preallocated arrays: the sgemm floor.
 
@@ -96,6 +104,10 @@ from chainrule.optim import kernels as crkernels  # noqa: E402
 from chainrule.optim import optimizer as croptimizer  # noqa: E402
 
 torch = engine.torch  # None when PyTorch is missing: its rows are skipped
+try:  # JAX is a benchmark-only dependency (the bench extra): without it its rows are skipped
+    import jax_training  # noqa: E402
+except ImportError:
+    jax_training = None
 threadpoolctl = engine.threadpoolctl
 if torch is not None:
     import torch.nn.functional as torchF
@@ -109,14 +121,18 @@ WORKLOADS = {
            "optimizer": "adam", "lr": 1e-3, "rows": 60_000},
     "W2": {"sizes": (20, 64, 64, 1), "batch": 32, "loss": "mse",
            "optimizer": "sgd", "lr": 1e-2, "momentum": 0.9, "rows": 10_000},
+    "W6": {"sizes": (2, 16, 16, 1), "batch": 100, "loss": "hinge_l2", "l2": 1e-4,
+           "optimizer": "sgd", "lr": 0.1, "momentum": 0.0, "rows": 100},
 }
 # Aims of the issue: chainrule's epoch / the NumPy reference's epoch, and faster than torch.
-AIMS = {"W1": 1.0, "W2": 1.5}
+AIMS = {"W1": 1.0, "W2": 1.5, "W6": 6.0}
+#: W6 steps (= epochs: one full batch each) per timed call of an implementation's ``epoch``.
+W6_STEPS_PER_CALL = 200
 
-FULL = {"rows": {"W1": 60_000, "W2": 10_000}, "warmup_epochs": 1,
-        "timed_epochs": {"W1": 9, "W2": 21}, "profile_epochs": 2}
-QUICK = {"rows": {"W1": 6_000, "W2": 2_000}, "warmup_epochs": 1,
-         "timed_epochs": {"W1": 3, "W2": 5}, "profile_epochs": 1}
+FULL = {"rows": {"W1": 60_000, "W2": 10_000, "W6": 100}, "warmup_epochs": 1,
+        "timed_epochs": {"W1": 9, "W2": 21, "W6": 15}, "profile_epochs": 2}
+QUICK = {"rows": {"W1": 6_000, "W2": 2_000, "W6": 100}, "warmup_epochs": 1,
+         "timed_epochs": {"W1": 3, "W2": 5, "W6": 3}, "profile_epochs": 1}
 
 
 # ============================================================================ problem
@@ -138,7 +154,9 @@ def make_problem(workload: str, rows: int | None = None, seed: int = 0, dtype=np
     sizes = spec["sizes"]
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((rows, sizes[0]), dtype=np.float32).astype(dtype, copy=False)
-    if spec["loss"] == "cross_entropy":
+    if spec["loss"] == "hinge_l2":
+        X, Y = half_moons(rows, rng, dtype)
+    elif spec["loss"] == "cross_entropy":
         teacher = rng.standard_normal((sizes[0], sizes[-1]), dtype=np.float32)
         Y = np.argmax(X @ teacher.astype(dtype), axis=1).astype(np.int64)
     else:
@@ -150,7 +168,20 @@ def make_problem(workload: str, rows: int | None = None, seed: int = 0, dtype=np
     params = [np.array(p.data, copy=True) for p in model.parameters()]
     return {"workload": workload, "spec": spec, "X": X, "Y": Y, "params": params,
             "rows": rows, "sizes": sizes, "batch": spec["batch"], "shuffle_seed": seed + 1,
-            "steps_per_epoch": -(-rows // spec["batch"])}
+            "steps_per_epoch": -(-rows // spec["batch"]),
+            "calls": W6_STEPS_PER_CALL if workload == "W6" else 1}
+
+
+def half_moons(rows: int, rng, dtype) -> tuple:
+    """Two interleaved half circles (scikit-learn's ``make_moons`` with noise 0.1, as in the
+    micrograd demo), labels −1 and +1 as an (rows, 1) array."""
+    half = rows // 2
+    outer, inner = np.linspace(0, np.pi, rows - half), np.linspace(0, np.pi, half)
+    X = np.concatenate([np.column_stack([np.cos(outer), np.sin(outer)]),
+                        np.column_stack([1 - np.cos(inner), 0.5 - np.sin(inner)])])
+    X += 0.1 * rng.standard_normal(X.shape)
+    Y = np.concatenate([-np.ones(rows - half), np.ones(half)]).reshape(rows, 1)
+    return X.astype(dtype), Y.astype(dtype)
 
 
 def matmul_gflop(problem: dict) -> dict:
@@ -226,6 +257,7 @@ class NumpyReference:
         self.scratch = [np.empty_like(p) for p in self.params]
         cast = self.cast = self.X.dtype.type
         self.lr = spec["lr"]
+        self.l2 = cast(2 * spec.get("l2", 0.0))  # the L2 penalty's gradient factor (W6)
         if self.optimizer == "adam":
             self.b1, self.b2, self.eps = 0.9, 0.999, 1e-8
             self.m = [np.zeros_like(p) for p in self.params]
@@ -280,6 +312,12 @@ class NumpyReference:
             e[rows, yb] -= 1                            # - onehot
             e *= self.cast(1.0 / n)                     # mean over the batch
             return loss, e, acts
+        if self.loss_kind == "hinge_l2":               # mean(relu(1 - y s)) + l2 * sum p^2
+            margin = 1 - yb * h
+            active = margin > 0
+            penalty = sum(np.vdot(p, p) for p in self.params)
+            loss = margin[active].sum() / n + self.l2 / 2 * penalty
+            return loss, np.where(active, -yb, 0) * self.cast(1.0 / n), acts
         diff = h - yb
         loss = np.vdot(diff, diff) / diff.size
         diff *= self.cast(2.0 / diff.size)
@@ -293,6 +331,9 @@ class NumpyReference:
             if i:
                 d = d @ self.Ws[i].T
                 d *= acts[i] > 0                        # ReLU: h > 0 exactly where z > 0
+        if self.l2:
+            for p, g in zip(self.params, self.grads):
+                g += self.l2 * p
 
     def update_adam(self) -> None:
         self.t += 1
@@ -375,11 +416,24 @@ def _chainrule_model(problem: dict):
         optimizer = croptim.Adam(model.parameters(), lr=spec["lr"])
     else:
         optimizer = croptim.SGD(model.parameters(), lr=spec["lr"], momentum=spec["momentum"])
-    loss_fn = crF.cross_entropy if spec["loss"] == "cross_entropy" else crF.mse_loss
+    if spec["loss"] == "hinge_l2":
+        loss_fn = hinge_l2(list(model.parameters()), spec["l2"], crF.relu)
+    else:
+        loss_fn = crF.cross_entropy if spec["loss"] == "cross_entropy" else crF.mse_loss
     loader = crdata.DataLoader(crdata.TensorDataset(problem["X"], problem["Y"]),
                                batch_size=problem["batch"], shuffle=True, drop_last=False,
                                seed=problem["shuffle_seed"])
     return model, optimizer, loss_fn, loader
+
+
+def hinge_l2(params: list, l2: float, relu):
+    """W6's loss as a user writes it (chainrule or torch): mean(relu(1 − y s)) + l2 Σ p²."""
+    def hinge_l2_loss(out, target):
+        penalty = (params[0] * params[0]).sum()
+        for p in params[1:]:
+            penalty = penalty + (p * p).sum()
+        return relu(1 - target * out).mean() + l2 * penalty
+    return hinge_l2_loss
 
 
 class ChainruleLoop:
@@ -471,7 +525,9 @@ class TorchEager:
             self.optimizer = torch.optim.Adam(self.model.parameters(), lr=spec["lr"])
         else:
             self.optimizer = torch.optim.SGD(self.model.parameters(), lr=spec["lr"], momentum=spec["momentum"])
-        self.loss_fn = torchF.cross_entropy if spec["loss"] == "cross_entropy" else torchF.mse_loss
+        self.loss_fn = {"cross_entropy": torchF.cross_entropy, "mse": torchF.mse_loss}.get(spec["loss"])
+        if spec["loss"] == "hinge_l2":
+            self.loss_fn = hinge_l2(list(self.model.parameters()), spec["l2"], torchF.relu)
         self.X, self.Y = torch.from_numpy(problem["X"]), torch.from_numpy(problem["Y"])
         self.rows, self.batch = problem["rows"], problem["batch"]
         self.rng = _permutations(problem["shuffle_seed"])
@@ -507,6 +563,8 @@ def make_implementations(problem: dict, with_floor: bool = True) -> list:
              ChainruleLoop(problem, numba=False), ChainruleTrainer(problem, numba=True)]
     if torch is not None:
         impls.append(TorchEager(problem))
+    if jax_training is not None:
+        impls.append(jax_training.JaxJit(problem, _permutations))
     if with_floor and problem["workload"] == "W1":
         impls.append(MatmulFloor(problem))
     return impls
@@ -611,20 +669,23 @@ SETTLE_S = 0.2
 
 
 def _runtime(impl) -> str:
-    return "torch" if isinstance(impl, TorchEager) else "numpy"
+    if isinstance(impl, TorchEager):
+        return "torch"
+    return "jax" if impl.name == "JAX jit" else "numpy"
 
 
 def time_epochs(impls: list, warmup: int, epochs: int, settle: float = SETTLE_S,
-                after_warmup=None) -> dict:
+                after_warmup=None, calls: int = 1) -> dict:
     """Seconds per epoch of every implementation: ``warmup`` untimed epochs each, then
     ``epochs`` rounds, one epoch of each implementation per round, the order rotating
     by one every round. GC stays on. An untimed pause of ``settle`` seconds precedes
     every epoch that switches between torch and NumPy's BLAS (see ``SETTLE_S``).
-    ``after_warmup()``, if given, is called once the warm-up epochs are done."""
+    ``after_warmup()``, if given, is called once the warm-up epochs are done. Each timed
+    sample runs ``calls`` epochs and is divided by ``calls`` (W6's epochs are one step)."""
     clock = time.perf_counter
     previous = None
     for impl in impls:
-        for _ in range(warmup):
+        for _ in range(warmup * calls):
             impl.epoch()
         previous = _runtime(impl)
     if after_warmup is not None:
@@ -637,8 +698,9 @@ def time_epochs(impls: list, warmup: int, epochs: int, settle: float = SETTLE_S,
                 time.sleep(settle)
             previous = _runtime(impl)
             t0 = clock()
-            impl.epoch()
-            samples[impl.name].append(clock() - t0)
+            for _ in range(calls):
+                impl.epoch()
+            samples[impl.name].append((clock() - t0) / calls)
     return {name: {"median_s": statistics.median(v), "min_s": min(v), "n": len(v), "all_s": v}
             for name, v in samples.items()}
 
@@ -659,7 +721,7 @@ def bench_workload(workload: str, settings: dict, verbose: bool = True) -> dict:
         trained.update({impl.name: full_data_loss(problem, impl.params_numpy()) for impl in trainable(impls)})
 
     timings = time_epochs(impls, settings["warmup_epochs"], settings["timed_epochs"][workload],
-                          settings.get("settle_s", SETTLE_S), after_warmup)
+                          settings.get("settle_s", SETTLE_S), after_warmup, problem["calls"])
     ref = timings[NumpyReference.name]["median_s"]
     gflop = matmul_gflop(problem)
     for row in timings.values():
@@ -815,7 +877,8 @@ def print_header(meta: dict, settings: dict, mode: str) -> None:
     print(f"CPU      : {meta['cpu_model']}  (nproc {meta['nproc']}, os.cpu_count {meta['cpu_count']})")
     print(f"Python   : {meta['python']}   NumPy {meta['numpy']}   "
           f"PyTorch {meta['torch'] or 'not installed (its rows are skipped)'}   "
-          f"numba {meta['numba'] or 'not installed'}")
+          f"numba {meta['numba'] or 'not installed'}   "
+          f"JAX {jax_training.VERSION if jax_training else 'not installed (its rows are skipped)'}")
     for lib in meta["blas"]:
         print(f"BLAS     : {lib['internal_api']} {lib['version']} ({lib['user_api']}, "
               f"{lib['architecture']}, {lib['threading_layer']}), {lib['num_threads']} thread(s)")
@@ -830,9 +893,9 @@ def print_header(meta: dict, settings: dict, mode: str) -> None:
           f"(source sha1 {meta['chainrule_source_sha1']}); compiled optimizer kernels for "
           f">= {crkernels.COMPILED_MIN_SIZE} elements")
     print(f"Timing   : seconds per epoch, {settings['warmup_epochs']} warm-up epoch(s) then "
-          f"W1 {settings['timed_epochs']['W1']} / W2 {settings['timed_epochs']['W2']} timed epochs "
-          f"per implementation, interleaved (order rotates), GC on; rows W1 "
-          f"{settings['rows']['W1']:,}, W2 {settings['rows']['W2']:,}")
+          + " / ".join(f"{w} {n}" for w, n in settings["timed_epochs"].items())
+          + " timed epochs per implementation, interleaved (order rotates), GC on; rows "
+          + ", ".join(f"{w} {n:,}" for w, n in settings["rows"].items()))
     print()
 
 
@@ -843,7 +906,7 @@ def describe(result_or_problem: dict) -> str:
         opt = f"Adam lr {spec['lr']:g}"
     else:
         opt = f"SGD momentum {spec['momentum']} lr {spec['lr']:g}"
-    loss = "cross-entropy" if spec["loss"] == "cross_entropy" else "MSE"
+    loss = {"cross_entropy": "cross-entropy", "mse": "MSE", "hinge_l2": f"hinge + L2 {spec.get('l2')}"}[spec["loss"]]
     steps = -(-rows // spec["batch"])
     return f"MLP {sizes}, ReLU, {loss}, {opt}, batch {spec['batch']}, {rows:,} rows ({steps} steps/epoch), float32"
 
@@ -937,7 +1000,7 @@ def print_cprofile(result: dict) -> None:
 # ============================================================================ main
 
 def run(quick: bool = False, threads: int = 2, settings: dict | None = None, verbose: bool = True,
-        profile: bool = True) -> dict:
+        profile: bool = True, workloads: tuple = ("W1", "W2", "W6")) -> dict:
     settings = dict(settings or (QUICK if quick else FULL))
     limiter = contextlib.nullcontext()
     if threadpoolctl is not None:
@@ -952,9 +1015,9 @@ def run(quick: bool = False, threads: int = 2, settings: dict | None = None, ver
         contention = engine.CpuContention()
         start = time.perf_counter()
         results = {"meta": meta, "settings": settings, "workloads": {}}
-        for workload in ("W1", "W2"):
+        for workload in workloads:
             results["workloads"][workload] = bench_workload(workload, settings, verbose)
-        if profile:
+        if profile and "W2" in workloads:
             phases = phase_profile("W2", settings["rows"]["W2"], settings["profile_epochs"])
             prof = cprofile_chainrule("W2", settings["rows"]["W2"], 1)
             results["profile_W2"] = {"phases": phases, "cprofile": prof}
@@ -992,8 +1055,10 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=2,
                         help="NumPy's BLAS (via threadpoolctl) and torch threads (default 2)")
     parser.add_argument("--no-profile", action="store_true", help="skip the W2 phase table and cProfile")
+    parser.add_argument("--workloads", default="W1,W2,W6", help="comma-separated workloads (default W1,W2,W6)")
     args = parser.parse_args(argv)
-    results = run(quick=args.quick, threads=args.threads, profile=not args.no_profile)
+    results = run(quick=args.quick, threads=args.threads, profile=not args.no_profile,
+                  workloads=tuple(w.strip() for w in args.workloads.split(",")))
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)

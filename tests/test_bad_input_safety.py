@@ -94,6 +94,10 @@ CLI_SCALE_CASES = [
     ("fit-ols-chunks-small", "ols --chunksize 7", {"a": X[:, 0] * 1e-300, "b": X[:, 1], "y": Y},
      r"column 'a' .* of order 1e-300"),
     ("fit-pcr-big", "pcr", {"a": X[:, 0] * 1e300, "b": X[:, 1], "y": Y}, r"column 'a' has values of order 1e300"),
+    ("fit-ridge-big-standardized", "ridge", {"a": X[:, 0] * 1e300, "b": X[:, 1], "y": Y},
+     r"column 'a' has values of order 1e300 .* standard deviation cannot be computed"),
+    ("fit-mlp-chunks-big", "mlp --chunksize 7 --epochs 1", {"a": X[:, 0] * 1e300, "b": X[:, 1], "y": Y},
+     r"column 'a' has values of order 1e155 or more"),
 ]
 
 

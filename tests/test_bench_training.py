@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_training.py"
-TINY = {"rows": {"W1": 300, "W2": 200}, "warmup_epochs": 1,
-        "timed_epochs": {"W1": 1, "W2": 2}, "profile_epochs": 1, "settle_s": 0.0}
+TINY = {"rows": {"W1": 300, "W2": 200, "W6": 100}, "warmup_epochs": 1,
+        "timed_epochs": {"W1": 1, "W2": 2, "W6": 2}, "profile_epochs": 1, "settle_s": 0.0}
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def bench():
     return module
 
 
-@pytest.mark.parametrize("workload", ["W1", "W2"])
+@pytest.mark.parametrize("workload", ["W1", "W2", "W6"])
 def test_every_implementation_takes_the_reference_first_step(bench, workload):
     problem = bench.make_problem(workload, rows=256)
     impls = bench.make_implementations(problem, with_floor=False)
@@ -37,6 +37,7 @@ def test_every_implementation_takes_the_reference_first_step(bench, workload):
     names = set(report["impls"])
     assert {"chainrule loop (numba)", "chainrule loop (no numba)", "chainrule Trainer (numba)"} <= names
     assert ("torch eager" in names) == (bench.torch is not None)
+    assert ("JAX jit" in names) == (bench.jax_training is not None)  # jax: the bench extra, optional
     for name, row in report["impls"].items():
         assert row["loss_abs_diff"] < 1e-5, (name, row)
         assert row["grad_max_abs_diff"] < 1e-5, (name, row)
@@ -45,7 +46,7 @@ def test_every_implementation_takes_the_reference_first_step(bench, workload):
     assert report["update_max_abs"] > 0  # the step did move the weights
 
 
-@pytest.mark.parametrize("workload", ["W1", "W2"])
+@pytest.mark.parametrize("workload", ["W1", "W2", "W6"])
 def test_implementations_stay_in_lockstep_over_epochs(bench, workload):
     """Same init, same batches in the same order: the weights stay together."""
     problem = bench.make_problem(workload, rows=200, sizes=(12, 16, 16, 3) if workload == "W1" else None)
@@ -59,11 +60,11 @@ def test_implementations_stay_in_lockstep_over_epochs(bench, workload):
     assert np.abs(moved).max() > 1e-3  # it did train
 
 
-@pytest.mark.parametrize("workload", ["W1", "W2"])
+@pytest.mark.parametrize("workload", ["W1", "W2", "W6"])
 def test_numpy_reference_gradients_match_central_differences(bench, workload):
     """The reference is hand-written: check it independently (float64, tiny net)."""
-    problem = bench.make_problem(workload, rows=7, dtype=np.float64,
-                                 sizes=(4, 5, 6, 3) if workload == "W1" else (4, 5, 6, 1))
+    sizes = {"W1": (4, 5, 6, 3), "W2": (4, 5, 6, 1), "W6": (2, 5, 6, 1)}[workload]
+    problem = bench.make_problem(workload, rows=7, dtype=np.float64, sizes=sizes)
     ref = bench.NumpyReference(problem)
     X, Y = problem["X"], problem["Y"]
     _loss0, dout, acts = ref.forward(X, Y)
@@ -103,12 +104,13 @@ def test_w1_flop_count_matches_perf_notes(bench):
 
 def test_cli_writes_json(bench, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(bench, "QUICK", TINY)
+    monkeypatch.setattr(bench, "W6_STEPS_PER_CALL", 3)
     out = tmp_path / "training.json"
     assert bench.main(["--quick", "--json", str(out)]) == 0
     results = json.loads(out.read_text())
     assert results["settings"] == TINY
     assert results["meta"]["nproc"] >= 1 and results["meta"]["chainrule_source_sha1"]
-    for workload in ("W1", "W2"):
+    for workload in ("W1", "W2", "W6"):
         result = results["workloads"][workload]
         assert result["agreement_ok"], result["agreement"]
         timings = result["timings"]

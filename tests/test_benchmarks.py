@@ -111,3 +111,16 @@ def test_cli_quick_writes_json(bench, tmp_path, monkeypatch, capsys):
     assert "tottime" in results["profile"]["text"]
     printed = capsys.readouterr().out
     assert "Per-op overhead" in printed and "NumPy floor" in printed
+
+
+def test_planner_benchmark_runs_and_reports_a_ratio(tmp_path):
+    """benchmarks/bench_planner.py (the epoch-time prediction against a measured epoch) runs in
+    --quick mode and writes its figures; the ratio itself is a benchmark result, not asserted."""
+    spec = importlib.util.spec_from_file_location("bench_planner", SCRIPT.parent / "bench_planner.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.main(["--quick", "--json", str(tmp_path / "planner.json")])
+    saved = json.loads((tmp_path / "planner.json").read_text())
+    assert saved["ratio_measured_over_predicted"] == pytest.approx(result["ratio_measured_over_predicted"])
+    assert len(saved["predicted_s"]) == len(saved["measured_s"]) == 1
+    assert min(saved["predicted_s"] + saved["measured_s"]) > 0

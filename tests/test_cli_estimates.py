@@ -32,16 +32,28 @@ def csv(tmp_path_factory):
     return path
 
 
-def _encoded(target, task):
-    encoder = TabularEncoder(target, FEATURES, task=task)
+def _encoded(target, task, standardize=False):
+    encoder = TabularEncoder(target, FEATURES, task=task, standardize=standardize)
     X, y = encoder.fit_transform(_table())
     return pd.DataFrame(X, columns=encoder.feature_names_), y
 
 
-def _printed(out: str, name: str) -> float:
-    match = re.search(rf"^{re.escape(name)}\s+(-?[0-9.e+-]+)\s*$", out, flags=re.M)
+def _original(coef, intercept):
+    """The coefficients of a fit on the standardized columns, on the original scale (by hand)."""
+    raw, _ = _encoded("y", "regression")
+    sd = np.where(raw.std(ddof=0).to_numpy() > 0, raw.std(ddof=0).to_numpy(), 1.0)
+    numeric = np.array([name in ("x1", "x2") for name in raw.columns])
+    mean = np.where(numeric, raw.mean().to_numpy(), 0.0)
+    sd = np.where(numeric, sd, 1.0)
+    return coef / sd, intercept - float(np.sum(coef * mean / sd))
+
+
+def _printed(out: str, name: str, column: int = 0) -> float:
+    """The number in ``column`` of the row ``name`` (0: coef, on the original scale; 1: the fitted
+    coefficient on standardized features)."""
+    match = re.search(rf"^{re.escape(name)}\s+(-?[0-9.e+-]+)(?:\s+(-?[0-9.e+-]+))?\s*$", out, flags=re.M)
     assert match, (name, out)
-    return float(match.group(1))
+    return float(match.group(1 + column))
 
 
 def _info(out: str, label: str) -> float:
@@ -77,11 +89,15 @@ CASES = [
 @pytest.mark.parametrize("options, make, expected", CASES, ids=[" ".join(c[0]) for c in CASES])
 def test_regression_models_print_their_coefficients_and_choice(options, make, expected, csv, tmp_path, capsys):
     out, metrics, html = _fit(csv, tmp_path, capsys, "y", *options)
-    X, y = _encoded("y", "regression")
+    X, y = _encoded("y", "regression", standardize=True)  # fitted on standardized columns by default
     model = make().fit(X, y)
-    assert _printed(out, "intercept") == pytest.approx(model.intercept_, rel=1e-5, abs=1e-9)
-    for name, value in zip(X.columns, model.coef_):
+    coef, intercept = _original(np.asarray(model.coef_), float(model.intercept_))
+    assert _printed(out, "intercept") == pytest.approx(intercept, rel=1e-5, abs=1e-9)
+    assert _printed(out, "intercept", 1) == pytest.approx(model.intercept_, rel=1e-5, abs=1e-9)
+    for name, value, fitted in zip(X.columns, coef, model.coef_):
         assert _printed(out, name) == pytest.approx(value, rel=1e-5, abs=1e-9)
+        assert _printed(out, name, 1) == pytest.approx(fitted, rel=1e-5, abs=1e-9)
+    assert "fitted on standardized features" in out and "200 training rows" in out
     chosen = metrics["chosen"]
     kind = options[1]
     if kind == "pcr":
@@ -136,11 +152,13 @@ def test_stepwise_prints_the_final_model_and_its_criterion(csv, tmp_path, capsys
 ])
 def test_penalized_logit_prints_coefficients_and_c(options, make, csv, tmp_path, capsys):
     out, metrics, html = _fit(csv, tmp_path, capsys, "b", "--model", "logit", *options)
-    X, y = _encoded("b", "classification")
+    X, y = _encoded("b", "classification", standardize=True)
     model = make().fit(X, y)
-    assert _printed(out, "intercept") == pytest.approx(model.intercept_[0], rel=1e-5, abs=1e-9)
-    for name, value in zip(X.columns, model.coef_[0]):
+    coef, intercept = _original(np.asarray(model.coef_[0]), float(model.intercept_[0]))
+    assert _printed(out, "intercept") == pytest.approx(intercept, rel=1e-5, abs=1e-9)
+    for name, value, fitted in zip(X.columns, coef, model.coef_[0]):
         assert _printed(out, name) == pytest.approx(value, rel=1e-5, abs=1e-9)
+        assert _printed(out, name, 1) == pytest.approx(fitted, rel=1e-5, abs=1e-9)
     C = model.C_ if hasattr(model, "C_") else model.C
     assert metrics["chosen"]["C"] == pytest.approx(C) and _info(out, "C") == pytest.approx(C, rel=1e-5)
     if hasattr(model, "C_"):

@@ -59,9 +59,12 @@ def test_formula_fit_and_predict_regressions(model, options, make, csv, new_csv,
     out, err = capsys.readouterr()
     assert code == 0, err
     y, X, spec = formula.design_matrices(FORMULA, _table())
-    reference = make().fit(X, y)
+    # penalties and components: fitted on the design's columns standardized (every column of a formula's
+    # design is numeric), the coefficients printed on the original scale
+    mean, sd = (X.mean(), X.std(ddof=0)) if model not in ("ols", "stepwise") else (0.0 * X.mean(), 0.0 * X.mean() + 1)
+    reference = make().fit((X - mean) / sd, y)
     assert "C(region)[T.west]" in out and "x1:x2" in out
-    coef = reference.params.to_numpy()[1:] if model == "ols" else np.asarray(reference.coef_)
+    coef = reference.params.to_numpy()[1:] if model == "ols" else np.asarray(reference.coef_) / sd.to_numpy()
     for name, value in zip(X.columns, coef):
         if model == "stepwise" and value == 0:
             continue
@@ -72,7 +75,7 @@ def test_formula_fit_and_predict_regressions(model, options, make, csv, new_csv,
     predictions = tmp_path / "p.csv"
     assert main(["predict", str(out_dir), str(new_csv), "--out", str(predictions)]) == 0
     new = pd.read_csv(new_csv)
-    expected = reference.predict(formula.apply_design(spec, new))
+    expected = reference.predict((formula.apply_design(spec, new) - mean) / sd)
     np.testing.assert_allclose(pd.read_csv(predictions)["prediction"], expected, rtol=1e-8, atol=1e-10)
 
 
@@ -90,11 +93,12 @@ def test_formula_classifiers_predict_the_library_probabilities(model, target, op
     estimator = (stats.LogisticRegression(penalty="l2") if options else
                  {"logit": stats.Logit(), "mnlogit": stats.MNLogit()}[model])
     labels = sorted(set(y))
-    reference = estimator.fit(X, y.map({label: k for k, label in enumerate(labels)}))
+    mean, sd = (X.mean(), X.std(ddof=0)) if options else (0.0 * X.mean(), 0.0 * X.mean() + 1)  # --penalty: standardized
+    reference = estimator.fit((X - mean) / sd, y.map({label: k for k, label in enumerate(labels)}))
     predictions = tmp_path / "p.csv"
     assert main(["predict", str(out_dir), str(new_csv), "--out", str(predictions)]) == 0
     saved = pd.read_csv(predictions)
-    expected = reference.predict_proba(formula.apply_design(spec, pd.read_csv(new_csv)))
+    expected = reference.predict_proba((formula.apply_design(spec, pd.read_csv(new_csv)) - mean) / sd)
     if expected.ndim == 1:
         expected = np.column_stack([1 - expected, expected])
     np.testing.assert_allclose(saved[[f"probability[{label}]" for label in labels]], expected, rtol=1e-7, atol=1e-10)

@@ -220,7 +220,7 @@ FIT_ERRORS = [
     ("x + w", DATA, "a two-sided formula is required"),
     ("~ x", DATA, "a two-sided formula is required"),
     ("y ~ x +", DATA, "cannot be parsed"),
-    ("y ~ x | w", DATA, "'|' parts are not supported"),
+    ("y ~ x | w | g", DATA, "'|' parts are not supported"),
     ("y ~ np.log(x)", DATA, r"the design column 'np.log\(x\)' is NaN or infinite in rows"),
     ("y ~ 1", DATA, "no column besides the intercept"),
     ("y ~ foo(x)", DATA, "no function 'foo': a formula can call NumPy"),

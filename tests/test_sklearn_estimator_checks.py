@@ -38,6 +38,8 @@ ESTIMATORS = [
     stats.ForwardStepwise(),
     stats.PCA(),
     stats.PCR(),
+    stats.IV2SLS(endog=[0], instruments=[1]),
+    stats.IVLIML(endog=[0], instruments=[1]),
 ]
 
 

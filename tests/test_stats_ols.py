@@ -411,7 +411,7 @@ def test_estimator_protocol_get_set_params_and_repr():
     model = OLS(cov_type="HC1")
     assert model.get_params() == {"fit_intercept": True, "cov_type": "HC1", "solver": "qr",
                                   "tol": 1e-10, "max_iter": 100_000, "distributed": False, "refine": "auto",
-                                  "use_t": None}
+                                  "use_t": None, "absorb": None}
     assert repr(model) == "OLS(cov_type='HC1')"
     assert model.set_params(solver="normal") is model and model.solver == "normal"
     with pytest.raises(ValueError, match="unknown parameter"):

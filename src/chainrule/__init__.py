@@ -69,6 +69,16 @@ _LAZY_MODULES = {
 }
 
 
+def compile(fn):  # noqa: A001 - torch.compile's name
+    """``fn`` (a whole training step: zero_grad, forward, loss, backward, optimizer step; or a
+    forward pass) traced at its first call and replayed on raw arrays afterwards, with the same
+    results as eager execution. See :mod:`chainrule.train.compiler` for what it captures and
+    what it refuses."""
+    from .train.compiler import compile_step  # noqa: PLC0415 - the compiler's own module
+
+    return compile_step(fn)
+
+
 def __getattr__(name):
     """Import the submodules of ``_LAZY_MODULES`` on first use (``chainrule.stats`` …)."""
     if name in _LAZY_MODULES:

@@ -28,7 +28,7 @@ from .applicability import refuse_inapplicable, rules_for, track_given_options
 from .errors import CommandError
 
 # Subcommand modules, in the order ``chainrule --help`` lists them.
-_SUBCOMMANDS = ("fit", "predict", "compare", "compute", "diagnose", "landscape", "datasets", "demo")
+_SUBCOMMANDS = ("fit", "predict", "compare", "compute", "diagnose", "landscape", "datasets", "demo", "causal")
 
 
 def _version() -> str:
@@ -122,12 +122,37 @@ def main(argv=None) -> int:
         _abort_other_ranks(exc)
         if args.debug:
             traceback.print_exc()
-        elif isinstance(exc, _data_errors()):
-            print(f"chainrule {args.command}: error: {exc}", file=sys.stderr)
         else:
-            print(f"chainrule {args.command}: error: {type(exc).__name__}: {exc}\n"
-                  "(run again with --debug to see the traceback)", file=sys.stderr)
+            print(f"chainrule {args.command}: error: {error_paragraph(exc)}", file=sys.stderr)
         return 1
+
+
+# Exceptions that are chainrule's own bugs, not a problem with the user's data or options.
+_BUGS = (AttributeError, NameError, KeyError, IndexError, AssertionError, ZeroDivisionError, RecursionError)
+
+
+def error_paragraph(exc: BaseException) -> str:
+    """The one paragraph a failed command prints after "error: ": the message alone for a problem
+    with the data, the options or the environment (no exception class name; a library's own
+    argument checks say what was expected), with the --debug hint for errors the command line
+    did not anticipate, and "internal error" with the class for chainrule's own bugs."""
+    message = " ".join(str(exc).split()) if not isinstance(exc, OSError) else _os_message(exc)
+    if isinstance(exc, _data_errors()):
+        return message
+    if isinstance(exc, _BUGS):
+        return (f"internal error ({type(exc).__name__}: {message}); this is a bug in chainrule: please report it "
+                "with the traceback that --debug shows")
+    if isinstance(exc, MemoryError):
+        message = "out of memory" + (f": {message}" if message else "") + (
+            "; try --chunksize ROWS (ols, logit, mlp) or a smaller --batch-size")
+    return f"{message or type(exc).__name__} (run again with --debug to see the traceback)"
+
+
+def _os_message(exc: OSError) -> str:
+    """A file error as "No such file or directory: 'x.csv'" (without "[Errno 2]")."""
+    if exc.strerror and exc.filename is not None:
+        return f"{exc.strerror}: {str(exc.filename)!r}"
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 from .arguments import STATS_MODELS
+from .text_inputs import TEXT_RULES  # --text inputs
 
 GIVEN = "given_options_"
 
@@ -88,13 +89,23 @@ FIT_RULES = {
                 "--model logit|mnlogit (unpenalized)"),
     "formula": (lambda args: args.model in STATS_MODELS and not getattr(args, "chunksize", None),
                 "the statistical models, without --chunksize"),
+    "standardize": (lambda args: _scaling().applies(args), "--model ridge|lasso|elasticnet|pcr|mlp, logit --penalty, "
+                    "--solver gd|adam|fista"),
     "target": (lambda args: not getattr(args, "formula", None), "fits without --formula (its left-hand side is "
                "the target)"),
     "features": (lambda args: not getattr(args, "formula", None), "fits without --formula (its right-hand side "
                  "makes the features)"),
 }
 
+FIT_RULES.update(TEXT_RULES)  # --text inputs: --text, its options, and the text networks' training options
+
 _NEVER = (lambda args: False, None)
+
+
+def _scaling():
+    from . import scaling  # issue 19: --standardize (imported when a fit is checked, not to build the parser)
+
+    return scaling
 
 # compare-optimizers trains every model as a network with each of --optimizers.
 COMPARE_RULES = {"optimizer": _NEVER, "device": _NEVER,
@@ -122,15 +133,17 @@ LANDSCAPE_RULES = {"depths": _STUDY, "widths": _STUDY, "full": _STUDY,
 
 
 def compute_rules(mode: str) -> dict:
-    """The rules of ``chainrule compute`` in ``mode`` ("preset", "rule" or "data")."""
+    """The rules of ``chainrule compute`` in ``mode`` ("list", "preset", "rule" or "data")."""
     rules = {}
     data_only = ("target", "features", "dropna", "impute", "val_split", "hidden", "activation", "dropout",
                  "batchnorm", "lr", "epochs", "batch_size", "steps", "device")
     if mode != "data":
         rules.update({dest: _NEVER for dest in data_only})
-    if mode == "preset":
+    if mode == "preset":  # --accelerator/--count/--precision/--utilization/--price recompute it on that hardware
+        rules.update({dest: _NEVER for dest in ("optimizer", "seed")})
+    if mode == "list":  # the catalogue; --prices changes its price column
         rules.update({dest: _NEVER for dest in ("accelerator", "count", "precision", "utilization", "price",
-                                                "prices", "optimizer", "seed")})
+                                                "optimizer", "seed")})
     return rules
 
 
@@ -139,7 +152,7 @@ def rules_for(command: str, args):
     compute's mode is ambiguous: its own message then says so)."""
     if command == "fit":
         where = f"--model {args.model}" + (f" --penalty {args.penalty}" if _penalized_logit(args) else "")
-        return FIT_RULES, where, None
+        return FIT_RULES, where, {"standardize": _scaling().REASON}
     if command == "compare-optimizers":
         return COMPARE_RULES, "compare-optimizers", _COMPARE_REASONS
     if command == "diagnose":
@@ -148,12 +161,14 @@ def rules_for(command: str, args):
         return LANDSCAPE_RULES, "landscape" + (" --study" if args.study else ""), None
     if command == "compute":
         modes = [mode for mode, typed in (
+            ("list", bool(getattr(args, "list_accelerators", False))),
             ("preset", args.preset is not None),
             ("rule", any(getattr(args, name) is not None for name in ("params", "tokens", "flops"))),
             ("data", args.data is not None)) if typed]
         if len(modes) != 1:
             return None
-        where = {"preset": f"compute --preset {args.preset} (the course's example, as published)",
+        where = {"list": "compute --list-accelerators (the catalogue)",
+                 "preset": f"compute --preset {args.preset} (the course's example)",
                  "rule": "compute --params/--tokens/--flops (the 6·N·D rule)",
                  "data": "compute DATA (an MLP timed on this machine)"}[modes[0]]
         return compute_rules(modes[0]), where, None
@@ -165,6 +180,8 @@ def rules_for(command: str, args):
 def _flag(parser, dest: str) -> str:
     for action in parser._actions:
         if action.dest == dest and action.option_strings:
+            if isinstance(action, argparse.BooleanOptionalAction):  # --standardize/--no-standardize
+                return "/".join(action.option_strings)
             return max(action.option_strings, key=len)
     return "--" + dest.replace("_", "-")
 

@@ -19,6 +19,15 @@ MODELS = ("ols", "logit", "mnlogit", "ridge", "lasso", "elasticnet", "stepwise",
 STATS_MODELS = ("ols", "logit", "mnlogit", "ridge", "lasso", "elasticnet", "stepwise", "pcr")
 PENALTIES = ("l2", "l1", "elasticnet")
 
+# --text inputs: the networks that read only text columns (cli/text_inputs.py; mlp reads them too)
+TEXT_MODELS = ("textcnn", "gru", "transformer")
+_TEXT_ONLY = {"text", "tokenizer", "vocab_size", "max_length", "cased", "embedding_dim", "kernel_sizes", "filters",
+              "layers", "heads"}
+# the options only some networks take, with --text: option -> the models that take it
+TEXT_MODEL_OPTIONS = {"kernel_sizes": ("textcnn",), "filters": ("textcnn",), "layers": ("gru", "transformer"),
+                      "heads": ("transformer",), "hidden": ("mlp",), "activation": ("mlp",), "batchnorm": ("mlp",),
+                      "chunksize": ()}
+
 
 # --------------------------------------------------------------------------- help
 
@@ -236,6 +245,38 @@ def _add_statistical_arguments(parser: argparse.ArgumentParser) -> None:
                            help="stepwise: how to choose among the nested models (default: %(default)s)")
 
 
+# --------------------------------------------------------------------------- help lists what is used (issue 19)
+
+def hide_options(parser: argparse.ArgumentParser, dests) -> None:
+    """Leave the options ``dests`` out of ``--help`` (a subcommand that never reads them); typed,
+    they still reach the applicability check, which refuses them with the reason (exit code 2)."""
+    for action in parser._actions:
+        if action.dest in dests:
+            action.help = argparse.SUPPRESS
+
+
+def scope_groups(parser: argparse.ArgumentParser, scope: str, titles=("data", "model", "mlp", "training (networks)")) \
+        -> None:
+    """Add ``(scope)`` to the titles of the shared argument groups, e.g. "mlp (compute DATA)"."""
+    for group in parser._action_groups:
+        if group.title in titles:
+            group.title = f"{group.title} ({scope})"
+
+
+# --------------------------------------------------------------------------- standardization (issue 19)
+
+def add_standardize_argument(parser: argparse.ArgumentParser) -> None:
+    """``--standardize/--no-standardize`` (``chainrule fit``): :mod:`chainrule.cli.scaling`."""
+    group = parser.add_argument_group(
+        "scaling (ridge, lasso, elasticnet, pcr, mlp, logit --penalty, --solver gd|adam|fista)")
+    group.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=None,
+                       help="centre and scale each numeric feature by its training-split mean and standard deviation "
+                            "before the fit (default: on where the scale changes the fit: penalties, components, "
+                            "gradient steps); coefficients are reported on the original scale and predict re-applies "
+                            "the scaling. Refused for ols, stepwise and Newton logit/mnlogit, whose fit it does not "
+                            "change")
+
+
 def add_output_arguments(parser: argparse.ArgumentParser, *, default: str = "chainrule-output") -> None:
     """``--out DIR``."""
     parser.add_argument("--out", metavar="DIR", default=default,
@@ -259,6 +300,10 @@ def settings_of(args) -> dict:
     model = getattr(args, "model", None)
     if model in STATS_MODELS and getattr(args, "solver", None) not in ("gd", "adam"):
         skip |= _NETWORK_ONLY
-    elif model == "mlp":
+    elif model == "mlp" or model in TEXT_MODELS:  # --text inputs: the text networks are networks too
         skip |= _STATS_ONLY
+    if not getattr(args, "text", None):  # --text inputs: the tokenizer's settings only with --text
+        skip |= _TEXT_ONLY
+    else:  # --text inputs: only the options of this text network
+        skip |= {dest for dest, models in TEXT_MODEL_OPTIONS.items() if model not in models}
     return {key: value for key, value in sorted(vars(args).items()) if key not in skip}

@@ -91,7 +91,11 @@ def load_model(directory):
     encoder = TabularEncoder.from_dict(spec["encoder"])
     predictor = Predictor(kind=spec["model"], task=spec["task"], classes=spec["classes"],
                           network_spec=spec.get("network") or {})
-    if spec["model"] == "mlp" or spec.get("network"):
+    if spec.get("text"):  # --text inputs: the text network (cli/text_inputs.py)
+        from .text_inputs import rebuild_text_network
+
+        predictor.network = rebuild_text_network(spec["network"], arrays)
+    elif spec["model"] == "mlp" or spec.get("network"):
         predictor.network = _rebuild_network(spec["network"], arrays)
     else:
         predictor.coef, predictor.intercept = arrays["coef"], arrays["intercept"]

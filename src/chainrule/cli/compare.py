@@ -18,6 +18,7 @@ from .arguments import (
     add_debug_argument,
     add_model_arguments,
     add_output_arguments,
+    hide_options,
     optimizer_list,
     settings_of,
 )
@@ -43,6 +44,7 @@ def register(subparsers) -> None:
     )
     add_data_arguments(parser)
     add_model_arguments(parser, models=MODELS, statistical=False)
+    hide_options(parser, ("optimizer", "device"))  # it trains with each of --optimizers, on the CPU
     parser.add_argument("--optimizers", type=optimizer_list, default=DEFAULT_OPTIMIZERS,
                         metavar="A,B,...",
                         help="optimizers to compare (default: " + ",".join(DEFAULT_OPTIMIZERS) + ")")

@@ -22,6 +22,7 @@ from .arguments import (
     add_model_arguments,
     positive_float,
     positive_int,
+    scope_groups,
 )
 from .errors import CommandError
 from .output import console
@@ -44,6 +45,9 @@ def register(subparsers) -> None:
     )
     add_data_arguments(parser, optional=True)
     add_model_arguments(parser, models=("mlp",), default_model="mlp", statistical=False)
+    scope_groups(parser, "compute DATA: an MLP counted and timed here", titles=("data", "model", "mlp"))
+    scope_groups(parser, "compute DATA; --optimizer also with --params, for its state's memory",
+                 titles=("training (networks)",))
     plan = parser.add_argument_group("estimate")
     plan.add_argument("--params", type=positive_float, metavar="N",
                       help="parameters of the model (e.g. 175e9); with --tokens")
@@ -51,14 +55,18 @@ def register(subparsers) -> None:
                       help="training tokens (or examples) in total; with --params (--epochs is not applied)")
     plan.add_argument("--flops", type=positive_float, metavar="C", help="total training FLOPs, if known")
     plan.add_argument("--preset", choices=("gpt3", "bert-base", "resnet50-imagenet"),
-                      help="one of the course's examples")
+                      help="one of the course's examples; with --accelerator/--count: recomputed on that hardware")
+    plan.add_argument("--list-accelerators", action="store_true",
+                      help="print the catalogue: dense/sparse peak TFLOP/s by precision, memory, bandwidth, "
+                           "price per hour and sources")
     plan.add_argument("--accelerator", default="A100-80GB", metavar="NAME",
                       help="catalog name: A100-40GB, A100-80GB, H100-SXM, H100-PCIe, H200, L4, L40S, "
-                           "RTX-4090, RTX-3090, V100, T4 or CPU (default: %(default)s)")
+                           "RTX-4090, RTX-3090, V100, T4 or CPU (default: %(default)s; --preset: the preset's)")
     plan.add_argument("--count", type=positive_int, metavar="K",
-                      help="number of devices (default: 8, or 1 with DATA)")
+                      help="number of devices (default: 8, or 1 with DATA; --preset: the preset's)")
     plan.add_argument("--precision", choices=_PRECISIONS, default="tf32",
-                      help="arithmetic precision (default: %(default)s)")
+                      help="arithmetic precision (default: %(default)s; --preset: the preset's, bf16, or the "
+                           "nearest the device has)")
     plan.add_argument("--utilization", metavar="U|LOW,HIGH",
                       help="model FLOPs utilization: one fraction or a range (default: 0.35 in 0.20,0.50)")
     plan.add_argument("--price", type=positive_float, metavar="USD",
@@ -76,7 +84,7 @@ def run(args) -> int:
     from .. import compute
 
     mode = _mode(args)
-    if mode != "preset" and args.accelerator.upper() != "CPU":
+    if mode != "list" and args.accelerator.upper() != "CPU":
         try:
             compute.get_accelerator(args.accelerator)
         except ValueError as error:
@@ -84,8 +92,15 @@ def run(args) -> int:
     utilization = _parse_utilization(args.utilization)
     prices = _load_prices(compute, args.prices)
     screen = console()
+    if mode == "list":
+        print_catalogue(screen, compute, prices)
+        return 0
     if mode == "preset":
-        _print_preset(screen, compute.preset(args.preset))
+        chosen = _preset_hardware(args)
+        if chosen is None:
+            _print_preset(screen, compute.preset(args.preset))
+        else:
+            _print_preset_on(screen, compute, compute.preset(args.preset), *chosen, utilization, args.price, prices)
         return 0
     if mode == "rule":
         _run_rule(screen, compute, args, utilization, prices)
@@ -99,13 +114,14 @@ def run(args) -> int:
 
 def _mode(args) -> str:
     chosen = [name for name, given in (
+        ("list", args.list_accelerators),
         ("preset", args.preset is not None),
         ("rule", args.params is not None or args.tokens is not None or args.flops is not None),
         ("data", args.data is not None),
     ) if given]
     if len(chosen) != 1:
         raise CommandError(
-            "give exactly one of --preset NAME, --params N --tokens D (or --flops C), or DATA "
+            "give exactly one of --list-accelerators, --preset NAME, --params N --tokens D (or --flops C), or DATA "
             f"--target COL; got {' and '.join(chosen) if chosen else 'none of them'}"
         )
     if chosen[0] == "rule" and args.flops is None and (args.params is None or args.tokens is None):
@@ -305,6 +321,134 @@ def _print_comparison(screen, rows, local_seconds, precision, prices) -> None:
     screen.print("A small model on a GPU is bound by per-step overhead, not arithmetic: expect far less than "
                  "the large-model MFU these rows assume; the measured row is the one to trust for this model.")
     screen.print(f"prices: {prices.taken}")
+
+
+# ---------------------------------------------------------------------- a preset on other hardware (issue 19)
+
+#: The course's claims in seconds on the preset's own hardware (count, accelerator), for the conversion
+#: T' = T × (k × P) / (k' × P'): "about 30 minutes on one DGX" → "~0.5 × 8 × 1.5 = 6-10 hours on a 4090".
+COURSE_CLAIMS = {"resnet50-imagenet": ("about 30 minutes", 30 * 60, 8), "bert-base": ("about 5 hours", 5 * 3600, 8),
+                 "gpt3": ("51 days at 80 TFLOP/s per GPU", 3.64e23 / 80e12 / 1024, 1024)}
+
+
+def _preset_hardware(args):
+    """``(accelerator, count, precision or None)`` when --accelerator, --count or --precision was
+    typed with --preset (None: the preset as published)."""
+    from .applicability import given_options
+
+    typed = given_options(args)
+    if not typed & {"accelerator", "count", "precision"}:
+        return None
+    return args.accelerator, args.count, args.precision if "precision" in typed else None
+
+
+def preset_on(compute, preset, accelerator: str, count=None, precision=None, utilization=None, price=None,
+              prices=None) -> list:
+    """Each row of ``preset`` recomputed on ``count`` × ``accelerator`` (default: the row's count):
+    the same FLOPs and utilization (the row's fixed MFU or its range, unless ``utilization``), the
+    device's dense peak at ``precision`` (default the row's; the nearest mode the device has, as
+    :func:`~chainrule.compute.compare_accelerators` falls back), its price (or ``price``). Each
+    dict: ``scenario``, ``published`` (the row as published), ``factor`` = k·P / (k'·P') (the
+    conversion of a duration) and the new estimate's fields (``supported`` False if no mode runs)."""
+    rows = []
+    for row in preset.rows:
+        k = row["count"] if count is None else count
+        u = utilization if utilization is not None else (
+            row["utilization"] if row["utilization_low"] == row["utilization_high"]
+            else (row["utilization_low"], row["utilization_high"]))
+        params = preset.count.params if "total_bytes" in row and preset.count is not None else None
+        new = compute.compare_accelerators(row["flops"], k, precision or row["precision"], u, params=params,
+                                           prices=prices, names=[accelerator])[0]
+        if new["supported"] and price is not None:
+            new = {**compute.estimate(row["flops"], accelerator, k, new["precision"], u, price,
+                                      params=params).as_dict(), "supported": True}
+        factor = None
+        if new["supported"]:
+            factor = row["count"] * row["peak_flops_per_device"] / (k * new["peak_flops_per_device"])
+        rows.append({**new, "scenario": row["scenario"], "published": row, "factor": factor})
+    return rows
+
+
+def _print_preset_on(screen, compute, preset, accelerator, count, precision, utilization, price, prices) -> None:
+    from rich.table import Table
+
+    from ..compute import format_duration
+
+    rows = preset_on(compute, preset, accelerator, count, precision, utilization, price, prices)
+    name = compute.get_accelerator(accelerator).name
+    table = Table(title=f"{preset.title}, recomputed on {name}")
+    for column in ("scenario", "FLOPs", "as published", "here", "MFU", "wall time", "cost", "× time"):
+        table.add_column(column, justify="left" if column == "scenario" else "right",
+                         no_wrap=column in ("wall time", "cost"))
+    for row in rows:
+        old = row["published"]
+        published = f"{old['count']} × {old['accelerator']} ({old['precision']})\n{format_duration(old['seconds'])}"
+        if not row["supported"]:
+            table.add_row(row["scenario"], f"{old['flops']:.3g}", published, f"{row['count']} × {name}",
+                          "-", "no such precision", "-", "-")
+            continue
+        same = row["utilization_low"] == row["utilization_high"]
+        time = format_duration(row["seconds"]) + ("" if same else f"\n({format_duration(row['seconds_fastest'])}"
+                                                                   f" - {format_duration(row['seconds_slowest'])})")
+        mfu = f"{row['utilization']:.3f}" if same else f"{row['utilization_low']:.2f}-{row['utilization_high']:.2f}"
+        cost = "n/a" if row["cost"] is None else _money(row["cost"])
+        table.add_row(row["scenario"], f"{row['flops']:.3g}", published,
+                      f"{row['count']} × {name} ({row['precision']})", mfu, time, cost, f"{row['factor']:.3g}")
+    screen.print(table)
+    _print_conversion(screen, preset, rows, name)
+
+
+def _print_conversion(screen, preset, rows, name: str) -> None:
+    """The course's arithmetic: T' = T × k/k' × P/P', for its claim and as the table's last column."""
+    from ..compute import format_duration
+
+    first = next((row for row in rows if row["supported"]), None)
+    if first is None:
+        screen.print(f"{name} has none of the precisions the preset uses")
+        return
+    old = first["published"]
+    text, seconds, k = COURSE_CLAIMS[preset.name]
+    peak, new_peak = old["peak_flops_per_device"] / 1e12, first["peak_flops_per_device"] / 1e12
+    converted = seconds * k * peak / (first["count"] * new_peak)
+    screen.print(f"the course's claim, {text} on {k} × {old['accelerator']}, converted: "
+                 f"{format_duration(seconds)} × {k}/{first['count']} devices × {peak:.4g}/{new_peak:.4g} TFLOP/s "
+                 f"({old['precision']} → {first['precision']}) = {format_duration(converted)} on "
+                 f"{first['count']} × {name}")
+    screen.print("× time: the factor k·P / (k'·P') that turns a published wall time into this hardware's (same "
+                 "FLOPs, same utilization; dense datasheet peaks)")
+
+
+# ---------------------------------------------------------------------- the catalogue (issue 19)
+
+def print_catalogue(screen, compute, prices) -> None:
+    """``--list-accelerators``: the catalogue side by side (dense | sparse TFLOP/s per precision,
+    memory, bandwidth, price per hour), the sources numbered below."""
+    from rich.table import Table
+
+    table = Table(title="accelerators: peak TFLOP/s per device, dense | 2:4 sparse (datasheets)")
+    for column in ("accelerator", *compute.PRECISIONS, "memory GB", "GB/s", "US$/h", "src"):
+        table.add_column(column, justify="left" if column == "accelerator" else "right", no_wrap=True)
+    sources = []
+    for entry in compute.ACCELERATORS.values():
+        cells = [_peak_cell(entry.dense_tflops.get(p), entry.sparse_tflops.get(p)) for p in compute.PRECISIONS]
+        price = prices.get(entry.name)
+        sources.append(f"[{len(sources) + 1}] {entry.name}: {entry.source}. {entry.notes}. Price: "
+                       f"{prices.sources.get(entry.name, 'none')}")
+        table.add_row(entry.name, *cells, f"{entry.memory_gb:g}", f"{entry.bandwidth_gbs:,.0f}",
+                      "-" if price is None else f"{price:.3g}", f"[{len(sources)}]")
+    screen.print(table)
+    screen.print("- : no such mode. fp64 is the FP64 Tensor Core rate where there is one; tf32/bf16/fp16/fp8 the "
+                 "tensor-core rates with FP32 accumulation. Estimates use the dense figures (training dense "
+                 "models never sees the 2:4 sparsity rate). CPU: measured on this machine when named.")
+    screen.print(f"prices: {prices.taken}")
+    for line in sources:
+        screen.print(line, markup=False, highlight=False)
+
+
+def _peak_cell(dense, sparse) -> str:
+    if dense is None:
+        return "-"
+    return f"{dense:.4g}" + ("" if sparse is None else f" | {sparse:.4g}")
 
 
 # ---------------------------------------------------------------------- helpers

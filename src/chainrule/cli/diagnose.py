@@ -35,6 +35,7 @@ from .arguments import (
     add_debug_argument,
     add_model_arguments,
     add_output_arguments,
+    hide_options,
     name_list,
     positive_float,
     positive_int,
@@ -69,6 +70,7 @@ def register(subparsers) -> None:
     )
     add_data_arguments(parser)
     add_model_arguments(parser, models=MODELS, statistical=False)
+    hide_options(parser, ("optimizer", "lr", "epochs", "batch_size"))  # it does not train the model
     group = parser.add_argument_group("diagnostics")
     group.add_argument("--max-iter", type=positive_int, default=2000,
                        help="ols/logit: gradient-descent steps for the certificate and the "

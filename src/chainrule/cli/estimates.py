@@ -75,25 +75,36 @@ def has_estimates_table(kind: str, estimator) -> bool:
         kind == "logit" and hasattr(estimator, "penalty"))
 
 
-def estimates_tables(kind: str, estimator, feature_names, target: str, n_rows: int, cv=None) -> list:
+def estimates_tables(kind: str, estimator, feature_names, target: str, n_rows: int, cv=None, *,
+                     scaling=None, scaling_note: str | None = None) -> list:
     """The tables of what ``estimator`` (a fitted ``--model kind``) estimated: the
-    coefficients, and for pcr the components kept."""
+    coefficients, and for pcr the components kept. ``scaling``: the (mean, sd) of the
+    standardized features the model was fitted on; the coefficients are then shown on the
+    original scale (:func:`chainrule.cli.scaling.to_original`) beside the fitted ones, with
+    ``scaling_note`` below."""
     from ..stats.inference import Table
 
     chosen = chosen_settings(kind, estimator)
     coef = np.asarray(estimator.coef_, dtype=np.float64).reshape(-1)
     intercept = float(np.asarray(estimator.intercept_, dtype=np.float64).reshape(-1)[0])
+    columns = [(coef, intercept)]
+    if scaling is not None:
+        from .scaling import to_original
+
+        original, shift = to_original(coef, intercept, scaling)
+        columns = [(original, float(shift)), (coef, intercept)]
     names = [str(name) for name in feature_names]
     info = [("Dep. variable", target), ("Observations", n_rows)] + _choice_info(kind, estimator, chosen, cv)
-    rows = [["intercept", _number(intercept)]] if _has_intercept(estimator) else []
-    if kind == "stepwise":
-        rows += [[name, _number(b)] for name, b, keep in zip(names, coef, estimator.support_) if keep]
-    else:
-        rows += [[name, _number(b)] for name, b in zip(names, coef)]
+    rows = [["intercept"] + [_number(b0) for _, b0 in columns]] if _has_intercept(estimator) else []
+    keep = estimator.support_ if kind == "stepwise" else np.ones(len(names), dtype=bool)
+    rows += [[name] + [_number(b[j]) for b, _ in columns] for j, name in enumerate(names) if keep[j]]
     heading = "coef (log-odds)" if kind == "logit" else "coef"
+    headings = ["", heading] + (["standardized"] if scaling is not None else [])
     notes = [] if kind == "stepwise" else [PENALIZED_NOTE] if kind != "pcr" else [
         "coefficients on the original features: β = V_M γ, V_M the loadings of the components kept"]
-    tables = [Table(_TITLES[kind], info, ["", heading], rows, notes)]
+    if scaling_note:
+        notes.append(scaling_note + "; 'standardized': the fitted coefficients, per standard deviation")
+    tables = [Table(_TITLES[kind], info, headings, rows, notes)]
     if kind == "pcr":
         tables.append(_components_table(estimator))
     return tables

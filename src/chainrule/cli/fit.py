@@ -13,12 +13,15 @@ import time
 import numpy as np
 
 from .arguments import (
+    MODELS,
     STATS_MODELS,
+    TEXT_MODELS,
     HelpFormatter,
     add_data_arguments,
     add_debug_argument,
     add_model_arguments,
     add_output_arguments,
+    add_standardize_argument,
     positive_int,
     settings_of,
 )
@@ -42,8 +45,10 @@ def register(subparsers) -> None:
         description="Fit --model to DATA's --target column from the other (or the --features) "
                     "columns. Categorical columns are one-hot encoded (first level the "
                     "reference), booleans become 0/1, missing values are refused unless "
-                    "--dropna or --impute; inputs are standardized for mlp and for "
-                    "gradient-based solvers. Writes report.html, model.safetensors + "
+                    "--dropna or --impute; numeric inputs are standardized (training-split "
+                    "means and standard deviations, saved for predict; estimates reported on the "
+                    "original scale) where their scale changes the fit: penalties, components, "
+                    "gradient steps (--no-standardize to switch it off). Writes report.html, model.safetensors + "
                     "model.json, metrics.json and the figures to --out.",
         epilog=EXAMPLES, formatter_class=HelpFormatter,
     )
@@ -54,7 +59,11 @@ def register(subparsers) -> None:
                              "pass per iteration) and mlp (epochs over the chunks); the validation "
                              "rows are a seeded hash of the row number. Under mpiexec -n N, ols "
                              "splits the chunks over the ranks")
-    add_model_arguments(parser)
+    add_model_arguments(parser, models=MODELS + TEXT_MODELS)  # --text inputs: and the text networks
+    add_standardize_argument(parser)  # issue 19: --standardize/--no-standardize
+    from .text_inputs import add_text_arguments  # --text inputs
+
+    add_text_arguments(parser)
     add_output_arguments(parser)
     parser.add_argument("--overwrite", action="store_true",  # issue 19 (safety)
                         help="replace the model a previous fit wrote to --out (default: refuse)")
@@ -65,10 +74,11 @@ def register(subparsers) -> None:
 
 
 def needs_standardization(args) -> bool:
-    """Standardize the inputs for neural nets and gradient-based solvers (their step size
-    depends on the scale of X); closed-form and Newton fits are reported on the data's own
-    scale."""
-    return args.model == "mlp" or (args.solver in ("gd", "adam", "fista"))
+    """Standardize the inputs where their scale changes the fit (penalties, components, gradient
+    steps), unless ``--no-standardize``: :mod:`chainrule.cli.scaling`."""
+    from .scaling import standardize_inputs
+
+    return standardize_inputs(args)
 
 
 def run(args) -> int:
@@ -90,10 +100,18 @@ def fit_and_write(args, *, report=None, section_prefix: str = ""):
     out = output_directory(args)
     timings = {}
     start = time.perf_counter()
-    data = prepare_data(args, standardize=needs_standardization(args))
+    if getattr(args, "text", None) or args.model in TEXT_MODELS:  # --text inputs (cli/text_inputs.py)
+        from .text_inputs import prepare_text_data
+
+        data = prepare_text_data(args, standardize=needs_standardization(args))
+    else:
+        data = prepare_data(args, standardize=needs_standardization(args))
+    args.standardize = data.encoder.mean_ is not None  # issue 19: the run's settings record what was done
     timings["read and encode"] = time.perf_counter() - start
     screen = console()
     screen.print(_data_line(args, data))
+    if getattr(data, "text", None) is not None:  # --text inputs: the tokenizer trained on the training rows
+        screen.print(data.text.description, markup=False)
     note = linear_probability_note(args, data.y_train)
     if note:
         screen.print(note, markup=False)
@@ -101,6 +119,10 @@ def fit_and_write(args, *, report=None, section_prefix: str = ""):
     if args.model in STATS_MODELS:
         outcome = fit_statistical(args, data)
         _print_statistical(screen, args, data, outcome.estimator)
+    elif getattr(data, "text", None) is not None:  # --text inputs: the text network of --model
+        from .text_inputs import fit_text_network
+
+        outcome = fit_text_network(args, data, verbose=1)
     else:
         outcome = fit_network(args, data, verbose=1)
     timings["fit"] = outcome.seconds
@@ -128,6 +150,8 @@ def write_outputs(args, out, data, outcome, metrics: dict, timings: dict, screen
     saved = {"settings": settings_of(args)}
     if getattr(data, "formula", None):
         saved["formula"] = data.formula
+    if getattr(data, "text", None) is not None:  # --text inputs: tokenizer.json first, model.json records it
+        saved.update(data.text.save(out))
     save_model(out, outcome.predictor, data.encoder, target=args.target, extra=saved)
     report_path = build_report(args, data, outcome, metrics, timings).write(out)
     if report is not None:
@@ -177,6 +201,7 @@ def fit_chunks_and_write(args, *, report=None, section_prefix: str = ""):
     timings = {}
     start = time.perf_counter()
     data = prepare_chunked_data(args, standardize=needs_standardization(args))
+    args.standardize = data.encoder.mean_ is not None  # issue 19: the run's settings record what was done
     timings["fit the encoder (two passes)"] = time.perf_counter() - start
     screen = console()
     with contextlib.ExitStack() as stack:
@@ -249,23 +274,49 @@ def _data_line(args, data) -> str:
 
 
 def _estimates(args, data, estimator) -> list:
-    """The coefficient tables of a model without its own summary (penalized, stepwise, pcr)."""
+    """The coefficient tables of a model without its own summary (penalized, stepwise, pcr), on
+    the original scale of the features."""
     from .estimates import estimates_tables, has_estimates_table
+    from .scaling import note, scaling_of
 
     if not has_estimates_table(args.model, estimator):
         return []
     n_rows = getattr(data, "n_train", 0) or len(data.y_train)
-    return estimates_tables(args.model, estimator, data.feature_names, args.target, n_rows, cv=args.cv)
+    scaling = scaling_of(data)
+    return estimates_tables(args.model, estimator, data.feature_names, args.target, n_rows, cv=args.cv,
+                            scaling=scaling, scaling_note=None if scaling is None else note(data))
+
+
+# --------------------------------------------------------------------------- original scale (issue 19)
+
+def _summary(data, estimator):
+    """The estimator's own summary (OLS, Logit, MNLogit) on the features' original scale, with
+    the standardization note when the fit was on standardized features; None without one."""
+    from .scaling import note, original_scale_results, scaling_of
+
+    if not hasattr(estimator, "summary"):
+        return None
+    scaling = scaling_of(data)
+    summary = original_scale_results(estimator, scaling).summary()
+    if scaling is not None:
+        summary.notes = list(summary.notes) + [note(data)]
+    return summary
+
+
+def _margeff(data, estimator):
+    from .scaling import original_scale_margeff, scaling_of
+
+    return original_scale_margeff(estimator.get_margeff(), scaling_of(data))
 
 
 def _print_statistical(screen, args, data, estimator) -> None:
-    summary = getattr(estimator, "summary", None)
+    summary = _summary(data, estimator)
     if summary is not None:
-        screen.print(str(summary()), markup=False)
+        screen.print(str(summary), markup=False)
     for table in _estimates(args, data, estimator):
         screen.print(str(table), markup=False)
     if args.model in ("logit", "mnlogit") and args.margeff and hasattr(estimator, "get_margeff"):
-        screen.print(str(estimator.get_margeff().summary()), markup=False)
+        screen.print(str(_margeff(data, estimator).summary()), markup=False)
     if args.model == "ols" and args.solver == "gd":
         screen.print(f"gradient descent: {estimator.n_iter_} iterations, "
                      f"converged {estimator.converged_}", markup=False)
@@ -301,18 +352,20 @@ def build_report(args, data, outcome, metrics: dict, timings: dict, *, report=No
         report = rep.Report(f"chainrule fit: {args.model} on {args.data}")
     estimator, in_memory = outcome.estimator, len(data.y_val) > 0
     chunked = getattr(data, "chunked", False)
-    margeff = estimator.get_margeff().summary() if (
+    tables = _estimates(args, data, estimator) if estimator is not None else []
+    margeff = _margeff(data, estimator).summary() if (
         args.model in ("logit", "mnlogit") and estimator is not None and hasattr(estimator, "get_margeff")
         and not chunked) else None
     rep.add_fit_sections(_Prefixed(report, prefix), rep.FitRun(
         model=args.model, task=data.task, target=args.target, feature_names=list(data.feature_names),
         metrics=metrics, estimator=estimator, history=outcome.history,
-        estimate_tables=_estimates(args, data, estimator) if estimator is not None else [],
+        estimate_tables=tables,
         predict_scores=outcome.predictor.predict_scores, predict_classes=outcome.predictor.predict_classes,
         X_train=data.X_train, y_train=data.y_train, X_eval=data.X_val if in_memory else data.X_train,
         y_eval=data.y_val if in_memory else data.y_train, eval_split="validation" if in_memory else "training",
         classes=None if data.classes is None else list(data.classes), settings=settings_of(args),
         data_summary=data.summary, timings=timings, margeff=margeff,
+        summary=_summary(data, estimator) if estimator is not None and not tables else None,
         standardized=getattr(data.encoder, "mean_", None) is not None,
         sample_note=" of the first chunk, a bounded sample; the metrics cover all" if chunked else ""))
     return report

@@ -49,10 +49,15 @@ def run(args) -> int:
         from .formula_spec import design_for_prediction
 
         frame = design_for_prediction(spec["formula"], frame)
-    if args.dropna:
-        encoder.dropna = True
-    X, _ = encoder.transform(frame, require_target=False)
-    rows = _kept_rows(encoder, len(frame))
+    if spec.get("text"):  # --text inputs: the saved tokenizer re-applied (cli/text_inputs.py)
+        from .text_inputs import text_design
+
+        X, rows = text_design(args.model_dir, spec, encoder, frame, dropna=args.dropna)
+    else:
+        if args.dropna:
+            encoder.dropna = True
+        X, _ = encoder.transform(frame, require_target=False)
+        rows = _kept_rows(encoder, len(frame))
     predictions = prediction_frame(predictor, X, rows)
     predictions.to_csv(args.out, index=False)
     skipped = len(frame) - len(rows)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import scaling
 from .arguments import STATS_MODELS
 from .errors import CommandError
 
@@ -85,6 +86,7 @@ def prepare_data(args, *, standardize: bool, val_split: float | None = None,
     original, features, formula = frame, args.features, None
     if getattr(args, "formula", None):
         frame, features, formula = _formula_design(args, frame)
+    standardize = scaling.without_intercept(args, standardize)  # issue 19: centring adds an intercept
     if task is None:
         task = MODEL_TASK.get(getattr(args, "model", "mlp"), "auto")
     if task == "regression":
@@ -94,7 +96,9 @@ def prepare_data(args, *, standardize: bool, val_split: float | None = None,
                              impute=args.impute, standardize=standardize)
     usable = _usable_rows(encoder, frame)
     train_rows, val_rows = _split_rows(usable, share, args.seed)
-    encoder.fit(frame, standardize_rows=train_rows)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing column: named by check_scaling
+        encoder.fit(frame, standardize_rows=train_rows)
+    check_scaling(encoder, frame)
     check_class_count(encoder, getattr(args, "model", "mlp"))
     X, y, kept = _transform_with_rows(encoder, frame)
     position = {row: i for i, row in enumerate(kept)}
@@ -102,6 +106,7 @@ def prepare_data(args, *, standardize: bool, val_split: float | None = None,
     val_index = np.array([position[r] for r in val_rows], dtype=np.int64)
     if len(train_index) < 2:
         raise CommandError(f"only {len(train_index)} training rows remain; need at least 2")
+    check_target_varies(encoder, y[train_index])
     summary = dict(encoder.summary())
     summary["validation_rows"] = int(len(val_index))
     summary["training_rows"] = int(len(train_index))
@@ -247,10 +252,13 @@ def prepare_chunked_data(args, *, standardize: bool) -> ChunkedData:
     if args.impute == "median":
         raise CommandError("--impute median needs each whole column in memory; with --chunksize use --impute mean")
     share, seed, chunksize = default_val_split(args), int(args.seed), int(args.chunksize)
+    standardize = scaling.without_intercept(args, standardize)  # issue 19: centring adds an intercept
     encoder = TabularEncoder(args.target, args.features, task=MODEL_TASK.get(model, "auto"), dropna=args.dropna,
                              impute=args.impute, standardize=standardize)
-    encoder.fit_chunks(lambda: iter_table_chunks(args.data, chunksize=chunksize),
-                       standardize_rows=lambda chunk: ~validation_rows(chunk.index.to_numpy(), share, seed))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing column: named by check_scaling
+        encoder.fit_chunks(lambda: iter_table_chunks(args.data, chunksize=chunksize),
+                           standardize_rows=lambda chunk: ~validation_rows(chunk.index.to_numpy(), share, seed))
+    check_scaling(encoder, {})
     data = ChunkedData(
         source=str(args.data), chunksize=chunksize, encoder=encoder,
         feature_names=list(encoder.feature_names_), task=encoder.task_,
@@ -300,6 +308,32 @@ def check_numeric_target(frame, target: str, model: str) -> None:
             raise CommandError(
                 f"--model {model} fits a numeric target, but {target!r} holds categories "
                 f"({shown}); {remedy}")
+
+
+def check_target_varies(encoder, y_train) -> None:
+    """A regression target with one value on the training rows (an all-zero column, say) leaves
+    nothing to explain: R², the t statistics and the F statistic are 0/0. Refused, naming it."""
+    if encoder.task_ == "regression" and len(y_train) and np.all(y_train == y_train[0]):
+        raise CommandError(
+            f"the target {encoder.target!r} takes the single value {y_train[0]:g} on all {len(y_train)} training "
+            f"rows: there is nothing to explain (R², the t statistics and the F statistic would be 0/0); check "
+            f"the column, or that --target names the one you mean")
+
+
+def check_scaling(encoder, frame) -> None:
+    """A column whose squares overflow float64 (values of order 1e155 and beyond) has no standard
+    deviation to standardize by: name it and say how to rescale it, rather than fit a column of zeros."""
+    if encoder.mean_ is None:
+        return
+    bad = ~(np.isfinite(encoder.mean_) & np.isfinite(encoder.scale_))
+    for name in np.asarray(encoder.feature_names_, dtype=object)[bad]:
+        largest = float(np.nanmax(np.abs(np.asarray(frame[name], dtype=np.float64)))) if name in frame else 0.0
+        order = int(np.floor(np.log10(largest))) if 0 < largest < float("inf") else None
+        size = f"of order 1e{order} (largest |value| {largest:.3g})" if order else "of order 1e155 or more"
+        fix = f"divide it by 1e{order}" if order else "divide it by a power of ten"
+        raise CommandError(
+            f"column {name!r} has values {size}, whose squares overflow float64, so its standard deviation cannot "
+            f"be computed to standardize it: rescale it ({fix}, or change its units) and fit again")
 
 
 def check_class_count(encoder, model: str) -> None:

@@ -8,8 +8,8 @@ parquet   ParquetDataset: batches streamed from a Parquet file row group by row 
           ShardedParquet: one rank's share of it
 splits    random_split and train_test_split: hold out data for validation and testing
 scaling   StandardScaler: mean 0 and standard deviation 1 with the training split's statistics
-text      CharTokenizer, language_model_batches (next-character targets) and the n-gram
-          baselines in bits per character
+text      CharTokenizer, language_model_batches (next-character targets), the n-gram
+          baselines in bits per character, and SubwordTokenizer (WordPiece or BPE)
 checks    the checks they share (no NaN or inf values, valid seeds)
 
 Example::
@@ -28,10 +28,10 @@ from .loading import DataLoader, Dataset, DistributedLoader, Subset, TensorDatas
 from .parquet import ParquetDataset, ShardedParquet
 from .scaling import StandardScaler
 from .splits import random_split, train_test_split
-from .text import CharTokenizer, language_model_batches, ngram_bits_per_character
+from .text import CharTokenizer, SubwordTokenizer, language_model_batches, ngram_bits_per_character
 
 __all__ = [
     "Dataset", "TensorDataset", "Subset", "DataLoader", "DistributedLoader", "random_split",
     "train_test_split", "StandardScaler", "ParquetDataset", "CharTokenizer", "language_model_batches",
-    "ngram_bits_per_character",
+    "ngram_bits_per_character", "SubwordTokenizer",
 ]

@@ -1,5 +1,5 @@
-"""Text for character-level language models: a tokenizer, batches of next-character
-targets, and the n-gram baselines a model has to beat.
+"""Text for models: a character tokenizer for language models, batches of next-character
+targets, the n-gram baselines a model has to beat, and a subword tokenizer for documents.
 
 * :class:`CharTokenizer`: every distinct character of a training text gets an id (sorted
   by code point, so the vocabulary does not depend on the order of the text);
@@ -13,6 +13,13 @@ targets, and the n-gram baselines a model has to beat.
   bigram one (the next character given the current one). A language model is worth its
   parameters only below these numbers.
 
+* :class:`SubwordTokenizer`: a WordPiece (Wu et al. 2016) or byte-pair-encoding (Sennrich
+  et al. 2016) vocabulary trained on a list of documents with Hugging Face's ``tokenizers``
+  (imported only when one is trained or loaded); each document becomes ``[CLS]`` and its
+  subword ids, cut to ``length`` ids and right-padded with ``[PAD]`` (id 0) to it. Text is
+  normalized first: Unicode NFKC, then lower-cased (unless ``lowercase=False``); words are
+  split at white space and punctuation (BERT's pre-tokenizer).
+
 Bits per character = (loss in nats) / ln 2.
 """
 from __future__ import annotations
@@ -22,7 +29,7 @@ import math
 from ..engine.backend import host as np
 from .checks import check_seed
 
-__all__ = ["CharTokenizer", "language_model_batches", "ngram_bits_per_character"]
+__all__ = ["CharTokenizer", "language_model_batches", "ngram_bits_per_character", "SubwordTokenizer"]
 
 
 class CharTokenizer:
@@ -123,3 +130,109 @@ def _ngram_counts(text: str, k: int) -> dict:
         gram = text[start:start + k]
         counts[gram] = counts.get(gram, 0) + 1
     return counts
+
+
+# --------------------------------------------------------------------------- subword tokenizer
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]")  # ids 0, 1, 2
+ALGORITHMS = ("bpe", "wordpiece")
+
+
+class SubwordTokenizer:
+    """Documents <-> (n, length) int64 id arrays, by a trained Hugging Face tokenizer.
+
+    Build one with :meth:`train` (on the training documents only), save it with
+    :meth:`to_json` and rebuild it with :meth:`from_json`: the JSON holds the vocabulary, the
+    normalization, the truncation to ``length`` ids and the padding to it, so a reloaded
+    tokenizer encodes every document exactly as the trained one. Ids: ``[PAD]`` 0, ``[UNK]``
+    1 (a piece never seen in training), ``[CLS]`` 2 (the first id of every document, so no
+    document is empty).
+    """
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.length = int(tokenizer.padding["length"])
+        self.vocab_size = int(tokenizer.get_vocab_size())
+
+    @classmethod
+    def train(cls, texts, *, vocab_size: int = 5000, algorithm: str = "bpe", lowercase: bool = True,
+              max_length: int = 128) -> SubwordTokenizer:
+        """Train on ``texts`` (strings; None counts as ""); ``length`` becomes the longest
+        training document in ids ([CLS] included), at most ``max_length``.
+
+        ``algorithm="bpe"`` gives the same vocabulary every run; Hugging Face's WordPiece
+        trainer breaks ties between equally frequent pairs in an order that changes from run
+        to run (its hash maps are randomly seeded), so ``"wordpiece"`` vocabularies (and what
+        is fitted on them) vary between runs."""
+        from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"SubwordTokenizer.train: algorithm must be one of {', '.join(ALGORITHMS)}; "
+                             f"got {algorithm!r}")
+        for name, value, low in (("vocab_size", vocab_size, len(SPECIAL_TOKENS) + 1), ("max_length", max_length, 2)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"SubwordTokenizer.train: {name} must be an int >= {low}; got {value!r}")
+        texts = _strings(texts, "SubwordTokenizer.train")
+        if not any(text.strip() for text in texts):
+            raise ValueError("SubwordTokenizer.train: every training document is empty")
+        model, trainer = ((models.WordPiece(unk_token="[UNK]"), trainers.WordPieceTrainer)
+                          if algorithm == "wordpiece" else (models.BPE(unk_token="[UNK]"), trainers.BpeTrainer))
+        tokenizer = Tokenizer(model)
+        steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if lowercase else [])
+        tokenizer.normalizer = normalizers.Sequence(steps)
+        tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tokenizer.train_from_iterator(texts, trainer=trainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
+                                                            show_progress=False))
+        tokenizer.post_processor = processors.TemplateProcessing(single="[CLS] $A", special_tokens=[("[CLS]", 2)])
+        longest = max(len(encoding.ids) for encoding in tokenizer.encode_batch(texts))
+        length = min(max_length, longest)
+        tokenizer.enable_truncation(length)
+        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]", length=length)
+        return cls(tokenizer)
+
+    def encode(self, texts):
+        """The (n, ``length``) int64 ids of ``texts``: [CLS], the pieces (cut to ``length``), [PAD]s."""
+        texts = _strings(texts, "SubwordTokenizer.encode")
+        if not texts:
+            return np.zeros((0, self.length), dtype=np.int64)
+        return np.array([encoding.ids for encoding in self.tokenizer.encode_batch(texts)], dtype=np.int64)
+
+    def truncated(self, texts) -> int:
+        """How many of ``texts`` are longer than ``length`` ids (and so cut)."""
+        encodings = self.tokenizer.encode_batch(_strings(texts, "SubwordTokenizer.truncated"))
+        return sum(bool(encoding.overflowing) for encoding in encodings)
+
+    def vocabulary(self) -> dict:
+        """{piece: id} of every piece in the vocabulary."""
+        return dict(self.tokenizer.get_vocab())
+
+    def to_json(self) -> str:
+        """The tokenizer as Hugging Face's tokenizer.json text."""
+        return self.tokenizer.to_str()
+
+    @classmethod
+    def from_json(cls, text: str) -> SubwordTokenizer:
+        """The tokenizer saved by :meth:`to_json`."""
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_str(text)
+        if not tokenizer.padding or tokenizer.token_to_id("[PAD]") != 0:
+            raise ValueError("SubwordTokenizer.from_json: not a tokenizer saved by SubwordTokenizer.to_json "
+                             "(no fixed padding with [PAD] = 0)")
+        return cls(tokenizer)
+
+    def __repr__(self) -> str:
+        return f"SubwordTokenizer(vocab_size={self.vocab_size}, length={self.length})"
+
+
+def _strings(texts, who: str) -> list:
+    """``texts`` as a list of str (None and NaN become "")."""
+    out = []
+    for text in texts:
+        if text is None or (isinstance(text, float) and math.isnan(text)):
+            out.append("")
+        elif isinstance(text, str):
+            out.append(text)
+        else:
+            raise TypeError(f"{who}: expected strings; got {type(text).__name__} {text!r}")
+    return out

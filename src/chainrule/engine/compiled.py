@@ -1,11 +1,19 @@
 """Optional compiled kernels (numba): the one place that decides whether they may run.
 
-numba is an optional dependency (the ``fast`` extra). Modules that have compiled
-kernels keep them in a separate module that imports numba at its top
-(``optim/numba_kernels.py``, ``stats/lasso_kernels.py``) and ask :func:`kernels` for it: they
-get the module, or None when numba is not installed or ``CHAINRULE_NO_NUMBA`` is set
-to anything but "" or "0", and then run their plain-NumPy twin of the same arithmetic.
-Each kernels module is imported once, on first use (importing numba costs ~0.4 s).
+numba is a dependency (issue 20, "fast by default"), but never imported by ``import
+chainrule``. Modules that have compiled kernels keep them in a separate module that imports
+numba at its top (``optim/numba_kernels.py``, ``stats/lasso_kernels.py``,
+``stats/logit_kernels.py``) and ask :func:`kernels` for it: they get the module, or None when
+numba cannot be imported or ``CHAINRULE_NO_NUMBA`` is set to anything but "" or "0", and then
+run their plain-NumPy twin of the same arithmetic (the reference and the fallback; the tests
+run both: tests/test_compiled_paths.py). Each kernels module is imported once, on first use
+(importing numba costs ~0.4 s).
+
+Every kernel is compiled with ``cache=True``: the machine code is saved beside the module
+(``__pycache__``) at the first call on a machine and loaded from there afterwards. Where that
+directory is read-only (a system-wide site-packages), numba saves it in the user's cache
+directory (``~/.cache/numba``, or ``$XDG_CACHE_HOME/numba``) instead, or wherever
+``NUMBA_CACHE_DIR`` points.
 """
 from __future__ import annotations
 

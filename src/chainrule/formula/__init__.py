@@ -6,6 +6,7 @@ design     design_matrices(formula, data) -> (y, X, FormulaSpec); apply_design(s
 models     ols, logit, mnlogit, ridge, lasso: the fitted chainrule.stats estimator, whose predict,
            predict_proba and score take DataFrames (FormulaOLS, FormulaLogit, ... and their
            attributes formula, design_info_, model_spec_)
+panel      ols("y ~ x | firm + year") absorbs fixed effects; iv2sls, ivliml ("y ~ x + (d ~ z1 + z2)")
 
 The same engine serves any caller that has a formula and a table (the command line's
 ``--formula``): :func:`design_matrices` for the fit, :func:`apply_design` for new data.
@@ -24,9 +25,10 @@ from .models import (
     ols,
     ridge,
 )
+from .panel import iv2sls, ivliml
 
 __all__ = [
     "FormulaError", "FormulaSpec", "design_matrices", "apply_design", "target_values",
-    "ols", "logit", "mnlogit", "ridge", "lasso",
+    "ols", "logit", "mnlogit", "ridge", "lasso", "iv2sls", "ivliml",
     "FormulaModel", "FormulaOLS", "FormulaLogit", "FormulaMNLogit", "FormulaRidge", "FormulaLasso",
 ]

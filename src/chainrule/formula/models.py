@@ -145,7 +145,12 @@ FormulaMNLogit = _formula_class(MNLogit, FormulaClassifier)
 def ols(formula: str, data, *, groups=None, **params):
     """Ordinary least squares from a formula: ``FormulaOLS(formula, **params).fit(data)``
     (``params``: ``stats.OLS``'s, e.g. ``cov_type="HC3"``; ``groups``: a column name or one
-    label per row, for ``cov_type="cluster"``)."""
+    label per row, for ``cov_type="cluster"``). A formula ending in ``| firm + year`` absorbs those
+    fixed effects (:func:`chainrule.formula.panel.absorbed_ols`, ``stats.OLS(absorb=...)``)."""
+    if isinstance(formula, str) and "|" in formula:
+        from .panel import absorbed_ols
+
+        return absorbed_ols(formula, data, groups=groups, **params)
     return FormulaOLS(formula, **params).fit(data, groups=groups)
 
 

@@ -45,7 +45,8 @@ class TextClassifier(nn.Module):
         dropout: dropout in the encoder and before the head.
         bidirectional: the GRU reads both ways (its outputs have 2 · width features).
 
-    Input (N, T) integer ids, right-padded → (N, num_classes).
+    Input (N, T) integer ids, right-padded → (N, num_classes). ``features(tokens)`` is the
+    pooled (N, ``feature_size``) representation before dropout and head.
     """
 
     def __init__(self, vocab: int, num_classes: int, width: int = 128, encoder: str = "transformer",
@@ -64,19 +65,22 @@ class TextClassifier(nn.Module):
             self.encoder = nn.GRU(width, width, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0,
                                   bidirectional=bidirectional)
             features = width * (2 if bidirectional else 1)
+        self.feature_size = features
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(features, num_classes)
 
     def forward(self, tokens: Tensor) -> Tensor:
+        return self.head(self.drop(self.features(tokens)))
+
+    def features(self, tokens: Tensor) -> Tensor:
+        """The pooled representation z (N, ``feature_size``) before dropout and head."""
         keep = self._real_tokens(tokens)
         h = self.embedding(tokens)
         if self.encoder_kind == "transformer":
             h = h + self.position_embedding(arange(tokens.shape[1], device=tokens.device))
             h = self.encoder(h, src_key_padding_mask=wrap(~keep))
-            pooled = pool(h, keep, self.pooling)
-        else:
-            pooled = self._gru(h, keep)
-        return self.head(self.drop(pooled))
+            return pool(h, keep, self.pooling)
+        return self._gru(h, keep)
 
     def _gru(self, h: Tensor, keep) -> Tensor:
         lengths = keep.sum(axis=1)

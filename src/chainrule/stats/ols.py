@@ -37,6 +37,7 @@ from scipy import stats as _distributions
 from ..engine import backend
 from ..engine.tensor import Tensor
 from . import least_squares, tsqr
+from .absorbed_ols import ABSORB_COV_TYPES, check_absorb, fit_absorbed
 from .estimator import Estimator, feature_names_of, r_squared
 from .least_squares import BLOCK_ROWS, cond_triangular
 from .ols_results import COV_TYPES, OLSResults, StreamedOLSResults, inference_fields, robust_meat
@@ -88,8 +89,15 @@ class OLS(Estimator):
             ``f_test`` use F(J, n − k), F(J, G − 1) for cluster, whatever ``use_t``.
         solver: "qr" (default), "normal" (normal equations, for teaching) or "gd"
             (gradient descent with chainrule.optim.minimize).
-        tol: for solver="gd", stop when ‖∇f(b_k)‖ < tol · ‖∇f(0)‖.
-        max_iter: for solver="gd", the most gradient steps.
+        tol: for solver="gd", stop when ‖∇f(b_k)‖ < tol · ‖∇f(0)‖; with ``absorb``, stop the
+            alternating projections when a sweep moves no value by more than tol · max|x|.
+        max_iter: for solver="gd", the most gradient steps; with ``absorb``, the most sweeps.
+        absorb: column names (DataFrame X) or positions (array X) of X holding fixed effects
+            (e.g. ["firm", "year"]) to absorb: the within estimator by accelerated alternating
+            projections, singletons dropped, standard errors as pyfixest's (cov_type
+            "nonrobust", "HC0", "HC1" or "cluster", one- or multi-way with ``groups`` an (n, m)
+            array, a DataFrame or column names); see :mod:`chainrule.stats.absorbed_ols`.
+            The intercept is absorbed (``fit_intercept`` is not used).
         distributed: fit on rows spread over MPI ranks (``mpiexec -n N``): every rank calls
             ``fit`` with its own block of rows; R comes from TSQR (each rank factors its
             block, the triangles are combined up a reduction tree: ``stats.tsqr``) and the
@@ -115,6 +123,9 @@ class OLS(Estimator):
     :class:`OLSResults`), ``n_features_in_``, ``feature_names_in_`` (DataFrame input),
     ``solver_used_``, ``refined_``, ``n_iter_`` (the gradient steps for "gd"; 1 for the direct solvers, one
     factorization), and for "gd" ``converged_``, ``optimization_``, ``optimization_error_``.
+    With ``absorb``: ``results_`` is an :class:`~chainrule.stats.absorbed_ols.AbsorbedOLSResults`,
+    ``n_iter_`` the sweeps of the projections, ``converged_``, ``n_singletons_`` (rows dropped) and
+    ``dropped_`` (regressors collinear with the fixed effects, dropped with a warning).
     The results' names (``params``, ``bse``, ``summary()``, ``t_test()``, ``get_influence()``,
     ``het_breuschpagan()`` … see :class:`OLSResults`) are also readable on the estimator
     itself. After a fit on a DataFrame with string column names they are pandas objects
@@ -131,7 +142,7 @@ class OLS(Estimator):
     _fitted_attribute = "results_"
 
     def __init__(self, fit_intercept=True, cov_type="nonrobust", solver="qr", tol=1e-10, max_iter=100_000,
-                 distributed=False, refine="auto", use_t=None):
+                 distributed=False, refine="auto", use_t=None, absorb=None):
         self.fit_intercept = fit_intercept
         self.cov_type = cov_type
         self.solver = solver
@@ -140,6 +151,7 @@ class OLS(Estimator):
         self.distributed = distributed
         self.refine = refine
         self.use_t = use_t
+        self.absorb = absorb
 
     # -- validation ------------------------------------------------------------------------
     def _check_hyperparameters(self):
@@ -160,11 +172,22 @@ class OLS(Estimator):
             raise TypeError(f"OLS: use_t: expected None, True or False; got {self.use_t!r}")
         if not (isinstance(self.refine, (bool, np.bool_)) or (isinstance(self.refine, str) and self.refine == "auto")):
             raise ValueError(f"OLS: refine: expected 'auto', True or False; got {self.refine!r}")
-        if self.solver == "gd":
+        if self.absorb is not None:
+            self._check_absorb_settings()
+        if self.solver == "gd" or self.absorb is not None:
             if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) or not self.tol > 0:
                 raise ValueError(f"OLS: tol: expected a number > 0; got {self.tol!r}")
             if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, int) or self.max_iter < 0:
                 raise ValueError(f"OLS: max_iter: expected an int >= 0; got {self.max_iter!r}")
+
+    def _check_absorb_settings(self):
+        check_absorb(self.absorb)
+        if self.cov_type not in ABSORB_COV_TYPES or self.solver != "qr" or self.distributed:
+            raise ValueError(
+                f"OLS: absorb= needs cov_type in {', '.join(map(repr, ABSORB_COV_TYPES))}, solver='qr' and "
+                f"distributed=False; got cov_type={self.cov_type!r}, solver={self.solver!r}, "
+                f"distributed={self.distributed!r}"
+            )
 
     def _check_groups(self, groups, n):
         if self.cov_type != "cluster":
@@ -224,12 +247,17 @@ class OLS(Estimator):
     def fit(self, X, y, groups=None):
         """Fit by least squares; ``groups`` (one label per row) only for cov_type="cluster".
 
+        With ``absorb``: the within estimator (:mod:`chainrule.stats.absorbed_ols`); ``groups``
+        may then also be an (n, m) array or DataFrame (m-way clustering) or column names of X.
+
         Returns self. Raises ValueError (naming the columns or rows) for NaN/inf, mismatched
         lengths, constant or duplicate columns, too few rows; CollinearityError for a
         rank-deficient design.
         """
         self._check_hyperparameters()
         self._forget_fitted()
+        if self.absorb is not None:
+            return fit_absorbed(self, X, y, groups)
         rows = tsqr.RowBlocks(self.distributed)  # sums over the ranks' rows; identity on one process
         Xv, columns, yv, target_name, codes, n_groups = self._checked_input(X, y, groups, rows)
         p = rows.agree(Xv.shape[1], "OLS.fit: the number of columns of X")
@@ -370,6 +398,9 @@ class OLS(Estimator):
                                   _row_index=None, _exog=None, _all_rows=False)
 
     def _check_stream_settings(self):
+        if self.absorb is not None:
+            raise ValueError("OLS.fit_stream: absorb= needs every row at once (the projections sweep the data "
+                             "many times); use fit")
         if self.solver != "qr" or self.cov_type == "cluster":
             raise ValueError(
                 f"OLS.fit_stream: needs solver='qr' and cov_type in 'nonrobust', 'HC0', 'HC1', 'HC2', 'HC3' "
@@ -435,6 +466,9 @@ class OLS(Estimator):
         ``cov_params()`` (so robust when cov_type is), q the t(df_resid) quantile (normal for
         robust covariances), as statsmodels' ``get_prediction().summary_frame``.
         """
+        if self.absorb is not None:
+            raise ValueError("OLS.predict: a fit with absorb= estimates the slopes within groups, not the fixed "
+                             "effects, so it cannot predict new rows; results_.fittedvalues holds the fit's rows")
         Xv = as_design_like_fit(self, X)
         yhat = Xv @ self.coef_ + self.intercept_
         if interval is None:

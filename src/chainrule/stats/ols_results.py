@@ -138,8 +138,8 @@ class OLSResults(WaldResults):
                 ("Solver", self.solver_used), ("No. Observations", str(self.nobs)),
                 ("Df Residuals", f"{self.df_resid:g}"), ("Df Model", f"{self.df_model:g}"),
                 ("Covariance Type", self.cov_type)]
-        right = [("R-squared", f"{self.rsquared:.3f}"), ("Adj. R-squared", f"{self.rsquared_adj:.3f}"),
-                 ("F-statistic", f"{self.fvalue:.4g}"), ("Prob (F-statistic)", f"{self.f_pvalue:.3g}"),
+        right = [("R-squared", _shown(self.rsquared, ".3f")), ("Adj. R-squared", _shown(self.rsquared_adj, ".3f")),
+                 ("F-statistic", _shown(self.fvalue, ".4g")), ("Prob (F-statistic)", _shown(self.f_pvalue, ".3g")),
                  ("Log-Likelihood", f"{self.llf:.5g}"), ("AIC", f"{self.aic:.4g}"), ("BIC", f"{self.bic:.4g}"),
                  ("Cond. No.", f"{self.condition_number:.3g}")]
         info = left + right
@@ -285,6 +285,11 @@ class CollinearityDiagnostics:
         return self.as_text()
 
 
+def _shown(value, spec: str) -> str:
+    """A statistic for the summary; "undefined" for NaN (0/0, e.g. the F of an all-zero y), never "nan"."""
+    return "undefined" if value != value else format(value, spec)
+
+
 def inference_fields(R, d, beta, names, n, sums_of_squares, cov_type, intercept, meat=None, n_groups=0,
                      Rinv=None) -> dict:
     """The :class:`OLSResults` fields that need no per-row array (formulas: module docstring).
@@ -386,11 +391,15 @@ def _f_test(beta, cov, ess, ssr, df_model, df_resid, cov_type, intercept, n_grou
         df_denom = n_groups - 1 if cov_type == "cluster" else df_resid
         if cov_type == "cluster" and n_groups - 1 < df_model:
             fvalue = float("nan")  # the cluster covariance of the slopes has rank <= G - 1: no joint test
+        elif not np.any(cov[sl, sl]):  # a perfect fit (e = 0): the robust covariance is zero; F = b'V⁻¹b/q grows
+            # without bound as e → 0 (statsmodels' 1e30-ish from rounded residuals), so F = inf, p = 0, as the
+            # nonrobust F of SSR = 0; with b = 0 too (an all-zero y) it is 0/0, undefined (NaN, as statsmodels)
+            fvalue = float("inf") if np.any(b != 0) else float("nan")
         else:
             try:
                 fvalue = float(b @ np.linalg.solve(cov[sl, sl], b)) / df_model
-            except np.linalg.LinAlgError:  # a perfect fit (e = 0, e.g. an all-zero y): the robust covariance
-                fvalue = float("nan")  # is zero and the Wald statistic undefined
+            except np.linalg.LinAlgError:  # a singular robust covariance of the slopes: no joint Wald test
+                fvalue = float("nan")
     return fvalue, float(_distributions.f.sf(fvalue, df_model, df_denom))
 
 

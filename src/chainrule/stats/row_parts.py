@@ -12,9 +12,9 @@ many cores as our threads they take the cores our threads need (measured on the 
 benchmark machine, Logit on 200,000 x 50: a score pass on two threads takes 5.1 ms with
 BLAS at one thread, 10-18 ms beside a spinning OpenBLAS; one thread alone 7-8 ms). So
 ranges are used only inside :func:`parallel_rows` on the main thread, which limits BLAS to
-one thread per call through ``threadpoolctl`` (the ``fast`` extra) and restores the limit on
-leaving; without threadpoolctl, and on other threads, every pass stays on the calling
-thread.
+one thread per call through ``threadpoolctl`` (a dependency since issue 20) and restores the
+limit on leaving; without threadpoolctl (an install that left it out), and on other threads,
+every pass stays on the calling thread.
 
 Reproducibility: each range is summed in a fixed order and the ranges are added in a fixed
 order, so a result depends only on the ranges, which depend only on n and the number of

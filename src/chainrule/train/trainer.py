@@ -65,6 +65,7 @@ from ..nn.utils import clip_grad_norm_
 from .batches import EVALUATION_BATCH_SIZE, as_loader, hold_out, prediction_inputs, prediction_loader, split_batch
 from .callbacks import Callback
 from .checkpointing import read_checkpoint, restore_model_state, restore_run, write_checkpoint
+from .compiler import forward_backward_step
 from .data_parallel import DataParallel, restore_batchnorms, sync_batchnorms
 from .divergence import DivergenceError, divergence_error, global_grad_norm
 from .history import STEP_COLUMNS, History
@@ -113,6 +114,11 @@ class Trainer:
             (:func:`chainrule.nn.utils.clip_grad_norm_`). None (default): no clipping. The
             ``grad_norm`` the History records is the norm before clipping. Checkpoints
             record it, and resuming needs the same value.
+        compile: run each training step's forward, loss, ``zero_grad`` and backward as a
+            plan traced once and replayed (:func:`chainrule.compile`); the same numbers as
+            eager steps. The loss check, clipping and optimizer step stay as they are. Not
+            with ``distributed``; a model or loss that reads tensor values in Python is
+            refused at the first step (:class:`chainrule.train.compiler.CompileError`).
 
     Attributes: ``history`` (:class:`History`), ``epoch`` (epochs completed),
     ``global_step`` (optimizer steps taken), ``stop_training``.
@@ -121,7 +127,8 @@ class Trainer:
     def __init__(self, model, loss, optimizer, metrics=("loss",), scheduler=None, callbacks=(), *,
                  checkpoint_path=None, checkpoint_every: int = 1,
                  scheduler_interval: str = "epoch", verbose: int = 1,
-                 distributed: bool | None = None, sync_batchnorm: bool = False, clip_grad_norm=None):
+                 distributed: bool | None = None, sync_batchnorm: bool = False, clip_grad_norm=None,
+                 compile: bool = False):  # noqa: A002 - PyTorch Lightning's and the issue's name
         if not callable(model) or not hasattr(model, "parameters"):
             raise TypeError(f"Trainer: model must be an nn.Module; got {type(model).__name__}")
         if not callable(loss):
@@ -161,6 +168,7 @@ class Trainer:
         self.sync_batchnorm = bool(sync_batchnorm)
         self.clip_grad_norm = _check_clip(clip_grad_norm)
         self._parallel = DataParallel() if self.distributed else None
+        self._compiled = _compiled_step(self, compile)
         self.history = History()
         self.epoch = 0
         self.global_step = 0
@@ -331,6 +339,8 @@ class Trainer:
             callback.on_train_begin(self)
         if resume_from is not None:
             self.load_checkpoint(resume_from)
+        if self._compiled is not None:
+            self._compiled.reset()
 
     def _run_epochs(self, epochs, train_loader, val_loader, reporter) -> None:
         """Epochs ``self.epoch + 1`` … ``epochs``, until a callback sets ``stop_training``."""
@@ -390,7 +400,14 @@ class Trainer:
         (outputs, target, loss, rows). In one process a non-finite loss raises
         :class:`DivergenceError` before the backward pass; in a distributed run the loss and
         gradient are those of the global batch, the same on every rank."""
-        if self._parallel is None:
+        if self._compiled is not None:
+            inputs, target = split_batch(batch)
+            outputs, loss = self._compiled(*inputs, target)
+            loss_value = float(loss.item())
+            if not math.isfinite(loss_value):  # parameters still untouched, as in the eager path
+                raise self._divergence(epoch, step, "loss", loss_value)
+            n = target.shape[0]
+        elif self._parallel is None:
             inputs, target = split_batch(batch)
             outputs = self.model(*inputs)
             loss = self.loss(outputs, target)
@@ -540,6 +557,13 @@ class _EpochSums:
         self.loss += loss_value * n
         self.grad_norm += grad_norm
         self.steps += 1
+
+
+def _compiled_step(trainer: Trainer, enabled):
+    """The compiled forward-and-backward of ``trainer`` (None when ``compile`` is False)."""
+    if enabled not in (True, False) or (enabled and trainer.distributed):
+        raise ValueError(f"Trainer: compile must be True or False, and False in distributed runs; got {enabled!r}")
+    return forward_backward_step(trainer) if enabled else None
 
 
 def _steps_on_metric(scheduler) -> bool:
