@@ -393,6 +393,13 @@ def test_numbers_are_right_aligned_and_text_is_not():
     assert row == '<td>a</td><td class="num">3</td><td class="num">0.5</td><td>True</td>'
 
 
+def test_snake_case_headings_may_wrap_after_their_underscores():
+    report = Report("x")
+    report.add_table("t", [{"sublinear_first_violation": 1, "a<b": "x"}])
+    assert '<th scope="col" class="num">sublinear_<wbr>first_<wbr>violation</th><th scope="col">a&lt;b</th>' \
+        in report.to_html()
+
+
 def test_table_inputs_agree():
     pandas = pytest.importorskip("pandas")
     columns = {"name": ["a", "b"], "value": [1.5, 2.0]}

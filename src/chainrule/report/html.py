@@ -322,12 +322,18 @@ def _table_html(headings: list, rows: list, digits: int) -> str:
         head = "".join(f'<th scope="col">{_escape(h)}</th>' for h in headings)
         return f"<table><thead><tr>{head}</tr></thead></table><p>No rows.</p>"
     columns = [_aligned_column([row[j] for row in rows], digits) for j in range(len(headings))]
-    head = "".join(f'<th scope="col"{_NUM_CLASS if column else ""}>{_escape(h)}</th>'
+    head = "".join(f'<th scope="col"{_NUM_CLASS if column else ""}>{_breakable(h)}</th>'
                    for h, column in zip(headings, columns))
     body = "".join("<tr>" + "".join(_cell(value, digits, columns[j][i] if columns[j] else None)
                                     for j, value in enumerate(row)) + "</tr>"
                    for i, row in enumerate(rows))
     return f'<div class="table"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _breakable(heading: str) -> str:
+    """An escaped column heading that may wrap after its underscores (``sublinear_first_violation``),
+    so a wide table of snake_case columns fits the page instead of scrolling."""
+    return _escape(heading).replace("_", "_<wbr>")
 
 
 def _pad_class(tail: int, width: int) -> str:
