@@ -228,24 +228,36 @@ def test_results_come_first_and_the_run_details_are_collapsed_after_them(documen
 def test_numeric_columns_align_their_decimal_points():
     report = Report("x")
     report.add_table("t", {"name": ["a", "b", "c"], "x": [1.5, 12.25, 3], "n": [1, 20, 300]})
-    cells = re.findall(r'<td class="num">(.*?)</td>', report.to_html())
-    assert cells[0::2] == ["1.5\u2007", "12.25", "3\u2008\u2007\u2007"]  # padded to two decimals
-    assert cells[1::2] == ["1", "20", "300"]  # integers need no padding
-    widths = {len(cell) - cell.index(".") if "." in cell else len(cell) - cell.index("\u2008") for cell in cells[0::2]}
-    assert widths == {3}  # every fraction (or its padding) is three characters wide
+    html = report.to_html()
+    cells = re.findall(r'<td class="(num[^"]*)">(.*?)</td>', html)
+    # the text is the number alone; the padding is CSS after it: one figure space for "1.5", a
+    # punctuation space and two figure spaces for "3", none for integers
+    assert cells == [("num p1", "1.5"), ("num", "1"), ("num", "12.25"), ("num", "20"), ("num q3", "3"),
+                     ("num", "300")]
+    assert 'td.p1::after{content:"\\2007"}' in html and 'td.q3::after{content:"\\2008\\2007\\2007"}' in html
 
 
-def test_summary_tables_get_aligned_decimals(ols):
+def test_summary_tables_get_aligned_decimals_without_touching_their_cells(ols):
     from chainrule.report.html import align_markup_tables
 
     markup = ("<table><tr><th></th><th>coef</th><th>name</th></tr><tr><th>a</th><td>-37.8099</td><td>x</td></tr>"
               "<tr><th>b</th><td>0.114776</td><td>y</td></tr><tr><th>c</th><td>0</td><td>z</td></tr></table>")
-    aligned = align_markup_tables(markup)
-    assert "<td>-37.8099\u2007\u2007</td>" in aligned and "<td>0.114776</td>" in aligned
-    assert "<td>0\u2008" + "\u2007" * 6 + "</td>" in aligned and "<td>x</td>" in aligned
+    aligned, css = align_markup_tables(markup, "s")
+    assert aligned == markup.replace("<table>", '<table id="s-t1">', 1)
+    assert css == ('#s-t1 tr:nth-child(2)>td:nth-child(2)::after{content:"\\2007\\2007"}'
+                   '#s-t1 tr:nth-child(4)>td:nth-child(2)::after{content:"\\2008' + "\\2007" * 6 + '"}')
+    assert align_markup_tables("<table><tr><td>1.5</td></tr><tr><td>2.5</td></tr></table>", "s") == (
+        "<table><tr><td>1.5</td></tr><tr><td>2.5</td></tr></table>", "")  # nothing to pad: left as it is
+
+    class Summary:
+        def as_html(self):
+            return markup
+
     report = Report("x")
-    report.add_summary("OLS", ols.summary())
-    assert "\u2007" in report.to_html() or "\u2008" in report.to_html() or ols.summary().as_html() in report.to_html()
+    report.add_summary("Fit", Summary())
+    html = report.to_html()
+    assert '<table id="fit-t1"><tr><th></th>' in html and css.replace("#s-t1", "#fit-t1") in html
+    assert html.count("<style>") == 1
 
 
 def test_document_is_html5_with_inline_css_and_a_footer(document):
@@ -315,7 +327,7 @@ def test_data_summary_shows_nested_levels_per_column(document):
 
 def test_summary_embeds_the_stats_table_and_text_objects_go_in_pre(document, ols):
     section = re.search(r'<section id="ols-results">(.*?)</section>', document, re.S).group(1)
-    assert ols.summary().as_html() in section
+    assert ols.summary().as_html() in re.sub(r' id="ols-results-t\d+"', "", section)  # ids: for decimal alignment
     collinearity = re.search(r'<section id="collinearity">(.*?)</section>', document, re.S).group(1)
     assert collinearity.startswith("<h2>Collinearity</h2><pre>Variance inflation factors:")
 
@@ -379,6 +391,13 @@ def test_numbers_are_right_aligned_and_text_is_not():
     report.add_table("t", [{"name": "a", "n": 3, "x": 0.5, "flag": True}])
     row = re.search(r"<tbody><tr>(.*?)</tr>", report.to_html()).group(1)
     assert row == '<td>a</td><td class="num">3</td><td class="num">0.5</td><td>True</td>'
+
+
+def test_snake_case_headings_may_wrap_after_their_underscores():
+    report = Report("x")
+    report.add_table("t", [{"sublinear_first_violation": 1, "a<b": "x"}])
+    assert '<th scope="col" class="num">sublinear_<wbr>first_<wbr>violation</th><th scope="col">a&lt;b</th>' \
+        in report.to_html()
 
 
 def test_table_inputs_agree():

@@ -127,7 +127,7 @@ def test_settings_left_unset_are_omitted_and_classifier_metrics_come_from_chainr
     settings = re.search(r'<section id="run-settings" class="detail">(.*?)</section>', html, re.S).group(1)
     assert ">model<" in settings and ">alpha<" not in settings and ">C<" not in settings
     table = re.search(r'<section id="metrics">(.*?)</section>', html, re.S).group(1)
-    headings = re.findall(r'<th scope="col"[^>]*>(.*?)</th>', table)
+    headings = [h.replace("<wbr>", "") for h in re.findall(r'<th scope="col"[^>]*>(.*?)</th>', table)]
     assert headings == ["split", "accuracy", "log_loss", "roc_auc", "average_precision", "brier", "n"]
     frame = pd.read_csv(csv)
     X = pd.get_dummies(frame[["x1", "x2", "x3", "g"]], columns=["g"], drop_first=True, dtype=float)

@@ -2,6 +2,7 @@
 
 html           Report: results first, then the run's details collapsed; tables with aligned
                decimals and embedded figures, written atomically
+style          the inline style sheet (booktabs tables, decimal alignment by CSS padding)
 figures        the matplotlib figures every report draws (loss curves, coefficients …)
 model_figures  the figures of fitted models (residual diagnostics, regularization paths and
                CV curves, stepwise criterion, scree, ROC / precision-recall / calibration)

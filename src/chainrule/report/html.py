@@ -50,6 +50,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .style import FIGURE_SPACE, MAX_PAD, PAD_CSS, PUNCTUATION_SPACE, REPORT_CSS
+
 __all__ = ["Report", "format_value"]
 
 FIGURE_DPI = 110
@@ -75,6 +77,7 @@ class Report:
     def __init__(self, title: str):
         self.title = _check_title(title, "Report")
         self._sections: list = []  # (slug, title, html body, is a collapsed detail)
+        self._css_rules: list = []  # the decimal padding of the summaries' tables
         self._figures: list = []  # (slug, png bytes)
 
     # ------------------------------------------------------------------ sections
@@ -109,9 +112,13 @@ class Report:
     def add_summary(self, title: str, summary) -> str:
         """A results table: ``summary.as_html()`` when it has one (chainrule.stats
         Summary, statsmodels), else ``summary.as_text()`` or ``str(summary)`` in ``<pre>``."""
+        title = _check_title(title, "add_summary")
+        slug = self._unique_slug(title)
         if hasattr(summary, "as_html"):
             body = _check_markup(summary.as_html(), "summary.as_html()", "add_summary")
-            body = f'<div class="summary">{align_markup_tables(body)}</div>'
+            body, rules = align_markup_tables(body, slug)
+            self._css_rules.append(rules)
+            body = f'<div class="summary">{body}</div>'
         else:
             text = summary.as_text() if hasattr(summary, "as_text") else str(summary)
             body = f"<pre>{_escape(str(text))}</pre>"
@@ -193,7 +200,8 @@ class Report:
             '<meta name="color-scheme" content="light">\n'
             '<link rel="icon" href="data:,">\n'  # no favicon request, so no 404 in a browser's console
             f'<meta name="generator" content="chainrule {_escape(__version__)}">\n'
-            f"<title>{title}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
+            f"<title>{title}</title>\n<style>{REPORT_CSS}{PAD_CSS}{''.join(self._css_rules)}</style>\n</head>\n"
+            "<body>\n<main>\n"
             f"<header><h1>{title}</h1></header>\n"
             f'<nav id="contents" aria-label="Contents"><h2>Contents</h2>'
             f'{f"<ol>{contents}</ol>" if contents else "<p>This report has no sections.</p>"}</nav>\n'
@@ -314,7 +322,7 @@ def _table_html(headings: list, rows: list, digits: int) -> str:
         head = "".join(f'<th scope="col">{_escape(h)}</th>' for h in headings)
         return f"<table><thead><tr>{head}</tr></thead></table><p>No rows.</p>"
     columns = [_aligned_column([row[j] for row in rows], digits) for j in range(len(headings))]
-    head = "".join(f'<th scope="col"{_NUM_CLASS if column else ""}>{_escape(h)}</th>'
+    head = "".join(f'<th scope="col"{_NUM_CLASS if column else ""}>{_breakable(h)}</th>'
                    for h, column in zip(headings, columns))
     body = "".join("<tr>" + "".join(_cell(value, digits, columns[j][i] if columns[j] else None)
                                     for j, value in enumerate(row)) + "</tr>"
@@ -322,28 +330,29 @@ def _table_html(headings: list, rows: list, digits: int) -> str:
     return f'<div class="table"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
-_FIGURE_SPACE = "\u2007"  # as wide as a digit in tabular figures
-_PUNCTUATION_SPACE = "\u2008"  # as wide as a period
+def _breakable(heading: str) -> str:
+    """An escaped column heading that may wrap after its underscores (``sublinear_first_violation``),
+    so a wide table of snake_case columns fits the page instead of scrolling."""
+    return _escape(heading).replace("_", "_<wbr>")
+
+
+def _pad_class(tail: int, width: int) -> str:
+    """The padding class of a number whose fraction has ``tail`` characters, in a column
+    whose longest has ``width`` ("" when none is needed)."""
+    if width <= tail:
+        return ""
+    return f"p{min(width - tail, MAX_PAD)}" if tail else f"q{min(width, MAX_PAD)}"
 
 
 def _aligned_column(values: list, digits: int) -> list | None:
-    """The column's numbers as text padded on the right so their decimal points line up
-    when right-aligned (None when the column is not all numbers or missing cells)."""
+    """The padding class of each cell of a column of numbers, so their decimal points line
+    up when right-aligned (None when the column is not all numbers or missing cells)."""
     if not any(_is_number(v) for v in values) or not all(
             (_is_number(v) and not isinstance(v, _Duration)) or v is None or v is _MISSING for v in values):
         return None
-    texts = [format_value(v, digits) for v in values]
-    tails = [_tail(text) for text in texts]
+    tails = [_tail(format_value(v, digits)) if _is_number(v) else 0 for v in values]
     width = max(tails)
-    padded = []
-    for value, text, tail in zip(values, texts, tails):
-        if not _is_number(value):
-            padded.append(text)
-        elif tail == 0 and width:
-            padded.append(text + _PUNCTUATION_SPACE + _FIGURE_SPACE * (width - 1))
-        else:
-            padded.append(text + _FIGURE_SPACE * (width - tail))
-    return padded
+    return [_pad_class(tail, width) if _is_number(v) else "" for v, tail in zip(values, tails)]
 
 
 _TABLE = re.compile(r"(<table\b[^>]*>)(.*?)(</table>)", re.S | re.I)
@@ -352,14 +361,37 @@ _CELL = re.compile(r"<(td|th)\b([^>]*)>(.*?)</\1>", re.S | re.I)
 _NUMBER = re.compile(r"^[-+−]?(\d[\d,]*\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
-def align_markup_tables(markup: str) -> str:
-    """Decimal-align the numeric columns of the tables in an HTML fragment (a stats
-    summary's ``as_html()``): in a column whose every ``<td>`` holds one number, each
-    number is padded on the right with figure spaces up to the longest fraction."""
-    return _TABLE.sub(lambda m: m.group(1) + _align_rows(m.group(2)) + m.group(3), markup)
+def align_markup_tables(markup: str, prefix: str) -> tuple:
+    """Decimal alignment for the tables of an HTML fragment (a stats summary's
+    ``as_html()``) whose cells must stay as they are: the k-th table without an id, if
+    any of its numbers needs padding, gets ``id="<prefix>-t<k>"``, and the returned CSS
+    gives each number of a column whose every ``<td>`` holds one number the padding
+    (``::after``) its fraction lacks. Returns (markup, css). Tables with
+    ``<thead>``/``<tbody>`` are left alone."""
+    rules: dict = {}
+    count = 0
+
+    def table(match):
+        nonlocal count
+        opening, body = match.group(1), match.group(2)
+        if " id=" in opening or re.search(r"<t(head|body)\b", body, re.I):
+            return match.group(0)
+        count += 1
+        table_id = f"{prefix}-t{count}"
+        padded = _row_padding(body, table_id)
+        if not padded:  # the table stays exactly as given
+            return match.group(0)
+        for selector, padding in padded:
+            rules.setdefault(padding, []).append(selector)
+        return f'{opening[:-1]} id="{table_id}">' + body + match.group(3)
+
+    markup = _TABLE.sub(table, markup)
+    css = "".join(f'{",".join(selectors)}{{content:"{padding}"}}' for padding, selectors in rules.items())
+    return markup, css
 
 
-def _align_rows(body: str) -> str:
+def _row_padding(body: str, table_id: str) -> list:
+    """(CSS selector, padding) of every number of the table's numeric columns that needs one."""
     rows = [[(c.group(1).lower(), c.group(3).strip()) for c in _CELL.finditer(r.group(1))] for r in _ROW.finditer(body)]
     width: dict = {}
     for row in rows:
@@ -367,24 +399,15 @@ def _align_rows(body: str) -> str:
             if tag == "td":
                 numeric = bool(_NUMBER.match(text)) and width.get(j, 0) is not None
                 width[j] = max(width.get(j, 0), _tail(text)) if numeric else None
-
-    def pad(row_match):
-        j = -1
-
-        def cell(cell_match):
-            nonlocal j
-            j += 1
-            tag, attrs, text = cell_match.group(1), cell_match.group(2), cell_match.group(3).strip()
-            if tag.lower() != "td" or not width.get(j):
-                return cell_match.group(0)
-            tail = _tail(text)
-            padding = _FIGURE_SPACE * (width[j] - tail) if tail else _PUNCTUATION_SPACE + _FIGURE_SPACE * (
-                width[j] - 1)
-            return f"<{tag}{attrs}>{text}{padding}</{tag}>"
-
-        return row_match.group(0).replace(row_match.group(1), _CELL.sub(cell, row_match.group(1)), 1)
-
-    return _ROW.sub(pad, body)
+    found = []
+    for r, row in enumerate(rows, start=1):
+        for j, (tag, text) in enumerate(row):
+            if tag == "td" and width.get(j) and width[j] > _tail(text):
+                tail = _tail(text)
+                padding = FIGURE_SPACE * (width[j] - tail) if tail else PUNCTUATION_SPACE + FIGURE_SPACE * (
+                    width[j] - 1)
+                found.append((f"#{table_id} tr:nth-child({r})>td:nth-child({j + 1})::after", padding))
+    return found
 
 
 def _tail(text: str) -> int:
@@ -402,9 +425,9 @@ def _key_value_table(mapping: dict, digits: int = _DIGITS) -> str:
     return f'<table class="kv"><tbody>{rows}</tbody></table>'
 
 
-def _cell(value, digits: int, aligned: str | None = None) -> str:
-    if aligned is not None and _is_number(value):
-        return f'<td class="num">{_escape(aligned)}</td>'
+def _cell(value, digits: int, pad: str | None = None) -> str:
+    if pad and _is_number(value):
+        return f'<td class="num {pad}">{_escape(format_value(value, digits))}</td>'
     if isinstance(value, dict):
         return f"<td>{_key_value_table(value, digits)}</td>"
     if isinstance(value, (list, tuple)) and value and all(isinstance(item, dict) for item in value):
@@ -533,62 +556,3 @@ def _atomic_write(path: Path, data: bytes) -> None:
     from ..engine.serialization import atomic_write
 
     atomic_write(path, data)
-
-
-_CSS = """
-:root { color-scheme: light; --rule: #1f2328; --line: #d0d7de; --muted: #57606a; --shade: #f6f8fa; }
-body { margin: 0; background: #ffffff; color: #1f2328; font: 15px/1.55 "Source Sans 3", "Segoe UI", system-ui,
-  -apple-system, Roboto, "Helvetica Neue", Arial, sans-serif; font-kerning: normal; }
-main { max-width: 1100px; margin: 0 auto; padding: 24px 28px 40px; }
-h1 { font-size: 1.75em; font-weight: 650; margin: 0.2em 0 0.6em; letter-spacing: -0.01em; }
-h2 { font-size: 1.25em; font-weight: 650; margin: 0 0 0.6em; padding-bottom: 0.2em;
-  border-bottom: 1px solid var(--line); }
-section { margin: 0 0 2.2em; }
-nav { background: var(--shade); border: 1px solid var(--line); border-radius: 6px; padding: 10px 20px;
-  margin-bottom: 2em; font-size: 0.95em; }
-nav h2 { border: 0; margin: 0 0 0.3em; font-size: 1.05em; }
-nav ol { margin: 0; padding-left: 1.4em; columns: 2; }
-nav li.detail { color: var(--muted); }
-nav li.detail a { color: var(--muted); }
-a { color: #0550ae; }
-table { border-collapse: collapse; margin: 0.4em 0; font-variant-numeric: tabular-nums lining-nums;
-  border-top: 1.5px solid var(--rule); border-bottom: 1.5px solid var(--rule); }
-th, td { border: 0; padding: 3px 12px; vertical-align: top; text-align: left; }
-thead th { border-bottom: 1px solid var(--rule); font-weight: 600; vertical-align: bottom; }
-tbody tr + tr > * { border-top: 1px solid #eaeef2; }
-th[scope="row"] { font-weight: 600; white-space: nowrap; }
-td.num { text-align: right; white-space: pre; }
-th.num, .summary table.chainrule-coefficients tr:first-child th:not(:first-child) { text-align: right; }
-td table { margin: 0; font-size: 0.95em; border-top-width: 1px; border-bottom-width: 1px; }
-.table { overflow-x: auto; }
-table.kv th[scope="row"] { color: #24292f; }
-.summary { overflow-x: auto; display: flex; flex-wrap: wrap; align-items: flex-start; column-gap: 2.5em; }
-.summary > * { flex: 0 0 auto; }
-.summary > p, .summary > pre, .summary > div { flex-basis: 100%; }
-.summary table { margin: 0 0 1em; }
-.summary th { text-align: left; font-weight: 600; white-space: nowrap; }
-.summary table.chainrule-coefficients tr:first-child th { border-bottom: 1px solid var(--rule); }
-.summary p { color: var(--muted); font-size: 0.93em; margin: 0 0 0.4em; }
-.summary table.chainrule-summary:has(tr:nth-child(9)) > tbody { display: grid; grid-template-columns: repeat(2,
-  max-content minmax(7em, max-content)); }  /* a long model header: two label/value pairs a row */
-.summary table.chainrule-summary:has(tr:nth-child(9)) tr { display: contents; }
-.summary table.chainrule-summary:has(tr:nth-child(9)) td { padding-right: 2.2em; }
-.summary td { text-align: right; white-space: nowrap; }
-.summary caption { font-weight: 650; text-align: left; padding-bottom: 0.3em; caption-side: top; }
-pre, code { font-family: ui-monospace, "SFMono-Regular", "DejaVu Sans Mono", Menlo, Consolas, monospace; }
-pre { background: var(--shade); border: 1px solid var(--line); border-radius: 6px; padding: 10px; font-size: 13px;
-  line-height: 1.4; white-space: pre-wrap; overflow-wrap: anywhere; }
-figure { margin: 0.4em 0 0.8em; }
-img { max-width: 100%; height: auto; border: 1px solid #eaeef2; }
-.caption { color: var(--muted); font-size: 0.93em; margin: 0.3em 0 0; }
-.empty { color: var(--muted); }
-.details { margin-top: 2.5em; border-top: 2px solid var(--line); padding-top: 0.6em; }
-.details-label { color: var(--muted); font-size: 0.93em; margin: 0 0 0.8em; }
-section.detail { margin: 0 0 0.6em; }
-details > summary { cursor: pointer; list-style-position: outside; margin-left: 1.1em; }
-details > summary h2 { display: inline; border: 0; font-size: 1.1em; padding: 0; }
-details[open] > summary { margin-bottom: 0.6em; }
-footer { margin-top: 3em; padding-top: 0.8em; border-top: 1px solid var(--line); color: var(--muted);
-  font-size: 0.9em; }
-@media print { nav { display: none; } }
-"""
