@@ -10,7 +10,7 @@
 The package is built in layers, each importing only from those below it (the map:
 docs/architecture.md): ``engine`` (backend, Tensor, autograd, ops) → ``metrics`` →
 ``tabular`` → ``datasets`` → ``nn``, ``optim`` → ``data``, ``models`` → ``stats``, ``train`` →
-``formula`` → ``theory``, ``compute`` → ``report`` → ``cli``.
+``formula`` → ``theory``, ``compute``, ``causal`` → ``report`` → ``cli``.
 """
 # The order matters: the engine first, then the layers that build on it.
 # isort: off
@@ -65,7 +65,7 @@ _LAZY_MODULES = {
     "theory": "chainrule.theory", "compute": "chainrule.compute", "datasets": "chainrule.datasets",
     "landscape": "chainrule.theory.landscape", "diagnostics": "chainrule.theory.diagnostics",
     "models": "chainrule.models", "metrics": "chainrule.metrics",
-    "formula": "chainrule.formula",
+    "formula": "chainrule.formula", "causal": "chainrule.causal",
 }
 
 
