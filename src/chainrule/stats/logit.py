@@ -92,8 +92,13 @@ np = backend.host
 
 __all__ = ["Logit"]
 
-# n·p from which the first full-data Newton passes read a float32 copy of X (half the bytes
-# of each pass; see single_precision_start).
+# Whether the first full-data Newton passes read a float32 copy of X (single_precision_start).
+# Off: each float32 pass reads half the bytes (one thread, CPU: 6.7 ms against 11.9 ms per score
+# pass at 200,000 x 50), but whole fits with it were slower in the medians of all three
+# same-run comparisons made (benchmarks/README.md, issue 20), so it waits for a quiet
+# measurement (bench_logit.py's "chainrule float32 start" row).
+FLOAT32_START = False
+# n·p from which the float32 start runs, when switched on.
 SINGLE_MIN_SIZE = 1 << 21
 ROUGH_TOL = 1e-5           # the float32 passes stop at max|Δβ| ≤ 1e-5 (1 + max|β|)
 
@@ -188,9 +193,7 @@ class Logit(LikelihoodResults, Estimator):
 
         The passes over the rows run on several threads through ``threadpoolctl`` (a
         dependency; :mod:`chainrule.stats.row_parts`; ``CHAINRULE_NUM_THREADS=1`` keeps them
-        on one). On tall data the first full-data passes read X rounded to float32
-        (:func:`single_precision_start`); the estimate and its
-        covariance come from float64 passes."""
+        on one)."""
         check_solver_and_tol("Logit", self.solver, self.tol)
         check_on_separation("Logit", self.on_separation)
         if self.distributed is not False:
@@ -489,7 +492,8 @@ def _covariance(design, result):
 
 def single_precision_start(design, y, beta, information, tol, max_iter):
     """(β, I) from the chord iteration of :func:`newton_binary` on X rounded to float32,
-    to start the float64 iteration with: on C-ordered X of at least ``SINGLE_MIN_SIZE``
+    to start the float64 iteration with, when ``FLOAT32_START`` is set (it is not by default):
+    on C-ordered X of at least ``SINGLE_MIN_SIZE``
     numbers, when a warm start gave ``information`` and ``tol`` asks for more than
     ``ROUGH_TOL``; otherwise (β, I) unchanged.
 
@@ -505,8 +509,8 @@ def single_precision_start(design, y, beta, information, tol, max_iter):
     of the float32 iteration (a symptom of separation, no convergence) leaves (β, I) as
     given."""
     X = design.X if isinstance(design, Design) else None
-    if (X is None or information is None or X.size < SINGLE_MIN_SIZE or X.dtype != np.float64
-            or not X.flags.c_contiguous or tol >= ROUGH_TOL):
+    if (not FLOAT32_START or X is None or information is None or X.size < SINGLE_MIN_SIZE
+            or X.dtype != np.float64 or not X.flags.c_contiguous or tol >= ROUGH_TOL):
         return beta, information
     try:
         result = newton_binary(design.single(), y, beta, ROUGH_TOL, max_iter, exact_information=False,
