@@ -21,3 +21,9 @@ from .results import DMLResults
 
 __all__ = ["PLR", "IRM", "PLIV", "DMLResults", "NetworkLearner", "as_learner", "make_folds", "check_folds",
            "draw_weights", "multiplier_bootstrap", "make_plr_CCDDHNR2018", "make_irm_data"]
+
+# Farrell-Liang-Misra
+from .flm import FLM2021, flm_ate_score, make_flm_ate_data  # noqa: E402
+
+__all__ += ["FLM2021", "flm_ate_score", "make_flm_ate_data"]
+# end Farrell-Liang-Misra
