@@ -24,6 +24,15 @@ __all__ = ["PLR", "IRM", "PLIV", "DMLResults", "NetworkLearner", "as_learner", "
 
 # Farrell-Liang-Misra
 from .flm import FLM2021, flm_ate_score, make_flm_ate_data  # noqa: E402
+from .heterogeneity import (  # noqa: E402
+    DeepHeterogeneity,
+    influence_function,
+    loss_derivatives,
+    make_heterogeneity_data,
+    randomized_lambda,
+    structured_loss,
+)
 
-__all__ += ["FLM2021", "flm_ate_score", "make_flm_ate_data"]
+__all__ += ["FLM2021", "flm_ate_score", "make_flm_ate_data", "DeepHeterogeneity", "structured_loss",
+            "influence_function", "loss_derivatives", "randomized_lambda", "make_heterogeneity_data"]
 # end Farrell-Liang-Misra
