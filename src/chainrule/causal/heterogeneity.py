@@ -195,6 +195,7 @@ class DeepHeterogeneity:
         psi = psi - theta
         se = float(np.sqrt(np.mean(psi * psi) / n))
         name = self.target if isinstance(self.target, str) else getattr(self.target, "__name__", "H")
+        name = "H" if name == "<lambda>" else name
         self.psi_ = psi
         self.results_ = DMLResults([[theta]], [[se]], psi.reshape(-1, 1, 1), np.array([[-1.0]]), [f"E[{name}]"],
                                    f"DeepHeterogeneity ({self.model})", "influence function", self.n_folds)
