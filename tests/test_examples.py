@@ -47,7 +47,7 @@ def figures_written(text: str) -> list:
 
 def test_every_chapter_has_an_example_and_a_test():
     scripts = sorted(p.name for p in EXAMPLES.glob("ch*.py"))
-    assert [s[:4] for s in scripts] == [f"ch{k:02d}" for k in range(1, 13)]
+    assert sorted({s[:4] for s in scripts}) == [f"ch{k:02d}" for k in range(1, 13)]
     tested = {case.values[0] for case in CASES}
     assert tested == set(scripts)
 
@@ -251,6 +251,22 @@ def check_ch12(text, out):
     assert len(figures_written(text)) == 1
 
 
+def check_ch12_flm(text, out):
+    from scipy import stats as distributions
+
+    for part in ("flm-ate", "flm-ate-crossfit", "het-linear", "het-logit"):
+        line = re.search(rf"coverage {part}: ([\d.]+) \((\d+)/(\d+)\), binomial 95% interval \[([\d.]+), ([\d.]+)\]; "
+                         rf"bias ([+-][\d.]+), sd ([\d.]+), mean se ([\d.]+)", text)
+        assert line, f"no coverage line for {part}"
+        share, hits, reps, low, high, bias, sd, se = (float(v) for v in line.groups())
+        assert reps == 4 and share == pytest.approx(hits / reps, abs=5e-4)
+        expected_low = distributions.beta.ppf(0.025, hits, reps - hits + 1) if hits else 0.0
+        expected_high = distributions.beta.ppf(0.975, hits + 1, reps - hits) if hits < reps else 1.0
+        assert (low, high) == (pytest.approx(expected_low, abs=5e-4), pytest.approx(expected_high, abs=5e-4))
+        assert abs(bias) < 0.3 and 0 < sd < 0.5 and 0 < se < 0.5
+    assert (out / "ch12_flm.md").read_text().count("| FLM2021") == 2
+
+
 CASES = [
     pytest.param("ch01_supervised_learning.py", check_ch01, id="ch01"),
     pytest.param("ch02_gradient_descent.py", check_ch02, id="ch02"),
@@ -264,6 +280,7 @@ CASES = [
     pytest.param("ch10_gpu_and_cluster.py", check_ch10, id="ch10"),
     pytest.param("ch11_deep_nets.py", check_ch11, id="ch11"),
     pytest.param("ch12_causal_coverage.py", check_ch12, id="ch12"),
+    pytest.param("ch12_flm.py", check_ch12_flm, id="ch12-flm"),
 ]
 
 

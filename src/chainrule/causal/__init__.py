@@ -21,3 +21,18 @@ from .results import DMLResults
 
 __all__ = ["PLR", "IRM", "PLIV", "DMLResults", "NetworkLearner", "as_learner", "make_folds", "check_folds",
            "draw_weights", "multiplier_bootstrap", "make_plr_CCDDHNR2018", "make_irm_data"]
+
+# Farrell-Liang-Misra
+from .flm import FLM2021, flm_ate_score, make_flm_ate_data  # noqa: E402
+from .heterogeneity import (  # noqa: E402
+    DeepHeterogeneity,
+    influence_function,
+    loss_derivatives,
+    make_heterogeneity_data,
+    randomized_lambda,
+    structured_loss,
+)
+
+__all__ += ["FLM2021", "flm_ate_score", "make_flm_ate_data", "DeepHeterogeneity", "structured_loss",
+            "influence_function", "loss_derivatives", "randomized_lambda", "make_heterogeneity_data"]
+# end Farrell-Liang-Misra
