@@ -211,7 +211,7 @@ def run(quick: bool = False, settings: dict | None = None, shape: dict | None = 
         print()
     contention = bench_engine.CpuContention()
     problem = make_problem(shape)
-    impls = make_implementations(problem)
+    impls = bench_conv.with_numpy_twin(make_implementations(problem), ChainruleGPTStep, problem)
     agreement = bench_conv.check_agreement(impls)
     timed = bench_conv.time_steps(impls, settings)
     others = contention.cores_used_by_others()

@@ -39,11 +39,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..engine import backend
+from ..engine import backend, compiled
 from ..engine.autograd import Function
 
 __all__ = ["Windows", "place", "crop", "unfold", "fold", "tap", "place_last", "window_view", "window_chunks",
-           "copy_windows", "unfold_last", "fold_last", "CHUNK_BYTES", "Unfold", "Fold"]
+           "copy_windows", "window_rows", "unfold_last", "fold_last", "CHUNK_BYTES", "Unfold", "Fold"]
 
 #: The size of the window rows one product reads at a time (see the module docstring). Measured
 #: with two OpenBLAS threads on the 2-core benchmark machine (a 3 x 3 convolution of 128 maps,
@@ -51,6 +51,8 @@ __all__ = ["Windows", "place", "crop", "unfold", "fold", "tap", "place_last", "w
 #: 12.6 / 10.9 / 9.3 / 8.6 / 8.8 / 13.1 / 19.3; 4-8 MiB runs are fastest at every stage width
 #: (fewer products, each still in the cache), 2 MiB on one thread by a few percent.
 CHUNK_BYTES = 4 << 20
+
+KERNELS = "chainrule.nn.fused.numba_kernels"  #: the compiled gather and scatter (optional)
 
 
 class Windows(NamedTuple):
@@ -197,6 +199,40 @@ def copy_windows(view, n0: int, n1: int, buffer):
     return rows
 
 
+def window_rows(x, windows: Windows):
+    """A function ``copy(n0, n1, buffer)`` that writes the window rows of images [n0, n1) of x
+    (N, H, W, C) (any strides) into the front of ``buffer`` and returns them (as
+    :func:`copy_windows`). With the compiled kernels (host float arrays, numba there and
+    enabled) it is :func:`~chainrule.nn.fused.numba_kernels.gather_windows`, on all cores and
+    reading x itself (the padding implied, no canvas); else one strided NumPy copy per run from
+    the zero-padded canvas (:func:`place_last`, made here once)."""
+    kernels = _kernels_for(x)
+    if kernels is None:
+        view = window_view(place_last(x, windows), windows)
+        return lambda n0, n1, buffer: copy_windows(view, n0, n1, buffer)
+    pixels = windows.grid[0] * windows.grid[1]
+    geometry = _geometry(windows)
+
+    def copy(n0, n1, buffer):
+        rows = buffer[:(n1 - n0) * pixels]
+        kernels.gather_windows(x, rows, n0, n1, *geometry)
+        return rows
+    return copy
+
+
+def _geometry(windows: Windows) -> tuple:
+    """kernel, stride, dilation, grid, offset as tuples of Python ints (the kernels' arguments)."""
+    return tuple(tuple(int(v) for v in pair) for pair in
+                 (windows.kernel, windows.stride, windows.dilation, windows.grid, windows.offset))
+
+
+def _kernels_for(array):
+    """The compiled kernels for a host float32/float64 array, or None (see :func:`window_rows`)."""
+    if type(array) is not backend.host.ndarray or array.dtype.char not in "fd":
+        return None
+    return compiled.kernels(KERNELS)
+
+
 def unfold_last(x, windows: Windows):
     """im2col of x (N, H, W, C) (any strides): the whole window matrix (N oh ow, kh kw C), row
     (n, a, b), column (i, j, c) = canvas[n, a sh + i dh, b sw + j dw, c]; ONE strided copy.
@@ -213,6 +249,11 @@ def fold_last(cols, windows: Windows, batch: int):
     (kh, kw), (oh, ow) = windows.kernel, windows.grid
     channels = cols.shape[1] // (kh * kw)
     xp = backend.namespace_of(cols)
+    kernels = _kernels_for(cols) if cols.flags.c_contiguous else None
+    if kernels is not None:  # parallel over the images, each pixel summed in the same tap order
+        image = xp.empty((batch,) + tuple(windows.size) + (channels,), dtype=cols.dtype)
+        kernels.scatter_windows(cols, image, *_geometry(windows))
+        return image
     blocks = cols.reshape(batch, oh, ow, kh, kw, channels)
     canvas = xp.zeros((batch,) + windows.extent + (channels,), dtype=cols.dtype)
     for i in range(kh):

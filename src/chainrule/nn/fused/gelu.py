@@ -1,0 +1,71 @@
+"""The exact GELU as one graph node on the compiled kernels: y = a Phi(a) in one parallel pass.
+
+    y = a Phi(a),  Phi(a) = (1 + erf(a / sqrt 2)) / 2,   dy/da = Phi(a) + a phi(a),
+    phi(a) = exp(-a^2 / 2) / sqrt(2 pi)                  (Hendrycks & Gimpel 2016)
+
+The engine's op (:class:`chainrule.engine.ops.activations.GELU`) computes the same with NumPy
+passes and ``scipy.special.erf``, one core, 15 ns a float32 value; this node runs
+:func:`~chainrule.nn.fused.numba_kernels.gelu_forward_float32` (erf from a float64 table, 3 ns a
+value on one core, both cores used) and keeps Phi(a) for backward, as the engine's op does.
+Reference composition: the engine's ``gelu(a, "none")`` itself (tests/test_nn_numba_kernels.py
+checks the two agree to an ulp of erf, float32 and float64); second derivatives differentiate
+it (:mod:`.composed`).
+
+`fast_gelu` picks the node only where it pays: ``approximate="none"``, host float32/float64
+arrays of at least :data:`MIN_SIZE` values, and the kernels available
+(:func:`chainrule.engine.compiled.kernels`: numba installed and ``CHAINRULE_NO_NUMBA`` unset);
+otherwise the engine's op, unchanged.
+"""
+from __future__ import annotations
+
+import math
+
+from ...engine import backend, compiled, ops
+from ...engine.autograd import Function
+from .composed import ComposedBackward
+
+__all__ = ["GELU", "fast_gelu", "KERNELS", "MIN_SIZE"]
+
+KERNELS = "chainrule.nn.fused.numba_kernels"  #: the compiled kernels' module
+MIN_SIZE = 1 << 15  #: smaller inputs go to the engine's op (a parallel launch costs ~20 µs)
+
+
+def fast_gelu(x, approximate: str = "none"):
+    """GELU of the Tensor x (arguments already checked): the compiled node where it pays, else
+    the engine's op."""
+    array = getattr(x, "data", None)
+    if (approximate == "none" and array.size >= MIN_SIZE and type(array) is backend.host.ndarray
+            and array.dtype.char in "fd"):
+        kernels = compiled.kernels(KERNELS)
+        if kernels is not None:
+            return GELU.apply(x, kernels=kernels)
+    return ops.gelu(x, approximate)
+
+
+class GELU(ComposedBackward, Function):
+    """y = a Phi(a) (exact GELU) on the compiled kernels ``kernels``; host float32/float64."""
+
+    op = "gelu"
+
+    def forward(self, a, kernels):
+        xp = backend.namespace_of(a)
+        self.kernels, self.shape = kernels, a.shape
+        flat = xp.ascontiguousarray(a).reshape(-1)
+        out, cdf = xp.empty_like(flat), xp.empty_like(flat)
+        forward = kernels.gelu_forward_float32 if flat.dtype == xp.float32 else kernels.gelu_forward_float64
+        forward(flat, out, cdf, kernels.ERF_TABLE)
+        self.a, self.cdf = flat, cdf
+        return out.reshape(a.shape)
+
+    def backward(self, grad):
+        xp = backend.namespace_of(grad)
+        a = self.a
+        flat = xp.ascontiguousarray(grad, dtype=a.dtype).reshape(-1)
+        out = xp.empty_like(a)
+        scalar = a.dtype.type
+        self.kernels.gelu_backward(flat, a, self.cdf, out, scalar(-0.5), scalar(1 / math.sqrt(2 * math.pi)))
+        return (out.reshape(self.shape),)
+
+    def reference(self, a):
+        """The engine's exact GELU."""
+        return ops.gelu(a, "none")

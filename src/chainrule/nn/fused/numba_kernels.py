@@ -1,0 +1,181 @@
+"""Compiled (numba) kernels of the deep-net fast paths: the passes NumPy runs on one core.
+
+This module imports numba at its top, so it is itself the optional part: the fast paths ask
+:func:`chainrule.engine.compiled.kernels` for it ("chainrule.nn.fused.numba_kernels") and get
+None when numba is missing or ``CHAINRULE_NO_NUMBA=1``; they then run their plain-NumPy twin,
+which stays the reference (tests/test_nn_numba_kernels.py checks each kernel against it in
+float32 and float64). The kernels are ``parallel=True`` loops over independent rows, images or
+runs of a flat array (``prange``), on all cores, where NumPy's elementwise passes and strided
+copies run on one.
+
+* GELU (exact, ``approximate="none"``): ``gelu_forward`` writes y = a Phi(a) and Phi(a) =
+  (1 + erf(a / sqrt 2)) / 2 in one pass, ``gelu_backward`` dx = g (Phi(a) + a phi(a)),
+  phi(a) = exp(-a^2 / 2) / sqrt(2 pi). The NumPy path evaluates erf with
+  ``scipy.special.erf``, whose float32 loop rounds the float64 function: 15 ns a value on one
+  core (31.6 ms for the 2M pre-activations of one GPT block). Here float32 values go through
+  :func:`erf_float32`, a float64 evaluation accurate to 3e-15 (absolute; relative near 0) by
+  table: a Taylor polynomial of erf(x) / x in x^2 below 0.5, Chebyshev interpolants (degree
+  11, built at import from ``math.erf``) on 14 intervals of width 1/4 up to 4, and 1 beyond
+  (float32 rounds erf(x) to 1 from x = 3.9 on). Rounded to float32 it equals scipy's value
+  except where erf(x) lies within 3e-15 of a float32 rounding boundary (none in 2M
+  Gaussian samples; then 1 ulp). float64 values use ``math.erf`` (numba's libm port, within
+  an ulp of scipy's Cephes erf). Every other operation is done in the array's dtype in the
+  NumPy path's order.
+* im2col / col2im on channels-last batches: ``gather_windows`` copies the window rows (N oh ow,
+  kh kw C) of images [n0, n1) straight from x (N, H, W, C) with the zero padding implied (no
+  padded canvas is made), in parallel over the images; ``scatter_windows`` is its adjoint
+  (col2im: each image's pixels summed from the windows that read them), also parallel over
+  images (no two images share a pixel, so no write races).
+
+Flags: ``cache=True`` (the machine code is stored in ``__pycache__`` beside this file: compiling
+every kernel takes a few seconds once per installation; each new process still pays numba's
+import and the loading of the cached code on first use, about 1 s), ``error_model="numpy"``
+(no zero-division checks, which stop vectorization), no ``fastmath`` (no reassociation, no
+fused multiply-adds: the same rounding as NumPy's operation-by-operation evaluation).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+_JIT = {"cache": True, "error_model": "numpy", "nogil": True, "parallel": True}
+
+_SQRT1_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_TERMS = 12  # Horner steps of every piece of the erf table
+
+
+def _erf_table():
+    """Row 0: Taylor coefficients of erf(x) / x in s = x^2 (highest first); rows 1-14: the
+    Chebyshev interpolant of erf on [0.5 + (k - 1) / 4, 0.5 + k / 4] as a power series in
+    u in [-1, 1] (highest first)."""
+    cheb = np.polynomial.chebyshev
+    table = np.zeros((15, _TERMS))
+    table[0] = [2 / math.sqrt(math.pi) * (-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(_TERMS)][::-1]
+    erf = np.vectorize(math.erf)
+    for k in range(1, 15):
+        centre = 0.5 + (k - 1) * 0.25 + 0.125
+        coefficients = cheb.cheb2poly(cheb.chebinterpolate(lambda u, c=centre: erf(c + u * 0.125), _TERMS - 1))
+        table[k, _TERMS - coefficients.size:] = coefficients[::-1]
+    return table
+
+
+ERF_TABLE = _erf_table()
+
+
+@njit(inline="always", error_model="numpy")
+def _erf_table_value(x, table):  # pragma: no cover - compiled
+    """erf(x) for a float64 x, to 3e-15 (see the module docstring)."""
+    a = abs(x)
+    if a < 0.5:
+        row, u, factor = 0, a * a, a
+    else:
+        t = (a - 0.5) * 4.0
+        if not t < 13.0:  # also catches inf; NaN lands in row 1 and stays NaN
+            t = 13.0
+        row = int(t) + 1 if t >= 0.0 else 1
+        u, factor = (a - (0.25 * row + 0.375)) * 8.0, 1.0
+    p = table[row, 0]
+    for j in range(1, _TERMS):
+        p = p * u + table[row, j]
+    p *= factor
+    if a >= 4.0:
+        p = 1.0
+    return -p if x < 0 else p
+
+
+@njit(**_JIT)
+def erf_float32(x, out, table):  # pragma: no cover - compiled
+    """out = float32(erf(float64(x))) elementwise on flat float32 arrays."""
+    for i in prange(x.shape[0]):
+        out[i] = np.float32(_erf_table_value(np.float64(x[i]), table))
+
+
+@njit(**_JIT)
+def gelu_forward_float32(a, out, cdf, table):  # pragma: no cover - compiled
+    """out = a Phi(a), cdf = Phi(a) = 0.5 (1 + erf(a / sqrt 2)) on flat float32 arrays."""
+    scale, half, one = np.float32(_SQRT1_2), np.float32(0.5), np.float32(1.0)
+    for i in prange(a.shape[0]):
+        v = a[i]
+        e = np.float32(_erf_table_value(np.float64(v * scale), table))
+        c = half * (one + e)
+        cdf[i] = c
+        out[i] = v * c
+
+
+@njit(**_JIT)
+def gelu_forward_float64(a, out, cdf, table):  # pragma: no cover - compiled
+    """out = a Phi(a), cdf = Phi(a) on flat float64 arrays (``math.erf``; ``table`` unused)."""
+    for i in prange(a.shape[0]):
+        v = a[i]
+        c = 0.5 * (1.0 + math.erf(v * _SQRT1_2))
+        cdf[i] = c
+        out[i] = v * c
+
+
+@njit(**_JIT)
+def gelu_backward(grad, a, cdf, out, minus_half, inv_sqrt_2pi):  # pragma: no cover - compiled
+    """out = grad (cdf + a phi(a)), phi(a) = exp(-0.5 a a) / sqrt(2 pi), with the two constants
+    given in the arrays' dtype (so float32 stays float32)."""
+    for i in prange(a.shape[0]):
+        v = a[i]
+        pdf = math.exp(minus_half * v * v) * inv_sqrt_2pi
+        out[i] = grad[i] * (cdf[i] + v * pdf)
+
+
+@njit(**_JIT)
+def gather_windows(x, out, n0, n1, kernel, stride, dilation, grid, offset):  # pragma: no cover - compiled
+    """im2col, channels-last: out[((n - n0) oh + a) ow + b, (i kw + j) C + c] = x[n, a sh + i dh
+    - th, b sw + j dw - tw, c] for images n in [n0, n1), 0 where that pixel is outside x
+    (N, H, W, C); parallel over the (image, window row) pairs."""
+    kh, kw = kernel
+    sh, sw = stride
+    dh, dw = dilation
+    oh, ow = grid
+    th, tw = offset
+    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
+    for task in prange((n1 - n0) * oh):
+        n, a = n0 + task // oh, task % oh
+        for b in range(ow):
+            row = task * ow + b
+            for i in range(kh):
+                y = a * sh + i * dh - th
+                for j in range(kw):
+                    column = (i * kw + j) * channels
+                    z = b * sw + j * dw - tw
+                    if 0 <= y < height and 0 <= z < width:
+                        for c in range(channels):
+                            out[row, column + c] = x[n, y, z, c]
+                    else:
+                        for c in range(channels):
+                            out[row, column + c] = 0
+
+
+@njit(**_JIT)
+def scatter_windows(cols, out, kernel, stride, dilation, grid, offset):  # pragma: no cover - compiled
+    """col2im, channels-last, the adjoint of :func:`gather_windows`: out (N, H, W, C) =
+    the sum over the windows of each pixel's entries of ``cols`` (N oh ow, kh kw C); parallel
+    over the images (no two share a pixel), each summed in the NumPy twin's tap order."""
+    kh, kw = kernel
+    sh, sw = stride
+    dh, dw = dilation
+    oh, ow = grid
+    th, tw = offset
+    height, width, channels = out.shape[1], out.shape[2], out.shape[3]
+    for n in prange(out.shape[0]):
+        out[n] = 0
+        for i in range(kh):
+            for j in range(kw):
+                column = (i * kw + j) * channels
+                for a in range(oh):
+                    y = a * sh + i * dh - th
+                    if not 0 <= y < height:
+                        continue
+                    for b in range(ow):
+                        z = b * sw + j * dw - tw
+                        if 0 <= z < width:
+                            row = (n * oh + a) * ow + b
+                            for c in range(channels):
+                                out[n, y, z, c] += cols[row, column + c]

@@ -1,0 +1,178 @@
+"""The compiled deep-net kernels (nn/fused/numba_kernels.py) equal their NumPy twins, float32
+and float64: the erf table against ``scipy.special.erf``, the GELU node against the engine's
+GELU (and torch), the window gather and scatter against the NumPy im2col / col2im, and the
+layers that use them against torch both with the kernels and with ``CHAINRULE_NO_NUMBA=1``."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.autograd import gradcheck, gradgradcheck
+from chainrule.engine import compiled, ops
+from chainrule.nn import functional as F
+from chainrule.nn import fused, im2col
+from chainrule.nn.im2col import Windows
+
+pytest.importorskip("numba")
+special = pytest.importorskip("scipy.special")
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture
+def kernels(monkeypatch):
+    monkeypatch.delenv("CHAINRULE_NO_NUMBA", raising=False)
+    module = compiled.kernels(fused.gelu.KERNELS)
+    assert module is not None
+    return module
+
+
+@pytest.fixture(params=["numba", "numpy"])
+def mode(request, monkeypatch):
+    """Each layer test runs with the kernels and with CHAINRULE_NO_NUMBA=1."""
+    if request.param == "numpy":
+        monkeypatch.setenv("CHAINRULE_NO_NUMBA", "1")
+    else:
+        monkeypatch.delenv("CHAINRULE_NO_NUMBA", raising=False)
+    return request.param
+
+
+SPECIALS = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-30, 0.5, 3.9, 4.0, -4.0, 1e30]
+
+
+def test_erf_table_equals_scipy_in_float32(kernels):
+    x = np.concatenate([np.linspace(-7, 7, 400_001), np.logspace(-45, 1.5, 20_001),
+                        -np.logspace(-45, 1.5, 20_001), SPECIALS]).astype(np.float32)
+    out = np.empty_like(x)
+    kernels.erf_float32(x, out, kernels.ERF_TABLE)
+    np.testing.assert_array_equal(out, special.erf(x))
+
+
+def test_erf_table_is_accurate_in_float64(kernels):
+    x = np.linspace(0, 6, 60_001)
+    values = np.empty(x.size, dtype=np.float32)
+    reference = np.array([math.erf(v) for v in x])
+    kernels.erf_float32(x.astype(np.float32), values, kernels.ERF_TABLE)
+    assert np.abs(values - reference.astype(np.float32)).max() <= np.spacing(np.float32(1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gelu_kernels_equal_the_numpy_twin(kernels, dtype):
+    rng = np.random.default_rng(0)
+    a = np.concatenate([rng.standard_normal(100_000) * 3, SPECIALS]).astype(dtype)
+    out, cdf = np.empty_like(a), np.empty_like(a)
+    forward = kernels.gelu_forward_float32 if dtype == np.float32 else kernels.gelu_forward_float64
+    forward(a, out, cdf, kernels.ERF_TABLE)
+    with np.errstate(invalid="ignore"):
+        ref_cdf = 0.5 * (1 + special.erf(a * (1 / math.sqrt(2))))
+        ref_out = a * ref_cdf
+    eps = np.finfo(dtype).eps
+    if dtype == np.float32:  # the same float32 rounding of erf: bit for bit
+        np.testing.assert_array_equal(cdf, ref_cdf)
+        np.testing.assert_array_equal(out, ref_out)
+    else:  # math.erf and scipy's Cephes erf: within an ulp of erf
+        np.testing.assert_allclose(cdf, ref_cdf, rtol=0, atol=eps, equal_nan=True)
+        finite = np.isfinite(a)
+        assert np.all(np.abs(out[finite] - ref_out[finite]) <= 2 * eps * np.abs(a[finite]))
+        np.testing.assert_array_equal(out[~finite], ref_out[~finite])
+    grad = rng.standard_normal(a.size).astype(dtype)
+    dx = np.empty_like(a)
+    kernels.gelu_backward(grad, a, cdf, dx, dtype(-0.5), dtype(1 / math.sqrt(2 * math.pi)))
+    with np.errstate(invalid="ignore", over="ignore"):
+        pdf = np.exp(-0.5 * a * a) * (1 / math.sqrt(2 * math.pi))
+        ref_dx = grad * (cdf + a * pdf)
+        scale = np.abs(grad) * (np.abs(cdf) + np.abs(a * pdf))
+    finite = np.isfinite(a)
+    assert np.all(np.abs(dx - ref_dx)[finite] <= 4 * eps * scale[finite])
+
+
+@pytest.mark.parametrize("dtype", [cr.float32, cr.float64])
+@pytest.mark.parametrize("shape", [(64, 1024), (3, 40, 300)])
+def test_gelu_layer_equals_torch(mode, dtype, shape):
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal(shape) * 2
+    x = cr.tensor(a, dtype=dtype, requires_grad=True)
+    y = F.gelu(x.transpose(0, 1) if len(shape) == 3 else x)  # a non-contiguous input too
+    assert (type(y.grad_fn) is fused.GELU) == (mode == "numba")
+    g = rng.standard_normal(y.shape)
+    y.backward(cr.tensor(g, dtype=dtype))
+    tdtype = torch.float32 if dtype == cr.float32 else torch.float64
+    tx = torch.tensor(a, dtype=tdtype, requires_grad=True)
+    ty = torch.nn.functional.gelu(tx.transpose(0, 1) if len(shape) == 3 else tx)
+    ty.backward(torch.tensor(g, dtype=tdtype))
+    tol = 2e-6 if dtype == cr.float32 else 1e-14
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=tol, atol=tol)
+    module_out = cr.nn.GELU()(x)
+    np.testing.assert_array_equal(module_out.numpy(), F.gelu(x).numpy())
+
+
+def test_gelu_small_tanh_and_other_inputs_take_the_engine_op(kernels):
+    small = cr.tensor(np.ones(10), requires_grad=True)
+    assert type(F.gelu(small).grad_fn) is not fused.GELU
+    big = cr.tensor(np.ones(1 << 16), requires_grad=True)
+    assert type(F.gelu(big, approximate="tanh").grad_fn) is not fused.GELU
+    assert type(F.gelu(big).grad_fn) is fused.GELU
+    with pytest.raises(ValueError):
+        F.gelu(big, approximate="fast")
+
+
+def test_gelu_node_equals_the_engine_op_and_has_second_derivatives(kernels):
+    rng = np.random.default_rng(2)
+    x = cr.tensor(rng.standard_normal((3, 5)) * 2, requires_grad=True)
+    fn = lambda t: fused.GELU.apply(t, kernels=kernels)  # noqa: E731
+    np.testing.assert_allclose(fn(x).numpy(), ops.gelu(x).numpy(), rtol=1e-15, atol=1e-15)
+    assert gradcheck(fn, (x,))
+    assert gradgradcheck(fn, (x,))
+
+
+GEOMETRIES = [  # (kernel, stride, dilation, padding, size)
+    ((3, 3), (1, 1), (1, 1), (1, 1), (9, 8)),
+    ((3, 3), (2, 2), (1, 1), (1, 1), (9, 7)),
+    ((1, 1), (2, 2), (1, 1), (0, 0), (8, 8)),
+    ((3, 2), (1, 2), (2, 1), (2, 0), (7, 9)),
+    ((5, 5), (1, 1), (1, 1), (-1, 4), (8, 8)),  # a crop on one axis (the flipped gradient's windows)
+]
+
+
+def _windows(kernel, stride, dilation, padding, size):
+    grid = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, p, d, k, s in zip(size, padding, dilation, kernel,
+                                                                                  stride))
+    return Windows(kernel, stride, dilation, grid, padding, size)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+def test_window_gather_and_scatter_equal_numpy_im2col(kernels, monkeypatch, dtype, geometry):
+    windows = _windows(*geometry)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 3) + geometry[4]).astype(dtype).transpose(0, 2, 3, 1)  # channels-last view
+    buffer = np.empty((3 * windows.grid[0] * windows.grid[1], windows.taps * 3), dtype=dtype)
+    fast = im2col.window_rows(x, windows)(1, 4, buffer).copy()
+    cols = rng.standard_normal((5 * windows.grid[0] * windows.grid[1], windows.taps * 3)).astype(dtype)
+    fast_fold = im2col.fold_last(cols, windows, 5)
+    monkeypatch.setenv("CHAINRULE_NO_NUMBA", "1")
+    slow = im2col.window_rows(x, windows)(1, 4, np.empty_like(buffer))
+    np.testing.assert_array_equal(fast, slow)
+    np.testing.assert_array_equal(fast_fold, im2col.fold_last(cols, windows, 5))
+
+
+@pytest.mark.parametrize("dtype", [cr.float32, cr.float64])
+@pytest.mark.parametrize("stride, padding, dilation", [(1, 1, 1), (2, 1, 1), (1, 2, 2), (2, 0, 1)])
+def test_conv2d_equals_torch_with_and_without_kernels(mode, dtype, stride, padding, dilation):
+    rng = np.random.default_rng(4)
+    a, w, b = rng.standard_normal((4, 3, 9, 8)), rng.standard_normal((5, 3, 3, 3)), rng.standard_normal(5)
+    x, weight, bias = (cr.tensor(v, dtype=dtype, requires_grad=True) for v in (a, w, b))
+    y = F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation)
+    g = rng.standard_normal(y.shape)
+    y.backward(cr.tensor(g, dtype=dtype))
+    tdtype = torch.float32 if dtype == cr.float32 else torch.float64
+    tx, tw, tb = (torch.tensor(v, dtype=tdtype, requires_grad=True) for v in (a, w, b))
+    ty = torch.nn.functional.conv2d(tx, tw, tb, stride=stride, padding=padding, dilation=dilation)
+    ty.backward(torch.tensor(g, dtype=tdtype))
+    tol = 1e-4 if dtype == cr.float32 else 1e-12
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=tol, atol=tol)
+    for ours, theirs in ((x, tx), (weight, tw), (bias, tb)):
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=tol, atol=tol)
