@@ -215,7 +215,7 @@ def window_rows(x, windows: Windows):
 
     def copy(n0, n1, buffer):
         rows = buffer[:(n1 - n0) * pixels]
-        kernels.gather_windows(x, rows, n0, n1, *geometry)
+        kernels.gather(x, rows, n0, n1, geometry)
         return rows
     return copy
 
@@ -252,7 +252,7 @@ def fold_last(cols, windows: Windows, batch: int):
     kernels = _kernels_for(cols) if cols.flags.c_contiguous else None
     if kernels is not None:  # parallel over the images, each pixel summed in the same tap order
         image = xp.empty((batch,) + tuple(windows.size) + (channels,), dtype=cols.dtype)
-        kernels.scatter_windows(cols, image, *_geometry(windows))
+        kernels.scatter(cols, image, _geometry(windows))
         return image
     blocks = cols.reshape(batch, oh, ow, kh, kw, channels)
     canvas = xp.zeros((batch,) + windows.extent + (channels,), dtype=cols.dtype)

@@ -5,7 +5,7 @@
 
 The engine's op (:class:`chainrule.engine.ops.activations.GELU`) computes the same with NumPy
 passes and ``scipy.special.erf``, one core, 15 ns a float32 value; this node runs
-:func:`~chainrule.nn.fused.numba_kernels.gelu_forward_float32` (erf from a float64 table, 3 ns a
+:func:`~chainrule.nn.fused.numba_kernels.gelu` (erf from a float64 table, 3 ns a
 value on one core, both cores used) and keeps Phi(a) for backward, as the engine's op does.
 Reference composition: the engine's ``gelu(a, "none")`` itself (tests/test_nn_numba_kernels.py
 checks the two agree to an ulp of erf, float32 and float64); second derivatives differentiate
@@ -17,8 +17,6 @@ arrays of at least :data:`MIN_SIZE` values, and the kernels available
 otherwise the engine's op, unchanged.
 """
 from __future__ import annotations
-
-import math
 
 from ...engine import backend, compiled, ops
 from ...engine.autograd import Function
@@ -52,8 +50,7 @@ class GELU(ComposedBackward, Function):
         self.kernels, self.shape = kernels, a.shape
         flat = xp.ascontiguousarray(a).reshape(-1)
         out, cdf = xp.empty_like(flat), xp.empty_like(flat)
-        forward = kernels.gelu_forward_float32 if flat.dtype == xp.float32 else kernels.gelu_forward_float64
-        forward(flat, out, cdf, kernels.ERF_TABLE)
+        kernels.gelu(flat, out, cdf)
         self.a, self.cdf = flat, cdf
         return out.reshape(a.shape)
 
@@ -62,8 +59,7 @@ class GELU(ComposedBackward, Function):
         a = self.a
         flat = xp.ascontiguousarray(grad, dtype=a.dtype).reshape(-1)
         out = xp.empty_like(a)
-        scalar = a.dtype.type
-        self.kernels.gelu_backward(flat, a, self.cdf, out, scalar(-0.5), scalar(1 / math.sqrt(2 * math.pi)))
+        self.kernels.gelu_gradient(flat, a, self.cdf, out)
         return (out.reshape(self.shape),)
 
     def reference(self, a):
