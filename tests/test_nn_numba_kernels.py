@@ -176,3 +176,68 @@ def test_conv2d_equals_torch_with_and_without_kernels(mode, dtype, stride, paddi
     np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=tol, atol=tol)
     for ours, theirs in ((x, tx), (weight, tw), (bias, tb)):
         np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=tol, atol=tol)
+
+
+def _mask(kind, length, keys, rng):
+    if kind == "none":
+        return None
+    if kind == "bool":
+        mask = rng.random((length, keys)) < 0.7
+        mask[1] = False  # a fully masked query row: 0 output, no gradient (torch gives NaN)
+        mask[0, 0] = True
+        return mask
+    return rng.standard_normal((2, 1, length, keys))  # float, broadcast over the heads
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(2, 3, 7, 5, 4), (3, 6, 6, 8), (5, 9, 3)])
+@pytest.mark.parametrize("mask_kind", ["none", "bool", "float"])
+def test_attention_softmax_kernels_equal_numpy_twin(monkeypatch, dtype, shape, mask_kind):
+    """Values and gradients of scaled_dot_product_attention with the compiled softmax passes and
+    without (CHAINRULE_NO_NUMBA=1), causal too: equal to rounding (exp2 may differ by an ulp)."""
+    rng = np.random.default_rng(5)
+    *batch, length, keys, width = shape if len(shape) == 5 else (shape[0], shape[1], shape[1], shape[2])
+    q = rng.standard_normal((*batch, length, width))
+    k, v = rng.standard_normal((*batch, keys, width)), rng.standard_normal((*batch, keys, width))
+    mask = _mask(mask_kind, length, keys, rng) if len(batch) == 2 or mask_kind != "float" else None
+    upstream = rng.standard_normal((*batch, length, width))
+    results = []
+    for flag in ("0", "1"):
+        monkeypatch.setenv("CHAINRULE_NO_NUMBA", flag)
+        for causal in (False, True):
+            if causal and (mask is not None or length != keys):
+                continue
+            tensors = [cr.tensor(a.astype(dtype), requires_grad=True) for a in (q, k, v)]
+            out = F.scaled_dot_product_attention(*tensors, attn_mask=None if mask is None else cr.tensor(
+                                                     mask if mask.dtype == bool else mask.astype(dtype)),
+                                                 is_causal=causal)
+            out.backward(cr.tensor(upstream.astype(dtype)))
+            results.append([out.numpy()] + [t.grad.numpy() for t in tensors])
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    half = len(results) // 2
+    for fast, slow in zip(results[:half], results[half:]):
+        for a, b in zip(fast, slow):
+            np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def test_transformer_layer_equals_torch_with_and_without_kernels(mode):
+    rng = np.random.default_rng(6)
+    cr.manual_seed(0)
+    layer = cr.nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, activation="gelu", batch_first=True,
+                                          norm_first=True)
+    twin = torch.nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, activation="gelu", batch_first=True,
+                                            norm_first=True)
+    twin.load_state_dict({k: torch.tensor(v.numpy()) for k, v in layer.state_dict().items()})
+    a = rng.standard_normal((64, 40, 16)).astype(np.float32)  # 64 x 40 x 32 = 81,920 GELU inputs
+    mask = np.triu(np.full((40, 40), -np.inf, dtype=np.float32), 1)
+    x, tx = cr.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    y = layer(x, src_mask=cr.tensor(mask))
+    ty = twin(tx, src_mask=torch.tensor(mask))
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(cr.tensor(g))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-4)
+    for name, p in layer.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), dict(twin.named_parameters())[name].grad.numpy(),
+                                   rtol=1e-3, atol=1e-3)

@@ -40,11 +40,13 @@ from __future__ import annotations
 
 import math
 
-from ...engine import backend, ops
+from ...engine import backend, compiled, ops
 from ...engine.autograd import Function
 from .composed import ComposedBackward, constant
 
-__all__ = ["ScaledDotProductAttention", "MultiheadAttentionCore", "LOG2E", "stacked_matmul"]
+__all__ = ["ScaledDotProductAttention", "MultiheadAttentionCore", "LOG2E", "stacked_matmul", "KERNELS"]
+
+KERNELS = "chainrule.nn.fused.numba_kernels"  #: the compiled softmax passes (optional)
 
 #: log2(e): exp(x) = exp2(x * log2(e)); NumPy's float32 exp2 runs about twice as fast as exp.
 LOG2E = 1.0 / math.log(2.0)
@@ -144,8 +146,13 @@ class ScaledDotProductAttention(ComposedBackward, Function):
         if self.keep is not None:
             d_scores *= xp.swapaxes(self.keep, -1, -2)
         rows = xp.einsum("...ld,...ld->...l", scaled, self.out)
-        d_scores -= rows[..., None, :]
-        d_scores *= self.exps  # dA^T, in natural units
+        kernels = softmax_kernels(d_scores) if d_scores.shape == self.exps.shape else None
+        if kernels is not None:
+            kernels.softmax_backward(as_4d(d_scores), rows.reshape(as_4d(d_scores).shape[:2] + rows.shape[-1:]),
+                                     as_4d(self.exps))
+        else:
+            d_scores -= rows[..., None, :]
+            d_scores *= self.exps  # dA^T, in natural units
         if dq is not None:
             stacked_matmul(xp, xp.swapaxes(d_scores, -1, -2), self.k, dq)
             dq *= self.scale
@@ -173,10 +180,27 @@ class ScaledDotProductAttention(ComposedBackward, Function):
         return self.merge_tensor(ops.matmul(weights, v))
 
 
+def softmax_kernels(scores):
+    """The compiled kernels for the softmax passes over ``scores`` (…, S, L), or None: host
+    float arrays of at most 4 dims, numba there and enabled (:mod:`.numba_kernels`)."""
+    if type(scores) is not backend.host.ndarray or scores.dtype.char not in "fd" or scores.ndim > 4:
+        return None
+    return compiled.kernels(KERNELS)
+
+
+def as_4d(array):
+    """(…, S, L) with at most 4 dims as a (P, Q, S, L) view."""
+    return array.reshape((1,) * (4 - array.ndim) + array.shape)
+
+
 def attention_weights(xp, q, k, bias, scale):
     """E^T = exp2(A^T - max) (…, S, L), inv = 1 / sum(E) (…, 1, L), and the (…, L, 1) bool
-    array of fully masked query rows (None when there is none), for A = Q K^T scale + B."""
+    array of fully masked query rows (None when there is none), for A = Q K^T scale + B; the
+    passes after the product in one compiled kernel on all cores when there is one."""
     scores = stacked_matmul(xp, k, xp.swapaxes(q * (scale * LOG2E), -1, -2))  # A^T in base-2 units
+    kernels = softmax_kernels(scores)
+    if kernels is not None:
+        return _compiled_weights(xp, kernels, scores, bias)
     if bias is not None:
         scores += xp.swapaxes(bias, -1, -2) * LOG2E
     top = scores.max(axis=-2, keepdims=True)
@@ -193,6 +217,18 @@ def attention_weights(xp, q, k, bias, scale):
         xp.maximum(total, 1.0, out=total)  # a live row's sum is >= 1 (its max gives exp2(0))
     xp.divide(1.0, total, out=total)
     return scores, total, dead
+
+
+def _compiled_weights(xp, kernels, scores, bias):
+    """:func:`attention_weights`'s passes after the product, by :func:`~.numba_kernels.softmax`."""
+    total = xp.empty(scores.shape[:-2] + (1, scores.shape[-1]), dtype=scores.dtype)
+    dead = xp.empty(total.shape, dtype=bool)
+    if bias is None:
+        bias4 = xp.empty((0, 0, 0, 0), dtype=scores.dtype)
+    else:
+        bias4 = as_4d(xp.broadcast_to(xp.swapaxes(bias, -1, -2), scores.shape).astype(scores.dtype, copy=False))
+    kernels.softmax(as_4d(scores), bias4, LOG2E, as_4d(total), as_4d(dead))
+    return scores, total, (xp.swapaxes(dead, -1, -2) if bias is not None and dead.any() else None)
 
 
 class MultiheadAttentionCore(ScaledDotProductAttention):

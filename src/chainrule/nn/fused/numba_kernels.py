@@ -197,6 +197,56 @@ def scatter_windows(cols, out, kernel, stride, dilation, grid, offset):  # pragm
                                 out[n, y, z, c] += cols[row, column + c]
 
 
+@njit(**_JIT)
+def softmax_columns(scores, bias, log2e, one, total, dead):  # pragma: no cover - compiled
+    """Attention's softmax down the columns of each (S, L) matrix of ``scores`` (P, Q, S, L),
+    in place and in base-2 units: A = scores (+ bias log2e when ``bias`` has any elements; it
+    is (P, Q, S, L) with any strides), E = exp2(A - max_s A), total = 1 / sum_s E (P, Q, 1, L);
+    ``log2e`` and ``one`` are scalars of the scores' dtype (float32 stays float32);
+    with a bias, a column whose scores are all -inf gets max 0 (so E = 0), total 1 and dead True
+    (as the NumPy twin, ``attention.attention_weights``). Parallel
+    over the P Q matrices; each pass runs along the contiguous rows of L queries."""
+    p_count, q_count, keys, queries = scores.shape
+    with_bias = bias.size > 0
+    for task in prange(p_count * q_count):
+        p, q = task // q_count, task % q_count
+        top = np.full(queries, -np.inf, dtype=scores.dtype)
+        for s in range(keys):
+            for col in range(queries):
+                v = scores[p, q, s, col]
+                if with_bias:
+                    v += bias[p, q, s, col] * log2e
+                    scores[p, q, s, col] = v
+                if v > top[col]:
+                    top[col] = v
+        sums = np.zeros(queries, dtype=scores.dtype)
+        for col in range(queries):
+            dead[p, q, 0, col] = with_bias and top[col] == -np.inf
+            if dead[p, q, 0, col]:
+                top[col] = one - one
+        for s in range(keys):
+            for col in range(queries):
+                e = math.exp2(scores[p, q, s, col] - top[col])
+                scores[p, q, s, col] = e
+                sums[col] += e
+        for col in range(queries):
+            t = sums[col]
+            if dead[p, q, 0, col] and t < one:
+                t = one
+            total[p, q, 0, col] = one / t
+
+
+@njit(**_JIT)
+def softmax_columns_backward(d_scores, rows, exps):  # pragma: no cover - compiled
+    """dA^T = (d_scores - rows) * E in place on (P, Q, S, L) arrays, ``rows`` (P, Q, L)."""
+    p_count, q_count, keys, queries = d_scores.shape
+    for task in prange(p_count * q_count):
+        p, q = task // q_count, task % q_count
+        for s in range(keys):
+            for col in range(queries):
+                d_scores[p, q, s, col] = (d_scores[p, q, s, col] - rows[p, q, col]) * exps[p, q, s, col]
+
+
 # ---------------------------------------------------------------------- what the layers call
 
 
@@ -224,3 +274,16 @@ def scatter(cols, image, geometry: tuple) -> None:
     """:func:`scatter_windows` with ``geometry`` = (kernel, stride, dilation, grid, offset)."""
     with _lock:
         scatter_windows(cols, image, *geometry)
+
+
+def softmax(scores, bias, log2e: float, total, dead) -> None:
+    """:func:`softmax_columns` on 4-D arrays (``bias`` an empty array when there is none)."""
+    scalar = scores.dtype.type
+    with _lock:
+        softmax_columns(scores, bias, scalar(log2e), scalar(1), total, dead)
+
+
+def softmax_backward(d_scores, rows, exps) -> None:
+    """:func:`softmax_columns_backward` on 4-D arrays."""
+    with _lock:
+        softmax_columns_backward(d_scores, rows, exps)
