@@ -241,3 +241,61 @@ def test_transformer_layer_equals_torch_with_and_without_kernels(mode):
     for name, p in layer.named_parameters():
         np.testing.assert_allclose(p.grad.numpy(), dict(twin.named_parameters())[name].grad.numpy(),
                                    rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [cr.float32, cr.float64])
+@pytest.mark.parametrize("affine", [(True, True), (True, False), (False, False)])
+@pytest.mark.parametrize("shape, normalized", [((6, 5, 12), (12,)), ((4, 3, 4, 5), (4, 5)), ((7, 1), (1,))])
+def test_layer_norm_equals_torch_with_and_without_kernels(mode, dtype, affine, shape, normalized):
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal(shape) * 3 + 1
+    x = cr.tensor(a, dtype=dtype, requires_grad=True)
+    tdtype = torch.float32 if dtype == cr.float32 else torch.float64
+    tx = torch.tensor(a, dtype=tdtype, requires_grad=True)
+    params = [rng.standard_normal(normalized) if use else None for use in affine]
+    ours = [None if p is None else cr.tensor(p, dtype=dtype, requires_grad=True) for p in params]
+    theirs = [None if p is None else torch.tensor(p, dtype=tdtype, requires_grad=True) for p in params]
+    y = F.layer_norm(x.transpose(0, 1).transpose(0, 1), normalized, *ours, eps=1e-5)  # a non-contiguous path
+    ty = torch.nn.functional.layer_norm(tx, normalized, *theirs, eps=1e-5)
+    assert (getattr(y.grad_fn, "kernels", None) is not None) == (mode == "numba")
+    g = rng.standard_normal(shape)
+    y.backward(cr.tensor(g, dtype=dtype))
+    ty.backward(torch.tensor(g, dtype=tdtype))
+    tol = 1e-4 if dtype == cr.float32 else 1e-12
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=tol, atol=tol)
+    for p, tp in zip(ours, theirs):
+        if p is not None:
+            np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=tol, atol=tol)
+
+
+def test_layer_norm_kernel_has_second_derivatives(kernels):
+    rng = np.random.default_rng(8)
+    x = cr.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    w = cr.tensor(rng.standard_normal(4), requires_grad=True)
+    b = cr.tensor(rng.standard_normal(4), requires_grad=True)
+    fn = lambda *t: F.layer_norm(t[0], (4,), t[1], t[2])  # noqa: E731
+    assert fn(x, w, b).grad_fn.kernels is not None
+    assert gradcheck(fn, (x, w, b))
+    assert gradgradcheck(fn, (x, w, b))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_norm_kernels_equal_the_numpy_twin(kernels, dtype):
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal((300, 128)) * 2 + 3).astype(dtype)
+    w, b = rng.standard_normal(128).astype(dtype), rng.standard_normal(128).astype(dtype)
+    xhat, out, rstd = np.empty_like(x), np.empty_like(x), np.empty(300, dtype=dtype)
+    kernels.layer_norm(x, w, b, 1e-5, xhat, rstd, out)
+    centred = x - x.mean(axis=1, keepdims=True)
+    ref_rstd = 1 / np.sqrt((centred * centred).mean(axis=1) + dtype(1e-5))
+    tol = 2e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(rstd, ref_rstd, rtol=tol)
+    np.testing.assert_allclose(xhat, centred * ref_rstd[:, None], rtol=tol, atol=tol)
+    np.testing.assert_allclose(out, xhat * w + b, rtol=tol, atol=tol)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    dx = np.empty_like(x)
+    kernels.layer_norm_backward(g, w, xhat, rstd, dx)
+    d = g * w
+    ref = (d - d.mean(axis=1, keepdims=True) - xhat * (d * xhat).mean(axis=1, keepdims=True)) * rstd[:, None]
+    np.testing.assert_allclose(dx, ref, rtol=10 * tol, atol=10 * tol)

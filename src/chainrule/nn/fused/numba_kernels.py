@@ -247,6 +247,56 @@ def softmax_columns_backward(d_scores, rows, exps):  # pragma: no cover - compil
                 d_scores[p, q, s, col] = (d_scores[p, q, s, col] - rows[p, q, col]) * exps[p, q, s, col]
 
 
+@njit(**_JIT)
+def layer_norm_rows(x, weight, bias, scale, eps, one, xhat, rstd, out):  # pragma: no cover - compiled
+    """Per row r of x (M, K): mu, s^2 = the mean and biased variance, rstd_r = 1 / sqrt(s^2 +
+    eps), xhat = (x - mu) rstd_r, out = xhat weight + bias (either may be empty: left out);
+    ``scale`` = 1 / K, ``eps`` and ``one`` in x's dtype; parallel over the rows (each row's
+    passes run while it is in the cache)."""
+    rows, count = x.shape
+    with_weight, with_bias = weight.size > 0, bias.size > 0
+    for r in prange(rows):
+        total = one - one
+        for c in range(count):
+            total += x[r, c]
+        mean = total * scale
+        squares = one - one
+        for c in range(count):
+            centred = x[r, c] - mean
+            xhat[r, c] = centred
+            squares += centred * centred
+        inv = one / math.sqrt(squares * scale + eps)
+        rstd[r] = inv
+        for c in range(count):
+            y = xhat[r, c] * inv
+            xhat[r, c] = y
+            if with_weight:
+                y = y * weight[c]
+            if with_bias:
+                y = y + bias[c]
+            out[r, c] = y
+
+
+@njit(**_JIT)
+def layer_norm_rows_backward(grad, weight, xhat, rstd, scale, out):  # pragma: no cover - compiled
+    """dx_r = rstd_r (D - mean(D) - xhat mean(D xhat)) per row, D = grad weight (grad itself when
+    ``weight`` is empty), ``scale`` = 1 / K in grad's dtype; parallel over the rows."""
+    rows, count = grad.shape
+    with_weight = weight.size > 0
+    for r in prange(rows):
+        total = scale - scale
+        projection = scale - scale
+        for c in range(count):
+            d = grad[r, c] * weight[c] if with_weight else grad[r, c]
+            out[r, c] = d
+            total += d
+            projection += d * xhat[r, c]
+        mean, projection = total * scale, projection * scale
+        inv = rstd[r]
+        for c in range(count):
+            out[r, c] = (out[r, c] - mean - xhat[r, c] * projection) * inv
+
+
 # ---------------------------------------------------------------------- what the layers call
 
 
@@ -287,3 +337,16 @@ def softmax_backward(d_scores, rows, exps) -> None:
     """:func:`softmax_columns_backward` on 4-D arrays."""
     with _lock:
         softmax_columns_backward(d_scores, rows, exps)
+
+
+def layer_norm(x, weight, bias, eps: float, xhat, rstd, out) -> None:
+    """:func:`layer_norm_rows` (``weight``, ``bias``: (K,) or empty arrays of x's dtype; K > 0)."""
+    scalar = x.dtype.type
+    with _lock:
+        layer_norm_rows(x, weight, bias, scalar(1.0 / x.shape[1]), scalar(eps), scalar(1), xhat, rstd, out)
+
+
+def layer_norm_backward(grad, weight, xhat, rstd, out) -> None:
+    """:func:`layer_norm_rows_backward` (K > 0)."""
+    with _lock:
+        layer_norm_rows_backward(grad, weight, xhat, rstd, grad.dtype.type(1.0 / grad.shape[1]), out)
