@@ -13,7 +13,7 @@ import chainrule as cr
 from chainrule.autograd import gradcheck, gradgradcheck
 from chainrule.engine import compiled, ops
 from chainrule.nn import functional as F
-from chainrule.nn import fused, im2col
+from chainrule.nn import fused, im2col, kernel_choice
 from chainrule.nn.im2col import Windows
 
 pytest.importorskip("numba")
@@ -24,7 +24,7 @@ torch = pytest.importorskip("torch")
 @pytest.fixture
 def kernels(monkeypatch):
     monkeypatch.delenv("CHAINRULE_NO_NUMBA", raising=False)
-    module = compiled.kernels(fused.gelu.KERNELS)
+    module = compiled.kernels(kernel_choice.KERNELS)
     assert module is not None
     return module
 
@@ -34,8 +34,9 @@ def mode(request, monkeypatch):
     """Each layer test runs with the kernels and with CHAINRULE_NO_NUMBA=1."""
     if request.param == "numpy":
         monkeypatch.setenv("CHAINRULE_NO_NUMBA", "1")
-    else:
+    else:  # loaded, so that small arrays use them too (kernel_choice)
         monkeypatch.delenv("CHAINRULE_NO_NUMBA", raising=False)
+        assert compiled.kernels(kernel_choice.KERNELS) is not None
     return request.param
 
 
@@ -109,14 +110,25 @@ def test_gelu_layer_equals_torch(mode, dtype, shape):
     np.testing.assert_array_equal(module_out.numpy(), F.gelu(x).numpy())
 
 
-def test_gelu_small_tanh_and_other_inputs_take_the_engine_op(kernels):
-    small = cr.tensor(np.ones(10), requires_grad=True)
-    assert type(F.gelu(small).grad_fn) is not fused.GELU
+def test_gelu_tanh_takes_the_engine_op(kernels):
     big = cr.tensor(np.ones(1 << 16), requires_grad=True)
     assert type(F.gelu(big, approximate="tanh").grad_fn) is not fused.GELU
     assert type(F.gelu(big).grad_fn) is fused.GELU
     with pytest.raises(ValueError):
         F.gelu(big, approximate="fast")
+
+
+def test_small_arrays_load_no_kernels(kernels, monkeypatch):
+    """Below MIN_SIZE the kernels are used only once loaded (numba's start-up costs ~1 s)."""
+    small, big = np.ones(10, dtype=np.float32), np.ones(kernel_choice.MIN_SIZE, dtype=np.float32)
+    assert kernel_choice.kernels_for(small) is kernels
+    monkeypatch.setattr(compiled, "loaded", lambda name: None)  # as in a process that has not loaded them
+    assert kernel_choice.kernels_for(small) is None
+    assert kernel_choice.kernels_for(big) is kernels
+    assert kernel_choice.kernels_for(np.ones(1 << 16, dtype=np.int64)) is None
+    assert type(F.gelu(cr.tensor(small, requires_grad=True)).grad_fn) is not fused.GELU
+    monkeypatch.setenv("CHAINRULE_NO_NUMBA", "1")
+    assert kernel_choice.kernels_for(big) is None
 
 
 def test_gelu_node_equals_the_engine_op_and_has_second_derivatives(kernels):

@@ -39,8 +39,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..engine import backend, compiled
+from ..engine import backend
 from ..engine.autograd import Function
+from .kernel_choice import kernels_for
 
 __all__ = ["Windows", "place", "crop", "unfold", "fold", "tap", "place_last", "window_view", "window_chunks",
            "copy_windows", "window_rows", "unfold_last", "fold_last", "CHUNK_BYTES", "Unfold", "Fold"]
@@ -51,8 +52,6 @@ __all__ = ["Windows", "place", "crop", "unfold", "fold", "tap", "place_last", "w
 #: 12.6 / 10.9 / 9.3 / 8.6 / 8.8 / 13.1 / 19.3; 4-8 MiB runs are fastest at every stage width
 #: (fewer products, each still in the cache), 2 MiB on one thread by a few percent.
 CHUNK_BYTES = 4 << 20
-
-KERNELS = "chainrule.nn.fused.numba_kernels"  #: the compiled gather and scatter (optional)
 
 
 class Windows(NamedTuple):
@@ -202,11 +201,11 @@ def copy_windows(view, n0: int, n1: int, buffer):
 def window_rows(x, windows: Windows):
     """A function ``copy(n0, n1, buffer)`` that writes the window rows of images [n0, n1) of x
     (N, H, W, C) (any strides) into the front of ``buffer`` and returns them (as
-    :func:`copy_windows`). With the compiled kernels (host float arrays, numba there and
-    enabled) it is :func:`~chainrule.nn.fused.numba_kernels.gather_windows`, on all cores and
+    :func:`copy_windows`). With the compiled kernels (:func:`~chainrule.nn.kernel_choice.
+    kernels_for`) it is :func:`~chainrule.nn.fused.numba_kernels.gather_windows`, on all cores and
     reading x itself (the padding implied, no canvas); else one strided NumPy copy per run from
     the zero-padded canvas (:func:`place_last`, made here once)."""
-    kernels = _kernels_for(x)
+    kernels = kernels_for(x)
     if kernels is None:
         view = window_view(place_last(x, windows), windows)
         return lambda n0, n1, buffer: copy_windows(view, n0, n1, buffer)
@@ -226,13 +225,6 @@ def _geometry(windows: Windows) -> tuple:
                  (windows.kernel, windows.stride, windows.dilation, windows.grid, windows.offset))
 
 
-def _kernels_for(array):
-    """The compiled kernels for a host float32/float64 array, or None (see :func:`window_rows`)."""
-    if type(array) is not backend.host.ndarray or array.dtype.char not in "fd":
-        return None
-    return compiled.kernels(KERNELS)
-
-
 def unfold_last(x, windows: Windows):
     """im2col of x (N, H, W, C) (any strides): the whole window matrix (N oh ow, kh kw C), row
     (n, a, b), column (i, j, c) = canvas[n, a sh + i dh, b sw + j dw, c]; ONE strided copy.
@@ -249,7 +241,7 @@ def fold_last(cols, windows: Windows, batch: int):
     (kh, kw), (oh, ow) = windows.kernel, windows.grid
     channels = cols.shape[1] // (kh * kw)
     xp = backend.namespace_of(cols)
-    kernels = _kernels_for(cols) if cols.flags.c_contiguous else None
+    kernels = kernels_for(cols) if cols.flags.c_contiguous else None
     if kernels is not None:  # parallel over the images, each pixel summed in the same tap order
         image = xp.empty((batch,) + tuple(windows.size) + (channels,), dtype=cols.dtype)
         kernels.scatter(cols, image, _geometry(windows))

@@ -40,13 +40,12 @@ from __future__ import annotations
 
 import math
 
-from ...engine import backend, compiled, ops
+from ...engine import backend, ops
 from ...engine.autograd import Function
+from ..kernel_choice import kernels_for
 from .composed import ComposedBackward, constant
 
-__all__ = ["ScaledDotProductAttention", "MultiheadAttentionCore", "LOG2E", "stacked_matmul", "KERNELS"]
-
-KERNELS = "chainrule.nn.fused.numba_kernels"  #: the compiled softmax passes (optional)
+__all__ = ["ScaledDotProductAttention", "MultiheadAttentionCore", "LOG2E", "stacked_matmul"]
 
 #: log2(e): exp(x) = exp2(x * log2(e)); NumPy's float32 exp2 runs about twice as fast as exp.
 LOG2E = 1.0 / math.log(2.0)
@@ -181,11 +180,9 @@ class ScaledDotProductAttention(ComposedBackward, Function):
 
 
 def softmax_kernels(scores):
-    """The compiled kernels for the softmax passes over ``scores`` (…, S, L), or None: host
-    float arrays of at most 4 dims, numba there and enabled (:mod:`.numba_kernels`)."""
-    if type(scores) is not backend.host.ndarray or scores.dtype.char not in "fd" or scores.ndim > 4:
-        return None
-    return compiled.kernels(KERNELS)
+    """The compiled kernels for the softmax passes over ``scores`` (…, S, L) of at most 4 dims,
+    or None (:func:`~chainrule.nn.kernel_choice.kernels_for`)."""
+    return kernels_for(scores) if scores.ndim <= 4 else None
 
 
 def as_4d(array):

@@ -11,30 +11,27 @@ Reference composition: the engine's ``gelu(a, "none")`` itself (tests/test_nn_nu
 checks the two agree to an ulp of erf, float32 and float64); second derivatives differentiate
 it (:mod:`.composed`).
 
-`fast_gelu` picks the node only where it pays: ``approximate="none"``, host float32/float64
-arrays of at least :data:`MIN_SIZE` values, and the kernels available
-(:func:`chainrule.engine.compiled.kernels`: numba installed and ``CHAINRULE_NO_NUMBA`` unset);
+`fast_gelu` picks the node for ``approximate="none"`` where the kernels run
+(:func:`chainrule.nn.kernel_choice.kernels_for`: host float arrays, numba installed,
+``CHAINRULE_NO_NUMBA`` unset, and not a small array in a process that has not loaded them);
 otherwise the engine's op, unchanged.
 """
 from __future__ import annotations
 
-from ...engine import backend, compiled, ops
+from ...engine import backend, ops
 from ...engine.autograd import Function
+from ..kernel_choice import kernels_for
 from .composed import ComposedBackward
 
-__all__ = ["GELU", "fast_gelu", "KERNELS", "MIN_SIZE"]
-
-KERNELS = "chainrule.nn.fused.numba_kernels"  #: the compiled kernels' module
-MIN_SIZE = 1 << 15  #: smaller inputs go to the engine's op (a parallel launch costs ~20 µs)
+__all__ = ["GELU", "fast_gelu"]
 
 
 def fast_gelu(x, approximate: str = "none"):
     """GELU of the Tensor x (arguments already checked): the compiled node where it pays, else
     the engine's op."""
     array = getattr(x, "data", None)
-    if (approximate == "none" and array.size >= MIN_SIZE and type(array) is backend.host.ndarray
-            and array.dtype.char in "fd"):
-        kernels = compiled.kernels(KERNELS)
+    if approximate == "none":
+        kernels = kernels_for(array)
         if kernels is not None:
             return GELU.apply(x, kernels=kernels)
     return ops.gelu(x, approximate)

@@ -29,13 +29,12 @@ forward and its input gradient are one parallel pass over the rows each
 """
 from __future__ import annotations
 
-from ...engine import backend, compiled
+from ...engine import backend
 from ...engine.autograd import Function
+from ..kernel_choice import kernels_for
 from .composed import ComposedBackward
 
-__all__ = ["LayerNorm", "GroupNorm", "RMSNorm", "KERNELS"]
-
-KERNELS = "chainrule.nn.fused.numba_kernels"  #: the compiled layer-norm passes (optional)
+__all__ = ["LayerNorm", "GroupNorm", "RMSNorm"]
 
 
 class _RowNormalization(ComposedBackward, Function):
@@ -88,12 +87,12 @@ class _RowNormalization(ComposedBackward, Function):
 
     def compiled_kernels(self, x, affine):
         """The compiled kernels (:mod:`.numba_kernels`) where they apply: layer norm (centred,
-        one affine value per column) of non-empty host float rows, numba there and enabled."""
-        if not (self.centred and self.row_affine) or type(x) is not backend.host.ndarray or x.dtype.char not in "fd":
+        one affine value per column) of non-empty rows (:func:`~chainrule.nn.kernel_choice.kernels_for`)."""
+        if not (self.centred and self.row_affine) or 0 in self.rows:
             return None
-        if 0 in self.rows or any(a.size != self.rows[1] or a.dtype != x.dtype for a in affine):
+        if any(a.size != self.rows[1] or a.dtype != x.dtype for a in affine):
             return None
-        return compiled.kernels(KERNELS)
+        return kernels_for(x)
 
     def compiled_forward(self, xp, kernels, x, affine):
         """The forward pass as one parallel kernel over the rows (:func:`~.numba_kernels.layer_norm`)."""
