@@ -8,10 +8,10 @@ passes and ``scipy.special.erf``, one core, 15 ns a float32 value; this node run
 :func:`~chainrule.nn.fused.numba_kernels.gelu` (erf from a float64 table, 3 ns a
 value on one core, both cores used) and keeps Phi(a) for backward, as the engine's op does.
 Reference composition: the engine's ``gelu(a, "none")`` itself (tests/test_nn_numba_kernels.py
-checks the two agree to an ulp of erf, float32 and float64); second derivatives differentiate
+checks the forward equals it bit for bit and the gradient to an ulp); second derivatives differentiate
 it (:mod:`.composed`).
 
-`fast_gelu` picks the node for ``approximate="none"`` where the kernels run
+`fast_gelu` picks the node for ``approximate="none"`` on float32 arrays where the kernels run
 (:func:`chainrule.nn.kernel_choice.kernels_for`: host float arrays, numba installed,
 ``CHAINRULE_NO_NUMBA`` unset, and not a small array in a process that has not loaded them);
 otherwise the engine's op, unchanged.
@@ -30,7 +30,7 @@ def fast_gelu(x, approximate: str = "none"):
     """GELU of the Tensor x (arguments already checked): the compiled node where it pays, else
     the engine's op."""
     array = getattr(x, "data", None)
-    if approximate == "none":
+    if approximate == "none" and getattr(array, "dtype", None) == "float32":
         kernels = kernels_for(array)
         if kernels is not None:
             return GELU.apply(x, kernels=kernels)
@@ -38,7 +38,7 @@ def fast_gelu(x, approximate: str = "none"):
 
 
 class GELU(ComposedBackward, Function):
-    """y = a Phi(a) (exact GELU) on the compiled kernels ``kernels``; host float32/float64."""
+    """y = a Phi(a) (exact GELU) on the compiled kernels ``kernels``; host float32 arrays."""
 
     op = "gelu"
 

@@ -18,9 +18,11 @@ copies run on one.
   11, built at import from ``math.erf``) on 14 intervals of width 1/4 up to 4, and 1 beyond
   (float32 rounds erf(x) to 1 from x = 3.9 on). Rounded to float32 it equals scipy's value
   except where erf(x) lies within 3e-15 of a float32 rounding boundary (none in 2M
-  Gaussian samples; then 1 ulp). float64 values use ``math.erf`` (numba's libm port, within
-  an ulp of scipy's Cephes erf). Every other operation is done in the array's dtype in the
-  NumPy path's order.
+  Gaussian samples; then 1 ulp), and every other operation is done in float32 in the NumPy
+  path's order, so the forward pass equals the engine's bit for bit. float64 GELU stays with
+  the engine's op (scipy evaluates float64 erf natively; numba's ``math.erf`` would differ from
+  it by an ulp). The backward's exp is libm's where NumPy uses its own SIMD exp (an ulp apart
+  at most).
 * im2col / col2im on channels-last batches: ``gather_windows`` copies the window rows (N oh ow,
   kh kw C) of images [n0, n1) straight from x (N, H, W, C) with the zero padding implied (no
   padded canvas is made), in parallel over the images; ``scatter_windows`` is its adjoint
@@ -117,16 +119,6 @@ def gelu_forward_float32(a, out, cdf, table):  # pragma: no cover - compiled
         v = a[i]
         e = np.float32(_erf_table_value(np.float64(v * scale), table))
         c = half * (one + e)
-        cdf[i] = c
-        out[i] = v * c
-
-
-@njit(**_JIT)
-def gelu_forward_float64(a, out, cdf, table):  # pragma: no cover - compiled
-    """out = a Phi(a), cdf = Phi(a) on flat float64 arrays (``math.erf``; ``table`` unused)."""
-    for i in prange(a.shape[0]):
-        v = a[i]
-        c = 0.5 * (1.0 + math.erf(v * _SQRT1_2))
         cdf[i] = c
         out[i] = v * c
 
@@ -301,10 +293,9 @@ def layer_norm_rows_backward(grad, weight, xhat, rstd, scale, out):  # pragma: n
 
 
 def gelu(a, out, cdf) -> None:
-    """out = a Phi(a), cdf = Phi(a) on flat float32 or float64 arrays."""
-    kernel = gelu_forward_float32 if a.dtype == np.float32 else gelu_forward_float64
+    """out = a Phi(a), cdf = Phi(a) on flat float32 arrays."""
     with _lock:
-        kernel(a, out, cdf, ERF_TABLE)
+        gelu_forward_float32(a, out, cdf, ERF_TABLE)
 
 
 def gelu_gradient(grad, a, cdf, out) -> None:
