@@ -211,6 +211,7 @@ def window_rows(x, windows: Windows):
         return lambda n0, n1, buffer: copy_windows(view, n0, n1, buffer)
     pixels = windows.grid[0] * windows.grid[1]
     geometry = _geometry(windows)
+    x = backend.namespace_of(x).ascontiguousarray(x)  # channels-last in memory: each pixel's C values one run
 
     def copy(n0, n1, buffer):
         rows = buffer[:(n1 - n0) * pixels]
