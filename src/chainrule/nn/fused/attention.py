@@ -217,15 +217,21 @@ def attention_weights(xp, q, k, bias, scale):
 
 
 def _compiled_weights(xp, kernels, scores, bias):
-    """:func:`attention_weights`'s passes after the product, by :func:`~.numba_kernels.softmax`."""
-    total = xp.empty(scores.shape[:-2] + (1, scores.shape[-1]), dtype=scores.dtype)
-    dead = xp.empty(total.shape, dtype=bool)
+    """:func:`attention_weights` with the bias, max and shift passes in one parallel kernel
+    (:func:`~.numba_kernels.softmax_shift`); exp2 and the sums as in the NumPy twin."""
+    dead = xp.empty(scores.shape[:-2] + (1, scores.shape[-1]), dtype=bool)
     if bias is None:
         bias4 = xp.empty((0, 0, 0, 0), dtype=scores.dtype)
     else:
         bias4 = as_4d(xp.broadcast_to(xp.swapaxes(bias, -1, -2), scores.shape).astype(scores.dtype, copy=False))
-    kernels.softmax(as_4d(scores), bias4, LOG2E, as_4d(total), as_4d(dead))
-    return scores, total, (xp.swapaxes(dead, -1, -2) if bias is not None and dead.any() else None)
+    kernels.softmax_shift(as_4d(scores), bias4, LOG2E, as_4d(dead))
+    xp.exp2(scores, out=scores)
+    total = xp.matmul(xp.ones((1, scores.shape[-2]), dtype=scores.dtype), scores)  # (…, 1, L)
+    dead = xp.swapaxes(dead, -1, -2) if bias is not None and dead.any() else None
+    if dead is not None:
+        xp.maximum(total, 1.0, out=total)
+    xp.divide(1.0, total, out=total)
+    return scores, total, dead
 
 
 class MultiheadAttentionCore(ScaledDotProductAttention):

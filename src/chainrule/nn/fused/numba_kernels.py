@@ -23,6 +23,10 @@ copies run on one.
   the engine's op (scipy evaluates float64 erf natively; numba's ``math.erf`` would differ from
   it by an ulp). The backward's exp is libm's where NumPy uses its own SIMD exp (an ulp apart
   at most).
+* attention's softmax: the bias, the column maxima and the shift in one pass
+  (``shift_columns``; the exponential stays NumPy's), and the backward's (dP - D) E in one;
+* layer norm: each row's statistics, normalization and affine map in one pass, and the input
+  gradient in one;
 * im2col / col2im on channels-last batches: ``gather_windows`` copies the window rows (N oh ow,
   kh kw C) of images [n0, n1) straight from x (N, H, W, C) with the zero padding implied (no
   padded canvas is made), in parallel over the images; ``scatter_windows`` is its adjoint
@@ -190,14 +194,15 @@ def scatter_windows(cols, out, kernel, stride, dilation, grid, offset):  # pragm
 
 
 @njit(**_JIT)
-def softmax_columns(scores, bias, log2e, one, total, dead):  # pragma: no cover - compiled
-    """Attention's softmax down the columns of each (S, L) matrix of ``scores`` (P, Q, S, L),
-    in place and in base-2 units: A = scores (+ bias log2e when ``bias`` has any elements; it
-    is (P, Q, S, L) with any strides), E = exp2(A - max_s A), total = 1 / sum_s E (P, Q, 1, L);
-    ``log2e`` and ``one`` are scalars of the scores' dtype (float32 stays float32);
-    with a bias, a column whose scores are all -inf gets max 0 (so E = 0), total 1 and dead True
-    (as the NumPy twin, ``attention.attention_weights``). Parallel
-    over the P Q matrices; each pass runs along the contiguous rows of L queries."""
+def shift_columns(scores, bias, log2e, dead):  # pragma: no cover - compiled
+    """The passes of attention's softmax before its exponential, down the columns of each
+    (S, L) matrix of ``scores`` (P, Q, S, L), in place and in base-2 units: A = scores (+ bias
+    log2e when ``bias`` has any elements; it is (P, Q, S, L) with any strides, ``log2e`` in the
+    scores' dtype), then A - max_s A. With a bias, a column whose scores are all -inf is left
+    -inf (its max taken as 0) and marked in ``dead`` (P, Q, 1, L), as the NumPy twin
+    (``attention.attention_weights``) does. The exponential stays NumPy's ``exp2``, whose SIMD
+    loop is several times faster than a compiled scalar one. Parallel over the P Q matrices;
+    each pass runs along the contiguous rows of L queries."""
     p_count, q_count, keys, queries = scores.shape
     with_bias = bias.size > 0
     for task in prange(p_count * q_count):
@@ -211,21 +216,13 @@ def softmax_columns(scores, bias, log2e, one, total, dead):  # pragma: no cover 
                     scores[p, q, s, col] = v
                 if v > top[col]:
                     top[col] = v
-        sums = np.zeros(queries, dtype=scores.dtype)
         for col in range(queries):
             dead[p, q, 0, col] = with_bias and top[col] == -np.inf
             if dead[p, q, 0, col]:
-                top[col] = one - one
+                top[col] = 0
         for s in range(keys):
             for col in range(queries):
-                e = math.exp2(scores[p, q, s, col] - top[col])
-                scores[p, q, s, col] = e
-                sums[col] += e
-        for col in range(queries):
-            t = sums[col]
-            if dead[p, q, 0, col] and t < one:
-                t = one
-            total[p, q, 0, col] = one / t
+                scores[p, q, s, col] -= top[col]
 
 
 @njit(**_JIT)
@@ -317,11 +314,10 @@ def scatter(cols, image, geometry: tuple) -> None:
         scatter_windows(cols, image, *geometry)
 
 
-def softmax(scores, bias, log2e: float, total, dead) -> None:
-    """:func:`softmax_columns` on 4-D arrays (``bias`` an empty array when there is none)."""
-    scalar = scores.dtype.type
+def softmax_shift(scores, bias, log2e: float, dead) -> None:
+    """:func:`shift_columns` on 4-D arrays (``bias`` an empty array when there is none)."""
     with _lock:
-        softmax_columns(scores, bias, scalar(log2e), scalar(1), total, dead)
+        shift_columns(scores, bias, scores.dtype.type(log2e), dead)
 
 
 def softmax_backward(d_scores, rows, exps) -> None:
