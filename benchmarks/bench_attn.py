@@ -21,6 +21,8 @@ weights (PyTorch's initialization, loaded into the others by state dict):
   It is the floor chainrule's fused nodes are measured against.
 - ``chainrule``: ``chainrule.nn.TransformerEncoderLayer``: ``out = layer(x)``,
   ``out.backward(G)``, gradients set to None before each step.
+- ``chainrule-np``: the same chainrule implementation with ``CHAINRULE_NO_NUMBA=1`` around each
+  call (the plain-NumPy paths, no compiled kernels), timed only when the kernels are enabled.
 - ``torch``: ``torch.nn.TransformerEncoderLayer`` eager, the same, with
   ``torch.set_num_threads(2)`` (NumPy's BLAS uses the machine's 2 cores as well).
 

@@ -27,6 +27,8 @@ loaded into the others by state dict):
   the floor.
 - ``chainrule``: ``nn.Conv2d`` / ``chainrule.models.resnet(20, (16, 32, 64))``, ``F.cross_entropy``,
   ``optim.SGD``.
+- ``chainrule-np``: the same chainrule implementation with ``CHAINRULE_NO_NUMBA=1`` around each
+  call (the plain-NumPy paths, no compiled kernels), timed only when the kernels are enabled.
 - ``torch``: ``torch.nn.Conv2d`` / the torch twin of that ResNet (``torch_resnet``: the same modules
   and parameter names), eager, ``torch.set_num_threads(2)``.
 
