@@ -27,7 +27,7 @@ pooling               max and average pooling, nearest upsampling = gather / sum
 embedding             a table lookup, gradient by scatter-add = index_select(W, 0, I)
 layer_norm            layer, group and RMS normalization = (x - mean) / sqrt(var + eps) * gamma + beta
 gelu                  the exact GELU on compiled kernels = gelu(x) (engine op), when numba is there
-numba_kernels         the compiled (numba) kernels: GELU, window gather/scatter (optional)
+numba_kernels         compiled (numba) kernels: GELU, window gather/scatter, softmax shift, layer norm
 """
 from .attention import MultiheadAttentionCore, ScaledDotProductAttention
 from .batch_norm import BatchNorm, batch_statistics

@@ -4,12 +4,12 @@ This module imports numba at its top, so it is itself the optional part: the fas
 :func:`chainrule.engine.compiled.kernels` for it ("chainrule.nn.fused.numba_kernels") and get
 None when numba is missing or ``CHAINRULE_NO_NUMBA=1``; they then run their plain-NumPy twin,
 which stays the reference (tests/test_nn_numba_kernels.py checks each kernel against it in
-float32 and float64). The kernels are ``parallel=True`` loops over independent rows, images or
-runs of a flat array (``prange``), on all cores, where NumPy's elementwise passes and strided
-copies run on one.
+float32 and, where it runs in float64, float64). The kernels are ``parallel=True`` loops
+over independent rows, images or runs of a flat array (``prange``), on all cores, where
+NumPy's elementwise passes and strided copies run on one.
 
-* GELU (exact, ``approximate="none"``): ``gelu_forward`` writes y = a Phi(a) and Phi(a) =
-  (1 + erf(a / sqrt 2)) / 2 in one pass, ``gelu_backward`` dx = g (Phi(a) + a phi(a)),
+* GELU (exact, ``approximate="none"``, float32): ``gelu`` writes y = a Phi(a) and Phi(a) =
+  (1 + erf(a / sqrt 2)) / 2 in one pass, ``gelu_gradient`` dx = g (Phi(a) + a phi(a)),
   phi(a) = exp(-a^2 / 2) / sqrt(2 pi). The NumPy path evaluates erf with
   ``scipy.special.erf``, whose float32 loop rounds the float64 function: 15 ns a value on one
   core (31.6 ms for the 2M pre-activations of one GPT block). Here float32 values go through
@@ -29,7 +29,8 @@ copies run on one.
   gradient in one;
 * im2col / col2im on channels-last batches: ``gather_windows`` copies the window rows (N oh ow,
   kh kw C) of images [n0, n1) straight from x (N, H, W, C) with the zero padding implied (no
-  padded canvas is made), in parallel over the images; ``scatter_windows`` is its adjoint
+  padded canvas is made), in parallel over the (image, window row) pairs; ``scatter_windows``
+  is its adjoint
   (col2im: each image's pixels summed from the windows that read them), also parallel over
   images (no two images share a pixel, so no write races).
 
@@ -42,8 +43,9 @@ two parallel loops at once, so the public functions below (the ones the layers c
 one lock around each kernel: concurrent callers take turns.
 
 Flags: ``cache=True`` (the machine code is stored in ``__pycache__`` beside this file: compiling
-every kernel takes a few seconds once per installation; each new process still pays numba's
-import and the loading of the cached code on first use, about 1 s), ``error_model="numpy"``
+every signature the benchmarks use took 9.5 s of CPU once per installation; each new process
+still pays numba's import and the loading of the cached code on first use, about 0.5 s of
+CPU; :mod:`chainrule.nn.kernel_choice` keeps small arrays from paying it), ``error_model="numpy"``
 (no zero-division checks, which stop vectorization), no ``fastmath`` (no reassociation, no
 fused multiply-adds: the same rounding as NumPy's operation-by-operation evaluation).
 """
