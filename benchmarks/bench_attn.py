@@ -21,6 +21,8 @@ weights (PyTorch's initialization, loaded into the others by state dict):
   It is the floor chainrule's fused nodes are measured against.
 - ``chainrule``: ``chainrule.nn.TransformerEncoderLayer``: ``out = layer(x)``,
   ``out.backward(G)``, gradients set to None before each step.
+- ``chainrule-np``: the same chainrule implementation with ``CHAINRULE_NO_NUMBA=1`` around each
+  call (the plain-NumPy paths, no compiled kernels), timed only when the kernels are enabled.
 - ``torch``: ``torch.nn.TransformerEncoderLayer`` eager, the same, with
   ``torch.set_num_threads(2)`` (NumPy's BLAS uses the machine's 2 cores as well).
 
@@ -45,6 +47,7 @@ import importlib.util
 import io
 import json
 import math
+import os
 import pstats
 import statistics
 import sys
@@ -66,6 +69,9 @@ except ImportError:  # pragma: no cover - depends on the machine
 _spec = importlib.util.spec_from_file_location("bench_engine", Path(__file__).with_name("bench_engine.py"))
 bench_engine = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_engine)  # the shared header, BLAS and contention helpers
+_spec = importlib.util.spec_from_file_location("bench_conv", Path(__file__).with_name("bench_conv.py"))
+bench_conv = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_conv)  # the chainrule-np twin and the ratio lines
 
 MS = 1e3
 SHAPE = {"batch": 32, "length": 128, "width": 128, "heads": 4, "feedforward": 512}
@@ -326,12 +332,7 @@ def print_results(timed: dict, agreement: dict, shape: dict) -> None:
         step = row["step"]
         print(f"  {name:12s} {step['median']:13.1f} [{step['min']:6.1f}] {row['forward']['median']:9.1f} "
               f"{row['backward']['median']:9.1f}")
-    ours = timed["chainrule"]["step"]
-    for other in ("torch", "numpy"):
-        if other in timed:
-            theirs = timed[other]["step"]
-            print(f"  chainrule / {other:6s}: {ours['median'] / theirs['median']:.2f} (medians), "
-                  f"{ours['min'] / theirs['min']:.2f} (minima)")
+    bench_conv.print_ratios(timed)
 
 
 # ============================================================================ profiling
@@ -390,14 +391,15 @@ def run(quick: bool = False, settings: dict | None = None, shape: dict | None = 
         print("=" * 78)
         print(f"CPU      : {meta['cpu_model']}  (nproc {meta['nproc']})")
         print(f"Python   : {meta['python']}   NumPy {meta['numpy']}   PyTorch {meta['torch']}")
-        print(f"Threads  : NumPy BLAS {meta['blas_threads']}, torch {meta['torch_threads']}")
+        print(f"Threads  : NumPy BLAS {meta['blas_threads']}, torch {meta['torch_threads']}; "
+              f"CHAINRULE_NO_NUMBA={os.environ.get('CHAINRULE_NO_NUMBA', '(unset)')}")
         print(f"chainrule: from {meta['chainrule_path']} (source sha1 {meta['chainrule_source_sha1']})")
         print(f"Timing   : {settings['rounds']} rounds x {settings['steps_per_round']} steps per implementation "
               f"(+{settings['warmup']} warm-up), interleaved, GC on")
         print()
     contention = bench_engine.CpuContention()
     problem = make_problem(shape)
-    impls = make_implementations(problem)
+    impls = bench_conv.with_numpy_twin(make_implementations(problem), ChainruleEncoderLayer, problem)
     agreement = check_agreement(impls)
     timed = time_steps(impls, settings)
     others = contention.cores_used_by_others()

@@ -27,6 +27,8 @@ loaded into the others by state dict):
   the floor.
 - ``chainrule``: ``nn.Conv2d`` / ``chainrule.models.resnet(20, (16, 32, 64))``, ``F.cross_entropy``,
   ``optim.SGD``.
+- ``chainrule-np``: the same chainrule implementation with ``CHAINRULE_NO_NUMBA=1`` around each
+  call (the plain-NumPy paths, no compiled kernels), timed only when the kernels are enabled.
 - ``torch``: ``torch.nn.Conv2d`` / the torch twin of that ResNet (``torch_resnet``: the same modules
   and parameter names), eager, ``torch.set_num_threads(2)``.
 
@@ -295,6 +297,57 @@ def make_implementations(problem: dict) -> list:
     return [cls(problem) for cls in classes if cls.name != "torch" or torch is not None]
 
 
+class WithoutNumba:
+    """A chainrule implementation run with ``CHAINRULE_NO_NUMBA=1`` around each of its calls
+    (the plain-NumPy paths of the default install without numba), named "chainrule-np", so
+    that both are timed in the same run, interleaved with torch."""
+
+    name = "chainrule-np"
+
+    def __init__(self, impl):
+        self.impl = impl
+        for method in ("forward", "backward", "update", "loss_value", "gradients"):
+            if hasattr(impl, method):
+                setattr(self, method, self._wrapped(getattr(impl, method)))
+
+    @staticmethod
+    def _wrapped(method):
+        def call(*args):
+            before = os.environ.get("CHAINRULE_NO_NUMBA")
+            os.environ["CHAINRULE_NO_NUMBA"] = "1"
+            try:
+                return method(*args)
+            finally:
+                if before is None:
+                    del os.environ["CHAINRULE_NO_NUMBA"]
+                else:
+                    os.environ["CHAINRULE_NO_NUMBA"] = before
+        return call
+
+
+def with_numpy_twin(impls: list, make_chainrule, problem: dict) -> list:
+    """``impls`` plus, when compiled kernels are enabled here (numba installed, no
+    ``CHAINRULE_NO_NUMBA``), the same chainrule implementation without them, after "chainrule"."""
+    from chainrule.engine import compiled
+    if compiled.disabled() or compiled.kernels("chainrule.nn.fused.numba_kernels") is None:
+        return impls
+    at = [impl.name for impl in impls].index("chainrule") + 1
+    return impls[:at] + [WithoutNumba(make_chainrule(problem))] + impls[at:]
+
+
+def print_ratios(timed: dict) -> None:
+    """chainrule (and chainrule-np) over torch and numpy: medians and minima."""
+    for name in ("chainrule", "chainrule-np"):
+        if name not in timed:
+            continue
+        ours = timed[name]["step"]
+        for other in ("torch", "numpy"):
+            if other in timed:
+                theirs = timed[other]["step"]
+                print(f"  {name} / {other:6s}: {ours['median'] / theirs['median']:.2f} (medians), "
+                      f"{ours['min'] / theirs['min']:.2f} (minima)")
+
+
 def _array(value):
     if isinstance(value, np.ndarray):
         return value
@@ -393,12 +446,7 @@ def print_results(problem: dict, timed: dict, agreement: dict, title: bool = Tru
         step = row["step"]
         print(f"  {name:12s} {step['median']:13.1f} [{step['min']:6.1f}] {row['forward']['median']:9.1f} "
               f"{row['backward']['median']:9.1f}" + (f" {row['update']['median']:8.2f}" if update else ""))
-    ours = timed["chainrule"]["step"]
-    for other in ("torch", "numpy"):
-        if other in timed:
-            theirs = timed[other]["step"]
-            print(f"  chainrule / {other:6s}: {ours['median'] / theirs['median']:.2f} (medians), "
-                  f"{ours['min'] / theirs['min']:.2f} (minima)")
+    print_ratios(timed)
     if "torch" in timed:
         theirs = timed["torch"]["step"]
         print(f"  numpy / torch    : {timed['numpy']['step']['median'] / theirs['median']:.2f} (medians)")
@@ -490,7 +538,7 @@ def run(quick: bool = False, only=None, settings: dict | None = None, shapes: di
         contention = bench_engine.CpuContention()
         make = make_conv_problem if kind == "conv" else make_resnet_problem
         problem = make(shapes.get(kind))
-        impls = make_implementations(problem)
+        impls = with_numpy_twin(make_implementations(problem), _chainrule_impl, problem)
         agreement = check_agreement(impls)
         timed = time_steps(impls, settings[kind])
         others = contention.cores_used_by_others()

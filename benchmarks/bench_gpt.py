@@ -20,6 +20,8 @@ Three implementations from the same weights (chainrule's initialization, loaded 
   strided views, closed-form backward, AdamW in place. The floor.
 - ``chainrule``: ``models.gpt``, ``F.cross_entropy(logits.flatten(0, 1), targets.flatten())``,
   ``optim.AdamW``.
+- ``chainrule-np``: the same chainrule implementation with ``CHAINRULE_NO_NUMBA=1`` around each
+  call (the plain-NumPy paths, no compiled kernels), timed only when the kernels are enabled.
 - ``torch``: the identical torch twin (``torch.nn.TransformerEncoderLayer(norm_first=True,
   activation="gelu")`` blocks, tied head), eager, ``torch.optim.AdamW``, 2 threads.
 
@@ -211,7 +213,7 @@ def run(quick: bool = False, settings: dict | None = None, shape: dict | None = 
         print()
     contention = bench_engine.CpuContention()
     problem = make_problem(shape)
-    impls = make_implementations(problem)
+    impls = bench_conv.with_numpy_twin(make_implementations(problem), ChainruleGPTStep, problem)
     agreement = bench_conv.check_agreement(impls)
     timed = bench_conv.time_steps(impls, settings)
     others = contention.cores_used_by_others()

@@ -75,7 +75,7 @@ def tanh(x: Tensor) -> Tensor:
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """GELU(x) = x Phi(x), Phi the standard normal CDF (Hendrycks & Gimpel 2016);
     ``approximate="tanh"`` uses Phi(x) ~ (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2."""
-    return ops.gelu(tensor_argument(x, "gelu", "input"), approximate)
+    return fused.fast_gelu(tensor_argument(x, "gelu", "input"), approximate)
 
 
 def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:

@@ -41,9 +41,10 @@ from typing import NamedTuple
 
 from ..engine import backend
 from ..engine.autograd import Function
+from .kernel_choice import kernels_for
 
 __all__ = ["Windows", "place", "crop", "unfold", "fold", "tap", "place_last", "window_view", "window_chunks",
-           "copy_windows", "unfold_last", "fold_last", "CHUNK_BYTES", "Unfold", "Fold"]
+           "copy_windows", "window_rows", "unfold_last", "fold_last", "CHUNK_BYTES", "Unfold", "Fold"]
 
 #: The size of the window rows one product reads at a time (see the module docstring). Measured
 #: with two OpenBLAS threads on the 2-core benchmark machine (a 3 x 3 convolution of 128 maps,
@@ -197,6 +198,34 @@ def copy_windows(view, n0: int, n1: int, buffer):
     return rows
 
 
+def window_rows(x, windows: Windows):
+    """A function ``copy(n0, n1, buffer)`` that writes the window rows of images [n0, n1) of x
+    (N, H, W, C) (any strides) into the front of ``buffer`` and returns them (as
+    :func:`copy_windows`). With the compiled kernels (:func:`~chainrule.nn.kernel_choice.
+    kernels_for`) it is :func:`~chainrule.nn.fused.numba_kernels.gather_windows`, on all cores and
+    reading x itself (the padding implied, no canvas); else one strided NumPy copy per run from
+    the zero-padded canvas (:func:`place_last`, made here once)."""
+    kernels = kernels_for(x)
+    if kernels is None:
+        view = window_view(place_last(x, windows), windows)
+        return lambda n0, n1, buffer: copy_windows(view, n0, n1, buffer)
+    pixels = windows.grid[0] * windows.grid[1]
+    geometry = _geometry(windows)
+    x = backend.namespace_of(x).ascontiguousarray(x)  # channels-last in memory: each pixel's C values one run
+
+    def copy(n0, n1, buffer):
+        rows = buffer[:(n1 - n0) * pixels]
+        kernels.gather(x, rows, n0, n1, geometry)
+        return rows
+    return copy
+
+
+def _geometry(windows: Windows) -> tuple:
+    """kernel, stride, dilation, grid, offset as tuples of Python ints (the kernels' arguments)."""
+    return tuple(tuple(int(v) for v in pair) for pair in
+                 (windows.kernel, windows.stride, windows.dilation, windows.grid, windows.offset))
+
+
 def unfold_last(x, windows: Windows):
     """im2col of x (N, H, W, C) (any strides): the whole window matrix (N oh ow, kh kw C), row
     (n, a, b), column (i, j, c) = canvas[n, a sh + i dh, b sw + j dw, c]; ONE strided copy.
@@ -213,6 +242,11 @@ def fold_last(cols, windows: Windows, batch: int):
     (kh, kw), (oh, ow) = windows.kernel, windows.grid
     channels = cols.shape[1] // (kh * kw)
     xp = backend.namespace_of(cols)
+    kernels = kernels_for(cols) if cols.flags.c_contiguous else None
+    if kernels is not None:  # parallel over the images, each pixel summed in the same tap order
+        image = xp.empty((batch,) + tuple(windows.size) + (channels,), dtype=cols.dtype)
+        kernels.scatter(cols, image, _geometry(windows))
+        return image
     blocks = cols.reshape(batch, oh, ow, kh, kw, channels)
     canvas = xp.zeros((batch,) + windows.extent + (channels,), dtype=cols.dtype)
     for i in range(kh):

@@ -176,7 +176,7 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, x):
-        return ops.gelu(x, self.approximate)
+        return fused.fast_gelu(x, self.approximate)
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"

@@ -26,6 +26,8 @@ convolution           conv2d and its transpose by im2col = W @ unfold(x) + b, fo
 pooling               max and average pooling, nearest upsampling = gather / sums of unfold(x) / index_select
 embedding             a table lookup, gradient by scatter-add = index_select(W, 0, I)
 layer_norm            layer, group and RMS normalization = (x - mean) / sqrt(var + eps) * gamma + beta
+gelu                  the exact GELU on compiled kernels = gelu(x) (engine op), when numba is there
+numba_kernels         compiled (numba) kernels: GELU, window gather/scatter, softmax shift, layer norm
 """
 from .attention import MultiheadAttentionCore, ScaledDotProductAttention
 from .batch_norm import BatchNorm, batch_statistics
@@ -34,6 +36,7 @@ from .convolution import Convolution, TransposedConvolution
 from .cross_entropy import CrossEntropy, NLLLoss, SoftCrossEntropy
 from .dropout import Dropout
 from .embedding import Embedding
+from .gelu import GELU, fast_gelu
 from .layer_norm import GroupNorm, LayerNorm, RMSNorm
 from .linear import Linear
 from .penalties import L1Penalty, L2Penalty

@@ -42,6 +42,7 @@ import math
 
 from ...engine import backend, ops
 from ...engine.autograd import Function
+from ..kernel_choice import kernels_for
 from .composed import ComposedBackward, constant
 
 __all__ = ["ScaledDotProductAttention", "MultiheadAttentionCore", "LOG2E", "stacked_matmul"]
@@ -144,8 +145,13 @@ class ScaledDotProductAttention(ComposedBackward, Function):
         if self.keep is not None:
             d_scores *= xp.swapaxes(self.keep, -1, -2)
         rows = xp.einsum("...ld,...ld->...l", scaled, self.out)
-        d_scores -= rows[..., None, :]
-        d_scores *= self.exps  # dA^T, in natural units
+        kernels = softmax_kernels(d_scores) if d_scores.shape == self.exps.shape else None
+        if kernels is not None:
+            kernels.softmax_backward(as_4d(d_scores), rows.reshape(as_4d(d_scores).shape[:2] + rows.shape[-1:]),
+                                     as_4d(self.exps))
+        else:
+            d_scores -= rows[..., None, :]
+            d_scores *= self.exps  # dA^T, in natural units
         if dq is not None:
             stacked_matmul(xp, xp.swapaxes(d_scores, -1, -2), self.k, dq)
             dq *= self.scale
@@ -173,10 +179,25 @@ class ScaledDotProductAttention(ComposedBackward, Function):
         return self.merge_tensor(ops.matmul(weights, v))
 
 
+def softmax_kernels(scores):
+    """The compiled kernels for the softmax passes over ``scores`` (…, S, L) of at most 4 dims,
+    or None (:func:`~chainrule.nn.kernel_choice.kernels_for`)."""
+    return kernels_for(scores) if scores.ndim <= 4 else None
+
+
+def as_4d(array):
+    """(…, S, L) with at most 4 dims as a (P, Q, S, L) view."""
+    return array.reshape((1,) * (4 - array.ndim) + array.shape)
+
+
 def attention_weights(xp, q, k, bias, scale):
     """E^T = exp2(A^T - max) (…, S, L), inv = 1 / sum(E) (…, 1, L), and the (…, L, 1) bool
-    array of fully masked query rows (None when there is none), for A = Q K^T scale + B."""
+    array of fully masked query rows (None when there is none), for A = Q K^T scale + B; the
+    passes after the product in one compiled kernel on all cores when there is one."""
     scores = stacked_matmul(xp, k, xp.swapaxes(q * (scale * LOG2E), -1, -2))  # A^T in base-2 units
+    kernels = softmax_kernels(scores)
+    if kernels is not None:
+        return _compiled_weights(xp, kernels, scores, bias)
     if bias is not None:
         scores += xp.swapaxes(bias, -1, -2) * LOG2E
     top = scores.max(axis=-2, keepdims=True)
@@ -191,6 +212,24 @@ def attention_weights(xp, q, k, bias, scale):
     total = xp.matmul(xp.ones((1, scores.shape[-2]), dtype=scores.dtype), scores)  # (…, 1, L)
     if dead is not None:
         xp.maximum(total, 1.0, out=total)  # a live row's sum is >= 1 (its max gives exp2(0))
+    xp.divide(1.0, total, out=total)
+    return scores, total, dead
+
+
+def _compiled_weights(xp, kernels, scores, bias):
+    """:func:`attention_weights` with the bias, max and shift passes in one parallel kernel
+    (:func:`~.numba_kernels.softmax_shift`); exp2 and the sums as in the NumPy twin."""
+    dead = xp.empty(scores.shape[:-2] + (1, scores.shape[-1]), dtype=bool)
+    if bias is None:
+        bias4 = xp.empty((0, 0, 0, 0), dtype=scores.dtype)
+    else:
+        bias4 = as_4d(xp.broadcast_to(xp.swapaxes(bias, -1, -2), scores.shape).astype(scores.dtype, copy=False))
+    kernels.softmax_shift(as_4d(scores), bias4, LOG2E, as_4d(dead))
+    xp.exp2(scores, out=scores)
+    total = xp.matmul(xp.ones((1, scores.shape[-2]), dtype=scores.dtype), scores)  # (…, 1, L)
+    dead = xp.swapaxes(dead, -1, -2) if bias is not None and dead.any() else None
+    if dead is not None:
+        xp.maximum(total, 1.0, out=total)
     xp.divide(1.0, total, out=total)
     return scores, total, dead
 

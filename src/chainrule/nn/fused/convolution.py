@@ -91,17 +91,18 @@ def _weight_columns(weight):
     return weight.transpose(2, 3, 1, 0).reshape(-1, out_channels)
 
 
-def _windows_times(xp, canvas, windows: Windows, matrix, out):
-    """out (N oh ow, M) = (the window matrix of ``canvas``) @ matrix (kh kw C, M), a run of whole
-    images at a time: each run's window rows are copied into one small buffer and multiplied
-    while they are in the cache (:func:`~chainrule.nn.im2col.window_chunks`)."""
-    view = im2col.window_view(canvas, windows)
-    channels = canvas.shape[3]
-    chunks = im2col.window_chunks(canvas.shape[0], windows, channels, canvas.itemsize)
-    buffer = _chunk_buffer(xp, chunks, windows, channels, canvas.dtype)
+def _windows_times(xp, image, windows: Windows, matrix, out):
+    """out (N oh ow, M) = (the window matrix of ``image`` (N, H, W, C)) @ matrix (kh kw C, M), a
+    run of whole images at a time: each run's window rows are copied into one small buffer and
+    multiplied while they are in the cache (:func:`~chainrule.nn.im2col.window_chunks`,
+    :func:`~chainrule.nn.im2col.window_rows`)."""
+    copy = im2col.window_rows(image, windows)
+    channels = image.shape[3]
+    chunks = im2col.window_chunks(image.shape[0], windows, channels, image.itemsize)
+    buffer = _chunk_buffer(xp, chunks, windows, channels, image.dtype)
     pixels = windows.grid[0] * windows.grid[1]
     for n0, n1 in chunks:  # none for an empty batch
-        xp.matmul(im2col.copy_windows(view, n0, n1, buffer), matrix, out=out[n0 * pixels:n1 * pixels])
+        xp.matmul(copy(n0, n1, buffer), matrix, out=out[n0 * pixels:n1 * pixels])
 
 
 def _chunk_buffer(xp, chunks, windows: Windows, channels: int, dtype):
@@ -168,7 +169,7 @@ class Convolution(ComposedBackward, Function):
             out = xp.matmul(self.cols, w_cols)
         else:  # the canvas is made again in backward: nothing but x is kept
             out = recycled.empty(xp, (batch * windows.grid[0] * windows.grid[1], out_channels), x.dtype)
-            _windows_times(xp, im2col.place_last(x_last, windows), windows, w_cols, out)
+            _windows_times(xp, x_last, windows, w_cols, out)
         if bias:
             out += bias[0]
         return out.reshape((batch,) + tuple(windows.grid) + (out_channels,)).transpose(0, 3, 1, 2)
@@ -194,10 +195,9 @@ class Convolution(ComposedBackward, Function):
         batch, channels = grad.shape[0], weight.shape[1]
         if windows.stride == (1, 1):
             flipped_windows = _flipped_windows(windows)
-            canvas = im2col.place_last(_last(grad), flipped_windows)
             flipped = weight[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(-1, channels)
             grad_x = recycled.empty(xp, (batch * windows.size[0] * windows.size[1], channels), grad.dtype)
-            _windows_times(xp, canvas, flipped_windows, flipped, grad_x)
+            _windows_times(xp, _last(grad), flipped_windows, flipped, grad_x)
         else:
             grad_x = im2col.fold_last(xp.matmul(rows, _weight_columns(weight).T), windows, batch)
         return grad_x.reshape((batch,) + tuple(windows.size) + (channels,)).transpose(0, 3, 1, 2)
@@ -212,13 +212,13 @@ class Convolution(ComposedBackward, Function):
         if self.cols is not None:
             total = xp.matmul(self.cols.T, rows)
         else:  # dW^T = X_col^T G, (kh kw C, O): OpenBLAS splits its kh kw C rows between its threads
-            view = im2col.window_view(im2col.place_last(_last(self.x), windows), windows)
-            chunks = im2col.window_chunks(view.shape[0], windows, channels, rows.itemsize)
+            copy = im2col.window_rows(_last(self.x), windows)
+            chunks = im2col.window_chunks(self.x.shape[0], windows, channels, rows.itemsize)
             buffer = _chunk_buffer(xp, chunks, windows, channels, rows.dtype)
             pixels = windows.grid[0] * windows.grid[1]
             total, part = xp.zeros((kh * kw * channels, out_channels), dtype=rows.dtype), None
             for n0, n1 in chunks:
-                block = im2col.copy_windows(view, n0, n1, buffer)
+                block = copy(n0, n1, buffer)
                 if part is None:
                     total = xp.matmul(block.T, rows[n0 * pixels:n1 * pixels])
                     part = xp.empty_like(total)

@@ -23,12 +23,15 @@ Reference composition (tests/test_nn_normalization_fused.py): ``(x - x.mean()) /
 + eps) * gamma + beta`` on the rows, with the reference ops mean, sub, mul, sqrt, div;
 second derivatives differentiate it (:mod:`.composed`). Row means are matrix-vector products
 with a ones vector and row dot products are ``einsum``: BLAS and one pass each, no
-per-row reduction overhead.
+per-row reduction overhead. With the compiled kernels (numba there and enabled) layer norm's
+forward and its input gradient are one parallel pass over the rows each
+(:func:`~.numba_kernels.layer_norm`, :func:`~.numba_kernels.layer_norm_backward`).
 """
 from __future__ import annotations
 
 from ...engine import backend
 from ...engine.autograd import Function
+from ..kernel_choice import kernels_for
 from .composed import ComposedBackward
 
 __all__ = ["LayerNorm", "GroupNorm", "RMSNorm"]
@@ -40,12 +43,19 @@ class _RowNormalization(ComposedBackward, Function):
     (broadcast against x's shape)."""
 
     centred = True
+    row_affine = False  # True where the affine parameters are one value per column of the rows
+    kernels = None  # the compiled kernels when forward used them
 
     def forward(self, x, *affine, rows, affine_shape, eps, has_weight, has_bias):
         xp = backend.namespace_of(x)
         self.shape, self.rows, self.affine_shape, self.eps = x.shape, rows, affine_shape, eps
         self.has_weight, self.has_bias = has_weight, has_bias
         self.param_shape = affine[0].shape if affine else None
+        if has_weight:
+            self.weight = affine[0].reshape(affine_shape)
+        kernels = self.compiled_kernels(x, affine)
+        if kernels is not None:
+            return self.compiled_forward(xp, kernels, x, affine)
         count = rows[1]
         scale = 1.0 / count if count else 0.0  # empty rows: nothing to normalize
         flat = xp.ascontiguousarray(x).reshape(rows)
@@ -64,7 +74,6 @@ class _RowNormalization(ComposedBackward, Function):
         self.xhat, self.rstd = xhat, rstd
         out = xhat.reshape(x.shape)
         if has_weight:
-            self.weight = affine[0].reshape(affine_shape)
             out = out * self.weight
         if has_bias:
             bias = affine[-1].reshape(affine_shape)
@@ -75,6 +84,27 @@ class _RowNormalization(ComposedBackward, Function):
         elif not has_weight:
             out = out.copy()  # never hand out the saved xhat
         return out
+
+    def compiled_kernels(self, x, affine):
+        """The compiled kernels (:mod:`.numba_kernels`) where they apply: layer norm (centred,
+        one affine value per column) of non-empty rows (:func:`~chainrule.nn.kernel_choice.kernels_for`)."""
+        if not (self.centred and self.row_affine) or 0 in self.rows:
+            return None
+        if any(a.size != self.rows[1] or a.dtype != x.dtype for a in affine):
+            return None
+        return kernels_for(x)
+
+    def compiled_forward(self, xp, kernels, x, affine):
+        """The forward pass as one parallel kernel over the rows (:func:`~.numba_kernels.layer_norm`)."""
+        flat = xp.ascontiguousarray(x).reshape(self.rows)
+        xhat, out = xp.empty_like(flat), xp.empty_like(flat)
+        rstd = xp.empty(self.rows[0], dtype=x.dtype)
+        none = xp.empty(0, dtype=x.dtype)
+        weight = affine[0].reshape(-1) if self.has_weight else none
+        bias = affine[-1].reshape(-1) if self.has_bias else none
+        kernels.layer_norm(flat, weight, bias, self.eps, xhat, rstd, out)
+        self.xhat, self.rstd, self.kernels = xhat, rstd, kernels
+        return out.reshape(x.shape)
 
     def backward(self, grad):
         xp = backend.namespace_of(grad)
@@ -87,7 +117,13 @@ class _RowNormalization(ComposedBackward, Function):
             position += 1
         if self.has_bias:
             grads.append(self.affine_gradient(xp, grad) if needs[position] else None)
-        if needs[0]:
+        if needs[0] and self.kernels is not None:
+            flat = xp.ascontiguousarray(grad, dtype=xhat.dtype).reshape(rows)
+            weight = self.weight.reshape(-1) if self.has_weight else xp.empty(0, dtype=xhat.dtype)
+            dx = xp.empty_like(flat)
+            self.kernels.layer_norm_backward(flat, weight, xhat, self.rstd, dx)
+            grads[0] = dx.reshape(self.shape)
+        elif needs[0]:
             scaled = grad * self.weight if self.has_weight else xp.array(grad, copy=True)
             grads[0] = self.input_gradient(xp, xp.ascontiguousarray(scaled).reshape(rows))
         return tuple(grads)
@@ -138,6 +174,7 @@ class LayerNorm(_RowNormalization):
     """Layer normalization over the trailing dims (rows (M, prod(normalized_shape)))."""
 
     op = "layer_norm"
+    row_affine = True
 
 
 class GroupNorm(_RowNormalization):

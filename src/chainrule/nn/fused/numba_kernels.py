@@ -1,0 +1,341 @@
+"""Compiled (numba) kernels of the deep-net fast paths: the passes NumPy runs on one core.
+
+This module imports numba at its top, so it is itself the optional part: the fast paths ask
+:func:`chainrule.engine.compiled.kernels` for it ("chainrule.nn.fused.numba_kernels") and get
+None when numba is missing or ``CHAINRULE_NO_NUMBA=1``; they then run their plain-NumPy twin,
+which stays the reference (tests/test_nn_numba_kernels.py checks each kernel against it in
+float32 and, where it runs in float64, float64). The kernels are ``parallel=True`` loops
+over independent rows, images or runs of a flat array (``prange``), on all cores, where
+NumPy's elementwise passes and strided copies run on one.
+
+* GELU (exact, ``approximate="none"``, float32): ``gelu`` writes y = a Phi(a) and Phi(a) =
+  (1 + erf(a / sqrt 2)) / 2 in one pass, ``gelu_gradient`` dx = g (Phi(a) + a phi(a)),
+  phi(a) = exp(-a^2 / 2) / sqrt(2 pi). The NumPy path evaluates erf with
+  ``scipy.special.erf``, whose float32 loop rounds the float64 function: 15 ns a value on one
+  core (31.6 ms for the 2M pre-activations of one GPT block). Here float32 values go through
+  :func:`erf_float32`, a float64 evaluation accurate to 3e-15 (absolute; relative near 0) by
+  table: a Taylor polynomial of erf(x) / x in x^2 below 0.5, Chebyshev interpolants (degree
+  11, built at import from ``math.erf``) on 14 intervals of width 1/4 up to 4, and 1 beyond
+  (float32 rounds erf(x) to 1 from x = 3.9 on). Rounded to float32 it equals scipy's value
+  except where erf(x) lies within 3e-15 of a float32 rounding boundary (none in 2M
+  Gaussian samples; then 1 ulp), and every other operation is done in float32 in the NumPy
+  path's order, so the forward pass equals the engine's bit for bit. float64 GELU stays with
+  the engine's op (scipy evaluates float64 erf natively; numba's ``math.erf`` would differ from
+  it by an ulp). The backward's exp is libm's where NumPy uses its own SIMD exp (an ulp apart
+  at most).
+* attention's softmax: the bias, the column maxima and the shift in one pass
+  (``shift_columns``; the exponential stays NumPy's), and the backward's (dP - D) E in one;
+* layer norm: each row's statistics, normalization and affine map in one pass, and the input
+  gradient in one;
+* im2col / col2im on channels-last batches: ``gather_windows`` copies the window rows (N oh ow,
+  kh kw C) of images [n0, n1) straight from x (N, H, W, C) with the zero padding implied (no
+  padded canvas is made), in parallel over the (image, window row) pairs; ``scatter_windows``
+  is its adjoint
+  (col2im: each image's pixels summed from the windows that read them), also parallel over
+  images (no two images share a pixel, so no write races).
+
+Threads: numba's ``workqueue`` threading layer (set here unless ``NUMBA_THREADING_LAYER`` says
+otherwise, before numba starts any thread pool). Its idle workers sleep, where the default
+OpenMP layer's spin: on the 2-core machine shared with other processes, spinning OpenMP
+workers beside OpenBLAS's own spinning workers made a convolution's forward + backward 4.4 s
+against 1.35 s with ``workqueue`` (and 1.8 s without the kernels). ``workqueue`` must not run
+two parallel loops at once, so the public functions below (the ones the layers call) hold
+one lock around each kernel: concurrent callers take turns.
+
+Flags: ``cache=True`` (the machine code is stored in ``__pycache__`` beside this file: compiling
+every signature the benchmarks use took 9.5 s of CPU once per installation; each new process
+still pays numba's import and the loading of the cached code on first use, about 0.5 s of
+CPU; :mod:`chainrule.nn.kernel_choice` keeps small arrays from paying it), ``error_model="numpy"``
+(no zero-division checks, which stop vectorization), no ``fastmath`` (no reassociation, no
+fused multiply-adds: the same rounding as NumPy's operation-by-operation evaluation).
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+if not os.environ.get("NUMBA_THREADING_LAYER"):
+    numba.config.THREADING_LAYER = "workqueue"
+
+_lock = threading.Lock()  # one parallel loop at a time (workqueue is not thread-safe)
+
+_JIT = {"cache": True, "error_model": "numpy", "nogil": True, "parallel": True}
+
+_SQRT1_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_TERMS = 12  # Horner steps of every piece of the erf table
+
+
+def _erf_table():
+    """Row 0: Taylor coefficients of erf(x) / x in s = x^2 (highest first); rows 1-14: the
+    Chebyshev interpolant of erf on [0.5 + (k - 1) / 4, 0.5 + k / 4] as a power series in
+    u in [-1, 1] (highest first)."""
+    cheb = np.polynomial.chebyshev
+    table = np.zeros((15, _TERMS))
+    table[0] = [2 / math.sqrt(math.pi) * (-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(_TERMS)][::-1]
+    erf = np.vectorize(math.erf)
+    for k in range(1, 15):
+        centre = 0.5 + (k - 1) * 0.25 + 0.125
+        coefficients = cheb.cheb2poly(cheb.chebinterpolate(lambda u, c=centre: erf(c + u * 0.125), _TERMS - 1))
+        table[k, _TERMS - coefficients.size:] = coefficients[::-1]
+    return table
+
+
+ERF_TABLE = _erf_table()
+
+
+@njit(inline="always", error_model="numpy")
+def _erf_table_value(x, table):  # pragma: no cover - compiled
+    """erf(x) for a float64 x, to 3e-15 (see the module docstring)."""
+    a = abs(x)
+    if a < 0.5:
+        row, u, factor = 0, a * a, a
+    else:
+        t = (a - 0.5) * 4.0
+        if not t < 13.0:  # also catches inf; NaN lands in row 1 and stays NaN
+            t = 13.0
+        row = int(t) + 1 if t >= 0.0 else 1
+        u, factor = (a - (0.25 * row + 0.375)) * 8.0, 1.0
+    p = table[row, 0]
+    for j in range(1, _TERMS):
+        p = p * u + table[row, j]
+    p *= factor
+    if a >= 4.0:
+        p = 1.0
+    return -p if x < 0 else p
+
+
+@njit(**_JIT)
+def erf_float32(x, out, table):  # pragma: no cover - compiled
+    """out = float32(erf(float64(x))) elementwise on flat float32 arrays."""
+    for i in prange(x.shape[0]):
+        out[i] = np.float32(_erf_table_value(np.float64(x[i]), table))
+
+
+@njit(**_JIT)
+def gelu_forward_float32(a, out, cdf, table):  # pragma: no cover - compiled
+    """out = a Phi(a), cdf = Phi(a) = 0.5 (1 + erf(a / sqrt 2)) on flat float32 arrays."""
+    scale, half, one = np.float32(_SQRT1_2), np.float32(0.5), np.float32(1.0)
+    for i in prange(a.shape[0]):
+        v = a[i]
+        e = np.float32(_erf_table_value(np.float64(v * scale), table))
+        c = half * (one + e)
+        cdf[i] = c
+        out[i] = v * c
+
+
+@njit(**_JIT)
+def gelu_backward(grad, a, cdf, out, minus_half, inv_sqrt_2pi):  # pragma: no cover - compiled
+    """out = grad (cdf + a phi(a)), phi(a) = exp(-0.5 a a) / sqrt(2 pi), with the two constants
+    given in the arrays' dtype (so float32 stays float32)."""
+    for i in prange(a.shape[0]):
+        v = a[i]
+        pdf = math.exp(minus_half * v * v) * inv_sqrt_2pi
+        out[i] = grad[i] * (cdf[i] + v * pdf)
+
+
+@njit(**_JIT)
+def gather_windows(x, out, n0, n1, kernel, stride, dilation, grid, offset):  # pragma: no cover - compiled
+    """im2col, channels-last: out[((n - n0) oh + a) ow + b, (i kw + j) C + c] = x[n, a sh + i dh
+    - th, b sw + j dw - tw, c] for images n in [n0, n1), 0 where that pixel is outside x
+    (N, H, W, C); parallel over the (image, window row) pairs."""
+    kh, kw = kernel
+    sh, sw = stride
+    dh, dw = dilation
+    oh, ow = grid
+    th, tw = offset
+    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
+    for task in prange((n1 - n0) * oh):
+        n, a = n0 + task // oh, task % oh
+        for b in range(ow):
+            row = task * ow + b
+            for i in range(kh):
+                y = a * sh + i * dh - th
+                for j in range(kw):
+                    column = (i * kw + j) * channels
+                    z = b * sw + j * dw - tw
+                    if 0 <= y < height and 0 <= z < width:
+                        for c in range(channels):
+                            out[row, column + c] = x[n, y, z, c]
+                    else:
+                        for c in range(channels):
+                            out[row, column + c] = 0
+
+
+@njit(**_JIT)
+def scatter_windows(cols, out, kernel, stride, dilation, grid, offset):  # pragma: no cover - compiled
+    """col2im, channels-last, the adjoint of :func:`gather_windows`: out (N, H, W, C) =
+    the sum over the windows of each pixel's entries of ``cols`` (N oh ow, kh kw C); parallel
+    over the images (no two share a pixel), each summed in the NumPy twin's tap order."""
+    kh, kw = kernel
+    sh, sw = stride
+    dh, dw = dilation
+    oh, ow = grid
+    th, tw = offset
+    height, width, channels = out.shape[1], out.shape[2], out.shape[3]
+    for n in prange(out.shape[0]):
+        out[n] = 0
+        for i in range(kh):
+            for j in range(kw):
+                column = (i * kw + j) * channels
+                for a in range(oh):
+                    y = a * sh + i * dh - th
+                    if not 0 <= y < height:
+                        continue
+                    for b in range(ow):
+                        z = b * sw + j * dw - tw
+                        if 0 <= z < width:
+                            row = (n * oh + a) * ow + b
+                            for c in range(channels):
+                                out[n, y, z, c] += cols[row, column + c]
+
+
+@njit(**_JIT)
+def shift_columns(scores, bias, log2e, dead):  # pragma: no cover - compiled
+    """The passes of attention's softmax before its exponential, down the columns of each
+    (S, L) matrix of ``scores`` (P, Q, S, L), in place and in base-2 units: A = scores (+ bias
+    log2e when ``bias`` has any elements; it is (P, Q, S, L) with any strides, ``log2e`` in the
+    scores' dtype), then A - max_s A. With a bias, a column whose scores are all -inf is left
+    -inf (its max taken as 0) and marked in ``dead`` (P, Q, 1, L), as the NumPy twin
+    (``attention.attention_weights``) does. The exponential stays NumPy's ``exp2``, whose SIMD
+    loop is several times faster than a compiled scalar one. Parallel over the P Q matrices;
+    each pass runs along the contiguous rows of L queries."""
+    p_count, q_count, keys, queries = scores.shape
+    with_bias = bias.size > 0
+    for task in prange(p_count * q_count):
+        p, q = task // q_count, task % q_count
+        top = np.full(queries, -np.inf, dtype=scores.dtype)
+        for s in range(keys):
+            for col in range(queries):
+                v = scores[p, q, s, col]
+                if with_bias:
+                    v += bias[p, q, s, col] * log2e
+                    scores[p, q, s, col] = v
+                if v > top[col]:
+                    top[col] = v
+        for col in range(queries):
+            dead[p, q, 0, col] = with_bias and top[col] == -np.inf
+            if dead[p, q, 0, col]:
+                top[col] = 0
+        for s in range(keys):
+            for col in range(queries):
+                scores[p, q, s, col] -= top[col]
+
+
+@njit(**_JIT)
+def softmax_columns_backward(d_scores, rows, exps):  # pragma: no cover - compiled
+    """dA^T = (d_scores - rows) * E in place on (P, Q, S, L) arrays, ``rows`` (P, Q, L)."""
+    p_count, q_count, keys, queries = d_scores.shape
+    for task in prange(p_count * q_count):
+        p, q = task // q_count, task % q_count
+        for s in range(keys):
+            for col in range(queries):
+                d_scores[p, q, s, col] = (d_scores[p, q, s, col] - rows[p, q, col]) * exps[p, q, s, col]
+
+
+@njit(**_JIT)
+def layer_norm_rows(x, weight, bias, scale, eps, one, xhat, rstd, out):  # pragma: no cover - compiled
+    """Per row r of x (M, K): mu, s^2 = the mean and biased variance, rstd_r = 1 / sqrt(s^2 +
+    eps), xhat = (x - mu) rstd_r, out = xhat weight + bias (either may be empty: left out);
+    ``scale`` = 1 / K, ``eps`` and ``one`` in x's dtype; parallel over the rows (each row's
+    passes run while it is in the cache)."""
+    rows, count = x.shape
+    with_weight, with_bias = weight.size > 0, bias.size > 0
+    for r in prange(rows):
+        total = one - one
+        for c in range(count):
+            total += x[r, c]
+        mean = total * scale
+        squares = one - one
+        for c in range(count):
+            centred = x[r, c] - mean
+            xhat[r, c] = centred
+            squares += centred * centred
+        inv = one / math.sqrt(squares * scale + eps)
+        rstd[r] = inv
+        for c in range(count):
+            y = xhat[r, c] * inv
+            xhat[r, c] = y
+            if with_weight:
+                y = y * weight[c]
+            if with_bias:
+                y = y + bias[c]
+            out[r, c] = y
+
+
+@njit(**_JIT)
+def layer_norm_rows_backward(grad, weight, xhat, rstd, scale, out):  # pragma: no cover - compiled
+    """dx_r = rstd_r (D - mean(D) - xhat mean(D xhat)) per row, D = grad weight (grad itself when
+    ``weight`` is empty), ``scale`` = 1 / K in grad's dtype; parallel over the rows."""
+    rows, count = grad.shape
+    with_weight = weight.size > 0
+    for r in prange(rows):
+        total = scale - scale
+        projection = scale - scale
+        for c in range(count):
+            d = grad[r, c] * weight[c] if with_weight else grad[r, c]
+            out[r, c] = d
+            total += d
+            projection += d * xhat[r, c]
+        mean, projection = total * scale, projection * scale
+        inv = rstd[r]
+        for c in range(count):
+            out[r, c] = (out[r, c] - mean - xhat[r, c] * projection) * inv
+
+
+# ---------------------------------------------------------------------- what the layers call
+
+
+def gelu(a, out, cdf) -> None:
+    """out = a Phi(a), cdf = Phi(a) on flat float32 arrays."""
+    with _lock:
+        gelu_forward_float32(a, out, cdf, ERF_TABLE)
+
+
+def gelu_gradient(grad, a, cdf, out) -> None:
+    """out = grad (cdf + a phi(a)) on flat arrays of one dtype."""
+    scalar = a.dtype.type
+    with _lock:
+        gelu_backward(grad, a, cdf, out, scalar(-0.5), scalar(_INV_SQRT_2PI))
+
+
+def gather(x, rows, n0: int, n1: int, geometry: tuple) -> None:
+    """:func:`gather_windows` with ``geometry`` = (kernel, stride, dilation, grid, offset)."""
+    with _lock:
+        gather_windows(x, rows, n0, n1, *geometry)
+
+
+def scatter(cols, image, geometry: tuple) -> None:
+    """:func:`scatter_windows` with ``geometry`` = (kernel, stride, dilation, grid, offset)."""
+    with _lock:
+        scatter_windows(cols, image, *geometry)
+
+
+def softmax_shift(scores, bias, log2e: float, dead) -> None:
+    """:func:`shift_columns` on 4-D arrays (``bias`` an empty array when there is none)."""
+    with _lock:
+        shift_columns(scores, bias, scores.dtype.type(log2e), dead)
+
+
+def softmax_backward(d_scores, rows, exps) -> None:
+    """:func:`softmax_columns_backward` on 4-D arrays."""
+    with _lock:
+        softmax_columns_backward(d_scores, rows, exps)
+
+
+def layer_norm(x, weight, bias, eps: float, xhat, rstd, out) -> None:
+    """:func:`layer_norm_rows` (``weight``, ``bias``: (K,) or empty arrays of x's dtype; K > 0)."""
+    scalar = x.dtype.type
+    with _lock:
+        layer_norm_rows(x, weight, bias, scalar(1.0 / x.shape[1]), scalar(eps), scalar(1), xhat, rstd, out)
+
+
+def layer_norm_backward(grad, weight, xhat, rstd, out) -> None:
+    """:func:`layer_norm_rows_backward` (K > 0)."""
+    with _lock:
+        layer_norm_rows_backward(grad, weight, xhat, rstd, grad.dtype.type(1.0 / grad.shape[1]), out)
