@@ -79,10 +79,13 @@ def prepare_args(args) -> None:
     """Before the table is read: a panel/IV ``--formula`` split into its design, ``--absorb``,
     ``--endog`` and ``--instruments``; the default features without the absorbed and cluster
     columns; the options each model needs."""
-    if args.model not in ("ols",) + MODELS:
-        return
     if getattr(args, "formula", None):
         _split_formula(args)
+    if args.model not in ("ols",) + MODELS:
+        return
+    clash = [name for name in (args.absorb or ()) if name in (args.features or ())]
+    if clash:
+        raise CommandError(f"--absorb {clash[0]!r} is also a feature; leave it out of --features")
     if args.model in MODELS and not (args.endog and args.instruments):
         raise CommandError(f"--model {args.model} needs --endog D[,D2] and --instruments Z[,Z2] "
                            f"(or a formula with a '(D ~ Z)' term)")
