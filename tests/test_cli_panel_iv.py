@@ -229,3 +229,16 @@ def test_errors(argv, words, iv_csv, tmp_path, capsys):
     argv = [part.replace("{iv}", str(iv_csv[0])) for part in argv] + ["--out", str(tmp_path)]
     assert main(argv) == 1
     assert words in capsys.readouterr().err
+
+
+def test_absorbed_report_figures_use_the_fitted_values(grunfeld):
+    from types import SimpleNamespace
+
+    from chainrule.cli import panel_iv
+
+    model = stats.OLS(absorb=["firm", "year"]).fit(grunfeld[["value", "capital", "firm", "year"]], grunfeld.invest)
+    run = SimpleNamespace(estimator=model, X_eval=None, y_eval=None, eval_split="validation", predict_scores=None)
+    panel_iv.adjust_report(SimpleNamespace(absorb=["firm", "year"]), run)
+    np.testing.assert_allclose(run.predict_scores(run.X_eval), model.results_.fittedvalues, rtol=0, atol=0)
+    np.testing.assert_allclose(run.y_eval, grunfeld.invest.to_numpy(), rtol=0, atol=1e-9)
+    assert run.eval_split == "training"

@@ -364,7 +364,7 @@ def build_report(args, data, outcome, metrics: dict, timings: dict, *, report=No
     margeff = _margeff(data, estimator).summary() if (
         args.model in ("logit", "mnlogit") and estimator is not None and hasattr(estimator, "get_margeff")
         and not chunked) else None
-    rep.add_fit_sections(_Prefixed(report, prefix), rep.FitRun(
+    run = rep.FitRun(
         model=args.model, task=data.task, target=args.target, feature_names=list(data.feature_names),
         metrics=metrics, estimator=estimator, history=outcome.history,
         estimate_tables=tables + panel_iv.tables(args, estimator),  # issue 22: panel/IV
@@ -375,7 +375,9 @@ def build_report(args, data, outcome, metrics: dict, timings: dict, *, report=No
         data_summary=data.summary, timings=timings, margeff=margeff,
         summary=_summary(data, estimator) if estimator is not None and not tables else None,
         standardized=getattr(data.encoder, "mean_", None) is not None,
-        sample_note=" of the first chunk, a bounded sample; the metrics cover all" if chunked else ""))
+        sample_note=" of the first chunk, a bounded sample; the metrics cover all" if chunked else "")
+    panel_iv.adjust_report(args, run)  # issue 22: panel/IV (--absorb: the figures show the fit's own fitted values)
+    rep.add_fit_sections(_Prefixed(report, prefix), run)
     return report
 
 

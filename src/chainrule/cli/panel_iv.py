@@ -271,6 +271,19 @@ def tables(args, estimator) -> list:
                   notes=[] if results.sargan.df else ["exactly identified: no test"])]
 
 
+def adjust_report(args, run) -> None:
+    """With ``--absorb``: the report's prediction figures show the fit's own fitted values (the fixed
+    effects included) on the rows kept, not X·b, which leaves the fixed effects out."""
+    if not _absorbing(args) or run.estimator is None:
+        return
+    results = run.estimator.results_
+    fitted = np.asarray(results.fittedvalues, dtype=np.float64)
+    rows = np.arange(len(fitted), dtype=np.float64).reshape(-1, 1)
+    run.X_eval, run.y_eval = rows, fitted + np.asarray(results.resid, dtype=np.float64)
+    run.eval_split = "training"
+    run.predict_scores = lambda X: fitted[np.asarray(X, dtype=np.int64)[:, 0]]
+
+
 def print_results(screen, args, outcome) -> None:
     """The tables of :func:`tables` and the fit's warnings (singletons, collinear regressors)."""
     for note in outcome.notes:
