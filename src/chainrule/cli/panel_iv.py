@@ -83,7 +83,7 @@ def prepare_args(args) -> None:
         _split_formula(args)
     if args.model not in ("ols",) + MODELS:
         return
-    clash = [name for name in (args.absorb or ()) if name in (args.features or ())]
+    clash = [name for name in (getattr(args, "absorb", None) or ()) if name in (args.features or ())]
     if clash:
         raise CommandError(f"--absorb {clash[0]!r} is also a feature; leave it out of --features")
     if args.model in MODELS and not (args.endog and args.instruments):
