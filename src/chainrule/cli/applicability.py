@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 from .arguments import STATS_MODELS
+from .panel_iv import update_rules as update_panel_iv_rules  # issue 22: panel/IV
 from .text_inputs import TEXT_RULES  # --text inputs
 
 GIVEN = "given_options_"
@@ -98,6 +99,7 @@ FIT_RULES = {
 }
 
 FIT_RULES.update(TEXT_RULES)  # --text inputs: --text, its options, and the text networks' training options
+update_panel_iv_rules(FIT_RULES)  # issue 22: panel/IV (--absorb, --endog, --instruments; cov types for iv/liml)
 
 _NEVER = (lambda args: False, None)
 

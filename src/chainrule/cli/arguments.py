@@ -17,6 +17,7 @@ from .networks import DEFAULT_LR, OPTIMIZERS
 
 MODELS = ("ols", "logit", "mnlogit", "ridge", "lasso", "elasticnet", "stepwise", "pcr", "mlp")
 STATS_MODELS = ("ols", "logit", "mnlogit", "ridge", "lasso", "elasticnet", "stepwise", "pcr")
+STATS_MODELS += ("iv", "liml")  # issue 22: panel/IV (cli/panel_iv.py; fit's --model choices add them)
 PENALTIES = ("l2", "l1", "elasticnet")
 
 # --text inputs: the networks that read only text columns (cli/text_inputs.py; mlp reads them too)
@@ -222,7 +223,8 @@ def _add_statistical_arguments(parser: argparse.ArgumentParser) -> None:
     ols = parser.add_argument_group("ols")
     ols.add_argument("--cov-type", default="nonrobust", choices=DeferredChoices("chainrule.stats", "COV_TYPES"),
                      help="covariance of the estimates (default: %(default)s)")
-    ols.add_argument("--cluster", metavar="COL", help="cluster-robust standard errors by this column")
+    ols.add_argument("--cluster", metavar="COL", help="cluster-robust standard errors by this column "
+                     "(--absorb, iv, liml: COL[,COL] for multi-way clustering)")  # issue 22: panel/IV
     logit = parser.add_argument_group("logit, mnlogit")
     logit.add_argument("--margeff", action="store_true", help="also print average marginal effects (unpenalized)")
     logit.add_argument("--penalty", choices=PENALTIES,
@@ -290,7 +292,8 @@ def add_output_arguments(parser: argparse.ArgumentParser, *, default: str = "cha
 _NETWORK_ONLY = {"hidden", "activation", "dropout", "batchnorm", "optimizer", "lr", "epochs",
                  "batch_size", "optimizers", "compare_epochs"}
 _STATS_ONLY = {"alpha", "cv", "n_components", "cov_type", "cluster", "criterion", "solver",
-               "no_intercept", "margeff", "l1_ratio", "penalty", "C"}
+               "no_intercept", "margeff", "l1_ratio", "penalty", "C",
+               "absorb", "endog", "instruments"}  # issue 22: panel/IV
 
 
 def settings_of(args) -> dict:

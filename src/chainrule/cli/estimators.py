@@ -84,6 +84,10 @@ def fit_statistical(args, data) -> FitOutcome:
     """Fit a statistical model on the training rows; its predictor is linear in X."""
     import pandas as pd
 
+    from . import panel_iv  # issue 22: panel/IV
+
+    if panel_iv.handles(args):  # issue 22: panel/IV (--absorb, --model iv|liml)
+        return panel_iv.fit(args, data)
     estimator = make_estimator(args, data)
     X = pd.DataFrame(data.X_train, columns=data.feature_names)
     y = pd.Series(data.y_train, name=args.target)

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from . import panel_iv  # issue 22: panel/IV
 from .arguments import (
     MODELS,
     STATS_MODELS,
@@ -34,7 +35,9 @@ EXAMPLES = """examples:
   chainrule fit mroz.parquet --target inlf --model logit --margeff
   chainrule fit digits --target target --model mlp --hidden 128 --epochs 30 --optimizer adam
   chainrule fit data.csv --target y --model lasso --cv 5 --out lasso-run
-  chainrule fit big.parquet --target y --model ols --cov-type HC1 --chunksize 200000"""
+  chainrule fit big.parquet --target y --model ols --cov-type HC1 --chunksize 200000
+  chainrule fit grunfeld --target invest --features value,capital --model ols --absorb firm,year --cluster firm
+  chainrule fit data.csv --target y --model iv --endog d --instruments z1,z2 --cov-type HC1"""
 
 
 def register(subparsers) -> None:
@@ -59,7 +62,8 @@ def register(subparsers) -> None:
                              "pass per iteration) and mlp (epochs over the chunks); the validation "
                              "rows are a seeded hash of the row number. Under mpiexec -n N, ols "
                              "splits the chunks over the ranks")
-    add_model_arguments(parser, models=MODELS + TEXT_MODELS)  # --text inputs: and the text networks
+    add_model_arguments(parser, models=MODELS + TEXT_MODELS + panel_iv.MODELS)  # --text inputs; issue 22: iv, liml
+    panel_iv.add_arguments(parser)  # issue 22: panel/IV (--absorb, --endog, --instruments)
     add_standardize_argument(parser)  # issue 19: --standardize/--no-standardize
     from .text_inputs import add_text_arguments  # --text inputs
 
@@ -97,6 +101,7 @@ def fit_and_write(args, *, report=None, section_prefix: str = ""):
     if getattr(args, "chunksize", None):
         return fit_chunks_and_write(args, report=report, section_prefix=section_prefix)
     check_device(args.device)
+    panel_iv.prepare_args(args)  # issue 22: panel/IV (formula '|'/'(d ~ z)', default features, --endog)
     out = output_directory(args)
     timings = {}
     start = time.perf_counter()
@@ -119,6 +124,7 @@ def fit_and_write(args, *, report=None, section_prefix: str = ""):
     if args.model in STATS_MODELS:
         outcome = fit_statistical(args, data)
         _print_statistical(screen, args, data, outcome.estimator)
+        panel_iv.print_results(screen, args, outcome)  # issue 22: panel/IV (FE levels; first stage, overid)
     elif getattr(data, "text", None) is not None:  # --text inputs: the text network of --model
         from .text_inputs import fit_text_network
 
@@ -127,7 +133,8 @@ def fit_and_write(args, *, report=None, section_prefix: str = ""):
         outcome = fit_network(args, data, verbose=1)
     timings["fit"] = outcome.seconds
 
-    metrics = {"train": evaluate(outcome.predictor, data.X_train, data.y_train)}
+    metrics = panel_iv.metrics(args, outcome) or {  # issue 22: panel/IV (--absorb: the FE fit's own fit)
+        "train": evaluate(outcome.predictor, data.X_train, data.y_train)}
     if len(data.y_val):
         metrics["validation"] = evaluate(outcome.predictor, data.X_val, data.y_val)
     _print_metrics(screen, metrics)
@@ -148,6 +155,7 @@ def write_outputs(args, out, data, outcome, metrics: dict, timings: dict, screen
 
     start = time.perf_counter()
     saved = {"settings": settings_of(args)}
+    saved.update(panel_iv.saved(args, outcome))  # issue 22: panel/IV (--absorb: why predict refuses)
     if getattr(data, "formula", None):
         saved["formula"] = data.formula
     if getattr(data, "text", None) is not None:  # --text inputs: tokenizer.json first, model.json records it
@@ -356,10 +364,10 @@ def build_report(args, data, outcome, metrics: dict, timings: dict, *, report=No
     margeff = _margeff(data, estimator).summary() if (
         args.model in ("logit", "mnlogit") and estimator is not None and hasattr(estimator, "get_margeff")
         and not chunked) else None
-    rep.add_fit_sections(_Prefixed(report, prefix), rep.FitRun(
+    run = rep.FitRun(
         model=args.model, task=data.task, target=args.target, feature_names=list(data.feature_names),
         metrics=metrics, estimator=estimator, history=outcome.history,
-        estimate_tables=tables,
+        estimate_tables=tables + panel_iv.tables(args, estimator),  # issue 22: panel/IV
         predict_scores=outcome.predictor.predict_scores, predict_classes=outcome.predictor.predict_classes,
         X_train=data.X_train, y_train=data.y_train, X_eval=data.X_val if in_memory else data.X_train,
         y_eval=data.y_val if in_memory else data.y_train, eval_split="validation" if in_memory else "training",
@@ -367,7 +375,9 @@ def build_report(args, data, outcome, metrics: dict, timings: dict, *, report=No
         data_summary=data.summary, timings=timings, margeff=margeff,
         summary=_summary(data, estimator) if estimator is not None and not tables else None,
         standardized=getattr(data.encoder, "mean_", None) is not None,
-        sample_note=" of the first chunk, a bounded sample; the metrics cover all" if chunked else ""))
+        sample_note=" of the first chunk, a bounded sample; the metrics cover all" if chunked else "")
+    panel_iv.adjust_report(args, run)  # issue 22: panel/IV (--absorb: the figures show the fit's own fitted values)
+    rep.add_fit_sections(_Prefixed(report, prefix), run)
     return report
 
 

@@ -44,6 +44,9 @@ def run(args) -> int:
     if not str(args.out).lower().endswith(".csv"):
         raise CommandError(f"--out must name a .csv file; got {args.out!r}")
     predictor, encoder, spec = load_model(args.model_dir)
+    from .panel_iv import refuse_prediction  # issue 22: panel/IV (an --absorb fit has no fixed-effect estimates)
+
+    refuse_prediction(spec, args.model_dir)
     frame = read_table(args.data)
     if spec.get("formula"):  # a --formula model: its design first, then the saved encoder
         from .formula_spec import design_for_prediction

@@ -26,6 +26,7 @@ MODEL_TASK = {
     "ols": "regression", "ridge": "regression", "lasso": "regression", "elasticnet": "regression",
     "stepwise": "regression", "pcr": "regression",
     "logit": "classification", "mnlogit": "classification", "mlp": "auto",
+    "iv": "regression", "liml": "regression",  # issue 22: panel/IV
 }
 
 
