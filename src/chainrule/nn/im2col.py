@@ -201,23 +201,11 @@ def copy_windows(view, n0: int, n1: int, buffer):
 def window_rows(x, windows: Windows):
     """A function ``copy(n0, n1, buffer)`` that writes the window rows of images [n0, n1) of x
     (N, H, W, C) (any strides) into the front of ``buffer`` and returns them (as
-    :func:`copy_windows`). With the compiled kernels (:func:`~chainrule.nn.kernel_choice.
-    kernels_for`) it is :func:`~chainrule.nn.fused.numba_kernels.gather_windows`, on all cores and
-    reading x itself (the padding implied, no canvas); else one strided NumPy copy per run from
-    the zero-padded canvas (:func:`place_last`, made here once)."""
-    kernels = kernels_for(x)
-    if kernels is None:
-        view = window_view(place_last(x, windows), windows)
-        return lambda n0, n1, buffer: copy_windows(view, n0, n1, buffer)
-    pixels = windows.grid[0] * windows.grid[1]
-    geometry = _geometry(windows)
-    x = backend.namespace_of(x).ascontiguousarray(x)  # channels-last in memory: each pixel's C values one run
-
-    def copy(n0, n1, buffer):
-        rows = buffer[:(n1 - n0) * pixels]
-        kernels.gather(x, rows, n0, n1, geometry)
-        return rows
-    return copy
+    :func:`copy_windows`): one strided NumPy copy per run from the zero-padded canvas
+    (:func:`place_last`, made here once). A compiled gather measured slower than these copies
+    on two threads (benchmarks/README.md, the deep-net kernels section), so there is none."""
+    view = window_view(place_last(x, windows), windows)
+    return lambda n0, n1, buffer: copy_windows(view, n0, n1, buffer)
 
 
 def _geometry(windows: Windows) -> tuple:
