@@ -113,6 +113,17 @@ def _solve(psi_a, psi_b, model, name):
         raise ValueError(f"{model}: treatment {name!r}: {error}") from None
 
 
+def _finite_float64(values, name, model):
+    """``values`` as float64, refusing non-numeric dtypes and nan/inf (errors name ``model`` and ``name``)."""
+    try:
+        values = values.astype(np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{model}: {name} must be numeric; got dtype {values.dtype}") from None
+    if not np.isfinite(values).all():
+        raise ValueError(f"{model}: {name} has non-finite values (nan or inf)")
+    return values
+
+
 def as_matrix(X, name, model):
     """A finite float64 2-d array from ``X`` and its column names (strings of a DataFrame, else None)."""
     names = [str(c) for c in X.columns] if hasattr(X, "columns") else None
@@ -121,12 +132,7 @@ def as_matrix(X, name, model):
         values = values.reshape(-1, 1)
     if values.ndim != 2:
         raise ValueError(f"{model}: {name} must be 2-d (rows x columns); got shape {values.shape}")
-    try:
-        values = values.astype(np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{model}: {name} must be numeric; got dtype {values.dtype}") from None
-    if not np.isfinite(values).all():
-        raise ValueError(f"{model}: {name} has non-finite values (nan or inf)")
+    values = _finite_float64(values, name, model)
     if values.shape[0] < 4:
         raise ValueError(f"{model}: {name} needs at least 4 rows; got {values.shape[0]}")
     return values, names
@@ -140,12 +146,7 @@ def as_vector(v, n, name, model):
         values = values[:, 0]
     if values.ndim != 1 or values.shape[0] != n:
         raise ValueError(f"{model}: {name} must have shape ({n},), one value per row of X; got {values.shape}")
-    try:
-        values = values.astype(np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{model}: {name} must be numeric; got dtype {values.dtype}") from None
-    if not np.isfinite(values).all():
-        raise ValueError(f"{model}: {name} has non-finite values (nan or inf)")
+    values = _finite_float64(values, name, model)
     return values, label
 
 
