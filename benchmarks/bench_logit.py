@@ -25,9 +25,6 @@ load hits them alike; one untimed warm-up each):
   estimates only, no standard errors.
 - chainrule NumPy: the same fit with ``CHAINRULE_NO_NUMBA=1`` (no compiled row kernel in
   the X'WX pass: what a machine without numba runs).
-- chainrule float32 start: the same fit with ``stats.logit.FLOAT32_START`` set (the first
-  full-data passes read X rounded to float32; off by default): the candidate's effect in the
-  same run.
 - chainrule 1 thread: the same fit with ``CHAINRULE_NUM_THREADS=1`` (the passes over the
   rows on one thread, BLAS free to use its own: what a machine without threadpoolctl runs).
 - PyTorch (where installed): full-batch ``torch.optim.LBFGS`` with the strong-Wolfe line
@@ -83,19 +80,6 @@ def run_chainrule(X, y, _):
 def run_chainrule_numpy(X, y, Xc):
     """chainrule with its compiled (numba) row kernel switched off: the plain-NumPy path."""
     return run_without_numba(run_chainrule, X, y, Xc)
-
-
-def run_chainrule_float32_start(X, y, Xc):
-    """chainrule with the float32 start switched on (``stats.logit.FLOAT32_START``)."""
-    import importlib
-
-    logit_module = importlib.import_module("chainrule.stats.logit")
-    previous = logit_module.FLOAT32_START
-    logit_module.FLOAT32_START = True
-    try:
-        return run_chainrule(X, y, Xc)
-    finally:
-        logit_module.FLOAT32_START = previous
 
 
 def run_statsmodels(X, y, Xc):
@@ -156,8 +140,6 @@ def available(only=None):
     cases = {"chainrule": run_chainrule}
     if only is None or "chainrule NumPy" in only:
         cases["chainrule NumPy"] = run_chainrule_numpy
-    if only is None or "chainrule float32 start" in only:
-        cases["chainrule float32 start"] = run_chainrule_float32_start
     if only is None or "chainrule 1 thread" in only:
         cases["chainrule 1 thread"] = run_chainrule_one_thread
     for name, module, fn in (("statsmodels", "statsmodels", run_statsmodels),
@@ -251,7 +233,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--phases", action="store_true", help="also time the phases of chainrule's fit")
     parser.add_argument("--only", default=None,
                         help="comma-separated competitors to run besides chainrule "
-                             "(chainrule NumPy,chainrule float32 start,chainrule 1 thread,statsmodels,"
+                             "(chainrule NumPy,chainrule 1 thread,statsmodels,"
                              "scikit-learn,torch L-BFGS,torch L-BFGS + SEs)")
     args = parser.parse_args(argv)
     n = args.n or (20_000 if args.quick else 200_000)

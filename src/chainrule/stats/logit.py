@@ -92,16 +92,6 @@ np = backend.host
 
 __all__ = ["Logit"]
 
-# Whether the first full-data Newton passes read a float32 copy of X (single_precision_start).
-# Off: each float32 pass reads half the bytes (one thread, CPU: 6.7 ms against 11.9 ms per score
-# pass at 200,000 x 50), but whole fits with it were slower in the medians of all three
-# same-run comparisons made (benchmarks/README.md, issue 20), so it waits for a quiet
-# measurement (bench_logit.py's "chainrule float32 start" row).
-FLOAT32_START = False
-# n·p from which the float32 start runs, when switched on.
-SINGLE_MIN_SIZE = 1 << 21
-ROUGH_TOL = 1e-5           # the float32 passes stop at max|Δβ| ≤ 1e-5 (1 + max|β|)
-
 
 class Logit(LikelihoodResults, Estimator):
     r"""Binary logistic regression by maximum likelihood, with statsmodels-style inference.
@@ -354,8 +344,6 @@ class Logit(LikelihoodResults, Estimator):
     def _fit_newton(self, design, y01, X, names):
         max_iter = 100 if self.max_iter is None else int(self.max_iter)
         beta, start_information = warm_start(design, y01, self._start(y01, design.k))
-        beta, start_information = single_precision_start(design, y01, beta, start_information, float(self.tol),
-                                                         max_iter)
         try:
             result = newton_binary(design, y01, beta, float(self.tol), max_iter, information=start_information)
             if not result.converged:
@@ -488,35 +476,3 @@ def _covariance(design, result):
     else:
         factor = result.information[1]
     return inverse_information(factor, design.k, "Logit", "the information matrix X'WX")
-
-
-def single_precision_start(design, y, beta, information, tol, max_iter):
-    """(β, I) from the chord iteration of :func:`newton_binary` on X rounded to float32,
-    to start the float64 iteration with, when ``FLOAT32_START`` is set (it is not by default):
-    on C-ordered X of at least ``SINGLE_MIN_SIZE``
-    numbers, when a warm start gave ``information`` and ``tol`` asks for more than
-    ``ROUGH_TOL``; otherwise (β, I) unchanged.
-
-    Each pass then reads half the bytes (X β and X'(y − p) by float32 BLAS and ``einsum``;
-    the per-row terms stay in float64); the copy is filled by the first float32 pass as it
-    reads the float64 rows, block by block (:meth:`~chainrule.stats.logit_newton.Design.single`),
-    so rounding costs no extra read of X. The float32 iteration stops at max|Δβ| ≤ ``ROUGH_TOL`` (1 + max|β|), well
-    above the accuracy of float32 sums over the rows (~1e-7 on 200,000 x 50), and hands on
-    its β and its secant-updated I; the float64 iteration that follows decides convergence
-    with ``tol`` and forms X'WX for the covariance as before, so the estimate, its stopping
-    rule and its covariance are those of the float64 data (200,000 x 50: 4 float32 score
-    passes and 2 float64 ones instead of 6 float64 ones, before the X'WX pass). A failure
-    of the float32 iteration (a symptom of separation, no convergence) leaves (β, I) as
-    given."""
-    X = design.X if isinstance(design, Design) else None
-    if (not FLOAT32_START or X is None or information is None or X.size < SINGLE_MIN_SIZE
-            or X.dtype != np.float64 or not X.flags.c_contiguous or tol >= ROUGH_TOL):
-        return beta, information
-    try:
-        result = newton_binary(design.single(), y, beta, ROUGH_TOL, max_iter, exact_information=False,
-                               information=information)
-    except (Alarm, _linalg.LinAlgError):
-        return beta, information
-    if not result.converged:
-        return beta, information
-    return result.beta, result.information[0]

@@ -72,42 +72,19 @@ class Design:
         self.k = X.shape[1] + int(intercept)
         self._vectors = None
         self._blocks = {}
-        self._source = None  # the float64 X that a float32 design's first pass rounds into X
-
-    def single(self) -> Design:
-        """This design with X rounded to float32 (C-ordered). The copy is filled by the new
-        design's first pass, block by block of rows as the pass reads them (a score pass
-        then reads X once instead of twice: the rounding costs no extra read of X), or
-        whole before any other use (:meth:`rounded`)."""
-        design = Design(np.empty(self.X.shape, dtype=np.float32), self.intercept)
-        design._source = self.X
-        return design
-
-    def rounded(self) -> Design:
-        """Fills a float32 design's X from its source now, if its first pass has not (on
-        ranges of rows, one per thread). Returns the design."""
-        if self._source is not None:
-            def part(index, start, stop):
-                self.X[start:stop] = self._source[start:stop]
-            row_parts.map_ranges(part, row_parts.row_ranges(self.n, _BLOCK_ROWS))
-            self._source = None
-        return self
 
     def subsample(self, stride: int) -> Design:
         """Every ``stride``-th row (a contiguous copy), with the same constant."""
-        self.rounded()
         return Design(np.ascontiguousarray(self.X[::stride]), self.intercept)
 
     def dot(self, beta):
         """η = X β (β has k entries, or k rows for several columns)."""
-        self.rounded()
         if self.intercept:
             return self.X @ beta[1:] + beta[0]
         return self.X @ beta
 
     def tdot(self, r):
         """X' r for a vector (or matrix) r of n rows."""
-        self.rounded()
         body = self.X.T @ r
         if self.intercept:
             return np.concatenate([np.sum(r, axis=0, keepdims=True), body.reshape((-1,) + r.shape[1:])])
@@ -128,13 +105,6 @@ class Design:
         eta, e, t = self._work_vectors()
         w = np.empty(self.n) if hessian else None
         ranges = row_parts.row_ranges(self.n, _BLOCK_ROWS)
-        if self._source is not None and not hessian:  # a float32 design's first pass fills X
-            parts = row_parts.map_ranges(lambda index, start, stop: self._rounding_score_range(
-                start, stop, beta, eta, y, e, t), ranges)
-            self._source = None
-            return (sum(part[0] for part in parts), None, np.sum([part[2] for part in parts], axis=0),
-                    max(part[1] for part in parts))
-        self.rounded()
         if hessian:
             parts = row_parts.map_ranges(lambda index, start, stop: self._hessian_range(
                 index, start, stop, beta, eta, y, e, t, w), ranges)
@@ -158,21 +128,6 @@ class Design:
         _linear_into(self.X[rows], beta, self.intercept, eta[rows])
         llf, largest = _row_terms(eta[rows], y[rows], e[rows], r)
         return llf, largest, self._score_entries(_transposed_product(self.X[rows], r, stop - start < self.n), r)
-
-    def _rounding_score_range(self, start, stop, beta, eta, y, e, t):
-        """:meth:`_score_range` of a float32 design whose X is not filled yet: block by block
-        of ``_BLOCK_ROWS`` rows, X_b = float32(source_b), then η_b, the row terms and
-        X_b'(y_b − p_b) while the block is in cache (one read of the float64 rows)."""
-        X, score = self.X, np.zeros(self.X.shape[1])
-        llf, largest = 0.0, 0.0
-        for first in range(start, stop, _BLOCK_ROWS):
-            b = slice(first, min(first + _BLOCK_ROWS, stop))
-            X[b] = self._source[b]
-            _linear_into(X[b], beta, self.intercept, eta[b])
-            block_llf, block_largest = _row_terms(eta[b], y[b], e[b], t[b])
-            llf, largest = llf + block_llf, max(largest, block_largest)
-            score += _transposed_product(X[b], t[b], True)
-        return llf, largest, self._score_entries(score, t[start:stop])
 
     def _hessian_range(self, index, start, stop, beta, eta, y, e, t, w):
         """(ℓ_r, max|η|_r, X_r'(y_r − p_r), X_r'W_rX_r without the constant, X_r'w_r) on the
@@ -237,7 +192,6 @@ class Design:
         buffer, then B'B by one BLAS ``syrk`` (NumPy's product of an array with its own
         transpose), and B'√w_b = X_b'w_b for the constant's row. X is never copied whole.
         """
-        self.rounded()
         s = np.sqrt(w)
 
         def part(index, start, stop):
@@ -281,7 +235,6 @@ class Design:
         On F-ordered X each block is X_b'(w_b ⊙ X_b), one ``gemm`` per column. Memory beyond
         the results: one buffer per thread; X is never copied whole.
         """
-        self.rounded()
         off, M, p = int(self.intercept), W.shape[1], self.X.shape[1]
         stacked = self.X.flags.c_contiguous
 
@@ -324,7 +277,6 @@ class Design:
 
     def full(self):
         """[1, X] (or X) as one array: only for small problems (the separation check)."""
-        self.rounded()
         if self.intercept:
             return np.column_stack([np.ones(self.n), self.X])
         return self.X
@@ -502,7 +454,7 @@ def _row_kernels(X):
     numba's one-off start, about 0.25 s per process to import it and load the cached machine
     code, weighs more against what it saves: about 0.6 ns per number of X per X'WX pass),
     when numba is missing, or when ``CHAINRULE_NO_NUMBA`` is set."""
-    if X.size < _COMPILED_MIN_SIZE or not X.flags.c_contiguous or X.dtype != np.float64:
+    if X.size < _COMPILED_MIN_SIZE or not X.flags.c_contiguous:
         return None
     return _compiled.kernels("chainrule.stats.logit_kernels")
 
@@ -513,7 +465,6 @@ def _transposed_product(rows, r, threaded):
     (OpenBLAS's X'r on C-ordered X uses one core however it is called: 3.6 ms on 200,000 x
     50, against 1.9 ms for two ``einsum`` threads); otherwise by BLAS (on F-ordered X it
     reads columns contiguously: 1.4 ms)."""
-    r = r.astype(rows.dtype, copy=False)  # a float32 design: the product in float32
     if threaded and rows.flags.c_contiguous:
         return np.einsum("ij,i->j", rows, r)
     return rows.T @ r
@@ -521,12 +472,7 @@ def _transposed_product(rows, r, threaded):
 
 def _linear_into(X, beta, intercept, out):
     """out = X β (+ β_0 when ``intercept``), without temporaries (BLAS: on ranges of rows
-    on two threads it beat ``einsum`` by ~0.6 ms per pass in place, though not alone). On a
-    float32 X (:meth:`Design.single`) the product runs in float32 and ``out`` (float64)
-    receives it."""
-    if X.dtype != out.dtype:
-        np.add(X @ (beta[1:] if intercept else beta).astype(X.dtype), beta[0] if intercept else 0.0, out=out)
-        return
+    on two threads it beat ``einsum`` by ~0.6 ms per pass in place, though not alone)."""
     np.matmul(X, beta[1:] if intercept else beta, out=out)
     if intercept:
         out += beta[0]
