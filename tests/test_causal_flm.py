@@ -34,7 +34,12 @@ def test_flm_ate_is_unbiased_within_a_few_standard_errors(ate_data, options):
     low, high = model.results_.conf_int()[0]
     assert low == pytest.approx(theta - 1.959964 * se, abs=1e-5) and high == pytest.approx(theta + 1.959964 * se,
                                                                                          abs=1e-5)
-    assert "FLM2021" in model.summary().as_text()
+    text = model.summary().as_text()
+    assert "FLM2021" in text
+    if options.get("n_folds", 1) > 1:
+        assert "cross-fitted nuisances" in text and "no sample splitting" not in text
+    else:  # without splits the summary must not claim cross-fitting
+        assert "cross-fitted" not in text and "no sample splitting" in text
 
 
 def test_flm_score_with_true_nuisances_has_the_closed_form_standard_error():
