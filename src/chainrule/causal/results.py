@@ -133,7 +133,8 @@ class DMLResults:
         """A statsmodels-style table of the effects (``print`` it, or ``.as_text()``/``.as_html()``)."""
         p = self._pvalues()
         info = [("Model", self.model), ("Score", self.score), ("No. Observations", str(self.nobs)),
-                ("Folds", str(self.n_folds) if self.n_folds > 1 else "1 (no sample splitting)"), ("Repetitions", str(self.n_rep)),
+                ("Folds", str(self.n_folds) if self.n_folds > 1 else "1 (no sample splitting)"),
+                ("Repetitions", str(self.n_rep)),
                 ("SE aggregation", self.se_aggregation if self.n_rep > 1 else "-")]
         fitted = "cross-fitted nuisances" if self.n_folds > 1 else "nuisances fitted and evaluated on the whole sample"
         notes = [f"Standard errors from the Neyman-orthogonal score ({fitted}); z statistics"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from . import dml_fit  # issue 22: --model dml-*
 from .arguments import STATS_MODELS
 from .panel_iv import update_rules as update_panel_iv_rules  # issue 22: panel/IV
 from .text_inputs import TEXT_RULES  # --text inputs
@@ -100,6 +101,7 @@ FIT_RULES = {
 
 FIT_RULES.update(TEXT_RULES)  # --text inputs: --text, its options, and the text networks' training options
 update_panel_iv_rules(FIT_RULES)  # issue 22: panel/IV (--absorb, --endog, --instruments; cov types for iv/liml)
+dml_fit.update_rules(FIT_RULES)  # issue 22: --treatment, --learner, ... only with --model dml-*
 
 _NEVER = (lambda args: False, None)
 
@@ -152,6 +154,8 @@ def compute_rules(mode: str) -> dict:
 def rules_for(command: str, args):
     """``(rules, where, reasons)`` for the subcommand, or None when it has no rules (or
     compute's mode is ambiguous: its own message then says so)."""
+    if command == "fit" and args.model in dml_fit.MODELS:  # issue 22: only the dml options apply
+        return dml_fit.checks(args, given_options(args))
     if command == "fit":
         where = f"--model {args.model}" + (f" --penalty {args.penalty}" if _penalized_logit(args) else "")
         return FIT_RULES, where, {"standardize": _scaling().REASON}

@@ -30,22 +30,28 @@ def register(subparsers) -> None:
     )
     parser.add_argument("data", metavar="DATA", help="a .csv/.parquet file or a bundled dataset name")
     parser.add_argument("--target", metavar="COL", required=True, help="the outcome column Y")
-    parser.add_argument("--treatment", metavar="D[,D2...]", type=name_list, required=True,
-                        help="the treatment column(s); irm: one 0/1 column")
+    add_estimation_arguments(parser)
     parser.add_argument("--instruments", metavar="Z[,Z2...]", type=name_list,
                         help="pliv: the instrument column(s)")
     parser.add_argument("--controls", metavar="A,B,...", type=name_list,
                         help="the control columns X (default: every other numeric column)")
     parser.add_argument("--model", choices=tuple(SCORES), default="plr", help="plr (default), irm or pliv")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the folds and the networks (default: 0)")
+    add_debug_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def add_estimation_arguments(parser, *, required: bool = True) -> None:
+    """The options ``chainrule dml`` shares with ``chainrule fit --model dml-plr|dml-irm|dml-pliv``:
+    --treatment, --score, --learner, --folds, --reps, --trimming."""
+    parser.add_argument("--treatment", metavar="D[,D2...]", type=name_list, required=required,
+                        help="the treatment column(s); irm: one 0/1 column")
     parser.add_argument("--score", help="plr/pliv: 'partialling out' (default) or 'IV-type'; irm: ATE or ATTE")
     parser.add_argument("--learner", choices=("lasso", "ridge", "mlp"), default="lasso",
                         help="the nuisance learners (default: lasso)")
     parser.add_argument("--folds", type=positive_int, default=5, help="cross-fitting folds (default: 5)")
     parser.add_argument("--reps", type=positive_int, default=1, help="repeated sample splits (default: 1)")
     parser.add_argument("--trimming", type=float, default=0.01, help="irm: propensity clipping (default: 0.01)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the folds and the networks (default: 0)")
-    add_debug_argument(parser)
-    parser.set_defaults(func=run)
 
 
 def learners(kind: str, seed: int, model: str = "plr"):
@@ -78,22 +84,33 @@ def columns_of(args, frame):
                            f"them out with --controls)")
     if not controls:
         raise CommandError("dml needs at least one control column")
+    prefix = getattr(args, "model_prefix", "")  # "dml-" for chainrule fit --model dml-*
     if args.model == "pliv" and not instruments:
-        raise CommandError("--model pliv needs --instruments")
+        raise CommandError(f"--model {prefix}pliv needs --instruments")
     if args.model != "pliv" and instruments:
-        raise CommandError(f"--instruments applies to --model pliv, not {args.model}")
+        raise CommandError(f"--instruments applies to --model {prefix}pliv, not {prefix}{args.model}")
     return controls, treatments, instruments
 
 
 def run(args) -> int:
-    from .. import causal
     from ..datasets import read_table
 
     frame = read_table(args.data)
+    model, controls, treatments = estimate(args, frame)
+    print_results(args, model, controls, treatments)
+    return 0
+
+
+def estimate(args, frame):
+    """``(model, controls, treatments)``: ``args.model``'s DML model fitted to ``frame`` as the
+    options say (``chainrule dml``; ``chainrule fit --model dml-…`` passes its options here)."""
+    from .. import causal
+
     controls, treatments, instruments = columns_of(args, frame)
     score = args.score or SCORES[args.model][0]
     if score not in SCORES[args.model]:
-        raise CommandError(f"--score for {args.model} must be one of {', '.join(SCORES[args.model])}; got {score!r}")
+        label = getattr(args, "model_prefix", "") + args.model
+        raise CommandError(f"--score for {label} must be one of {', '.join(SCORES[args.model])}; got {score!r}")
     regressor, classifier = learners(args.learner, args.seed, args.model)
     common = dict(score=score, n_folds=args.folds, n_rep=args.reps, random_state=args.seed)
     if args.model == "plr":
@@ -105,9 +122,18 @@ def run(args) -> int:
     d = frame[treatments[0]] if len(treatments) == 1 else frame[treatments]
     z = frame[instruments] if instruments else None
     model.fit(frame[controls], frame[args.target], d, z)
+    return model, controls, treatments
+
+
+def headline(args, controls, treatments) -> str:
+    """The line printed above the results table."""
+    return (f"{args.model.upper()} of {args.target} on {', '.join(treatments)}; controls: {len(controls)} "
+            f"columns; learners: {args.learner}")
+
+
+def print_results(args, model, controls, treatments) -> None:
+    """The headline, the effects table and the learners' out-of-fold losses, on the console."""
     screen = console()
-    screen.print(f"{args.model.upper()} of {args.target} on {', '.join(treatments)}; controls: {len(controls)} "
-                 f"columns; learners: {args.learner}", markup=False)
+    screen.print(headline(args, controls, treatments), markup=False)
     screen.print(model.results_.summary().as_text(), markup=False)
     screen.print(model.results_.nuisance_table().as_text(), markup=False)
-    return 0

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from . import panel_iv  # issue 22: panel/IV
+from . import dml_fit, panel_iv  # issue 22: panel/IV, DML
 from .arguments import (
     MODELS,
     STATS_MODELS,
@@ -37,7 +37,8 @@ EXAMPLES = """examples:
   chainrule fit data.csv --target y --model lasso --cv 5 --out lasso-run
   chainrule fit big.parquet --target y --model ols --cov-type HC1 --chunksize 200000
   chainrule fit grunfeld --target invest --features value,capital --model ols --absorb firm,year --cluster firm
-  chainrule fit data.csv --target y --model iv --endog d --instruments z1,z2 --cov-type HC1"""
+  chainrule fit data.csv --target y --model iv --endog d --instruments z1,z2 --cov-type HC1
+  chainrule fit data.csv --target y --model dml-plr --treatment d --learner lasso --folds 5"""
 
 
 def register(subparsers) -> None:
@@ -62,8 +63,9 @@ def register(subparsers) -> None:
                              "pass per iteration) and mlp (epochs over the chunks); the validation "
                              "rows are a seeded hash of the row number. Under mpiexec -n N, ols "
                              "splits the chunks over the ranks")
-    add_model_arguments(parser, models=MODELS + TEXT_MODELS + panel_iv.MODELS)  # --text inputs; issue 22: iv, liml
+    add_model_arguments(parser, models=MODELS + TEXT_MODELS + panel_iv.MODELS + dml_fit.MODELS)  # issue 22: iv, dml
     panel_iv.add_arguments(parser)  # issue 22: panel/IV (--absorb, --endog, --instruments)
+    dml_fit.add_arguments(parser)  # issue 22: --model dml-plr|dml-irm|dml-pliv (--treatment, --learner, ...)
     add_standardize_argument(parser)  # issue 19: --standardize/--no-standardize
     from .text_inputs import add_text_arguments  # --text inputs
 
@@ -86,6 +88,8 @@ def needs_standardization(args) -> bool:
 
 
 def run(args) -> int:
+    if args.model in dml_fit.MODELS:  # issue 22: a treatment effect, not a predictor (cli/dml_fit.py)
+        return dml_fit.run(args)
     fit_and_write(args)
     return 0
 
