@@ -123,3 +123,29 @@ def test_an_out_directory_holding_a_model_is_not_overwritten(tables, tmp_path, c
     with pytest.raises(SystemExit) as stopped:
         main(["fit", str(paths["plr"]), "--target", "y", "--model", "dml-plr", "--treatment", "d", "--out", str(out)])
     assert stopped.value.code == 2 and (out / "model.json").read_text() == "{}"
+
+
+def test_dml_with_clusters_equals_the_library(tables, tmp_path, capsys):
+    """--cluster: folds drawn by cluster and cluster-robust standard errors, in fit and in dml."""
+    paths, plr, _ = tables
+    frame = plr.assign(firm=np.arange(len(plr)) // 8, year=np.arange(len(plr)) % 6)
+    path = tmp_path / "panel.csv"
+    frame.to_csv(path, index=False)
+    for clusters in (["firm"], ["firm", "year"]):
+        out = tmp_path / "-".join(clusters)
+        assert main(["fit", str(path), "--target", "y", "--model", "dml-plr", "--treatment", "d", "--features",
+                     ",".join(CONTROLS), "--cluster", ",".join(clusters), "--folds", "3", "--out", str(out)]) == 0
+        expected = PLR(stats.LassoCV(), stats.LassoCV(), n_folds=3, random_state=0).fit(
+            frame[CONTROLS], frame["y"], frame["d"], clusters=frame[clusters]).results_
+        effect = metrics_of(out)["effects"]["d"]
+        assert effect["coef"] == pytest.approx(float(expected.params.iloc[0]), abs=1e-12)
+        assert effect["std_err"] == pytest.approx(float(expected.bse.iloc[0]), abs=1e-12)
+        assert metrics_of(out)["clusters"] == {name: int(frame[name].nunique()) for name in clusters}
+        assert main(["dml", str(path), "--target", "y", "--treatment", "d", "--controls", ",".join(CONTROLS),
+                     "--cluster", ",".join(clusters), "--folds", "3"]) == 0
+        assert "robust to clustering by" in capsys.readouterr().out
+    # without --features the cluster columns are not controls
+    out = tmp_path / "default"
+    assert main(["fit", str(path), "--target", "y", "--model", "dml-plr", "--treatment", "d", "--cluster", "firm",
+                 "--folds", "3", "--out", str(out)]) == 0
+    assert "firm" not in metrics_of(out)["controls"] and "year" in metrics_of(out)["controls"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from ..engine import backend
 from ..stats.estimator import Estimator
 from .aggregation import SE_AGGREGATIONS
+from .clusters import cluster_codes, cluster_fold_sets, make_cluster_folds, solve_clustered_score
 from .crossfit import cross_fit, out_of_fold_loss
 from .folds import check_folds, make_folds
 from .results import DMLResults
@@ -35,12 +36,15 @@ class DMLModel(Estimator):
     _scores: tuple = ()
     _one_treatment = False
 
-    def fit(self, X, y, d, z=None, folds=None, keep_models: bool = False):
+    def fit(self, X, y, d, z=None, folds=None, keep_models: bool = False, clusters=None):
         """Estimate the effect of ``d`` (n,) or (n, k) on ``y`` (n,) controlling for ``X``
         (n, p); ``folds``: the sample splits to use (a list of (train, test) index pairs, or
         a list of such lists for several repetitions; default: ``n_folds`` random folds drawn
-        ``n_rep`` times with ``random_state``). Sets ``results_`` (and ``predictions_``,
-        ``nuisance_loss_``, ``folds_``, ``models_`` when ``keep_models``); returns self."""
+        ``n_rep`` times with ``random_state``); ``clusters``: the rows' cluster labels, (n,)
+        or (n, 2) for two-way clustering, for cluster sample splits and cluster-robust standard
+        errors (:mod:`chainrule.causal.clusters`; ``n_folds`` folds per cluster dimension). Sets
+        ``results_`` (and ``predictions_``, ``nuisance_loss_``, ``folds_``, ``models_`` when
+        ``keep_models``); returns self."""
         model = self._model
         self._check_settings()
         Xv, x_names = as_matrix(X, "X", model)
@@ -50,8 +54,9 @@ class DMLModel(Estimator):
         if self._one_treatment and dv.shape[1] != 1:
             raise ValueError(f"{model}: one treatment is estimated at a time; d has {dv.shape[1]} columns")
         zv = self._instruments(z, n)
-        splits = make_folds(n, self.n_folds, self.n_rep, self.random_state) if folds is None else \
-            check_folds(folds, n, model)
+        clustering = None if clusters is None else cluster_codes(clusters, n, model)
+        splits = _splits(folds, clustering, n, self.n_folds, self.n_rep, self.random_state, model)
+        solvers = [_solver(rep, clustering, model) for rep in splits]
         self._check_learners(dv, yv)
         self._loss_kinds = {}
         k, n_rep = dv.shape[1], len(splits)
@@ -62,7 +67,8 @@ class DMLModel(Estimator):
             for j in range(k):
                 controls = np.column_stack([Xv, np.delete(dv, j, axis=1)]) if k > 1 else Xv
                 psi_a, psi_b, preds, loss, fitted = self._score_elements(controls, yv, dv[:, j], zv, rep, keep_models)
-                all_coef[j, s], psi[:, j, s], J[j, s], all_se[j, s] = _solve(psi_a, psi_b, model, d_names[j])
+                all_coef[j, s], psi[:, j, s], J[j, s], all_se[j, s] = _solve(solvers[s], psi_a, psi_b, model,
+                                                                             d_names[j])
                 for name, values in preds.items():
                     predictions.setdefault(name, np.full((n, n_rep, k), np.nan))[:, s, j] = values
                 for name, value in loss.items():
@@ -71,7 +77,8 @@ class DMLModel(Estimator):
                     for name, value in fitted.items():
                         models.setdefault(name, {}).setdefault(d_names[j], []).append(value)
         self.results_ = DMLResults(all_coef, all_se, psi, J, d_names, model, self.score, len(splits[0]),
-                                   self.se_aggregation, losses, named, self._loss_kinds)
+                                   self.se_aggregation, losses, named, self._loss_kinds,
+                                   clusters=None if clustering is None else _cluster_counts(*clustering))
         self.predictions_, self.nuisance_loss_, self.folds_ = predictions, losses, splits
         self.feature_names_ = x_names
         if keep_models:
@@ -106,9 +113,32 @@ class DMLModel(Estimator):
         return values, out_of_fold_loss(target, values, learner.proba, loss_rows), models
 
 
-def _solve(psi_a, psi_b, model, name):
+def _splits(folds, clustering, n, n_folds, n_rep, random_state, model):
+    """The repetitions' (train, test) pairs: drawn (by cluster when ``clustering``), or ``folds`` checked."""
+    if folds is not None:
+        return check_folds(folds, n, model)
+    if clustering is not None:
+        return make_cluster_folds(clustering[0], n_folds, n_rep, random_state)
+    return make_folds(n, n_folds, n_rep, random_state)
+
+
+def _solver(rep, clustering, model):
+    """The score solver of one repetition: the i.i.d. one, or the cluster-robust one on its folds."""
+    if clustering is None:
+        return solve_linear_score
+    codes = clustering[0]
+    K, sets = cluster_fold_sets(codes, rep, model)
+    return lambda psi_a, psi_b: solve_clustered_score(psi_a, psi_b, rep, sets, K, codes)
+
+
+def _cluster_counts(codes, names):
+    """{dimension name: number of clusters}."""
+    return {name: int(codes[:, j].max() + 1) for j, name in enumerate(names)}
+
+
+def _solve(solver, psi_a, psi_b, model, name):
     try:
-        return solve_linear_score(psi_a, psi_b)
+        return solver(psi_a, psi_b)
     except ValueError as error:
         raise ValueError(f"{model}: treatment {name!r}: {error}") from None
 

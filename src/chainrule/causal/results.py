@@ -44,7 +44,7 @@ class DMLResults:
     """
 
     def __init__(self, all_coef, all_se, psi, J, names, model, score, n_folds, se_aggregation="doubleml",
-                 nuisance_loss=None, named=False, loss_kinds=None):
+                 nuisance_loss=None, named=False, loss_kinds=None, clusters=None):
         self.all_coef, self.all_se = np.asarray(all_coef, dtype=np.float64), np.asarray(all_se, dtype=np.float64)
         self.psi, self.J = psi, J
         self.names, self.model, self.score = list(names), model, score
@@ -55,6 +55,7 @@ class DMLResults:
         self._named = bool(named)
         self._coef, self._se = aggregate(self.all_coef, self.all_se, se_aggregation)
         self.boot_t, self.boot_method, self.n_rep_boot = None, None, None
+        self.clusters = dict(clusters) if clusters else None
 
     # -- estimates ---------------------------------------------------------------------------
     @property
@@ -124,6 +125,11 @@ class DMLResults:
         """Run the multiplier bootstrap (:mod:`chainrule.causal.bootstrap`): ``method`` "normal",
         "Bayes" or "wild", ``n_rep_boot`` draws; ``random_state`` an int, a NumPy ``RandomState``
         or ``Generator``. Stores ``boot_t`` (n_rep_boot, k, n_rep); returns self."""
+        if self.clusters:
+            raise ValueError(f"bootstrap: not available for a cluster-robust fit (clusters: "
+                             f"{', '.join(self.clusters)}): the multiplier bootstrap draws one weight per row and "
+                             f"would ignore the dependence within clusters (DoubleML refuses it too); use the "
+                             f"pointwise intervals conf_int()")
         draws = _bootstrap.multiplier_bootstrap(self.psi, self.J, self.all_se, method, n_rep_boot, random_state)
         self.boot_t, self.boot_method, self.n_rep_boot = draws, method, n_rep_boot
         return self
@@ -138,6 +144,10 @@ class DMLResults:
                 ("SE aggregation", self.se_aggregation if self.n_rep > 1 else "-")]
         fitted = "cross-fitted nuisances" if self.n_folds > 1 else "nuisances fitted and evaluated on the whole sample"
         notes = [f"Standard errors from the Neyman-orthogonal score ({fitted}); z statistics"]
+        if self.clusters:
+            info.append(("Clusters", ", ".join(f"{name}: {count}" for name, count in self.clusters.items())))
+            notes.append(f"Standard errors robust to clustering by {' and '.join(self.clusters)}, folds drawn by "
+                         f"cluster (Chiang, Kato, Ma and Sasaki 2022)")
         notes += [f"out-of-fold {self.loss_kinds.get(name, 'loss')} of {name}: {_loss_text(values)}"
                   for name, values in self.nuisance_loss.items()]
         return Summary(f"{self.model} Double/Debiased ML Results", info, self.names, self._coef, self._se,

@@ -224,7 +224,7 @@ def _add_statistical_arguments(parser: argparse.ArgumentParser) -> None:
     ols.add_argument("--cov-type", default="nonrobust", choices=DeferredChoices("chainrule.stats", "COV_TYPES"),
                      help="covariance of the estimates (default: %(default)s)")
     ols.add_argument("--cluster", metavar="COL", help="cluster-robust standard errors by this column "
-                     "(--absorb, iv, liml: COL[,COL] for multi-way clustering)")  # issue 22: panel/IV
+                     "(--absorb, iv, liml, dml-*: COL[,COL] for multi-way clustering)")  # issue 22: panel/IV, DML
     logit = parser.add_argument_group("logit, mnlogit")
     logit.add_argument("--margeff", action="store_true", help="also print average marginal effects (unpenalized)")
     logit.add_argument("--penalty", choices=PENALTIES,

@@ -9,6 +9,8 @@ reads the table, takes the controls X (default: every other numeric column), fit
 propensity; mlp: ``causal.NetworkLearner`` (64, 64) with early stopping, tanh with weight decay
 0.1 for plr and pliv, ReLU without weight decay for irm: the configurations whose intervals
 covered in the guide's coverage study, chapter 12) and prints the results table and the learners' out-of-fold losses.
+``--cluster COL[,COL]``: folds drawn by cluster and cluster-robust standard errors (one- or
+two-way, :mod:`chainrule.causal.clusters`).
 """
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ def register(subparsers) -> None:
     parser.add_argument("--controls", metavar="A,B,...", type=name_list,
                         help="the control columns X (default: every other numeric column)")
     parser.add_argument("--model", choices=tuple(SCORES), default="plr", help="plr (default), irm or pliv")
+    parser.add_argument("--cluster", metavar="COL[,COL]", type=name_list,
+                        help="cluster-robust standard errors and folds drawn by cluster (one or two columns)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the folds and the networks (default: 0)")
     add_debug_argument(parser)
     parser.set_defaults(func=run)
@@ -70,7 +74,7 @@ def learners(kind: str, seed: int, model: str = "plr"):
 def columns_of(args, frame):
     """(controls, treatments, instruments) column lists, checked against the table."""
     treatments, instruments = list(args.treatment), list(args.instruments or [])
-    used = [args.target, *treatments, *instruments]
+    used = [args.target, *treatments, *instruments, *cluster_columns(args)]
     missing = [name for name in used + list(args.controls or []) if name not in frame.columns]
     if missing:
         raise CommandError(f"no column named {', '.join(map(repr, missing))} in {args.data}")
@@ -78,12 +82,14 @@ def columns_of(args, frame):
         controls = list(args.controls)
     else:
         controls = [c for c in frame.columns if c not in used and frame[c].dtype.kind in "biuf"]
-    text = [c for c in controls + used if frame[c].dtype.kind not in "biuf"]
+    text = [c for c in controls + [args.target, *treatments, *instruments] if frame[c].dtype.kind not in "biuf"]
     if text:
         raise CommandError(f"dml needs numeric columns; {', '.join(map(repr, text))} are not (encode them, or leave "
                            f"them out with --controls)")
     if not controls:
         raise CommandError("dml needs at least one control column")
+    if len(cluster_columns(args)) > 2:
+        raise CommandError(f"--cluster takes one or two columns; got {len(cluster_columns(args))}")
     prefix = getattr(args, "model_prefix", "")  # "dml-" for chainrule fit --model dml-*
     if args.model == "pliv" and not instruments:
         raise CommandError(f"--model {prefix}pliv needs --instruments")
@@ -121,8 +127,15 @@ def estimate(args, frame):
         model = causal.PLIV(regressor, regressor, regressor, **common)
     d = frame[treatments[0]] if len(treatments) == 1 else frame[treatments]
     z = frame[instruments] if instruments else None
-    model.fit(frame[controls], frame[args.target], d, z)
+    clusters = frame[cluster_columns(args)] if cluster_columns(args) else None
+    model.fit(frame[controls], frame[args.target], d, z, clusters=clusters)
     return model, controls, treatments
+
+
+def cluster_columns(args) -> list:
+    """The --cluster columns (a list; fit passes "A,B" as one string)."""
+    value = getattr(args, "cluster", None) or []
+    return [name.strip() for name in value.split(",")] if isinstance(value, str) else list(value)
 
 
 def headline(args, controls, treatments) -> str:

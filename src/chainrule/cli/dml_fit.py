@@ -2,13 +2,14 @@
 machine learning from the fit command (issue 22).
 
     chainrule fit data.csv --target y --model dml-plr --treatment d [--features a,b,...]
-                  [--instruments z] [--learner lasso|ridge|mlp] [--folds 5] [--reps 1]
+                  [--instruments z] [--cluster firm[,year]] [--learner lasso|ridge|mlp] [--folds 5] [--reps 1]
                   [--score ...] [--trimming 0.01] [--seed 0] [--out DIR]
 
 The estimation is ``chainrule dml``'s (:mod:`chainrule.cli.causal`): ``dml-plr`` is
 ``causal.PLR``, ``dml-irm`` is ``causal.IRM`` and ``dml-pliv`` is ``causal.PLIV``, the controls X
 are ``--features`` (default: every other numeric column) and the nuisance learners those of
-``--learner``. The output is an effect with its standard error, not a predictor, so the fit
+``--learner``; ``--cluster`` draws the folds by cluster and makes the standard errors
+cluster-robust (one or two columns). The output is an effect with its standard error, not a predictor, so the fit
 writes no model for ``chainrule predict``: ``--out`` receives ``report.html`` (the effects table,
 the learners' out-of-fold losses, the settings) and ``metrics.json`` (the estimates, standard
 errors, z statistics, p-values, 95% intervals and the out-of-fold losses).
@@ -25,8 +26,8 @@ import time
 
 MODELS = ("dml-plr", "dml-irm", "dml-pliv")
 # the fit options (argparse dests) that --model dml-* reads; every other typed option is refused
-READS = ("data", "target", "features", "model", "treatment", "instruments", "learner", "folds", "reps", "score",
-         "trimming", "seed", "out", "overwrite", "debug")
+READS = ("data", "target", "features", "model", "treatment", "instruments", "cluster", "learner", "folds", "reps",
+         "score", "trimming", "seed", "out", "overwrite", "debug")
 _DML_ONLY = ("treatment", "learner", "folds", "reps", "score", "trimming")
 
 
@@ -95,7 +96,7 @@ def effect_metrics(results, controls, seconds: float) -> dict:
                       "ci_95": low_high[j]} for j, name in enumerate(results.names)}
     losses = {learner: [float(v) for v in loss.mean(axis=0)] for learner, loss in results.nuisance_loss.items()}
     return {"model": results.model, "score": results.score, "nobs": int(results.nobs), "folds": results.n_folds,
-            "repetitions": results.n_rep, "controls": list(controls), "effects": effects,
+            "repetitions": results.n_rep, "controls": list(controls), "clusters": results.clusters, "effects": effects,
             "out_of_fold_losses": losses, "loss_kinds": dict(results.loss_kinds),
             "timings": {"fit (s)": seconds}}
 
