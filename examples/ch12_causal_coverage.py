@@ -15,29 +15,19 @@ mean standard error, and the run time (ch12_coverage.png: the standardized estim
 Run: python examples/ch12_causal_coverage.py [--quick] [--out DIR] [--reps=N] [--parts=PART,...]
 (parts: plr-mlp, plr-mlp-tanh, plr-lasso, irm-mlp, irm-mlp-tanh; all by default)
 """
-import os
+import time
 
-if not {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"} & set(os.environ):
-    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"  # before NumPy loads BLAS
+import _coverage  # first: it pins BLAS to one thread before NumPy loads
+import numpy as np
+from _common import save
+from matplotlib.figure import Figure
+from scipy import stats as distributions
 
-import sys  # noqa: E402
-import time  # noqa: E402
+from chainrule import stats
+from chainrule.causal import IRM, PLR, NetworkLearner, make_irm_data, make_plr_CCDDHNR2018
 
-import numpy as np  # noqa: E402
-from _common import parse_args, save  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from scipy import stats as distributions  # noqa: E402
-
-from chainrule import stats  # noqa: E402
-from chainrule.causal import IRM, PLR, NetworkLearner, make_irm_data, make_plr_CCDDHNR2018  # noqa: E402
-
-extra = [a for a in sys.argv[1:] if a.startswith("--reps") or a.startswith("--parts")]
-sys.argv = [a for a in sys.argv if a not in extra]
-options = dict(a.lstrip("-").split("=", 1) for a in extra)
-args = parse_args(__doc__.splitlines()[0])
-QUICK = args.quick
-REPS = int(options.get("reps", 6 if QUICK else 200))
-PARTS = options.get("parts", "plr-mlp,plr-mlp-tanh,plr-lasso,irm-mlp,irm-mlp-tanh").split(",")
+args, QUICK, REPS, PARTS = _coverage.study_options(__doc__.splitlines()[0], (6, 200),
+                                                   "plr-mlp,plr-mlp-tanh,plr-lasso,irm-mlp,irm-mlp-tanh")
 N_OBS, DIM_X = (300, 10) if QUICK else (500, 20)
 EPOCHS = 30 if QUICK else 200
 started = time.perf_counter()
@@ -71,13 +61,6 @@ def replicate(part, seed):
     return float(results.params[0]), float(results.bse[0]), truth, losses
 
 
-def clopper_pearson(hits, n, level=0.95):
-    alpha = 1 - level
-    low = distributions.beta.ppf(alpha / 2, hits, n - hits + 1) if hits > 0 else 0.0
-    high = distributions.beta.ppf(1 - alpha / 2, hits + 1, n - hits) if hits < n else 1.0
-    return low, high
-
-
 LABELS = {"plr-mlp": "PLR, MLP nuisances (ReLU)", "plr-mlp-tanh": "PLR, MLP nuisances (tanh, weight decay 0.1)",
           "plr-lasso": "PLR, lasso nuisances", "irm-mlp": "IRM (ATE), MLP nuisances (ReLU)",
           "irm-mlp-tanh": "IRM (ATE), MLP nuisances (tanh, weight decay 0.1)"}
@@ -91,25 +74,12 @@ for part in PARTS:
         estimate, se, truth, loss = replicate(part, seed)
         estimates.append(estimate), errors.append(se), truths.append(truth), losses.append(loss)
     seconds = time.perf_counter() - tic
-    estimates, errors, truths = np.array(estimates), np.array(errors), np.array(truths)
-    z = distributions.norm.ppf(0.975)
-    hits = int(np.sum(np.abs(estimates - truths) <= z * errors))
-    low, high = clopper_pearson(hits, REPS)
-    standardized[part] = (estimates - truths) / errors
+    rows.append(_coverage.coverage(part, LABELS[part], estimates, errors, truths, seconds))
+    standardized[part] = (np.array(estimates) - np.array(truths)) / np.array(errors)
     mean_losses = {name: np.mean([entry[name] for entry in losses]) for name in losses[0]}
-    rows.append((LABELS[part], REPS, hits / REPS, low, high, np.mean(estimates - truths), np.std(estimates, ddof=1),
-                 np.mean(errors), seconds))
-    print(f"coverage {part}: {hits / REPS:.3f} ({hits}/{REPS}), binomial 95% interval [{low:.3f}, {high:.3f}]; "
-          f"bias {np.mean(estimates - truths):+.4f}, sd {np.std(estimates, ddof=1):.4f}, "
-          f"mean se {np.mean(errors):.4f}; time {seconds:.1f} s ({seconds / REPS:.2f} s per replication)")
     print("  out-of-fold losses: " + ", ".join(f"{name} {value:.3f}" for name, value in mean_losses.items()))
 
-table = ["| model | replications | coverage of the 95% interval | binomial 95% interval | bias | sd of θ̂ | mean se "
-         "| time (s) |", "|---|---|---|---|---|---|---|---|"]
-table += [f"| {r[0]} | {r[1]} | {r[2]:.3f} | [{r[3]:.3f}, {r[4]:.3f}] | {r[5]:+.4f} | {r[6]:.4f} | {r[7]:.4f} | "
-          f"{r[8]:.0f} |" for r in rows]
-(args.out / "ch12_coverage.md").write_text("\n".join(table) + "\n")
-print("\n".join(table))
+_coverage.write_table(rows, args.out / "ch12_coverage.md", "model")
 
 figure = Figure(figsize=(4 * len(standardized), 3.2), layout="constrained")
 grid = np.linspace(-4, 4, 200)

@@ -233,37 +233,31 @@ def check_ch11(text, out):
     assert len(figures_written(text)) == 4
 
 
-def check_ch12(text, out):
+def check_coverage_lines(text, parts, reps):
+    """Each part's printed coverage line: the share, its exact binomial interval, small bias and spread."""
     from scipy import stats as distributions
 
-    for part in ("plr-mlp", "plr-mlp-tanh", "plr-lasso", "irm-mlp", "irm-mlp-tanh"):
+    for part in parts:
         line = re.search(rf"coverage {part}: ([\d.]+) \((\d+)/(\d+)\), binomial 95% interval \[([\d.]+), ([\d.]+)\]; "
                          rf"bias ([+-][\d.]+), sd ([\d.]+), mean se ([\d.]+)", text)
         assert line, f"no coverage line for {part}"
-        share, hits, reps, low, high, bias, sd, se = (float(v) for v in line.groups())
-        assert reps == 6 and share == pytest.approx(hits / reps, abs=5e-4)
+        share, hits, count, low, high, bias, sd, se = (float(v) for v in line.groups())
+        assert count == reps and share == pytest.approx(hits / reps, abs=5e-4)
         expected_low = distributions.beta.ppf(0.025, hits, reps - hits + 1) if hits else 0.0
         expected_high = distributions.beta.ppf(0.975, hits + 1, reps - hits) if hits < reps else 1.0
         assert (low, high) == (pytest.approx(expected_low, abs=5e-4), pytest.approx(expected_high, abs=5e-4))
         assert abs(bias) < 0.3 and 0 < sd < 0.5 and 0 < se < 0.5
+
+
+def check_ch12(text, out):
+    check_coverage_lines(text, ("plr-mlp", "plr-mlp-tanh", "plr-lasso", "irm-mlp", "irm-mlp-tanh"), 6)
     assert number(r"out-of-fold losses: ml_l ([\d.]+)", text) < 1.6      # sd of y given x is about 1.1
     assert (out / "ch12_coverage.md").read_text().count("| PLR") == 3
     assert len(figures_written(text)) == 1
 
 
 def check_ch12_flm(text, out):
-    from scipy import stats as distributions
-
-    for part in ("flm-ate", "flm-ate-crossfit", "het-linear", "het-logit"):
-        line = re.search(rf"coverage {part}: ([\d.]+) \((\d+)/(\d+)\), binomial 95% interval \[([\d.]+), ([\d.]+)\]; "
-                         rf"bias ([+-][\d.]+), sd ([\d.]+), mean se ([\d.]+)", text)
-        assert line, f"no coverage line for {part}"
-        share, hits, reps, low, high, bias, sd, se = (float(v) for v in line.groups())
-        assert reps == 4 and share == pytest.approx(hits / reps, abs=5e-4)
-        expected_low = distributions.beta.ppf(0.025, hits, reps - hits + 1) if hits else 0.0
-        expected_high = distributions.beta.ppf(0.975, hits + 1, reps - hits) if hits < reps else 1.0
-        assert (low, high) == (pytest.approx(expected_low, abs=5e-4), pytest.approx(expected_high, abs=5e-4))
-        assert abs(bias) < 0.3 and 0 < sd < 0.5 and 0 < se < 0.5
+    check_coverage_lines(text, ("flm-ate", "flm-ate-crossfit", "het-linear", "het-logit"), 4)
     assert (out / "ch12_flm.md").read_text().count("| FLM2021") == 2
 
 
