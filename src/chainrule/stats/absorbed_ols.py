@@ -34,7 +34,7 @@ from ..engine import backend
 from ..engine.tensor import Tensor
 from . import clustering, fixed_effects, least_squares, tsqr
 from .estimator import feature_names_of
-from .inference import Summary, WaldResults
+from .inference import StoredResults, Summary
 from .validation import as_design, as_target, check_enough_rows, check_scale, warn
 
 np = backend.host
@@ -173,7 +173,7 @@ def _results(model, data, names, fe, clusters, target_name, dropped, named):
         n_groups=None if clusters is None else [int(c.max()) + 1 for c in clusters], absorb=list(fe.names),
         levels=list(fe.levels), n_singletons=fe.n_singletons, n_iter=fe.n_iter, dropped=dropped,
         df_absorbed=df_k - k, target_name=target_name, solver_used=solution.method,
-        use_t=True if model.use_t is None else bool(model.use_t), named=named,
+        use_t=model.use_t, named=named,
     )
 
 
@@ -197,7 +197,7 @@ def _sandwich(bread, meat):
     return (V + V.T) / 2
 
 
-class AbsorbedOLSResults(WaldResults):
+class AbsorbedOLSResults(StoredResults):
     """The results of ``OLS(absorb=...)``, statsmodels' and pyfixest's names.
 
     ``params``, ``bse``, ``tvalues``, ``pvalues`` (Student t on ``df_resid``, or G − 1 for
@@ -210,28 +210,8 @@ class AbsorbedOLSResults(WaldResults):
     """
 
     def __init__(self, **fields):
-        use_t = fields.pop("use_t")
-        named = fields.pop("named")
-        self.__dict__.update(fields)
-        self.use_t = use_t
-        self._named = named
+        super().__init__(**fields)
         self.scale = self.ssr / self.df_resid
-
-    def _params_array(self):
-        return self._params
-
-    def _cov_array(self):
-        return self._cov
-
-    @property
-    def resid(self):
-        """The within residuals e = ỹ − X̃ β̂ of the rows kept."""
-        return self._resid
-
-    @property
-    def fittedvalues(self):
-        """y − e on the rows kept (the slopes' part and the fixed effects')."""
-        return self._fitted
 
     def summary(self, alpha: float = 0.05) -> Summary:
         """A statsmodels-style table of the slopes, with the absorbed factors listed."""

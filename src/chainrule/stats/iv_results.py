@@ -51,7 +51,7 @@ from scipy import stats as _distributions
 
 from ..engine import backend
 from . import clustering
-from .inference import Summary, Table, WaldResults
+from .inference import StoredResults, Summary, Table
 
 np = backend.host
 
@@ -195,7 +195,7 @@ class FirstStageResults:
     __repr__ = __str__
 
 
-class IVResults(WaldResults):
+class IVResults(StoredResults):
     """The results of IV2SLS and IVLIML (linearmodels' and statsmodels' names).
 
     ``params``, ``bse`` (also ``std_errors``), ``tvalues``, ``pvalues``, ``conf_int()``,
@@ -206,34 +206,19 @@ class IVResults(WaldResults):
     """
 
     def __init__(self, **fields):
-        use_t = fields.pop("use_t")
-        named = fields.pop("named")
-        self.__dict__.update(fields)
-        self.use_t = self.cov_type == "nonrobust" if use_t is None else bool(use_t)
-        self._named = named
+        super().__init__(**fields)
         if self.cov_type == "cluster":
             self._df_inference = float(min(self.n_groups) - 1)
         else:
             self._df_inference = self.df_resid
 
-    def _params_array(self):
-        return self._params
-
-    def _cov_array(self):
-        return self._cov
+    def _default_use_t(self) -> bool:
+        return self.cov_type == "nonrobust"
 
     @property
     def std_errors(self):
         """``bse`` under linearmodels' name."""
         return self.bse
-
-    @property
-    def resid(self):
-        return self._resid
-
-    @property
-    def fittedvalues(self):
-        return self._fitted
 
     def summary(self, alpha: float = 0.05) -> Summary:
         """A statsmodels-style table of the coefficients, with the instruments and the diagnostics."""
