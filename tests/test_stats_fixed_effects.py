@@ -243,7 +243,7 @@ def test_formula_with_absorbed_fixed_effects_equals_pyfixest():
 @pytest.mark.parametrize("text,error,match", [
     ("invest ~ value | plant", "FormulaError", "no fixed-effect column 'plant'"),
     ("invest ~ value | np.log(firm)", "FormulaError", "plain names"),
-    ("invest ~ value + (capital ~ year) | firm", "FormulaError", "not supported"),
+    ("invest ~ value + (capital ~ year) | firm", "FormulaError", "needs iv2sls or ivliml"),
 ])
 def test_formula_bad_input(text, error, match):
     from chainrule import formula

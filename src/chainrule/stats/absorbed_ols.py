@@ -39,7 +39,7 @@ from .validation import as_design, as_target, check_enough_rows, check_scale, wa
 
 np = backend.host
 
-__all__ = ["ABSORB_COV_TYPES", "AbsorbedOLSResults", "fit_absorbed", "split_columns", "check_absorb"]
+__all__ = ["ABSORB_COV_TYPES", "AbsorbedOLSResults", "fit_absorbed", "split_columns", "check_absorb", "column_lookup"]
 
 ABSORB_COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
 #: a regressor with ‖M_D x‖² ≤ COLLINEAR_TOL · ‖x‖² is explained by the fixed effects and dropped
@@ -85,7 +85,7 @@ def fit_absorbed(model, X, y, groups):
     """The fit of ``OLS(absorb=...)`` (module docstring): sets the fitted attributes on ``model``."""
     who = "OLS"
     absorb = check_absorb(model.absorb, who)
-    lookup = _column_lookup(X, who)
+    lookup = column_lookup(X, who)
     fe_columns, rest = split_columns(X, absorb, who, "absorb")
     Xv, names = as_design(rest, "X")
     yv, target_name = as_target(y, Xv.shape[0], "y")
@@ -125,7 +125,8 @@ def fit_absorbed(model, X, y, groups):
     return model
 
 
-def _column_lookup(X, who):
+def column_lookup(X, who):
+    """A function giving the column ``name`` of the DataFrame X (None for an array X), for ``groups=`` names."""
     if not (hasattr(X, "columns") and hasattr(X, "to_numpy")):
         return None
 

@@ -69,16 +69,24 @@ def _residualize(Q, values):
     return values - Q @ (Q.T @ values)
 
 
-def kclass_covariance(cov_type, A_inv, X_hat, resid, clusters):
-    """V of the k-class estimate (module docstring). ``clusters``: a list of code arrays for "cluster"."""
+def kclass_covariance(cov_type, A_inv, X_hat, resid, clusters, absorbed=None):
+    """V of the k-class estimate (module docstring). ``clusters``: a list of code arrays for "cluster".
+    ``absorbed``: None (linearmodels' corrections), or the degrees of freedom of absorbed fixed effects
+    (pyfixest's: n − df_k with df_k = K + absorbed, and G = the fewest clusters in every term;
+    :mod:`chainrule.stats.iv_absorbed`)."""
     n, K = X_hat.shape
+    df_k = K + (absorbed or 0)
     if cov_type == "nonrobust":
-        return float(resid @ resid) / (n - K) * A_inv
+        return float(resid @ resid) / (n - df_k) * A_inv
     scores = X_hat * resid[:, None]
     if cov_type == "cluster":
-        meat = clustering.multiway_meat(scores, clusters, clustering.own_clusters_factor(n, K))
+        if absorbed is None:
+            factor = clustering.own_clusters_factor(n, K)
+        else:
+            factor = clustering.min_clusters_factor([int(c.max()) + 1 for c in clusters], n, df_k)
+        meat = clustering.multiway_meat(scores, clusters, factor)
     else:
-        meat = scores.T @ scores * (n / (n - K) if cov_type == "HC1" else 1.0)
+        meat = scores.T @ scores * (n / (n - df_k) if cov_type == "HC1" else 1.0)
     V = A_inv @ meat @ A_inv
     return (V + V.T) / 2
 
@@ -90,8 +98,9 @@ def shea_rsquared(X, X_hat, m):
     return (plain / projected)[-m:]
 
 
-def first_stage(Z, Q_Z, Q_exog, endog, endog_names, q, cov_type, clusters, intercept):
-    """The first-stage diagnostics of every endogenous regressor (module docstring)."""
+def first_stage(Z, Q_Z, Q_exog, endog, endog_names, q, cov_type, clusters, intercept, absorbed=None):
+    """The first-stage diagnostics of every endogenous regressor (module docstring); ``absorbed`` as
+    in :func:`kclass_covariance` (the data then within-transformed, the R² within R²)."""
     n, L = Z.shape
     Pi, *_ = _la.lstsq(Z, endog, check_finite=False)
     V = endog - Z @ Pi
@@ -103,17 +112,17 @@ def first_stage(Z, Q_Z, Q_exog, endog, endog_names, q, cov_type, clusters, inter
         ssr = float(v @ v)
         tss = float(((x - x.mean()) ** 2).sum()) if intercept else float(x @ x)
         partial = _residualize(Q_exog, x[:, None])[:, 0] if Q_exog is not None else x
-        cov = kclass_covariance(cov_type, Z_inv, Z_hat, v, clusters)
+        cov = kclass_covariance(cov_type, Z_inv, Z_hat, v, clusters, absorbed)
         pi2 = Pi[L - q:, j]
         W = float(pi2 @ _la.solve(cov[L - q:, L - q:], pi2, assume_a="sym"))
         if cov_type == "nonrobust":
-            pval = float(_distributions.f.sf(W / q, q, n - L))
+            pval = float(_distributions.f.sf(W / q, q, n - L - (absorbed or 0)))
         else:
             pval = float(_distributions.chi2.sf(W, q))
         rows.append((1 - ssr / tss, 1 - ssr / float(partial @ partial), W / q, pval))
     Z2 = _residualize(Q_exog, Z[:, L - q:]) if Q_exog is not None else Z[:, L - q:]
     Pi2 = Pi[L - q:, :]
-    sigma = V.T @ V / (n - L)
+    sigma = V.T @ V / (n - L - (absorbed or 0))
     root = _inverse_sqrt(sigma)
     G = root @ Pi2.T @ (Z2.T @ Z2) @ Pi2 @ root
     cragg_donald = float(_la.eigvalsh((G + G.T) / 2)[0] / q)
@@ -213,7 +222,7 @@ class IVResults(StoredResults):
             self._df_inference = self.df_resid
 
     def _default_use_t(self) -> bool:
-        return self.cov_type == "nonrobust"
+        return self.cov_type == "nonrobust" or self.absorb is not None
 
     @property
     def std_errors(self):
@@ -235,4 +244,11 @@ class IVResults(StoredResults):
                          f"df {self.sargan.df})")
         if self.cov_type == "cluster":
             notes.append(f"clusters: {', '.join(map(str, self.n_groups))}")
+        if self.absorb is not None:
+            info += [("R-squared within", f"{self.rsquared_within:.4f}"), ("Absorbed df", str(self.df_absorbed)),
+                     ("Singletons dropped", str(self.n_singletons))]
+            notes.append("fixed effects absorbed: " + ", ".join(
+                f"{name} ({levels})" for name, levels in zip(self.absorb, self.levels)))
+            if self.dropped:
+                notes.append(f"dropped as collinear with the fixed effects: {', '.join(self.dropped)}")
         return self._coefficient_summary(f"{self.method} Estimation Summary", info, self.names, alpha, notes)
