@@ -37,6 +37,7 @@ from ..engine import backend
 from . import clustering
 from .estimator import Estimator, feature_names_of, r_squared
 from .iv_absorbed import IVDesign, absorbed_design, absorbed_fields
+from .iv_diagnostics import hansen_j, kleibergen_paap
 from .iv_results import (
     IV_COV_TYPES,
     IVResults,
@@ -205,6 +206,8 @@ class _KClassIV(Estimator):
                             absorbed_df)
         stage.shea_rsquared = dict(zip(labels["endog_names"], shea_rsquared(Xfull, X_hat, m)))
         K1 = K - m
+        stage.kleibergen_paap, stage.kleibergen_paap_f = kleibergen_paap(
+            Z[:, K1:], E, Q_exog, Z.shape[1], self.cov_type, codes, absorbed_df)
         overid = wooldridge_overid(Z[:, K1:], np.column_stack([Xfull[:, :K1], X_hat[:, K1:]]), resid, m)
         fields = absorbed_fields(absorbed, ssr, y)
         return IVResults(_params=beta, _cov=cov, names=names, nobs=n, df_resid=float(n - K - (absorbed_df or 0)),
@@ -212,7 +215,8 @@ class _KClassIV(Estimator):
                          _fitted=design.y_levels - resid,
                          cov_type=self.cov_type, n_groups=counts, kappa=float(kappa),
                          method=self._method, first_stage=stage, sargan=sargan(Q_Z, resid, q, m),
-                         wooldridge_overid=overid, use_t=self.use_t, **fields, **labels)
+                         wooldridge_overid=overid, j_stat=hansen_j(Xfull, y, Z, Q_Z, self.cov_type, codes),
+                         use_t=self.use_t, **fields, **labels)
 
     def predict(self, X):
         """ŷ = b0 + X_1 b_1 + X_2 b_2 for rows holding the fit's columns (the instruments are not used)."""
@@ -336,6 +340,6 @@ def _delegate(name):
 
 for _name in ("params", "bse", "std_errors", "tvalues", "pvalues", "conf_int", "cov_params", "summary", "nobs",
               "df_resid", "df_model", "resid", "fittedvalues", "rsquared", "first_stage", "sargan", "wooldridge_overid",
-              "t_test", "f_test", "wald_test"):
+              "j_stat", "t_test", "f_test", "wald_test"):
     setattr(_KClassIV, _name, _delegate(_name))
 del _name

@@ -55,7 +55,7 @@ from .inference import StoredResults, Summary, Table
 
 np = backend.host
 
-__all__ = ["IV_COV_TYPES", "IVResults", "FirstStageResults", "TestStatistic", "kclass_covariance",
+__all__ = ["IV_COV_TYPES", "IVResults", "FirstStageResults", "TestStatistic", "kclass_covariance", "score_meat",
            "first_stage", "sargan", "shea_rsquared", "wooldridge_overid"]
 
 IV_COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
@@ -75,20 +75,24 @@ def kclass_covariance(cov_type, A_inv, X_hat, resid, clusters, absorbed=None):
     (pyfixest's: n − df_k with df_k = K + absorbed, and G = the fewest clusters in every term;
     :mod:`chainrule.stats.iv_absorbed`)."""
     n, K = X_hat.shape
-    df_k = K + (absorbed or 0)
     if cov_type == "nonrobust":
-        return float(resid @ resid) / (n - df_k) * A_inv
-    scores = X_hat * resid[:, None]
+        return float(resid @ resid) / (n - K - (absorbed or 0)) * A_inv
+    V = A_inv @ score_meat(cov_type, X_hat * resid[:, None], clusters, K, absorbed) @ A_inv
+    return (V + V.T) / 2
+
+
+def score_meat(cov_type, scores, clusters, K, absorbed=None):
+    """The corrected sum of outer products of the (n, k) scores for "HC0", "HC1" or "cluster", with K
+    the estimated coefficients of the regression the scores come from (:func:`kclass_covariance`)."""
+    n = scores.shape[0]
+    df_k = K + (absorbed or 0)
     if cov_type == "cluster":
         if absorbed is None:
             factor = clustering.own_clusters_factor(n, K)
         else:
             factor = clustering.min_clusters_factor([int(c.max()) + 1 for c in clusters], n, df_k)
-        meat = clustering.multiway_meat(scores, clusters, factor)
-    else:
-        meat = scores.T @ scores * (n / (n - df_k) if cov_type == "HC1" else 1.0)
-    V = A_inv @ meat @ A_inv
-    return (V + V.T) / 2
+        return clustering.multiway_meat(scores, clusters, factor)
+    return scores.T @ scores * (n / (n - df_k) if cov_type == "HC1" else 1.0)
 
 
 def shea_rsquared(X, X_hat, m):
@@ -165,9 +169,10 @@ class FirstStageResults:
     """First-stage diagnostics, one row per endogenous regressor (module docstring).
 
     Attributes: ``rsquared``, ``partial_rsquared``, ``shea_rsquared``, ``fstat``, ``f_pvalue`` (dicts by name),
-    ``cragg_donald`` (the minimum-eigenvalue statistic), ``params`` (the first-stage coefficients,
-    L x m), ``diagnostics`` (a DataFrame, linearmodels' ``first_stage.diagnostics`` columns) and
-    ``summary()``.
+    ``cragg_donald`` (the minimum-eigenvalue statistic), ``kleibergen_paap`` (the rk Wald statistic, a
+    TestStatistic) and ``kleibergen_paap_f`` (its F form, ivreg2's "Kleibergen-Paap rk Wald F statistic";
+    :mod:`chainrule.stats.iv_diagnostics`), ``params`` (the first-stage coefficients, L x m),
+    ``diagnostics`` (a DataFrame, linearmodels' ``first_stage.diagnostics`` columns) and ``summary()``.
     """
 
     def __init__(self, names, rows, cragg_donald, params, cov_type):
@@ -180,6 +185,8 @@ class FirstStageResults:
         self.params = params
         self.cov_type = cov_type
         self.shea_rsquared = {}
+        self.kleibergen_paap = None
+        self.kleibergen_paap_f = float("nan")
 
     @property
     def diagnostics(self):
@@ -192,7 +199,8 @@ class FirstStageResults:
         rows = [[n, f"{self.rsquared[n]:.4f}", f"{self.partial_rsquared[n]:.4f}", f"{self.fstat[n]:.4g}",
                  f"{self.f_pvalue[n]:.4g}"] for n in self.names]
         return Table("First-stage diagnostics", [("Covariance Type", self.cov_type),
-                                                 ("Cragg-Donald min. eigenvalue F", f"{self.cragg_donald:.4g}")],
+                                                 ("Cragg-Donald min. eigenvalue F", f"{self.cragg_donald:.4g}"),
+                                                 ("Kleibergen-Paap rk Wald F", f"{self.kleibergen_paap_f:.4g}")],
                      ["", "R-squared", "partial R-squared", "F", "P>F"], rows,
                      notes=["F = Wald statistic of the excluded instruments / their number, with the model's "
                             "covariance", "Stock-Yogo critical values for Cragg-Donald: e.g. 16.38 for 10% maximal "
@@ -210,8 +218,10 @@ class IVResults(StoredResults):
     ``params``, ``bse`` (also ``std_errors``), ``tvalues``, ``pvalues``, ``conf_int()``,
     ``cov_params()``, ``t_test``/``f_test``/``wald_test``, ``summary()``; ``nobs``, ``df_resid``
     (n − K), ``df_model``, ``resid``, ``fittedvalues``, ``rsquared``, ``ssr``, ``kappa`` (1 for
-    2SLS), ``cov_type``, ``first_stage`` (:class:`FirstStageResults`), ``sargan``
-    and ``wooldridge_overid`` (:class:`TestStatistic`), ``method``.
+    2SLS), ``cov_type``, ``first_stage`` (:class:`FirstStageResults`), ``sargan``, ``wooldridge_overid``
+    and ``j_stat`` (Hansen's J of two-step efficient GMM, linearmodels' name; :class:`TestStatistic`),
+    ``method``; with ``absorb``: ``absorb``, ``levels``, ``df_absorbed``, ``n_singletons``,
+    ``rsquared_within``, ``dropped``.
     """
 
     def __init__(self, **fields):
@@ -239,9 +249,10 @@ class IVResults(StoredResults):
                  f"{', '.join(self.instrument_names)}",
                  "first-stage F: " + ", ".join(f"{n} {self.first_stage.fstat[n]:.4g}" for n in self.endog_names)
                  + f"; Cragg-Donald {self.first_stage.cragg_donald:.4g}"]
+        notes[-1] += f"; Kleibergen-Paap rk Wald F {self.first_stage.kleibergen_paap_f:.4g}"
         if self.sargan.df > 0:
             notes.append(f"Sargan overidentification: {self.sargan.stat:.4g} (p = {self.sargan.pval:.3g}, "
-                         f"df {self.sargan.df})")
+                         f"df {self.sargan.df}); Hansen's J: {self.j_stat.stat:.4g} (p = {self.j_stat.pval:.3g})")
         if self.cov_type == "cluster":
             notes.append(f"clusters: {', '.join(map(str, self.n_groups))}")
         if self.absorb is not None:
