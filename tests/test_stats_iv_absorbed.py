@@ -75,6 +75,7 @@ def assert_equal_to_pyfixest(reference, model, vcov, rtol):
     if not (isinstance(vcov, dict) and "+" in next(iter(vcov.values()))):
         fstat = next(iter(model.first_stage.fstat.values()))
         np.testing.assert_allclose(fstat, reference._f_stat_1st_stage, rtol=rtol)
+        np.testing.assert_allclose(model.first_stage.kleibergen_paap_f, reference._f_stat_1st_stage, rtol=rtol)
 
 
 @pytest.mark.parametrize("vcov,cov_type,groups", VCOVS)

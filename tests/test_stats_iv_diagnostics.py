@@ -56,6 +56,11 @@ def test_hansen_j_equals_linearmodels_ivgmm(make, exog, endog, instruments, cov,
     np.testing.assert_allclose(model.j_stat.pval, reference.pval, rtol=1e-8)
     assert model.j_stat.df == reference.df == len(instruments) - len(endog)
     assert "Hansen's J" in str(model.summary())
+    diagnostics = model.diagnostics
+    assert diagnostics.loc["j_stat", "stat"] == model.j_stat.stat
+    assert diagnostics.loc["kleibergen_paap_f", "stat"] == model.first_stage.kleibergen_paap_f
+    assert list(diagnostics.index) == ["sargan", "wooldridge_overid", "j_stat", "kleibergen_paap",
+                                       "kleibergen_paap_f", "cragg_donald"]
 
 
 def test_hansen_j_is_nan_when_exactly_identified():

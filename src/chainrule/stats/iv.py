@@ -340,6 +340,6 @@ def _delegate(name):
 
 for _name in ("params", "bse", "std_errors", "tvalues", "pvalues", "conf_int", "cov_params", "summary", "nobs",
               "df_resid", "df_model", "resid", "fittedvalues", "rsquared", "first_stage", "sargan", "wooldridge_overid",
-              "j_stat", "t_test", "f_test", "wald_test"):
+              "j_stat", "diagnostics", "t_test", "f_test", "wald_test"):
     setattr(_KClassIV, _name, _delegate(_name))
 del _name

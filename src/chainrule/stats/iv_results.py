@@ -220,6 +220,7 @@ class IVResults(StoredResults):
     (n − K), ``df_model``, ``resid``, ``fittedvalues``, ``rsquared``, ``ssr``, ``kappa`` (1 for
     2SLS), ``cov_type``, ``first_stage`` (:class:`FirstStageResults`), ``sargan``, ``wooldridge_overid``
     and ``j_stat`` (Hansen's J of two-step efficient GMM, linearmodels' name; :class:`TestStatistic`),
+    ``diagnostics`` (all of them in a DataFrame, with the Kleibergen-Paap and Cragg-Donald statistics),
     ``method``; with ``absorb``: ``absorb``, ``levels``, ``df_absorbed``, ``n_singletons``,
     ``rsquared_within``, ``dropped``.
     """
@@ -238,6 +239,23 @@ class IVResults(StoredResults):
     def std_errors(self):
         """``bse`` under linearmodels' name."""
         return self.bse
+
+    @property
+    def diagnostics(self):
+        """The model's tests as a DataFrame (rows: the attribute names; columns: stat, pval, df, name):
+        ``sargan``, ``wooldridge_overid``, ``j_stat``, ``kleibergen_paap`` (and its F form,
+        ``kleibergen_paap_f``, without a p-value) and ``cragg_donald`` (an F, read against Stock-Yogo)."""
+        import pandas as pd
+
+        stage = self.first_stage
+        tests = {"sargan": self.sargan, "wooldridge_overid": self.wooldridge_overid, "j_stat": self.j_stat,
+                 "kleibergen_paap": stage.kleibergen_paap}
+        rows = {key: dict(stat=t.stat, pval=t.pval, df=t.df, name=t.name) for key, t in tests.items()}
+        rows["kleibergen_paap_f"] = dict(stat=stage.kleibergen_paap_f, pval=float("nan"), df=stage.kleibergen_paap.df,
+                                         name="Kleibergen-Paap rk Wald F statistic (rk / q)")
+        rows["cragg_donald"] = dict(stat=stage.cragg_donald, pval=float("nan"), df=len(self.instrument_names),
+                                    name="Cragg-Donald minimum eigenvalue F statistic")
+        return pd.DataFrame.from_dict(rows, orient="index")
 
     def summary(self, alpha: float = 0.05) -> Summary:
         """A statsmodels-style table of the coefficients, with the instruments and the diagnostics."""
