@@ -180,9 +180,11 @@ class _KClassIV(Estimator):
         self.coef_ = beta[1:].copy() if intercept else beta.copy()
         self.intercept_ = float(beta[0]) if intercept else 0.0
         self.kappa_ = kappa
+        self.n_iter_, self.converged_ = 1, True  # a direct solve; with absorb, the projections' sweeps
         if design.absorbed is not None:
             self.dropped_ = list(design.absorbed.dropped)
             self.n_singletons_ = design.absorbed.n_singletons
+            self.n_iter_, self.converged_ = design.absorbed.n_iter, design.absorbed.converged
         self._remember_feature_names(X if design.absorbed is None else design.absorbed.rest, design.feature_names)
 
     def _estimate(self, data, kappa, names, design, labels):
@@ -271,7 +273,8 @@ class IV2SLS(_KClassIV):
 
     Fitted: ``results_`` (:class:`~chainrule.stats.iv_results.IVResults`: ``params``, ``bse``,
     ``std_errors``, ``pvalues``, ``conf_int()``, ``summary()``, ``first_stage``, ``sargan`` …, also
-    readable on the estimator), ``coef_``, ``intercept_``, ``kappa_``.
+    readable on the estimator), ``coef_``, ``intercept_``, ``kappa_``, ``n_iter_`` and ``converged_`` (1 and
+    True; with ``absorb`` the sweeps of the projections), with ``absorb`` also ``dropped_`` and ``n_singletons_``.
 
     Example::
 

@@ -49,9 +49,11 @@ IVDesign.__doc__ = ("The arrays of a k-class fit: exogenous regressors (with the
                     "excluded instruments, y; the cluster codes and counts; Σ(y − ȳ)² for R²; ``absorbed`` "
                     "(an AbsorbedDesign or None); ``y_levels`` (y before the within transformation).")
 
-AbsorbedDesign = namedtuple("AbsorbedDesign", ["names", "levels", "df", "n_singletons", "dropped", "rest"])
+AbsorbedDesign = namedtuple("AbsorbedDesign", ["names", "levels", "df", "n_singletons", "dropped", "rest", "n_iter",
+                                               "converged"])
 AbsorbedDesign.__doc__ = ("The absorbed factors: their names and level counts, the degrees of freedom they use, the "
-                          "singletons dropped, the exogenous regressors dropped, X without the absorbed columns.")
+                          "singletons dropped, the exogenous regressors dropped, X without the absorbed columns, the "
+                          "sweeps of the projections and whether they converged.")
 
 
 def absorbed_design(model, X, y, groups, endog, instruments):
@@ -90,7 +92,7 @@ def absorbed_design(model, X, y, groups, endog, instruments):
     y_levels = yv[keep]
     centered = y_levels - y_levels.mean()
     info = AbsorbedDesign(list(fe.names), list(fe.levels), fixed_effects.absorbed_dof(fe, clusters),
-                          fe.n_singletons, dropped, rest)
+                          fe.n_singletons, dropped, rest, fe.n_iter, fe.converged)
     return IVDesign(exog=np.ascontiguousarray(within[:, 1:1 + p][:, kept]),
                     exog_names=[name for name, k in zip(exog_names, kept) if k], endog=within[:, 1 + p:1 + p + m],
                     instruments=within[:, 1 + p + m:], y=within[:, 0], target_name=target_name,
