@@ -23,6 +23,10 @@ statistics and Sargan's test are those of :mod:`chainrule.stats.iv_results`.
 Columns are passed as the other estimators take them: X holds the exogenous regressors, the
 endogenous ones and the excluded instruments, and ``endog=`` and ``instruments=`` name (for a
 DataFrame) or give the positions (for an array) of the latter two; ``fit(X, y, groups=...)``.
+With ``absorb=["firm", "year"]`` X also holds the fixed effects' columns, which are partialled out
+of y, X and Z before the same k-class fit (:mod:`chainrule.stats.iv_absorbed`). Beside the tests of
+:mod:`chainrule.stats.iv_results`, every fit has the Kleibergen–Paap rk Wald statistic and Hansen's
+J (:mod:`chainrule.stats.iv_diagnostics`).
 
 References: T. W. Anderson and H. Rubin, Ann. Math. Statist. 20 (1949) 46-63; H. Theil, *Economic
 Forecasts and Policy* (1958); W. A. Fuller, Econometrica 45 (1977) 939-953; J. M. Wooldridge,

@@ -16,7 +16,9 @@ Covariances (linearmodels' IV estimators; their ``debiased`` in brackets):
     "cluster"    V = A⁻¹ (Σ_S ± G_S/(G_S − 1)·(n − 1)/(n − K) · M_S) A⁻¹      ("clustered", debiased=True)
 
 with M_S the cluster sums of the scores x̂_i e_i (:mod:`chainrule.stats.clustering`; two
-variables: V_1 + V_2 − V_12, each with its own G).
+variables: V_1 + V_2 − V_12, each with its own G). With absorbed fixed effects the corrections are
+pyfixest's instead: n − K − k_fe in place of n − K, and G the fewest clusters in every term
+(:mod:`chainrule.stats.iv_absorbed`).
 
 First stage, for each endogenous regressor x_j (regressed on Z with coefficients π̂_j and
 residuals v_j; X_1* = [1, X_1]):
