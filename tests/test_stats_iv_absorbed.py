@@ -197,3 +197,19 @@ def test_bad_input_names_the_column(kwargs, columns, error, match):
     kwargs = {"absorb": ["firm", "year"], **kwargs}
     with pytest.raises(error, match=match):
         IV2SLS(**kwargs).fit(data[columns + ["firm", "year"]], data["y"])
+
+
+@pytest.mark.parametrize("estimator", [IV2SLS, IVLIML])
+def test_hansen_j_within_equals_linearmodels_ivgmm_with_dummies(estimator):
+    # the fixed effects' own moments are exactly identified, so the J of the within-transformed moments is the J
+    # of the model with the dummies among the regressors and the instruments (robust weight)
+    data = panel(n=800, firms=40, singletons=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = dummies_reference(lm_iv.IVGMM, data, ["x1"], ["d", "d2"], ["z1", "z2", "z3"], "robust", False,
+                                      weight_type="robust").j_stat
+    model = fit(estimator, data, ["x1", "d", "d2", "z1", "z2", "z3"], "y", ["firm", "year"], "HC0", None,
+                endog=["d", "d2"], instruments=["z1", "z2", "z3"])
+    np.testing.assert_allclose(model.j_stat.stat, reference.stat, rtol=1e-8)
+    np.testing.assert_allclose(model.j_stat.pval, reference.pval, rtol=1e-8)
+    assert model.j_stat.df == reference.df == 1

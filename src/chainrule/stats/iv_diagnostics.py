@@ -43,7 +43,9 @@ are fewer clusters than instruments), no centring or degrees-of-freedom correcti
 
 linearmodels' ``j_stat`` (n ḡ'Ŵḡ with ḡ = Z'e/n, Ŵ = (Ŝ/n)⁻¹) and ivreg2's "Hansen J statistic".
 It tests the overidentifying restrictions allowing heteroskedasticity (or clustering), where
-Sargan's test assumes homoskedastic errors.
+Sargan's test assumes homoskedastic errors. With absorbed fixed effects X, Z and y are the
+within-transformed ones; the effects' own moments are exactly identified, so this is the J of the
+model with the dummies among the regressors and the instruments.
 
 References: F. Kleibergen and R. Paap, "Generalized reduced rank tests using the singular value
 decomposition", J. Econometrics 133 (2006) 97-126; L. P. Hansen, Econometrica 50 (1982) 1029-1054;
