@@ -176,6 +176,48 @@ def test_iv_formula_equals_options(iv_csv, tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
 
 
+@pytest.mark.parametrize("model, options, estimator, cov_type, groups", [
+    ("iv", ["--cluster", "g"], stats.IV2SLS, "cluster", "g"),
+    ("iv", ["--cov-type", "HC1"], stats.IV2SLS, "HC1", None),
+    ("liml", [], stats.IVLIML, "nonrobust", None),
+])
+def test_iv_with_absorbed_fixed_effects_equals_the_estimator(model, options, estimator, cov_type, groups, iv_csv,
+                                                             tmp_path, capsys):
+    path, frame = iv_csv
+    out = _run(["fit", str(path), "--target", "y", "--features", "x,d1,z1,z2", "--model", model, "--endog", "d1",
+                "--instruments", "z1,z2", "--absorb", "g,h", *options, "--out", str(tmp_path)], capsys)
+    fitted = estimator(endog="d1", instruments=["z1", "z2"], absorb=["g", "h"], cov_type=cov_type).fit(
+        frame[["x", "d1", "z1", "z2", "g", "h"]], frame.y, groups=None if groups is None else frame[groups].to_numpy())
+    results = fitted.results_
+    _check_table(out, results)
+    assert re.search(r"^g\s+30$", out, flags=re.M) and re.search(r"^h\s+7$", out, flags=re.M)
+    assert re.search(rf"^Hansen J\s+{re.escape(f'{results.j_stat.stat:.6g}')}\s", out, flags=re.M)
+    assert "Kleibergen-Paap rk Wald F:" in out
+    predictor, _, spec = load_model(tmp_path)
+    coef = dict(zip(spec["feature_names"], predictor.coef[:, 0]))
+    np.testing.assert_allclose([coef["x"], coef["d1"]], results.params, rtol=0, atol=1e-12)
+    assert predictor.intercept[0] == 0.0
+    code = main(["predict", str(tmp_path), str(path), "--out", str(tmp_path / "p.csv")])
+    assert code == 1 and "cannot predict new rows" in capsys.readouterr().err
+
+
+def test_iv_with_absorbed_fixed_effects_equals_pyfixest_and_the_formula(iv_csv, tmp_path, capsys):
+    pf = pytest.importorskip("pyfixest")
+    path, frame = iv_csv
+    by_options = _run(["fit", str(path), "--target", "y", "--features", "x,d1,z1,z2", "--model", "iv", "--endog",
+                       "d1", "--instruments", "z1,z2", "--absorb", "g,h", "--cluster", "g",
+                       "--out", str(tmp_path / "a")], capsys)
+    by_formula = _run(["fit", str(path), "--formula", "y ~ x + (d1 ~ z1 + z2) | g + h", "--model", "iv",
+                       "--cluster", "g", "--out", str(tmp_path / "b")], capsys)
+    fit = pf.feols("y ~ x | g + h | d1 ~ z1 + z2", data=frame, vcov={"CRV1": "g"})
+    for name, coef, se in zip(["x", "d1"], fit.coef(), fit.se()):
+        assert _row(by_options, name) == _row(by_formula, name)
+        assert _row(by_options, name)[:2] == (f"{coef:.4f}", f"{se:.4f}")
+    predictor, _, spec = load_model(tmp_path / "a")
+    coef = dict(zip(spec["feature_names"], predictor.coef[:, 0]))
+    np.testing.assert_allclose([coef["x"], coef["d1"]], fit.coef().to_numpy(), rtol=1e-10)
+
+
 # --------------------------------------------------------------------------- refusals
 
 GRUNFELD = ["fit", "grunfeld", "--target", "invest"]
@@ -188,7 +230,10 @@ REFUSED = [  # (argv, the flag, the model) -> exit code 2
     (GRUNFELD + ["--model", "ols", "--absorb", "firm", "--no-intercept"], "--no-intercept", "--model ols"),
     (GRUNFELD + ["--model", "ols", "--endog", "value"], "--endog", "--model ols"),
     (GRUNFELD + ["--model", "lasso", "--instruments", "value"], "--instruments", "--model lasso"),
-    (IV + ["--model", "iv", "--endog", "d1", "--instruments", "z1", "--absorb", "g"], "--absorb", "--model iv"),
+    (IV + ["--model", "iv", "--endog", "d1", "--instruments", "z1", "--absorb", "g", "--no-intercept"],
+     "--no-intercept", "--model iv"),
+    (IV + ["--model", "iv", "--endog", "d1", "--instruments", "z1", "--absorb", "g", "--chunksize", "50"],
+     "--absorb", "--model iv"),
     (IV + ["--model", "liml", "--endog", "d1", "--instruments", "z1", "--alpha", "1"], "--alpha", "--model liml"),
     (IV + ["--model", "iv", "--endog", "d1", "--instruments", "z1", "--hidden", "8"], "--hidden", "--model iv"),
     (IV + ["--model", "iv", "--endog", "d1", "--instruments", "z1", "--margeff"], "--margeff", "--model iv"),

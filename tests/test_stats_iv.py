@@ -190,7 +190,7 @@ def test_formula_equals_linearmodels_formula(name, reference_estimator):
     ("y ~ x1 + d1", "no '\\(endogenous ~ instruments\\)' term"),
     ("y ~ x1 + (d1 ~ z1) + (d2 ~ z2)", "one '\\(endogenous ~ instruments\\)' term"),
     ("y ~ x1 + (d1 ~ x1)", "both a regressor and an excluded instrument"),
-    ("y ~ x1 + (d1 ~ z1) | g", "not supported"),
+    ("y ~ x1 + (d1 ~ z1) | plant", "no fixed-effect column 'plant'"),
 ])
 def test_formula_bad_input(text, match):
     from chainrule import formula

@@ -11,9 +11,12 @@
 * ``--model iv|liml --endog D[,D2] --instruments Z[,Z2]``: ``stats.IV2SLS`` / ``stats.IVLIML``
   (:mod:`chainrule.stats.iv`); the other features are the exogenous regressors. Prints the
   second-stage table and the first-stage diagnostics (R², partial R², F per endogenous regressor,
-  Cragg-Donald) and Sargan's and Wooldridge's overidentification tests. Predict is X·b (the
-  instruments' coefficients are zero in the saved model).
-* ``--formula "y ~ x | firm + year"`` and ``--formula "y ~ x + (d ~ z1 + z2)"``: the syntax of
+  Cragg-Donald, Kleibergen-Paap rk Wald F) and Sargan's, Wooldridge's and Hansen's J
+  overidentification tests. Predict is X·b (the instruments' coefficients are zero in the saved model).
+  With ``--absorb firm,year``: ``IV2SLS/IVLIML(absorb=[...])`` (:mod:`chainrule.stats.iv_absorbed`),
+  the absorbed factors' table added and predict refused as for ``--model ols --absorb``.
+* ``--formula "y ~ x | firm + year"``, ``--formula "y ~ x + (d ~ z1 + z2)"`` and both,
+  ``"y ~ x + (d ~ z) | firm + year"``: the syntax of
   :mod:`chainrule.formula.panel`; the part before ``|`` (with the instruments added as design columns)
   is the design :mod:`chainrule.cli.formula_spec` builds and predict re-applies. In the CLI the
   endogenous regressors and the instruments are plain column names.
@@ -38,9 +41,9 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
 def add_arguments(parser) -> None:
     """``--absorb``, ``--endog``, ``--instruments`` (``chainrule fit``)."""
-    group = parser.add_argument_group("panel and instrumental variables (ols --absorb, iv, liml)")
+    group = parser.add_argument_group("panel and instrumental variables (--absorb, iv, liml)")
     group.add_argument("--absorb", type=name_list, metavar="COL,COL",
-                       help="ols: absorb the fixed effects of these columns (within estimator); "
+                       help="ols, iv, liml: absorb the fixed effects of these columns (within estimator); "
                             "clustered errors by --cluster COL[,COL]")
     group.add_argument("--endog", type=name_list, metavar="D[,D2]",
                        help="iv, liml: the endogenous regressors (numeric columns)")
@@ -56,8 +59,8 @@ def update_rules(rules: dict) -> None:
     """Add this module's rules to ``applicability.FIT_RULES`` (and narrow the ones it changes)."""
     chunks, no_intercept = rules.get("chunksize"), rules.get("no_intercept")
     rules.update({
-        "absorb": (lambda args: args.model == "ols" and not getattr(args, "chunksize", None),
-                   "--model ols without --chunksize (the projections sweep every row)"),
+        "absorb": (lambda args: args.model in ("ols",) + MODELS and not getattr(args, "chunksize", None),
+                   "--model ols|iv|liml without --chunksize (the projections sweep every row)"),
         "endog": (lambda args: args.model in MODELS, "--model iv|liml"),
         "instruments": (lambda args: args.model in MODELS, "--model iv|liml"),
         "cov_type": (lambda args: args.model in ("ols",) + MODELS, "--model ols|iv|liml"),
@@ -105,8 +108,8 @@ def _split_formula(args) -> None:
     except FormulaError as error:
         raise CommandError(f"--formula: {error}") from None
     if absorb:
-        if args.model != "ols":
-            raise CommandError(f"--formula {args.formula!r}: fixed effects ('|') need --model ols")
+        if args.model not in ("ols",) + MODELS:
+            raise CommandError(f"--formula {args.formula!r}: fixed effects ('|') need --model ols, iv or liml")
         if _absorbing(args):
             raise CommandError("--formula with '|' and --absorb: give the fixed effects once")
         args.absorb = absorb
@@ -157,10 +160,10 @@ def fit(args, data) -> FitOutcome:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            if _absorbing(args):
-                estimator, predictor = _fit_absorbed(args, data, X, y, groups, cov_type)
-            else:
+            if args.model in MODELS:
                 estimator, predictor = _fit_iv(args, data, X, y, groups, cov_type)
+            else:
+                estimator, predictor = _fit_absorbed(args, data, X, y, groups, cov_type)
     except (ValueError, TypeError, CollinearityError) as error:
         raise CommandError(f"--model {args.model}: {error}") from None
     seconds = time.perf_counter() - start
@@ -197,17 +200,22 @@ def _fit_absorbed(args, data, X, y, groups, cov_type):
     _check_cov(args, cov_type, ABSORB_COV_TYPES)
     if args.solver not in (None, "qr"):
         raise CommandError(f"--solver {args.solver} is not available with --absorb; choices: qr")
+    frame = _with_effects(args, data, X)
+    estimator = stats.OLS(absorb=list(args.absorb), cov_type=cov_type).fit(frame, y, groups=groups)
+    coef = _coefficients(data.feature_names, estimator.results_.names, estimator.results_._params)
+    predictor = Predictor(kind=args.model, task=data.task, classes=None, coef=coef, intercept=np.zeros(1))
+    return estimator, predictor
+
+
+def _with_effects(args, data, X):
+    """X with the --absorb columns (training rows) added."""
     clash = [name for name in args.absorb if name in X.columns]
     if clash:
         raise CommandError(f"--absorb {clash[0]!r} is also a feature; leave it out of --features")
     effects = _columns(args, data, args.absorb, "--absorb")
     if len(args.absorb) == 1:
         effects = {args.absorb[0]: effects}
-    frame = X.assign(**{name: np.asarray(effects[name]) for name in args.absorb})
-    estimator = stats.OLS(absorb=list(args.absorb), cov_type=cov_type).fit(frame, y, groups=groups)
-    coef = _coefficients(data.feature_names, estimator.results_.names, estimator.results_._params)
-    predictor = Predictor(kind=args.model, task=data.task, classes=None, coef=coef, intercept=np.zeros(1))
-    return estimator, predictor
+    return X.assign(**{name: np.asarray(effects[name]) for name in args.absorb})
 
 
 def _fit_iv(args, data, X, y, groups, cov_type):
@@ -222,7 +230,10 @@ def _fit_iv(args, data, X, y, groups, cov_type):
         raise CommandError(f"--endog/--instruments {missing[0]!r} is not a numeric feature; the features after "
                            f"encoding are {', '.join(map(str, X.columns))}")
     kind = stats.IV2SLS if args.model == "iv" else stats.IVLIML
-    estimator = kind(endog=list(args.endog), instruments=list(args.instruments),
+    absorb = None
+    if _absorbing(args):
+        X, absorb = _with_effects(args, data, X), list(args.absorb)
+    estimator = kind(endog=list(args.endog), instruments=list(args.instruments), absorb=absorb,
                      fit_intercept=not args.no_intercept, cov_type=cov_type).fit(X, y, groups=groups)
     coef = _coefficients(data.feature_names, estimator.results_.names, estimator.results_._params)
     predictor = Predictor(kind=args.model, task=data.task, classes=None, coef=coef,
@@ -258,17 +269,21 @@ def tables(args, estimator) -> list:
     if estimator is None or not handles(args):
         return []
     results = estimator.results_
+    absorbed = []
     if _absorbing(args):
         rows = [[str(name), str(levels)] for name, levels in zip(results.absorb, results.levels)]
-        return [Table("Absorbed fixed effects", [("Singletons dropped", str(results.n_singletons)),
-                                                 ("R-squared within", f"{results.rsquared_within:.6g}"),
-                                                 ("Absorbed df", str(results.df_absorbed))],
-                      ["fixed effect", "levels"], rows)]
+        absorbed = [Table("Absorbed fixed effects", [("Singletons dropped", str(results.n_singletons)),
+                                                     ("R-squared within", f"{results.rsquared_within:.6g}"),
+                                                     ("Absorbed df", str(results.df_absorbed))],
+                          ["fixed effect", "levels"], rows)]
+    if args.model not in MODELS:
+        return absorbed
     overid = [[label, f"{test.stat:.6g}", f"{test.pval:.4g}", str(test.df)]
-              for label, test in (("Sargan", results.sargan), ("Wooldridge score", results.wooldridge_overid))]
+              for label, test in (("Sargan", results.sargan), ("Wooldridge score", results.wooldridge_overid),
+                                  ("Hansen J", results.j_stat))]
     return [results.first_stage.summary(),
             Table("Overidentification tests", [], ["", "statistic", "P-value", "df"], overid,
-                  notes=[] if results.sargan.df else ["exactly identified: no test"])]
+                  notes=[] if results.sargan.df else ["exactly identified: no test"])] + absorbed
 
 
 def adjust_report(args, run) -> None:

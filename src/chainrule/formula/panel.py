@@ -4,6 +4,7 @@ r"""Formulas with absorbed fixed effects and instrumental variables, in fixest's
     >>> formula.ols("invest ~ value + capital | firm + year", grunfeld, cov_type="cluster", groups="firm")
     >>> formula.iv2sls("y ~ x + (d ~ z1 + z2)", data, cov_type="HC1")
     >>> formula.ivliml("y ~ x + (d1 + d2 ~ z1 + z2 + z3)", data)
+    >>> formula.iv2sls("y ~ x + (d ~ z) | firm + year", data, cov_type="cluster", groups="firm")
 
 Syntax, beyond the formulas of :mod:`chainrule.formula.design`:
 
@@ -14,7 +15,8 @@ Syntax, beyond the formulas of :mod:`chainrule.formula.design`:
   instruments (any formula terms); the other terms are the exogenous regressors:
   ``stats.IV2SLS`` / ``stats.IVLIML`` with ``endog`` and ``instruments`` set to those columns.
 
-Fixed effects and instruments in one formula are not supported (a FormulaError says so). ``groups``
+Both together, ``"y ~ x + (d ~ z) | firm + year"`` (pyfixest's ``"y ~ x | firm + year | d ~ z"``), fit
+``stats.IV2SLS(absorb=["firm", "year"])`` (:mod:`chainrule.stats.iv_absorbed`). ``groups``
 may be a column name of ``data`` (or a list of names for multi-way clustering) or labels.
 The result is the fitted ``stats`` estimator, with ``formula_`` (the formula) and the intercept
 named "Intercept"; its ``predict`` takes the design's columns (IV: as ``fit`` had them),
@@ -87,16 +89,20 @@ def _name_intercept(model):
         model.results_.names = ["Intercept", *names[1:]]
 
 
+def _check_absorb_columns(formula, absorb, data):
+    missing = [name for name in absorb if name not in data.columns]
+    if missing:
+        raise FormulaError(f"formula {formula!r}: the data has no fixed-effect column {missing[0]!r}")
+
+
 def absorbed_ols(formula: str, data, *, groups=None, **params):
     """OLS with the fixed effects after ``|`` absorbed (module docstring)."""
     data = _frame(data, "ols: data")
     main, endog, _, absorb = split_formula(formula)
     if endog is not None:
-        raise FormulaError(f"formula {formula!r}: fixed effects ('|') with instruments are not supported; "
-                           f"use iv2sls on a design with the effects as C(...) terms")
-    missing = [name for name in absorb if name not in data.columns]
-    if missing:
-        raise FormulaError(f"formula {formula!r}: the data has no fixed-effect column {missing[0]!r}")
+        raise FormulaError(f"formula {formula!r}: an '(endogenous ~ instruments)' term needs iv2sls or ivliml, "
+                           f"not ols")
+    _check_absorb_columns(formula, absorb, data)
     y, X, _ = design_matrices(main, data)
     clash = [name for name in absorb if name in X.columns]
     if clash:
@@ -112,9 +118,7 @@ def _iv(estimator, formula, data, groups, params):
     main, endog, instruments, absorb = split_formula(formula)
     if endog is None:
         raise FormulaError(f"formula {formula!r}: no '(endogenous ~ instruments)' term, e.g. 'y ~ x + (d ~ z)'")
-    if absorb:
-        raise FormulaError(f"formula {formula!r}: fixed effects ('|') with instruments are not supported; "
-                           f"write them as C(...) terms")
+    _check_absorb_columns(formula, absorb, data)
     lhs = main.split("~")[0].strip()
     y, X, spec = design_matrices(main, data)
     endog_columns = list(design_matrices(f"{lhs} ~ {endog} + 0", data)[1].columns)
@@ -123,6 +127,12 @@ def _iv(estimator, formula, data, groups, params):
     if clash:
         raise FormulaError(f"formula {formula!r}: {clash[0]!r} is both a regressor and an excluded instrument")
     frame = pd.concat([X, Z], axis=1)
+    if absorb:
+        clash = [name for name in absorb if name in frame.columns]
+        if clash:
+            raise FormulaError(f"formula {formula!r}: {clash[0]!r} is both a model column and an absorbed fixed effect")
+        frame = pd.concat([frame, data[absorb].set_axis(frame.index)], axis=1)
+        params = {"absorb": absorb, **params}
     model = estimator(endog=endog_columns, instruments=list(Z.columns), fit_intercept=spec.intercept, **params)
     model.fit(frame, y, groups=_groups(groups, data, formula))
     model.formula_ = formula

@@ -34,12 +34,12 @@ from ..engine import backend
 from ..engine.tensor import Tensor
 from . import clustering, fixed_effects, least_squares, tsqr
 from .estimator import feature_names_of
-from .inference import Summary, WaldResults
+from .inference import StoredResults, Summary
 from .validation import as_design, as_target, check_enough_rows, check_scale, warn
 
 np = backend.host
 
-__all__ = ["ABSORB_COV_TYPES", "AbsorbedOLSResults", "fit_absorbed", "split_columns", "check_absorb"]
+__all__ = ["ABSORB_COV_TYPES", "AbsorbedOLSResults", "fit_absorbed", "split_columns", "check_absorb", "column_lookup"]
 
 ABSORB_COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
 #: a regressor with ‖M_D x‖² ≤ COLLINEAR_TOL · ‖x‖² is explained by the fixed effects and dropped
@@ -85,7 +85,7 @@ def fit_absorbed(model, X, y, groups):
     """The fit of ``OLS(absorb=...)`` (module docstring): sets the fitted attributes on ``model``."""
     who = "OLS"
     absorb = check_absorb(model.absorb, who)
-    lookup = _column_lookup(X, who)
+    lookup = column_lookup(X, who)
     fe_columns, rest = split_columns(X, absorb, who, "absorb")
     Xv, names = as_design(rest, "X")
     yv, target_name = as_target(y, Xv.shape[0], "y")
@@ -125,7 +125,8 @@ def fit_absorbed(model, X, y, groups):
     return model
 
 
-def _column_lookup(X, who):
+def column_lookup(X, who):
+    """A function giving the column ``name`` of the DataFrame X (None for an array X), for ``groups=`` names."""
     if not (hasattr(X, "columns") and hasattr(X, "to_numpy")):
         return None
 
@@ -173,7 +174,7 @@ def _results(model, data, names, fe, clusters, target_name, dropped, named):
         n_groups=None if clusters is None else [int(c.max()) + 1 for c in clusters], absorb=list(fe.names),
         levels=list(fe.levels), n_singletons=fe.n_singletons, n_iter=fe.n_iter, dropped=dropped,
         df_absorbed=df_k - k, target_name=target_name, solver_used=solution.method,
-        use_t=True if model.use_t is None else bool(model.use_t), named=named,
+        use_t=model.use_t, named=named,
     )
 
 
@@ -197,7 +198,7 @@ def _sandwich(bread, meat):
     return (V + V.T) / 2
 
 
-class AbsorbedOLSResults(WaldResults):
+class AbsorbedOLSResults(StoredResults):
     """The results of ``OLS(absorb=...)``, statsmodels' and pyfixest's names.
 
     ``params``, ``bse``, ``tvalues``, ``pvalues`` (Student t on ``df_resid``, or G − 1 for
@@ -210,28 +211,8 @@ class AbsorbedOLSResults(WaldResults):
     """
 
     def __init__(self, **fields):
-        use_t = fields.pop("use_t")
-        named = fields.pop("named")
-        self.__dict__.update(fields)
-        self.use_t = use_t
-        self._named = named
+        super().__init__(**fields)
         self.scale = self.ssr / self.df_resid
-
-    def _params_array(self):
-        return self._params
-
-    def _cov_array(self):
-        return self._cov
-
-    @property
-    def resid(self):
-        """The within residuals e = ỹ − X̃ β̂ of the rows kept."""
-        return self._resid
-
-    @property
-    def fittedvalues(self):
-        """y − e on the rows kept (the slopes' part and the fixed effects')."""
-        return self._fitted
 
     def summary(self, alpha: float = 0.05) -> Summary:
         """A statsmodels-style table of the slopes, with the absorbed factors listed."""

@@ -208,6 +208,39 @@ class WaldResults:
                        statistic_name="t" if self.use_t else "z", alpha=alpha, notes=notes)
 
 
+class StoredResults(WaldResults):
+    """The accessors of results whose fit stored everything as fields (the absorbed OLS fit,
+    IV2SLS and IVLIML): the constructor takes the fields as keywords (``use_t``, None for the
+    subclass's ``_default_use_t()``, and ``named``), the estimates are ``_params`` and ``_cov``,
+    and ``resid`` and ``fittedvalues`` read ``_resid`` and ``_fitted``."""
+
+    def __init__(self, **fields):
+        use_t = fields.pop("use_t")
+        named = fields.pop("named")
+        self.__dict__.update(fields)
+        self.use_t = self._default_use_t() if use_t is None else bool(use_t)
+        self._named = named
+
+    def _default_use_t(self) -> bool:
+        return True
+
+    def _params_array(self):
+        return self._params
+
+    def _cov_array(self):
+        return self._cov
+
+    @property
+    def resid(self):
+        """The residuals of the fit (for an absorbed fit, the within residuals of the rows kept)."""
+        return self._resid
+
+    @property
+    def fittedvalues(self):
+        """y − resid (for an absorbed fit, the slopes' part and the fixed effects', on the rows kept)."""
+        return self._fitted
+
+
 def _pandas():
     import pandas  # noqa: PLC0415 - imported only for named results (pandas is slow to import)
 

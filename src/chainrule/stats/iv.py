@@ -23,6 +23,10 @@ statistics and Sargan's test are those of :mod:`chainrule.stats.iv_results`.
 Columns are passed as the other estimators take them: X holds the exogenous regressors, the
 endogenous ones and the excluded instruments, and ``endog=`` and ``instruments=`` name (for a
 DataFrame) or give the positions (for an array) of the latter two; ``fit(X, y, groups=...)``.
+With ``absorb=["firm", "year"]`` X also holds the fixed effects' columns, which are partialled out
+of y, X and Z before the same k-class fit (:mod:`chainrule.stats.iv_absorbed`). Beside the tests of
+:mod:`chainrule.stats.iv_results`, every fit has the Kleibergen–Paap rk Wald statistic and Hansen's
+J (:mod:`chainrule.stats.iv_diagnostics`).
 
 References: T. W. Anderson and H. Rubin, Ann. Math. Statist. 20 (1949) 46-63; H. Theil, *Economic
 Forecasts and Policy* (1958); W. A. Fuller, Econometrica 45 (1977) 939-953; J. M. Wooldridge,
@@ -36,6 +40,8 @@ import scipy.linalg as _la
 from ..engine import backend
 from . import clustering
 from .estimator import Estimator, feature_names_of, r_squared
+from .iv_absorbed import IVDesign, absorbed_design, absorbed_fields
+from .iv_diagnostics import hansen_j, kleibergen_paap
 from .iv_results import (
     IV_COV_TYPES,
     IVResults,
@@ -120,46 +126,72 @@ class _KClassIV(Estimator):
         return (values[:, rest], [str(names[j]) for j in rest], values[:, positions[:m]], values[:, positions[m:]])
 
     def fit(self, X, y, groups=None):
-        """Fit on X (exogenous regressors, the ``endog`` and ``instruments`` columns) and y;
-        ``groups`` (labels, or an (n, m) array / DataFrame for m-way clustering) for cov_type="cluster".
-        Returns self."""
-        who = type(self).__name__
+        """Fit on X (exogenous regressors, the ``endog`` and ``instruments`` columns, and the
+        ``absorb`` columns if any) and y; ``groups`` (labels, or an (n, m) array / DataFrame for m-way
+        clustering; with ``absorb`` also column names of X) for cov_type="cluster". Returns self."""
         endog, instruments = self._check_hyperparameters()
+        if self.absorb is not None:
+            design = absorbed_design(self, X, y, groups, endog, instruments)
+        else:
+            design = self._plain_design(X, y, groups, endog, instruments)
+        self._fit_design(design, X)
+        return self
+
+    def _plain_design(self, X, y, groups, endog, instruments):
+        """The design of a fit without fixed effects: the constant (if fitted) with the exogenous columns."""
+        who = type(self).__name__
         exog, exog_names, E, Z2 = self._split(X, endog, instruments)
         n = E.shape[0]
         yv, target_name = as_target(y, n, "y")
         check_scale(np.column_stack([exog, E, Z2]), exog_names + [str(c) for c in endog + instruments], "X", who)
-        clusters, counts = None, None
+        clusters = (None, None)
         if self.cov_type == "cluster":
             if groups is None:
                 raise ValueError(f"{who}.fit: cov_type='cluster' needs groups= (one label per row); got None")
-            clusters, counts = clustering.cluster_codes(groups, n, who)
+            clusters = clustering.cluster_codes(groups, n, who)
         elif groups is not None:
             raise ValueError(f"{who}.fit: groups is used only with cov_type='cluster'; got cov_type={self.cov_type!r}")
         intercept = bool(self.fit_intercept)
         ones = [np.ones((n, 1))] if intercept else []
         exog_all = np.column_stack(ones + [exog]) if intercept or exog.shape[1] else np.empty((n, 0))
-        exog_all_names = (["const"] if intercept else []) + exog_names
+        tss = float(((yv - yv.mean()) ** 2).sum()) if intercept else float(yv @ yv)
+        return IVDesign(exog=exog_all, exog_names=(["const"] if intercept else []) + exog_names, endog=E,
+                        instruments=Z2, y=yv, target_name=target_name, clusters=clusters, tss=tss,
+                        endog_names=[str(c) for c in endog], instrument_names=[str(c) for c in instruments],
+                        feature_names=exog_names + [str(c) for c in endog + instruments], absorbed=None,
+                        y_levels=yv)
+
+    def _fit_design(self, design, X):
+        """The k-class fit on a design (the plain one, or the within-transformed one of ``absorb``)."""
+        who = type(self).__name__
+        yv, E, exog_all, exog_all_names = design.y, design.endog, design.exog, design.exog_names
+        n = E.shape[0]
+        absorbed_df = 0 if design.absorbed is None else design.absorbed.df
         Xfull = np.column_stack([exog_all, E])
-        Z = np.column_stack([exog_all, Z2])
-        names = exog_all_names + [str(c) for c in endog]
-        check_enough_rows(n, Z.shape[1] + 1, who)
-        Q_Z = _orthonormal(Z, exog_all_names + [str(c) for c in instruments], who, "instruments and exogenous")
+        Z = np.column_stack([exog_all, design.instruments])
+        names = exog_all_names + design.endog_names
+        check_enough_rows(n, Z.shape[1] + absorbed_df + 1, who)
+        Q_Z = _orthonormal(Z, exog_all_names + design.instrument_names, who, "instruments and exogenous")
         _orthonormal(Xfull, names, who, "regressors")
         Q_exog = _orthonormal(exog_all, exog_all_names, who, "exogenous") if exog_all.shape[1] else None
-        kappa = self._kappa(np.column_stack([yv, E]), Q_Z, Q_exog, n, Z.shape[1])
+        kappa = self._kappa(np.column_stack([yv, E]), Q_Z, Q_exog, n, Z.shape[1] + absorbed_df)
         self.results_ = self._estimate(
-            (Xfull, yv, Z, Q_Z, Q_exog, E), kappa, names, (clusters, counts),
-            dict(target_name=target_name, endog_names=[str(c) for c in endog],
-                 instrument_names=[str(c) for c in instruments], named=feature_names_of(X) is not None))
+            (Xfull, yv, Z, Q_Z, Q_exog, E), kappa, names, design,
+            dict(target_name=design.target_name, endog_names=design.endog_names,
+                 instrument_names=design.instrument_names, named=feature_names_of(X) is not None))
         beta = self.results_._params
+        intercept = bool(self.fit_intercept) and design.absorbed is None
         self.coef_ = beta[1:].copy() if intercept else beta.copy()
         self.intercept_ = float(beta[0]) if intercept else 0.0
         self.kappa_ = kappa
-        self._remember_feature_names(X, exog_names + [str(c) for c in endog + instruments])
-        return self
+        self.n_iter_, self.converged_ = 1, True  # a direct solve; with absorb, the projections' sweeps
+        if design.absorbed is not None:
+            self.dropped_ = list(design.absorbed.dropped)
+            self.n_singletons_ = design.absorbed.n_singletons
+            self.n_iter_, self.converged_ = design.absorbed.n_iter, design.absorbed.converged
+        self._remember_feature_names(X if design.absorbed is None else design.absorbed.rest, design.feature_names)
 
-    def _estimate(self, data, kappa, names, clusters, labels):
+    def _estimate(self, data, kappa, names, design, labels):
         Xfull, y, Z, Q_Z, Q_exog, E = data
         n, K = Xfull.shape
         QX, Qy = Q_Z.T @ Xfull, Q_Z.T @ y
@@ -170,25 +202,33 @@ class _KClassIV(Estimator):
         A_inv = _la.cho_solve(factor, np.eye(K))
         resid = y - Xfull @ beta
         X_hat = Q_Z @ QX
-        codes, counts = clusters
-        cov = kclass_covariance(self.cov_type, A_inv, X_hat, resid, codes)
-        intercept = bool(self.fit_intercept)
+        (codes, counts), absorbed = design.clusters, design.absorbed
+        absorbed_df = None if absorbed is None else absorbed.df
+        cov = kclass_covariance(self.cov_type, A_inv, X_hat, resid, codes, absorbed_df)
+        intercept = bool(self.fit_intercept) and absorbed is None
         ssr = float(resid @ resid)
-        tss = float(((y - y.mean()) ** 2).sum()) if intercept else float(y @ y)
         q, m = len(labels["instrument_names"]), E.shape[1]
-        stage = first_stage(Z, Q_Z, Q_exog, E, labels["endog_names"], q, self.cov_type, codes, intercept)
+        stage = first_stage(Z, Q_Z, Q_exog, E, labels["endog_names"], q, self.cov_type, codes, intercept,
+                            absorbed_df)
         stage.shea_rsquared = dict(zip(labels["endog_names"], shea_rsquared(Xfull, X_hat, m)))
         K1 = K - m
+        stage.kleibergen_paap, stage.kleibergen_paap_f = kleibergen_paap(
+            Z[:, K1:], E, Q_exog, Z.shape[1], self.cov_type, codes, absorbed_df)
         overid = wooldridge_overid(Z[:, K1:], np.column_stack([Xfull[:, :K1], X_hat[:, K1:]]), resid, m)
-        return IVResults(_params=beta, _cov=cov, names=names, nobs=n, df_resid=float(n - K),
-                         df_model=float(K - intercept), ssr=ssr, rsquared=1 - ssr / tss, _resid=resid,
-                         _fitted=y - resid, cov_type=self.cov_type, n_groups=counts, kappa=float(kappa),
+        fields = absorbed_fields(absorbed, ssr, y)
+        return IVResults(_params=beta, _cov=cov, names=names, nobs=n, df_resid=float(n - K - (absorbed_df or 0)),
+                         df_model=float(K - intercept), ssr=ssr, rsquared=1 - ssr / design.tss, _resid=resid,
+                         _fitted=design.y_levels - resid,
+                         cov_type=self.cov_type, n_groups=counts, kappa=float(kappa),
                          method=self._method, first_stage=stage, sargan=sargan(Q_Z, resid, q, m),
-                         wooldridge_overid=overid,
-                         use_t=self.use_t, **labels)
+                         wooldridge_overid=overid, j_stat=hansen_j(Xfull, y, Z, Q_Z, self.cov_type, codes),
+                         use_t=self.use_t, **fields, **labels)
 
     def predict(self, X):
         """ŷ = b0 + X_1 b_1 + X_2 b_2 for rows holding the fit's columns (the instruments are not used)."""
+        if self.absorb is not None:
+            raise ValueError(f"{type(self).__name__}.predict: a fit with absorb= estimates the slopes within groups, "
+                             f"not the fixed effects, so it cannot predict new rows")
         values = as_design_like_fit(self, X)
         endog, instruments = self._check_hyperparameters()
         exog, _, E, _ = self._split(X, endog, instruments, values)
@@ -227,11 +267,18 @@ class IV2SLS(_KClassIV):
             ``fit``; two-way with an (n, 2) array): linearmodels' "unadjusted" with debiased=True,
             "robust" without and with it, "clustered" with it (:mod:`chainrule.stats.iv_results`).
         use_t: Student t statistics (df n − K, or G − 1 for "cluster"); None: t for "nonrobust",
-            normal for the robust types, as OLS.
+            normal for the robust types, as OLS (with ``absorb``: t always, as pyfixest).
+        absorb: column names (DataFrame X) or positions (array X) of fixed effects to absorb
+            (e.g. ["firm", "year"]): y, the regressors and the instruments are within-transformed by
+            OLS(absorb=...)'s alternating projections, singletons dropped, and the covariances use
+            pyfixest's degrees of freedom (:mod:`chainrule.stats.iv_absorbed`); ``fit_intercept`` is
+            not used and ``predict`` is refused (the effects are not estimated).
+        tol, max_iter: with ``absorb``, the alternating projections' tolerance and most sweeps (as OLS's).
 
     Fitted: ``results_`` (:class:`~chainrule.stats.iv_results.IVResults`: ``params``, ``bse``,
     ``std_errors``, ``pvalues``, ``conf_int()``, ``summary()``, ``first_stage``, ``sargan`` …, also
-    readable on the estimator), ``coef_``, ``intercept_``, ``kappa_``.
+    readable on the estimator), ``coef_``, ``intercept_``, ``kappa_``, ``n_iter_`` and ``converged_`` (1 and
+    True; with ``absorb`` the sweeps of the projections), with ``absorb`` also ``dropped_`` and ``n_singletons_``.
 
     Example::
 
@@ -241,12 +288,16 @@ class IV2SLS(_KClassIV):
 
     _method = "IV-2SLS"
 
-    def __init__(self, endog=None, instruments=None, fit_intercept=True, cov_type="nonrobust", use_t=None):
+    def __init__(self, endog=None, instruments=None, fit_intercept=True, cov_type="nonrobust", use_t=None,
+                 absorb=None, tol=1e-10, max_iter=100_000):
         self.endog = endog
         self.instruments = instruments
         self.fit_intercept = fit_intercept
         self.cov_type = cov_type
         self.use_t = use_t
+        self.absorb = absorb
+        self.tol = tol
+        self.max_iter = max_iter
 
 
 class IVLIML(_KClassIV):
@@ -261,13 +312,16 @@ class IVLIML(_KClassIV):
                                                  "where LIML's kappa is undefined (a ValueError says so)"}
 
     def __init__(self, endog=None, instruments=None, fit_intercept=True, cov_type="nonrobust", use_t=None,
-                 fuller=0.0):
+                 fuller=0.0, absorb=None, tol=1e-10, max_iter=100_000):
         self.endog = endog
         self.instruments = instruments
         self.fit_intercept = fit_intercept
         self.cov_type = cov_type
         self.use_t = use_t
         self.fuller = fuller
+        self.absorb = absorb
+        self.tol = tol
+        self.max_iter = max_iter
 
     def _kappa(self, W, Q_Z, Q_exog, n, L):
         if isinstance(self.fuller, bool) or not isinstance(self.fuller, (int, float)) or self.fuller < 0:
@@ -293,6 +347,6 @@ def _delegate(name):
 
 for _name in ("params", "bse", "std_errors", "tvalues", "pvalues", "conf_int", "cov_params", "summary", "nobs",
               "df_resid", "df_model", "resid", "fittedvalues", "rsquared", "first_stage", "sargan", "wooldridge_overid",
-              "t_test", "f_test", "wald_test"):
+              "j_stat", "diagnostics", "t_test", "f_test", "wald_test"):
     setattr(_KClassIV, _name, _delegate(_name))
 del _name

@@ -16,7 +16,9 @@ Covariances (linearmodels' IV estimators; their ``debiased`` in brackets):
     "cluster"    V = A⁻¹ (Σ_S ± G_S/(G_S − 1)·(n − 1)/(n − K) · M_S) A⁻¹      ("clustered", debiased=True)
 
 with M_S the cluster sums of the scores x̂_i e_i (:mod:`chainrule.stats.clustering`; two
-variables: V_1 + V_2 − V_12, each with its own G).
+variables: V_1 + V_2 − V_12, each with its own G). With absorbed fixed effects the corrections are
+pyfixest's instead: n − K − k_fe in place of n − K, and G the fewest clusters in every term
+(:mod:`chainrule.stats.iv_absorbed`).
 
 First stage, for each endogenous regressor x_j (regressed on Z with coefficients π̂_j and
 residuals v_j; X_1* = [1, X_1]):
@@ -51,11 +53,11 @@ from scipy import stats as _distributions
 
 from ..engine import backend
 from . import clustering
-from .inference import Summary, Table, WaldResults
+from .inference import StoredResults, Summary, Table
 
 np = backend.host
 
-__all__ = ["IV_COV_TYPES", "IVResults", "FirstStageResults", "TestStatistic", "kclass_covariance",
+__all__ = ["IV_COV_TYPES", "IVResults", "FirstStageResults", "TestStatistic", "kclass_covariance", "score_meat",
            "first_stage", "sargan", "shea_rsquared", "wooldridge_overid"]
 
 IV_COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
@@ -69,18 +71,30 @@ def _residualize(Q, values):
     return values - Q @ (Q.T @ values)
 
 
-def kclass_covariance(cov_type, A_inv, X_hat, resid, clusters):
-    """V of the k-class estimate (module docstring). ``clusters``: a list of code arrays for "cluster"."""
+def kclass_covariance(cov_type, A_inv, X_hat, resid, clusters, absorbed=None):
+    """V of the k-class estimate (module docstring). ``clusters``: a list of code arrays for "cluster".
+    ``absorbed``: None (linearmodels' corrections), or the degrees of freedom of absorbed fixed effects
+    (pyfixest's: n − df_k with df_k = K + absorbed, and G = the fewest clusters in every term;
+    :mod:`chainrule.stats.iv_absorbed`)."""
     n, K = X_hat.shape
     if cov_type == "nonrobust":
-        return float(resid @ resid) / (n - K) * A_inv
-    scores = X_hat * resid[:, None]
-    if cov_type == "cluster":
-        meat = clustering.multiway_meat(scores, clusters, clustering.own_clusters_factor(n, K))
-    else:
-        meat = scores.T @ scores * (n / (n - K) if cov_type == "HC1" else 1.0)
-    V = A_inv @ meat @ A_inv
+        return float(resid @ resid) / (n - K - (absorbed or 0)) * A_inv
+    V = A_inv @ score_meat(cov_type, X_hat * resid[:, None], clusters, K, absorbed) @ A_inv
     return (V + V.T) / 2
+
+
+def score_meat(cov_type, scores, clusters, K, absorbed=None):
+    """The corrected sum of outer products of the (n, k) scores for "HC0", "HC1" or "cluster", with K
+    the estimated coefficients of the regression the scores come from (:func:`kclass_covariance`)."""
+    n = scores.shape[0]
+    df_k = K + (absorbed or 0)
+    if cov_type == "cluster":
+        if absorbed is None:
+            factor = clustering.own_clusters_factor(n, K)
+        else:
+            factor = clustering.min_clusters_factor([int(c.max()) + 1 for c in clusters], n, df_k)
+        return clustering.multiway_meat(scores, clusters, factor)
+    return scores.T @ scores * (n / (n - df_k) if cov_type == "HC1" else 1.0)
 
 
 def shea_rsquared(X, X_hat, m):
@@ -90,8 +104,9 @@ def shea_rsquared(X, X_hat, m):
     return (plain / projected)[-m:]
 
 
-def first_stage(Z, Q_Z, Q_exog, endog, endog_names, q, cov_type, clusters, intercept):
-    """The first-stage diagnostics of every endogenous regressor (module docstring)."""
+def first_stage(Z, Q_Z, Q_exog, endog, endog_names, q, cov_type, clusters, intercept, absorbed=None):
+    """The first-stage diagnostics of every endogenous regressor (module docstring); ``absorbed`` as
+    in :func:`kclass_covariance` (the data then within-transformed, the R² within R²)."""
     n, L = Z.shape
     Pi, *_ = _la.lstsq(Z, endog, check_finite=False)
     V = endog - Z @ Pi
@@ -103,17 +118,17 @@ def first_stage(Z, Q_Z, Q_exog, endog, endog_names, q, cov_type, clusters, inter
         ssr = float(v @ v)
         tss = float(((x - x.mean()) ** 2).sum()) if intercept else float(x @ x)
         partial = _residualize(Q_exog, x[:, None])[:, 0] if Q_exog is not None else x
-        cov = kclass_covariance(cov_type, Z_inv, Z_hat, v, clusters)
+        cov = kclass_covariance(cov_type, Z_inv, Z_hat, v, clusters, absorbed)
         pi2 = Pi[L - q:, j]
         W = float(pi2 @ _la.solve(cov[L - q:, L - q:], pi2, assume_a="sym"))
         if cov_type == "nonrobust":
-            pval = float(_distributions.f.sf(W / q, q, n - L))
+            pval = float(_distributions.f.sf(W / q, q, n - L - (absorbed or 0)))
         else:
             pval = float(_distributions.chi2.sf(W, q))
         rows.append((1 - ssr / tss, 1 - ssr / float(partial @ partial), W / q, pval))
     Z2 = _residualize(Q_exog, Z[:, L - q:]) if Q_exog is not None else Z[:, L - q:]
     Pi2 = Pi[L - q:, :]
-    sigma = V.T @ V / (n - L)
+    sigma = V.T @ V / (n - L - (absorbed or 0))
     root = _inverse_sqrt(sigma)
     G = root @ Pi2.T @ (Z2.T @ Z2) @ Pi2 @ root
     cragg_donald = float(_la.eigvalsh((G + G.T) / 2)[0] / q)
@@ -156,9 +171,10 @@ class FirstStageResults:
     """First-stage diagnostics, one row per endogenous regressor (module docstring).
 
     Attributes: ``rsquared``, ``partial_rsquared``, ``shea_rsquared``, ``fstat``, ``f_pvalue`` (dicts by name),
-    ``cragg_donald`` (the minimum-eigenvalue statistic), ``params`` (the first-stage coefficients,
-    L x m), ``diagnostics`` (a DataFrame, linearmodels' ``first_stage.diagnostics`` columns) and
-    ``summary()``.
+    ``cragg_donald`` (the minimum-eigenvalue statistic), ``kleibergen_paap`` (the rk Wald statistic, a
+    TestStatistic) and ``kleibergen_paap_f`` (its F form, ivreg2's "Kleibergen-Paap rk Wald F statistic";
+    :mod:`chainrule.stats.iv_diagnostics`), ``params`` (the first-stage coefficients, L x m),
+    ``diagnostics`` (a DataFrame, linearmodels' ``first_stage.diagnostics`` columns) and ``summary()``.
     """
 
     def __init__(self, names, rows, cragg_donald, params, cov_type):
@@ -171,6 +187,8 @@ class FirstStageResults:
         self.params = params
         self.cov_type = cov_type
         self.shea_rsquared = {}
+        self.kleibergen_paap = None
+        self.kleibergen_paap_f = float("nan")
 
     @property
     def diagnostics(self):
@@ -183,7 +201,8 @@ class FirstStageResults:
         rows = [[n, f"{self.rsquared[n]:.4f}", f"{self.partial_rsquared[n]:.4f}", f"{self.fstat[n]:.4g}",
                  f"{self.f_pvalue[n]:.4g}"] for n in self.names]
         return Table("First-stage diagnostics", [("Covariance Type", self.cov_type),
-                                                 ("Cragg-Donald min. eigenvalue F", f"{self.cragg_donald:.4g}")],
+                                                 ("Cragg-Donald min. eigenvalue F", f"{self.cragg_donald:.4g}"),
+                                                 ("Kleibergen-Paap rk Wald F", f"{self.kleibergen_paap_f:.4g}")],
                      ["", "R-squared", "partial R-squared", "F", "P>F"], rows,
                      notes=["F = Wald statistic of the excluded instruments / their number, with the model's "
                             "covariance", "Stock-Yogo critical values for Cragg-Donald: e.g. 16.38 for 10% maximal "
@@ -195,32 +214,28 @@ class FirstStageResults:
     __repr__ = __str__
 
 
-class IVResults(WaldResults):
+class IVResults(StoredResults):
     """The results of IV2SLS and IVLIML (linearmodels' and statsmodels' names).
 
     ``params``, ``bse`` (also ``std_errors``), ``tvalues``, ``pvalues``, ``conf_int()``,
     ``cov_params()``, ``t_test``/``f_test``/``wald_test``, ``summary()``; ``nobs``, ``df_resid``
     (n − K), ``df_model``, ``resid``, ``fittedvalues``, ``rsquared``, ``ssr``, ``kappa`` (1 for
-    2SLS), ``cov_type``, ``first_stage`` (:class:`FirstStageResults`), ``sargan``
-    and ``wooldridge_overid`` (:class:`TestStatistic`), ``method``.
+    2SLS), ``cov_type``, ``first_stage`` (:class:`FirstStageResults`), ``sargan``, ``wooldridge_overid``
+    and ``j_stat`` (Hansen's J of two-step efficient GMM, linearmodels' name; :class:`TestStatistic`),
+    ``diagnostics`` (all of them in a DataFrame, with the Kleibergen-Paap and Cragg-Donald statistics),
+    ``method``; with ``absorb``: ``absorb``, ``levels``, ``df_absorbed``, ``n_singletons``,
+    ``rsquared_within``, ``dropped``.
     """
 
     def __init__(self, **fields):
-        use_t = fields.pop("use_t")
-        named = fields.pop("named")
-        self.__dict__.update(fields)
-        self.use_t = self.cov_type == "nonrobust" if use_t is None else bool(use_t)
-        self._named = named
+        super().__init__(**fields)
         if self.cov_type == "cluster":
             self._df_inference = float(min(self.n_groups) - 1)
         else:
             self._df_inference = self.df_resid
 
-    def _params_array(self):
-        return self._params
-
-    def _cov_array(self):
-        return self._cov
+    def _default_use_t(self) -> bool:
+        return self.cov_type == "nonrobust" or self.absorb is not None
 
     @property
     def std_errors(self):
@@ -228,12 +243,21 @@ class IVResults(WaldResults):
         return self.bse
 
     @property
-    def resid(self):
-        return self._resid
+    def diagnostics(self):
+        """The model's tests as a DataFrame (rows: the attribute names; columns: stat, pval, df, name):
+        ``sargan``, ``wooldridge_overid``, ``j_stat``, ``kleibergen_paap`` (and its F form,
+        ``kleibergen_paap_f``, without a p-value) and ``cragg_donald`` (an F, read against Stock-Yogo)."""
+        import pandas as pd
 
-    @property
-    def fittedvalues(self):
-        return self._fitted
+        stage = self.first_stage
+        tests = {"sargan": self.sargan, "wooldridge_overid": self.wooldridge_overid, "j_stat": self.j_stat,
+                 "kleibergen_paap": stage.kleibergen_paap}
+        rows = {key: dict(stat=t.stat, pval=t.pval, df=t.df, name=t.name) for key, t in tests.items()}
+        rows["kleibergen_paap_f"] = dict(stat=stage.kleibergen_paap_f, pval=float("nan"), df=stage.kleibergen_paap.df,
+                                         name="Kleibergen-Paap rk Wald F statistic (rk / q)")
+        rows["cragg_donald"] = dict(stat=stage.cragg_donald, pval=float("nan"), df=len(self.instrument_names),
+                                    name="Cragg-Donald minimum eigenvalue F statistic")
+        return pd.DataFrame.from_dict(rows, orient="index")
 
     def summary(self, alpha: float = 0.05) -> Summary:
         """A statsmodels-style table of the coefficients, with the instruments and the diagnostics."""
@@ -245,9 +269,17 @@ class IVResults(WaldResults):
                  f"{', '.join(self.instrument_names)}",
                  "first-stage F: " + ", ".join(f"{n} {self.first_stage.fstat[n]:.4g}" for n in self.endog_names)
                  + f"; Cragg-Donald {self.first_stage.cragg_donald:.4g}"]
+        notes[-1] += f"; Kleibergen-Paap rk Wald F {self.first_stage.kleibergen_paap_f:.4g}"
         if self.sargan.df > 0:
             notes.append(f"Sargan overidentification: {self.sargan.stat:.4g} (p = {self.sargan.pval:.3g}, "
-                         f"df {self.sargan.df})")
+                         f"df {self.sargan.df}); Hansen's J: {self.j_stat.stat:.4g} (p = {self.j_stat.pval:.3g})")
         if self.cov_type == "cluster":
             notes.append(f"clusters: {', '.join(map(str, self.n_groups))}")
+        if self.absorb is not None:
+            info += [("R-squared within", f"{self.rsquared_within:.4f}"), ("Absorbed df", str(self.df_absorbed)),
+                     ("Singletons dropped", str(self.n_singletons))]
+            notes.append("fixed effects absorbed: " + ", ".join(
+                f"{name} ({levels})" for name, levels in zip(self.absorb, self.levels)))
+            if self.dropped:
+                notes.append(f"dropped as collinear with the fixed effects: {', '.join(self.dropped)}")
         return self._coefficient_summary(f"{self.method} Estimation Summary", info, self.names, alpha, notes)
