@@ -237,3 +237,15 @@ def test_a_hook_must_be_callable_and_return_none():
     a.register_post_accumulate_grad_hook(lambda p: 3)
     with pytest.raises(TypeError, match="must return None; got int"):
         (a * 2).sum().backward()
+
+
+def test_removing_every_hook_returns_backward_to_the_plain_walk():
+    from chainrule.engine.autograd import hooks
+
+    before = hooks.post_hooks_used
+    a = cr.ones(2, requires_grad=True)
+    handles = [a.register_post_accumulate_grad_hook(lambda p: None) for _ in range(2)]
+    assert hooks.post_hooks_used
+    for handle in handles:
+        handle.remove()
+    assert hooks.post_hooks_used == before

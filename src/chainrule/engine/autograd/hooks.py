@@ -38,10 +38,13 @@ leaf_hooks = TensorMap()
 #: (asking the weak dictionary itself costs a Python-level call).
 leaf_hooks_used = False
 
-#: leaf tensor -> its post-accumulate-grad hooks, and whether any leaf ever had one (the flag
-#: backward reads once per pass: while it is False the walk does no extra work for them).
+#: leaf tensor -> its post-accumulate-grad hooks, and whether any is registered (the flag
+#: backward reads once per pass: while it is False the walk does no extra work for them). The
+#: flag follows registrations and ``remove()``; hooks of a tensor that was garbage collected
+#: without their removal keep it set (then backward only counts leaves, at a small cost).
 post_hooks = TensorMap()
 post_hooks_used = False
+_post_hooks_live = [0]
 
 
 class RemovableHandle:
@@ -114,11 +117,25 @@ def register_post_accumulate_hook(tensor: Tensor, hook) -> RemovableHandle:
     registry = post_hooks.get(tensor)
     if registry is None:
         registry = post_hooks[tensor] = HookDict()
-    global post_hooks_used
-    post_hooks_used = True
     key = next(_ids)
     registry[key] = hook
-    return RemovableHandle(registry, key)
+    _count_post_hooks(+1)
+    return _PostHookHandle(registry, key)
+
+
+class _PostHookHandle(RemovableHandle):
+    """A post-accumulate-grad hook's handle: removing the last one lowers the flag."""
+
+    def remove(self) -> None:
+        registry = self._registry()
+        if registry is not None and registry.pop(self.id, None) is not None:
+            _count_post_hooks(-1)
+
+
+def _count_post_hooks(change: int) -> None:
+    global post_hooks_used
+    _post_hooks_live[0] += change
+    post_hooks_used = _post_hooks_live[0] > 0
 
 
 def post_hooks_of(leaf: Tensor):
