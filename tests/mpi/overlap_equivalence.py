@@ -3,7 +3,7 @@ with overlapped gradient buckets of several sizes; rank 0 saves every run's weig
 
 Usage: overlap_equivalence.py MODEL OUT.npz   (MODEL: "mlp" or "unused")
 "mlp": an MLP with Adam (2 epochs). "unused": a model with a branch that only rank 0 takes
-(its parameters have no gradient on rank 1), a parameter no rank uses, and a last global
+(its parameters have no gradient on rank 1), a parameter no rank uses, a frozen one, and a last global
 batch of one row, which leaves rank 0 without rows.
 """
 import sys
@@ -26,6 +26,7 @@ class Branchy(nn.Module):
         self.branch = nn.Linear(8, 8)
         self.head = nn.Linear(8, 2)
         self.never = nn.Linear(3, 3)
+        self.never.bias.requires_grad_(False)  # frozen
 
     def forward(self, x):
         h = self.body(x).relu()

@@ -162,7 +162,8 @@ class DataParallel:
         if not self.overlap or self.size == 1 or not params or any(p.data.__class__ is not np.ndarray for p in params):
             return
         buckets = self._buckets
-        if buckets is None or buckets.params != list(params):
+        if buckets is None or len(buckets.params) != len(params) or any(
+                a is not b for a, b in zip(buckets.params, params)):
             buckets = self._buckets = GradientBuckets(list(params), bucket_assignment(params, self.bucket_cap_mb),
                                                       _dist.communicator())
             self.bytes_per_step = buckets.nbytes
@@ -289,7 +290,8 @@ class GradientBuckets:
             bucket.buffer[bucket.flags:bucket.flags + len(bucket.members)] = 0
             bucket.pending, bucket.started = len(bucket.members), False
         self.buckets[-1].buffer[-1] = loss_term
-        self.handles = [p.register_post_accumulate_grad_hook(self.gradient_ready) for p in self.params]
+        self.handles = [p.register_post_accumulate_grad_hook(self.gradient_ready)
+                        for p in self.params if p.requires_grad]  # a frozen one: never ready, like an unused one
         self.armed = True
 
     def gradient_ready(self, p) -> None:
