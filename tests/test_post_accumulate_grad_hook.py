@@ -249,3 +249,20 @@ def test_removing_every_hook_returns_backward_to_the_plain_walk():
     for handle in handles:
         handle.remove()
     assert hooks.post_hooks_used == before
+
+
+def test_a_collected_tensors_hooks_stop_counting():
+    import gc
+
+    from chainrule.engine.autograd import hooks
+
+    before = hooks._post_hooks_live[0]
+    a = cr.ones(2, requires_grad=True)
+    a.register_post_accumulate_grad_hook(lambda p: None)
+    handle = a.register_post_accumulate_grad_hook(lambda p: None)
+    assert hooks._post_hooks_live[0] == before + 2 and hooks.post_hooks_used
+    del a
+    gc.collect()
+    assert hooks._post_hooks_live[0] == before
+    handle.remove()  # after the tensor's death: nothing left to remove
+    assert hooks._post_hooks_live[0] == before

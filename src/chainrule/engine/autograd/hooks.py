@@ -40,8 +40,7 @@ leaf_hooks_used = False
 
 #: leaf tensor -> its post-accumulate-grad hooks, and whether any is registered (the flag
 #: backward reads once per pass: while it is False the walk does no extra work for them). The
-#: flag follows registrations and ``remove()``; hooks of a tensor that was garbage collected
-#: without their removal keep it set (then backward only counts leaves, at a small cost).
+#: flag follows registrations, ``remove()`` and the garbage collection of hooked tensors.
 post_hooks = TensorMap()
 post_hooks_used = False
 _post_hooks_live = [0]
@@ -117,6 +116,7 @@ def register_post_accumulate_hook(tensor: Tensor, hook) -> RemovableHandle:
     registry = post_hooks.get(tensor)
     if registry is None:
         registry = post_hooks[tensor] = HookDict()
+        weakref.finalize(tensor, _forget_post_hooks, registry)  # a collected tensor's hooks stop counting
     key = next(_ids)
     registry[key] = hook
     _count_post_hooks(+1)
@@ -130,6 +130,11 @@ class _PostHookHandle(RemovableHandle):
         registry = self._registry()
         if registry is not None and registry.pop(self.id, None) is not None:
             _count_post_hooks(-1)
+
+
+def _forget_post_hooks(registry: HookDict) -> None:
+    _count_post_hooks(-len(registry))
+    registry.clear()
 
 
 def _count_post_hooks(change: int) -> None:
