@@ -4,7 +4,7 @@ overlapped gradient buckets) against 1 rank x 2 threads, and a ring all-reduce p
 
 Run from the repository root (needs the ``mpi`` extra: mpi4py and the mpich wheel); one command::
 
-    python benchmarks/bench_distributed.py             # full W1: 60,000 rows, 3 rounds (~5 min quiet)
+    python benchmarks/bench_distributed.py             # full W1: 60,000 rows, 3 rounds (~2 min quiet)
     python benchmarks/bench_distributed.py --quick     # 6,000 rows, 2 rounds (~1 min)
     python benchmarks/bench_distributed.py --json benchmarks/results/distributed.json
 
