@@ -1,43 +1,55 @@
 #!/usr/bin/env python3
-"""Data-parallel training benchmark: W1 epochs on 2 MPI ranks x 1 thread against 1 rank x 2 threads,
-the bytes each step all-reduces, and a ring all-reduce projection to 8 and 64 ranks.
+"""Data-parallel training benchmark: W1 epochs on 2 MPI ranks x 1 thread (blocking all-reduce, and
+overlapped gradient buckets) against 1 rank x 2 threads, and a ring all-reduce projection to 8 and 64 ranks.
 
-Run from the repository root (needs the ``mpi`` extra: mpi4py and the mpich wheel)::
+Run from the repository root (needs the ``mpi`` extra: mpi4py and the mpich wheel); one command::
 
-    python benchmarks/bench_distributed.py             # full W1: 60,000 rows, 3 timed epochs
-    python benchmarks/bench_distributed.py --quick     # 6,000 rows, 2 timed epochs (< 1 min)
+    python benchmarks/bench_distributed.py             # full W1: 60,000 rows, 3 rounds (~2 min quiet)
+    python benchmarks/bench_distributed.py --quick     # 6,000 rows, 2 rounds (~1 min)
     python benchmarks/bench_distributed.py --json benchmarks/results/distributed.json
 
 W1 (as in bench_training.py): MLP 784-256-256-10, ReLU, softmax cross-entropy, Adam lr 1e-3,
-global batch 128, synthetic data (float32). Both configurations run the same global batches
+global batch 128, synthetic data (float32). Every configuration runs the same global batches
 (``Trainer(distributed=True)`` with 2 ranks of batch 64 takes the same steps as one process
 with batch 128), so their epoch times compare like for like:
 
 * ``1 rank x 2 threads``: one process, ``OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=2``;
-* ``2 ranks x 1 thread``: ``mpiexec -n 2``, one BLAS thread per rank.
+* ``2 ranks x 1 thread``: ``mpiexec -n 2``, one BLAS thread per rank, with the blocking
+  all-reduce after backward (``DataParallel(overlap=False)``), and with overlapped gradient
+  buckets (the default, one 1 MiB first bucket: all of W1's 1.08 MB, so no overlap) and with
+  ``bucket_cap_mb=0.25`` (two buckets: the last two layers, started inside the backward pass
+  before the first layer's weight gradient, then the first layer);
+* ``1 rank x 1 thread``: the compute of a step without communication (for the projection).
 
-Each configuration trains one warm-up epoch, then ``timed`` epochs; the table gives the median
-and min seconds per epoch. The 2-rank run also reports the time spent inside the per-step
-gradient all-reduce (which includes waiting for the slower rank) and, separately, the median
-time of an isolated all-reduce of the same buffer (200 repetitions after a barrier): on one
-machine MPICH moves it through shared memory.
+Each configuration runs in a fresh process: one warm-up epoch, then ``timed`` epochs. The
+configurations are interleaved, round after round (``--rounds``), so that the machine's load
+hits them alike; the table gives the median seconds per epoch over all rounds, and the
+1-minute load average (``os.getloadavg``, what ``uptime`` prints) before and after each
+configuration's runs. The 2-rank runs also report the time a step spends in the all-reduce
+after backward (the blocking all-reduce, or starting the remaining buckets and waiting for
+all; it includes waiting for the slower rank) and how many buckets started during backward.
 
 Projection (ring all-reduce cost model; Thakur, Rabenseifner & Gropp 2005; Patarasuk & Yuan
 2009): an all-reduce of S bytes over N ranks costs
 
-    T_ar(N) = 2 (N − 1) α + 2 (N − 1)/N · S / β,
+    T_ar(N, S) = 2 (N − 1) α + 2 (N − 1)/N · S / β,
 
 α the per-message latency and β the link bandwidth. With a fixed global batch of 128 rows
 (strong scaling: the same optimization as one process) each rank computes 128/N rows per
-step, so one step costs t_c · (1/N) + T_ar(N) where t_c is the measured time of a 128-row step
+step, so a blocking step costs t_c / N + T_ar(N, S), t_c the measured time of a 128-row step
 on one core without communication (this assumes the whole step shrinks with its rows; the
-fixed per-step costs do not, so the strong-scaling figures are optimistic). With a fixed per-rank batch of 128 rows
-(weak scaling: a global batch of 128 N, fewer steps per epoch, a different optimization) one epoch
-costs (rows / (128 N)) · (t_c + T_ar(N)). The script prints both for two stated networks:
-10 Gb Ethernet (β = 1.25 GB/s, α = 25 µs) and InfiniBand EDR (β = 12.5 GB/s, α = 2 µs).
-t_c is the measured seconds per step of the 1 rank x 1 thread epoch (everything a step does
-but communicate: fetching the batch, forward, backward, the gradient norm, Adam); the pure
-forward-backward-Adam time of a 128-row step is printed beside it.
+fixed per-step costs do not, so the strong-scaling figures are optimistic). With a fixed
+per-rank batch of 128 rows (weak scaling: a global batch of 128 N, fewer steps per epoch, a
+different optimization) one epoch costs (rows / (128 N)) · (t_c + T_ar(N, S)).
+
+With overlap, the buckets' all-reduces run one after another on the link while backward goes
+on: bucket k (S_k bytes) is ready at r_k t_b after backward starts (t_b the backward time of
+the step, r_k the measured fraction of backward after which the bucket's last gradient is
+complete: post-accumulate hooks timed in the 1 x 1 process), starts at
+max(r_k t_b, end of bucket k − 1) and takes T_ar(N, S_k); only what runs past the end of
+backward is added to the step: step = t + max(0, end_K − t_b), t = t_c / N (strong) or t_c
+(weak), t_b scaled alike. The script prints both models for two stated networks: 10 Gb
+Ethernet (β = 1.25 GB/s, α = 25 µs) and InfiniBand EDR (β = 12.5 GB/s, α = 2 µs).
 """
 from __future__ import annotations
 
@@ -60,16 +72,27 @@ NETWORKS = {  # name: (bandwidth β in bytes/s, latency α in s)
 }
 PROJECT_RANKS = (1, 2, 8, 64)
 ISOLATED_REPEATS = 200
+SMALL_BUCKETS_MB = 0.25
+#: name: (ranks, threads, DataParallel options or None)
+CONFIGURATIONS = {
+    "1 rank x 2 threads": (1, 2, None),
+    "2 ranks x 1 thread, blocking": (2, 1, {"overlap": False}),
+    "2 ranks x 1 thread, overlapped (default buckets)": (2, 1, {}),
+    f"2 ranks x 1 thread, overlapped (bucket_cap_mb={SMALL_BUCKETS_MB})": (2, 1, {"bucket_cap_mb": SMALL_BUCKETS_MB}),
+    "1 rank x 1 thread": (1, 1, None),
+}
+BASE, BLOCKING, ONE_CORE = "1 rank x 2 threads", "2 ranks x 1 thread, blocking", "1 rank x 1 thread"
 
 
 # ============================================================================ worker
 
-def worker(rows: int, timed: int, out: str) -> None:
+def worker(rows: int, timed: int, options, out: str) -> None:
     """Run inside one process (or each MPI rank): train W1 epochs and write the timings (rank 0)."""
     import chainrule as cr
     from chainrule import distributed as dist
     from chainrule import nn, optim
     from chainrule.train import Trainer
+    from chainrule.train.data_parallel import DataParallel
 
     size = dist.world_size()
     rng = np.random.default_rng(0)
@@ -80,6 +103,8 @@ def worker(rows: int, timed: int, out: str) -> None:
     model = nn.MLP(list(W1["sizes"]))
     trainer = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=W1["lr"]), verbose=0,
                       distributed=size > 1)
+    if size > 1:
+        trainer._parallel = DataParallel(**options)
     batch = W1["global_batch"] // size
     epochs = []
     for epoch in range(1 + timed):
@@ -96,9 +121,13 @@ def worker(rows: int, timed: int, out: str) -> None:
         parallel = trainer._parallel
         result["bytes_per_step"] = parallel.bytes_per_step
         result["comm_seconds_per_step"] = parallel.comm_seconds / max(parallel.comm_steps, 1)
+        buckets = parallel._buckets
+        result["buckets"] = 0 if buckets is None else len(buckets.buckets)
+        result["started_in_backward_per_step"] = (0 if buckets is None else
+                                                  buckets.started_in_backward / max(parallel.comm_steps, 1))
         result["isolated_allreduce_seconds"] = _isolated_allreduce(parallel.bytes_per_step // 4)
     else:
-        result["compute_seconds_per_step"] = _compute_step_seconds(model, X, y)
+        result.update(_step_profile(model, X, y))
     if dist.is_main():
         Path(out).write_text(json.dumps(result))
 
@@ -116,38 +145,62 @@ def _isolated_allreduce(length: int) -> float:
     return statistics.median(times)
 
 
-def _compute_step_seconds(model, X, y, repeats: int = 60) -> float:
-    """Median seconds of one 128-row step (forward, backward, Adam), no communication."""
+def _step_profile(model, X, y, repeats: int = 60) -> dict:
+    """Medians over 128-row steps (forward, backward, Adam; no communication): the step, its
+    backward, and when each parameter's gradient is complete as a fraction of backward
+    (post-accumulate-grad hooks), with the parameters' bytes in registration order."""
     from chainrule import nn, optim, tensor
 
-    optimizer = optim.Adam(model.parameters(), lr=W1["lr"])
+    params = list(model.parameters())
+    optimizer = optim.Adam(params, lr=W1["lr"])
     loss = nn.CrossEntropyLoss()
     xb, yb = tensor(X[:W1["global_batch"]]), tensor(y[:W1["global_batch"]])
-    times = []
+    steps, backwards, ready = [], [], {i: [] for i in range(len(params))}
+
+    def timed(index):
+        return lambda p: stamps.__setitem__(index, time.perf_counter())
+
+    handles = [p.register_post_accumulate_grad_hook(timed(i)) for i, p in enumerate(params)]
     for _ in range(repeats):
+        stamps = {}
         started = time.perf_counter()
         optimizer.zero_grad()
-        loss(model(xb), yb).backward()
+        value = loss(model(xb), yb)
+        backward_start = time.perf_counter()
+        value.backward()
+        backward_end = time.perf_counter()
         optimizer.step()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times[5:])
+        steps.append(time.perf_counter() - started)
+        backwards.append(backward_end - backward_start)
+        for i, stamp in stamps.items():
+            ready[i].append((stamp - backward_start) / (backward_end - backward_start))
+    for handle in handles:
+        handle.remove()
+    return {"compute_seconds_per_step": statistics.median(steps[5:]),
+            "backward_share": statistics.median(b / s for b, s in zip(backwards[5:], steps[5:])),
+            "ready_fraction": [statistics.median(ready[i][5:]) for i in range(len(params))],
+            "param_bytes": [int(p.data.nbytes) for p in params]}
 
 
 # ============================================================================ driver
 
-def run_configuration(ranks: int, threads: int, rows: int, timed: int) -> dict:
+def run_configuration(ranks: int, threads: int, options, rows: int, timed: int) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
     for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE"):
         env.pop(name, None)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "result.json")
-        command = [sys.executable, __file__, "--worker", "--rows", str(rows), "--timed", str(timed), "--out", out]
+        command = [sys.executable, __file__, "--worker", "--rows", str(rows), "--timed", str(timed), "--out", out,
+                   "--options", json.dumps(options or {})]
         if ranks > 1:
             mpiexec = Path(sys.executable).with_name("mpiexec")
             command = [str(mpiexec) if mpiexec.exists() else "mpiexec", "-n", str(ranks)] + command
+        load_before = os.getloadavg()[0]
         subprocess.run(command, check=True, env=env, timeout=1800)
-        return json.loads(Path(out).read_text())
+        result = json.loads(Path(out).read_text())
+        result["load"] = [load_before, os.getloadavg()[0]]
+        return result
 
 
 def ring_allreduce_seconds(ranks: int, nbytes: float, bandwidth: float, latency: float) -> float:
@@ -157,78 +210,164 @@ def ring_allreduce_seconds(ranks: int, nbytes: float, bandwidth: float, latency:
     return 2 * (ranks - 1) * latency + 2 * (ranks - 1) / ranks * nbytes / bandwidth
 
 
-def projection(compute_step: float, nbytes: int, rows: int) -> list:
-    """Rows of (network, N, strong-scaling epoch s, speed-up, weak-scaling epoch s, comm share)."""
+def exposed_comm_seconds(ranks: int, buckets: list, backward: float, bandwidth: float, latency: float) -> float:
+    """What the buckets' all-reduces add to a step: ``buckets`` = [(bytes, ready fraction of
+    backward)] in starting order, run one after another on the link from their ready time
+    on; the part past the end of ``backward`` seconds."""
+    link = 0.0
+    for nbytes, ready in buckets:
+        link = max(ready * backward, link) + ring_allreduce_seconds(ranks, nbytes, bandwidth, latency)
+    return max(0.0, link - backward) if buckets else 0.0
+
+
+def projection(compute_step: float, nbytes: int, rows: int, buckets=None, backward_share: float = 0.0) -> list:
+    """Rows of (network, N, strong-scaling epoch s, speed-up, weak-scaling epoch s, comm share);
+    with ``buckets`` ([(bytes, ready fraction)]) the overlapped model (module docstring)."""
     table = []
     batch = W1["global_batch"]
     for network, (bandwidth, latency) in NETWORKS.items():
         for ranks in PROJECT_RANKS:
-            comm = ring_allreduce_seconds(ranks, nbytes, bandwidth, latency)
-            strong_step = compute_step / ranks + comm
+            if buckets is None:
+                strong_comm = weak_comm = ring_allreduce_seconds(ranks, nbytes, bandwidth, latency)
+            else:
+                strong_comm = exposed_comm_seconds(ranks, buckets, backward_share * compute_step / ranks,
+                                                   bandwidth, latency)
+                weak_comm = exposed_comm_seconds(ranks, buckets, backward_share * compute_step, bandwidth, latency)
+            strong_step = compute_step / ranks + strong_comm
             strong_epoch = -(-rows // batch) * strong_step
-            weak_epoch = -(-rows // (batch * ranks)) * (compute_step + comm)
-            table.append({"network": network, "ranks": ranks, "allreduce_ms": comm * 1e3,
-                          "strong_epoch_s": strong_epoch,
+            weak_epoch = -(-rows // (batch * ranks)) * (compute_step + weak_comm)
+            table.append({"network": network, "ranks": ranks,
+                          "allreduce_ms": ring_allreduce_seconds(ranks, nbytes, bandwidth, latency) * 1e3,
+                          "exposed_ms": strong_comm * 1e3, "strong_epoch_s": strong_epoch,
                           "strong_speedup": (-(-rows // batch) * compute_step) / strong_epoch,
-                          "weak_epoch_s": weak_epoch, "comm_share_weak": comm / (compute_step + comm)})
+                          "weak_epoch_s": weak_epoch, "comm_share_weak": weak_comm / (compute_step + weak_comm)})
     return table
 
 
+def bucket_profile(profile: dict, bucket_cap_mb) -> list:
+    """[(bytes, ready fraction)] of W1's buckets for ``bucket_cap_mb`` (the Trainer's assignment)."""
+    from chainrule import zeros
+    from chainrule.train.data_parallel import bucket_assignment
+
+    params = [zeros(n // 4) for n in profile["param_bytes"]]
+    return [(sum(profile["param_bytes"][i] for i in indices), max(profile["ready_fraction"][i] for i in indices))
+            for indices in bucket_assignment(params, bucket_cap_mb)]
+
+
+def run_all(rows: int, timed: int, rounds: int) -> dict:
+    """Every configuration ``rounds`` times, interleaved; per configuration all runs' results."""
+    runs = {name: [] for name in CONFIGURATIONS}
+    for round_number in range(rounds):
+        for name, (ranks, threads, options) in CONFIGURATIONS.items():
+            runs[name].append(run_configuration(ranks, threads, options, rows, timed))
+            print(f"  round {round_number + 1}/{rounds} {name}: "
+                  f"{statistics.median(runs[name][-1]['epoch_seconds']):.3f} s/epoch "
+                  f"(load {runs[name][-1]['load'][0]:.1f} -> {runs[name][-1]['load'][1]:.1f})", flush=True)
+    return runs
+
+
+def summarize(runs: list) -> dict:
+    epochs = [t for run in runs for t in run["epoch_seconds"]]
+    loads = [load for run in runs for load in run["load"]]
+    summary = {"median": statistics.median(epochs), "min": min(epochs), "load_min": min(loads),
+               "load_max": max(loads), "runs": runs}
+    for key in ("comm_seconds_per_step", "isolated_allreduce_seconds", "started_in_backward_per_step"):
+        if key in runs[0]:
+            summary[key] = statistics.median(run[key] for run in runs)
+    for key in ("bytes_per_step", "buckets", "steps_per_epoch", "parameters"):
+        if key in runs[0]:
+            summary[key] = runs[0][key]
+    return summary
+
+
+def print_projection(title: str, table: list) -> None:
+    print(title)
+    print(f"{'network':<26}{'N':>4}{'all-reduce ms':>15}{'added ms':>10}{'strong s/epoch':>16}{'speed-up':>10}"
+          f"{'weak s/epoch':>14}{'comm share':>12}")
+    for row in table:
+        print(f"{row['network']:<26}{row['ranks']:>4}{row['allreduce_ms']:>15.3f}{row['exposed_ms']:>10.3f}"
+              f"{row['strong_epoch_s']:>16.3f}{row['strong_speedup']:>10.2f}{row['weak_epoch_s']:>14.3f}"
+              f"{row['comm_share_weak']:>12.1%}")
+
+
+def report(results: dict, rows: int) -> dict:
+    base = results[BASE]["median"]
+    print(f"\nW1: MLP {'-'.join(map(str, W1['sizes']))}, Adam, global batch {W1['global_batch']}, {rows:,} rows, "
+          f"{results[BASE]['steps_per_epoch']} steps per epoch; {results[BASE]['parameters']:,} parameters; "
+          f"{os.cpu_count()} cores")
+    print(f"{'configuration':<58}{'median s/epoch':>15}{'min':>8}{'throughput vs 1x2':>19}{'load (1-min)':>14}")
+    for name, summary in results.items():
+        print(f"{name:<58}{summary['median']:>15.3f}{summary['min']:>8.3f}{base / summary['median']:>18.2f}x"
+              f"{summary['load_min']:>8.1f}-{summary['load_max']:.1f}")
+    double = results[BLOCKING]
+    print(f"\nall-reduced per step: {double['bytes_per_step']:,} bytes (float32 gradients, one has-gradient "
+          f"flag per parameter tensor, the batch loss); isolated blocking all-reduce of that buffer: "
+          f"{double['isolated_allreduce_seconds'] * 1e3:.3f} ms (shared memory, one machine)")
+    for name, summary in results.items():
+        if "comm_seconds_per_step" in summary:
+            print(f"{name}: {summary['comm_seconds_per_step'] * 1e3:.3f} ms per step in the all-reduce after "
+                  f"backward (incl. waiting for the slower rank); {summary['buckets']} bucket(s), "
+                  f"{summary['started_in_backward_per_step']:.2f} per step started during backward")
+    single = results[ONE_CORE]
+    first = single["runs"][0]
+    compute = single["median"] / single["steps_per_epoch"]
+    share = statistics.median(run["backward_share"] for run in single["runs"])
+    ready = [statistics.median(run["ready_fraction"][i] for run in single["runs"])
+             for i in range(len(first["param_bytes"]))]
+    profile = {"param_bytes": first["param_bytes"], "ready_fraction": ready}
+    print(f"one 128-row step on one core, no communication: t_c = {compute * 1e3:.2f} ms per step of the 1 x 1 "
+          f"epoch; backward is {share:.0%} of a step; gradient complete at these fractions of backward "
+          f"(registration order): {', '.join(f'{r:.2f}' for r in ready)}")
+    nbytes = double["bytes_per_step"]
+    rows_full = W1["rows"]
+    tables = {"blocking": projection(compute, nbytes, rows_full)}
+    print_projection(f"\nProjection for W1 at {rows_full:,} rows, blocking all-reduce (t_c = {compute * 1e3:.2f} ms, "
+                     f"S = {nbytes:,} bytes); strong: global batch 128, each rank 128/N rows; weak: 128 rows "
+                     f"per rank:", tables["blocking"])
+    for cap in (None, SMALL_BUCKETS_MB):
+        buckets = bucket_profile(profile, cap)
+        key = f"overlapped, bucket_cap_mb={cap}"
+        tables[key] = projection(compute, nbytes, rows_full, buckets, share)
+        print_projection(f"\nProjection, {key}: buckets (bytes, ready at fraction of backward) "
+                         f"{[(b, round(r, 2)) for b, r in buckets]}:", tables[key])
+    return {"projection": tables, "profile": profile, "backward_share": share, "compute_step": compute}
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="6,000 rows and 2 timed epochs")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--quick", action="store_true", help="6,000 rows, 2 timed epochs, 2 rounds")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3, quick 2)")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--timed", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--options", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     rows = args.rows or (6_000 if args.quick else W1["rows"])
-    timed = args.timed or (2 if args.quick else 3)
+    timed = args.timed or 2
     if args.worker:
-        worker(rows, timed, args.out)
+        worker(rows, timed, json.loads(args.options), args.out)
         return 0
-
-    load_before = os.getloadavg()[0]
-    single = run_configuration(1, 2, rows, timed)
-    double = run_configuration(2, 1, rows, timed)
-    one_thread = run_configuration(1, 1, rows, timed)
-    load_after = os.getloadavg()[0]
-    print(f"machine: {os.cpu_count()} cores; 1-minute load average {load_before:.1f} before, "
-          f"{load_after:.1f} after (a load above the core count means other processes shared the cores)")
-    print(f"W1: MLP {'-'.join(map(str, W1['sizes']))}, Adam, global batch {W1['global_batch']}, {rows:,} rows, "
-          f"{single['steps_per_epoch']} steps per epoch; {single['parameters']:,} parameters")
-    print(f"{'configuration':<24}{'median s/epoch':>16}{'min s/epoch':>14}{'ratio':>8}")
-    base = statistics.median(single["epoch_seconds"])
-    for name, result in (("1 rank x 2 threads", single), ("2 ranks x 1 thread", double),
-                         ("1 rank x 1 thread", one_thread)):
-        median = statistics.median(result["epoch_seconds"])
-        print(f"{name:<24}{median:>16.3f}{min(result['epoch_seconds']):>14.3f}{median / base:>8.2f}")
-    nbytes = double["bytes_per_step"]
-    print(f"\nall-reduced per step: {nbytes:,} bytes (float32 gradients of all parameters, one "
-          f"has-gradient flag per parameter tensor, the batch loss); a ring all-reduce sends and "
-          f"receives 2 (N-1)/N of that per rank")
-    print(f"time in the per-step all-reduce (2 ranks, incl. waiting for the slower rank): "
-          f"{double['comm_seconds_per_step'] * 1e3:.3f} ms; isolated all-reduce of the same buffer: "
-          f"{double['isolated_allreduce_seconds'] * 1e3:.3f} ms (shared memory, one machine)")
-    compute = statistics.median(one_thread["epoch_seconds"]) / one_thread["steps_per_epoch"]
-    print(f"one 128-row step on one core, no communication: {compute * 1e3:.2f} ms per step of the "
-          f"1 x 1 epoch (forward, backward and Adam alone: {one_thread['compute_seconds_per_step'] * 1e3:.2f} ms)")
-    rows_full = W1["rows"]
-    print(f"\nProjection for W1 at {rows_full:,} rows (ring all-reduce model, t_c = {compute * 1e3:.2f} ms "
-          f"per 128-row step per core, S = {nbytes:,} bytes). strong: global batch 128 (the same steps as "
-          f"one process), each rank 128/N rows; weak: 128 rows per rank, global batch 128 N:")
-    print(f"{'network':<26}{'N':>4}{'all-reduce ms':>15}{'strong s/epoch':>16}{'speed-up':>10}"
-          f"{'weak s/epoch':>14}{'comm share':>12}")
-    table = projection(compute, nbytes, rows_full)
-    for row in table:
-        print(f"{row['network']:<26}{row['ranks']:>4}{row['allreduce_ms']:>15.3f}{row['strong_epoch_s']:>16.3f}"
-              f"{row['strong_speedup']:>10.2f}{row['weak_epoch_s']:>14.3f}{row['comm_share_weak']:>12.1%}")
+    rounds = args.rounds or (2 if args.quick else 3)
+    uptime_before = _uptime()
+    print(f"uptime before: {uptime_before}")
+    runs = run_all(rows, timed, rounds)
+    results = {name: summarize(r) for name, r in runs.items()}
+    extra = report(results, rows)
+    uptime_after = _uptime()
+    print(f"\nuptime after: {uptime_after}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"load_average": [load_before, load_after],
-                                               "single_2_threads": single, "two_ranks": double,
-                                               "single_1_thread": one_thread, "projection": table}, indent=1))
+        Path(args.json).write_text(json.dumps({"uptime": [uptime_before, uptime_after], "rows": rows,
+                                               "results": results, **extra}, indent=1))
     return 0
+
+
+def _uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "load average {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg())
 
 
 if __name__ == "__main__":

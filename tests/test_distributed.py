@@ -102,6 +102,8 @@ def test_trainer_rejects_bad_distributed_arguments():
         Trainer(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), distributed="yes")
     with pytest.raises(ValueError, match="sync_batchnorm must be True or False"):
         Trainer(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), sync_batchnorm=1.5)
+    with pytest.raises(ValueError, match="Trainer: bucket_cap_mb must be None or a positive number; got -1"):
+        Trainer(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), bucket_cap_mb=-1)
 
 
 def test_ols_distributed_rejects_other_solvers_and_cluster():
@@ -264,3 +266,61 @@ def test_sync_batchnorm_needs_rows_on_every_rank_in_every_step(n, batch, drop_la
     else:
         with pytest.raises(ValueError, match=rf"the last global batch has {left} rows for 4 ranks"):
             parallel.check_every_rank_has_rows(loader, "sync_batchnorm=True")
+
+
+@needs_mpi
+@pytest.mark.parametrize("model", ["mlp", "unused"])
+def test_overlapped_gradient_buckets_equal_the_blocking_all_reduce_to_the_last_bit(tmp_path, model):
+    """Two ranks, Adam, 2 epochs: the weights, losses and gradient norms with buckets of every
+    size (one bucket; one per parameter; two) equal the blocking all-reduce's bit for bit.
+    "unused": parameters without a gradient on one rank or on all, and a step in which one
+    rank has no rows: no hang, the same results."""
+    out = tmp_path / "overlap.npz"
+    result = runner.run("overlap_equivalence.py", model, out, timeout=180)
+    assert result.returncode == 0, result.stderr
+    saved = np.load(out)
+    keys = [k for k in saved.files if k.startswith("blocking/") and k.split("/")[1] in ("w", "loss")]
+    assert any("/w/" in k for k in keys)
+    for setting in ("default", "tiny", "small"):
+        for key in keys:
+            np.testing.assert_array_equal(saved[key.replace("blocking/", setting + "/")], saved[key], err_msg=key)
+        assert int(saved[setting + "/bytes"]) == int(saved["blocking/bytes"])
+    if model == "unused":
+        assert all(bool(saved[s + "/never_grad"]) for s in ("blocking", "default", "tiny", "small"))
+    buckets = [int(saved[s + "/buckets"]) for s in ("default", "tiny", "small")]
+    assert buckets == ([1, 6, 2] if model == "mlp" else [1, 8, 1])
+    if model == "mlp":  # every bucket started during backward, in every step
+        steps = int(saved["tiny/steps"])
+        assert int(saved["tiny/early"]) == 6 * steps and int(saved["small/early"]) == 2 * steps
+
+
+@pytest.mark.parametrize("cap, expected", [
+    (None, [[5, 4, 3, 2, 1, 0]]),                  # 1 MiB first bucket: all of it
+    (1e-6, [[5], [4], [3], [2], [1], [0]]),
+    (600 / 2**20, [[5, 4, 3, 2], [1, 0]]),        # closed once at least 600 bytes (the last one open)
+])
+def test_bucket_assignment_takes_parameters_in_reverse_order(cap, expected):
+    from chainrule.train.data_parallel import bucket_assignment
+
+    params = [cr.zeros(n, requires_grad=True) for n in (100, 25, 100, 100, 25, 2)]  # float32: 4 bytes each
+    assert bucket_assignment(params, cap) == expected
+
+
+def test_bucket_assignment_keeps_dtypes_apart():
+    from chainrule.train.data_parallel import bucket_assignment
+
+    params = [cr.zeros(4, requires_grad=True), cr.zeros(4, dtype=cr.float64, requires_grad=True),
+              cr.zeros(4, requires_grad=True)]
+    assert bucket_assignment(params, 1.0) == [[2, 0], [1]]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"bucket_cap_mb": 0}, "bucket_cap_mb must be None or a positive number; got 0"),
+    ({"bucket_cap_mb": "25"}, "got '25'"),
+    ({"overlap": 1}, "overlap must be True or False"),
+])
+def test_data_parallel_rejects_bad_arguments(kwargs, match):
+    from chainrule.train.data_parallel import DataParallel
+
+    with pytest.raises(ValueError, match=match):
+        DataParallel(**kwargs)

@@ -247,6 +247,12 @@ class Tensor(TensorMethods):
         See :mod:`chainrule.engine.autograd.hooks`."""
         return autograd.hooks.register_tensor_hook(self, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` (a leaf) once per backward pass, right after its gradient has
+        been accumulated into ``.grad``; ``hook`` returns None. Returns a handle with
+        ``.remove()``. See :mod:`chainrule.engine.autograd.hooks`."""
+        return autograd.hooks.register_post_accumulate_hook(self, hook)
+
     def clone(self) -> Tensor:
         """A differentiable copy with its own memory."""
         return ops.clone(self)

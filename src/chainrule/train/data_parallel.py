@@ -10,11 +10,12 @@ model, loss and optimizer, and
   broadcast from rank 0; global batch j is π[jNB : (j+1)NB] for N ranks and per-rank batch B
   (``batch_size``), and rank r takes its r-th slice of B rows, so the ranks' shards are
   disjoint and together cover the epoch;
-* after each backward pass one all-reduce over one flat buffer sums the ranks' weighted
-  gradients, g = Σ_r (n_r / n_B) g_r with g_r the mean gradient over rank r's n_r rows of
-  the global batch of n_B rows, together with the batch loss Σ_r n_r L_r. g is exactly the
-  mean gradient of the whole global batch, so N ranks with batch B take the same steps as
-  one process with batch NB (up to floating-point round-off in the order of the sums);
+* the ranks' weighted gradients are summed, g = Σ_r (n_r / n_B) g_r with g_r the mean
+  gradient over rank r's n_r rows of the global batch of n_B rows, together with the batch
+  loss Σ_r n_r L_r. g is exactly the mean gradient of the whole global batch, so N ranks with
+  batch B take the same steps as one process with batch NB (up to floating-point round-off in
+  the order of the sums). How the sum overlaps the backward pass is below ("Gradient
+  buckets");
 * BatchNorm statistics are those of each rank's B rows (local, the default) or of the
   global batch with ``sync_batchnorm=True`` (the batch sums are all-reduced in the forward
   pass and their gradients in the backward pass);
@@ -22,8 +23,43 @@ model, loss and optimizer, and
   rank records the same History and callbacks (early stopping) decide the same way;
 * only rank 0 prints progress and writes checkpoints.
 
-The cost per step is one all-reduce of the P parameters' gradients (4P bytes in float32;
+The cost per step is the all-reduce of the P parameters' gradients (4P bytes in float32;
 a ring all-reduce moves 2 (N − 1)/N · 4P bytes per rank).
+
+Gradient buckets (PyTorch's DistributedDataParallel; Li et al. 2020, "PyTorch Distributed:
+Experiences on Accelerating Data Parallel Training"), the default:
+
+* the parameters are grouped into buckets in REVERSE registration order (the order in which
+  backward produces their gradients: the last layer's first), a bucket closed once it holds
+  at least ``bucket_cap_mb`` megabytes (torch's default 25, with a first bucket of 1 MiB
+  when ``bucket_cap_mb`` is not given, so that the first all-reduce starts early),
+  parameters of different dtypes in different buckets. Each bucket is one flat buffer:
+  [(n_r/n_B) g of each of its parameters | one has-gradient flag per parameter], the last
+  bucket also n_r L_r;
+* each parameter has a post-accumulate-grad hook (``Tensor.register_post_accumulate_grad_hook``)
+  that fires during backward as soon as its ``.grad`` is complete
+  (:mod:`chainrule.engine.autograd.backward`) and copies (n_r/n_B) ``.grad`` into its bucket;
+  when a bucket's last parameter is in, its non-blocking all-reduce (``MPI_Iallreduce``,
+  sum) starts at once, while backward goes on with earlier layers. Buckets start strictly in
+  bucket order (a bucket that is complete before an earlier one waits for it), so every
+  rank issues the same collectives in the same order, which MPI requires;
+* before the optimizer step (:meth:`DataParallel.reduce_gradients`), the buckets not yet
+  started are started in order, every request is waited for (``MPI_Waitall``), and each
+  parameter's ``.grad`` takes its bucket's sum (None where no rank had a gradient).
+
+The sums are those of the blocking version (``DataParallel(overlap=False)``: one all-reduce
+of one buffer after backward) element by element: each element is the sum over ranks of the
+same weighted values, so with two ranks (a + b = b + a) the results are equal to the last bit
+(tested); with more ranks MPI may associate a sum differently for a different message size.
+
+Unused parameters: a parameter that gets no gradient in a step (a branch not taken, a
+rank without rows) never fires its hook, so its bucket does not start during backward; it
+starts before the optimizer step, with zeros and a has-gradient flag of 0 for that
+parameter, and the step proceeds as in the blocking version (torch needs
+``find_unused_parameters=True`` for this, and otherwise fails at the next step; here it
+is always handled, at the price of that bucket's overlap). A second gradient for a
+parameter after its bucket has started (two backward passes in one step) is refused with
+a RuntimeError. GPU (CuPy) parameters take the blocking version.
 
 The collectives themselves are :mod:`chainrule.distributed`.
 """
@@ -38,20 +74,34 @@ from ..engine.autograd import Function
 from ..engine.backend import host as np
 from ..engine.tensor import wrap
 
+#: torch's ``dist._DEFAULT_FIRST_BUCKET_BYTES`` and DDP's default ``bucket_cap_mb``
+FIRST_BUCKET_BYTES = 1024 * 1024
+DEFAULT_BUCKET_CAP_MB = 25.0
+
 
 class DataParallel:
     """What data-parallel training adds to a Trainer: sharded loaders, the broadcast of the
     initial weights, the per-step gradient all-reduce, and the reduction of sums and metrics.
 
-    ``bytes_per_step`` is the size of the buffer each step all-reduces; ``comm_seconds``
-    and ``comm_steps`` the wall time spent in those all-reduces and their count (for
-    benchmarks: it includes waiting for the slowest rank)."""
+    ``bucket_cap_mb``: the size of the gradient buckets in MiB (None: torch's defaults, 25
+    MiB after a first bucket of 1 MiB); ``overlap=False`` selects the blocking version (one
+    all-reduce of all gradients after backward). See the module docstring, "Gradient buckets".
 
-    def __init__(self):
+    ``bytes_per_step`` is the number of bytes each step all-reduces; ``comm_seconds``
+    and ``comm_steps`` the wall time the step spends in the all-reduce after backward (the
+    blocking all-reduce, or starting the remaining buckets and waiting for all) and the number
+    of steps (for benchmarks: it includes waiting for the slowest rank)."""
+
+    def __init__(self, bucket_cap_mb=None, overlap: bool = True):
+        check_bucket_cap_mb(bucket_cap_mb, "DataParallel")
+        if not isinstance(overlap, bool):
+            raise ValueError(f"DataParallel: overlap must be True or False; got {overlap!r}")
         self.rank, self.size = _dist.rank(), _dist.world_size()
+        self.bucket_cap_mb, self.overlap = bucket_cap_mb, bool(overlap)
         self.bytes_per_step = 0
         self.comm_seconds, self.comm_steps = 0.0, 0
         self._buffer = None
+        self._buckets = None
 
     def shard_train(self, loader: DataLoader) -> DistributedLoader:
         """The same data, batch size per rank, shuffle and seed, cut into per-rank shards."""
@@ -104,15 +154,42 @@ class DataParallel:
             else:
                 t.data[...] = _dist.broadcast_(t.data.copy())
 
-    def reduce_gradients(self, params, n_local: int, total: int, local_loss: float) -> float:
-        """One all-reduce of [ (n_r/n_B) g_r | has-gradient flags | n_r L_r ] over the ranks.
+    def begin_step(self, params, n_local: int, total: int, local_loss: float) -> None:
+        """Before this step's backward pass: with ``overlap``, arm the gradient buckets of
+        ``params`` (built once; hooks registered for this step) with this rank's weight
+        n_r/n_B and loss term n_r L_r, so that each bucket's all-reduce starts during backward.
+        Every rank calls it, also one without rows in this batch (``n_local`` 0)."""
+        if not self.overlap or self.size == 1 or not params or any(p.data.__class__ is not np.ndarray for p in params):
+            return
+        buckets = self._buckets
+        if buckets is None or len(buckets.params) != len(params) or any(
+                a is not b for a, b in zip(buckets.params, params)):
+            buckets = self._buckets = GradientBuckets(list(params), bucket_assignment(params, self.bucket_cap_mb),
+                                                      _dist.communicator())
+            self.bytes_per_step = buckets.nbytes
+        buckets.begin(n_local / total, local_loss * n_local)
 
-        Afterwards every parameter's ``.grad`` is the mean gradient of the global batch (None
-        where no rank had one, as in one process) and the return value is its mean loss."""
+    def reduce_gradients(self, params, n_local: int, total: int, local_loss: float) -> float:
+        """After backward: every parameter's ``.grad`` becomes the mean gradient of the global
+        batch (None where no rank had one, as in one process); returns its mean loss.
+
+        After :meth:`begin_step`, the buckets not started during backward are started in
+        order and all are waited for; otherwise one blocking all-reduce of
+        [ (n_r/n_B) g_r | has-gradient flags | n_r L_r ] over the ranks."""
+        buckets = self._buckets
+        started = time.perf_counter()
+        if buckets is not None and buckets.armed:
+            loss_sum = buckets.finish()
+        else:
+            loss_sum = self._reduce_blocking(params, n_local / total, local_loss * n_local)
+        self.comm_seconds += time.perf_counter() - started
+        self.comm_steps += 1
+        return loss_sum / total
+
+    def _reduce_blocking(self, params, weight: float, loss_term: float) -> float:
         sizes = [p.data.size for p in params]
         total_size = sum(sizes)
         buffer = self._buffer_for(params, total_size + len(params) + 1)
-        weight = n_local / total
         start = 0
         for position, (p, size) in enumerate(zip(params, sizes)):
             part = buffer[start:start + size]
@@ -123,11 +200,8 @@ class DataParallel:
                 backend.namespace_of(part).multiply(p.grad.data.reshape(-1), weight, out=part)
                 buffer[total_size + position] = 1
             start += size
-        buffer[-1] = local_loss * n_local
-        started = time.perf_counter()
+        buffer[-1] = loss_term
         _dist.allreduce_(buffer)
-        self.comm_seconds += time.perf_counter() - started
-        self.comm_steps += 1
         flags = backend.to_host(buffer[total_size:total_size + len(params)])
         start = 0
         for p, size, flag in zip(params, sizes, flags):
@@ -136,7 +210,7 @@ class DataParallel:
             else:
                 _store_grad(p, buffer[start:start + size].reshape(p.data.shape))
             start += size
-        return float(buffer[-1]) / total
+        return float(buffer[-1])
 
     def _buffer_for(self, params, length: int):
         dtypes = {p.data.dtype for p in params}
@@ -144,7 +218,7 @@ class DataParallel:
         if self._buffer is None or self._buffer.shape[0] != length or self._buffer.dtype != dtype:
             xp = backend.namespace_of(params[0].data)
             self._buffer = xp.empty(length, dtype=dtype)
-            self.bytes_per_step = int(self._buffer.nbytes)
+        self.bytes_per_step = int(self._buffer.nbytes)
         return self._buffer
 
     def reduce_sums(self, *values) -> tuple:
@@ -156,6 +230,137 @@ class DataParallel:
         """Replace a metric's accumulators by those of all ranks' rows together."""
         states = _dist.communicator().allgather({k: v for k, v in vars(metric).items() if k != "function"})
         metric.merge(states)
+
+
+def check_bucket_cap_mb(value, where: str) -> None:
+    """Raise ValueError unless ``value`` is None or a positive finite number (of MiB)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                              or not 0 < value < float("inf")):
+        raise ValueError(f"{where}: bucket_cap_mb must be None or a positive number; got {value!r}")
+
+
+def bucket_assignment(params, bucket_cap_mb=None) -> list:
+    """The buckets (lists of indices into ``params``) in the order they start: parameters
+    taken in reverse order, one open bucket per dtype, a bucket closed as soon as it holds at
+    least its limit (``bucket_cap_mb`` MiB; with None, 1 MiB for the first bucket and 25 MiB
+    after, as torch's DDP), the buckets ordered by the position of their first parameter."""
+    cap = (DEFAULT_BUCKET_CAP_MB if bucket_cap_mb is None else bucket_cap_mb) * 1024 * 1024
+    first = FIRST_BUCKET_BYTES if bucket_cap_mb is None else cap
+    closed, open_ = [], {}  # dtype -> [indices, bytes]
+    for index in range(len(params) - 1, -1, -1):
+        data = params[index].data
+        bucket = open_.setdefault(data.dtype, [[], 0])
+        bucket[0].append(index)
+        bucket[1] += data.nbytes
+        if bucket[1] >= (first if not closed else cap):
+            closed.append(bucket[0])
+            del open_[data.dtype]
+    buckets = closed + [bucket[0] for bucket in open_.values() if bucket[0]]
+    return sorted(buckets, key=lambda indices: -indices[0])
+
+
+class GradientBuckets:
+    """The gradient buckets of a list of parameters and their all-reduces (module docstring,
+    "Gradient buckets"): :meth:`begin` before backward, the parameters' hooks during it,
+    :meth:`finish` after it. ``started_in_backward`` counts the buckets whose all-reduce
+    started during a backward pass (over all steps)."""
+
+    def __init__(self, params: list, assignment: list, comm):
+        self.params, self.comm, self.armed = params, comm, False
+        self.buckets, self.owner = [], {}
+        for number, indices in enumerate(assignment):
+            members, start = [], 0
+            for k, index in enumerate(indices):
+                p = params[index]
+                members.append((p, start, p.data.size))
+                self.owner[id(p)] = (number, k)
+                start += p.data.size
+            length = start + len(members) + (1 if number == len(assignment) - 1 else 0)
+            buffer = np.zeros(length, dtype=params[indices[0]].data.dtype)
+            self.buckets.append(_Bucket(buffer, members, start))
+        self.nbytes = sum(int(b.buffer.nbytes) for b in self.buckets)
+        self.weight, self.next, self.requests, self.handles = 1.0, 0, [], []
+        self.started_in_backward = 0  # buckets whose all-reduce started during backward, all steps
+
+    def begin(self, weight: float, loss_term: float) -> None:
+        """Arm for one step: flags cleared, the loss term in the last bucket, hooks on."""
+        self.remove_hooks()
+        self.weight, self.next, self.requests = weight, 0, []
+        for bucket in self.buckets:
+            bucket.buffer[bucket.flags:bucket.flags + len(bucket.members)] = 0
+            bucket.pending, bucket.started = len(bucket.members), False
+        self.buckets[-1].buffer[-1] = loss_term
+        self.handles = [p.register_post_accumulate_grad_hook(self.gradient_ready)
+                        for p in self.params if p.requires_grad]  # a frozen one: never ready, like an unused one
+        self.armed = True
+
+    def gradient_ready(self, p) -> None:
+        """``p``'s gradient is complete: (n_r/n_B) p.grad into its bucket; start every bucket
+        that is now complete, in bucket order; else let MPI progress the running ones."""
+        number, k = self.owner[id(p)]
+        bucket = self.buckets[number]
+        if bucket.started:
+            raise RuntimeError(
+                f"DataParallel: a parameter of shape {tuple(p.shape)} received a gradient after its "
+                f"bucket's all-reduce had started (two backward passes in one step?); call backward "
+                f"once between zero_grad() and the optimizer step"
+            )
+        _, start, size = bucket.members[k]
+        np.multiply(p.grad.data.reshape(-1), self.weight, out=bucket.buffer[start:start + size])
+        flag = bucket.flags + k
+        if bucket.buffer[flag] == 0:
+            bucket.buffer[flag] = 1
+            bucket.pending -= 1
+        if bucket.pending == 0 and number == self.next:
+            self._start_complete_buckets()
+        elif self.requests:
+            backend.mpi().Request.Testall(self.requests)
+
+    def _start_complete_buckets(self) -> None:
+        while self.next < len(self.buckets) and self.buckets[self.next].pending == 0:
+            self._start(self.buckets[self.next])
+
+    def _start(self, bucket) -> None:
+        MPI = backend.mpi()
+        bucket.started = True
+        self.requests.append(self.comm.Iallreduce(MPI.IN_PLACE, bucket.buffer, op=MPI.SUM))
+        self.next += 1
+
+    def finish(self) -> float:
+        """Start the remaining buckets in order (zeros for parameters without a gradient),
+        wait for all, store the sums in ``.grad``; returns Σ_r n_r L_r."""
+        self.started_in_backward += self.next
+        for bucket in self.buckets[self.next:]:
+            for k, (_, start, size) in enumerate(bucket.members):
+                if bucket.buffer[bucket.flags + k] == 0:
+                    bucket.buffer[start:start + size] = 0
+            self._start(bucket)
+        backend.mpi().Request.Waitall(self.requests)
+        self.remove_hooks()
+        self.armed, self.requests = False, []
+        for bucket in self.buckets:
+            for k, (p, start, size) in enumerate(bucket.members):
+                if bucket.buffer[bucket.flags + k] == 0:
+                    p.grad = None
+                else:
+                    _store_grad(p, bucket.buffer[start:start + size].reshape(p.data.shape))
+        return float(self.buckets[-1].buffer[-1])
+
+    def remove_hooks(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles = []
+
+
+class _Bucket:
+    """One bucket: its flat buffer, its (parameter, start, size) members, where its flags
+    start, how many members still lack a gradient this step, whether it has started."""
+
+    __slots__ = ("buffer", "members", "flags", "pending", "started")
+
+    def __init__(self, buffer, members, flags):
+        self.buffer, self.members, self.flags = buffer, members, flags
+        self.pending, self.started = len(members), False
 
 
 def sync_batchnorms(model) -> list:

@@ -65,7 +65,7 @@ from ..nn.utils import clip_grad_norm_
 from .batches import EVALUATION_BATCH_SIZE, as_loader, hold_out, prediction_inputs, prediction_loader, split_batch
 from .callbacks import Callback
 from .checkpointing import read_checkpoint, restore_model_state, restore_run, write_checkpoint
-from .data_parallel import DataParallel, restore_batchnorms, sync_batchnorms
+from .data_parallel import DataParallel, check_bucket_cap_mb, restore_batchnorms, sync_batchnorms
 from .divergence import DivergenceError, divergence_error, global_grad_norm
 from .history import STEP_COLUMNS, History
 from .metrics import make_metric
@@ -106,6 +106,8 @@ class Trainer:
             None (default): on when the job was launched with more than one rank
             (``mpiexec -n 4 ...``); True: always (starts MPI, needs mpi4py); False: never.
             ``batch_size`` is then the batch of each rank.
+        bucket_cap_mb: with ``distributed``, the MiB per gradient bucket, whose all-reduce overlaps
+            backward (PyTorch DDP's argument; None, the default: 25, after a first bucket of 1).
         sync_batchnorm: with ``distributed``, normalize BatchNorm layers with the
             statistics of the global batch (all ranks) instead of each rank's own rows.
         clip_grad_norm: after each backward pass and before the optimizer step, scale the
@@ -127,7 +129,7 @@ class Trainer:
                  checkpoint_path=None, checkpoint_every: int = 1,
                  scheduler_interval: str = "epoch", verbose: int = 1,
                  distributed: bool | None = None, sync_batchnorm: bool = False, clip_grad_norm=None,
-                 compile: bool = False):  # noqa: A002 - PyTorch Lightning's and the issue's name
+                 compile: bool = False, bucket_cap_mb=None):  # noqa: A002 - PyTorch Lightning's and the issue's name
         if not callable(model) or not hasattr(model, "parameters"):
             raise TypeError(f"Trainer: model must be an nn.Module; got {type(model).__name__}")
         if not callable(loss):
@@ -161,12 +163,13 @@ class Trainer:
             raise ValueError(f"Trainer: distributed must be None (automatic), True or False; got {distributed!r}")
         if sync_batchnorm not in (True, False):
             raise ValueError(f"Trainer: sync_batchnorm must be True or False; got {sync_batchnorm!r}")
+        check_bucket_cap_mb(bucket_cap_mb, "Trainer")
         self.distributed = _dist.launched_world_size() > 1 if distributed is None else distributed
         if self.distributed:
             _dist.init()
         self.sync_batchnorm = bool(sync_batchnorm)
         self.clip_grad_norm = _check_clip(clip_grad_norm)
-        self._parallel = DataParallel() if self.distributed else None
+        self._parallel = DataParallel(bucket_cap_mb) if self.distributed else None
         self._compiled = _compiled_step(self, compile)
         self.history = History()
         self.epoch = 0
@@ -424,7 +427,7 @@ class Trainer:
         return outputs, target, loss_value, n
 
     def _parallel_step(self, item):
-        """Forward and backward on this rank's rows of the global batch, then one all-reduce:
+        """Forward and backward on this rank's rows of the global batch, the all-reduce overlapping it:
         returns (outputs, target, global mean loss, global batch size); outputs and target
         are None when this rank has no rows in the batch (it still joins the all-reduce)."""
         local, total = item
@@ -436,8 +439,10 @@ class Trainer:
             outputs = self.model(*inputs)
             loss = self.loss(outputs, target)
             local_loss = float(loss.item())
-            loss.backward()
             n_local = target.shape[0]
+        self._parallel.begin_step(self._params, n_local, total, local_loss)  # the buckets' weights
+        if local is not None:
+            loss.backward()  # each gradient bucket's all-reduce starts as soon as it is complete
         loss_value = self._parallel.reduce_gradients(self._params, n_local, total, local_loss)
         return outputs, target, loss_value, total
 

@@ -28,11 +28,20 @@ tests/test_autograd.py) with the bookkeeping a training loop needs:
 * an input modified in place after an op used it is detected (version counters);
 * ``retain_grad()`` outputs and anomaly mode (:mod:`.anomaly`) are served;
 * leaves' gradients may go straight into preallocated slots (:mod:`.grad_slots`), and an
-  array that no one else holds becomes ``.grad`` without a copy.
+  array that no one else holds becomes ``.grad`` without a copy;
+* post-accumulate-grad hooks (``Tensor.register_post_accumulate_grad_hook``, :mod:`.hooks`)
+  fire as soon as a leaf's gradient is complete. Only when some leaf of the graph has one
+  does the walk need to know when that is: a pre-pass then counts, for every leaf, the
+  graph's edges into it (as an engine that counts node dependencies would), and
+  :func:`_walk_tracked` completes each leaf (its ``register_hook`` hooks, the addition into
+  ``.grad``, its post-accumulate hooks) when its count reaches zero, before the walk goes on
+  to older nodes. Without such hooks none of this runs: the plain walk stores every leaf's
+  gradient after the walk, as before.
 """
 from __future__ import annotations
 
 import heapq
+import itertools
 
 from ..tensor import Tensor, wrap
 from . import anomaly, grad_slots, hooks
@@ -131,13 +140,18 @@ def backward(output: Tensor, gradient=None, retain_graph=None, create_graph: boo
     root = output.grad_fn
     if root is None:
         grad_slots.store_leaf_grads({output: [seed, False]})
+        if hooks.post_hooks_used:
+            hooks.run_post_accumulate_hooks(output)
         return
     leaf_grads: dict = {}
-    _depth[0] += 1
-    try:
-        _walk(root, seed, leaf_grads, retain_graph)
-    finally:
-        _depth[0] -= 1
+    if hooks.post_hooks_used:  # some leaf somewhere has a post-accumulate hook
+        _tracked_backward(root, seed, leaf_grads, retain_graph)
+    else:
+        _depth[0] += 1
+        try:
+            _walk(root, seed, leaf_grads, retain_graph)
+        finally:
+            _depth[0] -= 1
     grad_slots.store_leaf_grads(leaf_grads)
 
 
@@ -200,6 +214,124 @@ def _walk(root: Function, seed, leaf_grads: dict, retain_graph: bool) -> None:
             else:  # first edge into this node: queue it (with no gradient yet if this one is None)
                 pending[producer] = input_grad
                 push(queue, (producer.order, producer))
+
+
+# --------------------------------------------------------------------------- with post-accumulate hooks
+
+def _tracked_backward(root: Function, seed, leaf_grads: dict, retain_graph: bool) -> None:
+    """The walk when post-accumulate hooks exist: :func:`_walk_tracked` when a leaf of this
+    graph has one, else the plain walk (with no tracking of an enclosing pass in force)."""
+    counts = _leaf_edge_counts(root)
+    outer = grad_slots.tracking[0]
+    _depth[0] += 1
+    try:
+        if counts is None:
+            grad_slots.tracking[0] = None
+            _walk(root, seed, leaf_grads, retain_graph)
+        else:
+            _walk_tracked(root, seed, leaf_grads, retain_graph, counts)
+    finally:
+        _depth[0] -= 1
+        grad_slots.tracking[0] = outer
+
+
+def _leaf_edge_counts(root: Function):
+    """{leaf: number of the graph's edges into it} for the leaves reachable from ``root``
+    (following only the edges the walk follows: inputs that need a gradient), or None when
+    no such leaf has a post-accumulate-grad hook (then the plain walk runs)."""
+    counts, seen, stack = {}, {root}, [root]
+    while stack:
+        node = stack.pop()
+        for parent, producer, needed in zip(node.parents, producers_of(node), node.needs_input_grad):
+            if not needed:
+                continue
+            if producer is None:
+                counts[parent] = counts.get(parent, 0) + 1
+            elif producer not in seen:
+                seen.add(producer)
+                stack.append(producer)
+    if not any(hooks.post_hooks_of(leaf) for leaf in counts):
+        return None
+    return counts
+
+
+def _walk_tracked(root: Function, seed, leaf_grads: dict, retain_graph: bool, counts: dict) -> None:
+    """:func:`_walk` (the same order, gradients and checks), completing each leaf as soon as
+    ``counts`` says its last edge has been followed. Leaves that one node completes together
+    complete in the reverse order of its inputs (PyTorch's order for a linear layer: bias,
+    then weight), and a leaf whose slot the node claimed may complete earlier, inside the
+    node's backward (:class:`grad_slots.Tracking`). ``leaf_grads`` is left holding only what
+    no count covered (nothing, unless the graph changed under the walk)."""
+    tracking = grad_slots.tracking[0] = grad_slots.Tracking(counts, _complete_leaf)
+    pending = {root: seed}
+    queue = [(root.order, root)]
+    while queue:
+        node = heapq.heappop(queue)[1]
+        grad = pending.pop(node)
+        producers, parents, needs = producers_of(node), node.parents, node.needs_input_grad
+        tracking.claims = []
+        input_grads = () if grad is None else _node_backward(node, grad)
+        tracking.claims = None
+        if not retain_graph:
+            node.release()
+        done = []
+        for parent, producer, needed, input_grad in zip(parents, producers, needs,
+                                                        input_grads or itertools.repeat(None)):
+            if needed:
+                _follow_edge(parent, producer, _fitted(input_grad, grad, parent.data), pending, queue,
+                             leaf_grads, tracking, done)
+        for leaf in reversed(done):
+            _complete_leaf(leaf, leaf_grads.pop(leaf, None), tracking)
+
+
+def _fitted(input_grad, grad, data):
+    """``(input_grad, fresh)`` un-broadcast and cast to ``data``'s shape and dtype, as in :func:`_walk`."""
+    if input_grad is None:
+        return None, False
+    fresh = input_grad is not grad and input_grad.base is None
+    if input_grad.shape != data.shape:
+        input_grad, fresh = unbroadcast(input_grad, data.shape), True
+    if input_grad.dtype != data.dtype:
+        input_grad, fresh = input_grad.astype(data.dtype), True
+    return input_grad, fresh
+
+
+def _follow_edge(parent, producer, fitted, pending, queue, leaf_grads, tracking, done) -> None:
+    """One edge of the tracked walk: into a leaf's entry (``done`` gets the leaf when this was
+    its last edge), or into the producer's pending gradient (queueing it on its first edge)."""
+    input_grad, fresh = fitted
+    if producer is None:
+        if input_grad is not None:
+            entry = leaf_grads.get(parent)
+            if entry is None:
+                leaf_grads[parent] = [input_grad, fresh]
+            else:
+                entry[0], entry[1] = entry[0] + input_grad, True
+        left = tracking.counts[parent] - 1
+        tracking.counts[parent] = left
+        if not left:
+            done.append(parent)
+    elif producer in pending:
+        if input_grad is not None:
+            previous = pending[producer]
+            pending[producer] = input_grad if previous is None else previous + input_grad
+    else:
+        pending[producer] = input_grad
+        heapq.heappush(queue, (producer.order, producer))
+
+
+def _complete_leaf(leaf, entry, tracking) -> None:
+    """The leaf has had its last edge: its gradient hooks and the addition into ``.grad``
+    (:func:`grad_slots.store_leaf_grads`), then its post-accumulate hooks, when this pass gave
+    it a gradient (returned, or written into its slot by a node); once per pass."""
+    if leaf in tracking.completed:
+        return
+    tracking.completed.add(leaf)
+    if entry is not None:
+        grad_slots.store_leaf_grads({leaf: entry})
+    elif tracking.had_grad[leaf] or leaf.grad is None:  # no gradient reached it in this pass
+        return
+    hooks.run_post_accumulate_hooks(leaf)
 
 
 def _node_backward(node: Function, grad):

@@ -84,6 +84,8 @@ def backward_by_walk(output, gradient, retain_graph, create_graph: bool, inputs)
             continue
         g = g if isinstance(g, Tensor) else wrap(g)
         t.grad = g if t.grad is None else t.grad + g
+        if hooks.post_hooks_used and t.grad_fn is None:
+            hooks.run_post_accumulate_hooks(t)
 
 
 def run_backward(outputs, grad_outputs, *, targets=None, create_graph: bool = False,
@@ -284,6 +286,8 @@ def _accumulate(leaf_grads: dict, create_graph: bool) -> None:
             leaf.grad = wrap(g.copy())
         else:
             leaf.grad.data += g
+        if hooks.post_hooks_used:  # after the walk here (no overlap with it), in the walk's leaf order
+            hooks.run_post_accumulate_hooks(leaf)
 
 
 def _as_tuple(value, name: str) -> tuple:

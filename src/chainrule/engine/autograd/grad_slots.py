@@ -15,6 +15,13 @@ Two ways a gradient reaches its slot:
 * a node's backward may compute it there directly: :func:`claim_grad_slot` hands out the slot
   (``matmul(G.T, x, out=slot)`` in the fused linear layers, :mod:`chainrule.nn.fused`), and
   the node returns None for that input.
+
+Every node that claims a slot writes it before its next claim and before it returns. A
+backward pass that tracks leaves for post-accumulate-grad hooks (:mod:`.backward`,
+``_walk_tracked``) relies on that: while it runs, :data:`tracking` holds its
+:class:`Tracking`, and a claim completes the leaves whose slots the same node claimed
+before, when that node is their last edge (their hooks fire while the node goes on: the
+fused MLP node finishes its last layer's weight before it computes the first layer's).
 """
 from __future__ import annotations
 
@@ -22,12 +29,39 @@ from ..tensor import Tensor, wrap
 from . import anomaly, hooks
 from .hooks import hooks_of, run_tensor_hooks
 
-__all__ = ["claim_grad_slot", "store_leaf_grads"]
+__all__ = ["claim_grad_slot", "store_leaf_grads", "Tracking", "tracking"]
 
 #: How many backward passes are running (a node's backward may start one), in a list so that
 #: backward can count without a module attribute write.
 depth = [0]
 _new_tensor = Tensor.__new__
+
+#: The :class:`Tracking` of the running tracked backward pass, or None (in a list, as ``depth``).
+tracking = [None]
+
+
+class Tracking:
+    """What a tracked backward pass knows of its leaves: ``counts`` (edges not yet followed),
+    ``had_grad`` (whether ``.grad`` was set before the pass), ``completed`` (leaves whose
+    hooks have run), ``claims`` (the slots the running node has claimed, None between nodes)
+    and ``complete(leaf, entry, tracking)``, the walk's completion of a leaf."""
+
+    def __init__(self, counts: dict, complete):
+        self.counts, self.complete = counts, complete
+        self.had_grad = {leaf: leaf.grad is not None for leaf in counts}
+        self.completed, self.claims = set(), None
+
+    def claimed(self, leaf) -> None:
+        """``leaf``'s slot was just claimed: the slots claimed before it by the same node are
+        written, so complete those for which this node is the last edge."""
+        claims = self.claims
+        if claims is None:
+            return
+        for earlier in claims:
+            if self.counts.get(earlier) == 1:
+                self.complete(earlier, None, self)
+        claims.clear()
+        claims.append(leaf)
 
 
 def claim_grad_slot(leaf: Tensor):
@@ -52,6 +86,8 @@ def claim_grad_slot(leaf: Tensor):
                 grad.data, grad.grad, grad.requires_grad, grad.grad_fn, grad._version = slot, None, False, None, 0
                 grad._memory = None
                 leaf.grad = grad
+                if tracking[0] is not None:
+                    tracking[0].claimed(leaf)
                 return slot
     return None
 

@@ -9,6 +9,15 @@ and run before that node's backward. ``register_hook`` returns a :class:`Removab
 
 ``retain_grad()`` is the same mechanism: the complete gradient of a computed tensor is kept
 in its ``.grad`` (after its other hooks, as in PyTorch).
+
+``t.register_post_accumulate_grad_hook(fn)`` (PyTorch ≥ 2.1), leaves only: ``fn(t)`` is called
+with the leaf itself once per backward pass, right after this pass's gradient has been added
+to ``t.grad`` (so ``fn`` reads the accumulated ``t.grad``); it must return None. The backward
+walk fires it as soon as the leaf has received its last contribution, before the walk goes on
+to older nodes (as PyTorch's engine runs a leaf's AccumulateGrad as soon as it is ready): this
+is what lets data-parallel training start a gradient all-reduce during backward
+(:mod:`chainrule.train.data_parallel`). Leaves finishing at the same node fire in the order of
+that node's inputs.
 """
 from __future__ import annotations
 
@@ -17,7 +26,8 @@ import weakref
 
 from ..tensor import Tensor, TensorMap, wrap
 
-__all__ = ["RemovableHandle", "register_tensor_hook", "retain_grad", "run_tensor_hooks", "leaf_hooks", "hooks_of"]
+__all__ = ["RemovableHandle", "register_tensor_hook", "retain_grad", "run_tensor_hooks", "leaf_hooks", "hooks_of",
+           "register_post_accumulate_hook", "run_post_accumulate_hooks", "post_hooks_of"]
 
 _ids = itertools.count()
 
@@ -28,7 +38,12 @@ leaf_hooks = TensorMap()
 #: (asking the weak dictionary itself costs a Python-level call).
 leaf_hooks_used = False
 
-
+#: leaf tensor -> its post-accumulate-grad hooks, and whether any is registered (the flag
+#: backward reads once per pass: while it is False the walk does no extra work for them). The
+#: flag follows registrations, ``remove()`` and the garbage collection of hooked tensors.
+post_hooks = TensorMap()
+post_hooks_used = False
+_post_hooks_live = [0]
 
 
 class RemovableHandle:
@@ -85,6 +100,67 @@ def register_tensor_hook(tensor: Tensor, hook) -> RemovableHandle:
     key = next(_ids)
     registry[key] = hook
     return RemovableHandle(registry, key)
+
+
+def register_post_accumulate_hook(tensor: Tensor, hook) -> RemovableHandle:
+    """Add ``hook`` to the leaf ``tensor``'s post-accumulate-grad hooks (see the module
+    docstring); PyTorch's errors for a tensor that does not require grad or is not a leaf."""
+    if not callable(hook):
+        raise TypeError(
+            f"register_post_accumulate_grad_hook: expected a callable taking the tensor; got {type(hook).__name__}"
+        )
+    if not tensor.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if tensor.grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    registry = post_hooks.get(tensor)
+    if registry is None:
+        registry = post_hooks[tensor] = HookDict()
+        weakref.finalize(tensor, _forget_post_hooks, registry)  # a collected tensor's hooks stop counting
+    key = next(_ids)
+    registry[key] = hook
+    _count_post_hooks(+1)
+    return _PostHookHandle(registry, key)
+
+
+class _PostHookHandle(RemovableHandle):
+    """A post-accumulate-grad hook's handle: removing the last one lowers the flag."""
+
+    def remove(self) -> None:
+        registry = self._registry()
+        if registry is not None and registry.pop(self.id, None) is not None:
+            _count_post_hooks(-1)
+
+
+def _forget_post_hooks(registry: HookDict) -> None:
+    _count_post_hooks(-len(registry))
+    registry.clear()
+
+
+def _count_post_hooks(change: int) -> None:
+    global post_hooks_used
+    _post_hooks_live[0] += change
+    post_hooks_used = _post_hooks_live[0] > 0
+
+
+def post_hooks_of(leaf: Tensor):
+    """The post-accumulate-grad hooks registered on ``leaf`` (None or empty when none)."""
+    if not post_hooks_used:
+        return None
+    return post_hooks.get(leaf)
+
+
+def run_post_accumulate_hooks(leaf: Tensor) -> None:
+    """Call each post-accumulate-grad hook of ``leaf`` with the leaf, in registration order."""
+    registry = post_hooks_of(leaf)
+    if not registry:
+        return
+    for hook in list(registry.values()):
+        result = hook(leaf)
+        if result is not None:
+            raise TypeError(
+                f"a post accumulate grad hook must return None; got {type(result).__name__}"
+            )
 
 
 def retain_grad(tensor: Tensor) -> None:
