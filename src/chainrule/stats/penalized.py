@@ -110,7 +110,8 @@ def check_sample_weight(sample_weight, n_rows: int, owner: str):
         raise ValueError(f"{owner}: sample_weight: expected non-negative weights; got negative weights at rows "
                          f"{np.flatnonzero(weights < 0)[:10].tolist()}")
     if not weights.sum() > 0:
-        raise ValueError(f"{owner}: sample_weight: the weights sum to 0 (all zero); at least one row needs a positive weight")
+        raise ValueError(f"{owner}: sample_weight: the weights sum to 0 (all zero); at least one row needs a "
+                         f"positive weight")
     return weights.copy()
 
 

@@ -47,7 +47,7 @@ from scipy.linalg import lapack as _lapack
 
 from ..engine import backend
 from .cross_validation import train_test_splits
-from .penalized import LinearRegressor, centered_gram
+from .penalized import LinearRegressor, centered_gram, check_sample_weight, weighted_center
 
 np = backend.host
 
@@ -61,7 +61,12 @@ class Ridge(LinearRegressor):
 
     Objective (scikit-learn's scaling; the intercept b0 is not penalized)::
 
-        ||y - b0 - X b||_2^2 + alpha * ||b||_2^2
+        sum_i s_i (y_i - b0 - x_i'b)^2 + alpha * ||b||_2^2
+
+    with the row weights s_i of ``fit(X, y, sample_weight)`` (1 without them; integer weights
+    equal repeating the rows). With weights, X and y are centered at their weighted means and
+    their rows multiplied by sqrt(s_i) (scikit-learn's preprocessing), and the unweighted
+    problem below is solved on them.
 
     Solution: b = V diag(s_k / (s_k^2 + alpha)) U' yc from the thin SVD Xc = U S V' of the
     centered design (see the module docstring), b0 = mean(y) - mean(X) b.
@@ -86,14 +91,28 @@ class Ridge(LinearRegressor):
         self.fit_intercept = fit_intercept
         self.solver = solver
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
+        """Fit on X (n, p) and y (n,), with the row weights ``sample_weight`` (n,) (finite, >= 0;
+        None: every row 1); returns self."""
         alpha = _check_alpha(self.alpha)
         X, y = self._prepare(X, y)
-        if self.fit_intercept:
-            x_mean, y_mean = X.mean(axis=0), float(y.mean())
+        weights = check_sample_weight(sample_weight, X.shape[0], "Ridge")
+        if weights is not None:
+            X, yc, x_mean, y_mean = weighted_center(X, y, weights, self.fit_intercept)
+            coef, solver = self._solve(X, np.zeros(X.shape[1]), yc, alpha)
         else:
-            x_mean, y_mean = np.zeros(X.shape[1]), 0.0
-        yc = y - y_mean
+            if self.fit_intercept:
+                x_mean, y_mean = X.mean(axis=0), float(y.mean())
+            else:
+                x_mean, y_mean = np.zeros(X.shape[1]), 0.0
+            coef, solver = self._solve(X, x_mean, y - y_mean, alpha)
+        self.coef_ = coef
+        self.intercept_ = y_mean - float(x_mean @ self.coef_) if self.fit_intercept else 0.0
+        self.solver_ = solver
+        return self
+
+    def _solve(self, X, x_mean, yc, alpha):
+        """(b, the solver that ran) for the centered problem X - x_mean, yc."""
         coef = None
         solver = self.solver
         n, p = X.shape
@@ -103,10 +122,7 @@ class Ridge(LinearRegressor):
         if coef is None:
             spectrum = _Spectrum(X - x_mean, yc, solver, alpha)
             coef, solver = spectrum.coef(alpha), spectrum.solver
-        self.coef_ = coef
-        self.intercept_ = y_mean - float(x_mean @ self.coef_) if self.fit_intercept else 0.0
-        self.solver_ = solver
-        return self
+        return coef, solver
 
 
 def ridge_path(X, y, alphas, fit_intercept=True, solver="auto"):
