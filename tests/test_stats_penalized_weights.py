@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chainrule.stats import ElasticNet, ElasticNetCV, Lasso, LassoCV, Ridge
+from chainrule.stats import ElasticNet, ElasticNetCV, Lasso, LassoCV, Ridge, RidgeCV
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn import linear_model as lm  # noqa: E402 - after the importorskip above
@@ -83,7 +83,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("weights, match", BAD)
-@pytest.mark.parametrize("estimator", [Ridge, Lasso, ElasticNet, LassoCV, ElasticNetCV])
+@pytest.mark.parametrize("estimator", [Ridge, Lasso, ElasticNet, LassoCV, ElasticNetCV, RidgeCV])
 def test_bad_weights_are_refused(estimator, weights, match):
     X, y, _ = _data()
     with pytest.raises(ValueError, match=f"{estimator.__name__}: {match}"):
@@ -109,3 +109,46 @@ def test_weighted_cv_equals_sklearns(name, ours, theirs):
     assert model.alpha_ == pytest.approx(reference.alpha_, rel=1e-12)
     np.testing.assert_allclose(model.coef_, reference.coef_, rtol=0, atol=1e-8)
     assert model.intercept_ == pytest.approx(reference.intercept_, abs=1e-8)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_weighted_ridge_leave_one_out_equals_sklearns(fit_intercept):
+    X, y, weights = _data()
+    alphas = np.logspace(-2, 3, 12)
+    model = RidgeCV(alphas=alphas, fit_intercept=fit_intercept).fit(X, y, sample_weight=weights)
+    reference = lm.RidgeCV(alphas=alphas, fit_intercept=fit_intercept, store_cv_results=True).fit(
+        X, y, sample_weight=weights)
+    np.testing.assert_allclose(model.cv_errors_, reference.cv_results_.mean(axis=0), rtol=1e-9)
+    assert model.alpha_ == reference.alpha_
+    assert model.best_score_ == pytest.approx(reference.best_score_, rel=1e-9)
+    np.testing.assert_allclose(model.coef_, reference.coef_, rtol=0, atol=1e-8)
+    assert model.intercept_ == pytest.approx(reference.intercept_, abs=1e-8)
+
+
+def test_weighted_ridge_leave_one_out_equals_refitting_without_each_row():
+    X, y, weights = _data(n=30)
+    weights = weights + 0.5
+    model = RidgeCV(alphas=[0.3, 3.0]).fit(X, y, sample_weight=weights)
+    for k, alpha in enumerate([0.3, 3.0]):
+        errors = [weights[i] * (y[i] - Ridge(alpha=alpha).fit(np.delete(X, i, 0), np.delete(y, i), np.delete(
+            weights, i)).predict(X[i:i + 1])[0]) ** 2 for i in range(30)]
+        assert model.cv_errors_[k] == pytest.approx(np.mean(errors), rel=1e-10)
+
+
+def test_ridge_cv_refuses_weights_with_gcv():
+    X, y, weights = _data()
+    with pytest.raises(ValueError, match="RidgeCV: sample_weight: not supported with cv='gcv'"):
+        RidgeCV(cv="gcv").fit(X, y, sample_weight=weights)
+
+
+def test_weighted_ridge_k_fold_equals_fold_fits_and_weighted_errors():
+    X, y, weights = _data()
+    folds = [(np.arange(40, 80), np.arange(40)), (np.arange(40), np.arange(40, 80))]
+    model = RidgeCV(alphas=[0.5, 5.0], cv=folds).fit(X, y, sample_weight=weights)
+    for k, alpha in enumerate([0.5, 5.0]):
+        errors = []
+        for train, test in folds:
+            fit = lm.Ridge(alpha=alpha).fit(X[train], y[train], sample_weight=weights[train])
+            errors.append(np.average((y[test] - fit.predict(X[test])) ** 2, weights=weights[test]))
+        assert model.cv_errors_[k] == pytest.approx(np.mean(errors), rel=1e-10)
+    np.testing.assert_allclose(model.coef_, lm.Ridge(alpha=model.alpha_).fit(X, y, weights).coef_, atol=1e-9)

@@ -125,18 +125,23 @@ class Ridge(LinearRegressor):
         return coef, solver
 
 
-def ridge_path(X, y, alphas, fit_intercept=True, solver="auto"):
+def ridge_path(X, y, alphas, fit_intercept=True, solver="auto", sample_weight=None):
     """Ridge coefficients for many alphas from one decomposition.
 
     Returns ``(coefs, intercepts)``: ``coefs`` has shape (len(alphas), p) with row k the
-    solution of ``||y - b0 - X b||^2 + alphas[k] ||b||^2``; each extra alpha costs O(p^2).
+    solution of ``sum_i s_i (y_i - b0 - x_i'b)^2 + alphas[k] ||b||^2`` (s = ``sample_weight``,
+    or 1); each extra alpha costs O(p^2).
     """
     alphas = np.atleast_1d(np.asarray(alphas, dtype=backend.float64))
     if alphas.ndim != 1 or not np.all(np.isfinite(alphas)) or np.any(alphas < 0):
         raise ValueError(f"alphas: expected finite penalties >= 0; got {alphas.tolist()}")
     model = Ridge(fit_intercept=fit_intercept, solver=solver)
     X, y = model._prepare(X, y)
-    Xc, yc, x_mean, y_mean = _center(X, y, fit_intercept)
+    weights = check_sample_weight(sample_weight, X.shape[0], "ridge_path")
+    if weights is None:
+        Xc, yc, x_mean, y_mean = _center(X, y, fit_intercept)
+    else:
+        Xc, yc, x_mean, y_mean = weighted_center(X, y, weights, fit_intercept)
     spectrum = _Spectrum(Xc, yc, solver, float(alphas.min()))
     denominators = spectrum.s2[None, :] + alphas[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -164,6 +169,13 @@ class RidgeCV(LinearRegressor):
     attributes: ``alpha_``, ``cv_errors_`` (one per alpha), ``best_score_`` (=
     -min error, scikit-learn's sign), ``loo_residuals_`` (n x len(alphas), cv=None only),
     and those of :class:`Ridge` refitted at ``alpha_``.
+
+    ``fit(X, y, sample_weight=s)``: the fits are :class:`Ridge`'s weighted ones. Leave-one-out
+    (cv=None, as scikit-learn's): the error is (1/n) Σ_i s_i e_(i)², e_(i) the residual of row i
+    from the fit without it; with an intercept the leverage is s_i / Σ s + z_i'(S² + α)⁻¹z_i on
+    the weighted, centered design; ``loo_residuals_`` are √s_i e_(i). K-fold: each fold's fit
+    uses its training rows' weights and its error is the weighted mean of the held-out squared
+    errors (integer weights equal repeating the rows within a fold). "gcv" refuses weights.
     """
 
     def __init__(self, alphas=(0.1, 1.0, 10.0), fit_intercept=True, cv=None, solver="auto"):
@@ -172,16 +184,26 @@ class RidgeCV(LinearRegressor):
         self.cv = cv
         self.solver = solver
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
+        """Choose alpha and refit on all rows; returns self. ``sample_weight`` (n,): the rows'
+        weights, with cv=None only (see the class docstring)."""
         alphas = _check_alphas(self.alphas)
         raw_X = X
         X, y = self._prepare(X, y)
         n = X.shape[0]
+        weights = check_sample_weight(sample_weight, n, "RidgeCV")
+        if weights is not None and isinstance(self.cv, str):
+            raise ValueError(f"RidgeCV: sample_weight: not supported with cv={self.cv!r} (GCV has no weighted "
+                             f"form here); use cv=None (the weighted leave-one-out) or K folds")
         if self.cv is None or (isinstance(self.cv, str) and self.cv == "gcv"):
-            Xc, yc, _, _ = _center(X, y, self.fit_intercept)
+            if weights is None:
+                Xc, yc, _, _ = _center(X, y, self.fit_intercept)
+                base = 1.0 / n if self.fit_intercept else 0.0
+            else:
+                Xc, yc, _, _ = weighted_center(X, y, weights, self.fit_intercept)
+                base = weights / weights.sum() if self.fit_intercept else 0.0
             spectrum = _Spectrum(Xc, yc, self.solver, float(alphas.min()))
             Z2 = spectrum.Z ** 2
-            base = 1.0 / n if self.fit_intercept else 0.0
             errors = np.empty(alphas.size)
             residuals = np.empty((n, alphas.size))
             for k, alpha in enumerate(alphas):
@@ -202,16 +224,18 @@ class RidgeCV(LinearRegressor):
             folds = train_test_splits(self.cv, raw_X, y, n)
             fold_errors = np.empty((len(folds), alphas.size))
             for f, (train, test) in enumerate(folds):
-                coefs, intercepts = ridge_path(X[train], y[train], alphas, self.fit_intercept, self.solver)
+                coefs, intercepts = ridge_path(X[train], y[train], alphas, self.fit_intercept, self.solver,
+                                               None if weights is None else weights[train])
                 predictions = X[test] @ coefs.T + intercepts
-                fold_errors[f] = np.mean((y[test][:, None] - predictions) ** 2, axis=0)
+                fold_errors[f] = np.average((y[test][:, None] - predictions) ** 2, axis=0,
+                                            weights=None if weights is None else weights[test])
             errors = fold_errors.mean(axis=0)
             self.fold_errors_ = fold_errors
         best = int(np.argmin(errors))
         self.alpha_ = float(alphas[best])
         self.cv_errors_ = errors
         self.best_score_ = -float(errors[best])
-        model = Ridge(self.alpha_, fit_intercept=self.fit_intercept, solver=self.solver).fit(raw_X, y)
+        model = Ridge(self.alpha_, fit_intercept=self.fit_intercept, solver=self.solver).fit(raw_X, y, weights)
         for name in ("coef_", "intercept_", "solver_"):
             setattr(self, name, getattr(model, name))
         return self
