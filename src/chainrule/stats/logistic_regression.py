@@ -209,8 +209,9 @@ class LogisticRegression(_LinearClassifier):
         C: the inverse penalty strength > 0 (smaller: stronger); ``numpy.inf`` means no penalty.
         l1_ratio: ρ in [0, 1] for penalty="elasticnet" (1: l1, 0: l2); ignored otherwise.
         fit_intercept: fit an unpenalized intercept.
-        tol: stop when the optimality residual of the objective divided by C n (the gradient,
-            or the minimum-norm subgradient with an l1 part) is at most ``tol`` in every entry.
+        tol: stop when the optimality residual of the objective divided by C Σ_i s_i (C n without
+            weights, as scikit-learn's) is at most ``tol`` in every entry (the gradient, or the
+            minimum-norm subgradient with an l1 part).
         max_iter: the most (proximal) Newton iterations.
         class_weight: None (every class 1), "balanced" (class k weighs S / (K S_k), S_k the
             sample-weighted count of class k, S = Σ_k S_k: scikit-learn's ``compute_class_weight``)

@@ -5,7 +5,10 @@ Both minimize a penalized residual sum of squares with an unpenalized intercept 
     ridge   ||y - b0 - X b||^2 + alpha ||b||_2^2,      lasso   (1/(2n)) ||y - b0 - X b||^2 + alpha ||b||_1,
 
 by centering: with Xc = X - mean(X) and yc = y - mean(y) the slopes solve the centered
-problem and b0 = mean(y) - mean(X) b. This module holds the regressor they both are
+problem and b0 = mean(y) - mean(X) b. With row weights s_i (``sample_weight``) each squared
+error is multiplied by s_i; X and y are then centered at their weighted means and their rows
+multiplied by sqrt(s_i) (``weighted_center``, scikit-learn's preprocessing), which turns the
+weighted problem into the unweighted one. This module holds the regressor they both are
 (validated input, ``predict`` = b0 + X b, ``score`` = R^2, ``coef_table``) and the centered
 Gram matrix Xc'Xc both solvers start from.
 
