@@ -357,7 +357,8 @@ def test_summary_names_the_method_and_the_point(spector, anes_vote_fit):
 
 
 @pytest.mark.parametrize("options, error, match", [
-    (dict(at="all"), ValueError, "at: expected one of 'overall', 'mean', 'median', 'zero'; got 'all'"),
+    (dict(at="every"), ValueError, "at: expected one of 'overall', 'mean', 'median', 'zero', 'all'; got 'every'"),
+    (dict(at="all", dummy=True, method="dyex"), ValueError, "dummy=True gives discrete changes.*got 'dyex'"),
     (dict(method="dydy"), ValueError, "method: expected one of"),
     (dict(at=None), ValueError, "at: expected one of"),
     (dict(dummy=True, method="eyex"), ValueError, "dummy=True gives discrete changes.*got 'eyex'"),
@@ -370,6 +371,53 @@ def test_summary_names_the_method_and_the_point(spector, anes_vote_fit):
 def test_bad_options_are_refused(spector, options, error, match):
     with pytest.raises(error, match=match):
         spector[2].get_margeff(**options)
+
+
+@pytest.mark.parametrize("method, dummy, count", [   # discrete changes have no elasticity (refused)
+    (method, dummy, count) for method in METHODS for dummy in (False, True) for count in (False, True)
+    if not ((dummy or count) and method in ("dyex", "eyex"))])
+def test_logit_effects_at_each_row_equal_statsmodels(spector, method, dummy, count):
+    sm = pytest.importorskip("statsmodels.api")
+    X, y, model = spector
+    reference = sm.Logit(y, sm.add_constant(X)).fit(disp=0, tol=1e-14, maxiter=100)
+    theirs = reference.get_margeff(at="all", method=method, dummy=dummy, count=count)
+    result = model.get_margeff(at="all", method=method, dummy=dummy, count=count)
+    assert result.margeff.shape == theirs.margeff.shape == (32, 3)
+    np.testing.assert_allclose(result.margeff, theirs.margeff, rtol=1e-9, atol=1e-12)
+    assert result.margeff_options == theirs.margeff_options == {"method": method, "at": "all"}
+    overall = model.get_margeff(method=method, dummy=dummy, count=count).margeff
+    np.testing.assert_allclose(result.margeff.mean(axis=0), overall, rtol=1e-12, atol=1e-15)
+
+
+def test_logit_effects_at_each_row_with_atexog_and_without_intercept_equal_statsmodels(spector):
+    sm = pytest.importorskip("statsmodels.api")
+    X, y, model = spector
+    reference = sm.Logit(y, sm.add_constant(X)).fit(disp=0, tol=1e-14, maxiter=100)
+    theirs = reference.get_margeff(at="all", atexog={2: 1.0})    # statsmodels counts the constant as column 0
+    result = model.get_margeff(at="all", atexog={"TUCE": 1.0})
+    np.testing.assert_allclose(result.margeff, theirs.margeff, rtol=1e-9, atol=1e-12)
+    plain = sm.Logit(y, X).fit(disp=0, tol=1e-14).get_margeff(at="all", method="eyex")
+    ours = Logit(fit_intercept=False, tol=1e-12).fit(X, y).get_margeff(at="all", method="eyex")
+    np.testing.assert_allclose(ours.margeff, plain.margeff, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("member", ["tvalues", "pvalues", "conf_int", "summary", "summary_frame"])
+def test_effects_at_each_row_refuse_inference_as_statsmodels_does(spector, member):
+    sm = pytest.importorskip("statsmodels.api")
+    X, y, model = spector
+    theirs = sm.Logit(y, sm.add_constant(X)).fit(disp=0).get_margeff(at="all")
+    result = model.get_margeff(at="all")
+    for margins in (theirs, result):
+        with pytest.raises(ValueError, match="Only margeff are available when `at` is 'all'"):
+            value = getattr(margins, member)
+            value()
+    for margins in (theirs, result):
+        assert not hasattr(margins, "margeff_se") and not hasattr(margins, "margeff_cov")
+
+
+def test_mnlogit_still_refuses_effects_at_each_row(anes_fit):
+    with pytest.raises(ValueError, match="at: expected one of 'overall', 'mean', 'median', 'zero'; got 'all'"):
+        anes_fit.get_margeff(at="all")
 
 
 def test_upper_case_options_are_accepted_as_statsmodels_does(spector):

@@ -82,12 +82,12 @@ from scipy import linalg as _linalg
 
 from ..engine import backend
 from ..engine import compiled as _compiled_kernels
-from .penalized import centered_gram
+from .penalized import centered_gram, weighted_center
 
 np = backend.host
 
 __all__ = ["ConvergenceWarning", "Problem", "cd_gram", "solve", "solve_path", "choose_route", "check_settings",
-           "warn_unconverged", "center_means", "alpha_grid", "compiled_kernels"]
+           "warn_unconverged", "center_means", "centered_problem", "alpha_grid", "compiled_kernels"]
 
 _GRAM_MAX_P = 200          # precompute="auto": whole Gram matrix up to this many columns
 _PATH_GRAM_MAX_P = 3000    # paths: whole Gram matrix (reused for every alpha) up to here
@@ -369,13 +369,28 @@ def solve_path(problem, alphas, tol, max_iter, route, solver="cd", l1_ratio=1.0)
     return coefs, gaps, iterations
 
 
-def fit_coordinate_descent(estimator, X, y, l1: float, l2: float, previous, what: str):
-    """Minimize 1/(2n)‖y − b0 − Xw‖² + l1 ‖w‖₁ + l2/2 ‖w‖² for a prepared X, y and set the fitted
-    attributes of ``estimator`` (Lasso: l2 = 0; ElasticNet: l1 = αρ, l2 = α(1 − ρ)): ``coef_``,
-    ``intercept_`` (b0 = ȳ − x̄'w with an intercept), ``dual_gap_``, ``n_iter_`` and ``route_``.
-    ``previous`` is the warm start (or None); ``what`` names the fit in the convergence warning."""
-    yc, x_mean, y_mean = center_means(X, y, estimator.fit_intercept)
-    problem = Problem(X, x_mean, yc)
+def centered_problem(X, y, weights, fit_intercept):
+    """(Problem, x̄, ȳ) of the (weighted) least squares 1/(2n) Σ_i s_i (y_i − b0 − x_i'w)²: without
+    weights X and y centered lazily; with weights (checked, rescaled here to sum to n:
+    scikit-learn's convention) X and y centered at their weighted means and their rows
+    multiplied by √s_i (a copy of X), which makes the problem the unweighted one."""
+    if weights is None:
+        yc, x_mean, y_mean = center_means(X, y, fit_intercept)
+        return Problem(X, x_mean, yc), x_mean, y_mean
+    weights = weights * (X.shape[0] / weights.sum())
+    Xw, yc, x_mean, y_mean = weighted_center(X, y, weights, fit_intercept)
+    return Problem(Xw, np.zeros(X.shape[1]), yc), x_mean, y_mean
+
+
+def fit_coordinate_descent(estimator, X, y, l1: float, l2: float, previous, what: str, weights=None):
+    """Minimize 1/(2n) Σ_i s_i (y_i − b0 − x_i'w)² + l1 ‖w‖₁ + l2/2 ‖w‖² for a prepared X, y and
+    set the fitted attributes of ``estimator`` (Lasso: l2 = 0; ElasticNet: l1 = αρ, l2 = α(1 − ρ)):
+    ``coef_``, ``intercept_`` (b0 = ȳ − x̄'w with an intercept), ``dual_gap_``, ``n_iter_`` and
+    ``route_``. ``weights`` are the checked sample weights (None: s_i = 1), rescaled here to sum
+    to n (scikit-learn's convention), X and y centered at their weighted means and their rows
+    multiplied by √s_i, which makes the problem the unweighted one. ``previous`` is the warm
+    start (or None); ``what`` names the fit in the convergence warning."""
+    problem, x_mean, y_mean = centered_problem(X, y, weights, estimator.fit_intercept)
     route = choose_route(estimator.precompute, X.shape[1], path=False)
     w = np.zeros(X.shape[1])
     if previous is not None and previous.shape == w.shape:

@@ -35,6 +35,7 @@ from .coordinate_descent import (
     Problem,
     alpha_grid,
     center_means,
+    centered_problem,
     check_settings,
     choose_route,
     fit_coordinate_descent,
@@ -42,7 +43,7 @@ from .coordinate_descent import (
     warn_unconverged,
 )
 from .cross_validation import train_test_splits
-from .penalized import LinearRegressor
+from .penalized import LinearRegressor, check_sample_weight
 
 np = backend.host
 
@@ -71,6 +72,9 @@ def _check_alpha(value) -> float:
 class ElasticNet(LinearRegressor):
     """The elastic net: (1/(2n)) ||y - b0 - X b||^2 + alpha rho ||b||_1 + (alpha (1 - rho)/2) ||b||^2,
     rho = ``l1_ratio`` (scikit-learn's scaling and parameters; the intercept is not penalized).
+    With ``fit(X, y, sample_weight=s)`` the squared errors are weighted, (1/(2n)) Σ_i s_i (y_i −
+    b0 − x_i'b)², s rescaled to sum to n (scikit-learn's convention: integer weights equal
+    repeating the rows), X and y centered at their weighted means.
 
     Args:
         alpha: the penalty > 0.
@@ -97,13 +101,16 @@ class ElasticNet(LinearRegressor):
         self.precompute = precompute
         self.warm_start = warm_start
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
+        """Fit on X (n, p) and y (n,), with the row weights ``sample_weight`` (n,) (finite, >= 0;
+        None: every row 1; rescaled to sum to n, scikit-learn's convention); returns self."""
         alpha, rho = _check_alpha(self.alpha), check_l1_ratio(self.l1_ratio)
         check_settings(self.tol, self.max_iter, self.solver)
         previous = getattr(self, "coef_", None) if self.warm_start else None
         X, y = self._prepare(X, y)
+        weights = check_sample_weight(sample_weight, X.shape[0], "ElasticNet")
         return fit_coordinate_descent(self, X, y, alpha * rho, alpha * (1.0 - rho), previous,
-                                      f"ElasticNet(alpha={alpha:g}, l1_ratio={rho:g})")
+                                      f"ElasticNet(alpha={alpha:g}, l1_ratio={rho:g})", weights)
 
 
 ElasticNetPath = namedtuple("ElasticNetPath", ["alphas", "coefs", "intercepts", "dual_gaps", "n_iter"])
@@ -191,14 +198,18 @@ class ElasticNetCV(LinearRegressor):
             raise ValueError("l1_ratio: expected at least one value")
         return ratios
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
+        """Cross-validate the grid and refit at (``alpha_``, ``l1_ratio_``); returns self. With
+        ``sample_weight`` (n,), as scikit-learn's ElasticNetCV: the grids' alpha_max, each fold's
+        paths (its training weights rescaled to sum to its rows) and the refit are weighted, and
+        each held-out error is the weighted mean of the squared errors."""
         ratios = self._ratios()
         check_settings(self.tol, self.max_iter, "cd")
         raw_X = X
         X, y = self._prepare(X, y)
         n, p = X.shape
-        yc, x_mean, _ = center_means(X, y, self.fit_intercept)
-        whole = Problem(X, x_mean, yc)
+        weights = check_sample_weight(sample_weight, n, "ElasticNetCV")
+        whole = centered_problem(X, y, weights, self.fit_intercept)[0]
         count = isinstance(self.alphas, numbers.Integral) and not isinstance(self.alphas, bool)
         grids = np.array([_grid(whole, rho, None if count else self.alphas, self.alphas if count else 100,
                                 self.eps, "ElasticNetCV") for rho in ratios])
@@ -206,14 +217,15 @@ class ElasticNetCV(LinearRegressor):
         route = choose_route(self.precompute, p, path=True)
         mse = np.empty((len(ratios), grids.shape[1], len(folds)))
         for f, (train, test) in enumerate(folds):
-            yc, x_mean, y_mean = center_means(X[train], y[train], self.fit_intercept)
-            problem = Problem(X[train], x_mean, yc)
+            problem, x_mean, y_mean = centered_problem(X[train], y[train], None if weights is None else
+                                                       weights[train], self.fit_intercept)
             for r, rho in enumerate(ratios):
                 coefs, gaps, _ = solve_path(problem, grids[r], float(self.tol), int(self.max_iter), route, l1_ratio=rho)
                 if np.any(gaps > self.tol * problem.yy):
                     warn_unconverged(f"ElasticNetCV fold {f}", float(gaps.max()), self.tol, problem.yy, self.max_iter)
                 intercepts = y_mean - x_mean @ coefs if self.fit_intercept else np.zeros(grids.shape[1])
-                mse[r, :, f] = np.mean((y[test][:, None] - (X[test] @ coefs + intercepts)) ** 2, axis=0)
+                mse[r, :, f] = np.average((y[test][:, None] - (X[test] @ coefs + intercepts)) ** 2, axis=0,
+                                          weights=None if weights is None else weights[test])
         mean = mse.mean(axis=2)
         best_ratio = min(range(len(ratios)), key=lambda r: (mean[r].min(), r))
         best_alpha = int(np.argmin(mean[best_ratio]))
@@ -222,7 +234,7 @@ class ElasticNetCV(LinearRegressor):
         self.alphas_ = grids[0] if single else grids
         self.mse_path_ = mse[0] if single else mse
         model = ElasticNet(self.alpha_, l1_ratio=self.l1_ratio_, fit_intercept=self.fit_intercept, tol=self.tol,
-                           max_iter=self.max_iter, precompute=self.precompute).fit(raw_X, y)
+                           max_iter=self.max_iter, precompute=self.precompute).fit(raw_X, y, sample_weight)
         for name in ("coef_", "intercept_", "dual_gap_", "n_iter_", "route_"):
             setattr(self, name, getattr(model, name))
         return self

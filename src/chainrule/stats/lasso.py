@@ -35,6 +35,7 @@ from .coordinate_descent import (
     Problem,
     alpha_grid,
     center_means,
+    centered_problem,
     check_settings,
     choose_route,
     compiled_kernels,
@@ -43,7 +44,7 @@ from .coordinate_descent import (
     warn_unconverged,
 )
 from .cross_validation import train_test_splits
-from .penalized import LinearRegressor
+from .penalized import LinearRegressor, check_sample_weight
 
 np = backend.host
 
@@ -55,6 +56,11 @@ class Lasso(LinearRegressor):
 
     The intercept b0 is not penalized (X and y are centered). See the module docstring
     for the soft-thresholding update, the covariance updates and the duality-gap rule.
+
+    With ``fit(X, y, sample_weight=s)`` the objective is (1/(2n)) Σ_i s_i (y_i − b0 − x_i'b)²
+    + alpha ||b||_1 with s rescaled to sum to n (scikit-learn's convention: the weights' scale
+    does not change the fit; integer weights equal repeating the rows); X and y are centered
+    at their weighted means.
 
     Args:
         alpha: penalty > 0 (for alpha = 0 use ordinary least squares).
@@ -81,7 +87,9 @@ class Lasso(LinearRegressor):
         self.precompute = precompute
         self.warm_start = warm_start
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
+        """Fit on X (n, p) and y (n,), with the row weights ``sample_weight`` (n,) (finite, >= 0;
+        None: every row 1; rescaled to sum to n, scikit-learn's convention); returns self."""
         if isinstance(self.alpha, bool) or not isinstance(self.alpha, numbers.Real):
             raise TypeError(f"alpha: expected a real number; got {self.alpha!r}")
         alpha = float(self.alpha)
@@ -93,8 +101,9 @@ class Lasso(LinearRegressor):
         check_settings(self.tol, self.max_iter, self.solver)
         previous = getattr(self, "coef_", None) if self.warm_start else None
         X, y = self._prepare(X, y)
+        weights = check_sample_weight(sample_weight, X.shape[0], "Lasso")
         return fit_coordinate_descent(self, X, y, alpha, 0.0, previous,
-                                      f"Lasso(alpha={alpha:g}, solver={self.solver!r})")
+                                      f"Lasso(alpha={alpha:g}, solver={self.solver!r})", weights)
 
 
 LassoPath = namedtuple("LassoPath", ["alphas", "coefs", "intercepts", "dual_gaps", "n_iter"])
@@ -173,16 +182,21 @@ class LassoCV(LinearRegressor):
         self.precompute = precompute
         self.selection = selection
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
+        """Cross-validate the grid and refit at ``alpha_``; returns self. With ``sample_weight``
+        (n,), as scikit-learn's LassoCV: the grid's alpha_max, each fold's path (its training
+        weights rescaled to sum to its rows) and the refit are weighted, and each held-out error
+        is the weighted mean of the squared errors."""
         if self.selection not in ("min", "1se"):
             raise ValueError(f"selection: expected 'min' or '1se'; got {self.selection!r}")
         check_settings(self.tol, self.max_iter, "cd")
         raw_X = X
         X, y = self._prepare(X, y)
         n, p = X.shape
+        weights = check_sample_weight(sample_weight, n, "LassoCV")
         if isinstance(self.alphas, numbers.Integral) and not isinstance(self.alphas, bool):
-            yc, x_mean, _ = center_means(X, y, self.fit_intercept)
-            grid = alpha_grid(Problem(X, x_mean, yc).alpha_max(), self.alphas, self.eps)
+            grid = alpha_grid(centered_problem(X, y, weights, self.fit_intercept)[0].alpha_max(), self.alphas,
+                              self.eps)
         else:
             grid = np.sort(np.atleast_1d(np.asarray(self.alphas, dtype=backend.float64)))[::-1]
             if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)) or grid[-1] <= 0:
@@ -191,15 +205,15 @@ class LassoCV(LinearRegressor):
         route = choose_route(self.precompute, p, path=True)
         mse = np.empty((grid.size, len(folds)))
         for f, (train, test) in enumerate(folds):
-            Xt, yt = X[train], y[train]
-            yc, x_mean, y_mean = center_means(Xt, yt, self.fit_intercept)
-            problem = Problem(Xt, x_mean, yc)
+            problem, x_mean, y_mean = centered_problem(X[train], y[train], None if weights is None else
+                                                       weights[train], self.fit_intercept)
             coefs, gaps, _ = solve_path(problem, grid, float(self.tol), int(self.max_iter), route)
             if np.any(gaps > self.tol * problem.yy):
                 warn_unconverged(f"LassoCV fold {f}", float(gaps.max()), self.tol, problem.yy, self.max_iter)
             intercepts = y_mean - x_mean @ coefs if self.fit_intercept else np.zeros(grid.size)
             predictions = X[test] @ coefs + intercepts
-            mse[:, f] = np.mean((y[test][:, None] - predictions) ** 2, axis=0)
+            mse[:, f] = np.average((y[test][:, None] - predictions) ** 2, axis=0,
+                                   weights=None if weights is None else weights[test])
         mean = mse.mean(axis=1)
         best = int(np.argmin(mean))
         se = mse.std(axis=1, ddof=1) / math.sqrt(len(folds)) if len(folds) > 1 else np.zeros(grid.size)
@@ -211,7 +225,7 @@ class LassoCV(LinearRegressor):
         self.alpha_1se_ = float(grid[mean <= mean[best] + se[best]].max())
         self.alpha_ = self.alpha_min_ if self.selection == "min" else self.alpha_1se_
         model = Lasso(self.alpha_, fit_intercept=self.fit_intercept, tol=self.tol,
-                      max_iter=self.max_iter, precompute=self.precompute).fit(raw_X, y)
+                      max_iter=self.max_iter, precompute=self.precompute).fit(raw_X, y, sample_weight)
         for name in ("coef_", "intercept_", "dual_gap_", "n_iter_", "route_"):
             setattr(self, name, getattr(model, name))
         return self

@@ -3,9 +3,11 @@ r"""Penalized logistic regression with scikit-learn's objective, API and results
 
 The estimate minimizes scikit-learn's objective (the intercept b is not penalized)
 
-    C Σ_i ℓ_i(b, W) + P(W),   P = ½||W||² (l2),  ||W||_1 (l1),  ρ||W||_1 + ((1 − ρ)/2)||W||² (elasticnet),
+    C Σ_i s_i ℓ_i(b, W) + P(W),   P = ½||W||² (l2),  ||W||_1 (l1),  ρ||W||_1 + ((1 − ρ)/2)||W||² (elasticnet),
 
-P = 0 for ``penalty=None`` (or C = ∞); ℓ_i is the binary log-loss of the row for two classes
+with the row weights s_i = (the weight of y_i's class, ``class_weight``) × ``sample_weight``_i
+(scikit-learn's product; 1 without them: integer weights equal repeating the rows); P = 0 for
+``penalty=None`` (or C = ∞); ℓ_i is the binary log-loss of the row for two classes
 (one coefficient vector, ``coef_`` of shape (1, p)) and the softmax (multinomial) log-loss for
 three or more (one row of W per class, ``coef_`` (K, p), scikit-learn's symmetric
 parametrization). With a penalty the minimizer exists even when the classes are separated,
@@ -43,6 +45,7 @@ from .coordinate_descent import ConvergenceWarning, compiled_kernels
 from .cross_validation import stratified_kfold, train_test_splits
 from .estimator import Estimator, accuracy
 from .logistic_solvers import LogisticProblem, solve_logistic
+from .penalized import check_sample_weight
 from .separation import PerfectSeparationWarning, find_multinomial_separation, find_separation
 from .validation import as_design, as_design_like_fit, as_labels
 
@@ -78,6 +81,50 @@ def _check_numbers(owner, C, tol, max_iter):
         raise ValueError(f"{owner}: tol: expected a finite number > 0; got {tol!r}")
     if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
         raise ValueError(f"{owner}: max_iter: expected an integer >= 1; got {max_iter!r}")
+
+
+def class_weights(class_weight, classes, codes, sample_weight, owner):
+    """The weight of each class (K,) (scikit-learn's ``compute_class_weight``): None → ones;
+    "balanced" → S / (K S_k), S_k the (sample-weighted) count of class k and S their sum; a dict
+    {label: weight} (labels left out weigh 1; a label that is not a class of y is refused)."""
+    K = classes.size
+    if class_weight is None:
+        return np.ones(K)
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        counts = np.bincount(codes, weights=sample_weight, minlength=K)
+        return counts.sum() / (K * counts)
+    if not isinstance(class_weight, dict):
+        raise ValueError(f"{owner}: class_weight: expected None, 'balanced' or a dict {{label: weight}}; got "
+                         f"{class_weight!r}")
+    known = [c.item() if hasattr(c, "item") else c for c in classes]
+    unknown = [key for key in class_weight if not any(_same_label(key, c) for c in known)]
+    if unknown:
+        raise ValueError(f"{owner}: class_weight: the labels {unknown!r} are not classes of y (classes: {known!r})")
+    weights = np.ones(K)
+    for key, value in class_weight.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (value >= 0 and math.isfinite(value)):
+            raise ValueError(f"{owner}: class_weight: the weight of class {key!r} must be a finite number >= 0; "
+                             f"got {value!r}")
+        weights[[i for i, c in enumerate(known) if _same_label(key, c)]] = float(value)
+    return weights
+
+
+def _same_label(key, label):
+    try:
+        return bool(key == label)
+    except (TypeError, ValueError):
+        return False
+
+
+def row_weights(class_weight, sample_weight, classes, codes, owner):
+    """s_i = class weight of y_i × sample_weight_i (scikit-learn's product), or None when both
+    are None (every row 1)."""
+    weights = check_sample_weight(sample_weight, codes.size, owner)
+    if class_weight is None:
+        return weights
+    per_class = class_weights(class_weight, classes, codes, weights, owner)
+    rows = per_class[codes]
+    return rows if weights is None else rows * weights
 
 
 def _classes(labels, owner):
@@ -130,11 +177,14 @@ class _LinearClassifier(Estimator):
         self.coef_, self.intercept_ = theta[:, off:].copy(), intercept
 
 
-def _fit_one(X, codes, K, fit_intercept, C, l1, l2, tol, max_iter, start=None):
-    """The solution of one problem (a Solution of logistic_solvers), from ``start`` or 0."""
-    n = X.shape[0]
-    scale = 0.0 if math.isinf(C) else 1.0 / (C * n)
-    problem = LogisticProblem(X, codes, K, fit_intercept, l1 * scale, l2 * scale)
+def _fit_one(X, codes, K, fit_intercept, C, l1, l2, tol, max_iter, start=None, weights=None):
+    """The solution of one problem (a Solution of logistic_solvers), from ``start`` or 0, with
+    the row weights ``weights`` (None: every row 1)."""
+    total = X.shape[0] if weights is None else float(weights.sum())
+    if not total > 0:
+        raise ValueError("LogisticRegression: sample_weight: the weights of the training rows sum to 0")
+    scale = 0.0 if math.isinf(C) else 1.0 / (C * total)
+    problem = LogisticProblem(X, codes, K, fit_intercept, l1 * scale, l2 * scale, weights)
     if problem.l1 > 0 and problem.size >= _COMPILE_SIZE:
         compiled_kernels(load=True)   # the inner coordinate descent: numba repays its start-up here
     theta = np.zeros((problem.M, problem.k)) if start is None else start.copy()
@@ -148,8 +198,10 @@ def _fit_one(X, codes, K, fit_intercept, C, l1, l2, tol, max_iter, start=None):
 class LogisticRegression(_LinearClassifier):
     r"""Penalized logistic regression: scikit-learn's objective, solutions and API.
 
-    Minimizes C Σ_i ℓ_i + P(W) (module docstring): binary log-loss for two classes, the
-    multinomial (softmax) loss for more, the intercept not penalized.
+    Minimizes C Σ_i s_i ℓ_i + P(W) (module docstring): binary log-loss for two classes, the
+    multinomial (softmax) loss for more, the intercept not penalized; s_i is the row's weight,
+    the product of its class's weight (``class_weight``) and its ``sample_weight`` (both 1 by
+    default), as scikit-learn's: integer weights equal repeating the rows.
 
     Args:
         penalty: "l2" (default), "l1", "elasticnet" or None (no penalty: maximum likelihood,
@@ -157,9 +209,16 @@ class LogisticRegression(_LinearClassifier):
         C: the inverse penalty strength > 0 (smaller: stronger); ``numpy.inf`` means no penalty.
         l1_ratio: ρ in [0, 1] for penalty="elasticnet" (1: l1, 0: l2); ignored otherwise.
         fit_intercept: fit an unpenalized intercept.
-        tol: stop when the optimality residual of the objective divided by C n (the gradient,
-            or the minimum-norm subgradient with an l1 part) is at most ``tol`` in every entry.
+        tol: stop when the optimality residual of the objective divided by C Σ_i s_i (C n without
+            weights, as scikit-learn's) is at most ``tol`` in every entry (the gradient, or the
+            minimum-norm subgradient with an l1 part).
         max_iter: the most (proximal) Newton iterations.
+        class_weight: None (every class 1), "balanced" (class k weighs S / (K S_k), S_k the
+            sample-weighted count of class k, S = Σ_k S_k: scikit-learn's ``compute_class_weight``)
+            or a dict {label: weight} (classes left out weigh 1; a label that is not a class of y
+            is refused).
+        warm_start: start the next ``fit`` from the fitted ``coef_`` and ``intercept_`` (they must
+            have the new problem's shapes), as scikit-learn's.
 
     Targets: any class labels (numbers, strings, booleans), at least two. Fitted attributes
     (scikit-learn's): ``classes_``, ``coef_`` ((1, p) for two classes, (K, p) for more),
@@ -167,16 +226,20 @@ class LogisticRegression(_LinearClassifier):
     ``feature_names_in_`` (DataFrame input); also ``converged_``.
     """
 
-    def __init__(self, penalty="l2", C=1.0, l1_ratio=None, fit_intercept=True, tol=1e-8, max_iter=100):
+    def __init__(self, penalty="l2", C=1.0, l1_ratio=None, fit_intercept=True, tol=1e-8, max_iter=100,
+                 class_weight=None, warm_start=False):
         self.penalty = penalty
         self.C = C
         self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter
+        self.class_weight = class_weight
+        self.warm_start = warm_start
 
-    def fit(self, X, y):
-        """Fit on X (n, p) and the labels y; returns self."""
+    def fit(self, X, y, sample_weight=None):
+        """Fit on X (n, p) and the labels y, with the row weights ``sample_weight`` (n,) (finite,
+        >= 0; None: every row 1) multiplied by the class weights; returns self."""
         owner = "LogisticRegression"
         l1, l2 = _check_penalty(owner, self.penalty, self.l1_ratio)
         _check_numbers(owner, self.C, self.tol, self.max_iter)
@@ -184,9 +247,12 @@ class LogisticRegression(_LinearClassifier):
         X, names = as_design(X, "X")
         labels, _ = as_labels(y, X.shape[0], "y")
         classes, codes = _classes(labels, owner)
+        weights = row_weights(self.class_weight, sample_weight, classes, codes, owner)
+        start = self._warm_start(classes.size, X.shape[1])
         self._remember_feature_names(data, names)
         C = math.inf if self.penalty is None else float(self.C)
-        solution, problem = _fit_one(X, codes, classes.size, self.fit_intercept, C, l1, l2, self.tol, self.max_iter)
+        solution, problem = _fit_one(X, codes, classes.size, self.fit_intercept, C, l1, l2, self.tol, self.max_iter,
+                                     start, weights)
         self.classes_ = classes
         self._set_solution(solution.theta, self.fit_intercept)
         self.n_iter_ = np.array([solution.iterations], dtype=np.int32)
@@ -197,6 +263,20 @@ class LogisticRegression(_LinearClassifier):
         if problem.l1 == problem.l2 == 0 and np.max(np.abs(problem.linear(solution.theta))) > _ETA_ALARM:
             self._check_separation(X, labels, names)
         return self
+
+    def _warm_start(self, K, p):
+        """θ (M, k) from the fitted coef_ and intercept_ when warm_start is set (else None)."""
+        coef = getattr(self, "coef_", None) if self.warm_start else None
+        if coef is None:
+            return None
+        M = 1 if K == 2 else K
+        if coef.shape != (M, p):
+            raise ValueError(f"LogisticRegression: warm_start: the fitted coef_ has shape {coef.shape}; the new data "
+                             f"needs ({M}, {p}) ({K} classes, {p} features)")
+        theta = np.array(coef, dtype=backend.float64)
+        if self.fit_intercept:
+            theta = np.column_stack([np.broadcast_to(self.intercept_, (M,)), theta])
+        return theta
 
     def _check_separation(self, X, labels, names):
         """Without a penalty, a fitted |logit| above 30 is the symptom of separation: the linear
@@ -210,23 +290,26 @@ class LogisticRegression(_LinearClassifier):
                           f"exists and the coefficients returned grow with max_iter and tol: use a penalty "
                           f"(penalty='l2', the default)", PerfectSeparationWarning, stacklevel=3)
 
-    def score(self, X, y):
-        """Accuracy: the fraction of rows where predict(X) equals y."""
+    def score(self, X, y, sample_weight=None):
+        """Accuracy: the fraction of rows where predict(X) equals y (weighted by ``sample_weight``)."""
         prediction = self.predict(X)
         labels, _ = as_labels(y, prediction.shape[0], "y")
-        return accuracy(labels, prediction)
+        if sample_weight is None:
+            return accuracy(labels, prediction)
+        weights = check_sample_weight(sample_weight, labels.shape[0], "LogisticRegression.score")
+        return float(np.average(prediction == labels, weights=weights))
 
 
-def _accuracy(estimator, X, y):
-    """The fraction of rows classified right (a scorer: larger is better)."""
+def _accuracy(estimator, X, y, sample_weight=None):
+    """The (sample-weighted) fraction of rows classified right (a scorer: larger is better)."""
     prediction = estimator.predict(X)
     labels, _ = as_labels(y, prediction.shape[0], "y")
-    return float(np.mean(prediction == labels))
+    return float(np.average(prediction == labels, weights=sample_weight))
 
 
-def neg_log_loss(estimator, X, y):
-    """−(1/n) Σ_i log P̂(y_i | x_i), probabilities clipped to [ε, 1 − ε] (scikit-learn's
-    "neg_log_loss" scorer: larger is better)."""
+def neg_log_loss(estimator, X, y, sample_weight=None):
+    """−(1/n) Σ_i log P̂(y_i | x_i) (the weighted mean with ``sample_weight``), probabilities
+    clipped to [ε, 1 − ε] (scikit-learn's "neg_log_loss" scorer: larger is better)."""
     probabilities = estimator.predict_proba(X)
     labels, _ = as_labels(y, probabilities.shape[0], "y")
     classes = estimator.classes_
@@ -234,7 +317,8 @@ def neg_log_loss(estimator, X, y):
     if np.any(classes[index] != labels):
         raise ValueError("neg_log_loss: y holds labels that the model was not fitted on")
     eps = np.finfo(probabilities.dtype).eps
-    return float(np.mean(np.log(np.clip(probabilities[np.arange(labels.size), index], eps, 1 - eps))))
+    rows = np.log(np.clip(probabilities[np.arange(labels.size), index], eps, 1 - eps))
+    return float(np.average(rows, weights=sample_weight))
 
 
 SCORERS = {"accuracy": _accuracy, "neg_log_loss": neg_log_loss}
@@ -282,8 +366,15 @@ class LogisticRegressionCV(_LinearClassifier):
         penalty: "l2" (default), "l1" or "elasticnet".
         l1_ratios: the candidate ρ in [0, 1] for penalty="elasticnet" (required there).
         scoring: None or "accuracy" (the default, as scikit-learn's), "neg_log_loss", another
-            scikit-learn scoring name, or a callable scorer(estimator, X, y).
+            scikit-learn scoring name, or a callable scorer(estimator, X, y) (called with
+            ``sample_weight=`` the held-out rows' weights when ``fit`` has ``sample_weight``).
         fit_intercept, tol, max_iter: as in :class:`LogisticRegression`.
+        class_weight: as in :class:`LogisticRegression`; "balanced" is computed once on all rows
+            (with their sample weights) and used by every fold's fit, as scikit-learn's.
+
+    With ``fit(X, y, sample_weight)`` each fold's fits minimize the weighted objective on its
+    training rows (class weight × sample weight) and its held-out rows are scored with their
+    sample weights (not the class weights), as scikit-learn's ``LogisticRegressionCV``.
 
     Fitted attributes (scikit-learn's, in its ``use_legacy_attributes=False`` layout):
     ``Cs_``, ``l1_ratios_``, ``C_`` and ``l1_ratio_`` (floats), ``scores_`` (n_folds,
@@ -293,7 +384,7 @@ class LogisticRegressionCV(_LinearClassifier):
     """
 
     def __init__(self, Cs=10, cv=None, penalty="l2", l1_ratios=None, scoring=None, fit_intercept=True, tol=1e-8,
-                 max_iter=100):
+                 max_iter=100, class_weight=None):
         self.Cs = Cs
         self.cv = cv
         self.penalty = penalty
@@ -302,6 +393,7 @@ class LogisticRegressionCV(_LinearClassifier):
         self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter
+        self.class_weight = class_weight
 
     def _grid(self):
         if isinstance(self.Cs, numbers.Integral) and not isinstance(self.Cs, bool):
@@ -336,14 +428,17 @@ class LogisticRegressionCV(_LinearClassifier):
             return stratified_kfold(labels, folds)
         return train_test_splits(self.cv, raw_X, labels, n)
 
-    def fit(self, X, y):
-        """Cross-validate the grid, then refit at the best (C, l1_ratio); returns self."""
+    def fit(self, X, y, sample_weight=None):
+        """Cross-validate the grid, then refit at the best (C, l1_ratio); returns self.
+        ``sample_weight`` (n,): the rows' weights (see the class docstring)."""
         grid, ratios, scorer = self._grid(), self._ratios(), get_scorer(self.scoring)
         _check_numbers("LogisticRegressionCV", float(grid[0]), self.tol, self.max_iter)
         raw_X = X
         X, names = as_design(X, "X")
         labels, _ = as_labels(y, X.shape[0], "y")
         classes, codes = _classes(labels, "LogisticRegressionCV")
+        scores_weight = check_sample_weight(sample_weight, X.shape[0], "LogisticRegressionCV")
+        weights = row_weights(self.class_weight, scores_weight, classes, codes, "LogisticRegressionCV")
         folds = self._folds(raw_X, labels, X.shape[0])
         if any(l1 > 0 for _, (l1, _) in ratios):
             compiled_kernels(load=True)   # many l1 solves: worth starting numba for
@@ -353,7 +448,8 @@ class LogisticRegressionCV(_LinearClassifier):
         self.coefs_paths_ = np.empty(shape + (M, k))
         for f, (train, test) in enumerate(folds):
             for r, (_, (l1, l2)) in enumerate(ratios):
-                self._path(f, r, grid, X, codes, classes, (train, test), labels, l1, l2, scorer)
+                self._path(f, r, grid, X, codes, classes, (train, test), labels, (l1, l2), scorer,
+                           (weights, scores_weight))
         mean = self.scores_.mean(axis=0).T                        # (n_cs, n_l1_ratios), scikit-learn's order
         best_c, best_r = np.unravel_index(int(np.argmax(mean)), mean.shape)
         self.Cs_, self.l1_ratios_ = grid, np.array([rho for rho, _ in ratios])
@@ -361,18 +457,20 @@ class LogisticRegressionCV(_LinearClassifier):
         penalty = self.penalty
         model = LogisticRegression(penalty=penalty, C=self.C_, l1_ratio=self.l1_ratio_ if penalty == "elasticnet"
                                    else None, fit_intercept=self.fit_intercept, tol=self.tol,
-                                   max_iter=self.max_iter).fit(raw_X, y)
+                                   max_iter=self.max_iter, class_weight=self.class_weight).fit(raw_X, y, sample_weight)
         self.classes_, self.coef_, self.intercept_ = model.classes_, model.coef_, model.intercept_
         self._remember_feature_names(raw_X, names)
         return self
 
-    def _path(self, f, r, grid, X, codes, classes, fold, labels, l1, l2, scorer):
-        """Fit fold f's training rows along the Cs with the mixing r; score the held-out rows."""
-        train, test = fold
+    def _path(self, f, r, grid, X, codes, classes, fold, labels, penalty, scorer, weights):
+        """Fit fold f's training rows along the Cs with the mixing r (the penalty's (λ_1, λ_2)),
+        weighted by the rows' weights; score the held-out rows with their sample weights."""
+        (train, test), (l1, l2), (rows, samples) = fold, penalty, weights
+        score_weight = {} if samples is None else {"sample_weight": samples[test]}
         start = None
         for c, C in enumerate(grid):
             solution, _ = _fit_one(X[train], codes[train], classes.size, self.fit_intercept, float(C), l1, l2,
-                                   self.tol, self.max_iter, start)
+                                   self.tol, self.max_iter, start, None if rows is None else rows[train])
             start = solution.theta
             if not solution.converged:
                 warnings.warn(f"LogisticRegressionCV: fold {f}, C={C:g}: {solution.message}", ConvergenceWarning,
@@ -381,12 +479,14 @@ class LogisticRegressionCV(_LinearClassifier):
             path = np.column_stack([model.coef_, model.intercept_]) if self.fit_intercept else model.coef_
             self.coefs_paths_[f, r, c] = path
             self.n_iter_[f, r, c] = solution.iterations
-            self.scores_[f, r, c] = scorer(model, X[test], labels[test])
+            self.scores_[f, r, c] = scorer(model, X[test], labels[test], **score_weight)
 
-    def score(self, X, y):
-        """The ``scoring`` of the predictions on X against y (accuracy by default)."""
+    def score(self, X, y, sample_weight=None):
+        """The ``scoring`` of the predictions on X against y (accuracy by default), weighted by
+        ``sample_weight`` when given."""
         self._check_fitted()
-        return float(get_scorer(self.scoring)(self, X, y))
+        extra = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return float(get_scorer(self.scoring)(self, X, y, **extra))
 
 
 def _fitted(theta, classes, fit_intercept):

@@ -1,9 +1,11 @@
 r"""The solvers of :class:`~chainrule.stats.LogisticRegression`: Newton's method for the smooth
 penalties (l2, none) and proximal Newton with coordinate descent for those with an l1 part.
 
-The objective is scikit-learn's, divided by C n (its minimizer is the same):
+The objective is scikit-learn's, C Σ_i s_i ℓ_i + P(W) with the row weights s_i (1 without
+``sample_weight`` and ``class_weight``), divided by C S, S = Σ_i s_i (n without weights; its
+minimizer is the same):
 
-    f(θ) = (1/n) Σ_i ℓ_i(θ) + (a_2/2) ||W||² + a_1 ||W||_1,   a_2 = λ_2/(C n),  a_1 = λ_1/(C n),
+    f(θ) = (1/S) Σ_i s_i ℓ_i(θ) + (a_2/2) ||W||² + a_1 ||W||_1,   a_2 = λ_2/(C S),  a_1 = λ_1/(C S),
 
 with (λ_1, λ_2) = (0, 1) for l2, (1, 0) for l1, (ρ, 1 − ρ) for the elastic net, and a_1 = a_2 = 0
 without a penalty (or C = ∞). θ holds one row (b_m, w_m) per linear predictor, the intercept b_m
@@ -11,10 +13,10 @@ first and not penalized: one row for two classes, ℓ_i = log(1 + e^{η_i}) − 
 η_i = b + x_i'w; K rows for K ≥ 3 classes (the symmetric softmax, as scikit-learn's),
 ℓ_i = log Σ_m e^{η_im} − η_{i,y_i}. With z_i = [1, x_i] and p the fitted probabilities,
 
-    gradient   ∂f/∂θ_m = (1/n) Σ_i z_i (p_im − y_im) + a_2 (0, w_m)
-    Hessian    ∂²f/∂θ_m∂θ_l = (1/n) Z' diag(p_m (δ_ml − p_l)) Z + a_2 δ_ml diag(0, I)
+    gradient   ∂f/∂θ_m = (1/S) Σ_i s_i z_i (p_im − y_im) + a_2 (0, w_m)
+    Hessian    ∂²f/∂θ_m∂θ_l = (1/S) Z' diag(s p_m (δ_ml − p_l)) Z + a_2 δ_ml diag(0, I)
 
-(binary: the single block (1/n) Z' diag(p (1 − p)) Z + a_2 diag(0, I)).
+(binary: the single block (1/S) Z' diag(s p (1 − p)) Z + a_2 diag(0, I)).
 
 Newton (a_1 = 0): θ ← θ + t s with H s = −g, t the first of 1, 1/2, 1/4, … that satisfies
 Armijo's condition f(θ + t s) ≤ f(θ) + 10⁻⁴ t g's. With a_2 > 0, H is positive definite except
@@ -82,12 +84,15 @@ class LogisticProblem:
 
     Args:
         X: the (n, p) regressors; codes: the class of each row, 0..K − 1; K: the classes.
-        fit_intercept: whether θ has an intercept column (first); l1, l2: a_1 and a_2.
+        fit_intercept: whether θ has an intercept column (first); l1, l2: a_1 and a_2;
+        weights: the row weights s (None: every row 1).
     """
 
-    def __init__(self, X, codes, K, fit_intercept, l1, l2):
+    def __init__(self, X, codes, K, fit_intercept, l1, l2, weights=None):
         self.design = Design(X, bool(fit_intercept))
         self.n, self.k, self.K = self.design.n, self.design.k, K
+        self.weights = None if weights is None else np.asarray(weights, dtype=backend.float64)
+        self.total = float(self.n) if weights is None else float(self.weights.sum())
         self.M = 1 if K == 2 else K
         self.off = int(bool(fit_intercept))
         self.l1, self.l2 = float(l1), float(l2)
@@ -109,12 +114,13 @@ class LogisticProblem:
         return self.design.dot(theta[0]) if self.M == 1 else self.design.dot(theta.T)
 
     def smooth(self, theta):
-        """The mean loss plus (a_2/2) ||W||²."""
+        """The weighted mean loss plus (a_2/2) ||W||²."""
         eta = self.linear(theta)
         if self.M == 1:
-            loss = float(np.mean(np.logaddexp(0.0, eta) - self.target * eta))
+            rows = np.logaddexp(0.0, eta) - self.target * eta
         else:
-            loss = float(np.mean(_special.logsumexp(eta, axis=1) - np.sum(eta * self.target, axis=1)))
+            rows = _special.logsumexp(eta, axis=1) - np.sum(eta * self.target, axis=1)
+        loss = float(np.mean(rows)) if self.weights is None else float(self.weights @ rows) / self.total
         weights = theta.ravel()[self.penalized]
         return loss + 0.5 * self.l2 * float(weights @ weights)
 
@@ -131,12 +137,15 @@ class LogisticProblem:
         """(smooth value, gradient (M k,), Hessian (M k, M k) or None) at θ."""
         P = self.probabilities(self.linear(theta))
         residual = P - self.target
-        gradient = (self.design.tdot(residual).T / self.n).reshape(-1)
+        if self.weights is not None:
+            residual *= self.weights if self.M == 1 else self.weights[:, None]
+        gradient = (self.design.tdot(residual).T / self.total).reshape(-1)
         gradient[self.penalized] += self.l2 * theta.ravel()[self.penalized]
         if not hessian:
             return self.smooth(theta), gradient, None
         if self.M == 1:
-            H = self.design.grams((P * (1.0 - P))[:, None])[0] / self.n
+            curvature = P * (1.0 - P) if self.weights is None else self.weights * P * (1.0 - P)
+            H = self.design.grams(curvature[:, None])[0] / self.total
         else:
             H = self._softmax_hessian(P)
         H[np.diag_indices_from(H)] += self.l2 * self.penalized
@@ -148,7 +157,9 @@ class LogisticProblem:
         W = np.empty((self.n, len(pairs)))
         for m, (a, b) in enumerate(pairs):
             np.multiply(P[:, a], float(a == b) - P[:, b], out=W[:, m])
-        blocks = self.design.grams(W) / self.n
+        if self.weights is not None:
+            W *= self.weights[:, None]
+        blocks = self.design.grams(W) / self.total
         H = np.empty((K * k, K * k))
         for (a, b), block in zip(pairs, blocks):
             H[a * k:(a + 1) * k, b * k:(b + 1) * k] = block

@@ -76,7 +76,13 @@ from .logit_newton import (
     null_loglik,
     warm_start,
 )
-from .marginal_effects import MarginalEffects, binary_margins, check_options
+from .marginal_effects import (
+    MarginalEffects,
+    ObservationMarginalEffects,
+    binary_margins,
+    binary_margins_all,
+    check_options,
+)
 from .separation import find_separation
 from .validation import (
     as_design,
@@ -445,7 +451,9 @@ class Logit(LikelihoodResults, Estimator):
         Args:
             at: where the effects are evaluated: "overall" (the average of the effects over
                 the rows of the fit, the default), "mean", "median" (the row of column means or
-                medians) or "zero" (all regressors 0, the constant 1).
+                medians), "zero" (all regressors 0, the constant 1) or "all" (the effect at each
+                row of the fit: an :class:`~chainrule.stats.marginal_effects.ObservationMarginalEffects`
+                whose ``margeff`` is (n, p), without inference, as statsmodels').
             method: "dydx" (dp/dx_j), "eyex" (d log p / d log x_j), "dyex" (dp / d log x_j) or
                 "eydx" (d log p / dx_j).
             atexog: {regressor name or position: value}: columns set to a value before ``at``
@@ -457,10 +465,16 @@ class Logit(LikelihoodResults, Estimator):
         ``fit_stream`` or ``distributed=True``).
         """
         self._check_fitted()
-        at, method = check_options("Logit.get_margeff", at, method, dummy, count)
+        at, method = check_options("Logit.get_margeff", at, method, dummy, count, allow_all=True)
         if self._design is None:
             raise ValueError("Logit.get_margeff: the marginal effects are evaluated on the rows of the fit, which "
                              "a fit by fit_stream or with distributed=True does not keep; fit in memory to get them")
+        if at == "all":
+            margeff, dummy_idx, count_idx = binary_margins_all(
+                self._design, self.params_, method, atexog, dummy, count, names=self.feature_names_,
+                owner="Logit.get_margeff")
+            return ObservationMarginalEffects(self.feature_names_, margeff, self.endog_name_, method=method,
+                                              dummy_idx=dummy_idx, count_idx=count_idx, model="Logit")
         margeff, cov, dummy_idx, count_idx = binary_margins(
             self._design, self.params_, self._cov_array(), at, method, atexog, dummy, count,
             names=self.feature_names_, owner="Logit.get_margeff")

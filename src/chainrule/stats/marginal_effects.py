@@ -9,7 +9,9 @@ and a regressor j, the effect at a row x is one of (``method``)
 
 and ``at`` says where: "overall" averages the effect over the n rows of the fit (average
 marginal effects); "mean", "median" and "zero" evaluate it once, at the row of column means,
-of column medians, or of zeros (the constant stays 1). Closed forms, with η = x'β,
+of column medians, or of zeros (the constant stays 1); "all" (Logit) returns the effect at
+each of the n rows, an (n, p) array, without inference (statsmodels makes only ``margeff``
+available then: :class:`ObservationMarginalEffects`). Closed forms, with η = x'β,
 p = σ(η), w = p(1 − p) (Logit) and β̄ = Σ_m p_m β_m, β_0 = 0 (MNLogit):
 
     Logit    ∂F/∂x_j = w β_j,              ∂ log F/∂x_j = (1 − p) β_j
@@ -53,7 +55,8 @@ from .logit_newton import Design
 
 np = backend.host
 
-__all__ = ["METHODS", "AT", "MarginalEffects", "binary_margins", "multinomial_margins"]
+__all__ = ["METHODS", "AT", "MarginalEffects", "ObservationMarginalEffects", "binary_margins",
+           "binary_margins_all", "multinomial_margins"]
 
 METHODS = ("dydx", "eyex", "dyex", "eydx")
 AT = ("overall", "mean", "median", "zero")
@@ -154,10 +157,36 @@ class MarginalEffects:
         return pd.DataFrame(table, columns=columns, index=index)
 
 
-def check_options(owner, at, method, dummy, count):
-    """The checked (at, method) of a ``get_margeff`` call (statsmodels' rules)."""
-    if not isinstance(at, str) or at.lower() not in AT:
-        raise ValueError(f"{owner}: at: expected one of {', '.join(map(repr, AT))}; got {at!r}")
+class ObservationMarginalEffects:
+    """The marginal effects at each row of the fit (``get_margeff(at="all")``): ``margeff`` of
+    shape (n, p), one column per regressor (``names``), and ``method``, ``at``,
+    ``margeff_options``, ``dummy_idx``, ``count_idx``. As statsmodels', there is no inference:
+    ``tvalues``, ``pvalues``, ``conf_int()``, ``summary()`` and ``summary_frame()`` raise
+    statsmodels' ValueError, and ``margeff_se`` / ``margeff_cov`` do not exist."""
+
+    _REFUSAL = ("Only margeff are available when `at` is 'all'. Please input specific points if you would like to "
+                "do inference.")
+
+    def __init__(self, names, margeff, endog_name, method="dydx", dummy_idx=None, count_idx=None, model="Logit"):
+        self.names, self.margeff, self.endog_name, self.model = list(names), margeff, endog_name, model
+        self.method, self.at = method, "all"
+        self.margeff_options = {"method": method, "at": "all"}
+        self.dummy_idx, self.count_idx = dummy_idx, count_idx
+
+    def _refuse(self, *args, **kwargs):
+        raise ValueError(f"{self.model}.get_margeff(at='all'): {self._REFUSAL}")
+
+    tvalues = property(_refuse)
+    pvalues = property(_refuse)
+    conf_int = summary = summary_frame = _refuse
+
+
+def check_options(owner, at, method, dummy, count, allow_all=False):
+    """The checked (at, method) of a ``get_margeff`` call (statsmodels' rules); ``allow_all``:
+    also at="all" (the effects at each row)."""
+    allowed = AT + ("all",) if allow_all else AT
+    if not isinstance(at, str) or at.lower() not in allowed:
+        raise ValueError(f"{owner}: at: expected one of {', '.join(map(repr, allowed))}; got {at!r}")
     if not isinstance(method, str) or method.lower() not in METHODS:
         raise ValueError(f"{owner}: method: expected one of {', '.join(map(repr, METHODS))}; got {method!r}")
     at, method = at.lower(), method.lower()
@@ -198,7 +227,7 @@ def evaluation_rows(design, at, atexog, names, owner):
         X = X.copy()
         for key, value in atexog.items():
             X[:, _column_index(key, names, owner)] = value
-    if at == "overall":
+    if at in ("overall", "all"):
         return design if atexog is None else Design(X, design.intercept)
     if at == "mean":
         row = X.mean(axis=0)
@@ -271,6 +300,29 @@ def binary_margins(design, beta, cov, at, method, atexog=None, dummy=False, coun
         G[j] = scale * rows.tdot(g_hi - g_lo) / n_r
         G[j, off + j] = scale * float(np.mean(g_hi * x_hi - g_lo * x_lo))
     return margeff, G @ cov @ G.T, *_indices(changes)
+
+
+def binary_margins_all(design, beta, method, atexog=None, dummy=False, count=False, names=(), owner="Logit"):
+    """Logit's effects at each row of the fit (at="all"): (margeff (n, p), dummy_idx, count_idx);
+    row i holds the per-row terms that ``binary_margins`` averages for at="overall"."""
+    rows = evaluation_rows(design, "all", atexog, list(names), owner)
+    off = int(design.intercept)
+    slopes = beta[off:]
+    eta = rows.dot(beta)
+    p = _special.expit(eta)
+    u = p * (1.0 - p) if method.startswith("dy") else 1.0 - p
+    margeff = u[:, None] * slopes[None, :]
+    if method.endswith("ex"):
+        margeff *= rows.X
+    changes = _discrete(design.X, dummy, count)
+    for j, lo, hi, scale in changes:
+        x_lo, x_hi = _values(rows, j, lo, hi, scale)
+        eta_lo, eta_hi = eta + slopes[j] * (x_lo - rows.X[:, j]), eta + slopes[j] * (x_hi - rows.X[:, j])
+        if method == "eydx":
+            margeff[:, j] = scale * (np.logaddexp(0.0, -eta_lo) - np.logaddexp(0.0, -eta_hi))
+        else:
+            margeff[:, j] = scale * (_special.expit(eta_hi) - _special.expit(eta_lo))
+    return margeff, *_indices(changes)
 
 
 def _indices(changes):

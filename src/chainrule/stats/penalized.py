@@ -5,7 +5,10 @@ Both minimize a penalized residual sum of squares with an unpenalized intercept 
     ridge   ||y - b0 - X b||^2 + alpha ||b||_2^2,      lasso   (1/(2n)) ||y - b0 - X b||^2 + alpha ||b||_1,
 
 by centering: with Xc = X - mean(X) and yc = y - mean(y) the slopes solve the centered
-problem and b0 = mean(y) - mean(X) b. This module holds the regressor they both are
+problem and b0 = mean(y) - mean(X) b. With row weights s_i (``sample_weight``) each squared
+error is multiplied by s_i; X and y are then centered at their weighted means and their rows
+multiplied by sqrt(s_i) (``weighted_center``, scikit-learn's preprocessing), which turns the
+weighted problem into the unweighted one. This module holds the regressor they both are
 (validated input, ``predict`` = b0 + X b, ``score`` = R^2, ``coef_table``) and the centered
 Gram matrix Xc'Xc both solvers start from.
 
@@ -20,7 +23,7 @@ from .validation import as_design, as_design_like_fit, as_target, check_columns,
 
 np = backend.host
 
-__all__ = ["LinearRegressor", "centered_gram"]
+__all__ = ["LinearRegressor", "centered_gram", "check_sample_weight", "weighted_center"]
 
 
 class LinearRegressor(Estimator):
@@ -85,3 +88,45 @@ def centered_gram(X, x_mean, yc):
     Xc = X - x_mean
     return Xc.T @ Xc, Xc.T @ yc
 
+
+
+def check_sample_weight(sample_weight, n_rows: int, owner: str):
+    """``sample_weight`` as a float64 vector of ``n_rows`` finite, non-negative entries with a
+    positive sum (None stays None; a number is every row's weight, as scikit-learn's); the
+    errors (ValueError) name the argument."""
+    if sample_weight is None:
+        return None
+    try:
+        weights = np.asarray(sample_weight, dtype=backend.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}: sample_weight: expected numbers, one per row; got "
+                         f"{type(sample_weight).__name__}") from None
+    if weights.ndim == 0:
+        weights = np.full(n_rows, float(weights))
+    if weights.ndim != 1 or weights.shape[0] != n_rows:
+        raise ValueError(f"{owner}: sample_weight: expected shape ({n_rows},) (one weight per row of X); got "
+                         f"shape {weights.shape}")
+    if not np.all(np.isfinite(weights)):
+        raise ValueError(f"{owner}: sample_weight: expected finite weights; got NaN or infinity at rows "
+                         f"{np.flatnonzero(~np.isfinite(weights))[:10].tolist()}")
+    if np.any(weights < 0):
+        raise ValueError(f"{owner}: sample_weight: expected non-negative weights; got negative weights at rows "
+                         f"{np.flatnonzero(weights < 0)[:10].tolist()}")
+    if not weights.sum() > 0:
+        raise ValueError(f"{owner}: sample_weight: the weights sum to 0 (all zero); at least one row needs a "
+                         f"positive weight")
+    return weights.copy()
+
+
+def weighted_center(X, y, weights, fit_intercept):
+    """(Xc, yc, x_mean, y_mean) for weighted least squares (scikit-learn's preprocessing):
+    the weighted means x̄ = Σ s_i x_i / Σ s_i, ȳ likewise (zeros without an intercept), and the
+    rows of X − x̄ and y − ȳ multiplied by √s_i, so that the unweighted problem on (Xc, yc)
+    without an intercept is the weighted one; b0 = ȳ − x̄'b."""
+    if fit_intercept:
+        x_mean = weights @ X / weights.sum()
+        y_mean = float(weights @ y / weights.sum())
+    else:
+        x_mean, y_mean = np.zeros(X.shape[1]), 0.0
+    root = np.sqrt(weights)
+    return (X - x_mean) * root[:, None], (y - y_mean) * root, x_mean, y_mean

@@ -47,7 +47,7 @@ from scipy.linalg import lapack as _lapack
 
 from ..engine import backend
 from .cross_validation import train_test_splits
-from .penalized import LinearRegressor, centered_gram
+from .penalized import LinearRegressor, centered_gram, check_sample_weight, weighted_center
 
 np = backend.host
 
@@ -61,7 +61,12 @@ class Ridge(LinearRegressor):
 
     Objective (scikit-learn's scaling; the intercept b0 is not penalized)::
 
-        ||y - b0 - X b||_2^2 + alpha * ||b||_2^2
+        sum_i s_i (y_i - b0 - x_i'b)^2 + alpha * ||b||_2^2
+
+    with the row weights s_i of ``fit(X, y, sample_weight)`` (1 without them; integer weights
+    equal repeating the rows). With weights, X and y are centered at their weighted means and
+    their rows multiplied by sqrt(s_i) (scikit-learn's preprocessing), and the unweighted
+    problem below is solved on them.
 
     Solution: b = V diag(s_k / (s_k^2 + alpha)) U' yc from the thin SVD Xc = U S V' of the
     centered design (see the module docstring), b0 = mean(y) - mean(X) b.
@@ -86,14 +91,28 @@ class Ridge(LinearRegressor):
         self.fit_intercept = fit_intercept
         self.solver = solver
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
+        """Fit on X (n, p) and y (n,), with the row weights ``sample_weight`` (n,) (finite, >= 0;
+        None: every row 1); returns self."""
         alpha = _check_alpha(self.alpha)
         X, y = self._prepare(X, y)
-        if self.fit_intercept:
-            x_mean, y_mean = X.mean(axis=0), float(y.mean())
+        weights = check_sample_weight(sample_weight, X.shape[0], "Ridge")
+        if weights is not None:
+            X, yc, x_mean, y_mean = weighted_center(X, y, weights, self.fit_intercept)
+            coef, solver = self._solve(X, np.zeros(X.shape[1]), yc, alpha)
         else:
-            x_mean, y_mean = np.zeros(X.shape[1]), 0.0
-        yc = y - y_mean
+            if self.fit_intercept:
+                x_mean, y_mean = X.mean(axis=0), float(y.mean())
+            else:
+                x_mean, y_mean = np.zeros(X.shape[1]), 0.0
+            coef, solver = self._solve(X, x_mean, y - y_mean, alpha)
+        self.coef_ = coef
+        self.intercept_ = y_mean - float(x_mean @ self.coef_) if self.fit_intercept else 0.0
+        self.solver_ = solver
+        return self
+
+    def _solve(self, X, x_mean, yc, alpha):
+        """(b, the solver that ran) for the centered problem X - x_mean, yc."""
         coef = None
         solver = self.solver
         n, p = X.shape
@@ -103,24 +122,26 @@ class Ridge(LinearRegressor):
         if coef is None:
             spectrum = _Spectrum(X - x_mean, yc, solver, alpha)
             coef, solver = spectrum.coef(alpha), spectrum.solver
-        self.coef_ = coef
-        self.intercept_ = y_mean - float(x_mean @ self.coef_) if self.fit_intercept else 0.0
-        self.solver_ = solver
-        return self
+        return coef, solver
 
 
-def ridge_path(X, y, alphas, fit_intercept=True, solver="auto"):
+def ridge_path(X, y, alphas, fit_intercept=True, solver="auto", sample_weight=None):
     """Ridge coefficients for many alphas from one decomposition.
 
     Returns ``(coefs, intercepts)``: ``coefs`` has shape (len(alphas), p) with row k the
-    solution of ``||y - b0 - X b||^2 + alphas[k] ||b||^2``; each extra alpha costs O(p^2).
+    solution of ``sum_i s_i (y_i - b0 - x_i'b)^2 + alphas[k] ||b||^2`` (s = ``sample_weight``,
+    or 1); each extra alpha costs O(p^2).
     """
     alphas = np.atleast_1d(np.asarray(alphas, dtype=backend.float64))
     if alphas.ndim != 1 or not np.all(np.isfinite(alphas)) or np.any(alphas < 0):
         raise ValueError(f"alphas: expected finite penalties >= 0; got {alphas.tolist()}")
     model = Ridge(fit_intercept=fit_intercept, solver=solver)
     X, y = model._prepare(X, y)
-    Xc, yc, x_mean, y_mean = _center(X, y, fit_intercept)
+    weights = check_sample_weight(sample_weight, X.shape[0], "ridge_path")
+    if weights is None:
+        Xc, yc, x_mean, y_mean = _center(X, y, fit_intercept)
+    else:
+        Xc, yc, x_mean, y_mean = weighted_center(X, y, weights, fit_intercept)
     spectrum = _Spectrum(Xc, yc, solver, float(alphas.min()))
     denominators = spectrum.s2[None, :] + alphas[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -148,6 +169,13 @@ class RidgeCV(LinearRegressor):
     attributes: ``alpha_``, ``cv_errors_`` (one per alpha), ``best_score_`` (=
     -min error, scikit-learn's sign), ``loo_residuals_`` (n x len(alphas), cv=None only),
     and those of :class:`Ridge` refitted at ``alpha_``.
+
+    ``fit(X, y, sample_weight=s)``: the fits are :class:`Ridge`'s weighted ones. Leave-one-out
+    (cv=None, as scikit-learn's): the error is (1/n) Σ_i s_i e_(i)², e_(i) the residual of row i
+    from the fit without it; with an intercept the leverage is s_i / Σ s + z_i'(S² + α)⁻¹z_i on
+    the weighted, centered design; ``loo_residuals_`` are √s_i e_(i). K-fold: each fold's fit
+    uses its training rows' weights and its error is the weighted mean of the held-out squared
+    errors (integer weights equal repeating the rows within a fold). "gcv" refuses weights.
     """
 
     def __init__(self, alphas=(0.1, 1.0, 10.0), fit_intercept=True, cv=None, solver="auto"):
@@ -156,16 +184,26 @@ class RidgeCV(LinearRegressor):
         self.cv = cv
         self.solver = solver
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
+        """Choose alpha and refit on all rows; returns self. ``sample_weight`` (n,): the rows'
+        weights, with cv=None only (see the class docstring)."""
         alphas = _check_alphas(self.alphas)
         raw_X = X
         X, y = self._prepare(X, y)
         n = X.shape[0]
+        weights = check_sample_weight(sample_weight, n, "RidgeCV")
+        if weights is not None and isinstance(self.cv, str):
+            raise ValueError(f"RidgeCV: sample_weight: not supported with cv={self.cv!r} (GCV has no weighted "
+                             f"form here); use cv=None (the weighted leave-one-out) or K folds")
         if self.cv is None or (isinstance(self.cv, str) and self.cv == "gcv"):
-            Xc, yc, _, _ = _center(X, y, self.fit_intercept)
+            if weights is None:
+                Xc, yc, _, _ = _center(X, y, self.fit_intercept)
+                base = 1.0 / n if self.fit_intercept else 0.0
+            else:
+                Xc, yc, _, _ = weighted_center(X, y, weights, self.fit_intercept)
+                base = weights / weights.sum() if self.fit_intercept else 0.0
             spectrum = _Spectrum(Xc, yc, self.solver, float(alphas.min()))
             Z2 = spectrum.Z ** 2
-            base = 1.0 / n if self.fit_intercept else 0.0
             errors = np.empty(alphas.size)
             residuals = np.empty((n, alphas.size))
             for k, alpha in enumerate(alphas):
@@ -186,16 +224,18 @@ class RidgeCV(LinearRegressor):
             folds = train_test_splits(self.cv, raw_X, y, n)
             fold_errors = np.empty((len(folds), alphas.size))
             for f, (train, test) in enumerate(folds):
-                coefs, intercepts = ridge_path(X[train], y[train], alphas, self.fit_intercept, self.solver)
+                coefs, intercepts = ridge_path(X[train], y[train], alphas, self.fit_intercept, self.solver,
+                                               None if weights is None else weights[train])
                 predictions = X[test] @ coefs.T + intercepts
-                fold_errors[f] = np.mean((y[test][:, None] - predictions) ** 2, axis=0)
+                fold_errors[f] = np.average((y[test][:, None] - predictions) ** 2, axis=0,
+                                            weights=None if weights is None else weights[test])
             errors = fold_errors.mean(axis=0)
             self.fold_errors_ = fold_errors
         best = int(np.argmin(errors))
         self.alpha_ = float(alphas[best])
         self.cv_errors_ = errors
         self.best_score_ = -float(errors[best])
-        model = Ridge(self.alpha_, fit_intercept=self.fit_intercept, solver=self.solver).fit(raw_X, y)
+        model = Ridge(self.alpha_, fit_intercept=self.fit_intercept, solver=self.solver).fit(raw_X, y, weights)
         for name in ("coef_", "intercept_", "solver_"):
             setattr(self, name, getattr(model, name))
         return self
