@@ -390,6 +390,7 @@ def test_large_layers_use_the_compiled_passes_unless_disabled(monkeypatch):
     from chainrule.train.compiler import kernels  # noqa: PLC0415
 
     pytest.importorskip("numba")
+    monkeypatch.delenv("CHAINRULE_NO_NUMBA", raising=False)
     assert kernels.fused_kernels(1 << 15) is not None and kernels.fused_kernels(100) is None
     monkeypatch.setenv("CHAINRULE_NO_NUMBA", "1")
     assert kernels.fused_kernels(1 << 20) is None
