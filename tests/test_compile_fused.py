@@ -79,3 +79,49 @@ def test_a_small_chain_runs_as_one_compiled_call_per_pass_with_numpys_bits(case,
     np.testing.assert_array_equal(fused[1], plain[1])
     for a, b in zip(fused[2], plain[2]):
         np.testing.assert_array_equal(a, b)
+
+
+OPTIMIZERS = {
+    "sgd": lambda ps: optim.SGD(ps, lr=1e-2),
+    "sgd momentum, weight decay": lambda ps: optim.SGD(ps, lr=1e-2, momentum=0.9, weight_decay=1e-3),
+    "sgd nesterov, dampening": lambda ps: optim.SGD(ps, lr=1e-2, momentum=0.8, nesterov=True),
+    "sgd velocity form": lambda ps: optim.SGD(ps, lr=1e-2, momentum=0.5, dampening=0.1, momentum_form="velocity"),
+    "adam": lambda ps: optim.Adam(ps, lr=1e-3, weight_decay=1e-3),
+    "adamw amsgrad": lambda ps: optim.AdamW(ps, lr=1e-3, amsgrad=True),
+    "rmsprop": lambda ps: optim.RMSprop(ps, lr=1e-3, momentum=0.5),
+}
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_the_replayed_update_equals_eager_with_a_learning_rate_changed_between_steps(name, engine, monkeypatch):
+    if engine == "numpy":
+        monkeypatch.setenv("CHAINRULE_NO_NUMBA", "1")
+    else:
+        monkeypatch.delenv("CHAINRULE_NO_NUMBA", raising=False)
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((24, 5)).astype(np.float32)
+    Y = rng.standard_normal((24, 2)).astype(np.float32)
+    results = []
+    for compiled in (False, True):
+        cr.manual_seed(0)
+        model = nn.MLP([5, 9, 2])
+        opt = OPTIMIZERS[name](model.parameters())
+
+        def step(x, y, model=model, opt=opt):
+            opt.zero_grad()
+            loss = F.mse_loss(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        run = compile_step(step) if compiled else step
+        for k in range(20):
+            if k == 10:
+                opt.param_groups[0]["lr"] *= 0.5
+            run(cr.tensor(X[k % 3 * 8:k % 3 * 8 + 8]), cr.tensor(Y[k % 3 * 8:k % 3 * 8 + 8]))
+        results.append([p.data.copy() for p in model.parameters()])
+        if compiled:
+            assert run.replays == 19
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

@@ -22,8 +22,11 @@ from ...engine import backend
 from ...engine import compiled as compiled_kernels
 from ...engine.autograd import claim_grad_slot
 from ...nn.fused.linear_chain import LinearChain
+from ...optim.optimizer import Optimizer
+from ...optim.sgd import SGD
 
-__all__ = ["BufferedLinearChain", "CHAIN_MAX_SIZE", "FUSED_MIN_SIZE", "chain_kernels", "fused_kernels", "replay_node"]
+__all__ = ["BufferedLinearChain", "CHAIN_MAX_SIZE", "FUSED_MIN_SIZE", "ReplayedUpdate", "chain_kernels",
+           "fused_kernels", "replay_node", "replayed_update"]
 
 _host = backend.host
 _HOST_ARRAY = _host.ndarray
@@ -223,3 +226,82 @@ def _weight_positions(layout: tuple) -> tuple:
             k += 2 if has_bias else 1
         starts = _POSITIONS[layout] = tuple(found)
     return starts
+
+
+# ------------------------------------------------------------------ the optimizer's step
+
+def replayed_update(optimizer):
+    """What a replay calls for ``optimizer.step()``: a :class:`ReplayedUpdate` for the
+    flat-buffer optimizers of :mod:`chainrule.optim` that have a compiled update, else the
+    optimizer's own ``step``."""
+    cls = type(optimizer)
+    if cls.step is not Optimizer.step or cls._compiled_update is None or not optimizer.flatten:
+        return optimizer.step
+    return ReplayedUpdate(optimizer)
+
+
+class ReplayedUpdate:
+    """``optimizer.step()`` for a replayed step: when every parameter of a chunk was updated
+    together last time and has its gradient in its slot now (the optimizer's own test,
+    ``as_last_time``), the chunk's update is the optimizer's compiled kernel over its flat
+    buffers (:mod:`chainrule.optim.numba_kernels`, one call whatever the size: the optimizer
+    itself takes it for large chunks only, to spare one-off steps numba's start) or, without
+    numba, its NumPy update; anything else goes through the optimizer's general path. The
+    kernels do the NumPy update's arithmetic in its order (tests/test_compiled_paths.py), so
+    the parameters equal eager's to the bit. SGD's kernel arguments are kept from one replay
+    to the next while the group's hyper-parameters stay the same (its scalars do not depend on
+    the step count)."""
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+        self.kernels = compiled_kernels.kernels("chainrule.optim.numba_kernels")
+        self.sgd = type(optimizer) is SGD
+        self.arguments: dict = {}  # id(chunk) -> (hyper-parameters, the SGD kernel's arguments)
+
+    def __call__(self):
+        opt = self.optimizer
+        if len(opt._layouts) != len(opt.param_groups):
+            return opt.step()
+        kernels, state = self.kernels, opt.state
+        for group, layout in zip(opt.param_groups, opt._layouts):
+            buffers = opt._buffers(group)
+            for chunk in layout:
+                previous = chunk.full_run
+                if previous is None or not chunk.as_last_time(previous, buffers, state):
+                    opt._step_chunk(group, chunk, buffers)
+                    continue
+                step, _, entries = previous
+                if kernels is not None and chunk.data.__class__ is _HOST_ARRAY:
+                    if self.sgd:
+                        kernels.sgd(*self.sgd_arguments(group, chunk, buffers))
+                    else:
+                        param, grad, arrays, _ = chunk.whole(buffers)
+                        opt._compiled_update(kernels, group, param, grad, arrays, step + 1, ())
+                else:
+                    param, grad, arrays, work = chunk.whole(buffers)
+                    opt._update(group, param, grad, arrays, step + 1, (), work)
+                for entry in entries:
+                    entry["step"] = step + 1
+                chunk.full_run = (step + 1, buffers, entries)
+        return None
+
+    def sgd_arguments(self, group, chunk, buffers) -> tuple:
+        """The arguments of ``numba_kernels.sgd`` as ``SGD._compiled_update`` makes them."""
+        key = (group["lr"], group["weight_decay"], group["momentum"], group["dampening"], group["nesterov"],
+               group["momentum_form"], buffers)
+        use_momentum = group["momentum"] != 0
+        name = "velocity" if group["momentum_form"] == "velocity" else "momentum_buffer"
+        buffer = chunk.buffers[name] if use_momentum else None
+        kept = self.arguments.get(id(chunk))
+        if kept is not None and kept[0] == key:
+            arguments = kept[1]  # the same arrays still (a loaded state is copied into them)
+            if arguments[0] is chunk.data and arguments[1] is chunk.grad and (buffer is None or arguments[2] is buffer):
+                return arguments
+        cast, param = chunk.data.dtype.type, chunk.data
+        if buffer is None:
+            buffer = _host.empty(0, param.dtype)
+        arguments = (param, chunk.grad, buffer, cast(group["lr"]), cast(group["weight_decay"]),
+                     cast(group["momentum"]), cast(1 - group["dampening"]), use_momentum, False,
+                     group["nesterov"], group["momentum_form"] == "velocity")
+        self.arguments[id(chunk)] = (key, arguments)
+        return arguments

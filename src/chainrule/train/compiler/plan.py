@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from ...engine import backend
 from ...engine.autograd import grad_slots, unbroadcast
 from ...engine.autograd.gradients import seed_gradient
-from .kernels import replay_node
+from .kernels import replay_node, replayed_update
 from .rules import forward_rule
 from .tracer import CompileError
 
@@ -102,8 +102,11 @@ def build_plan(trace, inputs: list, outputs: list) -> Plan:
         else:
             kind, optimizer, argument = event
             scope[f"O{id(optimizer)}"] = optimizer
-            call = f"zero_grad({argument!r})" if kind == "zero_grad" else "step()"
-            body.append(f"O{id(optimizer)}.{call}")
+            if kind == "zero_grad":
+                body.append(f"O{id(optimizer)}.zero_grad({argument!r})")
+            else:
+                scope[f"U{id(optimizer)}"] = replayed_update(optimizer)
+                body.append(f"U{id(optimizer)}()")
     returned = [names.of(t) for t in outputs]
     head = [f"a{k} = T[{k}].data" for k in range(len(inputs))]
     head += [f"c{k} = C[{k}].data" for k in range(len(names.captured))]
