@@ -501,6 +501,45 @@ class ChainruleTrainer(ChainruleLoop):
         return float(history.steps["loss"][0])
 
 
+class ChainruleCompiled(ChainruleLoop):
+    """The same loop with its step wrapped by ``chainrule.compile`` (issue 20)::
+
+        @chainrule.compile
+        def step(xb, yb):
+            opt.zero_grad(); loss = loss_fn(model(xb), yb); loss.backward(); opt.step(); return loss
+
+        for xb, yb in loader:
+            step(xb, yb)
+
+    The first call traces (an eager step); later calls replay the plan. ``numba=False`` traces
+    and replays with ``CHAINRULE_NO_NUMBA=1`` (the plain NumPy replay)."""
+
+    def __init__(self, problem: dict, numba: bool = True):
+        super().__init__(problem, numba)
+        self.name = f"chainrule compiled ({'numba' if numba else 'no numba'})"
+        model, opt, loss_fn = self.model, self.optimizer, self.loss_fn
+
+        def step(xb, yb):
+            opt.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+            return loss
+
+        self.step = cr.compile(step)
+
+    def epoch(self) -> None:
+        step = self.step
+        with numba_allowed(self.numba):
+            for xb, yb in self.loader:
+                step(xb, yb)
+
+    def step_on(self, xb, yb) -> float:
+        with numba_allowed(self.numba):
+            loss = self.step(cr.tensor(xb), cr.tensor(yb))
+        return float(loss.item())
+
+
 class TorchEager:
     """PyTorch eager as a user writes it: ``nn.Sequential(Linear, ReLU, …)``,
     ``F.cross_entropy`` / ``F.mse_loss``, ``torch.optim.Adam`` / ``SGD(momentum=0.9)``
@@ -560,7 +599,8 @@ def make_implementations(problem: dict, with_floor: bool = True) -> list:
     """The reference first, then chainrule (loop with and without numba, Trainer), torch,
     and (W1) the matmul floor."""
     impls = [NumpyReference(problem), ChainruleLoop(problem, numba=True),
-             ChainruleLoop(problem, numba=False), ChainruleTrainer(problem, numba=True)]
+             ChainruleLoop(problem, numba=False), ChainruleTrainer(problem, numba=True),
+             ChainruleCompiled(problem, numba=True), ChainruleCompiled(problem, numba=False)]
     if torch is not None:
         impls.append(TorchEager(problem))
     if jax_training is not None:

@@ -125,3 +125,101 @@ def test_the_replayed_update_equals_eager_with_a_learning_rate_changed_between_s
             assert run.replays == 19
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+def _allocated_per_replay(workload, rows, monkeypatch, replays=5):
+    """The peak of traced memory (tracemalloc: NumPy's arrays and Python objects) over
+    ``replays`` replayed steps, above what was allocated before them, in bytes."""
+    import tracemalloc  # noqa: PLC0415
+
+    monkeypatch.delenv("CHAINRULE_NO_NUMBA", raising=False)
+    cr.manual_seed(0)
+    if workload == "W2":
+        model, features = nn.MLP([20, 64, 64, 1]), 20
+        opt, loss_fn = optim.SGD(model.parameters(), lr=1e-2, momentum=0.9), F.mse_loss
+    else:
+        model, features = nn.MLP([2, 16, 16, 1]), 2
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def loss_fn(scores, y):
+            return (1 - y * scores).relu().mean() + 1e-4 * F.l2_penalty(model.parameters())
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    run = compile_step(step)
+    rng = np.random.default_rng(0)
+    batches = [(cr.tensor(rng.standard_normal((rows, features)).astype(np.float32)),
+                cr.tensor(np.sign(rng.standard_normal((rows, 1))).astype(np.float32))) for _ in range(3 + replays)]
+    for x, y in batches[:3]:  # the trace and two replays (the kept arrays are made at the first)
+        run(x, y)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        for x, y in batches[3:]:
+            run(x, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert run.traces == 1
+    return peak - before
+
+
+@pytest.mark.parametrize("workload, rows", [("W2", (32, 256)), ("W6", (100, 400))])
+def test_a_replayed_mlp_step_allocates_no_arrays(workload, rows, monkeypatch):
+    small, large = (_allocated_per_replay(workload, r, monkeypatch) for r in rows)
+    # what remains is a few Python objects per step (the returned loss, the .grad Tensors of
+    # the slots, 0-d scalars): a few kilobytes, the same at every batch size; one array of
+    # the batch would be 1 KB (W2's 256 x 1 outputs) to 64 KB (its 256 x 64 activations)
+    assert small < 8192 and large < 8192
+    assert abs(large - small) < 1000
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_the_buffered_elementwise_forms_equal_eager_with_every_input_gradient(engine, monkeypatch):
+    if engine == "numpy":
+        monkeypatch.setenv("CHAINRULE_NO_NUMBA", "1")
+    else:
+        monkeypatch.delenv("CHAINRULE_NO_NUMBA", raising=False)
+    results = []
+    for compiled in (False, True):
+        cr.manual_seed(0)
+        model = nn.MLP([3, 7, 2])
+        opt = optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
+
+        def step(x, y, z, model=model, opt=opt):
+            opt.zero_grad()
+            out = model(x)
+            hinge = (-(out - y) * 2.0 + 0.5).relu() * z + (out + 1.0) * (out - z)
+            loss = hinge.mean() + F.mse_loss(out, y) + F.mse_loss(out, z, reduction="sum")
+            loss.backward()
+            opt.step()
+            return loss, out
+
+        run = compile_step(step) if compiled else step
+        got = []
+        for k in range(6):
+            data = np.random.default_rng(k)
+            x = cr.tensor(data.standard_normal((5, 3)).astype(np.float32))
+            y = cr.tensor(data.standard_normal((5, 2)).astype(np.float32), requires_grad=True)
+            z = cr.tensor(data.standard_normal((5, 2)).astype(np.float32), requires_grad=True)
+            loss, out = run(x, y, z)
+            got.append((loss.numpy().copy(), out.numpy().copy(), y.grad.numpy().copy(), z.grad.numpy().copy()))
+        results.append((got, [p.data.copy() for p in model.parameters()]))
+        if compiled:
+            (entries,) = run.plans.values()
+            scope = entries[0][1].run.__globals__
+            kinds = {type(scope[name]).__name__ for name in scope if name[0] == "N" and name[1:].isdigit()}
+            assert {"BufferedSub", "BufferedNeg", "BufferedAddScalar", "BufferedMulScalar", "BufferedMul",
+                    "BufferedReLU", "BufferedAdd", "BufferedMSELoss"} <= kinds
+    (eager, params_e), (replayed, params_c) = results
+    for a, b in zip(params_e, params_c):
+        np.testing.assert_array_equal(a, b)
+    for step_e, step_c in zip(eager, replayed):
+        for a, b in zip(step_e, step_c):
+            np.testing.assert_array_equal(a, b)

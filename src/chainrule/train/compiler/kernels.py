@@ -24,6 +24,7 @@ from ...engine.autograd import claim_grad_slot
 from ...nn.fused.linear_chain import LinearChain
 from ...optim.optimizer import Optimizer
 from ...optim.sgd import SGD
+from .buffered import BUFFERED
 
 __all__ = ["BufferedLinearChain", "CHAIN_MAX_SIZE", "FUSED_MIN_SIZE", "ReplayedUpdate", "chain_kernels",
            "fused_kernels", "replay_node", "replayed_update"]
@@ -42,8 +43,11 @@ _ZEROS: dict = {}
 
 
 def replay_node(cls):
-    """An instance of the class that replays nodes of ``cls``: the buffered form, or ``cls``."""
-    return BufferedLinearChain() if cls is LinearChain else cls()
+    """An instance of the class that replays nodes of ``cls``: the buffered form
+    (:class:`BufferedLinearChain`, :data:`.buffered.BUFFERED`), or ``cls``."""
+    if cls is LinearChain:
+        return BufferedLinearChain()
+    return BUFFERED.get(cls, cls)()
 
 
 def _zero(dtype):
