@@ -197,6 +197,8 @@ def test_the_buffered_elementwise_forms_equal_eager_with_every_input_gradient(en
             out = model(x)
             hinge = (-(out - y) * 2.0 + 0.5).relu() * z + (out + 1.0) * (out - z)
             loss = hinge.mean() + F.mse_loss(out, y) + F.mse_loss(out, z, reduction="sum")
+            loss = loss + (out * out).sum(dim=1).mean() * 0.1 + out.mean(dim=0, keepdim=True).sum()
+            loss = loss + 1e-3 * F.l2_penalty(model.parameters())
             loss.backward()
             opt.step()
             return loss, out
@@ -216,7 +218,8 @@ def test_the_buffered_elementwise_forms_equal_eager_with_every_input_gradient(en
             scope = entries[0][1].run.__globals__
             kinds = {type(scope[name]).__name__ for name in scope if name[0] == "N" and name[1:].isdigit()}
             assert {"BufferedSub", "BufferedNeg", "BufferedAddScalar", "BufferedMulScalar", "BufferedMul",
-                    "BufferedReLU", "BufferedAdd", "BufferedMSELoss"} <= kinds
+                    "BufferedReLU", "BufferedAdd", "BufferedMSELoss", "BufferedSum", "BufferedMean",
+                    "BufferedL2Penalty"} <= kinds
     (eager, params_e), (replayed, params_c) = results
     for a, b in zip(params_e, params_c):
         np.testing.assert_array_equal(a, b)

@@ -17,6 +17,8 @@ from __future__ import annotations
 from ...engine import backend
 from ...engine.ops.activations import ReLU
 from ...engine.ops.arithmetic import Add, AddScalar, Mul, MulScalar, Neg, RSubScalar, Sub
+from ...engine.ops.reduce import Mean, Sum
+from ...nn.fused.penalties import L2Penalty
 from ...nn.fused.regression_losses import MSELoss
 
 __all__ = ["BUFFERED"]
@@ -25,6 +27,7 @@ _host = backend.host
 _HOST_ARRAY = _host.ndarray
 _multiply, _add, _subtract = _host.multiply, _host.add, _host.subtract
 _negative, _greater = _host.negative, _host.greater
+_FLOATS = (_host.dtype(_host.float32), _host.dtype(_host.float64))
 
 
 def _kept(result):
@@ -267,7 +270,92 @@ class BufferedMSELoss(MSELoss):
         return derivative if needs_x else None, negated
 
 
+class BufferedSum(Sum):
+    """``a.sum(axis, keepdims)`` of a float array as ``add.reduce`` into a kept array (the
+    ufunc that ``ndarray.sum`` calls, without its Python layer); backward copies the gradient
+    over the input's shape into a kept array (eager's broadcast view has the same values)."""
+
+    out = spread_out = None
+
+    def forward(self, a, axes, keepdim):
+        self.setup(a, axes)
+        if a.__class__ is not _HOST_ARRAY or a.dtype.kind != "f":
+            return super().forward(a, axes, keepdim)
+        out = self.out
+        if out is None:
+            out = self.out = _kept(a.sum(axis=axes, keepdims=keepdim))
+            return out
+        return _add.reduce(a, axis=axes, keepdims=keepdim, out=out)
+
+    def backward(self, grad):
+        if grad.__class__ is not _HOST_ARRAY or self.out is None:
+            return super().backward(grad)
+        return (self.fill(grad),)
+
+    def fill(self, grad):
+        spread = self.spread_out
+        if spread is None:
+            spread = self.spread_out = _host.empty(self.shape, grad.dtype)
+        _host.copyto(spread, grad.reshape(self.kept_shape()))
+        return spread
+
+
+class BufferedMean(BufferedSum, Mean):
+    """``a.mean(axis, keepdims)`` of a float32/float64 array as NumPy's ``_mean`` computes it
+    (``add.reduce``, then ``true_divide`` by the count as an ``intp``: in float64, rounded to
+    the result's dtype) into a kept array; backward ``grad / count`` copied over the input's
+    shape."""
+
+    quotient = None
+
+    def forward(self, a, axes, keepdim):
+        self.setup(a, axes)
+        if a.__class__ is not _HOST_ARRAY or a.dtype not in _FLOATS:
+            return Mean.forward(self, a, axes, keepdim)
+        out = self.out
+        if out is None:
+            out = self.out = _kept(a.mean(axis=axes, keepdims=keepdim))
+            self.items = _host.intp(self.count)
+            return out
+        _add.reduce(a, axis=axes, keepdims=keepdim, out=out)
+        return _host.true_divide(out, self.items, out=out, casting="unsafe")
+
+    def backward(self, grad):
+        if grad.__class__ is not _HOST_ARRAY or self.out is None:
+            return Mean.backward(self, grad)
+        quotient = self.quotient
+        if quotient is None or quotient.shape != grad.shape or quotient.dtype != grad.dtype:
+            quotient = self.quotient = _kept(grad / self.count)
+        else:
+            _host.true_divide(grad, self.count, out=quotient)
+        return (self.fill(quotient),)
+
+
+class BufferedL2Penalty(L2Penalty):
+    """:class:`~chainrule.nn.fused.L2Penalty` with ``p * 2G`` written into kept arrays."""
+
+    grads = None
+
+    def backward(self, grad):
+        if grad.__class__ is not _HOST_ARRAY:
+            return super().backward(grad)
+        twice = 2 * grad
+        kept = self.grads
+        if kept is None:
+            kept = self.grads = [None] * len(self.params)
+        out = []
+        for k, (p, needed) in enumerate(zip(self.params, self.needs_input_grad)):
+            if not needed:
+                out.append(None)
+            elif kept[k] is None:
+                kept[k] = _kept(p * twice)
+                out.append(kept[k])
+            else:
+                out.append(_multiply(p, twice, out=kept[k]))
+        return tuple(out)
+
+
 #: op class -> its buffer-reusing replay form.
 BUFFERED = {Add: BufferedAdd, Sub: BufferedSub, Mul: BufferedMul, AddScalar: BufferedAddScalar,
             RSubScalar: BufferedRSubScalar, MulScalar: BufferedMulScalar, Neg: BufferedNeg, ReLU: BufferedReLU,
-            MSELoss: BufferedMSELoss}
+            MSELoss: BufferedMSELoss, Sum: BufferedSum, Mean: BufferedMean, L2Penalty: BufferedL2Penalty}
