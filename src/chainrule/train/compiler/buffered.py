@@ -18,7 +18,9 @@ from ...engine import backend
 from ...engine.ops.activations import ReLU
 from ...engine.ops.arithmetic import Add, AddScalar, Mul, MulScalar, Neg, RSubScalar, Sub
 from ...engine.ops.reduce import Mean, Sum
+from ...nn.fused.cross_entropy import CrossEntropy
 from ...nn.fused.penalties import L2Penalty
+from ...nn.fused.reduction import reduce_losses, row_weights
 from ...nn.fused.regression_losses import MSELoss
 
 __all__ = ["BUFFERED"]
@@ -355,7 +357,65 @@ class BufferedL2Penalty(L2Penalty):
         return tuple(out)
 
 
+class BufferedCrossEntropy(CrossEntropy):
+    """:class:`~chainrule.nn.fused.CrossEntropy`'s plain case (2-D logits, no class weights, no
+    smoothing, no ignored target, "mean" or "sum") with every (N, C) and (N,) array kept: the
+    row maxima, the shifted logits, their exponentials and sums, the picked logits (a gather at
+    ``row * C + target``, the elements ``shifted[rows, t]`` reads) and, backward, ``exp *
+    (scale / total)`` with the scale taken off at the targets (the elements ``dz[rows, t] -=
+    scale`` updates); the same ufuncs in the same order as the node, so the same bits."""
+
+    kept = None
+
+    def forward(self, logits, target, weight, ignore_index, reduction, label_smoothing, ignored):
+        if (logits.__class__ is not _HOST_ARRAY or logits.ndim != 2 or weight is not None or label_smoothing
+                or ignored or reduction == "none" or logits.dtype not in _FLOATS):
+            self.kept = None
+            return super().forward(logits, target, weight, ignore_index, reduction, label_smoothing, ignored)
+        n, classes = logits.shape
+        kept = self.kept
+        if kept is None or kept[1].shape != logits.shape or kept[1].dtype != logits.dtype:
+            kept = self.kept = self.allocate(n, classes, logits.dtype)
+        most, shifted, exp, total, log_total, index, picked, losses, rows, quotient, dz = kept
+        t = target.reshape(-1)
+        _host.maximum.reduce(logits, axis=1, keepdims=True, out=most)
+        _subtract(logits, most, out=shifted)
+        _host.exp(shifted, out=exp)
+        _add.reduce(exp, axis=1, keepdims=True, out=total)
+        _host.log(total[:, 0], out=log_total)
+        _multiply(rows, classes, out=index)
+        _add(index, t, out=index)
+        _host.take(shifted.reshape(-1), index, out=picked)
+        _subtract(log_total, picked, out=losses)
+        self.layout, self.reduction, self.target_shape, self.smoothing = None, reduction, target.shape, label_smoothing
+        self.simple, self.denominator = True, n
+        self.exp, self.total, self.rows, self.t = exp, total, rows, t
+        return reduce_losses(losses, reduction, n, target.shape)
+
+    @staticmethod
+    def allocate(n: int, classes: int, dtype) -> tuple:
+        empty = _host.empty
+        return (empty((n, 1), dtype), empty((n, classes), dtype), empty((n, classes), dtype), empty((n, 1), dtype),
+                empty(n, dtype), empty(n, _host.intp), empty(n, dtype), empty(n, dtype), _host.arange(n),
+                empty((n, 1), dtype), empty((n, classes), dtype))
+
+    def backward(self, grad):
+        kept = self.kept
+        if kept is None or grad.__class__ is not _HOST_ARRAY:
+            return super().backward(grad)
+        index, picked, quotient, dz = kept[5], kept[6], kept[9], kept[10]
+        scale = row_weights(grad, self.reduction, self.denominator)
+        _host.true_divide(scale, self.total, out=quotient)
+        _multiply(self.exp, quotient, out=dz)
+        flat = dz.reshape(-1)
+        _host.take(flat, index, out=picked)
+        _subtract(picked, scale, out=picked)
+        flat.put(index, picked)
+        return (dz,)
+
+
 #: op class -> its buffer-reusing replay form.
 BUFFERED = {Add: BufferedAdd, Sub: BufferedSub, Mul: BufferedMul, AddScalar: BufferedAddScalar,
             RSubScalar: BufferedRSubScalar, MulScalar: BufferedMulScalar, Neg: BufferedNeg, ReLU: BufferedReLU,
-            MSELoss: BufferedMSELoss, Sum: BufferedSum, Mean: BufferedMean, L2Penalty: BufferedL2Penalty}
+            MSELoss: BufferedMSELoss, Sum: BufferedSum, Mean: BufferedMean, L2Penalty: BufferedL2Penalty,
+            CrossEntropy: BufferedCrossEntropy}

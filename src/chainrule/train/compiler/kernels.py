@@ -96,6 +96,8 @@ class BufferedLinearChain(LinearChain):
             self.b.append(_host.empty((rows, out_features), bool))
             self.d.append(_host.empty((rows, in_features), dtype))
             self.fused.append(fused_kernels(rows * out_features))
+        if any(self.fused):  # numba is started anyway: the small layers' passes too (NumPy's broadcast
+            self.fused = [next(k for k in self.fused if k)] * len(self.fused)  # add takes a temporary)
         self.key = (rows, dtype, layout)
         self.whole = None
         widths = [w.shape for w in params[0::2]] if all(has_bias for has_bias, _ in layout) else None
