@@ -126,6 +126,8 @@ WORKLOADS = {
 }
 # Aims of the issue: chainrule's epoch / the NumPy reference's epoch, and faster than torch.
 AIMS = {"W1": 1.0, "W2": 1.5, "W6": 6.0}
+#: Issue 20's aims for ``chainrule.compile``: at most this many times JAX jit's time, same run.
+COMPILE_AIMS = {"W1": 0.9, "W2": 1.0, "W6": 1.0}
 #: W6 steps (= epochs: one full batch each) per timed call of an implementation's ``epoch``.
 W6_STEPS_PER_CALL = 200
 
@@ -607,7 +609,14 @@ def make_implementations(problem: dict, with_floor: bool = True) -> list:
         impls.append(jax_training.JaxJit(problem, _permutations))
     if with_floor and problem["workload"] == "W1":
         impls.append(MatmulFloor(problem))
+    if ONLY:  # --only: the reference and the default chainrule loop stay (the ratios and aims need them)
+        keep = (NumpyReference.name, "chainrule loop (numba)")
+        impls = [impl for impl in impls if impl.name in keep or any(part in impl.name for part in ONLY)]
     return impls
+
+
+#: Substrings of the implementation names to time (``--only``); empty: all of them.
+ONLY: list = []
 
 
 def trainable(impls: list) -> list:
@@ -1006,6 +1015,11 @@ def print_timings(result: dict) -> None:
         torch_part = f"; faster than torch eager: {'yes' if aim['faster_than_torch'] else 'NO'}"
     print(f"    Aim: chainrule loop (numba) <= {aim['target_ratio']:.1f}x the NumPy reference: "
           f"{aim['chainrule_ratio']:.2f}x -> {'MET' if aim['met_ratio'] else 'NOT MET'}{torch_part}")
+    jax = timings.get("JAX jit")
+    for name in ("chainrule compiled (numba)", "chainrule compiled (no numba)"):
+        if jax is not None and name in timings:  # issue 20's aims: W1 <= 0.9x, W2 and W6 <= 1.0x JAX jit
+            print(f"    {name} / JAX jit: {timings[name]['median_s'] / jax['median_s']:.2f} "
+                  f"(aim <= {COMPILE_AIMS[w]:.1f})")
     print()
 
 
@@ -1096,7 +1110,10 @@ def main(argv=None) -> int:
                         help="NumPy's BLAS (via threadpoolctl) and torch threads (default 2)")
     parser.add_argument("--no-profile", action="store_true", help="skip the W2 phase table and cProfile")
     parser.add_argument("--workloads", default="W1,W2,W6", help="comma-separated workloads (default W1,W2,W6)")
+    parser.add_argument("--only", default="", help="comma-separated parts of implementation names to time, e.g. "
+                        "'compiled (numba),JAX' (the NumPy reference and 'chainrule loop (numba)' always run)")
     args = parser.parse_args(argv)
+    ONLY[:] = [part.strip() for part in args.only.split(",") if part.strip()]
     results = run(quick=args.quick, threads=args.threads, profile=not args.no_profile,
                   workloads=tuple(w.strip() for w in args.workloads.split(",")))
     if args.json:

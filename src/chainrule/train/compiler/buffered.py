@@ -296,9 +296,10 @@ class BufferedSum(Sum):
 
     def fill(self, grad):
         spread = self.spread_out
-        if spread is None:
+        if spread is None or spread.dtype != grad.dtype:
             spread = self.spread_out = _host.empty(self.shape, grad.dtype)
-        _host.copyto(spread, grad.reshape(self.kept_shape()))
+            self.kept = self.kept_shape()
+        _host.copyto(spread, grad.reshape(self.kept))
         return spread
 
 
