@@ -14,7 +14,7 @@ that are not NumPy's (CuPy).
 """
 from __future__ import annotations
 
-from ...engine import backend
+from ...engine import backend, compiled
 from ...engine.ops.activations import ReLU
 from ...engine.ops.arithmetic import Add, AddScalar, Mul, MulScalar, Neg, RSubScalar, Sub
 from ...engine.ops.reduce import Mean, Sum
@@ -30,6 +30,7 @@ _HOST_ARRAY = _host.ndarray
 _multiply, _add, _subtract = _host.multiply, _host.add, _host.subtract
 _negative, _greater = _host.negative, _host.greater
 _FLOATS = (_host.dtype(_host.float32), _host.dtype(_host.float64))
+_KERNELS = "chainrule.train.compiler.numba_kernels"  # its relu_mask, once a chain has loaded it
 
 
 def _kept(result):
@@ -203,7 +204,7 @@ class BufferedReLU(ReLU):
     """max(a, 0) into a kept array; backward ``grad * (out > 0)`` with the mask and the product
     in kept arrays (eager's ``maximum(a, 0)`` and ``grad * (out > 0)``)."""
 
-    buffer = mask = masked = None
+    buffer = mask = masked = kernels = None
 
     def forward(self, a):
         out = self.buffer
@@ -222,9 +223,14 @@ class BufferedReLU(ReLU):
         if masked is None:
             self.mask = _kept(self.out > 0)
             masked = self.masked = _kept(grad * self.mask)
+            out = self.out
+            same = grad.shape == out.shape == masked.shape and out.ndim == 2 and grad.dtype == out.dtype
+            self.kernels = compiled.loaded(_KERNELS) if same else None
+        elif self.kernels is not None and grad.flags.c_contiguous and self.out.flags.c_contiguous:
+            self.kernels.relu_mask(grad, self.out, masked)  # the same product, without NumPy's cast buffer
         else:
             _greater(self.out, 0, out=self.mask)
-            _multiply(grad, self.mask, out=masked)
+            _multiply(grad, self.mask, out=masked)  # NumPy casts the mask through its own buffer
         return (masked,)
 
 
