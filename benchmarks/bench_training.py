@@ -38,6 +38,10 @@ draws them):
   optimizers read it at every step);
 * ``chainrule Trainer``: the same model, loss, optimizer and loader through
   ``train.Trainer(verbose=0).fit(loader, epochs=1)``, to show the Trainer's overhead;
+* ``chainrule compiled``: the loop's step wrapped by ``chainrule.compile`` (issue 20), with
+  numba and with ``CHAINRULE_NO_NUMBA=1``; the printout gives compiled / JAX jit against the
+  issue's aims (W1 <= 0.9, W2 and W6 <= 1.0). ``--only "compiled,JAX"`` times just those
+  (the reference and the default loop always run);
 * ``torch eager``: PyTorch with ``torch.set_num_threads(threads)``: ``nn.Sequential``,
   ``F.cross_entropy`` / ``F.mse_loss``, ``torch.optim.Adam`` / ``SGD`` (defaults), and
   minibatches gathered with ``X[perm[i:i + b]]`` from in-memory tensors;
