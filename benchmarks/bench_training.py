@@ -38,6 +38,10 @@ draws them):
   optimizers read it at every step);
 * ``chainrule Trainer``: the same model, loss, optimizer and loader through
   ``train.Trainer(verbose=0).fit(loader, epochs=1)``, to show the Trainer's overhead;
+* ``chainrule compiled``: the loop's step wrapped by ``chainrule.compile`` (issue 20), with
+  numba and with ``CHAINRULE_NO_NUMBA=1``; the printout gives compiled / JAX jit against the
+  issue's aims (W1 <= 0.9, W2 and W6 <= 1.0). ``--only "compiled,JAX"`` times just those
+  (the reference and the default loop always run);
 * ``torch eager``: PyTorch with ``torch.set_num_threads(threads)``: ``nn.Sequential``,
   ``F.cross_entropy`` / ``F.mse_loss``, ``torch.optim.Adam`` / ``SGD`` (defaults), and
   minibatches gathered with ``X[perm[i:i + b]]`` from in-memory tensors;
@@ -126,6 +130,8 @@ WORKLOADS = {
 }
 # Aims of the issue: chainrule's epoch / the NumPy reference's epoch, and faster than torch.
 AIMS = {"W1": 1.0, "W2": 1.5, "W6": 6.0}
+#: Issue 20's aims for ``chainrule.compile``: at most this many times JAX jit's time, same run.
+COMPILE_AIMS = {"W1": 0.9, "W2": 1.0, "W6": 1.0}
 #: W6 steps (= epochs: one full batch each) per timed call of an implementation's ``epoch``.
 W6_STEPS_PER_CALL = 200
 
@@ -501,6 +507,45 @@ class ChainruleTrainer(ChainruleLoop):
         return float(history.steps["loss"][0])
 
 
+class ChainruleCompiled(ChainruleLoop):
+    """The same loop with its step wrapped by ``chainrule.compile`` (issue 20)::
+
+        @chainrule.compile
+        def step(xb, yb):
+            opt.zero_grad(); loss = loss_fn(model(xb), yb); loss.backward(); opt.step(); return loss
+
+        for xb, yb in loader:
+            step(xb, yb)
+
+    The first call traces (an eager step); later calls replay the plan. ``numba=False`` traces
+    and replays with ``CHAINRULE_NO_NUMBA=1`` (the plain NumPy replay)."""
+
+    def __init__(self, problem: dict, numba: bool = True):
+        super().__init__(problem, numba)
+        self.name = f"chainrule compiled ({'numba' if numba else 'no numba'})"
+        model, opt, loss_fn = self.model, self.optimizer, self.loss_fn
+
+        def step(xb, yb):
+            opt.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+            return loss
+
+        self.step = cr.compile(step)
+
+    def epoch(self) -> None:
+        step = self.step
+        with numba_allowed(self.numba):
+            for xb, yb in self.loader:
+                step(xb, yb)
+
+    def step_on(self, xb, yb) -> float:
+        with numba_allowed(self.numba):
+            loss = self.step(cr.tensor(xb), cr.tensor(yb))
+        return float(loss.item())
+
+
 class TorchEager:
     """PyTorch eager as a user writes it: ``nn.Sequential(Linear, ReLU, …)``,
     ``F.cross_entropy`` / ``F.mse_loss``, ``torch.optim.Adam`` / ``SGD(momentum=0.9)``
@@ -560,14 +605,22 @@ def make_implementations(problem: dict, with_floor: bool = True) -> list:
     """The reference first, then chainrule (loop with and without numba, Trainer), torch,
     and (W1) the matmul floor."""
     impls = [NumpyReference(problem), ChainruleLoop(problem, numba=True),
-             ChainruleLoop(problem, numba=False), ChainruleTrainer(problem, numba=True)]
+             ChainruleLoop(problem, numba=False), ChainruleTrainer(problem, numba=True),
+             ChainruleCompiled(problem, numba=True), ChainruleCompiled(problem, numba=False)]
     if torch is not None:
         impls.append(TorchEager(problem))
     if jax_training is not None:
         impls.append(jax_training.JaxJit(problem, _permutations))
     if with_floor and problem["workload"] == "W1":
         impls.append(MatmulFloor(problem))
+    if ONLY:  # --only: the reference and the default chainrule loop stay (the ratios and aims need them)
+        keep = (NumpyReference.name, "chainrule loop (numba)")
+        impls = [impl for impl in impls if impl.name in keep or any(part in impl.name for part in ONLY)]
     return impls
+
+
+#: Substrings of the implementation names to time (``--only``); empty: all of them.
+ONLY: list = []
 
 
 def trainable(impls: list) -> list:
@@ -966,6 +1019,11 @@ def print_timings(result: dict) -> None:
         torch_part = f"; faster than torch eager: {'yes' if aim['faster_than_torch'] else 'NO'}"
     print(f"    Aim: chainrule loop (numba) <= {aim['target_ratio']:.1f}x the NumPy reference: "
           f"{aim['chainrule_ratio']:.2f}x -> {'MET' if aim['met_ratio'] else 'NOT MET'}{torch_part}")
+    jax = timings.get("JAX jit")
+    for name in ("chainrule compiled (numba)", "chainrule compiled (no numba)"):
+        if jax is not None and name in timings:  # issue 20's aims: W1 <= 0.9x, W2 and W6 <= 1.0x JAX jit
+            print(f"    {name} / JAX jit: {timings[name]['median_s'] / jax['median_s']:.2f} "
+                  f"(aim <= {COMPILE_AIMS[w]:.1f})")
     print()
 
 
@@ -1056,7 +1114,10 @@ def main(argv=None) -> int:
                         help="NumPy's BLAS (via threadpoolctl) and torch threads (default 2)")
     parser.add_argument("--no-profile", action="store_true", help="skip the W2 phase table and cProfile")
     parser.add_argument("--workloads", default="W1,W2,W6", help="comma-separated workloads (default W1,W2,W6)")
+    parser.add_argument("--only", default="", help="comma-separated parts of implementation names to time, e.g. "
+                        "'compiled (numba),JAX' (the NumPy reference and 'chainrule loop (numba)' always run)")
     args = parser.parse_args(argv)
+    ONLY[:] = [part.strip() for part in args.only.split(",") if part.strip()]
     results = run(quick=args.quick, threads=args.threads, profile=not args.no_profile,
                   workloads=tuple(w.strip() for w in args.workloads.split(",")))
     if args.json:

@@ -34,10 +34,15 @@ What the compiler cannot capture (docs/09-computation.md, "Compiling a step"):
 * a compiled function called inside another one's trace is refused; a trace swaps the
   entry points process-wide, so trace in one thread at a time.
 
-Speed: a replay removes the engine's per-op cost (Tensors, nodes, the walk, argument checks)
-and, for the Linear [ReLU] chains of MLPs, the allocation of activations (:mod:`.kernels`); the
-NumPy kernels of the ops themselves still run one by one, so on tiny networks a replayed step
-costs about twice the hand-written NumPy step (benchmarks/bench_compile.py, README).
+Speed: a replay removes the engine's per-op cost (Tensors, nodes, the walk, argument checks);
+every node of the hot ops replays into arrays it keeps from one replay to the next
+(:mod:`.kernels`: the Linear [ReLU] chains of MLPs; :mod:`.buffered`: the small elementwise
+ops, sums and means, the MSE and cross-entropy losses, the L2 penalty), so a replayed MLP step
+allocates no arrays; the optimizer's step is its compiled update over its flat buffers
+(:class:`.kernels.ReplayedUpdate`). Where numba runs (not with ``CHAINRULE_NO_NUMBA=1``), a
+small chain's forward and backward passes are one compiled call each
+(:mod:`.numba_kernels`) and large layers fuse bias + ReLU and the ReLU mask. Everything keeps
+eager's arithmetic, so the bits stay eager's. benchmarks/README.md has the numbers.
 """
 from .replay import CompiledStep, compile_step, forward_backward_step
 from .tracer import CompileError

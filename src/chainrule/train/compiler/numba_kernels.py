@@ -10,6 +10,7 @@ error model, ``cache=True``). Arrays are 2-D and C-contiguous; ``b`` is 1-D.
 """
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 _JIT = {"cache": True, "error_model": "numpy", "nogil": True}
@@ -34,3 +35,117 @@ def relu_mask(g, out, result):  # pragma: no cover - compiled
     for i in range(rows):
         for j in range(cols):
             result[i, j] = g[i, j] * (1.0 if out[i, j] > 0 else 0.0)
+
+
+# ------------------------------------------------------------------ a whole small Linear [ReLU] chain
+# One call per pass instead of one NumPy call per product and elementwise step (W2, W6): the
+# products are BLAS calls through numba's ``np.dot``, chosen as NumPy's ``matmul`` chooses them
+# (gemv where one side is a vector, else gemm), the reductions in NumPy's order, so the bits
+# are eager's (tests/test_compile_fused.py).
+
+#: NumPy's pairwise summation sums blocks of at most this many elements with eight running sums.
+PAIRWISE_BLOCK = 128
+
+
+@njit(**_JIT)
+def block_sum(a):  # pragma: no cover - compiled
+    """NumPy's ``add.reduce`` of the contiguous 1-D ``a`` of at most :data:`PAIRWISE_BLOCK`
+    elements, to the bit (its pairwise summation's leaf: eight running sums, then the rest;
+    longer arrays are split in halves, which :func:`chain_backward` leaves to NumPy, as a
+    self-recursive kernel cannot be cached by numba)."""
+    n = a.size
+    if n < 8:
+        s = a[0]
+        for i in range(1, n):
+            s += a[i]
+        return s
+    r0, r1, r2, r3, r4, r5, r6, r7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+    i = 8
+    stop = n - n % 8
+    while i < stop:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    s = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        s += a[i]
+        i += 1
+    return s
+
+
+@njit(**_JIT)
+def chain_forward(x, ws, bs, zs, relus):  # pragma: no cover - compiled
+    """Every layer of a LinearChain with biases: z_i = h_{i-1} W_i^T (gemv when W_i has one
+    row), z_i += b_i, z_i = max(z_i, 0) where ``relus[i]``; returns the last z."""
+    h = x
+    for i in range(len(ws)):
+        w, b, z = ws[i], bs[i], zs[i]
+        rows, cols = z.shape
+        if cols == 1:
+            np.dot(h, w[0], z.reshape(rows))
+        else:
+            np.dot(h, w.T, z)
+        relu = relus[i]
+        for r in range(rows):
+            for j in range(cols):
+                v = z[r, j] + b[j]
+                if relu and not v > 0 and v == v:  # NumPy's maximum(v, 0): +0.0 for -0.0, NaN kept
+                    v = 0.0
+                z[r, j] = v
+        h = z
+    return h
+
+
+@njit(**_JIT)
+def chain_backward(grad, x, ws, zs, ms, ds, gws, gbs, relus, need_dx):  # pragma: no cover - compiled
+    """The gradients of :func:`chain_forward`'s parameters from the output's ``grad``, layer L
+    down to 1: D_i = G_i * [z_i > 0] (into ``ms[i]``) where layer i has a ReLU, dW_i = D_i^T
+    h_{i-1} (into ``gws[i]``; gemv where a side is a vector), db_i = the column sums of D_i
+    (into ``gbs[i]``, in NumPy's ``add.reduce(axis=0)`` order; left to the caller for a
+    one-column D_i of more than :data:`PAIRWISE_BLOCK` rows), G_{i-1} = D_i W_i (into
+    ``ds[i]``; the outer product when W_i has one row, as eager's ``times_weight``); G_0 = dx
+    (into ``ds[0]``) only when ``need_dx``."""
+    g = grad
+    for i in range(len(ws) - 1, -1, -1):
+        z = zs[i]
+        rows, cols = z.shape
+        d = g
+        if relus[i]:
+            d = ms[i]
+            for r in range(rows):
+                for j in range(cols):
+                    d[r, j] = g[r, j] * (1.0 if z[r, j] > 0 else 0.0)
+        h = x if i == 0 else zs[i - 1]
+        gw = gws[i]
+        if cols == 1:
+            np.dot(d.reshape(rows), h, gw.reshape(gw.size))
+        elif h.shape[1] == 1:
+            np.dot(d.T, h.reshape(rows), gw.reshape(gw.size))
+        else:
+            np.dot(d.T, h, gw)
+        gb = gbs[i]
+        if cols == 1:
+            if rows <= PAIRWISE_BLOCK:  # else the caller sums it (NumPy's recursive halves)
+                gb[0] = block_sum(d.reshape(rows))
+        else:
+            for j in range(cols):
+                gb[j] = d[0, j]
+            for r in range(1, rows):
+                for j in range(cols):
+                    gb[j] += d[r, j]
+        if i == 0 and not need_dx:
+            break
+        w, out = ws[i], ds[i]
+        if cols == 1:
+            for r in range(rows):
+                for k in range(w.shape[1]):
+                    out[r, k] = d[r, 0] * w[0, k]
+        else:
+            np.dot(d, w, out)
+        g = out

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from ...engine import backend
 from ...engine.autograd import grad_slots, unbroadcast
 from ...engine.autograd.gradients import seed_gradient
-from .kernels import replay_node
+from .kernels import replay_node, replayed_update
 from .rules import forward_rule
 from .tracer import CompileError
 
@@ -102,8 +102,11 @@ def build_plan(trace, inputs: list, outputs: list) -> Plan:
         else:
             kind, optimizer, argument = event
             scope[f"O{id(optimizer)}"] = optimizer
-            call = f"zero_grad({argument!r})" if kind == "zero_grad" else "step()"
-            body.append(f"O{id(optimizer)}.{call}")
+            if kind == "zero_grad":
+                body.append(f"O{id(optimizer)}.zero_grad({argument!r})")
+            else:
+                scope[f"U{id(optimizer)}"] = replayed_update(optimizer)
+                body.append(f"U{id(optimizer)}()")
     returned = [names.of(t) for t in outputs]
     head = [f"a{k} = T[{k}].data" for k in range(len(inputs))]
     head += [f"c{k} = C[{k}].data" for k in range(len(names.captured))]
@@ -172,14 +175,16 @@ def _backward_lines(event, records: list, names: _Names, scope: dict, nodes: lis
 
 
 def _node_backward_lines(record, i: int, names: _Names, scope: dict, leaves: dict) -> list:
-    lines = [f"if g{i} is not None:", f"    r = N{i}.backward(g{i})"]
+    scope[f"B{i}"] = scope[f"N{i}"].backward
+    lines = [f"if g{i} is not None:", f"    r = B{i}(g{i})"]
     for position, (parent, needed) in enumerate(zip(record.inputs, record.needs)):
         if not needed:
             continue
-        scope[f"P{i}_{position}"] = (parent.data.shape, parent.data.dtype)
+        shape, dtype = f"PS{i}_{position}", f"PD{i}_{position}"
+        scope[shape], scope[dtype] = parent.data.shape, parent.data.dtype
         lines += [f"    t = r[{position}]", "    if t is not None:",
-                  f"        if t.shape != P{i}_{position}[0]: t = unbroadcast(t, P{i}_{position}[0])",
-                  f"        if t.dtype != P{i}_{position}[1]: t = t.astype(P{i}_{position}[1])"]
+                  f"        if t.shape != {shape}: t = unbroadcast(t, {shape})",
+                  f"        if t.dtype is not {dtype} and t.dtype != {dtype}: t = t.astype({dtype})"]
         target = _gradient_target(parent, names, leaves)
         lines.append(f"        {target} = t if {target} is None else {target} + t")
     return lines

@@ -48,7 +48,7 @@ def forward_rule(record, node, static: dict):
         classes = record.inputs[0].shape[1] if record.inputs[0].ndim > 1 else record.inputs[0].shape[0]
         if 0 <= static["ignore_index"] < classes:
             return functools.partial(_cross_entropy, node.forward, _without(static, ("ignored",)))
-    return functools.partial(node.forward, **static)
+    return functools.partial(node.forward, **static) if static else node.forward
 
 
 def _without(params: dict, names: tuple) -> dict:
