@@ -27,6 +27,17 @@ NumPy's elementwise passes and strided copies run on one.
   (``shift_columns``; the exponential stays NumPy's), and the backward's (dP - D) E in one;
 * layer norm: each row's statistics, normalization and affine map in one pass, and the input
   gradient in one;
+* batch norm in training mode on channels-last (P, C) rows (:mod:`chainrule.nn.fused.batch_norm`,
+  :mod:`chainrule.nn.fused.batch_norm_relu`): ``channel_moments`` reads each block of rows twice
+  while it is in the cache (its mean, then its squared deviations, in float64) and
+  :func:`batch_moments` merges the blocks by Chan, Golub and LeVeque's pairwise rule; then
+  ``normalize_rows`` (x - mean) scale + beta [+ residual] [ReLU] in one pass, and backward
+  ``normalize_backward_sums`` (sum D and sum D (x - mean), D the gradient through the ReLU's
+  mask) and ``normalize_backward_rows`` (dx, and D itself as the residual's gradient). The
+  elementwise passes do the NumPy twin's float operations in its order (equal to it bit for
+  bit given the same statistics); the sums are float64 where the twin's are float32 BLAS sums.
+  On one thread a 16-channel (128, 16, 32, 32) batch norm + residual + ReLU, forward and
+  backward, took 11.7 ms against 16.3 for the twin as one node and 21-24 ms as three nodes.
 * col2im on channels-last batches: ``scatter_windows`` sums each image's pixels from the
   windows that read them (the adjoint of im2col), in parallel over images (no two images share
   a pixel, so no write races). A compiled im2col gather was tried and removed (2026-12-06): on a
