@@ -175,6 +175,25 @@ CASES = {
 TESTED_ELSEWHERE = {"chainrule.nn.fused.numba_kernels", "chainrule.train.compiler.numba_kernels"}
 
 
+# The deep-net kernels, each with the test module that holds it to its NumPy twin (both paths).
+NN_KERNELS = {
+    "_erf_table_value": "test_nn_numba_kernels", "erf_float32": "test_nn_numba_kernels",
+    "gelu_forward_float32": "test_nn_numba_kernels", "gelu_backward": "test_nn_numba_kernels",
+    "scatter_windows": "test_nn_numba_kernels", "shift_columns": "test_nn_numba_kernels",
+    "softmax_columns_backward": "test_nn_numba_kernels", "layer_norm_rows": "test_nn_numba_kernels",
+    "layer_norm_rows_backward": "test_nn_numba_kernels",
+    "channel_moments": "test_nn_batch_norm_relu", "normalize_rows": "test_nn_batch_norm_relu",
+    "normalize_backward_sums": "test_nn_batch_norm_relu", "normalize_backward_rows": "test_nn_batch_norm_relu",
+}
+
+
+def test_every_deep_net_kernel_is_listed():
+    module = importlib.import_module("chainrule.nn.fused.numba_kernels")
+    assert set(dispatchers(module)) == set(NN_KERNELS)
+    for test_module in set(NN_KERNELS.values()):
+        assert (Path(__file__).parent / f"{test_module}.py").exists()
+
+
 @pytest.mark.parametrize("key", list(CASES), ids=lambda key: f"{key[0].rsplit('.', 1)[1]}.{key[1]}")
 def test_compiled_kernel_equals_numpy_fallback(key, monkeypatch):
     CASES[key](monkeypatch)

@@ -56,11 +56,11 @@ class BasicBlock(nn.Module):
             )
 
     def forward(self, x: Tensor) -> Tensor:
-        out = ops.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        out = self.bn1.forward_relu(self.conv1(x))  # relu(bn1(conv1(x))) as one node
+        shortcut = None
         if self.skip:
-            out = out + (x if self.downsample is None else self.downsample(x))
-        return ops.relu(out)
+            shortcut = x if self.downsample is None else self.downsample(x)
+        return self.bn2.forward_relu(self.conv2(out), shortcut)  # relu(bn2(conv2(out)) + shortcut)
 
     def extra_repr(self) -> str:
         return f"skip={self.skip}"
@@ -102,7 +102,7 @@ class ResNet(nn.Module):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x: Tensor) -> Tensor:
-        x = ops.relu(self.bn1(self.conv1(x)))
+        x = self.bn1.forward_relu(self.conv1(x))
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(ops.flatten(self.pool(x), 1))
 

@@ -41,7 +41,7 @@ from .arguments import (
 __all__ = [
     "linear", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softplus", "silu", "elu", "selu",
     "hardtanh", "softmax", "log_softmax",
-    "identity", "flatten", "dropout", "batch_norm", "polynomial_features", "polynomial_powers",
+    "identity", "flatten", "dropout", "batch_norm", "batch_norm_relu", "polynomial_features", "polynomial_powers",
     "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits", "binary_cross_entropy",
     "mse_loss", "l1_loss", "huber_loss", "l1_penalty", "l2_penalty",
 ]
@@ -180,34 +180,13 @@ def batch_norm(
     values per channel (PyTorch's rule). Evaluation: mu = running_mean,
     sigma2 = running_var. gamma (``weight``) and beta (``bias``) default to 1 and 0.
     """
-    x = tensor_argument(x, "batch_norm", "input")
-    require_float(x, "batch_norm", "input")
-    if x.ndim < 2:
-        raise ValueError(
-            f"batch_norm: expected input of shape (N, C), (N, C, L), (N, C, H, W) …; got shape {tuple(x.shape)}"
-        )
-    channels = x.shape[1]
-    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
-        if t is not None:
-            check_channel_vector(t, name, channels, x)
-            check_same_dtype(x, t, "batch_norm", name)
+    x = _batch_norm_checks(x, "batch_norm", running_mean, running_var, weight, bias)
     axes = (0,) + tuple(range(2, x.ndim))
-    data = x.data
     if training:
-        count = data.size // channels
-        if count <= 1:
-            raise ValueError(
-                f"batch_norm: expected more than 1 value per channel when training; got input "
-                f"shape {tuple(x.shape)}. Use a batch of at least 2 rows, or eval() mode"
-            )
-        statistics = fused.batch_statistics(data)  # one pass for the mean, one for the variance
+        _check_count(x)
+        statistics = fused.batch_statistics(x.data)  # one pass for the mean, one for the variance
         mean, var = statistics.mean, statistics.var
-        if running_mean is not None:
-            running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * mean
-            bump_version(running_mean)
-        if running_var is not None:
-            running_var.data[...] = (1 - momentum) * running_var.data + momentum * var * (count / (count - 1))
-            bump_version(running_var)
+        _update_running(running_mean, running_var, mean, var, momentum, x.data.size // x.shape[1])
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are required when training=False")
@@ -216,6 +195,78 @@ def batch_norm(
     return fused.BatchNorm.apply(
         x, *affine, mean=mean, var=var, eps=eps, axes=axes, training=bool(training),
         has_weight=weight is not None, has_bias=bias is not None, statistics=statistics,
+    )
+
+
+def _batch_norm_checks(x, name, running_mean, running_var, weight, bias):
+    """x as a float Tensor of shape (N, C, *), the per-channel vectors checked against it."""
+    x = tensor_argument(x, name, "input")
+    require_float(x, name, "input")
+    if x.ndim < 2:
+        raise ValueError(
+            f"{name}: expected input of shape (N, C), (N, C, L), (N, C, H, W) …; got shape {tuple(x.shape)}"
+        )
+    channels = x.shape[1]
+    for label, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                     ("bias", bias)):
+        if t is not None:
+            check_channel_vector(t, label, channels, x)
+            check_same_dtype(x, t, name, label)
+    return x
+
+
+def _check_count(x):
+    """Training needs more than one value per channel."""
+    if x.data.size // x.shape[1] <= 1:
+        raise ValueError(
+            f"batch_norm: expected more than 1 value per channel when training; got input "
+            f"shape {tuple(x.shape)}. Use a batch of at least 2 rows, or eval() mode"
+        )
+
+
+def _update_running(running_mean, running_var, mean, var, momentum, count):
+    """running = (1 - momentum) running + momentum batch (the variance unbiased), in place."""
+    if running_mean is not None:
+        running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * mean
+        bump_version(running_mean)
+    if running_var is not None:
+        running_var.data[...] = (1 - momentum) * running_var.data + momentum * var * (count / (count - 1))
+        bump_version(running_var)
+
+
+def batch_norm_relu(
+    x: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+    residual: Tensor | None = None,
+) -> Tensor:
+    """``relu(batch_norm(x, …) + residual)`` (the residual optional): a ResNet's normalization,
+    shortcut and activation. Not in torch.nn.functional; equal to that composition (running
+    statistics updated alike). In training mode it is ONE graph node
+    (:class:`~chainrule.nn.fused.batch_norm_relu.BatchNormReLU`, on compiled kernels for
+    channels-last feature maps); in evaluation mode the composition itself."""
+    x = _batch_norm_checks(x, "batch_norm_relu", running_mean, running_var, weight, bias)
+    if residual is not None:
+        residual = tensor_argument(residual, "batch_norm_relu", "residual")
+        check_same_shape(x, residual, "batch_norm_relu", "input", "residual")
+        check_same_dtype(x, residual, "batch_norm_relu", "residual")
+        check_same_device(x, residual, "batch_norm_relu", "residual")
+    if not training:
+        out = batch_norm(x, running_mean, running_var, weight, bias, False, momentum, eps)
+        return ops.relu(out if residual is None else out + residual)
+    _check_count(x)
+    statistics = fused.batch_statistics(x.data)
+    _update_running(running_mean, running_var, statistics.mean, statistics.var, momentum,
+                    x.data.size // x.shape[1])
+    inputs = [t for t in (weight, bias, residual) if t is not None]
+    return fused.BatchNormReLU.apply(
+        x, *inputs, mean=statistics.mean, var=statistics.var, eps=eps, has_weight=weight is not None,
+        has_bias=bias is not None, has_residual=residual is not None, statistics=statistics,
     )
 
 

@@ -17,6 +17,8 @@ from .arguments import check_size, float_dtype
 from .module import Module
 from .parameter import Parameter
 
+_MODULE_CALL = Module.__call__  # forward_relu fuses only while no one has swapped it
+
 __all__ = [
     "Linear", "Identity", "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU",
     "Softmax", "LogSoftmax", "Dropout", "BatchNorm1d", "PolynomialFeatures",
@@ -341,6 +343,21 @@ class _BatchNorm(Module):
             self.num_batches_tracked.data[...] = 0
 
     def forward(self, x):
+        return self._normalize(F.batch_norm, x)
+
+    def forward_relu(self, x, residual=None):
+        """``relu(self(x) + residual)`` (the residual optional), in training mode as ONE graph
+        node (:func:`chainrule.nn.functional.batch_norm_relu`): a ResNet block's normalization,
+        shortcut and activation. The three ops instead (the batch norm called as usual) where
+        something watches or replaces this module's call: hooks on it, a forward of its own
+        (synchronized batch norm, the FLOP counter) or a swapped ``Module.__call__`` (the step
+        compiler's tracer)."""
+        if self._module_hooks is not None or "forward" in self.__dict__ or Module.__call__ is not _MODULE_CALL:
+            out = self(x)
+            return ops.relu(out if residual is None else out + residual)
+        return self._normalize(F.batch_norm_relu, x, residual=residual)
+
+    def _normalize(self, function, x, **extra):
         if not isinstance(x, Tensor) or x.ndim not in self.ndims or x.shape[1] != self.num_features:
             got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
             shapes = self.shapes.replace("C", str(self.num_features))
@@ -349,12 +366,14 @@ class _BatchNorm(Module):
                 f"(num_features={self.num_features}); got shape {got}"
             )
         if not self.track_running_stats:  # batch statistics in both modes
-            return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+            return function(x, None, None, self.weight, self.bias, True, 0.0, self.eps, **extra)
         if not self.training:
-            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+            return function(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps,
+                            **extra)
         batches = int(self.num_batches_tracked.data) + 1
         momentum = 1.0 / batches if self.momentum is None else self.momentum
-        out = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, True, momentum, self.eps)
+        out = function(x, self.running_mean, self.running_var, self.weight, self.bias, True, momentum, self.eps,
+                       **extra)
         self.num_batches_tracked.data[...] = batches
         return out
 

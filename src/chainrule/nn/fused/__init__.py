@@ -15,6 +15,7 @@ cross_entropy         softmax cross-entropy, NLL         = nll(log_softmax(z), t
 binary_cross_entropy  on logits and on probabilities     = the log-likelihood of y
 regression_losses     MSE, L1, Huber                     = ((x - y) ** 2).mean() …
 batch_norm            batch normalization                = (x - mean) / sqrt(var + eps) …
+batch_norm_relu       training batch norm [+ s], ReLU    = relu(batch_norm(x) [+ s]), compiled passes
 dropout               inverted dropout                   = x * mask / (1 - p)
 polynomial_features   all monomials of each row          = prod(x ** P)
 penalties             L1 and L2 over many tensors        = sum of |p| or p^2
@@ -27,10 +28,11 @@ pooling               max and average pooling, nearest upsampling = gather / sum
 embedding             a table lookup, gradient by scatter-add = index_select(W, 0, I)
 layer_norm            layer, group and RMS normalization = (x - mean) / sqrt(var + eps) * gamma + beta
 gelu                  the exact GELU on compiled kernels = gelu(x) (engine op), when numba is there
-numba_kernels         compiled (numba) kernels: GELU, window gather/scatter, softmax shift, layer norm
+numba_kernels         compiled (numba) kernels: GELU, window scatter, softmax shift, layer norm, batch norm
 """
 from .attention import MultiheadAttentionCore, ScaledDotProductAttention
 from .batch_norm import BatchNorm, batch_statistics
+from .batch_norm_relu import BatchNormReLU
 from .binary_cross_entropy import BCEWithLogits, BinaryCrossEntropy
 from .convolution import Convolution, TransposedConvolution
 from .cross_entropy import CrossEntropy, NLLLoss, SoftCrossEntropy

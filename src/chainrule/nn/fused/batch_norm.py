@@ -33,10 +33,12 @@ from typing import NamedTuple
 
 from ...engine import backend
 from ...engine.autograd import Function
+from .. import kernel_choice
 from . import recycled
 from .composed import ComposedBackward, constant
 
-__all__ = ["BatchNorm", "ChannelLayout", "BatchStatistics", "batch_statistics"]
+__all__ = ["BatchNorm", "ChannelLayout", "BatchStatistics", "RowStatistics", "batch_statistics", "channel_rows",
+           "last_rows", "restore_rows", "row_coefficients"]
 
 WIDE = 1024  #: the length of the rows of a channels-last matrix's wide view
 
@@ -131,14 +133,61 @@ class BatchStatistics(NamedTuple):
     centred: object
 
 
-def batch_statistics(x) -> BatchStatistics:
-    """Two passes: the per-channel mean, then x - mean and its per-channel mean square."""
+class RowStatistics(NamedTuple):
+    """The batch mean and biased variance (C,) of channels-last x computed by the compiled
+    kernels, x's channels-last (P, C) rows and the kernels module."""
+
+    mean: object
+    var: object
+    rows: object
+    kernels: object
+
+
+def batch_statistics(x):
+    """The per-channel batch mean and biased variance of x (N, C, *): with the compiled kernels
+    (:mod:`~chainrule.nn.kernel_choice`: host float arrays) on channels-last memory one pass in
+    blocks (:class:`RowStatistics`), else the NumPy twin's two passes, the per-channel mean
+    then x - mean and its per-channel mean square (:class:`BatchStatistics`)."""
+    kernels = kernel_choice.kernels_for(x)
+    rows = None if kernels is None else channel_rows(x)
+    if rows is not None:
+        mean, var = kernels.batch_moments(rows)
+        return RowStatistics(mean.astype(x.dtype), var.astype(x.dtype), rows, kernels)
     layout = ChannelLayout(x)
     mean = layout.sums(layout.matrix) / layout.count
     centred = layout.xp.subtract(layout.matrix, layout.vector(mean),
                                  out=recycled.empty(layout.xp, layout.matrix.shape, layout.matrix.dtype))
     var = layout.dots(centred, centred) / layout.count
     return BatchStatistics(mean, var, layout, centred)
+
+
+def channel_rows(x):
+    """x (N, C, *) as its channels-last (P, C) rows (a view), or None when its memory is not
+    channels-last (or x is empty)."""
+    moved = x if x.ndim == 2 else x.transpose((0,) + tuple(range(2, x.ndim)) + (1,))
+    if not moved.flags.c_contiguous or x.size == 0:
+        return None
+    return moved.reshape(-1, x.shape[1])
+
+
+def last_rows(array, shape):
+    """``array`` of x's shape as channels-last (P, C) rows (a copy only when its memory is not)."""
+    rows = channel_rows(array)
+    if rows is None:
+        moved = array.transpose((0,) + tuple(range(2, array.ndim)) + (1,)) if array.ndim > 2 else array
+        rows = backend.namespace_of(array).ascontiguousarray(moved).reshape(-1, shape[1])
+    return rows
+
+
+def restore_rows(rows, shape):
+    """(P, C) channels-last rows as an array of x's shape (a view)."""
+    stored = rows.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],))
+    return stored.transpose((0, stored.ndim - 1) + tuple(range(1, stored.ndim - 1))) if len(shape) > 2 else stored
+
+
+def row_coefficients(scale, inv, dots, dbeta, count):
+    """(k1, k2, k3) of the training-mode input gradient dx = k1 D + k2 (x - mean) + k3."""
+    return scale, -scale * inv * inv * dots / count, -scale * dbeta / count
 
 
 class BatchNorm(ComposedBackward, Function):
@@ -165,9 +214,17 @@ class BatchNorm(ComposedBackward, Function):
         self.has_weight, self.has_bias = has_weight, has_bias
         if training and statistics is None:
             statistics = batch_statistics(x)
-        self.layout = layout = statistics.layout if training else ChannelLayout(x)
+        self.kernels = statistics.kernels if training and isinstance(statistics, RowStatistics) else None
         self.inv = inv = 1.0 / xp.sqrt(var + eps)
         self.scale = scale = inv * affine[0] if has_weight else inv
+        if self.kernels is not None:  # the compiled pass over x's channels-last rows
+            self.rows = statistics.rows
+            out = recycled.empty(xp, self.rows.shape, x.dtype)
+            beta = affine[-1] if has_bias else xp.empty(0, dtype=x.dtype)
+            self.layout_shape = tuple(x.shape)
+            self.kernels.normalize(self.rows, mean, scale, beta, xp.empty((0, 0), dtype=x.dtype), False, out)
+            return restore_rows(out, x.shape)
+        self.layout = layout = statistics.layout if training else ChannelLayout(x)
         if training:  # y = (x - mean) scale + beta, written over x - mean
             out = statistics.centred
             out *= layout.vector(scale)
@@ -182,6 +239,8 @@ class BatchNorm(ComposedBackward, Function):
         return layout.restore(out)
 
     def backward(self, grad):
+        if self.kernels is not None:
+            return self._backward_rows(grad)
         needs, layout, scale = self.needs_input_grad, self.layout, self.scale
         g = layout.of(grad)
         want_weight = self.has_weight and needs[1]
@@ -201,6 +260,28 @@ class BatchNorm(ComposedBackward, Function):
         grads = [grad_x]
         if self.has_weight:
             grads.append(dots * self.inv if want_weight else None)
+        if self.has_bias:
+            grads.append(dbeta if needs[len(grads)] else None)
+        return tuple(grads)
+
+    def _backward_rows(self, grad):
+        """The compiled backward (training mode, channels-last rows): the two sums in one pass,
+        dx in another."""
+        xp, rows, needs = backend.namespace_of(grad), self.rows, self.needs_input_grad
+        shape = self.layout_shape
+        g = last_rows(grad, shape)
+        sums, dots = self.kernels.normalize_backward(g, rows, rows, self.mean, False)
+        dbeta, dots = sums.astype(rows.dtype), dots.astype(rows.dtype)
+        grad_x = None
+        if needs[0]:
+            dx = recycled.empty(xp, rows.shape, rows.dtype)
+            coefficients = row_coefficients(self.scale, self.inv, dots, dbeta, rows.shape[0])
+            self.kernels.normalize_gradient(g, rows, rows, self.mean, coefficients, False, dx,
+                                            xp.empty((0, 0), dtype=rows.dtype))
+            grad_x = restore_rows(dx, shape)
+        grads = [grad_x]
+        if self.has_weight:
+            grads.append(dots * self.inv if needs[1] else None)
         if self.has_bias:
             grads.append(dbeta if needs[len(grads)] else None)
         return tuple(grads)

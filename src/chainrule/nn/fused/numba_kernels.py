@@ -27,6 +27,17 @@ NumPy's elementwise passes and strided copies run on one.
   (``shift_columns``; the exponential stays NumPy's), and the backward's (dP - D) E in one;
 * layer norm: each row's statistics, normalization and affine map in one pass, and the input
   gradient in one;
+* batch norm in training mode on channels-last (P, C) rows (:mod:`chainrule.nn.fused.batch_norm`,
+  :mod:`chainrule.nn.fused.batch_norm_relu`): ``channel_moments`` reads each block of rows twice
+  while it is in the cache (its mean, then its squared deviations, in float64) and
+  :func:`batch_moments` merges the blocks by Chan, Golub and LeVeque's pairwise rule; then
+  ``normalize_rows`` (x - mean) scale + beta [+ residual] [ReLU] in one pass, and backward
+  ``normalize_backward_sums`` (sum D and sum D (x - mean), D the gradient through the ReLU's
+  mask) and ``normalize_backward_rows`` (dx, and D itself as the residual's gradient). The
+  elementwise passes do the NumPy twin's float operations in its order (equal to it bit for
+  bit given the same statistics); the sums are float64 where the twin's are float32 BLAS sums.
+  On one thread a 16-channel (128, 16, 32, 32) batch norm + residual + ReLU, forward and
+  backward, took 11.7 ms against 16.3 for the twin as one node and 21-24 ms as three nodes.
 * col2im on channels-last batches: ``scatter_windows`` sums each image's pixels from the
   windows that read them (the adjoint of im2col), in parallel over images (no two images share
   a pixel, so no write races). A compiled im2col gather was tried and removed (2026-12-06): on a
@@ -261,6 +272,80 @@ def layer_norm_rows_backward(grad, weight, xhat, rstd, scale, out):  # pragma: n
             out[r, c] = (out[r, c] - mean - xhat[r, c] * projection) * inv
 
 
+@njit(**_JIT)
+def channel_moments(rows, block, counts, means, squares):  # pragma: no cover - compiled
+    """Per block k of ``block`` rows of ``rows`` (P, C) and per channel c: the count, the mean
+    and the sum of squared deviations from that block's mean (float64), for Chan et al.'s
+    pairwise merge (:func:`batch_moments`); parallel over the blocks, each read twice while
+    it is in the cache (one pass over memory for the mean and the variance)."""
+    total, channels = rows.shape
+    for k in prange(counts.shape[0]):
+        start = k * block
+        stop = min(start + block, total)
+        count = stop - start
+        counts[k] = count
+        for r in range(start, stop):
+            for c in range(channels):
+                means[k, c] += rows[r, c]
+        for c in range(channels):
+            means[k, c] /= count
+        for r in range(start, stop):
+            for c in range(channels):
+                d = rows[r, c] - means[k, c]
+                squares[k, c] += d * d
+
+
+@njit(**_JIT)
+def normalize_rows(rows, mean, scale, beta, residual, relu, zero, out):  # pragma: no cover - compiled
+    """out = (rows - mean) scale + beta [+ residual] [then max(., 0)] on (P, C) rows, per-channel
+    vectors (C,) in the rows' dtype (``beta``, ``residual`` empty when absent), in the NumPy
+    twin's order of operations (so equal to it bit for bit); parallel over the rows."""
+    total, channels = rows.shape
+    with_beta, with_residual = beta.size > 0, residual.size > 0
+    for r in prange(total):
+        for c in range(channels):
+            v = (rows[r, c] - mean[c]) * scale[c]
+            if with_beta:
+                v = v + beta[c]
+            if with_residual:
+                v = v + residual[r, c]
+            if relu and v < 0:  # NaN stays NaN, as np.maximum(v, 0)
+                v = zero
+            out[r, c] = v
+
+
+@njit(**_JIT)
+def normalize_backward_sums(grad, rows, out, mean, relu, one, block, sums, dots):  # pragma: no cover - compiled
+    """Per block k of ``block`` rows and per channel (float64): sums[k] = sum dz and dots[k] =
+    sum dz (rows - mean), dz = grad, or grad where out > 0 when ``relu``; parallel over blocks."""
+    total, channels = rows.shape
+    for k in prange(sums.shape[0]):
+        for r in range(k * block, min(k * block + block, total)):
+            for c in range(channels):
+                d = grad[r, c]
+                if relu:  # grad (out > 0), as NumPy multiplies by the mask
+                    d = d * (one if out[r, c] > 0 else one - one)
+                sums[k, c] += d
+                dots[k, c] += d * (rows[r, c] - mean[c])
+
+
+@njit(**_JIT)
+def normalize_backward_rows(grad, rows, out, mean, k1, k2, k3, relu, one, dx, dz):  # pragma: no cover - compiled
+    """dx = dz k1 + (rows - mean) k2 + k3 (the NumPy twin's order), dz as in
+    :func:`normalize_backward_sums`, written to ``dz`` too when it has elements (the residual's
+    gradient); parallel over the rows."""
+    total, channels = rows.shape
+    with_dz = dz.size > 0
+    for r in prange(total):
+        for c in range(channels):
+            d = grad[r, c]
+            if relu:
+                d = d * (one if out[r, c] > 0 else one - one)
+            if with_dz:
+                dz[r, c] = d
+            dx[r, c] = d * k1[c] + (rows[r, c] - mean[c]) * k2[c] + k3[c]
+
+
 # ---------------------------------------------------------------------- what the layers call
 
 
@@ -306,3 +391,45 @@ def layer_norm_backward(grad, weight, xhat, rstd, out) -> None:
     """:func:`layer_norm_rows_backward` (K > 0)."""
     with _lock:
         layer_norm_rows_backward(grad, weight, xhat, rstd, grad.dtype.type(1.0 / grad.shape[1]), out)
+
+
+MOMENT_BLOCK = 512  #: rows per block of the batch-norm reductions
+
+
+def _blocks(rows) -> int:
+    return max(1, -(-rows.shape[0] // MOMENT_BLOCK))
+
+
+def batch_moments(rows):
+    """The per-channel mean and biased variance (float64, (C,)) of ``rows`` (P, C), P > 0:
+    :func:`channel_moments` per block, merged by Chan, Golub and LeVeque's pairwise rule
+    (M2 = sum_k M2_k + n_k (mean_k - mean)^2)."""
+    blocks, channels = _blocks(rows), rows.shape[1]
+    counts = np.empty(blocks)
+    means, squares = np.zeros((blocks, channels)), np.zeros((blocks, channels))
+    with _lock:
+        channel_moments(rows, MOMENT_BLOCK, counts, means, squares)
+    mean = counts @ means / rows.shape[0]
+    spread = means - mean
+    return mean, (squares.sum(axis=0) + counts @ (spread * spread)) / rows.shape[0]
+
+
+def normalize(rows, mean, scale, beta, residual, relu: bool, out) -> None:
+    """:func:`normalize_rows` (``beta``, ``residual``: empty arrays when absent)."""
+    with _lock:
+        normalize_rows(rows, mean, scale, beta, residual, relu, rows.dtype.type(0), out)
+
+
+def normalize_backward(grad, rows, out, mean, relu: bool):
+    """(sum dz, sum dz (rows - mean)) per channel, float64: :func:`normalize_backward_sums`."""
+    blocks, channels = _blocks(rows), rows.shape[1]
+    sums, dots = np.zeros((blocks, channels)), np.zeros((blocks, channels))
+    with _lock:
+        normalize_backward_sums(grad, rows, out, mean, relu, grad.dtype.type(1), MOMENT_BLOCK, sums, dots)
+    return sums.sum(axis=0), dots.sum(axis=0)
+
+
+def normalize_gradient(grad, rows, out, mean, coefficients, relu: bool, dx, dz) -> None:
+    """:func:`normalize_backward_rows` with ``coefficients`` = (k1, k2, k3)."""
+    with _lock:
+        normalize_backward_rows(grad, rows, out, mean, *coefficients, relu, grad.dtype.type(1), dx, dz)
