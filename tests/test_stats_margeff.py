@@ -415,9 +415,28 @@ def test_effects_at_each_row_refuse_inference_as_statsmodels_does(spector, membe
         assert not hasattr(margins, "margeff_se") and not hasattr(margins, "margeff_cov")
 
 
-def test_mnlogit_still_refuses_effects_at_each_row(anes_fit):
-    with pytest.raises(ValueError, match="at: expected one of 'overall', 'mean', 'median', 'zero'; got 'all'"):
-        anes_fit.get_margeff(at="all")
+@pytest.mark.parametrize("method, dummy", [("dydx", False), ("eydx", False), ("dydx", True), ("eydx", True)])
+def test_mnlogit_effects_at_each_row_equal_statsmodels(anes, anes_vote_fit, method, dummy):
+    sm = pytest.importorskip("statsmodels.api")
+    X, y, vote = anes
+    reference = sm.MNLogit(y, sm.add_constant(X.assign(vote=vote))).fit(disp=0, method="newton", tol=1e-14,
+                                                                         maxiter=100)
+    theirs = reference.get_margeff(at="all", method=method, dummy=dummy)
+    result = anes_vote_fit.get_margeff(at="all", method=method, dummy=dummy)
+    assert result.margeff.shape == theirs.margeff.shape == (len(y), X.shape[1] + 1, 7)
+    np.testing.assert_allclose(result.margeff, theirs.margeff, rtol=1e-9, atol=1e-12)
+    assert result.margeff_options == theirs.margeff_options == {"method": method, "at": "all"}
+    with pytest.raises(ValueError, match="Only margeff are available when `at` is 'all'"):
+        result.summary()
+
+
+@pytest.mark.parametrize("method, count", [("dyex", False), ("eyex", False), ("dydx", True), ("eydx", True)])
+def test_mnlogit_effects_at_each_row_average_to_the_overall_effects(anes_fit, method, count):
+    """statsmodels 0.15 fails on MNLogit's elasticities and count effects: the rows' mean is the
+    at="overall" effect, which test_mnlogit_effects_equal_numerical_derivatives checks."""
+    rows = anes_fit.get_margeff(at="all", method=method, count=count).margeff
+    overall = anes_fit.get_margeff(method=method, count=count).margeff
+    np.testing.assert_allclose(rows.mean(axis=0), overall, rtol=1e-12, atol=1e-15)
 
 
 def test_upper_case_options_are_accepted_as_statsmodels_does(spector):

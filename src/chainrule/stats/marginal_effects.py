@@ -371,6 +371,30 @@ def multinomial_margins(design, B, cov, at, method, atexog=None, dummy=False, co
     return margeff, G @ cov @ G.T, *_indices(changes)
 
 
+def multinomial_margins_all(design, B, method, atexog=None, dummy=False, count=False, names=(), owner="MNLogit"):
+    """MNLogit's effects at each row of the fit (at="all"): (margeff (n, p, K), dummy_idx,
+    count_idx), statsmodels' layout; row i holds the per-row terms that ``multinomial_margins``
+    averages for at="overall"."""
+    rows = evaluation_rows(design, "all", atexog, list(names), owner)
+    off = int(design.intercept)
+    ey, ex = method.startswith("ey"), method.endswith("ex")
+    eta = rows.dot(B)
+    P, _ = softmax_with_reference(eta)
+    S = np.column_stack([np.zeros(B.shape[0] - off), B[off:]])        # (p, K)
+    gap = S[None, :, :] - (P @ S.T)[:, :, None]                       # β_c − β̄_i, (n, p, K)
+    margeff = gap if ey else P[:, None, :] * gap
+    if ex:
+        margeff = margeff * rows.X[:, :, None]
+    changes = _discrete(design.X, dummy, count)
+    for j, lo, hi, scale in changes:
+        x_lo, x_hi = _values(rows, j, lo, hi, scale)
+        x = rows.X[:, j]
+        low, log_low = softmax_with_reference(eta + np.outer(x_lo - x, S[j, 1:]))
+        high, log_high = softmax_with_reference(eta + np.outer(x_hi - x, S[j, 1:]))
+        margeff[:, j, :] = scale * ((log_high - log_low) if ey else (high - low))
+    return margeff, *_indices(changes)
+
+
 def _multinomial_change(rows, eta, S, j, lo, hi, scale, ey, off):
     """The effects on every class of one discrete change of column j, and their rows of G
     (K, K − 1, k): g_ca = ∂F_c/∂η_a is p_c (δ_ca − p_a), or δ_ca − p_a for log p_c."""

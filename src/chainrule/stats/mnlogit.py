@@ -33,7 +33,13 @@ from .likelihood import (
     separated_fit,
 )
 from .logit_newton import ETA_ALARM, WARM_TOL, Alarm, Design, NewtonResult, nested_subsamples
-from .marginal_effects import MarginalEffects, check_options, multinomial_margins
+from .marginal_effects import (
+    MarginalEffects,
+    ObservationMarginalEffects,
+    check_options,
+    multinomial_margins,
+    multinomial_margins_all,
+)
 from .separation import class_label, find_multinomial_separation
 from .validation import as_design, as_design_like_fit, as_labels, check_columns, check_enough_rows, warn
 
@@ -275,12 +281,19 @@ class MNLogit(LikelihoodResults, Estimator):
         ``margeff`` and ``margeff_se`` have shape (p, K), one column per class in the order of
         ``classes_`` (statsmodels' layout), and ``margeff_cov`` (pK, pK) in class blocks.
 
-        ``at``, ``method``, ``atexog``, ``dummy`` and ``count`` as in :meth:`Logit.get_margeff`;
+        ``at``, ``method``, ``atexog``, ``dummy`` and ``count`` as in :meth:`Logit.get_margeff`
+        (at="all": the effects at each row, ``margeff`` (n, p, K), without inference, as statsmodels');
         the formulas (dp_c/dx_j = p_c (β_cj − β̄_j), β̄ = Σ_m p_m β_m, and their derivatives)
         are in :mod:`chainrule.stats.marginal_effects`.
         """
         self._check_fitted()
-        at, method = check_options("MNLogit.get_margeff", at, method, dummy, count)
+        at, method = check_options("MNLogit.get_margeff", at, method, dummy, count, allow_all=True)
+        if at == "all":
+            margeff, dummy_idx, count_idx = multinomial_margins_all(
+                self._design, self.params_, method, atexog, dummy, count, names=self.feature_names_,
+                owner="MNLogit.get_margeff")
+            return ObservationMarginalEffects(self.feature_names_, margeff, self.endog_name_, method=method,
+                                              dummy_idx=dummy_idx, count_idx=count_idx, model="MNLogit")
         margeff, cov, dummy_idx, count_idx = multinomial_margins(
             self._design, self.params_, self._cov_array(), at, method, atexog, dummy, count,
             names=self.feature_names_, owner="MNLogit.get_margeff")
