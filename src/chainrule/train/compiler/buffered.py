@@ -41,17 +41,30 @@ def _kept(result):
     return _host.array(result)
 
 
+def _first(node, result, a):
+    """A forward's result on a first replay (or on arrays that are not NumPy's): kept as
+    ``node.out`` when ``a`` is a NumPy array, so that the later replays write into it."""
+    if a.__class__ is _HOST_ARRAY:
+        node.out = result = _kept(result)
+    return result
+
+
+def _negated_into(node, grad):
+    """−grad into ``node.negated`` (kept from the first replay, which makes it)."""
+    negated = node.negated
+    if negated is None:
+        negated = node.negated = _kept(-grad)
+        return negated
+    return _negative(grad, out=negated)
+
+
 class BufferedAdd(Add):
     out = None
 
     def forward(self, a, b):
         out = self.out
         if out is None or a.__class__ is not _HOST_ARRAY:
-            out = a + b
-            if a.__class__ is _HOST_ARRAY:
-                self.out = _kept(out)
-                return self.out
-            return out
+            return _first(self, a + b, a)
         return _add(a, b, out=out)
 
 
@@ -61,22 +74,13 @@ class BufferedSub(Sub):
     def forward(self, a, b):
         out = self.out
         if out is None or a.__class__ is not _HOST_ARRAY:
-            out = a - b
-            if a.__class__ is _HOST_ARRAY:
-                self.out = _kept(out)
-                return self.out
-            return out
+            return _first(self, a - b, a)
         return _subtract(a, b, out=out)
 
     def backward(self, grad):
         if not self.needs_input_grad[1] or grad.__class__ is not _HOST_ARRAY:
             return super().backward(grad)
-        negated = self.negated
-        if negated is None:
-            negated = self.negated = _kept(-grad)
-        else:
-            _negative(grad, out=negated)
-        return grad, negated
+        return grad, _negated_into(self, grad)
 
 
 class BufferedMul(Mul):
@@ -86,11 +90,7 @@ class BufferedMul(Mul):
         self.a, self.b = a, b
         out = self.out
         if out is None or a.__class__ is not _HOST_ARRAY:
-            out = a * b
-            if a.__class__ is _HOST_ARRAY:
-                self.out = _kept(out)
-                return self.out
-            return out
+            return _first(self, a * b, a)
         return _multiply(a, b, out=out)
 
     def backward(self, grad):
@@ -119,11 +119,7 @@ class BufferedAddScalar(AddScalar):
     def forward(self, a, c):
         out = self.out
         if out is None or a.__class__ is not _HOST_ARRAY:
-            out = a + c
-            if a.__class__ is _HOST_ARRAY:
-                self.out = _kept(out)
-                return self.out
-            return out
+            return _first(self, a + c, a)
         return _add(a, c, out=out)
 
 
@@ -133,22 +129,13 @@ class BufferedRSubScalar(RSubScalar):
     def forward(self, a, c):
         out = self.out
         if out is None or a.__class__ is not _HOST_ARRAY:
-            out = c - a
-            if a.__class__ is _HOST_ARRAY:
-                self.out = _kept(out)
-                return self.out
-            return out
+            return _first(self, c - a, a)
         return _subtract(c, a, out=out)
 
     def backward(self, grad):
         if grad.__class__ is not _HOST_ARRAY:
             return super().backward(grad)
-        negated = self.negated
-        if negated is None:
-            negated = self.negated = _kept(-grad)
-        else:
-            _negative(grad, out=negated)
-        return (negated,)
+        return (_negated_into(self, grad),)
 
 
 class BufferedMulScalar(MulScalar):
@@ -158,11 +145,7 @@ class BufferedMulScalar(MulScalar):
         self.c = c
         out = self.out
         if out is None or a.__class__ is not _HOST_ARRAY:
-            out = a * c
-            if a.__class__ is _HOST_ARRAY:
-                self.out = _kept(out)
-                return self.out
-            return out
+            return _first(self, a * c, a)
         return _multiply(a, c, out=out)
 
     def backward(self, grad):
@@ -182,22 +165,13 @@ class BufferedNeg(Neg):
     def forward(self, a):
         out = self.out
         if out is None or a.__class__ is not _HOST_ARRAY:
-            out = -a
-            if a.__class__ is _HOST_ARRAY:
-                self.out = _kept(out)
-                return self.out
-            return out
+            return _first(self, -a, a)
         return _negative(a, out=out)
 
     def backward(self, grad):
         if grad.__class__ is not _HOST_ARRAY:
             return super().backward(grad)
-        negated = self.negated
-        if negated is None:
-            negated = self.negated = _kept(-grad)
-        else:
-            _negative(grad, out=negated)
-        return (negated,)
+        return (_negated_into(self, grad),)
 
 
 class BufferedReLU(ReLU):
