@@ -183,10 +183,8 @@ def batch_norm(
     x = _batch_norm_checks(x, "batch_norm", running_mean, running_var, weight, bias)
     axes = (0,) + tuple(range(2, x.ndim))
     if training:
-        _check_count(x)
-        statistics = fused.batch_statistics(x.data)  # one pass for the mean, one for the variance
+        statistics = _training_statistics(x, running_mean, running_var, momentum)
         mean, var = statistics.mean, statistics.var
-        _update_running(running_mean, running_var, mean, var, momentum, x.data.size // x.shape[1])
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are required when training=False")
@@ -224,6 +222,16 @@ def _check_count(x):
         )
 
 
+def _training_statistics(x, running_mean, running_var, momentum):
+    """The batch statistics of x per channel (one pass for the mean, one for the variance),
+    after checking there is more than one value per channel; the running statistics updated."""
+    _check_count(x)
+    statistics = fused.batch_statistics(x.data)
+    _update_running(running_mean, running_var, statistics.mean, statistics.var, momentum,
+                    x.data.size // x.shape[1])
+    return statistics
+
+
 def _update_running(running_mean, running_var, mean, var, momentum, count):
     """running = (1 - momentum) running + momentum batch (the variance unbiased), in place."""
     if running_mean is not None:
@@ -259,10 +267,7 @@ def batch_norm_relu(
     if not training:
         out = batch_norm(x, running_mean, running_var, weight, bias, False, momentum, eps)
         return ops.relu(out if residual is None else out + residual)
-    _check_count(x)
-    statistics = fused.batch_statistics(x.data)
-    _update_running(running_mean, running_var, statistics.mean, statistics.var, momentum,
-                    x.data.size // x.shape[1])
+    statistics = _training_statistics(x, running_mean, running_var, momentum)
     inputs = [t for t in (weight, bias, residual) if t is not None]
     return fused.BatchNormReLU.apply(
         x, *inputs, mean=statistics.mean, var=statistics.var, eps=eps, has_weight=weight is not None,
