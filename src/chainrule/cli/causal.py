@@ -133,9 +133,8 @@ def estimate(args, frame):
 
 
 def cluster_columns(args) -> list:
-    """The --cluster columns (a list; fit passes "A,B" as one string)."""
-    value = getattr(args, "cluster", None) or []
-    return [name.strip() for name in value.split(",")] if isinstance(value, str) else list(value)
+    """The --cluster columns."""
+    return list(getattr(args, "cluster", None) or [])
 
 
 def headline(args, controls, treatments) -> str:

@@ -63,6 +63,8 @@ def estimation_args(args) -> argparse.Namespace:
         raise CommandError(f"--model {args.model} needs --treatment D (the treatment column)")
     view = argparse.Namespace(**vars(args))
     view.model, view.controls, view.model_prefix = args.model.removeprefix("dml-"), args.features, "dml-"
+    # fit's --cluster is one "A,B" string (cli/panel_iv.py splits it); dml's is a list
+    view.cluster = [name.strip() for name in (args.cluster or "").split(",") if name.strip()] or None
     return view
 
 
