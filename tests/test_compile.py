@@ -384,6 +384,16 @@ def test_compiled_elementwise_passes_equal_their_numpy_twins(relu):
     twin = g * (got > np.zeros((), np.float32))
     np.testing.assert_array_equal(result, twin)
     assert np.array_equal(np.signbit(result), np.signbit(twin))
+    total = np.empty(5, np.float32)
+    kernels.relu_mask_sum(g, got, result, total)  # the mask and the bias gradient's column sums in one pass
+    np.testing.assert_array_equal(result, twin)
+    np.testing.assert_array_equal(total, np.add.reduce(twin, axis=0))
+    long = rng.standard_normal((300, 9)).astype(np.float32)
+    total = np.empty(9, np.float32)
+    kernels.relu_mask_sum(long, long, result := np.empty_like(long), total)
+    np.testing.assert_array_equal(total, np.add.reduce(long * (long > 0), axis=0))
+    kernels.relu_mask_sum(long[:0], long[:0], result[:0], total)
+    np.testing.assert_array_equal(total, np.zeros(9, np.float32))
 
 
 def test_large_layers_use_the_compiled_passes_unless_disabled(monkeypatch):

@@ -152,11 +152,16 @@ class BufferedLinearChain(LinearChain):
         g, own = grad, False
         for i in range(len(layout) - 1, -1, -1):
             has_bias, relu = layout[i]
+            w, summed = starts[i], False
             if relu:
                 target = g if own else self.m[i]
-                self.mask(g, outs[i], target, i)
+                if (has_bias and needs[w + 1] and self.fused[i] is not None and g.shape[1] > 1
+                        and g.flags.c_contiguous):
+                    grads[w + 1] = self.mask_and_sum(g, outs[i], target, parents[w + 1], i)
+                    summed = True
+                else:
+                    self.mask(g, outs[i], target, i)
                 g, own = target, True
-            w = starts[i]
             if needs[w]:
                 rows = self.x if i == 0 else outs[i - 1]
                 slot = claim_grad_slot(parents[w])
@@ -164,7 +169,7 @@ class BufferedLinearChain(LinearChain):
                     grads[w] = g.T @ rows
                 else:
                     _host.matmul(g.T, rows, out=slot)
-            if has_bias and needs[w + 1]:
+            if has_bias and needs[w + 1] and not summed:
                 slot = claim_grad_slot(parents[w + 1])
                 total = _host.add.reduce(g, axis=0, out=slot)
                 grads[w + 1] = total if slot is None else None
@@ -211,6 +216,15 @@ class BufferedLinearChain(LinearChain):
         mask = self.b[i]
         _host.greater(out, _zero(out.dtype), out=mask)
         _host.multiply(g, mask, out=target)
+
+    def mask_and_sum(self, g, out, target, bias, i: int):
+        """target <- g * (out > 0) and its column sums (the bias gradient) in one compiled pass
+        (:func:`.numba_kernels.relu_mask_sum`), into ``bias``'s gradient slot when the engine
+        hands it out (then None is returned), else into a new array that is returned."""
+        slot = claim_grad_slot(bias)
+        total = _host.empty(g.shape[1], g.dtype) if slot is None else slot
+        self.fused[i].relu_mask_sum(g, out, target, total)
+        return total if slot is None else None
 
     def times_weight(self, g, weight, i: int):
         """G W into layer i's input-gradient array (the product eager's ``times_weight`` computes)."""

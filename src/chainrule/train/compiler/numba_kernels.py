@@ -1,4 +1,4 @@
-"""Compiled (numba) elementwise passes of a replayed step: two fused epilogues of the
+"""Compiled (numba) elementwise passes of a replayed step: the fused epilogues of the
 buffered Linear [ReLU] chain (:mod:`.kernels`).
 
 This module imports numba at the top, so it is the optional part: :mod:`.kernels` asks
@@ -35,6 +35,24 @@ def relu_mask(g, out, result):  # pragma: no cover - compiled
     for i in range(rows):
         for j in range(cols):
             result[i, j] = g[i, j] * (1.0 if out[i, j] > 0 else 0.0)
+
+
+@njit(**_JIT)
+def relu_mask_sum(g, out, result, total):  # pragma: no cover - compiled
+    """result <- g * (out > 0) as :func:`relu_mask`, and total <- its column sums in the same
+    pass, in ``add.reduce(result, axis=0)``'s order for a C-contiguous result of two columns or
+    more (the first row, then each next row added); a row of zeros when there are no rows."""
+    rows, cols = g.shape
+    if rows == 0:
+        total[:] = 0
+        return
+    for j in range(cols):
+        result[0, j] = g[0, j] * (1.0 if out[0, j] > 0 else 0.0)
+        total[j] = result[0, j]
+    for i in range(1, rows):
+        for j in range(cols):
+            result[i, j] = g[i, j] * (1.0 if out[i, j] > 0 else 0.0)
+            total[j] += result[i, j]
 
 
 # ------------------------------------------------------------------ a whole small Linear [ReLU] chain
