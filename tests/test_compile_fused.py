@@ -227,3 +227,38 @@ def test_the_buffered_elementwise_forms_equal_eager_with_every_input_gradient(en
     for step_e, step_c in zip(eager, replayed):
         for a, b in zip(step_e, step_c):
             np.testing.assert_array_equal(a, b)
+
+
+CROSS_ENTROPY_CASES = [((128, 10), np.float32, "mean"), ((96, 10), np.float32, "sum"), ((1, 1), np.float32, "mean"),
+                       ((7, 3), np.float64, "mean"), ((128, 128), np.float32, "sum"), ((64, 17), np.float64, "sum")]
+
+
+@pytest.mark.parametrize("shape, dtype, reduction", CROSS_ENTROPY_CASES)
+def test_the_compiled_cross_entropy_passes_equal_the_node(shape, dtype, reduction):
+    from chainrule.engine import compiled  # noqa: PLC0415
+    from chainrule.nn.fused.cross_entropy import CrossEntropy  # noqa: PLC0415
+    from chainrule.train.compiler.buffered import BufferedCrossEntropy  # noqa: PLC0415
+
+    if compiled.kernels("chainrule.train.compiler.numba_kernels") is None:
+        pytest.skip("numba disabled")
+    rng = np.random.default_rng(3)
+    buffered = BufferedCrossEntropy()
+    buffered.needs_input_grad = (True,)
+    for trial in range(4):
+        z = (rng.standard_normal(shape) * 5).astype(dtype)
+        t = rng.integers(0, shape[1], shape[0])
+        if trial == 3:
+            z[0, 0], z[-1, -1] = np.nan, -0.0
+        node = CrossEntropy()
+        node.needs_input_grad = (True,)
+        expected = node.forward(z, t, None, -100, reduction, 0.0, False)
+        expected_grad = node.backward(np.ones((), dtype))[0]
+        got = buffered.forward(z, t, None, -100, reduction, 0.0, False).copy()
+        grad = buffered.backward(np.ones((), dtype))[0]
+        assert buffered.fused and got.shape == () and got.dtype == dtype
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(grad, expected_grad)
+    t[-1] = shape[1]  # out of range: NumPy's path (its take raises here)
+    with pytest.raises(IndexError):
+        buffered.forward(z, t, None, -100, reduction, 0.0, False)
+    assert not buffered.fused

@@ -31,6 +31,8 @@ _multiply, _add, _subtract = _host.multiply, _host.add, _host.subtract
 _negative, _greater = _host.negative, _host.greater
 _FLOATS = (_host.dtype(_host.float32), _host.dtype(_host.float64))
 _KERNELS = "chainrule.train.compiler.numba_kernels"  # its relu_mask, once a chain has loaded it
+_INTP = _host.dtype(_host.intp)
+_PAIRWISE_BLOCK = 128  # numba_kernels.PAIRWISE_BLOCK (that module imports numba)
 
 
 def _kept(result):
@@ -347,6 +349,7 @@ class BufferedCrossEntropy(CrossEntropy):
     scale`` updates); the same ufuncs in the same order as the node, so the same bits."""
 
     kept = None
+    fused = False
 
     def forward(self, logits, target, weight, ignore_index, reduction, label_smoothing, ignored):
         if (logits.__class__ is not _HOST_ARRAY or logits.ndim != 2 or weight is not None or label_smoothing
@@ -359,6 +362,21 @@ class BufferedCrossEntropy(CrossEntropy):
             kept = self.kept = self.allocate(n, classes, logits.dtype)
         most, shifted, exp, total, log_total, index, picked, losses, rows, quotient, dz = kept
         t = target.reshape(-1)
+        self.reduction, self.denominator = reduction, n
+        self.exp, self.total, self.rows, self.t = exp, total, rows, t
+        kernels = self.kernels
+        if kernels is None and n and n <= _PAIRWISE_BLOCK and 0 < classes <= _PAIRWISE_BLOCK:
+            kernels = self.kernels = compiled.loaded(_KERNELS) or False  # numba is started by the chain
+        if kernels and t.__class__ is _HOST_ARRAY and t.dtype == _INTP and logits.flags.c_contiguous:
+            kernels.softmax_shift(logits, shifted)
+            _host.exp(shifted, out=exp)
+            kernels.row_sums(exp, total)
+            _host.log(total[:, 0], out=log_total)
+            if kernels.picked_losses(log_total, shifted, t, losses, self.result, reduction == "mean"):
+                self.fused = True
+                self.layout, self.target_shape, self.smoothing, self.simple = None, target.shape, 0.0, True
+                return self.loss
+        self.fused = False
         _host.maximum.reduce(logits, axis=1, keepdims=True, out=most)
         _subtract(logits, most, out=shifted)
         _host.exp(shifted, out=exp)
@@ -368,14 +386,14 @@ class BufferedCrossEntropy(CrossEntropy):
         _add(index, t, out=index)
         _host.take(shifted.reshape(-1), index, out=picked)
         _subtract(log_total, picked, out=losses)
-        self.layout, self.reduction, self.target_shape, self.smoothing = None, reduction, target.shape, label_smoothing
-        self.simple, self.denominator = True, n
-        self.exp, self.total, self.rows, self.t = exp, total, rows, t
+        self.layout, self.target_shape, self.smoothing, self.simple = None, target.shape, label_smoothing, True
         return reduce_losses(losses, reduction, n, target.shape)
 
-    @staticmethod
-    def allocate(n: int, classes: int, dtype) -> tuple:
+    def allocate(self, n: int, classes: int, dtype) -> tuple:
         empty = _host.empty
+        self.result = _host.array([0, n], dtype)  # the loss, and the mean's denominator in the dtype
+        self.loss = self.result[:1].reshape(())
+        self.kernels = None
         return (empty((n, 1), dtype), empty((n, classes), dtype), empty((n, classes), dtype), empty((n, 1), dtype),
                 empty(n, dtype), empty(n, _host.intp), empty(n, dtype), empty(n, dtype), _host.arange(n),
                 empty((n, 1), dtype), empty((n, classes), dtype))
@@ -386,6 +404,9 @@ class BufferedCrossEntropy(CrossEntropy):
             return super().backward(grad)
         index, picked, quotient, dz = kept[5], kept[6], kept[9], kept[10]
         scale = row_weights(grad, self.reduction, self.denominator)
+        if self.fused and scale.dtype == dz.dtype:
+            self.kernels.cross_entropy_backward(self.exp, self.total, self.t, scale.reshape(1), quotient, dz)
+            return (dz,)
         _host.true_divide(scale, self.total, out=quotient)
         _multiply(self.exp, quotient, out=dz)
         flat = dz.reshape(-1)

@@ -167,3 +167,62 @@ def chain_backward(grad, x, ws, zs, ms, ds, gws, gbs, relus, need_dx):  # pragma
         else:
             np.dot(d, w, out)
         g = out
+
+
+# ------------------------------------------------------------------ softmax cross-entropy (plain case)
+# The passes of :class:`.buffered.BufferedCrossEntropy` between NumPy's ``exp`` and ``log`` (which
+# stay NumPy's calls: their SIMD routines are not the C library's, so a compiled exp would change
+# bits): the row maxima and the shift, the row sums, the picked logits with the losses' sum, and
+# the whole backward pass; each as the NumPy calls it replaces, element by element.
+
+@njit(**_JIT)
+def softmax_shift(z, shifted):  # pragma: no cover - compiled
+    """shifted <- z - max(z, axis=1): ``maximum.reduce(z, axis=1, keepdims=True)`` (NaN wins)
+    and ``subtract``; z has at least one column."""
+    rows, cols = z.shape
+    for r in range(rows):
+        m = z[r, 0]
+        for j in range(1, cols):
+            v = z[r, j]
+            if v > m or v != v:
+                m = v
+        for j in range(cols):
+            shifted[r, j] = z[r, j] - m
+
+
+@njit(**_JIT)
+def row_sums(e, total):  # pragma: no cover - compiled
+    """total[r, 0] <- ``add.reduce(e, axis=1)`` of rows of at most :data:`PAIRWISE_BLOCK` elements."""
+    for r in range(e.shape[0]):
+        total[r, 0] = block_sum(e[r])
+
+
+@njit(**_JIT)
+def picked_losses(log_total, shifted, t, losses, result, mean):  # pragma: no cover - compiled
+    """losses <- log_total - shifted[r, t[r]], result[0] <- their sum (``losses.sum()``, at most
+    :data:`PAIRWISE_BLOCK` rows), divided by result[1] when ``mean``; False (and nothing
+    summed) when a target is outside [0, classes): the caller takes NumPy's path, which raises."""
+    rows, classes = shifted.shape
+    for r in range(rows):
+        k = t[r]
+        if k < 0 or k >= classes:
+            return False
+        losses[r] = log_total[r] - shifted[r, k]
+    s = block_sum(losses)
+    result[0] = s / result[1] if mean else s
+    return True
+
+
+@njit(**_JIT)
+def cross_entropy_backward(exp, total, t, scale, quotient, dz):  # pragma: no cover - compiled
+    """dz <- exp * (scale / total), then dz[r, t[r]] -= scale: ``true_divide``, ``multiply``
+    and the take / subtract / put at the targets (checked by :func:`picked_losses`)."""
+    rows, classes = exp.shape
+    s = scale[0]
+    for r in range(rows):
+        q = s / total[r, 0]
+        quotient[r, 0] = q
+        for j in range(classes):
+            dz[r, j] = exp[r, j] * q
+        k = t[r]
+        dz[r, k] = dz[r, k] - s
