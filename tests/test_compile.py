@@ -394,6 +394,10 @@ def test_compiled_elementwise_passes_equal_their_numpy_twins(relu):
     np.testing.assert_array_equal(total, np.add.reduce(long * (long > 0), axis=0))
     kernels.relu_mask_sum(long[:0], long[:0], result[:0], total)
     np.testing.assert_array_equal(total, np.zeros(9, np.float32))
+    kernels.column_sums(long, total)  # a layer without ReLU: its bias gradient alone
+    np.testing.assert_array_equal(total, np.add.reduce(long, axis=0))
+    kernels.column_sums(long[:0], total)
+    np.testing.assert_array_equal(total, np.zeros(9, np.float32))
 
 
 def test_large_layers_use_the_compiled_passes_unless_disabled(monkeypatch):

@@ -170,9 +170,7 @@ class BufferedLinearChain(LinearChain):
                 else:
                     _host.matmul(g.T, rows, out=slot)
             if has_bias and needs[w + 1] and not summed:
-                slot = claim_grad_slot(parents[w + 1])
-                total = _host.add.reduce(g, axis=0, out=slot)
-                grads[w + 1] = total if slot is None else None
+                grads[w + 1] = self.bias_gradient(g, parents[w + 1], i)
             if lowest >= w:
                 break
             g = self.times_weight(g, params[w - 1], i)
@@ -224,6 +222,19 @@ class BufferedLinearChain(LinearChain):
         slot = claim_grad_slot(bias)
         total = _host.empty(g.shape[1], g.dtype) if slot is None else slot
         self.fused[i].relu_mask_sum(g, out, target, total)
+        return total if slot is None else None
+
+    def bias_gradient(self, g, bias, i: int):
+        """The column sums of ``g`` into ``bias``'s gradient slot (then None is returned) or a
+        new array (returned): a compiled pass for a C-contiguous g of two columns or more where
+        the layer has the compiled kernels, else NumPy's ``add.reduce`` (the same order)."""
+        slot = claim_grad_slot(bias)
+        kernels = self.fused[i]
+        if kernels is None or g.shape[1] < 2 or not g.flags.c_contiguous:
+            total = _host.add.reduce(g, axis=0, out=slot)
+        else:
+            total = _host.empty(g.shape[1], g.dtype) if slot is None else slot
+            kernels.column_sums(g, total)
         return total if slot is None else None
 
     def times_weight(self, g, weight, i: int):

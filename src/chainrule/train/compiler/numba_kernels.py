@@ -55,6 +55,21 @@ def relu_mask_sum(g, out, result, total):  # pragma: no cover - compiled
             total[j] += result[i, j]
 
 
+@njit(**_JIT)
+def column_sums(d, total):  # pragma: no cover - compiled
+    """total <- ``add.reduce(d, axis=0)`` of a C-contiguous d of two columns or more, in its
+    order (the first row, then each next row added); a row of zeros when there are no rows."""
+    rows, cols = d.shape
+    if rows == 0:
+        total[:] = 0
+        return
+    for j in range(cols):
+        total[j] = d[0, j]
+    for i in range(1, rows):
+        for j in range(cols):
+            total[j] += d[i, j]
+
+
 # ------------------------------------------------------------------ a whole small Linear [ReLU] chain
 # One call per pass instead of one NumPy call per product and elementwise step (W2, W6): the
 # products are BLAS calls through numba's ``np.dot``, chosen as NumPy's ``matmul`` chooses them
