@@ -41,8 +41,10 @@ ops, sums and means, the MSE and cross-entropy losses, the L2 penalty), so a rep
 allocates no arrays; the optimizer's step is its compiled update over its flat buffers
 (:class:`.kernels.ReplayedUpdate`). Where numba runs (not with ``CHAINRULE_NO_NUMBA=1``), a
 small chain's forward and backward passes are one compiled call each
-(:mod:`.numba_kernels`) and large layers fuse bias + ReLU and the ReLU mask. Everything keeps
-eager's arithmetic, so the bits stay eager's. benchmarks/README.md has the numbers.
+(:mod:`.numba_kernels`); large layers fuse bias + ReLU, and the ReLU mask with the bias
+gradient's column sums, and the plain cross-entropy's passes between NumPy's ``exp`` and ``log``
+are compiled calls. Everything keeps eager's arithmetic, so the bits stay eager's.
+benchmarks/README.md has the numbers.
 """
 from .replay import CompiledStep, compile_step, forward_backward_step
 from .tracer import CompileError

@@ -346,7 +346,10 @@ class BufferedCrossEntropy(CrossEntropy):
     row maxima, the shifted logits, their exponentials and sums, the picked logits (a gather at
     ``row * C + target``, the elements ``shifted[rows, t]`` reads) and, backward, ``exp *
     (scale / total)`` with the scale taken off at the targets (the elements ``dz[rows, t] -=
-    scale`` updates); the same ufuncs in the same order as the node, so the same bits."""
+    scale`` updates); the same ufuncs in the same order as the node, so the same bits. Once
+    numba is loaded (a large chain loads it), the passes between NumPy's ``exp`` and ``log`` and
+    the whole backward are compiled calls (:mod:`.numba_kernels`: the same arithmetic per
+    element, the sums in NumPy's pairwise order; at most 128 rows and classes)."""
 
     kept = None
     fused = False

@@ -11,8 +11,9 @@ activations) are otherwise fresh memory from the system at each step, page fault
 
 Where numba is present (:func:`chainrule.engine.compiled.kernels`, not with
 ``CHAINRULE_NO_NUMBA=1``) the elementwise chains of large layers run as one compiled pass each
-(:mod:`.numba_kernels`): bias + ReLU in the forward pass, ReLU mask x gradient in the backward
-pass; otherwise the same NumPy calls as eager mode. Both are the same arithmetic per element,
+(:mod:`.numba_kernels`): bias + ReLU in the forward pass, ReLU mask x gradient together with
+the bias gradient's column sums (or the column sums alone) in the backward pass; otherwise the
+same NumPy calls as eager mode. Both are the same arithmetic per element,
 and the matrix products are the same BLAS calls, so the results equal eager execution to the
 bit (tests/test_compile.py, both paths).
 """
