@@ -79,6 +79,7 @@ CONFIGURATIONS = {
     "2 ranks x 1 thread, blocking": (2, 1, {"overlap": False}),
     "2 ranks x 1 thread, overlapped (default buckets)": (2, 1, {}),
     f"2 ranks x 1 thread, overlapped (bucket_cap_mb={SMALL_BUCKETS_MB})": (2, 1, {"bucket_cap_mb": SMALL_BUCKETS_MB}),
+    "2 ranks x 1 thread, zero_redundancy (sharded Adam)": (2, 1, {"zero_redundancy": True}),
     "1 rank x 1 thread": (1, 1, None),
 }
 BASE, BLOCKING, ONE_CORE = "1 rank x 2 threads", "2 ranks x 1 thread, blocking", "1 rank x 1 thread"

@@ -94,9 +94,9 @@ def _timed_trainer_class():
             loss = self.loss(outputs, target)
             local_loss, n_local = float(loss.item()), target.shape[0]
             s["forward"] = time.perf_counter()
-            self._parallel.begin_step(self._params, n_local, total, local_loss)
+            self._parallel.begin_step(self._params, n_local, total, local_loss, self.optimizer)
             s["begin"] = time.perf_counter()
-            loss.backward()
+            self._parallel.backward(loss)
             s["backward"] = s["arrive"] = time.perf_counter()
             loss_value = self._parallel.reduce_gradients(self._params, n_local, total, local_loss)
             s["reduce"] = time.perf_counter()
@@ -106,10 +106,11 @@ def _timed_trainer_class():
             from chainrule.train.divergence import global_grad_norm
 
             s = self.current
-            grad_norm = global_grad_norm(self._params)
+            parallel = self._parallel
+            grad_norm = global_grad_norm(self._params) if parallel is None else parallel.grad_norm(self._params)
             s["norm"] = time.perf_counter()
             step_lr = self._lr()
-            self.optimizer.step()
+            self.optimizer.step() if parallel is None else parallel.step(self.optimizer)
             s["optimizer"] = time.perf_counter()
             self.global_step += 1
             return grad_norm, step_lr

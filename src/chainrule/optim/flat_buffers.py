@@ -125,6 +125,13 @@ class FlatChunk:
         arrays = {name: self.buffers[name][a:b] for name, _ in buffers}
         return self.data[a:b], self.grad[a:b], arrays, lambda k: self._work(k)[a:b]
 
+    def elements(self, start: int, stop: int, grad_start: int, buffers: tuple):
+        """What :meth:`span` returns for the elements [start, stop) of the flat arrays, the
+        gradient taken from [grad_start, grad_start + stop - start) (a sharded step)."""
+        arrays = {name: self.buffers[name][start:stop] for name, _ in buffers}
+        grad = self.grad[grad_start:grad_start + stop - start]
+        return self.data[start:stop], grad, arrays, lambda k: self._work(k)[start:stop]
+
     def fill(self, name: str, first: int, last: int, initial) -> None:
         if name not in self.buffers:
             self.buffers[name] = backend.namespace_of(self.data).zeros_like(self.data)

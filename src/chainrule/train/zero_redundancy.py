@@ -1,0 +1,132 @@
+r"""Sharded optimizer steps over MPI ranks (ZeRO stage 1): ``Trainer(..., zero_redundancy=True)``.
+
+Plain data parallelism (:mod:`chainrule.train.data_parallel`) all-reduces the gradient, and
+then EVERY rank runs the same optimizer step on ALL P parameters: N copies of the same work
+and of the optimizer's state. ZeRO stage 1 (Rajbhandari, Rasley, Ruwase & He 2020, "ZeRO:
+memory optimizations toward training trillion parameter models", SC20; DeepSpeed's stage 1)
+splits the step instead. With the optimizer's flat buffers (:mod:`chainrule.optim.flat_buffers`:
+parameters, gradients and state each one array of P elements in the same layout), h = ⌊P/N⌋
+and rank r's block [r h, (r + 1) h):
+
+1. backward writes (n_r/n_B) g_r straight into the flat gradient array (when the weight is a
+   power of two, e.g. 1/2 for two equal shards, it is the seed of the backward pass, which
+   scales every gradient exactly; else one in-place pass multiplies the array by it);
+2. one small all-reduce sums [the last P − N h gradient elements | a has-every-gradient
+   flag | n_r L_r] (the flag: this rank's gradients are all in their slots and its state is
+   uniform, :meth:`chainrule.optim.Optimizer.flat_gradient`);
+3. ``MPI_Reduce_scatter_block`` in place on the first N h elements: rank r receives the sum
+   over the ranks of its block (MPI leaves it at the start of the array);
+4. the global gradient norm (the divergence check, the History's ``grad_norm``): each rank's
+   Σ g² over its block (and rank 0's over the tail) summed by one more small all-reduce;
+5. the optimizer updates only rank r's block of the parameters and of its state, and the
+   tail (on every rank: those few elements are not worth a message)
+   (:meth:`chainrule.optim.Optimizer.step_elements`);
+6. ``MPI_Allgather`` in place of the parameters' blocks: every rank has all new parameters.
+
+An all-reduce is a reduce-scatter followed by an all-gather (Rabenseifner's algorithm, what
+MPICH uses for large messages), so steps 3 and 6 move the bytes an all-reduce moves; the
+optimizer's work and the state that is kept up to date per rank shrink to 1/N. Each
+element's arithmetic is that of the unsharded step, and the update rules are elementwise:
+with two ranks (a + b = b + a, and a power-of-two weight 1/2 scales a gradient exactly) the
+parameters are equal to the unsharded run's to the last bit; with more ranks MPI may
+associate the sums differently (tested to 1e-6).
+
+Differences from PyTorch's ``torch.distributed.optim.ZeroRedundancyOptimizer``: torch wraps
+the optimizer, partitions whole PARAMETERS among the ranks (W1's first layer alone is 75% of
+its parameters, so the work would not halve), keeps DDP's full all-reduce of the gradients and
+broadcasts each rank's parameters after its step, i.e. adds communication to save memory.
+Here the shards are ELEMENT ranges of the flat buffers and the gradient is reduce-scattered,
+so the bytes moved are an all-reduce's, and it is a Trainer option. What the option gives up:
+
+* the optimizer's state outside this rank's block is stale between steps; it is all-gathered
+  (one ``MPI_Allgather`` per state buffer) before a checkpoint is written and at the end of
+  ``fit``, so ``state_dict()`` and checkpoints hold the full state there, and resuming is
+  exact. Reading ``optimizer.state`` in a callback during ``fit`` sees stale entries;
+* after a step, ``.grad`` is not the global gradient (only this rank's block of the sum is
+  computed, and it sits at the start of the flat gradient array);
+* ``clip_grad_norm`` is not supported with it (refused by the Trainer).
+
+A step falls back to the all-reduce of :mod:`chainrule.train.data_parallel` and the full
+optimizer step, on every rank alike (the decision uses the summed flag), when some rank's
+gradients or optimizer do not fit: a parameter without a gradient (an unused branch, a rank
+without rows), several parameter groups, an optimizer built with ``flatten=False``, GPU
+arrays. The state is all-gathered first, so the full step sees the current state everywhere.
+"""
+from __future__ import annotations
+
+import math
+
+from ..engine import backend
+from ..engine.backend import host as np
+
+
+class ShardedSteps:
+    """ZeRO stage 1's reduction, gradient norm, optimizer step and state gathering for one
+    DataParallel (module docstring); ``comm`` the MPI communicator of the ``size`` ranks."""
+
+    def __init__(self, comm, rank: int, size: int):
+        self.comm, self.rank, self.size = comm, rank, size
+        self.pending = None        # (flat gradient, h) from a sharded reduction to its step
+        self.stale_state = False   # the optimizer's state outside this rank's block is out of date
+        self.steps = 0             # sharded steps taken (for tests and benchmarks)
+
+    def reduce(self, optimizer, params, weight: float, loss_term: float):
+        """Steps 2-3, on every rank, the flat gradient first multiplied by ``weight`` (1 when
+        backward was seeded with n_r/n_B): returns (sharded, Σ_r n_r L_r); ``sharded`` False
+        when this step falls back (then only the loss was reduced, the gradients untouched)."""
+        total = sum(int(p.data.size) for p in params)  # the same on every rank
+        h = total // self.size
+        tail = total - h * self.size
+        grad = optimizer.flat_gradient(params) if params else None
+        small = np.zeros(tail + 2, dtype=params[0].data.dtype if params else np.float64)
+        if grad is not None:
+            if weight != 1:
+                np.multiply(grad, weight, out=grad)
+            small[:tail] = grad[h * self.size:]
+            small[tail] = 1
+        small[tail + 1] = loss_term
+        MPI = backend.mpi()
+        self.comm.Allreduce(MPI.IN_PLACE, small, op=MPI.SUM)
+        if small[tail] != self.size:
+            return False, float(small[tail + 1])
+        self.comm.Reduce_scatter_block(MPI.IN_PLACE, grad[:h * self.size], op=MPI.SUM)
+        grad[h * self.size:] = small[:tail]
+        self.pending = (grad, h)
+        self.steps += 1
+        return True, float(small[tail + 1])
+
+    def grad_norm(self) -> float:
+        """Step 4: ‖g‖₂ of the global gradient (squares summed in its dtype per rank, in float64
+        over the ranks; redone in float64 if that overflows, as ``global_grad_norm`` does)."""
+        grad, h = self.pending
+        block, tail = grad[:h], grad[h * self.size:]
+        for exact in (False, True):
+            parts = (block, tail) if self.rank == 0 else (block,)
+            if exact:
+                parts = tuple(part.astype(np.float64) for part in parts)
+            local = np.array([sum(float(np.vdot(part, part)) for part in parts)])
+            self.comm.Allreduce(backend.mpi().IN_PLACE, local, op=backend.mpi().SUM)
+            if math.isfinite(local[0]):
+                break
+        return math.sqrt(local[0])
+
+    def step(self, optimizer) -> None:
+        """Steps 5-6: this rank's block and the tail updated, the parameters all-gathered."""
+        grad, h = self.pending
+        self.pending = None
+        start, whole = self.rank * h, h * self.size
+        optimizer.step_elements([(start, start + h, 0), (whole, grad.shape[0], whole)])
+        self.comm.Allgather(backend.mpi().IN_PLACE, optimizer.flat_arrays()["params"][:whole])
+        self.stale_state = True
+
+    def gather_state(self, optimizer) -> None:
+        """Every rank's blocks of the optimizer's state buffers to every rank (one all-gather
+        per buffer), after sharded steps; every rank calls it."""
+        if not self.stale_state:
+            return
+        self.stale_state = False
+        arrays = optimizer.flat_arrays()
+        whole = arrays["params"].shape[0] // self.size * self.size
+        for name in sorted(arrays):
+            if name != "params":
+                self.comm.Allgather(backend.mpi().IN_PLACE, arrays[name][:whole])
