@@ -28,7 +28,8 @@ calls the same code with ``time.perf_counter()`` stamps between the parts):
 It prints per configuration and rank the median milliseconds per step of each phase, the
 step's wall time, and its CPU time (``time.process_time()`` over the timed epoch divided by the
 steps: the ranks' own work, which other processes' load does not inflate), with the load
-average beside. ``--options`` adds 2-rank configurations (JSON: name -> DataParallel options).
+average beside. ``--options`` adds 2-rank configurations (JSON: name -> DataParallel options, and
+``"no_shared_window": true`` to run ZeRO through MPI's reduce-scatter and all-gather on one node).
 """
 from __future__ import annotations
 
@@ -159,7 +160,10 @@ def worker(rows: int, options, out: str) -> None:
     trainer = _timed_trainer_class()(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=W1["lr"]),
                                      verbose=0, distributed=size > 1)
     if size > 1:
+        no_window = options.pop("no_shared_window", False)  # ZeRO through MPI's collectives only
         trainer._parallel = DataParallel(**options)
+        if no_window:
+            trainer._parallel._sharded._one_node = False
     batch = W1["global_batch"] // size
     trainer.fit((X, y), epochs=1, batch_size=batch)  # warm-up
     trainer.stamps = []
@@ -214,7 +218,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=15_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--options", default=None, help="JSON {name: DataParallel options} of extra 2-rank runs")
-    parser.add_argument("--only", default=None, help="comma-separated configuration names to run")
+    parser.add_argument("--only", default=None, help="configuration names to run, separated by semicolons")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -226,7 +230,7 @@ def main(argv=None) -> int:
     for name, options in json.loads(args.options or "{}").items():
         configurations[name] = (2, 1, options)
     if args.only:
-        configurations = {k: v for k, v in configurations.items() if k in args.only.split(",")}
+        configurations = {k: v for k, v in configurations.items() if k in args.only.split(";")}
     print(f"uptime before: {_uptime()}", flush=True)
     runs = {name: [] for name in configurations}
     for round_number in range(args.rounds):

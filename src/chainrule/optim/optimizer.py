@@ -235,6 +235,23 @@ class Optimizer:
                 restored[key] = chunk.install(key, position, value) if backend.is_array(value) else value
             self.state[p] = restored
 
+    def flat_layout(self, params: list):
+        """(length, dtype) of this optimizer's one flat host chunk when it holds exactly
+        ``params``, in order, in one param group (what a sharded step needs, gradients and
+        state aside: :meth:`flat_gradient`); else None."""
+        if len(self.param_groups) != 1 or len(self._layouts) != 1 or len(self._layouts[0]) != 1:
+            return None
+        chunk = self._layouts[0][0]
+        if (not isinstance(chunk, FlatChunk) or chunk.data.__class__ is not _HOST_ARRAY
+                or len(chunk.params) != len(params) or any(a is not b for a, b in zip(chunk.params, params))):
+            return None
+        return chunk.data.shape[0], chunk.data.dtype
+
+    def move_flat_arrays(self, data, grad) -> None:
+        """Keep the one flat chunk's parameters and gradients in ``data`` and ``grad`` from now
+        on (after :meth:`flat_layout` accepted it; between steps): see ``FlatChunk.move_to``."""
+        self._layouts[0][0].move_to(data, grad)
+
     def flat_gradient(self, params: list):
         """For a sharded step (ZeRO stage 1, :mod:`chainrule.train.zero_redundancy`): the one
         flat gradient array of this optimizer when :meth:`step_elements` may update any slices
@@ -242,12 +259,9 @@ class Optimizer:
         ``params`` in order, in one flat host chunk, every gradient in its slot, every
         ``.data`` its view, and the same state for all (none yet, or one step count and the
         update's buffers)."""
-        if len(self.param_groups) != 1 or len(self._layouts) != 1 or len(self._layouts[0]) != 1:
+        if self.flat_layout(params) is None:
             return None
         chunk = self._layouts[0][0]
-        if (not isinstance(chunk, FlatChunk) or chunk.data.__class__ is not _HOST_ARRAY
-                or len(chunk.params) != len(params) or any(a is not b for a, b in zip(chunk.params, params))):
-            return None
         for p, view, slot in zip(chunk.params, chunk.data_views, chunk.grad_views):
             grad = p.grad
             if p.data is not view or grad is None or grad.data is not slot:

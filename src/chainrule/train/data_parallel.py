@@ -175,6 +175,7 @@ class DataParallel:
         if self._sharded is not None:
             weight = n_local / total
             self._step = (optimizer, weight, weight > 0 and math.frexp(weight)[0] == 0.5)
+            self._sharded.prepare(optimizer, params)
             return
         if not self.overlap or self.size == 1 or not params or any(p.data.__class__ is not np.ndarray for p in params):
             return

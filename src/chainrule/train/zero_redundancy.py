@@ -66,9 +66,37 @@ class ShardedSteps:
 
     def __init__(self, comm, rank: int, size: int):
         self.comm, self.rank, self.size = comm, rank, size
-        self.pending = None        # (flat gradient, h) from a sharded reduction to its step
+        self.pending = None        # (flat gradient, h, where this rank's summed block starts, via the window)
         self.stale_state = False   # the optimizer's state outside this rank's block is out of date
         self.steps = 0             # sharded steps taken (for tests and benchmarks)
+        self.window = None         # the shared-memory window of every rank's flat arrays (one node)
+        self.shared = None         # per rank: (its flat parameters, its flat gradient) in the window
+        self._one_node = None
+
+    def prepare(self, optimizer, params) -> None:
+        """Before a step's backward pass, every rank: the first time, when all ranks run on one
+        node (MPI_COMM_TYPE_SHARED) and the optimizer's layout fits, move its flat parameters
+        and gradients into one MPI shared-memory window (module docstring, "One node")."""
+        layout = None if self.window is not None or self._one_node is False or optimizer is None or not params \
+            else optimizer.flat_layout(params)
+        if layout is None:
+            return
+        MPI = backend.mpi()
+        if self._one_node is None:
+            node = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
+            self._one_node = node.Get_size() == self.size
+            node.Free()
+            if not self._one_node:
+                return
+        length, dtype = layout
+        self.window = MPI.Win.Allocate_shared(2 * length * dtype.itemsize, dtype.itemsize, comm=self.comm)
+        self.shared = []
+        for owner in range(self.size):
+            memory, _ = self.window.Shared_query(owner)
+            arrays = np.frombuffer(memory, dtype=dtype, count=2 * length)
+            self.shared.append((arrays[:length], arrays[length:]))
+        self.window.Lock_all(MPI.MODE_NOCHECK)
+        optimizer.move_flat_arrays(*self.shared[self.rank])
 
     def reduce(self, optimizer, params, weight: float, loss_term: float):
         """Steps 2-3, on every rank, the flat gradient first multiplied by ``weight`` (1 when
@@ -86,20 +114,31 @@ class ShardedSteps:
             small[tail] = 1
         small[tail + 1] = loss_term
         MPI = backend.mpi()
-        self.comm.Allreduce(MPI.IN_PLACE, small, op=MPI.SUM)
+        if self.window is not None:
+            self.window.Sync()  # this rank's gradient written before the others read it
+        self.comm.Allreduce(MPI.IN_PLACE, small, op=MPI.SUM)  # also: every rank's backward is done
         if small[tail] != self.size:
             return False, float(small[tail + 1])
-        self.comm.Reduce_scatter_block(MPI.IN_PLACE, grad[:h * self.size], op=MPI.SUM)
+        start, shared = 0, self.shared is not None and grad is self.shared[self.rank][1]
+        if shared:
+            self.window.Sync()
+            start = self.rank * h
+            block = grad[start:start + h]
+            for owner in range(self.size):  # this rank's own values first, then the others' in rank order
+                if owner != self.rank:
+                    block += self.shared[owner][1][start:start + h]
+        else:
+            self.comm.Reduce_scatter_block(MPI.IN_PLACE, grad[:h * self.size], op=MPI.SUM)
         grad[h * self.size:] = small[:tail]
-        self.pending = (grad, h)
+        self.pending = (grad, h, start, shared)
         self.steps += 1
         return True, float(small[tail + 1])
 
     def grad_norm(self) -> float:
         """Step 4: ‖g‖₂ of the global gradient (squares summed in its dtype per rank, in float64
         over the ranks; redone in float64 if that overflows, as ``global_grad_norm`` does)."""
-        grad, h = self.pending
-        block, tail = grad[:h], grad[h * self.size:]
+        grad, h, start, _ = self.pending
+        block, tail = grad[start:start + h], grad[h * self.size:]
         for exact in (False, True):
             parts = (block, tail) if self.rank == 0 else (block,)
             if exact:
@@ -111,14 +150,23 @@ class ShardedSteps:
         return math.sqrt(local[0])
 
     def step(self, optimizer) -> None:
-        """Steps 5-6: this rank's block and the tail updated, the parameters all-gathered."""
-        grad, h = self.pending
+        """Steps 5-6: this rank's block and the tail updated, the parameters all-gathered (on one
+        node: a barrier, then each rank copies the others' blocks out of the shared window)."""
+        grad, h, start, shared = self.pending
         self.pending = None
-        start, whole = self.rank * h, h * self.size
-        optimizer.step_elements([(start, start + h, 0), (whole, grad.shape[0], whole)])
-        self.comm.Allgather(backend.mpi().IN_PLACE, optimizer.flat_arrays()["params"][:whole])
+        first, whole = self.rank * h, h * self.size
+        optimizer.step_elements([(first, first + h, start), (whole, grad.shape[0], whole)])
         self.stale_state = True
-
+        if not shared:
+            self.comm.Allgather(backend.mpi().IN_PLACE, optimizer.flat_arrays()["params"][:whole])
+            return
+        self.window.Sync()
+        self.comm.Barrier()
+        self.window.Sync()
+        data = self.shared[self.rank][0]
+        for owner in range(self.size):
+            if owner != self.rank:
+                data[owner * h:(owner + 1) * h] = self.shared[owner][0][owner * h:(owner + 1) * h]
     def gather_state(self, optimizer) -> None:
         """Every rank's blocks of the optimizer's state buffers to every rank (one all-gather
         per buffer), after sharded steps; every rank calls it."""
