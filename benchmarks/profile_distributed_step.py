@@ -190,6 +190,7 @@ def worker(rows: int, options, out: str) -> None:
     result = {"rank": dist.rank(), "steps": len(stamps), "wall_per_step": wall / len(stamps),
               "cpu_per_step": cpu / len(stamps),
               "median_ms": {k: 1e3 * statistics.median(v) for k, v in phases.items()},
+              "p10_step_ms": 1e3 * float(np.percentile(phases["step"], 10)), "min_step_ms": 1e3 * min(phases["step"]),
               "mean_ms": {k: 1e3 * statistics.fmean(v) for k, v in phases.items()}}
     results = dist.communicator().allgather(result) if size > 1 else [result]
     if dist.is_main():
@@ -241,16 +242,21 @@ def main(argv=None) -> int:
                   + ", ".join(f"rank {r['rank']} {r['wall_per_step'] * 1e3:.3f} ms wall {r['cpu_per_step'] * 1e3:.3f}"
                               f" ms CPU" for r in first["ranks"])
                   + f" (load {first['load'][0]:.1f} -> {first['load'][1]:.1f})", flush=True)
-    print(f"\nmedian ms per step over {args.rounds} rounds (each round: the median step of one timed epoch)")
+    print(f"\nms per step, medians over {args.rounds} rounds of each round's median step per phase (one timed epoch); "
+          f"wall/step and CPU/step: the epoch's wall and CPU time over its steps; p10 step: the median over rounds "
+          f"of the 10th percentile of the epoch's step times (steps that other processes did not interrupt); "
+          f"min step: the fastest step of all rounds")
     print(f"{'configuration / rank':<44}" + "".join(f"{p:>9}" for p in PHASES + ("step",))
-          + f"{'wall/step':>10}{'CPU/step':>10}{'min wall':>10}")
+          + f"{'wall/step':>10}{'CPU/step':>10}{'min wall':>10}{'p10 step':>10}{'min step':>10}")
     for name, rounds in runs.items():
         for r in range(len(rounds[0]["ranks"])):
             per = [run_["ranks"][r] for run_ in rounds]
             cells = "".join(f"{statistics.median(p['median_ms'][k] for p in per):>9.3f}" for k in PHASES + ("step",))
             walls = [p["wall_per_step"] * 1e3 for p in per]
             print(f"{name + ' / ' + str(r):<44}{cells}{statistics.median(walls):>10.3f}"
-                  f"{statistics.median(p['cpu_per_step'] * 1e3 for p in per):>10.3f}{min(walls):>10.3f}")
+                  f"{statistics.median(p['cpu_per_step'] * 1e3 for p in per):>10.3f}{min(walls):>10.3f}"
+                  f"{statistics.median(p['p10_step_ms'] for p in per):>10.3f}"
+                  f"{min(p['min_step_ms'] for p in per):>10.3f}")
     loads = [x for rounds in runs.values() for run_ in rounds for x in run_["load"]]
     print(f"1-min load during the runs: {min(loads):.1f}-{max(loads):.1f}; uptime after: {_uptime()}")
     if args.json:

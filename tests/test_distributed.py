@@ -327,16 +327,21 @@ def test_data_parallel_rejects_bad_arguments(kwargs, match):
 
 
 @needs_mpi
-@pytest.mark.parametrize("ranks, kind", [(2, "adam"), (2, "sgd"), (2, "unused"), (3, "adam"), (3, "sgd")])
-def test_zero_redundancy_steps_equal_the_unsharded_steps(tmp_path, ranks, kind):
+@pytest.mark.parametrize("ranks, kind, path", [
+    (2, "adam", "window"), (2, "sgd", "window"), (2, "unused", "window"), (3, "adam", "window"), (3, "sgd", "window"),
+    (2, "adam", "collectives"), (2, "unused", "collectives"), (3, "sgd", "collectives"),
+])
+def test_zero_redundancy_steps_equal_the_unsharded_steps(tmp_path, ranks, kind, path):
     """Trainer(zero_redundancy=True): reduce-scatter, each rank updates its block of the flat
     parameters and state, all-gather. Weights, losses and the optimizer state (gathered at the
     end of fit) equal the unsharded run's to the bit on 2 ranks, to 1e-6 on 3 (MPI may sum in
     another order); the gradient norm is summed per block (1e-6). A sharded run checkpointed
     after epoch 1 and resumed equals the straight run to the bit. "unused": steps where rank 1
-    lacks a gradient fall back to the all-reduce between sharded steps."""
+    lacks a gradient fall back to the all-reduce between sharded steps. "window": the ranks
+    share their flat arrays in an MPI shared-memory window (one node); "collectives": MPI's
+    reduce-scatter and all-gather, as between nodes."""
     out = tmp_path / "zero.npz"
-    result = runner.run("zero_equivalence.py", kind, out, tmp_path, ranks=ranks, timeout=180)
+    result = runner.run("zero_equivalence.py", kind, out, tmp_path, path, ranks=ranks, timeout=180)
     assert result.returncode == 0, result.stderr
     saved = np.load(out)
     keys = [k for k in saved.files if k.startswith("plain/") and k.split("/")[1] in ("w", "loss", "state")]
@@ -353,6 +358,7 @@ def test_zero_redundancy_steps_equal_the_unsharded_steps(tmp_path, ranks, kind):
     steps = len(saved["zero/loss"])
     sharded = int(saved["zero/sharded"])
     assert (0 < sharded < steps) if kind == "unused" else sharded == steps
+    assert bool(saved["zero/window"]) == (path == "window")
 
 
 def test_zero_redundancy_is_refused_with_clipping_and_checked():

@@ -2,7 +2,9 @@
 and with ``zero_redundancy=True``; rank 0 saves both runs' weights, losses, gradient norms and
 optimizer states, and a sharded run checkpointed after epoch 1 and resumed.
 
-Usage: zero_equivalence.py MODEL OUT.npz DIR   (MODEL: "adam", "sgd" or "unused")
+Usage: zero_equivalence.py MODEL OUT.npz DIR PATH   (MODEL: "adam", "sgd" or "unused"; PATH:
+"window", the shared-memory window of ranks on one node, or "collectives", MPI's
+reduce-scatter and all-gather as between nodes)
 "adam": an MLP with Adam; "sgd": SGD with momentum (its buffer starts as the first gradient);
 "unused": Adam, a branch that rank 1 skips in some steps (those fall back to the all-reduce,
 between sharded steps). The MLP has 419 parameters: a tail of 1 element on 2 ranks, 2 on 3.
@@ -36,6 +38,9 @@ class Branchy(nn.Module):
         return self.head(h)
 
 
+PATH = sys.argv[4] if len(sys.argv) > 4 else "window"
+
+
 def build(kind, sharded, checkpoint=None):
     cr.manual_seed(3)
     model = Branchy() if kind == "unused" else nn.MLP([5, 16, 16, 3])
@@ -45,6 +50,8 @@ def build(kind, sharded, checkpoint=None):
                       zero_redundancy=sharded, checkpoint_path=checkpoint)
     if not sharded:
         trainer._parallel = DataParallel(overlap=False)
+    elif PATH == "collectives":
+        trainer._parallel._sharded._one_node = False  # as if the ranks ran on several nodes
     return model, opt, trainer
 
 
@@ -75,6 +82,7 @@ def main(kind, out, directory):
         results.update(saved(prefix, model, opt, history))
         results[f"{prefix}/bytes"] = np.array(trainer._parallel.bytes_per_step)
         results[f"{prefix}/sharded"] = np.array(getattr(trainer._parallel._sharded, "steps", -1))
+        results[f"{prefix}/window"] = np.array(getattr(trainer._parallel._sharded, "window", None) is not None)
     checkpoint = Path(directory) / "zero.ckpt"
     cr.manual_seed(11)
     model, opt, trainer = build(kind, True, checkpoint)

@@ -59,6 +59,9 @@ import math
 from ..engine import backend
 from ..engine.backend import host as np
 
+#: bytes: where each rank's flat arrays start in the shared window (a cache line, an AVX-512 vector)
+ALIGNMENT = 64
+
 
 class ShardedSteps:
     """ZeRO stage 1's reduction, gradient norm, optimizer step and state gathering for one
@@ -89,12 +92,14 @@ class ShardedSteps:
             if not self._one_node:
                 return
         length, dtype = layout
-        self.window = MPI.Win.Allocate_shared(2 * length * dtype.itemsize, dtype.itemsize, comm=self.comm)
+        slack = ALIGNMENT // dtype.itemsize  # each rank's arrays start on a cache line
+        self.window = MPI.Win.Allocate_shared((2 * length + slack) * dtype.itemsize, dtype.itemsize, comm=self.comm)
         self.shared = []
         for owner in range(self.size):
             memory, _ = self.window.Shared_query(owner)
-            arrays = np.frombuffer(memory, dtype=dtype, count=2 * length)
-            self.shared.append((arrays[:length], arrays[length:]))
+            arrays = np.frombuffer(memory, dtype=dtype, count=2 * length + slack)
+            start = (-arrays.ctypes.data % ALIGNMENT) // dtype.itemsize
+            self.shared.append((arrays[start:start + length], arrays[start + length:start + 2 * length]))
         self.window.Lock_all(MPI.MODE_NOCHECK)
         optimizer.move_flat_arrays(*self.shared[self.rank])
 
