@@ -31,6 +31,18 @@ with two ranks (a + b = b + a, and a power-of-two weight 1/2 scales a gradient e
 parameters are equal to the unsharded run's to the last bit; with more ranks MPI may
 associate the sums differently (tested to 1e-6).
 
+One node. When every rank runs on the same machine (``MPI_COMM_TYPE_SHARED`` holds them all),
+the first sharded step moves the optimizer's flat parameters and gradients into one MPI-3
+shared-memory window (``MPI_Win_allocate_shared``; every rank can read every rank's arrays),
+and steps 3 and 6 become plain array operations: after the small all-reduce (which also says
+that every rank's backward is done), rank r adds the others' values of its block into its own
+gradient (its own values first, then the others' in rank order), and after its update a barrier
+lets each rank copy the others' updated blocks of the parameters. On the 2-core machine this
+moves the same bytes in a third of the time of MPI's reduce-scatter and all-gather of W1
+(about 50 against 150 µs per step), which are themselves copies through MPI's shared-memory
+buffers. The window lives as long as the process (it holds the parameters); ranks on several
+nodes use the collectives above.
+
 Differences from PyTorch's ``torch.distributed.optim.ZeroRedundancyOptimizer``: torch wraps
 the optimizer, partitions whole PARAMETERS among the ranks (W1's first layer alone is 75% of
 its parameters, so the work would not halve), keeps DDP's full all-reduce of the gradients and
