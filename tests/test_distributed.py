@@ -374,3 +374,17 @@ def test_zero_redundancy_is_refused_with_clipping_and_checked():
     with pytest.raises(ValueError, match="DataParallel: zero_redundancy must be True or False; got 'yes'"):
         DataParallel(zero_redundancy="yes")
     assert DataParallel(zero_redundancy=True).zero_redundancy is False  # one process: nothing to shard
+
+
+def test_benchmark_projection_charges_the_optimizer_step_per_rank_or_sharded():
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    import bench_distributed as bench
+
+    S, t_c, t_o = 1_000_000, 2e-3, 4e-4
+    for sharded in (False, True):
+        rows = bench.projection(compute_step=t_c, nbytes=S, rows=1280, optimizer_step=t_o, sharded=sharded)
+        eight = [r for r in rows if r["ranks"] == 8][0]
+        comm = bench.ring_allreduce_seconds(8, S, *bench.NETWORKS[eight["network"]])
+        update = t_o / 8 if sharded else t_o
+        assert eight["strong_epoch_s"] == pytest.approx(10 * ((t_c - t_o) / 8 + update + comm))
+        assert eight["weak_epoch_s"] == pytest.approx(2 * (t_c - t_o + update + comm))
