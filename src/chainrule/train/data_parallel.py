@@ -220,12 +220,12 @@ class DataParallel:
         all-reduce of gradients that backward already weighted."""
         optimizer, weight, seeded = self._step
         self._step = None
-        sharded, loss_sum = self._sharded.reduce(optimizer, params, 1.0 if seeded else weight, loss_term)
+        sharded, loss_sum, scaled = self._sharded.reduce(optimizer, params, 1.0 if seeded else weight, loss_term)
         if sharded:
             self.bytes_per_step = params[0].data.itemsize * sum(int(p.data.size) for p in params)
             return loss_sum
         self._sharded.gather_state(optimizer)
-        self._reduce_blocking(params, 1.0 if seeded else weight, 0.0)
+        self._reduce_blocking(params, 1.0 if seeded or scaled else weight, 0.0)
         return loss_sum
 
     def grad_norm(self, params) -> float:

@@ -117,15 +117,17 @@ class ShardedSteps:
 
     def reduce(self, optimizer, params, weight: float, loss_term: float):
         """Steps 2-3, on every rank, the flat gradient first multiplied by ``weight`` (1 when
-        backward was seeded with n_r/n_B): returns (sharded, Σ_r n_r L_r); ``sharded`` False
-        when this step falls back (then only the loss was reduced, the gradients untouched)."""
+        backward was seeded with n_r/n_B): returns (sharded, Σ_r n_r L_r, scaled); ``sharded``
+        False when this step falls back (then only the loss was reduced, and the gradients were
+        multiplied by ``weight`` where ``scaled`` is True)."""
         total = sum(int(p.data.size) for p in params)  # the same on every rank
         h = total // self.size
         tail = total - h * self.size
         grad = optimizer.flat_gradient(params) if params else None
         small = np.zeros(tail + 2, dtype=params[0].data.dtype if params else np.float64)
+        scaled = grad is not None and weight != 1
         if grad is not None:
-            if weight != 1:
+            if scaled:  # before the all-reduce: on one node the others read this array after it
                 np.multiply(grad, weight, out=grad)
             small[:tail] = grad[h * self.size:]
             small[tail] = 1
@@ -135,7 +137,7 @@ class ShardedSteps:
             self.window.Sync()  # this rank's gradient written before the others read it
         self.comm.Allreduce(MPI.IN_PLACE, small, op=MPI.SUM)  # also: every rank's backward is done
         if small[tail] != self.size:
-            return False, float(small[tail + 1])
+            return False, float(small[tail + 1]), scaled
         start, shared = 0, self.shared is not None and grad is self.shared[self.rank][1]
         if shared:
             self.window.Sync()
@@ -149,7 +151,7 @@ class ShardedSteps:
         grad[h * self.size:] = small[:tail]
         self.pending = (grad, h, start, shared)
         self.steps += 1
-        return True, float(small[tail + 1])
+        return True, float(small[tail + 1]), scaled
 
     def grad_norm(self) -> float:
         """Step 4: ‖g‖₂ of the global gradient (squares summed in its dtype per rank, in float64
