@@ -190,8 +190,8 @@ def test_two_ranks_with_batch_b_train_like_one_process_with_batch_2b(tmp_path, o
     assert result.stdout.count("epoch 1/2") == 1 and result.stdout.count("epoch 2/2") == 1
     assert (tmp_path / "distributed.npz.ckpt").exists()
     params = [k for k in weights if "running" not in k and "tracked" not in k]
-    # one float32 buffer: the gradients, one has-gradient flag per parameter, the loss
-    assert int(got["bytes_per_step"]) == 4 * (sum(want[k].size for k in params) + len(params) + 1)
+    # the optimizer's flat float32 gradient all-reduced in place, after [has-flat-gradient flag, loss]
+    assert int(got["bytes_per_step"]) == 4 * (sum(want[k].size for k in params) + 2)
 
 
 @needs_mpi
@@ -268,6 +268,9 @@ def test_sync_batchnorm_needs_rows_on_every_rank_in_every_step(n, batch, drop_la
             parallel.check_every_rank_has_rows(loader, "sync_batchnorm=True")
 
 
+SETTINGS = ("blocking", "default", "tiny", "small")
+
+
 @needs_mpi
 @pytest.mark.parametrize("model", ["mlp", "unused"])
 def test_overlapped_gradient_buckets_equal_the_blocking_all_reduce_to_the_last_bit(tmp_path, model):
@@ -284,7 +287,13 @@ def test_overlapped_gradient_buckets_equal_the_blocking_all_reduce_to_the_last_b
     for setting in ("default", "tiny", "small"):
         for key in keys:
             np.testing.assert_array_equal(saved[key.replace("blocking/", setting + "/")], saved[key], err_msg=key)
-        assert int(saved[setting + "/bytes"]) == int(saved["blocking/bytes"])
+    weights = [saved[k] for k in keys if "/w/" in k]
+    packed = 4 * (sum(w.size for w in weights) + len(weights) + 1)  # gradients, has-gradient flags, loss
+    if model == "mlp":  # one bucket (default) or none: the flat gradient in place, after [flag, loss]
+        in_place = 4 * (sum(w.size for w in weights) + 2)
+        assert [int(saved[s + "/bytes"]) for s in SETTINGS] == [in_place, in_place, packed, packed]
+    else:  # a parameter without a gradient: packed, with the flags
+        assert all(int(saved[s + "/bytes"]) == packed for s in SETTINGS)
     if model == "unused":
         assert all(bool(saved[s + "/never_grad"]) for s in ("blocking", "default", "tiny", "small"))
     buckets = [int(saved[s + "/buckets"]) for s in ("default", "tiny", "small")]

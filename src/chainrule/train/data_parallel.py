@@ -109,7 +109,8 @@ class DataParallel:
         self.bucket_cap_mb, self.overlap = bucket_cap_mb, bool(overlap)
         self.zero_redundancy = zero_redundancy and self.size > 1
         self._sharded = ShardedSteps(_dist.communicator(), self.rank, self.size) if self.zero_redundancy else None
-        self._step = None  # with zero_redundancy: (optimizer, n_r/n_B) from begin_step to reduce_gradients
+        self._step = None  # with zero_redundancy: (optimizer, n_r/n_B, seeded) from begin_step to reduce_gradients
+        self._optimizer, self._seed = None, None  # this step's optimizer; the weight backward is seeded with
         self.bytes_per_step = 0
         self.comm_seconds, self.comm_steps = 0.0, 0
         self._buffer = None
@@ -171,10 +172,17 @@ class DataParallel:
         ``params`` (built once; hooks registered for this step) with this rank's weight
         n_r/n_B and loss term n_r L_r, so that each bucket's all-reduce starts during backward;
         with ``zero_redundancy``, remember ``optimizer`` and the weight for :meth:`backward`.
-        Every rank calls it, also one without rows in this batch (``n_local`` 0)."""
+        Every rank calls it, also one without rows in this batch (``n_local`` 0).
+
+        Without buckets to overlap (``overlap=False``, or ONE bucket: it can only start when
+        backward is over), backward is seeded with n_r/n_B when that is a power of two (equal
+        shards on 2, 4, … ranks: the gradients come out exactly weighted) and the reduction
+        runs in place on the optimizer's flat gradient (:meth:`reduce_gradients`)."""
+        weight = n_local / total
+        exact = self.size > 1 and weight > 0 and math.frexp(weight)[0] == 0.5
+        self._optimizer, self._seed = optimizer, (weight if exact else None)
         if self._sharded is not None:
-            weight = n_local / total
-            self._step = (optimizer, weight, weight > 0 and math.frexp(weight)[0] == 0.5)
+            self._step = (optimizer, weight, exact)
             self._sharded.prepare(optimizer, params)
             return
         if not self.overlap or self.size == 1 or not params or any(p.data.__class__ is not np.ndarray for p in params):
@@ -185,16 +193,18 @@ class DataParallel:
             buckets = self._buckets = GradientBuckets(list(params), bucket_assignment(params, self.bucket_cap_mb),
                                                       _dist.communicator())
             self.bytes_per_step = buckets.nbytes
-        buckets.begin(n_local / total, local_loss * n_local)
+        if len(buckets.buckets) > 1:
+            self._seed = None
+            buckets.begin(weight, local_loss * n_local)
 
     def backward(self, loss) -> None:
-        """``loss.backward()``; with ``zero_redundancy`` and a weight n_r/n_B that is a power of
-        two (equal shards on 2, 4, … ranks), seeded with it: the gradients come out weighted,
-        exactly as if multiplied afterwards, and no pass over them scales them."""
-        if self._step is None or not self._step[2]:
+        """``loss.backward()``, seeded with this rank's weight n_r/n_B where :meth:`begin_step`
+        chose to (a power of two: the gradients come out weighted exactly as if multiplied
+        afterwards, and no pass over them scales them)."""
+        if self._seed is None:
             loss.backward()
         else:
-            loss.backward(wrap(np.full(loss.data.shape, self._step[1], dtype=loss.data.dtype)))
+            loss.backward(wrap(np.full(loss.data.shape, self._seed, dtype=loss.data.dtype)))
 
     def reduce_gradients(self, params, n_local: int, total: int, local_loss: float) -> float:
         """After backward: every parameter's ``.grad`` becomes the mean gradient of the global
@@ -210,10 +220,30 @@ class DataParallel:
         elif buckets is not None and buckets.armed:
             loss_sum = buckets.finish()
         else:
-            loss_sum = self._reduce_blocking(params, n_local / total, local_loss * n_local)
+            loss_sum = self._reduce_in_place(params, n_local / total, local_loss * n_local)
         self.comm_seconds += time.perf_counter() - started
         self.comm_steps += 1
         return loss_sum / total
+
+    def _reduce_in_place(self, params, weight: float, loss_term: float) -> float:
+        """One all-reduce in place of the optimizer's flat gradient, when every rank's gradients
+        are all in its slots (:meth:`chainrule.optim.Optimizer.flat_gradient`): a small
+        all-reduce of [has-flat-gradient flag | n_r L_r] decides it for all ranks alike; else
+        the packed all-reduce of :meth:`_reduce_blocking`. No copy into a buffer and back."""
+        seeded, self._seed = self._seed is not None, None
+        optimizer, self._optimizer = self._optimizer, None
+        if optimizer is None or not params:  # no optimizer given (on every rank alike): pack
+            return self._reduce_blocking(params, 1.0 if seeded else weight, loss_term)
+        grad = optimizer.flat_gradient(params)
+        small = np.array([0 if grad is None else 1, loss_term], dtype=params[0].data.dtype if params else np.float64)
+        _dist.allreduce_(small)
+        if small[0] != self.size:
+            return self._reduce_blocking(params, 1.0 if seeded else weight, loss_term)
+        if not seeded and weight != 1:
+            np.multiply(grad, weight, out=grad)
+        _dist.allreduce_(grad)
+        self.bytes_per_step = int(grad.nbytes + small.nbytes)
+        return float(small[1])
 
     def _reduce_sharded(self, params, loss_term: float) -> float:
         """ZeRO's reduce-scatter, or (every rank alike) the state gathered and the blocking
