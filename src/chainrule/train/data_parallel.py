@@ -61,6 +61,15 @@ is always handled, at the price of that bucket's overlap). A second gradient for
 parameter after its bucket has started (two backward passes in one step) is refused with
 a RuntimeError. GPU (CuPy) parameters take the blocking version.
 
+Without buckets to overlap (``overlap=False``; or ONE bucket, the default for a model under
+1 MiB such as W1, which can only start when backward is over, so its hooks would cost and hide
+nothing): no hooks are armed; backward is seeded with n_r/n_B when that is a power of two (the
+gradients come out exactly weighted, else one pass multiplies them), and the reduction is one
+all-reduce IN PLACE of the optimizer's flat gradient (:mod:`chainrule.optim.flat_buffers`),
+where backward already left the gradients, after a 2-value all-reduce [has-flat-gradient flag,
+n_r L_r] that tells every rank alike whether all ranks have one (else the packed buffer
+above, with its has-gradient flags): no copy into a buffer and back (70 µs per W1 step).
+
 ``zero_redundancy=True`` (``Trainer(..., zero_redundancy=True)``) shards the optimizer step
 instead (ZeRO stage 1: reduce-scatter, each rank updates 1/N of the elements, all-gather):
 :mod:`chainrule.train.zero_redundancy`. It takes the place of the buckets.
