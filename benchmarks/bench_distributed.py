@@ -318,8 +318,8 @@ def report(results: dict, rows: int) -> dict:
         print(f"{name:<58}{summary['median']:>15.3f}{summary['min']:>8.3f}{base / summary['median']:>18.2f}x"
               f"{summary['load_min']:>8.1f}-{summary['load_max']:.1f}")
     double = results[BLOCKING]
-    print(f"\nall-reduced per step: {double['bytes_per_step']:,} bytes (float32 gradients, one has-gradient "
-          f"flag per parameter tensor, the batch loss); isolated blocking all-reduce of that buffer: "
+    print(f"\nall-reduced per step (blocking): {double['bytes_per_step']:,} bytes (the optimizer's flat float32 "
+          f"gradient in place, and [has-gradient flag, loss]); isolated blocking all-reduce of that many bytes: "
           f"{double['isolated_allreduce_seconds'] * 1e3:.3f} ms (shared memory, one machine)")
     for name, summary in results.items():
         if "comm_seconds_per_step" in summary:
