@@ -19,6 +19,10 @@ with batch 128), so their epoch times compare like for like:
   buckets (the default, one 1 MiB first bucket: all of W1's 1.08 MB, so no overlap) and with
   ``bucket_cap_mb=0.25`` (two buckets: the last two layers, started inside the backward pass
   before the first layer's weight gradient, then the first layer);
+* ``2 ranks x 1 thread, zero_redundancy``: ``Trainer(zero_redundancy=True)``, ZeRO stage 1
+  (:mod:`chainrule.train.zero_redundancy`): each rank updates half of the parameters and of
+  Adam's state; on one machine the ranks sum and exchange their halves through an MPI
+  shared-memory window;
 * ``1 rank x 1 thread``: the compute of a step without communication (for the projection).
 
 Each configuration runs in a fresh process: one warm-up epoch, then ``timed`` epochs. The
@@ -36,20 +40,25 @@ Projection (ring all-reduce cost model; Thakur, Rabenseifner & Gropp 2005; Patar
 
 α the per-message latency and β the link bandwidth. With a fixed global batch of 128 rows
 (strong scaling: the same optimization as one process) each rank computes 128/N rows per
-step, so a blocking step costs t_c / N + T_ar(N, S), t_c the measured time of a 128-row step
-on one core without communication (this assumes the whole step shrinks with its rows; the
-fixed per-step costs do not, so the strong-scaling figures are optimistic). With a fixed
-per-rank batch of 128 rows (weak scaling: a global batch of 128 N, fewer steps per epoch, a
-different optimization) one epoch costs (rows / (128 N)) · (t_c + T_ar(N, S)).
+step, so a blocking step costs (t_c − t_o) / N + t_o + T_ar(N, S), t_c the measured time of a
+128-row step on one core without communication and t_o the optimizer step inside it (Adam over
+all P parameters, which every rank runs whole; measured in the same 1 x 1 process). The rest is
+assumed to shrink with the rows (the other fixed per-step costs do not, so the strong-scaling
+figures stay optimistic). With ``zero_redundancy`` (ZeRO stage 1) each rank updates P/N
+parameters and the reduce-scatter plus all-gather move the all-reduce's bytes in the same
+2 (N − 1) messages: (t_c − t_o) / N + t_o / N + T_ar(N, S). With a fixed per-rank batch of 128
+rows (weak scaling: a global batch of 128 N, fewer steps per epoch, a different optimization)
+one epoch costs (rows / (128 N)) · (t_c − t_o + t_o' + T_ar(N, S)), t_o' = t_o or t_o / N.
 
 With overlap, the buckets' all-reduces run one after another on the link while backward goes
 on: bucket k (S_k bytes) is ready at r_k t_b after backward starts (t_b the backward time of
 the step, r_k the measured fraction of backward after which the bucket's last gradient is
 complete: post-accumulate hooks timed in the 1 x 1 process), starts at
 max(r_k t_b, end of bucket k − 1) and takes T_ar(N, S_k); only what runs past the end of
-backward is added to the step: step = t + max(0, end_K − t_b), t = t_c / N (strong) or t_c
-(weak), t_b scaled alike. The script prints both models for two stated networks: 10 Gb
-Ethernet (β = 1.25 GB/s, α = 25 µs) and InfiniBand EDR (β = 12.5 GB/s, α = 2 µs).
+backward is added to the step: step = t + max(0, end_K − t_b), t = (t_c − t_o) / N + t_o
+(strong) or t_c (weak), t_b = the backward share of t_c, scaled alike. The script prints the
+models for two stated networks: 10 Gb Ethernet (β = 1.25 GB/s, α = 25 µs) and InfiniBand EDR
+(β = 12.5 GB/s, α = 2 µs).
 """
 from __future__ import annotations
 
@@ -79,6 +88,7 @@ CONFIGURATIONS = {
     "2 ranks x 1 thread, blocking": (2, 1, {"overlap": False}),
     "2 ranks x 1 thread, overlapped (default buckets)": (2, 1, {}),
     f"2 ranks x 1 thread, overlapped (bucket_cap_mb={SMALL_BUCKETS_MB})": (2, 1, {"bucket_cap_mb": SMALL_BUCKETS_MB}),
+    "2 ranks x 1 thread, zero_redundancy (sharded Adam)": (2, 1, {"zero_redundancy": True}),
     "1 rank x 1 thread": (1, 1, None),
 }
 BASE, BLOCKING, ONE_CORE = "1 rank x 2 threads", "2 ranks x 1 thread, blocking", "1 rank x 1 thread"
@@ -155,7 +165,7 @@ def _step_profile(model, X, y, repeats: int = 60) -> dict:
     optimizer = optim.Adam(params, lr=W1["lr"])
     loss = nn.CrossEntropyLoss()
     xb, yb = tensor(X[:W1["global_batch"]]), tensor(y[:W1["global_batch"]])
-    steps, backwards, ready = [], [], {i: [] for i in range(len(params))}
+    steps, backwards, updates, ready = [], [], [], {i: [] for i in range(len(params))}
 
     def timed(index):
         return lambda p: stamps.__setitem__(index, time.perf_counter())
@@ -170,6 +180,7 @@ def _step_profile(model, X, y, repeats: int = 60) -> dict:
         value.backward()
         backward_end = time.perf_counter()
         optimizer.step()
+        updates.append(time.perf_counter() - backward_end)
         steps.append(time.perf_counter() - started)
         backwards.append(backward_end - backward_start)
         for i, stamp in stamps.items():
@@ -177,6 +188,7 @@ def _step_profile(model, X, y, repeats: int = 60) -> dict:
     for handle in handles:
         handle.remove()
     return {"compute_seconds_per_step": statistics.median(steps[5:]),
+            "optimizer_share": statistics.median(u / s for u, s in zip(updates[5:], steps[5:])),
             "backward_share": statistics.median(b / s for b, s in zip(backwards[5:], steps[5:])),
             "ready_fraction": [statistics.median(ready[i][5:]) for i in range(len(params))],
             "param_bytes": [int(p.data.nbytes) for p in params]}
@@ -220,9 +232,13 @@ def exposed_comm_seconds(ranks: int, buckets: list, backward: float, bandwidth: 
     return max(0.0, link - backward) if buckets else 0.0
 
 
-def projection(compute_step: float, nbytes: int, rows: int, buckets=None, backward_share: float = 0.0) -> list:
+def projection(compute_step: float, nbytes: int, rows: int, buckets=None, backward_share: float = 0.0,
+               optimizer_step: float = 0.0, sharded: bool = False) -> list:
     """Rows of (network, N, strong-scaling epoch s, speed-up, weak-scaling epoch s, comm share);
-    with ``buckets`` ([(bytes, ready fraction)]) the overlapped model (module docstring)."""
+    with ``buckets`` ([(bytes, ready fraction)]) the overlapped model (module docstring). Of the
+    step's ``compute_step`` seconds, ``optimizer_step`` (the optimizer and the gradient norm) does
+    not shrink with the rows: every rank pays it whole, or 1/N of it when ``sharded`` (ZeRO
+    stage 1, whose reduce-scatter and all-gather cost the ring all-reduce's T)."""
     table = []
     batch = W1["global_batch"]
     for network, (bandwidth, latency) in NETWORKS.items():
@@ -233,14 +249,16 @@ def projection(compute_step: float, nbytes: int, rows: int, buckets=None, backwa
                 strong_comm = exposed_comm_seconds(ranks, buckets, backward_share * compute_step / ranks,
                                                    bandwidth, latency)
                 weak_comm = exposed_comm_seconds(ranks, buckets, backward_share * compute_step, bandwidth, latency)
-            strong_step = compute_step / ranks + strong_comm
+            rows_part, update = compute_step - optimizer_step, optimizer_step / ranks if sharded else optimizer_step
+            strong_step = rows_part / ranks + update + strong_comm
             strong_epoch = -(-rows // batch) * strong_step
-            weak_epoch = -(-rows // (batch * ranks)) * (compute_step + weak_comm)
+            weak_step = rows_part + update + weak_comm
+            weak_epoch = -(-rows // (batch * ranks)) * weak_step
             table.append({"network": network, "ranks": ranks,
                           "allreduce_ms": ring_allreduce_seconds(ranks, nbytes, bandwidth, latency) * 1e3,
                           "exposed_ms": strong_comm * 1e3, "strong_epoch_s": strong_epoch,
                           "strong_speedup": (-(-rows // batch) * compute_step) / strong_epoch,
-                          "weak_epoch_s": weak_epoch, "comm_share_weak": weak_comm / (compute_step + weak_comm)})
+                          "weak_epoch_s": weak_epoch, "comm_share_weak": weak_comm / weak_step})
     return table
 
 
@@ -300,8 +318,8 @@ def report(results: dict, rows: int) -> dict:
         print(f"{name:<58}{summary['median']:>15.3f}{summary['min']:>8.3f}{base / summary['median']:>18.2f}x"
               f"{summary['load_min']:>8.1f}-{summary['load_max']:.1f}")
     double = results[BLOCKING]
-    print(f"\nall-reduced per step: {double['bytes_per_step']:,} bytes (float32 gradients, one has-gradient "
-          f"flag per parameter tensor, the batch loss); isolated blocking all-reduce of that buffer: "
+    print(f"\nall-reduced per step (blocking): {double['bytes_per_step']:,} bytes (the optimizer's flat float32 "
+          f"gradient in place, and [has-gradient flag, loss]); isolated blocking all-reduce of that many bytes: "
           f"{double['isolated_allreduce_seconds'] * 1e3:.3f} ms (shared memory, one machine)")
     for name, summary in results.items():
         if "comm_seconds_per_step" in summary:
@@ -312,22 +330,27 @@ def report(results: dict, rows: int) -> dict:
     first = single["runs"][0]
     compute = single["median"] / single["steps_per_epoch"]
     share = statistics.median(run["backward_share"] for run in single["runs"])
+    update = compute * statistics.median(run["optimizer_share"] for run in single["runs"])
     ready = [statistics.median(run["ready_fraction"][i] for run in single["runs"])
              for i in range(len(first["param_bytes"]))]
     profile = {"param_bytes": first["param_bytes"], "ready_fraction": ready}
     print(f"one 128-row step on one core, no communication: t_c = {compute * 1e3:.2f} ms per step of the 1 x 1 "
           f"epoch; backward is {share:.0%} of a step; gradient complete at these fractions of backward "
-          f"(registration order): {', '.join(f'{r:.2f}' for r in ready)}")
+          f"(registration order): {', '.join(f'{r:.2f}' for r in ready)}; the optimizer step t_o = "
+          f"{update * 1e3:.3f} ms of it (every rank's whole, or 1/N with zero_redundancy)")
     nbytes = double["bytes_per_step"]
     rows_full = W1["rows"]
-    tables = {"blocking": projection(compute, nbytes, rows_full)}
+    tables = {"blocking": projection(compute, nbytes, rows_full, optimizer_step=update)}
     print_projection(f"\nProjection for W1 at {rows_full:,} rows, blocking all-reduce (t_c = {compute * 1e3:.2f} ms, "
-                     f"S = {nbytes:,} bytes); strong: global batch 128, each rank 128/N rows; weak: 128 rows "
-                     f"per rank:", tables["blocking"])
+                     f"t_o = {update * 1e3:.3f} ms, S = {nbytes:,} bytes); strong: global batch 128, each rank "
+                     f"128/N rows; weak: 128 rows per rank:", tables["blocking"])
+    tables["zero_redundancy"] = projection(compute, nbytes, rows_full, optimizer_step=update, sharded=True)
+    print_projection("\nProjection, zero_redundancy (reduce-scatter + all-gather: the all-reduce's T; t_o / N per "
+                     "rank):", tables["zero_redundancy"])
     for cap in (None, SMALL_BUCKETS_MB):
         buckets = bucket_profile(profile, cap)
         key = f"overlapped, bucket_cap_mb={cap}"
-        tables[key] = projection(compute, nbytes, rows_full, buckets, share)
+        tables[key] = projection(compute, nbytes, rows_full, buckets, share, optimizer_step=update)
         print_projection(f"\nProjection, {key}: buckets (bytes, ready at fraction of backward) "
                          f"{[(b, round(r, 2)) for b, r in buckets]}:", tables[key])
     return {"projection": tables, "profile": profile, "backward_share": share, "compute_step": compute}

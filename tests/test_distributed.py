@@ -190,8 +190,8 @@ def test_two_ranks_with_batch_b_train_like_one_process_with_batch_2b(tmp_path, o
     assert result.stdout.count("epoch 1/2") == 1 and result.stdout.count("epoch 2/2") == 1
     assert (tmp_path / "distributed.npz.ckpt").exists()
     params = [k for k in weights if "running" not in k and "tracked" not in k]
-    # one float32 buffer: the gradients, one has-gradient flag per parameter, the loss
-    assert int(got["bytes_per_step"]) == 4 * (sum(want[k].size for k in params) + len(params) + 1)
+    # the optimizer's flat float32 gradient all-reduced in place, after [has-flat-gradient flag, loss]
+    assert int(got["bytes_per_step"]) == 4 * (sum(want[k].size for k in params) + 2)
 
 
 @needs_mpi
@@ -268,6 +268,9 @@ def test_sync_batchnorm_needs_rows_on_every_rank_in_every_step(n, batch, drop_la
             parallel.check_every_rank_has_rows(loader, "sync_batchnorm=True")
 
 
+SETTINGS = ("blocking", "default", "tiny", "small")
+
+
 @needs_mpi
 @pytest.mark.parametrize("model", ["mlp", "unused"])
 def test_overlapped_gradient_buckets_equal_the_blocking_all_reduce_to_the_last_bit(tmp_path, model):
@@ -284,7 +287,13 @@ def test_overlapped_gradient_buckets_equal_the_blocking_all_reduce_to_the_last_b
     for setting in ("default", "tiny", "small"):
         for key in keys:
             np.testing.assert_array_equal(saved[key.replace("blocking/", setting + "/")], saved[key], err_msg=key)
-        assert int(saved[setting + "/bytes"]) == int(saved["blocking/bytes"])
+    weights = [saved[k] for k in keys if "/w/" in k]
+    packed = 4 * (sum(w.size for w in weights) + len(weights) + 1)  # gradients, has-gradient flags, loss
+    if model == "mlp":  # one bucket (default) or none: the flat gradient in place, after [flag, loss]
+        in_place = 4 * (sum(w.size for w in weights) + 2)
+        assert [int(saved[s + "/bytes"]) for s in SETTINGS] == [in_place, in_place, packed, packed]
+    else:  # a parameter without a gradient: packed, with the flags
+        assert all(int(saved[s + "/bytes"]) == packed for s in SETTINGS)
     if model == "unused":
         assert all(bool(saved[s + "/never_grad"]) for s in ("blocking", "default", "tiny", "small"))
     buckets = [int(saved[s + "/buckets"]) for s in ("default", "tiny", "small")]
@@ -324,3 +333,67 @@ def test_data_parallel_rejects_bad_arguments(kwargs, match):
 
     with pytest.raises(ValueError, match=match):
         DataParallel(**kwargs)
+
+
+@needs_mpi
+@pytest.mark.parametrize("ranks, kind, path", [
+    (2, "adam", "window"), (2, "sgd", "window"), (2, "unused", "window"), (3, "adam", "window"), (3, "sgd", "window"),
+    (3, "unused", "window"), (2, "adam", "collectives"), (2, "unused", "collectives"), (3, "sgd", "collectives"),
+])
+def test_zero_redundancy_steps_equal_the_unsharded_steps(tmp_path, ranks, kind, path):
+    """Trainer(zero_redundancy=True): reduce-scatter, each rank updates its block of the flat
+    parameters and state, all-gather. Weights, losses and the optimizer state (gathered at the
+    end of fit) equal the unsharded run's to the bit on 2 ranks, to 1e-6 on 3 (MPI may sum in
+    another order); the gradient norm is summed per block (1e-6). A sharded run checkpointed
+    after epoch 1 and resumed equals the straight run to the bit. "unused": steps where rank 1
+    lacks a gradient fall back to the all-reduce between sharded steps. "window": the ranks
+    share their flat arrays in an MPI shared-memory window (one node); "collectives": MPI's
+    reduce-scatter and all-gather, as between nodes."""
+    out = tmp_path / "zero.npz"
+    result = runner.run("zero_equivalence.py", kind, out, tmp_path, path, ranks=ranks, timeout=180)
+    assert result.returncode == 0, result.stderr
+    saved = np.load(out)
+    keys = [k for k in saved.files if k.startswith("plain/") and k.split("/")[1] in ("w", "loss", "state")]
+    assert any("/state/" in k for k in keys) and any("/w/" in k for k in keys)
+    for key in keys:
+        got, want = saved[key.replace("plain/", "zero/")], saved[key]
+        if ranks == 2:
+            np.testing.assert_array_equal(got, want, err_msg=key)
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7, err_msg=key)
+    np.testing.assert_allclose(saved["zero/grad_norm"], saved["plain/grad_norm"], rtol=1e-6)
+    for key in (k for k in saved.files if k.startswith("straight/")):
+        np.testing.assert_array_equal(saved[key.replace("straight/", "resumed/")], saved[key], err_msg=key)
+    steps = len(saved["zero/loss"])
+    sharded = int(saved["zero/sharded"])
+    assert (0 < sharded < steps) if kind == "unused" else sharded == steps
+    assert bool(saved["zero/window"]) == (path == "window")
+
+
+def test_zero_redundancy_is_refused_with_clipping_and_checked():
+    from chainrule import nn, optim
+    from chainrule.train import Trainer
+    from chainrule.train.data_parallel import DataParallel
+
+    model = nn.Linear(2, 1)
+    with pytest.raises(ValueError, match="zero_redundancy must be True or False .not True with clip_grad_norm.; got 1"):
+        Trainer(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), zero_redundancy=1)
+    with pytest.raises(ValueError, match="got True"):
+        Trainer(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), zero_redundancy=True, clip_grad_norm=1.0)
+    with pytest.raises(ValueError, match="DataParallel: zero_redundancy must be True or False; got 'yes'"):
+        DataParallel(zero_redundancy="yes")
+    assert DataParallel(zero_redundancy=True).zero_redundancy is False  # one process: nothing to shard
+
+
+def test_benchmark_projection_charges_the_optimizer_step_per_rank_or_sharded():
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    import bench_distributed as bench
+
+    S, t_c, t_o = 1_000_000, 2e-3, 4e-4
+    for sharded in (False, True):
+        rows = bench.projection(compute_step=t_c, nbytes=S, rows=1280, optimizer_step=t_o, sharded=sharded)
+        eight = [r for r in rows if r["ranks"] == 8][0]
+        comm = bench.ring_allreduce_seconds(8, S, *bench.NETWORKS[eight["network"]])
+        update = t_o / 8 if sharded else t_o
+        assert eight["strong_epoch_s"] == pytest.approx(10 * ((t_c - t_o) / 8 + update + comm))
+        assert eight["weak_epoch_s"] == pytest.approx(2 * (t_c - t_o + update + comm))

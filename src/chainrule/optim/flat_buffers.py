@@ -125,6 +125,28 @@ class FlatChunk:
         arrays = {name: self.buffers[name][a:b] for name, _ in buffers}
         return self.data[a:b], self.grad[a:b], arrays, lambda k: self._work(k)[a:b]
 
+    def move_to(self, data, grad) -> None:
+        """Keep the flat parameters and gradients in ``data`` and ``grad`` from now on (1-D
+        arrays of the same length and dtype, e.g. in memory shared between processes): the
+        values are copied and every parameter's ``.data`` and gradient slot become views of
+        the new arrays (the gradients themselves are not moved: call it between steps)."""
+        data[...] = self.data
+        grad[...] = self.grad
+        self.data, self.grad = data, grad
+        self.data_views = [self._view(self.data, i) for i in range(len(self.params))]
+        self.grad_views = [self._view(self.grad, i) for i in range(len(self.params))]
+        for p, view, slot in zip(self.params, self.data_views, self.grad_views):
+            p.data = view
+            if getattr(p, "grad_slot", None) is not None:
+                p.grad_slot = slot
+
+    def elements(self, start: int, stop: int, grad_start: int, buffers: tuple):
+        """What :meth:`span` returns for the elements [start, stop) of the flat arrays, the
+        gradient taken from [grad_start, grad_start + stop - start) (a sharded step)."""
+        arrays = {name: self.buffers[name][start:stop] for name, _ in buffers}
+        grad = self.grad[grad_start:grad_start + stop - start]
+        return self.data[start:stop], grad, arrays, lambda k: self._work(k)[start:stop]
+
     def fill(self, name: str, first: int, last: int, initial) -> None:
         if name not in self.buffers:
             self.buffers[name] = backend.namespace_of(self.data).zeros_like(self.data)

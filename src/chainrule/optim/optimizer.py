@@ -235,6 +235,80 @@ class Optimizer:
                 restored[key] = chunk.install(key, position, value) if backend.is_array(value) else value
             self.state[p] = restored
 
+    def flat_layout(self, params: list):
+        """(length, dtype) of this optimizer's one flat host chunk when it holds exactly
+        ``params``, in order, in one param group (what a sharded step needs, gradients and
+        state aside: :meth:`flat_gradient`); else None."""
+        if len(self.param_groups) != 1 or len(self._layouts) != 1 or len(self._layouts[0]) != 1:
+            return None
+        chunk = self._layouts[0][0]
+        if (not isinstance(chunk, FlatChunk) or chunk.data.__class__ is not _HOST_ARRAY
+                or len(chunk.params) != len(params) or any(a is not b for a, b in zip(chunk.params, params))):
+            return None
+        return chunk.data.shape[0], chunk.data.dtype
+
+    def move_flat_arrays(self, data, grad) -> None:
+        """Keep the one flat chunk's parameters and gradients in ``data`` and ``grad`` from now
+        on (after :meth:`flat_layout` accepted it; between steps): see ``FlatChunk.move_to``."""
+        self._layouts[0][0].move_to(data, grad)
+
+    def flat_gradient(self, params: list):
+        """For a sharded step (ZeRO stage 1, :mod:`chainrule.train.zero_redundancy`): the one
+        flat gradient array of this optimizer when :meth:`step_elements` may update any slices
+        of it on their own, else None. That needs one param group whose parameters are
+        ``params`` in order, in one flat host chunk, every gradient in its slot, every
+        ``.data`` its view, and the same state for all (none yet, or one step count and the
+        update's buffers)."""
+        if self.flat_layout(params) is None:
+            return None
+        chunk = self._layouts[0][0]
+        for p, view, slot in zip(chunk.params, chunk.data_views, chunk.grad_views):
+            grad = p.grad
+            if p.data is not view or grad is None or grad.data is not slot:
+                return None
+        entries = [self.state.get(p) for p in chunk.params]
+        if all(entry is None for entry in entries):
+            return chunk.grad
+        keys = {"step"} | {name for name, _ in self._buffers(self.param_groups[0])}
+        step = entries[0].get("step") if entries[0] is not None else None
+        if any(entry is None or set(entry) != keys or entry["step"] != step for entry in entries):
+            return None
+        return chunk.grad
+
+    def flat_arrays(self) -> dict:
+        """The flat arrays of the one flat chunk that :meth:`flat_gradient` accepts:
+        ``{"params": parameters, name: state buffer, ...}`` (the arrays themselves, not copies)."""
+        chunk = self._layouts[0][0]
+        return {"params": chunk.data, **chunk.buffers}
+
+    def step_elements(self, spans) -> None:
+        """One step that updates only some elements of the flat parameters: ``spans`` is a
+        list of (start, stop, gradient start), elements [start, stop) of the parameters and
+        of the state buffers updated with the gradient values at [gradient start, …) of the
+        flat gradient; the step count of every parameter advances. Only after
+        :meth:`flat_gradient` returned an array. Each element's arithmetic is that of
+        :meth:`step` (the update rules are elementwise), so the updated elements are equal
+        to :meth:`step`'s to the bit."""
+        group, chunk = self.param_groups[0], self._layouts[0][0]
+        buffers = self._buffers(group)
+        entries = [self.state.get(p) for p in chunk.params]
+        step, fresh = 0, tuple(name for name, _ in buffers)
+        if entries[0] is None:
+            for name, initial in buffers:
+                chunk.fill(name, 0, len(chunk.params) - 1, initial)
+            entries = [self.state.setdefault(p, {"step": 0}) for p in chunk.params]
+        else:
+            step, fresh = entries[0]["step"], ()
+        for start, stop, grad_start in spans:
+            if stop > start:
+                param, grad, arrays, work = chunk.elements(start, stop, grad_start, buffers)
+                self._run_update(group, param, grad, arrays, step + 1, fresh, work)
+        for position, entry in enumerate(entries):
+            entry["step"] = step + 1
+            for name in fresh:
+                entry[name] = chunk.view(name, position)
+        chunk.full_run = (step + 1, buffers, entries)
+
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
         for g, group in enumerate(self.param_groups):

@@ -61,10 +61,24 @@ is always handled, at the price of that bucket's overlap). A second gradient for
 parameter after its bucket has started (two backward passes in one step) is refused with
 a RuntimeError. GPU (CuPy) parameters take the blocking version.
 
+Without buckets to overlap (``overlap=False``; or ONE bucket, the default for a model under
+1 MiB such as W1, which can only start when backward is over, so its hooks would cost and hide
+nothing): no hooks are armed; backward is seeded with n_r/n_B when that is a power of two (the
+gradients come out exactly weighted, else one pass multiplies them), and the reduction is one
+all-reduce IN PLACE of the optimizer's flat gradient (:mod:`chainrule.optim.flat_buffers`),
+where backward already left the gradients, after a 2-value all-reduce [has-flat-gradient flag,
+n_r L_r] that tells every rank alike whether all ranks have one (else the packed buffer
+above, with its has-gradient flags): no copy into a buffer and back (70 µs per W1 step).
+
+``zero_redundancy=True`` (``Trainer(..., zero_redundancy=True)``) shards the optimizer step
+instead (ZeRO stage 1: reduce-scatter, each rank updates 1/N of the elements, all-gather):
+:mod:`chainrule.train.zero_redundancy`. It takes the place of the buckets.
+
 The collectives themselves are :mod:`chainrule.distributed`.
 """
 from __future__ import annotations
 
+import math
 import time
 
 from ..data import DataLoader, DistributedLoader, ParquetDataset, ShardedParquet, Subset
@@ -73,6 +87,8 @@ from ..engine import distributed as _dist
 from ..engine.autograd import Function
 from ..engine.backend import host as np
 from ..engine.tensor import wrap
+from .divergence import global_grad_norm
+from .zero_redundancy import ShardedSteps
 
 #: torch's ``dist._DEFAULT_FIRST_BUCKET_BYTES`` and DDP's default ``bucket_cap_mb``
 FIRST_BUCKET_BYTES = 1024 * 1024
@@ -86,18 +102,24 @@ class DataParallel:
     ``bucket_cap_mb``: the size of the gradient buckets in MiB (None: torch's defaults, 25
     MiB after a first bucket of 1 MiB); ``overlap=False`` selects the blocking version (one
     all-reduce of all gradients after backward). See the module docstring, "Gradient buckets".
+    ``zero_redundancy=True``: sharded optimizer steps (:mod:`chainrule.train.zero_redundancy`).
 
     ``bytes_per_step`` is the number of bytes each step all-reduces; ``comm_seconds``
     and ``comm_steps`` the wall time the step spends in the all-reduce after backward (the
     blocking all-reduce, or starting the remaining buckets and waiting for all) and the number
     of steps (for benchmarks: it includes waiting for the slowest rank)."""
 
-    def __init__(self, bucket_cap_mb=None, overlap: bool = True):
+    def __init__(self, bucket_cap_mb=None, overlap: bool = True, zero_redundancy: bool = False):
         check_bucket_cap_mb(bucket_cap_mb, "DataParallel")
-        if not isinstance(overlap, bool):
-            raise ValueError(f"DataParallel: overlap must be True or False; got {overlap!r}")
+        for name, value in (("overlap", overlap), ("zero_redundancy", zero_redundancy)):
+            if not isinstance(value, bool):
+                raise ValueError(f"DataParallel: {name} must be True or False; got {value!r}")
         self.rank, self.size = _dist.rank(), _dist.world_size()
         self.bucket_cap_mb, self.overlap = bucket_cap_mb, bool(overlap)
+        self.zero_redundancy = zero_redundancy and self.size > 1
+        self._sharded = ShardedSteps(_dist.communicator(), self.rank, self.size) if self.zero_redundancy else None
+        self._step = None  # with zero_redundancy: (optimizer, n_r/n_B, seeded) from begin_step to reduce_gradients
+        self._optimizer, self._seed = None, None  # this step's optimizer; the weight backward is seeded with
         self.bytes_per_step = 0
         self.comm_seconds, self.comm_steps = 0.0, 0
         self._buffer = None
@@ -154,11 +176,24 @@ class DataParallel:
             else:
                 t.data[...] = _dist.broadcast_(t.data.copy())
 
-    def begin_step(self, params, n_local: int, total: int, local_loss: float) -> None:
+    def begin_step(self, params, n_local: int, total: int, local_loss: float, optimizer=None) -> None:
         """Before this step's backward pass: with ``overlap``, arm the gradient buckets of
         ``params`` (built once; hooks registered for this step) with this rank's weight
-        n_r/n_B and loss term n_r L_r, so that each bucket's all-reduce starts during backward.
-        Every rank calls it, also one without rows in this batch (``n_local`` 0)."""
+        n_r/n_B and loss term n_r L_r, so that each bucket's all-reduce starts during backward;
+        with ``zero_redundancy``, remember ``optimizer`` and the weight for :meth:`backward`.
+        Every rank calls it, also one without rows in this batch (``n_local`` 0).
+
+        Without buckets to overlap (``overlap=False``, or ONE bucket: it can only start when
+        backward is over), backward is seeded with n_r/n_B when that is a power of two (equal
+        shards on 2, 4, … ranks: the gradients come out exactly weighted) and the reduction
+        runs in place on the optimizer's flat gradient (:meth:`reduce_gradients`)."""
+        weight = n_local / total
+        exact = self.size > 1 and weight > 0 and math.frexp(weight)[0] == 0.5
+        self._optimizer, self._seed = optimizer, (weight if exact else None)
+        if self._sharded is not None:
+            self._step = (optimizer, weight, exact)
+            self._sharded.prepare(optimizer, params)
+            return
         if not self.overlap or self.size == 1 or not params or any(p.data.__class__ is not np.ndarray for p in params):
             return
         buckets = self._buckets
@@ -167,7 +202,18 @@ class DataParallel:
             buckets = self._buckets = GradientBuckets(list(params), bucket_assignment(params, self.bucket_cap_mb),
                                                       _dist.communicator())
             self.bytes_per_step = buckets.nbytes
-        buckets.begin(n_local / total, local_loss * n_local)
+        if len(buckets.buckets) > 1:
+            self._seed = None
+            buckets.begin(weight, local_loss * n_local)
+
+    def backward(self, loss) -> None:
+        """``loss.backward()``, seeded with this rank's weight n_r/n_B where :meth:`begin_step`
+        chose to (a power of two: the gradients come out weighted exactly as if multiplied
+        afterwards, and no pass over them scales them)."""
+        if self._seed is None:
+            loss.backward()
+        else:
+            loss.backward(wrap(np.full(loss.data.shape, self._seed, dtype=loss.data.dtype)))
 
     def reduce_gradients(self, params, n_local: int, total: int, local_loss: float) -> float:
         """After backward: every parameter's ``.grad`` becomes the mean gradient of the global
@@ -178,13 +224,67 @@ class DataParallel:
         [ (n_r/n_B) g_r | has-gradient flags | n_r L_r ] over the ranks."""
         buckets = self._buckets
         started = time.perf_counter()
-        if buckets is not None and buckets.armed:
+        if self._step is not None:
+            loss_sum = self._reduce_sharded(params, local_loss * n_local)
+        elif buckets is not None and buckets.armed:
             loss_sum = buckets.finish()
         else:
-            loss_sum = self._reduce_blocking(params, n_local / total, local_loss * n_local)
+            loss_sum = self._reduce_in_place(params, n_local / total, local_loss * n_local)
         self.comm_seconds += time.perf_counter() - started
         self.comm_steps += 1
         return loss_sum / total
+
+    def _reduce_in_place(self, params, weight: float, loss_term: float) -> float:
+        """One all-reduce in place of the optimizer's flat gradient, when every rank's gradients
+        are all in its slots (:meth:`chainrule.optim.Optimizer.flat_gradient`): a small
+        all-reduce of [has-flat-gradient flag | n_r L_r] decides it for all ranks alike; else
+        the packed all-reduce of :meth:`_reduce_blocking`. No copy into a buffer and back."""
+        seeded, self._seed = self._seed is not None, None
+        optimizer, self._optimizer = self._optimizer, None
+        if optimizer is None or not params:  # no optimizer given (on every rank alike): pack
+            return self._reduce_blocking(params, 1.0 if seeded else weight, loss_term)
+        grad = optimizer.flat_gradient(params)
+        small = np.array([0 if grad is None else 1, loss_term], dtype=params[0].data.dtype if params else np.float64)
+        _dist.allreduce_(small)
+        if small[0] != self.size:
+            return self._reduce_blocking(params, 1.0 if seeded else weight, loss_term)
+        if not seeded and weight != 1:
+            np.multiply(grad, weight, out=grad)
+        _dist.allreduce_(grad)
+        self.bytes_per_step = int(grad.nbytes + small.nbytes)
+        return float(small[1])
+
+    def _reduce_sharded(self, params, loss_term: float) -> float:
+        """ZeRO's reduce-scatter, or (every rank alike) the state gathered and the blocking
+        all-reduce of gradients that backward already weighted."""
+        optimizer, weight, seeded = self._step
+        self._step = None
+        sharded, loss_sum, scaled = self._sharded.reduce(optimizer, params, 1.0 if seeded else weight, loss_term)
+        if sharded:
+            self.bytes_per_step = params[0].data.itemsize * sum(int(p.data.size) for p in params)
+            return loss_sum
+        self._sharded.gather_state(optimizer)
+        self._reduce_blocking(params, 1.0 if seeded or scaled else weight, 0.0)
+        return loss_sum
+
+    def grad_norm(self, params) -> float:
+        """‖g‖₂ of the reduced gradient (every rank alike)."""
+        if self._sharded is not None and self._sharded.pending is not None:
+            return self._sharded.grad_norm()
+        return global_grad_norm(params)
+
+    def step(self, optimizer) -> None:
+        """The optimizer step: sharded after a sharded reduction, else ``optimizer.step()``."""
+        if self._sharded is not None and self._sharded.pending is not None:
+            self._sharded.step(optimizer)
+        else:
+            optimizer.step()
+
+    def gather_optimizer_state(self, optimizer) -> None:
+        """With ``zero_redundancy``: the full optimizer state on every rank (before a checkpoint,
+        at the end of ``fit``); every rank calls it."""
+        if self._sharded is not None:
+            self._sharded.gather_state(optimizer)
 
     def _reduce_blocking(self, params, weight: float, loss_term: float) -> float:
         sizes = [p.data.size for p in params]

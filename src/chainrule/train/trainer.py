@@ -108,6 +108,8 @@ class Trainer:
             ``batch_size`` is then the batch of each rank.
         bucket_cap_mb: with ``distributed``, the MiB per gradient bucket, whose all-reduce overlaps
             backward (PyTorch DDP's argument; None, the default: 25, after a first bucket of 1).
+        zero_redundancy: with ``distributed``, shard the optimizer step over the ranks (ZeRO
+            stage 1: :mod:`chainrule.train.zero_redundancy`); not with ``clip_grad_norm``.
         sync_batchnorm: with ``distributed``, normalize BatchNorm layers with the
             statistics of the global batch (all ranks) instead of each rank's own rows.
         clip_grad_norm: after each backward pass and before the optimizer step, scale the
@@ -126,7 +128,7 @@ class Trainer:
     """
 
     def __init__(self, model, loss, optimizer, metrics=("loss",), scheduler=None, callbacks=(), *,
-                 checkpoint_path=None, checkpoint_every: int = 1,
+                 checkpoint_path=None, checkpoint_every: int = 1, zero_redundancy: bool = False,
                  scheduler_interval: str = "epoch", verbose: int = 1,
                  distributed: bool | None = None, sync_batchnorm: bool = False, clip_grad_norm=None,
                  compile: bool = False, bucket_cap_mb=None):  # noqa: A002 - PyTorch Lightning's and the issue's name
@@ -154,8 +156,7 @@ class Trainer:
         names = [m.name for m in self.metrics]
         if len(set(names)) != len(names):
             raise ValueError(f"Trainer: metric names repeat: {names}")
-        self.scheduler, self.scheduler_interval = scheduler, scheduler_interval
-        self.callbacks = list(callbacks)
+        self.scheduler, self.scheduler_interval, self.callbacks = scheduler, scheduler_interval, list(callbacks)
         self.checkpoint_path = None if checkpoint_path is None else os.fspath(checkpoint_path)
         self.checkpoint_every = checkpoint_every
         self.verbose = _check_verbose(verbose)
@@ -164,22 +165,18 @@ class Trainer:
         if sync_batchnorm not in (True, False):
             raise ValueError(f"Trainer: sync_batchnorm must be True or False; got {sync_batchnorm!r}")
         check_bucket_cap_mb(bucket_cap_mb, "Trainer")
+        if not isinstance(zero_redundancy, bool) or (zero_redundancy and clip_grad_norm is not None):
+            raise ValueError(f"Trainer: zero_redundancy must be True or False (not True with clip_grad_norm); "
+                             f"got {zero_redundancy!r}")
         self.distributed = _dist.launched_world_size() > 1 if distributed is None else distributed
         if self.distributed:
             _dist.init()
-        self.sync_batchnorm = bool(sync_batchnorm)
-        self.clip_grad_norm = _check_clip(clip_grad_norm)
-        self._parallel = DataParallel(bucket_cap_mb) if self.distributed else None
+        self.sync_batchnorm, self.clip_grad_norm = bool(sync_batchnorm), _check_clip(clip_grad_norm)
+        self._parallel = DataParallel(bucket_cap_mb, zero_redundancy=zero_redundancy) if self.distributed else None
         self._compiled = _compiled_step(self, compile)
-        self.history = History()
-        self.epoch = 0
-        self.global_step = 0
-        self.stop_training = False
-        self.has_validation = False
-        self._train_loader = None
-        self._params = []
-        self._last_finite = None       # (loss, epoch, step)
-        self._last_checkpoint = None   # (path, epoch)
+        self.history, self.epoch, self.global_step, self.stop_training = History(), 0, 0, False
+        self.has_validation, self._train_loader, self._params = False, None, []
+        self._last_finite, self._last_checkpoint = None, None  # (loss, epoch, step), (path, epoch)
 
     # ------------------------------------------------------------------ public
 
@@ -300,11 +297,12 @@ class Trainer:
         """Write the whole training state to ``path`` (safetensors, atomically; see
         :mod:`chainrule.train.checkpointing`).
 
-        In a distributed run only rank 0 writes (every rank holds the same state); the
-        others wait until the file is complete."""
-        if self._parallel is not None and not _dist.is_main():
-            _dist.barrier()
-            return
+        In a distributed run rank 0 alone writes (all hold the same state); the others wait for it."""
+        if self._parallel is not None:
+            self._parallel.gather_optimizer_state(self.optimizer)  # ZeRO: every rank's blocks of the state
+            if not _dist.is_main():
+                _dist.barrier()
+                return
         write_checkpoint(self, path, self._train_loader, self._last_finite)
         if self._parallel is not None:
             _dist.barrier()
@@ -360,6 +358,8 @@ class Trainer:
 
     def _end_run(self, reporter) -> None:
         """The callbacks' end-of-training hook, and their summaries (early stopping's) in the log."""
+        if self._parallel is not None:
+            self._parallel.gather_optimizer_state(self.optimizer)  # ZeRO: the full state again
         for callback in self.callbacks:
             callback.on_train_end(self)
             summary = getattr(callback, "summary", None)
@@ -440,22 +440,22 @@ class Trainer:
             loss = self.loss(outputs, target)
             local_loss = float(loss.item())
             n_local = target.shape[0]
-        self._parallel.begin_step(self._params, n_local, total, local_loss)  # the buckets' weights
+        self._parallel.begin_step(self._params, n_local, total, local_loss, self.optimizer)  # buckets' weights
         if local is not None:
-            loss.backward()  # each gradient bucket's all-reduce starts as soon as it is complete
+            self._parallel.backward(loss)  # each gradient bucket's all-reduce starts as soon as it is complete
         loss_value = self._parallel.reduce_gradients(self._params, n_local, total, local_loss)
         return outputs, target, loss_value, total
 
     def _optimizer_step(self, epoch, step):
         """θ ← optimizer(θ, g) once ‖g‖₂ is known to be finite, g clipped first when asked (then
         the per-step scheduler); returns ‖g‖₂ (before clipping) and the learning rate of the step."""
-        grad_norm = global_grad_norm(self._params)
+        grad_norm = global_grad_norm(self._params) if self._parallel is None else self._parallel.grad_norm(self._params)
         if not math.isfinite(grad_norm):
             raise self._divergence(epoch, step, "gradient norm", grad_norm)
         if self.clip_grad_norm is not None:
             clip_grad_norm_(self._params, self.clip_grad_norm)
         step_lr = self._lr()
-        self.optimizer.step()
+        self.optimizer.step() if self._parallel is None else self._parallel.step(self.optimizer)
         if self.scheduler is not None and self.scheduler_interval == "step":
             self.scheduler.step()
         self.global_step += 1
