@@ -25,12 +25,13 @@ def small_parts(monkeypatch):
     return monkeypatch
 
 
-def conv_and_grads(x, w, upstream, threads, monkeypatch, **kwargs):
+def conv_and_grads(x, w, upstream, threads, monkeypatch, bias=None, **kwargs):
+    """The output and the gradients of x, W (and b) of conv2d on ``threads`` threads."""
     monkeypatch.setenv("CHAINRULE_NUM_THREADS", str(threads))
-    xt, wt = cr.tensor(x, requires_grad=True), cr.tensor(w, requires_grad=True)
-    out = F.conv2d(xt, wt, **kwargs)
+    inputs = [cr.tensor(a, requires_grad=True) for a in (x, w) + (() if bias is None else (bias,))]
+    out = F.conv2d(*inputs, **kwargs)
     out.backward(cr.tensor(upstream))
-    return out.numpy().copy(), xt.grad.numpy().copy(), wt.grad.numpy().copy()
+    return [out.numpy().copy()] + [t.grad.numpy().copy() for t in inputs]
 
 
 CASES = [
@@ -38,24 +39,28 @@ CASES = [
     pytest.param((7, 2, 6, 9), (3, 2, 2, 3), {"padding": (2, 1), "dilation": 2}, id="dilated"),
     pytest.param((4, 3, 9, 8), (5, 3, 3, 3), {"stride": 2, "padding": 1}, id="stride2"),
     pytest.param((3, 4, 5, 5), (2, 4, 3, 3), {}, id="unpadded"),
+    pytest.param((4, 3, 5, 6), (5, 3, 1, 1), {}, id="1x1"),
+    pytest.param((5, 3, 7, 6), (4, 3, 1, 1), {"stride": 2}, id="1x1-stride2"),
 ]
 
 
 @pytest.mark.parametrize("x_shape, w_shape, kwargs", CASES)
 @pytest.mark.parametrize("threads", [2, 3])
-def test_threaded_convolution_equals_one_thread(small_parts, x_shape, w_shape, kwargs, threads):
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_threaded_convolution_equals_one_thread(small_parts, x_shape, w_shape, kwargs, threads, with_bias):
     rng = np.random.default_rng(3)
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
-    probe = TF.conv2d(torch.from_numpy(x), torch.from_numpy(w), **kwargs)
+    bias = rng.standard_normal(w_shape[0]) if with_bias else None
+    probe = TF.conv2d(torch.from_numpy(x), torch.from_numpy(w), None if bias is None else torch.from_numpy(bias),
+                      **kwargs)
     upstream = rng.standard_normal(tuple(probe.shape))
-    serial = conv_and_grads(x, w, upstream, 1, small_parts, **kwargs)
-    parallel = conv_and_grads(x, w, upstream, threads, small_parts, **kwargs)
-    again = conv_and_grads(x, w, upstream, threads, small_parts, **kwargs)
+    serial = conv_and_grads(x, w, upstream, 1, small_parts, bias, **kwargs)
+    parallel = conv_and_grads(x, w, upstream, threads, small_parts, bias, **kwargs)
+    again = conv_and_grads(x, w, upstream, threads, small_parts, bias, **kwargs)
     for one, many, repeat in zip(serial, parallel, again):
         np.testing.assert_allclose(many, one, rtol=1e-12, atol=1e-12)
         np.testing.assert_array_equal(many, repeat)  # deterministic run to run
-    expected = probe.numpy()
-    np.testing.assert_allclose(parallel[0], expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(parallel[0], probe.numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_threaded_convolution_matches_torch_in_float32(small_parts):
@@ -133,3 +138,23 @@ def test_map_parts_keeps_order_restores_blas_and_raises():
         with pytest.raises(RuntimeError, match="part 1"):
             image_threads.map_parts(fail, [(0, 1), (1, 2)])
         assert threadpoolctl.threadpool_info() == before
+
+
+def test_threaded_gradients_go_into_the_optimizers_slots(small_parts):
+    """With an optimizer's gradient slots (optim keeps .grad arrays), the threaded backward writes
+    dW and db into them: the same values as the one-thread path's."""
+    rng = np.random.default_rng(5)
+    x = cr.tensor(rng.standard_normal((6, 3, 6, 6)))
+    results = []
+    for threads in (1, 2):
+        small_parts.setenv("CHAINRULE_NUM_THREADS", str(threads))
+        cr.manual_seed(0)
+        layer = cr.nn.Conv2d(3, 4, 3, padding=1).double()
+        optimizer = cr.optim.SGD(layer.parameters(), lr=0.1)
+        for _ in range(2):
+            optimizer.zero_grad()
+            (layer(x) ** 2).sum().backward()
+            optimizer.step()
+        results.append([p.grad.numpy().copy() for p in layer.parameters()] + [layer.weight.numpy().copy()])
+    for one, many in zip(*results):
+        np.testing.assert_allclose(many, one, rtol=1e-12, atol=1e-12)
