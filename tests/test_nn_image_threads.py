@@ -22,6 +22,7 @@ def small_parts(monkeypatch):
     """Parts and chunks small enough that a test batch is cut for threads and runs."""
     monkeypatch.setattr(image_threads, "MIN_PART_BYTES", 1)
     monkeypatch.setattr(im2col, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(im2col, "PART_CHUNK_BYTES", 2048)
     return monkeypatch
 
 

@@ -100,24 +100,31 @@ def _windows_times(xp, image, windows: Windows, matrix, out):
     pixels = windows.grid[0] * windows.grid[1]
     parts = image_threads.image_parts(image.shape[0], pixels * windows.taps * image.shape[3] * image.itemsize)
 
+    chunk = _chunk_bytes(parts)
+
     def part(n0, n1):
-        _windows_times_part(xp, image[n0:n1], windows, matrix, out[n0 * pixels:n1 * pixels])
+        _windows_times_part(xp, image[n0:n1], windows, matrix, out[n0 * pixels:n1 * pixels], chunk)
 
     image_threads.map_parts(part, parts)
 
 
-def _windows_times_part(xp, image, windows: Windows, matrix, out):
+def _chunk_bytes(parts) -> int:
+    """The size of the runs of window rows: smaller when the batch is cut for several threads."""
+    return im2col.CHUNK_BYTES if len(parts) == 1 else im2col.PART_CHUNK_BYTES
+
+
+def _windows_times_part(xp, image, windows: Windows, matrix, out, chunk_bytes: int):
     """:func:`_windows_times` of one part of the batch, on the calling thread."""
     copy = im2col.window_rows(image, windows)
     channels = image.shape[3]
-    chunks = im2col.window_chunks(image.shape[0], windows, channels, image.itemsize)
+    chunks = im2col.window_chunks(image.shape[0], windows, channels, image.itemsize, chunk_bytes)
     buffer = _chunk_buffer(xp, chunks, windows, channels, image.dtype)
     pixels = windows.grid[0] * windows.grid[1]
     for n0, n1 in chunks:  # none for an empty batch
         xp.matmul(copy(n0, n1, buffer), matrix, out=out[n0 * pixels:n1 * pixels])
 
 
-def _windows_gram_part(xp, image, windows: Windows, rows):
+def _windows_gram_part(xp, image, windows: Windows, rows, chunk_bytes: int):
     """X_col^T G (kh kw C, M): the window matrix of ``image`` (N, H, W, C) against ``rows``
     (N oh ow, M), summed over runs of images (their window rows made again from the image).
     This orientation, not G^T X_col: with two OpenBLAS threads the (kh kw C) x rows x O products
@@ -125,7 +132,7 @@ def _windows_gram_part(xp, image, windows: Windows, rows):
     0.23 against 0.34 ms a run)."""
     channels = image.shape[3]
     copy = im2col.window_rows(image, windows)
-    chunks = im2col.window_chunks(image.shape[0], windows, channels, rows.itemsize)
+    chunks = im2col.window_chunks(image.shape[0], windows, channels, rows.itemsize, chunk_bytes)
     buffer = _chunk_buffer(xp, chunks, windows, channels, rows.dtype)
     pixels = windows.grid[0] * windows.grid[1]
     total, part = xp.zeros((windows.taps * channels, rows.shape[1]), dtype=rows.dtype), None
@@ -242,7 +249,8 @@ class Convolution(ComposedBackward, Function):
             size = windows.size if windows.stride == (1, 1) else windows.grid
             columns = channels if windows.stride == (1, 1) else windows.taps * channels
             target = recycled.empty(xp, (batch * size[0] * size[1], columns), grad.dtype)
-        sums = image_threads.map_parts(lambda n0, n1: self._gradient_part(xp, grad, n0, n1, target), parts)
+        chunk = _chunk_bytes(parts)
+        sums = image_threads.map_parts(lambda n0, n1: self._gradient_part(xp, grad, n0, n1, target, chunk), parts)
         grad_x = grad_w = grad_b = None
         if needs[0]:
             if windows.stride != (1, 1):
@@ -255,7 +263,7 @@ class Convolution(ComposedBackward, Function):
             grad_b = _into_slot(self, 2, _summed(part[1] for part in sums))
         return (grad_x, grad_w, grad_b) if len(needs) == 3 else (grad_x, grad_w)
 
-    def _gradient_part(self, xp, grad, n0, n1, target):
+    def _gradient_part(self, xp, grad, n0, n1, target, chunk_bytes):
         """Images [n0, n1) of the backward: their rows of dX into ``target`` (stride 1: the
         convolution of G with the flipped kernel, chunked like the forward; else G W_col^T,
         the input of col2im), and their sums of dW^T = X_col^T G (the window rows made again
@@ -267,14 +275,15 @@ class Convolution(ComposedBackward, Function):
         if target is not None and windows.stride == (1, 1):
             image = windows.size[0] * windows.size[1]
             flipped = weight[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(-1, weight.shape[1])
-            _windows_times_part(xp, _last(grad), _flipped_windows(windows), flipped, target[n0 * image:n1 * image])
+            _windows_times_part(xp, _last(grad), _flipped_windows(windows), flipped, target[n0 * image:n1 * image],
+                                chunk_bytes)
         elif target is not None:
             xp.matmul(rows, _weight_columns(weight).T, out=target[n0 * pixels:n1 * pixels])
         w_sum = b_sum = None
         if needs[1] and self.cols is not None:  # a 1 x 1 kernel: x's own rows
             w_sum = xp.matmul(self.cols[n0 * pixels:n1 * pixels].T, rows)
         elif needs[1]:
-            w_sum = _windows_gram_part(xp, _last(self.x[n0:n1]), windows, rows)
+            w_sum = _windows_gram_part(xp, _last(self.x[n0:n1]), windows, rows, chunk_bytes)
         if len(needs) == 3 and needs[2]:
             b_sum = xp.add.reduce(rows, axis=0)
         return w_sum, b_sum
