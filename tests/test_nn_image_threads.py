@@ -91,7 +91,7 @@ def test_image_parts_cover_the_batch(small_parts, batch, threads, expected):
 
 def test_small_batches_stay_on_one_thread(monkeypatch):
     monkeypatch.setenv("CHAINRULE_NUM_THREADS", "2")
-    assert image_threads.image_parts(4, image_threads.MIN_PART_BYTES // 4) == [(0, 4)]
+    assert image_threads.image_parts(4, image_threads.MIN_PART_BYTES // 4 - 1) == [(0, 4)]
     assert len(image_threads.image_parts(8, image_threads.MIN_PART_BYTES // 4)) == 2
 
 
@@ -159,3 +159,19 @@ def test_threaded_gradients_go_into_the_optimizers_slots(small_parts):
         results.append([p.grad.numpy().copy() for p in layer.parameters()] + [layer.weight.numpy().copy()])
     for one, many in zip(*results):
         np.testing.assert_allclose(many, one, rtol=1e-12, atol=1e-12)
+
+
+def test_a_single_part_runs_here_with_blas_at_one_thread(monkeypatch):
+    """A batch too small to cut still runs with BLAS at one thread where threads are allowed (no
+    multi-threaded OpenBLAS call whose spinning workers would take the next parts' cores)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    monkeypatch.setenv("CHAINRULE_NUM_THREADS", "2")
+
+    def blas_threads(n0, n1):
+        assert threading.current_thread() is threading.main_thread()
+        return min(info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas")
+
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        assert image_threads.map_parts(blas_threads, [(0, 3)]) == [1]
+        monkeypatch.setenv("CHAINRULE_NUM_THREADS", "1")
+        assert image_threads.map_parts(blas_threads, [(0, 3)]) == [2]
