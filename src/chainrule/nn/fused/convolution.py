@@ -15,10 +15,13 @@ Y = X_col W_col with W_col (kh kw C, O) the weight's transpose. X_col is kh kw t
 and would be read from memory: it is made and multiplied a run of whole images at a time
 (:func:`~chainrule.nn.im2col.window_chunks`, about 4 MiB of rows: one strided copy from the
 zero-padded canvas into a small buffer that the product then reads from the cache), and never
-kept: backward makes the runs again from x. Y is (N oh ow, O): the output is returned as a
-(N, O, oh, ow) view of it, channels-last in memory, which is what the next convolution's window
-copy and batch norm's per-channel sums read fastest. With G the upstream gradient as
-(N oh ow, O) (a view when it is channels-last, as the gradients of channels-last outputs are):
+kept: backward makes the runs again from x. The batch is cut into one part per thread
+(:mod:`~chainrule.nn.image_threads`), each thread doing its part's copies and products with a
+one-thread BLAS (the copies are half the time, and would otherwise run on one core). Y is
+(N oh ow, O): the output is returned as a (N, O, oh, ow) view of it, channels-last in memory,
+which is what the next convolution's window copy and batch norm's per-channel sums read fastest.
+With G the upstream gradient as (N oh ow, O) (a view when it is channels-last, as the gradients
+of channels-last outputs are):
 
     dW = G^T X_col (summed over the runs),   db = the column sums of G,
     dX = conv(G, W flipped) for stride 1,    dX = fold(G W_col^T) (col2im) otherwise
