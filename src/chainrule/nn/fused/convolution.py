@@ -102,7 +102,6 @@ def _windows_times(xp, image, windows: Windows, matrix, out):
     (:mod:`~chainrule.nn.image_threads`), each part writing its own rows of ``out``."""
     pixels = windows.grid[0] * windows.grid[1]
     parts = image_threads.image_parts(image.shape[0], pixels * windows.taps * image.shape[3] * image.itemsize)
-
     chunk = _chunk_bytes(parts)
 
     def part(n0, n1):
