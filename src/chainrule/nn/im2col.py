@@ -44,7 +44,8 @@ from ..engine.autograd import Function
 from .kernel_choice import kernels_for
 
 __all__ = ["Windows", "place", "crop", "unfold", "fold", "tap", "place_last", "window_view", "window_chunks",
-           "copy_windows", "window_rows", "unfold_last", "fold_last", "CHUNK_BYTES", "Unfold", "Fold"]
+           "copy_windows", "window_rows", "unfold_last", "fold_last", "CHUNK_BYTES", "PART_CHUNK_BYTES",
+           "Unfold", "Fold"]
 
 #: The size of the window rows one product reads at a time (see the module docstring). Measured
 #: with two OpenBLAS threads on the 2-core benchmark machine (a 3 x 3 convolution of 128 maps,
@@ -52,6 +53,12 @@ __all__ = ["Windows", "place", "crop", "unfold", "fold", "tap", "place_last", "w
 #: 12.6 / 10.9 / 9.3 / 8.6 / 8.8 / 13.1 / 19.3; 4-8 MiB runs are fastest at every stage width
 #: (fewer products, each still in the cache), 2 MiB on one thread by a few percent.
 CHUNK_BYTES = 4 << 20
+
+#: The same when the batch is cut into one part per thread, each with a one-thread BLAS
+#: (:mod:`chainrule.nn.image_threads`): about one core's L2 cache. Measured on the 2-core machine
+#: (ResNet-20's first-stage convolution, forward + backward, CPU ms a step, runs of 600 KiB /
+#: 1.2 / 2 / 4 / 8 MiB): 53 / 52 / 53 / 62 / 72: two threads' 4 MiB runs crowd the shared cache.
+PART_CHUNK_BYTES = 1200 << 10
 
 
 class Windows(NamedTuple):
@@ -182,10 +189,11 @@ def window_view(canvas, windows: Windows):
                                            (sn, srow * sh, scol * sw, srow * dh, scol * dw, sc), writeable=False)
 
 
-def window_chunks(batch: int, windows: Windows, channels: int, itemsize: int) -> list:
-    """Runs [n0, n1) of whole images whose window rows take about :data:`CHUNK_BYTES`."""
+def window_chunks(batch: int, windows: Windows, channels: int, itemsize: int, chunk_bytes: int | None = None) -> list:
+    """Runs [n0, n1) of whole images whose window rows take about ``chunk_bytes`` (default
+    :data:`CHUNK_BYTES`)."""
     per_image = windows.grid[0] * windows.grid[1] * windows.taps * channels * itemsize
-    step = max(1, min(batch, CHUNK_BYTES // max(per_image, 1)))
+    step = max(1, min(batch, (CHUNK_BYTES if chunk_bytes is None else chunk_bytes) // max(per_image, 1)))
     return [(n0, min(n0 + step, batch)) for n0 in range(0, batch, step)]
 
 

@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 from ...engine import backend
 from ...engine.autograd import Function
-from .. import kernel_choice
+from .. import image_threads, kernel_choice
 from . import recycled
 from .composed import ComposedBackward, constant
 
@@ -93,7 +93,15 @@ class ChannelLayout:
         return v[:, None] if self.mode == "first" else v[None, :, None]
 
     def sums(self, matrix):
-        """The per-channel sums (C,) of a matrix of this layout."""
+        """The per-channel sums (C,) of a matrix of this layout (for large ones BLAS at one thread
+        where the convolutions run on threads: :func:`~chainrule.nn.image_threads.one_blas_thread`;
+        small ones are one-thread BLAS calls anyway, and skip the check's few microseconds)."""
+        if matrix.size < _THREADED_SUMS:
+            return self._sums(matrix)
+        with image_threads.one_blas_thread():
+            return self._sums(matrix)
+
+    def _sums(self, matrix):
         xp, dtype = self.xp, matrix.dtype
         if self.mode == "last":
             total = xp.ones(matrix.shape[0], dtype=dtype) @ matrix
@@ -109,6 +117,9 @@ class ChannelLayout:
         if self.mode == "last":
             return xp.einsum("ij,ij->j", a, b).reshape(self.tiles, self.channels).sum(axis=0)
         return xp.einsum("ij,ij->i", a, b) if self.mode == "first" else xp.einsum("ncs,ncs->c", a, b)
+
+
+_THREADED_SUMS = 1 << 16  # matrices with fewer elements: OpenBLAS sums them on one thread anyway
 
 
 def _first(x):

@@ -15,10 +15,13 @@ Y = X_col W_col with W_col (kh kw C, O) the weight's transpose. X_col is kh kw t
 and would be read from memory: it is made and multiplied a run of whole images at a time
 (:func:`~chainrule.nn.im2col.window_chunks`, about 4 MiB of rows: one strided copy from the
 zero-padded canvas into a small buffer that the product then reads from the cache), and never
-kept: backward makes the runs again from x. Y is (N oh ow, O): the output is returned as a
-(N, O, oh, ow) view of it, channels-last in memory, which is what the next convolution's window
-copy and batch norm's per-channel sums read fastest. With G the upstream gradient as
-(N oh ow, O) (a view when it is channels-last, as the gradients of channels-last outputs are):
+kept: backward makes the runs again from x. The batch is cut into one part per thread
+(:mod:`~chainrule.nn.image_threads`), each thread doing its part's copies and products with a
+one-thread BLAS (the copies are half the time, and would otherwise run on one core). Y is
+(N oh ow, O): the output is returned as a (N, O, oh, ow) view of it, channels-last in memory,
+which is what the next convolution's window copy and batch norm's per-channel sums read fastest.
+With G the upstream gradient as (N oh ow, O) (a view when it is channels-last, as the gradients
+of channels-last outputs are):
 
     dW = G^T X_col (summed over the runs),   db = the column sums of G,
     dX = conv(G, W flipped) for stride 1,    dX = fold(G W_col^T) (col2im) otherwise
@@ -44,7 +47,7 @@ from __future__ import annotations
 
 from ...engine import backend
 from ...engine.autograd import Function, claim_grad_slot
-from .. import im2col
+from .. import im2col, image_threads
 from ..im2col import Fold, Unfold, Windows
 from . import recycled
 from .composed import ComposedBackward
@@ -95,20 +98,79 @@ def _windows_times(xp, image, windows: Windows, matrix, out):
     """out (N oh ow, M) = (the window matrix of ``image`` (N, H, W, C)) @ matrix (kh kw C, M), a
     run of whole images at a time: each run's window rows are copied into one small buffer and
     multiplied while they are in the cache (:func:`~chainrule.nn.im2col.window_chunks`,
-    :func:`~chainrule.nn.im2col.window_rows`)."""
+    :func:`~chainrule.nn.im2col.window_rows`); the batch cut into one part per thread
+    (:mod:`~chainrule.nn.image_threads`), each part writing its own rows of ``out``."""
+    pixels = windows.grid[0] * windows.grid[1]
+    parts = image_threads.image_parts(image.shape[0], pixels * windows.taps * image.shape[3] * image.itemsize)
+    chunk = _chunk_bytes(parts)
+
+    def part(n0, n1):
+        _windows_times_part(xp, image[n0:n1], windows, matrix, out[n0 * pixels:n1 * pixels], chunk)
+
+    image_threads.map_parts(part, parts)
+
+
+def _chunk_bytes(parts) -> int:
+    """The size of the runs of window rows: smaller when the batch is cut for several threads."""
+    return im2col.CHUNK_BYTES if len(parts) == 1 else im2col.PART_CHUNK_BYTES
+
+
+def _windows_times_part(xp, image, windows: Windows, matrix, out, chunk_bytes: int):
+    """:func:`_windows_times` of one part of the batch, on the calling thread."""
     copy = im2col.window_rows(image, windows)
     channels = image.shape[3]
-    chunks = im2col.window_chunks(image.shape[0], windows, channels, image.itemsize)
+    chunks = im2col.window_chunks(image.shape[0], windows, channels, image.itemsize, chunk_bytes)
     buffer = _chunk_buffer(xp, chunks, windows, channels, image.dtype)
     pixels = windows.grid[0] * windows.grid[1]
     for n0, n1 in chunks:  # none for an empty batch
         xp.matmul(copy(n0, n1, buffer), matrix, out=out[n0 * pixels:n1 * pixels])
 
 
+def _windows_gram_part(xp, image, windows: Windows, rows, chunk_bytes: int):
+    """X_col^T G (kh kw C, M): the window matrix of ``image`` (N, H, W, C) against ``rows``
+    (N oh ow, M), summed over runs of images (their window rows made again from the image).
+    This orientation, not G^T X_col: with two OpenBLAS threads the (kh kw C) x rows x O products
+    split their rows between the threads, the O x rows x (kh kw C) ones barely (16 channels:
+    0.23 against 0.34 ms a run)."""
+    channels = image.shape[3]
+    copy = im2col.window_rows(image, windows)
+    chunks = im2col.window_chunks(image.shape[0], windows, channels, rows.itemsize, chunk_bytes)
+    buffer = _chunk_buffer(xp, chunks, windows, channels, rows.dtype)
+    pixels = windows.grid[0] * windows.grid[1]
+    total, part = xp.zeros((windows.taps * channels, rows.shape[1]), dtype=rows.dtype), None
+    for n0, n1 in chunks:
+        block = copy(n0, n1, buffer)
+        if part is None:
+            total = xp.matmul(block.T, rows[n0 * pixels:n1 * pixels])
+            part = xp.empty_like(total)
+        else:
+            total += xp.matmul(block.T, rows[n0 * pixels:n1 * pixels], out=part)
+    return total
+
+
 def _chunk_buffer(xp, chunks, windows: Windows, channels: int, dtype):
     """The buffer for the window rows of the largest run of images."""
     largest = max((n1 - n0 for n0, n1 in chunks), default=0)
     return xp.empty((largest * windows.grid[0] * windows.grid[1], windows.taps * channels), dtype=dtype)
+
+
+def _summed(arrays):
+    """The sum of ``arrays`` added in their order, into the first."""
+    arrays = iter(arrays)
+    total = next(arrays)
+    for other in arrays:
+        total += other
+    return total
+
+
+def _into_slot(node, index, value):
+    """``value`` written into the gradient slot of input ``index`` when an optimizer keeps one
+    (then None), else ``value`` as a new C-contiguous array."""
+    slot = claim_grad_slot(node.parents[index])
+    if slot is None:
+        return backend.namespace_of(value).ascontiguousarray(value)
+    slot[...] = value
+    return None
 
 
 def _bias_gradient(node, index, grad, axes):
@@ -175,61 +237,58 @@ class Convolution(ComposedBackward, Function):
         return out.reshape((batch,) + tuple(windows.grid) + (out_channels,)).transpose(0, 3, 1, 2)
 
     def _backward_last(self, grad):
-        needs, weight = self.needs_input_grad, self.weight
+        """dX, dW and db from G (N oh ow, O), the batch cut into one part per thread
+        (:mod:`~chainrule.nn.image_threads`, :meth:`_gradient_part`): each part writes its
+        rows of dX (of G W_col^T, folded after, for a stride other than 1) and returns its dW
+        and db sums, added in the order of the parts."""
+        needs, weight, windows = self.needs_input_grad, self.weight, self.windows
         xp = backend.namespace_of(grad)
-        out_channels = weight.shape[0]
-        rows = xp.ascontiguousarray(_last(grad)).reshape(-1, out_channels)  # G (N oh ow, O): a view if channels-last
+        out_channels, channels, kh, kw = weight.shape
+        batch, pixels = grad.shape[0], windows.grid[0] * windows.grid[1]
+        parts = image_threads.image_parts(batch, pixels * windows.taps * channels * grad.itemsize)
+        target = None
+        if needs[0]:
+            size = windows.size if windows.stride == (1, 1) else windows.grid
+            columns = channels if windows.stride == (1, 1) else windows.taps * channels
+            target = recycled.empty(xp, (batch * size[0] * size[1], columns), grad.dtype)
+        chunk = _chunk_bytes(parts)
+        sums = image_threads.map_parts(lambda n0, n1: self._gradient_part(xp, grad, n0, n1, target, chunk), parts)
         grad_x = grad_w = grad_b = None
         if needs[0]:
-            grad_x = self._input_gradient_last(xp, grad, rows)
-        if needs[1]:
-            grad_w = self._weight_gradient_last(xp, rows)
+            if windows.stride != (1, 1):
+                target = im2col.fold_last(target, windows, batch)
+            grad_x = target.reshape((batch,) + tuple(windows.size) + (channels,)).transpose(0, 3, 1, 2)
+        if needs[1]:  # dW^T (kh kw C, O) as (O, C, kh, kw)
+            total = _summed(part[0] for part in sums)
+            grad_w = _into_slot(self, 1, total.T.reshape(out_channels, kh, kw, channels).transpose(0, 3, 1, 2))
         if len(needs) == 3 and needs[2]:
-            grad_b = _bias_gradient(self, 2, rows, 0)
+            grad_b = _into_slot(self, 2, _summed(part[1] for part in sums))
         return (grad_x, grad_w, grad_b) if len(needs) == 3 else (grad_x, grad_w)
 
-    def _input_gradient_last(self, xp, grad, rows):
-        """dX: with stride 1 the convolution of G with the flipped kernel (chunked like the
-        forward), else fold(G W_col^T) (col2im)."""
-        windows, weight = self.windows, self.weight
-        batch, channels = grad.shape[0], weight.shape[1]
-        if windows.stride == (1, 1):
-            flipped_windows = _flipped_windows(windows)
-            flipped = weight[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(-1, channels)
-            grad_x = recycled.empty(xp, (batch * windows.size[0] * windows.size[1], channels), grad.dtype)
-            _windows_times(xp, _last(grad), flipped_windows, flipped, grad_x)
-        else:
-            grad_x = im2col.fold_last(xp.matmul(rows, _weight_columns(weight).T), windows, batch)
-        return grad_x.reshape((batch,) + tuple(windows.size) + (channels,)).transpose(0, 3, 1, 2)
-
-    def _weight_gradient_last(self, xp, rows):
-        """dW = G^T X_col (O, kh kw C), summed over runs of images (their window rows made
-        again from x), as (O, C, kh, kw); into the gradient slot if any. Computed transposed:
-        with two OpenBLAS threads the (kh kw C) x rows x O products split their rows between the
-        threads, the O x rows x (kh kw C) ones barely (16 channels: 0.23 against 0.34 ms a run)."""
-        windows, weight = self.windows, self.weight
-        out_channels, channels, kh, kw = weight.shape
-        if self.cols is not None:
-            total = xp.matmul(self.cols.T, rows)
-        else:  # dW^T = X_col^T G, (kh kw C, O): OpenBLAS splits its kh kw C rows between its threads
-            copy = im2col.window_rows(_last(self.x), windows)
-            chunks = im2col.window_chunks(self.x.shape[0], windows, channels, rows.itemsize)
-            buffer = _chunk_buffer(xp, chunks, windows, channels, rows.dtype)
-            pixels = windows.grid[0] * windows.grid[1]
-            total, part = xp.zeros((kh * kw * channels, out_channels), dtype=rows.dtype), None
-            for n0, n1 in chunks:
-                block = copy(n0, n1, buffer)
-                if part is None:
-                    total = xp.matmul(block.T, rows[n0 * pixels:n1 * pixels])
-                    part = xp.empty_like(total)
-                else:
-                    total += xp.matmul(block.T, rows[n0 * pixels:n1 * pixels], out=part)
-        product = total.T.reshape(out_channels, kh, kw, channels).transpose(0, 3, 1, 2)
-        slot = claim_grad_slot(self.parents[1])
-        if slot is None:
-            return xp.ascontiguousarray(product)
-        slot[...] = product
-        return None
+    def _gradient_part(self, xp, grad, n0, n1, target, chunk_bytes):
+        """Images [n0, n1) of the backward: their rows of dX into ``target`` (stride 1: the
+        convolution of G with the flipped kernel, chunked like the forward; else G W_col^T,
+        the input of col2im), and their sums of dW^T = X_col^T G (the window rows made again
+        from x, or x's own rows for a 1 x 1 kernel) and of db (None where not needed)."""
+        needs, windows, weight = self.needs_input_grad, self.windows, self.weight
+        grad = grad[n0:n1]
+        rows = xp.ascontiguousarray(_last(grad)).reshape(-1, weight.shape[0])  # a view if channels-last
+        pixels = windows.grid[0] * windows.grid[1]  # G's rows [n0 pixels, n1 pixels) are this part's
+        if target is not None and windows.stride == (1, 1):
+            image = windows.size[0] * windows.size[1]
+            flipped = weight[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(-1, weight.shape[1])
+            _windows_times_part(xp, _last(grad), _flipped_windows(windows), flipped, target[n0 * image:n1 * image],
+                                chunk_bytes)
+        elif target is not None:
+            xp.matmul(rows, _weight_columns(weight).T, out=target[n0 * pixels:n1 * pixels])
+        w_sum = b_sum = None
+        if needs[1] and self.cols is not None:  # a 1 x 1 kernel: x's own rows
+            w_sum = xp.matmul(self.cols[n0 * pixels:n1 * pixels].T, rows)
+        elif needs[1]:
+            w_sum = _windows_gram_part(xp, _last(self.x[n0:n1]), windows, rows, chunk_bytes)
+        if len(needs) == 3 and needs[2]:
+            b_sum = xp.add.reduce(rows, axis=0)
+        return w_sum, b_sum
 
     def backward(self, grad):
         if self.groups == 1:
