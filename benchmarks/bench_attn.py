@@ -75,8 +75,8 @@ _spec.loader.exec_module(bench_conv)  # the chainrule-np twin and the ratio line
 
 MS = 1e3
 SHAPE = {"batch": 32, "length": 128, "width": 128, "heads": 4, "feedforward": 512}
-FULL = {"rounds": 15, "steps_per_round": 3, "warmup": 3}
-QUICK = {"rounds": 3, "steps_per_round": 1, "warmup": 1}
+FULL = {"rounds": 15, "steps_per_round": 3, "warmup": 3, "settle_s": 0.25}
+QUICK = {"rounds": 3, "steps_per_round": 1, "warmup": 1, "settle_s": 0.0}
 
 
 # ============================================================================ the problem
@@ -296,16 +296,24 @@ def check_agreement(impls: list) -> dict:
 # ============================================================================ timing
 
 def time_steps(impls: list, settings: dict) -> dict:
-    """ms per forward + backward step (and per phase), implementations interleaved."""
+    """ms per forward + backward step (and per phase), implementations interleaved in an order that
+    rotates each round; with ``settings["settle_s"] > 0`` each implementation's steps in a round follow
+    a pause of that many seconds and one untimed step of its own, so that none is timed while the
+    previous one's BLAS/OpenMP workers still spin (as bench_conv.py)."""
     clock = time.perf_counter
     gc.enable()
     for impl in impls:
         for _ in range(settings["warmup"]):
             impl.backward(impl.forward())
     samples = {impl.name: {"step": [], "forward": [], "backward": []} for impl in impls}
-    for _ in range(settings["rounds"]):
-        for impl in impls:
+    settle = settings.get("settle_s", 0.0)
+    for round_index in range(settings["rounds"]):
+        shift = round_index % len(impls)
+        for impl in impls[shift:] + impls[:shift]:
             record = samples[impl.name]
+            if settle > 0:
+                time.sleep(settle)
+                impl.backward(impl.forward())
             for _ in range(settings["steps_per_round"]):
                 t0 = clock()
                 out = impl.forward()

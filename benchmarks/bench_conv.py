@@ -33,8 +33,13 @@ loaded into the others by state dict):
   and parameter names), eager, ``torch.set_num_threads(2)``.
 
 Before timing, the three are checked to compute the same outputs and gradients (max abs differences
-printed). Timing: implementations interleaved round by round, GC on, warmed up; ms per step,
-median [min], per phase; ratios chainrule / torch and chainrule / numpy; the cores other processes
+printed). Timing: implementations interleaved round by round (the order rotating each round), GC on,
+warmed up; before each implementation's steps of a round the run pauses ``settle_s`` (0.25 s) and
+takes one untimed step of that implementation, so that no implementation is timed while the one
+before it still has worker threads spinning on the cores (OpenBLAS's workers spin ~0.1 s after a
+multi-threaded call, OpenMP's likewise: measured, torch's Conv2d takes 25-28 ms right after a
+two-thread OpenBLAS call and 12.5-14 ms otherwise); ms per step, median [min], per phase;
+ratios chainrule / torch and chainrule / numpy; the cores other processes
 used during the run (a run that prints a WARNING must be repeated).
 
 Performance targets live here and in benchmarks/README.md, never in unit tests
@@ -83,10 +88,10 @@ MS = 1e3
 CONV = {"batch": 128, "channels": 16, "size": 32}
 RESNET = {"batch": 128, "depth": 20, "widths": (16, 32, 64), "size": 32, "classes": 10, "lr": 0.1,
           "momentum": 0.9}
-FULL = {"conv": {"rounds": 15, "steps_per_round": 3, "warmup": 3},
-        "resnet": {"rounds": 9, "steps_per_round": 2, "warmup": 2}}
-QUICK = {"conv": {"rounds": 3, "steps_per_round": 1, "warmup": 1},
-         "resnet": {"rounds": 2, "steps_per_round": 1, "warmup": 1}}
+FULL = {"conv": {"rounds": 15, "steps_per_round": 3, "warmup": 3, "settle_s": 0.25},
+        "resnet": {"rounds": 9, "steps_per_round": 2, "warmup": 2, "settle_s": 0.25}}
+QUICK = {"conv": {"rounds": 3, "steps_per_round": 1, "warmup": 1, "settle_s": 0.0},
+         "resnet": {"rounds": 2, "steps_per_round": 1, "warmup": 1, "settle_s": 0.0}}
 
 
 # ============================================================================ the networks
@@ -393,7 +398,9 @@ def check_agreement(impls: list) -> dict:
 
 
 def time_steps(impls: list, settings: dict) -> dict:
-    """ms per step (and per phase), implementations interleaved round by round."""
+    """ms per step (and per phase), implementations interleaved round by round in an order that
+    rotates each round; with ``settings["settle_s"] > 0`` each implementation's steps in a round
+    follow a pause of that many seconds and one untimed step of its own (see the module docstring)."""
     clock = time.perf_counter
     gc.enable()
 
@@ -412,9 +419,14 @@ def time_steps(impls: list, settings: dict) -> dict:
             step(impl)
     phases = ("step", "forward", "backward", "update")
     samples = {impl.name: {phase: [] for phase in phases} for impl in impls}
-    for _ in range(settings["rounds"]):
-        for impl in impls:
+    settle = settings.get("settle_s", 0.0)
+    for round_index in range(settings["rounds"]):
+        shift = round_index % len(impls)
+        for impl in impls[shift:] + impls[:shift]:
             record = samples[impl.name]
+            if settle > 0:
+                time.sleep(settle)
+                step(impl)
             for _ in range(settings["steps_per_round"]):
                 t0, t1, t2, t3 = step(impl)
                 for phase, seconds in zip(phases, (t3 - t0, t1 - t0, t2 - t1, t3 - t2)):
@@ -531,7 +543,8 @@ def run(quick: bool = False, only=None, settings: dict | None = None, shapes: di
         for kind in kinds:
             s = settings[kind]
             print(f"Timing   : {kind}: {s['rounds']} rounds x {s['steps_per_round']} steps per implementation "
-                  f"(+{s['warmup']} warm-up), interleaved, GC on")
+                  f"(+{s['warmup']} warm-up), interleaved"
+              f" (rotating; {s.get('settle_s', 0)} s pause + one untimed step before each), GC on")
         print()
     results = {"meta": meta, "settings": settings}
     for kind in kinds:

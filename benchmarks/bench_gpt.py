@@ -65,8 +65,8 @@ bench_conv = _load("bench_conv")  # the shared agreement, timing and profiling l
 numpy_gpt = _load("numpy_gpt")
 
 SHAPE = {"vocab": 65, "context": 128, "layers": 4, "heads": 4, "width": 128, "batch": 32, "length": 128}
-FULL = {"rounds": 11, "steps_per_round": 2, "warmup": 2}
-QUICK = {"rounds": 2, "steps_per_round": 1, "warmup": 1}
+FULL = {"rounds": 11, "steps_per_round": 2, "warmup": 2, "settle_s": 0.25}
+QUICK = {"rounds": 2, "steps_per_round": 1, "warmup": 1, "settle_s": 0.0}
 
 
 def torch_gpt(vocab, context, layers, heads, width):
@@ -209,7 +209,8 @@ def run(quick: bool = False, settings: dict | None = None, shape: dict | None = 
               f"CHAINRULE_NO_NUMBA={os.environ.get('CHAINRULE_NO_NUMBA', '(unset)')}")
         print(f"chainrule: from {meta['chainrule_path']} (source sha1 {meta['chainrule_source_sha1']})")
         print(f"Timing   : {settings['rounds']} rounds x {settings['steps_per_round']} steps per implementation "
-              f"(+{settings['warmup']} warm-up), interleaved, GC on")
+              f"(+{settings['warmup']} warm-up), interleaved"
+              f" (rotating; {settings.get('settle_s', 0)} s pause + one untimed step before each), GC on")
         print()
     contention = bench_engine.CpuContention()
     problem = make_problem(shape)
