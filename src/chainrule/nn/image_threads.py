@@ -26,16 +26,14 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+
+from ..engine.thread_pool import run_parts
 
 __all__ = ["thread_count", "image_parts", "map_parts", "one_blas_thread", "MAX_THREADS", "MIN_PART_BYTES"]
 
 MAX_THREADS = 8  #: the most threads one batch is cut for
 MIN_PART_BYTES = 1 << 19  #: a part with fewer bytes of window rows than this is not worth a thread
 
-_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
 _blas = None  # threadpoolctl's controller of NumPy's BLAS (False without threadpoolctl), made on first use
 
 
@@ -68,29 +66,20 @@ def image_parts(batch: int, bytes_per_image: int) -> list[tuple[int, int]]:
 
 def map_parts(function, parts) -> list:
     """[function(n0, n1) for each part], the first on the calling thread and the others on the
-    pool's threads at the same time, BLAS at one thread per call meanwhile (restored after);
-    results in the order of the parts. An exception in any part is raised here, after every
-    part has finished. A single part runs on the calling thread, with BLAS at one thread too
-    where :func:`thread_count` allows threads: a batch too small to cut is too small for BLAS's
-    threads, and a multi-threaded OpenBLAS call leaves its workers spinning for ~0.1 s, on the
-    cores the next parts need (a ResNet-20 step: 130 ms of a core a step, from three products of
-    its smallest convolution)."""
+    shared pool's threads at the same time (:func:`chainrule.engine.thread_pool.run_parts`),
+    BLAS at one thread per call meanwhile (restored after); results in the order of the parts.
+    An exception in any part is raised here, after every part has finished. A single part runs
+    on the calling thread, with BLAS at one thread too where :func:`thread_count` allows
+    threads: a batch too small to cut is too small for BLAS's threads, and a multi-threaded
+    OpenBLAS call leaves its workers spinning for ~0.1 s, on the cores the next parts need (a
+    ResNet-20 step: 130 ms of a core a step, from three products of its smallest convolution)."""
     if len(parts) == 1 and thread_count() == 1:
         return [function(*parts[0])]
     limit = _blas_controller().limit(limits=1)
     try:
-        if len(parts) == 1:
-            return [function(*parts[0])]
-        pool = _executor(len(parts) - 1)
-        futures = [pool.submit(function, *bounds) for bounds in parts[1:]]
-        try:
-            first = function(*parts[0])
-        finally:
-            for future in futures:
-                future.exception()  # wait for every part, whatever happened on this thread
+        return run_parts(function, parts)
     finally:
         limit.restore_original_limits()
-    return [first] + [future.result() for future in futures]
 
 
 @contextlib.contextmanager
@@ -123,25 +112,3 @@ def _blas_controller():
             selected = threadpoolctl.ThreadpoolController().select(user_api="blas")
             _blas = selected if selected.lib_controllers else False
     return _blas
-
-
-def _executor(workers: int) -> ThreadPoolExecutor:
-    """The shared pool, with at least ``workers`` threads (made on first use)."""
-    global _pool, _pool_size
-    with _lock:
-        if _pool is None or _pool_size < workers:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chainrule-images")
-            _pool_size = workers
-        return _pool
-
-
-def _forget_threads_after_fork() -> None:
-    """A forked child has none of its parent's threads: it makes a pool of its own."""
-    global _pool, _pool_size, _lock
-    _pool, _pool_size, _lock = None, 0, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_threads_after_fork)

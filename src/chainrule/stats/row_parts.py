@@ -32,15 +32,13 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+
+from ..engine.thread_pool import run_parts
 
 _MIN_PART_ROWS = 8_192   # fewer rows per range than this: not worth a thread
 _MAX_THREADS = 8         # beyond this, passes that stream X from memory stop getting faster
 _LIMITING_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
-_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
 _active = 0                  # how many parallel_rows() contexts the main thread has open (nested)
 _blas_limit = None           # the open threadpoolctl limit while _active > 0
 _controller = None           # threadpoolctl.ThreadpoolController, made on first use
@@ -92,18 +90,10 @@ def row_ranges(n: int, align: int = 1) -> list[tuple[int, int]]:
 
 def map_ranges(function, ranges):
     """[function(index, start, stop) for each range], the first on the calling thread and
-    the others on the pool's threads at the same time; results in the order of the ranges.
+    the others on the shared pool's threads at the same time
+    (:func:`chainrule.engine.thread_pool.run_parts`); results in the order of the ranges.
     An exception in any range is raised here, after every range has finished."""
-    if len(ranges) == 1:
-        return [function(0, *ranges[0])]
-    pool = _executor(len(ranges) - 1)
-    futures = [pool.submit(function, index, *bounds) for index, bounds in enumerate(ranges) if index]
-    try:
-        first = function(0, *ranges[0])
-    finally:
-        for future in futures:
-            future.exception()  # wait for every range, whatever happened on this thread
-    return [first] + [future.result() for future in futures]
+    return run_parts(function, [(index, *bounds) for index, bounds in enumerate(ranges)])
 
 
 def _on_main_thread() -> bool:
@@ -122,28 +112,6 @@ def _can_limit_blas() -> bool:
         else:
             _controller = threadpoolctl.ThreadpoolController()
     return bool(_controller)
-
-
-def _executor(workers: int) -> ThreadPoolExecutor:
-    """The shared pool, with at least ``workers`` threads (made on first use)."""
-    global _pool, _pool_size
-    with _lock:
-        if _pool is None or _pool_size < workers:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chainrule-rows")
-            _pool_size = workers
-        return _pool
-
-
-def _forget_threads_after_fork() -> None:
-    """A forked child has none of its parent's threads: it makes a pool of its own."""
-    global _pool, _pool_size, _lock
-    _pool, _pool_size, _lock = None, 0, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_threads_after_fork)
 
 
 def _usable_cores() -> int:
