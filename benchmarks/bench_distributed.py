@@ -373,12 +373,12 @@ def main(argv=None) -> int:
         worker(rows, timed, json.loads(args.options), args.out)
         return 0
     rounds = args.rounds or (2 if args.quick else 3)
-    uptime_before = _uptime()
+    uptime_before = uptime_line()
     print(f"uptime before: {uptime_before}")
     runs = run_all(rows, timed, rounds)
     results = {name: summarize(r) for name, r in runs.items()}
     extra = report(results, rows)
-    uptime_after = _uptime()
+    uptime_after = uptime_line()
     print(f"\nuptime after: {uptime_after}")
     if args.json:
         Path(args.json).write_text(json.dumps({"uptime": [uptime_before, uptime_after], "rows": rows,
@@ -386,7 +386,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def _uptime() -> str:
+def uptime_line() -> str:
     try:
         return subprocess.run(["uptime"], capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):

@@ -45,6 +45,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_distributed  # noqa: E402  # shared helper: the uptime line
+
 W1 = {"sizes": (784, 256, 256, 10), "global_batch": 128, "lr": 1e-3}
 PHASES = ("load", "forward", "begin", "backward", "wait", "reduce", "norm", "optimizer", "rest")
 CONFIGURATIONS = {
@@ -232,7 +235,7 @@ def main(argv=None) -> int:
         configurations[name] = (2, 1, options)
     if args.only:
         configurations = {k: v for k, v in configurations.items() if k in args.only.split(";")}
-    print(f"uptime before: {_uptime()}", flush=True)
+    print(f"uptime before: {bench_distributed.uptime_line()}", flush=True)
     runs = {name: [] for name in configurations}
     for round_number in range(args.rounds):
         for name, (ranks, threads, options) in configurations.items():
@@ -258,17 +261,12 @@ def main(argv=None) -> int:
                   f"{statistics.median(p['p10_step_ms'] for p in per):>10.3f}"
                   f"{min(p['min_step_ms'] for p in per):>10.3f}")
     loads = [x for rounds in runs.values() for run_ in rounds for x in run_["load"]]
-    print(f"1-min load during the runs: {min(loads):.1f}-{max(loads):.1f}; uptime after: {_uptime()}")
+    print(f"1-min load during the runs: {min(loads):.1f}-{max(loads):.1f}; "
+          f"uptime after: {bench_distributed.uptime_line()}")
     if args.json:
         Path(args.json).write_text(json.dumps(runs, indent=1))
     return 0
 
-
-def _uptime() -> str:
-    try:
-        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "load average {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg())
 
 
 if __name__ == "__main__":
