@@ -166,8 +166,8 @@ class Trainer:
             raise ValueError(f"Trainer: sync_batchnorm must be True or False; got {sync_batchnorm!r}")
         check_bucket_cap_mb(bucket_cap_mb, "Trainer")
         if not isinstance(zero_redundancy, bool) or (zero_redundancy and clip_grad_norm is not None):
-            raise ValueError(f"Trainer: zero_redundancy must be True or False (not True with clip_grad_norm); "
-                             f"got {zero_redundancy!r}")
+            raise ValueError(f"Trainer: zero_redundancy must be True or False, and False with clip_grad_norm; "
+                             f"got {zero_redundancy!r} with clip_grad_norm={clip_grad_norm!r}")
         self.distributed = _dist.launched_world_size() > 1 if distributed is None else distributed
         if self.distributed:
             _dist.init()
