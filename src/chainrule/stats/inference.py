@@ -209,17 +209,18 @@ class WaldResults:
 
 
 class StoredResults(WaldResults):
-    """The accessors of results whose fit stored everything as fields (the absorbed OLS fit,
-    IV2SLS and IVLIML): the constructor takes the fields as keywords (``use_t``, None for the
-    subclass's ``_default_use_t()``, and ``named``), the estimates are ``_params`` and ``_cov``,
-    and ``resid`` and ``fittedvalues`` read ``_resid`` and ``_fitted``."""
+    """The accessors of results whose fit stored everything as fields (OLS, the absorbed OLS
+    fit, IV2SLS and IVLIML): the constructor takes the fields as keywords (``use_t``, None or
+    absent for the subclass's ``_default_use_t()``, and ``named``, False when absent), the
+    estimates are ``_params`` and ``_cov``, and ``resid`` and ``fittedvalues`` read ``_resid``
+    and ``_fitted``."""
 
     def __init__(self, **fields):
-        use_t = fields.pop("use_t")
-        named = fields.pop("named")
+        use_t = fields.pop("use_t", None)
+        named = fields.pop("named", False)
         self.__dict__.update(fields)
         self.use_t = self._default_use_t() if use_t is None else bool(use_t)
-        self._named = named
+        self._named = bool(named)
 
     def _default_use_t(self) -> bool:
         return True

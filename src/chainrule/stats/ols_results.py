@@ -47,7 +47,7 @@ from scipy import stats as _distributions
 
 from ..engine import backend
 from . import specification_tests
-from .inference import Summary, WaldResults
+from .inference import StoredResults, Summary
 from .least_squares import cond_triangular, q_row_blocks
 from .validation import warn
 
@@ -61,7 +61,7 @@ COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
 WARN_COND = 1e7
 
 
-class OLSResults(WaldResults):
+class OLSResults(StoredResults):
     """The fitted model's estimates and inference, with statsmodels' attribute names.
 
     Attributes: ``params``, ``bse``, ``tvalues``, ``pvalues``, ``rsquared``, ``rsquared_adj``,
@@ -90,11 +90,7 @@ class OLSResults(WaldResults):
     """
 
     def __init__(self, **fields):
-        use_t = fields.pop("use_t", None)
-        named = fields.pop("named", False)
-        self.__dict__.update(fields)
-        self.use_t = self.cov_type == "nonrobust" if use_t is None else bool(use_t)
-        self._named = bool(named)
+        super().__init__(**fields)
         k = self._params.size
         n = self.nobs
         # the t and F denominators' degrees of freedom: G − 1 with G clusters, else n − k
@@ -104,11 +100,9 @@ class OLSResults(WaldResults):
         self.aic = -2 * self.llf + 2 * k
         self.bic = -2 * self.llf + math.log(n) * k
 
-    def _params_array(self):
-        return self._params
-
-    def _cov_array(self):
-        return self._cov
+    def _default_use_t(self) -> bool:
+        """t statistics for the classical covariance, normal ones for the robust kinds (statsmodels)."""
+        return self.cov_type == "nonrobust"
 
     @property
     def resid(self):
