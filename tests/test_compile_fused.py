@@ -198,6 +198,7 @@ def test_the_buffered_elementwise_forms_equal_eager_with_every_input_gradient(en
             out = model(x)
             hinge = (-(out - y) * 2.0 + 0.5).relu() * z + (out + 1.0) * (out - z)
             loss = hinge.mean() + F.mse_loss(out, y) + F.mse_loss(out, z, reduction="sum")
+            loss = loss + F.mse_loss(out, y, reduction="none").mean()  # the node's eager path, replayed
             loss = loss + (out * out).sum(dim=1).mean() * 0.1 + out.mean(dim=0, keepdim=True).sum()
             loss = loss + 1e-3 * F.l2_penalty(model.parameters())
             loss.backward()

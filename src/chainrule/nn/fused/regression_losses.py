@@ -49,7 +49,7 @@ class MSELoss(_PointwiseLoss):
     def forward(self, x, y, reduction, delta=None):
         if reduction == "none" or x.__class__ is not _HOST_ARRAY or x.size == 0:
             return super().forward(x, y, reduction, delta)
-        diff = x - y
+        diff = self.difference(x, y)
         self.diff, self.reduction, self.delta = diff, reduction, delta
         self.count, self.shape = diff.size, diff.shape
         total = _host.vdot(diff, diff)  # vdot flattens its arguments
@@ -63,9 +63,20 @@ class MSELoss(_PointwiseLoss):
         scale = 2.0 * float(grad)  # G is one number here: 2 G / n is one scalar, one array pass
         if self.reduction == "mean":
             scale /= self.count
-        derivative = self.diff * scale
+        derivative = self.scaled_difference(scale)
         needs_x, needs_y = self.needs_input_grad
-        return derivative if needs_x else None, -derivative if needs_y else None
+        return derivative if needs_x else None, self.negated_derivative(derivative) if needs_y else None
+
+    # the host path's three array results, one method each (the step compiler's replay writes
+    # them into arrays it keeps: chainrule.train.compiler.buffered.BufferedMSELoss)
+    def difference(self, x, y):
+        return x - y
+
+    def scaled_difference(self, scale):
+        return self.diff * scale
+
+    def negated_derivative(self, derivative):
+        return -derivative
 
     def loss(self, d):
         return d * d

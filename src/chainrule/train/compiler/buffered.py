@@ -212,46 +212,28 @@ class BufferedReLU(ReLU):
 
 class BufferedMSELoss(MSELoss):
     """:class:`~chainrule.nn.fused.MSELoss`'s host path ("mean" or "sum") with the difference
-    and the derivatives in kept arrays: ``x - y``, its dot product with itself, and
-    ``diff * (2 G / n)`` (and its negative for ``y``), as the node computes them."""
+    and the derivatives in kept arrays: ``x - y``, and ``diff * (2 G / n)`` (and its negative
+    for ``y``), as the node computes them (its ``difference``, ``scaled_difference`` and
+    ``negated_derivative``)."""
 
-    diff_buffer = derivative = negated = None
+    diff_buffer = derivative_buffer = negated = None
 
-    def forward(self, x, y, reduction, delta=None):
-        if reduction == "none" or x.__class__ is not _HOST_ARRAY or x.size == 0:
-            return super().forward(x, y, reduction, delta)
+    def difference(self, x, y):
         diff = self.diff_buffer
         if diff is None:
             diff = self.diff_buffer = _kept(x - y)
-        else:
-            _subtract(x, y, out=diff)
-        self.diff, self.reduction, self.delta = diff, reduction, delta
-        self.count, self.shape = diff.size, diff.shape
-        total = _host.vdot(diff, diff)
-        if reduction == "mean":
-            total = total / self.count
-        return _host.asarray(total, dtype=diff.dtype)
+            return diff
+        return _subtract(x, y, out=diff)
 
-    def backward(self, grad):
-        if self.reduction == "none" or grad.__class__ is not _HOST_ARRAY or self.count == 0:
-            return super().backward(grad)
-        scale = 2.0 * float(grad)
-        if self.reduction == "mean":
-            scale /= self.count
-        derivative = self.derivative
+    def scaled_difference(self, scale):
+        derivative = self.derivative_buffer
         if derivative is None:
-            derivative = self.derivative = _kept(self.diff * scale)
-        else:
-            _multiply(self.diff, scale, out=derivative)
-        needs_x, needs_y = self.needs_input_grad
-        negated = None
-        if needs_y:
-            negated = self.negated
-            if negated is None:
-                negated = self.negated = _kept(-derivative)
-            else:
-                _negative(derivative, out=negated)
-        return derivative if needs_x else None, negated
+            derivative = self.derivative_buffer = _kept(self.diff * scale)
+            return derivative
+        return _multiply(self.diff, scale, out=derivative)
+
+    def negated_derivative(self, derivative):
+        return _negated_into(self, derivative)
 
 
 class BufferedSum(Sum):
