@@ -47,12 +47,14 @@ from __future__ import annotations
 
 from ...engine import backend
 from ...engine.autograd import Function, claim_grad_slot
-from .. import im2col, image_threads
+from .. import im2col, image_threads, kernel_choice
 from ..im2col import Fold, Unfold, Windows
 from . import recycled
 from .composed import ComposedBackward
 
-__all__ = ["Convolution", "TransposedConvolution"]
+__all__ = ["Convolution", "TransposedConvolution", "DIRECT"]
+
+DIRECT = "chainrule.nn.fused.direct_convolution"  #: the direct kernels' module (numba)
 
 
 def _channels_first(x):
@@ -195,6 +197,37 @@ def _flipped_windows(windows: Windows) -> Windows:
     return Windows(windows.kernel, (1, 1), windows.dilation, windows.grid, offset, windows.size)
 
 
+def _direct_kernels(x, windows: Windows):
+    """The direct kernels (:mod:`~chainrule.nn.fused.direct_convolution`) for a one-group
+    convolution of x, or None (the window-matrix path)."""
+    return kernel_choice.kernels_for(x, DIRECT)
+
+
+def _canvas(image, windows: Windows):
+    """The zero canvas of image (N, H, W, C) (:func:`~chainrule.nn.im2col.place_last`), C-contiguous."""
+    canvas = im2col.place_last(image, windows)
+    return canvas if canvas.flags.c_contiguous else backend.namespace_of(canvas).ascontiguousarray(canvas)
+
+
+def _direct_times(direct, image, windows: Windows, taps, bias, out):
+    """out (N, oh, ow, M), C-contiguous = the convolution of image (N, H, W, C) with taps (kh, kw,
+    C, M) + bias (M,), by the direct kernel, the batch cut into one part per thread (each making
+    its part's canvas: the copies run on every core)."""
+    batch, pixels = image.shape[0], windows.grid[0] * windows.grid[1]
+    parts = image_threads.image_parts(batch, pixels * windows.taps * image.shape[3] * image.itemsize)
+
+    def part(n0, n1):
+        direct.forward(_canvas(image[n0:n1], windows), taps, bias, out[n0:n1], 0, n1 - n0, windows.stride,
+                       windows.dilation)
+
+    image_threads.map_parts(part, parts)
+
+
+def _taps(weight):
+    """W (O, C, kh, kw) as the C-contiguous (kh, kw, C, O) array of the direct kernels."""
+    return backend.namespace_of(weight).ascontiguousarray(weight.transpose(2, 3, 1, 0))
+
+
 class Convolution(ComposedBackward, Function):
     """y = W * x + b (2-D cross-correlation in ``groups`` groups, PyTorch's layouts), with
     ``windows`` the geometry of the input's windows (:class:`~chainrule.nn.im2col.Windows`)."""
@@ -225,6 +258,13 @@ class Convolution(ComposedBackward, Function):
         batch, channels, out_channels = x.shape[0], x.shape[1], weight.shape[0]
         w_cols = _weight_columns(weight)
         self.weight, self.x, self.cols = weight, x, None
+        self.direct = direct = _direct_kernels(x, windows)
+        if direct is not None:
+            grid = tuple(windows.grid)
+            out = recycled.empty(xp, (batch * grid[0] * grid[1], out_channels), x.dtype)
+            b = xp.ascontiguousarray(bias[0]) if bias else xp.zeros(out_channels, dtype=x.dtype)
+            _direct_times(direct, x_last, windows, _taps(weight), b, out.reshape((batch,) + grid + (out_channels,)))
+            return out.reshape((batch,) + grid + (out_channels,)).transpose(0, 3, 1, 2)
         if windows.taps == 1 and windows.stride == (1, 1) and tuple(windows.grid) == tuple(x.shape[2:]) \
                 and windows.offset == (0, 0) and x_last.flags.c_contiguous:
             self.cols = x_last.reshape(-1, channels)  # a 1 x 1 convolution reads x itself
@@ -274,7 +314,14 @@ class Convolution(ComposedBackward, Function):
         grad = grad[n0:n1]
         rows = xp.ascontiguousarray(_last(grad)).reshape(-1, weight.shape[0])  # a view if channels-last
         pixels = windows.grid[0] * windows.grid[1]  # G's rows [n0 pixels, n1 pixels) are this part's
-        if target is not None and windows.stride == (1, 1):
+        if target is not None and windows.stride == (1, 1) and self.direct is not None:
+            image, size = windows.size[0] * windows.size[1], tuple(windows.size)
+            flipped = xp.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(2, 3, 0, 1))  # (kh, kw, O, C)
+            self.direct.forward(_canvas(_last(grad), _flipped_windows(windows)), flipped,
+                                xp.zeros(weight.shape[1], dtype=grad.dtype),
+                                target[n0 * image:n1 * image].reshape((n1 - n0,) + size + (weight.shape[1],)),
+                                0, n1 - n0, (1, 1), windows.dilation)
+        elif target is not None and windows.stride == (1, 1):
             image = windows.size[0] * windows.size[1]
             flipped = weight[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(-1, weight.shape[1])
             _windows_times_part(xp, _last(grad), _flipped_windows(windows), flipped, target[n0 * image:n1 * image],
@@ -284,6 +331,13 @@ class Convolution(ComposedBackward, Function):
         w_sum = b_sum = None
         if needs[1] and self.cols is not None:  # a 1 x 1 kernel: x's own rows
             w_sum = xp.matmul(self.cols[n0 * pixels:n1 * pixels].T, rows)
+        elif needs[1] and self.direct is not None:
+            out_channels, channels, kh, kw = weight.shape
+            w_sum = xp.zeros((kh, kw, channels, out_channels), dtype=rows.dtype)
+            grad_rows = rows.reshape((n1 - n0,) + tuple(windows.grid) + (out_channels,))
+            self.direct.weight_gradient(_canvas(_last(self.x[n0:n1]), windows), grad_rows, w_sum, 0, n1 - n0,
+                                        windows.stride, windows.dilation)
+            w_sum = w_sum.reshape(-1, out_channels)
         elif needs[1]:
             w_sum = _windows_gram_part(xp, _last(self.x[n0:n1]), windows, rows, chunk_bytes)
         if len(needs) == 3 and needs[2]:
