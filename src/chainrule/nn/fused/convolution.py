@@ -331,7 +331,7 @@ class Convolution(ComposedBackward, Function):
         w_sum = b_sum = None
         if needs[1] and self.cols is not None:  # a 1 x 1 kernel: x's own rows
             w_sum = xp.matmul(self.cols[n0 * pixels:n1 * pixels].T, rows)
-        elif needs[1] and self.direct is not None:
+        elif needs[1] and self.direct is not None and weight.shape[1] >= self.direct.IN_BLOCK:
             out_channels, channels, kh, kw = weight.shape
             w_sum = xp.zeros((kh, kw, channels, out_channels), dtype=rows.dtype)
             grad_rows = rows.reshape((n1 - n0,) + tuple(windows.grid) + (out_channels,))
