@@ -234,6 +234,27 @@ def _direct_times(direct, image, windows: Windows, taps, bias, out):
     image_threads.map_parts(part, parts)
 
 
+def _direct_input_gradient(direct, grad_maps, weight, windows: Windows, out_rows):
+    """out_rows (n H W, C) = dX of a stride-1 convolution: the direct kernel on the canvas of G
+    (n, oh, ow, O) (C-contiguous: its canvas is a plain copy) with the flipped, channel-swapped
+    kernel (kh, kw, O, C)."""
+    xp = backend.namespace_of(grad_maps)
+    flipped = xp.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(2, 3, 0, 1))
+    channels, batch = weight.shape[1], grad_maps.shape[0]
+    direct.forward(_canvas(grad_maps, _flipped_windows(windows)), flipped, xp.zeros(channels, dtype=grad_maps.dtype),
+                   out_rows.reshape((batch,) + tuple(windows.size) + (channels,)), 0, batch, (1, 1), windows.dilation)
+
+
+def _direct_weight_gradient(direct, image, grad_maps, weight, windows: Windows):
+    """dW^T (kh kw C, O) summed over the images of image (n, H, W, C) and G (n, oh, ow, O), by
+    the direct kernel on image's canvas (made again here)."""
+    out_channels, channels, kh, kw = weight.shape
+    total = backend.namespace_of(grad_maps).zeros((kh, kw, channels, out_channels), dtype=grad_maps.dtype)
+    direct.weight_gradient(_canvas(image, windows), grad_maps, total, 0, image.shape[0], windows.stride,
+                           windows.dilation)
+    return total.reshape(-1, out_channels)
+
+
 def _taps(weight):
     """W (O, C, kh, kw) as the C-contiguous (kh, kw, C, O) array of the direct kernels."""
     return backend.namespace_of(weight).ascontiguousarray(weight.transpose(2, 3, 1, 0))
@@ -325,13 +346,10 @@ class Convolution(ComposedBackward, Function):
         grad = grad[n0:n1]
         rows = xp.ascontiguousarray(_last(grad)).reshape(-1, weight.shape[0])  # a view if channels-last
         pixels = windows.grid[0] * windows.grid[1]  # G's rows [n0 pixels, n1 pixels) are this part's
+        grad_maps = rows.reshape((n1 - n0,) + tuple(windows.grid) + (weight.shape[0],))  # G (n, oh, ow, O)
         if target is not None and windows.stride == (1, 1) and self.direct is not None:
-            image, size = windows.size[0] * windows.size[1], tuple(windows.size)
-            flipped = xp.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(2, 3, 0, 1))  # (kh, kw, O, C)
-            self.direct.forward(_canvas(_last(grad), _flipped_windows(windows)), flipped,
-                                xp.zeros(weight.shape[1], dtype=grad.dtype),
-                                target[n0 * image:n1 * image].reshape((n1 - n0,) + size + (weight.shape[1],)),
-                                0, n1 - n0, (1, 1), windows.dilation)
+            image = windows.size[0] * windows.size[1]
+            _direct_input_gradient(self.direct, grad_maps, weight, windows, target[n0 * image:n1 * image])
         elif target is not None and windows.stride == (1, 1):
             image = windows.size[0] * windows.size[1]
             flipped = weight[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(-1, weight.shape[1])
@@ -343,12 +361,7 @@ class Convolution(ComposedBackward, Function):
         if needs[1] and self.cols is not None:  # a 1 x 1 kernel: x's own rows
             w_sum = xp.matmul(self.cols[n0 * pixels:n1 * pixels].T, rows)
         elif needs[1] and self.direct is not None and weight.shape[1] >= self.direct.IN_BLOCK:
-            out_channels, channels, kh, kw = weight.shape
-            w_sum = xp.zeros((kh, kw, channels, out_channels), dtype=rows.dtype)
-            grad_rows = rows.reshape((n1 - n0,) + tuple(windows.grid) + (out_channels,))
-            self.direct.weight_gradient(_canvas(_last(self.x[n0:n1]), windows), grad_rows, w_sum, 0, n1 - n0,
-                                        windows.stride, windows.dilation)
-            w_sum = w_sum.reshape(-1, out_channels)
+            w_sum = _direct_weight_gradient(self.direct, _last(self.x[n0:n1]), grad_maps, weight, windows)
         elif needs[1]:
             w_sum = _windows_gram_part(xp, _last(self.x[n0:n1]), windows, rows, chunk_bytes)
         if len(needs) == 3 and needs[2]:
