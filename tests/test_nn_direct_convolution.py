@@ -163,3 +163,13 @@ def test_forward_kernel_multiplies_vectors_of_channels():
     if not re.search(r"\b(vfmadd|vmulps)", assembly):
         pytest.skip("no AVX on this machine")
     assert re.search(r"\b(vfmadd\d+ps|vmulps)\s[^\n]*%[yz]mm", assembly)
+
+
+def test_empty_batch():
+    x = cr.tensor(np.ones((0, 16, 8, 8)), requires_grad=True)
+    w = cr.tensor(np.ones((16, 16, 3, 3)), requires_grad=True)
+    y = F.conv2d(x, w, padding=1)
+    assert y.grad_fn.direct is not None and y.shape == (0, 16, 8, 8)
+    y.sum().backward()
+    assert x.grad.shape == (0, 16, 8, 8)
+    assert np.array_equal(w.grad.numpy(), np.zeros((16, 16, 3, 3)))
