@@ -173,3 +173,18 @@ def test_empty_batch():
     y.sum().backward()
     assert x.grad.shape == (0, 16, 8, 8)
     assert np.array_equal(w.grad.numpy(), np.zeros((16, 16, 3, 3)))
+
+
+def test_kernel_source_files_and_the_fallback_without_a_cache_directory(monkeypatch, tmp_path):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert direct._source_directory() == tmp_path / "chainrule"
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert direct._source_directory() == tmp_path / "home" / ".cache" / "chainrule"
+
+    def unwritable():
+        raise OSError("read-only")
+    monkeypatch.setattr(direct, "_source_directory", unwritable)
+    kernel = direct._load("weight")  # from exec: not compiled until used
+    assert not kernel.overloads and "rest(" in direct.weight_source()

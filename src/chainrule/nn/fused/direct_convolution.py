@@ -177,8 +177,8 @@ def _load(name: str):
               "@njit(cache=True, **JIT_OPTIONS)\n")
     text = header + source
     digest = hashlib.sha1((text + inspect.getsource(rest.py_func) + repr(JIT_OPTIONS)).encode()).hexdigest()[:16]
-    path = _source_directory() / f"direct_convolution_{name}_{digest}.py"
     try:
+        path = _source_directory() / f"direct_convolution_{name}_{digest}.py"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             temporary = path.with_suffix(f".{os.getpid()}.tmp")
@@ -196,8 +196,14 @@ def _load(name: str):
 def _source_directory() -> Path:
     """Where the generated kernels' source files go (numba caches their machine code in its
     ``__pycache__``): ``$NUMBA_CACHE_DIR/chainrule`` when set, else ``chainrule`` in the user's
-    cache directory (``$XDG_CACHE_HOME``, or ``~/.cache``); never inside the package."""
-    base = os.environ.get("NUMBA_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    cache directory (``$XDG_CACHE_HOME``, or ``~/.cache``; OSError without one); never inside
+    the package."""
+    base = os.environ.get("NUMBA_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        home = os.path.expanduser("~")
+        if home == "~":  # no home directory: no cache
+            raise OSError("no cache directory")
+        base = os.path.join(home, ".cache")
     return Path(base) / "chainrule"
 
 
