@@ -177,7 +177,7 @@ TESTED_ELSEWHERE = {"chainrule.nn.fused.numba_kernels", "chainrule.train.compile
 
 # The deep-net kernels, each with the test module that holds it to its NumPy twin (both paths).
 NN_KERNELS = {
-    "_erf_table_value": "test_nn_numba_kernels", "erf_float32": "test_nn_numba_kernels",
+    "_horner": "test_nn_numba_kernels", "_normal_cdf": "test_nn_numba_kernels", "_gelu_slope": "test_nn_numba_kernels",
     "gelu_forward_float32": "test_nn_numba_kernels", "gelu_backward": "test_nn_numba_kernels",
     "scatter_windows": "test_nn_numba_kernels", "shift_columns": "test_nn_numba_kernels",
     "softmax_columns_backward": "test_nn_numba_kernels", "layer_norm_rows": "test_nn_numba_kernels",

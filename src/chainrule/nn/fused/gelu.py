@@ -4,12 +4,17 @@
     phi(a) = exp(-a^2 / 2) / sqrt(2 pi)                  (Hendrycks & Gimpel 2016)
 
 The engine's op (:class:`chainrule.engine.ops.activations.GELU`) computes the same with NumPy
-passes and ``scipy.special.erf``, one core, 15 ns a float32 value; this node runs
-:func:`~chainrule.nn.fused.numba_kernels.gelu` (erf from a float64 table, 3 ns a
-value on one core, both cores used) and keeps Phi(a) for backward, as the engine's op does.
+passes and ``scipy.special.erf``, one core, 15 ns a float32 value, and stays the textbook
+reference; this node runs :func:`~chainrule.nn.fused.numba_kernels.gelu` (SIMD loops on all
+cores: erf as a rational function and exp as a squared polynomial, in float64, rounded once;
+1 ns a value forward and backward on one core) and keeps Phi(a) for backward, as the engine's op
+does. Accuracy (measured on 20M float32 values, see :mod:`.numba_kernels`): y within 0.53 ulp
+of the float64 formula for a >= -1, 0.85 for a >= -2, 4.8 for a >= -3 (torch: 5.5, 38, 2200;
+the engine's float32 op rounds erf and 1 + erf, 2.4, 12, 102), dy/da within 9e-8 (torch 2.9e-7).
+At -inf it gives -0 and gradient 0 where the engine's op and torch give NaN.
 Reference composition: the engine's ``gelu(a, "none")`` itself (tests/test_nn_numba_kernels.py
-checks the forward equals it bit for bit and the gradient to an ulp); second derivatives differentiate
-it (:mod:`.composed`).
+checks the forward and gradient against it, the float64 formulas and torch); second derivatives
+differentiate it (:mod:`.composed`).
 
 `fast_gelu` picks the node for ``approximate="none"`` on float32 arrays where the kernels run
 (:func:`chainrule.nn.kernel_choice.kernels_for`: host float arrays, numba installed,

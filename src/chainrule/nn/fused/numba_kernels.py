@@ -10,19 +10,24 @@ NumPy's elementwise passes and strided copies run on one.
 
 * GELU (exact, ``approximate="none"``, float32): ``gelu`` writes y = a Phi(a) and Phi(a) =
   (1 + erf(a / sqrt 2)) / 2 in one pass, ``gelu_gradient`` dx = g (Phi(a) + a phi(a)),
-  phi(a) = exp(-a^2 / 2) / sqrt(2 pi). The NumPy path evaluates erf with
-  ``scipy.special.erf``, whose float32 loop rounds the float64 function: 15 ns a value on one
-  core (31.6 ms for the 2M pre-activations of one GPT block). Here float32 values go through
-  :func:`erf_float32`, a float64 evaluation accurate to 3e-15 (absolute; relative near 0) by
-  table: a Taylor polynomial of erf(x) / x in x^2 below 0.5, Chebyshev interpolants (degree
-  11, built at import from ``math.erf``) on 14 intervals of width 1/4 up to 4, and 1 beyond
-  (float32 rounds erf(x) to 1 from x = 3.9 on). Rounded to float32 it equals scipy's value
-  except where erf(x) lies within 3e-15 of a float32 rounding boundary (none in 2M
-  Gaussian samples; then 1 ulp), and every other operation is done in float32 in the NumPy
-  path's order, so the forward pass equals the engine's bit for bit. float64 GELU stays with
-  the engine's op (scipy evaluates float64 erf natively; numba's ``math.erf`` would differ from
-  it by an ulp). The backward's exp is libm's where NumPy uses its own SIMD exp (an ulp apart
-  at most).
+  phi(a) = exp(-a^2 / 2) / sqrt(2 pi). The engine's op (NumPy, ``scipy.special.erf``) stays the
+  textbook reference: 15 ns a float32 value on one core. The kernels evaluate each value in
+  float64 and round once, branch-free, so that LLVM makes SIMD loops of them (8 float64 lanes of
+  AVX-512 fused multiply-adds; numba has no vector libm, so a loop calling ``math.erf`` or
+  ``math.exp`` stays scalar): erf(x) = x P(x^2) / Q(x^2) on |x| <= 3.92 and +-1 beyond, P and Q
+  of degrees 6 and 5 fitted to scipy's erf (absolute error 1.4e-9; see ``_ERF_P``); exp(-a^2 / 2)
+  = exp(-a^2 / 512)^256, a degree-8 polynomial in a^2 squared 8 times (relative error 1.3e-11).
+  On 20M float32 values of [-10, 10] against the float64 formulas (2026-12-06): y within 0.53 ulp
+  for a >= -1, 0.85 for a >= -2, 4.8 for a >= -3, 165 for a >= -4, then a growing share of the
+  tiny Phi (absolute error 7e-10) until Phi = 0 below a = -5.54 (|y| < 8.3e-8 there); dy/da
+  within 9e-8 absolute, 1.6 ulp outside its zero's neighbourhood (a = -0.75). torch's float32
+  GELU: 5.5 ulp for a >= -1, 38 for a >= -2, 2200 for a >= -3, dy/da 2.9e-7; the float64-table
+  kernel these replaced (bit-equal to the engine's op, which rounds erf and 1 + erf in float32):
+  2.4, 12, 102 ulp and 1.4e-7. Special values: NaN gives NaN, +inf gives +inf (gradient 1),
+  -inf gives -0 (gradient 0) where torch and the engine's op give NaN, and values near float32's
+  largest stay finite (torch's overflow). One thread, 2M values (loaded machine, medians
+  of 21 interleaved calls): forward 1.95 ms (the table kernel: 11.4; torch 1.2), backward 1.85 ms
+  (5.3; torch 2.3).
 * attention's softmax: the bias, the column maxima and the shift in one pass
   (``shift_columns``; the exponential stays NumPy's), and the backward's (dP - D) E in one;
 * layer norm: each row's statistics, normalization and affine map in one pass, and the input
@@ -58,7 +63,9 @@ every signature the benchmarks use took 9.5 s of CPU once per installation; each
 still pays numba's import and the loading of the cached code on first use, about 0.5 s of
 CPU; :mod:`chainrule.nn.kernel_choice` keeps small arrays from paying it), ``error_model="numpy"``
 (no zero-division checks, which stop vectorization), no ``fastmath`` (no reassociation, no
-fused multiply-adds: the same rounding as NumPy's operation-by-operation evaluation).
+fused multiply-adds: the same rounding as NumPy's operation-by-operation evaluation) except
+``contract`` (fused multiply-adds, nothing else) in the GELU kernels, whose accuracy is stated
+against the exact function rather than against NumPy's rounding.
 """
 from __future__ import annotations
 
@@ -77,77 +84,92 @@ _lock = threading.Lock()  # one parallel loop at a time (workqueue is not thread
 
 _JIT = {"cache": True, "error_model": "numpy", "nogil": True, "parallel": True}
 
-_SQRT1_2 = 1.0 / math.sqrt(2.0)
+# the GELU kernels and their inlined helpers: fused multiply-adds allowed, no other fastmath
+_JIT_FMA = {"cache": True, "error_model": "numpy", "nogil": True, "parallel": True, "fastmath": {"contract"}}
+_INLINE_FMA = {"cache": True, "error_model": "numpy", "inline": "always", "fastmath": {"contract"}}
+
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_TERMS = 12  # Horner steps of every piece of the erf table
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+# erf(x) = x P(x^2) / Q(x^2) on [0, 3.92], highest coefficient first; beyond 3.92 float32 rounds
+# erf to 1 (1 - erf(3.92) = 2.9e-8) and the kernel says 1. Fitted (2026-12-06) in float64 to
+# scipy.special.erf on 40,002 points of [0, 3.92] (Chebyshev-spaced and uniform): the linearized
+# least-squares fit x P - erf Q with Q(0) = 1, reweighted by 1 / Q (Sanathanan-Koerner, 60 steps),
+# then by Lawson's rule towards the minimax (200 steps): benchmarks/fit_gelu_erf.py redoes it.
+# Largest absolute error 1.4e-9 (relative 1.2e-8 near 0); Q has no zero on [0, 3.92] (Q >= 1).
+_ERF_CLAMP = 3.92
+_ERF_P = (-1.333760434651358e-08, 4.718125305558263e-06, 0.0003803824063613263, 0.0038323789330111948,
+          0.054278502320059756, 0.18470033079865347, 1.1283791808186725)
+_ERF_Q = (6.342205634514332e-05, 0.0013050439662274415, 0.015430986188688023, 0.11377547508381265,
+          0.4970199349241639, 1.0)
+# What the kernel evaluates, in a itself: erf(a / sqrt 2) / 2 = a P~(a^2) / Q~(a^2) on |a| <= 3.92 sqrt 2,
+# P~(s) = P(s / 2) / (2 sqrt 2), Q~(s) = Q(s / 2) (a multiplication and the 1/2 saved per value).
+_HALF_ERF_CLAMP = _ERF_CLAMP * math.sqrt(2.0)
+_HALF_ERF_P = tuple(c / 2.0 ** (len(_ERF_P) - 1 - j) / (2.0 * math.sqrt(2.0)) for j, c in enumerate(_ERF_P))
+_HALF_ERF_Q = tuple(c / 2.0 ** (len(_ERF_Q) - 1 - j) for j, c in enumerate(_ERF_Q))
 
 
-def _erf_table():
-    """Row 0: Taylor coefficients of erf(x) / x in s = x^2 (highest first); rows 1-14: the
-    Chebyshev interpolant of erf on [0.5 + (k - 1) / 4, 0.5 + k / 4] as a power series in
-    u in [-1, 1] (highest first)."""
-    cheb = np.polynomial.chebyshev
-    table = np.zeros((15, _TERMS))
-    table[0] = [2 / math.sqrt(math.pi) * (-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(_TERMS)][::-1]
-    erf = np.vectorize(math.erf)
-    for k in range(1, 15):
-        centre = 0.5 + (k - 1) * 0.25 + 0.125
-        coefficients = cheb.cheb2poly(cheb.chebinterpolate(lambda u, c=centre: erf(c + u * 0.125), _TERMS - 1))
-        table[k, _TERMS - coefficients.size:] = coefficients[::-1]
-    return table
+def _exp_series():
+    """exp(-s / 512) on s in [0, 256] as a power series in s (highest first): the degree-8
+    Chebyshev interpolant on [0, 256], re-expanded (relative error 5e-14, 1.3e-11 after the
+    kernel's 8 squarings)."""
+    interpolant = np.polynomial.Chebyshev.interpolate(lambda s: np.exp(-s / 512.0), 8, domain=[0.0, 256.0])
+    return tuple(float(c) for c in interpolant.convert(kind=np.polynomial.Polynomial).coef[::-1])
 
 
-ERF_TABLE = _erf_table()
+_EXP_SERIES = _exp_series()
+_PHI_CLAMP = 16.0  # beyond, a phi(a) < 1e-54 rounds to 0 in float32
 
 
-@njit(inline="always", error_model="numpy", cache=True)
-def _erf_table_value(x, table):  # pragma: no cover - compiled
-    """erf(x) for a float64 x, to 3e-15 (see the module docstring)."""
-    a = abs(x)
-    if a < 0.5:
-        row, u, factor = 0, a * a, a
-    else:
-        t = (a - 0.5) * 4.0
-        if not t < 13.0:  # also catches inf; NaN lands in row 1 and stays NaN
-            t = 13.0
-        row = int(t) + 1 if t >= 0.0 else 1
-        u, factor = (a - (0.25 * row + 0.375)) * 8.0, 1.0
-    p = table[row, 0]
-    for j in range(1, _TERMS):
-        p = p * u + table[row, j]
-    p *= factor
-    if a >= 4.0:
-        p = 1.0
-    return -p if x < 0 else p
+@njit(**_INLINE_FMA)
+def _horner(coefficients, u):  # pragma: no cover - compiled
+    p = 0.0
+    for c in coefficients:
+        p = p * u + c
+    return p
 
 
-@njit(**_JIT)
-def erf_float32(x, out, table):  # pragma: no cover - compiled
-    """out = float32(erf(float64(x))) elementwise on flat float32 arrays."""
-    for i in prange(x.shape[0]):
-        out[i] = np.float32(_erf_table_value(np.float64(x[i]), table))
+@njit(**_INLINE_FMA)
+def _normal_cdf(a):  # pragma: no cover - compiled
+    """Phi(a) = 1/2 + erf(a / sqrt 2) / 2 for a float64 a, branch-free: the rational erf above
+    (|a| clamped to 3.92 sqrt 2, then erf = +-1 there; NaN stays NaN)."""
+    magnitude = abs(a)
+    t = _HALF_ERF_CLAMP if magnitude > _HALF_ERF_CLAMP else magnitude
+    s = t * t
+    half_erf = t * _horner(_HALF_ERF_P, s) / _horner(_HALF_ERF_Q, s)
+    half_erf = 0.5 if magnitude >= _HALF_ERF_CLAMP else half_erf
+    return 0.5 + math.copysign(half_erf, a)
 
 
-@njit(**_JIT)
-def gelu_forward_float32(a, out, cdf, table):  # pragma: no cover - compiled
-    """out = a Phi(a), cdf = Phi(a) = 0.5 (1 + erf(a / sqrt 2)) on flat float32 arrays."""
-    scale, half, one = np.float32(_SQRT1_2), np.float32(0.5), np.float32(1.0)
+@njit(**_INLINE_FMA)
+def _gelu_slope(a, cdf):  # pragma: no cover - compiled
+    """Phi(a) + a phi(a), phi(a) = exp(-a^2 / 2) / sqrt(2 pi), for float64 a and Phi(a) = cdf,
+    branch-free: |a| clamped to 16, exp(-a^2 / 2) = exp(-a^2 / 512)^256 (a polynomial in a^2,
+    squared 8 times; relative error 1.3e-11)."""
+    w = _PHI_CLAMP if a > _PHI_CLAMP else a
+    w = -_PHI_CLAMP if w < -_PHI_CLAMP else w
+    p = _horner(_EXP_SERIES, w * w)
+    for _ in range(8):
+        p = p * p
+    return cdf + (w * _INV_SQRT_2PI) * p
+
+
+@njit(**_JIT_FMA)
+def gelu_forward_float32(a, out, cdf):  # pragma: no cover - compiled
+    """out = a Phi(a), cdf = Phi(a) on flat float32 arrays, evaluated in float64 and rounded
+    once; -inf gives -0 (a is clamped to the float32 range, Phi = 0 there)."""
     for i in prange(a.shape[0]):
-        v = a[i]
-        e = np.float32(_erf_table_value(np.float64(v * scale), table))
-        c = half * (one + e)
-        cdf[i] = c
-        out[i] = v * c
+        v = np.float64(a[i])
+        c = _normal_cdf(v)
+        cdf[i] = np.float32(c)
+        out[i] = np.float32((-_FLOAT32_MAX if v < -_FLOAT32_MAX else v) * c)
 
 
-@njit(**_JIT)
-def gelu_backward(grad, a, cdf, out, minus_half, inv_sqrt_2pi):  # pragma: no cover - compiled
-    """out = grad (cdf + a phi(a)), phi(a) = exp(-0.5 a a) / sqrt(2 pi), with the two constants
-    given in the arrays' dtype (so float32 stays float32)."""
+@njit(**_JIT_FMA)
+def gelu_backward(grad, a, cdf, out):  # pragma: no cover - compiled
+    """out = grad (cdf + a phi(a)) on flat float32 arrays, evaluated in float64 and rounded once."""
     for i in prange(a.shape[0]):
-        v = a[i]
-        pdf = math.exp(minus_half * v * v) * inv_sqrt_2pi
-        out[i] = grad[i] * (cdf[i] + v * pdf)
+        out[i] = np.float32(np.float64(grad[i]) * _gelu_slope(np.float64(a[i]), np.float64(cdf[i])))
 
 
 @njit(**_JIT)
@@ -352,14 +374,13 @@ def normalize_backward_rows(grad, rows, out, mean, k1, k2, k3, relu, one, dx, dz
 def gelu(a, out, cdf) -> None:
     """out = a Phi(a), cdf = Phi(a) on flat float32 arrays."""
     with _lock:
-        gelu_forward_float32(a, out, cdf, ERF_TABLE)
+        gelu_forward_float32(a, out, cdf)
 
 
 def gelu_gradient(grad, a, cdf, out) -> None:
-    """out = grad (cdf + a phi(a)) on flat arrays of one dtype."""
-    scalar = a.dtype.type
+    """out = grad (cdf + a phi(a)) on flat float32 arrays."""
     with _lock:
-        gelu_backward(grad, a, cdf, out, scalar(-0.5), scalar(_INV_SQRT_2PI))
+        gelu_backward(grad, a, cdf, out)
 
 
 def scatter(cols, image, geometry: tuple) -> None:
