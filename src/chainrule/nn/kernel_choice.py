@@ -18,10 +18,10 @@ KERNELS = "chainrule.nn.fused.numba_kernels"  #: the compiled kernels' module
 MIN_SIZE = 1 << 15  #: smaller arrays load no kernels (they use them once something has)
 
 
-def kernels_for(array):
-    """The kernels module for ``array`` (see the module docstring), or None."""
+def kernels_for(array, module: str = KERNELS):
+    """The kernels module ``module`` for ``array`` (see the module docstring), or None."""
     if type(array) is not backend.host.ndarray or array.dtype.char not in "fd":
         return None
     if array.size >= MIN_SIZE:
-        return compiled.kernels(KERNELS)
-    return compiled.loaded(KERNELS)
+        return compiled.kernels(module)
+    return compiled.loaded(module)

@@ -54,6 +54,8 @@ LOG2E = 1.0 / math.log(2.0)
 #: thread pool (interface/gemm.c: SMP_THRESHOLD_MIN 65536 x GEMM_MULTITHREAD_THRESHOLD 4).
 ONE_THREAD_WORK = 1 << 18
 
+ATTENTION_KERNELS = "chainrule.nn.fused.attention_kernels"  #: the compiled attention (forward and backward)
+
 
 def stacked_matmul(xp, a, b, out=None):
     """a @ b for stacks of small matrices, the rows of each product cut into blocks small
@@ -91,7 +93,10 @@ class ScaledDotProductAttention(ComposedBackward, Function):
         q, k, v = self.split_inputs(arrays)
         bias = arrays[-1] if self.has_bias else None
         xp = backend.namespace_of(q)
-        self.q, self.k, self.v = q, k, v
+        self.q, self.k, self.v, self.bias = q, k, v, bias
+        self.kernels = attention_kernels(q, k, v, bias, keep)
+        if self.kernels is not None:
+            return self.compiled_forward(xp)
         exps, inv, self.dead = attention_weights(xp, q, k, bias, scale)
         weights = exps if keep is None else exps * xp.swapaxes(keep, -1, -2)
         result, out = self.output_buffer(xp, q, v)
@@ -99,6 +104,24 @@ class ScaledDotProductAttention(ComposedBackward, Function):
         out *= xp.swapaxes(inv, -1, -2)
         self.exps, self.weights, self.inv, self.out = exps, weights, inv, out
         return result
+
+    def compiled_forward(self, xp):
+        """O by the compiled kernel (:mod:`.attention_kernels`); keeps the row statistics."""
+        result, out = self.output_buffer(xp, self.q, self.v)
+        q, k, v, bias, keep = (None if a is None else as_4d(a) for a in (self.q, self.k, self.v, self.bias, self.keep))
+        self.stats, self.limits, self.kernel_bias = self.kernels.forward(q, k, v, bias, keep, self.scale, as_4d(out))
+        inv = self.stats[1].reshape(self.q.shape[:-1] + (1,))
+        self.out, self.dead = out, (None if self.bias is None or inv.all() else inv == 0)
+        return result
+
+    def compiled_backward(self, xp, grad):
+        """dQ, dK, dV by the compiled kernel, P recomputed from the forward's row statistics."""
+        returned, grads = self.gradient_buffers(xp)
+        arrays = (self.q, self.k, self.v, self.kernel_bias, self.keep, self.out, self.split_gradient(grad))
+        self.kernels.backward(tuple(None if a is None else as_4d(a) for a in arrays),
+                              tuple(None if a is None else as_4d(a) for a in grads), self.stats, self.limits,
+                              self.scale)
+        return returned + ((None,) if self.has_bias else ())
 
     # ------------------------------------------------------------------ layout hooks
 
@@ -135,6 +158,12 @@ class ScaledDotProductAttention(ComposedBackward, Function):
     def backward(self, grad):
         xp = backend.namespace_of(grad)
         needs = self.needs_input_grad
+        if self.kernels is not None:
+            if not (self.has_bias and needs[-1]):
+                return self.compiled_backward(xp, grad)
+            # the bias's gradient dA (…, L, S): the NumPy path, from its forward's intermediates
+            self.exps, self.inv, _ = attention_weights(xp, self.q, self.k, self.bias, self.scale)
+            self.weights = self.exps if self.keep is None else self.exps * xp.swapaxes(self.keep, -1, -2)
         returned, (dq, dk, dv) = self.gradient_buffers(xp)
         scaled = self.split_gradient(grad) * xp.swapaxes(self.inv, -1, -2)  # G' = G * inv
         if dv is not None:
@@ -177,6 +206,17 @@ class ScaledDotProductAttention(ComposedBackward, Function):
         if self.keep is not None:
             weights = weights * constant(self.keep)
         return self.merge_tensor(ops.matmul(weights, v))
+
+
+def attention_kernels(q, k, v, bias, keep):
+    """The compiled attention kernels (:mod:`.attention_kernels`) for these arrays, or None:
+    host float32 / float64 arrays of at most 4 dims (the bias and keep mask broadcast to the
+    scores of the same), head widths up to the largest compiled width, numba allowed
+    (:func:`~chainrule.nn.kernel_choice.kernels_for`)."""
+    arrays = (q, k, v) + tuple(a for a in (bias, keep) if a is not None)
+    if q.ndim > 4 or any(a.ndim > 4 or a.dtype != q.dtype for a in arrays) or max(q.shape[-1], v.shape[-1]) > 128:
+        return None
+    return kernels_for(q, ATTENTION_KERNELS)
 
 
 def softmax_kernels(scores):
