@@ -31,7 +31,15 @@ How it runs on arrays (NumPy, float32 stays float32):
   straight into the (N, L, H * d) layout the output projection reads, and writes dQ, dK, dV
   straight into one gradient buffer of the packed projection's shape.
 
-Reference composition (tests/test_nn_attention_fused.py): ``softmax(Q K^T * scale + B) * M @ V``
+With numba (host float32 / float64 arrays of at most 4 dims, head widths up to 128,
+:func:`attention_kernels`), the forward and backward run instead as one compiled kernel each
+(:mod:`.attention_kernels`: no BLAS call, no (L, S) array; one (batch, head) pair per thread,
+the keys past a causal or right-padding mask's limit never visited, P recomputed in backward
+from the rows' max and 1 / sum), reading and writing the same strided layouts. A bias that
+needs a gradient (a learned float mask) takes the NumPy backward (its forward's
+intermediates recomputed): the kernel does not form dB = dA.
+
+Reference composition (tests/test_nn_attention.py): ``softmax(Q K^T * scale + B) * M @ V``
 with the reference ops matmul, mul, add, softmax (and ``where`` for fully masked rows);
 second derivatives differentiate it (:mod:`.composed`). No loop over batch or heads: every
 step is one NumPy call on the whole (N, H, …) stack.
