@@ -42,8 +42,20 @@ class Calls:
 
 @pytest.fixture
 def calls(monkeypatch):
+    """The kernel on every mask (and none), as its tests need."""
     monkeypatch.delenv("CHAINRULE_NO_NUMBA", raising=False)
+    monkeypatch.setattr(attention_module, "KERNEL_MAX_VISITED", 1.0)
     return Calls(monkeypatch)
+
+
+@pytest.mark.parametrize("kind, expected", [("none", 0), ("causal", 1), ("bool", 0)])
+def test_kernel_runs_by_default_where_the_mask_skips_enough(monkeypatch, kind, expected):
+    monkeypatch.delenv("CHAINRULE_NO_NUMBA", raising=False)
+    counter = Calls(monkeypatch)
+    rng = np.random.default_rng(7)
+    q, k, v = (rng.standard_normal((2, 3, 16, 8)).astype(np.float32) for _ in range(3))
+    sdpa(q, k, v, q, mask_of(kind, [2, 3], 16, 16, rng, np.float32), kind == "causal")
+    assert (counter.forward, counter.backward) == (expected, expected)
 
 
 def mask_of(kind, batch, length, keys, rng, dtype):
