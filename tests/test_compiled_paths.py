@@ -172,7 +172,8 @@ CASES = {
 
 # Kernel modules tested against their NumPy twins in their own test modules: the deep-net kernels
 # (tests/test_nn_numba_kernels.py) and the step compiler's fused passes (tests/test_compile.py).
-TESTED_ELSEWHERE = {"chainrule.nn.fused.numba_kernels", "chainrule.train.compiler.numba_kernels"}
+TESTED_ELSEWHERE = {"chainrule.nn.fused.numba_kernels", "chainrule.train.compiler.numba_kernels",
+                    "chainrule.nn.fused.attention_kernels"}  # tests/test_nn_attention_kernels.py
 
 
 # The deep-net kernels, each with the test module that holds it to its NumPy twin (both paths).

@@ -81,6 +81,7 @@ if not os.environ.get("NUMBA_THREADING_LAYER"):
     numba.config.THREADING_LAYER = "workqueue"
 
 _lock = threading.Lock()  # one parallel loop at a time (workqueue is not thread-safe)
+LOCK = _lock  #: the same lock, for the other kernel modules of the fast paths (attention_kernels)
 
 _JIT = {"cache": True, "error_model": "numpy", "nogil": True, "parallel": True}
 
