@@ -102,9 +102,10 @@ class ScaledDotProductAttention(ComposedBackward, Function):
         bias = arrays[-1] if self.has_bias else None
         xp = backend.namespace_of(q)
         self.q, self.k, self.v, self.bias = q, k, v, bias
-        self.kernels = attention_kernels(q, k, v, bias, keep)
-        if self.kernels is not None:
-            return self.compiled_forward(xp)
+        choice = attention_kernels(q, k, v, bias, keep)
+        self.kernels = None if choice is None else choice[0]
+        if choice is not None:
+            return self.compiled_forward(xp, *choice[1:])
         exps, inv, self.dead = attention_weights(xp, q, k, bias, scale)
         weights = exps if keep is None else exps * xp.swapaxes(keep, -1, -2)
         result, out = self.output_buffer(xp, q, v)
@@ -113,11 +114,14 @@ class ScaledDotProductAttention(ComposedBackward, Function):
         self.exps, self.weights, self.inv, self.out = exps, weights, inv, out
         return result
 
-    def compiled_forward(self, xp):
-        """O by the compiled kernel (:mod:`.attention_kernels`); keeps the row statistics."""
+    def compiled_forward(self, xp, limits, kernel_bias):
+        """O by the compiled kernel (:mod:`.attention_kernels`) with the key ``limits`` and the bias
+        it reads (:func:`attention_kernels`); keeps the row statistics."""
         result, out = self.output_buffer(xp, self.q, self.v)
-        q, k, v, bias, keep = (None if a is None else as_4d(a) for a in (self.q, self.k, self.v, self.bias, self.keep))
-        self.stats, self.limits, self.kernel_bias = self.kernels.forward(q, k, v, bias, keep, self.scale, as_4d(out))
+        self.limits, self.kernel_bias = limits, kernel_bias
+        arrays = (self.q, self.k, self.v, kernel_bias, self.keep)
+        q, k, v, bias, keep = (None if a is None else as_4d(a) for a in arrays)
+        self.stats = self.kernels.forward(q, k, v, bias, keep, self.scale, as_4d(out), limits)
         inv = self.stats[1].reshape(self.q.shape[:-1] + (1,))
         self.out, self.dead = out, (None if self.bias is None or inv.all() else inv == 0)
         return result
@@ -227,22 +231,26 @@ KERNEL_MAX_VISITED = 0.75
 
 
 def attention_kernels(q, k, v, bias, keep):
-    """The compiled attention kernels (:mod:`.attention_kernels`) for these arrays, or None:
+    """(the compiled attention kernels (:mod:`.attention_kernels`), the key limits of each query
+    row, the bias the kernels read: None where the limits apply it) for these arrays
+    (:func:`~chainrule.nn.fused.attention_kernels.key_limits`, computed once here), or None:
     host float32 / float64 arrays of at most 4 dims (the bias and keep mask broadcast to the
     scores of the same), head widths up to the largest compiled width, numba allowed
     (:func:`~chainrule.nn.kernel_choice.kernels_for`), and a mask whose limits skip enough of
     the scores (:data:`KERNEL_MAX_VISITED`)."""
     arrays = (q, k, v) + tuple(a for a in (bias, keep) if a is not None)
-    if bias is None and KERNEL_MAX_VISITED < 1:
+    if bias is None and KERNEL_MAX_VISITED < 1:  # no mask: every score is visited
         return None
     if q.ndim > 4 or any(a.ndim > 4 or a.dtype != q.dtype for a in arrays) or max(q.shape[-1], v.shape[-1]) > 128:
         return None
     kernels = kernels_for(q, ATTENTION_KERNELS)
-    if kernels is None or KERNEL_MAX_VISITED >= 1:
-        return kernels
+    if kernels is None:
+        return None
     length, source = q.shape[-2], k.shape[-2]
-    limits, _ = kernels.key_limits(bias, length, source)
-    return kernels if limits.sum() <= KERNEL_MAX_VISITED * length * source else None
+    limits, kernel_bias = kernels.key_limits(bias, length, source)
+    if limits.sum() > KERNEL_MAX_VISITED * length * source:
+        return None
+    return kernels, limits, kernel_bias
 
 
 def softmax_kernels(scores):

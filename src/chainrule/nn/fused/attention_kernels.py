@@ -421,12 +421,12 @@ def scratch(sizes: tuple, dtype):
     return np.empty((rows, padded), dtype=np.int32 if np.dtype(dtype).char == "f" else np.int64)
 
 
-def forward(q, k, v, bias, keep, scale: float, out):
+def forward(q, k, v, bias, keep, scale: float, out, limits):
     """O of 4-D (N, H, ., .) views into the 4-D view ``out``; ``bias``, ``keep``: arrays
-    broadcastable to (N, H, L, S), or None. Returns (stats (2, N H, L), key limits (L,), the
-    bias the kernels read: None where the limits apply it), for :func:`backward`."""
+    broadcastable to (N, H, L, S), or None; ``limits`` and ``bias`` as :func:`key_limits` gives
+    them (the bias None where the limits apply it). Returns the row statistics (2, N H, L), for
+    :func:`backward`."""
     sizes, shapes = shapes_of(q, k, v)
-    limits, bias = key_limits(bias, sizes[2], sizes[3])
     views, geometry = layout((q, k, v, bias, keep, out), shapes[:6], q.dtype)
     stats = np.empty((2, sizes[0] * sizes[1], sizes[2]), dtype=q.dtype)
     scalar = q.dtype.type
@@ -434,7 +434,7 @@ def forward(q, k, v, bias, keep, scale: float, out):
         kernels(padded_width(max(sizes[4], sizes[5])))[0](
             *views, geometry, np.array(sizes, dtype=np.int64), limits, scalar(scale * LOG2E), scalar(LOG2E),
             scratch(sizes, q.dtype), stats)
-    return stats, limits, bias
+    return stats
 
 
 def backward(arrays: tuple, grads: tuple, stats, limits, scale: float) -> None:
