@@ -44,7 +44,7 @@ def window_path(monkeypatch):
     """A function running a callable with the direct kernels routed off (the window-matrix path)."""
     def run(function):
         with monkeypatch.context() as patch:
-            patch.setattr(convolution, "_direct_kernels", lambda x, windows: None)
+            patch.setattr(convolution, "_direct_kernels", lambda x: None)
             return function()
     return run
 

@@ -208,16 +208,16 @@ def _flipped_windows(windows: Windows) -> Windows:
     return Windows(windows.kernel, (1, 1), windows.dilation, windows.grid, offset, windows.size)
 
 
-def _direct_kernels(x, windows: Windows):
-    """The direct kernels (:mod:`~chainrule.nn.fused.direct_convolution`) for a one-group
-    convolution of x, or None (the window-matrix path)."""
-    return kernel_choice.kernels_for(x, DIRECT)
-
-
 def _canvas(image, windows: Windows):
     """The zero canvas of image (N, H, W, C) (:func:`~chainrule.nn.im2col.place_last`), C-contiguous."""
     canvas = im2col.place_last(image, windows)
     return canvas if canvas.flags.c_contiguous else backend.namespace_of(canvas).ascontiguousarray(canvas)
+
+
+def _direct_kernels(x):
+    """The direct kernels (:mod:`~chainrule.nn.fused.direct_convolution`) for a one-group
+    convolution of x, or None (the window-matrix path)."""
+    return kernel_choice.kernels_for(x, DIRECT)
 
 
 def _direct_times(direct, image, windows: Windows, taps, bias, out):
@@ -288,15 +288,15 @@ class Convolution(ComposedBackward, Function):
         xp, windows = backend.namespace_of(x), self.windows
         x_last = _last(x)
         batch, channels, out_channels = x.shape[0], x.shape[1], weight.shape[0]
-        w_cols = _weight_columns(weight)
         self.weight, self.x, self.cols = weight, x, None
-        self.direct = direct = _direct_kernels(x, windows)
+        self.direct = direct = _direct_kernels(x)
         if direct is not None:
             grid = tuple(windows.grid)
-            out = recycled.empty(xp, (batch * grid[0] * grid[1], out_channels), x.dtype)
+            maps = recycled.empty(xp, (batch,) + grid + (out_channels,), x.dtype)
             b = xp.ascontiguousarray(bias[0]) if bias else xp.zeros(out_channels, dtype=x.dtype)
-            _direct_times(direct, x_last, windows, _taps(weight), b, out.reshape((batch,) + grid + (out_channels,)))
-            return out.reshape((batch,) + grid + (out_channels,)).transpose(0, 3, 1, 2)
+            _direct_times(direct, x_last, windows, _taps(weight), b, maps)
+            return maps.transpose(0, 3, 1, 2)
+        w_cols = _weight_columns(weight)
         if windows.taps == 1 and windows.stride == (1, 1) and tuple(windows.grid) == tuple(x.shape[2:]) \
                 and windows.offset == (0, 0) and x_last.flags.c_contiguous:
             self.cols = x_last.reshape(-1, channels)  # a 1 x 1 convolution reads x itself
