@@ -96,6 +96,15 @@ BASE, BLOCKING, ONE_CORE = "1 rank x 2 threads", "2 ranks x 1 thread, blocking",
 
 # ============================================================================ worker
 
+def w1_data(rows: int):
+    """W1's data: ``rows`` standard normal float32 inputs and the classes a random linear
+    teacher gives them (seed 0: the same on every rank and in every script)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((rows, W1["sizes"][0]), dtype=np.float32)
+    teacher = rng.standard_normal((W1["sizes"][0], W1["sizes"][-1]), dtype=np.float32)
+    return X, np.argmax(X @ teacher, axis=1).astype(np.int64)
+
+
 def worker(rows: int, timed: int, options, out: str) -> None:
     """Run inside one process (or each MPI rank): train W1 epochs and write the timings (rank 0)."""
     import chainrule as cr
@@ -105,10 +114,7 @@ def worker(rows: int, timed: int, options, out: str) -> None:
     from chainrule.train.data_parallel import DataParallel
 
     size = dist.world_size()
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((rows, W1["sizes"][0]), dtype=np.float32)
-    teacher = rng.standard_normal((W1["sizes"][0], W1["sizes"][-1]), dtype=np.float32)
-    y = np.argmax(X @ teacher, axis=1).astype(np.int64)
+    X, y = w1_data(rows)
     cr.manual_seed(0)
     model = nn.MLP(list(W1["sizes"]))
     trainer = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=W1["lr"]), verbose=0,

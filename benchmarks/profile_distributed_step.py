@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_distributed  # noqa: E402  # shared helper: the uptime line
+import bench_distributed  # noqa: E402  # shared helpers: W1's data, the uptime line
 
 W1 = {"sizes": (784, 256, 256, 10), "global_batch": 128, "lr": 1e-3}
 PHASES = ("load", "forward", "begin", "backward", "wait", "reduce", "norm", "optimizer", "rest")
@@ -154,10 +154,7 @@ def worker(rows: int, options, out: str) -> None:
     from chainrule.train.data_parallel import DataParallel
 
     size = dist.world_size()
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((rows, W1["sizes"][0]), dtype=np.float32)
-    teacher = rng.standard_normal((W1["sizes"][0], W1["sizes"][-1]), dtype=np.float32)
-    y = np.argmax(X @ teacher, axis=1).astype(np.int64)
+    X, y = bench_distributed.w1_data(rows)
     cr.manual_seed(0)
     model = nn.MLP(list(W1["sizes"]))
     trainer = _timed_trainer_class()(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=W1["lr"]),
