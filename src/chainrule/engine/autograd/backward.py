@@ -43,6 +43,7 @@ from __future__ import annotations
 import heapq
 import itertools
 
+from .. import recycled
 from ..tensor import Tensor, wrap
 from . import anomaly, grad_slots, hooks
 from .function import Function, producer_of, producers_of
@@ -210,7 +211,7 @@ def _walk(root: Function, seed, leaf_grads: dict, retain_graph: bool) -> None:
             if producer in pending:
                 if input_grad is not None:
                     previous = pending[producer]
-                    pending[producer] = input_grad if previous is None else previous + input_grad
+                    pending[producer] = input_grad if previous is None else recycled.add(previous, input_grad)
             else:  # first edge into this node: queue it (with no gradient yet if this one is None)
                 pending[producer] = input_grad
                 push(queue, (producer.order, producer))
@@ -314,7 +315,7 @@ def _follow_edge(parent, producer, fitted, pending, queue, leaf_grads, tracking,
     elif producer in pending:
         if input_grad is not None:
             previous = pending[producer]
-            pending[producer] = input_grad if previous is None else previous + input_grad
+            pending[producer] = input_grad if previous is None else recycled.add(previous, input_grad)
     else:
         pending[producer] = input_grad
         heapq.heappush(queue, (producer.order, producer))

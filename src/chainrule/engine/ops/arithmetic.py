@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from .. import backend
+from .. import backend, recycled
 from ..autograd import Function
 from ..tensor import Tensor, wrap
 from . import copies
@@ -23,11 +23,14 @@ from .arguments import SCALAR_TYPES, as_operand, check_same_device, promote_oper
 
 
 class Add(Function):
+    """a + b; a large host result comes from :mod:`~chainrule.engine.recycled` (the residual
+    sums of a network: no page faults step after step)."""
+
     op = "add"
     saves_inputs = False
 
     def forward(self, a, b):
-        return a + b
+        return recycled.add(a, b)
 
     def backward(self, grad):
         return grad, grad

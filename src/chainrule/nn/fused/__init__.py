@@ -22,7 +22,6 @@ penalties             L1 and L2 over many tensors        = sum of |p| or p^2
 recurrent, lstm       an RNN, GRU or LSTM layer's whole  = the cell's formulas step by step
                       sequence (imported from their modules by nn.recurrent)
 reduction             what the losses share: "mean", "sum", "none"
-recycled              large output arrays handed out again once nothing refers to them
 convolution           conv2d and its transpose by im2col = W @ unfold(x) + b, fold(W^T @ x) + b
 pooling               max and average pooling, nearest upsampling = gather / sums of unfold(x) / index_select
 embedding             a table lookup, gradient by scatter-add = index_select(W, 0, I)

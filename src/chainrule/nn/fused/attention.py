@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import math
 
-from ...engine import backend, ops
+from ...engine import backend, ops, recycled
 from ...engine.autograd import Function
 from ..kernel_choice import kernels_for
 from .composed import ComposedBackward, constant
@@ -77,10 +77,10 @@ def stacked_matmul(xp, a, b, out=None):
     threshold (where two threads pay) and single matrices go to matmul as they are."""
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     work = m * n * k
+    if out is None and xp is backend.host:  # a large result comes from engine.recycled
+        out = recycled.empty(xp, xp.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (m, n), xp.result_type(a, b))
     if xp is not backend.host or a.ndim < 3 or not ONE_THREAD_WORK < work <= 16 * ONE_THREAD_WORK:
         return xp.matmul(a, b) if out is None else xp.matmul(a, b, out=out)
-    if out is None:
-        out = xp.empty(xp.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (m, n), dtype=xp.result_type(a, b))
     rows = max(1, ONE_THREAD_WORK // (n * k))
     for start in range(0, m, rows):
         xp.matmul(a[..., start:start + rows, :], b, out=out[..., start:start + rows, :])
@@ -147,12 +147,12 @@ class ScaledDotProductAttention(ComposedBackward, Function):
 
     def output_buffer(self, xp, q, v):
         """(the array the node returns, its view of shape (…, L, Ev) that O is written into)."""
-        out = xp.empty(q.shape[:-1] + v.shape[-1:], dtype=q.dtype)
+        out = recycled.empty(xp, q.shape[:-1] + v.shape[-1:], q.dtype)
         return out, out
 
     def gradient_buffers(self, xp):
         """(the arrays returned for the inputs, views (…, L, E) for dQ, dK, dV in them)."""
-        grads = tuple(xp.empty(a.shape, dtype=a.dtype) if needed else None
+        grads = tuple(recycled.empty_like(xp, a) if needed else None
                       for a, needed in zip((self.q, self.k, self.v), self.needs_input_grad))
         return grads, grads
 
@@ -340,9 +340,9 @@ class MultiheadAttentionCore(ScaledDotProductAttention):
         n, heads, length, _ = q.shape
         width = v.shape[-1]
         if self.batch_first:
-            buffer = xp.empty((n, length, heads, width), dtype=q.dtype)
+            buffer = recycled.empty(xp, (n, length, heads, width), q.dtype)
             return buffer.reshape(n, length, heads * width), buffer.transpose(0, 2, 1, 3)
-        buffer = xp.empty((length, n, heads, width), dtype=q.dtype)
+        buffer = recycled.empty(xp, (length, n, heads, width), q.dtype)
         return buffer.reshape(length, n, heads * width), buffer.transpose(1, 2, 0, 3)
 
     def gradient_buffers(self, xp):
@@ -352,7 +352,7 @@ class MultiheadAttentionCore(ScaledDotProductAttention):
                 return (None,), (None, None, None)
             n, _, length, _ = self.q.shape
             first, second = (n, length) if self.batch_first else (length, n)
-            total = xp.empty((first, second, 3 * self.width), dtype=self.q.dtype)
+            total = recycled.empty(xp, (first, second, 3 * self.width), self.q.dtype)
             views = tuple(self.heads_of(total[..., i * self.width:(i + 1) * self.width]) for i in range(3))
             return (total,), views
         returned, views = [], []
@@ -363,7 +363,7 @@ class MultiheadAttentionCore(ScaledDotProductAttention):
                 continue
             n, heads, length, width = a.shape
             shape = (n, length, heads * width) if self.batch_first else (length, n, heads * width)
-            buffer = xp.empty(shape, dtype=a.dtype)
+            buffer = recycled.empty(xp, shape, a.dtype)
             returned.append(buffer)
             views.append(self.heads_of(buffer))
         return tuple(returned), tuple(views)

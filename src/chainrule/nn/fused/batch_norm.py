@@ -31,10 +31,9 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from ...engine import backend
+from ...engine import backend, recycled
 from ...engine.autograd import Function
 from .. import image_threads, kernel_choice
-from . import recycled
 from .composed import ComposedBackward, constant
 
 __all__ = ["BatchNorm", "ChannelLayout", "BatchStatistics", "RowStatistics", "batch_statistics", "channel_rows",

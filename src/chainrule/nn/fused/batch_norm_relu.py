@@ -26,9 +26,8 @@ the two paths agree to float32 rounding (float64: to 1e-15, relative). Without t
 """
 from __future__ import annotations
 
-from ...engine import backend, ops
+from ...engine import backend, ops, recycled
 from ...engine.autograd import Function
-from . import recycled
 from .batch_norm import BatchNorm, RowStatistics, last_rows, restore_rows, row_coefficients
 from .composed import ComposedBackward
 

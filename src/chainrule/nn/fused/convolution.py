@@ -56,11 +56,10 @@ gradients are dX = W_mat unfold(G), dW = X unfold(G)^T, db = sum G. Reference co
 """
 from __future__ import annotations
 
-from ...engine import backend
+from ...engine import backend, recycled
 from ...engine.autograd import Function, claim_grad_slot
 from .. import im2col, image_threads, kernel_choice
 from ..im2col import Fold, Unfold, Windows
-from . import recycled
 from .composed import ComposedBackward
 
 __all__ = ["Convolution", "TransposedConvolution", "DIRECT"]

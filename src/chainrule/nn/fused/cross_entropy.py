@@ -15,7 +15,7 @@ softmax(z_i) - e_{t_i} (times the reduction's weight), not the chain of the piec
 """
 from __future__ import annotations
 
-from ...engine import backend
+from ...engine import backend, recycled
 from ...engine.autograd import Function
 from .composed import ComposedBackward, class_rows, constant, pick, reduce_tensor_losses
 from .reduction import reduce_losses, restore_layout, row_weights, rows_of_classes
@@ -50,8 +50,8 @@ class CrossEntropy(ComposedBackward, Function):
         t = target.reshape(-1)
         n, classes = z.shape
         rows = xp.arange(n)
-        shifted = z - z.max(axis=1, keepdims=True)
-        exp = xp.exp(shifted)
+        shifted = xp.subtract(z, z.max(axis=1, keepdims=True), out=recycled.empty_like(xp, z))
+        exp = xp.exp(shifted, out=recycled.empty_like(xp, z))
         total = exp.sum(axis=1, keepdims=True)
         log_total = xp.log(total[:, 0])
         self.reduction, self.target_shape, self.smoothing = reduction, target.shape, label_smoothing

@@ -23,7 +23,7 @@ otherwise the engine's op, unchanged.
 """
 from __future__ import annotations
 
-from ...engine import backend, ops
+from ...engine import backend, ops, recycled
 from ...engine.autograd import Function
 from ..kernel_choice import kernels_for
 from .composed import ComposedBackward
@@ -51,7 +51,7 @@ class GELU(ComposedBackward, Function):
         xp = backend.namespace_of(a)
         self.kernels, self.shape = kernels, a.shape
         flat = xp.ascontiguousarray(a).reshape(-1)
-        out, cdf = xp.empty_like(flat), xp.empty_like(flat)
+        out, cdf = recycled.empty_like(xp, flat), recycled.empty_like(xp, flat)
         kernels.gelu(flat, out, cdf)
         self.a, self.cdf = flat, cdf
         return out.reshape(a.shape)
@@ -60,7 +60,7 @@ class GELU(ComposedBackward, Function):
         xp = backend.namespace_of(grad)
         a = self.a
         flat = xp.ascontiguousarray(grad, dtype=a.dtype).reshape(-1)
-        out = xp.empty_like(a)
+        out = recycled.empty_like(xp, a)
         self.kernels.gelu_gradient(flat, a, self.cdf, out)
         return (out.reshape(self.shape),)
 

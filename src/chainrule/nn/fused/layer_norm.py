@@ -29,7 +29,7 @@ forward and its input gradient are one parallel pass over the rows each
 """
 from __future__ import annotations
 
-from ...engine import backend
+from ...engine import backend, recycled
 from ...engine.autograd import Function
 from ..kernel_choice import kernels_for
 from .composed import ComposedBackward
@@ -97,7 +97,7 @@ class _RowNormalization(ComposedBackward, Function):
     def compiled_forward(self, xp, kernels, x, affine):
         """The forward pass as one parallel kernel over the rows (:func:`~.numba_kernels.layer_norm`)."""
         flat = xp.ascontiguousarray(x).reshape(self.rows)
-        xhat, out = xp.empty_like(flat), xp.empty_like(flat)
+        xhat, out = recycled.empty_like(xp, flat), recycled.empty_like(xp, flat)
         rstd = xp.empty(self.rows[0], dtype=x.dtype)
         none = xp.empty(0, dtype=x.dtype)
         weight = affine[0].reshape(-1) if self.has_weight else none
@@ -120,7 +120,7 @@ class _RowNormalization(ComposedBackward, Function):
         if needs[0] and self.kernels is not None:
             flat = xp.ascontiguousarray(grad, dtype=xhat.dtype).reshape(rows)
             weight = self.weight.reshape(-1) if self.has_weight else xp.empty(0, dtype=xhat.dtype)
-            dx = xp.empty_like(flat)
+            dx = recycled.empty_like(xp, flat)
             self.kernels.layer_norm_backward(flat, weight, xhat, self.rstd, dx)
             grads[0] = dx.reshape(self.shape)
         elif needs[0]:

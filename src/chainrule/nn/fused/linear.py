@@ -11,13 +11,12 @@ never does), dW = G^T x, db = G summed over the rows.
 An input with leading dimensions (N, L, in) is multiplied as the (N L, in) matrix of its rows:
 NumPy's matmul of a stack with a matrix calls BLAS once per block (32 calls of 128 rows for a
 transformer batch, 15% slower on one thread, and with two OpenBLAS threads each call pays the
-threads' hand-off). Large outputs come from :mod:`.recycled` (no page faults step after step).
+threads' hand-off). Large outputs come from :mod:`chainrule.engine.recycled` (no page faults step after step).
 """
 from __future__ import annotations
 
-from ...engine import backend
+from ...engine import backend, recycled
 from ...engine.autograd import Function, claim_grad_slot
-from . import recycled
 from .composed import ComposedBackward
 
 __all__ = ["Linear", "linear_backward", "times_weight"]
@@ -61,7 +60,7 @@ _SMALL = 1 << 18  # outputs with fewer elements: no recycled buffer (its bookkee
 
 def _product(x, weight):
     """x W^T for a large or stacked x: ONE product over all rows (see the module docstring),
-    into a :mod:`.recycled` array when large."""
+    into a :mod:`chainrule.engine.recycled` array when large."""
     xp = backend.namespace_of(x)
     rows = x.reshape(-1, x.shape[-1]) if x.ndim > 2 else x
     out = recycled.empty(xp, rows.shape[:-1] + (weight.shape[0],), xp.result_type(rows, weight))
@@ -116,7 +115,11 @@ def times_weight(grad, weight):
     """G W for rows G (N, out) and W (out, in): the gradient with respect to a Linear
     layer's input. With one output (out = 1) this is the outer product of two vectors,
     which the broadcast product G * W computes exactly (every entry is one product) in
-    a fraction of the time a matrix multiplication with an inner dimension of 1 takes."""
+    a fraction of the time a matrix multiplication with an inner dimension of 1 takes.
+    A large host result comes from :mod:`chainrule.engine.recycled`."""
     if weight.shape[0] == 1:
         return grad * weight
+    if grad.__class__ is _HOST_ARRAY and grad.ndim == 2 and grad.shape[0] * weight.shape[1] >= _SMALL:
+        return _host.matmul(grad, weight, out=recycled.empty(_host, (grad.shape[0], weight.shape[1]),
+                                                              _host.result_type(grad, weight)))
     return grad @ weight

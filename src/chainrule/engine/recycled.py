@@ -6,7 +6,9 @@ come from fresh pages of the operating system whenever the allocator has returne
 step's memory (glibc returns the top of its heap, and maps arrays above its threshold
 separately), and every 4 KiB page costs a fault on first touch: measured on the 2-core
 benchmark machine, 43,000 faults and 0.15 s of system time in one ResNet-20 step (batch 128),
-against 10,000-17,000 faults for the same step in PyTorch.
+against 10,000-17,000 faults for the same step in PyTorch. A GPT training step (4 layers, 4,096
+tokens of width 128) made 16,800 faults a step, 80 ms of its 390 on this machine, before its
+layer norms, GELUs, attention, residual sums and gradient sums took their arrays from here.
 
 :func:`empty` hands out views of arrays it keeps: an array is handed out again only when no
 view of it is alive any more (its reference count is back to the cache's own references: every
@@ -20,9 +22,9 @@ import math
 import sys
 import threading
 
-from ...engine import backend
+from . import backend
 
-__all__ = ["empty", "clear", "LIMIT_BYTES", "MIN_BYTES"]
+__all__ = ["empty", "empty_like", "add", "clear", "LIMIT_BYTES", "MIN_BYTES"]
 
 LIMIT_BYTES = 1 << 30  #: the most bytes kept for reuse
 MIN_BYTES = 1 << 20  #: smaller arrays are left to the allocator (it keeps those itself)
@@ -30,6 +32,7 @@ MIN_BYTES = 1 << 20  #: smaller arrays are left to the allocator (it keeps those
 _cache: dict = {}  # (shape, dtype) -> [arrays that own their memory]
 _held = [0]
 _lock = threading.Lock()
+_HOST_ARRAY = backend.host.ndarray
 
 
 def _first_free(arrays, baseline):
@@ -66,6 +69,22 @@ def empty(xp, shape: tuple, dtype):
             arrays.append(array)
             _held[0] += size
         return array[...]
+
+
+def empty_like(xp, array):
+    """:func:`empty` of ``array``'s shape and dtype, in C order whatever ``array``'s order."""
+    return empty(xp, array.shape, array.dtype)
+
+
+def add(a, b):
+    """a + b as a new array: in one from the cache when a and b are host arrays of one dtype and
+    the larger has at least :data:`MIN_BYTES` (a residual sum, two gradients of one tensor, token
+    embeddings plus positions), NumPy's ``a + b`` otherwise (mixed dtypes, scalars, other devices)."""
+    if (a.__class__ is _HOST_ARRAY and b.__class__ is _HOST_ARRAY and a.dtype == b.dtype
+            and max(a.nbytes, b.nbytes) >= MIN_BYTES and _BASELINE is not None):
+        shape = a.shape if a.shape == b.shape else backend.host.broadcast_shapes(a.shape, b.shape)
+        return backend.host.add(a, b, out=empty(backend.host, shape, a.dtype))
+    return a + b
 
 
 def clear() -> None:
