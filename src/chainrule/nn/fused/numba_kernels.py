@@ -28,6 +28,10 @@ NumPy's elementwise passes and strided copies run on one.
   largest stay finite (torch's overflow). One thread, 2M values (loaded machine, medians
   of 21 interleaved calls): forward 1.95 ms (the table kernel: 11.4; torch 1.2), backward 1.85 ms
   (5.3; torch 2.3).
+* embedding's gradient (``add_rows_at``): total[i_p] += rows[p] for p in order, on one thread
+  (rows may share an index). The same additions in the same order as ``numpy.add.at``, so the
+  same bits: a GPT's (65, 128) table from 4,096 rows took 0.07 ms against 7.8 ms for
+  ``numpy.add.at`` (one thread, 2026-12-06).
 * attention's softmax: the bias, the column maxima and the shift in one pass
   (``shift_columns``; the exponential stays NumPy's), and the backward's (dP - D) E in one;
 * layer norm: each row's statistics, normalization and affine map in one pass, and the input
@@ -369,6 +373,16 @@ def normalize_backward_rows(grad, rows, out, mean, k1, k2, k3, relu, one, dx, dz
             dx[r, c] = d * k1[c] + (rows[r, c] - mean[c]) * k2[c] + k3[c]
 
 
+@njit(cache=True, error_model="numpy", nogil=True)
+def add_rows_at(total, indices, rows):  # pragma: no cover - compiled
+    """total[indices[p]] += rows[p] for p = 0, 1, ... in order (``numpy.add.at``'s order): one
+    thread, no prange (two rows may add into one row of ``total``)."""
+    for p in range(indices.shape[0]):
+        target = indices[p]
+        for c in range(rows.shape[1]):
+            total[target, c] += rows[p, c]
+
+
 # ---------------------------------------------------------------------- what the layers call
 
 
@@ -382,6 +396,12 @@ def gelu_gradient(grad, a, cdf, out) -> None:
     """out = grad (cdf + a phi(a)) on flat float32 arrays."""
     with _lock:
         gelu_backward(grad, a, cdf, out)
+
+
+def add_rows(total, indices, rows) -> None:
+    """:func:`add_rows_at`: ``numpy.add.at(total, indices, rows)`` for a 2-D ``total`` and
+    ``rows`` of one dtype and 1-D integer ``indices`` (one per row)."""
+    add_rows_at(total, indices, rows)
 
 
 def scatter(cols, image, geometry: tuple) -> None:
