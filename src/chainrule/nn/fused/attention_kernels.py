@@ -37,9 +37,10 @@ LLVM vectorizes (AVX-512 on the benchmark machine).
 Rounding: the kernels are compiled with ``fastmath={"reassoc", "contract"}``: sums are
 reassociated (vectorized) and multiply-adds fused (each product's sums are taken in order of
 the inner index, fused), so results differ from the NumPy path by rounding (float32: ~1e-6
-relative; float64: ~1e-14); they do not depend on the thread count (one pair, one thread). No flag assumes finite values (-inf is a
-mask). Threads and the lock: as :mod:`chainrule.nn.fused.numba_kernels` (this module imports
-it, which selects the ``workqueue`` layer, and holds its lock around each kernel).
+relative; float64: ~1e-14); they do not depend on the thread count (one pair, one thread). No
+flag assumes finite values (-inf is a mask). Threads and the lock: as
+:mod:`chainrule.nn.fused.numba_kernels` (this module imports it, which selects the
+``workqueue`` layer, and holds its lock around each kernel).
 """
 from __future__ import annotations
 
@@ -174,12 +175,16 @@ def load_matrix(flat, offset, row_stride, col_stride, rows, cols, out, transpose
     at ``flat[offset]``; ``out`` is zero beyond."""
     out[:, :] = 0
     for j in range(rows):
-        for c in range(cols):
-            value = flat[offset + j * row_stride + c * col_stride]
-            if transposed:
-                out[c, j] = value
-            else:
-                out[j, c] = value
+        start = offset + j * row_stride
+        if transposed:
+            for c in range(cols):
+                out[c, j] = flat[start + c * col_stride]
+        elif col_stride == 1:  # the common layout: a vector loop
+            for c in range(cols):
+                out[j, c] = flat[start + c]
+        else:
+            for c in range(cols):
+                out[j, c] = flat[start + c * col_stride]
 
 
 @njit(**_ROW)
@@ -195,8 +200,12 @@ def load_block(flat, geometry, tensor, b, h, i0, length, cols, factor, out):  # 
     out[:, :] = 0
     for r in range(min(out.shape[0], length - i0)):
         start, stride = at(geometry, tensor, b, h, i0 + r), geometry[tensor, 3]
-        for c in range(cols):
-            out[r, c] = flat[start + c * stride] * factor
+        if stride == 1:  # the common layout: a vector loop
+            for c in range(cols):
+                out[r, c] = flat[start + c] * factor
+        else:
+            for c in range(cols):
+                out[r, c] = flat[start + c * stride] * factor
 
 
 @intrinsic
@@ -225,6 +234,20 @@ def prefetch_rows(flat, geometry, tensor, task, h_count, rows, cols):  # pragma:
             for c in range(0, cols, 64 // flat.itemsize):
                 prefetch(flat, start + c * stride)
             prefetch(flat, start + (cols - 1) * stride)
+
+
+@njit(**_ROW)
+def store_block(block, factors, flat, geometry, tensor, b, h, i0, length, cols):  # pragma: no cover - compiled
+    """Element (b, h, i0 + r, c) of tensor ``tensor`` = block[r, c] factors[r] for the rows before
+    ``length`` and c < cols."""
+    for r in range(min(block.shape[0], length - i0)):
+        start, stride, factor = at(geometry, tensor, b, h, i0 + r), geometry[tensor, 3], factors[r]
+        if stride == 1:  # the common layout: a vector loop
+            for c in range(cols):
+                flat[start + c] = block[r, c] * factor
+        else:
+            for c in range(cols):
+                flat[start + c * stride] = block[r, c] * factor
 
 
 @njit(**_ROW)
@@ -318,10 +341,7 @@ def forward_task(task, q, k, v, bias, keep, out, geometry, sizes, limits, alpha,
         inverses = forward_rows(task, rows, counts, n, i0, length, keep, geometry, b, h, bits, stats)
         acc[:, :] = 0
         product(rows, vm, BLOCK, n, wide, acc)
-        for r in range(min(BLOCK, length - i0)):
-            start, stride = at(geometry, OUT, b, h, i0 + r), geometry[OUT, 3]
-            for c in range(dv):
-                out[start + c * stride] = acc[r, c] * inverses[r]
+        store_block(acc, inverses, out, geometry, OUT, b, h, i0, length, dv)
 
 
 @njit(**_ROW)
@@ -395,11 +415,15 @@ def backward_task(task, q, k, v, bias, keep, out, grad, dq, dk, dv, geometry, si
     load_matrix(v, at(geometry, V, b, h, 0), geometry[V, 2], geometry[V, 3], source, dv_width, vt, True)
     dkt, dvt = np.zeros((wide, padded), q.dtype), np.zeros((wide, padded), q.dtype)
     qs, go, acc = np.empty((BLOCK, wide), q.dtype), np.empty((BLOCK, wide), q.dtype), np.empty((BLOCK, wide), q.dtype)
-    qt, gt = np.empty((wide, BLOCK), q.dtype), np.empty((wide, BLOCK), q.dtype)
+    raw, qt, gt = np.empty((BLOCK, wide), q.dtype), np.empty((wide, BLOCK), q.dtype), np.empty((wide, BLOCK), q.dtype)
     rows, dp, counts = np.empty((BLOCK, padded), q.dtype), np.empty((BLOCK, padded), q.dtype), np.empty(BLOCK, np.int64)
+    scales = np.full(BLOCK, scale)
     for i0 in range(0, length, BLOCK):
         n = block_limits(limits, i0, length, counts)
-        load_block(q, geometry, Q, b, h, i0, length, d, alpha, qs)
+        load_block(q, geometry, Q, b, h, i0, length, d, one, raw)
+        for r in range(BLOCK):
+            for c in range(wide):
+                qs[r, c] = raw[r, c] * alpha
         bias_rows(rows, bias, geometry, b, h, i0, counts, n, log2e)
         product(qs, kt, BLOCK, d, n, rows)
         backward_rows(task, rows, counts, n, i0, length, bits, stats)
@@ -413,13 +437,9 @@ def backward_task(task, q, k, v, bias, keep, out, grad, dq, dk, dv, geometry, si
         if dq.size > 0:
             acc[:, :] = 0
             product(dp, km, BLOCK, n, wide, acc)
-            for r in range(min(BLOCK, length - i0)):
-                start, stride = at(geometry, DQ, b, h, i0 + r), geometry[DQ, 3]
-                for c in range(d):
-                    dq[start + c * stride] = acc[r, c] * scale
+            store_block(acc, scales, dq, geometry, DQ, b, h, i0, length, d)
         if dk.size > 0:
-            load_block(q, geometry, Q, b, h, i0, length, d, one, qs)
-            transpose(qs, qt)
+            transpose(raw, qt)
             product(qt, dp, wide, BLOCK, n, dkt)
     store_transposed(dkt, scale, dk, at(geometry, DK, b, h, 0), geometry[DK, 2], geometry[DK, 3], source, d)
     store_transposed(dvt, one, dv, at(geometry, DV, b, h, 0), geometry[DV, 2], geometry[DV, 3], source,
@@ -538,10 +558,7 @@ def forward(q, k, v, bias, keep, scale: float, out, limits):
     scalar = q.dtype.type
     args = (*views, geometry, np.array(sizes, dtype=np.int64), limits, scalar(scale * LOG2E), scalar(LOG2E),
             scratch(sizes, q.dtype), stats)
-    kernel = kernels(padded_width(max(sizes[4], sizes[5])))[0]
-    with LOCK:
-        compile_vectorized(kernel, args)
-        kernel(*args)
+    run(kernels(padded_width(max(sizes[4], sizes[5])))[0], args)
     return stats
 
 
@@ -554,10 +571,21 @@ def backward(arrays: tuple, grads: tuple, stats, limits, scale: float) -> None:
     scalar = q.dtype.type
     args = (*views, geometry, np.array(sizes, dtype=np.int64), limits, scalar(scale * LOG2E), scalar(LOG2E),
             scalar(scale), scratch(sizes, q.dtype), stats)
-    kernel = kernels(padded_width(max(sizes[4], sizes[5])))[1]
-    with LOCK:
-        compile_vectorized(kernel, args)
-        kernel(*args)
+    run(kernels(padded_width(max(sizes[4], sizes[5])))[1], args)
 
 
 LOG2E = 1.4426950408889634  #: log2(e)
+_READY: set = set()  # (kernel, argument kinds) compiled with the SLP vectorizer on
+
+
+def run(kernel, args: tuple) -> None:
+    """``kernel(*args)`` under the lock, compiled first with LLVM's SLP vectorizer on where it was
+    not yet for these kinds of arguments (dtype, dims, contiguity: a cheap key; numba.typeof of
+    every argument on every call would cost more than a small kernel)."""
+    key = (id(kernel),) + tuple((a.dtype.char, a.ndim, a.flags.c_contiguous, a.flags.writeable)
+                                if isinstance(a, np.ndarray) else type(a) for a in args)
+    with LOCK:
+        if key not in _READY:
+            compile_vectorized(kernel, args)
+            _READY.add(key)
+        kernel(*args)
