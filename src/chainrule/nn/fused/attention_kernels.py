@@ -293,13 +293,13 @@ Q, K, V, BIAS, KEEP, OUT, GRAD, DQ, DK, DV = range(len(TENSORS))
 
 
 @njit(**_ROW)
-def forward_rows(task, rows, counts, n, i0, length, keep, geometry, b, h, bits, stats):  # pragma: no cover
+def forward_rows(task, rows, counts, n, i0, length, keep, geometry, b, h, bits, stats, inverses):  # pragma: no cover
     """The softmax of the block's score ``rows`` in place (times the keep mask; 0 for a dead row),
-    their m and 1 / Z into ``stats``; returns the 1 / Z of each row."""
+    their m and 1 / Z into ``stats`` and the 1 / Z of each row into ``inverses``."""
     minus_infinity, zero = rows.dtype.type(-np.inf), rows.dtype.type(0)
     task_bits = bits[task]
     floats = task_bits.view(rows.dtype)
-    inverses = np.zeros(counts.size, rows.dtype)
+    inverses[:] = 0
     for r in range(counts.size):
         row = rows[r]
         m, total = softmax_row(row, counts[r], n, minus_infinity, task_bits, floats)
@@ -314,7 +314,6 @@ def forward_rows(task, rows, counts, n, i0, length, keep, geometry, b, h, bits, 
                 start, stride = at(geometry, KEEP, b, h, i0 + r), geometry[KEEP, 3]
                 for j in range(counts[r]):
                     row[j] *= keep[start + j * stride]
-    return inverses
 
 
 @njit(**_ROW)
@@ -332,13 +331,13 @@ def forward_task(task, q, k, v, bias, keep, out, geometry, sizes, limits, alpha,
     load_matrix(k, at(geometry, K, b, h, 0), geometry[K, 2], geometry[K, 3], source, d, kt, True)
     load_matrix(v, at(geometry, V, b, h, 0), geometry[V, 2], geometry[V, 3], source, dv, vm, False)
     qs, acc = np.empty((BLOCK, wide), q.dtype), np.empty((BLOCK, wide), q.dtype)
-    rows, counts = np.empty((BLOCK, padded), q.dtype), np.empty(BLOCK, np.int64)
+    rows, counts, inverses = np.empty((BLOCK, padded), q.dtype), np.empty(BLOCK, np.int64), np.empty(BLOCK, q.dtype)
     for i0 in range(0, length, BLOCK):
         n = block_limits(limits, i0, length, counts)
         load_block(q, geometry, Q, b, h, i0, length, d, alpha, qs)
         bias_rows(rows, bias, geometry, b, h, i0, counts, n, log2e)
         product(qs, kt, BLOCK, d, n, rows)
-        inverses = forward_rows(task, rows, counts, n, i0, length, keep, geometry, b, h, bits, stats)
+        forward_rows(task, rows, counts, n, i0, length, keep, geometry, b, h, bits, stats, inverses)
         acc[:, :] = 0
         product(rows, vm, BLOCK, n, wide, acc)
         store_block(acc, inverses, out, geometry, OUT, b, h, i0, length, dv)
