@@ -224,12 +224,14 @@ def prefetch(typingctx, array, index):
 
 
 @njit(**_ROW)
-def prefetch_rows(flat, geometry, tensor, task, h_count, rows, cols):  # pragma: no cover - compiled
-    """Prefetches the (rows, cols) matrix of tensor ``tensor`` of (batch, head) pair ``task``
-    (read while the pair before it is computed: the caches' misses then overlap the work)."""
+def prefetch_rows(flat, geometry, tensor, task, h_count, i0, length, rows, cols):  # pragma: no cover - compiled
+    """Prefetches the rows of the (rows, cols) matrix of tensor ``tensor`` of (batch, head) pair
+    ``task`` that match query rows [i0, i0 + BLOCK) of ``length`` (called block by block while
+    the pair before it is computed: the caches' misses then overlap the work)."""
     if flat.size > 0:
         b, h, stride = task // h_count, task % h_count, geometry[tensor, 3]
-        for j in range(rows):
+        last = rows if i0 + BLOCK >= length else (i0 + BLOCK) * rows // length
+        for j in range(i0 * rows // length, last):
             start = at(geometry, tensor, b, h, j)
             for c in range(0, cols, 64 // flat.itemsize):
                 prefetch(flat, start + c * stride)
@@ -323,10 +325,6 @@ def forward_task(task, q, k, v, bias, keep, out, geometry, sizes, limits, alpha,
     h_count, length, source, d, dv = sizes[1], sizes[2], sizes[3], sizes[4], sizes[5]
     padded, wide = bits.shape[1], max(width, LANES)
     b, h = task // h_count, task % h_count
-    if task + 1 < sizes[0] * h_count:
-        prefetch_rows(q, geometry, Q, task + 1, h_count, length, d)
-        prefetch_rows(k, geometry, K, task + 1, h_count, source, d)
-        prefetch_rows(v, geometry, V, task + 1, h_count, source, dv)
     kt, vm = np.empty((wide, padded), q.dtype), np.empty((padded, wide), q.dtype)
     load_matrix(k, at(geometry, K, b, h, 0), geometry[K, 2], geometry[K, 3], source, d, kt, True)
     load_matrix(v, at(geometry, V, b, h, 0), geometry[V, 2], geometry[V, 3], source, dv, vm, False)
@@ -334,6 +332,10 @@ def forward_task(task, q, k, v, bias, keep, out, geometry, sizes, limits, alpha,
     rows, counts, inverses = np.empty((BLOCK, padded), q.dtype), np.empty(BLOCK, np.int64), np.empty(BLOCK, q.dtype)
     for i0 in range(0, length, BLOCK):
         n = block_limits(limits, i0, length, counts)
+        if task + 1 < sizes[0] * h_count:
+            prefetch_rows(q, geometry, Q, task + 1, h_count, i0, length, length, d)
+            prefetch_rows(k, geometry, K, task + 1, h_count, i0, length, source, d)
+            prefetch_rows(v, geometry, V, task + 1, h_count, i0, length, source, dv)
         load_block(q, geometry, Q, b, h, i0, length, d, alpha, qs)
         bias_rows(rows, bias, geometry, b, h, i0, counts, n, log2e)
         product(qs, kt, BLOCK, d, n, rows)
@@ -404,10 +406,6 @@ def backward_task(task, q, k, v, bias, keep, out, grad, dq, dk, dv, geometry, si
     h_count, length, source, d, dv_width = sizes[1], sizes[2], sizes[3], sizes[4], sizes[5]
     padded, wide, one = bits.shape[1], max(width, LANES), q.dtype.type(1)
     b, h = task // h_count, task % h_count
-    if task + 1 < sizes[0] * h_count:
-        for tensor, flat, rows, cols in ((Q, q, length, d), (K, k, source, d), (V, v, source, dv_width),
-                                         (OUT, out, length, dv_width), (GRAD, grad, length, dv_width)):
-            prefetch_rows(flat, geometry, tensor, task + 1, h_count, rows, cols)
     kt, km, vt = np.empty((wide, padded), q.dtype), np.empty((padded, wide), q.dtype), np.empty((wide, padded), q.dtype)
     load_matrix(k, at(geometry, K, b, h, 0), geometry[K, 2], geometry[K, 3], source, d, kt, True)
     load_matrix(k, at(geometry, K, b, h, 0), geometry[K, 2], geometry[K, 3], source, d, km, False)
@@ -419,6 +417,10 @@ def backward_task(task, q, k, v, bias, keep, out, grad, dq, dk, dv, geometry, si
     scales = np.full(BLOCK, scale)
     for i0 in range(0, length, BLOCK):
         n = block_limits(limits, i0, length, counts)
+        if task + 1 < sizes[0] * h_count:
+            for tensor, flat, extent, cols in ((Q, q, length, d), (K, k, source, d), (V, v, source, dv_width),
+                                               (OUT, out, length, dv_width), (GRAD, grad, length, dv_width)):
+                prefetch_rows(flat, geometry, tensor, task + 1, h_count, i0, length, extent, cols)
         load_block(q, geometry, Q, b, h, i0, length, d, one, raw)
         for r in range(BLOCK):
             for c in range(wide):
