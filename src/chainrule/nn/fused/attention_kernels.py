@@ -34,6 +34,10 @@ of an integer scratch row read back as floats; n = -E_min (-127 or -1023) gives 
 so masked scores (-inf) get exactly 0. Every loop is a plain loop over a contiguous row that
 LLVM vectorizes (AVX-512 on the benchmark machine).
 
+Measured (2-core Zen 4, one thread, CPU time, one GPT layer: N 32, H 4, L = S = 128, d 32,
+causal, float32, packed QKV), the kernel alone: forward 11.1 -> 4.9 ms, backward 23.6 -> 10.9
+ms against one query row at a time. Compiled in ~32 s per head width and dtype, then cached.
+
 Rounding: the kernels are compiled with ``fastmath={"reassoc", "contract"}``: sums are
 reassociated (vectorized) and multiply-adds fused (each product's sums are taken in order of
 the inner index, fused), so results differ from the NumPy path by rounding (float32: ~1e-6
@@ -133,7 +137,7 @@ WIDTHS = (8, 16, 32, 64, 128)  #: the compiled head widths; d and dv are padded 
 BLOCK = 4  #: query rows per block (the rows whose products share each load of K, V)
 TILE = 4  #: rows of a register tile of :func:`product` (its columns: :data:`LANES`)
 _ROW = {"cache": True, "error_model": "numpy", "inline": "always", "fastmath": {"reassoc", "contract"}}
-_TILE_JIT = {"error_model": "numpy", "nogil": True, "boundscheck": False, "fastmath": {"contract"}}
+_TILE_JIT = {"error_model": "numpy", "boundscheck": False, "fastmath": {"contract"}}
 
 
 def product_source(rows: int = TILE, cols: int = LANES) -> str:
@@ -158,15 +162,18 @@ def product_source(rows: int = TILE, cols: int = LANES) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _product():
-    """The compiled :func:`product_source` (from ``exec``: it is compiled into the kernels that
-    call it, whose machine code numba caches)."""
-    namespace: dict = {}
-    exec(compile(product_source(), f"<{__name__}: product>", "exec"), namespace)  # noqa: S102
-    return njit(**_TILE_JIT)(namespace["product"])
+def product(a, b, count, inner, width, out):  # pragma: no cover - replaced by the overload below
+    """out[:count, :width] += a[:count, :inner] b[:inner, :width] (:func:`product_source`)."""
+    raise TypeError("product runs only inside compiled code")
 
 
-product = _product()
+_GENERATED: dict = {}  # the Python function of product_source (from exec), compiled into its callers
+exec(compile(product_source(), f"<{__name__}: product>", "exec"), _GENERATED)  # noqa: S102
+
+
+@overload(product, jit_options=_TILE_JIT)
+def _product_overload(a, b, count, inner, width, out):
+    return _GENERATED["product"]
 
 
 @njit(**_ROW)
