@@ -12,14 +12,18 @@ one), and backward with G = dO, D_l = sum_d G_ld O_ld:
 
 How it runs (FlashAttention's plan, Dao et al. 2022, FlashAttention-2's D, Dao 2023): a
 ``prange`` over the N H (batch, head) pairs; each pair is done on one thread from contiguous
-copies of its Q (scaled by scale log2(e): the exponential is exp2), K^T, V (a few tens of kB:
-they stay in the core's caches), one query row at a time against the keys up to that row's
-``limit`` (the number of keys before the last one any mask leaves live: the causal triangle's
-masked keys are never visited). Each row's scores live in one S-long scratch row: A_l. =
-B_l. + sum_c Q_lc K^T_c. (D vector passes over the row), its max m_l, E = exp2(A - m), the sum
-Z_l, O_l = (E (* M)) V / Z. The row statistics m_l and 1 / Z_l are kept for the backward, which
-recomputes P row by row (no (L, S) array is stored) and accumulates dK, dV of the pair in
-scratch (S, d) arrays. A row whose keys are all masked gets O = 0 and no gradient (1 / Z
+copies of its K^T, V (backward: K^T, K, V^T) (a few tens of kB: they stay in the core's
+caches; the next pair's rows are prefetched meanwhile, :func:`prefetch_rows`), :data:`BLOCK`
+query rows at a time against the keys up to the block's largest ``limit`` (the number of keys
+before the last one any mask leaves live: the causal triangle's masked keys are not visited;
+each row's own limit masks the rest). Each product of a block is :func:`product` on register
+tiles (4 rows x 16 columns of scalar sums, one zmm register each in float32: compiled with
+LLVM's SLP vectorizer on, as :mod:`chainrule.nn.fused.direct_convolution`), on the scores
+block A = B + Q K^T (Q scaled by scale log2(e): the exponential is exp2), then row by row its
+max m_l, E = exp2(A - m), the sum Z_l, and O = (E (* M)) V / Z. The row statistics m_l and
+1 / Z_l are kept for the backward, which recomputes P block by block (no (L, S) array is
+stored): dP = G V^T, dA, dV^T += G^T (P * M), dQ = dA K, dK^T += Q^T dA (dK, dV of the pair
+in scratch (d, S) arrays). A row whose keys are all masked gets O = 0 and no gradient (1 / Z
 stored as 0 marks it), as PyTorch's ``scaled_dot_product_attention``.
 
 exp2 is computed here and not by libm (numba has no vector math library: a scalar libm call per
@@ -30,20 +34,28 @@ of an integer scratch row read back as floats; n = -E_min (-127 or -1023) gives 
 so masked scores (-inf) get exactly 0. Every loop is a plain loop over a contiguous row that
 LLVM vectorizes (AVX-512 on the benchmark machine).
 
+Measured (2-core Zen 4, one thread, CPU time, one GPT layer: N 32, H 4, L = S = 128, d 32,
+causal, float32, packed QKV), the kernel alone: forward 11.1 -> 4.9 ms, backward 23.6 -> 10.9
+ms against one query row at a time. Compiled in ~32 s per head width and dtype, then cached.
+
 Rounding: the kernels are compiled with ``fastmath={"reassoc", "contract"}``: sums are
-reassociated (vectorized) and multiply-adds fused, so results differ from the NumPy path by
-rounding (float32: ~1e-6 relative; float64: ~1e-14). No flag assumes finite values (-inf is a
-mask). Threads and the lock: as :mod:`chainrule.nn.fused.numba_kernels` (this module imports
-it, which selects the ``workqueue`` layer, and holds its lock around each kernel).
+reassociated (vectorized) and multiply-adds fused (each product's sums are taken in order of
+the inner index, fused), so results differ from the NumPy path by rounding (float32: ~1e-6
+relative; float64: ~1e-14); they do not depend on the thread count (one pair, one thread). No
+flag assumes finite values (-inf is a mask). Threads and the lock: as
+:mod:`chainrule.nn.fused.numba_kernels` (this module imports it, which selects the
+``workqueue`` layer, and holds its lock around each kernel).
 """
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange
-from numba.core import types
-from numba.extending import overload
+from numba.core import cgutils, types
+from numba.extending import intrinsic, overload
 from numpy.lib.stride_tricks import as_strided
 
+from .direct_convolution import compile_vectorized
 from .numba_kernels import LOCK
 
 __all__ = ["forward", "backward", "padded_width", "EXP2_COEFFICIENTS", "WIDTHS"]
@@ -122,63 +134,151 @@ def _exp2_row_overload(row, chunks, top, bits, floats):
 
 LANES = 16  #: the key loops run over whole chunks of this many keys (the scratch rows are padded)
 WIDTHS = (8, 16, 32, 64, 128)  #: the compiled head widths; d and dv are padded up to one of them
+BLOCK = 4  #: query rows per block (the rows whose products share each load of K, V)
+TILE = 4  #: rows of a register tile of :func:`product` (its columns: :data:`LANES`)
 _ROW = {"cache": True, "error_model": "numpy", "inline": "always", "fastmath": {"reassoc", "contract"}}
+_TILE_JIT = {"error_model": "numpy", "boundscheck": False, "fastmath": {"contract"}}
+
+
+def product_source(rows: int = TILE, cols: int = LANES) -> str:
+    """The source of ``product(a, b, count, inner, width, out)``: out[:count, :width] +=
+    a[:count, :inner] b[:inner, :width] (count a multiple of ``rows``, width of ``cols``), a
+    register tile of ``rows`` x ``cols`` scalar sums (``s{r}_{c}``) per (row, column) block.
+    The block offsets are multiples of a counter from 0 (not ``range`` with a step): LLVM then
+    knows they are not negative, drops numba's wraparound of negative indices and sees the
+    columns' loads and stores as consecutive (else the SLP vectorizer leaves them scalar)."""
+    sums = [[f"s{r}_{c}" for c in range(cols)] for r in range(rows)]
+    lines = ["def product(a, b, count, inner, width, out):",
+             f"    for i in range(count // {rows}):",
+             f"        i0 = i * {rows}",
+             f"        for j in range(width // {cols}):",
+             f"            j0 = j * {cols}"]
+    lines += [f"            {sums[r][c]} = out[i0 + {r}, j0 + {c}]" for r in range(rows) for c in range(cols)]
+    lines += ["            for k in range(inner):"]
+    lines += [f"                b{c} = b[k, j0 + {c}]" for c in range(cols)]
+    lines += [f"                a{r} = a[i0 + {r}, k]" for r in range(rows)]
+    lines += [f"                {sums[r][c]} += a{r} * b{c}" for r in range(rows) for c in range(cols)]
+    lines += [f"            out[i0 + {r}, j0 + {c}] = {sums[r][c]}" for r in range(rows) for c in range(cols)]
+    return "\n".join(lines) + "\n"
+
+
+def product(a, b, count, inner, width, out):  # pragma: no cover - replaced by the overload below
+    """out[:count, :width] += a[:count, :inner] b[:inner, :width] (:func:`product_source`)."""
+    raise TypeError("product runs only inside compiled code")
+
+
+_GENERATED: dict = {}  # the Python function of product_source (from exec), compiled into its callers
+exec(compile(product_source(), f"<{__name__}: product>", "exec"), _GENERATED)  # noqa: S102
+
+
+@overload(product, jit_options=_TILE_JIT)
+def _product_overload(a, b, count, inner, width, out):
+    return _GENERATED["product"]
 
 
 @njit(**_ROW)
-def load_transposed(flat, offset, row_stride, col_stride, rows, cols, out):  # pragma: no cover - compiled
-    """out[c, j] = the element (j, c) of the (rows, cols) matrix at ``flat[offset]``; ``out``
-    (width, padded) is zero beyond."""
+def load_matrix(flat, offset, row_stride, col_stride, rows, cols, out, transposed):  # pragma: no cover - compiled
+    """out[j, c] (or out[c, j] when ``transposed``) = the element (j, c) of the (rows, cols) matrix
+    at ``flat[offset]``; ``out`` is zero beyond."""
     out[:, :] = 0
     for j in range(rows):
-        for c in range(cols):
-            out[c, j] = flat[offset + j * row_stride + c * col_stride]
+        start = offset + j * row_stride
+        if transposed:
+            for c in range(cols):
+                out[c, j] = flat[start + c * col_stride]
+        elif col_stride == 1:  # the common layout: a vector loop
+            for c in range(cols):
+                out[j, c] = flat[start + c]
+        else:
+            for c in range(cols):
+                out[j, c] = flat[start + c * col_stride]
 
 
 @njit(**_ROW)
-def load_row(flat, offset, stride, cols, factor, out):  # pragma: no cover - compiled
-    """out[c] = flat[offset + c stride] factor for c < cols, 0 beyond."""
-    out[:] = 0
-    for c in range(cols):
-        out[c] = flat[offset + c * stride] * factor
+def at(geometry, tensor, b, h, i):  # pragma: no cover - compiled
+    """The flat index of element (b, h, i, 0) of tensor number ``tensor`` (:data:`TENSORS`)."""
+    return b * geometry[tensor, 0] + h * geometry[tensor, 1] + i * geometry[tensor, 2]
 
 
 @njit(**_ROW)
-def row_times_matrix(row, matrix, n, width, out):  # pragma: no cover - compiled
-    """out[j] += sum_c row[c] matrix[c, j] for j < n (vectorized along j; ``width`` literal)."""
-    for j in range(n):
-        total = out[j]
-        for c in range(width):
-            total += row[c] * matrix[c, j]
-        out[j] = total
+def load_block(flat, geometry, tensor, b, h, i0, length, cols, factor, out):  # pragma: no cover - compiled
+    """out[r, c] = element (b, h, i0 + r, c) of tensor ``tensor`` times ``factor`` for the rows
+    before ``length`` and c < cols, 0 elsewhere."""
+    out[:, :] = 0
+    for r in range(min(out.shape[0], length - i0)):
+        start, stride = at(geometry, tensor, b, h, i0 + r), geometry[tensor, 3]
+        if stride == 1:  # the common layout: a vector loop
+            for c in range(cols):
+                out[r, c] = flat[start + c] * factor
+        else:
+            for c in range(cols):
+                out[r, c] = flat[start + c * stride] * factor
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """A hint to load the cache line of ``array[index]`` into the core's L2 (``llvm.prefetch``: no
+    fault for any address)."""
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        pointer = builder.bitcast(builder.gep(data, [args[1]]), ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [pointer.type, i32, i32, i32]), "llvm.prefetch.p0")
+        builder.call(function, [pointer, ir.Constant(i32, 0), ir.Constant(i32, 2), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+    return types.void(array, index), codegen
 
 
 @njit(**_ROW)
-def matrix_times_row(matrix, row, n, width, out):  # pragma: no cover - compiled
-    """out[c] = sum_j matrix[c, j] row[j] over j < n, for c < width."""
-    for c in range(width):
-        total = out.dtype.type(0)
-        for j in range(n):
-            total += matrix[c, j] * row[j]
-        out[c] = total
+def prefetch_rows(flat, geometry, tensor, task, h_count, i0, length, rows, cols):  # pragma: no cover - compiled
+    """Prefetches the rows of the (rows, cols) matrix of tensor ``tensor`` of (batch, head) pair
+    ``task`` that match query rows [i0, i0 + BLOCK) of ``length`` (called block by block while
+    the pair before it is computed: the caches' misses then overlap the work)."""
+    if flat.size > 0:
+        b, h, stride = task // h_count, task % h_count, geometry[tensor, 3]
+        last = rows if i0 + BLOCK >= length else (i0 + BLOCK) * rows // length
+        for j in range(i0 * rows // length, last):
+            start = at(geometry, tensor, b, h, j)
+            for c in range(0, cols, 64 // flat.itemsize):
+                prefetch(flat, start + c * stride)
+            prefetch(flat, start + (cols - 1) * stride)
 
 
 @njit(**_ROW)
-def add_outer(row, vector, n, width, out):  # pragma: no cover - compiled
-    """out[c, j] += vector[c] row[j] for j < n, c < width (one vector loop along j per c)."""
-    for c in range(width):
-        factor = vector[c]
-        for j in range(n):
-            out[c, j] += factor * row[j]
+def store_block(block, factors, flat, geometry, tensor, b, h, i0, length, cols):  # pragma: no cover - compiled
+    """Element (b, h, i0 + r, c) of tensor ``tensor`` = block[r, c] factors[r] for the rows before
+    ``length`` and c < cols."""
+    for r in range(min(block.shape[0], length - i0)):
+        start, stride, factor = at(geometry, tensor, b, h, i0 + r), geometry[tensor, 3], factors[r]
+        if stride == 1:  # the common layout: a vector loop
+            for c in range(cols):
+                flat[start + c] = block[r, c] * factor
+        else:
+            for c in range(cols):
+                flat[start + c * stride] = block[r, c] * factor
 
 
 @njit(**_ROW)
-def bias_row(row, bias, offset, stride, count, n, log2e):  # pragma: no cover - compiled
-    """row[:count] = the bias row log2(e) (0 without a bias), row[count:n] = 0."""
-    row[:n] = 0
+def block_limits(limits, i0, length, counts):  # pragma: no cover - compiled
+    """counts[r] = the key limit of row i0 + r (0 past ``length``); returns the largest rounded up
+    to :data:`LANES` (the keys the block visits)."""
+    top = 0
+    for r in range(counts.size):
+        counts[r] = limits[i0 + r] if i0 + r < length else 0
+        top = max(top, counts[r])
+    return -(-top // LANES) * LANES
+
+
+@njit(**_ROW)
+def bias_rows(rows, bias, geometry, b, h, i0, counts, n, log2e):  # pragma: no cover - compiled
+    """rows[r, :counts[r]] = the bias row i0 + r log2(e) (0 without a bias), 0 up to n."""
+    rows[:, :n] = 0
     if bias.size > 0:
-        for j in range(count):
-            row[j] = bias[offset + j * stride] * log2e
+        for r in range(counts.size):
+            start, stride = at(geometry, BIAS, b, h, i0 + r), geometry[BIAS, 3]
+            for j in range(counts[r]):
+                rows[r, j] = bias[start + j * stride] * log2e
 
 
 @njit(**_ROW)
@@ -196,15 +296,33 @@ def softmax_row(row, count, n, top, bits, floats):  # pragma: no cover - compile
     return m, exp2_row(row, n // LANES, m, bits, floats)
 
 
-@njit(**_ROW)
-def at(geometry, tensor, b, h, i):  # pragma: no cover - compiled
-    """The flat index of element (b, h, i, 0) of tensor number ``tensor`` (:data:`TENSORS`)."""
-    return b * geometry[tensor, 0] + h * geometry[tensor, 1] + i * geometry[tensor, 2]
-
-
 #: the order of the tensors' rows in ``geometry`` (element strides along N, H, L and the last dim)
 TENSORS = ("q", "k", "v", "bias", "keep", "out", "grad", "dq", "dk", "dv")
 Q, K, V, BIAS, KEEP, OUT, GRAD, DQ, DK, DV = range(len(TENSORS))
+
+
+@njit(**_ROW)
+def forward_rows(task, rows, counts, n, i0, length, keep, geometry, b, h, bits, stats, inverses):  # pragma: no cover
+    """The softmax of the block's score ``rows`` in place (times the keep mask; 0 for a dead row),
+    their m and 1 / Z into ``stats`` and the 1 / Z of each row into ``inverses``."""
+    minus_infinity, zero = rows.dtype.type(-np.inf), rows.dtype.type(0)
+    task_bits = bits[task]
+    floats = task_bits.view(rows.dtype)
+    inverses[:] = 0
+    for r in range(counts.size):
+        row = rows[r]
+        m, total = softmax_row(row, counts[r], n, minus_infinity, task_bits, floats)
+        if m == minus_infinity:  # a fully masked row: O = 0
+            row[:n] = 0
+        else:
+            inverses[r] = 1 / total
+        if i0 + r < length:
+            stats[0, task, i0 + r] = zero if m == minus_infinity else m
+            stats[1, task, i0 + r] = inverses[r]
+            if keep.size > 0:
+                start, stride = at(geometry, KEEP, b, h, i0 + r), geometry[KEEP, 3]
+                for j in range(counts[r]):
+                    row[j] *= keep[start + j * stride]
 
 
 @njit(**_ROW)
@@ -212,56 +330,71 @@ def forward_task(task, q, k, v, bias, keep, out, geometry, sizes, limits, alpha,
                  width):  # pragma: no cover - compiled
     """One (batch, head) pair of the forward kernel (:func:`kernels`)."""
     h_count, length, source, d, dv = sizes[1], sizes[2], sizes[3], sizes[4], sizes[5]
-    padded = bits.shape[1]
-    minus_infinity = q.dtype.type(-np.inf)
+    padded, wide = bits.shape[1], max(width, LANES)
     b, h = task // h_count, task % h_count
-    kt = np.empty((width, padded), dtype=q.dtype)
-    load_transposed(k, at(geometry, K, b, h, 0), geometry[K, 2], geometry[K, 3], source, d, kt)
-    vt = np.empty((width, padded), dtype=q.dtype)
-    load_transposed(v, at(geometry, V, b, h, 0), geometry[V, 2], geometry[V, 3], source, dv, vt)
-    qs, acc, row = np.empty(width, q.dtype), np.empty(width, q.dtype), np.empty(padded, q.dtype)
-    task_bits = bits[task]
-    floats = task_bits.view(q.dtype)
-    for i in range(length):
-        count = limits[i]
-        n = -(-count // LANES) * LANES
-        load_row(q, at(geometry, Q, b, h, i), geometry[Q, 3], d, alpha, qs)
-        bias_row(row, bias, at(geometry, BIAS, b, h, i), geometry[BIAS, 3], count, n, log2e)
-        row_times_matrix(qs, kt, n, width, row)
-        m, total = softmax_row(row, count, n, minus_infinity, task_bits, floats)
-        inverse = q.dtype.type(0) if m == minus_infinity else 1 / total
-        stats[0, task, i] = q.dtype.type(0) if m == minus_infinity else m
-        stats[1, task, i] = inverse
-        if keep.size > 0:
-            start, stride = at(geometry, KEEP, b, h, i), geometry[KEEP, 3]
-            for j in range(count):
-                row[j] *= keep[start + j * stride]
-        if m == minus_infinity:  # a fully masked row: O = 0
-            acc[:] = 0
-        else:
-            matrix_times_row(vt, row, n, width, acc)
-        start, stride = at(geometry, OUT, b, h, i), geometry[OUT, 3]
-        for c in range(dv):
-            out[start + c * stride] = acc[c] * inverse
+    kt, vm = np.empty((wide, padded), q.dtype), np.empty((padded, wide), q.dtype)
+    load_matrix(k, at(geometry, K, b, h, 0), geometry[K, 2], geometry[K, 3], source, d, kt, True)
+    load_matrix(v, at(geometry, V, b, h, 0), geometry[V, 2], geometry[V, 3], source, dv, vm, False)
+    qs, acc = np.empty((BLOCK, wide), q.dtype), np.empty((BLOCK, wide), q.dtype)
+    rows, counts, inverses = np.empty((BLOCK, padded), q.dtype), np.empty(BLOCK, np.int64), np.empty(BLOCK, q.dtype)
+    for i0 in range(0, length, BLOCK):
+        n = block_limits(limits, i0, length, counts)
+        if task + 1 < sizes[0] * h_count:
+            prefetch_rows(q, geometry, Q, task + 1, h_count, i0, length, length, d)
+            prefetch_rows(k, geometry, K, task + 1, h_count, i0, length, source, d)
+            prefetch_rows(v, geometry, V, task + 1, h_count, i0, length, source, dv)
+        load_block(q, geometry, Q, b, h, i0, length, d, alpha, qs)
+        bias_rows(rows, bias, geometry, b, h, i0, counts, n, log2e)
+        product(qs, kt, BLOCK, d, n, rows)
+        forward_rows(task, rows, counts, n, i0, length, keep, geometry, b, h, bits, stats, inverses)
+        acc[:, :] = 0
+        product(rows, vm, BLOCK, n, wide, acc)
+        store_block(acc, inverses, out, geometry, OUT, b, h, i0, length, dv)
 
 
 @njit(**_ROW)
-def probabilities_gradient(row, dp, go, d_row, keep, start, stride, count, n, width, vt, dvt):  # pragma: no cover
-    """Given P in ``row`` and G in ``go``: dV^T += (P * M) G^T (when ``dvt`` has elements),
-    then row = dA = P * ((G V^T) * M - D)."""
-    dp[:n] = 0
-    row_times_matrix(go, vt, n, width, dp)
-    if keep.size > 0:
-        for j in range(count):
-            factor = keep[start + j * stride]
-            dp[j] *= factor
-            if dvt.size > 0:
-                for c in range(width):
-                    dvt[c, j] += go[c] * (row[j] * factor)
-    elif dvt.size > 0:
-        add_outer(row, go, n, width, dvt)
-    for j in range(n):
-        row[j] *= dp[j] - d_row
+def backward_rows(task, rows, counts, n, i0, length, bits, stats):  # pragma: no cover - compiled
+    """P of the block's score ``rows`` in place from the forward's m and 1 / Z (0 for a dead row)."""
+    task_bits = bits[task]
+    floats = task_bits.view(rows.dtype)
+    for r in range(counts.size):
+        row = rows[r]
+        inverse = stats[1, task, i0 + r] if i0 + r < length else rows.dtype.type(0)
+        if inverse == 0:  # a fully masked row (or none): no gradient
+            row[:n] = 0
+        else:
+            softmax_row(row, counts[r], n, stats[0, task, i0 + r], task_bits, floats)
+            for j in range(n):
+                row[j] *= inverse
+
+
+@njit(**_ROW)
+def score_gradient(rows, dp, go, out, keep, geometry, b, h, i0, counts, n, dv):  # pragma: no cover - compiled
+    """Given P in ``rows`` and G V^T in ``dp``: dp = dA = P * ((G V^T) * M - D), rows = P * M."""
+    for r in range(counts.size):
+        start, stride, d_row = at(geometry, OUT, b, h, i0 + r), geometry[OUT, 3], rows.dtype.type(0)
+        if counts[r] > 0:
+            for c in range(dv):
+                d_row += go[r, c] * out[start + c * stride]
+        if keep.size > 0 and counts[r] > 0:
+            start, stride = at(geometry, KEEP, b, h, i0 + r), geometry[KEEP, 3]
+            for j in range(counts[r]):
+                factor = keep[start + j * stride]
+                dp[r, j] = rows[r, j] * (dp[r, j] * factor - d_row)
+                rows[r, j] *= factor
+            for j in range(counts[r], n):
+                dp[r, j] = 0
+        else:
+            for j in range(n):
+                dp[r, j] = rows[r, j] * (dp[r, j] - d_row)
+
+
+@njit(**_ROW)
+def transpose(matrix, out):  # pragma: no cover - compiled
+    """out = matrix^T (both C-contiguous)."""
+    for r in range(matrix.shape[0]):
+        for c in range(matrix.shape[1]):
+            out[c, r] = matrix[r, c]
 
 
 @njit(**_ROW)
@@ -278,44 +411,44 @@ def backward_task(task, q, k, v, bias, keep, out, grad, dq, dk, dv, geometry, si
                   bits, stats, width):  # pragma: no cover - compiled
     """One (batch, head) pair of the backward kernel (:func:`kernels`)."""
     h_count, length, source, d, dv_width = sizes[1], sizes[2], sizes[3], sizes[4], sizes[5]
-    padded, one = bits.shape[1], q.dtype.type(1)
+    padded, wide, one = bits.shape[1], max(width, LANES), q.dtype.type(1)
     b, h = task // h_count, task % h_count
-    kt, vt = np.empty((width, padded), q.dtype), np.empty((width, padded), q.dtype)
-    load_transposed(k, at(geometry, K, b, h, 0), geometry[K, 2], geometry[K, 3], source, d, kt)
-    load_transposed(v, at(geometry, V, b, h, 0), geometry[V, 2], geometry[V, 3], source, dv_width, vt)
-    dkt = np.zeros((width if dk.size > 0 else 0, padded), q.dtype)
-    dvt = np.zeros((width if dv.size > 0 else 0, padded), q.dtype)
-    qs, go, acc = np.empty(width, q.dtype), np.empty(width, q.dtype), np.empty(width, q.dtype)
-    row, dp = np.empty(padded, q.dtype), np.empty(padded, q.dtype)
-    task_bits = bits[task]
-    floats = task_bits.view(q.dtype)
-    for i in range(length):
-        inverse, count = stats[1, task, i], limits[i]
-        n = -(-count // LANES) * LANES
-        if inverse == 0:  # a fully masked row: no gradient
-            acc[:] = 0
-        else:
-            load_row(q, at(geometry, Q, b, h, i), geometry[Q, 3], d, alpha, qs)
-            bias_row(row, bias, at(geometry, BIAS, b, h, i), geometry[BIAS, 3], count, n, log2e)
-            row_times_matrix(qs, kt, n, width, row)
-            softmax_row(row, count, n, stats[0, task, i], task_bits, floats)
-            for j in range(n):
-                row[j] *= inverse
-            load_row(grad, at(geometry, GRAD, b, h, i), geometry[GRAD, 3], dv_width, one, go)
-            start, stride, d_row = at(geometry, OUT, b, h, i), geometry[OUT, 3], q.dtype.type(0)
-            for c in range(dv_width):
-                d_row += go[c] * out[start + c * stride]
-            probabilities_gradient(row, dp, go, d_row, keep, at(geometry, KEEP, b, h, i), geometry[KEEP, 3],
-                                   count, n, width, vt, dvt)
-            if dq.size > 0:
-                matrix_times_row(kt, row, n, width, acc)
-            if dk.size > 0:
-                load_row(q, at(geometry, Q, b, h, i), geometry[Q, 3], d, one, qs)
-                add_outer(row, qs, n, width, dkt)
+    kt, km, vt = np.empty((wide, padded), q.dtype), np.empty((padded, wide), q.dtype), np.empty((wide, padded), q.dtype)
+    load_matrix(k, at(geometry, K, b, h, 0), geometry[K, 2], geometry[K, 3], source, d, kt, True)
+    load_matrix(k, at(geometry, K, b, h, 0), geometry[K, 2], geometry[K, 3], source, d, km, False)
+    load_matrix(v, at(geometry, V, b, h, 0), geometry[V, 2], geometry[V, 3], source, dv_width, vt, True)
+    dkt, dvt = np.zeros((wide, padded), q.dtype), np.zeros((wide, padded), q.dtype)
+    qs, go, acc = np.empty((BLOCK, wide), q.dtype), np.empty((BLOCK, wide), q.dtype), np.empty((BLOCK, wide), q.dtype)
+    raw, qt, gt = np.empty((BLOCK, wide), q.dtype), np.empty((wide, BLOCK), q.dtype), np.empty((wide, BLOCK), q.dtype)
+    rows, dp, counts = np.empty((BLOCK, padded), q.dtype), np.empty((BLOCK, padded), q.dtype), np.empty(BLOCK, np.int64)
+    scales = np.full(BLOCK, scale)
+    for i0 in range(0, length, BLOCK):
+        n = block_limits(limits, i0, length, counts)
+        if task + 1 < sizes[0] * h_count:
+            for tensor, flat, extent, cols in ((Q, q, length, d), (K, k, source, d), (V, v, source, dv_width),
+                                               (OUT, out, length, dv_width), (GRAD, grad, length, dv_width)):
+                prefetch_rows(flat, geometry, tensor, task + 1, h_count, i0, length, extent, cols)
+        load_block(q, geometry, Q, b, h, i0, length, d, one, raw)
+        for r in range(BLOCK):
+            for c in range(wide):
+                qs[r, c] = raw[r, c] * alpha
+        bias_rows(rows, bias, geometry, b, h, i0, counts, n, log2e)
+        product(qs, kt, BLOCK, d, n, rows)
+        backward_rows(task, rows, counts, n, i0, length, bits, stats)
+        load_block(grad, geometry, GRAD, b, h, i0, length, dv_width, one, go)
+        dp[:, :n] = 0
+        product(go, vt, BLOCK, dv_width, n, dp)
+        score_gradient(rows, dp, go, out, keep, geometry, b, h, i0, counts, n, dv_width)
+        if dv.size > 0:
+            transpose(go, gt)
+            product(gt, rows, wide, BLOCK, n, dvt)
         if dq.size > 0:
-            start, stride = at(geometry, DQ, b, h, i), geometry[DQ, 3]
-            for c in range(d):
-                dq[start + c * stride] = acc[c] * scale
+            acc[:, :] = 0
+            product(dp, km, BLOCK, n, wide, acc)
+            store_block(acc, scales, dq, geometry, DQ, b, h, i0, length, d)
+        if dk.size > 0:
+            transpose(raw, qt)
+            product(qt, dp, wide, BLOCK, n, dkt)
     store_transposed(dkt, scale, dk, at(geometry, DK, b, h, 0), geometry[DK, 2], geometry[DK, 3], source, d)
     store_transposed(dvt, one, dv, at(geometry, DV, b, h, 0), geometry[DV, 2], geometry[DV, 3], source,
                      dv_width)
@@ -326,8 +459,9 @@ _BUILT: dict = {}  # width -> (forward kernel, backward kernel)
 
 def kernels(width: int) -> tuple:
     """(forward, backward) parallel kernels for the compiled head width ``width`` (:data:`WIDTHS`),
-    compiled once per width (a closure: ``width`` is a constant to LLVM, which unrolls and
-    vectorizes the loops over it) and cached on disk. Arguments: the flat arrays of
+    compiled once per width (a closure: ``width`` is a constant to LLVM) with LLVM's SLP
+    vectorizer on (:func:`~chainrule.nn.fused.direct_convolution.compile_vectorized`, at the
+    first call: see :func:`forward`) and cached on disk. Arguments: the flat arrays of
     :data:`TENSORS` (forward: q, k, v, bias, keep, out; backward: all ten; empty where absent),
     the (10, 4) ``geometry`` of their element strides, ``sizes`` = (N, H, L, S, d, dv), the key
     ``limits`` (L,) of each query row, ``alpha`` = scale log2(e), log2(e), (backward) ``scale``,
@@ -430,10 +564,9 @@ def forward(q, k, v, bias, keep, scale: float, out, limits):
     views, geometry = layout((q, k, v, bias, keep, out), shapes[:6], q.dtype)
     stats = np.empty((2, sizes[0] * sizes[1], sizes[2]), dtype=q.dtype)
     scalar = q.dtype.type
-    with LOCK:
-        kernels(padded_width(max(sizes[4], sizes[5])))[0](
-            *views, geometry, np.array(sizes, dtype=np.int64), limits, scalar(scale * LOG2E), scalar(LOG2E),
+    args = (*views, geometry, np.array(sizes, dtype=np.int64), limits, scalar(scale * LOG2E), scalar(LOG2E),
             scratch(sizes, q.dtype), stats)
+    run(kernels(padded_width(max(sizes[4], sizes[5])))[0], args)
     return stats
 
 
@@ -444,10 +577,23 @@ def backward(arrays: tuple, grads: tuple, stats, limits, scale: float) -> None:
     sizes, shapes = shapes_of(q, k, v)
     views, geometry = layout(arrays + grads, shapes, q.dtype)
     scalar = q.dtype.type
-    with LOCK:
-        kernels(padded_width(max(sizes[4], sizes[5])))[1](
-            *views, geometry, np.array(sizes, dtype=np.int64), limits, scalar(scale * LOG2E), scalar(LOG2E),
+    args = (*views, geometry, np.array(sizes, dtype=np.int64), limits, scalar(scale * LOG2E), scalar(LOG2E),
             scalar(scale), scratch(sizes, q.dtype), stats)
+    run(kernels(padded_width(max(sizes[4], sizes[5])))[1], args)
 
 
 LOG2E = 1.4426950408889634  #: log2(e)
+_READY: set = set()  # (kernel, argument kinds) compiled with the SLP vectorizer on
+
+
+def run(kernel, args: tuple) -> None:
+    """``kernel(*args)`` under the lock, compiled first with LLVM's SLP vectorizer on where it was
+    not yet for these kinds of arguments (dtype, dims, contiguity: a cheap key; numba.typeof of
+    every argument on every call would cost more than a small kernel)."""
+    key = (id(kernel),) + tuple((a.dtype.char, a.ndim, a.flags.c_contiguous, a.flags.writeable)
+                                if isinstance(a, np.ndarray) else type(a) for a in args)
+    with LOCK:
+        if key not in _READY:
+            compile_vectorized(kernel, args)
+            _READY.add(key)
+        kernel(*args)
