@@ -182,7 +182,7 @@ NN_KERNELS = {
     "gelu_forward_float32": "test_nn_numba_kernels", "gelu_backward": "test_nn_numba_kernels",
     "scatter_windows": "test_nn_numba_kernels", "shift_columns": "test_nn_numba_kernels",
     "softmax_columns_backward": "test_nn_numba_kernels", "layer_norm_rows": "test_nn_numba_kernels",
-    "layer_norm_rows_backward": "test_nn_numba_kernels",
+    "layer_norm_rows_backward": "test_nn_numba_kernels", "add_rows_at": "test_nn_numba_kernels",
     "channel_moments": "test_nn_batch_norm_relu", "normalize_rows": "test_nn_batch_norm_relu",
     "normalize_backward_sums": "test_nn_batch_norm_relu", "normalize_backward_rows": "test_nn_batch_norm_relu",
 }
