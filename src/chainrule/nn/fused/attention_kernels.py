@@ -36,7 +36,10 @@ LLVM vectorizes (AVX-512 on the benchmark machine).
 
 Measured (2-core Zen 4, one thread, CPU time, one GPT layer: N 32, H 4, L = S = 128, d 32,
 causal, float32, packed QKV), the kernel alone: forward 11.1 -> 4.9 ms, backward 23.6 -> 10.9
-ms against one query row at a time. Compiled in ~32 s per head width and dtype, then cached.
+ms against one query row at a time. Compiled once per dtype for every head width (the padded
+width is a runtime argument: ~50 s per dtype, then cached; per width as a compile-time constant
+it was ~32 s per width and dtype, eight compilations in the tests, and no faster: forward 5.33
+against 5.43 ms, backward 13.74 against 12.45, medians of 40 interleaved, the same bits).
 
 Rounding: the kernels are compiled with ``fastmath={"reassoc", "contract"}``: sums are
 reassociated (vectorized) and multiply-adds fused (each product's sums are taken in order of
@@ -454,37 +457,35 @@ def backward_task(task, q, k, v, bias, keep, out, grad, dq, dk, dv, geometry, si
                      dv_width)
 
 
-_BUILT: dict = {}  # width -> (forward kernel, backward kernel)
+@njit(**_JIT)
+def attention_forward(q, k, v, bias, keep, out, geometry, sizes, limits, alpha, log2e, bits, stats,
+                      width):  # pragma: no cover - compiled
+    """The forward kernel over every (batch, head) pair (:func:`kernels`)."""
+    for task in prange(sizes[0] * sizes[1]):
+        forward_task(task, q, k, v, bias, keep, out, geometry, sizes, limits, alpha, log2e, bits, stats, width)
+
+
+@njit(**_JIT)
+def attention_backward(q, k, v, bias, keep, out, grad, dq, dk, dv, geometry, sizes, limits, alpha, log2e,
+                       scale, bits, stats, width):  # pragma: no cover - compiled
+    """The backward kernel over every (batch, head) pair (:func:`kernels`)."""
+    for task in prange(sizes[0] * sizes[1]):
+        backward_task(task, q, k, v, bias, keep, out, grad, dq, dk, dv, geometry, sizes, limits, alpha,
+                      log2e, scale, bits, stats, width)
 
 
 def kernels(width: int) -> tuple:
-    """(forward, backward) parallel kernels for the compiled head width ``width`` (:data:`WIDTHS`),
-    compiled once per width (a closure: ``width`` is a constant to LLVM) with LLVM's SLP
-    vectorizer on (:func:`~chainrule.nn.fused.direct_convolution.compile_vectorized`, at the
-    first call: see :func:`forward`) and cached on disk. Arguments: the flat arrays of
+    """(forward, backward) parallel kernels, compiled once per dtype for every head width (the
+    width, one of :data:`WIDTHS`, is their last argument) with LLVM's SLP vectorizer on
+    (:func:`~chainrule.nn.fused.direct_convolution.compile_vectorized`, at the first call: see
+    :func:`forward`) and cached on disk. Arguments: the flat arrays of
     :data:`TENSORS` (forward: q, k, v, bias, keep, out; backward: all ten; empty where absent),
     the (10, 4) ``geometry`` of their element strides, ``sizes`` = (N, H, L, S, d, dv), the key
     ``limits`` (L,) of each query row, ``alpha`` = scale log2(e), log2(e), (backward) ``scale``,
-    ``bits`` (N H, S') integer scratch as wide as the dtype (S' = S rounded up to :data:`LANES`)
-    and ``stats`` (2, N H, L): the rows' m and 1 / Z (0 and 0 for a fully masked row), written
-    by the forward, read by the backward."""
-    if width not in _BUILT:
-        @njit(**_JIT)
-        def attention_forward(q, k, v, bias, keep, out, geometry, sizes, limits, alpha, log2e, bits,
-                              stats):  # pragma: no cover - compiled
-            for task in prange(sizes[0] * sizes[1]):
-                forward_task(task, q, k, v, bias, keep, out, geometry, sizes, limits, alpha, log2e, bits, stats,
-                             width)
-
-        @njit(**_JIT)
-        def attention_backward(q, k, v, bias, keep, out, grad, dq, dk, dv, geometry, sizes, limits, alpha, log2e,
-                               scale, bits, stats):  # pragma: no cover - compiled
-            for task in prange(sizes[0] * sizes[1]):
-                backward_task(task, q, k, v, bias, keep, out, grad, dq, dk, dv, geometry, sizes, limits, alpha,
-                              log2e, scale, bits, stats, width)
-
-        _BUILT[width] = attention_forward, attention_backward
-    return _BUILT[width]
+    ``bits`` (N H, S') integer scratch as wide as the dtype (S' = S rounded up to :data:`LANES`),
+    ``stats`` (2, N H, L): the rows' m and 1 / Z (0 and 0 for a fully masked row), written
+    by the forward, read by the backward, and the padded head ``width``."""
+    return attention_forward, attention_backward
 
 
 
@@ -565,8 +566,8 @@ def forward(q, k, v, bias, keep, scale: float, out, limits):
     stats = np.empty((2, sizes[0] * sizes[1], sizes[2]), dtype=q.dtype)
     scalar = q.dtype.type
     args = (*views, geometry, np.array(sizes, dtype=np.int64), limits, scalar(scale * LOG2E), scalar(LOG2E),
-            scratch(sizes, q.dtype), stats)
-    run(kernels(padded_width(max(sizes[4], sizes[5])))[0], args)
+            scratch(sizes, q.dtype), stats, padded_width(max(sizes[4], sizes[5])))
+    run(kernels(args[-1])[0], args)
     return stats
 
 
@@ -578,8 +579,8 @@ def backward(arrays: tuple, grads: tuple, stats, limits, scale: float) -> None:
     views, geometry = layout(arrays + grads, shapes, q.dtype)
     scalar = q.dtype.type
     args = (*views, geometry, np.array(sizes, dtype=np.int64), limits, scalar(scale * LOG2E), scalar(LOG2E),
-            scalar(scale), scratch(sizes, q.dtype), stats)
-    run(kernels(padded_width(max(sizes[4], sizes[5])))[1], args)
+            scalar(scale), scratch(sizes, q.dtype), stats, padded_width(max(sizes[4], sizes[5])))
+    run(kernels(args[-1])[1], args)
 
 
 LOG2E = 1.4426950408889634  #: log2(e)
