@@ -221,3 +221,27 @@ def test_exp2_coefficients_are_accurate():
     for char, bound in (("f", 3e-9), ("d", 3e-15)):
         value = np.polynomial.polynomial.polyval(f, module.EXP2_COEFFICIENTS[char])
         assert np.max(np.abs(value / 2.0 ** f - 1)) < bound
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_register_tile_product_equals_numpy(dtype):
+    """The generated tile product (the kernels' every product) adds a[:count, :inner] @ b[:inner,
+    :width] into out, for count a multiple of 4 and width of 16, and touches nothing beyond."""
+    numba = pytest.importorskip("numba")
+    kernels = pytest.importorskip("chainrule.nn.fused.attention_kernels")
+
+    @numba.njit
+    def run(a, b, count, inner, width, out):
+        kernels.product(a, b, count, inner, width, out)
+
+    rng = np.random.default_rng(9)
+    a, b = rng.standard_normal((12, 37)).astype(dtype), rng.standard_normal((37, 48)).astype(dtype)
+    start = rng.standard_normal((12, 48)).astype(dtype)
+    out = start.copy()
+    run(a, b, 8, 29, 32, out)
+    expected = start.copy()
+    expected[:8, :32] += a[:8, :29] @ b[:29, :32]
+    tol = TOL[dtype]
+    np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(out[8:], start[8:])
+    np.testing.assert_array_equal(out[:, 32:], start[:, 32:])

@@ -331,7 +331,7 @@ def forward_rows(task, rows, counts, n, i0, length, keep, geometry, b, h, bits, 
 @njit(**_ROW)
 def forward_task(task, q, k, v, bias, keep, out, geometry, sizes, limits, alpha, log2e, bits, stats,
                  width):  # pragma: no cover - compiled
-    """One (batch, head) pair of the forward kernel (:func:`kernels`)."""
+    """One (batch, head) pair of the forward kernel (:func:`attention_forward`)."""
     h_count, length, source, d, dv = sizes[1], sizes[2], sizes[3], sizes[4], sizes[5]
     padded, wide = bits.shape[1], max(width, LANES)
     b, h = task // h_count, task % h_count
@@ -412,7 +412,7 @@ def store_transposed(matrix, factor, flat, offset, row_stride, col_stride, rows,
 @njit(**_ROW)
 def backward_task(task, q, k, v, bias, keep, out, grad, dq, dk, dv, geometry, sizes, limits, alpha, log2e, scale,
                   bits, stats, width):  # pragma: no cover - compiled
-    """One (batch, head) pair of the backward kernel (:func:`kernels`)."""
+    """One (batch, head) pair of the backward kernel (:func:`attention_backward`)."""
     h_count, length, source, d, dv_width = sizes[1], sizes[2], sizes[3], sizes[4], sizes[5]
     padded, wide, one = bits.shape[1], max(width, LANES), q.dtype.type(1)
     b, h = task // h_count, task % h_count
@@ -460,7 +460,14 @@ def backward_task(task, q, k, v, bias, keep, out, grad, dq, dk, dv, geometry, si
 @njit(**_JIT)
 def attention_forward(q, k, v, bias, keep, out, geometry, sizes, limits, alpha, log2e, bits, stats,
                       width):  # pragma: no cover - compiled
-    """The forward kernel over every (batch, head) pair (:func:`kernels`)."""
+    """The forward kernel over every (batch, head) pair, compiled once per dtype for every head
+    width with LLVM's SLP vectorizer on (:func:`run`) and cached on disk. Arguments: the flat
+    arrays of :data:`TENSORS` (q, k, v, bias, keep, out; empty where absent), the (10, 4)
+    ``geometry`` of their element strides, ``sizes`` = (N, H, L, S, d, dv), the key ``limits``
+    (L,) of each query row, ``alpha`` = scale log2(e), log2(e), ``bits`` (N H, S') integer
+    scratch as wide as the dtype (S' = S rounded up to :data:`LANES`), ``stats`` (2, N H, L):
+    the rows' m and 1 / Z (0 and 0 for a fully masked row), written here and read by the
+    backward, and the padded head ``width`` (one of :data:`WIDTHS`)."""
     for task in prange(sizes[0] * sizes[1]):
         forward_task(task, q, k, v, bias, keep, out, geometry, sizes, limits, alpha, log2e, bits, stats, width)
 
@@ -468,25 +475,11 @@ def attention_forward(q, k, v, bias, keep, out, geometry, sizes, limits, alpha, 
 @njit(**_JIT)
 def attention_backward(q, k, v, bias, keep, out, grad, dq, dk, dv, geometry, sizes, limits, alpha, log2e,
                        scale, bits, stats, width):  # pragma: no cover - compiled
-    """The backward kernel over every (batch, head) pair (:func:`kernels`)."""
+    """The backward kernel over every (batch, head) pair: the arguments of
+    :func:`attention_forward` with all ten :data:`TENSORS` and ``scale``."""
     for task in prange(sizes[0] * sizes[1]):
         backward_task(task, q, k, v, bias, keep, out, grad, dq, dk, dv, geometry, sizes, limits, alpha,
                       log2e, scale, bits, stats, width)
-
-
-def kernels(width: int) -> tuple:
-    """(forward, backward) parallel kernels, compiled once per dtype for every head width (the
-    width, one of :data:`WIDTHS`, is their last argument) with LLVM's SLP vectorizer on
-    (:func:`~chainrule.nn.fused.direct_convolution.compile_vectorized`, at the first call: see
-    :func:`forward`) and cached on disk. Arguments: the flat arrays of
-    :data:`TENSORS` (forward: q, k, v, bias, keep, out; backward: all ten; empty where absent),
-    the (10, 4) ``geometry`` of their element strides, ``sizes`` = (N, H, L, S, d, dv), the key
-    ``limits`` (L,) of each query row, ``alpha`` = scale log2(e), log2(e), (backward) ``scale``,
-    ``bits`` (N H, S') integer scratch as wide as the dtype (S' = S rounded up to :data:`LANES`),
-    ``stats`` (2, N H, L): the rows' m and 1 / Z (0 and 0 for a fully masked row), written
-    by the forward, read by the backward, and the padded head ``width``."""
-    return attention_forward, attention_backward
-
 
 
 # ---------------------------------------------------------------------- what the node calls
@@ -567,7 +560,7 @@ def forward(q, k, v, bias, keep, scale: float, out, limits):
     scalar = q.dtype.type
     args = (*views, geometry, np.array(sizes, dtype=np.int64), limits, scalar(scale * LOG2E), scalar(LOG2E),
             scratch(sizes, q.dtype), stats, padded_width(max(sizes[4], sizes[5])))
-    run(kernels(args[-1])[0], args)
+    run(attention_forward, args)
     return stats
 
 
@@ -580,7 +573,7 @@ def backward(arrays: tuple, grads: tuple, stats, limits, scale: float) -> None:
     scalar = q.dtype.type
     args = (*views, geometry, np.array(sizes, dtype=np.int64), limits, scalar(scale * LOG2E), scalar(LOG2E),
             scalar(scale), scratch(sizes, q.dtype), stats, padded_width(max(sizes[4], sizes[5])))
-    run(kernels(args[-1])[1], args)
+    run(attention_backward, args)
 
 
 LOG2E = 1.4426950408889634  #: log2(e)

@@ -57,7 +57,7 @@ class Embedding(Function):
             rows = rows * self.factor.astype(grad.dtype)[:, None]
         total = xp.zeros((self.rows, width), dtype=grad.dtype)
         kernels = kernels_for(rows)
-        if kernels is not None and self.indices.dtype.kind in "iu":  # the same sums, compiled
+        if kernels is not None:  # the same sums, compiled (indices: integers in range, checked by nn.embedding)
             kernels.add_rows(total, self.indices, rows)
         else:
             xp.add.at(total, self.indices, rows)
